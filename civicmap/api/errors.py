@@ -1,0 +1,78 @@
+"""One error shape for the whole API: ``{"errors": [{"field", "code", "message"}]}``."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest, JsonResponse
+from django.utils.translation import gettext as _
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler
+
+from civicmap.errors import DomainError, RateLimited
+
+logger = logging.getLogger(__name__)
+
+
+def _flatten(detail: Any, field: str | None = None) -> list[dict]:
+    """DRF's nested error detail as a flat list, the field path dotted (``photos.1``)."""
+    if isinstance(detail, dict):
+        items: list[dict] = []
+        for key, value in detail.items():
+            name = None if key in ("non_field_errors", "detail") else key
+            path = f"{field}.{name}" if field and name else (name or field)
+            items.extend(_flatten(value, path))
+        return items
+    if isinstance(detail, list):
+        items = []
+        for index, value in enumerate(detail):
+            nested = isinstance(value, (dict, list))
+            items.extend(_flatten(value, f"{field}.{index}" if nested and field else field))
+        return items
+    code = getattr(detail, "code", "invalid")
+    return [{"field": field, "code": code, "message": str(detail)}]
+
+
+def error_body(errors: list[dict]) -> dict:
+    return {"errors": errors}
+
+
+def api_exception_handler(exc: Exception, context: dict) -> Response | None:
+    """Turn service refusals and DRF exceptions into the one error shape."""
+    if isinstance(exc, DomainError):
+        body = error_body(
+            [{"field": e.field, "code": e.code, "message": str(e.message)} for e in exc.errors]
+        )
+        body.update({key: value for key, value in exc.extra.items() if key != "retry_after"})
+        response = Response(body, status=exc.status_code)
+        if isinstance(exc, RateLimited):
+            response["Retry-After"] = str(exc.retry_after_s)
+        return response
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    elif isinstance(exc, PermissionDenied):
+        exc = exceptions.PermissionDenied()
+    response = exception_handler(exc, context)
+    if response is None:
+        return None
+    response.data = error_body(_flatten(response.data))
+    return response
+
+
+def json_not_found(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
+    """404 for unknown API paths, in the error shape."""
+    return JsonResponse(
+        error_body([{"field": None, "code": "not_found", "message": _("Not found.")}]),
+        status=status.HTTP_404_NOT_FOUND,
+    )
+
+
+def json_server_error(request: HttpRequest) -> JsonResponse:
+    logger.error("Unhandled server error at %s", request.path)
+    return JsonResponse(
+        error_body([{"field": None, "code": "server_error", "message": _("Server error.")}]),
+        status=status.HTTP_500_INTERNAL_SERVER_ERROR,
+    )

@@ -1,0 +1,6 @@
+"""Every /api/v1/ route, gathered from the apps."""
+
+from django.urls import include, path
+
+urlpatterns: list = [
+]

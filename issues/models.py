@@ -1,0 +1,483 @@
+"""Reports from riders and other channels, the categories they use, and the cases they merge into."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.contrib.gis.db import models
+from django.db.models import F, Q
+from django.utils.translation import gettext_lazy as _
+
+from civicmap.models import WGS84, CommunityGrid, UnitGrid
+
+
+class TeamType(models.TextChoices):
+    """The three volunteer team types of the Nanyuan programme."""
+
+    CIVILITY = "civility", _("Civility persuasion (文明劝导)")
+    SUNSET = "sunset", _("Warm sunset (情暖夕阳)")
+    HOUSEKEEPER = "housekeeper", _("Nanyuan housekeeper (南苑管家)")
+
+
+class CategoryGroup(models.Model):
+    """A major class of CJ/T 214 / GB/T 30428: kind letter + 2-digit major code, e.g. ``E01``."""
+
+    code = models.CharField(_("code"), max_length=3, unique=True)
+    name_zh = models.CharField(_("Chinese name"), max_length=100)
+    name_en = models.CharField(_("English name"), max_length=100)
+
+    class Meta:
+        verbose_name = _("category group")
+        verbose_name_plural = _("category groups")
+        ordering = ["code"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(code__regex=r"^[CEL][0-9]{2}$"), name="category_group_code_format"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.code} {self.name_zh}"
+
+
+class Category(models.Model):
+    """A minor category: what a report is about, who handles it and how fast."""
+
+    class Urgency(models.TextChoices):
+        EMERGENCY = "emergency", _("Emergency")
+        URGENT = "urgent", _("Urgent")
+        NORMAL = "normal", _("Normal")
+
+    class Handler(models.TextChoices):
+        TEAM = "team", _("Volunteer team")
+        DEPARTMENT = "department", _("Government department")
+        UNION = "union", _("Trade union")
+
+    class DeadlineUnit(models.TextChoices):
+        HOURS = "hours", _("Hours")
+        WORKING_DAYS = "working_days", _("Working days")
+
+    # Kind letter (C component 部件, E event 事件, L local extension) + 2-digit major + 2-digit minor.
+    code = models.CharField(_("code"), max_length=5, unique=True)
+    group = models.ForeignKey(
+        CategoryGroup, on_delete=models.PROTECT, related_name="categories",
+        verbose_name=_("group"),
+    )
+    name_zh = models.CharField(_("Chinese name"), max_length=100)
+    name_en = models.CharField(_("English name"), max_length=100)
+    icon = models.CharField(_("icon"), max_length=40)
+    urgency = models.CharField(
+        _("urgency"), max_length=10, choices=Urgency.choices, default=Urgency.NORMAL
+    )
+    is_private = models.BooleanField(
+        _("private"), default=False, help_text=_("Never shown publicly (邻里守望, 骑手诉求).")
+    )
+    handler = models.CharField(_("default handler"), max_length=10, choices=Handler.choices)
+    handler_team_type = models.CharField(
+        _("handling team type"), max_length=12, choices=TeamType.choices, blank=True
+    )
+    handler_department = models.ForeignKey(
+        "patrol.Department", on_delete=models.PROTECT, null=True, blank=True,
+        related_name="default_categories", verbose_name=_("handling department"),
+        help_text=_("For a component, its owner department."),
+    )
+    photo_optional = models.BooleanField(_("photo optional"), default=False)
+    response_deadline = models.DecimalField(
+        _("response deadline"), max_digits=6, decimal_places=2
+    )
+    response_unit = models.CharField(
+        _("response deadline unit"), max_length=12, choices=DeadlineUnit.choices
+    )
+    resolution_deadline = models.DecimalField(
+        _("resolution deadline"), max_digits=6, decimal_places=2
+    )
+    resolution_unit = models.CharField(
+        _("resolution deadline unit"), max_length=12, choices=DeadlineUnit.choices
+    )
+    merge_radius_m = models.PositiveIntegerField(
+        _("duplicate radius (m)"), default=50,
+        help_text=_("Reports of one problem within this many metres join one case."),
+    )
+    merge_window_hours = models.PositiveIntegerField(
+        _("duplicate window (hours)"), default=72,
+        help_text=_("A case is joined only if its last report is this recent."),
+    )
+    equivalents = models.ManyToManyField(
+        "self", blank=True, symmetrical=True, verbose_name=_("equivalent categories")
+    )
+    auto_dispatch = models.BooleanField(
+        _("dispatch automatically"), default=False,
+        help_text=_("Dispatch on intake without the office filing the case first."),
+    )
+
+    class Meta:
+        verbose_name = _("category")
+        verbose_name_plural = _("categories")
+        ordering = ["code"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(code__regex=r"^[CEL][0-9]{4}$"), name="category_code_format"
+            ),
+            models.CheckConstraint(
+                condition=(
+                    Q(handler="team", handler_department__isnull=True)
+                    & ~Q(handler_team_type="")
+                )
+                | Q(handler="department", handler_department__isnull=False, handler_team_type="")
+                | Q(handler="union", handler_department__isnull=True, handler_team_type=""),
+                name="category_handler_consistent",
+            ),
+            models.CheckConstraint(
+                condition=Q(response_deadline__gt=0) & Q(resolution_deadline__gt=0),
+                name="category_deadlines_positive",
+            ),
+            models.CheckConstraint(
+                condition=Q(merge_radius_m__gt=0, merge_radius_m__lte=1000),
+                name="category_merge_radius_range",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.code} {self.name_zh}"
+
+    @property
+    def kind(self) -> str:
+        """``C`` component, ``E`` event or ``L`` local extension: the code's first letter."""
+        return self.code[0]
+
+
+class Rider(models.Model):
+    """A delivery rider or courier (外卖骑手、快递小哥): a user who reports as 流动吹哨人."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="rider",
+        verbose_name=_("user"),
+    )
+    display_name = models.CharField(_("display name"), max_length=50)
+    member_no = models.CharField(
+        _("union member number"), max_length=30, unique=True, null=True, blank=True
+    )
+    phone = models.CharField(_("phone"), max_length=20, blank=True)
+    community = models.ForeignKey(
+        CommunityGrid, on_delete=models.SET_NULL, null=True, blank=True,
+        related_name="riders", verbose_name=_("community"),
+    )
+    is_active = models.BooleanField(_("active"), default=True)
+    joined_at = models.DateTimeField(_("joined"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("rider")
+        verbose_name_plural = _("riders")
+
+    def __str__(self) -> str:
+        return self.display_name
+
+
+class PointsEntry(models.Model):
+    """One award in a rider's points ledger; the total is the sum, never stored."""
+
+    rider = models.ForeignKey(
+        Rider, on_delete=models.CASCADE, related_name="points", verbose_name=_("rider")
+    )
+    points = models.IntegerField(_("points"))
+    reason = models.CharField(_("reason"), max_length=40)
+    # The event that earned it, e.g. "case:123:verified"; unique per rider so no double award.
+    event_key = models.CharField(_("event key"), max_length=80)
+    case = models.ForeignKey(
+        "issues.Case", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(_("created"), auto_now_add=True, db_index=True)
+
+    class Meta:
+        verbose_name = _("points entry")
+        verbose_name_plural = _("points entries")
+        constraints = [
+            models.UniqueConstraint(fields=["rider", "event_key"], name="points_once_per_event"),
+        ]
+
+
+class ApiClient(models.Model):
+    """An organisation that posts through Open311 with an api_key."""
+
+    name = models.CharField(_("name"), max_length=100, unique=True)
+    api_key = models.CharField(_("API key"), max_length=64, unique=True)
+    contact = models.CharField(_("contact"), max_length=200, blank=True)
+    is_active = models.BooleanField(_("active"), default=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("API client")
+        verbose_name_plural = _("API clients")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Stage(models.TextChoices):
+    """The seven stages of the national process, plus cancellation."""
+
+    NEW = "new", _("Collected (信息收集)")
+    FILED = "filed", _("Filed (案卷建立)")
+    DISPATCHED = "dispatched", _("Dispatched (任务派遣)")
+    IN_PROGRESS = "in_progress", _("In progress (任务处理)")
+    HANDED_IN = "handed_in", _("Handed in (处理反馈)")
+    CLOSED = "closed", _("Closed (核查结案)")
+    EVALUATED = "evaluated", _("Evaluated (综合评价)")
+    CANCELLED = "cancelled", _("Cancelled")
+
+
+OPEN_STAGES = (Stage.NEW, Stage.FILED, Stage.DISPATCHED, Stage.IN_PROGRESS, Stage.HANDED_IN)
+
+
+class Case(models.Model):
+    """The problem that reports of the same thing merge into."""
+
+    category = models.ForeignKey(
+        Category, on_delete=models.PROTECT, related_name="cases", verbose_name=_("category")
+    )
+    stage = models.CharField(
+        _("stage"), max_length=12, choices=Stage.choices, default=Stage.NEW, db_index=True
+    )
+    # Follows its reports (their centroid); geography so that distances are in metres.
+    location = models.PointField(_("location"), srid=WGS84, geography=True)
+    community_grid = models.ForeignKey(
+        CommunityGrid, on_delete=models.PROTECT, null=True, blank=True, related_name="cases",
+        verbose_name=_("community grid"),
+    )
+    unit_grid = models.ForeignKey(
+        UnitGrid, on_delete=models.PROTECT, null=True, blank=True, related_name="cases",
+        verbose_name=_("unit grid"),
+    )
+    follows = models.ForeignKey(
+        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="followed_by",
+        verbose_name=_("follows closed case"),
+    )
+    merged_into = models.ForeignKey(
+        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="merged_cases",
+        verbose_name=_("merged into"),
+    )
+    report_count = models.PositiveIntegerField(_("reports"), default=0)
+    reporter_count = models.PositiveIntegerField(_("reporters"), default=0)
+    created_at = models.DateTimeField(_("created"), db_index=True)
+    last_report_at = models.DateTimeField(_("last report"))
+    updated_at = models.DateTimeField(_("updated"))
+    closed_at = models.DateTimeField(_("closed"), null=True, blank=True)
+    cancel_reason = models.CharField(_("cancellation reason"), max_length=200, blank=True)
+
+    class Meta:
+        verbose_name = _("case")
+        verbose_name_plural = _("cases")
+        indexes = [
+            models.Index(fields=["category", "stage", "last_report_at"], name="case_dup_lookup"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(stage__in=[choice.value for choice in Stage]), name="case_stage_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(last_report_at__gte=F("created_at")), name="case_last_report_order"
+            ),
+            models.CheckConstraint(
+                condition=~Q(follows=F("id")), name="case_not_following_itself"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.category.code} {self.stage}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.stage in OPEN_STAGES
+
+
+class Report(models.Model):
+    """One submission: a point, a category, words and photos, from one channel."""
+
+    class Channel(models.TextChoices):
+        APP = "app", _("Rider app")
+        OPEN311 = "open311", _("Open311")
+
+    class CoordSystem(models.TextChoices):
+        WGS84 = "wgs84", "WGS 84"
+        GCJ02 = "gcj02", "GCJ-02"
+        BD09 = "bd09", "BD-09"
+
+    class LocationSource(models.TextChoices):
+        DEVICE = "device", _("Device position")
+        EXIF = "exif", _("Photo EXIF")
+
+    # WGS 84, converted from what was sent; geography so that distances are in metres.
+    location = models.PointField(_("location"), srid=WGS84, geography=True)
+    sent_lon = models.FloatField(_("longitude as sent"))
+    sent_lat = models.FloatField(_("latitude as sent"))
+    sent_coord_system = models.CharField(
+        _("coordinate system as sent"), max_length=6, choices=CoordSystem.choices,
+        default=CoordSystem.WGS84,
+    )
+    accuracy_m = models.FloatField(_("accuracy (m)"), null=True, blank=True)
+    location_source = models.CharField(
+        _("location source"), max_length=6, choices=LocationSource.choices,
+        default=LocationSource.DEVICE,
+    )
+    location_flagged = models.BooleanField(
+        _("location flagged"), default=False,
+        help_text=_("The device position and the photo's EXIF position are over 200 m apart."),
+    )
+    category = models.ForeignKey(
+        Category, on_delete=models.PROTECT, related_name="reports", verbose_name=_("category")
+    )
+    description = models.TextField(_("description"), blank=True)
+    client_uuid = models.UUIDField(_("client UUID"), null=True, blank=True)
+    content_sha256 = models.CharField(_("content fingerprint"), max_length=64, blank=True)
+    channel = models.CharField(
+        _("channel"), max_length=8, choices=Channel.choices, default=Channel.APP
+    )
+    reporter = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True,
+        related_name="reports", verbose_name=_("reporter"),
+    )
+    api_client = models.ForeignKey(
+        ApiClient, on_delete=models.PROTECT, null=True, blank=True, related_name="reports",
+        verbose_name=_("API client"),
+    )
+    captured_at = models.DateTimeField(_("captured"), null=True, blank=True)
+    received_at = models.DateTimeField(_("received"), db_index=True)
+    unit_grid = models.ForeignKey(
+        UnitGrid, on_delete=models.PROTECT, null=True, blank=True, related_name="reports",
+        verbose_name=_("unit grid"),
+    )
+    community_grid = models.ForeignKey(
+        CommunityGrid, on_delete=models.PROTECT, null=True, blank=True, related_name="reports",
+        verbose_name=_("community grid"),
+    )
+    case = models.ForeignKey(
+        Case, on_delete=models.PROTECT, related_name="reports", verbose_name=_("case")
+    )
+    joined_existing_case = models.BooleanField(_("joined an existing case"), default=False)
+    # Open311 reporters' contact details: private, shown to office staff only.
+    contact_email = models.EmailField(_("email"), blank=True)
+    contact_first_name = models.CharField(_("first name"), max_length=100, blank=True)
+    contact_last_name = models.CharField(_("last name"), max_length=100, blank=True)
+    contact_phone = models.CharField(_("phone"), max_length=30, blank=True)
+    device_id = models.CharField(_("device ID"), max_length=100, blank=True)
+    account_id = models.CharField(_("account ID"), max_length=100, blank=True)
+    media_url = models.URLField(_("media URL"), blank=True, max_length=500)
+    attributes = models.JSONField(_("attributes"), default=dict, blank=True)
+
+    class Meta:
+        verbose_name = _("report")
+        verbose_name_plural = _("reports")
+        indexes = [
+            models.Index(fields=["reporter", "received_at"], name="report_rider_recent"),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["reporter", "client_uuid"],
+                condition=Q(client_uuid__isnull=False),
+                name="report_client_uuid_unique_per_reporter",
+            ),
+            models.CheckConstraint(
+                condition=Q(sent_lon__gte=-180, sent_lon__lte=180)
+                & Q(sent_lat__gte=-90, sent_lat__lte=90),
+                name="report_sent_coordinates_in_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(accuracy_m__isnull=True) | Q(accuracy_m__gte=0),
+                name="report_accuracy_not_negative",
+            ),
+            models.CheckConstraint(
+                condition=~Q(channel="app") | Q(client_uuid__isnull=False),
+                name="report_app_needs_client_uuid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Report {self.pk} ({self.category_id})"
+
+
+def photo_upload_path(instance: ReportPhoto, filename: str) -> str:
+    """Originals under a private prefix with a random name: never guessable, never the user's."""
+    return f"private/originals/{uuid.uuid4().hex}"
+
+
+class ReportPhoto(models.Model):
+    """A photo of a report. The original stays private; display copy and thumbnail are clean."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Processing")
+        READY = "ready", _("Ready")
+        FAILED = "failed", _("Failed")
+
+    report = models.ForeignKey(
+        Report, on_delete=models.CASCADE, null=True, blank=True, related_name="photos",
+        verbose_name=_("report"),
+    )
+    original = models.FileField(_("original"), upload_to=photo_upload_path)
+    display = models.FileField(_("display copy"), blank=True)
+    thumbnail = models.FileField(_("thumbnail"), blank=True)
+    sha256 = models.CharField(_("SHA-256"), max_length=64)
+    image_format = models.CharField(_("format"), max_length=8)
+    width = models.PositiveIntegerField(_("width"))
+    height = models.PositiveIntegerField(_("height"))
+    status = models.CharField(
+        _("status"), max_length=8, choices=Status.choices, default=Status.PENDING
+    )
+    position = models.PositiveSmallIntegerField(_("position"), default=0)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("report photo")
+        verbose_name_plural = _("report photos")
+        ordering = ["report_id", "position"]
+
+
+class CaseConfirmation(models.Model):
+    """A rider confirming an open case instead of filing a duplicate report."""
+
+    case = models.ForeignKey(
+        Case, on_delete=models.CASCADE, related_name="confirmations", verbose_name=_("case")
+    )
+    rider = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="confirmations",
+        verbose_name=_("rider"),
+    )
+    client_uuid = models.UUIDField(_("client UUID"), null=True, blank=True)
+    photo = models.ForeignKey(
+        ReportPhoto, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("confirmation")
+        verbose_name_plural = _("confirmations")
+        constraints = [
+            models.UniqueConstraint(fields=["case", "rider"], name="confirm_once_per_rider"),
+        ]
+
+
+class CaseEvent(models.Model):
+    """Append-only audit of every change to a case: who, when, from, to, note."""
+
+    case = models.ForeignKey(
+        Case, on_delete=models.CASCADE, related_name="events", verbose_name=_("case")
+    )
+    task = models.ForeignKey(
+        "patrol.Task", on_delete=models.CASCADE, null=True, blank=True, related_name="events",
+        verbose_name=_("task"),
+    )
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True,
+        related_name="+", verbose_name=_("actor"),
+    )
+    action = models.CharField(_("action"), max_length=20)
+    from_stage = models.CharField(_("from"), max_length=12, blank=True)
+    to_stage = models.CharField(_("to"), max_length=12, blank=True)
+    note = models.TextField(_("note"), blank=True)
+    data = models.JSONField(_("data"), default=dict, blank=True)
+    at = models.DateTimeField(_("at"), db_index=True)
+
+    class Meta:
+        verbose_name = _("case event")
+        verbose_name_plural = _("case events")
+        ordering = ["at", "id"]
