@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.db.models.signals import post_migrate
 from django.utils.translation import gettext_lazy as _
 
 
@@ -7,3 +8,8 @@ class CivicmapConfig(AppConfig):
 
     name = "civicmap"
     verbose_name = _("Geography")
+
+    def ready(self) -> None:
+        from civicmap.roles import role_groups_sync
+
+        post_migrate.connect(role_groups_sync, dispatch_uid="civicmap.role_groups_sync")

@@ -481,3 +481,44 @@ class CaseEvent(models.Model):
         verbose_name = _("case event")
         verbose_name_plural = _("case events")
         ordering = ["at", "id"]
+
+
+class ReportCellHour(models.Model):
+    """Reports per 100 m cell, category and hour: what the heatmap reads, kept current by intake.
+
+    The cell is ``floor(x / 100), floor(y / 100)`` of the report's point in EPSG:4548 (metres),
+    so a cell is a true 100 m × 100 m square.
+    """
+
+    cell_x = models.IntegerField()
+    cell_y = models.IntegerField()
+    hour = models.DateTimeField()
+    category = models.ForeignKey(Category, on_delete=models.CASCADE, related_name="+")
+    count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        verbose_name = _("report count per cell and hour")
+        verbose_name_plural = _("report counts per cell and hour")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["hour", "category", "cell_x", "cell_y"], name="cell_hour_unique"
+            ),
+        ]
+
+
+class ReportUnitGridHour(models.Model):
+    """Reports per unit grid, category and hour, kept current by intake."""
+
+    unit_grid = models.ForeignKey(UnitGrid, on_delete=models.CASCADE, related_name="+")
+    hour = models.DateTimeField()
+    category = models.ForeignKey(Category, on_delete=models.CASCADE, related_name="+")
+    count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        verbose_name = _("report count per unit grid and hour")
+        verbose_name_plural = _("report counts per unit grid and hour")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["hour", "category", "unit_grid"], name="unit_grid_hour_unique"
+            ),
+        ]

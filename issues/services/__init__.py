@@ -1,0 +1,1 @@
+"""Writes of the issues app, one module per concern."""

@@ -1,0 +1,278 @@
+"""The bulk path for histories (demo seed, imports): forms cases and aggregates as intake would.
+
+Intake handles one report at a time in SQL; here a million reports are merged in Python, in
+received order, with the same rule (issues.services.intake): a report joins the nearest open
+case of its category or an equivalent one within the category's radius (metres in EPSG:4548)
+whose last report is within the category's window; otherwise it opens a case. Metric coordinates
+come from PostGIS, as in intake, so both paths see the same numbers. Rows go in with COPY.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import uuid
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django.db import connection, transaction
+
+from civicmap.spatial import METRIC_SRID
+from issues.aggregates import aggregates_rebuild
+from issues.models import Category
+
+BUCKET_M = 1000  # metres: spatial hash cell; no merge radius may exceed it (a DB constraint).
+
+
+@dataclass(frozen=True)
+class ReportDraft:
+    """One report of a history, already in WGS 84 and inside the service area."""
+
+    lon: float
+    lat: float
+    category_id: int
+    received_at: datetime
+    reporter_id: int | None
+    description: str = ""
+    client_uuid: uuid.UUID | None = None
+    captured_at: datetime | None = None
+    channel: str = "app"
+
+
+@dataclass
+class _OpenCase:
+    number: int
+    category_id: int
+    created_at: datetime
+    last_report_at: datetime
+    sum_x: float = 0.0
+    sum_y: float = 0.0
+    sum_lon: float = 0.0
+    sum_lat: float = 0.0
+    reports: int = 0
+    reporters: set = field(default_factory=set)
+    anonymous: int = 0
+
+    def add(self, x: float, y: float, draft: ReportDraft) -> None:
+        self.sum_x += x
+        self.sum_y += y
+        self.sum_lon += draft.lon
+        self.sum_lat += draft.lat
+        self.reports += 1
+        self.last_report_at = draft.received_at
+        if draft.reporter_id is None:
+            self.anonymous += 1
+        else:
+            self.reporters.add(draft.reporter_id)
+
+    @property
+    def centre(self) -> tuple[float, float]:
+        return self.sum_x / self.reports, self.sum_y / self.reports
+
+
+@dataclass(frozen=True)
+class _Rule:
+    candidates: frozenset[int]
+    radius_m: float
+    window: timedelta
+
+
+def _rules() -> dict[int, _Rule]:
+    rules = {}
+    for category in Category.objects.prefetch_related("equivalents"):
+        rules[category.pk] = _Rule(
+            candidates=frozenset({category.pk, *(c.pk for c in category.equivalents.all())}),
+            radius_m=category.merge_radius_m,
+            window=timedelta(hours=category.merge_window_hours),
+        )
+    return rules
+
+
+class _CaseIndex:
+    """Open cases hashed by 1 km bucket and category, to find merge candidates quickly."""
+
+    def __init__(self) -> None:
+        self.buckets: dict[tuple[int, int, int], list[_OpenCase]] = defaultdict(list)
+        self.cases: list[_OpenCase] = []
+
+    def nearest(self, x: float, y: float, draft: ReportDraft, rule: _Rule) -> _OpenCase | None:
+        best, best_distance = None, math.inf
+        bx, by = int(x // BUCKET_M), int(y // BUCKET_M)
+        since = draft.received_at - rule.window
+        for category_id in rule.candidates:
+            for dx in (-1, 0, 1):
+                for dy in (-1, 0, 1):
+                    for case in self.buckets.get((category_id, bx + dx, by + dy), ()):
+                        if case.last_report_at < since:
+                            continue
+                        cx, cy = case.centre
+                        distance = math.hypot(cx - x, cy - y)
+                        if distance <= rule.radius_m and (
+                            distance < best_distance
+                            or (distance == best_distance and case.number < best.number)
+                        ):
+                            best, best_distance = case, distance
+        return best
+
+    def open(self, x: float, y: float, draft: ReportDraft) -> _OpenCase:
+        case = _OpenCase(len(self.cases), draft.category_id, draft.received_at, draft.received_at)
+        self.cases.append(case)
+        self.buckets[(draft.category_id, int(x // BUCKET_M), int(y // BUCKET_M))].append(case)
+        return case
+
+
+@dataclass(frozen=True)
+class BulkResult:
+    reports: int
+    cases: int
+
+
+def _copy(cursor, table: str, columns: list[str], rows: Iterable[tuple]) -> None:
+    """COPY rows into a table: tab-separated text, \\N for NULL."""
+    buffer = io.StringIO()
+    for row in rows:
+        buffer.write("\t".join(_copy_value(value) for value in row))
+        buffer.write("\n")
+    buffer.seek(0)
+    cursor.copy_expert(f"COPY {table} ({', '.join(columns)}) FROM STDIN", buffer)
+
+
+def _copy_value(value: object) -> str:
+    if value is None:
+        return "\\N"
+    if isinstance(value, datetime):
+        return value.isoformat()
+    text = str(value)
+    return text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+
+
+def _staging_load(cursor, drafts: list[ReportDraft]) -> list[tuple[float, float]]:
+    """Put the drafts in a temporary table and get their EPSG:4548 coordinates from PostGIS."""
+    # ON COMMIT DROP does not fire inside an outer transaction (a savepoint): drop leftovers.
+    cursor.execute("DROP TABLE IF EXISTS report_staging, report_assignment")
+    cursor.execute(
+        """CREATE TEMP TABLE report_staging (
+               seq integer PRIMARY KEY, lon double precision, lat double precision,
+               category_id bigint, received_at timestamptz, reporter_id integer,
+               description text, client_uuid uuid, captured_at timestamptz, channel text,
+               case_seq integer, joined boolean
+           ) ON COMMIT DROP"""
+    )
+    _copy(
+        cursor, "report_staging",
+        ["seq", "lon", "lat", "category_id", "received_at", "reporter_id", "description",
+         "client_uuid", "captured_at", "channel"],
+        (
+            (seq, d.lon, d.lat, d.category_id, d.received_at, d.reporter_id, d.description,
+             d.client_uuid, d.captured_at, d.channel)
+            for seq, d in enumerate(drafts)
+        ),
+    )
+    cursor.execute(
+        f"""SELECT ST_X(p), ST_Y(p) FROM (
+                SELECT seq, ST_Transform(ST_SetSRID(ST_MakePoint(lon, lat), 4326),
+                                         {METRIC_SRID}) AS p
+                FROM report_staging) s ORDER BY seq"""
+    )
+    return cursor.fetchall()
+
+
+def reports_bulk_load(
+    *, drafts: Iterable[ReportDraft], progress: Callable[[int], None] | None = None
+) -> BulkResult:
+    """Insert a history of reports with its cases and aggregates, in one transaction.
+
+    Drafts are processed in received order. Returns how many reports and cases were written.
+    """
+    ordered = sorted(drafts, key=lambda d: d.received_at)
+    rules = _rules()
+    with transaction.atomic(), connection.cursor() as cursor:
+        metric_points = _staging_load(cursor, ordered)
+        index = _CaseIndex()
+        assignments = []
+        for seq, (draft, (x, y)) in enumerate(zip(ordered, metric_points, strict=True)):
+            case = index.nearest(x, y, draft, rules[draft.category_id])
+            joined = case is not None
+            case = case or index.open(x, y, draft)
+            case.add(x, y, draft)
+            assignments.append((seq, case.number, joined))
+            if progress and seq % 10_000 == 0:
+                progress(seq)
+        first_id = _case_ids_reserve(cursor, len(index.cases))
+        _cases_insert(cursor, index.cases, first_id)
+        _reports_insert(cursor, assignments, first_id)
+        _cases_finish(cursor, first_id, len(index.cases))
+        aggregates_rebuild()
+    return BulkResult(reports=len(ordered), cases=len(index.cases))
+
+
+def _case_ids_reserve(cursor, count: int) -> int:
+    """Reserve ``count`` consecutive case ids from the sequence; returns the first."""
+    if count == 0:
+        return 0
+    cursor.execute("SELECT pg_get_serial_sequence('issues_case', 'id')")
+    sequence = cursor.fetchone()[0]
+    cursor.execute("SELECT nextval(%s)", [sequence])
+    first = cursor.fetchone()[0]
+    cursor.execute("SELECT setval(%s, %s)", [sequence, first + count - 1])
+    return first
+
+
+def _cases_insert(cursor, cases: list[_OpenCase], first_id: int) -> None:
+    # The location is written as the mean of its reports' lon/lat, the intake's ST_Centroid.
+    _copy(
+        cursor, "issues_case",
+        ["id", "category_id", "stage", "location", "report_count", "reporter_count",
+         "created_at", "last_report_at", "updated_at", "cancel_reason"],
+        (
+            (first_id + case.number, case.category_id, "new",
+             f"SRID=4326;POINT({case.sum_lon / case.reports!r} {case.sum_lat / case.reports!r})",
+             case.reports, len(case.reporters) + case.anonymous, case.created_at,
+             case.last_report_at, case.last_report_at, "")
+            for case in cases
+        ),
+    )
+
+
+def _reports_insert(cursor, assignments: list[tuple[int, int, bool]], first_id: int) -> None:
+    cursor.execute("CREATE TEMP TABLE report_assignment (seq integer PRIMARY KEY, "
+                   "case_id bigint, joined boolean) ON COMMIT DROP")
+    _copy(cursor, "report_assignment", ["seq", "case_id", "joined"],
+          ((seq, first_id + number, joined) for seq, number, joined in assignments))
+    # The grid rule is intake's: the unit grid that covers the point, lowest grid ID on a shared
+    # edge; its community is the report's community.
+    cursor.execute(
+        """INSERT INTO issues_report (
+               location, sent_lon, sent_lat, sent_coord_system, location_source,
+               location_flagged, category_id, description, client_uuid, content_sha256,
+               channel, reporter_id, captured_at, received_at, unit_grid_id,
+               community_grid_id, case_id, joined_existing_case, contact_email,
+               contact_first_name, contact_last_name, contact_phone, device_id, account_id,
+               media_url, attributes)
+           SELECT ST_SetSRID(ST_MakePoint(s.lon, s.lat), 4326)::geography, s.lon, s.lat,
+                  'wgs84', 'device', false, s.category_id, s.description, s.client_uuid, '',
+                  s.channel, s.reporter_id, s.captured_at, s.received_at, g.id,
+                  g.community_id, a.case_id, a.joined, '', '', '', '', '', '', '', '{}'
+           FROM report_staging s JOIN report_assignment a USING (seq)
+           LEFT JOIN LATERAL (
+               SELECT u.id, u.community_id FROM civicmap_unitgrid u
+               WHERE ST_Covers(u.boundary, ST_SetSRID(ST_MakePoint(s.lon, s.lat), 4326))
+               ORDER BY u.grid_id LIMIT 1
+           ) g ON true
+           ORDER BY s.seq"""
+    )
+
+
+def _cases_finish(cursor, first_id: int, count: int) -> None:
+    """Give each new case the grids of its first report (as intake does)."""
+    cursor.execute(
+        """UPDATE issues_case c SET unit_grid_id = f.unit_grid_id,
+                                    community_grid_id = f.community_grid_id
+           FROM (SELECT DISTINCT ON (case_id) case_id, unit_grid_id, community_grid_id
+                 FROM issues_report WHERE case_id BETWEEN %s AND %s
+                 ORDER BY case_id, received_at, id) f
+           WHERE c.id = f.case_id""",
+        [first_id, first_id + count - 1],
+    )
