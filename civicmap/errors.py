@@ -9,6 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.utils.functional import Promise
+from django.utils.translation import gettext_lazy as _
+
+MSG_NOT_FOUND = _("Not found.")
 
 
 @dataclass(frozen=True)

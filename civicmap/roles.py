@@ -61,3 +61,22 @@ def role_groups_sync(sender=None, apps=global_apps, using: str = "default", **kw
             for name in names
         ]
         group.permissions.set(permissions)
+
+
+def user_has_role(user, role: Role) -> bool:
+    """Whether an authenticated user is in the role's group (superusers hold every role)."""
+    if not getattr(user, "is_authenticated", False):
+        return False
+    if user.is_superuser:
+        return True
+    cached = getattr(user, "_role_names", None)
+    if cached is None:
+        cached = set(user.groups.values_list("name", flat=True))
+        user._role_names = cached
+    return role.value in cached
+
+
+def user_is_rider(user) -> bool:
+    """A rider: an authenticated user with an active rider profile."""
+    rider = getattr(user, "rider", None) if getattr(user, "is_authenticated", False) else None
+    return rider is not None and rider.is_active

@@ -8,8 +8,9 @@ geography.
 from __future__ import annotations
 
 from django.contrib.gis.db.models import GeometryField, PointField
+from django.contrib.gis.geos import GEOSGeometry
 from django.contrib.gis.db.models.functions import Transform
-from django.db.models import Func
+from django.db.models import Func, Value
 from django.db.models.functions import Cast
 
 from civicmap.models import WGS84
@@ -25,3 +26,8 @@ def metric(expression: str | Func) -> Transform:
 def as_geometry_point(expression: str | Func) -> Cast:
     """A geography point column as a geometry point (for functions that take geometry)."""
     return Cast(expression, output_field=PointField(srid=WGS84))
+
+
+def metric_literal(geometry: GEOSGeometry) -> Transform:
+    """A WGS 84 value transformed to EPSG:4548 by PostGIS, the same numbers as ``metric``."""
+    return Transform(Value(geometry, output_field=GeometryField(srid=WGS84)), METRIC_SRID)

@@ -12,3 +12,7 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path("api/v1/", include("civicmap.api.urls")),
 ]
+
+# Unknown paths under /api/ answer in the API's error shape, not with an HTML page.
+handler404 = "civicmap.views.not_found"
+handler500 = "civicmap.views.server_error"

@@ -59,8 +59,20 @@ _DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, IndexError, struct
 
 # ISO base media (ftyp) brands of HEIF/HEIC (iPhone default) and AVIF still images.
 _HEIF_BRANDS = frozenset(
-    {b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"hevm", b"hevs", b"mif1", b"msf1",
-     b"avif", b"avis"}
+    {
+        b"heic",
+        b"heix",
+        b"hevc",
+        b"hevx",
+        b"heim",
+        b"heis",
+        b"hevm",
+        b"hevs",
+        b"mif1",
+        b"msf1",
+        b"avif",
+        b"avis",
+    }
 )
 # Leading bytes of image formats we recognise but do not accept.
 _OTHER_IMAGE_SIGNATURES = (
@@ -114,7 +126,9 @@ def photo_inspect(*, upload: IO[bytes], field: str = "photos") -> InspectedPhoto
             raise _refusal(field, "empty", MSG_EMPTY)
         if len(data) > max_bytes:
             limit_mb = _number_text(max_bytes / BYTES_PER_MB)
-            raise _refusal(field, "too_large", _interpolate_lazy(MSG_TOO_LARGE, {"limit": limit_mb}))
+            raise _refusal(
+                field, "too_large", _interpolate_lazy(MSG_TOO_LARGE, {"limit": limit_mb})
+            )
         return _inspect_bytes(data, field=field, max_pixels=max_pixels)
     finally:
         upload.seek(0)
@@ -154,9 +168,7 @@ def _inspect_bytes(data: bytes, *, field: str, max_pixels: int) -> InspectedPhot
     too_many_pixels = _refusal(
         field,
         "too_many_pixels",
-        _interpolate_lazy(
-            MSG_TOO_MANY_PIXELS, {"limit": _number_text(max_pixels / PIXELS_PER_MP)}
-        ),
+        _interpolate_lazy(MSG_TOO_MANY_PIXELS, {"limit": _number_text(max_pixels / PIXELS_PER_MP)}),
     )
     truncated = _refusal(field, "truncated", MSG_TRUNCATED)
     with warnings.catch_warnings():
@@ -308,7 +320,7 @@ def _dms_degrees(value: Any) -> float | None:
 
 
 def _taken_at(exif_ifd: Mapping[int, Any], ifd0: Mapping[int, Any]) -> datetime | None:
-    """DateTimeOriginal as an aware datetime: with OffsetTimeOriginal if given, else Beijing time."""
+    """DateTimeOriginal, aware: at OffsetTimeOriginal when the phone wrote one, else Beijing."""
     raw = _exif_text(exif_ifd.get(ExifTags.Base.DateTimeOriginal)) or _exif_text(
         ifd0.get(ExifTags.Base.DateTimeOriginal)  # some writers put it in IFD0
     )

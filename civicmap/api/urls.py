@@ -2,5 +2,6 @@
 
 from django.urls import include, path
 
-urlpatterns: list = [
+urlpatterns = [
+    path("", include("issues.api.urls")),
 ]

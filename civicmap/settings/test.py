@@ -1,6 +1,7 @@
 """Settings for the test suite: the same real PostGIS and Redis as production, faster hashing."""
 
 from civicmap.settings.base import *  # noqa: F403
+from civicmap.env import env_str
 from civicmap.settings.base import BASE_DIR
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
@@ -9,3 +10,8 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
+
+# A Redis database of its own, so test tasks never reach a development worker's queue.
+CELERY_BROKER_URL = env_str("TEST_CELERY_BROKER_URL", "redis://127.0.0.1:6379/15")
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
+                      "LOCATION": env_str("TEST_REDIS_CACHE_URL", "redis://127.0.0.1:6379/14")}}

@@ -1,0 +1,14 @@
+from django.urls import path, re_path
+
+from issues.api import views
+
+urlpatterns = [
+    path("categories/", views.CategoryListView.as_view(), name="category-list"),
+    path("reports/", views.ReportListCreateView.as_view(), name="report-list"),
+    path("reports/nearby/", views.NearbyCasesView.as_view(), name="report-nearby"),
+    path("cases/", views.CaseListView.as_view(), name="case-list"),
+    path("cases/<int:case_id>/confirm/", views.CaseConfirmView.as_view(), name="case-confirm"),
+    path("me/reports/", views.MyReportsView.as_view(), name="my-reports"),
+    re_path(r"^photos/(?P<photo_id>[0-9]+)/(?P<rendition>display|thumbnail|original)/$",
+            views.PhotoView.as_view(), name="photo"),
+]

@@ -1,0 +1,194 @@
+"""HTTP endpoints of the issues app: parse, call one service or selector, answer."""
+
+from __future__ import annotations
+
+from django.http import FileResponse, HttpResponse
+from django.shortcuts import get_object_or_404
+from django.utils.translation import gettext_lazy as _
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import status
+from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.permissions import AllowAny, IsAuthenticated
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from civicmap import coords
+from civicmap.api.permissions import IsRider
+from civicmap.errors import MSG_NOT_FOUND, FieldError, InvalidInput, NotFound
+from civicmap.roles import Role, user_has_role
+from issues.api.serializers import (
+    CategoryOutput,
+    ConfirmInput,
+    MyReportOutput,
+    NearbyQuery,
+    PublicListQuery,
+    ReportCreateInput,
+    ReportFeatureOutput,
+)
+from issues.models import Category, ReportPhoto
+from issues.selectors import (
+    PublicFilters,
+    case_nearby_list,
+    case_public_features,
+    category_list,
+    report_point,
+    report_public_features,
+    rider_report_list,
+)
+from issues.services.cases import case_confirm
+from issues.services.intake import (
+    APP_CHANNEL,
+    MSG_CATEGORY_UNKNOWN,
+    report_create,
+    report_input_parse,
+)
+
+GEOJSON = "application/geo+json"
+MSG_PHOTO_NOT_READY = _("The photo is still being processed.")
+
+
+class CategoryListView(APIView):
+    permission_classes = [AllowAny]
+
+    @extend_schema(responses=CategoryOutput(many=True))
+    def get(self, request: Request) -> Response:
+        return Response(CategoryOutput(category_list(), many=True).data)
+
+
+class ReportListCreateView(APIView):
+    """GET: public reports as GeoJSON (built in PostGIS). POST: a rider files a report."""
+
+    parser_classes = [MultiPartParser, FormParser]
+
+    def get_permissions(self):
+        return [AllowAny()] if self.request.method == "GET" else [IsRider()]
+
+    @extend_schema(parameters=[PublicListQuery], responses={200: dict})
+    def get(self, request: Request) -> HttpResponse:
+        filters = _public_filters(request)
+        return HttpResponse(report_public_features(filters=filters), content_type=GEOJSON)
+
+    @extend_schema(request={"multipart/form-data": ReportCreateInput},
+                   responses={201: dict, 200: dict})
+    def post(self, request: Request) -> Response:
+        raw = {key: request.data.get(key) for key in ReportCreateInput().fields
+               if key != "photos"}
+        data = report_input_parse(raw=raw, photos=request.FILES.getlist("photos"))
+        result = report_create(channel=APP_CHANNEL, reporter=request.user, data=data)
+        body = ReportFeatureOutput(result.report).data
+        return Response(body, status=status.HTTP_200_OK if result.replayed else 201)
+
+
+def _public_filters(request: Request) -> PublicFilters:
+    query = PublicListQuery(data=request.query_params)
+    query.is_valid(raise_exception=True)
+    values = query.validated_data
+    return PublicFilters(
+        bbox=values.get("bbox"), community=values.get("community"),
+        unit_grid=values.get("unit_grid"), categories=values.get("category", ()),
+        stages=values.get("stage", ()), since=values.get("since"), until=values.get("until"),
+        page=values["page"], page_size=values["page_size"],
+    )
+
+
+class CaseListView(APIView):
+    permission_classes = [AllowAny]
+
+    @extend_schema(parameters=[PublicListQuery], responses={200: dict})
+    def get(self, request: Request) -> HttpResponse:
+        return HttpResponse(case_public_features(filters=_public_filters(request)),
+                            content_type=GEOJSON)
+
+
+class NearbyCasesView(APIView):
+    """Open public cases of a category near a point, to confirm instead of filing again."""
+
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(parameters=[NearbyQuery], responses={200: dict})
+    def get(self, request: Request) -> Response:
+        query = NearbyQuery(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        values = query.validated_data
+        category = Category.objects.filter(code=values["category"]).first()
+        if category is None:
+            raise InvalidInput(FieldError("category", "unknown", MSG_CATEGORY_UNKNOWN))
+        lon, lat = coords.to_wgs84(values["lon"], values["lat"], values["coord_system"])
+        cases = case_nearby_list(point=report_point(lon=lon, lat=lat), category=category)
+        return Response({"cases": cases})
+
+
+class CaseConfirmView(APIView):
+    permission_classes = [IsRider]
+    parser_classes = [MultiPartParser, FormParser]
+
+    @extend_schema(request={"multipart/form-data": ConfirmInput}, responses={200: dict})
+    def post(self, request: Request, case_id: int) -> Response:
+        form = ConfirmInput(data=request.data)
+        form.is_valid(raise_exception=True)
+        case, created = case_confirm(
+            case_id=case_id, rider=request.user,
+            client_uuid=form.validated_data.get("client_uuid"),
+            photo_upload=form.validated_data.get("photo"),
+        )
+        return Response(
+            {"case": case.pk, "confirmed": True, "created": created,
+             "confirmations": case.confirmations.count()},
+            status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
+        )
+
+
+class MyReportsView(APIView):
+    permission_classes = [IsRider]
+
+    @extend_schema(responses={200: dict})
+    def get(self, request: Request) -> Response:
+        reports = rider_report_list(rider=request.user)[:200]
+        return Response({"type": "FeatureCollection",
+                         "features": MyReportOutput(reports, many=True).data})
+
+
+class PhotoView(APIView):
+    """A photo rendition. Display copy and thumbnail: public categories for all, private ones
+    for the reporter and staff. The original (with its EXIF): office staff only."""
+
+    permission_classes = [AllowAny]
+
+    @extend_schema(parameters=[OpenApiParameter("rendition", str, "path",
+                                                enum=["display", "thumbnail", "original"])],
+                   responses={(200, "image/jpeg"): bytes})
+    def get(self, request: Request, photo_id: int, rendition: str) -> FileResponse:
+        photo = get_object_or_404(ReportPhoto.objects.select_related("report__category"),
+                                  pk=photo_id)
+        if not _photo_visible(request.user, photo, rendition):
+            raise NotFound(FieldError(None, "not_found", MSG_NOT_FOUND))
+        stored = {"display": photo.display, "thumbnail": photo.thumbnail,
+                  "original": photo.original}[rendition]
+        if not stored:
+            raise NotFound(FieldError(None, "not_ready", MSG_PHOTO_NOT_READY))
+        response = FileResponse(stored.open("rb"), content_type=_content_type(photo, rendition))
+        response["Cache-Control"] = "private, max-age=3600"
+        response["X-Content-Type-Options"] = "nosniff"
+        return response
+
+
+def _photo_visible(user, photo: ReportPhoto, rendition: str) -> bool:
+    if user_has_role(user, Role.OFFICE_STAFF):
+        return True
+    if rendition == "original":
+        return False
+    report = photo.report
+    if report is None:  # a proof or confirmation photo: shown with its case (lifecycle issue)
+        return getattr(user, "is_authenticated", False)
+    if not report.category.is_private:
+        return True
+    return report.reporter_id == getattr(user, "pk", None) or user_has_role(
+        user, Role.UNION_STAFF
+    )
+
+
+def _content_type(photo: ReportPhoto, rendition: str) -> str:
+    if rendition != "original":
+        return "image/jpeg"
+    return {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp"}[photo.image_format]

@@ -1,0 +1,379 @@
+"""The one intake service behind every channel (the rider app, Open311).
+
+A report is checked (channel rules, photos by content, location, service area), then written in
+one transaction: idempotent replay by ``client_uuid``, the per-rider hourly limit, grid
+assignment, duplicate merging into a case, and the map aggregates. Photo renditions are made by
+Celery after the commit; if anything fails, the photo files already stored are deleted.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import IO
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.gis.db.models.functions import Distance
+from django.contrib.gis.geos import Point
+from django.contrib.gis.measure import D
+from django.db import connection, transaction
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+from django.utils.translation import gettext_lazy as _
+
+from civicmap import coords
+from civicmap.errors import Conflict, FieldError, InvalidInput, RateLimited
+from civicmap.models import WGS84
+from civicmap.selectors import GridPlace, grid_locate
+from civicmap.spatial import metric, metric_literal
+from issues.aggregates import aggregates_count_report
+from issues.models import OPEN_STAGES, ApiClient, Case, Category, Report, Stage
+from issues.photos import InspectedPhoto, photo_inspect
+from issues.services.cases import case_open, case_report_added
+from issues.services.photos import photo_store, stored_photos_cleanup
+
+MSG_CATEGORY_REQUIRED = _("Choose a category.")
+MSG_CATEGORY_UNKNOWN = _("Unknown category.")
+MSG_UUID_REQUIRED = _("client_uuid is required: the app sends one per report so retries are safe.")
+MSG_DESCRIPTION_TOO_LONG = _("The description may have at most %(limit)s characters.")
+MSG_PHOTOS_REQUIRED = _("Add at least one photo.")
+MSG_PHOTOS_TOO_MANY = _("At most %(limit)s photos.")
+MSG_LOCATION_REQUIRED = _("Send the position (lon and lat) or a photo with GPS.")
+MSG_LON_LAT_PAIR = _("Send lon and lat together.")
+MSG_LON_RANGE = _("Longitude must be a number from -180 to 180.")
+MSG_LAT_RANGE = _("Latitude must be a number from -90 to 90.")
+MSG_COORD_SYSTEM = _("Unknown coordinate system: use wgs84, gcj02 or bd09.")
+MSG_ACCURACY = _("Accuracy must be a number of metres, 0 or more.")
+MSG_OUTSIDE_AREA = _("This place is outside the Nanyuan service area.")
+MSG_REPLAY_CONFLICT = _(
+    "This client_uuid was already used for a different report. Send a new client_uuid."
+)
+MSG_RATE_LIMITED = _("Too many reports in the last hour: try again in %(minutes)s minutes.")
+
+EXIF_DEVICE_MAX_GAP_M = 200  # metres: past this the report keeps the device's and is flagged
+FOLLOW_UP_WINDOW = timedelta(days=30)  # a repeat this soon after closure links to the old case
+
+
+@dataclass(frozen=True)
+class ChannelRules:
+    """What one channel demands on top of the shared checks."""
+
+    channel: str
+    requires_client_uuid: bool
+    requires_photos: bool  # unless the category is photo-optional
+    max_description: int
+    max_photos: int = 4
+
+
+APP_CHANNEL = ChannelRules(Report.Channel.APP, True, True, 2000)
+OPEN311_CHANNEL = ChannelRules(Report.Channel.OPEN311, False, False, 4000)
+
+
+@dataclass(frozen=True)
+class ReportContact:
+    """Open311 reporters' details: stored privately, never shown publicly."""
+
+    email: str = ""
+    first_name: str = ""
+    last_name: str = ""
+    phone: str = ""
+    device_id: str = ""
+    account_id: str = ""
+
+
+@dataclass(frozen=True)
+class ReportInput:
+    category_code: str | None
+    description: str = ""
+    lon: float | None = None
+    lat: float | None = None
+    coord_system: str = "wgs84"
+    accuracy_m: float | None = None
+    photos: Sequence[IO[bytes]] = ()
+    client_uuid: uuid.UUID | None = None
+    captured_at: datetime | None = None
+    contact: ReportContact = field(default_factory=ReportContact)
+    attributes: dict = field(default_factory=dict)
+    media_url: str = ""
+    parse_errors: tuple[FieldError, ...] = ()  # values that did not parse, from the form
+
+
+@dataclass(frozen=True)
+class IntakeResult:
+    report: Report
+    replayed: bool
+
+
+@dataclass(frozen=True)
+class _Located:
+    point: Point
+    sent_lon: float
+    sent_lat: float
+    source: str
+    flagged: bool
+
+
+MSG_NOT_A_NUMBER = _("Must be a number.")
+MSG_BAD_UUID = _("Must be a UUID.")
+MSG_BAD_DATETIME = _("Must be an ISO 8601 date and time.")
+
+
+def report_input_parse(*, raw: dict[str, str | None], photos: Sequence[IO[bytes]] = (),
+                       **extra) -> ReportInput:
+    """Build a ReportInput from form strings; a value that does not parse is kept as a field
+    error and raised together with every other bad field by ``report_create``."""
+    errors: list[FieldError] = []
+
+    def number(name: str) -> float | None:
+        text = (raw.get(name) or "").strip()
+        if not text:
+            return None
+        try:
+            return float(text)
+        except ValueError:
+            errors.append(FieldError(name, "invalid", MSG_NOT_A_NUMBER))
+            return None
+
+    client_uuid = None
+    if raw.get("client_uuid"):
+        try:
+            client_uuid = uuid.UUID(str(raw["client_uuid"]))
+        except ValueError:
+            errors.append(FieldError("client_uuid", "invalid", MSG_BAD_UUID))
+    captured_at = None
+    if raw.get("captured_at"):
+        captured_at = parse_datetime(str(raw["captured_at"]).strip())
+        if captured_at is None or timezone.is_naive(captured_at):
+            errors.append(FieldError("captured_at", "invalid", MSG_BAD_DATETIME))
+            captured_at = None
+    return ReportInput(
+        category_code=(raw.get("category") or "").strip() or None,
+        description=(raw.get("description") or "").strip(),
+        lon=number("lon"), lat=number("lat"),
+        coord_system=(raw.get("coord_system") or "").strip() or "wgs84",
+        accuracy_m=number("accuracy_m"), photos=photos, client_uuid=client_uuid,
+        captured_at=captured_at, parse_errors=tuple(errors), **extra,
+    )
+
+
+def report_create(
+    *,
+    channel: ChannelRules,
+    data: ReportInput,
+    reporter: AbstractBaseUser | None = None,
+    api_client: ApiClient | None = None,
+) -> IntakeResult:
+    """Accept one report, or replay the first answer for a repeated ``client_uuid``.
+
+    Raises InvalidInput (400), Conflict (409, a uuid reused with other content) or
+    RateLimited (429). Nothing is stored when it raises.
+    """
+    category = _input_check(channel, data)
+    inspected = [
+        photo_inspect(upload=upload, field=f"photos.{index}")
+        for index, upload in enumerate(data.photos)
+    ]
+    located = _location_resolve(data, inspected)
+    place = grid_locate(point=located.point)
+    if place is None:
+        raise InvalidInput(FieldError("lon", "outside_area", MSG_OUTSIDE_AREA))
+    fingerprint = _fingerprint(data, inspected)
+    with stored_photos_cleanup() as stored, transaction.atomic():
+        if reporter is not None:
+            _reporter_lock(reporter.pk)
+            replay = _replay_find(reporter, data.client_uuid, fingerprint)
+            if replay is not None:
+                return IntakeResult(report=replay, replayed=True)
+            _rate_limit_check(reporter)
+        report = _report_write(
+            channel, data, category, located, place, fingerprint, reporter, api_client
+        )
+        for position, (upload, info) in enumerate(zip(data.photos, inspected, strict=True)):
+            photo_store(upload=upload, inspected=info, stored=stored, report=report,
+                        position=position)
+    return IntakeResult(report=report, replayed=False)
+
+
+def _input_check(channel: ChannelRules, data: ReportInput) -> Category:
+    """Every check that needs no photo decoding, all at once, so each bad field is named."""
+    errors = list(data.parse_errors)
+    bad = {error.field for error in errors}
+    category = None
+    if not data.category_code:
+        errors.append(FieldError("category", "required", MSG_CATEGORY_REQUIRED))
+    else:
+        category = Category.objects.filter(code=data.category_code).first()
+        if category is None:
+            errors.append(FieldError("category", "unknown", MSG_CATEGORY_UNKNOWN))
+    if channel.requires_client_uuid and data.client_uuid is None and "client_uuid" not in bad:
+        errors.append(FieldError("client_uuid", "required", MSG_UUID_REQUIRED))
+    if len(data.description) > channel.max_description:
+        errors.append(FieldError("description", "too_long",
+                                 MSG_DESCRIPTION_TOO_LONG % {"limit": channel.max_description}))
+    if len(data.photos) > channel.max_photos:
+        errors.append(FieldError("photos", "too_many",
+                                 MSG_PHOTOS_TOO_MANY % {"limit": channel.max_photos}))
+    elif (channel.requires_photos and not data.photos
+          and not (category is not None and category.photo_optional)):
+        errors.append(FieldError("photos", "required", MSG_PHOTOS_REQUIRED))
+    errors.extend(error for error in _coordinate_errors(data) if error.field not in bad)
+    if data.accuracy_m is not None and not (math.isfinite(data.accuracy_m)
+                                            and data.accuracy_m >= 0):
+        errors.append(FieldError("accuracy_m", "out_of_range", MSG_ACCURACY))
+    if errors:
+        raise InvalidInput(*errors)
+    return category
+
+
+def _coordinate_errors(data: ReportInput) -> list[FieldError]:
+    errors = []
+    if (data.lon is None) != (data.lat is None):
+        errors.append(FieldError("lon" if data.lon is None else "lat", "required",
+                                 MSG_LON_LAT_PAIR))
+    if data.lon is not None and not (math.isfinite(data.lon) and -180 <= data.lon <= 180):
+        errors.append(FieldError("lon", "out_of_range", MSG_LON_RANGE))
+    if data.lat is not None and not (math.isfinite(data.lat) and -90 <= data.lat <= 90):
+        errors.append(FieldError("lat", "out_of_range", MSG_LAT_RANGE))
+    try:
+        coords.coord_system_parse(data.coord_system)
+    except ValueError:
+        errors.append(FieldError("coord_system", "invalid", MSG_COORD_SYSTEM))
+    return errors
+
+
+def _location_resolve(data: ReportInput, photos: list[InspectedPhoto]) -> _Located:
+    """The device's position (converted to WGS 84), else the first photo's EXIF GPS."""
+    exif = next((photo.gps for photo in photos if photo.gps is not None), None)
+    if data.lon is None or data.lat is None:
+        if exif is None:
+            raise InvalidInput(FieldError("lon", "required", MSG_LOCATION_REQUIRED))
+        return _Located(Point(*exif, srid=WGS84), exif[0], exif[1], "exif", False)
+    lon, lat = coords.to_wgs84(data.lon, data.lat, data.coord_system)
+    flagged = exif is not None and _metres_apart((lon, lat), exif) > EXIF_DEVICE_MAX_GAP_M
+    return _Located(Point(lon, lat, srid=WGS84), data.lon, data.lat, "device", flagged)
+
+
+def _metres_apart(a: tuple[float, float], b: tuple[float, float]) -> float:
+    """Great-circle distance in metres (haversine, mean Earth radius): enough for a 200 m test."""
+    lon1, lat1, lon2, lat2 = map(math.radians, (*a, *b))
+    h = (math.sin((lat2 - lat1) / 2) ** 2
+         + math.cos(lat1) * math.cos(lat2) * math.sin((lon2 - lon1) / 2) ** 2)
+    return 2 * 6_371_008.8 * math.asin(math.sqrt(h))
+
+
+def _fingerprint(data: ReportInput, photos: list[InspectedPhoto]) -> str:
+    """SHA-256 over the form fields and each photo's SHA-256: what "the same content" means."""
+    content = {
+        "category": data.category_code, "description": data.description,
+        "lon": data.lon, "lat": data.lat, "coord_system": str(data.coord_system),
+        "accuracy_m": data.accuracy_m,
+        "captured_at": data.captured_at.isoformat() if data.captured_at else None,
+        "photos": [photo.sha256 for photo in photos],
+    }
+    return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()
+
+
+def _reporter_lock(reporter_id: int) -> None:
+    """Serialise one rider's intakes until commit (a transaction-level advisory lock).
+
+    Two parallel submissions with one client_uuid then see each other: exactly one report is
+    created. It also makes the hourly limit exact. Riders never submit in bulk, so the lock is
+    uncontended in practice.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(hashtext('report-intake'), %s)",
+                       [reporter_id])
+
+
+def _replay_find(reporter, client_uuid: uuid.UUID | None, fingerprint: str) -> Report | None:
+    if client_uuid is None:
+        return None
+    first = Report.objects.filter(reporter=reporter, client_uuid=client_uuid).first()
+    if first is None:
+        return None
+    if first.content_sha256 != fingerprint:
+        raise Conflict(FieldError("client_uuid", "conflict", MSG_REPLAY_CONFLICT))
+    return first
+
+
+def _rate_limit_check(reporter) -> None:
+    limit = settings.REPORTS_PER_HOUR_PER_RIDER
+    since = timezone.now() - timedelta(hours=1)
+    recent = list(
+        Report.objects.filter(reporter=reporter, received_at__gt=since)
+        .order_by("-received_at").values_list("received_at", flat=True)[:limit]
+    )
+    if len(recent) < limit:
+        return
+    # The oldest of the last ``limit`` reports leaves the window first.
+    retry_after = math.ceil((recent[-1] + timedelta(hours=1) - timezone.now()).total_seconds())
+    retry_after = max(retry_after, 1)
+    raise RateLimited(
+        FieldError(None, "rate_limited",
+                   MSG_RATE_LIMITED % {"minutes": math.ceil(retry_after / 60)}),
+        retry_after_s=retry_after,
+    )
+
+
+def _report_write(channel, data, category, located, place: GridPlace, fingerprint, reporter,
+                  api_client) -> Report:
+    now = timezone.now()
+    case, joined = _case_for_report(category, located.point, now, place)
+    contact = data.contact
+    report = Report.objects.create(
+        location=located.point, sent_lon=located.sent_lon, sent_lat=located.sent_lat,
+        sent_coord_system=coords.coord_system_parse(data.coord_system).value,
+        accuracy_m=data.accuracy_m, location_source=located.source,
+        location_flagged=located.flagged, category=category, description=data.description,
+        client_uuid=data.client_uuid, content_sha256=fingerprint, channel=channel.channel,
+        reporter=reporter, api_client=api_client, captured_at=data.captured_at,
+        received_at=now, unit_grid=place.unit_grid, community_grid=place.community,
+        case=case, joined_existing_case=joined, contact_email=contact.email,
+        contact_first_name=contact.first_name, contact_last_name=contact.last_name,
+        contact_phone=contact.phone, device_id=contact.device_id,
+        account_id=contact.account_id, media_url=data.media_url, attributes=data.attributes,
+    )
+    case_report_added(case=case, report=report, joined=joined)
+    aggregates_count_report(report_id=report.pk)
+    return report
+
+
+def _case_for_report(category: Category, point: Point, now: datetime,
+                     place: GridPlace) -> tuple[Case, bool]:
+    """The open case this report joins, or a new one (linked to a recently closed repeat)."""
+    candidates = [category.pk, *category.equivalents.values_list("pk", flat=True)]
+    _merge_lock(min(candidates))
+    radius_m = category.merge_radius_m
+    near = Case.objects.filter(category_id__in=candidates).filter(
+        # Index-backed prefilter on geography (metres), then the exact rule in EPSG:4548 metres,
+        # the same measure as the bulk path.
+        location__dwithin=(point, D(m=radius_m + 1))
+    ).annotate(planar_m=Distance(metric("location"), metric_literal(point)))
+    joinable = (
+        near.filter(stage__in=OPEN_STAGES, last_report_at__gte=now - timedelta(
+            hours=category.merge_window_hours), planar_m__lte=radius_m)
+        .order_by("planar_m", "id").select_for_update(of=("self",)).first()
+    )
+    if joinable is not None:
+        return joinable, True
+    follows = (
+        near.filter(stage__in=[Stage.CLOSED, Stage.EVALUATED],
+                    closed_at__gte=now - FOLLOW_UP_WINDOW, planar_m__lte=radius_m)
+        .order_by("planar_m", "id").first()
+    )
+    return case_open(category=category, point=point, now=now, place=place, follows=follows), False
+
+
+def _merge_lock(class_key: int) -> None:
+    """Serialise duplicate merging per category class until commit (advisory lock).
+
+    Without it two riders reporting one pothole at the same moment would both open a case.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(hashtext('case-merge'), %s)", [class_key])
