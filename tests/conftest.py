@@ -7,6 +7,8 @@ databases, which are emptied afterwards, so ``reference_data`` reloads it when m
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from civicmap.models import Subdistrict
@@ -26,3 +28,50 @@ def reference_data(db) -> None:
     """The Nanyuan reference data, present for both ordinary and transactional tests."""
     if not Subdistrict.objects.exists():
         reference_data_load(seed=TEST_SEED)
+
+
+def _database_url(name: str) -> str:
+    from django.db import connection
+
+    params = connection.settings_dict
+    auth = params["USER"] + (f":{params['PASSWORD']}" if params["PASSWORD"] else "")
+    return f"postgis://{auth}@{params['HOST'] or '127.0.0.1'}:{params['PORT'] or 5432}/{name}"
+
+
+@pytest.fixture(scope="session")
+def celery_worker(django_db_setup, django_db_blocker, tmp_path_factory):
+    """A real Celery worker process on Redis, reading the test database.
+
+    Its queue is the test settings' own Redis database, emptied first so that no task of an
+    earlier run is delivered.
+    """
+    import subprocess
+    import sys
+    import time
+
+    import redis
+    from django.conf import settings
+    from django.db import connection
+
+    redis.Redis.from_url(settings.CELERY_BROKER_URL).flushdb()
+    log_path = tmp_path_factory.mktemp("celery") / "worker.log"
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "civicmap.settings.test",
+        "DATABASE_URL": _database_url(connection.settings_dict["NAME"]),
+    }
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "civicmap", "worker", "--pool", "solo",
+             "--loglevel", "info", "--without-mingle", "--without-gossip"],
+            cwd=settings.BASE_DIR, env=env, stdout=log, stderr=subprocess.STDOUT,
+        )
+    deadline = time.monotonic() + 60
+    while b"ready." not in log_path.read_bytes():
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            raise RuntimeError(f"Celery worker did not start:\n{log_path.read_text()}")
+        time.sleep(0.2)
+    yield process
+    process.terminate()
+    process.wait(timeout=20)

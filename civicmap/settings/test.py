@@ -15,3 +15,5 @@ STORAGES = {
 CELERY_BROKER_URL = env_str("TEST_CELERY_BROKER_URL", "redis://127.0.0.1:6379/15")
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
                       "LOCATION": env_str("TEST_REDIS_CACHE_URL", "redis://127.0.0.1:6379/14")}}
+# Parallel test runs on one machine (developers, helpers) each need their own database.
+DATABASES["default"]["TEST"] = {"NAME": env_str("TEST_DATABASE_NAME", "test_civicmap")}  # noqa: F405

@@ -168,8 +168,12 @@ def report_create(
     data: ReportInput,
     reporter: AbstractBaseUser | None = None,
     api_client: ApiClient | None = None,
+    received_at: datetime | None = None,
 ) -> IntakeResult:
     """Accept one report, or replay the first answer for a repeated ``client_uuid``.
+
+    ``received_at`` defaults to now; an import of past reports passes their time, so that
+    duplicate windows are judged as they were then.
 
     Raises InvalidInput (400), Conflict (409, a uuid reused with other content) or
     RateLimited (429). Nothing is stored when it raises.
@@ -191,9 +195,8 @@ def report_create(
             if replay is not None:
                 return IntakeResult(report=replay, replayed=True)
             _rate_limit_check(reporter)
-        report = _report_write(
-            channel, data, category, located, place, fingerprint, reporter, api_client
-        )
+        report = _report_write(channel, data, category, located, place, fingerprint, reporter,
+                               api_client, received_at or timezone.now())
         for position, (upload, info) in enumerate(zip(data.photos, inspected, strict=True)):
             photo_store(upload=upload, inspected=info, stored=stored, report=report,
                         position=position)
@@ -322,8 +325,7 @@ def _rate_limit_check(reporter) -> None:
 
 
 def _report_write(channel, data, category, located, place: GridPlace, fingerprint, reporter,
-                  api_client) -> Report:
-    now = timezone.now()
+                  api_client, now: datetime) -> Report:
     case, joined = _case_for_report(category, located.point, now, place)
     contact = data.contact
     report = Report.objects.create(
