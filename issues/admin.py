@@ -1,7 +1,14 @@
 """Admin for categories, riders, reports and cases, with map widgets for the points."""
 
+import segno
 from django.contrib import admin
 from django.contrib.gis.admin import GISModelAdmin
+from django.utils.safestring import mark_safe
+from django.utils.translation import gettext_lazy as _
+from rest_framework.authtoken.admin import TokenAdmin
+from rest_framework.authtoken.models import TokenProxy
+
+from civicmap.api.tokens import token_qr_payload
 
 from issues.models import (
     ApiClient,
@@ -96,3 +103,27 @@ class CaseConfirmationAdmin(admin.ModelAdmin):
 class ReportPhotoAdmin(admin.ModelAdmin):
     list_display = ["id", "report", "status", "image_format", "width", "height"]
     raw_id_fields = ["report"]
+
+
+# Union staff issue and revoke riders' API tokens here; each token also shows as a QR code
+# that the rider page scans to sign in (no typing 40 characters on a phone).
+admin.site.unregister(TokenProxy)
+
+
+@admin.register(TokenProxy)
+class RiderTokenAdmin(TokenAdmin):
+    list_display = ["key_hint", "user", "created"]
+    readonly_fields = ["qr_code"]
+    fields = ["user", "qr_code"]
+
+    @admin.display(description=_("token"))
+    def key_hint(self, token: TokenProxy) -> str:
+        return f"{token.key[:6]}…"
+
+    @admin.display(description=_("QR code for the rider page"))
+    def qr_code(self, token: TokenProxy) -> str:
+        if not token.pk:
+            return _("Save to issue the token; its QR code shows here.")
+        svg = segno.make(token_qr_payload(token.key), error="m").svg_inline(scale=5)
+        # segno's SVG holds only the encoded token; no user text reaches this markup.
+        return mark_safe(svg)  # noqa: S308

@@ -146,3 +146,102 @@ class Task(models.Model):
 
     def __str__(self) -> str:
         return f"Task {self.pk} for case {self.case_id}"
+
+
+class RoutingRule(models.Model):
+    """Who handles a category in a community: editable by the office in the admin.
+
+    A rule with no community applies to every community. The most specific rule wins; without
+    one, the category's default handler decides (see patrol.routing).
+    """
+
+    class Target(models.TextChoices):
+        TEAM_TYPE = "team_type", _("A team of a type serving the community")
+        TEAM = "team", _("A given team")
+        DEPARTMENT = "department", _("A department")
+        UNION = "union", _("The trade union")
+
+    category = models.ForeignKey(
+        "issues.Category", on_delete=models.CASCADE, related_name="routing_rules",
+        verbose_name=_("category"),
+    )
+    community = models.ForeignKey(
+        CommunityGrid, on_delete=models.CASCADE, null=True, blank=True,
+        related_name="routing_rules", verbose_name=_("community"),
+        help_text=_("Empty: every community."),
+    )
+    target = models.CharField(_("route to"), max_length=12, choices=Target.choices)
+    team_type = models.CharField(_("team type"), max_length=12, choices=TeamType.choices,
+                                 blank=True)
+    team = models.ForeignKey(VolunteerTeam, on_delete=models.CASCADE, null=True, blank=True,
+                             related_name="+", verbose_name=_("team"))
+    department = models.ForeignKey(Department, on_delete=models.CASCADE, null=True, blank=True,
+                                   related_name="+", verbose_name=_("department"))
+
+    class Meta:
+        verbose_name = _("routing rule")
+        verbose_name_plural = _("routing rules")
+        constraints = [
+            models.UniqueConstraint(fields=["category", "community"],
+                                    name="routing_rule_once_per_place"),
+            models.UniqueConstraint(fields=["category"], condition=Q(community__isnull=True),
+                                    name="routing_rule_once_per_category"),
+            models.CheckConstraint(
+                condition=Q(target="team_type", team__isnull=True, department__isnull=True)
+                & ~Q(team_type="")
+                | Q(target="team", team__isnull=False, department__isnull=True, team_type="")
+                | Q(target="department", team__isnull=True, department__isnull=False,
+                    team_type="")
+                | Q(target="union", team__isnull=True, department__isnull=True, team_type=""),
+                name="routing_rule_target_consistent",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.category_id} → {self.target}"
+
+
+class Rating(models.Model):
+    """A reporter's or confirmer's rating of a closed case (满意度), once per rider and case."""
+
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="ratings",
+                             verbose_name=_("case"))
+    rider = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
+                              related_name="ratings", verbose_name=_("rider"))
+    score = models.PositiveSmallIntegerField(_("score"))
+    comment = models.TextField(_("comment"), blank=True)
+    created_at = models.DateTimeField(_("created"))
+
+    class Meta:
+        verbose_name = _("rating")
+        verbose_name_plural = _("ratings")
+        constraints = [
+            models.UniqueConstraint(fields=["case", "rider"], name="rating_once_per_rider"),
+            models.CheckConstraint(condition=Q(score__gte=1, score__lte=5),
+                                   name="rating_score_1_to_5"),
+        ]
+
+
+class Notification(models.Model):
+    """One message in a user's in-app feed. ``key`` makes each one happen once per recipient
+    (an overdue alert raised by two workers at once is still one notification)."""
+
+    recipient = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
+                                  related_name="notifications", verbose_name=_("recipient"))
+    kind = models.CharField(_("kind"), max_length=40)
+    key = models.CharField(_("once-only key"), max_length=120)
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, null=True, blank=True,
+                             related_name="notifications", verbose_name=_("case"))
+    task = models.ForeignKey(Task, on_delete=models.CASCADE, null=True, blank=True,
+                             related_name="notifications", verbose_name=_("task"))
+    data = models.JSONField(_("data"), default=dict, blank=True)
+    created_at = models.DateTimeField(_("created"), db_index=True)
+    read_at = models.DateTimeField(_("read"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("notification")
+        verbose_name_plural = _("notifications")
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["recipient", "key"], name="notification_once"),
+        ]

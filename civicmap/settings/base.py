@@ -149,7 +149,11 @@ CELERY_TIMEZONE = TIME_ZONE
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600),
 }
-CELERY_BEAT_SCHEDULE: dict = {}
+# Deadlines live in the database; beat only scans them (seconds between runs).
+CELERY_BEAT_SCHEDULE: dict = {
+    "tasks-overdue-scan": {"task": "patrol.tasks.tasks_overdue_scan_task", "schedule": 60.0},
+    "cases-evaluate-due": {"task": "patrol.tasks.cases_evaluate_due_task", "schedule": 3600.0},
+}
 
 # GDAL 3.6 (Debian 12) cannot block file and network access while parsing spatial references
 # (gis.W001). We never hand user-supplied SRS, WKT with a CRS or files to GDAL: see

@@ -343,6 +343,11 @@ def _report_write(channel, data, category, located, place: GridPlace, fingerprin
     )
     case_report_added(case=case, report=report, joined=joined)
     aggregates_count_report(report_id=report.pk)
+    if not joined:
+        # Imported here: patrol builds on issues, and intake is the one place that calls back.
+        from patrol.services.lifecycle import case_auto_dispatch
+
+        case_auto_dispatch(case=case, at=now)
     return report
 
 

@@ -1,0 +1,125 @@
+"""Serializers of the lifecycle API: inputs for actions and filters; task and case outputs."""
+
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from civicmap.i18n import name_field
+from issues.models import Case, Stage
+from issues.selectors import photo_url
+from patrol.models import Task
+from patrol.selectors import task_remaining_seconds
+
+
+class ActionInput(serializers.Serializer):
+    """Every action's optional fields; the service says which one an action needs."""
+
+    team = serializers.IntegerField(required=False)
+    department = serializers.IntegerField(required=False)
+    assignee = serializers.IntegerField(required=False)
+    reason = serializers.CharField(required=False, allow_blank=True, max_length=200)
+    note = serializers.CharField(required=False, allow_blank=True, max_length=2000)
+    photo = serializers.FileField(required=False)
+    score = serializers.IntegerField(required=False)
+    comment = serializers.CharField(required=False, allow_blank=True, max_length=2000)
+    into = serializers.IntegerField(required=False)
+    reports = serializers.ListField(child=serializers.IntegerField(), required=False)
+
+
+class TaskQuery(serializers.Serializer):
+    lon = serializers.FloatField(required=False, min_value=-180, max_value=180)
+    lat = serializers.FloatField(required=False, min_value=-90, max_value=90)
+    include_closed = serializers.BooleanField(required=False, default=False)
+
+
+class QueueQuery(serializers.Serializer):
+    community = serializers.CharField(required=False)
+    category = serializers.CharField(required=False)
+    stage = serializers.MultipleChoiceField(choices=Stage.choices, required=False)
+    overdue = serializers.BooleanField(required=False, default=False)
+    limit = serializers.IntegerField(required=False, min_value=1, max_value=500, default=100)
+    offset = serializers.IntegerField(required=False, min_value=0, default=0)
+
+
+class BulkInput(serializers.Serializer):
+    action = serializers.ChoiceField(choices=["file", "cancel"])
+    cases = serializers.ListField(child=serializers.IntegerField(), min_length=1,
+                                  max_length=200)
+    reason = serializers.CharField(required=False, allow_blank=True, max_length=200)
+
+
+class RatesQuery(serializers.Serializer):
+    since = serializers.DateTimeField()
+    until = serializers.DateTimeField()
+
+    def validate(self, attrs: dict) -> dict:
+        if attrs["since"] >= attrs["until"]:
+            raise serializers.ValidationError({"until": "until must be after since."})
+        return attrs
+
+
+def handler_name(task: Task | None) -> str | None:
+    if task is None:
+        return None
+    label = name_field()
+    if task.team:
+        return getattr(task.team, label)
+    if task.department:
+        return getattr(task.department, label)
+    return "南苑街道总工会" if label == "name_zh" else "Nanyuan Subdistrict Trade Union"
+
+
+def task_output(task: Task, *, distance_m: float | None = None) -> dict:
+    case = task.case
+    label = name_field()
+    return {
+        "id": task.pk, "case": case.pk, "status": task.status,
+        "stage": case.stage, "category": case.category.code,
+        "category_name": getattr(case.category, label),
+        "community": getattr(case.community_grid, label, None),
+        "lon": round(case.location.x, 6), "lat": round(case.location.y, 6),
+        "handler": handler_name(task), "assignee": task.assignee_id,
+        "offered_at": task.offered_at, "response_due": task.response_due,
+        "resolution_due": task.resolution_due,
+        "remaining_seconds": task_remaining_seconds(task),
+        "distance_m": round(distance_m, 1) if distance_m is not None else None,
+    }
+
+
+def case_output(case: Case, *, show_reporters: bool, allowed: list[str]) -> dict:
+    """A case for its readers: photos, reports, tasks; reporters only for those who may."""
+    label = name_field()
+    tasks = sorted(case.tasks.all(), key=lambda t: (t.offered_at, t.pk))
+    reports = sorted(case.reports.all(), key=lambda r: (r.received_at, r.pk))
+    return {
+        "id": case.pk, "stage": case.stage, "category": case.category.code,
+        "category_name": getattr(case.category, label),
+        "private": case.category.is_private,
+        "community": getattr(case.community_grid, label, None),
+        "unit_grid": case.unit_grid.grid_id if case.unit_grid else None,
+        "lon": round(case.location.x, 6), "lat": round(case.location.y, 6),
+        "report_count": case.report_count, "reporter_count": case.reporter_count,
+        "created_at": case.created_at, "closed_at": case.closed_at,
+        "allowed_actions": allowed,
+        "reports": [
+            {
+                "id": report.pk, "received_at": report.received_at,
+                "description": report.description,
+                "photos": [photo_url(p.pk, "thumbnail") for p in report.photos.all()
+                           if p.status == "ready"],
+                **({"reporter": report.reporter_id, "contact_phone": report.contact_phone,
+                    "contact_email": report.contact_email} if show_reporters else {}),
+            }
+            for report in reports
+        ],
+        "tasks": [
+            {
+                "id": task.pk, "status": task.status, "handler": handler_name(task),
+                "response_due": task.response_due, "resolution_due": task.resolution_due,
+                "note": task.note,
+                "proof_photo": photo_url(task.proof_photo_id, "display")
+                if task.proof_photo_id and task.proof_photo.status == "ready" else None,
+            }
+            for task in tasks
+        ],
+    }

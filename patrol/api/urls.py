@@ -1,0 +1,14 @@
+from django.urls import path
+
+from patrol.api import views
+
+urlpatterns = [
+    path("cases/<int:case_id>/", views.CaseDetailView.as_view(), name="case-detail"),
+    path("cases/<int:case_id>/events/", views.CaseEventsView.as_view(), name="case-events"),
+    path("cases/<int:case_id>/<str:action>/", views.CaseActionView.as_view(),
+         name="case-action"),
+    path("tasks/", views.TaskListView.as_view(), name="task-list"),
+    path("office/queue/", views.TriageQueueView.as_view(), name="triage-queue"),
+    path("office/queue/bulk/", views.TriageBulkView.as_view(), name="triage-bulk"),
+    path("rates/", views.RatesView.as_view(), name="rates"),
+]

@@ -1,0 +1,157 @@
+"""HTTP endpoints of the lifecycle: actions on cases, history, task lists, queue, rates."""
+
+from __future__ import annotations
+
+from django.contrib.gis.geos import Point
+from drf_spectacular.utils import extend_schema
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from civicmap.api.permissions import IsOfficeStaff
+from civicmap.errors import MSG_NOT_FOUND, Conflict, FieldError, NotFound
+from civicmap.models import WGS84
+from patrol.api.serializers import (
+    ActionInput,
+    BulkInput,
+    QueueQuery,
+    RatesQuery,
+    TaskQuery,
+    case_output,
+    task_output,
+)
+from patrol.selectors import (
+    QueueFilters,
+    case_detail_for_user,
+    rates_compute,
+    task_list_for_user,
+    triage_queue,
+    user_sees_reporters,
+)
+from patrol.services.lifecycle import ACTIONS, case_act, case_allowed_actions
+
+
+class CaseActionView(APIView):
+    """POST /api/v1/cases/{id}/{action}/ — one lifecycle action (file, dispatch, accept …)."""
+
+    permission_classes = [IsAuthenticated]
+    parser_classes = [JSONParser, MultiPartParser, FormParser]
+
+    @extend_schema(request=ActionInput, responses={200: dict})
+    def post(self, request: Request, case_id: int, action: str) -> Response:
+        if action not in ACTIONS or action == "evaluate":
+            raise NotFound(FieldError("action", "unknown", MSG_NOT_FOUND))
+        form = ActionInput(data=request.data)
+        form.is_valid(raise_exception=True)
+        if case_detail_for_user(case_id=case_id, user=request.user) is None:
+            raise NotFound(FieldError(None, "not_found", MSG_NOT_FOUND))
+        case_act(case_id=case_id, action=action, actor=request.user, **form.validated_data)
+        return _case_response(request, case_id)
+
+
+def _case_response(request: Request, case_id: int) -> Response:
+    case = case_detail_for_user(case_id=case_id, user=request.user)
+    if case is None:
+        raise NotFound(FieldError(None, "not_found", MSG_NOT_FOUND))
+    return Response(case_output(
+        case, show_reporters=user_sees_reporters(user=request.user, case=case),
+        allowed=case_allowed_actions(case=case, actor=request.user),
+    ))
+
+
+class CaseDetailView(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(responses={200: dict})
+    def get(self, request: Request, case_id: int) -> Response:
+        return _case_response(request, case_id)
+
+
+class CaseEventsView(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(responses={200: dict})
+    def get(self, request: Request, case_id: int) -> Response:
+        case = case_detail_for_user(case_id=case_id, user=request.user)
+        if case is None:
+            raise NotFound(FieldError(None, "not_found", MSG_NOT_FOUND))
+        staff = user_sees_reporters(user=request.user, case=case)
+        return Response({"case": case.pk, "events": [
+            {"action": e.action, "from": e.from_stage or None, "to": e.to_stage or None,
+             "at": e.at, "note": e.note, "task": e.task_id,
+             **({"actor": e.actor_id} if staff else {})}
+            for e in case.events.all()
+        ]})
+
+
+class TaskListView(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(parameters=[TaskQuery], responses={200: dict})
+    def get(self, request: Request) -> Response:
+        query = TaskQuery(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        values = query.validated_data
+        point = (Point(values["lon"], values["lat"], srid=WGS84)
+                 if "lon" in values and "lat" in values else None)
+        tasks = task_list_for_user(user=request.user, point=point,
+                                   include_closed=values["include_closed"])[:300]
+        return Response({"tasks": [
+            task_output(task, distance_m=task.distance.m if point else None) for task in tasks
+        ]})
+
+
+class TriageQueueView(APIView):
+    permission_classes = [IsOfficeStaff]
+
+    @extend_schema(parameters=[QueueQuery], responses={200: dict})
+    def get(self, request: Request) -> Response:
+        query = QueueQuery(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        values = query.validated_data
+        cases = triage_queue(filters=QueueFilters(
+            community=values.get("community"), category=values.get("category"),
+            stages=tuple(values.get("stage") or ("new",)), overdue=values["overdue"],
+            limit=values["limit"], offset=values["offset"],
+        ))
+        return Response({"cases": [
+            {"id": c.pk, "stage": c.stage, "category": c.category.code,
+             "category_name": c.category.name_zh, "community": c.community_grid.code
+             if c.community_grid else None, "report_count": c.report_count,
+             "reporter_count": c.reporter_count, "lon": round(c.location.x, 6),
+             "lat": round(c.location.y, 6), "last_report_at": c.last_report_at}
+            for c in cases
+        ]})
+
+
+class TriageBulkView(APIView):
+    """POST /api/v1/office/queue/bulk/ — file or cancel many cases; each in its own
+    transaction, the answer says which were done and which refused."""
+
+    permission_classes = [IsOfficeStaff]
+
+    @extend_schema(request=BulkInput, responses={200: dict})
+    def post(self, request: Request) -> Response:
+        form = BulkInput(data=request.data)
+        form.is_valid(raise_exception=True)
+        done, refused = [], []
+        for case_id in form.validated_data["cases"]:
+            try:
+                case_act(case_id=case_id, action=form.validated_data["action"],
+                         actor=request.user, reason=form.validated_data.get("reason", ""))
+                done.append(case_id)
+            except (Conflict, NotFound) as refusal:
+                refused.append({"case": case_id, "message": str(refusal.errors[0].message)})
+        return Response({"done": done, "refused": refused})
+
+
+class RatesView(APIView):
+    permission_classes = [IsOfficeStaff]
+
+    @extend_schema(parameters=[RatesQuery], responses={200: dict})
+    def get(self, request: Request) -> Response:
+        query = RatesQuery(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        return Response(rates_compute(**query.validated_data))

@@ -1,0 +1,174 @@
+"""Reads of the patrol app: task lists, the triage queue, a case's detail and history, rates.
+
+Object-level rules are here: a volunteer sees only their teams' tasks, a liaison only their
+department's, union staff the union's; only office staff (and union staff for riders' needs)
+see who reported.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.contrib.gis.db.models.functions import Distance
+from django.contrib.gis.geos import Point
+from django.db.models import Avg, Count, F, Q, QuerySet
+from django.utils import timezone
+
+from civicmap.roles import Role, user_has_role
+from issues.models import OPEN_STAGES, Case, Stage
+from patrol.lifecycle import LIVE_TASK_STATUSES
+from patrol.models import Rating, Task
+
+
+def task_list_for_user(*, user, point: Point | None = None, include_closed: bool = False
+                       ) -> QuerySet[Task]:
+    """The caller's tasks: by deadline, or nearest first when ``point`` is given."""
+    tasks = Task.objects.select_related("case__category", "case__community_grid", "team",
+                                        "department", "assignee")
+    if not user_has_role(user, Role.OFFICE_STAFF):
+        mine = Q(team__members=user) | Q(team__leader=user) | Q(department__liaisons=user)
+        if user_has_role(user, Role.UNION_STAFF):
+            mine |= Q(assignee_kind=Task.AssigneeKind.UNION)
+        tasks = tasks.filter(pk__in=Task.objects.filter(mine).values("pk"))
+    if not include_closed:
+        tasks = tasks.filter(status__in=LIVE_TASK_STATUSES)
+    if point is not None:
+        return tasks.annotate(distance=Distance("case__location", point)).order_by(
+            "distance", "id")
+    return tasks.order_by("resolution_due", "id")
+
+
+def task_remaining_seconds(task: Task, now: datetime | None = None) -> int:
+    """Seconds to the deadline that applies now (negative when overdue)."""
+    now = now or timezone.now()
+    due = task.response_due if task.status == Task.Status.OFFERED else task.resolution_due
+    return int((due - now).total_seconds())
+
+
+@dataclass(frozen=True)
+class QueueFilters:
+    community: str | None = None
+    category: str | None = None
+    stages: tuple[str, ...] = (Stage.NEW,)
+    overdue: bool = False
+    limit: int = 100
+    offset: int = 0
+
+
+def triage_queue(*, filters: QueueFilters) -> QuerySet[Case]:
+    """The office's queue: cases with their merged duplicates (report counts), newest first."""
+    cases = Case.objects.filter(stage__in=filters.stages, merged_into__isnull=True)
+    if filters.community:
+        cases = cases.filter(community_grid__code=filters.community)
+    if filters.category:
+        cases = cases.filter(category__code=filters.category)
+    if filters.overdue:
+        now = timezone.now()
+        cases = cases.filter(
+            Q(tasks__status=Task.Status.OFFERED, tasks__response_due__lt=now)
+            | Q(tasks__status__in=LIVE_TASK_STATUSES, tasks__resolution_due__lt=now)
+        ).distinct()
+    return (
+        cases.select_related("category", "community_grid", "unit_grid")
+        .order_by("-last_report_at", "-id")[filters.offset:filters.offset + filters.limit]
+    )
+
+
+def case_detail_for_user(*, case_id: int, user) -> Case | None:
+    """One case if the user may read it: public cases for all; private ones for office and
+    union staff, the case's workers and its reporters."""
+    case = (Case.objects.select_related("category", "community_grid", "unit_grid")
+            .prefetch_related("reports__photos", "tasks__team", "tasks__department",
+                              "tasks__proof_photo")
+            .filter(pk=case_id).first())
+    if case is None or not case.category.is_private:
+        return case
+    if user_has_role(user, Role.OFFICE_STAFF) or user_has_role(user, Role.UNION_STAFF):
+        return case
+    if case.reports.filter(reporter=getattr(user, "pk", None)).exists():
+        return case
+    return None
+
+
+def user_sees_reporters(*, user, case: Case) -> bool:
+    if user_has_role(user, Role.OFFICE_STAFF):
+        return True
+    return case.category.is_private and user_has_role(user, Role.UNION_STAFF)
+
+
+def rates_compute(*, since: datetime, until: datetime) -> dict:
+    """接诉即办 rates for tasks dispatched in [since, until): overall, per team, grid, category.
+
+    response = tasks accepted by their response deadline ÷ tasks dispatched;
+    resolution = cases closed by their resolution deadline ÷ cases dispatched;
+    satisfaction = ratings of 4 or 5 ÷ ratings, with the mean score.
+    """
+    tasks = Task.objects.filter(offered_at__gte=since, offered_at__lt=until)
+    ratings = Rating.objects.filter(case__tasks__in=tasks).distinct()
+    return {
+        "since": since, "until": until,
+        "overall": _rates(tasks, ratings, None),
+        "by_team": _rates(tasks, ratings, "team__name_zh"),
+        "by_grid": _rates(tasks, ratings, "case__community_grid__code"),
+        "by_category": _rates(tasks, ratings, "case__category__code"),
+    }
+
+
+def _rates(tasks: QuerySet[Task], ratings: QuerySet[Rating], group: str | None):
+    task_counts = Count("pk")
+    on_time = Count("pk", filter=Q(accepted_at__isnull=False, accepted_at__lte=F("response_due")))
+    cases = Count("case", distinct=True)
+    closed = Count("case", distinct=True, filter=Q(
+        case__closed_at__isnull=False, case__closed_at__lte=F("resolution_due"),
+        status=Task.Status.DONE))
+    rows = tasks.values(group) if group else tasks
+    aggregates = dict(dispatched=task_counts, accepted_on_time=on_time, cases=cases,
+                      closed_on_time=closed)
+    rating_group = group.replace("case__", "case__", 1) if group else None
+    if group is None:
+        result = rows.aggregate(**aggregates)
+        result.update(_satisfaction(ratings))
+        return _with_rates(result)
+    rating_rows = {
+        row[_rating_key(group)]: row for row in ratings.values(_rating_key(group)).annotate(
+            ratings=Count("pk", distinct=True),
+            satisfied=Count("pk", distinct=True, filter=Q(score__gte=4)), mean=Avg("score"))
+    } if rating_group else {}
+    out = []
+    for row in rows.annotate(**aggregates).order_by(group):
+        key = row.pop(group)
+        extra = rating_rows.get(key, {})
+        row.update({"ratings": extra.get("ratings", 0), "satisfied": extra.get("satisfied", 0),
+                    "mean_score": extra.get("mean")})
+        out.append({"key": key, **_with_rates(row)})
+    return out
+
+
+def _rating_key(group: str) -> str:
+    # Ratings reach the same grouping through their case's tasks.
+    return {"team__name_zh": "case__tasks__team__name_zh"}.get(group, group)
+
+
+def _satisfaction(ratings: QuerySet[Rating]) -> dict:
+    summary = ratings.aggregate(ratings=Count("pk"), satisfied=Count("pk", filter=Q(score__gte=4)),
+                                mean=Avg("score"))
+    return {"ratings": summary["ratings"], "satisfied": summary["satisfied"],
+            "mean_score": summary["mean"]}
+
+
+def _with_rates(row: dict) -> dict:
+    def ratio(part: int, whole: int) -> float | None:
+        return round(part / whole, 4) if whole else None
+
+    return {
+        **row,
+        "response_rate": ratio(row["accepted_on_time"], row["dispatched"]),
+        "resolution_rate": ratio(row["closed_on_time"], row["cases"]),
+        "satisfaction_rate": ratio(row["satisfied"], row["ratings"]),
+        "mean_score": round(row["mean_score"], 2) if row.get("mean_score") else None,
+    }
+
+
+def open_case_count() -> int:
+    return Case.objects.filter(stage__in=OPEN_STAGES).count()

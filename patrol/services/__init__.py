@@ -1,0 +1,1 @@
+"""Writes of the patrol app: the case lifecycle, routing and deadlines, alerts."""

@@ -1,0 +1,442 @@
+"""The case lifecycle state machine: the one place where stages and task statuses change.
+
+``case_act`` takes an action name from ``patrol.lifecycle.TRANSITIONS``, locks the case and its
+live task, checks the table and the actor's role, applies the change and writes a CaseEvent, all
+in one transaction. A refused action changes nothing: 409 naming the allowed actions for an
+illegal transition, 403 for a role that may not act.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from civicmap.errors import Conflict, FieldError, InvalidInput, NotFound, PermissionRefused
+from civicmap.roles import Role, user_has_role
+from issues.models import Case, CaseConfirmation, Category, Report, Stage
+from issues.photos import photo_inspect
+from issues.services.cases import case_event_write, case_report_added
+from issues.services.photos import photo_store, stored_photos_cleanup
+from patrol.lifecycle import LIVE_TASK_STATUSES, TRANSITIONS, allowed_actions
+from patrol.models import Department, Rating, Task, VolunteerTeam
+from patrol.routing import Route, route_for_case
+from patrol.services.alerts import notify
+from patrol.workdays import deadline_add
+
+MSG_NOT_ALLOWED = _("“%(action)s” is not possible now (stage: %(stage)s). Allowed: %(allowed)s.")
+MSG_ROLE = _("You may not do “%(action)s” on this case.")
+MSG_NO_ROUTE = _("No team or department serves this case's community: choose one.")
+MSG_REASON_REQUIRED = _("Give a reason.")
+MSG_PROOF_REQUIRED = _("A hand-in needs a proof photo and a note.")
+MSG_NOTE_REQUIRED = _("Write a note.")
+MSG_SELF_VERIFY = _("The person who handed the work in cannot verify it.")
+MSG_SCORE = _("The score is a whole number from 1 to 5.")
+MSG_ALREADY_RATED = _("You have already rated this case.")
+MSG_NOT_MEMBER = _("That person is not a member of the team.")
+MSG_BAD_TARGET = _("Give either a team or a department, not both.")
+MSG_UNKNOWN_TARGET = _("Unknown team or department.")
+MSG_MERGE_TARGET = _("Merge into another open case of a public or the same category.")
+MSG_SPLIT_REPORTS = _("Choose some, not all, of this case's reports.")
+MSG_NOT_FOUND = _("No such case.")
+
+OFFICE_ACTIONS = {"file", "cancel", "dispatch", "redispatch", "verify", "sendback", "merge",
+                  "split", "escalate"}
+WORKER_ACTIONS = {"accept", "decline", "start", "handin"}
+AUTO_EVALUATE_AFTER_DAYS = 7
+
+
+@dataclass
+class ActionContext:
+    case: Case
+    task: Task | None
+    actor: Any
+    at: datetime
+    params: dict
+
+
+def _is_worker(actor, task: Task | None) -> bool:
+    """Whether the actor works this task: team member or leader, liaison, union staff."""
+    if task is None or actor is None:
+        return False
+    if task.assignee_kind == Task.AssigneeKind.TEAM:
+        return task.team.leader_id == actor.pk or task.team.members.filter(pk=actor.pk).exists()
+    if task.assignee_kind == Task.AssigneeKind.DEPARTMENT:
+        return task.department.liaisons.filter(pk=actor.pk).exists()
+    return user_has_role(actor, Role.UNION_STAFF)
+
+
+def _is_leader(actor, task: Task | None) -> bool:
+    return bool(task and task.team and actor and task.team.leader_id == actor.pk)
+
+
+def _reporter_or_confirmer(actor, case: Case) -> bool:
+    return actor is not None and (
+        case.reports.filter(reporter=actor).exists()
+        or CaseConfirmation.objects.filter(case=case, rider=actor).exists()
+    )
+
+
+def actor_may(*, actor, action: str, case: Case, task: Task | None) -> bool:
+    """Role rules per action (the table decides the stage rules)."""
+    if actor is None:  # the system itself: intake auto-dispatch, the evaluation job
+        return action in {"dispatch", "evaluate"}
+    office = user_has_role(actor, Role.OFFICE_STAFF)
+    union_task = task is not None and task.assignee_kind == Task.AssigneeKind.UNION
+    if action in OFFICE_ACTIONS and office:
+        return True
+    if action == "escalate":
+        return _is_leader(actor, task)
+    if action in WORKER_ACTIONS:
+        return _is_worker(actor, task)
+    if action == "assign":
+        return office or _is_leader(actor, task)
+    if action == "reply":
+        return union_task and user_has_role(actor, Role.UNION_STAFF)
+    if action == "rate":
+        return _reporter_or_confirmer(actor, case)
+    if action in {"file", "cancel", "dispatch"} and case.category.handler == Category.Handler.UNION:
+        return user_has_role(actor, Role.UNION_STAFF)
+    return False
+
+
+def case_allowed_actions(*, case: Case, actor) -> list[str]:
+    """What this actor may do to the case now: shown with a case, named in a 409."""
+    task = case_live_task(case=case)
+    return [
+        action for action in allowed_actions(stage=case.stage,
+                                             task_status=task.status if task else None)
+        if action != "evaluate" and actor_may(actor=actor, action=action, case=case, task=task)
+    ]
+
+
+def case_live_task(*, case: Case, lock: bool = False) -> Task | None:
+    tasks = Task.objects.filter(case=case, status__in=LIVE_TASK_STATUSES).select_related(
+        "team", "department")
+    if lock:
+        tasks = tasks.select_for_update(of=("self",))
+    return tasks.first()
+
+
+def case_act(*, case_id: int, action: str, actor, at: datetime | None = None,
+             **params: Any) -> Case:
+    """Apply one lifecycle action to a case; returns the case as it is afterwards."""
+    if action not in ACTIONS:
+        raise NotFound(FieldError("action", "unknown", MSG_NOT_FOUND))
+    upload = params.get("photo")
+    inspected = photo_inspect(upload=upload, field="photo") if upload else None
+    with stored_photos_cleanup() as stored, transaction.atomic():
+        # Lock the case row, then its live task: two members racing to accept one task, or the
+        # office and a team acting at once, are serialised here; the loser sees the new state.
+        case = (Case.objects.select_for_update(of=("self",)).select_related("category")
+                .filter(pk=case_id).first())
+        if case is None:
+            raise NotFound(FieldError(None, "not_found", MSG_NOT_FOUND))
+        task = case_live_task(case=case, lock=True)
+        _check(case, task, action, actor)
+        context = ActionContext(case=case, task=task, actor=actor, at=at or timezone.now(),
+                                params={**params, "inspected": inspected, "stored": stored})
+        ACTIONS[action](context)
+        case.updated_at = context.at
+        case.save(update_fields=["stage", "updated_at", "closed_at", "cancel_reason",
+                                 "merged_into"])
+    return case
+
+
+def _check(case: Case, task: Task | None, action: str, actor) -> None:
+    rule = TRANSITIONS[action]
+    status = task.status if task else None
+    legal = case.stage in rule.case_from and (not rule.task_from or status in rule.task_from)
+    if not legal:
+        allowed = case_allowed_actions(case=case, actor=actor)
+        raise Conflict(FieldError("action", "not_allowed", MSG_NOT_ALLOWED % {
+            "action": action, "stage": case.stage, "allowed": ", ".join(allowed) or "—"}),
+            extra={"allowed": allowed})
+    if not actor_may(actor=actor, action=action, case=case, task=task):
+        raise PermissionRefused(FieldError("action", "forbidden", MSG_ROLE % {"action": action}))
+
+
+def _move(context: ActionContext, action: str, note: str = "", data: dict | None = None) -> None:
+    """Move the case (and its live task) as the table says, and write the event."""
+    rule = TRANSITIONS[action]
+    before = context.case.stage
+    if rule.case_to is not None:
+        context.case.stage = rule.case_to
+    if rule.task_to is not None and context.task is not None:
+        context.task.status = rule.task_to
+        context.task.save(update_fields=["status", "accepted_at", "handed_in_at", "handed_in_by",
+                                         "finished_at", "note", "proof_photo", "decline_reason",
+                                         "assignee"])
+    case_event_write(case=context.case, action=action, actor=context.actor, from_stage=before,
+                     to_stage=context.case.stage, note=note, task=context.task, data=data,
+                     at=context.at)
+
+
+def _deadline(start: datetime, amount: Decimal, unit: str) -> datetime:
+    value = int(amount) if unit == Category.DeadlineUnit.WORKING_DAYS else float(amount)
+    return deadline_add(start, value, unit)
+
+
+def task_offer(*, case: Case, route: Route, at: datetime, actor=None) -> Task:
+    """A new task for the route, with fresh response and resolution deadlines."""
+    category = case.category
+    task = Task.objects.create(
+        case=case, assignee_kind=route.kind, team=route.team, department=route.department,
+        offered_at=at,
+        response_due=_deadline(at, category.response_deadline, category.response_unit),
+        resolution_due=_deadline(at, category.resolution_deadline, category.resolution_unit),
+    )
+    notify(kind="task_offered", task=task, at=at)
+    return task
+
+
+def _route_from_params(context: ActionContext) -> Route:
+    team_id, department_id = context.params.get("team"), context.params.get("department")
+    if team_id and department_id:
+        raise InvalidInput(FieldError("team", "ambiguous", MSG_BAD_TARGET))
+    if team_id:
+        team = VolunteerTeam.objects.filter(pk=team_id).first()
+        if team is None:
+            raise InvalidInput(FieldError("team", "unknown", MSG_UNKNOWN_TARGET))
+        return Route(Task.AssigneeKind.TEAM, team=team)
+    if department_id:
+        department = Department.objects.filter(pk=department_id).first()
+        if department is None:
+            raise InvalidInput(FieldError("department", "unknown", MSG_UNKNOWN_TARGET))
+        return Route(Task.AssigneeKind.DEPARTMENT, department=department)
+    route = route_for_case(case=context.case)
+    if route is None:
+        raise Conflict(FieldError("team", "no_route", MSG_NO_ROUTE))
+    return route
+
+
+def _file(context: ActionContext) -> None:
+    _move(context, "file")
+    notify(kind="case_filed", case=context.case, at=context.at)
+
+
+def _cancel(context: ActionContext) -> None:
+    reason = (context.params.get("reason") or "").strip()
+    if not reason:
+        raise InvalidInput(FieldError("reason", "required", MSG_REASON_REQUIRED))
+    context.case.cancel_reason = reason[:200]
+    _move(context, "cancel", note=reason)
+    notify(kind="case_cancelled", case=context.case, at=context.at)
+
+
+def _dispatch(context: ActionContext) -> None:
+    route = _route_from_params(context)
+    _move(context, "dispatch")
+    context.task = task_offer(case=context.case, route=route, at=context.at)
+    notify(kind="case_dispatched", case=context.case, at=context.at)
+
+
+def _redispatch(context: ActionContext) -> None:
+    route = _route_from_params(context)
+    context.task.finished_at = context.at
+    _move(context, "redispatch")
+    context.task = task_offer(case=context.case, route=route, at=context.at)
+
+
+def _decline(context: ActionContext) -> None:
+    reason = (context.params.get("reason") or "").strip()
+    if not reason:
+        raise InvalidInput(FieldError("reason", "required", MSG_REASON_REQUIRED))
+    context.task.decline_reason = reason[:200]
+    context.task.finished_at = context.at
+    _move(context, "decline", note=reason)
+
+
+def _accept(context: ActionContext) -> None:
+    context.task.accepted_at = context.at
+    if context.task.assignee_id is None:
+        context.task.assignee = context.actor
+    _move(context, "accept")
+
+
+def _assign(context: ActionContext) -> None:
+    member = get_user_model().objects.filter(pk=context.params.get("assignee")).first()
+    team = context.task.team
+    if member is None or team is None or not (
+        team.leader_id == member.pk or team.members.filter(pk=member.pk).exists()
+    ):
+        raise InvalidInput(FieldError("assignee", "not_member", MSG_NOT_MEMBER))
+    context.task.assignee = member
+    context.task.save(update_fields=["assignee"])
+    case_event_write(case=context.case, action="assign", actor=context.actor,
+                     task=context.task, data={"assignee": member.pk}, at=context.at)
+
+
+def _start(context: ActionContext) -> None:
+    _move(context, "start")
+
+
+def _handin(context: ActionContext) -> None:
+    note = (context.params.get("note") or "").strip()
+    upload, inspected = context.params.get("photo"), context.params["inspected"]
+    if not note or upload is None:
+        raise InvalidInput(FieldError("photo" if upload is None else "note", "required",
+                                      MSG_PROOF_REQUIRED))
+    task = context.task
+    task.proof_photo = photo_store(upload=upload, inspected=inspected,
+                                   stored=context.params["stored"])
+    task.note, task.handed_in_at, task.handed_in_by = note, context.at, context.actor
+    _move(context, "handin", note=note)
+
+
+def _verify(context: ActionContext) -> None:
+    if context.task.handed_in_by_id == getattr(context.actor, "pk", None):
+        raise PermissionRefused(FieldError("action", "self_verify", MSG_SELF_VERIFY))
+    context.task.finished_at = context.at
+    context.case.closed_at = context.at
+    _move(context, "verify", note=(context.params.get("note") or "").strip())
+    notify(kind="case_closed", case=context.case, at=context.at)
+
+
+def _sendback(context: ActionContext) -> None:
+    note = (context.params.get("note") or "").strip()
+    if not note:
+        raise InvalidInput(FieldError("note", "required", MSG_NOTE_REQUIRED))
+    _move(context, "sendback", note=note)
+
+
+def _reply(context: ActionContext) -> None:
+    note = (context.params.get("note") or "").strip()
+    if not note:
+        raise InvalidInput(FieldError("note", "required", MSG_NOTE_REQUIRED))
+    task = context.task
+    task.note, task.handed_in_at, task.handed_in_by = note, context.at, context.actor
+    task.accepted_at = task.accepted_at or context.at
+    task.finished_at = context.at
+    context.case.closed_at = context.at
+    _move(context, "reply", note=note)
+    notify(kind="case_closed", case=context.case, at=context.at)
+
+
+def _escalate(context: ActionContext) -> None:
+    department_id = context.params.get("department")
+    department = Department.objects.filter(pk=department_id).first() if department_id else (
+        context.case.category.handler_department)
+    if department is None:
+        raise InvalidInput(FieldError("department", "required", MSG_UNKNOWN_TARGET))
+    if context.task is not None:
+        context.task.status = Task.Status.ESCALATED
+        context.task.finished_at = context.at
+        context.task.save(update_fields=["status", "finished_at"])
+    _move(context, "escalate", note=(context.params.get("reason") or "").strip(),
+          data={"department": department.code})
+    context.task = task_offer(case=context.case, at=context.at,
+                              route=Route(Task.AssigneeKind.DEPARTMENT, department=department))
+    notify(kind="case_escalated", case=context.case, at=context.at)
+
+
+def _rate(context: ActionContext) -> None:
+    score = context.params.get("score")
+    if not isinstance(score, int) or isinstance(score, bool) or not 1 <= score <= 5:
+        raise InvalidInput(FieldError("score", "invalid", MSG_SCORE))
+    rating, created = Rating.objects.get_or_create(
+        case=context.case, rider=context.actor,
+        defaults={"score": score, "comment": (context.params.get("comment") or "")[:2000],
+                  "created_at": context.at},
+    )
+    if not created:
+        raise Conflict(FieldError("score", "already_rated", MSG_ALREADY_RATED))
+    _move(context, "rate", data={"score": score})
+
+
+def _evaluate(context: ActionContext) -> None:
+    _move(context, "evaluate")
+
+
+def _merge(context: ActionContext) -> None:
+    target = (Case.objects.select_for_update().filter(pk=context.params.get("into"))
+              .exclude(pk=context.case.pk).filter(stage__in=TRANSITIONS["split"].case_from)
+              .first())
+    if target is None or target.category_id != context.case.category_id and not (
+        target.category.equivalents.filter(pk=context.case.category_id).exists()
+    ):
+        raise InvalidInput(FieldError("into", "invalid", MSG_MERGE_TARGET))
+    moved = list(context.case.reports.order_by("received_at", "id"))
+    Report.objects.filter(case=context.case).update(case=target)
+    for confirmation in CaseConfirmation.objects.filter(case=context.case).exclude(
+        rider__in=CaseConfirmation.objects.filter(case=target).values("rider")
+    ):
+        confirmation.case = target
+        confirmation.save(update_fields=["case"])
+    case_report_added(case=target, report=max([*moved, target.reports.latest("received_at")],
+                                               key=lambda r: r.received_at), joined=False)
+    context.case.merged_into = target
+    context.case.cancel_reason = "merged"
+    _move(context, "merge", data={"into": target.pk, "reports": [r.pk for r in moved]})
+    case_event_write(case=target, action="merged_in", actor=context.actor, at=context.at,
+                     data={"from": context.case.pk, "reports": [r.pk for r in moved]})
+
+
+def _split(context: ActionContext) -> None:
+    ids = set(context.params.get("reports") or [])
+    reports = list(context.case.reports.filter(pk__in=ids).order_by("received_at", "id"))
+    if not reports or len(reports) != len(ids) or len(reports) >= context.case.report_count:
+        raise InvalidInput(FieldError("reports", "invalid", MSG_SPLIT_REPORTS))
+    first = reports[0]
+    new_case = Case.objects.create(
+        category=first.category, location=first.location, created_at=first.received_at,
+        last_report_at=reports[-1].received_at, updated_at=context.at,
+        unit_grid=first.unit_grid, community_grid=first.community_grid,
+    )
+    Report.objects.filter(pk__in=[r.pk for r in reports]).update(case=new_case)
+    case_report_added(case=new_case, report=reports[-1], joined=False)
+    remaining = context.case.reports.latest("received_at")
+    case_report_added(case=context.case, report=remaining, joined=False)
+    _move(context, "split", data={"new_case": new_case.pk, "reports": [r.pk for r in reports]})
+    case_event_write(case=new_case, action="split_from", actor=context.actor, at=context.at,
+                     to_stage=new_case.stage,
+                     data={"from": context.case.pk, "reports": [r.pk for r in reports]})
+
+
+ACTIONS: dict[str, Callable[[ActionContext], None]] = {
+    "file": _file, "cancel": _cancel, "dispatch": _dispatch, "redispatch": _redispatch,
+    "decline": _decline, "accept": _accept, "assign": _assign, "start": _start,
+    "handin": _handin, "verify": _verify, "sendback": _sendback, "reply": _reply,
+    "escalate": _escalate, "rate": _rate, "evaluate": _evaluate, "merge": _merge,
+    "split": _split,
+}
+
+
+def case_auto_dispatch(*, case: Case, at: datetime) -> Task | None:
+    """Dispatch a new case on intake when its category says so: emergencies, categories the
+    office turned auto-dispatch on for, and riders' own needs (to the union). No human step."""
+    category = case.category
+    automatic = (category.urgency == Category.Urgency.EMERGENCY or category.auto_dispatch
+                 or category.handler == Category.Handler.UNION)
+    if not automatic or case.stage != Stage.NEW:
+        return None
+    route = route_for_case(case=case)
+    if route is None:
+        return None
+    context = ActionContext(case=case, task=None, actor=None, at=at, params={})
+    _move(context, "dispatch", note="auto")
+    case.save(update_fields=["stage"])
+    return task_offer(case=case, route=route, at=at)
+
+
+def cases_evaluate_due(*, now: datetime | None = None) -> int:
+    """Cases closed 7 days ago without a rating become evaluated (a periodic job)."""
+    now = now or timezone.now()
+    due = Case.objects.filter(stage=Stage.CLOSED,
+                              closed_at__lte=now - timedelta(days=AUTO_EVALUATE_AFTER_DAYS))
+    count = 0
+    for case_id in due.values_list("pk", flat=True):
+        try:
+            case_act(case_id=case_id, action="evaluate", actor=None, at=now)
+            count += 1
+        except Conflict:  # rated meanwhile
+            continue
+    return count
