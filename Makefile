@@ -1,0 +1,79 @@
+# Nanyuan CivicMap: one entry point for setting up, running and testing.
+# Every target that needs the machine set up runs scripts/setup.sh first,
+# which is idempotent and takes a second or two once everything is in place.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+
+# Defaults only when the environment does not already say otherwise.
+export DATABASE_URL ?= postgis://root@127.0.0.1:5432/civicmap
+export REDIS_URL ?= redis://127.0.0.1:6379/0
+
+PYTEST_ARGS ?=
+RUN_LOG := var/log/run.log
+RUN_PID := var/run.pid
+
+.PHONY: run start stop setup test bench lint clean distclean help
+
+help:
+	@echo "make run     set up, seed the demo and run web + worker + beat (Ctrl-C stops)"
+	@echo "make start   same, in the background (log $(RUN_LOG), pid $(RUN_PID))"
+	@echo "make stop    stop what 'make start' started"
+	@echo "make test    set up (with Chromium) and run pytest [PYTEST_ARGS=...]"
+	@echo "make setup   only set up (packages, services, .venv, database, static)"
+	@echo "make bench   run bench/run_all.py"
+	@echo "make lint    ruff check"
+	@echo "make clean   remove generated files (keeps .venv, var/media, the database)"
+	@echo "make distclean  stop, clean, and remove .venv, frontend/node_modules and var/"
+
+run:
+	bash scripts/run.sh
+
+setup:
+	bash scripts/setup.sh
+
+# Refuses to start twice; the pid is run.sh's, which stops its three
+# children when it gets SIGTERM. setsid: not tied to this terminal.
+start:
+	@mkdir -p var/log
+	@if [[ -f $(RUN_PID) ]] && kill -0 "$$(cat $(RUN_PID))" 2>/dev/null; then \
+	  echo "already running (pid $$(cat $(RUN_PID))); 'make stop' first"; exit 1; \
+	fi
+	@setsid nohup bash scripts/run.sh >$(RUN_LOG) 2>&1 </dev/null & echo $$! >$(RUN_PID)
+	@echo "started (pid $$(cat $(RUN_PID))); log: $(RUN_LOG)  (tail -f $(RUN_LOG))"
+
+stop:
+	@if [[ ! -f $(RUN_PID) ]]; then echo "not running (no $(RUN_PID))"; exit 0; fi; \
+	pid="$$(cat $(RUN_PID))"; \
+	if kill -TERM "$$pid" 2>/dev/null; then \
+	  echo "stopping pid $$pid"; \
+	  for i in $$(seq 1 150); do kill -0 "$$pid" 2>/dev/null || break; sleep 0.2; done; \
+	  if kill -0 "$$pid" 2>/dev/null; then echo "pid $$pid still running"; exit 1; fi; \
+	  echo "stopped"; \
+	else \
+	  echo "not running (stale $(RUN_PID))"; \
+	fi; \
+	rm -f $(RUN_PID)
+
+test:
+	WITH_BROWSER=1 bash scripts/setup.sh
+	.venv/bin/pytest $(PYTEST_ARGS)
+
+bench: setup
+	.venv/bin/python bench/run_all.py
+
+# Only .venv is needed to lint, not the database or the services.
+lint:
+	bash scripts/setup.sh --venv-only
+	.venv/bin/ruff check .
+
+# Keeps .venv, frontend/node_modules, uploads (var/media) and the database.
+clean:
+	rm -rf var/staticfiles var/test-media var/log var/celerybeat-schedule* \
+	  .pytest_cache .ruff_cache test-artifacts *.egg-info
+	find . -path ./.venv -prune -o -path ./frontend/node_modules -prune -o \
+	  -name __pycache__ -type d -prune -exec rm -rf {} +
+
+distclean: stop clean
+	rm -rf .venv frontend/node_modules var
