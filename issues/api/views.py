@@ -183,7 +183,8 @@ def _photo_visible(user, photo: ReportPhoto, rendition: str) -> bool:
         return getattr(user, "is_authenticated", False)
     if not report.category.is_private:
         return True
-    return report.reporter_id == getattr(user, "pk", None) or user_has_role(
+    is_reporter = report.reporter_id is not None and report.reporter_id == getattr(user, "pk", None)
+    return is_reporter or user_has_role(
         user, Role.UNION_STAFF
     )
 

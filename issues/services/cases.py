@@ -82,8 +82,9 @@ def case_confirm(*, case_id: int, rider, client_uuid=None,
     inspected = photo_inspect(upload=photo_upload, field="photo") if photo_upload else None
     with stored_photos_cleanup() as stored, transaction.atomic():
         # Lock the case row: a confirmation must not race its closure.
-        case = Case.objects.select_for_update().select_related("category").get(pk=case_id)
-        if case.category.is_private:
+        case = (Case.objects.select_for_update(of=("self",)).select_related("category")
+                .filter(pk=case_id).first())
+        if case is None or case.category.is_private:
             raise NotFound(FieldError(None, "not_found", MSG_CASE_PRIVATE))
         if not case.is_open:
             raise Conflict(FieldError(None, "not_open", MSG_CASE_NOT_OPEN))

@@ -178,15 +178,7 @@ def report_create(
     Raises InvalidInput (400), Conflict (409, a uuid reused with other content) or
     RateLimited (429). Nothing is stored when it raises.
     """
-    category = _input_check(channel, data)
-    inspected = [
-        photo_inspect(upload=upload, field=f"photos.{index}")
-        for index, upload in enumerate(data.photos)
-    ]
-    located = _location_resolve(data, inspected)
-    place = grid_locate(point=located.point)
-    if place is None:
-        raise InvalidInput(FieldError("lon", "outside_area", MSG_OUTSIDE_AREA))
+    category, located, place, inspected = _checked(channel, data)
     fingerprint = _fingerprint(data, inspected)
     with stored_photos_cleanup() as stored, transaction.atomic():
         if reporter is not None:
@@ -201,6 +193,35 @@ def report_create(
             photo_store(upload=upload, inspected=info, stored=stored, report=report,
                         position=position)
     return IntakeResult(report=report, replayed=False)
+
+
+def _checked(channel: ChannelRules, data: ReportInput):
+    """Run every check and name every bad field in one refusal: the form, each photo, the
+    location and the service area. Returns the category, location, grids and photo facts."""
+    errors: list[FieldError] = []
+    try:
+        category = _input_check(channel, data)
+    except InvalidInput as refusal:
+        category, errors = None, list(refusal.errors)
+    inspected = []
+    for index, upload in enumerate(data.photos):
+        try:
+            inspected.append(photo_inspect(upload=upload, field=f"photos.{index}"))
+        except InvalidInput as refusal:
+            errors.extend(refusal.errors)
+    located = place = None
+    if not {"lon", "lat", "coord_system"} & {error.field for error in errors}:
+        try:
+            located = _location_resolve(data, inspected)
+        except InvalidInput as refusal:
+            errors.extend(refusal.errors)
+    if located is not None:
+        place = grid_locate(point=located.point)
+        if place is None:
+            errors.append(FieldError("lon", "outside_area", MSG_OUTSIDE_AREA))
+    if errors:
+        raise InvalidInput(*errors)
+    return category, located, place, inspected
 
 
 def _input_check(channel: ChannelRules, data: ReportInput) -> Category:

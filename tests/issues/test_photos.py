@@ -11,6 +11,7 @@ from fractions import Fraction
 
 import pytest
 from django.core.exceptions import ImproperlyConfigured
+from django.utils import translation
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils.functional import Promise
 from PIL import ExifTags, Image, ImageCms, ImageFile, PngImagePlugin
@@ -31,6 +32,13 @@ from issues.photos import (
     photo_inspect,
     photo_renditions_make,
 )
+
+
+@pytest.fixture(autouse=True)
+def _english_messages():
+    """These tests assert the English source text of the messages."""
+    with translation.override("en"):
+        yield
 
 NANYUAN = (116.392, 39.797)  # (lon, lat) WGS 84, near the former Nanyuan airport
 GPS_TOLERANCE_DEG = 1e-6  # degrees, about 0.1 m
