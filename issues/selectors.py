@@ -103,42 +103,41 @@ def _handler_name() -> Subquery:
     )
 
 
+@dataclass(frozen=True)
+class _FilterPaths:
+    """Where each public filter looks, for cases and for reports."""
+
+    stage: str
+    since: str
+    until: str
+
+
+_CASE_PATHS = _FilterPaths(stage="stage", since="last_report_at", until="created_at")
+_REPORT_PATHS = _FilterPaths(stage="case__stage", since="received_at", until="received_at")
+
+
+def _public_filter(queryset: QuerySet, filters: PublicFilters, paths: _FilterPaths) -> QuerySet:
+    """Public rows only (no private category), narrowed by the filters that are set."""
+    queryset = queryset.filter(category__is_private=False)
+    conditions = {
+        "location__intersects": Polygon.from_bbox(filters.bbox) if filters.bbox else None,
+        "community_grid__code": filters.community,
+        "unit_grid__grid_id": filters.unit_grid,
+        "category__code__in": filters.categories or None,
+        f"{paths.stage}__in": filters.stages or None,
+        f"{paths.since}__gte": filters.since,
+        f"{paths.until}__lt": filters.until,
+    }
+    return queryset.filter(**{key: value for key, value in conditions.items()
+                              if value is not None})
+
+
 def _public_cases(filters: PublicFilters) -> QuerySet[Case]:
-    cases = Case.objects.filter(category__is_private=False, merged_into__isnull=True)
-    if filters.bbox:
-        cases = cases.filter(location__intersects=Polygon.from_bbox(filters.bbox))
-    if filters.community:
-        cases = cases.filter(community_grid__code=filters.community)
-    if filters.unit_grid:
-        cases = cases.filter(unit_grid__grid_id=filters.unit_grid)
-    if filters.categories:
-        cases = cases.filter(category__code__in=filters.categories)
-    if filters.stages:
-        cases = cases.filter(stage__in=filters.stages)
-    if filters.since:
-        cases = cases.filter(last_report_at__gte=filters.since)
-    if filters.until:
-        cases = cases.filter(created_at__lt=filters.until)
-    return cases
+    return _public_filter(Case.objects.filter(merged_into__isnull=True), filters, _CASE_PATHS)
 
 
 def _public_reports(filters: PublicFilters) -> QuerySet[Report]:
-    reports = Report.objects.filter(category__is_private=False)
-    if filters.bbox:
-        reports = reports.filter(location__intersects=Polygon.from_bbox(filters.bbox))
-    if filters.community:
-        reports = reports.filter(community_grid__code=filters.community)
-    if filters.unit_grid:
-        reports = reports.filter(unit_grid__grid_id=filters.unit_grid)
-    if filters.categories:
-        reports = reports.filter(category__code__in=filters.categories)
-    if filters.stages:
-        reports = reports.filter(case__stage__in=filters.stages)
-    if filters.since:
-        reports = reports.filter(received_at__gte=filters.since)
-    if filters.until:
-        reports = reports.filter(received_at__lt=filters.until)
-    return reports
+    return _public_filter(Report.objects.all(), filters, _REPORT_PATHS)
 
 
 def _feature_collection(queryset: QuerySet, filters: PublicFilters, properties: dict,
