@@ -11,6 +11,7 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path("api/v1/", include("civicmap.api.urls")),
+    path("open311/v2/", include("issues.open311.urls")),
 ]
 
 # Unknown paths under /api/ answer in the API's error shape, not with an HTML page.

@@ -12,11 +12,11 @@ from datetime import datetime
 
 from django.contrib.gis.db.models.functions import Distance
 from django.contrib.gis.geos import Point
-from django.db.models import Avg, Count, F, Q, QuerySet
+from django.db.models import Count, F, Q, QuerySet
 from django.utils import timezone
 
 from civicmap.roles import Role, user_has_role
-from issues.models import OPEN_STAGES, Case, Stage
+from issues.models import OPEN_STAGES, Case, Category, Stage
 from patrol.lifecycle import LIVE_TASK_STATUSES
 from patrol.models import Rating, Task
 
@@ -84,17 +84,25 @@ def case_detail_for_user(*, case_id: int, user) -> Case | None:
             .filter(pk=case_id).first())
     if case is None or not case.category.is_private:
         return case
-    if user_has_role(user, Role.OFFICE_STAFF) or user_has_role(user, Role.UNION_STAFF):
+    if user_has_role(user, Role.OFFICE_STAFF) or _union_handles(user, case):
         return case
-    if case.reports.filter(reporter=getattr(user, "pk", None)).exists():
+    user_id = getattr(user, "pk", None)
+    if case.reports.filter(reporter=user_id).exists():
+        return case
+    workers = Q(team__members=user_id) | Q(team__leader=user_id) | Q(department__liaisons=user_id)
+    if user_id is not None and Task.objects.filter(workers, case=case).exists():
         return case
     return None
 
 
+def _union_handles(user, case: Case) -> bool:
+    """Union staff read and see the askers of riders' own needs (categories the union handles)."""
+    return case.category.handler == Category.Handler.UNION and user_has_role(
+        user, Role.UNION_STAFF)
+
+
 def user_sees_reporters(*, user, case: Case) -> bool:
-    if user_has_role(user, Role.OFFICE_STAFF):
-        return True
-    return case.category.is_private and user_has_role(user, Role.UNION_STAFF)
+    return user_has_role(user, Role.OFFICE_STAFF) or _union_handles(user, case)
 
 
 def rates_compute(*, since: datetime, until: datetime) -> dict:
@@ -116,45 +124,43 @@ def rates_compute(*, since: datetime, until: datetime) -> dict:
 
 
 def _rates(tasks: QuerySet[Task], ratings: QuerySet[Rating], group: str | None):
-    task_counts = Count("pk")
-    on_time = Count("pk", filter=Q(accepted_at__isnull=False, accepted_at__lte=F("response_due")))
-    cases = Count("case", distinct=True)
-    closed = Count("case", distinct=True, filter=Q(
-        case__closed_at__isnull=False, case__closed_at__lte=F("resolution_due"),
-        status=Task.Status.DONE))
-    rows = tasks.values(group) if group else tasks
-    aggregates = dict(dispatched=task_counts, accepted_on_time=on_time, cases=cases,
-                      closed_on_time=closed)
-    rating_group = group.replace("case__", "case__", 1) if group else None
+    """Counts and rates overall (``group`` None) or per value of the ``group`` path."""
+    aggregates = {
+        "dispatched": Count("pk"),
+        "accepted_on_time": Count("pk", filter=Q(accepted_at__isnull=False,
+                                                 accepted_at__lte=F("response_due"))),
+        "cases": Count("case", distinct=True),
+        "closed_on_time": Count("case", distinct=True, filter=Q(
+            case__closed_at__isnull=False, case__closed_at__lte=F("resolution_due"),
+            status=Task.Status.DONE)),
+    }
     if group is None:
-        result = rows.aggregate(**aggregates)
-        result.update(_satisfaction(ratings))
-        return _with_rates(result)
-    rating_rows = {
-        row[_rating_key(group)]: row for row in ratings.values(_rating_key(group)).annotate(
-            ratings=Count("pk", distinct=True),
-            satisfied=Count("pk", distinct=True, filter=Q(score__gte=4)), mean=Avg("score"))
-    } if rating_group else {}
-    out = []
-    for row in rows.annotate(**aggregates).order_by(group):
+        scores = list(ratings.values_list("score", flat=True))
+        return _with_rates({**tasks.aggregate(**aggregates), **_satisfaction(scores)})
+    by_key = _scores_by(ratings, _rating_key(group))
+    rows = []
+    for row in tasks.values(group).annotate(**aggregates).order_by(group):
         key = row.pop(group)
-        extra = rating_rows.get(key, {})
-        row.update({"ratings": extra.get("ratings", 0), "satisfied": extra.get("satisfied", 0),
-                    "mean_score": extra.get("mean")})
-        out.append({"key": key, **_with_rates(row)})
-    return out
+        rows.append({"key": key, **_with_rates({**row, **_satisfaction(by_key.get(key, []))})})
+    return rows
 
 
 def _rating_key(group: str) -> str:
-    # Ratings reach the same grouping through their case's tasks.
+    # Ratings reach a team through their case's tasks; grids and categories through the case.
     return {"team__name_zh": "case__tasks__team__name_zh"}.get(group, group)
 
 
-def _satisfaction(ratings: QuerySet[Rating]) -> dict:
-    summary = ratings.aggregate(ratings=Count("pk"), satisfied=Count("pk", filter=Q(score__gte=4)),
-                                mean=Avg("score"))
-    return {"ratings": summary["ratings"], "satisfied": summary["satisfied"],
-            "mean_score": summary["mean"]}
+def _scores_by(ratings: QuerySet[Rating], key_path: str) -> dict:
+    """Each rating's score once per group value, however many tasks join it to the group."""
+    scores: dict = {}
+    for key, pk, score in ratings.values_list(key_path, "pk", "score").distinct():
+        scores.setdefault(key, {})[pk] = score
+    return {key: list(by_pk.values()) for key, by_pk in scores.items()}
+
+
+def _satisfaction(scores: list[int]) -> dict:
+    return {"ratings": len(scores), "satisfied": sum(score >= 4 for score in scores),
+            "mean_score": sum(scores) / len(scores) if scores else None}
 
 
 def _with_rates(row: dict) -> dict:

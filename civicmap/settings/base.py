@@ -164,6 +164,12 @@ SILENCED_SYSTEM_CHECKS = ["gis.W001"]
 CIVICMAP_METRIC_SRID = 4548  # CGCS2000 / 3-degree Gauss-Kruger CM 117E, metres.
 
 # Reporting limits (issue: rider reporting).
+# Open311 GeoReport v2 (issues/open311): hosts whose media_url is fetched, "host" (any port)
+# or "host:port"; any other host is refused with 400. Empty: no media is accepted.
+OPEN311_MEDIA_HOSTS = env_list("OPEN311_MEDIA_HOSTS", [])
+# The jurisdiction_id this endpoint answers to (clients may leave it out).
+OPEN311_JURISDICTION_ID = env_str("OPEN311_JURISDICTION_ID", "nanyuan.fengtai.beijing")
+
 REPORTS_PER_HOUR_PER_RIDER = env_int("REPORTS_PER_HOUR_PER_RIDER", 30)
 PHOTO_MAX_BYTES = env_int("PHOTO_MAX_BYTES", 10 * 1024 * 1024)
 PHOTO_MAX_PIXELS = env_int("PHOTO_MAX_PIXELS", 40_000_000)

@@ -9,6 +9,7 @@ JSON lists are top-level arrays. Datetimes are ISO 8601 in Beijing time (+08:00)
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable
 from datetime import datetime
 from xml.etree import ElementTree
@@ -22,6 +23,9 @@ from issues.open311.definitions import BEIJING
 XML, JSON = "xml", "json"
 CONTENT_TYPES = {XML: "text/xml; charset=utf-8", JSON: "application/json; charset=utf-8"}
 XML_DECLARATION = '<?xml version="1.0" encoding="UTF-8"?>\n'
+# Characters XML 1.0 cannot hold even escaped (C0 controls but tab, LF, CR; U+FFFE, U+FFFF):
+# a description pasted with one must not make the whole answer unreadable.
+XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
 # The element of each item of a list, by the list's own element name.
 ITEM_ELEMENTS = {
@@ -61,7 +65,7 @@ def _xml_text(value) -> str | None:
         return None
     if isinstance(value, bool):
         return "true" if value else "false"
-    return str(value)
+    return XML_ILLEGAL.sub("", str(value))
 
 
 def _xml_fill(element: ElementTree.Element, data) -> None:

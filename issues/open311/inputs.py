@@ -189,12 +189,13 @@ def _moment(text: str, *, end: bool) -> datetime | None:
     # A "+" left unescaped in a query string arrives as a space: "...T08:00:00 08:00".
     text = re.sub(r" (\d{2}:?\d{2})$", r"+\1", text)
     try:
-        moment = parse_datetime(text)
-        day = None if moment is not None else parse_date(text)
+        if re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", text):  # a whole day
+            day = parse_date(text)
+            moment = datetime.combine(day, time.max if end else time.min) if day else None
+        else:
+            moment = parse_datetime(text)
     except ValueError:  # well formed, but no such date or time
         return None
-    if moment is None and day is not None:
-        moment = datetime.combine(day, time.max if end else time.min)
     if moment is None:
         return None
     return moment.replace(tzinfo=BEIJING) if timezone.is_naive(moment) else moment
@@ -310,3 +311,10 @@ def _near(params: Params, errors: list[FieldError]) -> tuple[Point | None, float
                                  MSG_BAD_RADIUS % {"max": NEAR_MAX_RADIUS_M}))
     return Point(long, lat, srid=WGS84), radius
 
+
+def extensions_parse(params: Params) -> bool:
+    """``extensions=true`` adds extended_attributes and notes to each request."""
+    text = (params.get("extensions") or "false").lower()
+    if text not in _TRUE | _FALSE:
+        raise InvalidInput(FieldError("extensions", "invalid", MSG_BAD_BOOLEAN))
+    return text in _TRUE

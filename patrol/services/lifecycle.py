@@ -111,10 +111,12 @@ def actor_may(*, actor, action: str, case: Case, task: Task | None) -> bool:
 def case_allowed_actions(*, case: Case, actor) -> list[str]:
     """What this actor may do to the case now: shown with a case, named in a 409."""
     task = case_live_task(case=case)
+    handed_in_by_actor = task is not None and task.handed_in_by_id == getattr(actor, "pk", None)
     return [
         action for action in allowed_actions(stage=case.stage,
                                              task_status=task.status if task else None)
         if action != "evaluate" and actor_may(actor=actor, action=action, case=case, task=task)
+        and not (action == "verify" and handed_in_by_actor)
     ]
 
 
@@ -375,6 +377,8 @@ def _merge(context: ActionContext) -> None:
                                                key=lambda r: r.received_at), joined=False)
     context.case.merged_into = target
     context.case.cancel_reason = "merged"
+    context.case.report_count = context.case.reporter_count = 0
+    Case.objects.filter(pk=context.case.pk).update(report_count=0, reporter_count=0)
     _move(context, "merge", data={"into": target.pk, "reports": [r.pk for r in moved]})
     case_event_write(case=target, action="merged_in", actor=context.actor, at=context.at,
                      data={"from": context.case.pk, "reports": [r.pk for r in moved]})
@@ -424,7 +428,9 @@ def case_auto_dispatch(*, case: Case, at: datetime) -> Task | None:
     context = ActionContext(case=case, task=None, actor=None, at=at, params={})
     _move(context, "dispatch", note="auto")
     case.save(update_fields=["stage"])
-    return task_offer(case=case, route=route, at=at)
+    task = task_offer(case=case, route=route, at=at)
+    notify(kind="case_dispatched", case=case, at=at)
+    return task
 
 
 def cases_evaluate_due(*, now: datetime | None = None) -> int:

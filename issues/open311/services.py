@@ -1,0 +1,146 @@
+"""Writes of the Open311 API: who posts (api_key), the request itself, and its media.
+
+A POST goes through ``issues.services.intake.report_create`` with the Open311 channel's rules
+(no client_uuid, photos optional, description up to 4,000 characters), so grids, duplicate
+merging, aggregates, routing and, for a rider's token, the hourly limit are the native API's.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import requests
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.files.base import ContentFile
+from django.db import transaction
+from django.utils.translation import gettext_lazy as _
+from rest_framework.authtoken.models import Token
+
+from civicmap.errors import DomainError, FieldError, InvalidInput, PermissionRefused, RateLimited
+from civicmap.roles import user_is_rider
+from issues.models import ApiClient, Report
+from issues.open311.inputs import PostInput, media_host_allowed
+from issues.open311.tasks import open311_media_fetch_task
+from issues.photos import photo_inspect
+from issues.services.intake import OPEN311_CHANNEL, report_create, report_input_parse
+from issues.services.photos import photo_store, stored_photos_cleanup
+
+logger = logging.getLogger(__name__)
+
+MSG_API_KEY_MISSING = _("Send an api_key to post a service request.")
+MSG_API_KEY_INVALID = _("This api_key is not valid.")
+
+# The intake service's field names, as an Open311 client knows them.
+OPEN311_FIELD_NAMES = {"lon": "long", "lat": "lat", "category": "service_code",
+                       "photos": "media_url"}
+MEDIA_TIMEOUT_S = (5, 20)  # seconds: to connect, then between bytes
+MEDIA_CHUNK_BYTES = 64 * 1024
+
+
+@dataclass(frozen=True)
+class Poster:
+    """Who posts: an organisation's ApiClient, or a rider through their app token."""
+
+    api_client: ApiClient | None = None
+    reporter: AbstractBaseUser | None = None
+
+
+def open311_poster_resolve(*, api_key: str | None) -> Poster:
+    """The active ApiClient with this key, else the active rider whose DRF token it is.
+
+    Raises PermissionRefused (403) for a missing key, an unknown one, an inactive client, or the
+    token of someone who is not an active rider.
+    """
+    if not api_key:
+        raise PermissionRefused(FieldError("api_key", "required", MSG_API_KEY_MISSING))
+    client = ApiClient.objects.filter(api_key=api_key, is_active=True).first()
+    if client is not None:
+        return Poster(api_client=client)
+    token = Token.objects.select_related("user").filter(key=api_key).first()
+    if token is not None and token.user.is_active and user_is_rider(token.user):
+        return Poster(reporter=token.user)
+    raise PermissionRefused(FieldError("api_key", "invalid", MSG_API_KEY_INVALID))
+
+
+def open311_request_create(*, data: PostInput, poster: Poster) -> Report:
+    """A new report (a POST is never a replay: Open311 has no client_uuid).
+
+    Raises InvalidInput (400) naming Open311 parameters, or RateLimited for a rider's token.
+    The media fetch is queued after the commit.
+    """
+    raw = {"category": data.category.code, "description": data.description,
+           "lon": data.long, "lat": data.lat, "coord_system": "wgs84"}
+    report_data = report_input_parse(raw=raw, contact=data.contact, attributes=data.attributes,
+                                     media_url=data.media_url)
+    try:
+        result = report_create(channel=OPEN311_CHANNEL, data=report_data,
+                               reporter=poster.reporter, api_client=poster.api_client)
+    except DomainError as error:
+        raise _with_open311_names(error) from error
+    report = result.report
+    if report.media_url:
+        # Robust: the report is stored; a broker outage must not turn its answer into a 500
+        # (the client would post it again). The media is then not fetched, which is logged.
+        transaction.on_commit(lambda: open311_media_fetch_task.delay(report.pk), robust=True)
+    return report
+
+
+def _with_open311_names(error: DomainError) -> DomainError:
+    renamed = tuple(FieldError(OPEN311_FIELD_NAMES.get(item.field or "", item.field),
+                               item.code, item.message) for item in error.errors)
+    if isinstance(error, RateLimited):
+        return RateLimited(*renamed, retry_after_s=error.retry_after_s)
+    return type(error)(*renamed, extra=error.extra)
+
+
+def open311_media_fetch(*, report_id: int) -> str:
+    """Fetch a report's ``media_url`` into a private original; the display copy and thumbnail
+    follow from the usual renditions job. Only hosts on OPEN311_MEDIA_HOSTS are ever contacted
+    (checked again here: the setting may have changed since the POST), redirects are not
+    followed, and at most PHOTO_MAX_BYTES + 1 bytes are read.
+
+    Idempotent: a report that already has its photo is skipped. Returns what happened:
+    ``stored``, ``skipped``, ``refused`` (host not allowed, or not a photo) or ``failed``
+    (the host did not answer with the file: worth a retry).
+    """
+    report = Report.objects.filter(pk=report_id).only("id", "media_url").first()
+    if report is None or not report.media_url or report.photos.exists():
+        return "skipped"
+    if not media_host_allowed(report.media_url):
+        logger.warning("Report %s: media host not allowed, not fetched", report_id)
+        return "refused"
+    try:
+        data = _download(report.media_url)
+    except requests.RequestException:
+        logger.warning("Report %s: media could not be fetched", report_id, exc_info=True)
+        return "failed"
+    upload = ContentFile(data, name="media")
+    try:
+        inspected = photo_inspect(upload=upload, field="media_url")
+    except InvalidInput as refusal:
+        logger.warning("Report %s: media refused: %s", report_id, refusal)
+        return "refused"
+    with stored_photos_cleanup() as stored, transaction.atomic():
+        # Lock the report row: two deliveries of this job must not both store the photo.
+        report = Report.objects.select_for_update().get(pk=report_id)
+        if report.photos.exists():
+            return "skipped"
+        photo_store(upload=upload, inspected=inspected, stored=stored, report=report)
+    return "stored"
+
+
+def _download(url: str) -> bytes:
+    limit = settings.PHOTO_MAX_BYTES + 1  # one byte more lets photo_inspect say "too large"
+    with requests.get(url, stream=True, timeout=MEDIA_TIMEOUT_S, allow_redirects=False,
+                      headers={"User-Agent": "Nanyuan-CivicMap-Open311/1"}) as response:
+        if response.status_code != 200:
+            raise requests.HTTPError(f"HTTP {response.status_code}", response=response)
+        chunks, size = [], 0
+        for chunk in response.iter_content(MEDIA_CHUNK_BYTES):
+            chunks.append(chunk)
+            size += len(chunk)
+            if size >= limit:
+                break
+    return b"".join(chunks)[:limit]
