@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from django.db import connection
 
+from civicmap.db import tables_truncate
 from civicmap.spatial import METRIC_SRID
 
 CELL_SIZE_M = 100  # metres, in EPSG:4548
@@ -52,6 +53,5 @@ def aggregates_count_report(*, report_id: int) -> None:
 
 def aggregates_rebuild() -> None:
     """Recount everything from the reports (bulk loads, repairs)."""
-    with connection.cursor() as cursor:
-        cursor.execute("TRUNCATE issues_reportcellhour, issues_reportunitgridhour")
+    tables_truncate("issues_reportcellhour", "issues_reportunitgridhour")
     _aggregate("TRUE", [])

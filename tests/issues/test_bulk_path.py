@@ -14,6 +14,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from django.db import connection
 
+from civicmap.db import tables_truncate
+
 from issues.models import Category
 from issues.services.bulk import ReportDraft, reports_bulk_load
 from issues.models import Report, Rider
@@ -73,11 +75,8 @@ def _dump() -> dict[str, list[tuple]]:
 
 
 def _history_clear() -> None:
-    with connection.cursor() as cursor:
-        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
-        cursor.execute("TRUNCATE issues_reportcellhour, issues_reportunitgridhour, "
-                       "issues_caseevent, issues_reportphoto, issues_report, issues_case CASCADE")
-        cursor.execute("SET CONSTRAINTS ALL DEFERRED")
+    tables_truncate("issues_reportcellhour", "issues_reportunitgridhour", "issues_caseevent",
+                    "issues_reportphoto", "issues_report", "issues_case")
 
 
 def test_bulk_path_matches_the_intake_service_row_for_row(reference_data):

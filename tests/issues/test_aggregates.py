@@ -1,0 +1,71 @@
+"""The map aggregates kept current by intake equal a recount from the reports."""
+
+from __future__ import annotations
+
+import random
+import uuid
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.utils import timezone
+
+from issues.aggregates import CELL_SIZE_M, aggregates_rebuild
+from issues.models import Report, Rider
+from issues.services.intake import ChannelRules, ReportInput, report_create
+
+pytestmark = pytest.mark.django_db
+
+NO_PHOTOS = ChannelRules(Report.Channel.APP, requires_client_uuid=True, requires_photos=False,
+                         max_description=2000)
+TABLES = {
+    "cells": "SELECT cell_x, cell_y, hour, category_id, count FROM issues_reportcellhour "
+             "ORDER BY 1, 2, 3, 4",
+    "units": "SELECT unit_grid_id, hour, category_id, count FROM issues_reportunitgridhour "
+             "ORDER BY 1, 2, 3",
+}
+
+
+def _rows() -> dict[str, list[tuple]]:
+    with connection.cursor() as cursor:
+        rows = {}
+        for name, sql in TABLES.items():
+            cursor.execute(sql)
+            rows[name] = cursor.fetchall()
+        return rows
+
+
+def test_aggregates_kept_by_intake_equal_a_recount(reference_data):
+    rng = random.Random(3)
+    rider = Rider.objects.order_by("user_id").first().user
+    start = timezone.now() - timedelta(days=2)
+    for number in range(60):
+        report_create(
+            channel=NO_PHOTOS, reporter=rider,
+            received_at=start + timedelta(minutes=37 * number),
+            data=ReportInput(
+                category_code=rng.choice(["E0101", "E0201", "E0501", "L0201"]),
+                lon=116.385 + rng.random() * 0.017, lat=39.790 + rng.random() * 0.015,
+                client_uuid=uuid.uuid4(),
+            ),
+        )
+    kept = _rows()
+    assert sum(row[-1] for row in kept["cells"]) == 60
+    assert sum(row[-1] for row in kept["units"]) == 60
+    aggregates_rebuild()
+    assert _rows() == kept
+
+
+def test_a_cell_is_a_true_hundred_metre_square(reference_data):
+    # SELECT ST_Distance(ST_Transform('SRID=4326;POINT(116.39 39.797)'::geometry, 4548), …)
+    # Two points 99 m apart east-west in EPSG:4548 fall in the same or adjacent cells; the
+    # cell index is floor(x / 100), so a 100 m step moves exactly one cell.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """SELECT floor(ST_X(p) / %s), floor(ST_X(ST_Translate(p, %s, 0)) / %s)
+               FROM (SELECT ST_Transform('SRID=4326;POINT(116.39 39.797)'::geometry, 4548)
+                     AS p) s""",
+            [CELL_SIZE_M, CELL_SIZE_M, CELL_SIZE_M],
+        )
+        first, moved = cursor.fetchone()
+    assert moved - first == 1
