@@ -239,7 +239,10 @@ def _request_dicts(reports: list[Report], *, extensions: bool,
             "status_notes": str(Stage(case.stage).label),
             "service_name": getattr(report.category, label),
             "service_code": report.category.code,
-            "description": report.description or None,
+            # Only what was posted as a public 311 request; riders' app descriptions often hold
+            # names and door numbers and stay private (docs/DECISIONS.md).
+            "description": (report.description or None)
+            if report.channel == Report.Channel.OPEN311 else None,
             "agency_responsible": handler_name(task),
             "service_notice": service_notice(category=report.category),
             "requested_datetime": report.received_at,
