@@ -111,7 +111,8 @@ wanted_packages() {
   if redis_needed_locally; then pkgs+=(redis-server); fi
   # Browser tests drive Debian's Chromium; a test tool's own browser
   # download cannot work on these machines.
-  if [[ "$WITH_BROWSER" == 1 ]]; then pkgs+=(chromium chromium-driver); fi
+  # A CJK font too, or Chinese renders as boxes in the tests' screenshots.
+  if [[ "$WITH_BROWSER" == 1 ]]; then pkgs+=(chromium chromium-driver fonts-wqy-microhei); fi
   if [[ -f frontend/package.json ]] && ! have npm; then pkgs+=(nodejs npm); fi
   printf '%s\n' "${pkgs[@]}"
 }

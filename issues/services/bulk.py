@@ -23,7 +23,7 @@ from civicmap.spatial import METRIC_SRID
 from issues.aggregates import aggregates_rebuild
 from issues.models import Category
 
-BUCKET_M = 1000  # metres: spatial hash cell; no merge radius may exceed it (a DB constraint).
+BUCKET_M = 200  # metres: spatial hash cell; a search reaches ceil(radius / BUCKET_M) cells.
 
 
 @dataclass(frozen=True)
@@ -91,20 +91,37 @@ def _rules() -> dict[int, _Rule]:
 
 
 class _CaseIndex:
-    """Open cases hashed by 1 km bucket and category, to find merge candidates quickly."""
+    """Open cases hashed by 200 m bucket and category, to find merge candidates quickly.
 
-    def __init__(self) -> None:
+    Drafts come in received order, so a case whose last report is older than the longest
+    merge window can never be joined again: it is dropped from its bucket when next seen,
+    which keeps buckets short over a long history.
+    """
+
+    def __init__(self, longest_window: timedelta) -> None:
         self.buckets: dict[tuple[int, int, int], list[_OpenCase]] = defaultdict(list)
         self.cases: list[_OpenCase] = []
+        self.longest_window = longest_window
+
+    def _alive(self, key: tuple[int, int, int], horizon: datetime) -> list[_OpenCase]:
+        bucket = self.buckets.get(key)
+        if not bucket:
+            return []
+        alive = [case for case in bucket if case.last_report_at >= horizon]
+        if len(alive) != len(bucket):
+            self.buckets[key] = alive
+        return alive
 
     def nearest(self, x: float, y: float, draft: ReportDraft, rule: _Rule) -> _OpenCase | None:
         best, best_distance = None, math.inf
         bx, by = int(x // BUCKET_M), int(y // BUCKET_M)
+        reach = math.ceil(rule.radius_m / BUCKET_M)
         since = draft.received_at - rule.window
+        horizon = draft.received_at - self.longest_window
         for category_id in rule.candidates:
-            for dx in (-1, 0, 1):
-                for dy in (-1, 0, 1):
-                    for case in self.buckets.get((category_id, bx + dx, by + dy), ()):
+            for dx in range(-reach, reach + 1):
+                for dy in range(-reach, reach + 1):
+                    for case in self._alive((category_id, bx + dx, by + dy), horizon):
                         if case.last_report_at < since:
                             continue
                         cx, cy = case.centre
@@ -116,11 +133,26 @@ class _CaseIndex:
                             best, best_distance = case, distance
         return best
 
-    def open(self, x: float, y: float, draft: ReportDraft) -> _OpenCase:
+    def open(self, draft: ReportDraft) -> _OpenCase:
         case = _OpenCase(len(self.cases), draft.category_id, draft.received_at, draft.received_at)
         self.cases.append(case)
-        self.buckets[(draft.category_id, int(x // BUCKET_M), int(y // BUCKET_M))].append(case)
         return case
+
+    def add(self, case: _OpenCase, x: float, y: float, draft: ReportDraft) -> None:
+        """Add a report to the case and keep the case in the bucket of its moving centre,
+        so a search around a point always reaches every centre within the radius."""
+        old_key = self._key(case) if case.reports else None
+        case.add(x, y, draft)
+        new_key = self._key(case)
+        if new_key != old_key:
+            if old_key is not None and case in self.buckets.get(old_key, ()):
+                self.buckets[old_key].remove(case)
+            self.buckets[new_key].append(case)
+
+    @staticmethod
+    def _key(case: _OpenCase) -> tuple[int, int, int]:
+        cx, cy = case.centre
+        return case.category_id, int(cx // BUCKET_M), int(cy // BUCKET_M)
 
 
 @dataclass(frozen=True)
@@ -190,13 +222,13 @@ def reports_bulk_load(
     rules = _rules()
     with transaction.atomic(), connection.cursor() as cursor:
         metric_points = _staging_load(cursor, ordered)
-        index = _CaseIndex()
+        index = _CaseIndex(max((rule.window for rule in rules.values()), default=timedelta(0)))
         assignments = []
         for seq, (draft, (x, y)) in enumerate(zip(ordered, metric_points, strict=True)):
             case = index.nearest(x, y, draft, rules[draft.category_id])
             joined = case is not None
-            case = case or index.open(x, y, draft)
-            case.add(x, y, draft)
+            case = case or index.open(draft)
+            index.add(case, x, y, draft)
             assignments.append((seq, case.number, joined))
             if progress and seq % 10_000 == 0:
                 progress(seq)
