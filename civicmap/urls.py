@@ -12,6 +12,7 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path("api/v1/", include("civicmap.api.urls")),
     path("open311/v2/", include("issues.open311.urls")),
+    path("", include("frontend.urls")),
 ]
 
 # Unknown paths under /api/ answer in the API's error shape, not with an HTML page.

@@ -127,3 +127,26 @@ class RiderTokenAdmin(TokenAdmin):
         svg = segno.make(token_qr_payload(token.key), error="m").svg_inline(scale=5)
         # segno's SVG holds only the encoded token; no user text reaches this markup.
         return mark_safe(svg)  # noqa: S308
+
+
+# --- rider recognition: the points ledger ---------------------------------------------------
+
+
+@admin.register(PointsEntry)
+class PointsEntryAdmin(admin.ModelAdmin):
+    """The ledger, read-only: entries are written by the lifecycle, never by hand."""
+
+    list_display = ["created_at", "rider", "points", "reason", "case", "event_key"]
+    list_filter = ["reason", "rider__community"]
+    search_fields = ["rider__display_name", "rider__member_no", "event_key"]
+    raw_id_fields = ["rider", "case"]
+    date_hierarchy = "created_at"
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False

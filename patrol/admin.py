@@ -24,3 +24,63 @@ class TaskAdmin(admin.ModelAdmin):
                     "response_due", "resolution_due"]
     list_filter = ["status", "assignee_kind", "team", "department"]
     raw_id_fields = ["case", "assignee", "handed_in_by", "proof_photo"]
+
+
+# --- notifications and the outgoing webhook ---------------------------------------------------
+
+from django.utils.translation import gettext_lazy as _  # noqa: E402
+from django.utils.translation import ngettext  # noqa: E402
+
+from patrol.models import Notification, WebhookDelivery  # noqa: E402
+from patrol.webhooks import webhook_deliveries_retry  # noqa: E402
+
+
+@admin.register(Notification)
+class NotificationAdmin(admin.ModelAdmin):
+    list_display = ["id", "kind", "recipient", "case", "task", "created_at", "read_at"]
+    list_filter = ["kind"]
+    search_fields = ["recipient__username", "key"]
+    raw_id_fields = ["recipient", "case", "task"]
+    date_hierarchy = "created_at"
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(WebhookDelivery)
+class WebhookDeliveryAdmin(admin.ModelAdmin):
+    """Deliveries to the webhook: failed ones (given up) are listed here and can be retried."""
+
+    list_display = ["delivery_id", "kind", "recipient", "status", "attempts", "next_attempt_at",
+                    "give_up_at", "last_error", "created_at", "delivered_at"]
+    list_filter = ["status", "notification__kind"]
+    search_fields = ["delivery_id", "notification__recipient__username"]
+    readonly_fields = ["delivery_id", "notification", "body", "status", "attempts",
+                       "next_attempt_at", "give_up_at", "last_error", "created_at",
+                       "delivered_at"]
+    date_hierarchy = "created_at"
+    actions = ["retry_now"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("notification__recipient")
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    @admin.display(description=_("kind"))
+    def kind(self, delivery: WebhookDelivery) -> str:
+        return delivery.notification.kind
+
+    @admin.display(description=_("recipient"))
+    def recipient(self, delivery: WebhookDelivery) -> str:
+        return delivery.notification.recipient.get_username()
+
+    @admin.action(description=_("Retry now (with a fresh give-up window)"))
+    def retry_now(self, request, queryset) -> None:
+        count = webhook_deliveries_retry(delivery_ids=queryset.values_list("pk", flat=True))
+        self.message_user(request, ngettext("%(count)d delivery will be retried.",
+                                            "%(count)d deliveries will be retried.",
+                                            count) % {"count": count})

@@ -245,3 +245,55 @@ class Notification(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["recipient", "key"], name="notification_once"),
         ]
+
+
+class WebhookDelivery(models.Model):
+    """One notification on its way to the outgoing webhook, delivered at least once.
+
+    Made in the transaction that makes the notification. The body is frozen then, so every
+    attempt, and every redelivery of a task whose worker died, sends the same bytes under the
+    same ``delivery_id``: the receiver drops repeats by that id. The retry schedule lives here
+    (``next_attempt_at``) and a periodic job scans it; no Celery ETA waits for a retry.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Pending")
+        DELIVERED = "delivered", _("Delivered")
+        FAILED = "failed", _("Failed (given up)")
+
+    delivery_id = models.UUIDField(_("delivery ID"), unique=True, editable=False)
+    notification = models.OneToOneField(
+        Notification, on_delete=models.CASCADE, related_name="webhook_delivery",
+        verbose_name=_("notification"),
+    )
+    body = models.TextField(_("body (JSON, as sent)"))
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices,
+                              default=Status.PENDING)
+    attempts = models.PositiveIntegerField(_("attempts"), default=0)
+    # When the next attempt is due; while a worker holds a claim, when that claim lapses.
+    next_attempt_at = models.DateTimeField(_("next attempt"))
+    give_up_at = models.DateTimeField(_("give up at"))
+    last_error = models.CharField(_("last error"), max_length=500, blank=True)
+    created_at = models.DateTimeField(_("created"), db_index=True)
+    delivered_at = models.DateTimeField(_("delivered"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("webhook delivery")
+        verbose_name_plural = _("webhook deliveries")
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            # The dispatcher's scan: pending rows by due time (a small partial index).
+            models.Index(fields=["next_attempt_at"], condition=Q(status="pending"),
+                         name="webhook_delivery_due"),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=Q(status__in=["pending", "delivered", "failed"]),
+                                   name="webhook_delivery_status_valid"),
+            models.CheckConstraint(
+                condition=~Q(status="delivered") | Q(delivered_at__isnull=False),
+                name="webhook_delivery_delivered_has_time",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.delivery_id} ({self.status})"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib.gis.db import models
 from django.contrib.postgres.fields import ArrayField
 from django.db.models import Q
@@ -78,3 +79,94 @@ class Station(models.Model):
 
     def __str__(self) -> str:
         return self.name_zh
+
+
+class StationToken(models.Model):
+    """The check-in code printed as a QR code at a station (苑苑暖心卡 check-in).
+
+    The QR code holds ``station id.short code`` signed with the site's secret (HMAC, see
+    stations.tokens); riders may also type the short code printed under it. Union staff rotate
+    it: the old row is revoked (kept, so a rotated-out code is recognised and refused) and a new
+    one made. At most one unrevoked token per station, enforced in the database.
+    """
+
+    station = models.ForeignKey(
+        Station, on_delete=models.CASCADE, related_name="tokens", verbose_name=_("station")
+    )
+    # Unique over all tokens ever issued, revoked ones included, so a code is never reused.
+    short_code = models.CharField(_("short code"), max_length=12, unique=True)
+    created_at = models.DateTimeField(_("created"))
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
+        related_name="+", verbose_name=_("created by"),
+    )
+    revoked_at = models.DateTimeField(_("revoked"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("station check-in code")
+        verbose_name_plural = _("station check-in codes")
+        ordering = ["station_id", "-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["station"], condition=Q(revoked_at__isnull=True),
+                name="station_token_one_active",
+            ),
+            models.CheckConstraint(
+                condition=Q(short_code__regex=r"^[A-Z0-9]{8,12}$"),
+                name="station_token_short_code_format",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.station_id}:{self.short_code}"
+
+
+class CheckIn(models.Model):
+    """A rider's visit to a station, counted once per rider, station and clock hour."""
+
+    class Method(models.TextChoices):
+        QR = "qr", _("QR code")
+        SHORT_CODE = "code", _("Short code")
+
+    rider = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="station_checkins",
+        verbose_name=_("rider"),
+    )
+    station = models.ForeignKey(
+        Station, on_delete=models.CASCADE, related_name="checkins", verbose_name=_("station")
+    )
+    token = models.ForeignKey(
+        StationToken, on_delete=models.SET_NULL, null=True, blank=True, related_name="checkins",
+        verbose_name=_("check-in code"),
+    )
+    method = models.CharField(_("method"), max_length=4, choices=Method.choices)
+    at = models.DateTimeField(_("at"), db_index=True)
+    # Whole hours since 1970-01-01 00:00 UTC, computed by the service from ``at``. Beijing is
+    # UTC+8 all year, so these are also Beijing's clock hours. The unique constraint below
+    # makes "once per rider, station and hour" hold even for two scans at the same instant.
+    hour_bucket = models.IntegerField(_("hour"))
+    # WGS 84, converted from what the phone sent; geography so that distances are in metres.
+    position = models.PointField(_("position"), srid=WGS84, geography=True)
+    distance_m = models.FloatField(_("distance (m)"))  # metres to the station, on the spheroid
+    accuracy_m = models.FloatField(_("accuracy (m)"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("check-in")
+        verbose_name_plural = _("check-ins")
+        ordering = ["-at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["rider", "station", "hour_bucket"], name="checkin_once_per_hour",
+            ),
+            models.CheckConstraint(
+                condition=Q(distance_m__gte=0), name="checkin_distance_positive"
+            ),
+            models.CheckConstraint(
+                condition=Q(accuracy_m__isnull=True) | Q(accuracy_m__gte=0),
+                name="checkin_accuracy_not_negative",
+            ),
+        ]
+        indexes = [models.Index(fields=["station", "at"], name="checkin_station_at")]
+
+    def __str__(self) -> str:
+        return f"{self.rider_id}@{self.station_id} {self.at:%Y-%m-%d %H:%M}"

@@ -5,4 +5,5 @@ from django.urls import include, path
 urlpatterns = [
     path("", include("issues.api.urls")),
     path("", include("patrol.api.urls")),
+    path("", include("stations.api.urls")),
 ]

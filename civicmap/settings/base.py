@@ -74,6 +74,10 @@ DATABASES = {
 # A read replica, when a deployment has one: reads that may lag go there (see civicmap.dbrouters).
 if env_str("DATABASE_REPLICA_URL", ""):
     DATABASES["replica"] = database_from_url(env_str("DATABASE_REPLICA_URL"))
+# Seconds a web process keeps its database connection: a new connection per request costs
+# more than a nearest-station query (docs/BENCHMARKS.md).
+DATABASES["default"]["CONN_MAX_AGE"] = env_int("DATABASE_CONN_MAX_AGE", 60)
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env_str("REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -164,6 +168,11 @@ SILENCED_SYSTEM_CHECKS = ["gis.W001"]
 CIVICMAP_METRIC_SRID = 4548  # CGCS2000 / 3-degree Gauss-Kruger CM 117E, metres.
 
 # Reporting limits (issue: rider reporting).
+# Stations: the walking radius a station covers unless it sets its own, and how close a rider
+# must stand to check in (metres).
+STATION_COVERAGE_RADIUS_M = env_int("STATION_COVERAGE_RADIUS_M", 500)
+STATION_CHECKIN_MAX_DISTANCE_M = env_int("STATION_CHECKIN_MAX_DISTANCE_M", 150)
+
 # Open311 GeoReport v2 (issues/open311): hosts whose media_url is fetched, "host" (any port)
 # or "host:port"; any other host is refused with 400. Empty: no media is accepted.
 OPEN311_MEDIA_HOSTS = env_list("OPEN311_MEDIA_HOSTS", [])
@@ -180,3 +189,106 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
 }
+
+# ==========================================================================================
+# FRONTEND: maps and pages (owned by frontend/). Vendored assets, basemap, map defaults.
+# ==========================================================================================
+# Every JS/CSS/font/icon of our pages comes from our own origin: npm packages installed in
+# frontend/node_modules (`npm ci` in scripts/setup.sh), served by staticfiles under vendor/.
+# Folium's own copies of the heatmap.js builds its HeatMapWithTime expects (folium/templates,
+# three .js files) are served the same way, so the versions match the plugin.
+FRONTEND_NODE_MODULES = BASE_DIR / "frontend" / "node_modules"
+from importlib.util import find_spec  # noqa: E402  (kept inside this block)
+
+_FOLIUM_TEMPLATES = Path(str(find_spec("folium").origin)).parent / "templates"  # type: ignore[union-attr]
+STATICFILES_DIRS += [
+    ("vendor/leaflet", FRONTEND_NODE_MODULES / "leaflet" / "dist"),
+    ("vendor/leaflet.heat", FRONTEND_NODE_MODULES / "leaflet.heat" / "dist"),
+    ("vendor/leaflet.markercluster", FRONTEND_NODE_MODULES / "leaflet.markercluster" / "dist"),
+    ("vendor/leaflet.awesome-markers", FRONTEND_NODE_MODULES / "leaflet.awesome-markers" / "dist"),
+    ("vendor/leaflet-timedimension", FRONTEND_NODE_MODULES / "leaflet-timedimension" / "dist"),
+    ("vendor/jquery", FRONTEND_NODE_MODULES / "jquery" / "dist"),
+    ("vendor/bootstrap", FRONTEND_NODE_MODULES / "bootstrap" / "dist"),
+    ("vendor/fontawesome/css", FRONTEND_NODE_MODULES / "@fortawesome" / "fontawesome-free" / "css"),
+    ("vendor/fontawesome/webfonts",
+     FRONTEND_NODE_MODULES / "@fortawesome" / "fontawesome-free" / "webfonts"),
+    ("vendor/ol", FRONTEND_NODE_MODULES / "ol" / "dist"),
+    ("vendor/folium", _FOLIUM_TEMPLATES),
+]
+# Single files that sit beside files we must not publish (frontend.finders.VendorFileFinder).
+FRONTEND_VENDOR_FILES = {
+    "vendor/ol/ol.css": FRONTEND_NODE_MODULES / "ol" / "ol.css",
+    "vendor/iso8601-js-period/iso8601.js":
+        FRONTEND_NODE_MODULES / "iso8601-js-period" / "iso8601.js",
+}
+# The phone pages' QR reader where the browser has no BarcodeDetector (loaded only to scan).
+FRONTEND_VENDOR_FILES["vendor/jsqr/jsQR.js"] = FRONTEND_NODE_MODULES / "jsqr" / "dist" / "jsQR.js"
+STATICFILES_FINDERS = [
+    "django.contrib.staticfiles.finders.FileSystemFinder",
+    "django.contrib.staticfiles.finders.AppDirectoriesFinder",
+    "frontend.finders.VendorFileFinder",
+]
+
+# Basemap tiles under the overlays: osm | amap | tianditu | none. Overlays draw without tiles,
+# so "none" (or a network that blocks tile servers) still shows every layer. Amap's tiles are
+# in GCJ-02: with "amap" every overlay is shifted from WGS 84 to GCJ-02 before drawing.
+BASEMAP = env_str("BASEMAP", "osm")
+TIANDITU_KEY = env_str("TIANDITU_KEY", "")  # Tianditu needs a (free) browser key: tk=…
+
+# Map defaults: the report period (days), hotspot clustering of open cases (ST_ClusterDBSCAN
+# in EPSG:4548: eps in metres, minimum cases per cluster), and the zoom at which unit grids
+# appear. Tuned on the demo's density (about 500 open cases per km² over 30 days).
+MAP_PERIOD_DAYS = env_int("MAP_PERIOD_DAYS", 30)
+MAP_HOTSPOT_EPS_M = env_int("MAP_HOTSPOT_EPS_M", 50)
+MAP_HOTSPOT_MIN_CASES = env_int("MAP_HOTSPOT_MIN_CASES", 10)
+MAP_UNIT_GRID_MIN_ZOOM = 15
+# Where login and logout lead when no ?next= says otherwise (the pages live in frontend/).
+LOGIN_REDIRECT_URL = "/map/"
+LOGOUT_REDIRECT_URL = "/map/"
+# The office console asks for new cases this often (milliseconds).
+OFFICE_POLL_MS = env_int("OFFICE_POLL_MS", 10_000)
+# ==========================================================================================
+
+# ==========================================================================================
+# NOTIFICATIONS, OUTGOING WEBHOOK AND RIDER POINTS (owned by patrol/services/notifications.py,
+# patrol/webhooks.py, issues/services/points.py).
+# ==========================================================================================
+# The outgoing webhook (patrol/webhooks.py documents the headers and the signature): every
+# notification is POSTed to WEBHOOK_URL, signed with WEBHOOK_SECRET. Empty URL: no webhook.
+WEBHOOK_URL = env_str("WEBHOOK_URL", "")
+WEBHOOK_SECRET = env_str("WEBHOOK_SECRET", "")
+if WEBHOOK_URL and not WEBHOOK_SECRET:
+    from django.core.exceptions import ImproperlyConfigured  # noqa: E402  (kept in this block)
+
+    raise ImproperlyConfigured("WEBHOOK_URL is set: set WEBHOOK_SECRET too.")
+# Notification kinds sent through the webhook (comma list); empty: every kind.
+WEBHOOK_KINDS = env_list("WEBHOOK_KINDS", [])
+WEBHOOK_TIMEOUT_S = env_int("WEBHOOK_TIMEOUT_S", 10)  # per attempt (connect and read)
+# Retries: BASE × 2^(attempts − 1) seconds, at most MAX; failed (shown in the admin) once
+# GIVE_UP_AFTER seconds have passed since the notification.
+WEBHOOK_BACKOFF_BASE_S = env_int("WEBHOOK_BACKOFF_BASE_S", 10)
+WEBHOOK_BACKOFF_MAX_S = env_int("WEBHOOK_BACKOFF_MAX_S", 3600)
+WEBHOOK_GIVE_UP_AFTER_S = env_int("WEBHOOK_GIVE_UP_AFTER_S", 24 * 3600)
+# A queued attempt holds its delivery this long; past it the dispatcher queues it again (a task
+# lost by the broker). Longer than the queue's wait plus WEBHOOK_TIMEOUT_S.
+WEBHOOK_CLAIM_LEASE_S = env_int("WEBHOOK_CLAIM_LEASE_S", 120)
+WEBHOOK_DISPATCH_EVERY_S = env_int("WEBHOOK_DISPATCH_EVERY_S", 15)
+# A team hears of a deadline in the last this-many per cent of the time it was given.
+TASK_DEADLINE_NEAR_PERCENT = env_int("TASK_DEADLINE_NEAR_PERCENT", 20)
+CELERY_BEAT_SCHEDULE["webhook-deliveries-dispatch"] = {
+    "task": "patrol.webhooks.webhook_deliveries_dispatch_task",
+    "schedule": float(WEBHOOK_DISPATCH_EVERY_S),
+}
+CELERY_BEAT_SCHEDULE["tasks-deadline-near-scan"] = {
+    "task": "patrol.services.notifications.tasks_deadline_near_scan_task", "schedule": 60.0,
+}
+# Task modules outside the apps' tasks.py (the worker imports them at start).
+CELERY_IMPORTS = ["patrol.webhooks", "patrol.services.notifications"]
+
+# Rider recognition (先锋骑手): points when a case is verified, per rider and case once. The
+# first reporter earns more than later reporters and confirmers; a rider earns at most
+# POINTS_DAILY_CAP a day (Asia/Shanghai), so that confirming everything in sight does not pay.
+POINTS_FIRST_REPORTER = env_int("POINTS_FIRST_REPORTER", 10)
+POINTS_CONFIRMER = env_int("POINTS_CONFIRMER", 3)
+POINTS_DAILY_CAP = env_int("POINTS_DAILY_CAP", 30)
+# ==========================================================================================

@@ -12,3 +12,12 @@ urlpatterns = [
     re_path(r"^photos/(?P<photo_id>[0-9]+)/(?P<rendition>display|thumbnail|original)/$",
             views.PhotoView.as_view(), name="photo"),
 ]
+
+from issues.api import points_views  # noqa: E402  (rider recognition: leaderboard and points)
+
+urlpatterns += [
+    path("leaderboard/", points_views.LeaderboardView.as_view(), name="leaderboard"),
+    re_path(r"^leaderboard/export\.(?P<extension>csv|xlsx)$",
+            points_views.LeaderboardExportView.as_view(), name="leaderboard-export"),
+    path("me/points/", points_views.MyPointsView.as_view(), name="my-points"),
+]

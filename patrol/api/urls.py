@@ -12,3 +12,14 @@ urlpatterns = [
     path("office/queue/bulk/", views.TriageBulkView.as_view(), name="triage-bulk"),
     path("rates/", views.RatesView.as_view(), name="rates"),
 ]
+
+from patrol.api import notification_views  # noqa: E402  (the in-app feed)
+
+urlpatterns += [
+    path("notifications/", notification_views.NotificationListView.as_view(),
+         name="notification-list"),
+    path("notifications/read/", notification_views.NotificationReadManyView.as_view(),
+         name="notification-read-many"),
+    path("notifications/<int:notification_id>/read/",
+         notification_views.NotificationReadView.as_view(), name="notification-read"),
+]

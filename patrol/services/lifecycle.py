@@ -26,6 +26,7 @@ from issues.models import Case, CaseConfirmation, Category, Report, Stage
 from issues.photos import photo_inspect
 from issues.services.cases import case_event_write, case_report_added
 from issues.services.photos import photo_store, stored_photos_cleanup
+from issues.services.points import case_points_award, case_points_revoke
 from patrol.lifecycle import LIVE_TASK_STATUSES, TRANSITIONS, allowed_actions
 from patrol.models import Department, Rating, Task, VolunteerTeam
 from patrol.routing import Route, route_for_case
@@ -231,6 +232,7 @@ def _cancel(context: ActionContext) -> None:
         raise InvalidInput(FieldError("reason", "required", MSG_REASON_REQUIRED))
     context.case.cancel_reason = reason[:200]
     _move(context, "cancel", note=reason)
+    case_points_revoke(case=context.case, at=context.at)
     notify(kind="case_cancelled", case=context.case, at=context.at)
 
 
@@ -300,6 +302,7 @@ def _verify(context: ActionContext) -> None:
     context.task.finished_at = context.at
     context.case.closed_at = context.at
     _move(context, "verify", note=(context.params.get("note") or "").strip())
+    case_points_award(case=context.case, at=context.at)
     notify(kind="case_closed", case=context.case, at=context.at)
 
 

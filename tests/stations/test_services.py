@@ -61,3 +61,35 @@ def test_station_upsert_refuses_bad_input_and_saves_nothing(reference_data, chan
         station_upsert(**{**GOOD, **change})
     assert (refusal.value.errors[0].field, refusal.value.errors[0].code) == (field, code)
     assert Station.objects.count() == before
+
+
+def test_station_upsert_reports_every_fault_at_once(reference_data):
+    with pytest.raises(InvalidInput) as refusal:
+        station_upsert(**{**GOOD, "lon": "x", "coverage_radius_m": 0, "services": ["sauna"],
+                          "venue_type": "casino"})
+    fields = [error.field for error in refusal.value.errors]
+    assert fields == ["location", "venue_type", "services", "coverage_radius_m"]
+
+
+@pytest.mark.parametrize(
+    ("change", "field", "code"),
+    [
+        ({"lon": True}, "location", "invalid"),
+        ({"coverage_radius_m": "300m"}, "coverage_radius_m", "invalid"),
+        ({"coverage_radius_m": 250.5}, "coverage_radius_m", "invalid"),
+        ({"coverage_radius_m": float("inf")}, "coverage_radius_m", "out_of_range"),
+        ({"services": "charging"}, "services", "invalid"),
+        ({"name_zh": "  "}, "name_zh", "required"),
+        ({"name_en": "x" * 101}, "name_en", "too_long"),
+        ({"is_active": "yes"}, "is_active", "invalid"),
+    ],
+)
+def test_station_upsert_refuses_loose_types(reference_data, change, field, code):
+    with pytest.raises(InvalidInput) as refusal:
+        station_upsert(**{**GOOD, **change})
+    assert (refusal.value.errors[0].field, refusal.value.errors[0].code) == (field, code)
+
+
+def test_radius_given_as_text_from_a_csv_is_accepted(reference_data):
+    assert station_upsert(**{**GOOD, "coverage_radius_m": "450"}).coverage_radius_m == 450
+    assert station_upsert(**{**GOOD, "coverage_radius_m": ""}).coverage_radius_m is None

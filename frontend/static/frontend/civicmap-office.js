@@ -1,0 +1,316 @@
+/*
+ * The office's triage console (/office/): open cases on the map and in a list, refreshed by
+ * polling; a click shows the case from GET /api/v1/cases/{id}/ (photos, reports, tasks,
+ * allowed_actions) and its history from /events/, and the action buttons POST
+ * /api/v1/cases/{id}/{action}/ with the session and the CSRF token.
+ *
+ * All case text goes into the page with textContent; photo URLs must be our own paths.
+ */
+(function () {
+  "use strict";
+
+  function el(tag, className, text) {
+    var node = document.createElement(tag);
+    if (className) { node.className = className; }
+    if (text !== undefined && text !== null) { node.textContent = String(text); }
+    return node;
+  }
+
+  function format(template, values) {
+    return template.replace(/%\((\w+)\)s/g, function (_m, key) { return values[key]; });
+  }
+
+  function ownPath(url) {
+    return typeof url === "string" && url.charAt(0) === "/" && url.charAt(1) !== "/";
+  }
+
+  window.civicmap = window.civicmap || {};
+
+  window.civicmap.officeConsole = function (map, config) {
+    var cluster = window[config.cluster];
+    var root = document.getElementById("office-console");
+    var list = document.getElementById("office-list");
+    var status = document.getElementById("office-status");
+    var detail = document.getElementById("office-detail");
+    var csrf = root.getAttribute("data-csrf");
+    var known = {};  // case id -> {data, item, marker}
+    var firstLoad = true;
+    var selected = null;
+    var timer = null;
+
+    function when(iso) {
+      return new Date(iso).toLocaleString(config.locale, {hour12: false});
+    }
+
+    function stageInfo(stage) {
+      return config.stages[stage] || {colour: "#777777", label: stage};
+    }
+
+    function stageBadge(stage) {
+      var info = stageInfo(stage);
+      var badge = el("span", "office-stage", info.label);
+      badge.style.backgroundColor = info.colour;  // CSSOM, allowed by the CSP
+      badge.setAttribute("data-stage", stage);
+      return badge;
+    }
+
+    function fillItem(item, data) {
+      item.textContent = "";
+      var head = el("div", "office-case-head");
+      head.appendChild(el("span", "office-case-id", "#" + data.id));
+      head.appendChild(stageBadge(data.stage));
+      if (item.classList.contains("office-case-new")) {
+        head.appendChild(el("span", "office-new", config.text["new"]));
+      }
+      item.appendChild(head);
+      item.appendChild(el("div", "office-case-title", data.category_name));
+      item.appendChild(el("div", "office-case-meta",
+        [data.community || "", format(config.text.reportCount, {count: data.report_count}),
+         when(data.last_report_at)].filter(Boolean).join(" · ")));
+    }
+
+    function markerFor(data) {
+      var info = stageInfo(data.stage);
+      var marker = L.circleMarker([data.lat, data.lon], {
+        radius: 8, color: "#ffffff", weight: 2, fillColor: info.colour, fillOpacity: 0.95,
+        className: "office-marker office-marker-" + data.stage
+      });
+      marker.caseId = data.id;
+      marker.bindTooltip(function () {
+        var current = known[data.id] ? known[data.id].data : data;
+        return el("span", null, "#" + current.id + " " + current.category_name);
+      });
+      marker.on("click", function () { select(data.id); });
+      return marker;
+    }
+
+    function add(data, isNew) {
+      var item = el("li", "office-case" + (isNew ? " office-case-new" : ""));
+      item.setAttribute("data-case", data.id);
+      item.tabIndex = 0;
+      item.addEventListener("click", function () { select(data.id); });
+      item.addEventListener("keydown", function (event) {
+        if (event.key === "Enter") { select(data.id); }
+      });
+      fillItem(item, data);
+      var marker = markerFor(data);
+      cluster.addLayer(marker);
+      known[data.id] = {data: data, item: item, marker: marker};
+    }
+
+    /* Update a case in place: the same marker object, so that a pan or spiderfy that the
+       cluster group is animating for it is never left holding a removed layer. */
+    function change(entry, data) {
+      var old = entry.data;
+      if (old.stage === data.stage && old.report_count === data.report_count &&
+          old.lat === data.lat && old.lon === data.lon) { return; }
+      entry.data = data;
+      var marker = entry.marker;
+      if (old.stage !== data.stage) {
+        var className = "office-marker office-marker-" + data.stage;
+        marker.options.className = className;  // used when the cluster re-adds the marker
+        marker.setStyle({fillColor: stageInfo(data.stage).colour});
+        var path = marker.getElement();
+        if (path) {
+          path.classList.remove("office-marker-" + old.stage);
+          path.classList.add("office-marker-" + data.stage);
+        }
+      }
+      if (old.lat !== data.lat || old.lon !== data.lon) {
+        marker.setLatLng([data.lat, data.lon]);  // the cluster group follows the move
+      }
+      fillItem(entry.item, data);
+    }
+
+    function update(payload) {
+      var seen = {};
+      payload.cases.forEach(function (data) {
+        seen[data.id] = true;
+        if (known[data.id]) { change(known[data.id], data); } else { add(data, !firstLoad); }
+      });
+      Object.keys(known).forEach(function (id) {
+        if (!seen[id]) {
+          cluster.removeLayer(known[id].marker);
+          known[id].item.remove();
+          delete known[id];
+        }
+      });
+      payload.cases.forEach(function (data) { list.appendChild(known[data.id].item); });
+      firstLoad = false;
+      status.classList.remove("office-error");
+      status.textContent = format(config.text.openCases, {
+        count: payload.cases.length, time: new Date().toLocaleTimeString(config.locale,
+                                                                         {hour12: false})});
+      root.setAttribute("data-loaded", String(payload.cases.length));
+    }
+
+    function poll() {
+      window.clearTimeout(timer);
+      fetch(config.feed, {credentials: "same-origin", headers: {Accept: "application/json"}})
+        .then(function (response) {
+          if (!response.ok) { throw new Error(String(response.status)); }
+          return response.json();
+        })
+        .then(update)
+        .catch(function () {
+          status.classList.add("office-error");
+          status.textContent = config.text.loadFailed;
+        })
+        .then(function () { timer = window.setTimeout(poll, config.pollMs); });
+    }
+
+    function getJson(url) {
+      return fetch(url, {credentials: "same-origin", headers: {Accept: "application/json"}})
+        .then(function (response) {
+          return response.json().then(function (body) {
+            if (!response.ok) { throw body; }
+            return body;
+          });
+        });
+    }
+
+    function errorText(body) {
+      if (body && body.errors && body.errors.length) {
+        return body.errors.map(function (e) { return e.message; }).join(" ");
+      }
+      return config.text.loadFailed;
+    }
+
+    function section(title) {
+      var box = el("section", "office-section");
+      box.appendChild(el("h3", null, title));
+      return box;
+    }
+
+    function renderDetail(data, events) {
+      detail.textContent = "";
+      showDetail(true);
+      var close = el("button", "office-close", "×");
+      close.type = "button";
+      close.setAttribute("aria-label", config.text.close);
+      close.addEventListener("click", function () { showDetail(false); selected = null; });
+      detail.appendChild(close);
+      var title = el("h2", "office-detail-title", "#" + data.id + " " + data.category_name);
+      detail.appendChild(title);
+      var meta = el("div", "office-detail-meta");
+      meta.appendChild(stageBadge(data.stage));
+      meta.appendChild(el("span", null, " " + (data.community || "")));
+      detail.appendChild(meta);
+
+      var actions = section(config.text.actions);
+      var allowed = config.actions.filter(function (pair) {
+        return data.allowed_actions.indexOf(pair[0]) >= 0;
+      });
+      if (allowed.length) {
+        var note = el("input", "office-note");
+        note.type = "text";
+        note.maxLength = 200;
+        note.placeholder = config.text.note;
+        note.setAttribute("aria-label", config.text.note);
+        actions.appendChild(note);
+        var buttons = el("div", "office-actions");
+        allowed.forEach(function (pair) {
+          var button = el("button", "office-action", pair[1]);
+          button.type = "button";
+          button.setAttribute("data-action", pair[0]);
+          button.addEventListener("click", function () { act(data.id, pair[0], note.value); });
+          buttons.appendChild(button);
+        });
+        actions.appendChild(buttons);
+      } else {
+        actions.appendChild(el("p", "office-muted", config.text.noActions));
+      }
+      actions.appendChild(el("p", "office-message"));
+      detail.appendChild(actions);
+
+      var reports = section(config.text.reports);
+      data.reports.forEach(function (report) {
+        var box = el("div", "office-report");
+        box.appendChild(el("div", "office-muted", when(report.received_at)));
+        box.appendChild(el("p", "office-description", report.description));
+        var photos = el("div", "office-photos");
+        (report.photos || []).filter(ownPath).forEach(function (url) {
+          var img = el("img");
+          img.src = url;
+          img.alt = config.text.photos;
+          img.loading = "lazy";
+          photos.appendChild(img);
+        });
+        box.appendChild(photos);
+        reports.appendChild(box);
+      });
+      detail.appendChild(reports);
+
+      if (data.tasks && data.tasks.length) {
+        var tasks = section(config.text.tasks);
+        data.tasks.forEach(function (task) {
+          tasks.appendChild(el("div", "office-task",
+            [task.handler || "", task.status, task.note || ""].filter(Boolean).join(" · ")));
+        });
+        detail.appendChild(tasks);
+      }
+
+      var history = section(config.text.history);
+      var ol = el("ol", "office-history");
+      events.forEach(function (event) {
+        var stages = event.to && event.to !== event.from ? " → " + stageInfo(event.to).label : "";
+        var label = config.events[event.action] || event.action;
+        ol.appendChild(el("li", null, when(event.at) + " " + label + stages +
+          (event.note ? " — " + event.note : "")));
+      });
+      history.appendChild(ol);
+      detail.appendChild(history);
+    }
+
+    function showDetail(open) {
+      detail.hidden = !open;
+      root.classList.toggle("office-detail-open", open);
+      map.invalidateSize();
+    }
+
+    function select(id) {
+      selected = id;
+      Object.keys(known).forEach(function (key) {
+        known[key].item.classList.toggle("office-case-selected", String(key) === String(id));
+      });
+      if (known[id]) {
+        known[id].item.classList.remove("office-case-new");
+        fillItem(known[id].item, known[id].data);
+        cluster.zoomToShowLayer(known[id].marker, function () {});
+      }
+      Promise.all([getJson(config.api + "cases/" + id + "/"),
+                   getJson(config.api + "cases/" + id + "/events/")])
+        .then(function (results) {
+          if (selected === id) { renderDetail(results[0], results[1].events); }
+        })
+        .catch(function (body) {
+          showDetail(true);
+          detail.textContent = errorText(body);
+        });
+    }
+
+    function act(id, action, text) {
+      var message = detail.querySelector(".office-message");
+      detail.querySelectorAll(".office-action").forEach(function (b) { b.disabled = true; });
+      fetch(config.api + "cases/" + id + "/" + action + "/", {
+        method: "POST", credentials: "same-origin",
+        headers: {"Content-Type": "application/json", "Accept": "application/json",
+                  "X-CSRFToken": csrf},
+        body: JSON.stringify(text ? {reason: text, note: text} : {})
+      }).then(function (response) {
+        return response.json().then(function (body) {
+          if (!response.ok) { throw body; }
+          return body;
+        });
+      }).then(function () {
+        select(id);
+        poll();
+      }).catch(function (body) {
+        message.textContent = errorText(body);
+        detail.querySelectorAll(".office-action").forEach(function (b) { b.disabled = false; });
+      });
+    }
+
+    poll();
+  };
+})();

@@ -1,0 +1,183 @@
+"""HTTP endpoints of rider recognition: the monthly leaderboard, its exports, a rider's points."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from datetime import date
+
+from django.http import HttpResponse
+from django.utils.translation import gettext_lazy as _
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from openpyxl import Workbook
+from openpyxl.styles import Font
+from rest_framework import serializers
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from civicmap.api.permissions import IsRider, role_permission
+from civicmap.errors import FieldError, InvalidInput
+from civicmap.i18n import name_field
+from civicmap.models import CommunityGrid
+from civicmap.roles import Role
+from issues.selectors_points import (
+    LeaderboardRow,
+    leaderboard,
+    month_current,
+    rider_points,
+)
+
+MSG_MONTH_FORMAT = _("Give the month as YYYY-MM, e.g. 2026-03.")
+MSG_COMMUNITY_UNKNOWN = _("Unknown community.")
+EXPORT_COLUMNS = [_("Rank"), _("Display name"), _("Community"), _("Points")]
+XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+# A cell starting with one of these is a formula to Excel: written as text instead.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+MONTH_PATTERN = re.compile(r"[0-9]{4}-(0[1-9]|1[0-2])")
+
+
+class MonthField(serializers.Field):
+    """``YYYY-MM`` to the first day of that month."""
+
+    default_error_messages = {"invalid": MSG_MONTH_FORMAT}
+
+    def to_internal_value(self, data) -> date:
+        if not isinstance(data, str) or not MONTH_PATTERN.fullmatch(data):
+            self.fail("invalid")
+        return date(int(data[:4]), int(data[5:7]), 1)
+
+    def to_representation(self, value: date) -> str:
+        return _month_text(value)
+
+
+class LeaderboardQuery(serializers.Serializer):
+    month = MonthField(required=False)
+    community = serializers.CharField(required=False, allow_blank=True, max_length=12)
+    limit = serializers.IntegerField(required=False, min_value=1, max_value=1000, default=100)
+
+
+class MonthQuery(serializers.Serializer):
+    month = MonthField(required=False)
+
+
+def _leaderboard_params(request: Request) -> tuple[date, CommunityGrid | None, int]:
+    query = LeaderboardQuery(data=request.query_params)
+    query.is_valid(raise_exception=True)
+    values = query.validated_data
+    community = None
+    if values.get("community"):
+        community = CommunityGrid.objects.filter(code=values["community"]).first()
+        if community is None:
+            raise InvalidInput(FieldError("community", "unknown", MSG_COMMUNITY_UNKNOWN))
+    return values.get("month") or month_current(), community, values["limit"]
+
+
+def _month_text(month: date) -> str:
+    return f"{month.year:04d}-{month.month:02d}"
+
+
+LEADERBOARD_PARAMETERS = [
+    OpenApiParameter("month", str, description="YYYY-MM (Asia/Shanghai); default: this month"),
+    OpenApiParameter("community", str, description="12-digit community grid code"),
+]
+
+
+class LeaderboardView(APIView):
+    """GET /api/v1/leaderboard/?month=YYYY-MM&community=code — riders by the month's points."""
+
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(parameters=[*LEADERBOARD_PARAMETERS, OpenApiParameter("limit", int)],
+                   responses={200: dict})
+    def get(self, request: Request) -> Response:
+        month, community, limit = _leaderboard_params(request)
+        rows = leaderboard(month=month, community=community, limit=limit)
+        return Response({
+            "month": _month_text(month),
+            "community": {"code": community.code, "name": getattr(community, name_field())}
+            if community else None,
+            "riders": [{"rank": r.rank, "display_name": r.display_name,
+                        "community": r.community, "points": r.points} for r in rows],
+        })
+
+
+def _export_name(month: date, community: CommunityGrid | None, extension: str) -> str:
+    place = f"-{community.code}" if community else ""
+    return f"leaderboard-{_month_text(month)}{place}.{extension}"
+
+
+def _cell(value):
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
+def _table(rows: list[LeaderboardRow]) -> list[list]:
+    header = [str(column) for column in EXPORT_COLUMNS]
+    return [header, *([r.rank, _cell(r.display_name), _cell(r.community or ""), r.points]
+                      for r in rows)]
+
+
+def leaderboard_csv(rows: list[LeaderboardRow]) -> bytes:
+    """UTF-8 with a byte-order mark, so that Excel opens the Chinese names correctly."""
+    text = io.StringIO()
+    csv.writer(text).writerows(_table(rows))
+    return "\ufeff".encode() + text.getvalue().encode("utf-8")
+
+
+def leaderboard_xlsx(rows: list[LeaderboardRow], *, title: str) -> bytes:
+    book = Workbook()
+    sheet = book.active
+    sheet.title = title
+    for values in _table(rows):
+        sheet.append(values)
+    for cell in sheet[1]:
+        cell.font = Font(bold=True)
+    for column in sheet.iter_cols(min_row=2):
+        for cell in column:
+            if isinstance(cell.value, str):
+                cell.data_type = "s"  # never a formula, whatever the name starts with
+    for letter, width in zip("ABCD", (8, 24, 24, 10), strict=True):
+        sheet.column_dimensions[letter].width = width
+    sheet.freeze_panes = "A2"
+    buffer = io.BytesIO()
+    book.save(buffer)
+    return buffer.getvalue()
+
+
+class LeaderboardExportView(APIView):
+    """GET /api/v1/leaderboard/export.csv|.xlsx — the whole board, for union staff."""
+
+    permission_classes = [role_permission(Role.UNION_STAFF)]
+
+    @extend_schema(parameters=LEADERBOARD_PARAMETERS,
+                   responses={(200, "text/csv"): bytes, (200, XLSX_TYPE): bytes})
+    def get(self, request: Request, extension: str) -> HttpResponse:
+        month, community, _limit = _leaderboard_params(request)
+        rows = leaderboard(month=month, community=community)
+        if extension == "csv":
+            response = HttpResponse(leaderboard_csv(rows), content_type="text/csv; charset=utf-8")
+        else:
+            response = HttpResponse(leaderboard_xlsx(rows, title=_month_text(month)),
+                                    content_type=XLSX_TYPE)
+        response["Content-Disposition"] = (
+            f'attachment; filename="{_export_name(month, community, extension)}"')
+        response["Cache-Control"] = "private, no-store"
+        return response
+
+
+class MyPointsView(APIView):
+    """GET /api/v1/me/points/?month=YYYY-MM — the rider's own points, each with its reason."""
+
+    permission_classes = [IsRider]
+
+    @extend_schema(parameters=[OpenApiParameter("month", str)], responses={200: dict})
+    def get(self, request: Request) -> Response:
+        query = MonthQuery(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        mine = rider_points(rider=request.user.rider, month=query.validated_data.get("month"))
+        return Response({"total": mine.total, "month": _month_text(mine.month),
+                         "month_total": mine.month_total, "entries": mine.entries})

@@ -1,0 +1,99 @@
+"""Reads of the points ledger: the monthly leaderboard and a rider's own entries.
+
+Months are Asia/Shanghai calendar months: an entry at 23:30 on the 31st (15:30 UTC) belongs to
+that month, one at 00:10 on the 1st (16:10 UTC the day before) to the next. A rider's points
+for a month are the sum of that month's entries (awards and any withdrawals).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time
+
+from django.db.models import Sum
+from django.utils import timezone
+
+from civicmap.i18n import name_field
+from civicmap.models import CommunityGrid
+from issues.models import PointsEntry, Rider
+from issues.services.points import SHANGHAI, points_reason_text
+
+RIDER_ENTRIES_MAX = 500
+
+
+def month_current(now: datetime | None = None) -> date:
+    """The first day of the present Asia/Shanghai month."""
+    local = (now or timezone.now()).astimezone(SHANGHAI)
+    return date(local.year, local.month, 1)
+
+
+def month_bounds(month: date) -> tuple[datetime, datetime]:
+    """[start, end) of an Asia/Shanghai calendar month, as aware datetimes."""
+    start = datetime.combine(month.replace(day=1), time(0), tzinfo=SHANGHAI)
+    following = date(month.year + month.month // 12, month.month % 12 + 1, 1)
+    return start, datetime.combine(following, time(0), tzinfo=SHANGHAI)
+
+
+@dataclass(frozen=True)
+class LeaderboardRow:
+    rank: int
+    display_name: str
+    community: str | None
+    points: int
+
+
+def leaderboard(*, month: date, community: CommunityGrid | None = None,
+                limit: int | None = None) -> list[LeaderboardRow]:
+    """Riders by points earned in the month, most first; the subdistrict's, or one community's
+    (the community the rider is registered in). Active riders with points above zero only.
+
+    Ranks are shared by equal totals (1, 2, 2, 4); equal totals are listed by display name.
+    Display names only: no usernames, member numbers or phone numbers.
+    """
+    start, end = month_bounds(month)
+    entries = PointsEntry.objects.filter(created_at__gte=start, created_at__lt=end,
+                                         rider__is_active=True)
+    if community is not None:
+        entries = entries.filter(rider__community=community)
+    label = f"rider__community__{name_field()}"
+    totals = (entries.values("rider_id", "rider__display_name", label)
+              .annotate(total=Sum("points")).filter(total__gt=0)
+              .order_by("-total", "rider__display_name", "rider_id"))
+    if limit is not None:
+        totals = totals[:limit]
+    rows: list[LeaderboardRow] = []
+    for position, row in enumerate(totals, start=1):
+        tied = rows and rows[-1].points == row["total"]
+        rows.append(LeaderboardRow(
+            rank=rows[-1].rank if tied else position, display_name=row["rider__display_name"],
+            community=row[label], points=row["total"],
+        ))
+    return rows
+
+
+@dataclass(frozen=True)
+class RiderPoints:
+    total: int
+    month: date
+    month_total: int
+    entries: list[dict]
+
+
+def rider_points(*, rider: Rider, month: date | None = None) -> RiderPoints:
+    """A rider's own ledger: all-time total, the month's total and the month's entries (all
+    entries, newest first, when no month is given), each with its reason in words."""
+    ledger = PointsEntry.objects.filter(rider=rider)
+    shown_month = month or month_current()
+    start, end = month_bounds(shown_month)
+    in_month = ledger.filter(created_at__gte=start, created_at__lt=end)
+    listed = in_month if month is not None else ledger
+    entries = [
+        {"points": entry.points, "reason": entry.reason,
+         "reason_text": points_reason_text(reason=entry.reason, case_id=entry.case_id),
+         "case": entry.case_id, "at": entry.created_at}
+        for entry in listed.order_by("-created_at", "-id")[:RIDER_ENTRIES_MAX]
+    ]
+    return RiderPoints(
+        total=ledger.aggregate(total=Sum("points"))["total"] or 0, month=shown_month,
+        month_total=in_month.aggregate(total=Sum("points"))["total"] or 0, entries=entries,
+    )

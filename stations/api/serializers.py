@@ -1,0 +1,151 @@
+"""Input serializers of the stations API (thin: the services and selectors hold the rules)."""
+
+from __future__ import annotations
+
+import math
+from datetime import timedelta
+
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from rest_framework import serializers
+
+from civicmap import coords
+from civicmap.models import Subdistrict
+from stations.models import MAX_COVERAGE_RADIUS_M, Service
+from stations.selectors import (
+    DEFAULT_NEED_WEIGHT,
+    DEFAULT_REPORT_WEIGHT,
+    DEMAND_CELL_M,
+    HOTSPOTS_DEFAULT,
+    NEAREST_LIMIT,
+    Period,
+    subdistrict_default,
+)
+from stations.services import MSG_UNKNOWN_SERVICE
+
+COORD_SYSTEMS = [system.value for system in coords.CoordSystem]
+DEFAULT_PERIOD_DAYS = 90
+MAX_SITING_K = 20
+MAX_VENUES = 500
+
+MSG_NOT_A_NUMBER = _("A finite number is required.")
+MSG_PERIOD_ORDER = _("since must be before until.")
+MSG_UNKNOWN_SUBDISTRICT = _("Unknown subdistrict code.")
+
+
+class FiniteFloatField(serializers.FloatField):
+    default_error_messages = {"invalid": MSG_NOT_A_NUMBER}
+
+    def to_internal_value(self, data):
+        value = super().to_internal_value(data)
+        if not math.isfinite(value):
+            self.fail("invalid")
+        return value
+
+
+class ServiceField(serializers.ChoiceField):
+    def __init__(self, **kwargs) -> None:
+        super().__init__(choices=Service.choices, **kwargs)
+
+    def to_internal_value(self, data):
+        if data not in Service.values:
+            raise serializers.ValidationError(str(MSG_UNKNOWN_SERVICE % {"service": data}),
+                                              code="invalid")
+        return data
+
+
+class PositionQuery(serializers.Serializer):
+    """A position as a phone sends it; ``wgs84`` holds it converted to WGS 84 (lon, lat)."""
+
+    lon = FiniteFloatField(min_value=-180, max_value=180)
+    lat = FiniteFloatField(min_value=-90, max_value=90)
+    coord_system = serializers.ChoiceField(choices=COORD_SYSTEMS, default="wgs84")
+
+    def validate(self, attrs: dict) -> dict:
+        attrs["wgs84"] = coords.to_wgs84(attrs["lon"], attrs["lat"], attrs["coord_system"])
+        return attrs
+
+
+class NearestQuery(PositionQuery):
+    service = ServiceField(required=False)
+    open_now = serializers.BooleanField(required=False, default=False)
+    at = serializers.DateTimeField(required=False, help_text="default: now (for open_now)")
+    limit = serializers.IntegerField(required=False, min_value=1, max_value=NEAREST_LIMIT,
+                                     default=NEAREST_LIMIT)
+
+
+class ListQuery(serializers.Serializer):
+    service = ServiceField(required=False)
+    open_now = serializers.BooleanField(required=False, default=False)
+    at = serializers.DateTimeField(required=False)
+
+
+class PeriodInput(serializers.Serializer):
+    """Reports received in [since, until) in a subdistrict; default the last 90 days."""
+
+    subdistrict = serializers.CharField(required=False, max_length=9,
+                                        help_text="subdistrict code; default the first one")
+    since = serializers.DateTimeField(required=False)
+    until = serializers.DateTimeField(required=False)
+    report_weight = FiniteFloatField(required=False, min_value=0, max_value=100,
+                                     default=DEFAULT_REPORT_WEIGHT)
+    need_weight = FiniteFloatField(required=False, min_value=0, max_value=100,
+                                   default=DEFAULT_NEED_WEIGHT)
+
+    def validate(self, attrs: dict) -> dict:
+        until = attrs.get("until") or timezone.now()
+        since = attrs.get("since") or until - timedelta(days=DEFAULT_PERIOD_DAYS)
+        if since >= until:
+            raise serializers.ValidationError({"since": MSG_PERIOD_ORDER})
+        attrs["period"] = Period(since=since, until=until)
+        code = attrs.get("subdistrict")
+        attrs["subdistrict"] = (Subdistrict.objects.filter(code=code).first() if code
+                                else subdistrict_default())
+        if attrs["subdistrict"] is None:
+            raise serializers.ValidationError({"subdistrict": MSG_UNKNOWN_SUBDISTRICT})
+        return attrs
+
+
+class CoverageQuery(PeriodInput):
+    hotspots = serializers.IntegerField(required=False, min_value=0, max_value=100,
+                                        default=HOTSPOTS_DEFAULT)
+
+
+class VenueInput(serializers.Serializer):
+    name = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
+    lon = FiniteFloatField(min_value=-180, max_value=180)
+    lat = FiniteFloatField(min_value=-90, max_value=90)
+    coord_system = serializers.ChoiceField(choices=COORD_SYSTEMS, default="wgs84")
+
+    def validate(self, attrs: dict) -> dict:
+        lon, lat = coords.to_wgs84(attrs["lon"], attrs["lat"], attrs["coord_system"])
+        return {"name": attrs["name"], "lon": lon, "lat": lat}
+
+
+class SitingInput(PeriodInput):
+    k = serializers.IntegerField(required=False, min_value=1, max_value=MAX_SITING_K, default=5)
+    radius_m = serializers.IntegerField(required=False, min_value=1,
+                                        max_value=MAX_COVERAGE_RADIUS_M)
+    cell_m = serializers.IntegerField(required=False, min_value=10, max_value=200,
+                                      default=DEMAND_CELL_M)
+    candidates = VenueInput(many=True, required=False, max_length=MAX_VENUES,
+                            help_text="host venues to choose from; default: unit-grid centres")
+
+
+class CheckInInput(PositionQuery):
+    code = serializers.CharField(max_length=300, help_text="the QR code's text or the short code")
+    accuracy_m = FiniteFloatField(required=False, min_value=0, max_value=100_000)
+
+
+class VisitsQuery(serializers.Serializer):
+    since = serializers.DateTimeField(required=False)
+    until = serializers.DateTimeField(required=False)
+
+
+class ExportQuery(serializers.Serializer):
+    # Not "format": DRF reads that query parameter to choose a renderer.
+    file_type = serializers.ChoiceField(choices=["geojson", "csv"], default="geojson")
+
+
+class ImportInput(serializers.Serializer):
+    file = serializers.FileField()

@@ -1,0 +1,735 @@
+"""Reads of the stations app: nearest stations, the public list, coverage, siting and visits.
+
+Units: every distance and radius is in metres on the ground. "Near" and "covered" are answered
+by PostGIS on geography (``ST_DWithin``, ``ST_Distance``: metres on the WGS 84 spheroid). Areas
+come from buffers in EPSG:4548 (CGCS2000 / 3-degree Gauss-Kruger CM 117E; scale error about
+3e-5 at Nanyuan) and are used for area shares and drawing only, never for "is this covered".
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.conf import settings
+from django.contrib.gis.db.models import GeometryField, PointField
+from django.contrib.gis.db.models.aggregates import Collect, Union
+from django.contrib.gis.db.models.functions import (
+    Area,
+    AsGeoJSON,
+    Centroid,
+    Distance,
+    GeometryDistance,
+    Intersection,
+    PointOnSurface,
+    SnapToGrid,
+    Transform,
+)
+from django.contrib.gis.geos import GEOSGeometry, Point
+from django.contrib.postgres.aggregates import JSONBAgg
+from django.db.models import (
+    BooleanField,
+    Case,
+    Count,
+    Exists,
+    ExpressionWrapper,
+    F,
+    IntegerField,
+    JSONField,
+    Max,
+    OuterRef,
+    Q,
+    QuerySet,
+    TextField,
+    Value,
+    When,
+)
+from django.db.models.functions import Cast, Coalesce, JSONObject
+from django.utils import timezone, translation
+
+from civicmap.i18n import name_field
+from civicmap.models import WGS84, CommunityGrid, Subdistrict, UnitGrid
+from civicmap.spatial import METRIC_SRID, Buffer, as_geometry_point, metric
+from issues.models import Report
+from stations.catalogue import service_catalogue, services_describe
+from stations.hours import is_open_at
+from stations.models import DEFAULT_COVERAGE_RADIUS_M, CheckIn, Station, VenueType
+from stations.siting import mclp_greedy
+
+NEAREST_LIMIT = 5
+# KNN (<->) on geography orders by distance on a sphere; the answer reports (and finally orders
+# by) distance on the spheroid. The two differ by under 0.5 %, so ranking twice as many by KNN
+# and re-sorting them leaves the top five right except for near-ties beyond that margin.
+NEAREST_OVERFETCH = 2
+WALKING_SPEED_M_PER_S = 1.2  # 4.3 km/h, a common planning figure for walking; the distance is
+# a straight line, so the estimate is a lower bound on the real walk.
+RIDERS_NEEDS_GROUP = "L02"  # 骑手诉求: riders' own needs (parking, charging, access, pickup)
+DEFAULT_REPORT_WEIGHT = 1.0  # demand weight of a report of any other category
+DEFAULT_NEED_WEIGHT = 3.0  # a rider's own need counts three times: the stations exist for them
+DEMAND_CELL_M = 25  # metres: siting groups uncovered reports into 25 m cells (see siting_suggest)
+HOTSPOTS_DEFAULT = 10
+AREA_QUAD_SEGS = 64  # a 256-gon per circle: area within 0.01 % of the true circle
+
+
+def station_radius_default_m() -> int:
+    """The coverage radius of a station without its own (metres; setting
+    STATION_COVERAGE_RADIUS_M, default 500)."""
+    return int(getattr(settings, "STATION_COVERAGE_RADIUS_M", DEFAULT_COVERAGE_RADIUS_M))
+
+
+def radius_expression() -> Coalesce:
+    """Each station's coverage radius in metres: its own, or the default."""
+    return Coalesce(F("coverage_radius_m"), Value(station_radius_default_m()),
+                    output_field=IntegerField())
+
+
+def walk_minutes(distance_m: float) -> int:
+    """Walking time at 1.2 m/s (4.3 km/h), rounded up to whole minutes."""
+    return math.ceil(distance_m / WALKING_SPEED_M_PER_S / 60)
+
+
+def active_stations() -> QuerySet[Station]:
+    return Station.objects.filter(is_active=True)
+
+
+def station_open_ids(*, at: datetime) -> set[int]:
+    """Active stations open at ``at`` (their weekly hours in Asia/Shanghai, see stations.hours).
+
+    One small query over every active station's hours: a subdistrict has tens of stations.
+    """
+    return {
+        pk for pk, hours in active_stations().values_list("id", "opening_hours")
+        if is_open_at(hours, at)
+    }
+
+
+# --- nearest and list -----------------------------------------------------------------------
+
+
+def station_nearest_list(
+    *, point: Point, service: str | None = None, open_now: bool = False,
+    at: datetime | None = None, limit: int = NEAREST_LIMIT,
+) -> list[dict]:
+    """Up to ``limit`` active stations nearest ``point`` (WGS 84), nearest first.
+
+    KNN in PostGIS (``ORDER BY location <-> point``, the GiST index); ``distance_m`` is
+    ``ST_Distance`` on geography: true metres on the spheroid, not degrees. ``walk_minutes``
+    assumes 1.2 m/s in a straight line. ``service`` keeps stations offering it; ``open_now``
+    keeps those open at ``at`` (default now) in Asia/Shanghai.
+    """
+    at = at or timezone.now()
+    open_ids = station_open_ids(at=at) if open_now else None
+    nearest = list(nearest_queryset(point=point, service=service, open_ids=open_ids,
+                                    limit=limit))
+    nearest.sort(key=lambda station: (station.distance.m, station.pk))
+    label = name_field()
+    default_radius_m = station_radius_default_m()
+    return [
+        {
+            "id": station.pk, "name": getattr(station, label), "name_zh": station.name_zh,
+            "name_en": station.name_en, "venue_type": station.venue_type,
+            "address_zh": station.address_zh,
+            "lon": round(station.location.x, 6), "lat": round(station.location.y, 6),
+            "distance_m": round(station.distance.m, 1),
+            "walk_minutes": walk_minutes(station.distance.m),
+            "open_now": is_open_at(station.opening_hours, at),
+            "opening_hours": station.opening_hours,
+            "services": services_describe(station.services),
+            "coverage_radius_m": station.coverage_radius_m or default_radius_m,
+        }
+        for station in nearest[:limit]
+    ]
+
+
+def nearest_queryset(*, point: Point, service: str | None, open_ids: set[int] | None,
+                     limit: int = NEAREST_LIMIT) -> QuerySet[Station]:
+    """The KNN query of ``station_nearest_list`` (over-fetching, see NEAREST_OVERFETCH)."""
+    stations = active_stations()
+    if service:
+        stations = stations.filter(services__contains=[service])
+    if open_ids is not None:
+        stations = stations.filter(id__in=open_ids)
+    return (
+        stations.only("id", "name_zh", "name_en", "venue_type", "address_zh", "location",
+                      "opening_hours", "services", "coverage_radius_m")
+        .annotate(distance=Distance("location", point))
+        .order_by(GeometryDistance("location", point), "id")[:limit * NEAREST_OVERFETCH]
+    )
+
+
+def station_features(*, service: str | None = None, open_now: bool = False,
+                     at: datetime | None = None) -> str:
+    """Every active station as GeoJSON FeatureCollection text, assembled by PostGIS.
+
+    Properties: names, venue type, address, service codes, weekly hours, coverage radius
+    (metres) and whether it is open at ``at``. The collection also carries the service catalogue
+    (``services``: code, Chinese and English names, member benefit) and the venue types, so a
+    client can label the codes in either language.
+    """
+    at = at or timezone.now()
+    open_ids = station_open_ids(at=at)
+    stations = active_stations()
+    if service:
+        stations = stations.filter(services__contains=[service])
+    if open_now:
+        stations = stations.filter(id__in=open_ids)
+    label = name_field()
+    feature = JSONObject(
+        type=Value("Feature"), id=F("id"),
+        geometry=Cast(AsGeoJSON(as_geometry_point("location"), precision=6), JSONField()),
+        properties=JSONObject(
+            name=F(label), name_zh=F("name_zh"), name_en=F("name_en"),
+            venue_type=F("venue_type"), address_zh=F("address_zh"), services=F("services"),
+            opening_hours=F("opening_hours"), coverage_radius_m=radius_expression(),
+            # An empty IN () would make Django drop the whole query: say False instead.
+            open_now=ExpressionWrapper(Q(id__in=open_ids), output_field=BooleanField())
+            if open_ids else Value(False),
+        ),
+    )
+    text = stations.aggregate(
+        text=Cast(JSONObject(
+            type=Value("FeatureCollection"),
+            features=Coalesce(JSONBAgg(feature, order_by=("name_zh",)),
+                              Cast(Value("[]"), JSONField())),
+        ), TextField())
+    )["text"]
+    if text is None:  # no rows at all: the aggregate still answers, but be safe
+        text = '{"type": "FeatureCollection", "features": []}'
+    # The catalogues are constants of the code: appended as foreign members of the collection.
+    collection = json.loads(text)
+    collection["services"] = service_catalogue()
+    collection["venue_types"] = venue_type_catalogue()
+    collection["at"] = at.isoformat()
+    return json.dumps(collection, ensure_ascii=False)
+
+
+def venue_type_catalogue() -> list[dict]:
+    with translation.override("zh-hans"):
+        names_zh = {code: str(name) for code, name in VenueType.choices}
+    with translation.override("en"):
+        names_en = {code: str(name) for code, name in VenueType.choices}
+    return [{"code": code, "name_zh": names_zh[code], "name_en": names_en[code]}
+            for code, _label in VenueType.choices]
+
+
+# --- coverage ---------------------------------------------------------------------------------
+
+
+def stations_covering(*, point: Point) -> list[dict]:
+    """The active stations whose radius reaches ``point``: ``ST_DWithin`` on geography, metres."""
+    stations = (
+        active_stations()
+        .filter(location__dwithin=(point, radius_expression()))
+        .annotate(distance=Distance("location", point), radius_m=radius_expression())
+        .order_by(GeometryDistance("location", point), "id")
+    )
+    label = name_field()
+    return [
+        {"id": s.pk, "name": getattr(s, label), "distance_m": round(s.distance.m, 1),
+         "coverage_radius_m": s.radius_m}
+        for s in stations
+    ]
+
+
+def _covered_by_a_station() -> Exists:
+    """For a row with a geography ``location``: does any active station's radius reach it?
+
+    ``ST_DWithin`` on geography with the largest radius finds the candidate stations through
+    their GiST index; each is then kept if ``ST_Distance`` on geography (metres on the spheroid,
+    the very distance ST_DWithin compares) is within its own radius. (A per-row radius inside
+    ``__dwithin`` is not relabelled by Django in a subquery, and one OR branch per distinct
+    radius measured 3–5 times slower.)
+    """
+    stations = active_stations().annotate(radius_m=radius_expression())
+    largest = stations.aggregate(largest=Max("radius_m"))["largest"]
+    if largest is None:  # no station: nothing is covered
+        return Exists(stations.none())
+    row_location = ExpressionWrapper(
+        OuterRef("location"), output_field=PointField(srid=WGS84, geography=True)
+    )
+    return Exists(
+        stations.filter(location__dwithin=(OuterRef("location"), largest))
+        .annotate(distance_m=Distance("location", row_location))
+        .filter(distance_m__lte=F("radius_m"))
+    )
+
+
+def coverage_union_metric(*, stations: QuerySet[Station] | None = None
+                          ) -> GEOSGeometry | None:
+    """The union of the stations' coverage circles in EPSG:4548 (metres), or None without any.
+
+    Circles as 256-gons (``ST_Buffer`` with quad_segs=64): for areas and drawing only.
+    """
+    stations = active_stations() if stations is None else stations
+    return stations.aggregate(
+        union=Union(Buffer(metric("location"), radius_expression(), quad_segs=AREA_QUAD_SEGS))
+    )["union"]
+
+
+def coverage_layer() -> str:
+    """The covered area as one GeoJSON Feature (WGS 84), for drawing."""
+    union = coverage_union_metric()
+    geometry = "null"
+    if union is not None:
+        geometry = union.transform(WGS84, clone=True).json
+    return (
+        '{"type": "FeatureCollection", "features": [{"type": "Feature", "geometry": '
+        f'{geometry}, "properties": {{"radius_default_m": {station_radius_default_m()}}}}}]}}'
+    )
+
+
+@dataclass(frozen=True)
+class Period:
+    """Reports received in [since, until)."""
+
+    since: datetime
+    until: datetime
+
+
+def _reports(*, subdistrict: Subdistrict, period: Period) -> QuerySet[Report]:
+    return Report.objects.filter(
+        community_grid__subdistrict=subdistrict,
+        received_at__gte=period.since, received_at__lt=period.until,
+    )
+
+
+def _is_need() -> Q:
+    return Q(category__group__code=RIDERS_NEEDS_GROUP)
+
+
+def _report_groups(*, subdistrict: Subdistrict, period: Period, by: dict,
+                   aggregates: dict | None = None) -> list[dict]:
+    """Reports of the period counted (``n``) by the ``by`` expressions, ``covered`` (by an
+    active station) and ``need`` (a rider's own need). One pass: the coverage test, about 10 µs a
+    report, runs once per report whatever is asked of the groups."""
+    return list(
+        _reports(subdistrict=subdistrict, period=period)
+        .annotate(covered=_covered_by_a_station(),
+                  need=ExpressionWrapper(_is_need(), output_field=BooleanField()), **by)
+        .values(*by, "covered", "need")
+        .annotate(n=Count("id"), **(aggregates or {}))
+        .order_by()
+    )
+
+
+@dataclass
+class _Tally:
+    reports: int = 0
+    reports_covered: int = 0
+    needs: int = 0
+    needs_covered: int = 0
+
+    def add(self, row: dict) -> None:
+        self.reports += row["n"]
+        self.reports_covered += row["n"] if row["covered"] else 0
+        self.needs += row["n"] if row["need"] else 0
+        self.needs_covered += row["n"] if row["need"] and row["covered"] else 0
+
+    def as_dict(self) -> dict:
+        return {
+            "reports": self.reports, "reports_covered": self.reports_covered,
+            "reports_share": _share(self.reports_covered, self.reports),
+            "needs": self.needs, "needs_covered": self.needs_covered,
+            "needs_share": _share(self.needs_covered, self.needs),
+        }
+
+
+def _share(part: float, whole: float) -> float | None:
+    return round(part / whole, 4) if whole else None
+
+
+def subdistrict_default() -> Subdistrict:
+    return Subdistrict.objects.order_by("code").first()  # type: ignore[return-value]
+
+
+def coverage_summary(
+    *, period: Period, subdistrict: Subdistrict | None = None,
+    report_weight: float = DEFAULT_REPORT_WEIGHT, need_weight: float = DEFAULT_NEED_WEIGHT,
+    hotspots: int = HOTSPOTS_DEFAULT,
+) -> dict:
+    """Coverage of the subdistrict and each community by the active stations.
+
+    * area: the covered area (the union of the circles, EPSG:4548) over the area, in m²;
+    * reports: reports received in the period within some station's radius (geography,
+      metres), and of them riders' own needs (骑手诉求, category group L02);
+    * hotspots: the unit grids with the most uncovered demand, weight = other reports ×
+      ``report_weight`` + riders' needs × ``need_weight``.
+    """
+    subdistrict = subdistrict or subdistrict_default()
+    union = coverage_union_metric()
+    union_value = Value(union, output_field=GeometryField(srid=METRIC_SRID)) if union else None
+
+    def with_area(queryset):
+        queryset = queryset.annotate(area_m2=Area(metric("boundary")))
+        if union_value is not None:
+            queryset = queryset.annotate(
+                covered_m2=Area(Intersection(metric("boundary"), union_value))
+            )
+        return queryset
+
+    def covered_m2(row) -> float:
+        return row.covered_m2.sq_m if union_value is not None else 0.0
+
+    communities = list(with_area(CommunityGrid.objects.filter(subdistrict=subdistrict))
+                       .order_by("code"))
+    whole = with_area(Subdistrict.objects.filter(pk=subdistrict.pk)).get()
+    points = [station.location for station in active_stations().only("location")]
+    groups = _report_groups(subdistrict=subdistrict, period=period,
+                            by={"community": F("community_grid"), "grid": F("unit_grid")})
+    tallies: dict[int, _Tally] = {community.pk: _Tally() for community in communities}
+    total = _Tally()
+    uncovered: dict[int, list[int]] = {}  # unit grid → [reports, needs] not covered
+    for row in groups:
+        tallies.setdefault(row["community"], _Tally()).add(row)
+        total.add(row)
+        if not row["covered"] and row["grid"] is not None:
+            counts = uncovered.setdefault(row["grid"], [0, 0])
+            counts[0] += row["n"]
+            counts[1] += row["n"] if row["need"] else 0
+    label = name_field()
+
+    def place(obj, area: float, covered: float, tally: _Tally, stations: int) -> dict:
+        return {
+            "code": obj.code, "name": getattr(obj, label), "name_zh": obj.name_zh,
+            "name_en": obj.name_en, "stations": stations,
+            "area_m2": round(area, 1), "covered_area_m2": round(covered, 1),
+            "area_share": _share(covered, area), **tally.as_dict(),
+        }
+
+    # Stations counted where they stand (GEOS covers, as ST_Covers, in Python: tens of points);
+    # one on an edge between communities goes to the lowest code, as grid_locate does.
+    home: dict[int, int] = {}
+    for point in points:
+        for community in communities:
+            if community.boundary.covers(point):
+                home[community.pk] = home.get(community.pk, 0) + 1
+                break
+    return {
+        "period": {"since": period.since.isoformat(), "until": period.until.isoformat()},
+        "radius_default_m": station_radius_default_m(),
+        "stations": len(points),
+        "weights": {"report": report_weight, "need": need_weight},
+        "subdistrict": place(whole, whole.area_m2.sq_m, covered_m2(whole), total,
+                             sum(home.values())),
+        "communities": [
+            place(community, community.area_m2.sq_m, covered_m2(community),
+                  tallies[community.pk], home.get(community.pk, 0))
+            for community in communities
+        ],
+        "hotspots": _hotspots(uncovered, report_weight=report_weight, need_weight=need_weight,
+                              limit=hotspots),
+    }
+
+
+def _hotspots(uncovered: dict[int, list[int]], *, report_weight: float, need_weight: float,
+              limit: int) -> list[dict]:
+    """The unit grids with the most uncovered demand weight, heaviest first (ties: grid ID)."""
+    grids = {
+        grid.pk: grid for grid in UnitGrid.objects.filter(pk__in=list(uncovered))
+        .select_related("community").only("grid_id", "community__code", "community__name_zh",
+                                           "community__name_en")
+    }
+    rows = []
+    for pk, (reports, needs) in uncovered.items():
+        weight = (reports - needs) * report_weight + needs * need_weight
+        rows.append((-weight, grids[pk].grid_id, pk, reports, needs, weight))
+    rows.sort()
+    rows = rows[:limit]
+    centres = dict(
+        UnitGrid.objects.filter(pk__in=[row[2] for row in rows])
+        .annotate(centre=_grid_point()).values_list("pk", "centre")
+    )
+    label = name_field()
+    return [
+        {
+            "rank": rank, "grid_id": grid_id, "community": grids[pk].community.code,
+            "community_name": getattr(grids[pk].community, label),
+            "lon": round(centres[pk].x, 6), "lat": round(centres[pk].y, 6),
+            "uncovered_reports": reports, "uncovered_needs": needs, "weight": weight,
+        }
+        for rank, (_neg, grid_id, pk, reports, needs, weight) in enumerate(rows, start=1)
+    ]
+
+
+def _grid_point() -> Case:
+    """A unit grid's centroid, or a point on its surface when the centroid falls outside it
+    (an L-shaped piece clipped by a road)."""
+    return Case(
+        When(boundary__covers=Centroid("boundary"), then=Centroid("boundary")),
+        default=PointOnSurface("boundary"),
+        output_field=GeometryField(srid=WGS84),
+    )
+
+
+# --- siting -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A possible new site: a unit grid's centre or a host venue someone proposed."""
+
+    key: str  # the grid ID, or "venue:<n>" (n from 1, in the order given)
+    kind: str  # "unit_grid" or "venue"
+    name: str
+    lon: float  # WGS 84 degrees
+    lat: float
+    x: float  # EPSG:4548 metres
+    y: float
+    community: str | None = None
+
+
+def grid_candidates(*, subdistrict: Subdistrict) -> list[Candidate]:
+    """Every unit grid's centre (see ``_grid_point``) in the subdistrict."""
+    grids = (
+        UnitGrid.objects.filter(community__subdistrict=subdistrict)
+        .annotate(centre=_grid_point())
+        .annotate(centre_metric=Transform("centre", METRIC_SRID))
+        .select_related("community").order_by("grid_id")
+        .only("grid_id", "community__code", "community__name_zh", "community__name_en")
+    )
+    label = name_field()
+    return [
+        Candidate(key=grid.grid_id, kind="unit_grid",
+                  name=f"{getattr(grid.community, label)} {grid.grid_id}",
+                  lon=grid.centre.x, lat=grid.centre.y,
+                  x=grid.centre_metric.x, y=grid.centre_metric.y, community=grid.community.code)
+        for grid in grids
+    ]
+
+
+def venue_candidates(*, venues: Sequence[dict]) -> list[Candidate]:
+    """Proposed host venues ``{"name", "lon", "lat"}`` (WGS 84) as candidates; PostGIS
+    transforms them to EPSG:4548, as it does the reports (one query for all of them)."""
+    if not venues:
+        return []
+    annotations = {
+        f"p{index}": Transform(
+            Value(Point(venue["lon"], venue["lat"], srid=WGS84),
+                  output_field=GeometryField(srid=WGS84)),
+            METRIC_SRID,
+        )
+        for index, venue in enumerate(venues)
+    }
+    row = Subdistrict.objects.annotate(**annotations).values(*annotations)[:1].get()
+    return [
+        Candidate(key=f"venue:{index + 1}", kind="venue", name=str(venue.get("name") or ""),
+                  lon=venue["lon"], lat=venue["lat"],
+                  x=row[f"p{index}"].x, y=row[f"p{index}"].y)
+        for index, venue in enumerate(venues)
+    ]
+
+
+@dataclass(frozen=True)
+class DemandCell:
+    key: tuple[float, float]  # the cell's snapped point in EPSG:4548 (metres)
+    x: float  # the centroid of its uncovered reports, EPSG:4548 metres
+    y: float
+    reports: int  # uncovered reports in the cell, riders' needs included
+    needs: int
+
+
+def _demand(*, subdistrict: Subdistrict, period: Period, cell_m: int
+            ) -> tuple[list[DemandCell], _Tally]:
+    """The uncovered reports of the period grouped into ``cell_m`` squares of EPSG:4548 (each
+    at the centroid of its reports), and the tally of all reports, covered or not."""
+    groups = _report_groups(
+        subdistrict=subdistrict, period=period,
+        by={"cell": SnapToGrid(metric("location"), float(cell_m))},
+        aggregates={"centre": Centroid(Collect(metric("location")))},
+    )
+    total = _Tally()
+    merged: dict[tuple[float, float], list] = {}  # needs and other reports are two groups
+    for row in groups:
+        total.add(row)
+        if row["covered"]:
+            continue
+        key = (row["cell"].x, row["cell"].y)
+        entry = merged.setdefault(key, [0, 0, 0.0, 0.0])
+        entry[0] += row["n"]
+        entry[1] += row["n"] if row["need"] else 0
+        entry[2] += row["centre"].x * row["n"]  # centroid of the union = weighted centroids
+        entry[3] += row["centre"].y * row["n"]
+    cells = [
+        DemandCell(key=key, x=sx / reports, y=sy / reports, reports=reports, needs=needs)
+        for key, (reports, needs, sx, sy) in sorted(merged.items())
+    ]
+    return cells, total
+
+
+def demand_cells(*, subdistrict: Subdistrict, period: Period, cell_m: int = DEMAND_CELL_M
+                 ) -> list[DemandCell]:
+    """Reports in the period that no active station covers, in ``cell_m`` squares."""
+    return _demand(subdistrict=subdistrict, period=period, cell_m=cell_m)[0]
+
+
+def coverage_pairs(*, candidates: Sequence[Candidate], cells: Sequence[DemandCell],
+                   radius_m: float) -> dict[str, list[int]]:
+    """Candidate key → indexes of the cells within ``radius_m`` (inclusive, as ST_DWithin) of
+    it, by planar distance in EPSG:4548 (a shapely STRtree: the pairs come to ~10^5–10^6)."""
+    import shapely
+
+    mapping: dict[str, list[int]] = {candidate.key: [] for candidate in candidates}
+    if not candidates or not cells:
+        return mapping
+    tree = shapely.STRtree(shapely.points([(cell.x, cell.y) for cell in cells]))
+    sites = shapely.points([(candidate.x, candidate.y) for candidate in candidates])
+    site_index, cell_index = tree.query(sites, predicate="dwithin", distance=radius_m)
+    for site, cell in zip(site_index.tolist(), cell_index.tolist(), strict=True):
+        mapping[candidates[site].key].append(cell)
+    return mapping
+
+
+def siting_suggest(
+    *, k: int, period: Period, subdistrict: Subdistrict | None = None,
+    radius_m: int | None = None, venues: Sequence[dict] | None = None,
+    report_weight: float = DEFAULT_REPORT_WEIGHT, need_weight: float = DEFAULT_NEED_WEIGHT,
+    cell_m: int = DEMAND_CELL_M,
+) -> dict:
+    """Where to open the next ``k`` stations (maximal covering location, greedy, lazy).
+
+    Demand: the reports of the period that no active station covers yet, weighted (riders'
+    needs ``need_weight``, other reports ``report_weight``), grouped into ``cell_m`` cells at the
+    centroid of their reports; a cell counts as covered when its centroid is within the radius,
+    so with 25 m cells a band of at most 18 m at a circle's edge is approximate (``cell_m``
+    trades that for speed: the pairs grow as 1/cell_m² where demand is dense). Candidates: every
+    unit grid's centre, or the ``venues`` given. Each pick answers the weight the greedy counted
+    (``gain_weight``, on cells) and the exact added coverage, counted again in PostGIS with
+    ST_DWithin on geography over every uncovered report (``added_*``).
+    """
+    subdistrict = subdistrict or subdistrict_default()
+    radius_m = radius_m or station_radius_default_m()
+    candidates = (venue_candidates(venues=venues) if venues
+                  else grid_candidates(subdistrict=subdistrict))
+    cells, before = _demand(subdistrict=subdistrict, period=period, cell_m=cell_m)
+
+    def weight_of(reports: int, needs: int) -> float:
+        return (reports - needs) * report_weight + needs * need_weight
+
+    weights = {index: weight_of(cell.reports, cell.needs) for index, cell in enumerate(cells)}
+    pairs = coverage_pairs(candidates=candidates, cells=cells, radius_m=radius_m)
+    result = mclp_greedy(coverage=pairs, weights=weights, k=k)
+    by_key = {candidate.key: candidate for candidate in candidates}
+    picked = [by_key[pick.candidate] for pick in result.picks]
+    exact = _added_exactly(subdistrict=subdistrict, period=period, picks=picked,
+                           radius_m=radius_m)
+    covered_reports, covered_needs = before.reports_covered, before.needs_covered
+    answer_picks = []
+    for rank, (pick, candidate) in enumerate(zip(result.picks, picked, strict=True), start=1):
+        added_reports, added_needs = exact.get(rank, (0, 0))
+        covered_reports += added_reports
+        covered_needs += added_needs
+        answer_picks.append({
+            "rank": rank, "key": candidate.key, "kind": candidate.kind, "name": candidate.name,
+            "community": candidate.community,
+            "lon": round(candidate.lon, 6), "lat": round(candidate.lat, 6),
+            "gain_weight": round(pick.added_weight, 3),
+            "added_reports": added_reports, "added_needs": added_needs,
+            "added_weight": weight_of(added_reports, added_needs),
+            "reports_share_after": _share(covered_reports, before.reports),
+            "needs_share_after": _share(covered_needs, before.needs),
+        })
+    return {
+        "period": {"since": period.since.isoformat(), "until": period.until.isoformat()},
+        "k": k, "radius_m": radius_m, "cell_m": cell_m,
+        "weights": {"report": report_weight, "need": need_weight},
+        "candidate_kind": "venue" if venues else "unit_grid", "candidates": len(candidates),
+        "demand_cells": len(cells),
+        "uncovered_weight": round(math.fsum(weights.values()), 3),
+        "before": before.as_dict(),
+        "picks": answer_picks,
+        "greedy_evaluations": result.evaluations,
+    }
+
+
+def _added_exactly(*, subdistrict: Subdistrict, period: Period, picks: Sequence[Candidate],
+                   radius_m: int) -> dict[int, tuple[int, int]]:
+    """Rank → (reports, needs) not covered before that pick ``rank`` covers and no earlier pick
+    does: ST_DWithin on geography, the first pick in rank order that reaches the report.
+
+    The reports near some pick are found through their GiST index first, so the coverage test
+    by the existing stations runs on those only."""
+    if not picks:
+        return {}
+    sites = [(rank, Point(c.lon, c.lat, srid=WGS84)) for rank, c in enumerate(picks, start=1)]
+    near_a_pick = Q(pk__in=[])
+    for _rank, site in sites:
+        near_a_pick |= Q(location__dwithin=(site, radius_m))
+    rows = (
+        _reports(subdistrict=subdistrict, period=period).filter(near_a_pick)
+        .annotate(covered=_covered_by_a_station()).filter(covered=False)
+        .annotate(first_pick=Case(
+            *[When(location__dwithin=(site, radius_m), then=Value(rank)) for rank, site in sites],
+            output_field=IntegerField(),
+        ))
+        .values("first_pick")
+        .annotate(reports=Count("id"), needs=Count("id", filter=_is_need()))
+        .order_by()
+    )
+    return {row["first_pick"]: (row["reports"], row["needs"]) for row in rows}
+
+
+# --- check-ins --------------------------------------------------------------------------------
+
+
+def checkin_visits(*, since: datetime | None = None, until: datetime | None = None) -> dict:
+    """Visits (counted check-ins) per station and per rider, for the union's statistics."""
+    window = Q()
+    if since:
+        window &= Q(at__gte=since)
+    if until:
+        window &= Q(at__lt=until)
+    checkins = CheckIn.objects.filter(window)
+    station_window = Q()
+    if since:
+        station_window &= Q(checkins__at__gte=since)
+    if until:
+        station_window &= Q(checkins__at__lt=until)
+    label = name_field()
+    stations = (
+        Station.objects.annotate(
+            visits=Count("checkins", filter=station_window),
+            riders=Count("checkins__rider", filter=station_window, distinct=True),
+        )
+        .order_by("-visits", "name_zh")
+        .values("id", label, "name_zh", "name_en", "is_active", "visits", "riders")
+    )
+    riders = (
+        checkins.values("rider", "rider__username", "rider__rider__display_name",
+                        "rider__rider__member_no")
+        .annotate(visits=Count("id"), stations=Count("station", distinct=True))
+        .order_by("-visits", "rider")
+    )
+    return {
+        "since": since.isoformat() if since else None,
+        "until": until.isoformat() if until else None,
+        "visits": checkins.count(),
+        "riders": checkins.values("rider").distinct().count(),
+        "per_station": [
+            {"id": s["id"], "name": s[label], "name_zh": s["name_zh"], "name_en": s["name_en"],
+             "is_active": s["is_active"], "visits": s["visits"], "riders": s["riders"]}
+            for s in stations
+        ],
+        "per_rider": [
+            {"user_id": r["rider"], "username": r["rider__username"],
+             "display_name": r["rider__rider__display_name"],
+             "member_no": r["rider__rider__member_no"],
+             "visits": r["visits"], "stations": r["stations"]}
+            for r in riders
+        ],
+    }
+
+
+def rider_checkin_list(*, rider) -> QuerySet[CheckIn]:
+    return CheckIn.objects.filter(rider=rider).select_related("station").order_by("-at", "-id")
+
+
+def uncovered_report_points(*, subdistrict: Subdistrict, period: Period) -> list[GEOSGeometry]:
+    """The reports of the period that no active station covers, as EPSG:4548 points (for maps)."""
+    return list(
+        _reports(subdistrict=subdistrict, period=period)
+        .annotate(covered=_covered_by_a_station()).filter(covered=False)
+        .annotate(point=metric("location")).values_list("point", flat=True)
+    )

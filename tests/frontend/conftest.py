@@ -1,0 +1,138 @@
+"""Browser fixtures: headless Debian Chromium driven by Playwright against ``live_server``.
+
+Every request to an address other than the test server is aborted and recorded, so a page
+that still needs a CDN fails visibly. Console errors, uncaught page errors and
+Content-Security-Policy violations (the ``securitypolicyviolation`` event, listened to before
+any page script runs) are collected for the tests to assert on.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+
+# Playwright's sync API runs an asyncio loop in this thread; Django's ORM refuses to run where
+# a loop is running unless told that this test thread is not really asynchronous.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1", "[::1]"}
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+
+WATCH_SCRIPT = """
+window.__cspViolations = [];
+document.addEventListener("securitypolicyviolation", function (event) {
+  window.__cspViolations.push({directive: event.violatedDirective, blocked: event.blockedURI,
+                               sample: event.sample, source: event.sourceFile,
+                               line: event.lineNumber, column: event.columnNumber});
+});
+"""
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"{CHROMIUM} is not installed (WITH_BROWSER=1 scripts/setup.sh)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True,
+                                             args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@dataclass
+class Watched:
+    """A page and what it did: requests it tried elsewhere, console errors, CSP violations."""
+
+    page: object
+    blocked: list[str] = field(default_factory=list)
+    console_errors: list[str] = field(default_factory=list)
+    page_errors: list[str] = field(default_factory=list)
+
+    def csp_violations(self) -> list[dict]:
+        return self.page.evaluate("window.__cspViolations || []")
+
+    def assert_clean(self, *, allow_blocked_images: bool = False) -> None:
+        """No CSP violation, no uncaught error, no console error, nothing fetched elsewhere.
+
+        With ``allow_blocked_images`` (a basemap's tiles), blocked requests may be images only,
+        and their failures are the only console errors allowed.
+        """
+        assert self.csp_violations() == []
+        assert self.page_errors == [], "\n".join(self.page_errors)
+        if allow_blocked_images:
+            errors = [e for e in self.console_errors if "net::ERR_FAILED" not in e]
+        else:
+            assert self.blocked == [], f"requests to other origins: {self.blocked}"
+            errors = self.console_errors
+        assert errors == []
+
+
+@pytest.fixture
+def open_page(chromium, live_server) -> Iterator:
+    """``open_page(path, locale=..., session=...)`` → Watched, after the page has loaded."""
+    contexts = []
+
+    def open_(path: str, *, locale: str = "zh-CN", session: str | None = None,
+              blocked_types: list[str] | None = None, wait: str = "load") -> Watched:
+        context = chromium.new_context(locale=locale, viewport={"width": 1280, "height": 860})
+        contexts.append(context)
+        if session:
+            context.add_cookies([{"name": "sessionid", "value": session,
+                                  "url": live_server.url}])
+        page = context.new_page()
+        watched = Watched(page=page)
+
+        def guard(route) -> None:
+            if urlsplit(route.request.url).hostname in LOCAL_HOSTS:
+                route.continue_()
+            else:
+                watched.blocked.append(f"{route.request.resource_type} {route.request.url}")
+                if blocked_types is not None:
+                    blocked_types.append(route.request.resource_type)
+                route.abort()
+
+        context.route("**/*", guard)
+        context.add_init_script(WATCH_SCRIPT)
+        page.on("console", lambda message: message.type == "error"
+                and watched.console_errors.append(message.text))
+        page.on("pageerror", lambda error: watched.page_errors.append(
+            f"{error}\n{error.stack or ''}"))
+        page.goto(live_server.url + path, wait_until=wait)
+        return watched
+
+    yield open_
+    for context in contexts:
+        context.close()
+
+
+@pytest.fixture
+def session_for(db):
+    """``session_for(username)`` → a session cookie value for that demo user."""
+    from django.contrib.auth import get_user_model
+    from django.test import Client
+
+    def login(username: str) -> str:
+        client = Client()
+        client.force_login(get_user_model().objects.get(username=username))
+        return client.cookies["sessionid"].value
+
+    return login
+
+
+def screenshot(page, name: str) -> Path:
+    """Save a full-page screenshot under test-artifacts/ and print where it is."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    path = ARTIFACTS / name
+    page.screenshot(path=str(path), full_page=True)
+    print(f"\nscreenshot: {path}")
+    return path

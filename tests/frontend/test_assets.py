@@ -1,0 +1,104 @@
+"""Every script, stylesheet, font and icon of the maps comes from our origin, through
+staticfiles, from npm packages pinned in frontend/package-lock.json."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+from django.contrib.staticfiles import finders
+from django.core.management import call_command
+from django.test import override_settings
+
+from frontend import maps
+from frontend.widgets import OfflineGISModelAdmin, OfflineOSMWidget
+
+ROOT = Path(__file__).resolve().parents[2]
+FRONTEND = ROOT / "frontend"
+ALL_ASSETS = [
+    *maps.MAP_JS, *maps.MAP_CSS, *maps.HEATMAP_JS, *maps.HEATMAP_WITH_TIME_JS,
+    *maps.HEATMAP_WITH_TIME_CSS, *maps.MARKER_CLUSTER_JS, *maps.MARKER_CLUSTER_CSS,
+]
+WIDGET_ASSETS = ["vendor/ol/ol.js", "vendor/ol/ol.css", "gis/js/OLMapWidget.js",
+                 "gis/css/ol3.css"]
+
+
+@pytest.mark.parametrize("path", [path for _name, path in ALL_ASSETS] + WIDGET_ASSETS)
+def test_asset_is_a_static_file_of_ours(path):
+    assert finders.find(path), f"{path} not found by the staticfiles finders (npm ci?)"
+
+
+def test_package_lock_pins_every_dependency():
+    package = json.loads((FRONTEND / "package.json").read_text())
+    lock = json.loads((FRONTEND / "package-lock.json").read_text())
+    for name in ["leaflet", "leaflet.heat", "leaflet.markercluster", "leaflet.awesome-markers",
+                 "leaflet-timedimension", "iso8601-js-period", "jquery", "bootstrap",
+                 "@fortawesome/fontawesome-free", "ol"]:
+        assert name in package["dependencies"]
+        assert lock["packages"][f"node_modules/{name}"]["version"]
+    assert lock["packages"]["node_modules/leaflet"]["version"] == "1.9.4"
+
+
+def test_stylesheets_reference_only_files_we_serve():
+    """url(...) in our vendored CSS resolves to a static file, never to another host."""
+    for _name, path in [*maps.MAP_CSS, *maps.HEATMAP_WITH_TIME_CSS, *maps.MARKER_CLUSTER_CSS,
+                        ("ol", "vendor/ol/ol.css")]:
+        text = Path(finders.find(path)).read_text(encoding="utf-8")
+        for url in re.findall(r"url\(\s*['\"]?([^'\")]+)", text):
+            if url.startswith("data:"):
+                continue
+            assert "//" not in url, f"{path} loads {url}"
+            target = (Path(path).parent / url.split("?")[0].split("#")[0]).as_posix()
+            target = _normalise(target)
+            assert finders.find(target), f"{path}: {url} -> {target} is not served"
+
+
+def _normalise(path: str) -> str:
+    parts: list[str] = []
+    for part in path.split("/"):
+        if part == "..":
+            parts.pop()
+        elif part not in ("", "."):
+            parts.append(part)
+    return "/".join(parts)
+
+
+def test_our_time_control_css_is_the_package_css_without_the_cdn_font():
+    original = (FRONTEND / "node_modules/leaflet-timedimension/dist/"
+                "leaflet.timedimension.control.css").read_text(encoding="utf-8")
+    ours = (FRONTEND / "static/frontend/leaflet.timedimension.control.css").read_text(
+        encoding="utf-8")
+    assert "netdna" in original and "//" not in re.sub(r"/\*.*?\*/", "", ours, flags=re.S)
+    expected = re.sub(r"@font-face\s*\{[^}]*\}\s*", "", original, count=1).replace(
+        'font-family: "Glyphicons Halflings";',
+        'font-family: "Font Awesome 6 Free";\n    font-weight: 900;')
+    for glyph, awesome in {"e072": "f04b", "e073": "f04c", "e031": "f021", "e141": "f625",
+                           "e074": "f04d", "e075": "f051", "e071": "f048",
+                           "e030": "f363"}.items():
+        expected = expected.replace(f'"\\{glyph}"', f'"\\{awesome}"')
+    assert ours.split("*/\n", 1)[1] == expected
+
+
+def test_admin_widget_loads_openlayers_from_our_static_files():
+    media = str(OfflineOSMWidget().media)
+    assert "/static/vendor/ol/ol.js" in media and "/static/vendor/ol/ol.css" in media
+    assert "//" not in media.replace('="/static', "")  # no cdn.jsdelivr.net
+    assert OfflineGISModelAdmin.gis_widget is OfflineOSMWidget
+
+
+def test_collectstatic_with_the_production_storage(tmp_path):
+    """The manifest storage rewrites url() and sourceMappingURL references: every one of the
+    vendored files must resolve, or collectstatic fails in production."""
+    storages = {
+        "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+        "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+    }
+    with override_settings(STATIC_ROOT=tmp_path, STORAGES=storages):
+        call_command("collectstatic", interactive=False, verbosity=0)
+    manifest = json.loads((tmp_path / "staticfiles.json").read_text())["paths"]
+    for _name, path in ALL_ASSETS:
+        assert path in manifest
+    assert "vendor/ol/ol.css" in manifest
+    assert not (tmp_path / "vendor/iso8601-js-period/unittest.html").exists()

@@ -1,0 +1,272 @@
+"""The governance map in a real browser: offline, under a strict CSP, with every layer.
+
+Headless Chromium (Debian's) against ``live_server``; requests to any other host are aborted.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+
+import pytest
+from django.utils import timezone
+
+from tests.frontend.conftest import screenshot
+from tests.frontend.helpers import (
+    HOTSPOT_CATEGORIES,
+    XSS_DESCRIPTION,
+    XSS_STATION_NAME,
+    hostile_station_load,
+    map_history_load,
+)
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+MAP_URL = "/map/"
+OVERLAYS_ZH = ["社区网格：每平方公里上报数", "单元网格（放大后显示）", "上报热力图",
+               "逐小时上报（最近 7 天）", "未结案件热点", "工会驿站及覆盖范围"]
+OVERLAYS_EN = ["Community grids: reports per km²", "Unit grids (zoom in)", "Reports heatmap",
+               "Reports by hour, last 7 days", "Hotspots of open cases",
+               "Union stations and coverage"]
+
+# Counts what the map drew, by the classes frontend.maps gives each layer.
+COUNT_LAYERS = """() => ({
+  community: document.querySelectorAll("path.civicmap-community").length,
+  unitgrids: document.querySelectorAll("path.civicmap-unitgrid").length,
+  hotspots: document.querySelectorAll("path.civicmap-hotspot").length,
+  coverage: document.querySelectorAll("path.civicmap-coverage").length,
+  stations: document.querySelectorAll(".leaflet-marker-pane .awesome-marker").length,
+  heat: document.querySelectorAll("canvas.leaflet-heatmap-layer").length,
+  legend: document.querySelectorAll(".civicmap-legend").length,
+  scale: document.querySelectorAll(".leaflet-control-scale").length,
+  overlays: Array.from(document.querySelectorAll(
+      ".leaflet-control-layers-overlays label > span > span")).map(s => s.textContent.trim()),
+})"""
+
+
+@pytest.fixture
+def map_data(reference_data, settings):
+    settings.BASEMAP = "none"
+    settings.MAP_HOTSPOT_EPS_M = 50  # metres: the test hotspot's cases are 20 m apart
+    settings.MAP_HOTSPOT_MIN_CASES = 3
+    map_history_load(now=timezone.now())
+
+
+def _layers(watched) -> dict:
+    return watched.page.evaluate(COUNT_LAYERS)
+
+
+def test_map_loads_offline_with_every_layer_and_no_errors(map_data, open_page):
+    from civicmap.models import CommunityGrid
+    from stations.models import Station
+
+    watched = open_page(MAP_URL)
+    watched.page.wait_for_selector("path.civicmap-community")
+    layers = _layers(watched)
+    screenshot(watched.page, "map-page.png")
+
+    watched.assert_clean()
+    assert layers["community"] == CommunityGrid.objects.count() == 14
+    assert layers["stations"] == Station.objects.filter(is_active=True).count() == 30
+    assert layers["coverage"] == 30
+    assert layers["hotspots"] == 1  # the four cases at Huaifang
+    assert layers["heat"] == 1
+    assert layers["legend"] == 1 and layers["scale"] == 1
+    assert layers["overlays"] == OVERLAYS_ZH
+    # Unit grids are drawn but their pane is hidden below the configured zoom.
+    assert layers["unitgrids"] > 1000
+    assert watched.page.evaluate(
+        "getComputedStyle(window.civicmapMap.getPane('unitgrids')).display") == "none"
+    watched.page.evaluate("window.civicmapMap.setZoom(16, {animate: false})")
+    assert watched.page.evaluate(
+        "getComputedStyle(window.civicmapMap.getPane('unitgrids')).display") == "block"
+
+
+def test_coverage_circles_are_true_metres_on_screen(map_data, open_page):
+    """A station's circle spans 2 × its radius in metres: pixels measured on the drawn SVG
+    against the Web Mercator scale at its latitude (earth circumference 40,075,016.686 m)."""
+    watched = open_page(MAP_URL)
+    watched.page.wait_for_selector("path.civicmap-coverage")
+    zoom = 15
+    circles = watched.page.evaluate("""(zoom) => {
+        const map = window.civicmapMap;
+        map.setZoom(zoom, {animate: false});
+        const out = [];
+        map.eachLayer(layer => {
+            if (layer instanceof L.Circle && layer.options.className === "civicmap-coverage") {
+                const rect = layer.getElement().getBoundingClientRect();
+                out.push({lat: layer.getLatLng().lat, radius_m: layer.getRadius(),
+                          width: rect.width});
+            }
+        });
+        return out;
+    }""", zoom)
+    assert len(circles) == 30
+    for circle in circles:
+        metres_per_pixel = 40_075_016.686 * math.cos(math.radians(circle["lat"])) / (256 * 2**zoom)
+        expected_px = 2 * circle["radius_m"] / metres_per_pixel
+        assert circle["width"] == pytest.approx(expected_px, rel=0.01)
+
+
+def test_map_sends_a_strict_csp_with_a_fresh_nonce(map_data, client):
+    first = client.get(MAP_URL)
+    second = client.get(MAP_URL)
+    policy = first.headers["Content-Security-Policy"]
+    script_src = next(d for d in policy.split("; ") if d.startswith("script-src"))
+    assert "'unsafe-inline'" not in policy and "'unsafe-eval'" not in policy
+    nonce = script_src.split("'nonce-")[1].rstrip("'")
+    assert policy != second.headers["Content-Security-Policy"]
+    html = first.content.decode()
+    inline = re.findall(r"<(script|style)(?![^>]*\ssrc=)([^>]*)>", html)
+    assert len(inline) > 5
+    assert all(f'nonce="{nonce}"' in attributes for _tag, attributes in inline)
+    sources = re.findall(r'<(?:script|link)[^>]*(?:src|href)="([^"]+)"', html)
+    assert sources and all(url.startswith("/") and not url.startswith("//") for url in sources)
+
+
+def test_public_map_hides_private_categories_and_descriptions(map_data, client):
+    html = client.get(MAP_URL).content.decode()
+    assert "hotspot case" not in html and "private need" not in html
+    assert "L0101" not in html  # not even in the category filter
+    assert "civicmap-uncovered" not in html  # it counts private categories
+
+
+def test_office_map_adds_descriptions_and_uncovered_demand(map_data, client):
+    from django.contrib.auth import get_user_model
+
+    from stations.models import Station
+
+    Station.objects.update(coverage_radius_m=1)  # metres: then no report is within reach
+    client.force_login(get_user_model().objects.get(username="office1"))
+    html = client.get(MAP_URL).content.decode()
+    assert "private need" in html and "L0101" in html
+    assert "civicmap-uncovered" in html and "骑手诉求" in html
+
+
+def test_user_text_is_shown_as_text_and_runs_nothing(map_data, open_page, session_for):
+    station = hostile_station_load()
+    watched = open_page(MAP_URL, session=session_for("office1"))
+    page = watched.page
+    page.wait_for_selector("path.civicmap-hotspot")
+
+    # The hotspot popup lists the newest case's description, exactly as typed. Zoomed in, a
+    # click inside the circle (off its centre, where a station's marker may sit) opens it.
+    page.evaluate("""() => {
+        const map = window.civicmapMap;
+        map.eachLayer(layer => {
+            const properties = layer.feature && layer.feature.properties;
+            if (properties && properties.radius_m && properties.title)
+                map.setView(layer.getLatLng(), 18, {animate: false});
+        });
+    }""")
+    hotspot = page.wait_for_selector("path.civicmap-hotspot")
+    box = hotspot.bounding_box()
+    page.mouse.click(box["x"] + box["width"] * 0.8, box["y"] + box["height"] * 0.5)
+    popup = page.wait_for_selector(".leaflet-popup-content")
+    assert XSS_DESCRIPTION in popup.text_content()
+    assert popup.query_selector("script, img") is None
+    page.evaluate("window.civicmapMap.closePopup()")
+
+    # The station's name and address too.
+    page.evaluate("""(name) => window.civicmapMap.eachLayer(layer => {
+        if (layer.feature && layer.feature.properties.name === name) { layer.openPopup(); }
+    })""", XSS_STATION_NAME)
+    popup = page.wait_for_selector(".leaflet-popup-content")
+    assert XSS_STATION_NAME in popup.text_content()
+    assert '<b onmouseover="window.__xss = 1">丰台区</b>' in popup.text_content()
+    assert popup.query_selector("script, img, b") is None
+    screenshot(page, "map-page-hostile-text.png")
+
+    assert page.evaluate("window.__xss") is None
+    watched.assert_clean()
+    assert station.pk
+
+
+def test_english_is_one_switch_away(map_data, open_page):
+    watched = open_page(MAP_URL)
+    page = watched.page
+    with page.expect_navigation():
+        page.select_option("#civicmap-language", "en")
+    page.wait_for_selector("path.civicmap-community")
+    assert _layers(watched)["overlays"] == OVERLAYS_EN
+    assert page.evaluate("document.documentElement.lang") == "en"
+    watched.assert_clean()
+
+
+def test_overlays_show_when_tiles_cannot_load(map_data, open_page, settings):
+    settings.BASEMAP = "osm"
+    blocked_types: list[str] = []
+    watched = open_page(MAP_URL, blocked_types=blocked_types)
+    watched.page.wait_for_selector("path.civicmap-community")
+    layers = _layers(watched)
+    assert layers["community"] == 14 and layers["stations"] == 30
+    assert blocked_types and set(blocked_types) == {"image"}  # only the tiles went elsewhere
+    assert all("tile.openstreetmap.org" in url for url in watched.blocked)
+    watched.assert_clean(allow_blocked_images=True)
+
+
+def test_hotspot_categories_are_public_ones(map_data):
+    from frontend.selectors import case_hotspots, map_filters_for_period
+
+    filters = map_filters_for_period(now=timezone.now(), days=30)
+    (hotspot,) = case_hotspots(filters=filters, eps_m=50, min_cases=3)
+    assert hotspot.case_count == len(HOTSPOT_CATEGORIES)
+
+
+def _mercator_pixel(lon: float, lat: float, zoom: int) -> tuple[float, float]:
+    """Global Web Mercator pixel at ``zoom`` with 256-pixel XYZ tiles (Amap's scheme too)."""
+    scale = 256 * 2**zoom
+    return ((lon + 180) / 360 * scale,
+            (1 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2 * scale)
+
+
+PIXEL_STATION = (116.3954, 39.8060)  # (lon, lat) WGS 84, a station placed for this test
+
+MEASURE_MARKER_ON_TILE = """([name, zoom]) => new Promise(resolve => {
+    const map = window.civicmapMap;
+    let marker;
+    map.eachLayer(layer => {
+        if (layer.feature && layer.feature.properties.name === name && layer.getLatLng) {
+            marker = layer;
+        }
+    });
+    map.setView(marker.getLatLng(), zoom, {animate: false});
+    setTimeout(() => {
+        const box = map.getContainer().getBoundingClientRect();
+        const icon = marker.getElement().getBoundingClientRect();
+        const anchor = marker.options.icon.options.iconAnchor;
+        const tiles = Array.from(document.querySelectorAll("img.leaflet-tile")).map(img => {
+            const rect = img.getBoundingClientRect();
+            return {src: img.getAttribute("src"), x: rect.left - box.left, y: rect.top - box.top};
+        });
+        resolve({x: icon.left - box.left + anchor[0], y: icon.top - box.top + anchor[1], tiles});
+    }, 300);
+})"""
+
+
+def test_amap_overlays_land_on_the_right_pixel_of_the_gcj02_tiles(map_data, open_page,
+                                                                   settings):
+    """With Amap's GCJ-02 tiles, a station is drawn on the tile pixel where the reference
+    GCJ-02 transform (PyPI coordTransform) and Web Mercator put its WGS 84 position."""
+    from coordTransform import wgs84_to_gcj02 as reference_wgs84_to_gcj02
+
+    from stations.services import station_upsert
+
+    settings.BASEMAP = "amap"
+    station_upsert(name_zh="像素测试驿站", name_en="Pixel test station", venue_type="bank",
+                   address_zh="", lon=PIXEL_STATION[0], lat=PIXEL_STATION[1],
+                   opening_hours=[], services=[])
+    watched = open_page(MAP_URL)
+    watched.page.wait_for_selector("path.civicmap-community")
+    zoom = 17
+    drawn = watched.page.evaluate(MEASURE_MARKER_ON_TILE, ["像素测试驿站", zoom])
+
+    x, y = _mercator_pixel(*reference_wgs84_to_gcj02(*PIXEL_STATION), zoom)
+    tile_x, tile_y = int(x // 256), int(y // 256)
+    tile = next(t for t in drawn["tiles"]
+                if f"x={tile_x}&y={tile_y}&z={zoom}" in t["src"].replace("&amp;", "&"))
+    assert "autonavi.com" in tile["src"]
+    # The marker's tip sits at the expected pixel within that Amap tile (to a pixel).
+    assert abs(drawn["x"] - tile["x"] - (x - tile_x * 256)) <= 1
+    assert abs(drawn["y"] - tile["y"] - (y - tile_y * 256)) <= 1
+    watched.assert_clean(allow_blocked_images=True)

@@ -1,0 +1,175 @@
+"""frontend.maps without HTTP or a database: values in, a folium map out."""
+
+from __future__ import annotations
+
+import math
+import re
+from datetime import UTC, datetime
+
+import folium
+import pytest
+from coordTransform import wgs84_to_gcj02 as reference_wgs84_to_gcj02
+from folium.plugins import MarkerCluster
+
+from frontend import maps
+from frontend.selectors import (
+    CommunityStats,
+    HeatCell,
+    HeatFrame,
+    Hotspot,
+    HotspotCase,
+    StationPin,
+    UnitGridStats,
+)
+
+HOSTILE = "</script><script>alert(1)</script><img src=x onerror=alert(2)>${alert(3)}"
+# A 500 m square at Chengyuan (lon, lat ring), WGS 84.
+SQUARE = {"type": "Polygon", "coordinates": [[[116.393, 39.803], [116.399, 39.803],
+                                              [116.399, 39.808], [116.393, 39.808],
+                                              [116.393, 39.803]]]}
+STATION_POINT = (116.3954, 39.8060)  # (lon, lat) WGS 84
+
+
+def _values(name: str = "成园社区") -> dict:
+    hour = datetime(2026, 11, 28, 8, tzinfo=UTC)
+    return {
+        "heat_cells": [HeatCell(116.395, 39.805, 3), HeatCell(116.396, 39.805, 1)],
+        "heat_frames": [HeatFrame(hour, [HeatCell(116.395, 39.805, 2)]),
+                        HeatFrame(hour.replace(hour=9), [])],
+        "grids": [CommunityStats(code="110106005007", name=name, geometry=SQUARE,
+                                 area_km2=0.29, reports=12, open_cases=5, overdue_cases=1)],
+        "unit_grids": [UnitGridStats(grid_id="110106005007001", community=name,
+                                     geometry=SQUARE, reports=2)],
+        "clusters": [Hotspot(community=name, lon=116.395, lat=39.805, radius_m=42.0,
+                             case_count=4, categories=[(HOSTILE, 4)],
+                             latest=[HotspotCase(category="路灯", description=HOSTILE,
+                                                 last_report_at=hour)])],
+        "stations": [StationPin(name=name + HOSTILE, address=HOSTILE, venue="银行",
+                                lon=STATION_POINT[0], lat=STATION_POINT[1], radius_m=500,
+                                services=["饮水"], hours=["星期一 09:00–21:00"],
+                                open_now=True)],
+    }
+
+
+def _build(basemap: str = "none", language: str = "zh-hans", **changes) -> folium.Map:
+    return maps.governance_map_build(**{**_values(), **changes},
+                                     basemap=maps.basemap_get(basemap, language=language),
+                                     language=language)
+
+
+def _geojson_features(script: str) -> list[dict]:
+    """Every GeoJSON feature embedded in the map script, decoded."""
+    import json
+
+    features = []
+    for match in re.finditer(r"_add\((\{\"features\".*?\})\);\n", script):
+        features.extend(json.loads(match.group(1))["features"])
+    return features
+
+
+def test_map_loads_nothing_from_other_origins():
+    parts = maps.map_render_parts(_build(), nonce="n0nce")
+    urls = re.findall(r'(?:src|href)="([^"]+)"', parts.header + parts.html)
+    assert urls and all(url.startswith("/static/") for url in urls)
+    assert "://" not in parts.header + parts.html and "cdn" not in parts.header + parts.script
+
+
+def test_map_assets_check_refuses_a_plugin_left_on_its_cdn():
+    fmap = _build()
+    MarkerCluster().add_to(fmap)  # folium's default: cdnjs.cloudflare.com
+    with pytest.raises(ValueError, match="cdnjs.cloudflare.com"):
+        maps.map_assets_check(fmap)
+
+
+def test_every_inline_script_and_style_carries_the_nonce():
+    parts = maps.map_render_parts(_build(), nonce="n0nce")
+    tags = re.findall(r"<(?:script|style)\b[^>]*>", parts.header + parts.html)
+    assert len(tags) > 5
+    assert all('nonce="n0nce"' in tag for tag in tags)
+
+
+def test_user_text_never_reaches_the_page_as_markup():
+    parts = maps.map_render_parts(_build(), nonce="n0nce")
+    page = parts.header + parts.html + parts.script
+    assert "<script>alert" not in page and "<img src=x" not in page
+    assert "</script" not in parts.script.lower()
+    # The text is there, JSON-escaped, for civicmap-map.js to show with textContent.
+    assert "\\u003c/script\\u003e\\u003cscript\\u003ealert(1)" in parts.script
+    # No template literal could evaluate ${…}: the text sits only inside JSON strings.
+    features = _geojson_features(parts.script)
+    assert HOSTILE in [case.split(": ", 1)[1] for f in features
+                       for case in f["properties"].get("latest", [])]
+
+
+def test_labels_are_chinese_by_default_and_english_on_request():
+    chinese = maps.map_render_parts(_build(), nonce="n").script
+    english = maps.map_render_parts(_build(language="en"), nonce="n").script
+    assert "未结案件热点" in chinese and "Hotspots of open cases" not in chinese
+    assert "Hotspots of open cases" in english and "未结案件热点" not in english
+
+
+def test_station_coverage_is_a_circle_of_true_metres():
+    features = _geojson_features(maps.map_render_parts(_build(), nonce="n").script)
+    coverage = [f for f in features if set(f["properties"]) == {"radius_m"}]
+    assert [f["properties"]["radius_m"] for f in coverage] == [500]
+    # L.circle takes metres on the ground (unlike L.circleMarker's pixels).
+    assert "civicmap.metreCircle(" in maps.map_render_parts(_build(), nonce="n").script
+
+
+def _mercator_pixel(lon: float, lat: float, zoom: int) -> tuple[float, float]:
+    """Global Web Mercator pixel of a point at ``zoom`` with 256-pixel tiles (the XYZ scheme
+    of OpenStreetMap and of Amap's tiles, which are drawn in GCJ-02 coordinates)."""
+    scale = 256 * 2**zoom
+    x = (lon + 180) / 360 * scale
+    y = (1 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2 * scale
+    return x, y
+
+
+def test_amap_basemap_shifts_overlays_to_the_gcj02_pixel():
+    """On Amap the station must sit where Amap draws its WGS 84 position: at the GCJ-02
+    coordinates of the reference implementation (PyPI coordTransform), to the pixel at z18."""
+    features = _geojson_features(maps.map_render_parts(_build("amap"), nonce="n").script)
+    pins = [f for f in features if "venue" in f["properties"]]
+    lon, lat = pins[0]["geometry"]["coordinates"]
+    ref_lon, ref_lat = reference_wgs84_to_gcj02(*STATION_POINT)
+    drawn = _mercator_pixel(lon, lat, 18)
+    expected = _mercator_pixel(ref_lon, ref_lat, 18)
+    assert math.dist(drawn, expected) < 0.5
+    # …which is hundreds of pixels from where WGS 84 would put it (about 550 m at Nanyuan).
+    assert math.dist(_mercator_pixel(*STATION_POINT, 18), expected) > 500
+    # Polygons move with it, every vertex.
+    community = next(f for f in features if f.get("id") == "110106005007")
+    first = community["geometry"]["coordinates"][0][0]
+    assert first == pytest.approx(list(reference_wgs84_to_gcj02(116.393, 39.803)), abs=1e-9)
+
+
+def test_other_basemaps_leave_wgs84_alone():
+    for key in ("osm", "none", "tianditu"):
+        features = _geojson_features(maps.map_render_parts(_build(key), nonce="n").script)
+        pins = [f for f in features if "venue" in f["properties"]]
+        assert pins[0]["geometry"]["coordinates"] == list(STATION_POINT)
+
+
+def test_basemaps():
+    assert maps.basemap_get("osm").image_hosts == ("https://tile.openstreetmap.org",)
+    assert maps.basemap_get("amap").gcj02
+    assert "lang=en" in maps.basemap_get("amap", language="en").tiles[0].url
+    assert maps.basemap_get("tianditu").key == "none"  # no key: no tiles
+    tianditu = maps.basemap_get("tianditu", tianditu_key="k", language="en")
+    assert [t.url.split("/")[3] for t in tianditu.tiles] == ["vec_w", "eva_w"]
+    assert maps.basemap_get("anything else").tiles == ()
+
+
+def test_density_classes():
+    breaks = maps.density_breaks([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10])
+    assert breaks == sorted(breaks) and len(breaks) == 5
+    assert maps.density_colour(0, breaks) == maps.NO_DATA_COLOUR
+    assert maps.density_colour(1, breaks) == maps.DENSITY_COLOURS[0]
+    assert maps.density_colour(10, breaks) == maps.DENSITY_COLOURS[-1]
+    assert maps.density_breaks([0, 0]) == []
+
+
+def test_map_without_data_still_renders():
+    fmap = maps.governance_map_build(heat_cells=[], grids=[], clusters=[], stations=[],
+                                     basemap=maps.basemap_get("none"))
+    assert "L.map(" in maps.map_render_parts(fmap, nonce="n").script

@@ -1,0 +1,111 @@
+"""The office's triage console in a real browser: a report filed through the API appears
+without a reload; a click shows it; an action goes through the API with the session."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+import requests
+from django.utils import timezone
+from rest_framework.authtoken.models import Token
+
+from issues.models import Case, Report, Stage
+from tests.frontend.conftest import screenshot
+from tests.frontend.helpers import HUAIFANG, XSS_DESCRIPTION, map_history_load
+from tests.issues.helpers import jpeg
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+OFFICE_URL = "/office/"
+FEED_URL = "/office/cases/"
+
+
+@pytest.fixture
+def console_data(reference_data, settings):
+    settings.BASEMAP = "none"
+    settings.OFFICE_POLL_MS = 1000  # the test waits less; the default is checked below
+    map_history_load(now=timezone.now())
+
+
+def test_poll_interval_is_at_most_15_seconds():
+    from django.conf import settings
+
+    from frontend.views import OFFICE_POLL_MAX_MS
+
+    assert settings.OFFICE_POLL_MS <= 15_000 and OFFICE_POLL_MAX_MS == 15_000
+
+
+@pytest.mark.parametrize("username", [None, "rider1", "cw_vol1", "union1"])
+def test_console_is_for_office_staff_only(reference_data, client, username):
+    from django.contrib.auth import get_user_model
+
+    if username:
+        client.force_login(get_user_model().objects.get(username=username))
+    response = client.get(OFFICE_URL)
+    assert response.status_code == 302
+    assert response["Location"].startswith("/accounts/login/?next=/office/")
+    feed = client.get(FEED_URL)
+    assert feed.status_code == 403 and feed.json()["errors"][0]["code"] == "forbidden"
+
+
+def test_feed_lists_open_cases_newest_first(console_data, client):
+    from django.contrib.auth import get_user_model
+
+    client.force_login(get_user_model().objects.get(username="office1"))
+    cases = client.get(FEED_URL).json()["cases"]
+    assert len(cases) == Case.objects.filter(merged_into__isnull=True).count()
+    stamps = [case["last_report_at"] for case in cases]
+    assert stamps == sorted(stamps, reverse=True)
+
+
+def _file_report(live_server, *, description: str) -> int:
+    """A rider's report through the real HTTP API; returns its case id."""
+    token = Token.objects.get(user__username="rider1").key
+    response = requests.post(
+        f"{live_server.url}/api/v1/reports/",
+        headers={"Authorization": f"Token {token}"},
+        data={"category": "C0103", "description": description, "lon": repr(HUAIFANG[0] + 0.003),
+              "lat": repr(HUAIFANG[1] + 0.002), "coord_system": "wgs84",
+              "client_uuid": str(uuid.uuid4())},
+        files={"photos": ("lamp.jpg", jpeg(), "image/jpeg")},
+        timeout=30,
+    )
+    assert response.status_code == 201, response.text
+    return Report.objects.get(description=description).case_id
+
+
+def test_new_report_appears_without_reload_and_can_be_filed(console_data, live_server,
+                                                            open_page, session_for):
+    watched = open_page(OFFICE_URL, session=session_for("office1"))
+    page = watched.page
+    page.wait_for_selector("#office-console[data-loaded]")
+    before = int(page.get_attribute("#office-console", "data-loaded"))
+    assert before == Case.objects.count()
+    page.evaluate("window.__sameDocument = true")
+
+    description = f"{XSS_DESCRIPTION} {uuid.uuid4()}"
+    case_id = _file_report(live_server, description=description)
+    item = page.wait_for_selector(f'.office-case[data-case="{case_id}"]', timeout=15_000)
+    assert "office-case-new" in item.get_attribute("class")
+    assert page.evaluate("window.__sameDocument") is True  # no reload
+    assert page.locator(f"path.office-marker-{Stage.NEW}").count() + page.locator(
+        ".marker-cluster").count() >= 1
+
+    # Click: photos, reports and history from the API; the description is plain text.
+    item.click()
+    page.wait_for_selector(".office-detail-title")
+    detail = page.locator("#office-detail")
+    assert detail.locator(".office-description").first.text_content() == description
+    assert detail.locator(".office-description script, .office-description img").count() == 0
+    assert page.locator(".office-history li").count() >= 1
+    screenshot(page, "office-console.png")
+
+    # File it: POST /api/v1/cases/{id}/file/ with the session and CSRF token.
+    page.click('.office-action[data-action="file"]')
+    page.wait_for_selector(
+        f'.office-case[data-case="{case_id}"] .office-stage[data-stage="{Stage.FILED}"]',
+        timeout=15_000)
+    assert Case.objects.get(pk=case_id).stage == Stage.FILED
+    assert page.evaluate("window.__xss") is None
+    watched.assert_clean()
