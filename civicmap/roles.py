@@ -29,7 +29,7 @@ ROLE_PERMISSIONS: dict[Role, list[str]] = {
         "issues.view_category", "issues.change_category", "issues.view_reportphoto",
         "patrol.view_task", "patrol.change_task", "patrol.view_volunteerteam",
         "patrol.view_department", "civicmap.view_communitygrid", "civicmap.view_unitgrid",
-        "stations.view_station",
+        "stations.view_station", "patrol.view_webhookdelivery", "patrol.change_webhookdelivery",
     ],
     Role.UNION_STAFF: [
         "issues.view_rider", "issues.add_rider", "issues.change_rider",
