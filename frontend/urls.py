@@ -15,3 +15,14 @@ urlpatterns += [
 urlpatterns += [
     path("office/cases/", views.office_cases, name="office-cases"),
 ]
+
+from frontend import phone_views  # noqa: E402  (the phone pages: rider PWA and team tasks)
+
+urlpatterns += [
+    path("rider/", phone_views.rider_page, name="rider"),
+    path("rider/sw.js", phone_views.rider_service_worker, name="rider-sw"),
+    path("rider/manifest.webmanifest", phone_views.rider_manifest, name="rider-manifest"),
+    path("team/", phone_views.team_page, name="team"),
+    path("phone/token/", phone_views.PhoneTokenView.as_view(), name="phone-token"),
+    path("phone/me/", phone_views.PhoneMeView.as_view(), name="phone-me"),
+]

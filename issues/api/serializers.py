@@ -153,9 +153,11 @@ class ReportFeatureOutput(serializers.Serializer):
         }
 
 
-PUBLIC_EVENT_ACTIONS = {"created", "filed", "dispatched", "accepted", "started", "handed_in",
-                        "verified", "closed", "cancelled", "evaluated", "sent_back", "escalated",
-                        "report_merged"}
+# CaseEvent.action values a rider may see of their own case (not assignments, not others'
+# confirmations); the names are the lifecycle's actions (patrol/lifecycle.py).
+PUBLIC_EVENT_ACTIONS = {"created", "report_merged", "file", "cancel", "dispatch", "redispatch",
+                        "decline", "accept", "start", "handin", "verify", "sendback", "reply",
+                        "escalate", "rate", "evaluate", "merge"}
 
 
 class MyReportOutput(ReportFeatureOutput):

@@ -70,7 +70,10 @@ def test_exposed_garbage_goes_from_whistle_to_rating(reference_data, live_server
     assert handed.status_code == 200 and handed.json()["stage"] == "handed_in"
 
     assert verifier.post(f"cases/{case_id}/verify/").json()["stage"] == "closed"
-    assert rider.get("me/reports/").json()["features"][0]["properties"]["status"] == "closed"
+    mine = rider.get("me/reports/").json()["features"][0]["properties"]
+    assert mine["status"] == "closed"
+    assert [e["action"] for e in mine["history"]] == [
+        "created", "file", "dispatch", "accept", "start", "handin", "verify"]
     rated = rider.post(f"cases/{case_id}/rate/", {"score": 5, "comment": "很快"})
     assert rated.status_code == 200 and rated.json()["stage"] == "evaluated"
     actions = [e["action"] for e in rider.get(f"cases/{case_id}/events/").json()["events"]]

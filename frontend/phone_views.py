@@ -1,0 +1,418 @@
+"""The phone pages: the rider's page (/rider/, an installable PWA) and the teams' page (/team/).
+
+Both pages are shells: the HTML (categories and labels rendered here, in the request's
+language) plus static JavaScript that talks to the API (/api/v1/…) with the user's DRF token,
+kept in the browser's IndexedDB after one sign-in (the union's token QR code, the token typed,
+or a username and password exchanged for the token at ``/phone/token/``).
+
+The rider's page works offline: ``/rider/sw.js`` (a service worker scoped to /rider/) caches
+the page and its assets; a report filed offline waits in IndexedDB with its ``client_uuid`` and
+is sent when the network returns (frontend/static/frontend/phone/outbox.js).
+
+No inline script runs: configuration and strings travel as a JSON data block (never executed),
+so the pages satisfy frontend.csp without even needing the nonce.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from functools import lru_cache
+from pathlib import Path
+
+from django.conf import settings
+from django.contrib.auth import authenticate
+from django.contrib.staticfiles import finders
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.templatetags.static import static
+from django.urls import reverse
+from django.utils import translation
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext, pgettext_lazy
+from django.views.decorators.http import require_GET
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers
+from rest_framework.authtoken.models import Token
+from rest_framework.permissions import AllowAny, IsAuthenticated
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.throttling import AnonRateThrottle
+from rest_framework.views import APIView
+
+from civicmap.api.tokens import TOKEN_QR_PREFIX
+from civicmap.errors import FieldError, InvalidInput
+from civicmap.i18n import name_field
+from civicmap.roles import Role, user_has_role, user_is_rider
+from frontend.csp import csp_protected
+from frontend.maps import _event_labels, basemap_get
+from issues.models import Stage
+from issues.selectors import category_list
+from patrol.models import Task
+from stations.tokens import CHECKIN_QR_PREFIX
+
+MSG_BAD_CREDENTIALS = _("The username or password is not right.")
+TOKEN_ATTEMPTS_PER_MINUTE = 10  # per client address: enough for typos, too few to guess
+
+# Static files of each page (static paths): what the service worker keeps for offline use.
+PHONE_COMMON_ASSETS = (
+    "frontend/phone/phone.css",
+    "frontend/phone/outbox.js",
+    "frontend/phone/phone.js",
+    "frontend/phone/icons.svg",
+    "frontend/phone/icon-192.png",
+)
+# Loaded only when needed. Leaflet (a map opened) is kept by the service worker when it
+# installs, so the pin can be moved offline; the QR reader (scanning without BarcodeDetector)
+# only when first used: signing in and checking in need the network anyway.
+PHONE_LAZY_ASSETS = (
+    "vendor/leaflet/leaflet.js",
+    "vendor/leaflet/leaflet.css",
+)
+PHONE_ON_USE_ASSETS = ("vendor/jsqr/jsQR.js",)
+RIDER_ASSETS = (*PHONE_COMMON_ASSETS, "frontend/phone/rider.js")
+TEAM_ASSETS = (*PHONE_COMMON_ASSETS, "frontend/phone/team.js")
+TEMPLATES = Path(__file__).resolve().parent / "templates" / "frontend"
+RIDER_SCOPE = "/rider/"
+SW_SOURCE = "frontend/phone/sw.js"
+# The programme's colour (the office pages' bar), for the browser's toolbar and splash screen.
+THEME_COLOUR = "#1f3a5f"
+
+
+def phone_strings() -> dict[str, str]:
+    """Every text the phone scripts show, in the active language (English source)."""
+    strings = {
+        "offline": _("Offline: reports wait on this phone and are sent later."),
+        "online_again": _("Back online."),
+        "signing_in": _("Signing in…"),
+        "signed_in_as": _("Signed in as %(name)s"),
+        "not_rider": _("This account is not a rider's: reports need a rider account."),
+        "not_worker": _("This account has no team or department tasks."),
+        "token_bad": _("This code was not accepted. Ask the union for your sign-in QR code."),
+        "token_prefix_bad": _("This QR code is not a sign-in code."),
+        "network_error": _("No connection to the server. Try again when online."),
+        "server_error": _("The server could not do this now. Try again later."),
+        "locating": _("Finding your position…"),
+        "loc_device": _("Position from this phone (±%(m)s m)"),
+        "loc_photo": _("Position from the photo"),
+        "loc_map": _("Position set on the map"),
+        "loc_none": _("No position yet: allow location, or set it on the map."),
+        "loc_denied": _("Location is off for this page: set the place on the map."),
+        "loc_needs_secure": _("Location needs HTTPS (or localhost)."),
+        "map_hint": _("Drag the pin to the exact place."),
+        "map_no_tiles": _("No basemap here: the pin shows the place relative to you."),
+        "photo_limit": _("At most %(n)s photos."),
+        "photo_remove": _("Remove photo"),
+        "photo_required": _("Add at least one photo."),
+        "category_required": _("Choose a category."),
+        "position_required": _("Set the position: allow location or use the map."),
+        "choose_category": _("Choose a category"),
+        "private_note": _("Private: only the office and those who help see this report; it is "
+                          "never shown on the public map."),
+        "nearby_title": _("Already reported nearby?"),
+        "nearby_none": _("No open case of this kind nearby."),
+        "nearby_offline": _("Nearby cases show when online."),
+        "distance_m": _("%(m)s m away"),
+        "reports_n": _("%(n)s report(s)"),
+        "confirm": _("Same problem: confirm it"),
+        "confirmed": _("Thank you: you are now a confirmer of case %(id)s."),
+        "already_confirmed": _("You had already confirmed case %(id)s."),
+        "sending": _("Sending…"),
+        "sent": _("Report sent: case %(id)s."),
+        "queued": _("No network: the report waits on this phone and is sent when online."),
+        "outbox_title": _("Waiting to send"),
+        "outbox_empty": _("Nothing is waiting."),
+        "outbox_waiting": _("Waiting"),
+        "outbox_refused": _("Refused"),
+        "outbox_send_now": _("Send now"),
+        "outbox_delete": _("Delete"),
+        "outbox_count": _("%(n)s waiting to send"),
+        "outbox_sent_n": _("%(n)s waiting reports sent."),
+        "kind_report": _("Report"),
+        "kind_confirm": _("Confirmation of case %(id)s"),
+        "mine_empty": _("You have not sent any report yet."),
+        "case_n": _("Case %(id)s"),
+        "team_note": _("The team's note"),
+        "proof_photo": _("Proof photo"),
+        "rate_title": _("How well was it solved?"),
+        "rate_comment": _("Comment (optional)"),
+        "rate_send": _("Send rating"),
+        "rated": _("Thank you for the rating."),
+        "stars": _("%(n)s of 5"),
+        "history": _("History"),
+        "show_details": _("Details"),
+        "points_total": _("All points"),
+        "points_month": _("This month (%(month)s)"),
+        "points_empty": _("No points yet: points come when a case you reported or confirmed "
+                          "is verified."),
+        "points_unavailable": _("Points are not available."),
+        "stations_empty": _("No station found."),
+        "stations_need_position": _("Stations nearest to you show once your position is known."),
+        "walk_min": _("%(min)s min walk"),
+        "open_now": _("Open now"),
+        "closed_now": _("Closed now"),
+        "member_benefit": _("Member card benefit"),
+        "checkin_needs_position": _("Check-in needs your position: allow location."),
+        "checkin_needs_network": _("Check-in needs a connection to the server."),
+        "checkin_done": _("Checked in at %(name)s."),
+        "checkin_again": _("Already counted this hour at %(name)s."),
+        "scan_title": _("Point the camera at the QR code"),
+        "scan_cancel": _("Cancel"),
+        "scan_no_camera": _("The camera cannot be used here: take a photo of the code or type "
+                            "it."),
+        "scan_nothing": _("No QR code found in this photo."),
+        "scan_from_photo": _("Take a photo of the code"),
+        "tasks_empty": _("No open task for your team."),
+        "due_in": _("due in %(time)s"),
+        "overdue_by": _("overdue by %(time)s"),
+        "hours_minutes": _("%(h)s h %(m)s min"),
+        "days_hours": _("%(d)s d %(h)s h"),
+        "minutes": _("%(m)s min"),
+        "sort_nearest_needs_position": _("Allow location to sort by distance."),
+        "note_required": _("Write a note."),
+        "reason_required": _("Give a reason."),
+        "handin_photo_required": _("A hand-in needs a proof photo."),
+        "done_accept": _("Accepted."),
+        "done_start": _("Started."),
+        "done_handin": _("Handed in: the office will verify it."),
+        "done_decline": _("Declined."),
+        "navigate": _("Navigate"),
+        "open_in_amap": _("Open in Amap"),
+        "no_photos": _("No photos."),
+        "loading": _("Loading…"),
+        "saved_copy": _("Offline: showing the copy saved at %(time)s."),
+        "install_ok": _("Installed."),
+        "signed_out": _("Signed out."),
+        "sign_out_waiting": _("%(n)s reports are still waiting to send: they will be deleted. "
+                              "Sign out anyway?"),
+    }
+    return {key: str(value) for key, value in strings.items()}
+
+
+def _labels() -> dict[str, dict[str, str]]:
+    return {
+        "stages": {code: str(label) for code, label in Stage.choices},
+        "task_statuses": {code: str(label) for code, label in Task.Status.choices},
+        "events": {code: str(label) for code, label in _event_labels().items()},
+        "actions": {
+            "accept": str(pgettext_lazy("task action", "Accept")),
+            "start": str(pgettext_lazy("task action", "Start work")),
+            "handin": str(pgettext_lazy("task action", "Hand in")),
+            "decline": str(pgettext_lazy("task action", "Decline")),
+        },
+    }
+
+
+def _basemap_config(request: HttpRequest) -> dict:
+    language = translation.get_language() or settings.LANGUAGE_CODE
+    basemap = basemap_get(settings.BASEMAP, language=language, tianditu_key=settings.TIANDITU_KEY)
+    request.csp_image_hosts = basemap.image_hosts  # type: ignore[attr-defined]
+    return {
+        "key": basemap.key, "gcj02": basemap.gcj02,
+        "tiles": [{"url": tile.url, "attribution": tile.attribution,
+                   "subdomains": tile.subdomains, "max_zoom": tile.max_zoom}
+                  for tile in basemap.tiles],
+    }
+
+
+def _page_config(request: HttpRequest, *, page: str) -> dict:
+    return {
+        "page": page,
+        "lang": translation.get_language() or settings.LANGUAGE_CODE,
+        "api": "/api/v1/",
+        "token_url": reverse("frontend:phone-token"),
+        "me_url": reverse("frontend:phone-me"),
+        "sw_url": reverse("frontend:rider-sw") if page == "rider" else None,
+        "sw_scope": RIDER_SCOPE if page == "rider" else None,
+        "token_prefix": TOKEN_QR_PREFIX,
+        "station_prefix": CHECKIN_QR_PREFIX,
+        "assets": {
+            "icons": static("frontend/phone/icons.svg"),
+            "leaflet_js": static("vendor/leaflet/leaflet.js"),
+            "leaflet_css": static("vendor/leaflet/leaflet.css"),
+            "jsqr": static("vendor/jsqr/jsQR.js"),
+        },
+        # Where the map opens when there is no position yet: Nanyuan, near Huaifang (WGS 84).
+        "home": {"lon": 116.392, "lat": 39.797},
+        "basemap": _basemap_config(request),
+        "strings": phone_strings(),
+        "labels": _labels(),
+    }
+
+
+def _category_groups() -> list[dict]:
+    """Categories grouped as the picker shows them: each group with its categories, in the
+    catalogue's order; a group is private when all its categories are."""
+    label = name_field()
+    kinds = {"C": pgettext("category kind", "Component"), "E": pgettext("category kind", "Event"),
+             "L": pgettext("category kind", "Local")}
+    groups: dict[str, dict] = {}
+    for category in category_list():
+        group = groups.setdefault(category.group.code, {
+            "code": category.group.code, "name": getattr(category.group, label),
+            "kind": kinds.get(category.group.code[:1], ""), "categories": [], "private": True,
+        })
+        group["categories"].append({
+            "code": category.code, "name": getattr(category, label), "icon": category.icon,
+            "private": category.is_private, "photo_optional": category.photo_optional,
+        })
+        group["private"] = group["private"] and category.is_private
+    return list(groups.values())
+
+
+@require_GET
+@csp_protected
+def rider_page(request: HttpRequest) -> HttpResponse:
+    """The rider's page. Signed out it shows the sign-in; everything else comes from the API."""
+    response = render(request, "frontend/rider.html", {
+        "config": _page_config(request, page="rider"),
+        "category_groups": _category_groups(),
+        "icons": static("frontend/phone/icons.svg"),
+        "assets": RIDER_ASSETS,
+    })
+    # Revalidated each time it is online (the service worker answers when offline).
+    response["Cache-Control"] = "no-cache"
+    return response
+
+
+@require_GET
+@csp_protected
+def team_page(request: HttpRequest) -> HttpResponse:
+    """The teams' page: volunteers, team leaders and department liaisons work their tasks."""
+    response = render(request, "frontend/team.html", {
+        "config": _page_config(request, page="team"),
+        "icons": static("frontend/phone/icons.svg"),
+        "assets": TEAM_ASSETS,
+    })
+    response["Cache-Control"] = "no-cache"
+    return response
+
+
+def _assets_version(paths: tuple[str, ...]) -> str:
+    """A hash of the assets' contents and the page templates: a new one makes the service
+    worker fetch everything again (in production the URLs carry hashes too)."""
+    digest = hashlib.sha256()
+    for path in paths:
+        found = finders.find(path)
+        digest.update(static(path).encode())
+        if found:
+            digest.update(Path(found).read_bytes())
+    for template in sorted(TEMPLATES.glob("rider*.html")):
+        digest.update(template.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+_assets_version_cached = lru_cache(maxsize=4)(_assets_version)
+
+
+@require_GET
+def rider_service_worker(request: HttpRequest) -> HttpResponse:
+    """The rider page's service worker, scoped to /rider/: its settings (the version and the
+    files it keeps, under their static URLs) followed by frontend/phone/sw.js."""
+    paths = (*RIDER_ASSETS, *PHONE_LAZY_ASSETS, *PHONE_ON_USE_ASSETS, SW_SOURCE)
+    version = (_assets_version if settings.DEBUG else _assets_version_cached)(paths)
+    sw_config = {
+        "version": version,
+        "page": RIDER_SCOPE,
+        "assets": [static(path) for path in RIDER_ASSETS],
+        "lazy_assets": [static(path) for path in PHONE_LAZY_ASSETS],
+        "on_use_assets": [static(path) for path in PHONE_ON_USE_ASSETS],
+        "outbox_js": static("frontend/phone/outbox.js"),
+    }
+    source = Path(finders.find(SW_SOURCE)).read_text(encoding="utf-8")  # type: ignore[arg-type]
+    body = f"self.CIVICMAP_SW = {json.dumps(sw_config)};\n{source}"
+    response = HttpResponse(body, content_type="text/javascript; charset=utf-8")
+    response["Service-Worker-Allowed"] = RIDER_SCOPE
+    response["Cache-Control"] = "no-cache"  # browsers check for a new worker on each visit
+    return response
+
+
+@require_GET
+def rider_manifest(request: HttpRequest) -> HttpResponse:
+    """The web app manifest: installable from /rider/, names in the request's language."""
+    manifest = {
+        "name": str(_("Nanyuan whistle: rider")),
+        "short_name": str(_("Nanyuan rider")),
+        "description": str(_("Report problems on the street, follow them up, find rest "
+                             "stations.")),
+        "lang": translation.get_language() or settings.LANGUAGE_CODE,
+        "id": RIDER_SCOPE,
+        "start_url": RIDER_SCOPE,
+        "scope": RIDER_SCOPE,
+        "display": "standalone",
+        "orientation": "portrait",
+        "background_color": "#ffffff",
+        "theme_color": THEME_COLOUR,
+        "icons": [
+            {"src": static("frontend/phone/icon-192.png"), "sizes": "192x192",
+             "type": "image/png", "purpose": "any"},
+            {"src": static("frontend/phone/icon-512.png"), "sizes": "512x512",
+             "type": "image/png", "purpose": "any"},
+            {"src": static("frontend/phone/icon-maskable-512.png"), "sizes": "512x512",
+             "type": "image/png", "purpose": "maskable"},
+        ],
+    }
+    response = HttpResponse(json.dumps(manifest, ensure_ascii=False),
+                            content_type="application/manifest+json; charset=utf-8")
+    response["Cache-Control"] = "no-cache"
+    return response
+
+
+# --- sign-in: a username and password for the user's token; who the token belongs to ------
+
+
+def user_summary(user) -> dict:
+    """What the phone pages show of the signed-in user and which parts they may use."""
+    rider = getattr(user, "rider", None) if user_is_rider(user) else None
+    return {
+        "username": user.get_username(),
+        "display_name": (rider.display_name if rider else "") or user.first_name
+        or user.get_username(),
+        "rider": rider is not None,
+        "worker": any(user_has_role(user, role) for role in (
+            Role.VOLUNTEER, Role.TEAM_LEADER, Role.DEPARTMENT_LIAISON, Role.UNION_STAFF)),
+    }
+
+
+class TokenAttemptThrottle(AnonRateThrottle):
+    rate = f"{TOKEN_ATTEMPTS_PER_MINUTE}/min"
+    scope = "phone_token"
+
+
+class TokenInput(serializers.Serializer):
+    username = serializers.CharField(max_length=150)
+    password = serializers.CharField(max_length=128, trim_whitespace=False)
+
+
+class PhoneTokenView(APIView):
+    """POST /phone/token/ — username and password in, the user's API token out (made on first
+    use), so that the phone stays signed in. No session and no CSRF: nothing here acts on a
+    cookie, and the answer cannot be read by another site."""
+
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+    throttle_classes = [TokenAttemptThrottle]
+
+    @extend_schema(request=TokenInput, responses={200: dict})
+    def post(self, request: Request) -> Response:
+        form = TokenInput(data=request.data)
+        form.is_valid(raise_exception=True)
+        user = authenticate(request._request, username=form.validated_data["username"],
+                            password=form.validated_data["password"])
+        if user is None or not user.is_active:
+            raise InvalidInput(FieldError("password", "invalid_credentials",
+                                          MSG_BAD_CREDENTIALS))
+        token, _created = Token.objects.get_or_create(user=user)
+        return Response({"token": token.key, "user": user_summary(user)})
+
+
+class PhoneMeView(APIView):
+    """GET /phone/me/ — who the token (or session) belongs to: checks a scanned or typed token."""
+
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(responses={200: dict})
+    def get(self, request: Request) -> Response:
+        response = Response(user_summary(request.user))
+        response["Cache-Control"] = "private, no-store"
+        return response

@@ -1,0 +1,637 @@
+/* The rider's page (/rider/): report with photo and position, confirm a nearby case instead,
+ * what waits to be sent, my reports with the team's answer and a rating, the nearest rest
+ * stations and check-in by QR code, my points. Uses window.Phone (phone.js) and
+ * window.CivicOutbox (outbox.js).
+ */
+(function () {
+  "use strict";
+
+  var P = window.Phone;
+  var t = P.t;
+  var el = P.el;
+  var $ = P.$;
+  var labels = P.config.labels;
+  var MAX_PHOTOS = 4;
+  var NEARBY_MOVE_M = 30;  // the nearby list is asked again when the place moves this far
+
+  var state = {photos: [], place: null, nearbyKey: null, stationsAt: null};
+
+  // --- service worker: the page and its assets offline; Background Sync for the outbox ------
+
+  function registerWorker() {
+    if (!("serviceWorker" in navigator) || !P.config.sw_url) return Promise.resolve(null);
+    return navigator.serviceWorker.register(P.config.sw_url, {scope: P.config.sw_scope})
+      .then(function () { return navigator.serviceWorker.ready; })
+      .then(function (registration) {
+        document.documentElement.dataset.swReady = "1";
+        return registration;
+      }, function () { return null; });
+  }
+  var worker = registerWorker();
+
+  function askBackgroundSync() {
+    worker.then(function (registration) {
+      if (registration && registration.sync) registration.sync.register("outbox").catch(function () {});
+    });
+  }
+
+  // --- position and the map -------------------------------------------------------------------
+
+  var map = null;
+
+  function placeText() {
+    var place = state.place;
+    if (!place) return t("loc_none");
+    if (place.source === "device") return t("loc_device", {m: Math.round(place.accuracy || 0)});
+    if (place.source === "photo") return t("loc_photo");
+    return t("loc_map");
+  }
+
+  function placeShow() {
+    $("loc-status").textContent = placeText();
+    $("loc-status").dataset.source = state.place ? state.place.source : "";
+    nearbyRefresh();
+  }
+
+  /* The place in WGS 84 (for the map and for comparing moves). */
+  function placeWgs84() {
+    var place = state.place;
+    if (!place) return null;
+    if (place.system === "wgs84") return place;
+    return place.wgs84 || null;
+  }
+
+  function placeSet(place) {
+    state.place = place;
+    if (map && place.source !== "map") {
+      var wgs = placeWgs84();
+      if (wgs) map.moveTo(wgs.lon, wgs.lat);
+    }
+    placeShow();
+  }
+
+  P.onPosition(function (fix) {
+    if (fix.error) {
+      if (!state.place) {
+        $("loc-status").textContent = fix.error === "denied" ? t("loc_denied")
+          : (fix.error === "insecure" ? t("loc_needs_secure") : t("loc_none"));
+      }
+      return;
+    }
+    // The device's position wins over a photo's, never over a pin the rider placed.
+    if (!state.place || state.place.source !== "map") {
+      placeSet({lon: fix.lon, lat: fix.lat, system: "wgs84", accuracy: fix.accuracy, source: "device"});
+    }
+  });
+
+  function mapOpen() {
+    var box = $("loc-map");
+    if (!box.hidden) { box.hidden = true; return; }
+    box.hidden = false;
+    if (map) { map.map.invalidateSize(); return; }
+    var start = placeWgs84() || P.config.home;
+    P.smallMap(box, {lon: start.lon, lat: start.lat, draggable: true, onMove: function (spot) {
+      // Dragged on the basemap: the place is in the basemap's system (GCJ-02 on Amap), sent so.
+      var wgs = P.mapSystem === "wgs84" ? {lon: spot.lon, lat: spot.lat} : null;
+      state.place = {lon: spot.lon, lat: spot.lat, system: spot.system, source: "map", wgs84: wgs};
+      placeShow();
+    }}).then(function (made) {
+      map = made;
+      var fix = P.position();
+      if (fix) map.you(fix.lon, fix.lat);
+      box.appendChild(el("p", {class: "ph-map-note ph-map-hint", text: t("map_hint")}));
+    });
+  }
+
+  $("loc-map-toggle").addEventListener("click", mapOpen);
+  $("loc-device").addEventListener("click", function () {
+    var fix = P.position();
+    if (fix) {
+      state.place = null;
+      placeSet({lon: fix.lon, lat: fix.lat, system: "wgs84", accuracy: fix.accuracy, source: "device"});
+    } else {
+      P.positionWatch();
+    }
+  });
+
+  // --- photos ---------------------------------------------------------------------------------
+
+  function photosShow() {
+    var list = $("photo-list");
+    list.textContent = "";
+    state.photos.forEach(function (photo, index) {
+      if (!photo.url) photo.url = URL.createObjectURL(photo.blob);
+      list.appendChild(el("li", {class: "ph-thumb"}, [
+        el("img", {src: photo.url, alt: ""}),
+        el("button", {type: "button", class: "ph-thumb-remove", "aria-label": t("photo_remove"),
+                      on: {click: function () {
+                        URL.revokeObjectURL(photo.url);
+                        state.photos.splice(index, 1);
+                        photosShow();
+                      }}}, [P.icon("xmark")])
+      ]));
+    });
+  }
+
+  function photosAdd(input) {
+    var files = Array.prototype.slice.call(input.files || []);
+    input.value = "";
+    var room = MAX_PHOTOS - state.photos.length;
+    if (files.length > room) P.toast(t("photo_limit", {n: MAX_PHOTOS}), "error");
+    Promise.all(files.slice(0, Math.max(0, room)).map(P.photoPrepare)).then(function (prepared) {
+      prepared.forEach(function (photo) {
+        state.photos.push(photo);
+        if (photo.gps && (!state.place || state.place.source === "photo")) {
+          placeSet({lon: photo.gps.lon, lat: photo.gps.lat, system: "wgs84", source: "photo"});
+        }
+      });
+      photosShow();
+    });
+  }
+
+  $("photo-camera").addEventListener("change", function () { photosAdd(this); });
+  $("photo-pick").addEventListener("change", function () { photosAdd(this); });
+
+  // --- category -------------------------------------------------------------------------------
+
+  function category() {
+    return document.querySelector('input[name="category"]:checked');
+  }
+
+  $("category-picker").addEventListener("change", function () {
+    var chosen = category();
+    var note = $("category-chosen");
+    note.textContent = "";
+    if (chosen) {
+      note.appendChild(P.icon(chosen.dataset.icon, "ph-cat-icon"));
+      note.appendChild(document.createTextNode(chosen.dataset.name));
+      if (chosen.hasAttribute("data-private")) {
+        note.appendChild(el("span", {class: "ph-private-note", text: t("private_note")}));
+      }
+      note.hidden = false;
+      // Fold the groups away: the choice shows above, the nearby cases come right below.
+      document.querySelectorAll("#category-picker details[open]").forEach(function (group) {
+        group.open = false;
+      });
+    }
+    nearbyRefresh();
+  });
+
+  // --- nearby open cases: confirm instead of reporting again ----------------------------------
+
+  function metresBetween(a, b) {
+    var rad = Math.PI / 180;
+    var x = (b.lon - a.lon) * rad * Math.cos((a.lat + b.lat) / 2 * rad);
+    var y = (b.lat - a.lat) * rad;
+    return Math.sqrt(x * x + y * y) * 6371000;
+  }
+
+  function nearbyRefresh() {
+    var chosen = category();
+    var section = $("nearby");
+    var place = state.place;
+    if (!chosen || !place || chosen.hasAttribute("data-private")) {
+      section.hidden = true;
+      state.nearbyKey = null;
+      return;
+    }
+    var key = chosen.value + "|" + place.system;
+    var previous = state.nearbyKey;
+    if (previous && previous.key === key && metresBetween(previous.place, place) < NEARBY_MOVE_M) return;
+    state.nearbyKey = {key: key, place: {lon: place.lon, lat: place.lat}};
+    var list = $("nearby-list");
+    section.hidden = false;
+    if (!navigator.onLine) {
+      list.textContent = "";
+      list.appendChild(el("li", {class: "ph-hint", text: t("nearby_offline")}));
+      state.nearbyKey = null;
+      return;
+    }
+    var query = "reports/nearby/?category=" + encodeURIComponent(chosen.value) +
+      "&lon=" + place.lon.toFixed(6) + "&lat=" + place.lat.toFixed(6) +
+      "&coord_system=" + place.system;
+    P.api(query).then(function (body) {
+      list.textContent = "";
+      if (!body.cases.length) {
+        list.appendChild(el("li", {class: "ph-hint", text: t("nearby_none")}));
+        return;
+      }
+      body.cases.forEach(function (item) {
+        list.appendChild(el("li", {class: "ph-item ph-nearby", data: {case: item.id}}, [
+          item.thumbnail_url ? el("img", {class: "ph-photo", src: item.thumbnail_url, alt: "",
+                                          loading: "lazy"})
+            : el("span", {class: "ph-photo ph-photo-missing"}, [P.icon(chosenIcon(item))]),
+          el("div", {class: "ph-item-body"}, [
+            el("strong", {text: item.category_name}),
+            el("span", {class: "ph-muted", text: [P.metres(item.distance_m),
+              labels.stages[item.stage] || item.stage,
+              t("reports_n", {n: item.report_count})].join(" · ")}),
+            el("button", {type: "button", class: "ph-btn ph-confirm", data: {case: item.id},
+                          text: t("confirm"), on: {click: function () { confirmCase(item.id); }}})
+          ])
+        ]));
+      });
+    }, function (error) {
+      state.nearbyKey = null;
+      list.textContent = "";
+      list.appendChild(el("li", {class: "ph-hint", text: error.offline ? t("nearby_offline") : error.message}));
+    });
+  }
+
+  function chosenIcon() {
+    var chosen = category();
+    return chosen ? chosen.dataset.icon : "circle-info";
+  }
+
+  // --- sending: everything goes through the outbox --------------------------------------------
+
+  function formReset() {
+    $("report-form").reset();
+    state.photos.forEach(function (photo) { if (photo.url) URL.revokeObjectURL(photo.url); });
+    state.photos = [];
+    photosShow();
+    $("category-chosen").hidden = true;
+    $("nearby").hidden = true;
+    state.nearbyKey = null;
+    $("report-errors").textContent = "";
+    var fix = P.position();
+    state.place = null;
+    if (fix) placeSet({lon: fix.lon, lat: fix.lat, system: "wgs84", accuracy: fix.accuracy, source: "device"});
+    else placeShow();
+  }
+
+  /* Queue the item, then try to send everything waiting; resolves with what happened to it. */
+  function send(item) {
+    return CivicOutbox.enqueue(item).then(function () {
+      return CivicOutbox.flush("rider");
+    }).then(function (result) {
+      var sent = result.sent.filter(function (entry) { return entry.item.id === item.id; })[0];
+      var refused = result.refused.filter(function (entry) { return entry.id === item.id; })[0];
+      if (sent) return {sent: sent.body};
+      if (refused) {
+        return CivicOutbox.remove(item.id).then(function () { return {refused: refused.errors}; });
+      }
+      askBackgroundSync();
+      return {waiting: true, offline: result.offline, auth: result.auth};
+    }).finally(outboxShow);
+  }
+
+  function confirmCase(caseId) {
+    var id = P.uuid4();
+    var item = {id: id, kind: "confirm", url: P.config.api + "cases/" + caseId + "/confirm/",
+                fields: {client_uuid: id}, created_at: new Date().toISOString(),
+                files: state.photos.slice(0, 1).map(function (photo) {
+                  return {field: "photo", blob: photo.blob, name: photo.name};
+                }),
+                label: {case: caseId}};
+    send(item).then(function (outcome) {
+      if (outcome.sent) {
+        P.toast(t(outcome.sent.created ? "confirmed" : "already_confirmed", {id: caseId}), "ok");
+        formReset();
+      } else if (outcome.refused) {
+        $("report-errors").textContent = outcome.refused.map(function (e) { return e.message; }).join(" ");
+      } else {
+        P.toast(t("queued"));
+        formReset();
+      }
+    });
+  }
+
+  $("report-form").addEventListener("submit", function (event) {
+    event.preventDefault();
+    var chosen = category();
+    var problems = [];
+    if (!state.photos.length && !(chosen && chosen.hasAttribute("data-photo-optional"))) {
+      problems.push(t("photo_required"));
+    }
+    if (!chosen) problems.push(t("category_required"));
+    if (!state.place) problems.push(t("position_required"));
+    if (problems.length) {
+      $("report-errors").textContent = problems.join(" ");
+      return;
+    }
+    var place = state.place;
+    var id = P.uuid4();
+    var item = {
+      id: id, kind: "report", url: P.config.api + "reports/", created_at: new Date().toISOString(),
+      fields: {
+        client_uuid: id, category: chosen.value, description: $("description").value.trim(),
+        lon: place.lon.toFixed(7), lat: place.lat.toFixed(7), coord_system: place.system,
+        accuracy_m: place.source === "device" && place.accuracy ? Math.round(place.accuracy) : null
+      },
+      files: state.photos.map(function (photo) {
+        return {field: "photos", blob: photo.blob, name: photo.name};
+      }),
+      label: {category: chosen.value, name: chosen.dataset.name, icon: chosen.dataset.icon}
+    };
+    var button = $("report-submit");
+    button.disabled = true;
+    $("report-errors").textContent = t("sending");
+    send(item).then(function (outcome) {
+      document.body.dataset.lastSend = outcome.sent ? "sent" : (outcome.refused ? "refused" : "waiting");
+      $("report-errors").textContent = "";
+      if (outcome.sent) {
+        P.toast(t("sent", {id: outcome.sent.properties.case}), "ok");
+        formReset();
+        mineStale = true;
+      } else if (outcome.refused) {
+        $("report-errors").textContent = outcome.refused.map(function (e) { return e.message; }).join(" ");
+      } else {
+        P.toast(t("queued"));
+        formReset();
+      }
+    }).finally(function () { button.disabled = false; });
+  });
+
+  // --- the outbox -----------------------------------------------------------------------------
+
+  function outboxShow() {
+    return CivicOutbox.waiting().then(function (items) {
+      var list = $("outbox-list");
+      list.textContent = "";
+      items.forEach(function (item) {
+        var title = item.kind === "confirm" ? t("kind_confirm", {id: item.label.case})
+          : t("kind_report") + ": " + (item.label.name || item.fields.category);
+        var refused = item.state === "refused";
+        list.appendChild(el("li", {class: "ph-item ph-outbox-item" + (refused ? " ph-refused" : ""),
+                                   data: {id: item.id, state: item.state}}, [
+          P.icon(item.kind === "confirm" ? "check" : (item.label.icon || "flag"), "ph-cat-icon"),
+          el("div", {class: "ph-item-body"}, [
+            el("strong", {text: title}),
+            el("span", {class: "ph-muted", text: P.when(item.created_at) + " · " +
+              (refused ? t("outbox_refused") : t("outbox_waiting"))}),
+            item.errors ? el("span", {class: "ph-error", text: item.errors.map(function (e) {
+              return e.message; }).join(" ")}) : null,
+            el("button", {type: "button", class: "ph-btn ph-small", text: t("outbox_delete"),
+                          on: {click: function () { CivicOutbox.remove(item.id).then(outboxShow); }}})
+          ])
+        ]));
+      });
+      var count = items.length;
+      $("outbox").hidden = count === 0;
+      var badge = $("tab-badge");
+      badge.hidden = count === 0;
+      badge.textContent = String(count);
+      var banner = $("outbox-banner");
+      banner.hidden = count === 0;
+      banner.textContent = t("outbox_count", {n: count});
+      document.body.dataset.outbox = String(count);
+      return items;
+    });
+  }
+
+  function outboxFlush() {
+    return CivicOutbox.flush("rider").then(function (result) {
+      if (result.sent.length) {
+        P.toast(t("outbox_sent_n", {n: result.sent.length}), "ok");
+        mineStale = true;
+        if (!$("view-mine").hidden) mineShow();
+      }
+      return outboxShow();
+    });
+  }
+
+  $("outbox-send").addEventListener("click", outboxFlush);
+  window.addEventListener("online", function () { P.toast(t("online_again")); outboxFlush(); });
+  if (typeof BroadcastChannel === "function") {
+    new BroadcastChannel(CivicOutbox.channelName).addEventListener("message", function () {
+      outboxShow();
+    });
+  }
+  setInterval(function () {
+    if (navigator.onLine && document.body.dataset.outbox && document.body.dataset.outbox !== "0") outboxFlush();
+  }, 60000);
+
+  // --- my reports -----------------------------------------------------------------------------
+
+  var mineStale = true;
+
+  function mineShow() {
+    if (!mineStale) return;
+    $("mine-status").textContent = t("loading");
+    P.apiKept("me/reports/").then(function (answer) {
+      mineStale = !!answer.kept;
+      $("mine-status").textContent = answer.kept ? t("saved_copy", {time: P.when(answer.kept)}) : "";
+      var list = $("mine-list");
+      list.textContent = "";
+      if (!answer.body.features.length) {
+        list.appendChild(el("li", {class: "ph-hint", text: t("mine_empty")}));
+      }
+      answer.body.features.forEach(function (feature) { list.appendChild(mineItem(feature)); });
+    }, function (error) {
+      $("mine-status").textContent = error.message;
+    });
+  }
+
+  function mineItem(feature) {
+    var report = feature.properties;
+    var photo = (report.photos || []).filter(function (p) { return p.thumbnail_url; })[0];
+    var details = el("div", {class: "ph-details", hidden: true});
+    var item = el("li", {class: "ph-item ph-mine", data: {case: report.case, stage: report.status}}, [
+      photo ? P.authImage(photo.thumbnail_url, "", "ph-photo") : el("span", {class: "ph-photo ph-photo-missing"}),
+      el("div", {class: "ph-item-body"}, [
+        el("strong", {text: report.category_name}),
+        el("span", {class: "ph-muted", text: t("case_n", {id: report.case}) + " · " + P.when(report.received_at)}),
+        el("span", {class: "ph-stage", data: {stage: report.status}, text: labels.stages[report.status] || report.status}),
+        el("button", {type: "button", class: "ph-btn ph-small", text: t("show_details"),
+                      "aria-expanded": "false", on: {click: function () {
+                        var open = details.hidden;
+                        details.hidden = !open;
+                        this.setAttribute("aria-expanded", String(open));
+                        if (open && !details.dataset.loaded) caseDetails(report, details);
+                      }}}),
+        details
+      ])
+    ]);
+    return item;
+  }
+
+  function caseDetails(report, box) {
+    box.dataset.loaded = "1";
+    box.appendChild(el("h4", {text: t("history")}));
+    box.appendChild(el("ol", {class: "ph-history"}, (report.history || []).map(function (entry) {
+      return el("li", {text: P.when(entry.at) + " " + (labels.events[entry.action] ||
+        labels.stages[entry.stage] || entry.action)});
+    })));
+    if (["handed_in", "closed", "evaluated"].indexOf(report.status) < 0 || !navigator.onLine) return;
+    P.api("cases/" + report.case + "/").then(function (detail) {
+      var tasks = detail.tasks.filter(function (task) { return task.note || task.proof_photo; });
+      var last = tasks[tasks.length - 1];
+      if (last) {
+        if (last.note) {
+          box.appendChild(el("h4", {text: t("team_note")}));
+          box.appendChild(el("p", {class: "ph-note", text: last.note}));
+        }
+        if (last.proof_photo) {
+          box.appendChild(el("h4", {text: t("proof_photo")}));
+          box.appendChild(P.authImage(last.proof_photo, t("proof_photo"), "ph-proof"));
+        }
+      }
+      if (detail.allowed_actions.indexOf("rate") >= 0) box.appendChild(rateForm(report.case));
+    }, function (error) { box.appendChild(el("p", {class: "ph-error", text: error.message})); });
+  }
+
+  function rateForm(caseId) {
+    var stars = el("div", {class: "ph-stars", role: "radiogroup", "aria-label": t("rate_title")});
+    for (var score = 1; score <= 5; score += 1) {
+      var id = "rate-" + caseId + "-" + score;
+      stars.appendChild(el("input", {type: "radio", name: "score", value: String(score), id: id,
+                                     class: "ph-visually-hidden", required: true}));
+      stars.appendChild(el("label", {for: id, title: t("stars", {n: score})}, [P.icon("star"),
+        el("span", {class: "ph-visually-hidden", text: t("stars", {n: score})})]));
+    }
+    var comment = el("textarea", {name: "comment", rows: "2", maxlength: "2000",
+                                  "aria-label": t("rate_comment"), placeholder: t("rate_comment")});
+    var message = el("p", {class: "ph-message", role: "status"});
+    var form = el("form", {class: "ph-rate ph-stack", data: {case: caseId}}, [
+      el("h4", {text: t("rate_title")}), stars, comment,
+      el("button", {type: "submit", class: "ph-btn ph-primary", text: t("rate_send")}), message
+    ]);
+    form.addEventListener("submit", function (event) {
+      event.preventDefault();
+      var chosen = form.querySelector('input[name="score"]:checked');
+      if (!chosen) return;
+      var body = new FormData();
+      body.append("score", chosen.value);
+      body.append("comment", comment.value.trim());
+      P.api("cases/" + caseId + "/rate/", {method: "POST", form: body}).then(function () {
+        form.textContent = "";
+        form.appendChild(el("p", {class: "ph-ok", text: t("rated")}));
+        mineStale = true;
+      }, function (error) { message.textContent = error.message; });
+    });
+    return form;
+  }
+
+  // --- stations and check-in ------------------------------------------------------------------
+
+  function stationsShow() {
+    var fix = P.position();
+    var status = $("stations-status");
+    if (!fix) { status.textContent = t("stations_need_position"); return; }
+    state.stationsAt = fix;
+    status.textContent = t("loading");
+    var query = "stations/nearest/?lon=" + fix.lon.toFixed(6) + "&lat=" + fix.lat.toFixed(6) +
+      ($("stations-open").checked ? "&open_now=true" : "");
+    P.apiKept(query).then(function (answer) {
+      status.textContent = answer.kept ? t("saved_copy", {time: P.when(answer.kept)}) : "";
+      var list = $("stations-list");
+      list.textContent = "";
+      if (!answer.body.stations.length) list.appendChild(el("li", {class: "ph-hint", text: t("stations_empty")}));
+      answer.body.stations.forEach(function (station) {
+        list.appendChild(el("li", {class: "ph-item ph-station", data: {station: station.id}}, [
+          P.icon("mug-hot", "ph-cat-icon"),
+          el("div", {class: "ph-item-body"}, [
+            el("strong", {text: station.name}),
+            el("span", {class: "ph-muted", text: P.metres(station.distance_m) + " · " +
+              t("walk_min", {min: station.walk_minutes})}),
+            el("span", {class: station.open_now ? "ph-open" : "ph-closed",
+                        text: station.open_now ? t("open_now") : t("closed_now")}),
+            el("span", {class: "ph-muted", text: station.address_zh}),
+            el("ul", {class: "ph-chips"}, station.services.map(function (service) {
+              return el("li", {class: service.member_benefit ? "ph-chip ph-benefit" : "ph-chip",
+                               title: service.member_benefit ? t("member_benefit") : null,
+                               text: P.config.lang.indexOf("en") === 0 ? service.name_en : service.name_zh});
+            }))
+          ])
+        ]));
+      });
+    }, function (error) { status.textContent = error.message; });
+  }
+
+  $("stations-open").addEventListener("change", stationsShow);
+  P.onPosition(function (fix) {  // the first fix after the tab was opened without one
+    if (!fix.error && !$("view-stations").hidden && !state.stationsAt) stationsShow();
+  });
+
+  function checkIn(code) {
+    var message = $("checkin-message");
+    var fix = P.position();
+    if (!fix) { message.textContent = t("checkin_needs_position"); return; }
+    if (!navigator.onLine) { message.textContent = t("checkin_needs_network"); return; }
+    message.textContent = t("sending");
+    delete message.dataset.counted;
+    P.api("stations/checkins/", {method: "POST", json: {
+      code: code, lon: fix.lon, lat: fix.lat, coord_system: "wgs84",
+      accuracy_m: fix.accuracy ? Math.min(100000, Math.round(fix.accuracy)) : undefined
+    }}).then(function (body) {
+      message.textContent = t(body.counted ? "checkin_done" : "checkin_again",
+                              {name: body.checkin.station_name});
+      message.className = "ph-message ph-ok";
+      message.dataset.counted = String(body.counted);
+      $("checkin-code").value = "";
+    }, function (error) {
+      message.textContent = error.offline ? t("checkin_needs_network") : error.message;
+      message.className = "ph-message ph-error";
+    });
+  }
+
+  $("checkin-scan").addEventListener("click", function () {
+    P.scan().then(function (text) { if (text) checkIn(text.trim()); });
+  });
+  $("checkin-form").addEventListener("submit", function (event) {
+    event.preventDefault();
+    var code = $("checkin-code").value.trim();
+    if (code) checkIn(code);
+  });
+
+  // --- me: points and signing out -------------------------------------------------------------
+
+  function meShow() {
+    var user = P.auth() && P.auth().user;
+    $("me-name").textContent = user ? t("signed_in_as", {name: user.display_name}) : "";
+    var status = $("points-status");
+    status.textContent = t("loading");
+    P.apiKept("me/points/").then(function (answer) {
+      var points = answer.body;
+      status.textContent = answer.kept ? t("saved_copy", {time: P.when(answer.kept)}) : "";
+      $("points-summary").hidden = false;
+      $("points-total").textContent = String(points.total);
+      $("points-month-label").textContent = t("points_month", {month: points.month});
+      $("points-month").textContent = String(points.month_total);
+      var list = $("points-list");
+      list.textContent = "";
+      if (!points.entries.length) list.appendChild(el("li", {class: "ph-hint", text: t("points_empty")}));
+      points.entries.forEach(function (entry) {
+        list.appendChild(el("li", {class: "ph-item ph-points-entry"}, [
+          el("strong", {class: "ph-points-n", text: "+" + entry.points}),
+          el("div", {class: "ph-item-body"}, [
+            el("span", {text: entry.reason_text}),
+            el("span", {class: "ph-muted", text: P.when(entry.at)})
+          ])
+        ]));
+      });
+    }, function (error) {
+      $("points-summary").hidden = true;
+      status.textContent = error.status === 404 ? t("points_unavailable") : error.message;
+    });
+  }
+
+  $("sign-out").addEventListener("click", function () {
+    CivicOutbox.waiting().then(function (items) {
+      if (items.length && !window.confirm(t("sign_out_waiting", {n: items.length}))) return;
+      return Promise.all(items.map(function (item) { return CivicOutbox.remove(item.id); }))
+        .then(function () { return P.signOut(); });
+    });
+  });
+
+  // --- start ----------------------------------------------------------------------------------
+
+  function onShow(viewId) {
+    if (viewId === "view-mine") { outboxShow(); mineShow(); }
+    if (viewId === "view-stations") stationsShow();
+    if (viewId === "view-me") meShow();
+  }
+
+  P.signedIn().then(function (auth) {
+    if (auth.user && !auth.user.rider) P.toast(t("not_rider"), "error");
+    document.addEventListener("phone:user", function (event) {
+      if (!event.detail.rider) P.toast(t("not_rider"), "error");
+    });
+    P.tabs(onShow);
+    P.positionWatch();
+    placeShow();
+    outboxShow().then(function (items) { if (items.length && navigator.onLine) outboxFlush(); });
+    document.body.dataset.ready = "1";
+  });
+})();

@@ -1,0 +1,257 @@
+/* The teams' page (/team/): my team's tasks by deadline or nearest first; a task's photos,
+ * place on a small map and a link to navigation; accept, start, hand in with a photo and a
+ * note (or decline with a reason) through POST /api/v1/cases/{id}/{action}/. Uses window.Phone.
+ */
+(function () {
+  "use strict";
+
+  var P = window.Phone;
+  var t = P.t;
+  var el = P.el;
+  var $ = P.$;
+  var labels = P.config.labels;
+  var WORKER_ACTIONS = ["accept", "start", "handin", "decline"];
+  var state = {sort: "deadline", task: null, detail: null, map: null, proof: null};
+  var showView = null;
+
+  // --- the list -------------------------------------------------------------------------------
+
+  function dueText(task) {
+    if (task.remaining_seconds === null || task.remaining_seconds === undefined) return "";
+    return task.remaining_seconds >= 0 ? t("due_in", {time: P.duration(task.remaining_seconds)})
+      : t("overdue_by", {time: P.duration(task.remaining_seconds)});
+  }
+
+  function tasksShow() {
+    var status = $("tasks-status");
+    var query = "tasks/";
+    if (state.sort === "distance") {
+      var fix = P.position();
+      if (!fix) { status.textContent = t("sort_nearest_needs_position"); return; }
+      query += "?lon=" + fix.lon.toFixed(6) + "&lat=" + fix.lat.toFixed(6);
+    }
+    status.textContent = t("loading");
+    P.apiKept(query).then(function (answer) {
+      status.textContent = answer.kept ? t("saved_copy", {time: P.when(answer.kept)}) : "";
+      var list = $("tasks-list");
+      list.textContent = "";
+      if (!answer.body.tasks.length) list.appendChild(el("li", {class: "ph-hint", text: t("tasks_empty")}));
+      answer.body.tasks.forEach(function (task) {
+        var overdue = task.remaining_seconds < 0;
+        list.appendChild(el("li", {class: "ph-item ph-task", tabindex: "0", role: "button",
+                                   data: {task: task.id, case: task.case, status: task.status},
+                                   on: {click: function () { taskOpen(task); },
+                                        keydown: function (event) {
+                                          if (event.key === "Enter" || event.key === " ") {
+                                            event.preventDefault();
+                                            taskOpen(task);
+                                          }
+                                        }}}, [
+          P.icon("person-digging", "ph-cat-icon"),
+          el("div", {class: "ph-item-body"}, [
+            el("strong", {text: task.category_name}),
+            el("span", {class: "ph-muted", text: [t("case_n", {id: task.case}), task.community,
+              task.handler].filter(Boolean).join(" · ")}),
+            el("span", {class: "ph-stage", data: {stage: task.stage},
+                        text: labels.task_statuses[task.status] || task.status}),
+            el("span", {class: "ph-due" + (overdue ? " ph-overdue" : ""), text: dueText(task)}),
+            task.distance_m !== null ? el("span", {class: "ph-muted ph-distance", data: {m: Math.round(task.distance_m)},
+                                                   text: P.metres(task.distance_m)}) : null
+          ])
+        ]));
+      });
+      document.body.dataset.tasks = String(answer.body.tasks.length);
+    }, function (error) { status.textContent = error.message; });
+  }
+
+  function sortBy(sort) {
+    state.sort = sort;
+    $("sort-deadline").setAttribute("aria-pressed", String(sort === "deadline"));
+    $("sort-distance").setAttribute("aria-pressed", String(sort === "distance"));
+    tasksShow();
+  }
+
+  $("sort-deadline").addEventListener("click", function () { sortBy("deadline"); });
+  $("sort-distance").addEventListener("click", function () { sortBy("distance"); });
+  $("tasks-refresh").addEventListener("click", tasksShow);
+  P.onPosition(function (fix) {
+    if (!fix.error && state.sort === "distance" && !document.body.dataset.tasks) tasksShow();
+    if (!fix.error && state.map) state.map.you(fix.lon, fix.lat);
+  });
+
+  // --- one task ------------------------------------------------------------------------------
+
+  function taskOpen(task) {
+    state.task = task;
+    showView("view-task");
+    $("task-title").textContent = task.category_name;
+    $("task-meta").textContent = [t("case_n", {id: task.case}), task.community, task.handler]
+      .filter(Boolean).join(" · ");
+    $("task-due").textContent = dueText(task);
+    $("task-due").className = "ph-due" + (task.remaining_seconds < 0 ? " ph-overdue" : "");
+    $("task-reports").textContent = "";
+    $("action-buttons").textContent = "";
+    $("action-message").textContent = "";
+    $("handin-form").hidden = true;
+    $("decline-form").hidden = true;
+    navigationLinks(task);
+    mapShow(task);
+    detailLoad();
+  }
+
+  function navigationLinks(task) {
+    var name = encodeURIComponent(task.category_name);
+    // geo: opens the phone's map app (WGS 84, RFC 5870); Amap converts from WGS 84 itself.
+    $("nav-geo").href = "geo:" + task.lat + "," + task.lon + "?q=" + task.lat + "," + task.lon +
+      "(" + name + ")";
+    $("nav-amap").href = "https://uri.amap.com/marker?position=" + task.lon + "," + task.lat +
+      "&name=" + name + "&coordinate=wgs84&callnative=1";
+  }
+
+  function mapShow(task) {
+    var box = $("task-map");
+    if (state.map) {
+      state.map.moveTo(task.lon, task.lat);
+      state.map.map.invalidateSize();
+      return;
+    }
+    P.smallMap(box, {lon: task.lon, lat: task.lat, zoom: 16}).then(function (made) {
+      state.map = made;
+      var fix = P.position();
+      if (fix) made.you(fix.lon, fix.lat);
+    });
+  }
+
+  function detailLoad() {
+    var task = state.task;
+    return P.api("cases/" + task.case + "/").then(function (detail) {
+      if (state.task !== task) return;
+      state.detail = detail;
+      document.body.dataset.stage = detail.stage;
+      var box = $("task-reports");
+      box.textContent = "";
+      detail.reports.forEach(function (report) {
+        box.appendChild(el("div", {class: "ph-report"}, [
+          el("p", {class: "ph-muted", text: P.when(report.received_at)}),
+          report.description ? el("p", {class: "ph-note", text: report.description}) : null,
+          report.photos.length ? el("div", {class: "ph-photos"}, report.photos.map(function (url) {
+            return P.authImage(url, "", "ph-case-photo");
+          })) : el("p", {class: "ph-hint", text: t("no_photos")})
+        ]));
+      });
+      actionsShow(detail.allowed_actions);
+    }, function (error) { $("action-message").textContent = error.message; });
+  }
+
+  function actionsShow(allowed) {
+    var box = $("action-buttons");
+    box.textContent = "";
+    WORKER_ACTIONS.filter(function (action) { return allowed.indexOf(action) >= 0; })
+      .forEach(function (action) {
+        box.appendChild(el("button", {
+          type: "button", class: "ph-btn ph-wide" + (action === "decline" ? "" : " ph-primary"),
+          data: {action: action}, text: labels.actions[action],
+          on: {click: function () { actionChosen(action); }}
+        }));
+      });
+  }
+
+  function actionChosen(action) {
+    $("action-message").textContent = "";
+    if (action === "handin") { $("handin-form").hidden = false; $("decline-form").hidden = true; return; }
+    if (action === "decline") { $("decline-form").hidden = false; $("handin-form").hidden = true; return; }
+    act(action, new FormData());
+  }
+
+  function act(action, form) {
+    var task = state.task;
+    var message = $("action-message");
+    message.className = "ph-message";
+    message.textContent = t("sending");
+    document.querySelectorAll("#view-task button, #view-task input").forEach(function (node) { node.disabled = true; });
+    return P.api("cases/" + task.case + "/" + action + "/", {method: "POST", form: form})
+      .then(function (detail) {
+        state.detail = detail;
+        document.body.dataset.stage = detail.stage;
+        message.className = "ph-message ph-ok";
+        message.textContent = t("done_" + action);
+        $("handin-form").hidden = true;
+        $("decline-form").hidden = true;
+        actionsShow(detail.allowed_actions);
+        document.body.dataset.tasks = "";
+      }, function (error) {
+        message.className = "ph-message ph-error";
+        message.textContent = error.message;
+      }).finally(function () {
+        document.querySelectorAll("#view-task button, #view-task input").forEach(function (node) { node.disabled = false; });
+      });
+  }
+
+  $("handin-photo").addEventListener("change", function () {
+    var file = this.files[0];
+    this.value = "";
+    if (!file) return;
+    P.photoPrepare(file).then(function (photo) {
+      if (state.proof && state.proof.url) URL.revokeObjectURL(state.proof.url);
+      photo.url = URL.createObjectURL(photo.blob);
+      state.proof = photo;
+      var list = $("handin-thumb");
+      list.textContent = "";
+      list.appendChild(el("li", {class: "ph-thumb"}, [el("img", {src: photo.url, alt: ""})]));
+    });
+  });
+
+  $("handin-form").addEventListener("submit", function (event) {
+    event.preventDefault();
+    var note = $("handin-note").value.trim();
+    var problems = [];
+    if (!state.proof) problems.push(t("handin_photo_required"));
+    if (!note) problems.push(t("note_required"));
+    if (problems.length) {
+      $("action-message").className = "ph-message ph-error";
+      $("action-message").textContent = problems.join(" ");
+      return;
+    }
+    var form = new FormData();
+    form.append("note", note);
+    form.append("photo", state.proof.blob, state.proof.name);
+    act("handin", form).then(function () {
+      if (state.detail && state.detail.stage === "handed_in") {
+        $("handin-note").value = "";
+        $("handin-thumb").textContent = "";
+        state.proof = null;
+      }
+    });
+  });
+
+  $("decline-form").addEventListener("submit", function (event) {
+    event.preventDefault();
+    var reason = $("decline-reason").value.trim();
+    if (!reason) { $("action-message").textContent = t("reason_required"); return; }
+    var form = new FormData();
+    form.append("reason", reason);
+    act("decline", form);
+  });
+
+  $("task-back").addEventListener("click", function () { showView("view-tasks"); });
+
+  // --- start ----------------------------------------------------------------------------------
+
+  $("sign-out").addEventListener("click", function () { P.signOut(); });
+
+  function onShow(viewId) {
+    if (viewId === "view-tasks") tasksShow();
+    if (viewId === "view-account") {
+      var user = P.auth() && P.auth().user;
+      $("me-name").textContent = user ? t("signed_in_as", {name: user.display_name}) : "";
+    }
+  }
+
+  P.signedIn().then(function (auth) {
+    if (auth.user && !auth.user.worker) P.toast(t("not_worker"), "error");
+    showView = P.tabs(onShow);
+    P.positionWatch();
+    tasksShow();
+    document.body.dataset.ready = "1";
+  });
+})();

@@ -1,0 +1,152 @@
+"""The teams' page (/team/) in a phone-sized browser: a volunteer sees the team's task, its
+photo and place, accepts, starts and hands it in with a photo and a note; after the office
+verifies, the rider reads the team's note and proof photo on /rider/ and rates the result."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+import requests
+from django.contrib.auth import get_user_model
+from django.db.models import Sum
+from rest_framework.authtoken.models import Token
+
+from issues.models import Case, PointsEntry, Report, Stage
+from issues.tasks import photo_renditions_make_task
+from patrol.models import Rating, Task
+from patrol.services.lifecycle import case_act
+from tests.frontend.conftest import screenshot
+from tests.frontend.helpers import XINGONG
+from tests.frontend.phone_helpers import (
+    phone_fixture,  # noqa: F401  (the phone fixture)
+    sign_in_with_code,
+)
+from tests.issues.helpers import jpeg
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+BIKES = "E0502"  # 非机动车乱停放: the civility teams' work
+NOTE = "已将电动车挪回停车区 bikes moved back to the bay"
+
+
+@pytest.fixture
+def team_data(reference_data, settings, tmp_path):
+    settings.BASEMAP = "none"
+    settings.MEDIA_ROOT = tmp_path / "media"
+
+
+def _user(username: str):
+    return get_user_model().objects.get(username=username)
+
+
+def _dispatched_case(live_server) -> Case:
+    """rider1 reports bikes in Xingong (civility_west's community) with a photo through the
+    API; office1 files and dispatches it (the routing offers it to civility_west)."""
+    answer = requests.post(
+        f"{live_server.url}/api/v1/reports/",
+        headers={"Authorization": f"Token {Token.objects.get(user__username='rider1').key}"},
+        data={"category": BIKES, "lon": repr(XINGONG[0]), "lat": repr(XINGONG[1]),
+              "description": "电动车堵住人行道", "client_uuid": str(uuid.uuid4())},
+        files={"photos": ("bikes.jpg", jpeg((240, 180), colour=(200, 30, 30)), "image/jpeg")},
+        timeout=30)
+    assert answer.status_code == 201, answer.text
+    case_id = answer.json()["properties"]["case"]
+    for photo in Report.objects.get(case_id=case_id).photos.all():
+        photo_renditions_make_task(photo.pk)
+    case_act(case_id=case_id, action="file", actor=_user("office1"))
+    case_act(case_id=case_id, action="dispatch", actor=_user("office1"))
+    task = Task.objects.get(case_id=case_id)
+    assert task.team.code == "civility_west"
+    return Case.objects.get(pk=case_id)
+
+
+def test_team_page_is_served_with_csp(team_data, client):
+    page = client.get("/team/")
+    assert page.status_code == 200
+    assert "'unsafe-inline'" not in page["Content-Security-Policy"]
+    assert "<script>" not in page.content.decode()
+
+
+def test_volunteer_accepts_starts_and_hands_in_then_rider_rates(team_data, phone, tmp_path,
+                                                                live_server):
+    from fixtures.seed import DEMO_PASSWORD
+
+    case = _dispatched_case(live_server)
+    near = (XINGONG[0] + 0.003, XINGONG[1])  # the volunteer, about 260 m east
+
+    watched = phone("/team/", geolocation=near)
+    page = watched.page
+    page.click("#signin details summary")
+    page.fill("#signin-username", "cw_vol1")
+    page.fill("#signin-password", DEMO_PASSWORD)
+    page.click("#signin-password-form button[type=submit]")
+    page.wait_for_selector("body[data-ready]")
+    page.wait_for_selector(f'.ph-task[data-case="{case.pk}"]')
+    page.click("#sort-distance")
+    distance = page.wait_for_selector(f'.ph-task[data-case="{case.pk}"] .ph-distance')
+    assert 230 < int(distance.get_attribute("data-m")) < 290  # 0.003° of longitude here
+    screenshot(page, "phone-team-tasks.png")
+
+    page.click(f'.ph-task[data-case="{case.pk}"]')
+    page.wait_for_selector('#action-buttons button[data-action="accept"]')
+    page.wait_for_function("() => document.querySelector('.ph-case-photo').naturalWidth > 0")
+    assert page.get_attribute("#nav-geo", "href").startswith(f"geo:{XINGONG[1]},{XINGONG[0]}")
+    assert "coordinate=wgs84" in page.get_attribute("#nav-amap", "href")
+    assert page.locator("#task-map .ph-pin").count() == 1
+    screenshot(page, "phone-team-task.png")
+
+    page.click('#action-buttons button[data-action="accept"]')
+    page.wait_for_selector('#action-buttons button[data-action="start"]')
+    assert Task.objects.get(case=case).status == Task.Status.ACCEPTED
+    page.click('#action-buttons button[data-action="start"]')
+    page.wait_for_selector('#action-buttons button[data-action="handin"]:not([disabled])')
+    assert Task.objects.get(case=case).status == Task.Status.IN_PROGRESS
+
+    page.click('#action-buttons button[data-action="handin"]')
+    proof = tmp_path / "proof.jpg"
+    proof.write_bytes(jpeg((320, 240), colour=(30, 160, 60)))
+    page.set_input_files("#handin-photo", str(proof))
+    page.wait_for_selector("#handin-thumb img")
+    page.fill("#handin-note", NOTE)
+    screenshot(page, "phone-team-handin.png")
+    page.click("#handin-form button[type=submit]")
+    page.wait_for_selector('body[data-stage="handed_in"]')
+    task = Task.objects.get(case=case)
+    assert task.status == Task.Status.HANDED_IN and task.note == NOTE
+    assert task.handed_in_by.username == "cw_vol1" and task.proof_photo_id is not None
+    watched.assert_clean()
+
+    # The office verifies (not the volunteer: the verifier is someone else); the rider sees
+    # the team's note and the proof photo, and rates.
+    photo_renditions_make_task(task.proof_photo_id)
+    case_act(case_id=case.pk, action="verify", actor=_user("office2"))
+    assert Case.objects.get(pk=case.pk).stage == Stage.CLOSED
+
+    rider = phone("/rider/", geolocation=XINGONG)
+    page = rider.page
+    page.wait_for_selector("#signin:not([hidden])")
+    sign_in_with_code(page, Token.objects.get(user__username="rider1").key)
+    page.click('#tabs button[data-view="view-mine"]')
+    item = page.wait_for_selector(f'.ph-mine[data-case="{case.pk}"]')
+    item.query_selector("button").click()
+    page.wait_for_selector(f'.ph-mine[data-case="{case.pk}"] .ph-note:has-text("{NOTE}")')
+    page.wait_for_function("() => document.querySelector('.ph-proof').naturalWidth > 0")
+    page.click(f'.ph-rate[data-case="{case.pk}"] label[for="rate-{case.pk}-5"]')
+    page.fill(f'.ph-rate[data-case="{case.pk}"] textarea', "很快 quick")
+    screenshot(page, "phone-rider-rate.png")
+    page.click(f'.ph-rate[data-case="{case.pk}"] button[type=submit]')
+    page.wait_for_selector(f'.ph-mine[data-case="{case.pk}"] .ph-ok')
+    rating = Rating.objects.get(case=case)
+    assert rating.rider.username == "rider1" and rating.score == 5
+    assert Case.objects.get(pk=case.pk).stage == Stage.EVALUATED
+
+    # The verified case earned rider1 points as its first reporter: shown under "Me".
+    earned = PointsEntry.objects.filter(rider__user__username="rider1").aggregate(
+        total=Sum("points"))["total"]
+    assert earned and earned > 0
+    page.click('#tabs button[data-view="view-me"]')
+    page.wait_for_selector(f'#points-total:text-is("{earned}")')
+    assert page.locator(".ph-points-entry").count() >= 1
+    screenshot(page, "phone-rider-points.png")
+    rider.assert_clean()
