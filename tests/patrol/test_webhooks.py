@@ -261,8 +261,11 @@ def test_the_admin_shows_failed_deliveries_and_retries_them(reference_data, webh
     assert delivery.status == "pending" and delivery.attempts == 9
     assert delivery.next_attempt_at <= timezone.now() < delivery.give_up_at
     office = Client()
-    office.force_login(user("office1"))
-    assert office.get("/admin/patrol/webhookdelivery/").status_code == 403
+    office.force_login(user("office1"))  # the office watches failed deliveries (civicmap.roles)
+    assert office.get("/admin/patrol/webhookdelivery/").status_code == 200
+    union = Client()
+    union.force_login(user("union1"))  # staff, but not given the deliveries
+    assert union.get("/admin/patrol/webhookdelivery/").status_code == 403
 
 
 # --- with a real worker and beat on Redis --------------------------------------------------------
