@@ -1,0 +1,309 @@
+"""Benchmark 1: grid assignment plus duplicate lookup per report, with 1,000,000 reports stored.
+
+For 2,000 points drawn like the demo history (fixtures/history.py's sampler, its own seed), time
+what intake does before it writes the report:
+
+* ``grid_locate(point=...)``: the unit grid and community of the point;
+* ``_case_for_report(...)``: the category's equivalents, the per-category advisory lock, the
+  joinable-case query (``select_for_update``) and, when nothing is joinable, the query for a
+  recently closed case to follow.
+
+Lookups are made as of one minute after the stored history ends (``now`` passed to
+``_case_for_report``), so that the duplicate windows find the same open cases however old the
+seeded database is. Each point is looked up twice, in alternating order: once with
+``case_open`` (the write when no case is joinable) replaced by a stub, which is the lookup the
+target is about, and once with intake's code as it is, the INSERTs of the new case and its
+event included. Each runs in ``transaction.atomic()`` and is rolled back, so nothing is kept
+and the database stays at its seeded 1,000,000 reports. Per-report latency (ms): p50/p95/p99,
+for the whole and each part. Target: lookup p95 < 5 ms. Because the machine is shared, a
+trivial ORM query and ``SELECT 1`` are timed after every lookup on the same connection: the
+lookup's cost is also given as a multiple of one ORM query. The time each kind of query spends
+inside ``cursor.execute`` is summed apart from Django's Python work, and one lookup is
+EXPLAIN ANALYZEd to var/bench/.
+
+Run alone: .venv/bin/python bench/bench_intake_lookup.py [--points 2000] [--warmup 200]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _common as common  # noqa: E402
+
+NAME = "intake_lookup"
+TARGET_P95_MS = 5.0
+SAMPLER_SEED = 20260101  # not the seed of the stored history: new points, same distribution
+
+
+class _Rollback(Exception):
+    pass
+
+
+def _points(count: int):
+    from django.contrib.gis.geos import Point
+    from django.utils import timezone
+
+    from civicmap.models import WGS84
+    from fixtures.history import HistoryPlan, _Sampler
+    from issues.models import Category
+
+    sampler = _Sampler(HistoryPlan(seed=SAMPLER_SEED, now=timezone.now(), reports=count,
+                                   days=1), rider_ids=[])
+    categories = {c.pk: c for c in Category.objects.all()}
+    drawn = []
+    for _ in range(count):
+        lon, lat, spot = sampler.place()
+        drawn.append((Point(lon, lat, srid=WGS84), categories[sampler.category(spot)]))
+    return drawn
+
+
+class _NoCaseOpen:
+    """Stands in for ``case_open`` in the lookup-only pass: the lookup is timed, not the write."""
+
+    pk = None
+
+    def __call__(self, **kwargs):
+        return self
+
+
+def _lookup(point, category, *, open_case: bool, now) -> dict:
+    """One grid assignment plus case lookup, timed by part, rolled back.
+
+    ``open_case=False`` replaces ``case_open`` (called when no open case is joinable) by a stub,
+    so that only the reads are timed; ``True`` runs intake's code as it is (the INSERTs of the
+    new case and its event included, then rolled back).
+    """
+    from unittest import mock
+
+    from django.db import connection, transaction
+
+    from civicmap.selectors import grid_locate
+    from issues.services import intake
+
+    outcome: dict = {}
+    stub = mock.patch.object(intake, "case_open", _NoCaseOpen()) if not open_case else None
+    if stub:
+        stub.start()
+    try:
+        cpu = time.process_time()
+        started = time.perf_counter()
+        place = grid_locate(point=point)
+        located = time.perf_counter()
+        try:
+            with transaction.atomic():
+                case, joined = intake._case_for_report(category, point, now, place)
+                outcome["joined"] = joined
+                raise _Rollback
+        except _Rollback:
+            pass
+        finished = time.perf_counter()
+        outcome["cpu_ms"] = (time.process_time() - cpu) * 1000
+    finally:
+        if stub:
+            stub.stop()
+    assert not connection.in_atomic_block
+    outcome.update(grid_ms=(located - started) * 1000, case_ms=(finished - located) * 1000,
+                   total_ms=(finished - started) * 1000)
+    return outcome
+
+
+def _baseline() -> dict:
+    """Two trivial queries on the same connection, timed right after each lookup: the floor
+    that one round trip (``SELECT 1``) and one ORM query (a category by primary key) cost on
+    the machine at that moment."""
+    from django.db import connection
+
+    from issues.models import Category
+
+    started = time.perf_counter()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+        cursor.fetchone()
+    middle = time.perf_counter()
+    Category.objects.filter(pk=1).first()
+    finished = time.perf_counter()
+    return {"select1_ms": (middle - started) * 1000, "orm_ms": (finished - middle) * 1000}
+
+
+class _QueryTimer:
+    """An execute wrapper that sums the time each kind of query spends in cursor.execute (the
+    database's parse, plan, run and the round trip), apart from Django's Python work."""
+
+    def __init__(self) -> None:
+        self.times: dict[str, list[float]] = {}
+
+    @staticmethod
+    def kind(sql: str) -> str:
+        if "pg_advisory_xact_lock" in sql:
+            return "advisory lock"
+        if "civicmap_unitgrid" in sql:
+            return "grid_locate (unit grid)"
+        if "civicmap_communitygrid" in sql:
+            return "grid_locate (community)"
+        if "issues_category_equivalents" in sql:
+            return "category equivalents"
+        if sql.startswith("SELECT") and "issues_case" in sql:
+            return "joinable case" if "FOR UPDATE" in sql else "closed case to follow"
+        if sql.startswith("INSERT"):
+            return "INSERT " + sql.split('"')[1]
+        return sql.split()[0]
+
+    def __call__(self, execute, sql, params, many, context):
+        started = time.perf_counter()
+        try:
+            return execute(sql, params, many, context)
+        finally:
+            self.times.setdefault(self.kind(sql), []).append(
+                (time.perf_counter() - started) * 1000)
+
+
+def _explain(point, category, now) -> str:
+    """EXPLAIN (ANALYZE, BUFFERS) of the intake's queries for one point, built by the same
+    functions as ``_case_for_report`` and ``grid_locate``."""
+    from datetime import timedelta
+
+    from django.contrib.gis.db.models.functions import Distance
+    from django.contrib.gis.measure import D
+    from django.db import transaction
+
+    from civicmap.models import UnitGrid
+    from civicmap.spatial import metric, metric_literal
+    from issues.models import OPEN_STAGES, Case
+
+    candidates = [category.pk, *category.equivalents.values_list("pk", flat=True)]
+    radius_m = category.merge_radius_m
+    # The same queryset as issues/services/intake.py _case_for_report.
+    near = Case.objects.filter(category_id__in=candidates).filter(
+        location__dwithin=(point, D(m=radius_m + 1))
+    ).annotate(planar_m=Distance(metric("location"), metric_literal(point)))
+    joinable = (
+        near.filter(stage__in=OPEN_STAGES,
+                    last_report_at__gte=now - timedelta(hours=category.merge_window_hours),
+                    planar_m__lte=radius_m)
+        .order_by("planar_m", "id").select_for_update(of=("self",))
+    )
+    grid = UnitGrid.objects.filter(boundary__covers=point).select_related(
+        "community").order_by("grid_id")
+    parts = [f"point {point.wkt}, category {category.code} (candidates {candidates}, "
+             f"radius {radius_m} m, window {category.merge_window_hours} h)\n"]
+    try:
+        with transaction.atomic():
+            parts.append("-- grid_locate: UnitGrid covers point\n" + str(grid[:1].query) + "\n")
+            parts.append(grid[:1].explain(analyze=True, buffers=True) + "\n")
+            parts.append("-- _case_for_report: joinable open case\n"
+                         + str(joinable[:1].query) + "\n")
+            parts.append(joinable[:1].explain(analyze=True, buffers=True) + "\n")
+            raise _Rollback
+    except _Rollback:
+        pass
+    return "\n".join(parts)
+
+
+def _stats(values: list[float]) -> dict:
+    if not values:
+        return {"n": 0}
+    return {"n": len(values), "p50": round(common.percentile(values, 50), 3),
+            "p95": round(common.percentile(values, 95), 3),
+            "p99": round(common.percentile(values, 99), 3),
+            "max": round(max(values), 3), "mean": round(sum(values) / len(values), 3)}
+
+
+def run(points: int = 2000, warmup: int = 200) -> dict:
+    common.django_setup()
+    from datetime import timedelta
+
+    from django.db import connection
+    from django.db.models import Max
+
+    from issues.models import Case, Report
+
+    stored = Report.objects.count()
+    cases = Case.objects.count()
+    # Reports arrive right after the stored history ends (seed_demo's --now), whenever this
+    # runs: the duplicate windows (24-168 h) then see the same open cases on every run.
+    history_end = Report.objects.aggregate(end=Max("received_at"))["end"]
+    now = history_end + timedelta(minutes=1)
+    common.log(f"{NAME}: {stored:,} reports, {cases:,} cases stored; "
+               f"{warmup} warm-up + {points} timed points, each looked up twice")
+    drawn = _points(points + warmup)
+    for number, (point, category) in enumerate(drawn[:warmup]):  # not counted
+        _lookup(point, category, open_case=bool(number % 2), now=now)
+    load_before = __import__("os").getloadavg()
+    lookups, opened, baselines = [], [], []
+    timer = _QueryTimer()
+    started = time.perf_counter()
+    for number, (point, category) in enumerate(drawn[warmup:]):
+        # Both passes on the same point, alternating which goes first.
+        with connection.execute_wrapper(timer):
+            first_reads = number % 2 == 0
+            if first_reads:
+                lookups.append(_lookup(point, category, open_case=False, now=now))
+            opened.append(_lookup(point, category, open_case=True, now=now))
+            if not first_reads:
+                lookups.append(_lookup(point, category, open_case=False, now=now))
+        baselines.append(_baseline())
+    wall_s = time.perf_counter() - started
+    load_after = __import__("os").getloadavg()
+    total = [t["total_ms"] for t in lookups]
+    stats = _stats(total)
+    slowest = max(range(len(lookups)), key=lambda i: lookups[i]["total_ms"])
+    median_i = sorted(range(len(lookups)), key=lambda i: lookups[i]["total_ms"])[len(lookups) // 2]
+    explain_path = common.RESULTS_DIR / "intake_lookup_explain.txt"
+    explain_text = (
+        "EXPLAIN (ANALYZE, BUFFERS) of intake's grid and duplicate lookups on the bench database "
+        f"({stored:,} reports, {cases:,} cases), {common.now_iso()}\n\n"
+        "== A median lookup ==\n" + _explain(*drawn[warmup + median_i], now)
+        + "\n== The slowest lookup of the run ==\n" + _explain(*drawn[warmup + slowest], now)
+    )
+    explain_path.write_text(explain_text)
+    assert Report.objects.count() == stored, "the lookups must not leave rows behind"
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT max(report_count), avg(report_count) FROM issues_case")
+        max_case, avg_case = cursor.fetchone()
+    orm = _stats([b["orm_ms"] for b in baselines])
+    result = {
+        "measured_at": common.now_iso(), "reports_stored": stored, "cases_stored": cases,
+        "lookup_now": now.isoformat(),
+        "largest_case_reports": max_case, "mean_case_reports": round(float(avg_case), 2),
+        "points": points, "warmup": warmup, "wall_s": round(wall_s, 2),
+        "loadavg_before": load_before, "loadavg_after": load_after,
+        "total_ms": stats,
+        "grid_locate_ms": _stats([t["grid_ms"] for t in lookups]),
+        "case_lookup_ms": _stats([t["case_ms"] for t in lookups]),
+        "client_cpu_ms": _stats([t["cpu_ms"] for t in lookups]),
+        "joined_share": round(sum(t["joined"] for t in lookups) / len(lookups), 3),
+        "joined_total_ms": _stats([t["total_ms"] for t in lookups if t["joined"]]),
+        "not_joined_total_ms": _stats([t["total_ms"] for t in lookups if not t["joined"]]),
+        "with_case_open_total_ms": _stats([t["total_ms"] for t in opened]),
+        "with_case_open_new_case_ms": _stats([t["total_ms"] for t in opened if not t["joined"]]),
+        "baseline_select1_ms": _stats([b["select1_ms"] for b in baselines]),
+        "baseline_orm_query_ms": orm,
+        "p50_in_orm_queries": round(stats["p50"] / orm["p50"], 1),
+        "execute_ms_by_query": {kind: _stats(values) for kind, values in timer.times.items()},
+        "target_p95_ms": TARGET_P95_MS, "meets_target": stats["p95"] < TARGET_P95_MS,
+        "explain_file": str(explain_path.relative_to(common.ROOT)),
+    }
+    common.result_write(NAME, result)
+    verdict = "met" if result["meets_target"] else "MISSED"
+    common.log(f"{NAME}: lookup p50 {stats['p50']} ms, p95 {stats['p95']} ms, "
+               f"p99 {stats['p99']} ms (target p95 < {TARGET_P95_MS} ms: {verdict}); "
+               f"with case_open p95 {result['with_case_open_total_ms']['p95']} ms; one ORM query "
+               f"p50 {orm['p50']} ms; load {load_before[0]:.1f}->{load_after[0]:.1f}")
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--points", type=int, default=2000)
+    parser.add_argument("--warmup", type=int, default=200)
+    args = parser.parse_args()
+    common.bench_db_ensure()
+    run(points=args.points, warmup=args.warmup)
+
+
+if __name__ == "__main__":
+    main()
