@@ -12,6 +12,7 @@ from rest_framework.views import APIView
 
 from civicmap.api.permissions import IsOfficeStaff
 from civicmap.errors import MSG_NOT_FOUND, Conflict, FieldError, NotFound
+from civicmap.i18n import name_field
 from civicmap.models import WGS84
 from patrol.api.serializers import (
     ActionInput,
@@ -118,7 +119,7 @@ class TriageQueueView(APIView):
         ))
         return Response({"cases": [
             {"id": c.pk, "stage": c.stage, "category": c.category.code,
-             "category_name": c.category.name_zh, "community": c.community_grid.code
+             "category_name": getattr(c.category, name_field()), "community": c.community_grid.code
              if c.community_grid else None, "report_count": c.report_count,
              "reporter_count": c.reporter_count, "lon": round(c.location.x, 6),
              "lat": round(c.location.y, 6), "last_report_at": c.last_report_at}

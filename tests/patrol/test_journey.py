@@ -144,3 +144,23 @@ def test_an_overdue_task_raises_its_alert_on_time_once(reference_data, live_serv
     alerts = Notification.objects.filter(kind="task_response_overdue", task=task)
     assert list(alerts.values_list("recipient", flat=True)) == [leader.pk]
     assert timezone.now() < task.response_due  # the scan ran with an injected clock
+
+
+@pytest.mark.django_db
+def test_the_triage_queue_names_categories_in_the_callers_language(reference_data, client):
+    from django.contrib.auth import get_user_model
+
+    from issues.models import Rider
+    from issues.services.intake import ChannelRules, ReportInput, report_create
+
+    rules = ChannelRules("app", requires_client_uuid=True, requires_photos=False,
+                         max_description=2000)
+    report_create(channel=rules, reporter=Rider.objects.order_by("user_id").first().user,
+                  data=ReportInput(category_code="E0101", lon=116.393, lat=39.799,
+                                   client_uuid=uuid.uuid4()))
+    client.force_login(get_user_model().objects.get(username="office1"))
+    english = client.get("/api/v1/office/queue/", HTTP_ACCEPT_LANGUAGE="en").json()["cases"]
+    chinese = client.get("/api/v1/office/queue/").json()["cases"]
+    garbage = Category.objects.get(code="E0101")
+    assert english[0]["category_name"] == garbage.name_en
+    assert chinese[0]["category_name"] == garbage.name_zh
