@@ -294,7 +294,7 @@ def test_my_reports_lists_only_the_callers_reports_with_stage_and_history(rider,
     mine_second = body(post_report_at(rider, XINGONG))
     case_id = mine_first["properties"]["case"]
     Case.objects.filter(pk=case_id).update(stage="filed")
-    CaseEvent.objects.create(case_id=case_id, action="filed", from_stage="new", to_stage="filed",
+    CaseEvent.objects.create(case_id=case_id, action="file", from_stage="new", to_stage="filed",
                              at=timezone.now())
 
     response = rider.get(MY_REPORTS_URL)
@@ -306,7 +306,7 @@ def test_my_reports_lists_only_the_callers_reports_with_stage_and_history(rider,
     first = features[mine_first["id"]]["properties"]
     assert first["status"] == "filed"
     assert [event["action"] for event in first["history"]] == ["created", "report_merged",
-                                                               "filed"]
+                                                               "file"]
     assert features[mine_second["id"]]["properties"]["status"] == "new"
     assert [e["action"] for e in features[mine_second["id"]]["properties"]["history"]] == [
         "created"]
