@@ -9,10 +9,12 @@ from django.db import connection, transaction
 from django.utils import timezone
 from tqdm import tqdm
 
+from civicmap.db import tables_truncate
 from fixtures.history import HistoryPlan, history_drafts
 from fixtures.seed import reference_data_load, synthetic_riders_ensure
 from issues.models import Report, Rider
 from issues.services.bulk import reports_bulk_load
+from patrol.services.bulk_history import case_histories_bulk_apply  # lifecycle bulk path
 
 # Everything that grows from reports; emptied before a new history is written. RESTART IDENTITY
 # so that one seed gives the same ids every time.
@@ -20,6 +22,7 @@ HISTORY_TABLES = [
     "issues_reportcellhour", "issues_reportunitgridhour", "issues_caseevent",
     "issues_caseconfirmation", "issues_pointsentry", "patrol_task", "issues_reportphoto",
     "issues_report", "issues_case",
+    "patrol_rating", "patrol_notification",  # lifecycle bulk path: ids restart with the history
 ]
 MAX_REPORTS = 5_000_000
 
@@ -62,6 +65,9 @@ class Command(BaseCommand):
         parser.add_argument("--keep-history", action="store_true",
                             help="keep an existing history (make run uses this)")
         parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+        # Lifecycle bulk path (patrol.services.bulk_history): stages, tasks, events, ratings.
+        parser.add_argument("--no-lifecycle", action="store_true",
+                            help="leave every case new, with no tasks (no lifecycle history)")
 
     def handle(self, *args, **options) -> None:
         self._check_numbers(options)
@@ -77,7 +83,8 @@ class Command(BaseCommand):
             self.stdout.write("History kept (--keep-history).")
             return
         plan = HistoryPlan(seed=seed, now=now, reports=options["reports"], days=options["days"])
-        self._history_write(plan, riders=options["riders"], quiet=options["no_progress"])
+        self._history_write(plan, riders=options["riders"], quiet=options["no_progress"],
+                            lifecycle=not options["no_lifecycle"])
 
     def _check_numbers(self, options: dict) -> None:
         if not 0 <= options["reports"] <= MAX_REPORTS:
@@ -87,16 +94,12 @@ class Command(BaseCommand):
         if not 0 <= options["riders"] <= 100_000:
             raise CommandError("--riders must be between 0 and 100,000.")
 
-    def _history_write(self, plan: HistoryPlan, *, riders: int, quiet: bool) -> None:
+    def _history_write(self, plan: HistoryPlan, *, riders: int, quiet: bool,
+                       lifecycle: bool = True) -> None:
         with transaction.atomic():
             synthetic_riders_ensure(count=riders, seed=plan.seed)
             rider_ids = list(Rider.objects.order_by("user_id").values_list("user_id", flat=True))
-            with connection.cursor() as cursor:
-                # TRUNCATE refuses while deferred foreign-key checks of this transaction are
-                # pending (the riders just written); run them now.
-                cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
-                cursor.execute(f"TRUNCATE {', '.join(HISTORY_TABLES)} RESTART IDENTITY CASCADE")
-                cursor.execute("SET CONSTRAINTS ALL DEFERRED")
+            tables_truncate(*HISTORY_TABLES, restart_identity=True)
             bar = tqdm(total=plan.reports * 2, disable=quiet, unit="report", desc="history")
             drafts = history_drafts(plan=plan, rider_ids=rider_ids,
                                     progress=lambda n: bar.update(n - bar.n))
@@ -106,5 +109,17 @@ class Command(BaseCommand):
             )
             bar.update(bar.total - bar.n)
             bar.close()
+            # --- lifecycle bulk path: every case's life up to --now, in the same transaction.
+            life = None
+            if lifecycle:
+                bar = tqdm(total=result.cases, disable=quiet, unit="case", desc="lifecycle")
+                life = case_histories_bulk_apply(seed=plan.seed, now=plan.now,
+                                                 progress=lambda n: bar.update(n - bar.n))
+                bar.close()
         self.stdout.write(f"History: {result.reports} reports in {result.cases} cases, "
                           f"up to {plan.now.isoformat()}.")
+        if life is not None:
+            self.stdout.write(
+                "Lifecycle: {open} open cases, {tasks} tasks ({overdue_response} overdue for "
+                "response, {overdue_resolution} for resolution), {events} events, {ratings} "
+                "ratings; stages {stages}.".format(**life))
