@@ -3,23 +3,26 @@
 For 2,000 points drawn like the demo history (fixtures/history.py's sampler, its own seed), time
 what intake does before it writes the report:
 
-* ``grid_locate(point=...)``: the unit grid and community of the point;
-* ``_case_for_report(...)``: the category's equivalents, the per-category advisory lock, the
-  joinable-case query (``select_for_update``) and, when nothing is joinable, the query for a
-  recently closed case to follow.
+* ``grid_locate(point=...)``: the unit grid and community of the point (one statement);
+* ``_case_for_report(...)``: the category class (the category and its equivalents) with the
+  per-class advisory lock (one statement), then the joinable open case, locked, or the recently
+  closed case a new one follows (one statement).
 
 Lookups are made as of one minute after the stored history ends (``now`` passed to
 ``_case_for_report``), so that the duplicate windows find the same open cases however old the
-seeded database is. Each point is looked up twice, in alternating order: once with
-``case_open`` (the write when no case is joinable) replaced by a stub, which is the lookup the
-target is about, and once with intake's code as it is, the INSERTs of the new case and its
-event included. Each runs in ``transaction.atomic()`` and is rolled back, so nothing is kept
-and the database stays at its seeded 1,000,000 reports. Per-report latency (ms): p50/p95/p99,
-for the whole and each part. Target: lookup p95 < 5 ms. Because the machine is shared, a
-trivial ORM query and ``SELECT 1`` are timed after every lookup on the same connection: the
-lookup's cost is also given as a multiple of one ORM query. The time each kind of query spends
-inside ``cursor.execute`` is summed apart from Django's Python work, and one lookup is
-EXPLAIN ANALYZEd to var/bench/.
+seeded database is. Each point is looked up twice, in alternating order: once the lookup alone,
+which the target is about, and once followed by the write intake makes next when no case is
+joinable (``case_open``: the new case and its event). Each runs in ``transaction.atomic()`` and
+is rolled back, so nothing is kept and the database stays at its seeded 1,000,000 reports.
+Per-report latency (ms): p50/p95/p99, for the whole and each part. Target: lookup p95 < 5 ms.
+Because the machine is shared, a trivial ORM query and ``SELECT 1`` are timed after every lookup
+on the same connection: the lookup's cost is also given as a multiple of one ORM query. The time
+each kind of query spends inside ``cursor.execute`` is summed apart from Python's work, and the
+lookups of a median and of the slowest point are EXPLAIN ANALYZEd to var/bench/.
+
+A report joining a case updates the case's location and counts (``case_report_joined``, a running
+mean in one UPDATE); it is timed on the largest stored case against a recount of that case's
+reports (``case_summary_recount``, what merge and split use), both rolled back.
 
 Run alone: .venv/bin/python bench/bench_intake_lookup.py [--points 2000] [--warmup 200]
 """
@@ -61,50 +64,35 @@ def _points(count: int):
     return drawn
 
 
-class _NoCaseOpen:
-    """Stands in for ``case_open`` in the lookup-only pass: the lookup is timed, not the write."""
-
-    pk = None
-
-    def __call__(self, **kwargs):
-        return self
-
-
 def _lookup(point, category, *, open_case: bool, now) -> dict:
     """One grid assignment plus case lookup, timed by part, rolled back.
 
-    ``open_case=False`` replaces ``case_open`` (called when no open case is joinable) by a stub,
-    so that only the reads are timed; ``True`` runs intake's code as it is (the INSERTs of the
-    new case and its event included, then rolled back).
+    ``open_case=True`` also makes the write that follows when no open case is joinable
+    (``case_open``: the INSERTs of the new case and its event, then rolled back).
     """
-    from unittest import mock
-
     from django.db import connection, transaction
 
     from civicmap.selectors import grid_locate
     from issues.services import intake
+    from issues.services.cases import case_open
 
     outcome: dict = {}
-    stub = mock.patch.object(intake, "case_open", _NoCaseOpen()) if not open_case else None
-    if stub:
-        stub.start()
+    cpu = time.process_time()
+    started = time.perf_counter()
+    place = grid_locate(point=point)
+    located = time.perf_counter()
     try:
-        cpu = time.process_time()
-        started = time.perf_counter()
-        place = grid_locate(point=point)
-        located = time.perf_counter()
-        try:
-            with transaction.atomic():
-                case, joined = intake._case_for_report(category, point, now, place)
-                outcome["joined"] = joined
-                raise _Rollback
-        except _Rollback:
-            pass
-        finished = time.perf_counter()
-        outcome["cpu_ms"] = (time.process_time() - cpu) * 1000
-    finally:
-        if stub:
-            stub.stop()
+        with transaction.atomic():
+            joined_id, follows_id = intake._case_for_report(category, point, now)
+            outcome["joined"] = joined_id is not None
+            if open_case and joined_id is None:
+                case_open(category=category, point=point, now=now, place=place,
+                          follows_id=follows_id)
+            raise _Rollback
+    except _Rollback:
+        pass
+    finished = time.perf_counter()
+    outcome["cpu_ms"] = (time.process_time() - cpu) * 1000
     assert not connection.in_atomic_block
     outcome.update(grid_ms=(located - started) * 1000, case_ms=(finished - located) * 1000,
                    total_ms=(finished - started) * 1000)
@@ -139,16 +127,12 @@ class _QueryTimer:
     @staticmethod
     def kind(sql: str) -> str:
         if "pg_advisory_xact_lock" in sql:
-            return "advisory lock"
+            return "category class + advisory lock"
         if "civicmap_unitgrid" in sql:
-            return "grid_locate (unit grid)"
-        if "civicmap_communitygrid" in sql:
-            return "grid_locate (community)"
-        if "issues_category_equivalents" in sql:
-            return "category equivalents"
-        if sql.startswith("SELECT") and "issues_case" in sql:
-            return "joinable case" if "FOR UPDATE" in sql else "closed case to follow"
-        if sql.startswith("INSERT"):
+            return "grid_locate"
+        if "FOR UPDATE OF c" in sql:
+            return "case to join or follow"
+        if sql.lstrip().startswith("INSERT"):
             return "INSERT " + sql.split('"')[1]
         return sql.split()[0]
 
@@ -162,45 +146,68 @@ class _QueryTimer:
 
 
 def _explain(point, category, now) -> str:
-    """EXPLAIN (ANALYZE, BUFFERS) of the intake's queries for one point, built by the same
-    functions as ``_case_for_report`` and ``grid_locate``."""
+    """EXPLAIN (ANALYZE, BUFFERS) of intake's lookup statements for one point: the same SQL
+    and parameters as ``grid_locate`` and ``_case_for_report``."""
     from datetime import timedelta
 
-    from django.contrib.gis.db.models.functions import Distance
-    from django.contrib.gis.measure import D
-    from django.db import transaction
+    from django.db import connection, transaction
 
-    from civicmap.models import UnitGrid
-    from civicmap.spatial import metric, metric_literal
-    from issues.models import OPEN_STAGES, Case
+    from civicmap import selectors
+    from issues.models import OPEN_STAGES, Stage
+    from issues.services import intake
 
-    candidates = [category.pk, *category.equivalents.values_list("pk", flat=True)]
-    radius_m = category.merge_radius_m
-    # The same queryset as issues/services/intake.py _case_for_report.
-    near = Case.objects.filter(category_id__in=candidates).filter(
-        location__dwithin=(point, D(m=radius_m + 1))
-    ).annotate(planar_m=Distance(metric("location"), metric_literal(point)))
-    joinable = (
-        near.filter(stage__in=OPEN_STAGES,
-                    last_report_at__gte=now - timedelta(hours=category.merge_window_hours),
-                    planar_m__lte=radius_m)
-        .order_by("planar_m", "id").select_for_update(of=("self",))
-    )
-    grid = UnitGrid.objects.filter(boundary__covers=point).select_related(
-        "community").order_by("grid_id")
-    parts = [f"point {point.wkt}, category {category.code} (candidates {candidates}, "
-             f"radius {radius_m} m, window {category.merge_window_hours} h)\n"]
+    parts = [f"point {point.wkt}, category {category.code} (radius "
+             f"{category.merge_radius_m} m, window {category.merge_window_hours} h)\n"]
     try:
-        with transaction.atomic():
-            parts.append("-- grid_locate: UnitGrid covers point\n" + str(grid[:1].query) + "\n")
-            parts.append(grid[:1].explain(analyze=True, buffers=True) + "\n")
-            parts.append("-- _case_for_report: joinable open case\n"
-                         + str(joinable[:1].query) + "\n")
-            parts.append(joinable[:1].explain(analyze=True, buffers=True) + "\n")
+        with transaction.atomic(), connection.cursor() as cursor:
+            categories = intake._merge_class_lock(category.pk)
+            statements = [
+                ("grid_locate", selectors._GRID_LOCATE_SQL, {"lon": point.x, "lat": point.y}),
+                ("_case_for_report", intake._CASE_FOR_REPORT_SQL, {
+                    "lon": point.x, "lat": point.y, "categories": categories,
+                    "radius": category.merge_radius_m, "open": list(OPEN_STAGES),
+                    "closed": [Stage.CLOSED, Stage.EVALUATED],
+                    "window_start": now - timedelta(hours=category.merge_window_hours),
+                    "follow_start": now - intake.FOLLOW_UP_WINDOW}),
+            ]
+            for name, sql, params in statements:
+                cursor.execute("EXPLAIN (ANALYZE, BUFFERS) " + sql, params)
+                plan = "\n".join(row[0] for row in cursor.fetchall())
+                parts.append(f"-- {name} (class {categories})\n{plan}\n")
             raise _Rollback
     except _Rollback:
         pass
     return "\n".join(parts)
+
+
+def _join_update(repeats: int = 30) -> dict:
+    """``case_report_joined`` (running mean, one UPDATE) against ``case_summary_recount`` on
+    the largest stored case, each rolled back: what joining a hotspot case costs."""
+    from django.db import transaction
+
+    from issues.models import Case
+    from issues.services.cases import case_report_joined, case_summary_recount
+
+    case = Case.objects.order_by("-report_count", "id").first()
+    report = case.reports.order_by("-received_at", "-id").first()
+    times: dict[str, list[float]] = {"joined_update": [], "recount": []}
+    for number in range(repeats * 2):
+        name = "joined_update" if number % 2 == 0 else "recount"
+        started = time.perf_counter()
+        try:
+            with transaction.atomic():
+                if name == "joined_update":
+                    case_report_joined(case_id=case.pk, report=report)
+                else:
+                    case_summary_recount(case=case, last_report=report)
+                raise _Rollback
+        except _Rollback:
+            pass
+        times[name].append((time.perf_counter() - started) * 1000)
+    joined, recount = _stats(times["joined_update"]), _stats(times["recount"])
+    return {"case_reports": case.report_count, "joined_update_ms": joined,
+            "recount_ms": recount, "recount_over_joined_p50": round(
+                recount["p50"] / joined["p50"], 1)}
 
 
 def _stats(values: list[float]) -> dict:
@@ -286,6 +293,7 @@ def run(points: int = 2000, warmup: int = 200) -> dict:
         "execute_ms_by_query": {kind: _stats(values) for kind, values in timer.times.items()},
         "target_p95_ms": TARGET_P95_MS, "meets_target": stats["p95"] < TARGET_P95_MS,
         "explain_file": str(explain_path.relative_to(common.ROOT)),
+        "join_largest_case": _join_update(),
     }
     common.result_write(NAME, result)
     verdict = "met" if result["meets_target"] else "MISSED"

@@ -5,32 +5,45 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.contrib.gis.geos import Point
+from django.db import connection
 
-from civicmap.models import CommunityGrid, Subdistrict, UnitGrid
+from civicmap.models import WGS84, CommunityGrid, Subdistrict, UnitGrid
 
 
 @dataclass(frozen=True)
 class GridPlace:
-    unit_grid: UnitGrid | None
-    community: CommunityGrid
+    """Where a point falls, as ids: what a report and a case store."""
+
+    unit_grid_id: int | None
+    community_id: int
+
+
+# One statement, one round trip; intake runs it for every report (docs/DECISIONS.md, "Intake's
+# lookups in SQL"). ST_Covers counts the boundary, so a point on an edge shared by two grids
+# matches both: the lowest grid ID (code) wins, so the same point always gets the same grid.
+# Append runs its branches in order and stops at LIMIT 1: the community branch only runs for a
+# point that no unit grid covers.
+_GRID_LOCATE_SQL = f"""
+    (SELECT id, community_id FROM {UnitGrid._meta.db_table}
+     WHERE ST_Covers(boundary, ST_SetSRID(ST_MakePoint(%(lon)s, %(lat)s), {WGS84}))
+     ORDER BY grid_id LIMIT 1)
+    UNION ALL
+    (SELECT NULL, id FROM {CommunityGrid._meta.db_table}
+     WHERE ST_Covers(boundary, ST_SetSRID(ST_MakePoint(%(lon)s, %(lat)s), {WGS84}))
+     ORDER BY code LIMIT 1)
+    LIMIT 1"""
 
 
 def grid_locate(*, point: Point) -> GridPlace | None:
     """The unit grid and community grid of a WGS 84 point, or None outside the service area.
 
-    ``__covers`` counts the boundary, so a point on an edge shared by two grids matches both;
-    the lowest grid ID (code) wins, so the same point always gets the same grid.
+    A point outside every unit grid but inside a community (the unit grids may not tile it all)
+    gets the community alone.
     """
-    unit = (
-        UnitGrid.objects.filter(boundary__covers=point)
-        .select_related("community").order_by("grid_id").first()
-    )
-    if unit is not None:
-        return GridPlace(unit_grid=unit, community=unit.community)
-    community = CommunityGrid.objects.filter(boundary__covers=point).order_by("code").first()
-    if community is not None:
-        return GridPlace(unit_grid=None, community=community)
-    return None
+    with connection.cursor() as cursor:
+        cursor.execute(_GRID_LOCATE_SQL, {"lon": point.x, "lat": point.y})
+        row = cursor.fetchone()
+    return GridPlace(unit_grid_id=row[0], community_id=row[1]) if row else None
 
 
 def service_area_covers(*, point: Point) -> bool:

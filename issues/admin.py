@@ -9,7 +9,6 @@ from rest_framework.authtoken.admin import TokenAdmin
 from rest_framework.authtoken.models import TokenProxy
 
 from civicmap.api.tokens import token_qr_payload
-
 from issues.models import (
     ApiClient,
     Case,

@@ -1,7 +1,7 @@
 """Settings for the test suite: the same real PostGIS and Redis as production, faster hashing."""
 
-from civicmap.settings.base import *  # noqa: F403
 from civicmap.env import env_str
+from civicmap.settings.base import *  # noqa: F403
 from civicmap.settings.base import BASE_DIR
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -10,12 +10,13 @@ from typing import IO
 
 from django.contrib.gis.db.models import Collect
 from django.contrib.gis.geos import Point
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from civicmap.errors import Conflict, FieldError, NotFound
+from civicmap.models import WGS84
 from civicmap.selectors import GridPlace
 from civicmap.spatial import as_geometry_point
 from issues.models import Case, CaseConfirmation, CaseEvent, Category, Report
@@ -37,20 +38,21 @@ def case_event_write(*, case: Case, action: str, actor=None, from_stage: str = "
 
 
 def case_open(*, category: Category, point: Point, now: datetime, place: GridPlace,
-              follows: Case | None) -> Case:
+              follows_id: int | None) -> Case:
     """A new case at the report's point and grids; linked to a closed case it repeats."""
     case = Case.objects.create(
-        category=category, location=point, community_grid=place.community,
-        unit_grid=place.unit_grid, follows=follows, created_at=now, last_report_at=now,
-        updated_at=now,
+        category=category, location=point, community_grid_id=place.community_id,
+        unit_grid_id=place.unit_grid_id, follows_id=follows_id, created_at=now, last_report_at=now,
+        updated_at=now, report_count=1, reporter_count=1,
     )
     case_event_write(case=case, action="created", to_stage=case.stage, at=now,
-                     data={"follows": follows.pk} if follows else {})
+                     data={"follows": follows_id} if follows_id else {})
     return case
 
 
-def case_report_added(*, case: Case, report: Report, joined: bool) -> None:
-    """Recompute what a case derives from its reports: location, counts, last report time.
+def case_summary_recount(*, case: Case, last_report: Report) -> None:
+    """Recompute what a case derives from its reports (after a merge or split moves reports):
+    location, counts, last report time.
 
     The location is the centroid (mean lon/lat) of its reports' points; the bulk path writes
     the same mean.
@@ -64,13 +66,39 @@ def case_report_added(*, case: Case, report: Report, joined: bool) -> None:
     case.location = summary["points"].centroid
     case.report_count = summary["reports"]
     case.reporter_count = summary["reporters"] + summary["anonymous"]
-    case.last_report_at = report.received_at
-    case.updated_at = report.received_at
+    case.last_report_at = last_report.received_at
+    case.updated_at = last_report.received_at
     case.save(update_fields=["location", "report_count", "reporter_count", "last_report_at",
                              "updated_at"])
-    if joined:
-        case_event_write(case=case, action="report_merged", at=report.received_at,
-                         data={"report": report.pk})
+
+
+# The running mean of the case's points (lon/lat, as case_summary_recount's centroid) and its
+# counts, in one statement: a hotspot case of thousands of reports costs what a new one does.
+# An anonymous report counts as one more reporter; a rider counts once. The caller holds the
+# case's row lock (intake's SELECT … FOR UPDATE), and the report row is already written.
+_CASE_REPORT_JOINED_SQL = f"""
+    UPDATE {Case._meta.db_table} SET
+        location = ST_SetSRID(ST_MakePoint(
+            (ST_X(location::geometry) * report_count + %(lon)s) / (report_count + 1),
+            (ST_Y(location::geometry) * report_count + %(lat)s) / (report_count + 1)),
+            {WGS84})::geography,
+        report_count = report_count + 1,
+        reporter_count = reporter_count + CASE WHEN %(reporter)s::bigint IS NULL
+            OR NOT EXISTS (SELECT 1 FROM {Report._meta.db_table} r WHERE r.case_id = %(case)s
+                           AND r.reporter_id = %(reporter)s AND r.id <> %(report)s)
+            THEN 1 ELSE 0 END,
+        last_report_at = %(at)s, updated_at = %(at)s
+    WHERE id = %(case)s"""
+
+
+def case_report_joined(*, case_id: int, report: Report) -> None:
+    """A new report joined an open case: move its location, count it, and log the merge."""
+    with connection.cursor() as cursor:
+        cursor.execute(_CASE_REPORT_JOINED_SQL, {
+            "lon": report.location.x, "lat": report.location.y, "reporter": report.reporter_id,
+            "case": case_id, "report": report.pk, "at": report.received_at})
+    CaseEvent.objects.create(case_id=case_id, action="report_merged", at=report.received_at,
+                             data={"report": report.pk})
 
 
 def case_confirm(*, case_id: int, rider, client_uuid=None,

@@ -19,9 +19,7 @@ from typing import IO
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
-from django.contrib.gis.db.models.functions import Distance
 from django.contrib.gis.geos import Point
-from django.contrib.gis.measure import D
 from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
@@ -31,11 +29,11 @@ from civicmap import coords
 from civicmap.errors import Conflict, FieldError, InvalidInput, RateLimited
 from civicmap.models import WGS84
 from civicmap.selectors import GridPlace, grid_locate
-from civicmap.spatial import metric, metric_literal
+from civicmap.spatial import METRIC_SRID
 from issues.aggregates import aggregates_count_report
 from issues.models import OPEN_STAGES, ApiClient, Case, Category, Report, Stage
 from issues.photos import InspectedPhoto, photo_inspect
-from issues.services.cases import case_open, case_report_added
+from issues.services.cases import case_open, case_report_joined
 from issues.services.photos import photo_store, stored_photos_cleanup
 
 MSG_CATEGORY_REQUIRED = _("Choose a category.")
@@ -347,7 +345,9 @@ def _rate_limit_check(reporter) -> None:
 
 def _report_write(channel, data, category, located, place: GridPlace, fingerprint, reporter,
                   api_client, now: datetime) -> Report:
-    case, joined = _case_for_report(category, located.point, now, place)
+    joined_id, follows_id = _case_for_report(category, located.point, now)
+    case = None if joined_id else case_open(category=category, point=located.point, now=now,
+                                            place=place, follows_id=follows_id)
     contact = data.contact
     report = Report.objects.create(
         location=located.point, sent_lon=located.sent_lon, sent_lat=located.sent_lat,
@@ -356,15 +356,17 @@ def _report_write(channel, data, category, located, place: GridPlace, fingerprin
         location_flagged=located.flagged, category=category, description=data.description,
         client_uuid=data.client_uuid, content_sha256=fingerprint, channel=channel.channel,
         reporter=reporter, api_client=api_client, captured_at=data.captured_at,
-        received_at=now, unit_grid=place.unit_grid, community_grid=place.community,
-        case=case, joined_existing_case=joined, contact_email=contact.email,
-        contact_first_name=contact.first_name, contact_last_name=contact.last_name,
-        contact_phone=contact.phone, device_id=contact.device_id,
-        account_id=contact.account_id, media_url=data.media_url, attributes=data.attributes,
+        received_at=now, unit_grid_id=place.unit_grid_id, community_grid_id=place.community_id,
+        case_id=joined_id or case.pk, joined_existing_case=bool(joined_id),
+        contact_email=contact.email, contact_first_name=contact.first_name,
+        contact_last_name=contact.last_name, contact_phone=contact.phone,
+        device_id=contact.device_id, account_id=contact.account_id, media_url=data.media_url,
+        attributes=data.attributes,
     )
-    case_report_added(case=case, report=report, joined=joined)
     aggregates_count_report(report_id=report.pk)
-    if not joined:
+    if joined_id:
+        case_report_joined(case_id=joined_id, report=report)
+    else:
         # Imported here: patrol builds on issues, and intake is the one place that calls back.
         from patrol.services.lifecycle import case_auto_dispatch
 
@@ -372,36 +374,66 @@ def _report_write(channel, data, category, located, place: GridPlace, fingerprin
     return report
 
 
-def _case_for_report(category: Category, point: Point, now: datetime,
-                     place: GridPlace) -> tuple[Case, bool]:
-    """The open case this report joins, or a new one (linked to a recently closed repeat)."""
-    candidates = [category.pk, *category.equivalents.values_list("pk", flat=True)]
-    _merge_lock(min(candidates))
-    radius_m = category.merge_radius_m
-    near = Case.objects.filter(category_id__in=candidates).filter(
-        # Index-backed prefilter on geography (metres), then the exact rule in EPSG:4548 metres,
-        # the same measure as the bulk path.
-        location__dwithin=(point, D(m=radius_m + 1))
-    ).annotate(planar_m=Distance(metric("location"), metric_literal(point)))
-    joinable = (
-        near.filter(stage__in=OPEN_STAGES, last_report_at__gte=now - timedelta(
-            hours=category.merge_window_hours), planar_m__lte=radius_m)
-        .order_by("planar_m", "id").select_for_update(of=("self",)).first()
-    )
-    if joinable is not None:
-        return joinable, True
-    follows = (
-        near.filter(stage__in=[Stage.CLOSED, Stage.EVALUATED],
-                    closed_at__gte=now - FOLLOW_UP_WINDOW, planar_m__lte=radius_m)
-        .order_by("planar_m", "id").first()
-    )
-    return case_open(category=category, point=point, now=now, place=place, follows=follows), False
+# The duplicate rule in one statement (docs/DECISIONS.md, "Intake's lookups in SQL"): the
+# nearest open case of the category class within the radius whose last report is inside the
+# window, locked for the join; else the nearest case of the class closed within the follow-up
+# window, which the new case will follow. ST_DWithin on geography (metres) is the index-backed
+# prefilter; the rule itself is the planar distance in EPSG:4548 metres, the bulk path's measure.
+_CASE_FOR_REPORT_SQL = f"""
+    WITH here AS (SELECT ST_SetSRID(ST_MakePoint(%(lon)s, %(lat)s), {WGS84}) AS point)
+    SELECT c.id, c.stage = ANY(%(open)s) AS is_open
+    FROM {Case._meta.db_table} c, here
+    WHERE c.category_id = ANY(%(categories)s)
+      AND ST_DWithin(c.location, here.point::geography, %(radius)s + 1)
+      AND ST_Distance(ST_Transform(c.location::geometry, {METRIC_SRID}),
+                      ST_Transform(here.point, {METRIC_SRID})) <= %(radius)s
+      AND ((c.stage = ANY(%(open)s) AND c.last_report_at >= %(window_start)s)
+           OR (c.stage = ANY(%(closed)s) AND c.closed_at >= %(follow_start)s))
+    ORDER BY is_open DESC,
+             ST_Distance(ST_Transform(c.location::geometry, {METRIC_SRID}),
+                         ST_Transform(here.point, {METRIC_SRID})),
+             c.id
+    LIMIT 1
+    FOR UPDATE OF c"""
 
 
-def _merge_lock(class_key: int) -> None:
-    """Serialise duplicate merging per category class until commit (advisory lock).
+def _case_for_report(category: Category, point: Point, now: datetime
+                     ) -> tuple[int | None, int | None]:
+    """(id of the open case this report joins, None), or (None, id of the recently closed case
+    a new case will follow, or None). A joined case's row stays locked until commit."""
+    categories = _merge_class_lock(category.pk)
+    with connection.cursor() as cursor:
+        cursor.execute(_CASE_FOR_REPORT_SQL, {
+            "lon": point.x, "lat": point.y, "categories": categories,
+            "radius": category.merge_radius_m,
+            "open": list(OPEN_STAGES), "closed": [Stage.CLOSED, Stage.EVALUATED],
+            "window_start": now - timedelta(hours=category.merge_window_hours),
+            "follow_start": now - FOLLOW_UP_WINDOW,
+        })
+        row = cursor.fetchone()
+    if row is None:
+        return None, None
+    case_id, is_open = row
+    return (case_id, None) if is_open else (None, case_id)
 
-    Without it two riders reporting one pothole at the same moment would both open a case.
+
+_EQUIVALENTS_TABLE = Category.equivalents.through._meta.db_table  # symmetrical: both directions
+
+
+def _merge_class_lock(category_id: int) -> list[int]:
+    """The ids of the category and its declared equivalents (one class, lowest first), and a
+    lock that serialises duplicate merging per class until commit (advisory, keyed on the
+    lowest id).
+
+    Without it two riders reporting one pothole at the same moment would both open a case. A
+    statement of its own: the case lookup after it must take its snapshot once the lock is held.
     """
     with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_advisory_xact_lock(hashtext('case-merge'), %s)", [class_key])
+        cursor.execute(
+            f"""SELECT ids, pg_advisory_xact_lock(hashtext('case-merge'), ids[1]::integer)
+                FROM (SELECT array_agg(id ORDER BY id) AS ids
+                      FROM (SELECT %(category)s::bigint AS id
+                            UNION SELECT to_category_id FROM {_EQUIVALENTS_TABLE}
+                                  WHERE from_category_id = %(category)s) members) class""",
+            {"category": category_id})
+        return cursor.fetchone()[0]

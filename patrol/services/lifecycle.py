@@ -16,7 +16,6 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
-from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -24,7 +23,7 @@ from civicmap.errors import Conflict, FieldError, InvalidInput, NotFound, Permis
 from civicmap.roles import Role, user_has_role
 from issues.models import Case, CaseConfirmation, Category, Report, Stage
 from issues.photos import photo_inspect
-from issues.services.cases import case_event_write, case_report_added
+from issues.services.cases import case_event_write, case_summary_recount
 from issues.services.photos import photo_store, stored_photos_cleanup
 from issues.services.points import case_points_award, case_points_revoke
 from patrol.lifecycle import LIVE_TASK_STATUSES, TRANSITIONS, allowed_actions
@@ -376,8 +375,8 @@ def _merge(context: ActionContext) -> None:
     ):
         confirmation.case = target
         confirmation.save(update_fields=["case"])
-    case_report_added(case=target, report=max([*moved, target.reports.latest("received_at")],
-                                               key=lambda r: r.received_at), joined=False)
+    case_summary_recount(case=target, last_report=max(
+        [*moved, target.reports.latest("received_at")], key=lambda r: r.received_at))
     context.case.merged_into = target
     context.case.cancel_reason = "merged"
     context.case.report_count = context.case.reporter_count = 0
@@ -399,9 +398,9 @@ def _split(context: ActionContext) -> None:
         unit_grid=first.unit_grid, community_grid=first.community_grid,
     )
     Report.objects.filter(pk__in=[r.pk for r in reports]).update(case=new_case)
-    case_report_added(case=new_case, report=reports[-1], joined=False)
+    case_summary_recount(case=new_case, last_report=reports[-1])
     remaining = context.case.reports.latest("received_at")
-    case_report_added(case=context.case, report=remaining, joined=False)
+    case_summary_recount(case=context.case, last_report=remaining)
     _move(context, "split", data={"new_case": new_case.pk, "reports": [r.pk for r in reports]})
     case_event_write(case=new_case, action="split_from", actor=context.actor, at=context.at,
                      to_stage=new_case.stage,

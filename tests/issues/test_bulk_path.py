@@ -15,10 +15,8 @@ import pytest
 from django.db import connection
 
 from civicmap.db import tables_truncate
-
-from issues.models import Category
+from issues.models import Category, Report, Rider
 from issues.services.bulk import ReportDraft, reports_bulk_load
-from issues.models import Report, Rider
 from issues.services.intake import ChannelRules, ReportInput, report_create
 
 pytestmark = pytest.mark.django_db

@@ -240,3 +240,24 @@ def test_cancelled_case_is_not_joined(rider, rider2):
 
     assert new_case.pk != cancelled.pk
     assert new_case.stage == "new"
+
+
+def test_joining_keeps_the_same_location_and_counts_as_a_recount(rider, rider2, rider3):
+    """Intake moves a joined case by a running mean (one UPDATE, however many reports the case
+    has); after many joins it must equal the recount that merge and split use."""
+    from issues.services.cases import case_summary_recount
+
+    clients = (rider, rider2, rider3, rider)  # a rider reporting twice counts once
+    case = _case_of(post_report_at(rider, HUAIFANG))
+    for number in range(11):
+        point = project(HUAIFANG, metres=3 + 3.7 * number, azimuth_deg=47 * number)
+        assert body(post_report_at(clients[number % 4], point))["properties"]["case"] == case.pk
+    case.refresh_from_db()
+    incremental = (row_lon_lat("issues_case", case.pk), case.report_count, case.reporter_count)
+
+    case_summary_recount(case=case, last_report=case.reports.latest("received_at"))
+
+    recounted = row_lon_lat("issues_case", case.pk)
+    assert incremental[1:] == (case.report_count, case.reporter_count) == (12, 3)
+    assert row_distance_m("issues_case", case.pk, incremental[0]) < 0.001
+    assert recounted != HUAIFANG

@@ -11,8 +11,8 @@ from fractions import Fraction
 
 import pytest
 from django.core.exceptions import ImproperlyConfigured
-from django.utils import translation
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.utils import translation
 from django.utils.functional import Promise
 from PIL import ExifTags, Image, ImageCms, ImageFile, PngImagePlugin
 from PIL.TiffImagePlugin import IFDRational

@@ -8,8 +8,8 @@ from datetime import timedelta
 
 import pytest
 import requests
-from PIL import Image
 from django.utils import timezone
+from PIL import Image
 from rest_framework.authtoken.models import Token
 
 from issues.models import Case, Category

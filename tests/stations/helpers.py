@@ -160,12 +160,12 @@ def report_at(*, lon: float, lat: float, category_code: str, received_at: dateti
     case = Case.objects.create(
         category=category, location=point, created_at=received_at, last_report_at=received_at,
         updated_at=received_at, report_count=1, reporter_count=1,
-        community_grid=place.community if place else None,
-        unit_grid=place.unit_grid if place else None,
+        community_grid_id=place.community_id if place else None,
+        unit_grid_id=place.unit_grid_id if place else None,
     )
     return Report.objects.create(
         location=point, sent_lon=lon, sent_lat=lat, category=category, case=case,
         received_at=received_at, channel=Report.Channel.OPEN311, client_uuid=uuid.uuid4(),
-        community_grid=place.community if place else None,
-        unit_grid=place.unit_grid if place else None,
+        community_grid_id=place.community_id if place else None,
+        unit_grid_id=place.unit_grid_id if place else None,
     )
