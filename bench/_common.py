@@ -28,7 +28,10 @@ RESULTS_FILE = RESULTS_DIR / "results.json"
 SEED_FILE = RESULTS_DIR / "seed.json"
 UNDO_FILE = RESULTS_DIR / "pending_undo.json"  # marks of writes not yet undone (a crash)
 
-BENCH_DB = "civicmap_bench"
+# CIVICMAP_BENCH_DB points a benchmark at another database (a development copy, e.g.
+# ``CREATE DATABASE civicmap_mapdev TEMPLATE civicmap``); with BENCH_DB_ENSURED=1 it is used as
+# it is (no seeding). The default is the 1,000,000-report database the figures are about.
+BENCH_DB = os.environ.get("CIVICMAP_BENCH_DB", "civicmap_bench")
 PG_HOST, PG_PORT, PG_USER = "127.0.0.1", 5432, "root"
 BENCH_DB_URL = f"postgis://{PG_USER}@{PG_HOST}:{PG_PORT}/{BENCH_DB}"
 PG_DSN = f"host={PG_HOST} port={PG_PORT} user={PG_USER} dbname={BENCH_DB}"
@@ -82,7 +85,8 @@ def log(message: str) -> None:
 
 # --- one benchmark at a time -------------------------------------------------------------------
 
-_LOCK_KEY = "civicmap-bench"  # a session advisory lock, taken in the always-present postgres db
+# A session advisory lock, taken in the always-present postgres db; one per bench database.
+_LOCK_KEY = "civicmap-bench" if BENCH_DB == "civicmap_bench" else f"civicmap-bench:{BENCH_DB}"
 _lock_conn = None
 
 

@@ -27,6 +27,7 @@ BENCHMARKS = [
     ("worker_memory", "bench_worker_memory.py",
      ["--intakes", "10000", "--worker-tasks", "3000", "--worker-timeout", "300"], 1320),
     ("stations_nearest", "bench_stations.py", [], 600),
+    ("map", "bench_map.py", [], 900),
 ]
 
 
@@ -103,6 +104,30 @@ def summary_rows(results: dict, seed: dict) -> list[tuple[str, str, str]]:
             rows.append(("  coverage / siting (90 days)",
                          f"{analytics['coverage_summary_s']} / {analytics['siting_k5_s']} s",
                          f"{analytics['reports_in_period']:,} reports, once each"))
+    governance_map = results.get("map")  # bench_map.py
+    if governance_map:
+        targets = governance_map["targets"]
+        for audience in ("public", "office"):
+            server = governance_map[audience]["server"]
+            rows.append((f"8 /map/ {audience}: data p50 / p95",
+                         f"{server['data_ms']['p50']:.0f} / {server['data_ms']['p95']:.0f} ms",
+                         f"target p95 < {targets['data_p95_ms']:.0f} ms: "
+                         + ("met" if server["meets_target"] else "MISSED")
+                         + f"; whole view p95 {server['view_ms']['p95']:.0f} ms"))
+            loaded = governance_map[audience].get("browser")
+            if loaded:
+                size, timing = loaded["bytes"], loaded["timing_ms"]
+                rows.append(("  bytes raw / sent / gzip",
+                             f"{size['raw'] / 1e6:.2f} / {size['transfer'] / 1e6:.2f} / "
+                             f"{size['gzip'] / 1e6:.2f} MB",
+                             f"target raw < {targets['raw_bytes'] / 1e6:.1f} MB: "
+                             + ("met" if loaded["meets_bytes_target"] else "MISSED")))
+                rows.append(("  first paint / layers drawn",
+                             f"{timing['fcp']['median']:.0f} / "
+                             f"{timing['layers']['median']:.0f} ms",
+                             f"median of {loaded['loads']}, target FCP < "
+                             f"{targets['fcp_ms']:.0f} ms: "
+                             + ("met" if loaded["meets_fcp_target"] else "MISSED")))
     return rows
 
 

@@ -1,0 +1,487 @@
+"""Benchmark 8: the governance map ``/map/`` with 1,000,000 reports stored.
+
+Three figures, each for the public map (anonymous) and the office's (office staff: private
+categories, hotspot descriptions and the uncovered-demand layer added):
+
+1. **Bytes**: the page and every request it makes, as headless Chromium receives them
+   (Playwright's response events: each response's decoded body and its transfer size). Counted:
+   the HTML (the map's data are inline in it), scripts, styles, fonts and images from our origin.
+   Not counted: basemap tiles and anything else from another origin, which the benchmark aborts
+   (their number is recorded). Three sums: ``raw`` (decoded bodies: what the page weighs with no
+   compression anywhere), ``transfer`` (what this gunicorn actually sent: WhiteNoise sends the
+   static files gzip-compressed, the HTML goes uncompressed) and ``gzip`` (every body compressed
+   at level 6, as tests/frontend/test_phone_weight.py counts: what nginx or a GZip middleware
+   would send). Target: < 1.5 MB, held against ``raw``; the other two are reported beside it.
+2. **Server time** of the map's data: ``GET /map/`` through Django's test client in this process
+   (the full middleware, the view, folium, the template; no network), base settings, DEBUG off,
+   ``--requests`` requests after ``--warmup`` unmeasured ones. The view's selectors (the names
+   frontend/views.py imports from frontend/selectors.py) are wrapped in this process only, so
+   that each request gives the time of its data (the selectors' wall time: SQL and turning rows
+   into values), the SQL part of it (connection.execute_wrapper) and the query count, beside the
+   whole view's time. Target: data p95 < 300 ms (public map; the office's is reported beside it).
+3. **First paint**: ``--loads`` cold loads (a new browser context each: empty cache) of the page
+   served by gunicorn (2 workers, base settings) on a free port, in headless Chromium
+   (/usr/bin/chromium) with every non-local request aborted. ``first-contentful-paint`` from the
+   Performance API, the time until the map's layers are drawn (community polygons, unit grids,
+   the heat canvas and the station markers present in the DOM, polled on every animation frame),
+   the navigation's time to first byte and the load event; medians. Target: FCP < 2 s; the
+   layers' time is reported beside it.
+
+Read only, except one session row for office staff, deleted at the end.
+
+Run alone: .venv/bin/python bench/bench_map.py [--requests 20] [--warmup 3] [--loads 5]
+For development against another database:
+  CIVICMAP_BENCH_DB=civicmap_mapdev BENCH_DB_ENSURED=1 .venv/bin/python bench/bench_map.py
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from urllib.parse import urlsplit
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _common as common  # noqa: E402
+
+NAME = "map"
+MAP_URL = "/map/"
+TARGET_BYTES = 1_500_000  # raw (decoded) bytes of the page and its requests
+TARGET_DATA_P95_MS = 300.0
+TARGET_FCP_MS = 2000.0
+OFFICE_USER = "office1"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1", "[::1]"}
+# The selectors governance_map calls (frontend/views.py imports them by these names).
+VIEW_SELECTORS = ("map_category_list", "map_filters_for_period", "report_heat_cells",
+                  "report_heat_frames", "community_grid_stats", "unit_grid_stats",
+                  "case_hotspots", "station_pins", "uncovered_demand_cells")
+
+# Runs in the page before its own scripts: the moment every layer of the map is in the DOM.
+LAYERS_WATCH = """
+(function () {
+  function drawn() {
+    return document.querySelector("path.civicmap-community")
+      && document.querySelector("path.civicmap-unitgrid")
+      && document.querySelector("canvas.leaflet-heatmap-layer")
+      && document.querySelector(".leaflet-marker-pane .awesome-marker");
+  }
+  function poll() {
+    if (drawn()) { window.__layersDrawnAt = performance.now(); return; }
+    requestAnimationFrame(poll);
+  }
+  requestAnimationFrame(poll);
+})();
+"""
+TIMINGS = """() => {
+  const nav = performance.getEntriesByType("navigation")[0];
+  const fcp = performance.getEntriesByName("first-contentful-paint")[0];
+  return {fcp: fcp ? fcp.startTime : null, layers: window.__layersDrawnAt ?? null,
+          ttfb: nav.responseStart, response_end: nav.responseEnd,
+          dom_content_loaded: nav.domContentLoadedEventEnd, load: nav.loadEventEnd};
+}"""
+
+
+def _stats(values: list[float]) -> dict:
+    values = [v for v in values if v is not None]
+    if not values:
+        return {"n": 0}
+    return {"n": len(values), "p50": round(common.percentile(values, 50), 1),
+            "p95": round(common.percentile(values, 95), 1), "max": round(max(values), 1),
+            "median": round(statistics.median(values), 1)}
+
+
+# --- 2. server time, in this process ----------------------------------------------------------
+
+class _SqlTimer:
+    """Adds up the time spent in the database (connection.execute_wrapper); ``marks`` lets a
+    wrapped selector read how much of it fell inside its call."""
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+        self.queries = 0
+
+    def __call__(self, execute, sql, params, many, context):
+        started = time.perf_counter()
+        try:
+            return execute(sql, params, many, context)
+        finally:
+            self.seconds += time.perf_counter() - started
+            self.queries += 1
+
+
+class _SelectorClock:
+    """Wraps the view's selectors (in this process only) to time each call of a request."""
+
+    def __init__(self, timer_of) -> None:
+        self.timer_of = timer_of  # () -> the request's _SqlTimer
+        self.calls: list[tuple[str, float, float, int]] = []  # name, wall s, SQL s, queries
+        self.originals: dict[str, object] = {}
+
+    def install(self) -> None:
+        from frontend import views
+
+        for name in VIEW_SELECTORS:
+            original = getattr(views, name)
+            self.originals[name] = original
+            setattr(views, name, self._wrap(name, original))
+
+    def uninstall(self) -> None:
+        from frontend import views
+
+        for name, original in self.originals.items():
+            setattr(views, name, original)
+
+    def _wrap(self, name: str, original):
+        def timed(*args, **kwargs):
+            timer = self.timer_of()
+            sql0, queries0 = timer.seconds, timer.queries
+            started = time.perf_counter()
+            try:
+                return original(*args, **kwargs)
+            finally:
+                self.calls.append((name, time.perf_counter() - started,
+                                   timer.seconds - sql0, timer.queries - queries0))
+
+        return timed
+
+
+def _office_session() -> str:
+    """A session for office staff, written directly (no login: no last_login update)."""
+    from django.contrib.auth import (
+        BACKEND_SESSION_KEY,
+        HASH_SESSION_KEY,
+        SESSION_KEY,
+        get_user_model,
+    )
+    from django.contrib.sessions.backends.db import SessionStore
+
+    user = get_user_model().objects.get(username=OFFICE_USER)
+    session = SessionStore()
+    session[SESSION_KEY] = str(user.pk)
+    session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+    session[HASH_SESSION_KEY] = user.get_session_auth_hash()
+    session.create()
+    return session.session_key
+
+
+def server_time(*, session_key: str | None, requests: int, warmup: int) -> dict:
+    from django.conf import settings
+    from django.db import connection
+    from django.test import Client
+
+    client = Client(SERVER_NAME="localhost")
+    if session_key:
+        client.cookies[settings.SESSION_COOKIE_NAME] = session_key
+    for _ in range(warmup):  # connection, PROJ, catalogues, plans: not counted
+        assert client.get(MAP_URL).status_code == 200
+    current = [_SqlTimer()]
+    clock = _SelectorClock(lambda: current[0])
+    clock.install()
+    totals, sql, queries, data, data_sql, data_queries, sizes = [], [], [], [], [], [], []
+    per_selector: dict[str, list[float]] = {}
+    per_selector_sql: dict[str, list[float]] = {}
+    per_selector_queries: dict[str, int] = {}
+    try:
+        for _ in range(requests):
+            current[0] = timer = _SqlTimer()
+            clock.calls = []
+            with connection.execute_wrapper(timer):
+                started = time.perf_counter()
+                response = client.get(MAP_URL)
+                elapsed = time.perf_counter() - started
+            if response.status_code != 200:
+                raise RuntimeError(f"{MAP_URL}: {response.status_code}")
+            totals.append(elapsed * 1000)
+            sql.append(timer.seconds * 1000)
+            queries.append(timer.queries)
+            sizes.append(len(response.content))
+            data.append(sum(call[1] for call in clock.calls) * 1000)
+            data_sql.append(sum(call[2] for call in clock.calls) * 1000)
+            data_queries.append(sum(call[3] for call in clock.calls))
+            for name, wall, sql_s, n in clock.calls:
+                per_selector.setdefault(name, []).append(wall * 1000)
+                per_selector_sql.setdefault(name, []).append(sql_s * 1000)
+                per_selector_queries[name] = max(per_selector_queries.get(name, 0), n)
+    finally:
+        clock.uninstall()
+    return {
+        "requests": requests, "warmup": warmup,
+        "view_ms": _stats(totals), "view_sql_ms": _stats(sql), "view_queries": max(queries),
+        "data_ms": _stats(data), "data_sql_ms": _stats(data_sql),
+        "data_queries": max(data_queries),
+        "build_and_render_ms": _stats([t - d for t, d in zip(totals, data, strict=True)]),
+        "html_bytes": max(sizes),
+        "selectors": {
+            name: {"ms": _stats(values), "sql_ms": _stats(per_selector_sql[name]),
+                   "queries": per_selector_queries[name]}
+            for name, values in per_selector.items()
+        },
+        "meets_target": common.percentile(data, 95) < TARGET_DATA_P95_MS,
+    }
+
+
+def _html_breakdown(*, session_key: str | None) -> dict:
+    """Which parts of the HTML weigh what: each folium element's script, by kind."""
+    import re
+
+    from django.conf import settings
+    from django.test import Client
+
+    client = Client(SERVER_NAME="localhost")
+    if session_key:
+        client.cookies[settings.SESSION_COOKIE_NAME] = session_key
+    html = client.get(MAP_URL).content.decode()
+    parts: dict[str, int] = {}
+    # Folium's script is a run of statements, one element after another, named <kind>_<hex>.
+    for chunk in re.split(r"\n\s*(?=var \w+_[0-9a-f]{32}\b|function \w+_[0-9a-f]{32}_)", html):
+        match = re.match(r"(?:var|function) (\w+?)_[0-9a-f]{32}", chunk.strip())
+        kind = match.group(1) if match else "other"
+        parts[kind] = parts.get(kind, 0) + len(chunk.encode())
+    return dict(sorted(parts.items(), key=lambda item: -item[1]))
+
+
+# --- 1 and 3. the browser against gunicorn ----------------------------------------------------
+
+def _gunicorn_start(log_path: Path) -> tuple[subprocess.Popen, str]:
+    import requests
+
+    port = common.free_port()
+    env = common.bench_env(DJANGO_ALLOWED_HOSTS="127.0.0.1,localhost")
+    log_file = open(log_path, "w")  # noqa: SIM115 - closed with the process
+    process = subprocess.Popen(
+        [str(common.VENV_BIN / "gunicorn"), "civicmap.wsgi:application", "-w", "2",
+         "-b", f"127.0.0.1:{port}", "--timeout", "120", "--error-logfile", "-"],
+        cwd=common.ROOT, env=env, stdout=log_file, stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"gunicorn exited with {process.returncode}: see {log_path}")
+        try:
+            if requests.get(f"{base}/api/v1/categories/", timeout=2).status_code == 200:
+                return process, base
+        except requests.RequestException:
+            pass
+        time.sleep(0.3)
+    _gunicorn_stop(process)
+    raise RuntimeError(f"gunicorn did not answer within 60 s: see {log_path}")
+
+
+def _gunicorn_stop(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        process.terminate()  # graceful: the arbiter stops its own workers
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def _cold_load(browser, base: str, session_key: str | None) -> dict:
+    """One load in a new context (empty cache): timings and every response."""
+    from django.conf import settings
+
+    context = browser.new_context(locale="zh-CN", viewport={"width": 1280, "height": 860})
+    if session_key:
+        context.add_cookies([{"name": settings.SESSION_COOKIE_NAME, "value": session_key,
+                              "url": base}])
+    blocked: list[str] = []
+
+    def guard(route) -> None:
+        if urlsplit(route.request.url).hostname in LOCAL_HOSTS:
+            route.continue_()
+        else:
+            blocked.append(f"{route.request.resource_type} {route.request.url}")
+            route.abort()
+
+    context.route("**/*", guard)
+    context.add_init_script(LAYERS_WATCH)
+    page = context.new_page()
+    responses = []
+    page.on("response", lambda response: responses.append(response))
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    try:
+        page.goto(base + MAP_URL, wait_until="load", timeout=120_000)
+        page.wait_for_function("window.__layersDrawnAt !== undefined", timeout=120_000)
+        page.wait_for_load_state("networkidle", timeout=60_000)
+        timings = page.evaluate(TIMINGS)
+        entries = []
+        for response in responses:
+            if urlsplit(response.url).hostname not in LOCAL_HOSTS:
+                continue
+            body = response.body() if response.status < 300 else b""
+            sizes = response.request.sizes()
+            entries.append({
+                "url": response.url.replace(base, ""),
+                "type": response.request.resource_type, "status": response.status,
+                "encoding": response.headers.get("content-encoding", ""),
+                "raw": len(body), "transfer": sizes["responseBodySize"],
+                "headers": sizes["responseHeadersSize"],
+                "gzip": len(gzip.compress(body, compresslevel=6)) if body else 0,
+            })
+    finally:
+        context.close()
+    return {"timings": timings, "requests": entries, "blocked": blocked, "errors": errors}
+
+
+def browser_loads(*, base: str, session_key: str | None, loads: int) -> dict:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True,
+                                             args=CHROMIUM_ARGS)
+        try:
+            _cold_load(browser, base, session_key)  # warm-up: both workers' first /map/
+            _cold_load(browser, base, session_key)
+            runs = [_cold_load(browser, base, session_key) for _ in range(loads)]
+        finally:
+            browser.close()
+    first = runs[0]
+    entries = first["requests"]
+    totals = {key: sum(entry[key] for entry in entries) for key in ("raw", "transfer", "gzip")}
+    totals["transfer_with_headers"] = totals["transfer"] + sum(e["headers"] for e in entries)
+    html = next(entry for entry in entries if entry["type"] == "document")
+    by_type: dict[str, dict] = {}
+    for entry in entries:
+        kind = by_type.setdefault(entry["type"], {"requests": 0, "raw": 0, "gzip": 0})
+        kind["requests"] += 1
+        kind["raw"] += entry["raw"]
+        kind["gzip"] += entry["gzip"]
+    timing = {key: _stats([run["timings"][key] for run in runs])
+              for key in ("fcp", "layers", "ttfb", "response_end", "dom_content_loaded", "load")}
+    return {
+        "loads": loads, "requests": len(entries), "bytes": totals, "html": html,
+        "bytes_by_type": by_type,
+        "raw_bytes_of_each_load": [sum(e["raw"] for e in run["requests"]) for run in runs],
+        "per_request": sorted(entries, key=lambda entry: -entry["raw"]),
+        "blocked_requests": len(first["blocked"]),
+        "blocked_examples": first["blocked"][:3],
+        "page_errors": sorted({error for run in runs for error in run["errors"]}),
+        "timing_ms": timing,
+        "fcp_ms_each": [round(run["timings"]["fcp"] or -1, 1) for run in runs],
+        "layers_ms_each": [round(run["timings"]["layers"] or -1, 1) for run in runs],
+        "meets_bytes_target": totals["raw"] < TARGET_BYTES,
+        "meets_fcp_target": (timing["fcp"].get("median") or 1e9) < TARGET_FCP_MS,
+    }
+
+
+# --- the benchmark ----------------------------------------------------------------------------
+
+def _counts() -> dict:
+    from django.conf import settings
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*), max(received_at) FROM issues_report")
+        reports, latest = cursor.fetchone()
+        cursor.execute("""SELECT count(*) FROM issues_report
+                          WHERE received_at >= now() - %s * interval '1 day'""",
+                       [settings.MAP_PERIOD_DAYS])
+        (in_period,) = cursor.fetchone()
+        cursor.execute("SELECT count(*), count(*) FILTER (WHERE stage IN "
+                       "('new', 'filed', 'dispatched', 'in_progress', 'handed_in')) "
+                       "FROM issues_case")
+        cases, open_cases = cursor.fetchone()
+        cursor.execute("SELECT count(*) FROM issues_reportcellhour")
+        (cell_hours,) = cursor.fetchone()
+    return {"reports": reports, "reports_in_map_period": in_period, "cases": cases,
+            "open_cases": open_cases, "cell_hour_rows": cell_hours,
+            "latest_report": latest.isoformat() if latest else None,
+            "map_period_days": settings.MAP_PERIOD_DAYS}
+
+
+def run(*, requests: int = 20, warmup: int = 3, loads: int = 5, browser: bool = True) -> dict:
+    common.django_setup(DJANGO_DEBUG="0")
+    from django.conf import settings
+    from django.contrib.sessions.models import Session
+
+    assert not settings.DEBUG
+    counts = _counts()
+    common.log(f"{NAME}: {common.BENCH_DB}: {counts['reports']:,} reports "
+               f"({counts['reports_in_map_period']:,} in the map's {counts['map_period_days']} "
+               f"days), {counts['open_cases']:,} open cases of {counts['cases']:,}")
+    if counts["latest_report"]:
+        common.log(f"{NAME}: latest report {counts['latest_report']} (the map shows the days "
+                   "up to now: an old history leaves it empty)")
+    session_key = _office_session()
+    result: dict = {"measured_at": common.now_iso(), "database": common.BENCH_DB,
+                    "counts": counts, "basemap": settings.BASEMAP,
+                    "machine": common.machine_info(),
+                    "targets": {"raw_bytes": TARGET_BYTES, "data_p95_ms": TARGET_DATA_P95_MS,
+                                "fcp_ms": TARGET_FCP_MS}}
+    tmp = Path(tempfile.mkdtemp(prefix="civicmap-bench-map-"))
+    try:
+        for audience, key in (("public", None), ("office", session_key)):
+            common.log(f"{NAME}: {audience}: server time, {warmup} + {requests} requests")
+            result[audience] = {"server": server_time(session_key=key, requests=requests,
+                                                      warmup=warmup),
+                                "html_parts": _html_breakdown(session_key=key)}
+            server = result[audience]["server"]
+            common.log(f"{NAME}: {audience}: view p50 {server['view_ms']['p50']} ms, p95 "
+                       f"{server['view_ms']['p95']} ms; data p50 {server['data_ms']['p50']} ms, "
+                       f"p95 {server['data_ms']['p95']} ms (SQL p95 "
+                       f"{server['data_sql_ms']['p95']} ms, {server['data_queries']} queries); "
+                       f"HTML {server['html_bytes']:,} bytes")
+        if browser:
+            os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # Playwright's loop
+            process, base = _gunicorn_start(tmp / "gunicorn.log")
+            try:
+                for audience, key in (("public", None), ("office", session_key)):
+                    common.log(f"{NAME}: {audience}: {loads} cold loads in Chromium at {base}")
+                    loaded = browser_loads(base=base, session_key=key, loads=loads)
+                    result[audience]["browser"] = loaded
+                    t = loaded["timing_ms"]
+                    common.log(f"{NAME}: {audience}: {loaded['requests']} requests, "
+                               f"{loaded['bytes']['raw']:,} bytes raw, "
+                               f"{loaded['bytes']['transfer']:,} sent, "
+                               f"{loaded['bytes']['gzip']:,} gzip; FCP median "
+                               f"{t['fcp'].get('median')} ms, layers {t['layers'].get('median')} "
+                               f"ms, TTFB {t['ttfb'].get('median')} ms")
+            finally:
+                _gunicorn_stop(process)
+    finally:
+        Session.objects.filter(session_key=session_key).delete()
+        common.rmtree_quiet(tmp)
+    public = result["public"]
+    result["meets_target"] = {
+        "data_p95": public["server"]["meets_target"],
+        **({"bytes": public["browser"]["meets_bytes_target"],
+            "fcp": public["browser"]["meets_fcp_target"]} if browser else {}),
+    }
+    detail = common.RESULTS_DIR / f"map_{common.BENCH_DB}.json"  # every request, every load
+    detail.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n")
+    if common.BENCH_DB == "civicmap_bench":  # results.json holds the figures of the 1M database
+        common.result_write(NAME, result)
+    else:
+        common.log(f"{NAME}: a development database: figures in {detail} only")
+    common.log(f"{NAME}: targets met: {result['meets_target']}")
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=20)
+    parser.add_argument("--warmup", type=int, default=3)
+    parser.add_argument("--loads", type=int, default=5, help="cold loads in Chromium")
+    parser.add_argument("--no-browser", action="store_true",
+                        help="only the server time (no gunicorn, no Chromium)")
+    args = parser.parse_args()
+    common.bench_db_ensure()
+    run(requests=args.requests, warmup=args.warmup, loads=args.loads,
+        browser=not args.no_browser)
+
+
+if __name__ == "__main__":
+    main()
