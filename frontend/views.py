@@ -29,6 +29,7 @@ from frontend.selectors import (
     community_grid_stats,
     map_category_list,
     map_filters_for_period,
+    map_reads,
     office_open_cases,
     report_heat_cells,
     report_heat_frames,
@@ -62,17 +63,19 @@ def governance_map(request: HttpRequest) -> HttpResponse:
     language = translation.get_language() or settings.LANGUAGE_CODE
     basemap = basemap_get(settings.BASEMAP, language=language,
                           tianditu_key=settings.TIANDITU_KEY)
+    with map_reads():  # one transaction, JIT off: see map_reads
+        heat_cells = report_heat_cells(filters=filters)
+        heat_frames = report_heat_frames(filters=week)
+        grids = community_grid_stats(filters=filters, now=now)
+        unit_grids = unit_grid_stats(filters=filters)
+        clusters = case_hotspots(filters=filters, eps_m=settings.MAP_HOTSPOT_EPS_M,
+                                 min_cases=settings.MAP_HOTSPOT_MIN_CASES,
+                                 with_descriptions=office)
+        stations = station_pins(now=now)
+        uncovered = uncovered_demand_cells(filters=filters) if office else ()
     fmap = governance_map_build(
-        heat_cells=report_heat_cells(filters=filters),
-        heat_frames=report_heat_frames(filters=week),
-        grids=community_grid_stats(filters=filters, now=now),
-        unit_grids=unit_grid_stats(filters=filters),
-        clusters=case_hotspots(filters=filters, eps_m=settings.MAP_HOTSPOT_EPS_M,
-                               min_cases=settings.MAP_HOTSPOT_MIN_CASES,
-                               with_descriptions=office),
-        stations=station_pins(now=now),
-        uncovered=uncovered_demand_cells(filters=filters) if office else (),
-        basemap=basemap,
+        heat_cells=heat_cells, heat_frames=heat_frames, grids=grids, unit_grids=unit_grids,
+        clusters=clusters, stations=stations, uncovered=uncovered, basemap=basemap,
         language=language,
     )
     request.csp_image_hosts = basemap.image_hosts  # type: ignore[attr-defined]
