@@ -27,6 +27,8 @@ BENCHMARKS = [
     ("worker_memory", "bench_worker_memory.py",
      ["--intakes", "10000", "--worker-tasks", "3000", "--worker-timeout", "300"], 1320),
     ("stations_nearest", "bench_stations.py", [], 600),
+    # Its own database (civicmap_bench_lifecycle): the first run seeds it (≈ 20 min).
+    ("triage", "bench_triage.py", [], 2700),
     ("map", "bench_map.py", [], 900),
 ]
 
@@ -104,6 +106,15 @@ def summary_rows(results: dict, seed: dict) -> list[tuple[str, str, str]]:
             rows.append(("  coverage / siting (90 days)",
                          f"{analytics['coverage_summary_s']} / {analytics['siting_k5_s']} s",
                          f"{analytics['reports_in_period']:,} reports, once each"))
+    triage = results.get("triage")  # bench_triage.py
+    if triage:
+        rows.append(("6 triage queue and task lists", f"{triage['counts']['open_cases']:,} "
+                     "open cases", f"target p95 < {triage['target_p95_ms']:.0f} ms: "
+                     + ("met" if triage["meets_target"] else "MISSED")))
+        for name, scenario in triage["scenarios"].items():
+            rows.append((f"  {name} p50 / p95",
+                         f"{scenario['ms']['p50']:.1f} / {scenario['ms']['p95']:.1f} ms",
+                         "met" if scenario["meets_target"] else "MISSED"))
     governance_map = results.get("map")  # bench_map.py
     if governance_map:
         targets = governance_map["targets"]

@@ -1,4 +1,4 @@
-"""Reports from riders and other channels, the categories they use, and the cases they merge into."""
+"""Reports from riders and other channels, their categories, and the cases they merge into."""
 
 from __future__ import annotations
 
@@ -58,7 +58,7 @@ class Category(models.Model):
         HOURS = "hours", _("Hours")
         WORKING_DAYS = "working_days", _("Working days")
 
-    # Kind letter (C component 部件, E event 事件, L local extension) + 2-digit major + 2-digit minor.
+    # Kind letter (C component 部件, E event 事件, L local extension), 2-digit major, 2-digit minor.
     code = models.CharField(_("code"), max_length=5, unique=True)
     group = models.ForeignKey(
         CategoryGroup, on_delete=models.PROTECT, related_name="categories",
@@ -270,6 +270,11 @@ class Case(models.Model):
         verbose_name_plural = _("cases")
         indexes = [
             models.Index(fields=["category", "stage", "last_report_at"], name="case_dup_lookup"),
+            # The office's queue, newest report first: one stage, or several at once.
+            models.Index(fields=["stage", "-last_report_at", "-id"], name="case_queue",
+                         condition=Q(merged_into__isnull=True)),
+            models.Index(fields=["-last_report_at", "-id"], name="case_recent",
+                         condition=Q(merged_into__isnull=True)),
         ]
         constraints = [
             models.CheckConstraint(

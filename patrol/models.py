@@ -58,6 +58,10 @@ class VolunteerTeam(models.Model):
         return self.name_zh
 
 
+# Tasks still being worked (patrol.lifecycle.LIVE_TASK_STATUSES; a test holds the two equal).
+LIVE_STATUSES = ("offered", "accepted", "in_progress", "handed_in", "sent_back")
+
+
 class Task(models.Model):
     """A case handed to a team, a department or the union, with its own progress and deadlines."""
 
@@ -122,6 +126,11 @@ class Task(models.Model):
         indexes = [
             models.Index(fields=["status", "response_due"], name="task_response_due"),
             models.Index(fields=["status", "resolution_due"], name="task_resolution_due"),
+            # A team's or a department's task list by deadline: one range of live tasks each.
+            models.Index(fields=["team", "resolution_due", "id"], name="task_live_team_due",
+                         condition=Q(status__in=LIVE_STATUSES)),
+            models.Index(fields=["department", "resolution_due", "id"],
+                         name="task_live_department_due", condition=Q(status__in=LIVE_STATUSES)),
         ]
         constraints = [
             models.CheckConstraint(

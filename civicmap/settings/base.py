@@ -1,4 +1,4 @@
-"""Settings shared by every environment. Deployment values come from the environment (civicmap.env)."""
+"""Settings shared by every environment; deployment values come from the environment."""
 
 from __future__ import annotations
 

@@ -30,6 +30,8 @@ class TaskQuery(serializers.Serializer):
     lon = serializers.FloatField(required=False, min_value=-180, max_value=180)
     lat = serializers.FloatField(required=False, min_value=-90, max_value=90)
     include_closed = serializers.BooleanField(required=False, default=False)
+    limit = serializers.IntegerField(required=False, min_value=1, max_value=300, default=100)
+    offset = serializers.IntegerField(required=False, min_value=0, default=0)
 
 
 class QueueQuery(serializers.Serializer):

@@ -98,7 +98,8 @@ class TaskListView(APIView):
         point = (Point(values["lon"], values["lat"], srid=WGS84)
                  if "lon" in values and "lat" in values else None)
         tasks = task_list_for_user(user=request.user, point=point,
-                                   include_closed=values["include_closed"])[:300]
+                                   include_closed=values["include_closed"],
+                                   limit=values["limit"], offset=values["offset"])
         return Response({"tasks": [
             task_output(task, distance_m=task.distance.m if point else None) for task in tasks
         ]})

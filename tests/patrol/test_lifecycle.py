@@ -739,3 +739,12 @@ def test_the_triage_queue_filters_by_community_category_stage_and_overdue(refere
     assert ids(stage="dispatched", overdue="true") == {late}
     assert ids(stage=["new", "filed", "dispatched"], overdue="true") == {late}
     assert office.get(f"{API}/office/queue/", {"stage": "lost"}).status_code == 400
+
+
+def test_the_task_list_indexes_cover_exactly_the_live_statuses():
+    """The partial indexes of the task lists (patrol.models) spell the live statuses out; they
+    must be the lifecycle's, or a list would miss the index or a task."""
+    from patrol.lifecycle import LIVE_TASK_STATUSES
+    from patrol.models import LIVE_STATUSES
+
+    assert set(LIVE_STATUSES) == {str(status) for status in LIVE_TASK_STATUSES}

@@ -24,7 +24,8 @@ class Command(BaseCommand):
         client = ApiClient.objects.filter(name=DEMO_API_CLIENT).first()
         payload = {
             "users": [self._user_entry(user) for user in users],
-            "open311": {"api_client": DEMO_API_CLIENT, "api_key": client.api_key if client else None},
+            "open311": {"api_client": DEMO_API_CLIENT,
+                        "api_key": client.api_key if client else None},
         }
         self.stdout.write(json.dumps(payload, ensure_ascii=False, indent=2))
 

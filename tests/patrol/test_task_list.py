@@ -1,0 +1,63 @@
+"""The team's task list: pages by deadline and by distance, and refused page sizes."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import connection
+
+from tests.patrol.helpers import API, HUAIFANG, case_in_stage, client_for, community_points
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def four_tasks(reference_data) -> list[int]:
+    """Four dispatched housekeeping cases (E0101, 南苑管家) at four points of one community."""
+    return [case_in_stage("dispatched", category="E0101", community=HUAIFANG, point=i).pk
+            for i in range(4)]
+
+
+def _metres_to_case(case_id: int, lon: float, lat: float) -> float:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT ST_Distance(location, ST_SetSRID(ST_MakePoint(%s, %s), 4326)"
+                       "::geography) FROM issues_case WHERE id = %s", [lon, lat, case_id])
+        return cursor.fetchone()[0]
+
+
+def test_pages_nearest_first_follow_each_other_and_show_true_metres(four_tasks):
+    # Off the lattice of the cases, so that no two lie at the same distance: pages are cut by
+    # the distance on the sphere, rows sorted by the spheroid's (a near-tie may differ).
+    lon, lat = community_points(HUAIFANG)[2]
+    lon, lat = lon + 0.00031, lat + 0.00017
+    volunteer = client_for("hk_vol1")
+    pages = [volunteer.get(f"{API}/tasks/", {"lon": lon, "lat": lat, "limit": 2,
+                                             "offset": offset}).json()["tasks"]
+             for offset in (0, 2)]
+    rows = pages[0] + pages[1]
+    assert [len(page) for page in pages] == [2, 2]
+    assert sorted(row["case"] for row in rows) == sorted(four_tasks)
+    expected = sorted(four_tasks, key=lambda case: _metres_to_case(case, lon, lat))
+    assert [row["case"] for row in rows] == expected
+    for row in rows:
+        assert row["distance_m"] == pytest.approx(_metres_to_case(row["case"], lon, lat),
+                                                  abs=0.1)
+    assert rows[0]["distance_m"] < 50  # the case next to the point comes first
+
+
+def test_pages_by_deadline_follow_each_other(four_tasks):
+    volunteer = client_for("hk_vol1")
+    whole = volunteer.get(f"{API}/tasks/").json()["tasks"]
+    first = volunteer.get(f"{API}/tasks/", {"limit": 3}).json()["tasks"]
+    rest = volunteer.get(f"{API}/tasks/", {"limit": 3, "offset": 3}).json()["tasks"]
+    assert [t["id"] for t in first + rest] == [t["id"] for t in whole]
+    assert len(whole) == 4
+    dues = [t["resolution_due"] for t in whole]
+    assert dues == sorted(dues)
+
+
+@pytest.mark.parametrize("params", [{"limit": 0}, {"limit": 301}, {"offset": -1},
+                                    {"limit": "many"}])
+def test_a_bad_page_is_refused_naming_the_field(four_tasks, params):
+    answer = client_for("hk_vol1").get(f"{API}/tasks/", params)
+    assert answer.status_code == 400
+    assert [error["field"] for error in answer.json()["errors"]] == list(params)
