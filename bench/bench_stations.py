@@ -80,23 +80,25 @@ def _stats(values: list[float]) -> dict:
 
 
 def _explain(lon: float, lat: float) -> str:
-    """EXPLAIN (ANALYZE, BUFFERS) of the queries ``station_nearest_list`` makes (the same
-    querysets)."""
-    from django.contrib.gis.geos import Point
+    """EXPLAIN (ANALYZE, BUFFERS) of the statements ``station_nearest_list`` runs (its SQL)."""
+    from django.db import connection
     from django.utils import timezone
 
-    from stations.selectors import active_stations, nearest_queryset, station_open_ids
+    from stations import selectors
 
-    point = Point(lon, lat, srid=4326)
     parts = []
-    for label, service, open_ids in (
-        ("plain", None, None),
-        ("service=charging", "charging", None),
-        ("open_now=1", None, station_open_ids(at=timezone.now())),
-    ):
-        query = nearest_queryset(point=point, service=service, open_ids=open_ids)
-        parts.append(f"-- {label}\n{query.query}\n{query.explain(analyze=True, buffers=True)}\n")
-    hours = active_stations().values_list("id", "opening_hours")
+    with connection.cursor() as cursor:
+        for label, service, open_ids in (
+            ("plain", None, None),
+            ("service=charging", "charging", None),
+            ("open_now=1", None, sorted(selectors.station_open_ids(at=timezone.now()))),
+        ):
+            cursor.execute("EXPLAIN (ANALYZE, BUFFERS) " + selectors._NEAREST_SQL, {
+                "lon": lon, "lat": lat, "service": service, "open_ids": open_ids,
+                "fetch": selectors.NEAREST_LIMIT * selectors.NEAREST_OVERFETCH})
+            plan = "\n".join(row[0] for row in cursor.fetchall())
+            parts.append(f"-- {label}\n{plan}\n")
+    hours = selectors.active_stations().values_list("id", "opening_hours")
     parts.append(f"-- open_now: the hours of every active station\n{hours.query}\n"
                  f"{hours.explain(analyze=True, buffers=True)}\n")
     return "\n".join(parts)

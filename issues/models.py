@@ -6,6 +6,7 @@ import uuid
 
 from django.conf import settings
 from django.contrib.gis.db import models
+from django.contrib.postgres.indexes import GistIndex
 from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
 
@@ -275,6 +276,10 @@ class Case(models.Model):
                          condition=Q(merged_into__isnull=True)),
             models.Index(fields=["-last_report_at", "-id"], name="case_recent",
                          condition=Q(merged_into__isnull=True)),
+            # Nearest-first task lists walk only the cases that can have a live task
+            # (patrol.selectors.STAGES_WITH_LIVE_TASK).
+            GistIndex(fields=["location"], name="case_live_location",
+                      condition=Q(stage__in=["dispatched", "in_progress", "handed_in"])),
         ]
         constraints = [
             models.CheckConstraint(

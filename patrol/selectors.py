@@ -20,6 +20,11 @@ from issues.models import OPEN_STAGES, Case, Category, Stage
 from patrol.lifecycle import LIVE_TASK_STATUSES
 from patrol.models import Department, Rating, Task, VolunteerTeam
 
+# The stages in which a case can have a live task (patrol.lifecycle: dispatch and escalation
+# lead to "dispatched"; the task stays live until closure, or a decline back to "filed").
+STAGES_WITH_LIVE_TASK = (Stage.DISPATCHED, Stage.IN_PROGRESS, Stage.HANDED_IN)
+
+
 # What a task list reads (patrol.api.serializers.task_output): loading only these keeps a
 # page of tasks from building five full model instances per row.
 _TASK_ROW_FIELDS = (
@@ -43,7 +48,9 @@ def task_list_for_user(*, user, point: Point | None = None, include_closed: bool
     """
     tasks = _tasks_of(user)
     if not include_closed:
-        tasks = tasks.filter(status__in=LIVE_TASK_STATUSES)
+        # The case's stage is implied; said here, it lets nearest-first walk only the cases
+        # that can have a live task (the partial GiST index case_live_location).
+        tasks = tasks.filter(status__in=LIVE_TASK_STATUSES, case__stage__in=STAGES_WITH_LIVE_TASK)
     rows = (tasks.select_related("case__category", "case__community_grid", "team", "department")
             .only(*_TASK_ROW_FIELDS))
     if point is None:
@@ -84,11 +91,6 @@ class QueueFilters:
     overdue: bool = False
     limit: int = 100
     offset: int = 0
-
-
-# The stages in which a case can have a live task (patrol.lifecycle: dispatch and escalation
-# lead to "dispatched"; the task stays live until closure, or a decline back to "filed").
-STAGES_WITH_LIVE_TASK = (Stage.DISPATCHED, Stage.IN_PROGRESS, Stage.HANDED_IN)
 
 
 def triage_queue(*, filters: QueueFilters) -> QuerySet[Case]:
