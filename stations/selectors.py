@@ -121,7 +121,6 @@ _NEAREST_SQL = f"""
     FROM {Station._meta.db_table}
     WHERE is_active
       AND (%(service)s::text IS NULL OR services @> ARRAY[%(service)s::varchar])
-      AND (%(open_ids)s::bigint[] IS NULL OR id = ANY(%(open_ids)s::bigint[]))
     ORDER BY location <-> ST_SetSRID(ST_MakePoint(%(lon)s, %(lat)s), {WGS84})::geography, id
     LIMIT %(fetch)s"""
 
@@ -138,29 +137,31 @@ def station_nearest_list(
     ``at`` (default now) in Asia/Shanghai.
     """
     at = at or timezone.now()
-    open_ids = sorted(station_open_ids(at=at)) if open_now else None
     with connection.cursor() as cursor:
+        # "Open now" is decided on the hours in Python (stations.hours), so then every active
+        # station offering the service is read: a subdistrict has tens of stations.
         cursor.execute(_NEAREST_SQL, {"lon": point.x, "lat": point.y, "service": service,
-                                      "open_ids": open_ids,
-                                      "fetch": limit * NEAREST_OVERFETCH})
-        rows = sorted(cursor.fetchall(), key=lambda row: (row[7], row[0]))[:limit]
-    # Django's connection hands jsonb over as text (it decodes JSON in the field, not here).
-    label = name_field()
-    default_radius_m = station_radius_default_m()
-    return [
-        {
-            "id": pk, "name": name_zh if label == "name_zh" else name_en, "name_zh": name_zh,
-            "name_en": name_en, "venue_type": venue_type, "address_zh": address_zh,
-            "lon": round(lon, 6), "lat": round(lat, 6), "distance_m": round(distance_m, 1),
-            "walk_minutes": walk_minutes(distance_m),
-            "open_now": is_open_at(hours, at), "opening_hours": hours,
-            "services": services_describe(services),
-            "coverage_radius_m": radius_m or default_radius_m,
-        }
-        for (pk, name_zh, name_en, venue_type, address_zh, lon, lat, distance_m, hours_text,
-             services, radius_m) in rows
-        for hours in [json.loads(hours_text)]
-    ]
+                                      "fetch": None if open_now else limit * NEAREST_OVERFETCH})
+        rows = cursor.fetchall()
+    stations = [_nearest_row(row, at=at) for row in rows]
+    if open_now:
+        stations = [station for station in stations if station["open_now"]]
+    return sorted(stations, key=lambda station: (station["distance_m"], station["id"]))[:limit]
+
+
+def _nearest_row(row: tuple, *, at: datetime) -> dict:
+    (pk, name_zh, name_en, venue_type, address_zh, lon, lat, distance_m, hours_text, services,
+     radius_m) = row
+    hours = json.loads(hours_text)  # Django's connection hands jsonb over as text
+    return {
+        "id": pk, "name": name_zh if name_field() == "name_zh" else name_en,
+        "name_zh": name_zh, "name_en": name_en, "venue_type": venue_type,
+        "address_zh": address_zh, "lon": round(lon, 6), "lat": round(lat, 6),
+        "distance_m": round(distance_m, 1), "walk_minutes": walk_minutes(distance_m),
+        "open_now": is_open_at(hours, at), "opening_hours": hours,
+        "services": services_describe(services),
+        "coverage_radius_m": radius_m or station_radius_default_m(),
+    }
 
 
 def station_features(*, service: str | None = None, open_now: bool = False,
