@@ -109,7 +109,7 @@ def summary_rows(results: dict, seed: dict) -> list[tuple[str, str, str]]:
                          f"{analytics['reports_in_period']:,} reports, once each"))
     triage = results.get("triage")  # bench_triage.py
     if triage:
-        rows.append(("6 triage queue and task lists", f"{triage['counts']['open_cases']:,} "
+        rows.append(("4 triage queue and task lists", f"{triage['counts']['open_cases']:,} "
                      "open cases", f"target p95 < {triage['target_p95_ms']:.0f} ms: "
                      + ("met" if triage["meets_target"] else "MISSED")))
         for name, scenario in triage["scenarios"].items():
@@ -121,7 +121,7 @@ def summary_rows(results: dict, seed: dict) -> list[tuple[str, str, str]]:
         targets = governance_map["targets"]
         for audience in ("public", "office"):
             server = governance_map[audience]["server"]
-            rows.append((f"8 /map/ {audience}: data p50 / p95",
+            rows.append((f"6 /map/ {audience}: data p50 / p95",
                          f"{server['data_ms']['p50']:.0f} / {server['data_ms']['p95']:.0f} ms",
                          f"target p95 < {targets['data_p95_ms']:.0f} ms: "
                          + ("met" if server["meets_target"] else "MISSED")
