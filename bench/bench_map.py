@@ -1,4 +1,4 @@
-"""Benchmark 8: the governance map ``/map/`` with 1,000,000 reports stored.
+"""Benchmark 6: the governance map ``/map/`` with 1,000,000 reports stored.
 
 Three figures, each for the public map (anonymous) and the office's (office staff: private
 categories, hotspot descriptions and the uncovered-demand layer added):
