@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.contrib.gis.db import models
+from django.contrib.postgres.indexes import GistIndex
 from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
 
-from civicmap.models import CommunityGrid
+from civicmap.models import WGS84, CommunityGrid
 from issues.models import Case, TeamType
 
 
@@ -83,6 +84,10 @@ class Task(models.Model):
     case = models.ForeignKey(
         Case, on_delete=models.CASCADE, related_name="tasks", verbose_name=_("case")
     )
+    # A copy of the case's location, kept by database triggers (migration 0005): set when the
+    # task is written, followed when the case moves. It lets a team's list be ordered nearest
+    # first by one KNN scan of the team's own live tasks (task_live_team_location).
+    location = models.PointField(srid=WGS84, geography=True, null=True, editable=False)
     assignee_kind = models.CharField(_("handled by"), max_length=10, choices=AssigneeKind.choices)
     team = models.ForeignKey(
         VolunteerTeam, on_delete=models.PROTECT, null=True, blank=True, related_name="tasks",
@@ -131,6 +136,11 @@ class Task(models.Model):
                          condition=Q(status__in=LIVE_STATUSES)),
             models.Index(fields=["department", "resolution_due", "id"],
                          name="task_live_department_due", condition=Q(status__in=LIVE_STATUSES)),
+            # Nearest first within a team or a department (btree_gist lets GiST take the id).
+            GistIndex(fields=["team", "location"], name="task_live_team_location",
+                      condition=Q(status__in=LIVE_STATUSES)),
+            GistIndex(fields=["department", "location"], name="task_live_department_location",
+                      condition=Q(status__in=LIVE_STATUSES)),
         ]
         constraints = [
             models.CheckConstraint(

@@ -20,11 +20,6 @@ from issues.models import OPEN_STAGES, Case, Category, Stage
 from patrol.lifecycle import LIVE_TASK_STATUSES
 from patrol.models import Department, Rating, Task, VolunteerTeam
 
-# The stages in which a case can have a live task (patrol.lifecycle: dispatch and escalation
-# lead to "dispatched"; the task stays live until closure, or a decline back to "filed").
-STAGES_WITH_LIVE_TASK = (Stage.DISPATCHED, Stage.IN_PROGRESS, Stage.HANDED_IN)
-
-
 # What a task list reads (patrol.api.serializers.task_output): loading only these keeps a
 # page of tasks from building five full model instances per row.
 _TASK_ROW_FIELDS = (
@@ -41,23 +36,22 @@ def task_list_for_user(*, user, point: Point | None = None, include_closed: bool
     """A page of the caller's tasks: by deadline, or nearest first when ``point`` is given
     (``distance`` in metres on the spheroid).
 
-    Nearest first is two steps: the ids of the page by ``<->`` (on the sphere: the GiST index
-    of case locations walks outwards from the point, probing each case for one of the caller's
-    tasks), then only those rows with the exact distance, sorted by it. The two distances differ
-    by at most about 0.3 %, so only a near-tie at a page's edge could come out differently.
+    Nearest first is two steps: the ids of the page by ``<->`` (on the sphere; for one team's
+    live tasks, one KNN scan of the GiST index (team, location) on the tasks' copy of their
+    case's location), then only those rows with the exact distance, sorted by it. The two
+    distances differ by at most about 0.3 %, so only a near-tie at a page's edge could come out
+    differently.
     """
     tasks = _tasks_of(user)
     if not include_closed:
-        # The case's stage is implied; said here, it lets nearest-first walk only the cases
-        # that can have a live task (the partial GiST index case_live_location).
-        tasks = tasks.filter(status__in=LIVE_TASK_STATUSES, case__stage__in=STAGES_WITH_LIVE_TASK)
+        tasks = tasks.filter(status__in=LIVE_TASK_STATUSES)
     rows = (tasks.select_related("case__category", "case__community_grid", "team", "department")
             .only(*_TASK_ROW_FIELDS))
     if point is None:
         return list(rows.order_by("resolution_due", "id")[offset:offset + limit])
-    nearest = list(tasks.order_by(GeometryDistance("case__location", point))
+    nearest = list(tasks.order_by(GeometryDistance("location", point))
                    .values_list("pk", flat=True)[offset:offset + limit])
-    found = rows.annotate(distance=Distance("case__location", point)).in_bulk(nearest)
+    found = rows.annotate(distance=Distance("location", point)).in_bulk(nearest)
     return sorted(found.values(), key=lambda task: (task.distance.m, task.pk))
 
 
@@ -91,6 +85,11 @@ class QueueFilters:
     overdue: bool = False
     limit: int = 100
     offset: int = 0
+
+
+# The stages in which a case can have a live task (patrol.lifecycle: dispatch and escalation
+# lead to "dispatched"; the task stays live until closure, or a decline back to "filed").
+STAGES_WITH_LIVE_TASK = (Stage.DISPATCHED, Stage.IN_PROGRESS, Stage.HANDED_IN)
 
 
 def triage_queue(*, filters: QueueFilters) -> QuerySet[Case]:

@@ -61,3 +61,31 @@ def test_a_bad_page_is_refused_naming_the_field(four_tasks, params):
     answer = client_for("hk_vol1").get(f"{API}/tasks/", params)
     assert answer.status_code == 400
     assert [error["field"] for error in answer.json()["errors"]] == list(params)
+
+
+def test_a_task_keeps_its_cases_location_when_the_case_moves(four_tasks):
+    """The task's copy of its case's location (database triggers) is set when the task is
+    written and follows the case when a report joins it, as nearest-first lists read it."""
+    from issues.models import Case
+    from issues.services.intake import OPEN311_CHANNEL, ReportInput, report_create
+    from patrol.models import Task
+    from tests.issues.helpers import project
+
+    case = Case.objects.get(pk=four_tasks[0])
+    task = Task.objects.get(case=case)
+
+    def apart_m() -> float:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT ST_Distance(t.location, c.location) FROM patrol_task t "
+                           "JOIN issues_case c ON c.id = t.case_id WHERE t.id = %s", [task.pk])
+            return cursor.fetchone()[0]
+
+    assert apart_m() == 0
+    origin = community_points(HUAIFANG)[0]
+    before = _metres_to_case(case.pk, *origin)
+    lon, lat = project(origin, metres=20, azimuth_deg=90)
+    joined = report_create(channel=OPEN311_CHANNEL, data=ReportInput(
+        category_code="E0101", lon=lon, lat=lat)).report
+    assert joined.case_id == case.pk
+    assert _metres_to_case(case.pk, *origin) > before + 5  # the case moved
+    assert apart_m() == 0
