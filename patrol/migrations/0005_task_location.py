@@ -12,6 +12,8 @@ import django.contrib.postgres.indexes
 from django.contrib.postgres.operations import BtreeGistExtension
 from django.db import migrations, models
 
+LIVE = ("offered", "accepted", "in_progress", "handed_in", "sent_back")
+
 TRIGGERS = """
 CREATE FUNCTION patrol_task_location_from_case() RETURNS trigger AS $$
 BEGIN
@@ -64,18 +66,10 @@ class Migration(migrations.Migration):
                 editable=False, geography=True, null=True, srid=4326),
         ),
         migrations.RunSQL(TRIGGERS, UNDO),
-        migrations.AddIndex(
+        *[migrations.AddIndex(
             model_name="task",
             index=django.contrib.postgres.indexes.GistIndex(
-                condition=models.Q(("status__in", (
-                    "offered", "accepted", "in_progress", "handed_in", "sent_back"))),
-                fields=["team", "location"], name="task_live_team_location"),
-        ),
-        migrations.AddIndex(
-            model_name="task",
-            index=django.contrib.postgres.indexes.GistIndex(
-                condition=models.Q(("status__in", (
-                    "offered", "accepted", "in_progress", "handed_in", "sent_back"))),
-                fields=["department", "location"], name="task_live_department_location"),
-        ),
+                condition=models.Q(("status__in", LIVE)), fields=[owner, "location"],
+                name=f"task_live_{owner}_location"),
+        ) for owner in ("team", "department")],
     ]
