@@ -261,6 +261,14 @@ def _downstream_tables(cur) -> list[str]:
     return sorted(row[0] for row in cur.fetchall())
 
 
+def _aggregate_tables(cur) -> list[str]:
+    """The map aggregates present in the bench database: hourly, and daily once migrated."""
+    cur.execute("""SELECT t FROM unnest(%s::text[]) AS t WHERE to_regclass(t) IS NOT NULL""",
+                [["issues_reportcellhour", "issues_reportunitgridhour",
+                  "issues_reportcellday", "issues_reportunitgridday"]])
+    return [row[0] for row in cur.fetchall()]
+
+
 def writes_mark() -> dict:
     """Remember where the seeded rows end (and the mutable columns of the cases), so that
     ``writes_undo`` can put the database back to its 1,000,000 seeded reports."""
@@ -271,7 +279,7 @@ def writes_mark() -> dict:
         for table in _downstream_tables(cur):
             cur.execute(f"SELECT coalesce(max(id), 0), count(*) FROM {table}")
             marks["max_id"][table], marks["count"][table] = cur.fetchone()
-        for table in ("issues_reportcellhour", "issues_reportunitgridhour"):
+        for table in _aggregate_tables(cur):
             cur.execute(f"SELECT count(*), coalesce(sum(count), 0) FROM {table}")
             marks["count"][table] = [int(v) for v in cur.fetchone()]
         cur.execute(f"DROP TABLE IF EXISTS {_SNAPSHOT}")
@@ -304,8 +312,23 @@ def writes_undo(marks: dict) -> dict:
         cur.execute(f"""UPDATE issues_reportunitgridhour h SET count = h.count - d.n
                         FROM ({_UNIT_SELECT.format(where=where)}) AS d(u, hour, cat, n)
                         WHERE h.unit_grid_id = d.u AND h.hour = d.hour AND h.category_id = d.cat""")
-        cur.execute("DELETE FROM issues_reportcellhour WHERE count = 0")
-        cur.execute("DELETE FROM issues_reportunitgridhour WHERE count = 0")
+        if "issues_reportcellday" in _aggregate_tables(cur):  # the daily roll-ups (0006)
+            cur.execute(f"""UPDATE issues_reportcellday h SET count = h.count - d.n
+                            FROM (SELECT x, y, date_trunc('day', hour, 'UTC') AS day, cat,
+                                         sum(n) AS n
+                                  FROM ({_CELL_SELECT.format(where=where)})
+                                       AS s(x, y, hour, cat, n) GROUP BY 1, 2, 3, 4) AS d
+                            WHERE h.cell_x = d.x AND h.cell_y = d.y AND h.day = d.day
+                              AND h.category_id = d.cat""")
+            cur.execute(f"""UPDATE issues_reportunitgridday h SET count = h.count - d.n
+                            FROM (SELECT u, date_trunc('day', hour, 'UTC') AS day, cat,
+                                         sum(n) AS n
+                                  FROM ({_UNIT_SELECT.format(where=where)})
+                                       AS s(u, hour, cat, n) GROUP BY 1, 2, 3) AS d
+                            WHERE h.unit_grid_id = d.u AND h.day = d.day
+                              AND h.category_id = d.cat""")
+        for table in _aggregate_tables(cur):
+            cur.execute(f"DELETE FROM {table} WHERE count = 0")
         for table, mark in marks["max_id"].items():
             cur.execute(f"DELETE FROM {table} WHERE id > %s", [mark])
             removed[table] = cur.rowcount
@@ -336,7 +359,7 @@ def writes_undo(marks: dict) -> dict:
     conn.autocommit = True
     with conn.cursor() as cur:
         cur.execute("VACUUM ANALYZE issues_report, issues_case, issues_caseevent, "
-                    "issues_reportphoto, issues_reportcellhour, issues_reportunitgridhour")
+                    "issues_reportphoto, " + ", ".join(_aggregate_tables(cur)))
         cur.execute("SELECT count(*) FROM issues_report")
         removed["reports_left"] = cur.fetchone()[0]
     conn.close()

@@ -1,9 +1,14 @@
-"""Report counts per 100 m cell and per unit grid, by category and hour, for the maps.
+"""Report counts per 100 m cell and per unit grid, by category and hour and by category and
+day, for the maps.
 
 Kept current in the intake's transaction (``aggregates_count_report``) and rebuilt in bulk by
 ``aggregates_rebuild`` (the seed's bulk path, and the recount that tests compare against). Both
 use the same SELECT, so they cannot drift apart. Raw SQL because Django's upsert cannot
 increment a counter (``ON CONFLICT … DO UPDATE SET count = count + n``); parameters are bound.
+
+The daily rows (from 00:00 UTC) are the hourly counts of the same statement summed by day: a
+30-day map reads its whole days there and only the hours at the period's two ends from the
+hourly rows (frontend.selectors), about 20 times fewer rows at 1,000,000 reports.
 """
 
 from __future__ import annotations
@@ -28,16 +33,38 @@ _UNIT_SELECT = """
     FROM issues_report r WHERE r.unit_grid_id IS NOT NULL AND {where}
     GROUP BY 1, 2, 3
 """
+# One statement per kind of aggregate: the hourly counts, upserted, and the same counts summed
+# by day (date_trunc in UTC, whatever the session's time zone), upserted.
 _CELL_INSERT = """
-    INSERT INTO issues_reportcellhour (cell_x, cell_y, hour, category_id, count) {select}
-    ON CONFLICT (hour, category_id, cell_x, cell_y)
-    DO UPDATE SET count = issues_reportcellhour.count + EXCLUDED.count
+    WITH counted (cell_x, cell_y, hour, category_id, n) AS ({select}),
+    hourly AS (
+        INSERT INTO issues_reportcellhour (cell_x, cell_y, hour, category_id, count)
+        SELECT cell_x, cell_y, hour, category_id, n FROM counted
+        ON CONFLICT (hour, category_id, cell_x, cell_y)
+        DO UPDATE SET count = issues_reportcellhour.count + EXCLUDED.count
+    )
+    INSERT INTO issues_reportcellday (cell_x, cell_y, day, category_id, count)
+    SELECT cell_x, cell_y, date_trunc('day', hour, 'UTC'), category_id, sum(n) FROM counted
+    GROUP BY 1, 2, 3, 4
+    ON CONFLICT (day, category_id, cell_x, cell_y)
+    DO UPDATE SET count = issues_reportcellday.count + EXCLUDED.count
 """
 _UNIT_INSERT = """
-    INSERT INTO issues_reportunitgridhour (unit_grid_id, hour, category_id, count) {select}
-    ON CONFLICT (hour, category_id, unit_grid_id)
-    DO UPDATE SET count = issues_reportunitgridhour.count + EXCLUDED.count
+    WITH counted (unit_grid_id, hour, category_id, n) AS ({select}),
+    hourly AS (
+        INSERT INTO issues_reportunitgridhour (unit_grid_id, hour, category_id, count)
+        SELECT unit_grid_id, hour, category_id, n FROM counted
+        ON CONFLICT (hour, category_id, unit_grid_id)
+        DO UPDATE SET count = issues_reportunitgridhour.count + EXCLUDED.count
+    )
+    INSERT INTO issues_reportunitgridday (unit_grid_id, day, category_id, count)
+    SELECT unit_grid_id, date_trunc('day', hour, 'UTC'), category_id, sum(n) FROM counted
+    GROUP BY 1, 2, 3
+    ON CONFLICT (day, category_id, unit_grid_id)
+    DO UPDATE SET count = issues_reportunitgridday.count + EXCLUDED.count
 """
+AGGREGATE_TABLES = ("issues_reportcellhour", "issues_reportunitgridhour",
+                    "issues_reportcellday", "issues_reportunitgridday")
 
 
 def _aggregate(where: str, params: list) -> None:
@@ -53,5 +80,5 @@ def aggregates_count_report(*, report_id: int) -> None:
 
 def aggregates_rebuild() -> None:
     """Recount everything from the reports (bulk loads, repairs)."""
-    tables_truncate("issues_reportcellhour", "issues_reportunitgridhour")
+    tables_truncate(*AGGREGATE_TABLES)
     _aggregate("TRUE", [])

@@ -23,13 +23,26 @@ TABLES = {
              "ORDER BY 1, 2, 3, 4",
     "units": "SELECT unit_grid_id, hour, category_id, count FROM issues_reportunitgridhour "
              "ORDER BY 1, 2, 3",
+    "cell_days": "SELECT cell_x, cell_y, day, category_id, count FROM issues_reportcellday "
+                 "ORDER BY 1, 2, 3, 4",
+    "unit_days": "SELECT unit_grid_id, day, category_id, count FROM issues_reportunitgridday "
+                 "ORDER BY 1, 2, 3",
+}
+# The daily rows are the hourly rows summed by day from 00:00 UTC.
+HOURS_BY_DAY = {
+    "cell_days": "SELECT cell_x, cell_y, date_trunc('day', hour, 'UTC'), category_id, "
+                 "sum(count)::int FROM issues_reportcellhour GROUP BY 1, 2, 3, 4 "
+                 "ORDER BY 1, 2, 3, 4",
+    "unit_days": "SELECT unit_grid_id, date_trunc('day', hour, 'UTC'), category_id, "
+                 "sum(count)::int FROM issues_reportunitgridhour GROUP BY 1, 2, 3 "
+                 "ORDER BY 1, 2, 3",
 }
 
 
-def _rows() -> dict[str, list[tuple]]:
+def _rows(queries: dict[str, str] = TABLES) -> dict[str, list[tuple]]:
     with connection.cursor() as cursor:
         rows = {}
-        for name, sql in TABLES.items():
+        for name, sql in queries.items():
             cursor.execute(sql)
             rows[name] = cursor.fetchall()
         return rows
@@ -39,7 +52,7 @@ def test_aggregates_kept_by_intake_equal_a_recount(reference_data):
     rng = random.Random(3)
     rider = Rider.objects.order_by("user_id").first().user
     start = timezone.now() - timedelta(days=2)
-    for number in range(60):
+    for number in range(60):  # 37 minutes apart: 37 hours, over two or three UTC days
         report_create(
             channel=NO_PHOTOS, reporter=rider,
             received_at=start + timedelta(minutes=37 * number),
@@ -50,10 +63,28 @@ def test_aggregates_kept_by_intake_equal_a_recount(reference_data):
             ),
         )
     kept = _rows()
-    assert sum(row[-1] for row in kept["cells"]) == 60
-    assert sum(row[-1] for row in kept["units"]) == 60
+    for table in TABLES:
+        assert sum(row[-1] for row in kept[table]) == 60, table
+    assert len(kept["cell_days"]) < len(kept["cells"])  # days hold several hours each
+    assert _rows(HOURS_BY_DAY) == {table: kept[table] for table in HOURS_BY_DAY}
     aggregates_rebuild()
     assert _rows() == kept
+
+
+def test_daily_rows_start_at_utc_midnight_whatever_the_session_time_zone(reference_data):
+    """A report at 23:30 UTC (07:30 the next day in Beijing) counts on its UTC day, even when
+    the connection's time zone is Asia/Shanghai."""
+    rider = Rider.objects.order_by("user_id").first().user
+    received = timezone.now().replace(hour=23, minute=30, second=0, microsecond=0) - timedelta(
+        days=1)
+    report_create(channel=NO_PHOTOS, reporter=rider, received_at=received, data=ReportInput(
+        category_code="E0101", lon=116.392, lat=39.797, client_uuid=uuid.uuid4()))
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL TIME ZONE 'Asia/Shanghai'")
+        aggregates_rebuild()
+        cursor.execute("SET LOCAL TIME ZONE 'UTC'")
+        cursor.execute("SELECT day, count FROM issues_reportcellday")
+        assert cursor.fetchall() == [(received.replace(hour=0, minute=0), 1)]
 
 
 def test_a_cell_is_a_true_hundred_metre_square(reference_data):

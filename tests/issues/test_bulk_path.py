@@ -15,6 +15,7 @@ import pytest
 from django.db import connection
 
 from civicmap.db import tables_truncate
+from issues.aggregates import AGGREGATE_TABLES
 from issues.models import Category, Report, Rider
 from issues.services.bulk import ReportDraft, reports_bulk_load
 from issues.services.intake import ChannelRules, ReportInput, report_create
@@ -63,6 +64,10 @@ def _dump() -> dict[str, list[tuple]]:
                  "ORDER BY 1, 2, 3, 4",
         "units": "SELECT unit_grid_id, hour, category_id, count FROM issues_reportunitgridhour "
                  "ORDER BY 1, 2, 3",
+        "cell_days": "SELECT cell_x, cell_y, day, category_id, count FROM issues_reportcellday "
+                     "ORDER BY 1, 2, 3, 4",
+        "unit_days": "SELECT unit_grid_id, day, category_id, count "
+                     "FROM issues_reportunitgridday ORDER BY 1, 2, 3",
     }
     with connection.cursor() as cursor:
         result = {}
@@ -73,8 +78,8 @@ def _dump() -> dict[str, list[tuple]]:
 
 
 def _history_clear() -> None:
-    tables_truncate("issues_reportcellhour", "issues_reportunitgridhour", "issues_caseevent",
-                    "issues_reportphoto", "issues_report", "issues_case")
+    tables_truncate(*AGGREGATE_TABLES, "issues_caseevent", "issues_reportphoto",
+                    "issues_report", "issues_case")
 
 
 def test_bulk_path_matches_the_intake_service_row_for_row(reference_data):
@@ -104,5 +109,5 @@ def test_bulk_path_matches_the_intake_service_row_for_row(reference_data):
 
     assert len({row[-1] for row in bulk["reports"]}) < len(drafts)  # the history merges
     assert any(row[5] for row in bulk["reports"])
-    for name in ("reports", "cases", "cells", "units"):
+    for name in ("reports", "cases", "cells", "units", "cell_days", "unit_days"):
         assert intake[name] == bulk[name], name
