@@ -315,7 +315,7 @@ def _cold_load(browser, base: str, session_key: str | None) -> dict:
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     try:
         page.goto(base + MAP_URL, wait_until="load", timeout=120_000)
-        page.wait_for_function("window.__layersDrawnAt !== undefined", timeout=120_000)
+        page.wait_for_function("() => window.__layersDrawnAt !== undefined", timeout=120_000)
         try:  # late requests (a font, marker images) settle; never waits long for them
             page.wait_for_load_state("networkidle", timeout=5_000)
             idle = True

@@ -447,16 +447,25 @@ def _station_layer(fmap: folium.Map, projector: _Projector,
     group.add_to(fmap)
 
 
-def _uncovered_layer(fmap: folium.Map, projector: _Projector,
-                     cells: Sequence[UncoveredCell]) -> None:
-    features = [
+def uncovered_features(cells: Sequence[UncoveredCell], *, basemap: Basemap) -> dict:
+    """The uncovered-demand layer's data, as the map fetches it when the layer is switched on:
+    a FeatureCollection of the cells drawn on ``basemap``, counts formatted in the active
+    language."""
+    projector = _Projector(basemap)
+    return _feature_collection([
         {"type": "Feature", "geometry": _point(projector, cell.lon, cell.lat),
          "properties": {"count": cell.reports, "reports": _number(cell.reports),
                         "needs": _number(cell.needs)}}
         for cell in cells
-    ]
-    folium.GeoJson(
-        _feature_collection(features),
+    ])
+
+
+def _uncovered_layer(fmap: folium.Map, url: str) -> None:
+    """Hidden by default and empty: civicmap-map.js fetches ``url`` (``uncovered_features``)
+    the first time it is switched on. Counting the reports beyond every station takes seconds
+    with 1,000,000 reports stored; the page should not wait for a layer nobody has asked for."""
+    layer = folium.GeoJson(
+        _feature_collection([]),
         name=_label(_("Uncovered demand: reports beyond every station")), show=False,
         point_to_layer=JsCode("civicmap.scaledDot(" + js_value({
             "color": UNCOVERED_COLOUR, "weight": 1, "fillColor": UNCOVERED_COLOUR,
@@ -467,7 +476,35 @@ def _uncovered_layer(fmap: folium.Map, projector: _Projector,
             "rows": [[_("Reports beyond every station"), "reports"],
                      [_("Of them, riders' own needs"), "needs"]],
         }),
-    ).add_to(fmap)
+    )
+    layer.add_to(fmap)
+    _MapCall("onDemand", {"kind": "uncovered", "layer": layer.get_name(), "url": url}
+             ).add_to(fmap)
+
+
+def hourly_heat_data(frames: Sequence[HeatFrame], *, basemap: Basemap) -> dict:
+    """The hourly heatmap's data, as the map fetches it when the layer is switched on: a label
+    and [lat, lon, weight] points per hour, drawn on ``basemap``; weights relative to the
+    period's peak (as ``_heat_points``)."""
+    projector = _Projector(basemap)
+    peak = _peak([cell.count for frame in frames for cell in frame.cells])
+    return {"labels": [_hour_label(frame.hour) for frame in frames],
+            "frames": [_heat_points(projector, frame.cells, peak) for frame in frames]}
+
+
+def _hourly_heat_layer(fmap: folium.Map, hours: Sequence[datetime], url: str) -> None:
+    """Hidden by default, one empty frame per hour: civicmap-map.js fetches ``url``
+    (``hourly_heat_data``) the first time it is switched on. A week of hourly frames weighed
+    1 MB of the page with 1,000,000 reports stored."""
+    by_hour = HeatMapWithTime(
+        [[] for _hour in hours], index=[_hour_label(hour) for hour in hours],
+        name=_label(_("Reports by hour, last 7 days")), radius=18, show=False,
+        auto_play=False, max_opacity=0.7,
+    )
+    _use_static(by_hour, HEATMAP_WITH_TIME_JS, HEATMAP_WITH_TIME_CSS)
+    by_hour.add_to(fmap)
+    _MapCall("onDemand", {"kind": "hourly", "layer": by_hour.get_name(),
+                          "control": by_hour._control_name, "url": url}).add_to(fmap)
 
 
 def _hour_label(hour: datetime) -> str:
@@ -526,18 +563,23 @@ def _base_map(projector: _Projector, basemap: Basemap,
 def governance_map_build(
     *,
     heat_cells: Sequence[HeatCell],
-    heat_frames: Sequence[HeatFrame] = (),
+    heat_hours: Sequence[datetime] = (),
+    heat_frames_url: str = "",
     grids: Sequence[CommunityStats],
     unit_grids: Sequence[UnitGridStats] = (),
     clusters: Sequence[Hotspot],
     stations: Sequence[StationPin],
     basemap: Basemap,
-    uncovered: Sequence[UncoveredCell] = (),
+    uncovered_url: str = "",
     language: str = "zh-hans",
     unit_grid_min_zoom: int | None = None,
 ) -> folium.Map:
     """The office's governance map: heat, community choropleth, unit grids, hotspots, stations
     and (office staff only) the demand no station reaches.
+
+    Two layers are hidden at first and loaded when switched on: the hourly heatmap of
+    ``heat_hours`` from ``heat_frames_url`` and the uncovered demand from ``uncovered_url``
+    (no URL: no layer).
 
     Labels are in ``language`` (Chinese by default, English on request); data are WGS 84 and
     are shifted to GCJ-02 when the basemap is (Amap).
@@ -560,27 +602,19 @@ def governance_map_build(
         _use_static(heat, HEATMAP_JS)
         heat.add_to(fmap)
 
-        if heat_frames:
-            peak = _peak([cell.count for frame in heat_frames for cell in frame.cells])
-            by_hour = HeatMapWithTime(
-                [_heat_points(projector, frame.cells, peak) for frame in heat_frames],
-                index=[_hour_label(frame.hour) for frame in heat_frames],
-                name=_label(_("Reports by hour, last 7 days")), radius=18, show=False,
-                auto_play=False, max_opacity=0.7,
-            )
-            _use_static(by_hour, HEATMAP_WITH_TIME_JS, HEATMAP_WITH_TIME_CSS)
-            by_hour.add_to(fmap)
+        if heat_hours and heat_frames_url:
+            _hourly_heat_layer(fmap, heat_hours, heat_frames_url)
 
         _hotspot_layer(fmap, projector, clusters)
         if stations:
             _station_layer(fmap, projector, stations)
-        if uncovered:
-            _uncovered_layer(fmap, projector, uncovered)
+        if uncovered_url:
+            _uncovered_layer(fmap, uncovered_url)
 
         folium.LayerControl(collapsed=True).add_to(fmap)
         _MapCall("scaleBar").add_to(fmap)
         _MapCall("legend", _legend(breaks, with_stations=bool(stations),
-                                   with_uncovered=bool(uncovered))).add_to(fmap)
+                                   with_uncovered=bool(uncovered_url))).add_to(fmap)
     map_assets_check(fmap)
     return fmap
 

@@ -12,12 +12,11 @@ Units: distances and radii in metres (EPSG:4548 or geography), areas in km², ti
 from __future__ import annotations
 
 import json
-import math
 from collections import Counter, defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from django.contrib.gis.db.models import GeometryField
 from django.contrib.gis.db.models.functions import Area, AsGeoJSON, Transform
@@ -30,13 +29,11 @@ from django.db.models import (
     FloatField,
     Func,
     Min,
-    OuterRef,
+    Model,
     Q,
     QuerySet,
-    Subquery,
     Sum,
     Value,
-    Window,
 )
 from django.utils import timezone
 from django.utils.dates import WEEKDAYS_ABBR
@@ -44,9 +41,18 @@ from django.utils.translation import get_language
 
 from civicmap.i18n import name_field
 from civicmap.models import WGS84, CommunityGrid, UnitGrid
-from civicmap.spatial import METRIC_SRID, ClusterDBSCAN, as_geometry_point, metric
+from civicmap.spatial import METRIC_SRID, as_geometry_point, metric
 from issues.aggregates import CELL_SIZE_M
-from issues.models import OPEN_STAGES, Case, Category, Report, ReportCellHour, ReportUnitGridHour
+from issues.models import (
+    OPEN_STAGES,
+    Case,
+    Category,
+    Report,
+    ReportCellDay,
+    ReportCellHour,
+    ReportUnitGridDay,
+    ReportUnitGridHour,
+)
 from patrol.lifecycle import LIVE_TASK_STATUSES
 from patrol.models import Task
 from patrol.selectors import QueueFilters, triage_queue
@@ -77,17 +83,13 @@ class MapFilters:
 
 @contextmanager
 def map_reads() -> Iterator[None]:
-    """Read a map's layers in one transaction with PostgreSQL's JIT compiler off.
+    """Read a map's layers in one transaction: every layer counts the same snapshot.
 
-    With 1,000,000 reports stored the layers' queries (ST_Transform per row, ST_ClusterDBSCAN,
-    sums over ~300,000 hourly rows) are estimated above ``jit_above_cost`` (100,000), and
-    compiling them took 0.4-0.9 s a query, more than running them (measured with
-    bench/bench_map.py: hotspots 0.85 s with JIT, 0.19 s without). ``SET LOCAL`` ends with the
-    transaction: the connection's other queries keep the server's setting. Raw SQL because
-    Django has no API for a transaction-local setting.
+    PostgreSQL's JIT compiler is off for the app's connections (the database OPTIONS in
+    civicmap/settings/base.py, docs/DECISIONS.md): these queries are estimated above
+    ``jit_above_cost`` and compiling them took longer than running them.
     """
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute("SET LOCAL jit = off")
+    with transaction.atomic():
         yield
 
 
@@ -162,12 +164,53 @@ def _heat_rows(filters: MapFilters) -> QuerySet:
                                          hour__lt=filters.until)
 
 
+def _utc_midnight(moment: datetime) -> datetime:
+    return moment.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def _period_rows(filters: MapFilters, hourly: type[Model], daily: type[Model]
+                 ) -> list[QuerySet]:
+    """The aggregate rows of the period in the category filter: its whole days (from 00:00
+    UTC) from the daily roll-ups, the hours at either end from the hourly rows.
+
+    At 1,000,000 reports a 30-day sum over the hourly rows read about 285,000 of them (100-170
+    ms a sum); the daily rows hold the same counts in 160,000 (issues.aggregates keeps both).
+    """
+    first_day = _utc_midnight(filters.since)
+    if first_day < filters.since:
+        first_day += timedelta(days=1)
+    last_day = _utc_midnight(filters.until)
+    category = _category_q(filters)
+    if first_day >= last_day:  # no whole day in the period
+        return [hourly.objects.filter(category, hour__gte=filters.since,
+                                      hour__lt=filters.until)]
+    return [
+        hourly.objects.filter(category, Q(hour__gte=filters.since, hour__lt=first_day)
+                              | Q(hour__gte=last_day, hour__lt=filters.until)),
+        daily.objects.filter(category, day__gte=first_day, day__lt=last_day),
+    ]
+
+
+def _report_counts(filters: MapFilters, hourly: type[Model], daily: type[Model],
+                   key: str) -> Counter:
+    """Reports in the period per ``key`` (a field of the aggregate rows), hours and days."""
+    counts: Counter = Counter()
+    for rows in _period_rows(filters, hourly, daily):
+        counts.update(dict(rows.values_list(key).annotate(n=Sum("count")).order_by()))
+    return counts
+
+
 def report_heat_cells(*, filters: MapFilters) -> list[HeatCell]:
-    """Reports per 100 m cell over the period, from the hourly aggregates (issues)."""
-    rows = (_heat_rows(filters).values("cell_x", "cell_y")
+    """Reports per 100 m cell over the period, from the daily and hourly aggregates (issues)."""
+    cells: dict[tuple[int, int], list] = {}  # (x, y) -> [lon, lat, reports]
+    for rows in _period_rows(filters, ReportCellHour, ReportCellDay):
+        for x, y, lon, lat, n in (
+            rows.values("cell_x", "cell_y")
             .annotate(n=Sum("count"), lon=_cell_centre_wgs84("X"), lat=_cell_centre_wgs84("Y"))
-            .order_by("cell_x", "cell_y").values_list("lon", "lat", "n"))
-    return [HeatCell(lon=lon, lat=lat, count=n) for lon, lat, n in rows]
+            .order_by().values_list("cell_x", "cell_y", "lon", "lat", "n")
+        ):
+            cells.setdefault((x, y), [lon, lat, 0])[2] += n
+    return [HeatCell(lon=lon, lat=lat, count=n) for _key, (lon, lat, n) in sorted(cells.items())]
 
 
 def report_heat_frames(*, filters: MapFilters) -> list[HeatFrame]:
@@ -191,12 +234,17 @@ def report_heat_frames(*, filters: MapFilters) -> list[HeatFrame]:
     for hour, x, y, n in counts:
         lon, lat = centres[(x, y)]
         by_hour[hour].append(HeatCell(lon=lon, lat=lat, count=n))
-    frames = []
+    return [HeatFrame(hour=hour, cells=by_hour.get(hour, [])) for hour in period_hours(filters)]
+
+
+def period_hours(filters: MapFilters) -> list[datetime]:
+    """The start of every hour of the period, in order (no database: the frames' labels)."""
+    hours = []
     hour = filters.since
     while hour < filters.until:
-        frames.append(HeatFrame(hour=hour, cells=by_hour.get(hour, [])))
+        hours.append(hour)
         hour += timedelta(hours=1)
-    return frames
+    return hours
 
 
 # --- community and unit grids (civicmap, counted from issues and patrol) --------------------
@@ -224,20 +272,29 @@ def _overdue_q(now: datetime) -> Q:
     )
 
 
-def community_grid_stats(*, filters: MapFilters, now: datetime) -> list[CommunityStats]:
+def community_grid_stats(*, filters: MapFilters, now: datetime,
+                         unit_grids: Sequence[UnitGridStats] | None = None
+                         ) -> list[CommunityStats]:
     """Each community grid with its reports in the period, open and overdue cases, and area.
 
     Area in km² of the boundary in EPSG:4548 (Gauss-Kruger, scale error about 3e-5 here).
+    ``unit_grids``: the period's ``unit_grid_stats`` with the same filters, when the caller has
+    read them (the governance map): their reports add up to the communities' (a unit grid lies
+    in one community), and summing the aggregates again cost 130-170 ms at 1,000,000 reports.
     """
     label = name_field()
-    # From the hourly unit-grid aggregates (issues.aggregates: intake counts every report with
-    # its unit grid, whose community is the report's), not the reports themselves: at
-    # 1,000,000 reports the raw count over 30 days took 250 ms. The period is on whole hours.
-    reports = dict(
-        ReportUnitGridHour.objects.filter(_category_q(filters), hour__gte=filters.since,
-                                          hour__lt=filters.until)
-        .values_list("unit_grid__community_id").annotate(n=Sum("count")).order_by()
-    )
+    # From the unit-grid aggregates (issues.aggregates: intake counts every report with its
+    # unit grid, whose community is the report's), not the reports themselves: at 1,000,000
+    # reports the raw count over 30 days took 250 ms. Whole days from the daily rows.
+    if unit_grids is not None:
+        by_code: Counter = Counter()
+        for unit in unit_grids:
+            by_code[unit.community_code] += unit.reports
+        reports = {pk: by_code[code] for pk, code
+                   in CommunityGrid.objects.values_list("pk", "code")}
+    else:
+        reports = _report_counts(filters, ReportUnitGridHour, ReportUnitGridDay,
+                                 "unit_grid__community_id")
     open_cases = Case.objects.filter(_category_q(filters), stage__in=OPEN_STAGES,
                                      merged_into__isnull=True, community_grid__isnull=False)
     opened = dict(open_cases.values_list("community_grid_id").annotate(n=Count("id")).order_by())
@@ -264,23 +321,22 @@ class UnitGridStats:
     community: str
     geometry: dict  # GeoJSON polygon, WGS 84
     reports: int  # reports received in the period
+    community_code: str = ""
 
 
 def unit_grid_stats(*, filters: MapFilters) -> list[UnitGridStats]:
-    """Every unit grid with its reports in the period, from the hourly aggregates (issues)."""
+    """Every unit grid with its reports in the period, from the daily and hourly aggregates
+    (issues)."""
     label = name_field()
-    counts = dict(
-        ReportUnitGridHour.objects.filter(_category_q(filters), hour__gte=filters.since,
-                                          hour__lt=filters.until)
-        .values_list("unit_grid_id").annotate(n=Sum("count")).order_by()
-    )
+    counts = _report_counts(filters, ReportUnitGridHour, ReportUnitGridDay, "unit_grid_id")
     grids = (UnitGrid.objects.annotate(geojson=AsGeoJSON("boundary", precision=6),
                                        community_name=F(f"community__{label}"))
-             .order_by("grid_id").values_list("pk", "grid_id", "community_name", "geojson"))
+             .order_by("grid_id")
+             .values_list("pk", "grid_id", "community_name", "geojson", "community__code"))
     return [
         UnitGridStats(grid_id=grid_id, community=community, geometry=json.loads(geojson),
-                      reports=counts.get(pk, 0))
-        for pk, grid_id, community, geojson in grids
+                      reports=counts.get(pk, 0), community_code=community_code)
+        for pk, grid_id, community, geojson, community_code in grids
     ]
 
 
@@ -305,9 +361,72 @@ class Hotspot:
     latest: list[HotspotCase] = field(default_factory=list)  # office staff only
 
 
+# Each cluster summed up in PostgreSQL: its members' count, mean position (EPSG:4548 metres and
+# WGS 84 degrees), the farthest member from that mean (metres), the commonest categories and
+# the newest cases. Raw SQL around the ORM's query of the cases (``{cases}``: the filters, the
+# stored EPSG:4548 point ``location_metric``) because Django cannot group by a window
+# function's result: with 1,000,000 reports the clusters hold about 20,000 cases, and grouping
+# them in Python took 250 ms. Bound parameters in order: ST_ClusterDBSCAN's eps (metres,
+# EPSG:4548) and minimum cases (civicmap.spatial.ClusterDBSCAN), the cases' own, whether to
+# list the newest cases, the two limits.
+_HOTSPOT_SQL = """
+WITH clustered AS MATERIALIZED (
+    SELECT id, community_grid_id, lon, lat, last_report_at, category_name, community_name,
+           ST_X(location_metric) AS x, ST_Y(location_metric) AS y,
+           ST_ClusterDBSCAN(location_metric, %s, %s)
+               OVER (PARTITION BY community_grid_id) AS cluster
+    FROM ({cases}) AS cases
+),
+member AS (SELECT * FROM clustered WHERE cluster IS NOT NULL),
+centre AS (
+    SELECT community_grid_id, cluster, count(*) AS n, avg(x) AS cx, avg(y) AS cy,
+           avg(lon) AS lon, avg(lat) AS lat, min(community_name) AS community
+    FROM member GROUP BY community_grid_id, cluster
+),
+spread AS (
+    SELECT m.community_grid_id, m.cluster,
+           max(sqrt((m.x - c.cx) ^ 2 + (m.y - c.cy) ^ 2)) AS radius
+    FROM member m JOIN centre c USING (community_grid_id, cluster)
+    GROUP BY m.community_grid_id, m.cluster
+),
+commonest AS (
+    SELECT community_grid_id, cluster, category_name, count(*) AS n,
+           row_number() OVER (PARTITION BY community_grid_id, cluster
+                              ORDER BY count(*) DESC, category_name) AS rank
+    FROM member GROUP BY community_grid_id, cluster, category_name
+),
+newest AS (
+    SELECT community_grid_id, cluster, id, category_name, last_report_at,
+           row_number() OVER (PARTITION BY community_grid_id, cluster
+                              ORDER BY last_report_at DESC, id DESC) AS rank
+    FROM member WHERE %s  -- false for the public: nothing to sort
+),
+-- Materialized: a few rows per cluster, each list computed once (the planner, expecting one
+-- cluster, would otherwise recompute them for every cluster).
+categories AS MATERIALIZED (
+    SELECT community_grid_id, cluster, array_agg(category_name ORDER BY rank) AS names,
+           array_agg(n ORDER BY rank) AS counts
+    FROM commonest WHERE rank <= %s GROUP BY community_grid_id, cluster
+),
+latest AS MATERIALIZED (
+    SELECT community_grid_id, cluster, array_agg(id ORDER BY rank) AS ids,
+           array_agg(category_name ORDER BY rank) AS names,
+           array_agg(last_report_at ORDER BY rank) AS times
+    FROM newest WHERE rank <= %s GROUP BY community_grid_id, cluster
+)
+SELECT c.community, c.lon, c.lat, s.radius, c.n, k.names, k.counts, l.ids, l.names, l.times
+FROM centre c
+JOIN spread s USING (community_grid_id, cluster)
+JOIN categories k USING (community_grid_id, cluster)
+LEFT JOIN latest l USING (community_grid_id, cluster)
+ORDER BY c.n DESC, c.community_grid_id, c.cluster
+"""
+HOTSPOT_CATEGORIES_SHOWN = 3  # the commonest categories of a hotspot, with their case counts
+
+
 def case_hotspots(*, filters: MapFilters, eps_m: float, min_cases: int,
                   with_descriptions: bool = False) -> list[Hotspot]:
-    """Clusters of open cases last reported in the period, per community grid.
+    """Clusters of open cases last reported in the period, per community grid, largest first.
 
     ST_ClusterDBSCAN on the cases' points in EPSG:4548: ``eps_m`` metres between neighbours,
     at least ``min_cases`` cases per cluster; partitioned by community so that a cluster
@@ -319,49 +438,40 @@ def case_hotspots(*, filters: MapFilters, eps_m: float, min_cases: int,
         Case.objects.filter(_category_q(filters), stage__in=OPEN_STAGES,
                             merged_into__isnull=True, community_grid__isnull=False,
                             last_report_at__gte=filters.since, last_report_at__lt=filters.until)
-        .annotate(
-            cluster=Window(ClusterDBSCAN(metric("location"), eps_m=eps_m, min_points=min_cases),
-                           partition_by=[F("community_grid_id")]),
-            # Plain numbers, not geometries: with 1,000,000 reports the clusters hold thousands
-            # of cases, and a GEOS object per value cost seconds in Python.
-            x=_coordinate("X", metric("location")), y=_coordinate("Y", metric("location")),
-            lon=_coordinate("X", as_geometry_point("location")),
-            lat=_coordinate("Y", as_geometry_point("location")),
-        )
-        .filter(cluster__isnull=False)  # noise: not in any cluster
+        .values("id", "community_grid_id", "last_report_at", "location_metric",
+                lon=_coordinate("X", as_geometry_point("location")),
+                lat=_coordinate("Y", as_geometry_point("location")),
+                category_name=F(f"category__{label}"),
+                community_name=F(f"community_grid__{label}"))
     )
-    fields = ["community_grid_id", "cluster", "x", "y", "lon", "lat", "last_report_at",
-              f"category__{label}", f"community_grid__{label}"]
-    if with_descriptions:
-        cases = cases.annotate(description=Subquery(
-            Report.objects.filter(case=OuterRef("pk")).order_by("-received_at", "-id")
-            .values("description")[:1]
-        ))
-        fields.append("description")
-    members: dict[tuple[int, int], list[dict]] = defaultdict(list)
-    for row in cases.values(*fields):
-        members[(row["community_grid_id"], row["cluster"])].append(row)
-    hotspots = []
-    for rows in members.values():
-        x = sum(row["x"] for row in rows) / len(rows)
-        y = sum(row["y"] for row in rows) / len(rows)
-        radius = max(math.hypot(row["x"] - x, row["y"] - y) for row in rows)
-        latest = sorted(rows, key=lambda row: row["last_report_at"], reverse=True)
-        hotspots.append(Hotspot(
-            community=rows[0][f"community_grid__{label}"],
-            lon=sum(row["lon"] for row in rows) / len(rows),
-            lat=sum(row["lat"] for row in rows) / len(rows),
-            radius_m=radius, case_count=len(rows),
-            categories=Counter(row[f"category__{label}"] for row in rows).most_common(3),
+    cases_sql, params = cases.query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(_HOTSPOT_SQL.format(cases=cases_sql), [
+            float(eps_m), int(min_cases), *params, with_descriptions, HOTSPOT_CATEGORIES_SHOWN,
+            HOTSPOT_LATEST_CASES,
+        ])
+        rows = cursor.fetchall()
+    descriptions: dict[int, str] = {}
+    if with_descriptions:  # the newest report's words of each case listed
+        descriptions = dict(
+            Report.objects.filter(case_id__in=[pk for row in rows for pk in row[7] or ()])
+            .order_by("case_id", "-received_at", "-id").distinct("case_id")
+            .values_list("case_id", "description")
+        )
+    return [
+        Hotspot(
+            community=community, lon=lon, lat=lat, radius_m=radius, case_count=count,
+            categories=list(zip(names, counts, strict=True)),
             latest=[
-                HotspotCase(category=row[f"category__{label}"],
-                            description=(row["description"] or "")[:DESCRIPTION_MAX_CHARS],
-                            last_report_at=row["last_report_at"])
-                for row in latest[:HOTSPOT_LATEST_CASES]
-            ] if with_descriptions else [],
-        ))
-    hotspots.sort(key=lambda hotspot: -hotspot.case_count)
-    return hotspots
+                HotspotCase(category=name,
+                            description=(descriptions.get(pk) or "")[:DESCRIPTION_MAX_CHARS],
+                            last_report_at=at)
+                for pk, name, at in zip(ids or (), latest_names or (), times or (), strict=True)
+            ],
+        )
+        for (community, lon, lat, radius, count, names, counts, ids, latest_names,
+             times) in rows
+    ]
 
 
 # --- stations (stations.selectors: the API's station list and coverage) ---------------------

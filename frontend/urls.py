@@ -8,6 +8,8 @@ app_name = "frontend"
 
 urlpatterns = [
     path("map/", views.governance_map, name="map"),
+    path("map/hourly/", views.map_hourly_heat, name="map-hourly"),
+    path("map/uncovered/", views.map_uncovered, name="map-uncovered"),
 ]
 urlpatterns += [
     path("office/", views.office_console, name="office"),

@@ -5,6 +5,8 @@ Thin views: parse the query, call the selectors, hand values to frontend.maps, r
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 from django.conf import settings
 from django.contrib.auth.decorators import user_passes_test
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -20,9 +22,11 @@ from frontend.forms import MapFilterForm
 from frontend.maps import (
     basemap_get,
     governance_map_build,
+    hourly_heat_data,
     map_render_parts,
     office_case_rows,
     office_map_build,
+    uncovered_features,
 )
 from frontend.selectors import (
     case_hotspots,
@@ -31,6 +35,7 @@ from frontend.selectors import (
     map_filters_for_period,
     map_reads,
     office_open_cases,
+    period_hours,
     report_heat_cells,
     report_heat_frames,
     station_pins,
@@ -43,14 +48,27 @@ OFFICE_POLL_MAX_MS = 15_000  # the console never waits longer than this for new 
 MSG_OFFICE_ONLY = _("Only office staff can do this.")
 
 
+def _map_form(request: HttpRequest, *, office: bool) -> MapFilterForm:
+    """The map's filters (period, category): private categories for office staff only."""
+    return MapFilterForm(request.GET or None, days=settings.MAP_PERIOD_DAYS,
+                         categories=list(map_category_list(include_private=office)))
+
+
+def _layer_url(name: str, **query: object) -> str:
+    """A layer's data URL with the page's filters (those that are set)."""
+    url = reverse(name)
+    query = {key: value for key, value in query.items() if value}
+    return f"{url}?{urlencode(query)}" if query else url
+
+
 @require_GET
 @csp_protected
 def governance_map(request: HttpRequest) -> HttpResponse:
     """The governance map. Office staff also see private categories, case descriptions and
-    the demand no station reaches."""
+    the demand no station reaches. The hourly heatmap and the uncovered demand are hidden
+    at first and fetched from ``map_hourly_heat`` and ``map_uncovered`` when switched on."""
     office = user_has_role(request.user, Role.OFFICE_STAFF)
-    form = MapFilterForm(request.GET or None, days=settings.MAP_PERIOD_DAYS,
-                         categories=list(map_category_list(include_private=office)))
+    form = _map_form(request, office=office)
     days, categories = settings.MAP_PERIOD_DAYS, ()
     if form.is_bound and form.is_valid():
         days = form.cleaned_data["days"] or days
@@ -63,20 +81,20 @@ def governance_map(request: HttpRequest) -> HttpResponse:
     language = translation.get_language() or settings.LANGUAGE_CODE
     basemap = basemap_get(settings.BASEMAP, language=language,
                           tianditu_key=settings.TIANDITU_KEY)
-    with map_reads():  # one transaction, JIT off: see map_reads
+    with map_reads():  # one transaction: see map_reads
         heat_cells = report_heat_cells(filters=filters)
-        heat_frames = report_heat_frames(filters=week)
-        grids = community_grid_stats(filters=filters, now=now)
         unit_grids = unit_grid_stats(filters=filters)
+        grids = community_grid_stats(filters=filters, now=now, unit_grids=unit_grids)
         clusters = case_hotspots(filters=filters, eps_m=settings.MAP_HOTSPOT_EPS_M,
                                  min_cases=settings.MAP_HOTSPOT_MIN_CASES,
                                  with_descriptions=office)
         stations = station_pins(now=now)
-        uncovered = uncovered_demand_cells(filters=filters) if office else ()
     fmap = governance_map_build(
-        heat_cells=heat_cells, heat_frames=heat_frames, grids=grids, unit_grids=unit_grids,
-        clusters=clusters, stations=stations, uncovered=uncovered, basemap=basemap,
-        language=language,
+        heat_cells=heat_cells, heat_hours=period_hours(week),
+        heat_frames_url=_layer_url("frontend:map-hourly", category="".join(categories)),
+        grids=grids, unit_grids=unit_grids, clusters=clusters, stations=stations,
+        uncovered_url=_layer_url("frontend:map-uncovered", days=days) if office else "",
+        basemap=basemap, language=language,
     )
     request.csp_image_hosts = basemap.image_hosts  # type: ignore[attr-defined]
     return render(request, "frontend/map.html", {
@@ -85,6 +103,54 @@ def governance_map(request: HttpRequest) -> HttpResponse:
         "office": office,
         "basemap": basemap.key,
     })
+
+
+def _form_errors(form: MapFilterForm) -> JsonResponse:
+    """A 400 in the API's shape (civicmap/api/errors.py): one entry per field error."""
+    return JsonResponse({"errors": [
+        {"field": name, "code": error["code"] or "invalid", "message": error["message"]}
+        for name, errors in form.errors.get_json_data().items() for error in errors
+    ]}, status=400)
+
+
+def _forbidden() -> JsonResponse:
+    return JsonResponse({"errors": [{"field": None, "code": "forbidden",
+                                     "message": str(MSG_OFFICE_ONLY)}]}, status=403)
+
+
+@require_GET
+def map_hourly_heat(request: HttpRequest) -> JsonResponse:
+    """The governance map's hourly heatmap (last 7 days, ?category=), fetched by the page when
+    the layer is switched on. Whoever may see the map may see it: the public its public
+    categories, office staff every category (``report_heat_frames``, as the page read it)."""
+    office = user_has_role(request.user, Role.OFFICE_STAFF)
+    form = _map_form(request, office=office)
+    if form.is_bound and not form.is_valid():
+        return _form_errors(form)
+    category = form.cleaned_data.get("category") if form.is_bound else ""
+    week = map_filters_for_period(now=timezone.now(), days=HOURLY_HEAT_DAYS,
+                                  categories=(category,) if category else (),
+                                  include_private=office)
+    with map_reads():
+        frames = report_heat_frames(filters=week)
+    return JsonResponse(hourly_heat_data(frames, basemap=basemap_get(settings.BASEMAP)))
+
+
+@require_GET
+def map_uncovered(request: HttpRequest) -> JsonResponse:
+    """The governance map's uncovered demand (?days=, every category), fetched by the page
+    when office staff switch the layer on; nobody else may see it (it counts private
+    categories)."""
+    if not _office_staff(request.user):
+        return _forbidden()
+    form = _map_form(request, office=True)
+    if form.is_bound and not form.is_valid():
+        return _form_errors(form)
+    days = (form.cleaned_data.get("days") if form.is_bound else None) or settings.MAP_PERIOD_DAYS
+    filters = map_filters_for_period(now=timezone.now(), days=days, include_private=True)
+    with map_reads():
+        cells = uncovered_demand_cells(filters=filters)
+    return JsonResponse(uncovered_features(cells, basemap=basemap_get(settings.BASEMAP)))
 
 
 def _office_staff(user) -> bool:
@@ -119,8 +185,7 @@ def office_console(request: HttpRequest) -> HttpResponse:
 def office_cases(request: HttpRequest) -> JsonResponse:
     """The console's feed: open cases, newest report first, drawn for the basemap."""
     if not _office_staff(request.user):
-        return JsonResponse({"errors": [{"field": None, "code": "forbidden",
-                                         "message": str(MSG_OFFICE_ONLY)}]}, status=403)
+        return _forbidden()
     basemap = basemap_get(settings.BASEMAP)
     response = JsonResponse({"cases": office_case_rows(office_open_cases(), basemap=basemap)})
     response["Cache-Control"] = "no-store"

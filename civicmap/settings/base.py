@@ -78,6 +78,12 @@ if env_str("DATABASE_REPLICA_URL", ""):
 # more than a nearest-station query (docs/BENCHMARKS.md).
 DATABASES["default"]["CONN_MAX_AGE"] = env_int("DATABASE_CONN_MAX_AGE", 60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# PostgreSQL's JIT compiler off for the app's connections (a startup option, after any options
+# of the URL): the map's queries are estimated above jit_above_cost because PostGIS functions
+# carry high costs, and compiling them took 0.4-0.9 s, longer than running them (DECISIONS.md).
+for _database in DATABASES.values():
+    _options = _database.setdefault("OPTIONS", {})
+    _options["options"] = f"{_options.get('options', '')} -c jit=off".strip()
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env_str("REDIS_URL", "redis://127.0.0.1:6379/0")

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 import folium
 import pytest
 from coordTransform import wgs84_to_gcj02 as reference_wgs84_to_gcj02
+from django.utils import translation
 from folium.plugins import MarkerCluster
 
 from frontend import maps
@@ -19,6 +20,7 @@ from frontend.selectors import (
     Hotspot,
     HotspotCase,
     StationPin,
+    UncoveredCell,
     UnitGridStats,
 )
 
@@ -34,8 +36,9 @@ def _values(name: str = "成园社区") -> dict:
     hour = datetime(2026, 11, 28, 8, tzinfo=UTC)
     return {
         "heat_cells": [HeatCell(116.395, 39.805, 3), HeatCell(116.396, 39.805, 1)],
-        "heat_frames": [HeatFrame(hour, [HeatCell(116.395, 39.805, 2)]),
-                        HeatFrame(hour.replace(hour=9), [])],
+        "heat_hours": [hour, hour.replace(hour=9)],
+        "heat_frames_url": "/map/hourly/",
+        "uncovered_url": "/map/uncovered/?days=30",
         "grids": [CommunityStats(code="110106005007", name=name, geometry=SQUARE,
                                  area_km2=0.29, reports=12, open_cases=5, overdue_cases=1)],
         "unit_grids": [UnitGridStats(grid_id="110106005007001", community=name,
@@ -173,3 +176,35 @@ def test_map_without_data_still_renders():
     fmap = maps.governance_map_build(heat_cells=[], grids=[], clusters=[], stations=[],
                                      basemap=maps.basemap_get("none"))
     assert "L.map(" in maps.map_render_parts(fmap, nonce="n").script
+
+
+def test_hidden_layers_hold_no_data_and_name_their_urls():
+    script = maps.map_render_parts(_build(), nonce="n").script
+    assert script.count("civicmap.onDemand(") == 2
+    assert '"url": "/map/hourly/"' in script
+    assert '"url": "/map/uncovered/?days=30"' in script  # JSON-escaped like every value
+    assert '"kind": "uncovered"' in script and "civicmap-uncovered" in script
+    # Without URLs (the public map has no uncovered demand) the layers are not drawn at all.
+    public = maps.map_render_parts(_build(uncovered_url=""), nonce="n").script
+    assert public.count("civicmap.onDemand(") == 1 and "civicmap-uncovered" not in public
+
+
+def test_hourly_heat_data_weighs_cells_against_the_period_peak():
+    hour = datetime(2026, 11, 28, 8, tzinfo=UTC)
+    frames = [HeatFrame(hour, [HeatCell(116.395, 39.805, 2), HeatCell(116.396, 39.805, 1)]),
+              HeatFrame(hour.replace(hour=9), [])]
+    data = maps.hourly_heat_data(frames, basemap=maps.basemap_get("none"))
+    assert len(data["labels"]) == 2 and data["labels"][0].endswith(":00")
+    # _peak: the 95th percentile of [1, 2] (index int(0.95 * 1) = 0) is 1: both saturate.
+    assert data["frames"] == [[[39.805, 116.395, 1.0], [39.805, 116.396, 1.0]], []]
+    shifted = maps.hourly_heat_data(frames, basemap=maps.basemap_get("amap"))
+    assert shifted["frames"][0][0] != data["frames"][0][0]  # GCJ-02 on Amap
+
+
+def test_uncovered_features_are_points_with_formatted_counts():
+    cells = [UncoveredCell(lon=116.395, lat=39.805, reports=1234, needs=5)]
+    with translation.override("en"):
+        collection = maps.uncovered_features(cells, basemap=maps.basemap_get("none"))
+    (feature,) = collection["features"]
+    assert feature["geometry"] == {"type": "Point", "coordinates": [116.395, 39.805]}
+    assert feature["properties"] == {"count": 1234, "reports": "1,234", "needs": "5"}

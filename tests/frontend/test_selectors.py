@@ -106,6 +106,18 @@ def test_community_stats_area_reports_open_and_overdue(history):
     assert huaifang.reports_per_km2 == pytest.approx(huaifang.reports / huaifang.area_km2)
 
 
+def test_community_reports_add_up_from_the_unit_grids(history):
+    """The governance map hands community_grid_stats the unit grids it has read: the same
+    report counts as summing the aggregates per community."""
+    for filters in (_filters(history), _filters(history, include_private=True),
+                    _filters(history, categories=("E0505",))):
+        direct = community_grid_stats(filters=filters, now=history)
+        from_units = community_grid_stats(filters=filters, now=history,
+                                          unit_grids=unit_grid_stats(filters=filters))
+        assert from_units == direct
+        assert sum(grid.reports for grid in direct) > 0
+
+
 def test_unit_grid_stats_from_the_hourly_aggregates(history):
     units = unit_grid_stats(filters=_filters(history, include_private=True))
     assert sum(unit.reports for unit in units) == Report.objects.filter(

@@ -89,6 +89,49 @@
       update();
     },
 
+    /*
+     * A layer hidden at first whose data are fetched (same origin, JSON) the first time it is
+     * switched on: spec {kind, layer, url, control}. kind "uncovered": a L.geoJson that gets
+     * the FeatureCollection (its pointToLayer and onEachFeature apply, text by textContent);
+     * kind "hourly": folium's HeatMapWithTime, which gets {labels, frames} (its time control
+     * shows the labels). A failed fetch is tried again the next time the layer is switched on.
+     * civicmap.onDemandState[kind] says "loading", "loaded" or "failed".
+     */
+    onDemand: function (map, spec) {
+      var layer = window[spec.layer];
+      var state = civicmap.onDemandState;
+      var fill = {
+        uncovered: function (data) { layer.addData(data); },
+        hourly: function (data) {
+          var control = window[spec.control];
+          layer.data = data.frames;
+          if (control) { control.index = data.labels; }
+          if (layer._map && layer._timeDimension) {
+            layer._getDataForTime(layer._timeDimension.getCurrentTime());
+          }
+          if (control && control._update) { control._update(); }
+        }
+      }[spec.kind];
+      layer.on("add", function () {
+        if (state[spec.kind] === "loading" || state[spec.kind] === "loaded") { return; }
+        state[spec.kind] = "loading";
+        fetch(spec.url, {credentials: "same-origin", headers: {Accept: "application/json"}})
+          .then(function (response) {
+            if (!response.ok) { throw new Error(spec.url + ": HTTP " + response.status); }
+            return response.json();
+          })
+          .then(function (data) {
+            fill(data);
+            state[spec.kind] = "loaded";
+          })
+          .catch(function (error) {
+            state[spec.kind] = "failed";
+            if (window.console) { window.console.warn(String(error)); }
+          });
+      });
+    },
+    onDemandState: {},
+
     /* A metric scale bar (the office measures in metres). */
     scaleBar: function (map) {
       return L.control.scale({imperial: false, maxWidth: 150}).addTo(map);

@@ -1,0 +1,179 @@
+"""The governance map's layers loaded on demand: the hourly heatmap (/map/hourly/) and the
+uncovered demand (/map/uncovered/), fetched by the page when switched on.
+
+Each endpoint needs what its page needs: the hourly heatmap is as public as /map/ (private
+categories for office staff only), the uncovered demand is office staff's alone. Both read
+through the same selectors as the page did (one query path).
+"""
+
+from __future__ import annotations
+
+import pytest
+from django.utils import timezone
+
+from frontend.maps import basemap_get, hourly_heat_data, uncovered_features
+from frontend.selectors import (
+    map_filters_for_period,
+    report_heat_frames,
+    uncovered_demand_cells,
+)
+from frontend.views import HOURLY_HEAT_DAYS
+from tests.frontend.helpers import PRIVATE_CATEGORY, map_history_load
+
+pytestmark = pytest.mark.django_db
+
+MAP_URL = "/map/"
+HOURLY_URL = "/map/hourly/"
+UNCOVERED_URL = "/map/uncovered/"
+
+# Every role, each played by a demo user (fixtures/demo_people.json), as in
+# tests/patrol/test_permissions.py; civicmap/roles.py names the roles.
+ROLES = {
+    "anonymous": None,
+    "rider": "rider1",
+    "volunteer": "hk_vol1",
+    "team_leader": "hk_lead",
+    "office_staff": "office1",
+    "union_staff": "union1",
+    "liaison": "liaison_municipal",
+    "admin": "admin",  # superuser: holds every role
+}
+OFFICE_ONLY = {role: 403 for role in ROLES} | {"office_staff": 200, "admin": 200}
+LIKE_THE_MAP = {role: 200 for role in ROLES}
+
+
+@pytest.fixture
+def layer_data(reference_data, settings):
+    settings.BASEMAP = "none"
+    now = timezone.now()
+    map_history_load(now=now)
+    return now
+
+
+def _client_for(client, role: str):
+    from django.contrib.auth import get_user_model
+
+    if ROLES[role]:
+        client.force_login(get_user_model().objects.get(username=ROLES[role]))
+    return client
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_hourly_heatmap_is_as_public_as_the_map(layer_data, client, role):
+    client = _client_for(client, role)
+    assert client.get(MAP_URL).status_code == LIKE_THE_MAP[role] == 200
+    response = client.get(HOURLY_URL)
+    assert response.status_code == LIKE_THE_MAP[role]
+    assert len(response.json()["frames"]) == HOURLY_HEAT_DAYS * 24
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_uncovered_demand_is_for_office_staff_only(layer_data, client, role):
+    response = _client_for(client, role).get(UNCOVERED_URL)
+    assert response.status_code == OFFICE_ONLY[role]
+    if response.status_code == 403:
+        assert response.json()["errors"][0]["code"] == "forbidden"
+        assert "features" not in response.json()
+    else:
+        assert response.json()["type"] == "FeatureCollection"
+
+
+def _points(body: dict) -> int:
+    return sum(len(frame) for frame in body["frames"])
+
+
+def test_hourly_heatmap_is_what_the_selector_reads(layer_data, client):
+    """The endpoint serves report_heat_frames through hourly_heat_data, nothing else."""
+    week = map_filters_for_period(now=timezone.now(), days=HOURLY_HEAT_DAYS)
+    expected = hourly_heat_data(report_heat_frames(filters=week), basemap=basemap_get("none"))
+    body = client.get(HOURLY_URL).json()
+    assert body == expected
+    assert _points(body) > 0 and len(body["labels"]) == len(body["frames"])
+
+
+def test_hourly_heatmap_keeps_private_categories_for_office_staff(layer_data, client):
+    public = client.get(HOURLY_URL).json()
+    # The public may not even ask for a private category.
+    refused = client.get(HOURLY_URL, {"category": PRIVATE_CATEGORY})
+    assert refused.status_code == 400 and refused.json()["errors"][0]["field"] == "category"
+    _client_for(client, "office_staff")
+    office = client.get(HOURLY_URL).json()
+    assert _points(office) == _points(public) + 1  # the private need at Huaifang, 2 hours ago
+    only_private = client.get(HOURLY_URL, {"category": PRIVATE_CATEGORY}).json()
+    assert _points(only_private) == 1
+
+
+def test_hourly_heatmap_follows_the_category_filter(layer_data, client):
+    body = client.get(HOURLY_URL, {"category": "E0505"}).json()
+    # E0505: six reports at Xingong, one a day for the last six days (helpers.map_history_load).
+    assert _points(body) == 6
+
+
+def test_uncovered_demand_is_what_the_selector_reads(layer_data, client):
+    from stations.models import Station
+
+    Station.objects.update(coverage_radius_m=1)  # metres: then almost no report is within reach
+    _client_for(client, "office_staff")
+    for days in (None, 7):
+        filters = map_filters_for_period(now=timezone.now(), days=days or 30,
+                                         include_private=True)
+        expected = uncovered_features(uncovered_demand_cells(filters=filters),
+                                      basemap=basemap_get("none"))
+        body = client.get(UNCOVERED_URL, {"days": days} if days else {}).json()
+        assert body == expected and body["features"]
+    assert client.get(UNCOVERED_URL, {"days": 5}).status_code == 400  # not a period offered
+
+
+def test_map_page_carries_no_hidden_layer_data(layer_data, client):
+    """The page names the layers' URLs (with its filters) and holds none of their data."""
+    _client_for(client, "office_staff")
+    html = client.get(MAP_URL, {"days": 7, "category": "E0505"}).content.decode()
+    assert "/map/hourly/?category=E0505" in html
+    assert "/map/uncovered/?days=7" in html
+    assert "civicmap.onDemand(" in html
+
+
+HOURLY_POINTS = """() => {
+  let points = null;
+  window.civicmapMap.eachLayer(layer => {
+    if (Array.isArray(layer.data) && layer._timeDimension) {
+      points = layer.data.reduce((sum, frame) => sum + frame.length, 0);
+    }
+  });
+  return points;
+}"""
+
+
+def _switch(page, label: str) -> None:
+    """Tick or untick an overlay in the (collapsed) layer control, as a user would."""
+    page.hover(".leaflet-control-layers")
+    page.locator(".leaflet-control-layers-overlays label", has_text=label).click()
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_hidden_layers_are_fetched_once_when_switched_on(layer_data, open_page, session_for):
+    from stations.models import Station
+
+    Station.objects.update(coverage_radius_m=1)  # metres: then almost no report is within reach
+    watched = open_page(MAP_URL, session=session_for("office1"))
+    page = watched.page
+    fetched: list[str] = []
+    page.on("request", lambda request: fetched.append(request.url.split("/", 3)[3]))
+    page.wait_for_selector("path.civicmap-community")
+    assert page.evaluate("window.civicmap.onDemandState") == {}
+    assert page.query_selector("path.civicmap-uncovered") is None
+
+    _switch(page, "逐小时上报（最近 7 天）")
+    page.wait_for_function("() => window.civicmap.onDemandState.hourly === 'loaded'")
+    assert page.evaluate(HOURLY_POINTS) > 0
+    _switch(page, "未覆盖需求：驿站服务半径以外的上报")
+    page.wait_for_function("() => window.civicmap.onDemandState.uncovered === 'loaded'")
+    page.wait_for_selector("path.civicmap-uncovered")
+    # Off and on again: drawn from what was fetched, not fetched again.
+    _switch(page, "逐小时上报（最近 7 天）")
+    _switch(page, "逐小时上报（最近 7 天）")
+    assert page.evaluate(HOURLY_POINTS) > 0
+    assert [url for url in fetched if url.startswith("map/")] == [
+        "map/hourly/", "map/uncovered/?days=30"]
+    watched.assert_clean()
