@@ -411,6 +411,23 @@ def jpeg_photo(*, target_bytes: int, seed: int, size: tuple[int, int] = (800, 60
 
 # --- measuring ----------------------------------------------------------------------------------
 
+class SqlTimer:
+    """Adds up the time spent in the database and the number of statements (a
+    ``connection.execute_wrapper``): the SQL part of a request's server time."""
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+        self.queries = 0
+
+    def __call__(self, execute, sql, params, many, context):
+        started = time.perf_counter()
+        try:
+            return execute(sql, params, many, context)
+        finally:
+            self.seconds += time.perf_counter() - started
+            self.queries += 1
+
+
 def percentile(values: list[float], p: float) -> float:
     """Nearest-rank percentile (p in 0-100) of a non-empty list."""
     ordered = sorted(values)

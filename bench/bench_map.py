@@ -102,28 +102,11 @@ def _stats(values: list[float]) -> dict:
 
 # --- 2. server time, in this process ----------------------------------------------------------
 
-class _SqlTimer:
-    """Adds up the time spent in the database (connection.execute_wrapper); ``marks`` lets a
-    wrapped selector read how much of it fell inside its call."""
-
-    def __init__(self) -> None:
-        self.seconds = 0.0
-        self.queries = 0
-
-    def __call__(self, execute, sql, params, many, context):
-        started = time.perf_counter()
-        try:
-            return execute(sql, params, many, context)
-        finally:
-            self.seconds += time.perf_counter() - started
-            self.queries += 1
-
-
 class _SelectorClock:
     """Wraps the view's selectors (in this process only) to time each call of a request."""
 
     def __init__(self, timer_of) -> None:
-        self.timer_of = timer_of  # () -> the request's _SqlTimer
+        self.timer_of = timer_of  # () -> the request's common.SqlTimer
         self.calls: list[tuple[str, float, float, int]] = []  # name, wall s, SQL s, queries
         self.originals: dict[str, object] = {}
 
@@ -184,7 +167,7 @@ def server_time(*, session_key: str | None, requests: int, warmup: int) -> dict:
         client.cookies[settings.SESSION_COOKIE_NAME] = session_key
     for _ in range(warmup):  # connection, PROJ, catalogues, plans: not counted
         assert client.get(MAP_URL).status_code == 200
-    current = [_SqlTimer()]
+    current = [common.SqlTimer()]
     clock = _SelectorClock(lambda: current[0])
     clock.install()
     totals, sql, queries, data, data_sql, data_queries, sizes = [], [], [], [], [], [], []
@@ -193,7 +176,7 @@ def server_time(*, session_key: str | None, requests: int, warmup: int) -> dict:
     per_selector_queries: dict[str, int] = {}
     try:
         for _ in range(requests):
-            current[0] = timer = _SqlTimer()
+            current[0] = timer = common.SqlTimer()
             clock.calls = []
             with connection.execute_wrapper(timer):
                 started = time.perf_counter()

@@ -331,22 +331,6 @@ def scenarios() -> list[tuple[str, str, object, str]]:
     ]
 
 
-class _SqlTimer:
-    """Adds up the time spent in the database (connection.execute_wrapper)."""
-
-    def __init__(self) -> None:
-        self.seconds = 0.0
-        self.queries = 0
-
-    def __call__(self, execute, sql, params, many, context):
-        started = time.perf_counter()
-        try:
-            return execute(sql, params, many, context)
-        finally:
-            self.seconds += time.perf_counter() - started
-            self.queries += 1
-
-
 def _client(username: str):
     from django.contrib.auth import get_user_model
     from django.test import Client
@@ -364,7 +348,7 @@ def measure(username: str, path, *, requests: int, warmup: int) -> dict:
         assert client.get(path(i)).status_code == 200
     totals, sql, queries, sizes = [], [], [], []
     for i in range(requests):
-        timer = _SqlTimer()
+        timer = common.SqlTimer()
         with connection.execute_wrapper(timer):
             started = time.perf_counter()
             response = client.get(path(i))
