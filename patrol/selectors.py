@@ -92,6 +92,14 @@ class QueueFilters:
 STAGES_WITH_LIVE_TASK = (Stage.DISPATCHED, Stage.IN_PROGRESS, Stage.HANDED_IN)
 
 
+# What a queue row shows (patrol.api.views.TriageQueueView, frontend.selectors.office_open_cases).
+_QUEUE_ROW_FIELDS = (
+    "id", "stage", "location", "report_count", "reporter_count", "last_report_at",
+    "category__code", "category__name_zh", "category__name_en",
+    "community_grid__code", "community_grid__name_zh", "community_grid__name_en",
+)
+
+
 def triage_queue(*, filters: QueueFilters) -> QuerySet[Case]:
     """The office's queue: cases with their merged duplicates (report counts), newest first.
 
@@ -114,9 +122,10 @@ def triage_queue(*, filters: QueueFilters) -> QuerySet[Case]:
             | Q(status__in=LIVE_TASK_STATUSES, resolution_due__lt=now))
         cases = cases.filter(Exists(late))
     return (
-        cases.select_related("category", "community_grid").defer("community_grid__boundary")
+        cases.select_related("category", "community_grid").only(*_QUEUE_ROW_FIELDS)
         .order_by("-last_report_at", "-id")[filters.offset:filters.offset + filters.limit]
     )
+
 
 
 def case_detail_for_user(*, case_id: int, user) -> Case | None:
