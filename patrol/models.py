@@ -137,10 +137,11 @@ class Task(models.Model):
             models.Index(fields=["department", "resolution_due", "id"],
                          name="task_live_department_due", condition=Q(status__in=LIVE_STATUSES)),
             # Nearest first within a team or a department (btree_gist lets GiST take the id).
+            # Each only on its own kind of task, so that a team's list can use no other.
             GistIndex(fields=["team", "location"], name="task_live_team_location",
-                      condition=Q(status__in=LIVE_STATUSES)),
+                      condition=Q(status__in=LIVE_STATUSES, team__isnull=False)),
             GistIndex(fields=["department", "location"], name="task_live_department_location",
-                      condition=Q(status__in=LIVE_STATUSES)),
+                      condition=Q(status__in=LIVE_STATUSES, department__isnull=False)),
         ]
         constraints = [
             models.CheckConstraint(
