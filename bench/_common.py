@@ -428,6 +428,45 @@ class SqlTimer:
             self.queries += 1
 
 
+def gunicorn_start(*, env: dict[str, str], log_path: Path,
+                   extra_args: tuple[str, ...] = ()) -> tuple[subprocess.Popen, str]:
+    """The app under gunicorn (2 workers) on a free local port, as a deployment runs it; returns
+    the process and its base URL once ``/api/v1/categories/`` answers (within 60 s)."""
+    import requests
+
+    port = free_port()
+    log_file = open(log_path, "w")  # noqa: SIM115 - closed with the process
+    process = subprocess.Popen(
+        [str(VENV_BIN / "gunicorn"), "civicmap.wsgi:application", "-w", "2",
+         "-b", f"127.0.0.1:{port}", "--error-logfile", "-", *extra_args],
+        cwd=ROOT, env=env, stdout=log_file, stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"gunicorn exited with {process.returncode}: see {log_path}")
+        try:
+            if requests.get(f"{base}/api/v1/categories/", timeout=2).status_code == 200:
+                return process, base
+        except requests.RequestException:
+            pass
+        time.sleep(0.3)
+    gunicorn_stop(process)
+    raise RuntimeError(f"gunicorn did not answer within 60 s: see {log_path}")
+
+
+def gunicorn_stop(process: subprocess.Popen) -> None:
+    """Stop gracefully (SIGTERM: the arbiter stops its own workers), kill after 30 s."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
 def percentile(values: list[float], p: float) -> float:
     """Nearest-rank percentile (p in 0-100) of a non-empty list."""
     ordered = sorted(values)

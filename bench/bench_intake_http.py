@@ -29,7 +29,6 @@ from __future__ import annotations
 import argparse
 import itertools
 import re
-import signal
 import subprocess
 import sys
 import tempfile
@@ -52,44 +51,13 @@ SAMPLER_SEED = 20260202
 
 def _gunicorn_start(media_root: str, log_path: Path,
                     **extra_env: str) -> tuple[subprocess.Popen, str]:
-    port = common.free_port()
     env = common.bench_env(
         DJANGO_ALLOWED_HOSTS="127.0.0.1", REPORTS_PER_HOUR_PER_RIDER=str(10**9),
         MEDIA_ROOT=media_root, **extra_env,
     )
     if "DATABASE_CONN_MAX_AGE" not in extra_env:
         env.pop("DATABASE_CONN_MAX_AGE", None)  # the app's own default
-    log_file = open(log_path, "w")  # noqa: SIM115 - closed with the process
-    process = subprocess.Popen(
-        [str(common.VENV_BIN / "gunicorn"), "civicmap.wsgi:application", "-w", "2",
-         "-b", f"127.0.0.1:{port}", "--error-logfile", "-"],
-        cwd=common.ROOT, env=env, stdout=log_file, stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
-    import requests
-
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"gunicorn exited with {process.returncode}: see {log_path}")
-        try:
-            if requests.get(f"{base}/api/v1/categories/", timeout=2).status_code == 200:
-                return process, base
-        except requests.RequestException:
-            pass
-        time.sleep(0.3)
-    _gunicorn_stop(process)
-    raise RuntimeError(f"gunicorn did not answer within 60 s: see {log_path}")
-
-
-def _gunicorn_stop(process: subprocess.Popen) -> None:
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)  # graceful: the arbiter stops its own workers
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+    return common.gunicorn_start(env=env, log_path=log_path)
 
 
 # --- the HTTP client ------------------------------------------------------------------------
@@ -324,11 +292,11 @@ def run(duration_s: int = 30, clients: int = 4, warmup_s: int = 3, baseline_s: i
                            for k, v in posts.items()))
         queued = common.redis_queue_length() - queued_before
         for name in list(servers):
-            _gunicorn_stop(servers.pop(name)[0])
+            common.gunicorn_stop(servers.pop(name)[0])
         written = Report.objects.filter(id__gt=marks["max_id"]["issues_report"]).count()
     finally:
         for process, _ in servers.values():
-            _gunicorn_stop(process)
+            common.gunicorn_stop(process)
         copy_rows = _pgbench_drop()
         common.redis_flush()
         removed = common.writes_undo(marks)

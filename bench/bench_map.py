@@ -41,7 +41,6 @@ import gzip
 import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -235,42 +234,6 @@ def _html_breakdown(*, session_key: str | None) -> dict:
 
 # --- 1 and 3. the browser against gunicorn ----------------------------------------------------
 
-def _gunicorn_start(log_path: Path) -> tuple[subprocess.Popen, str]:
-    import requests
-
-    port = common.free_port()
-    env = common.bench_env(DJANGO_ALLOWED_HOSTS="127.0.0.1,localhost")
-    log_file = open(log_path, "w")  # noqa: SIM115 - closed with the process
-    process = subprocess.Popen(
-        [str(common.VENV_BIN / "gunicorn"), "civicmap.wsgi:application", "-w", "2",
-         "-b", f"127.0.0.1:{port}", "--timeout", "120", "--error-logfile", "-"],
-        cwd=common.ROOT, env=env, stdout=log_file, stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"gunicorn exited with {process.returncode}: see {log_path}")
-        try:
-            if requests.get(f"{base}/api/v1/categories/", timeout=2).status_code == 200:
-                return process, base
-        except requests.RequestException:
-            pass
-        time.sleep(0.3)
-    _gunicorn_stop(process)
-    raise RuntimeError(f"gunicorn did not answer within 60 s: see {log_path}")
-
-
-def _gunicorn_stop(process: subprocess.Popen) -> None:
-    if process.poll() is None:
-        process.terminate()  # graceful: the arbiter stops its own workers
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
 def _cold_load(browser, base: str, session_key: str | None) -> dict:
     """One load in a new context (empty cache): timings and every response."""
     from django.conf import settings
@@ -426,7 +389,9 @@ def run(*, requests: int = 20, warmup: int = 3, loads: int = 5, browser: bool = 
                        f"HTML {server['html_bytes']:,} bytes")
         if browser:
             os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # Playwright's loop
-            process, base = _gunicorn_start(tmp / "gunicorn.log")
+            process, base = common.gunicorn_start(
+                env=common.bench_env(DJANGO_ALLOWED_HOSTS="127.0.0.1,localhost"),
+                log_path=tmp / "gunicorn.log", extra_args=("--timeout", "120"))
             try:
                 for audience, key in (("public", None), ("office", session_key)):
                     common.log(f"{NAME}: {audience}: {loads} cold loads in Chromium at {base}")
@@ -440,7 +405,7 @@ def run(*, requests: int = 20, warmup: int = 3, loads: int = 5, browser: bool = 
                                f"{t['fcp'].get('median')} ms, layers {t['layers'].get('median')} "
                                f"ms, TTFB {t['ttfb'].get('median')} ms")
             finally:
-                _gunicorn_stop(process)
+                common.gunicorn_stop(process)
     finally:
         Session.objects.filter(session_key=session_key).delete()
         common.rmtree_quiet(tmp)
