@@ -428,6 +428,24 @@ class SqlTimer:
             self.queries += 1
 
 
+def history_places(*, count: int, seed: int
+                   ) -> tuple[list[tuple[float, float, int]], tuple[float, float, float, float]]:
+    """``count`` (lon, lat, category id) drawn like the demo history (fixtures/history.py's
+    sampler: hotspots and their categories, plus a uniform background) with a seed of the
+    benchmark's own: new points, the same distribution. Also the sampled area's bounds."""
+    from django.utils import timezone
+
+    from fixtures.history import HistoryPlan, _Sampler
+
+    sampler = _Sampler(HistoryPlan(seed=seed, now=timezone.now(), reports=count, days=1),
+                       rider_ids=[])
+    places = []
+    for _ in range(count):
+        lon, lat, spot = sampler.place()
+        places.append((lon, lat, sampler.category(spot)))
+    return places, sampler.area.bounds
+
+
 def gunicorn_start(*, env: dict[str, str], log_path: Path,
                    extra_args: tuple[str, ...] = ()) -> tuple[subprocess.Popen, str]:
     """The app under gunicorn (2 workers) on a free local port, as a deployment runs it; returns

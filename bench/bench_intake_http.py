@@ -223,19 +223,11 @@ def _conn_max_age() -> int | None:
 
 
 def _places(count: int) -> tuple[list, tuple[float, float, float, float]]:
-    from django.utils import timezone
-
-    from fixtures.history import HistoryPlan, _Sampler
     from issues.models import Category
 
-    sampler = _Sampler(HistoryPlan(seed=SAMPLER_SEED, now=timezone.now(), reports=count,
-                                   days=1), rider_ids=[])
     codes = dict(Category.objects.values_list("pk", "code"))
-    places = []
-    for _ in range(count):
-        lon, lat, spot = sampler.place()
-        places.append((lon, lat, codes[sampler.category(spot)]))
-    return places, sampler.area.bounds
+    places, bounds = common.history_places(count=count, seed=SAMPLER_SEED)
+    return [(lon, lat, codes[category]) for lon, lat, category in places], bounds
 
 
 def run(duration_s: int = 30, clients: int = 4, warmup_s: int = 3, baseline_s: int = 10,

@@ -48,20 +48,14 @@ class _Rollback(Exception):
 
 def _points(count: int):
     from django.contrib.gis.geos import Point
-    from django.utils import timezone
 
     from civicmap.models import WGS84
-    from fixtures.history import HistoryPlan, _Sampler
     from issues.models import Category
 
-    sampler = _Sampler(HistoryPlan(seed=SAMPLER_SEED, now=timezone.now(), reports=count,
-                                   days=1), rider_ids=[])
     categories = {c.pk: c for c in Category.objects.all()}
-    drawn = []
-    for _ in range(count):
-        lon, lat, spot = sampler.place()
-        drawn.append((Point(lon, lat, srid=WGS84), categories[sampler.category(spot)]))
-    return drawn
+    places, _bounds = common.history_places(count=count, seed=SAMPLER_SEED)
+    return [(Point(lon, lat, srid=WGS84), categories[category])
+            for lon, lat, category in places]
 
 
 def _lookup(point, category, *, open_case: bool, now) -> dict:

@@ -65,22 +65,16 @@ def _at(samples: list[tuple[int, int]], count: int) -> int | None:
 def _intakes(count: int) -> dict:
     from django.contrib.auth import get_user_model
     from django.core.files.uploadedfile import SimpleUploadedFile
-    from django.utils import timezone
 
-    from fixtures.history import HistoryPlan, _Sampler
     from issues.models import Category
     from issues.services.intake import APP_CHANNEL, ReportInput, report_create
 
     common.bench_riders_ensure(RIDERS)
     users = list(get_user_model().objects.filter(
         username__startswith=common.BENCH_RIDER_PREFIX).order_by("username")[:RIDERS])
-    sampler = _Sampler(HistoryPlan(seed=SAMPLER_SEED, now=timezone.now(), reports=count,
-                                   days=1), rider_ids=[])
     codes = dict(Category.objects.values_list("pk", "code"))
-    places = []
-    for _ in range(count):
-        lon, lat, spot = sampler.place()
-        places.append((round(lon, 7), round(lat, 7), codes[sampler.category(spot)]))
+    drawn, _bounds = common.history_places(count=count, seed=SAMPLER_SEED)
+    places = [(round(lon, 7), round(lat, 7), codes[category]) for lon, lat, category in drawn]
     photos = [common.jpeg_photo(target_bytes=PHOTO_BYTES, seed=100 + i, size=(640, 480))
               for i in range(4)]
     samples = [(0, common.rss_kb())]

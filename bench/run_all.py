@@ -27,7 +27,8 @@ BENCHMARKS = [
     ("worker_memory", "bench_worker_memory.py",
      ["--intakes", "10000", "--worker-tasks", "3000", "--worker-timeout", "300"], 1320),
     ("stations_nearest", "bench_stations.py", [], 600),
-    # Its own database (civicmap_bench_lifecycle): the first run seeds it (≈ 20 min).
+    # Its own database (civicmap_bench_lifecycle): the first run copies civicmap_bench and
+    # writes the backlog lifecycle (≈ 4 min).
     ("triage", "bench_triage.py", [], 2700),
     # The office map's uncovered-demand layer takes ≈ 10 s a request at 1M: ≈ 10 min in all.
     ("map", "bench_map.py", [], 1500),
