@@ -161,7 +161,7 @@ class BulkResult:
     cases: int
 
 
-def _copy(cursor, table: str, columns: list[str], rows: Iterable[tuple]) -> None:
+def rows_copy(cursor, table: str, columns: list[str], rows: Iterable[tuple]) -> None:
     """COPY rows into a table: tab-separated text, \\N for NULL."""
     buffer = io.StringIO()
     for row in rows:
@@ -192,7 +192,7 @@ def _staging_load(cursor, drafts: list[ReportDraft]) -> list[tuple[float, float]
                case_seq integer, joined boolean
            ) ON COMMIT DROP"""
     )
-    _copy(
+    rows_copy(
         cursor, "report_staging",
         ["seq", "lon", "lat", "category_id", "received_at", "reporter_id", "description",
          "client_uuid", "captured_at", "channel"],
@@ -254,7 +254,7 @@ def _case_ids_reserve(cursor, count: int) -> int:
 
 def _cases_insert(cursor, cases: list[_OpenCase], first_id: int) -> None:
     # The location is written as the mean of its reports' lon/lat, the intake's ST_Centroid.
-    _copy(
+    rows_copy(
         cursor, "issues_case",
         ["id", "category_id", "stage", "location", "report_count", "reporter_count",
          "created_at", "last_report_at", "updated_at", "cancel_reason"],
@@ -271,7 +271,7 @@ def _cases_insert(cursor, cases: list[_OpenCase], first_id: int) -> None:
 def _reports_insert(cursor, assignments: list[tuple[int, int, bool]], first_id: int) -> None:
     cursor.execute("CREATE TEMP TABLE report_assignment (seq integer PRIMARY KEY, "
                    "case_id bigint, joined boolean) ON COMMIT DROP")
-    _copy(cursor, "report_assignment", ["seq", "case_id", "joined"],
+    rows_copy(cursor, "report_assignment", ["seq", "case_id", "joined"],
           ((seq, first_id + number, joined) for seq, number, joined in assignments))
     # The grid rule is intake's: the unit grid that covers the point, lowest grid ID on a shared
     # edge; its community is the report's community.

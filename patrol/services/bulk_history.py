@@ -12,7 +12,7 @@ one is given the life the services would have given it, in four parts kept apart
    routes and actors resolved. Routing is ``patrol.routing.route_for_case`` replicated on an
    in-memory snapshot (``Reference.route``), including "the team with the fewest live tasks",
    whose counts are kept along the time order; a test proves both give the same routes.
-   Deadlines come from the services' own function (``patrol.services.lifecycle._deadline``).
+   Deadlines come from the services' own function (``patrol.services.lifecycle.task_deadline``).
 3. ``histories_rows`` (pure): the rows those steps leave behind (case stage, closed_at,
    updated_at; tasks; CaseEvents; Ratings; the riders' PointsEntry awards of each verification,
    as ``issues.services.points.case_points_award`` writes them, daily cap included), each step
@@ -51,7 +51,7 @@ from django.db.models import Count
 
 from civicmap.roles import Role
 from issues.models import OPEN_STAGES, Category, Rider, Stage
-from issues.services.bulk import _copy
+from issues.services.bulk import rows_copy
 from issues.services.points import (
     CAPPED_SUFFIX,
     CONFIRMER,
@@ -60,7 +60,7 @@ from issues.services.points import (
 )
 from patrol.lifecycle import LIVE_TASK_STATUSES, TRANSITIONS
 from patrol.models import Department, RoutingRule, Task, VolunteerTeam
-from patrol.services.lifecycle import AUTO_EVALUATE_AFTER_DAYS, _deadline
+from patrol.services.lifecycle import AUTO_EVALUATE_AFTER_DAYS, task_deadline
 from patrol.workdays import SHANGHAI
 
 T = Task.Status
@@ -336,7 +336,7 @@ class Step:
 
 def _offer_deadlines(category: CategoryInfo, at: datetime) -> tuple[datetime, datetime]:
     """task_offer's deadlines, from the services' own function."""
-    return (_deadline(at, *category.response), _deadline(at, *category.resolution))
+    return (task_deadline(at, *category.response), task_deadline(at, *category.resolution))
 
 
 def _hours(value: float) -> timedelta:
@@ -802,10 +802,10 @@ def _copy_chunked(cursor, table: str, columns: list[str], rows: Iterable[tuple])
     for row in rows:
         chunk.append(row)
         if len(chunk) == COPY_CHUNK:
-            _copy(cursor, table, columns, chunk)
+            rows_copy(cursor, table, columns, chunk)
             chunk = []
     if chunk:
-        _copy(cursor, table, columns, chunk)
+        rows_copy(cursor, table, columns, chunk)
 
 
 def case_histories_bulk_apply(*, seed: int, now: datetime,

@@ -182,7 +182,9 @@ def _move(context: ActionContext, action: str, note: str = "", data: dict | None
                      at=context.at)
 
 
-def _deadline(start: datetime, amount: Decimal, unit: str) -> datetime:
+def task_deadline(start: datetime, amount: Decimal, unit: str) -> datetime:
+    """A task's deadline from ``start``: a category's amount in hours or working days (the
+    bulk lifecycle path uses it too, so that both give the same deadlines)."""
     value = int(amount) if unit == Category.DeadlineUnit.WORKING_DAYS else float(amount)
     return deadline_add(start, value, unit)
 
@@ -193,8 +195,8 @@ def task_offer(*, case: Case, route: Route, at: datetime, actor=None) -> Task:
     task = Task.objects.create(
         case=case, assignee_kind=route.kind, team=route.team, department=route.department,
         offered_at=at,
-        response_due=_deadline(at, category.response_deadline, category.response_unit),
-        resolution_due=_deadline(at, category.resolution_deadline, category.resolution_unit),
+        response_due=task_deadline(at, category.response_deadline, category.response_unit),
+        resolution_due=task_deadline(at, category.resolution_deadline, category.resolution_unit),
     )
     notify(kind="task_offered", task=task, at=at)
     return task
