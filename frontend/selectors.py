@@ -18,6 +18,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+from django.conf import settings
 from django.contrib.gis.db.models import GeometryField
 from django.contrib.gis.db.models.functions import Area, AsGeoJSON, Transform
 from django.contrib.gis.gdal import CoordTransform, SpatialReference
@@ -35,13 +36,15 @@ from django.db.models import (
     Sum,
     Value,
 )
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.dates import WEEKDAYS_ABBR
 from django.utils.translation import get_language
 
 from civicmap.i18n import name_field
 from civicmap.models import WGS84, CommunityGrid, UnitGrid
 from civicmap.spatial import METRIC_SRID, as_geometry_point, metric
+from frontend.codec import dataclass_from_json
+from frontend.models import MapAudience, MapSnapshot
 from issues.aggregates import CELL_SIZE_M
 from issues.models import (
     OPEN_STAGES,
@@ -472,6 +475,75 @@ def case_hotspots(*, filters: MapFilters, eps_m: float, min_cases: int,
         for (community, lon, lat, radius, count, names, counts, ids, latest_names,
              times) in rows
     ]
+
+
+# --- the governance map's layers: live, or its default view from the snapshot --------------
+
+
+@dataclass(frozen=True)
+class MapLayers:
+    """The governance map's data layers as read at ``as_of``. Not the stations: whether a
+    station is open changes by the minute, and ``station_pins`` takes 18 ms at 1,000,000
+    reports, so the view reads them live beside these."""
+
+    as_of: datetime
+    heat_cells: list[HeatCell]
+    unit_grids: list[UnitGridStats]
+    grids: list[CommunityStats]
+    clusters: list[Hotspot]
+
+
+def map_filters_default(*, now: datetime, include_private: bool) -> MapFilters:
+    """The governance map as it opens: the last ``settings.MAP_PERIOD_DAYS`` days, every
+    category (the view the snapshot holds)."""
+    return map_filters_for_period(now=now, days=settings.MAP_PERIOD_DAYS,
+                                  include_private=include_private)
+
+
+def map_audience(*, include_private: bool) -> MapAudience:
+    """Whose snapshot filters with ``include_private`` read: office staff's, or the public's."""
+    return MapAudience.OFFICE if include_private else MapAudience.PUBLIC
+
+
+def map_layers_live(*, filters: MapFilters, now: datetime, language: str) -> MapLayers:
+    """The layers computed by the selectors, names in ``language``. Private categories and the
+    hotspots' newest descriptions go together (``filters.include_private``: office staff).
+    Call inside ``map_reads``. About a second with 1,000,000 reports (docs/DECISIONS.md)."""
+    with translation.override(language):
+        heat_cells = report_heat_cells(filters=filters)
+        unit_grids = unit_grid_stats(filters=filters)
+        grids = community_grid_stats(filters=filters, now=now, unit_grids=unit_grids)
+        clusters = case_hotspots(filters=filters, eps_m=settings.MAP_HOTSPOT_EPS_M,
+                                 min_cases=settings.MAP_HOTSPOT_MIN_CASES,
+                                 with_descriptions=filters.include_private)
+    return MapLayers(as_of=now, heat_cells=heat_cells, unit_grids=unit_grids, grids=grids,
+                     clusters=clusters)
+
+
+def map_layers(*, filters: MapFilters, now: datetime, language: str) -> MapLayers:
+    """The governance map's layers for ``filters`` in ``language``: the snapshot of its
+    audience and language (``frontend.services.map_snapshot_refresh``, run by Celery beat) when
+    the filters are the default ones and the snapshot is younger than
+    ``settings.MAP_SNAPSHOT_MAX_AGE_S``; else computed now (another period or a category, no
+    snapshot, a stale one: beat not running).
+
+    The audience follows ``filters.include_private``, the same flag that keeps private
+    categories out of the live reads: a public request can only ever read the public row. A
+    snapshot's period may end up to that age earlier than a live one's; ``as_of`` says when.
+    Call inside ``map_reads``.
+    """
+    if filters == map_filters_default(now=now, include_private=filters.include_private):
+        snapshot = (
+            MapSnapshot.objects
+            .filter(audience=map_audience(include_private=filters.include_private),
+                    language=language,
+                    computed_at__gt=now - timedelta(seconds=settings.MAP_SNAPSHOT_MAX_AGE_S))
+            .only("since", "until", "layers").first()
+        )
+        # A period of another length: MAP_PERIOD_DAYS changed since the snapshot was taken.
+        if snapshot and snapshot.until - snapshot.since == filters.until - filters.since:
+            return dataclass_from_json(MapLayers, snapshot.layers)
+    return map_layers_live(filters=filters, now=now, language=language)
 
 
 # --- stations (stations.selectors: the API's station list and coverage) ---------------------

@@ -29,18 +29,16 @@ from frontend.maps import (
     uncovered_features,
 )
 from frontend.selectors import (
-    case_hotspots,
     community_grid_stats,
     map_category_list,
     map_filters_for_period,
+    map_layers,
     map_reads,
     office_open_cases,
     period_hours,
-    report_heat_cells,
     report_heat_frames,
     station_pins,
     uncovered_demand_cells,
-    unit_grid_stats,
 )
 
 HOURLY_HEAT_DAYS = 7  # the hour-by-hour heatmap covers the last week
@@ -66,7 +64,9 @@ def _layer_url(name: str, **query: object) -> str:
 def governance_map(request: HttpRequest) -> HttpResponse:
     """The governance map. Office staff also see private categories, case descriptions and
     the demand no station reaches. The hourly heatmap and the uncovered demand are hidden
-    at first and fetched from ``map_hourly_heat`` and ``map_uncovered`` when switched on."""
+    at first and fetched from ``map_hourly_heat`` and ``map_uncovered`` when switched on.
+    The default view comes from the periodic snapshot while it is fresh (``map_layers``); the
+    page says what time its data are as of."""
     office = user_has_role(request.user, Role.OFFICE_STAFF)
     form = _map_form(request, office=office)
     days, categories = settings.MAP_PERIOD_DAYS, ()
@@ -82,17 +82,13 @@ def governance_map(request: HttpRequest) -> HttpResponse:
     basemap = basemap_get(settings.BASEMAP, language=language,
                           tianditu_key=settings.TIANDITU_KEY)
     with map_reads():  # one transaction: see map_reads
-        heat_cells = report_heat_cells(filters=filters)
-        unit_grids = unit_grid_stats(filters=filters)
-        grids = community_grid_stats(filters=filters, now=now, unit_grids=unit_grids)
-        clusters = case_hotspots(filters=filters, eps_m=settings.MAP_HOTSPOT_EPS_M,
-                                 min_cases=settings.MAP_HOTSPOT_MIN_CASES,
-                                 with_descriptions=office)
+        layers = map_layers(filters=filters, now=now, language=language)
         stations = station_pins(now=now)
     fmap = governance_map_build(
-        heat_cells=heat_cells, heat_hours=period_hours(week),
+        heat_cells=layers.heat_cells, heat_hours=period_hours(week),
         heat_frames_url=_layer_url("frontend:map-hourly", category="".join(categories)),
-        grids=grids, unit_grids=unit_grids, clusters=clusters, stations=stations,
+        grids=layers.grids, unit_grids=layers.unit_grids, clusters=layers.clusters,
+        stations=stations,
         uncovered_url=_layer_url("frontend:map-uncovered", days=days) if office else "",
         basemap=basemap, language=language,
     )
@@ -102,6 +98,7 @@ def governance_map(request: HttpRequest) -> HttpResponse:
         "form": form,
         "office": office,
         "basemap": basemap.key,
+        "as_of": layers.as_of,
     })
 
 

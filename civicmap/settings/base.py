@@ -253,6 +253,18 @@ LOGIN_REDIRECT_URL = "/map/"
 LOGOUT_REDIRECT_URL = "/map/"
 # The office console asks for new cases this often (milliseconds).
 OFFICE_POLL_MS = env_int("OFFICE_POLL_MS", 10_000)
+# The governance map's default view (MAP_PERIOD_DAYS, every category) is computed by beat
+# every MAP_SNAPSHOT_INTERVAL_S seconds for each audience and language and served from the
+# database while younger than MAP_SNAPSHOT_MAX_AGE_S; older (beat stopped) or any other
+# filter: computed per request (frontend.selectors.map_layers, docs/DECISIONS.md). A refresh
+# still queued when the next is due is dropped (expires).
+MAP_SNAPSHOT_INTERVAL_S = env_int("MAP_SNAPSHOT_INTERVAL_S", 300)
+MAP_SNAPSHOT_MAX_AGE_S = env_int("MAP_SNAPSHOT_MAX_AGE_S", 2 * MAP_SNAPSHOT_INTERVAL_S)
+CELERY_BEAT_SCHEDULE["map-snapshot-refresh"] = {
+    "task": "frontend.tasks.map_snapshot_refresh_task",
+    "schedule": float(MAP_SNAPSHOT_INTERVAL_S),
+    "options": {"expires": float(MAP_SNAPSHOT_INTERVAL_S)},
+}
 # ==========================================================================================
 
 # ==========================================================================================

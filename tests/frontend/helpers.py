@@ -31,6 +31,30 @@ XSS_STATION_NAME = '<script>window.__xss = "station"</script>驿站'
 XSS_STATION_EN = '<img src="y" onerror="window.__xss = \'station-en\'">Station'
 
 
+# Every role, each played by a demo user (fixtures/demo_people.json), as in
+# tests/patrol/test_permissions.py; civicmap/roles.py names the roles.
+ROLES = {
+    "anonymous": None,
+    "rider": "rider1",
+    "volunteer": "hk_vol1",
+    "team_leader": "hk_lead",
+    "office_staff": "office1",
+    "union_staff": "union1",
+    "liaison": "liaison_municipal",
+    "admin": "admin",  # superuser: holds every role
+}
+OFFICE_ROLES = {"office_staff", "admin"}  # the roles that see the office's map
+
+
+def client_for(client, role: str):
+    """``client`` logged in as the demo user playing ``role`` (anonymous: as it is)."""
+    from django.contrib.auth import get_user_model
+
+    if ROLES[role]:
+        client.force_login(get_user_model().objects.get(username=ROLES[role]))
+    return client
+
+
 def east_of(point: tuple[float, float], metres: float) -> tuple[float, float]:
     """A point ``metres`` east of ``point`` (spherical approximation, good to 0.1 % here)."""
     lon, lat = point
@@ -59,6 +83,12 @@ def map_history_load(*, now: datetime) -> None:
         drafts.append(_draft(east_of(XINGONG, 300 * i), "E0505", now - timedelta(days=i, hours=1)))
         drafts.append(_draft(east_of(CHENGYUAN, 250 * i), "C0401", now - timedelta(days=2 * i)))
     reports_bulk_load(drafts=drafts)
+
+
+def report_add(*, point: tuple[float, float], code: str, received_at: datetime,
+               description: str = "") -> None:
+    """One more report (its own case, the aggregates rebuilt), as intake would count it."""
+    reports_bulk_load(drafts=[_draft(point, code, received_at, description)])
 
 
 def hostile_station_load() -> Station:

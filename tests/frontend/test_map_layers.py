@@ -18,7 +18,13 @@ from frontend.selectors import (
     uncovered_demand_cells,
 )
 from frontend.views import HOURLY_HEAT_DAYS
-from tests.frontend.helpers import PRIVATE_CATEGORY, map_history_load
+from tests.frontend.helpers import (
+    OFFICE_ROLES,
+    PRIVATE_CATEGORY,
+    ROLES,
+    client_for,
+    map_history_load,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -26,19 +32,7 @@ MAP_URL = "/map/"
 HOURLY_URL = "/map/hourly/"
 UNCOVERED_URL = "/map/uncovered/"
 
-# Every role, each played by a demo user (fixtures/demo_people.json), as in
-# tests/patrol/test_permissions.py; civicmap/roles.py names the roles.
-ROLES = {
-    "anonymous": None,
-    "rider": "rider1",
-    "volunteer": "hk_vol1",
-    "team_leader": "hk_lead",
-    "office_staff": "office1",
-    "union_staff": "union1",
-    "liaison": "liaison_municipal",
-    "admin": "admin",  # superuser: holds every role
-}
-OFFICE_ONLY = {role: 403 for role in ROLES} | {"office_staff": 200, "admin": 200}
+OFFICE_ONLY = {role: 200 if role in OFFICE_ROLES else 403 for role in ROLES}
 LIKE_THE_MAP = {role: 200 for role in ROLES}
 
 
@@ -50,17 +44,9 @@ def layer_data(reference_data, settings):
     return now
 
 
-def _client_for(client, role: str):
-    from django.contrib.auth import get_user_model
-
-    if ROLES[role]:
-        client.force_login(get_user_model().objects.get(username=ROLES[role]))
-    return client
-
-
 @pytest.mark.parametrize("role", ROLES)
 def test_hourly_heatmap_is_as_public_as_the_map(layer_data, client, role):
-    client = _client_for(client, role)
+    client = client_for(client, role)
     assert client.get(MAP_URL).status_code == LIKE_THE_MAP[role] == 200
     response = client.get(HOURLY_URL)
     assert response.status_code == LIKE_THE_MAP[role]
@@ -69,7 +55,7 @@ def test_hourly_heatmap_is_as_public_as_the_map(layer_data, client, role):
 
 @pytest.mark.parametrize("role", ROLES)
 def test_uncovered_demand_is_for_office_staff_only(layer_data, client, role):
-    response = _client_for(client, role).get(UNCOVERED_URL)
+    response = client_for(client, role).get(UNCOVERED_URL)
     assert response.status_code == OFFICE_ONLY[role]
     if response.status_code == 403:
         assert response.json()["errors"][0]["code"] == "forbidden"
@@ -96,7 +82,7 @@ def test_hourly_heatmap_keeps_private_categories_for_office_staff(layer_data, cl
     # The public may not even ask for a private category.
     refused = client.get(HOURLY_URL, {"category": PRIVATE_CATEGORY})
     assert refused.status_code == 400 and refused.json()["errors"][0]["field"] == "category"
-    _client_for(client, "office_staff")
+    client_for(client, "office_staff")
     office = client.get(HOURLY_URL).json()
     assert _points(office) == _points(public) + 1  # the private need at Huaifang, 2 hours ago
     only_private = client.get(HOURLY_URL, {"category": PRIVATE_CATEGORY}).json()
@@ -113,7 +99,7 @@ def test_uncovered_demand_is_what_the_selector_reads(layer_data, client):
     from stations.models import Station
 
     Station.objects.update(coverage_radius_m=1)  # metres: then almost no report is within reach
-    _client_for(client, "office_staff")
+    client_for(client, "office_staff")
     for days in (None, 7):
         filters = map_filters_for_period(now=timezone.now(), days=days or 30,
                                          include_private=True)
@@ -126,7 +112,7 @@ def test_uncovered_demand_is_what_the_selector_reads(layer_data, client):
 
 def test_map_page_carries_no_hidden_layer_data(layer_data, client):
     """The page names the layers' URLs (with its filters) and holds none of their data."""
-    _client_for(client, "office_staff")
+    client_for(client, "office_staff")
     html = client.get(MAP_URL, {"days": 7, "category": "E0505"}).content.decode()
     assert "/map/hourly/?category=E0505" in html
     assert "/map/uncovered/?days=7" in html
