@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Set up (scripts/setup.sh), seed the demo data, then run the web server,
-# the Celery worker and Celery beat in the foreground until told to stop.
+# Set up (scripts/setup.sh), seed the demo data, refresh the governance map's
+# snapshot, then run the web server, the Celery worker and Celery beat in the
+# foreground until told to stop.
 #
 # One Ctrl-C / SIGTERM stops all three. If any one of them dies, the others
 # are stopped and this script exits non-zero, so a supervisor (or you) sees
@@ -160,6 +161,10 @@ main() {
     # --keep-history: a restart must not wipe what the demo users did since the last seed.
     run_step "$VENV/bin/python" manage.py seed_demo --keep-history
   fi
+  # The governance map's snapshot now, not at beat's first tick (MAP_SNAPSHOT_INTERVAL_S
+  # later): the first visitors get the fast page (frontend.services.map_snapshot_refresh).
+  log "map_snapshot_refresh"
+  run_step "$VENV/bin/python" manage.py map_snapshot_refresh
 
   if port_open "$(url_host)" "$PORT"; then
     die "port $PORT is already in use (another 'make run'? try 'make stop' or PORT=...)"
