@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import typing
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -37,25 +38,36 @@ def dataclass_to_json(value: Any) -> Any:
     return value
 
 
-@functools.cache
-def _hints(kind: type) -> dict[str, Any]:
-    # The selectors use ``from __future__ import annotations``: their hints are strings until
-    # resolved in their module's namespace.
-    return typing.get_type_hints(kind)
-
-
 def dataclass_from_json(kind: type[T], data: Any) -> T:
     """The value of type ``kind`` that ``dataclass_to_json`` wrote as ``data``."""
+    return _decoder(kind)(data)
+
+
+def _as_is(data: Any) -> Any:
+    return data
+
+
+@functools.cache
+def _decoder(kind: Any) -> Callable[[Any], Any]:
+    """A function that reads JSON of type ``kind``, built once per type: a snapshot holds
+    thousands of cells and grids, and looking at the type hints for each of them took longer
+    than parsing the JSON."""
     origin, args = typing.get_origin(kind), typing.get_args(kind)
     if origin is list:
-        return [dataclass_from_json(args[0], item) for item in data]  # type: ignore[return-value]
+        item = _decoder(args[0])
+        return _as_is if item is _as_is else lambda data: [item(value) for value in data]
     if origin is tuple:
-        return tuple(dataclass_from_json(arg, item)  # type: ignore[return-value]
-                     for arg, item in zip(args, data, strict=True))
+        items = [_decoder(arg) for arg in args]
+        return lambda data: tuple(read(value) for read, value in zip(items, data, strict=True))
     if kind is datetime:
-        return datetime.fromisoformat(data)  # type: ignore[return-value]
+        return datetime.fromisoformat
     if dataclasses.is_dataclass(kind):
-        hints = _hints(kind)
-        return kind(**{item.name: dataclass_from_json(hints[item.name], data[item.name])
-                       for item in dataclasses.fields(kind)})
-    return data
+        # The selectors use ``from __future__ import annotations``: their hints are strings
+        # until resolved in their module's namespace.
+        hints = typing.get_type_hints(kind)
+        readers = [(item.name, _decoder(hints[item.name])) for item in dataclasses.fields(kind)]
+        converted = [(name, read) for name, read in readers if read is not _as_is]
+        if not converted:  # plain values only (a cell, a grid): the fields as they are
+            return lambda data: kind(**data)
+        return lambda data: kind(**(data | {name: read(data[name]) for name, read in converted}))
+    return _as_is
