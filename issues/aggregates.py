@@ -16,9 +16,7 @@ from __future__ import annotations
 from django.db import connection
 
 from civicmap.db import tables_truncate
-from civicmap.spatial import METRIC_SRID
-
-CELL_SIZE_M = 100  # metres, in EPSG:4548
+from civicmap.spatial import CELL_SIZE_M, METRIC_SRID
 
 # One row per (cell, hour, category) for the reports the WHERE clause selects.
 _CELL_SELECT = f"""

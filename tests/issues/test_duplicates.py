@@ -10,9 +10,12 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from django.contrib.gis.geos import Point
 from django.db import connection
 from django.utils import timezone
 
+from civicmap.models import WGS84
+from civicmap.spatial import CELL_SIZE_M, METRIC_SRID
 from issues.models import Case, CaseEvent, Category, Report
 from tests.issues.helpers import (
     CHENGYUAN,
@@ -105,6 +108,39 @@ def test_report_80_m_away_opens_a_new_case_when_the_radius_is_50_m(rider, rider2
     first_case.refresh_from_db()
     assert first_case.report_count == 1
     assert row_distance_m("issues_case", first_case.pk, HUAIFANG) < 0.001  # did not move
+
+
+@pytest.mark.parametrize(("metres", "joins"), [(49.9, True), (50.1, False)])
+def test_the_radius_is_exact_to_a_decimetre(rider, rider2, metres, joins):
+    """The lookup's index-backed ST_DWithin on the stored EPSG:4548 point is the rule itself:
+    10 cm either side of the 50 m radius decides (geodesic and planar metres differ by ~1.5 mm
+    here)."""
+    first_case = _case_of(post_report_at(rider, HUAIFANG))
+
+    second = post_report_at(rider2, project(HUAIFANG, metres=metres, azimuth_deg=135))
+
+    assert (_case_of(second).pk == first_case.pk) is joins
+    assert body(second)["properties"]["joined_existing_case"] is joins
+
+
+@pytest.mark.parametrize("azimuth_deg", range(0, 360, 45))
+def test_a_report_just_inside_the_radius_joins_in_every_direction(rider, rider2, azimuth_deg):
+    """The lookup reads the 100 m cells around the point (Case.merge_cell): 49.5 m away in any
+    direction, often in a neighbouring cell, is still found."""
+    first_case = _case_of(post_report_at(rider, HUAIFANG))
+
+    second = post_report_at(rider2, project(HUAIFANG, metres=49.5, azimuth_deg=azimuth_deg))
+
+    assert _case_of(second).pk == first_case.pk
+
+
+def test_merge_cell_is_the_100_m_cell_of_the_case_location_in_epsg_4548(rider):
+    case = _case_of(post_report_at(rider, HUAIFANG))
+    metric = Point(*row_lon_lat("issues_case", case.pk), srid=WGS84).transform(
+        METRIC_SRID, clone=True)
+
+    case.refresh_from_db()
+    assert case.merge_cell == (int(metric.x // CELL_SIZE_M) << 32) | int(metric.y // CELL_SIZE_M)
 
 
 def test_report_of_another_category_at_the_same_spot_opens_a_new_case(rider, rider2):
