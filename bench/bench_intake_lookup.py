@@ -4,9 +4,10 @@ For 2,000 points drawn like the demo history (fixtures/history.py's sampler, its
 what intake does before it writes the report:
 
 * ``grid_locate(point=...)``: the unit grid and community of the point (one statement);
-* ``_case_for_report(...)``: the category class (the category and its equivalents) with the
-  per-class advisory lock (one statement), then the joinable open case, locked, or the recently
-  closed case a new one follows (one statement).
+* ``_case_for_report(...)``: one call of the PL/pgSQL function issues_case_merge_candidate
+  (migration issues 0010): the category class (the category and its equivalents) with the
+  per-class advisory lock, then the joinable open case, locked, or the recently closed case a
+  new one follows.
 
 Lookups are made as of one minute after the stored history ends (``now`` passed to
 ``_case_for_report``), so that the duplicate windows find the same open cases however old the
@@ -18,7 +19,8 @@ Per-report latency (ms): p50/p95/p99, for the whole and each part. Target: looku
 Because the machine is shared, a trivial ORM query and ``SELECT 1`` are timed after every lookup
 on the same connection: the lookup's cost is also given as a multiple of one ORM query. The time
 each kind of query spends inside ``cursor.execute`` is summed apart from Python's work, and the
-lookups of a median and of the slowest point are EXPLAIN ANALYZEd to var/bench/.
+lookups of a median and of the slowest point are EXPLAIN ANALYZEd to var/bench/ (the
+function's statements through auto_explain).
 
 A report joining a case updates the case's location and counts (``case_report_joined``, a running
 mean in one UPDATE); it is timed on the largest stored case against a recount of that case's
@@ -120,12 +122,10 @@ class _QueryTimer:
 
     @staticmethod
     def kind(sql: str) -> str:
-        if "pg_advisory_xact_lock" in sql:
-            return "category class + advisory lock"
+        if "issues_case_merge_candidate" in sql:
+            return "case to join or follow (class, lock, case)"
         if "civicmap_unitgrid" in sql:
             return "grid_locate"
-        if "FOR UPDATE OF c" in sql:
-            return "case to join or follow"
         if sql.lstrip().startswith("INSERT"):
             return "INSERT " + sql.split('"')[1]
         return sql.split()[0]
@@ -140,34 +140,34 @@ class _QueryTimer:
 
 
 def _explain(point, category, now) -> str:
-    """EXPLAIN (ANALYZE, BUFFERS) of intake's lookup statements for one point: the same SQL
-    and parameters as ``grid_locate`` and ``_case_for_report``."""
-    from datetime import timedelta
-
+    """The plans of intake's lookups for one point, run as intake runs them: EXPLAIN (ANALYZE,
+    BUFFERS) of the grid statement, and the duplicate lookup's function call with auto_explain
+    reporting the plan of each statement inside it (sent back as notices; the bench database's
+    role is a superuser, which LOAD needs)."""
     from django.db import connection, transaction
 
     from civicmap import selectors
-    from issues.models import OPEN_STAGES, Stage
     from issues.services import intake
 
     parts = [f"point {point.wkt}, category {category.code} (radius "
              f"{category.merge_radius_m} m, window {category.merge_window_hours} h)\n"]
     try:
         with transaction.atomic(), connection.cursor() as cursor:
-            categories = intake._merge_class_lock(category.pk)
-            statements = [
-                ("grid_locate", selectors._GRID_LOCATE_SQL, {"lon": point.x, "lat": point.y}),
-                ("_case_for_report", intake._CASE_FOR_REPORT_SQL, {
-                    "lon": point.x, "lat": point.y, "categories": categories,
-                    "radius": category.merge_radius_m, "open": list(OPEN_STAGES),
-                    "closed": [Stage.CLOSED, Stage.EVALUATED],
-                    "window_start": now - timedelta(hours=category.merge_window_hours),
-                    "follow_start": now - intake.FOLLOW_UP_WINDOW}),
-            ]
-            for name, sql, params in statements:
-                cursor.execute("EXPLAIN (ANALYZE, BUFFERS) " + sql, params)
-                plan = "\n".join(row[0] for row in cursor.fetchall())
-                parts.append(f"-- {name} (class {categories})\n{plan}\n")
+            cursor.execute("EXPLAIN (ANALYZE, BUFFERS) " + selectors._GRID_LOCATE_SQL,
+                           {"lon": point.x, "lat": point.y})
+            plan = "\n".join(row[0] for row in cursor.fetchall())
+            parts.append(f"-- grid_locate\n{plan}\n")
+            cursor.execute("LOAD 'auto_explain'")
+            for setting, value in (("log_min_duration", "0"), ("log_analyze", "on"),
+                                   ("log_buffers", "on"), ("log_nested_statements", "on"),
+                                   ("log_level", "notice")):
+                cursor.execute(f"SET LOCAL auto_explain.{setting} = {value}")
+            notices = cursor.connection.notices
+            del notices[:]
+            intake._case_for_report(category, point, now)
+            parts.append("-- _case_for_report: issues_case_merge_candidate's statements\n"
+                         + "\n".join(notice.strip() for notice in notices) + "\n")
+            del notices[:]
             raise _Rollback
     except _Rollback:
         pass

@@ -29,9 +29,8 @@ from civicmap import coords
 from civicmap.errors import Conflict, FieldError, InvalidInput, RateLimited
 from civicmap.models import WGS84
 from civicmap.selectors import GridPlace, grid_locate
-from civicmap.spatial import METRIC_SRID
 from issues.aggregates import aggregates_count_report
-from issues.models import OPEN_STAGES, ApiClient, Case, Category, Report, Stage
+from issues.models import OPEN_STAGES, ApiClient, Category, Report, Stage
 from issues.photos import InspectedPhoto, photo_inspect
 from issues.services.cases import case_open, case_report_joined
 from issues.services.photos import photo_store, stored_photos_cleanup
@@ -374,66 +373,30 @@ def _report_write(channel, data, category, located, place: GridPlace, fingerprin
     return report
 
 
-# The duplicate rule in one statement (docs/DECISIONS.md, "Intake's lookups in SQL"): the
-# nearest open case of the category class within the radius whose last report is inside the
-# window, locked for the join; else the nearest case of the class closed within the follow-up
-# window, which the new case will follow. ST_DWithin on geography (metres) is the index-backed
-# prefilter; the rule itself is the planar distance in EPSG:4548 metres, the bulk path's measure.
-_CASE_FOR_REPORT_SQL = f"""
-    WITH here AS (SELECT ST_SetSRID(ST_MakePoint(%(lon)s, %(lat)s), {WGS84}) AS point)
-    SELECT c.id, c.stage = ANY(%(open)s) AS is_open
-    FROM {Case._meta.db_table} c, here
-    WHERE c.category_id = ANY(%(categories)s)
-      AND ST_DWithin(c.location, here.point::geography, %(radius)s + 1)
-      AND ST_Distance(ST_Transform(c.location::geometry, {METRIC_SRID}),
-                      ST_Transform(here.point, {METRIC_SRID})) <= %(radius)s
-      AND ((c.stage = ANY(%(open)s) AND c.last_report_at >= %(window_start)s)
-           OR (c.stage = ANY(%(closed)s) AND c.closed_at >= %(follow_start)s))
-    ORDER BY is_open DESC,
-             ST_Distance(ST_Transform(c.location::geometry, {METRIC_SRID}),
-                         ST_Transform(here.point, {METRIC_SRID})),
-             c.id
-    LIMIT 1
-    FOR UPDATE OF c"""
-
-
 def _case_for_report(category: Category, point: Point, now: datetime
                      ) -> tuple[int | None, int | None]:
     """(id of the open case this report joins, None), or (None, id of the recently closed case
-    a new case will follow, or None). A joined case's row stays locked until commit."""
-    categories = _merge_class_lock(category.pk)
-    with connection.cursor() as cursor:
-        cursor.execute(_CASE_FOR_REPORT_SQL, {
-            "lon": point.x, "lat": point.y, "categories": categories,
-            "radius": category.merge_radius_m,
-            "open": list(OPEN_STAGES), "closed": [Stage.CLOSED, Stage.EVALUATED],
-            "window_start": now - timedelta(hours=category.merge_window_hours),
-            "follow_start": now - FOLLOW_UP_WINDOW,
-        })
-        row = cursor.fetchone()
-    if row is None:
-        return None, None
-    case_id, is_open = row
-    return (case_id, None) if is_open else (None, case_id)
+    a new case will follow, or None). A joined case's row stays locked until commit.
 
-
-_EQUIVALENTS_TABLE = Category.equivalents.through._meta.db_table  # symmetrical: both directions
-
-
-def _merge_class_lock(category_id: int) -> list[int]:
-    """The ids of the category and its declared equivalents (one class, lowest first), and a
-    lock that serialises duplicate merging per class until commit (advisory, keyed on the
-    lowest id).
-
-    Without it two riders reporting one pothole at the same moment would both open a case. A
-    statement of its own: the case lookup after it must take its snapshot once the lock is held.
+    The duplicate rule runs in PostgreSQL as one function call (issues_case_merge_candidate,
+    migration issues 0010; docs/DECISIONS.md, "Intake's lookups in SQL"): it takes the category
+    class's merge lock, then finds the nearest open case of the class within the category's
+    radius whose last report is inside its window, else the nearest case of the class closed
+    within the follow-up window. Distances are planar metres in EPSG:4548, the bulk path's
+    measure. One round trip, with the statements' plans kept by PL/pgSQL for the connection:
+    at 1,000,000 reports the lookup's round trips and planning were most of its time.
     """
     with connection.cursor() as cursor:
         cursor.execute(
-            f"""SELECT ids, pg_advisory_xact_lock(hashtext('case-merge'), ids[1]::integer)
-                FROM (SELECT array_agg(id ORDER BY id) AS ids
-                      FROM (SELECT %(category)s::bigint AS id
-                            UNION SELECT to_category_id FROM {_EQUIVALENTS_TABLE}
-                                  WHERE from_category_id = %(category)s) members) class""",
-            {"category": category_id})
-        return cursor.fetchone()[0]
+            """SELECT case_id, is_open FROM issues_case_merge_candidate(
+                   %(category)s, %(lon)s, %(lat)s, %(radius)s, %(open)s, %(closed)s,
+                   %(window_start)s, %(follow_start)s)""",
+            {"category": category.pk, "lon": point.x, "lat": point.y,
+             "radius": float(category.merge_radius_m), "open": list(OPEN_STAGES),
+             "closed": [Stage.CLOSED, Stage.EVALUATED],
+             "window_start": now - timedelta(hours=category.merge_window_hours),
+             "follow_start": now - FOLLOW_UP_WINDOW})
+        case_id, is_open = cursor.fetchone()
+    if case_id is None:
+        return None, None
+    return (case_id, None) if is_open else (None, case_id)
