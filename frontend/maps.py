@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import folium
-from branca.element import MacroElement
+from branca.element import Element, MacroElement
 from django.conf import settings
 from django.templatetags.static import static
 from django.utils import formats, timezone, translation
@@ -644,18 +644,37 @@ def _with_nonce(markup: str, nonce: str) -> str:
 
 def map_render_parts(fmap: folium.Map, *, nonce: str) -> MapParts:
     """Render the map as folium's header/html/script components (as in folium's Flask example)
-    with the CSP nonce on every inline script and style."""
+    with the CSP nonce on every inline script and style. Consumes the map: its element tree is
+    taken apart once rendered (``_tree_release``)."""
     root = fmap.get_root()
     root.render()
     script = root.script.render()
     if "</script" in script.lower():
         raise ValueError("the map script would close its <script> element early")
-    return MapParts(
+    parts = MapParts(
         header=_with_nonce(root.header.render(), nonce),
         html=_with_nonce(root.html.render(), nonce),
         script=script,
         name=fmap.get_name(),
     )
+    _tree_release(root)
+    return parts
+
+
+def _tree_release(root: Element) -> None:
+    """Unlink a rendered folium tree so that reference counting frees it with its data.
+
+    Each element points to its parent and the parent to its children: a cycle that only the
+    garbage collector's full collections free. With the layers' GeoJSON (1,311 unit grids:
+    ~15,000 objects a page) those collections took 60-150 ms inside later requests, one
+    request in five (bench_map at 1,000,000 reports; docs/DECISIONS.md).
+    """
+    pending = [root]
+    while pending:
+        element = pending.pop()
+        pending.extend(element._children.values())
+        element._children.clear()
+        element._parent = None
 
 
 # --- the office console ---------------------------------------------------------------------

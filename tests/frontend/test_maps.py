@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import gc
 import math
 import re
+import weakref
 from datetime import UTC, datetime
 
 import folium
@@ -75,6 +77,21 @@ def test_map_loads_nothing_from_other_origins():
     urls = re.findall(r'(?:src|href)="([^"]+)"', parts.header + parts.html)
     assert urls and all(url.startswith("/static/") for url in urls)
     assert "://" not in parts.header + parts.html and "cdn" not in parts.header + parts.script
+
+
+def test_a_rendered_map_is_freed_without_the_garbage_collector():
+    """Rendering takes folium's parent/child cycles apart: the map and its layers' data go as
+    soon as the view lets go of them, not in a full collection inside a later request."""
+    fmap = _build()
+    layers = [weakref.ref(child) for child in fmap._children.values()]
+    assert layers
+    gc.disable()
+    try:
+        maps.map_render_parts(fmap, nonce="n")
+        del fmap
+        assert all(layer() is None for layer in layers)
+    finally:
+        gc.enable()
 
 
 def test_map_assets_check_refuses_a_plugin_left_on_its_cdn():
