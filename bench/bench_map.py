@@ -14,6 +14,7 @@ categories, hotspot descriptions and the uncovered-demand layer added):
    would send). Target: < 1.5 MB, held against ``raw``; the other two are reported beside it.
 2. **Server time** of the map's data: ``GET /map/`` through Django's test client in this process
    (the full middleware, the view, folium, the template; no network), base settings, DEBUG off,
+   the process's heap frozen after loading as civicmap/wsgi.py freezes a gunicorn worker's,
    ``--requests`` requests after ``--warmup`` unmeasured ones. The view's selectors (the names
    frontend/views.py imports from frontend/selectors.py) are wrapped in this process only, so
    that each request gives the time of its data (the selectors' wall time: SQL and turning rows
@@ -396,6 +397,9 @@ def run(*, requests: int = 20, warmup: int = 3, loads: int = 5, browser: bool = 
     common.django_setup(DJANGO_DEBUG="0")
     from django.conf import settings
     from django.contrib.sessions.models import Session
+
+    # The heap as a gunicorn worker has it: civicmap/wsgi.py freezes what loading left behind.
+    import civicmap.wsgi  # noqa: F401
 
     assert not settings.DEBUG
     counts = _counts()
