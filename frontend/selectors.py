@@ -86,7 +86,8 @@ class MapFilters:
 
 @contextmanager
 def map_reads() -> Iterator[None]:
-    """Read a map's layers in one transaction: every layer counts the same snapshot.
+    """Read a map's layers in one transaction (READ COMMITTED: each statement sees what was
+    committed when it began, so layers read a moment apart may differ by a report or two).
 
     PostgreSQL's JIT compiler is off for the app's connections (the database OPTIONS in
     civicmap/settings/base.py, docs/DECISIONS.md): these queries are estimated above
