@@ -127,6 +127,11 @@ def summary_rows(results: dict, seed: dict) -> list[tuple[str, str, str]]:
                          f"target p95 < {targets['data_p95_ms']:.0f} ms: "
                          + ("met" if server["meets_target"] else "MISSED")
                          + f"; whole view p95 {server['view_ms']['p95']:.0f} ms"))
+            live = governance_map[audience].get("server_live")
+            if live:  # the same page with no fresh snapshot (a filter, beat stopped)
+                rows.append(("  live (no snapshot): data p50 / p95",
+                             f"{live['data_ms']['p50']:.0f} / {live['data_ms']['p95']:.0f} ms",
+                             "what a category filter or a stale snapshot costs"))
             loaded = governance_map[audience].get("browser")
             if loaded:
                 size, timing = loaded["bytes"], loaded["timing_ms"]
@@ -141,6 +146,10 @@ def summary_rows(results: dict, seed: dict) -> list[tuple[str, str, str]]:
                              f"median of {loaded['loads']}, target FCP < "
                              f"{targets['fcp_ms']:.0f} ms: "
                              + ("met" if loaded["meets_fcp_target"] else "MISSED")))
+        refresh = governance_map.get("snapshot_refresh")
+        if refresh:
+            rows.append(("  snapshot refresh (beat)", f"{refresh['ms']['p50'] / 1000:.1f} s p50",
+                         f"every {refresh['interval_s']} s"))
     return rows
 
 
