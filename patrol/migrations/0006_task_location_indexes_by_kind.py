@@ -9,7 +9,8 @@ LIVE = ("offered", "accepted", "in_progress", "handed_in", "sent_back")
 
 def _index(owner: str) -> django.contrib.postgres.indexes.GistIndex:
     return django.contrib.postgres.indexes.GistIndex(
-        condition=models.Q(("status__in", LIVE), (f"{owner}__isnull", False)),
+        # Keyword arguments, as the model writes it: Q sorts them, so the state matches.
+        condition=models.Q(status__in=LIVE, **{f"{owner}__isnull": False}),
         fields=[owner, "location"], name=f"task_live_{owner}_location")
 
 
