@@ -505,8 +505,8 @@ class CaseEvent(models.Model):
         ordering = ["at", "id"]
 
 
-class ReportCellHour(models.Model):
-    """Reports per 100 m cell, category and hour: what the heatmap reads, kept current by intake.
+class CellCount(models.Model):
+    """Reports of one category in one 100 m cell over a period (an hour or a day).
 
     The cell is ``floor(x / 100), floor(y / 100)`` of the report's point in EPSG:4548 (metres),
     so a cell is a true 100 m × 100 m square.
@@ -514,9 +514,29 @@ class ReportCellHour(models.Model):
 
     cell_x = models.IntegerField()
     cell_y = models.IntegerField()
-    hour = models.DateTimeField()
     category = models.ForeignKey(Category, on_delete=models.CASCADE, related_name="+")
     count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        abstract = True
+
+
+class UnitGridCount(models.Model):
+    """Reports of one category in one unit grid over a period (an hour or a day)."""
+
+    unit_grid = models.ForeignKey(UnitGrid, on_delete=models.CASCADE, related_name="+")
+    category = models.ForeignKey(Category, on_delete=models.CASCADE, related_name="+")
+    count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        abstract = True
+
+
+class ReportCellHour(CellCount):
+    """Reports per 100 m cell, category and hour: what the heatmap reads, kept current by
+    intake."""
+
+    hour = models.DateTimeField()
 
     class Meta:
         verbose_name = _("report count per cell and hour")
@@ -528,13 +548,10 @@ class ReportCellHour(models.Model):
         ]
 
 
-class ReportUnitGridHour(models.Model):
+class ReportUnitGridHour(UnitGridCount):
     """Reports per unit grid, category and hour, kept current by intake."""
 
-    unit_grid = models.ForeignKey(UnitGrid, on_delete=models.CASCADE, related_name="+")
     hour = models.DateTimeField()
-    category = models.ForeignKey(Category, on_delete=models.CASCADE, related_name="+")
-    count = models.PositiveIntegerField(default=0)
 
     class Meta:
         verbose_name = _("report count per unit grid and hour")
@@ -546,16 +563,12 @@ class ReportUnitGridHour(models.Model):
         ]
 
 
-class ReportCellDay(models.Model):
+class ReportCellDay(CellCount):
     """``ReportCellHour`` summed by day (from 00:00 UTC), kept current by intake in the same
     transaction: the maps read a month's whole days here and only the hours at its two ends
     from the hourly rows."""
 
-    cell_x = models.IntegerField()
-    cell_y = models.IntegerField()
     day = models.DateTimeField()  # 00:00 UTC of the day
-    category = models.ForeignKey(Category, on_delete=models.CASCADE, related_name="+")
-    count = models.PositiveIntegerField(default=0)
 
     class Meta:
         verbose_name = _("report count per cell and day")
@@ -567,13 +580,10 @@ class ReportCellDay(models.Model):
         ]
 
 
-class ReportUnitGridDay(models.Model):
+class ReportUnitGridDay(UnitGridCount):
     """``ReportUnitGridHour`` summed by day (from 00:00 UTC), kept current by intake."""
 
-    unit_grid = models.ForeignKey(UnitGrid, on_delete=models.CASCADE, related_name="+")
     day = models.DateTimeField()  # 00:00 UTC of the day
-    category = models.ForeignKey(Category, on_delete=models.CASCADE, related_name="+")
-    count = models.PositiveIntegerField(default=0)
 
     class Meta:
         verbose_name = _("report count per unit grid and day")
