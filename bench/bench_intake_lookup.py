@@ -5,7 +5,7 @@ what intake does before it writes the report:
 
 * ``grid_locate(point=...)``: the unit grid and community of the point (one statement);
 * ``_case_for_report(...)``: one call of the PL/pgSQL function issues_case_merge_candidate
-  (migration issues 0010): the category class (the category and its equivalents) with the
+  (migrations issues 0010, 0011): the category class (the category and its equivalents) with the
   per-class advisory lock, then the joinable open case, locked, or the recently closed case a
   new one follows.
 

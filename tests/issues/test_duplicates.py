@@ -7,8 +7,11 @@ wide on purpose: 20 vs 50 m, 80 vs 50 m, 120 and 170 vs 150 m.
 
 from __future__ import annotations
 
+import threading
+import time
 from datetime import timedelta
 
+import psycopg2
 import pytest
 from django.contrib.gis.geos import Point
 from django.db import connection
@@ -203,6 +206,40 @@ def test_closed_case_is_not_joined_and_the_new_case_follows_it(rider, rider2):
     assert body(response)["properties"]["joined_existing_case"] is False
     closed.refresh_from_db()
     assert (closed.stage, closed.report_count) == ("closed", 1)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_case_closed_while_the_lookup_waits_for_it_gives_way_to_the_next_open_case(
+        rider, rider2, rider3):
+    """The office closes the nearest open case while a report waits for its row lock: the
+    report joins the next open case in the radius rather than following the one just closed."""
+    nearest = _case_of(post_report_at(rider, HUAIFANG))
+    other = _case_of(post_report_at(rider2, CHENGYUAN))
+    Case.objects.filter(pk=other.pk).update(  # 35 m from the nearest, 45 m from the report
+        location=Point(*project(HUAIFANG, metres=35, azimuth_deg=180), srid=WGS84))
+    settings = connection.settings_dict
+    office = psycopg2.connect(dbname=settings["NAME"], user=settings["USER"],
+                              host=settings["HOST"] or "127.0.0.1", port=settings["PORT"] or 5432)
+    with office.cursor() as cursor:  # the office's transaction holds the nearest case
+        cursor.execute("SELECT id FROM issues_case WHERE id = %s FOR UPDATE", [nearest.pk])
+
+    def office_closes() -> None:
+        time.sleep(1)  # the report is waiting for the row by now
+        with office.cursor() as cursor:
+            cursor.execute("UPDATE issues_case SET stage = 'closed', closed_at = now() "
+                           "WHERE id = %s", [nearest.pk])
+        office.commit()
+
+    closing = threading.Thread(target=office_closes)
+    closing.start()
+    try:
+        response = post_report_at(rider3, project(HUAIFANG, metres=10, azimuth_deg=0))
+    finally:
+        closing.join()
+        office.close()
+
+    assert _case_of(response).pk == other.pk
+    assert body(response)["properties"]["joined_existing_case"] is True
 
 
 def test_evaluated_case_is_not_joined_either(rider, rider2):
