@@ -286,7 +286,10 @@ class Case(models.Model):
         verbose_name_plural = _("cases")
         indexes = [
             models.Index(fields=["category", "stage", "last_report_at"], name="case_dup_lookup"),
-            models.Index(fields=["category", "merge_cell"], name="case_merge_cell"),
+            # With the stage, so that the lookup's open and closed statements each read only
+            # their own cases from it (else PostgreSQL ANDs it with the stage index: 34,000 open
+            # cases at 1,000,000 reports).
+            models.Index(fields=["category", "merge_cell", "stage"], name="case_merge_cell"),
             # The office's queue, newest report first: one stage, or several at once.
             models.Index(fields=["stage", "-last_report_at", "-id"], name="case_queue",
                          condition=Q(merged_into__isnull=True)),
