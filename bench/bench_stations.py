@@ -47,16 +47,6 @@ VARIANTS = [
 NEAREST_URL = "/api/v1/stations/nearest/"
 
 
-def _positions(count: int) -> list[tuple[float, float]]:
-    from django.utils import timezone
-
-    from fixtures.history import HistoryPlan, _Sampler
-
-    sampler = _Sampler(HistoryPlan(seed=SAMPLER_SEED, now=timezone.now(), reports=count,
-                                   days=1), rider_ids=[])
-    return [sampler.place()[:2] for _ in range(count)]
-
-
 def _requests(positions: list[tuple[float, float]]) -> list[dict]:
     from civicmap import coords
 
@@ -141,7 +131,8 @@ def run(points: int = 2000, warmup: int = 200, analytics: bool = True) -> dict:
     stations = Station.objects.filter(is_active=True).count()
     common.log(f"{NAME}: {stored:,} reports, {stations} active stations; "
                f"{warmup} warm-up + {points} timed requests")
-    requests = _requests(_positions(points + warmup))
+    places, _bounds = common.history_places(count=points + warmup, seed=SAMPLER_SEED)
+    requests = _requests([(lon, lat) for lon, lat, _category in places])
     client = Client(SERVER_NAME="localhost")  # one of the base settings' ALLOWED_HOSTS
     for params in requests[:warmup]:  # connection, catalogues, plans: not counted
         assert client.get(NEAREST_URL, params).status_code == 200
