@@ -9,8 +9,7 @@ from __future__ import annotations
 
 from django.contrib.gis.db.models import GeometryField, PointField
 from django.contrib.gis.db.models.functions import GeomOutputGeoFunc, Transform
-from django.contrib.gis.geos import GEOSGeometry
-from django.db.models import BigIntegerField, FloatField, Func, IntegerField, Value
+from django.db.models import BigIntegerField, FloatField, Func, Value
 from django.db.models.expressions import Combinable
 from django.db.models.functions import Cast, Floor
 
@@ -42,29 +41,6 @@ def metric_cell_key(expression: str | Func) -> Combinable:
 def as_geometry_point(expression: str | Func) -> Cast:
     """A geography point column as a geometry point (for functions that take geometry)."""
     return Cast(expression, output_field=PointField(srid=WGS84))
-
-
-def metric_literal(geometry: GEOSGeometry) -> Transform:
-    """A WGS 84 value transformed to EPSG:4548 by PostGIS, the same numbers as ``metric``."""
-    return Transform(Value(geometry, output_field=GeometryField(srid=WGS84)), METRIC_SRID)
-
-
-class ClusterDBSCAN(Func):
-    """PostGIS ``ST_ClusterDBSCAN(geom, eps, minpoints)``: a window function giving each row the
-    number of its density cluster (0, 1, …) within its window partition, or NULL for noise.
-
-    Units: ``eps_m`` is in the units of the geometry's SRID, so pass a metric geometry
-    (``metric(...)``, EPSG:4548): then it is metres. On WGS 84 it would be degrees. ``min_points``
-    counts rows, the row itself included. Use inside ``Window(...)``, partitioned by grid: one
-    grid at a time is about 3x faster than the whole table at once (1,000,000 points).
-    """
-
-    function = "ST_ClusterDBSCAN"
-    window_compatible = True
-    output_field = IntegerField()
-
-    def __init__(self, geometry: str | Func, *, eps_m: float, min_points: int, **extra) -> None:
-        super().__init__(geometry, Value(float(eps_m)), Value(int(min_points)), **extra)
 
 
 class Buffer(GeomOutputGeoFunc):

@@ -371,7 +371,7 @@ class Hotspot:
 # stored EPSG:4548 point ``location_metric``) because Django cannot group by a window
 # function's result: with 1,000,000 reports the clusters hold about 20,000 cases, and grouping
 # them in Python took 250 ms. Bound parameters in order: ST_ClusterDBSCAN's eps (metres,
-# EPSG:4548) and minimum cases (civicmap.spatial.ClusterDBSCAN), the cases' own, whether to
+# EPSG:4548) and minimum cases (ST_ClusterDBSCAN counts the row itself), the cases' own, whether to
 # list the newest cases, the two limits.
 _HOTSPOT_SQL = """
 WITH clustered AS MATERIALIZED (
