@@ -97,8 +97,8 @@ def case_report_joined(*, case_id: int, report: Report) -> None:
         cursor.execute(_CASE_REPORT_JOINED_SQL, {
             "lon": report.location.x, "lat": report.location.y, "reporter": report.reporter_id,
             "case": case_id, "report": report.pk, "at": report.received_at})
-    CaseEvent.objects.create(case_id=case_id, action="report_merged", at=report.received_at,
-                             data={"report": report.pk})
+    case_event_write(case=Case(pk=case_id), action="report_merged", at=report.received_at,
+                     data={"report": report.pk})
 
 
 def case_confirm(*, case_id: int, rider, client_uuid=None,

@@ -115,8 +115,8 @@ def test_report_80_m_away_opens_a_new_case_when_the_radius_is_50_m(rider, rider2
 
 @pytest.mark.parametrize(("metres", "joins"), [(49.9, True), (50.1, False)])
 def test_the_radius_is_exact_to_a_decimetre(rider, rider2, metres, joins):
-    """The lookup's index-backed ST_DWithin on the stored EPSG:4548 point is the rule itself:
-    10 cm either side of the 50 m radius decides (geodesic and planar metres differ by ~1.5 mm
+    """The lookup measures planar metres on the stored EPSG:4548 point, the rule itself: 10 cm
+    either side of the 50 m radius decides (geodesic and planar metres differ by ~1.5 mm
     here)."""
     first_case = _case_of(post_report_at(rider, HUAIFANG))
 
