@@ -109,12 +109,19 @@ def _use_static(element: JSCSSMixin, js: Sequence[tuple[str, str]],
     element.default_css = _static_links(css)
 
 
-def map_assets_check(fmap: folium.Map) -> None:
-    """Raise ValueError if any element of the map would load a script or style elsewhere."""
-    pending = [fmap]
+def _tree_elements(root: Element) -> list[Element]:
+    """Every element of a folium tree, the root included."""
+    elements, pending = [], [root]
     while pending:
         element = pending.pop()
+        elements.append(element)
         pending.extend(element._children.values())
+    return elements
+
+
+def map_assets_check(fmap: folium.Map) -> None:
+    """Raise ValueError if any element of the map would load a script or style elsewhere."""
+    for element in _tree_elements(fmap):
         for _name, url in [*getattr(element, "default_js", []),
                            *getattr(element, "default_css", [])]:
             if "//" in url:  # http://, https:// and protocol-relative //host/
@@ -669,10 +676,7 @@ def _tree_release(root: Element) -> None:
     ~15,000 objects a page) those collections took 60-150 ms inside later requests, one
     request in five (bench_map at 1,000,000 reports; docs/DECISIONS.md).
     """
-    pending = [root]
-    while pending:
-        element = pending.pop()
-        pending.extend(element._children.values())
+    for element in _tree_elements(root):
         element._children.clear()
         element._parent = None
 
