@@ -75,7 +75,9 @@ def case_summary_recount(*, case: Case, last_report: Report) -> None:
 # The running mean of the case's points (lon/lat, as case_summary_recount's centroid) and its
 # counts, in one statement: a hotspot case of thousands of reports costs what a new one does.
 # An anonymous report counts as one more reporter; a rider counts once. The caller holds the
-# case's row lock (intake's SELECT … FOR UPDATE), and the report row is already written.
+# case's row lock (intake's SELECT … FOR UPDATE), and the report row is already written. The
+# times never go back: a report timed before the merge lock may join a case opened while it
+# waited, so microseconds before that case was created.
 _CASE_REPORT_JOINED_SQL = f"""
     UPDATE {Case._meta.db_table} SET
         location = ST_SetSRID(ST_MakePoint(
@@ -87,7 +89,8 @@ _CASE_REPORT_JOINED_SQL = f"""
             OR NOT EXISTS (SELECT 1 FROM {Report._meta.db_table} r WHERE r.case_id = %(case)s
                            AND r.reporter_id = %(reporter)s AND r.id <> %(report)s)
             THEN 1 ELSE 0 END,
-        last_report_at = %(at)s, updated_at = %(at)s
+        last_report_at = GREATEST(last_report_at, %(at)s),
+        updated_at = GREATEST(updated_at, %(at)s)
     WHERE id = %(case)s"""
 
 

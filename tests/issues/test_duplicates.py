@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import threading
 import time
+import uuid
 from datetime import timedelta
 
 import psycopg2
 import pytest
+from django.contrib.auth.models import User
 from django.contrib.gis.geos import Point
 from django.db import connection
 from django.utils import timezone
@@ -20,6 +22,7 @@ from django.utils import timezone
 from civicmap.models import WGS84
 from civicmap.spatial import CELL_SIZE_M, METRIC_SRID
 from issues.models import Case, CaseEvent, Category, Report
+from issues.services.intake import ChannelRules, ReportInput, report_create
 from tests.issues.helpers import (
     CHENGYUAN,
     HUAIFANG,
@@ -240,6 +243,25 @@ def test_a_case_closed_while_the_lookup_waits_for_it_gives_way_to_the_next_open_
 
     assert _case_of(response).pk == other.pk
     assert body(response)["properties"]["joined_existing_case"] is True
+
+
+def test_a_report_timed_just_before_the_case_was_opened_still_joins_it(rider, rider2):
+    """Two riders at once: each intake takes its time before the merge lock, so the one that
+    waited may carry an earlier time than the case the other just opened. It joins; the case's
+    last report time does not go back (nor below its creation: a database constraint)."""
+    case = _case_of(post_report_at(rider, HUAIFANG))
+    earlier = case.created_at - timedelta(milliseconds=5)
+    second = report_create(
+        channel=ChannelRules(Report.Channel.APP, requires_client_uuid=True,
+                             requires_photos=False, max_description=2000),
+        reporter=User.objects.get(username="rider2"), received_at=earlier,
+        data=ReportInput(category_code="C0103", lon=HUAIFANG[0], lat=HUAIFANG[1],
+                         client_uuid=uuid.uuid4()))
+
+    assert second.report.case_id == case.pk
+    case.refresh_from_db()
+    assert case.report_count == 2
+    assert case.last_report_at == case.created_at
 
 
 def test_evaluated_case_is_not_joined_either(rider, rider2):
