@@ -86,3 +86,36 @@ def test_open_stations_only_by_default(station_data, phone):
     closed = page.locator(".ph-station .ph-closed").count()
     assert closed == 0  # asked with open_now=true
     watched.assert_clean()
+
+
+def test_the_list_shows_the_latest_filter_when_answers_cross(station_data, phone):
+    """Unticking "open now" while the open-only lookup is still on its way: the open-only answer,
+    arriving last, must not replace the list of every station (seen once as another station
+    listed first, depending on the hour)."""
+    nearest = _nearest_station()
+    Station.objects.filter(pk=nearest.pk).update(opening_hours=[])  # never open
+    always = [{"day": day, "open": "00:00", "close": "24:00"} for day in range(7)]
+    Station.objects.exclude(pk=nearest.pk).update(opening_hours=always)
+    watched = phone("/rider/", geolocation=_beside(nearest))
+    page = watched.page
+    page.wait_for_selector("#signin:not([hidden])")
+    sign_in_with_code(page, Token.objects.get(user__username="rider1").key)
+    held = []
+    page.context.route(lambda url: "stations/nearest/" in url and "open_now=true" in url,
+                       lambda route: held.append(route))
+    page.click('#tabs button[data-view="view-stations"]')
+    for _ in range(200):  # the open-only lookup leaves once the phone has its position
+        if held:
+            break
+        page.wait_for_timeout(50)
+    assert held, "the open-only lookup was never sent"
+
+    page.uncheck("#stations-open")
+    page.wait_for_selector(f'.ph-station[data-station="{nearest.pk}"] .ph-closed')
+    with page.expect_response(lambda response: "open_now=true" in response.url) as late:
+        held[0].continue_()
+    late.value.finished()
+    page.wait_for_timeout(300)  # the stale answer's handler has run by now
+    assert page.locator(".ph-station").first.get_attribute("data-station") == str(nearest.pk)
+    assert page.locator(".ph-station .ph-closed").count() == 1
+    watched.assert_clean()

@@ -505,6 +505,8 @@
 
   // --- stations and check-in ------------------------------------------------------------------
 
+  var stationsAsked = 0;  // numbers the lookups: only the latest one's answer is shown
+
   function stationsShow() {
     var fix = P.position();
     var status = $("stations-status");
@@ -513,7 +515,9 @@
     status.textContent = t("loading");
     var query = "stations/nearest/?lon=" + fix.lon.toFixed(6) + "&lat=" + fix.lat.toFixed(6) +
       ($("stations-open").checked ? "&open_now=true" : "");
+    var asked = ++stationsAsked;
     P.apiKept(query).then(function (answer) {
+      if (asked !== stationsAsked) return;  // the filter changed while this one was on its way
       status.textContent = answer.kept ? t("saved_copy", {time: P.when(answer.kept)}) : "";
       var list = $("stations-list");
       list.textContent = "";
@@ -536,7 +540,7 @@
           ])
         ]));
       });
-    }, function (error) { status.textContent = error.message; });
+    }, function (error) { if (asked === stationsAsked) status.textContent = error.message; });
   }
 
   $("stations-open").addEventListener("change", stationsShow);
