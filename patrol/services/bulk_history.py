@@ -510,9 +510,12 @@ def case_steps_plan(*, case: CaseSeed, category: CategoryInfo, kind: str | None,
     return _CasePlanner(case, category, kind, now, rng, profile).plan()
 
 
-def case_rng(*, seed: int, case_id: int) -> random.Random:
-    """The case's own random stream: a case's life does not depend on the others'."""
-    return random.Random(seed * 1_000_003 + case_id)
+def case_rng(*, seed: int, number: int) -> random.Random:
+    """The case's own random stream: a case's life does not depend on the others'.
+
+    ``number`` is the case's place in id order, not its id: ids depend on what the sequence
+    handed out before (rolled-back transactions advance it too), places only on the cases."""
+    return random.Random(seed * 1_000_003 + number)
 
 
 # --- 2. all cases in time order, routes and actors resolved (pure) ----------------------------
@@ -552,7 +555,7 @@ def histories_plan(*, cases: list[CaseSeed], reference: Reference, seed: int,
             static = reference.route(case.category_id, case.community_id, {})
             kinds[place] = static.kind if static else None
         steps = case_steps_plan(case=case, category=category, kind=kinds[place],
-                                now=now, rng=case_rng(seed=seed, case_id=case.id),
+                                now=now, rng=case_rng(seed=seed, number=number),
                                 profile=profile)
         queue.extend((step.at, case.id, index, step) for index, step in enumerate(steps))
         if progress and number % 10_000 == 0:
