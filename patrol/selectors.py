@@ -49,7 +49,9 @@ def task_list_for_user(*, user, point: Point | None = None, include_closed: bool
             .only(*_TASK_ROW_FIELDS))
     if point is None:
         return list(rows.order_by("resolution_due", "id")[offset:offset + limit])
-    nearest = list(tasks.order_by(GeometryDistance("location", point))
+    # Tasks of one case (or of cases at one spot) lie at the same distance: the id orders them,
+    # so that pages neither repeat nor skip a task.
+    nearest = list(tasks.order_by(GeometryDistance("location", point), "id")
                    .values_list("pk", flat=True)[offset:offset + limit])
     found = rows.annotate(distance=Distance("location", point)).in_bulk(nearest)
     return sorted(found.values(), key=lambda task: (task.distance.m, task.pk))

@@ -89,3 +89,19 @@ def test_a_task_keeps_its_cases_location_when_the_case_moves(four_tasks):
     assert joined.case_id == case.pk
     assert _metres_to_case(case.pk, *origin) > before + 5  # the case moved
     assert apart_m() == 0
+
+
+def test_tasks_at_one_spot_page_nearest_first_in_id_order(four_tasks):
+    """Four cases moved to one point: their tasks tie on distance, and pages of one follow the
+    task ids without repeating or skipping one."""
+    from issues.models import Case
+    from patrol.models import Task
+
+    spot = Case.objects.get(pk=four_tasks[0]).location
+    Case.objects.filter(pk__in=four_tasks).update(location=spot)  # the tasks' copies follow
+    lon, lat = spot.x + 0.001, spot.y
+    volunteer = client_for("hk_vol1")
+    paged = [task["id"] for offset in range(4)
+             for task in volunteer.get(f"{API}/tasks/", {"lon": lon, "lat": lat, "limit": 1,
+                                                         "offset": offset}).json()["tasks"]]
+    assert paged == sorted(Task.objects.filter(case__in=four_tasks).values_list("pk", flat=True))
