@@ -17,6 +17,9 @@ PERIOD_CHOICES = [
 
 
 class MapFilterForm(forms.Form):
+    """The map's filters. Unset, or invalid (the page shows the errors; the data views refuse
+    the request before asking), they are the defaults: ``days`` given, every category."""
+
     days = forms.TypedChoiceField(label=_("Period"), choices=PERIOD_CHOICES, coerce=int,
                                   required=False, empty_value=None)
     category = forms.ChoiceField(label=_("Category"), required=False)
@@ -28,3 +31,15 @@ class MapFilterForm(forms.Form):
             (category.code, f"{category.code} {getattr(category, label)}")
             for category in categories
         ]
+
+    def _chosen(self, name: str):
+        return self.cleaned_data.get(name) if self.is_bound and self.is_valid() else None
+
+    def chosen_days(self) -> int:
+        """The period asked for, in days."""
+        return self._chosen("days") or self.initial["days"]
+
+    def chosen_categories(self) -> tuple[str, ...]:
+        """The category codes asked for; empty means every category the viewer may see."""
+        category = self._chosen("category")
+        return (category,) if category else ()

@@ -69,10 +69,7 @@ def governance_map(request: HttpRequest) -> HttpResponse:
     page says what time its data are as of."""
     office = user_has_role(request.user, Role.OFFICE_STAFF)
     form = _map_form(request, office=office)
-    days, categories = settings.MAP_PERIOD_DAYS, ()
-    if form.is_bound and form.is_valid():
-        days = form.cleaned_data["days"] or days
-        categories = (form.cleaned_data["category"],) if form.cleaned_data["category"] else ()
+    days, categories = form.chosen_days(), form.chosen_categories()
     now = timezone.now()
     filters = map_filters_for_period(now=now, days=days, categories=categories,
                                      include_private=office)
@@ -124,10 +121,8 @@ def map_hourly_heat(request: HttpRequest) -> JsonResponse:
     form = _map_form(request, office=office)
     if form.is_bound and not form.is_valid():
         return _form_errors(form)
-    category = form.cleaned_data.get("category") if form.is_bound else ""
     week = map_filters_for_period(now=timezone.now(), days=HOURLY_HEAT_DAYS,
-                                  categories=(category,) if category else (),
-                                  include_private=office)
+                                  categories=form.chosen_categories(), include_private=office)
     with map_reads():
         frames = report_heat_frames(filters=week)
     return JsonResponse(hourly_heat_data(frames, basemap=basemap_get(settings.BASEMAP)))
@@ -143,8 +138,8 @@ def map_uncovered(request: HttpRequest) -> JsonResponse:
     form = _map_form(request, office=True)
     if form.is_bound and not form.is_valid():
         return _form_errors(form)
-    days = (form.cleaned_data.get("days") if form.is_bound else None) or settings.MAP_PERIOD_DAYS
-    filters = map_filters_for_period(now=timezone.now(), days=days, include_private=True)
+    filters = map_filters_for_period(now=timezone.now(), days=form.chosen_days(),
+                                     include_private=True)
     with map_reads():
         cells = uncovered_demand_cells(filters=filters)
     return JsonResponse(uncovered_features(cells, basemap=basemap_get(settings.BASEMAP)))
