@@ -73,8 +73,8 @@ LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1", "[::1]"}
 # map_layers calls when it computes the layers live (names in frontend/selectors.py).
 VIEW_SELECTORS = ("map_category_list", "map_filters_for_period", "map_layers", "station_pins",
                   "report_heat_frames", "uncovered_demand_cells")
-LIVE_SELECTORS = ("map_layers_live", "report_heat_cells", "unit_grid_stats",
-                  "community_grid_stats", "case_hotspots")
+LIVE_SELECTORS = ("map_layers_live", "report_heat_cells", "report_grid_counts",
+                  "unit_grid_stats", "community_grid_stats", "case_hotspots")
 
 # Runs in the page before its own scripts: the moment every layer of the map is in the DOM.
 LAYERS_WATCH = """

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter, defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -195,13 +195,27 @@ def _period_rows(filters: MapFilters, hourly: type[Model], daily: type[Model]
     ]
 
 
-def _report_counts(filters: MapFilters, hourly: type[Model], daily: type[Model],
-                   key: str) -> Counter:
-    """Reports in the period per ``key`` (a field of the aggregate rows), hours and days."""
-    counts: Counter = Counter()
-    for rows in _period_rows(filters, hourly, daily):
-        counts.update(dict(rows.values_list(key).annotate(n=Sum("count")).order_by()))
-    return counts
+@dataclass(frozen=True)
+class GridReportCounts:
+    """Reports in the period per unit grid and per community grid (primary key → reports)."""
+
+    unit_grids: Counter
+    communities: Counter  # those in no unit grid included
+
+
+def report_grid_counts(*, filters: MapFilters) -> GridReportCounts:
+    """Both counts in one pass over the grid aggregates (issues.aggregates), whole days from
+    the daily rows: a community's reports are the sum of its rows, its unit grids' and its
+    own row for reports in none of them."""
+    unit_grids: Counter = Counter()
+    communities: Counter = Counter()
+    for rows in _period_rows(filters, ReportUnitGridHour, ReportUnitGridDay):
+        for community, unit_grid, reports in (rows.values_list("community_id", "unit_grid_id")
+                                              .annotate(n=Sum("count")).order_by()):
+            communities[community] += reports
+            if unit_grid is not None:
+                unit_grids[unit_grid] += reports
+    return GridReportCounts(unit_grids=unit_grids, communities=communities)
 
 
 def report_heat_cells(*, filters: MapFilters) -> list[HeatCell]:
@@ -277,28 +291,17 @@ def _overdue_q(now: datetime) -> Q:
 
 
 def community_grid_stats(*, filters: MapFilters, now: datetime,
-                         unit_grids: Sequence[UnitGridStats] | None = None
-                         ) -> list[CommunityStats]:
+                         counts: GridReportCounts | None = None) -> list[CommunityStats]:
     """Each community grid with its reports in the period, open and overdue cases, and area.
 
     Area in km² of the boundary in EPSG:4548 (Gauss-Kruger, scale error about 3e-5 here).
-    ``unit_grids``: the period's ``unit_grid_stats`` with the same filters, when the caller has
-    read them (the governance map): their reports add up to the communities' (a unit grid lies
-    in one community), and summing the aggregates again cost 130-170 ms at 1,000,000 reports.
+    Reports from the grid aggregates, not the reports themselves (at 1,000,000 reports the raw
+    count over 30 days took 250 ms); ``counts``: the period's ``report_grid_counts`` with the
+    same filters, when the caller has read them for the unit grids too (the governance map:
+    summing the aggregates twice cost 130-170 ms more at 1,000,000 reports).
     """
     label = name_field()
-    # From the unit-grid aggregates (issues.aggregates: intake counts every report with its
-    # unit grid, whose community is the report's), not the reports themselves: at 1,000,000
-    # reports the raw count over 30 days took 250 ms. Whole days from the daily rows.
-    if unit_grids is not None:
-        by_code: Counter = Counter()
-        for unit in unit_grids:
-            by_code[unit.community_code] += unit.reports
-        reports = {pk: by_code[code] for pk, code
-                   in CommunityGrid.objects.values_list("pk", "code")}
-    else:
-        reports = _report_counts(filters, ReportUnitGridHour, ReportUnitGridDay,
-                                 "unit_grid__community_id")
+    reports = (counts or report_grid_counts(filters=filters)).communities
     open_cases = Case.objects.filter(_category_q(filters), stage__in=OPEN_STAGES,
                                      merged_into__isnull=True, community_grid__isnull=False)
     opened = dict(open_cases.values_list("community_grid_id").annotate(n=Count("id")).order_by())
@@ -325,22 +328,22 @@ class UnitGridStats:
     community: str
     geometry: dict  # GeoJSON polygon, WGS 84
     reports: int  # reports received in the period
-    community_code: str = ""
 
 
-def unit_grid_stats(*, filters: MapFilters) -> list[UnitGridStats]:
+def unit_grid_stats(*, filters: MapFilters, counts: GridReportCounts | None = None
+                    ) -> list[UnitGridStats]:
     """Every unit grid with its reports in the period, from the daily and hourly aggregates
-    (issues)."""
+    (issues); ``counts`` as in ``community_grid_stats``."""
     label = name_field()
-    counts = _report_counts(filters, ReportUnitGridHour, ReportUnitGridDay, "unit_grid_id")
+    reports = (counts or report_grid_counts(filters=filters)).unit_grids
     grids = (UnitGrid.objects.annotate(geojson=AsGeoJSON("boundary", precision=6),
                                        community_name=F(f"community__{label}"))
              .order_by("grid_id")
-             .values_list("pk", "grid_id", "community_name", "geojson", "community__code"))
+             .values_list("pk", "grid_id", "community_name", "geojson"))
     return [
         UnitGridStats(grid_id=grid_id, community=community, geometry=json.loads(geojson),
-                      reports=counts.get(pk, 0), community_code=community_code)
-        for pk, grid_id, community, geojson, community_code in grids
+                      reports=reports.get(pk, 0))
+        for pk, grid_id, community, geojson in grids
     ]
 
 
@@ -512,8 +515,9 @@ def map_layers_live(*, filters: MapFilters, now: datetime, language: str) -> Map
     Call inside ``map_reads``. About a second with 1,000,000 reports (docs/DECISIONS.md)."""
     with translation.override(language):
         heat_cells = report_heat_cells(filters=filters)
-        unit_grids = unit_grid_stats(filters=filters)
-        grids = community_grid_stats(filters=filters, now=now, unit_grids=unit_grids)
+        counts = report_grid_counts(filters=filters)
+        unit_grids = unit_grid_stats(filters=filters, counts=counts)
+        grids = community_grid_stats(filters=filters, now=now, counts=counts)
         clusters = case_hotspots(filters=filters, eps_m=settings.MAP_HOTSPOT_EPS_M,
                                  min_cases=settings.MAP_HOTSPOT_MIN_CASES,
                                  with_descriptions=filters.include_private)

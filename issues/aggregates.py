@@ -1,5 +1,5 @@
-"""Report counts per 100 m cell and per unit grid, by category and hour and by category and
-day, for the maps.
+"""Report counts per 100 m cell and per unit grid (a report in no unit grid: per community), by
+category and hour and by category and day, for the maps.
 
 Kept current in the intake's transaction (``aggregates_count_report``) and rebuilt in bulk by
 ``aggregates_rebuild`` (the seed's bulk path, and the recount that tests compare against). Both
@@ -26,10 +26,13 @@ _CELL_SELECT = f"""
     FROM issues_report r WHERE {{where}}
     GROUP BY 1, 2, 3, 4
 """
+# One row per (community, unit grid or NULL, hour, category): a report in no unit grid is
+# counted in its community's row (issues.models.GridCount).
 _UNIT_SELECT = """
-    SELECT r.unit_grid_id, date_trunc('hour', r.received_at), r.category_id, count(*)
-    FROM issues_report r WHERE r.unit_grid_id IS NOT NULL AND {where}
-    GROUP BY 1, 2, 3
+    SELECT r.community_grid_id, r.unit_grid_id, date_trunc('hour', r.received_at),
+           r.category_id, count(*)
+    FROM issues_report r WHERE r.community_grid_id IS NOT NULL AND {where}
+    GROUP BY 1, 2, 3, 4
 """
 # One statement per kind of aggregate: the hourly counts, upserted, and the same counts summed
 # by day (date_trunc in UTC, whatever the session's time zone), upserted.
@@ -47,18 +50,21 @@ _CELL_INSERT = """
     ON CONFLICT (day, category_id, cell_x, cell_y)
     DO UPDATE SET count = issues_reportcellday.count + EXCLUDED.count
 """
+# The unique constraints are NULLS NOT DISTINCT, so a community's own row conflicts too.
 _UNIT_INSERT = """
-    WITH counted (unit_grid_id, hour, category_id, n) AS ({select}),
+    WITH counted (community_id, unit_grid_id, hour, category_id, n) AS ({select}),
     hourly AS (
-        INSERT INTO issues_reportunitgridhour (unit_grid_id, hour, category_id, count)
-        SELECT unit_grid_id, hour, category_id, n FROM counted
-        ON CONFLICT (hour, category_id, unit_grid_id)
+        INSERT INTO issues_reportunitgridhour (community_id, unit_grid_id, hour, category_id,
+                                               count)
+        SELECT community_id, unit_grid_id, hour, category_id, n FROM counted
+        ON CONFLICT (hour, category_id, community_id, unit_grid_id)
         DO UPDATE SET count = issues_reportunitgridhour.count + EXCLUDED.count
     )
-    INSERT INTO issues_reportunitgridday (unit_grid_id, day, category_id, count)
-    SELECT unit_grid_id, date_trunc('day', hour, 'UTC'), category_id, sum(n) FROM counted
-    GROUP BY 1, 2, 3
-    ON CONFLICT (day, category_id, unit_grid_id)
+    INSERT INTO issues_reportunitgridday (community_id, unit_grid_id, day, category_id, count)
+    SELECT community_id, unit_grid_id, date_trunc('day', hour, 'UTC'), category_id, sum(n)
+    FROM counted
+    GROUP BY 1, 2, 3, 4
+    ON CONFLICT (day, category_id, community_id, unit_grid_id)
     DO UPDATE SET count = issues_reportunitgridday.count + EXCLUDED.count
 """
 AGGREGATE_TABLES = ("issues_reportcellhour", "issues_reportunitgridhour",

@@ -524,10 +524,17 @@ class CellCount(models.Model):
         abstract = True
 
 
-class UnitGridCount(models.Model):
-    """Reports of one category in one unit grid over a period (an hour or a day)."""
+class GridCount(models.Model):
+    """Reports of one category in one unit grid over a period (an hour or a day).
 
-    unit_grid = models.ForeignKey(UnitGrid, on_delete=models.CASCADE, related_name="+")
+    The unit grids need not tile a community (intake gives a report in none of them its
+    community alone): those reports are counted in a row of the community with no unit grid, so
+    that a community's reports are the sum of its rows.
+    """
+
+    community = models.ForeignKey(CommunityGrid, on_delete=models.CASCADE, related_name="+")
+    unit_grid = models.ForeignKey(UnitGrid, on_delete=models.CASCADE, null=True,
+                                  related_name="+")
     category = models.ForeignKey(Category, on_delete=models.CASCADE, related_name="+")
     count = models.PositiveIntegerField(default=0)
 
@@ -551,8 +558,9 @@ class ReportCellHour(CellCount):
         ]
 
 
-class ReportUnitGridHour(UnitGridCount):
-    """Reports per unit grid, category and hour, kept current by intake."""
+class ReportUnitGridHour(GridCount):
+    """Reports per unit grid (or community alone), category and hour, kept current by
+    intake."""
 
     hour = models.DateTimeField()
 
@@ -560,8 +568,10 @@ class ReportUnitGridHour(UnitGridCount):
         verbose_name = _("report count per unit grid and hour")
         verbose_name_plural = _("report counts per unit grid and hour")
         constraints = [
+            # NULLS NOT DISTINCT: one row per community for its reports in no unit grid.
             models.UniqueConstraint(
-                fields=["hour", "category", "unit_grid"], name="unit_grid_hour_unique"
+                fields=["hour", "category", "community", "unit_grid"],
+                name="grid_hour_unique", nulls_distinct=False,
             ),
         ]
 
@@ -583,7 +593,7 @@ class ReportCellDay(CellCount):
         ]
 
 
-class ReportUnitGridDay(UnitGridCount):
+class ReportUnitGridDay(GridCount):
     """``ReportUnitGridHour`` summed by day (from 00:00 UTC), kept current by intake."""
 
     day = models.DateTimeField()  # 00:00 UTC of the day
@@ -593,6 +603,7 @@ class ReportUnitGridDay(UnitGridCount):
         verbose_name_plural = _("report counts per unit grid and day")
         constraints = [
             models.UniqueConstraint(
-                fields=["day", "category", "unit_grid"], name="unit_grid_day_unique"
+                fields=["day", "category", "community", "unit_grid"],
+                name="grid_day_unique", nulls_distinct=False,
             ),
         ]

@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 
 from django.db import connection, transaction
 
+from civicmap.selectors import grid_locate_sql
 from civicmap.spatial import METRIC_SRID
 from issues.aggregates import aggregates_rebuild
 from issues.models import Category
@@ -273,10 +274,9 @@ def _reports_insert(cursor, assignments: list[tuple[int, int, bool]], first_id: 
                    "case_id bigint, joined boolean) ON COMMIT DROP")
     rows_copy(cursor, "report_assignment", ["seq", "case_id", "joined"],
           ((seq, first_id + number, joined) for seq, number, joined in assignments))
-    # The grid rule is intake's: the unit grid that covers the point, lowest grid ID on a shared
-    # edge; its community is the report's community.
+    # The grid rule is intake's (civicmap.selectors.grid_locate_sql), point by point.
     cursor.execute(
-        """INSERT INTO issues_report (
+        f"""INSERT INTO issues_report (
                location, sent_lon, sent_lat, sent_coord_system, location_source,
                location_flagged, category_id, description, client_uuid, content_sha256,
                channel, reporter_id, captured_at, received_at, unit_grid_id,
@@ -286,13 +286,10 @@ def _reports_insert(cursor, assignments: list[tuple[int, int, bool]], first_id: 
            SELECT ST_SetSRID(ST_MakePoint(s.lon, s.lat), 4326)::geography, s.lon, s.lat,
                   'wgs84', 'device', false, s.category_id, s.description, s.client_uuid, '',
                   s.channel, s.reporter_id, s.captured_at, s.received_at, g.id,
-                  g.community_id, a.case_id, a.joined, '', '', '', '', '', '', '', '{}'
+                  g.community_id, a.case_id, a.joined, '', '', '', '', '', '', '', '{{}}'
            FROM report_staging s JOIN report_assignment a USING (seq)
-           LEFT JOIN LATERAL (
-               SELECT u.id, u.community_id FROM civicmap_unitgrid u
-               WHERE ST_Covers(u.boundary, ST_SetSRID(ST_MakePoint(s.lon, s.lat), 4326))
-               ORDER BY u.grid_id LIMIT 1
-           ) g ON true
+           LEFT JOIN LATERAL ({grid_locate_sql(lon="s.lon", lat="s.lat")}
+           ) g (id, community_id) ON true
            ORDER BY s.seq"""
     )
 

@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import math
+from collections import Counter
 from datetime import timedelta
 
 import pytest
+from django.contrib.gis.geos import Point
 from django.db import connection
 from django.utils import timezone
 
+from civicmap.models import UnitGrid
 from frontend.selectors import (
     case_hotspots,
     community_grid_stats,
     map_filters_for_period,
+    report_grid_counts,
     report_heat_cells,
     report_heat_frames,
     station_pins,
@@ -24,6 +28,7 @@ from tests.frontend.helpers import (
     HOTSPOT_CATEGORIES,
     HOTSPOT_SPACING_M,
     PRIVATE_CATEGORY,
+    XINGONG,
     hostile_station_load,
     map_history_load,
 )
@@ -106,16 +111,40 @@ def test_community_stats_area_reports_open_and_overdue(history):
     assert huaifang.reports_per_km2 == pytest.approx(huaifang.reports / huaifang.area_km2)
 
 
-def test_community_reports_add_up_from_the_unit_grids(history):
-    """The governance map hands community_grid_stats the unit grids it has read: the same
-    report counts as summing the aggregates per community."""
-    for filters in (_filters(history), _filters(history, include_private=True),
-                    _filters(history, categories=("E0505",))):
-        direct = community_grid_stats(filters=filters, now=history)
-        from_units = community_grid_stats(filters=filters, now=history,
-                                          unit_grids=unit_grid_stats(filters=filters))
-        assert from_units == direct
-        assert sum(grid.reports for grid in direct) > 0
+@pytest.fixture
+def history_with_a_gap(reference_data):
+    """The map history after the unit grid at Xingong is taken away: the reports there belong
+    to the community alone (the unit grids need not tile it)."""
+    UnitGrid.objects.filter(boundary__covers=Point(*XINGONG, srid=4326)).delete()
+    now = timezone.now()
+    map_history_load(now=now)
+    return now
+
+
+def test_community_reports_count_those_in_no_unit_grid(history_with_a_gap):
+    """A community's reports are all its reports, those outside every unit grid too; the unit
+    grids hold only their own. The governance map reads the counts once for both
+    (``report_grid_counts``): the same figures as each selector reading them itself."""
+    now = history_with_a_gap
+    outside = Report.objects.filter(unit_grid__isnull=True)
+    assert outside.exists() and not outside.filter(community_grid__isnull=True).exists()
+    for filters in (_filters(now), _filters(now, include_private=True),
+                    _filters(now, categories=("E0505",))):
+        in_period = Report.objects.filter(received_at__gte=filters.since,
+                                          received_at__lt=filters.until)
+        if not filters.include_private:
+            in_period = in_period.filter(category__is_private=False)
+        if filters.categories:
+            in_period = in_period.filter(category__code__in=filters.categories)
+        counts = report_grid_counts(filters=filters)
+        grids = community_grid_stats(filters=filters, now=now)
+        assert community_grid_stats(filters=filters, now=now, counts=counts) == grids
+        assert {grid.code: grid.reports for grid in grids if grid.reports} == dict(
+            Counter(in_period.values_list("community_grid__code", flat=True)))
+        units = unit_grid_stats(filters=filters)
+        assert unit_grid_stats(filters=filters, counts=counts) == units
+        assert sum(unit.reports for unit in units) == in_period.filter(
+            unit_grid__isnull=False).count()
 
 
 def test_unit_grid_stats_from_the_hourly_aggregates(history):

@@ -7,9 +7,11 @@ import uuid
 from datetime import timedelta
 
 import pytest
+from django.contrib.gis.geos import Polygon
 from django.db import connection
 from django.utils import timezone
 
+from civicmap.models import UnitGrid
 from issues.aggregates import CELL_SIZE_M, aggregates_rebuild
 from issues.models import Report, Rider
 from issues.services.intake import ChannelRules, ReportInput, report_create
@@ -21,21 +23,21 @@ NO_PHOTOS = ChannelRules(Report.Channel.APP, requires_client_uuid=True, requires
 TABLES = {
     "cells": "SELECT cell_x, cell_y, hour, category_id, count FROM issues_reportcellhour "
              "ORDER BY 1, 2, 3, 4",
-    "units": "SELECT unit_grid_id, hour, category_id, count FROM issues_reportunitgridhour "
-             "ORDER BY 1, 2, 3",
+    "units": "SELECT community_id, unit_grid_id, hour, category_id, count "
+             "FROM issues_reportunitgridhour ORDER BY 1, 2, 3, 4",
     "cell_days": "SELECT cell_x, cell_y, day, category_id, count FROM issues_reportcellday "
                  "ORDER BY 1, 2, 3, 4",
-    "unit_days": "SELECT unit_grid_id, day, category_id, count FROM issues_reportunitgridday "
-                 "ORDER BY 1, 2, 3",
+    "unit_days": "SELECT community_id, unit_grid_id, day, category_id, count "
+                 "FROM issues_reportunitgridday ORDER BY 1, 2, 3, 4",
 }
 # The daily rows are the hourly rows summed by day from 00:00 UTC.
 HOURS_BY_DAY = {
     "cell_days": "SELECT cell_x, cell_y, date_trunc('day', hour, 'UTC'), category_id, "
                  "sum(count)::int FROM issues_reportcellhour GROUP BY 1, 2, 3, 4 "
                  "ORDER BY 1, 2, 3, 4",
-    "unit_days": "SELECT unit_grid_id, date_trunc('day', hour, 'UTC'), category_id, "
-                 "sum(count)::int FROM issues_reportunitgridhour GROUP BY 1, 2, 3 "
-                 "ORDER BY 1, 2, 3",
+    "unit_days": "SELECT community_id, unit_grid_id, date_trunc('day', hour, 'UTC'), "
+                 "category_id, sum(count)::int FROM issues_reportunitgridhour "
+                 "GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4",
 }
 
 
@@ -49,6 +51,12 @@ def _rows(queries: dict[str, str] = TABLES) -> dict[str, list[tuple]]:
 
 
 def test_aggregates_kept_by_intake_equal_a_recount(reference_data):
+    """Some unit grids of the sampled area are taken away first: the reports there get their
+    community alone and are counted in its own row (unit grid NULL)."""
+    area = Polygon.from_bbox((116.385, 39.790, 116.402, 39.805))
+    UnitGrid.objects.filter(pk__in=[pk for n, pk in enumerate(
+        UnitGrid.objects.filter(boundary__intersects=area).order_by("pk")
+        .values_list("pk", flat=True)) if n % 2]).delete()
     rng = random.Random(3)
     rider = Rider.objects.order_by("user_id").first().user
     start = timezone.now() - timedelta(days=2)
@@ -65,6 +73,11 @@ def test_aggregates_kept_by_intake_equal_a_recount(reference_data):
     kept = _rows()
     for table in TABLES:
         assert sum(row[-1] for row in kept[table]) == 60, table
+    outside = Report.objects.filter(unit_grid__isnull=True)
+    assert 0 < outside.count() < 60 and not outside.filter(community_grid__isnull=True).exists()
+    assert sum(row[-1] for row in kept["units"] if row[1] is None) == outside.count()
+    assert {row[0] for row in kept["units"] if row[1] is None} == set(
+        outside.values_list("community_grid_id", flat=True))
     assert len(kept["cell_days"]) < len(kept["cells"])  # days hold several hours each
     assert _rows(HOURS_BY_DAY) == {table: kept[table] for table in HOURS_BY_DAY}
     aggregates_rebuild()
