@@ -12,7 +12,7 @@ from __future__ import annotations
 import io
 import math
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -147,3 +147,32 @@ def wait_for_worker(page) -> None:
         }
         return false;
     }""", timeout=15_000)
+
+
+class HeldRequests:
+    """The page's requests whose URL ``matches``, held back until ``release``: to make an
+    older answer arrive after a newer one, as on a slow mobile network (service-worker
+    requests included: the route is the context's)."""
+
+    def __init__(self, page, matches: Callable[[str], bool]) -> None:
+        self.page = page
+        self.routes: list = []
+        page.context.route(matches, lambda route: self.routes.append(route))
+
+    def wait(self, timeout_ms: int = 10_000) -> None:
+        """Until one request is held (the page sends it once it has what it needs)."""
+        for _ in range(timeout_ms // 50):
+            if self.routes:
+                return
+            self.page.wait_for_timeout(50)
+        raise AssertionError("the request to hold was never sent")
+
+    def release(self) -> None:
+        """Let the held requests go and wait until the page has had their answers."""
+        for route in self.routes:
+            url = route.request.url
+            with self.page.expect_response(lambda response, url=url: response.url == url
+                                           ) as answer:
+                route.continue_()
+            answer.value.finished()
+        self.page.wait_for_timeout(300)  # the answers' handlers have run by now

@@ -4,15 +4,19 @@ reporting it again, and the page's security and language."""
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 from django.contrib.auth import get_user_model
 from rest_framework.authtoken.models import Token
 
 from issues.models import CaseConfirmation, Report
+from issues.services.intake import ChannelRules, ReportInput, report_create
 from issues.tasks import photo_renditions_make_task
 from tests.frontend.conftest import screenshot
 from tests.frontend.phone_helpers import (
     HUAIFANG_STREET,
+    HeldRequests,
     metres_apart,
     phone_fixture,  # noqa: F401  (the phone fixture)
     sign_in_with_code,
@@ -22,7 +26,10 @@ from tests.issues.helpers import jpeg
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 RIDER_URL = "/rider/"
+NO_PHOTOS = ChannelRules(Report.Channel.APP, requires_client_uuid=True, requires_photos=False,
+                         max_description=2000)
 LAMP = "C0103"  # 路灯不亮或损坏: a public component
+DRAIN = "C0102"  # 雨水箅子堵塞或破损: another, not equivalent to it
 
 
 @pytest.fixture
@@ -184,4 +191,32 @@ def test_chinese_by_default_and_english_on_one_tap(rider_data, phone, client):
     assert page.text_content(".ph-title") == "Nanyuan whistle"
     page.click(".ph-lang button")
     page.wait_for_selector('html[lang="zh-hans"]')
+    watched.assert_clean()
+
+
+def test_the_nearby_list_follows_the_latest_category_when_answers_cross(rider_data, phone):
+    """The rider taps the lamp, then the drain, while the lamp's lookup is still on its way:
+    the lamp's answer, arriving last, must not list the lamp case under the drain (confirming
+    it would join the wrong problem)."""
+    near = (HUAIFANG_STREET[0] + 0.0002, HUAIFANG_STREET[1])
+    rider2 = get_user_model().objects.get(username="rider2")
+    lamp, drain = (report_create(
+        channel=NO_PHOTOS, reporter=rider2,
+        data=ReportInput(category_code=code, lon=near[0], lat=near[1],
+                         client_uuid=uuid.uuid4())).report.case_id for code in (LAMP, DRAIN))
+
+    watched = phone(RIDER_URL)
+    page = watched.page
+    page.wait_for_selector("#signin:not([hidden])")
+    sign_in_with_code(page, _token("rider1"))
+    page.wait_for_selector('#loc-status[data-source="device"]')
+    lamp_lookup = HeldRequests(page, lambda url: f"category={LAMP}" in url)
+    _choose_category(page, LAMP)
+    lamp_lookup.wait()
+    _choose_category(page, DRAIN)
+    page.wait_for_selector(f'.ph-nearby[data-case="{drain}"]')
+    lamp_lookup.release()
+    assert [item.get_attribute("data-case") for item in
+            page.locator(".ph-nearby").all()] == [str(drain)]
+    assert lamp != drain
     watched.assert_clean()

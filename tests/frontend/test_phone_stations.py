@@ -16,6 +16,7 @@ from stations.tokens import token_qr_payload
 from tests.frontend.conftest import screenshot
 from tests.frontend.phone_helpers import (
     HUAIFANG_STREET,
+    HeldRequests,
     camera_browser_fixture,  # noqa: F401  (the camera_browser fixture)
     phone_fixture,  # noqa: F401  (the phone fixture)
     sign_in_with_code,
@@ -100,22 +101,14 @@ def test_the_list_shows_the_latest_filter_when_answers_cross(station_data, phone
     page = watched.page
     page.wait_for_selector("#signin:not([hidden])")
     sign_in_with_code(page, Token.objects.get(user__username="rider1").key)
-    held = []
-    page.context.route(lambda url: "stations/nearest/" in url and "open_now=true" in url,
-                       lambda route: held.append(route))
+    open_only = HeldRequests(page, lambda url: "stations/nearest/" in url
+                             and "open_now=true" in url)
     page.click('#tabs button[data-view="view-stations"]')
-    for _ in range(200):  # the open-only lookup leaves once the phone has its position
-        if held:
-            break
-        page.wait_for_timeout(50)
-    assert held, "the open-only lookup was never sent"
+    open_only.wait()  # sent once the phone has its position
 
     page.uncheck("#stations-open")
     page.wait_for_selector(f'.ph-station[data-station="{nearest.pk}"] .ph-closed')
-    with page.expect_response(lambda response: "open_now=true" in response.url) as late:
-        held[0].continue_()
-    late.value.finished()
-    page.wait_for_timeout(300)  # the stale answer's handler has run by now
+    open_only.release()
     assert page.locator(".ph-station").first.get_attribute("data-station") == str(nearest.pk)
     assert page.locator(".ph-station .ph-closed").count() == 1
     watched.assert_clean()

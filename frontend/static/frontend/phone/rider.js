@@ -210,7 +210,9 @@
     var query = "reports/nearby/?category=" + encodeURIComponent(chosen.value) +
       "&lon=" + place.lon.toFixed(6) + "&lat=" + place.lat.toFixed(6) +
       "&coord_system=" + place.system;
+    var asked = state.nearbyKey;  // a new lookup replaces it: an older answer is dropped
     P.api(query).then(function (body) {
+      if (state.nearbyKey !== asked) return;  // another category or place was chosen since
       list.textContent = "";
       if (!body.cases.length) {
         list.appendChild(el("li", {class: "ph-hint", text: t("nearby_none")}));
@@ -232,6 +234,7 @@
         ]));
       });
     }, function (error) {
+      if (state.nearbyKey !== asked) return;
       state.nearbyKey = null;
       list.textContent = "";
       list.appendChild(el("li", {class: "ph-hint", text: error.offline ? t("nearby_offline") : error.message}));
