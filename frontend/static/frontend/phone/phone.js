@@ -145,6 +145,20 @@
     });
   }
 
+  /* For a lookup the user can ask again before its answer arrives (a filter changed on a slow
+   * network): latest() gives a function that wraps each request's promise; only the newest
+   * request's promise settles, so an older answer arriving last replaces nothing. */
+  function latest() {
+    var asked = 0;
+    return function (promise) {
+      var mine = ++asked;
+      return new Promise(function (resolve, reject) {
+        promise.then(function (value) { if (mine === asked) resolve(value); },
+                     function (error) { if (mine === asked) reject(error); });
+      });
+    };
+  }
+
   /* Photos behind the token (private categories, proof photos): fetched with the token and
    * shown from a blob: URL. */
   function authImage(url, alt, className) {
@@ -641,6 +655,7 @@
 
   window.Phone = {
     config: config, t: t, el: el, icon: icon, $: $, toast: toast, api: api, apiKept: apiKept,
+    latest: latest,
     ApiError: ApiError, authImage: authImage, signedIn: signedIn, signOut: signOut,
     auth: function () { return auth; }, positionWatch: positionWatch, onPosition: onPosition,
     position: function () { return position.fix; }, smallMap: smallMap, toMap: toMap,

@@ -186,6 +186,8 @@
     return Math.sqrt(x * x + y * y) * 6371000;
   }
 
+  var nearbyLatest = P.latest();  // another category or place may be chosen meanwhile
+
   function nearbyRefresh() {
     var chosen = category();
     var section = $("nearby");
@@ -210,9 +212,7 @@
     var query = "reports/nearby/?category=" + encodeURIComponent(chosen.value) +
       "&lon=" + place.lon.toFixed(6) + "&lat=" + place.lat.toFixed(6) +
       "&coord_system=" + place.system;
-    var asked = state.nearbyKey;  // a new lookup replaces it: an older answer is dropped
-    P.api(query).then(function (body) {
-      if (state.nearbyKey !== asked) return;  // another category or place was chosen since
+    nearbyLatest(P.api(query)).then(function (body) {
       list.textContent = "";
       if (!body.cases.length) {
         list.appendChild(el("li", {class: "ph-hint", text: t("nearby_none")}));
@@ -234,7 +234,6 @@
         ]));
       });
     }, function (error) {
-      if (state.nearbyKey !== asked) return;
       state.nearbyKey = null;
       list.textContent = "";
       list.appendChild(el("li", {class: "ph-hint", text: error.offline ? t("nearby_offline") : error.message}));
@@ -508,7 +507,7 @@
 
   // --- stations and check-in ------------------------------------------------------------------
 
-  var stationsAsked = 0;  // numbers the lookups: only the latest one's answer is shown
+  var stationsLatest = P.latest();  // "open now" may be switched meanwhile
 
   function stationsShow() {
     var fix = P.position();
@@ -518,9 +517,7 @@
     status.textContent = t("loading");
     var query = "stations/nearest/?lon=" + fix.lon.toFixed(6) + "&lat=" + fix.lat.toFixed(6) +
       ($("stations-open").checked ? "&open_now=true" : "");
-    var asked = ++stationsAsked;
-    P.apiKept(query).then(function (answer) {
-      if (asked !== stationsAsked) return;  // the filter changed while this one was on its way
+    stationsLatest(P.apiKept(query)).then(function (answer) {
       status.textContent = answer.kept ? t("saved_copy", {time: P.when(answer.kept)}) : "";
       var list = $("stations-list");
       list.textContent = "";
@@ -543,7 +540,7 @@
           ])
         ]));
       });
-    }, function (error) { if (asked === stationsAsked) status.textContent = error.message; });
+    }, function (error) { status.textContent = error.message; });
   }
 
   $("stations-open").addEventListener("change", stationsShow);

@@ -22,6 +22,8 @@
       : t("overdue_by", {time: P.duration(task.remaining_seconds)});
   }
 
+  var tasksLatest = P.latest();  // the order may be switched meanwhile
+
   function tasksShow() {
     var status = $("tasks-status");
     var query = "tasks/";
@@ -31,7 +33,7 @@
       query += "?lon=" + fix.lon.toFixed(6) + "&lat=" + fix.lat.toFixed(6);
     }
     status.textContent = t("loading");
-    P.apiKept(query).then(function (answer) {
+    tasksLatest(P.apiKept(query)).then(function (answer) {
       status.textContent = answer.kept ? t("saved_copy", {time: P.when(answer.kept)}) : "";
       var list = $("tasks-list");
       list.textContent = "";
