@@ -284,6 +284,7 @@
           if (selected === id) { renderDetail(results[0], results[1].events); }
         })
         .catch(function (body) {
+          if (selected !== id) return;  // another case was clicked meanwhile
           showDetail(true);
           detail.textContent = errorText(body);
         });
