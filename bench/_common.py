@@ -309,9 +309,11 @@ def writes_undo(marks: dict) -> dict:
                         FROM ({_CELL_SELECT.format(where=where)}) AS d(x, y, hour, cat, n)
                         WHERE h.cell_x = d.x AND h.cell_y = d.y AND h.hour = d.hour
                           AND h.category_id = d.cat""")
+        # A report in no unit grid is in its community's row (unit grid NULL): IS NOT DISTINCT.
         cur.execute(f"""UPDATE issues_reportunitgridhour h SET count = h.count - d.n
-                        FROM ({_UNIT_SELECT.format(where=where)}) AS d(u, hour, cat, n)
-                        WHERE h.unit_grid_id = d.u AND h.hour = d.hour AND h.category_id = d.cat""")
+                        FROM ({_UNIT_SELECT.format(where=where)}) AS d(com, u, hour, cat, n)
+                        WHERE h.community_id = d.com AND h.unit_grid_id IS NOT DISTINCT FROM d.u
+                          AND h.hour = d.hour AND h.category_id = d.cat""")
         if "issues_reportcellday" in _aggregate_tables(cur):  # the daily roll-ups (0006)
             cur.execute(f"""UPDATE issues_reportcellday h SET count = h.count - d.n
                             FROM (SELECT x, y, date_trunc('day', hour, 'UTC') AS day, cat,
@@ -321,12 +323,13 @@ def writes_undo(marks: dict) -> dict:
                             WHERE h.cell_x = d.x AND h.cell_y = d.y AND h.day = d.day
                               AND h.category_id = d.cat""")
             cur.execute(f"""UPDATE issues_reportunitgridday h SET count = h.count - d.n
-                            FROM (SELECT u, date_trunc('day', hour, 'UTC') AS day, cat,
+                            FROM (SELECT com, u, date_trunc('day', hour, 'UTC') AS day, cat,
                                          sum(n) AS n
                                   FROM ({_UNIT_SELECT.format(where=where)})
-                                       AS s(u, hour, cat, n) GROUP BY 1, 2, 3) AS d
-                            WHERE h.unit_grid_id = d.u AND h.day = d.day
-                              AND h.category_id = d.cat""")
+                                       AS s(com, u, hour, cat, n) GROUP BY 1, 2, 3, 4) AS d
+                            WHERE h.community_id = d.com
+                              AND h.unit_grid_id IS NOT DISTINCT FROM d.u
+                              AND h.day = d.day AND h.category_id = d.cat""")
         for table in _aggregate_tables(cur):
             cur.execute(f"DELETE FROM {table} WHERE count = 0")
         for table, mark in marks["max_id"].items():
