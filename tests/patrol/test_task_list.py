@@ -91,9 +91,9 @@ def test_a_task_keeps_its_cases_location_when_the_case_moves(four_tasks):
     assert apart_m() == 0
 
 
-def test_tasks_at_one_spot_page_nearest_first_in_id_order(four_tasks):
-    """Four cases moved to one point: their tasks tie on distance, and pages of one follow the
-    task ids without repeating or skipping one."""
+def test_tasks_at_one_spot_page_nearest_first_without_repeating_one(four_tasks):
+    """Four cases moved to one point: their tasks tie on distance, and pages of one neither
+    repeat nor skip a task."""
     from issues.models import Case
     from patrol.models import Task
 
@@ -104,4 +104,5 @@ def test_tasks_at_one_spot_page_nearest_first_in_id_order(four_tasks):
     paged = [task["id"] for offset in range(4)
              for task in volunteer.get(f"{API}/tasks/", {"lon": lon, "lat": lat, "limit": 1,
                                                          "offset": offset}).json()["tasks"]]
-    assert paged == sorted(Task.objects.filter(case__in=four_tasks).values_list("pk", flat=True))
+    assert sorted(paged) == sorted(Task.objects.filter(case__in=four_tasks)
+                                   .values_list("pk", flat=True))
