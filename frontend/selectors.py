@@ -42,10 +42,9 @@ from django.utils.translation import get_language
 
 from civicmap.i18n import name_field
 from civicmap.models import WGS84, CommunityGrid, UnitGrid
-from civicmap.spatial import METRIC_SRID, as_geometry_point, metric
+from civicmap.spatial import CELL_SIZE_M, METRIC_SRID, as_geometry_point, metric
 from frontend.codec import dataclass_from_json
 from frontend.models import MapAudience, MapSnapshot
-from issues.aggregates import CELL_SIZE_M
 from issues.models import (
     OPEN_STAGES,
     Case,
