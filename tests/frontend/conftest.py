@@ -39,7 +39,8 @@ document.addEventListener("securitypolicyviolation", function (event) {
 @pytest.fixture(scope="session")
 def chromium():
     if not Path(CHROMIUM).exists():
-        pytest.skip(f"{CHROMIUM} is not installed (WITH_BROWSER=1 scripts/setup.sh)")
+        # A missing browser fails the run: a skipped browser test proves nothing.
+        pytest.fail(f"{CHROMIUM} is not installed (WITH_BROWSER=1 scripts/setup.sh)")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
