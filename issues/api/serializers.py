@@ -6,6 +6,7 @@ from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 from rest_framework_gis.fields import GeometryField
 
+from civicmap.api.paging import page_field
 from civicmap.i18n import name_field
 from issues.models import Category, Report, Stage
 from issues.selectors import PUBLIC_PAGE_SIZE_MAX, photo_url
@@ -49,7 +50,9 @@ class NearbyQuery(LocationQuery):
     category = serializers.CharField()
 
 
-class ConfirmInput(serializers.Serializer):
+class ConfirmInput(LocationQuery):
+    """Where the rider is (the device's position, as for a report) and an optional photo."""
+
     client_uuid = serializers.UUIDField(required=False)
     photo = serializers.FileField(required=False)
 
@@ -62,7 +65,7 @@ class PublicListQuery(serializers.Serializer):
     stage = serializers.CharField(required=False, help_text="comma-separated stages")
     since = serializers.DateTimeField(required=False)
     until = serializers.DateTimeField(required=False)
-    page = serializers.IntegerField(required=False, min_value=1, default=1)
+    page = page_field()
     page_size = serializers.IntegerField(required=False, min_value=1,
                                          max_value=PUBLIC_PAGE_SIZE_MAX, default=100)
 
