@@ -9,13 +9,17 @@ clients send").
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 
 # 2000-01-01 00:00 in the earliest time zone on Earth (UTC+14), i.e. 1999-12-31 10:00 UTC:
 # a capture time on 1 January 2000 is accepted wherever the phone's clock says it is.
 CLIENT_TIME_MIN = datetime(2000, 1, 1, tzinfo=timezone(timedelta(hours=14)))
 # A phone's clock may run ahead of the server's: a capture time up to a day after receipt.
 CLIENT_TIME_AHEAD_MAX = timedelta(days=1)
+
+# The latest moment a query's time filter may name (Open311's start_date and end_date):
+# arithmetic on it (a 90-day window) stays inside Python's year 9999.
+QUERY_TIME_MAX = datetime(2100, 1, 1, tzinfo=UTC)
 
 # Months a leaderboard or points page can be asked for, first days of the months.
 MONTH_MIN = date(2000, 1, 1)

@@ -21,7 +21,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.translation import gettext_lazy as _
 
-from civicmap.bounds import PAGE_MAX
+from civicmap.bounds import CLIENT_TIME_MIN, PAGE_MAX, QUERY_TIME_MAX
 from civicmap.errors import FieldError, InvalidInput
 from civicmap.models import WGS84
 from issues.models import Category
@@ -58,6 +58,7 @@ MSG_MEDIA_URL_INVALID = _("media_url must be an http or https URL.")
 MSG_MEDIA_HOST = _("Media is fetched only from approved hosts, and %(host)s is not one of them.")
 MSG_BAD_IDS = _("Service request IDs are whole numbers, separated by commas.")
 MSG_BAD_DATE = _("Use an ISO 8601 date and time, e.g. 2026-06-01T08:00:00+08:00.")
+MSG_DATE_RANGE = _("Use a date from 2000-01-01 to 2099-12-31.")
 MSG_DATE_ORDER = _("end_date must not be before start_date.")
 MSG_DATE_SPAN = _("start_date and end_date may be at most %(days)s days apart.")
 MSG_BAD_STATUS = _("status is open, closed, or both separated by a comma.")
@@ -286,6 +287,9 @@ def _date_range(params: Params, *, now: datetime,
         bounds[name] = None if text is None else _moment(text, end=name == "end_date")
         if text is not None and bounds[name] is None:
             errors.append(FieldError(name, "invalid", MSG_BAD_DATE))
+        elif bounds[name] is not None and not (
+                CLIENT_TIME_MIN <= bounds[name] < QUERY_TIME_MAX):  # the window's arithmetic
+            errors.append(FieldError(name, "out_of_range", MSG_DATE_RANGE))
     if any(error.field in bounds for error in errors):
         return None, None
     start, end = bounds["start_date"], bounds["end_date"]

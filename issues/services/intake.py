@@ -48,6 +48,7 @@ MSG_LON_RANGE = _("Longitude must be a number from -180 to 180.")
 MSG_LAT_RANGE = _("Latitude must be a number from -90 to 90.")
 MSG_COORD_SYSTEM = _("Unknown coordinate system: use wgs84, gcj02 or bd09.")
 MSG_ACCURACY_RANGE = _("Accuracy must be a number of metres from 0 to 100,000.")
+MSG_TIME_RANGE = _("The time must be between 2000-01-01 and one day from now.")
 MSG_CAPTURED_AT_RANGE = _(
     "The capture time must be between 2000-01-01 and one day after the report is received."
 )

@@ -259,3 +259,32 @@ def test_rows_at_the_edges_of_every_constraint_are_listed_everywhere(rider):
     assert admin.get("/admin/issues/report/").status_code == 200
     assert admin.get("/admin/issues/report/", {"o": "-8"}).status_code == 200
     assert client_for(None).get(REPORTS_URL).status_code == 200
+
+
+@pytest.mark.parametrize(("params", "name"), [
+    ({"end_date": "0001-01-01"}, "end_date"),
+    ({"start_date": "9999-12-31T23:59:59-14:00"}, "start_date"),
+    ({"start_date": "0001-01-01T00:00:00+14:00"}, "start_date"),
+])
+def test_open311_dates_past_python_are_400_naming_them(reference_data, params, name):
+    response = Client().get(OPEN311_REQUESTS, params)
+
+    assert response.status_code == 400, response.content
+    assert name in _open311_errors(response)
+
+
+@pytest.mark.parametrize("moment", ["0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00"])
+def test_open311_datetime_attribute_out_of_range_is_400_naming_it(reference_data, moment):
+    response = _open311_post(service_code="E0301", **{"attribute[noticed_at]": moment})
+
+    assert response.status_code == 400, response.content
+    assert "attribute[noticed_at]" in _open311_errors(response)
+
+
+@pytest.mark.parametrize("url", [REPORTS_URL, CASES_URL])
+@pytest.mark.parametrize("moment", ["0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00",
+                                    "0001-01-01T00:00:00Z"])
+def test_public_list_times_past_python_are_not_a_server_error(reference_data, url, moment):
+    response = client_for(None).get(url, {"since": moment, "until": moment})
+
+    assert response.status_code in (200, 400), response.content
