@@ -6,6 +6,7 @@ from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 from rest_framework_gis.fields import GeometryField
 
+from civicmap.api.fields import QueryTimeField
 from civicmap.api.paging import page_field
 from civicmap.i18n import name_field
 from issues.models import Category, Report, Stage
@@ -63,8 +64,8 @@ class PublicListQuery(serializers.Serializer):
     unit_grid = serializers.CharField(required=False)
     category = serializers.CharField(required=False, help_text="comma-separated codes")
     stage = serializers.CharField(required=False, help_text="comma-separated stages")
-    since = serializers.DateTimeField(required=False)
-    until = serializers.DateTimeField(required=False)
+    since = QueryTimeField(required=False)
+    until = QueryTimeField(required=False)
     page = page_field()
     page_size = serializers.IntegerField(required=False, min_value=1,
                                          max_value=PUBLIC_PAGE_SIZE_MAX, default=100)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from civicmap.api.fields import QueryTimeField
 from civicmap.api.paging import offset_field
 from civicmap.i18n import name_field
 from issues.models import Case, Stage
@@ -52,8 +53,8 @@ class BulkInput(serializers.Serializer):
 
 
 class RatesQuery(serializers.Serializer):
-    since = serializers.DateTimeField()
-    until = serializers.DateTimeField()
+    since = QueryTimeField()
+    until = QueryTimeField()
 
     def validate(self, attrs: dict) -> dict:
         if attrs["since"] >= attrs["until"]:
