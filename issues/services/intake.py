@@ -198,8 +198,10 @@ def report_create(
     Raises InvalidInput (400), Conflict (409, a uuid reused with other content) or
     RateLimited (429). Nothing is stored when it raises.
     """
-    received_at = received_at or timezone.now()
-    category, located, place, inspected = _checked(channel, data, received_at)
+    # The capture time is checked against this moment; the report's own receipt time is taken
+    # at the write (after the locks), never earlier, so the database's bound holds too.
+    checked_at = received_at or timezone.now()
+    category, located, place, inspected = _checked(channel, data, checked_at)
     fingerprint = _fingerprint(data, inspected)
     with stored_photos_cleanup() as stored, transaction.atomic():
         if reporter is not None:
@@ -209,7 +211,7 @@ def report_create(
                 return IntakeResult(report=replay, replayed=True)
             _rate_limit_check(reporter)
         report = _report_write(channel, data, category, located, place, fingerprint, reporter,
-                               api_client, received_at)
+                               api_client, received_at or timezone.now())
         for position, (upload, info) in enumerate(zip(data.photos, inspected, strict=True)):
             photo_store(upload=upload, inspected=info, stored=stored, report=report,
                         position=position)
