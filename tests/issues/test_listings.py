@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from civicmap import coords
 from fixtures.seed import fixture_load
-from issues.models import Case, CaseConfirmation, CaseEvent, ReportPhoto
+from issues.models import Case, CaseConfirmation, CaseEvent, Category, ReportPhoto
 from tests.issues.helpers import (
     CASES_URL,
     CATEGORIES_URL,
@@ -326,6 +326,19 @@ def test_confirm_distance_limit_is_a_setting(rider, rider2, settings):
 
     assert far.status_code == 400
     assert near.status_code == 201
+
+
+def test_confirm_reaches_as_far_as_a_wider_duplicate_radius(rider, rider2):
+    """A category whose reports merge within 600 m is "here" within 600 m: the nearby list
+    shows its cases that far (max(250 m, radius)), so the rider can confirm them."""
+    case_id = _case_at(rider, HUAIFANG)
+    Category.objects.filter(code="C0103").update(merge_radius_m=600)
+
+    within = rider2.post(confirm_url(case_id),
+                         confirm_form(project(HUAIFANG, metres=550, azimuth_deg=90)))
+
+    assert within.status_code == 201
+    assert CaseConfirmation.objects.get(case_id=case_id).distance_m == pytest.approx(550, abs=1)
 
 
 def test_confirm_without_a_position_is_400_naming_it(rider, rider2):
