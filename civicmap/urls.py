@@ -15,6 +15,8 @@ urlpatterns = [
     path("", include("frontend.urls")),
 ]
 
-# Unknown paths under /api/ answer in the API's error shape, not with an HTML page.
+# Under /api/ (and /open311/ for refused bodies) errors answer in the API's error shape, not
+# with an HTML page.
 handler404 = "civicmap.views.not_found"
 handler500 = "civicmap.views.server_error"
+handler400 = "civicmap.views.bad_request"

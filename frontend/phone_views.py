@@ -153,6 +153,7 @@ def phone_strings() -> dict[str, str]:
         "closed_now": _("Closed now"),
         "member_benefit": _("Member card benefit"),
         "checkin_needs_position": _("Check-in needs your position: allow location."),
+        "confirm_needs_position": _("Confirming needs your position: allow location."),
         "checkin_needs_network": _("Check-in needs a connection to the server."),
         "checkin_done": _("Checked in at %(name)s."),
         "checkin_again": _("Already counted this hour at %(name)s."),

@@ -9,6 +9,7 @@ from django.contrib.gis.db import models
 from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
 
+from civicmap.bounds import ACCURACY_MAX_M, CLIENT_TIME_AHEAD_MAX, CLIENT_TIME_MIN
 from civicmap.models import WGS84, CommunityGrid, UnitGrid
 from civicmap.spatial import METRIC_SRID, metric, metric_cell_key
 
@@ -40,6 +41,10 @@ class CategoryGroup(models.Model):
 
     def __str__(self) -> str:
         return f"{self.code} {self.name_zh}"
+
+
+DEADLINE_HOURS_MAX = 8784  # hours: 366 days
+DEADLINE_WORKING_DAYS_MAX = 250  # working days: about a calendar year in China
 
 
 class Category(models.Model):
@@ -136,6 +141,22 @@ class Category(models.Model):
             models.CheckConstraint(
                 condition=Q(merge_radius_m__gt=0, merge_radius_m__lte=1000),
                 name="category_merge_radius_range",
+            ),
+            # A task's deadline is at most about a year after its offer (DEADLINE_AHEAD_MAX):
+            # 8,784 hours is 366 days; 250 working days are about a calendar year.
+            models.CheckConstraint(
+                condition=(Q(response_unit="hours", response_deadline__lte=DEADLINE_HOURS_MAX)
+                           | Q(response_unit="working_days",
+                               response_deadline__lte=DEADLINE_WORKING_DAYS_MAX))
+                & (Q(resolution_unit="hours", resolution_deadline__lte=DEADLINE_HOURS_MAX)
+                   | Q(resolution_unit="working_days",
+                       resolution_deadline__lte=DEADLINE_WORKING_DAYS_MAX)),
+                name="category_deadlines_at_most_a_year",
+            ),
+            # Intake looks back this far for a case to join: hours, at most a year.
+            models.CheckConstraint(
+                condition=Q(merge_window_hours__gte=1, merge_window_hours__lte=8784),
+                name="category_merge_window_at_most_a_year",
             ),
         ]
 
@@ -412,6 +433,18 @@ class Report(models.Model):
                 name="report_accuracy_not_negative",
             ),
             models.CheckConstraint(
+                condition=Q(accuracy_m__isnull=True) | Q(accuracy_m__lte=ACCURACY_MAX_M),
+                name="report_accuracy_at_most_100_km",
+            ),
+            # The phone's clock: from 2000-01-01 (in UTC+14) to a day after receipt. Python
+            # cannot hold a year before 1 or after 9999, and a listing must read every row.
+            models.CheckConstraint(
+                condition=Q(captured_at__isnull=True)
+                | Q(captured_at__gte=CLIENT_TIME_MIN,
+                    captured_at__lte=F("received_at") + CLIENT_TIME_AHEAD_MAX),
+                name="report_captured_at_in_range",
+            ),
+            models.CheckConstraint(
                 condition=~Q(channel="app") | Q(client_uuid__isnull=False),
                 name="report_app_needs_client_uuid",
             ),
@@ -471,6 +504,12 @@ class CaseConfirmation(models.Model):
     photo = models.ForeignKey(
         ReportPhoto, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
+    # Where the rider was (WGS 84, converted from what the phone sent) and how far that is from
+    # the case in metres on the spheroid; empty on confirmations made before positions were
+    # required.
+    position = models.PointField(_("position"), srid=WGS84, geography=True, null=True,
+                                 blank=True)
+    distance_m = models.FloatField(_("distance (m)"), null=True, blank=True)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
 
     class Meta:
@@ -478,6 +517,10 @@ class CaseConfirmation(models.Model):
         verbose_name_plural = _("confirmations")
         constraints = [
             models.UniqueConstraint(fields=["case", "rider"], name="confirm_once_per_rider"),
+            models.CheckConstraint(
+                condition=Q(distance_m__isnull=True) | Q(distance_m__gte=0),
+                name="confirm_distance_not_negative",
+            ),
         ]
 
 

@@ -8,6 +8,7 @@ from django.contrib.postgres.indexes import GistIndex
 from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
 
+from civicmap.bounds import DEADLINE_AHEAD_MAX
 from civicmap.models import WGS84, CommunityGrid
 from issues.models import Case, TeamType
 
@@ -154,6 +155,12 @@ class Task(models.Model):
                 condition=Q(response_due__gte=F("offered_at"))
                 & Q(resolution_due__gte=F("offered_at")),
                 name="task_deadlines_after_offer",
+            ),
+            # Deadlines come from the category (at most about a year, issues.Category): 400 days.
+            models.CheckConstraint(
+                condition=Q(response_due__lte=F("offered_at") + DEADLINE_AHEAD_MAX)
+                & Q(resolution_due__lte=F("offered_at") + DEADLINE_AHEAD_MAX),
+                name="task_deadlines_within_a_year",
             ),
             # At most one live task per case: a case is worked by one assignee at a time.
             models.UniqueConstraint(

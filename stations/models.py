@@ -8,6 +8,7 @@ from django.contrib.postgres.fields import ArrayField
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+from civicmap.bounds import ACCURACY_MAX_M
 from civicmap.models import WGS84
 
 DEFAULT_COVERAGE_RADIUS_M = 500  # metres: a few minutes' walk from the parked bike.
@@ -164,6 +165,10 @@ class CheckIn(models.Model):
             models.CheckConstraint(
                 condition=Q(accuracy_m__isnull=True) | Q(accuracy_m__gte=0),
                 name="checkin_accuracy_not_negative",
+            ),
+            models.CheckConstraint(
+                condition=Q(accuracy_m__isnull=True) | Q(accuracy_m__lte=ACCURACY_MAX_M),
+                name="checkin_accuracy_at_most_100_km",
             ),
         ]
         indexes = [models.Index(fields=["station", "at"], name="checkin_station_at")]

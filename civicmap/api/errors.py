@@ -5,9 +5,16 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from django.core.exceptions import PermissionDenied
+from django.conf import settings
+from django.core.exceptions import (
+    PermissionDenied,
+    RequestDataTooBig,
+    TooManyFieldsSent,
+    TooManyFilesSent,
+)
 from django.http import Http404, HttpRequest, JsonResponse
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
@@ -15,6 +22,11 @@ from rest_framework.views import exception_handler
 from civicmap.errors import DomainError, RateLimited
 
 logger = logging.getLogger(__name__)
+
+MSG_BODY_TOO_LARGE = gettext_lazy("The request is too large: at most %(limit)s bytes of fields.")
+MSG_TOO_MANY_FIELDS = gettext_lazy("The request has too many fields: at most %(limit)s.")
+MSG_TOO_MANY_FILES = gettext_lazy("The request has too many files: at most %(limit)s.")
+MSG_BAD_REQUEST = gettext_lazy("The request could not be read.")
 
 
 def _flatten(detail: Any, field: str | None = None) -> list[dict]:
@@ -76,3 +88,25 @@ def json_server_error(request: HttpRequest) -> JsonResponse:
         error_body([{"field": None, "code": "server_error", "message": _("Server error.")}]),
         status=status.HTTP_500_INTERNAL_SERVER_ERROR,
     )
+
+
+def bad_request_code(exception: Exception | None) -> tuple[str, int, str]:
+    """(code, HTTP status, message) for what Django refuses while reading a request: a body
+    past DATA_UPLOAD_MAX_MEMORY_SIZE is 413, too many fields or files 400."""
+    if isinstance(exception, RequestDataTooBig):
+        return ("too_large", status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+                str(MSG_BODY_TOO_LARGE % {"limit": settings.DATA_UPLOAD_MAX_MEMORY_SIZE}))
+    if isinstance(exception, TooManyFieldsSent):
+        return ("too_many_fields", status.HTTP_400_BAD_REQUEST,
+                str(MSG_TOO_MANY_FIELDS % {"limit": settings.DATA_UPLOAD_MAX_NUMBER_FIELDS}))
+    if isinstance(exception, TooManyFilesSent):
+        return ("too_many_files", status.HTTP_400_BAD_REQUEST,
+                str(MSG_TOO_MANY_FILES % {"limit": settings.DATA_UPLOAD_MAX_NUMBER_FILES}))
+    return "bad_request", status.HTTP_400_BAD_REQUEST, str(MSG_BAD_REQUEST)
+
+
+def json_bad_request(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
+    """Django's own refusals (handler400) under /api/, in the error shape."""
+    code, http_status, message = bad_request_code(exception)
+    return JsonResponse(error_body([{"field": None, "code": code, "message": message}]),
+                        status=http_status)

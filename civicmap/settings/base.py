@@ -309,4 +309,7 @@ CELERY_IMPORTS = ["patrol.webhooks", "patrol.services.notifications"]
 POINTS_FIRST_REPORTER = env_int("POINTS_FIRST_REPORTER", 10)
 POINTS_CONFIRMER = env_int("POINTS_CONFIRMER", 3)
 POINTS_DAILY_CAP = env_int("POINTS_DAILY_CAP", 30)
+# Metres (on the spheroid) a rider may be from a case to confirm it: the nearby list's 250 m
+# plus GPS slack. A category whose duplicate radius is larger allows that radius instead.
+CONFIRM_MAX_DISTANCE_M = env_int("CONFIRM_MAX_DISTANCE_M", 300)
 # ==========================================================================================

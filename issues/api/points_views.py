@@ -19,6 +19,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from civicmap.api.permissions import IsRider, role_permission
+from civicmap.bounds import MONTH_MAX, MONTH_MIN
 from civicmap.errors import FieldError, InvalidInput
 from civicmap.i18n import name_field
 from civicmap.models import CommunityGrid
@@ -31,6 +32,7 @@ from issues.selectors_points import (
 )
 
 MSG_MONTH_FORMAT = _("Give the month as YYYY-MM, e.g. 2026-03.")
+MSG_MONTH_RANGE = _("The month must be from %(first)s to %(last)s.")
 MSG_COMMUNITY_UNKNOWN = _("Unknown community.")
 EXPORT_COLUMNS = [_("Rank"), _("Display name"), _("Community"), _("Points")]
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -42,12 +44,17 @@ MONTH_PATTERN = re.compile(r"[0-9]{4}-(0[1-9]|1[0-2])")
 class MonthField(serializers.Field):
     """``YYYY-MM`` to the first day of that month."""
 
-    default_error_messages = {"invalid": MSG_MONTH_FORMAT}
+    default_error_messages = {"invalid": MSG_MONTH_FORMAT, "out_of_range": MSG_MONTH_RANGE}
 
     def to_internal_value(self, data) -> date:
         if not isinstance(data, str) or not MONTH_PATTERN.fullmatch(data):
             self.fail("invalid")
-        return date(int(data[:4]), int(data[5:7]), 1)
+        year, number = int(data[:4]), int(data[5:7])
+        # Compared as numbers: Python has no year 0, and the end of 9999-12 is past its last day.
+        if not (MONTH_MIN.year, MONTH_MIN.month) <= (year, number) <= (MONTH_MAX.year,
+                                                                       MONTH_MAX.month):
+            self.fail("out_of_range", first=_month_text(MONTH_MIN), last=_month_text(MONTH_MAX))
+        return date(year, number, 1)
 
     def to_representation(self, value: date) -> str:
         return _month_text(value)

@@ -6,6 +6,8 @@ from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 from rest_framework_gis.fields import GeometryField
 
+from civicmap.api.fields import QueryTimeField
+from civicmap.api.paging import page_field
 from civicmap.i18n import name_field
 from issues.models import Category, Report, Stage
 from issues.selectors import PUBLIC_PAGE_SIZE_MAX, photo_url
@@ -49,7 +51,9 @@ class NearbyQuery(LocationQuery):
     category = serializers.CharField()
 
 
-class ConfirmInput(serializers.Serializer):
+class ConfirmInput(LocationQuery):
+    """Where the rider is (the device's position, as for a report) and an optional photo."""
+
     client_uuid = serializers.UUIDField(required=False)
     photo = serializers.FileField(required=False)
 
@@ -60,9 +64,9 @@ class PublicListQuery(serializers.Serializer):
     unit_grid = serializers.CharField(required=False)
     category = serializers.CharField(required=False, help_text="comma-separated codes")
     stage = serializers.CharField(required=False, help_text="comma-separated stages")
-    since = serializers.DateTimeField(required=False)
-    until = serializers.DateTimeField(required=False)
-    page = serializers.IntegerField(required=False, min_value=1, default=1)
+    since = QueryTimeField(required=False)
+    until = QueryTimeField(required=False)
+    page = page_field()
     page_size = serializers.IntegerField(required=False, min_value=1,
                                          max_value=PUBLIC_PAGE_SIZE_MAX, default=100)
 

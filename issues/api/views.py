@@ -127,8 +127,10 @@ class CaseConfirmView(APIView):
     def post(self, request: Request, case_id: int) -> Response:
         form = ConfirmInput(data=request.data)
         form.is_valid(raise_exception=True)
+        values = form.validated_data
+        lon, lat = coords.to_wgs84(values["lon"], values["lat"], values["coord_system"])
         case, created = case_confirm(
-            case_id=case_id, rider=request.user,
+            case_id=case_id, rider=request.user, position=report_point(lon=lon, lat=lat),
             client_uuid=form.validated_data.get("client_uuid"),
             photo_upload=form.validated_data.get("photo"),
         )

@@ -21,9 +21,10 @@ from django.utils.dateparse import parse_datetime
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
+from civicmap.bounds import CLIENT_TIME_AHEAD_MAX, CLIENT_TIME_MIN
 from civicmap.errors import FieldError
 from issues.models import Category
-from issues.services.intake import MSG_BAD_DATETIME, MSG_NOT_A_NUMBER
+from issues.services.intake import MSG_BAD_DATETIME, MSG_NOT_A_NUMBER, MSG_TIME_RANGE
 
 BEIJING = ZoneInfo("Asia/Shanghai")  # UTC+08:00 all year (no daylight saving)
 
@@ -227,6 +228,8 @@ def _value_parse(attribute: ServiceAttribute, raw: list[str]):
             return None, MSG_BAD_DATETIME
         if timezone.is_naive(moment):  # a wall time without an offset is Beijing time
             moment = moment.replace(tzinfo=BEIJING)
+        if not CLIENT_TIME_MIN <= moment <= timezone.now() + CLIENT_TIME_AHEAD_MAX:
+            return None, MSG_TIME_RANGE  # and past Python's years 1 to 9999 once in Beijing
         return moment.astimezone(BEIJING).isoformat(timespec="seconds"), None
     limit = STRING_MAX if attribute.datatype == STRING else TEXT_MAX
     if len(text) > limit:

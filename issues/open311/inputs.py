@@ -21,6 +21,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.translation import gettext_lazy as _
 
+from civicmap.bounds import CLIENT_TIME_MIN, PAGE_MAX, QUERY_TIME_MAX
 from civicmap.errors import FieldError, InvalidInput
 from civicmap.models import WGS84
 from issues.models import Category
@@ -31,7 +32,13 @@ from issues.open311.definitions import (
     service_attributes,
 )
 from issues.open311.selectors import REQUESTS_MAX, RequestFilters, public_category
-from issues.services.intake import MSG_LAT_RANGE, MSG_LON_RANGE, MSG_NOT_A_NUMBER, ReportContact
+from issues.services.intake import (
+    MSG_LAT_RANGE,
+    MSG_LON_RANGE,
+    MSG_NOT_A_NUMBER,
+    ReportContact,
+    text_nul_errors,
+)
 
 SPAN_MAX = timedelta(days=90)  # the spec's widest start_date..end_date, and the default window
 NEAR_DEFAULT_RADIUS_M = 1000  # metres, when lat+long come without radius
@@ -51,10 +58,11 @@ MSG_MEDIA_URL_INVALID = _("media_url must be an http or https URL.")
 MSG_MEDIA_HOST = _("Media is fetched only from approved hosts, and %(host)s is not one of them.")
 MSG_BAD_IDS = _("Service request IDs are whole numbers, separated by commas.")
 MSG_BAD_DATE = _("Use an ISO 8601 date and time, e.g. 2026-06-01T08:00:00+08:00.")
+MSG_DATE_RANGE = _("Use a date from 2000-01-01 to 2099-12-31.")
 MSG_DATE_ORDER = _("end_date must not be before start_date.")
 MSG_DATE_SPAN = _("start_date and end_date may be at most %(days)s days apart.")
 MSG_BAD_STATUS = _("status is open, closed, or both separated by a comma.")
-MSG_BAD_PAGE = _("page is a whole number, 1 or more.")
+MSG_BAD_PAGE = _("page is a whole number from 1 to %(max)s.")
 MSG_BAD_PAGE_SIZE = _("page_size is a whole number from 1 to %(max)s.")
 MSG_BAD_BOOLEAN = _("Use true or false.")
 MSG_BAD_RADIUS = _("radius is a number of metres, more than 0 and at most %(max)s.")
@@ -89,6 +97,17 @@ class Params:
                 if name not in merged and any(value.strip() for value in values):
                     merged[name] = values
         return merged
+
+    def nul_check(self) -> None:
+        """Refuse every parameter (of any source, used or not) holding a NUL character: PostgreSQL
+        text cannot store one, and a lookup by it is a database error. Raises InvalidInput."""
+        values: dict[str, list[str]] = {}
+        for source in self.sources:
+            for name, items in source.lists():
+                values.setdefault(name, []).extend(items)
+        errors = text_nul_errors(values)
+        if errors:
+            raise InvalidInput(*errors)
 
 
 # --- POST requests ----------------------------------------------------------------------------
@@ -201,13 +220,15 @@ def _moment(text: str, *, end: bool) -> datetime | None:
     return moment.replace(tzinfo=BEIJING) if timezone.is_naive(moment) else moment
 
 
-def _whole(text: str | None, default: int, low: int, high: int | None) -> int | None:
+def _whole(text: str | None, default: int, low: int, high: int) -> int | None:
     if text is None:
         return default
-    if not re.fullmatch(r"[0-9]+", text):
+    # At most 18 digits: a longer number is past any bound, and Python refuses to convert one
+    # of over 4,300 digits.
+    if not re.fullmatch(r"[0-9]{1,18}", text):
         return None
     value = int(text)
-    return value if low <= value and (high is None or value <= high) else None
+    return value if low <= value <= high else None
 
 
 def _number(text: str | None) -> float | None | str:
@@ -224,9 +245,9 @@ def _number(text: str | None) -> float | None | str:
 def request_filters_parse(params: Params, *, now: datetime) -> RequestFilters:
     """GET requests' parameters; ``service_request_id`` overrides every other filter."""
     errors: list[FieldError] = []
-    page = _whole(params.get("page"), 1, 1, None)
+    page = _whole(params.get("page"), 1, 1, PAGE_MAX)
     if page is None:
-        errors.append(FieldError("page", "invalid", MSG_BAD_PAGE))
+        errors.append(FieldError("page", "invalid", MSG_BAD_PAGE % {"max": PAGE_MAX}))
     page_size = _whole(params.get("page_size"), REQUESTS_MAX, 1, REQUESTS_MAX)
     if page_size is None:
         errors.append(FieldError("page_size", "invalid",
@@ -266,6 +287,9 @@ def _date_range(params: Params, *, now: datetime,
         bounds[name] = None if text is None else _moment(text, end=name == "end_date")
         if text is not None and bounds[name] is None:
             errors.append(FieldError(name, "invalid", MSG_BAD_DATE))
+        elif bounds[name] is not None and not (
+                CLIENT_TIME_MIN <= bounds[name] < QUERY_TIME_MAX):  # the window's arithmetic
+            errors.append(FieldError(name, "out_of_range", MSG_DATE_RANGE))
     if any(error.field in bounds for error in errors):
         return None, None
     start, end = bounds["start_date"], bounds["end_date"]

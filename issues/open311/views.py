@@ -51,6 +51,7 @@ def open311_endpoint(*methods: str) -> Callable[[View], View]:
                 if request.method not in allowed:
                     raise InvalidInput(FieldError(None, "method", MSG_METHOD % {
                         "method": request.method, "allowed": ", ".join(methods)}))
+                _params(request).nul_check()  # every parameter, before any is used
                 _jurisdiction_check(request)
                 return view(request, fmt, **kwargs)
             except DomainError as error:

@@ -8,14 +8,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import IO
 
+from django.conf import settings
 from django.contrib.gis.db.models import Collect
+from django.contrib.gis.db.models.functions import Distance
 from django.contrib.gis.geos import Point
 from django.db import connection, transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from civicmap.errors import Conflict, FieldError, NotFound
+from civicmap.errors import Conflict, FieldError, InvalidInput, NotFound
 from civicmap.models import WGS84
 from civicmap.selectors import GridPlace
 from civicmap.spatial import as_geometry_point
@@ -25,6 +27,9 @@ from issues.services.photos import photo_store, stored_photos_cleanup
 
 MSG_CASE_NOT_OPEN = _("This case is no longer open; report it again if the problem is back.")
 MSG_CASE_PRIVATE = _("No such case.")
+MSG_CONFIRM_TOO_FAR = _(
+    "You are %(distance)s m from this case: confirm it from within %(limit)s m."
+)
 
 
 def case_event_write(*, case: Case, action: str, actor=None, from_stage: str = "",
@@ -104,21 +109,32 @@ def case_report_joined(*, case_id: int, report: Report) -> None:
                      data={"report": report.pk})
 
 
-def case_confirm(*, case_id: int, rider, client_uuid=None,
+def case_confirm(*, case_id: int, rider, position: Point, client_uuid=None,
                  photo_upload: IO[bytes] | None = None) -> tuple[Case, bool]:
     """Add the rider as a confirmer of an open public case, once; returns (case, created).
 
-    A repeat by the same rider changes nothing and answers ``created=False``.
+    ``position`` is where the rider is (WGS 84): a confirmation earns points, so it is made
+    on the spot, within CONFIRM_MAX_DISTANCE_M metres of the case (or the category's duplicate
+    radius when larger), measured on the spheroid by PostGIS. A repeat by the same rider
+    changes nothing and answers ``created=False``.
+
+    Raises NotFound (unknown or private case), Conflict (closed) or InvalidInput (too far,
+    naming ``lon``).
     """
     inspected = photo_inspect(upload=photo_upload, field="photo") if photo_upload else None
     with stored_photos_cleanup() as stored, transaction.atomic():
         # Lock the case row: a confirmation must not race its closure.
         case = (Case.objects.select_for_update(of=("self",)).select_related("category")
+                .annotate(distance=Distance("location", position))  # geography: metres
                 .filter(pk=case_id).first())
         if case is None or case.category.is_private:
             raise NotFound(FieldError(None, "not_found", MSG_CASE_PRIVATE))
         if not case.is_open:
             raise Conflict(FieldError(None, "not_open", MSG_CASE_NOT_OPEN))
+        limit_m = max(settings.CONFIRM_MAX_DISTANCE_M, case.category.merge_radius_m)
+        if case.distance.m > limit_m:
+            raise InvalidInput(FieldError("lon", "too_far", MSG_CONFIRM_TOO_FAR % {
+                "distance": round(case.distance.m), "limit": limit_m}))
         if CaseConfirmation.objects.filter(case=case, rider=rider).exists():
             return case, False
         photo = (
@@ -126,6 +142,7 @@ def case_confirm(*, case_id: int, rider, client_uuid=None,
             if photo_upload and inspected else None
         )
         CaseConfirmation.objects.create(case=case, rider=rider, client_uuid=client_uuid,
-                                        photo=photo)
+                                        photo=photo, position=position,
+                                        distance_m=case.distance.m)
         case_event_write(case=case, action="confirmed", actor=rider)
     return case, True

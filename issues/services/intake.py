@@ -26,6 +26,7 @@ from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext_lazy as _
 
 from civicmap import coords
+from civicmap.bounds import ACCURACY_MAX_M, CLIENT_TIME_AHEAD_MAX, CLIENT_TIME_MIN
 from civicmap.errors import Conflict, FieldError, InvalidInput, RateLimited
 from civicmap.models import WGS84
 from civicmap.selectors import GridPlace, grid_locate
@@ -46,7 +47,12 @@ MSG_LON_LAT_PAIR = _("Send lon and lat together.")
 MSG_LON_RANGE = _("Longitude must be a number from -180 to 180.")
 MSG_LAT_RANGE = _("Latitude must be a number from -90 to 90.")
 MSG_COORD_SYSTEM = _("Unknown coordinate system: use wgs84, gcj02 or bd09.")
-MSG_ACCURACY = _("Accuracy must be a number of metres, 0 or more.")
+MSG_ACCURACY_RANGE = _("Accuracy must be a number of metres from 0 to 100,000.")
+MSG_TIME_RANGE = _("The time must be between 2000-01-01 and one day from now.")
+MSG_CAPTURED_AT_RANGE = _(
+    "The capture time must be between 2000-01-01 and one day after the report is received."
+)
+MSG_NUL = _("Must not contain the NUL character (\\0).")
 MSG_OUTSIDE_AREA = _("This place is outside the Nanyuan service area.")
 MSG_REPLAY_CONFLICT = _(
     "This client_uuid was already used for a different report. Send a new client_uuid."
@@ -121,11 +127,25 @@ MSG_BAD_UUID = _("Must be a UUID.")
 MSG_BAD_DATETIME = _("Must be an ISO 8601 date and time.")
 
 
+def text_nul_errors(values: dict[str, list[str]]) -> list[FieldError]:
+    """A field error for each field with a NUL character in any of its values.
+
+    PostgreSQL's text cannot hold NUL at all (psycopg2 refuses to send it, a 500 if nobody
+    looks), so every channel's parser runs this over every field it was sent, before any value
+    is used: the rider app's form here, Open311's parameters in issues.open311.inputs.
+    """
+    return [FieldError(name, "nul_character", MSG_NUL) for name, items in values.items()
+            if "\x00" in name or any("\x00" in str(item) for item in items)]
+
+
 def report_input_parse(*, raw: dict[str, str | None], photos: Sequence[IO[bytes]] = (),
                        **extra) -> ReportInput:
     """Build a ReportInput from form strings; a value that does not parse is kept as a field
-    error and raised together with every other bad field by ``report_create``."""
-    errors: list[FieldError] = []
+    error and raised together with every other bad field by ``report_create``. A value with a
+    NUL character is named and then treated as absent."""
+    errors = text_nul_errors({name: [value] for name, value in raw.items() if value is not None})
+    raw = {name: None if name in {error.field for error in errors} else value
+           for name, value in raw.items()}
 
     def number(name: str) -> float | None:
         text = (raw.get(name) or "").strip()
@@ -145,7 +165,10 @@ def report_input_parse(*, raw: dict[str, str | None], photos: Sequence[IO[bytes]
             errors.append(FieldError("client_uuid", "invalid", MSG_BAD_UUID))
     captured_at = None
     if raw.get("captured_at"):
-        captured_at = parse_datetime(str(raw["captured_at"]).strip())
+        try:
+            captured_at = parse_datetime(str(raw["captured_at"]).strip())
+        except ValueError:  # well formed, but no such day or offset (2026-02-30, +25:00)
+            captured_at = None
         if captured_at is None or timezone.is_naive(captured_at):
             errors.append(FieldError("captured_at", "invalid", MSG_BAD_DATETIME))
             captured_at = None
@@ -175,7 +198,10 @@ def report_create(
     Raises InvalidInput (400), Conflict (409, a uuid reused with other content) or
     RateLimited (429). Nothing is stored when it raises.
     """
-    category, located, place, inspected = _checked(channel, data)
+    # The capture time is checked against this moment; the report's own receipt time is taken
+    # at the write (after the locks), never earlier, so the database's bound holds too.
+    checked_at = received_at or timezone.now()
+    category, located, place, inspected = _checked(channel, data, checked_at)
     fingerprint = _fingerprint(data, inspected)
     with stored_photos_cleanup() as stored, transaction.atomic():
         if reporter is not None:
@@ -192,12 +218,12 @@ def report_create(
     return IntakeResult(report=report, replayed=False)
 
 
-def _checked(channel: ChannelRules, data: ReportInput):
+def _checked(channel: ChannelRules, data: ReportInput, received_at: datetime):
     """Run every check and name every bad field in one refusal: the form, each photo, the
     location and the service area. Returns the category, location, grids and photo facts."""
     errors: list[FieldError] = []
     try:
-        category = _input_check(channel, data)
+        category = _input_check(channel, data, received_at)
     except InvalidInput as refusal:
         category, errors = None, list(refusal.errors)
     inspected = []
@@ -221,13 +247,14 @@ def _checked(channel: ChannelRules, data: ReportInput):
     return category, located, place, inspected
 
 
-def _input_check(channel: ChannelRules, data: ReportInput) -> Category:
+def _input_check(channel: ChannelRules, data: ReportInput, received_at: datetime) -> Category:
     """Every check that needs no photo decoding, all at once, so each bad field is named."""
     errors = list(data.parse_errors)
     bad = {error.field for error in errors}
     category = None
     if not data.category_code:
-        errors.append(FieldError("category", "required", MSG_CATEGORY_REQUIRED))
+        if "category" not in bad:
+            errors.append(FieldError("category", "required", MSG_CATEGORY_REQUIRED))
     else:
         category = Category.objects.filter(code=data.category_code).first()
         if category is None:
@@ -245,8 +272,12 @@ def _input_check(channel: ChannelRules, data: ReportInput) -> Category:
         errors.append(FieldError("photos", "required", MSG_PHOTOS_REQUIRED))
     errors.extend(error for error in _coordinate_errors(data) if error.field not in bad)
     if data.accuracy_m is not None and not (math.isfinite(data.accuracy_m)
-                                            and data.accuracy_m >= 0):
-        errors.append(FieldError("accuracy_m", "out_of_range", MSG_ACCURACY))
+                                            and 0 <= data.accuracy_m <= ACCURACY_MAX_M):
+        errors.append(FieldError("accuracy_m", "out_of_range", MSG_ACCURACY_RANGE))
+    if data.captured_at is not None and not (
+            CLIENT_TIME_MIN <= data.captured_at <= received_at + CLIENT_TIME_AHEAD_MAX):
+        # Also the database's CHECK report_captured_at_in_range (civicmap.bounds).
+        errors.append(FieldError("captured_at", "out_of_range", MSG_CAPTURED_AT_RANGE))
     if errors:
         raise InvalidInput(*errors)
     return category

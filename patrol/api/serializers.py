@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from civicmap.api.fields import QueryTimeField
+from civicmap.api.paging import offset_field
 from civicmap.i18n import name_field
 from issues.models import Case, Stage
 from issues.selectors import photo_url
@@ -31,7 +33,7 @@ class TaskQuery(serializers.Serializer):
     lat = serializers.FloatField(required=False, min_value=-90, max_value=90)
     include_closed = serializers.BooleanField(required=False, default=False)
     limit = serializers.IntegerField(required=False, min_value=1, max_value=300, default=100)
-    offset = serializers.IntegerField(required=False, min_value=0, default=0)
+    offset = offset_field()
 
 
 class QueueQuery(serializers.Serializer):
@@ -40,7 +42,7 @@ class QueueQuery(serializers.Serializer):
     stage = serializers.MultipleChoiceField(choices=Stage.choices, required=False)
     overdue = serializers.BooleanField(required=False, default=False)
     limit = serializers.IntegerField(required=False, min_value=1, max_value=500, default=100)
-    offset = serializers.IntegerField(required=False, min_value=0, default=0)
+    offset = offset_field()
 
 
 class BulkInput(serializers.Serializer):
@@ -51,8 +53,8 @@ class BulkInput(serializers.Serializer):
 
 
 class RatesQuery(serializers.Serializer):
-    since = serializers.DateTimeField()
-    until = serializers.DateTimeField()
+    since = QueryTimeField()
+    until = QueryTimeField()
 
     def validate(self, attrs: dict) -> dict:
         if attrs["since"] >= attrs["until"]:

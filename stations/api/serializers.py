@@ -10,6 +10,7 @@ from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
 from civicmap import coords
+from civicmap.api.fields import QueryTimeField
 from civicmap.models import Subdistrict
 from stations.models import MAX_COVERAGE_RADIUS_M, Service
 from stations.selectors import (
@@ -69,7 +70,7 @@ class PositionQuery(serializers.Serializer):
 class NearestQuery(PositionQuery):
     service = ServiceField(required=False)
     open_now = serializers.BooleanField(required=False, default=False)
-    at = serializers.DateTimeField(required=False, help_text="default: now (for open_now)")
+    at = QueryTimeField(required=False, help_text="default: now (for open_now)")
     limit = serializers.IntegerField(required=False, min_value=1, max_value=NEAREST_LIMIT,
                                      default=NEAREST_LIMIT)
 
@@ -77,7 +78,7 @@ class NearestQuery(PositionQuery):
 class ListQuery(serializers.Serializer):
     service = ServiceField(required=False)
     open_now = serializers.BooleanField(required=False, default=False)
-    at = serializers.DateTimeField(required=False)
+    at = QueryTimeField(required=False)
 
 
 class PeriodInput(serializers.Serializer):
@@ -85,8 +86,8 @@ class PeriodInput(serializers.Serializer):
 
     subdistrict = serializers.CharField(required=False, max_length=9,
                                         help_text="subdistrict code; default the first one")
-    since = serializers.DateTimeField(required=False)
-    until = serializers.DateTimeField(required=False)
+    since = QueryTimeField(required=False)
+    until = QueryTimeField(required=False)
     report_weight = FiniteFloatField(required=False, min_value=0, max_value=100,
                                      default=DEFAULT_REPORT_WEIGHT)
     need_weight = FiniteFloatField(required=False, min_value=0, max_value=100,
@@ -138,8 +139,8 @@ class CheckInInput(PositionQuery):
 
 
 class VisitsQuery(serializers.Serializer):
-    since = serializers.DateTimeField(required=False)
-    until = serializers.DateTimeField(required=False)
+    since = QueryTimeField(required=False)
+    until = QueryTimeField(required=False)
 
 
 class ExportQuery(serializers.Serializer):

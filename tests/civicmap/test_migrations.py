@@ -16,3 +16,106 @@ def test_no_model_change_is_missing_a_migration():
         call_command("makemigrations", "--check", "--dry-run", stdout=out)
     except SystemExit:  # --check exits 1 when a migration is missing
         pytest.fail(f"models and migrations differ:\n{out.getvalue()}")
+
+
+# --- the repair before the range constraints (issues 0014, patrol 0007, stations 0004) --------
+
+BEFORE_BOUNDS = [("issues", "0013_grid_counts_by_community"),
+                 ("patrol", "0006_task_location_indexes_by_kind"),
+                 ("stations", "0003_station_tokens_and_checkins")]
+
+
+def _migrate(targets: list[tuple[str, str]]) -> None:
+    """Migrate inside the test's transaction (PostgreSQL's DDL is transactional, so the test
+    rolls it all back); deferred foreign-key checks are run first, as ALTER TABLE refuses a
+    table with pending trigger events."""
+    from django.db import connection
+    from django.db.migrations.executor import MigrationExecutor
+
+    with connection.cursor() as cursor:
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+    executor = MigrationExecutor(connection)
+    executor.migrate(targets or executor.loader.graph.leaf_nodes())
+
+
+def _sql(query: str, params: list | None = None) -> list[tuple]:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(query, params or [])
+        return cursor.fetchall() if cursor.description else []
+
+
+def test_rows_out_of_range_are_repaired_before_the_constraints_are_added(reference_data):
+    """Bad rows are written by SQL while no constraint holds them back; the migrations then
+    set an impossible capture time or accuracy to NULL (unknown), bring a task's deadlines in
+    to 400 days after its offer and a category's deadlines and window in to a year, and leave
+    rows inside the ranges as they were."""
+    from datetime import timedelta
+
+    from django.contrib.auth import get_user_model
+    from django.contrib.gis.geos import Point
+    from django.utils import timezone
+
+    from issues.models import Case, Category, Report
+    from patrol.models import Task
+    from stations.models import CheckIn, Station
+
+    now = timezone.now()
+    category = Category.objects.get(code="E0101")
+    case = Case.objects.create(category=category, location=Point(116.392, 39.797, srid=4326),
+                               created_at=now, last_report_at=now, updated_at=now)
+    reports = {name: Report.objects.create(
+        location=Point(116.392, 39.797, srid=4326), sent_lon=116.392, sent_lat=39.797,
+        category=category, received_at=now, case=case, channel="open311").pk
+        for name in ("year_1", "year_10000", "too_late", "edge", "fine", "vague")}
+    task = Task.objects.create(case=case, assignee_kind="union", offered_at=now,
+                               response_due=now + timedelta(hours=2),
+                               resolution_due=now + timedelta(days=3))
+    station = Station.objects.order_by("pk").first()
+    checkin = CheckIn.objects.create(
+        rider=get_user_model().objects.get(username="rider1"), station=station, method="qr",
+        at=now, hour_bucket=1, position=station.location, distance_m=0, accuracy_m=10)
+
+    _migrate(BEFORE_BOUNDS)
+    for name, value in [("year_1", "0001-01-01T00:00:00+14:00"),
+                        ("year_10000", "9999-12-31T23:59:59-14:00"),
+                        ("edge", "2000-01-01T00:00:00+14:00")]:
+        _sql("UPDATE issues_report SET captured_at = %s::timestamptz WHERE id = %s",
+             [value, reports[name]])
+    _sql("UPDATE issues_report SET captured_at = received_at + interval '1 day 1 second' "
+         "WHERE id = %s", [reports["too_late"]])
+    _sql("UPDATE issues_report SET captured_at = received_at + interval '1 day', "
+         "accuracy_m = 10 WHERE id = %s", [reports["fine"]])
+    _sql("UPDATE issues_report SET accuracy_m = 1e9 WHERE id = %s", [reports["vague"]])
+    _sql("UPDATE patrol_task SET response_due = '9999-12-31T23:59:59-14:00', "
+         "resolution_due = offered_at + interval '5000 days' WHERE id = %s", [task.pk])
+    _sql("UPDATE issues_category SET response_deadline = 9999, response_unit = 'hours', "
+         "resolution_deadline = 9999, resolution_unit = 'working_days', "
+         "merge_window_hours = 2000000000 WHERE id = %s", [category.pk])
+    _sql("UPDATE stations_checkin SET accuracy_m = 'Infinity' WHERE id = %s", [checkin.pk])
+
+    _migrate([])
+
+    captured = dict(_sql(
+        "SELECT id, captured_at IS NULL FROM issues_report WHERE id = ANY(%s)",
+        [list(reports.values())]))
+    assert {name: captured[pk] for name, pk in reports.items()} == {
+        "year_1": True, "year_10000": True, "too_late": True, "edge": False, "fine": False,
+        "vague": True}
+    assert Report.objects.get(pk=reports["edge"]).captured_at == timezone.datetime.fromisoformat(
+        "2000-01-01T00:00:00+14:00")
+    assert Report.objects.get(pk=reports["fine"]).accuracy_m == 10
+    assert Report.objects.get(pk=reports["vague"]).accuracy_m is None
+    task.refresh_from_db()
+    assert task.response_due == task.resolution_due == task.offered_at + timedelta(days=400)
+    category.refresh_from_db()
+    assert (category.response_deadline, category.resolution_deadline,
+            category.merge_window_hours) == (8784, 250, 8784)
+    checkin.refresh_from_db()
+    assert checkin.accuracy_m is None
+    constraints = {name for (name,) in _sql(
+        "SELECT conname FROM pg_constraint WHERE conname = ANY(%s)",
+        [["report_captured_at_in_range", "task_deadlines_within_a_year",
+          "checkin_accuracy_at_most_100_km", "category_deadlines_at_most_a_year"]])}
+    assert len(constraints) == 4

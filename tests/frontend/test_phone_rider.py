@@ -172,7 +172,11 @@ def test_confirming_a_nearby_case_adds_the_rider_as_confirmer(rider_data, phone,
     page.wait_for_selector(".ph-toast-ok")
 
     rider1 = get_user_model().objects.get(username="rider1")
-    assert CaseConfirmation.objects.filter(case_id=case_id, rider=rider1).count() == 1
+    confirmation = CaseConfirmation.objects.get(case_id=case_id, rider=rider1)
+    # The device's own position went with it (the page's geolocation, HUAIFANG_STREET).
+    assert (confirmation.position.x, confirmation.position.y) == pytest.approx(HUAIFANG_STREET,
+                                                                               abs=1e-6)
+    assert confirmation.distance_m < 50
     assert Report.objects.filter(case_id=case_id).count() == 1  # no second report
     watched.assert_clean()
 

@@ -68,6 +68,12 @@ ROLE_USERS: dict[str, str | None] = {
 }
 RIDER_DISPLAY_NAMES = {"rider1": "骑手王小勇", "rider2": "骑手李春生", "rider3": "骑手赵磊"}
 
+def confirm_form(point: tuple[float, float] = HUAIFANG, **fields) -> dict:
+    """A confirmation's form: the rider's position (WGS 84 unless ``coord_system`` says
+    otherwise), then any other field."""
+    return {"lon": repr(point[0]), "lat": repr(point[1]), **fields}
+
+
 NORMAL_CATEGORY = "C0103"  # 路灯不亮或损坏: public, photo required, radius 50 m, window 72 h
 RIDER_NEEDS_CATEGORY = "L0201"  # 骑手停车难: private, photo optional, radius 100 m
 

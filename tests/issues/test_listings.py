@@ -3,6 +3,7 @@ GeoJSON listings and the category list."""
 
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta
 
 import pytest
@@ -11,7 +12,7 @@ from django.utils import timezone
 
 from civicmap import coords
 from fixtures.seed import fixture_load
-from issues.models import Case, CaseConfirmation, CaseEvent, ReportPhoto
+from issues.models import Case, CaseConfirmation, CaseEvent, Category, ReportPhoto
 from tests.issues.helpers import (
     CASES_URL,
     CATEGORIES_URL,
@@ -25,9 +26,11 @@ from tests.issues.helpers import (
     assert_error_shape,
     body,
     client_for,
+    confirm_form,
     confirm_url,
     covering_grids,
     error_fields,
+    geodesic_m,
     jpeg,
     post_report_at,
     project,
@@ -188,9 +191,9 @@ def test_confirm_adds_the_rider_once(rider, rider2, rider3):
     case_id = _case_at(rider, HUAIFANG)
 
     first = rider2.post(confirm_url(case_id),
-                        {"client_uuid": "1b4e28ba-2fa1-11d2-883f-0016d3cca427"})
-    repeat = rider2.post(confirm_url(case_id), {})
-    other = rider3.post(confirm_url(case_id), {})
+                        confirm_form(client_uuid="1b4e28ba-2fa1-11d2-883f-0016d3cca427"))
+    repeat = rider2.post(confirm_url(case_id), confirm_form())
+    other = rider3.post(confirm_url(case_id), confirm_form())
 
     assert first.status_code == 201
     assert body(first)["confirmations"] == 1
@@ -207,7 +210,8 @@ def test_confirm_with_a_photo_stores_it(rider, rider2, media_root):
     case_id = _case_at(rider, HUAIFANG)
     files_before = stored_snapshot().files
 
-    response = rider2.post(confirm_url(case_id), {"photo": upload(jpeg(colour=(9, 99, 199)))},
+    response = rider2.post(confirm_url(case_id),
+                           confirm_form(photo=upload(jpeg(colour=(9, 99, 199)))),
                            format="multipart")
 
     assert response.status_code == 201
@@ -221,7 +225,7 @@ def test_confirm_with_a_bad_photo_is_400_and_stores_nothing(rider, rider2):
     case_id = _case_at(rider, HUAIFANG)
     before = stored_snapshot()
 
-    response = rider2.post(confirm_url(case_id), {"photo": upload(b"not a photo")},
+    response = rider2.post(confirm_url(case_id), confirm_form(photo=upload(b"not a photo")),
                            format="multipart")
 
     assert response.status_code == 400
@@ -233,7 +237,7 @@ def test_confirm_with_a_malformed_client_uuid_is_400_and_stores_nothing(rider, r
     case_id = _case_at(rider, HUAIFANG)
     before = stored_snapshot()
 
-    response = rider2.post(confirm_url(case_id), {"client_uuid": "not-a-uuid"})
+    response = rider2.post(confirm_url(case_id), confirm_form(client_uuid="not-a-uuid"))
 
     assert response.status_code == 400
     assert "client_uuid" in error_fields(response)
@@ -244,7 +248,7 @@ def test_confirm_of_a_private_case_is_404(rider, rider2):
     case_id = _case_at(rider, HUAIFANG, category="L0201", photos=[])
     before = stored_snapshot()
 
-    response = rider2.post(confirm_url(case_id), {})
+    response = rider2.post(confirm_url(case_id), confirm_form())
 
     assert response.status_code == 404
     assert_error_shape(response)
@@ -256,7 +260,7 @@ def test_confirm_of_a_closed_case_is_409(rider, rider2):
     Case.objects.filter(pk=case_id).update(stage="closed", closed_at=timezone.now())
     before = stored_snapshot()
 
-    response = rider2.post(confirm_url(case_id), {})
+    response = rider2.post(confirm_url(case_id), confirm_form())
 
     assert response.status_code == 409
     assert_error_shape(response)
@@ -267,7 +271,7 @@ def test_confirm_by_a_non_rider_is_403(rider):
     case_id = _case_at(rider, HUAIFANG)
     before = stored_snapshot()
 
-    response = client_for("office1").post(confirm_url(case_id), {})
+    response = client_for("office1").post(confirm_url(case_id), confirm_form())
 
     assert response.status_code == 403
     assert stored_snapshot() == before
@@ -276,10 +280,90 @@ def test_confirm_by_a_non_rider_is_403(rider):
 def test_confirm_of_an_unknown_case_is_404(rider):
     rider.raise_request_exception = False  # an unhandled error must show as the 500 it is
 
-    response = rider.post(confirm_url(987654321), {})
+    response = rider.post(confirm_url(987654321), confirm_form())
 
     assert response.status_code == 404
     assert_error_shape(response)
+
+
+def test_confirm_stores_where_the_rider_was_and_how_far_from_the_case(rider, rider2):
+    case_id = _case_at(rider, HUAIFANG)
+    here = project(HUAIFANG, metres=290, azimuth_deg=45)
+
+    response = rider2.post(confirm_url(case_id), confirm_form(here))
+
+    assert response.status_code == 201
+    confirmation = CaseConfirmation.objects.get(case_id=case_id)
+    assert (confirmation.position.x, confirmation.position.y) == pytest.approx(here, abs=1e-9)
+    # SELECT ST_Distance(case.location, here::geography): the case is at its one report.
+    assert confirmation.distance_m == pytest.approx(geodesic_m(HUAIFANG, here), abs=0.01)
+
+
+@pytest.mark.parametrize("metres", [310, 5000])
+def test_confirm_from_further_than_the_limit_is_400_and_stores_nothing(rider, rider2, metres):
+    case_id = _case_at(rider, HUAIFANG)
+    before = stored_snapshot()
+
+    response = rider2.post(confirm_url(case_id),
+                           confirm_form(project(HUAIFANG, metres=metres, azimuth_deg=200)),
+                           HTTP_ACCEPT_LANGUAGE="en")
+
+    assert response.status_code == 400
+    errors = assert_error_shape(response)
+    assert [(error["field"], error["code"]) for error in errors] == [("lon", "too_far")]
+    assert f"{metres} m" in errors[0]["message"] and "300 m" in errors[0]["message"]
+    assert stored_snapshot() == before
+
+
+def test_confirm_distance_limit_is_a_setting(rider, rider2, settings):
+    settings.CONFIRM_MAX_DISTANCE_M = 100
+    case_id = _case_at(rider, HUAIFANG)
+
+    far = rider2.post(confirm_url(case_id), confirm_form(project(HUAIFANG, metres=150,
+                                                                 azimuth_deg=0)))
+    near = rider2.post(confirm_url(case_id), confirm_form(project(HUAIFANG, metres=90,
+                                                                  azimuth_deg=0)))
+
+    assert far.status_code == 400
+    assert near.status_code == 201
+
+
+def test_confirm_reaches_as_far_as_a_wider_duplicate_radius(rider, rider2):
+    """A category whose reports merge within 600 m is "here" within 600 m: the nearby list
+    shows its cases that far (max(250 m, radius)), so the rider can confirm them."""
+    case_id = _case_at(rider, HUAIFANG)
+    Category.objects.filter(code="C0103").update(merge_radius_m=600)
+
+    within = rider2.post(confirm_url(case_id),
+                         confirm_form(project(HUAIFANG, metres=550, azimuth_deg=90)))
+
+    assert within.status_code == 201
+    assert CaseConfirmation.objects.get(case_id=case_id).distance_m == pytest.approx(550, abs=1)
+
+
+def test_confirm_without_a_position_is_400_naming_it(rider, rider2):
+    case_id = _case_at(rider, HUAIFANG)
+    before = stored_snapshot()
+
+    response = rider2.post(confirm_url(case_id), {"client_uuid": str(uuid.uuid4())})
+
+    assert response.status_code == 400
+    assert {"lon", "lat"} <= error_fields(response)
+    assert stored_snapshot() == before
+
+
+def test_confirm_position_in_gcj02_is_converted_before_measuring(rider, rider2):
+    case_id = _case_at(rider, HUAIFANG)
+    gcj = coords.from_wgs84(*HUAIFANG, "gcj02")  # about 550 m from HUAIFANG as WGS 84 numbers
+
+    taken_raw = rider2.post(confirm_url(case_id), confirm_form(tuple(gcj)))
+    converted = rider2.post(confirm_url(case_id),
+                            confirm_form(tuple(gcj), coord_system="gcj02"))
+
+    assert taken_raw.status_code == 400
+    assert converted.status_code == 201
+    stored = CaseConfirmation.objects.get(case_id=case_id)
+    assert stored.distance_m < 1
 
 
 # --- the rider's own reports ------------------------------------------------------------------

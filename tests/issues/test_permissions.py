@@ -22,6 +22,7 @@ from tests.issues.helpers import (
     assert_error_shape,
     body,
     client_for,
+    confirm_form,
     confirm_url,
     jpeg,
     photo_url,
@@ -131,7 +132,7 @@ def test_only_riders_may_confirm_a_case(scene, role):
     case_id = made["lamp"]["properties"]["case"]
     before = stored_snapshot()
 
-    response = client_for(ROLE_USERS[role]).post(confirm_url(case_id), {})
+    response = client_for(ROLE_USERS[role]).post(confirm_url(case_id), confirm_form())
 
     assert response.status_code == _rider_only(role, 201)
     if role != "rider":

@@ -93,7 +93,7 @@ def test_the_first_reporter_earns_more_than_later_reporters_and_confirmers(refer
     t0 = cst(2026, 3, 2, 9)
     case = report("E0101", reporter="rider1", at=t0).case
     assert report("E0101", reporter="rider2", at=t0 + timedelta(minutes=10)).case == case
-    case_confirm(case_id=case.pk, rider=user("rider3"))
+    case_confirm(case_id=case.pk, position=case.location, rider=user("rider3"))
     report("E0101", reporter=None, at=t0 + timedelta(minutes=20))  # a citizen, not a rider
     report("E0101", reporter="rider2", at=t0 + timedelta(minutes=30))  # again: still once
     verified_at = cst(2026, 3, 2, 15)
@@ -121,7 +121,7 @@ def test_reports_merged_into_a_case_count_as_confirmations_however_early(referen
 @db
 def test_cancelled_cases_riders_needs_and_non_riders_earn_nothing(reference_data, media_root):
     cancelled = report("E0101", reporter="rider1", point=0).case
-    case_confirm(case_id=cancelled.pk, rider=user("rider2"))
+    case_confirm(case_id=cancelled.pk, position=cancelled.location, rider=user("rider2"))
     act(cancelled, "cancel", "office1", reason="无效上报")
     need = app_report("L0201", reporter="rider2", point=1).case
     act(need, "reply", "union1", note="已协调")
@@ -132,7 +132,7 @@ def test_cancelled_cases_riders_needs_and_non_riders_earn_nothing(reference_data
     report("E0101", reporter="rider3", point=3, at=cst(2026, 3, 2, 9, 5))
     # A rider the union has deactivated earns nothing.
     Rider.objects.filter(user__username="rider2").update(is_active=False)
-    case_confirm(case_id=citizens.pk, rider=user("rider2"))
+    case_confirm(case_id=citizens.pk, position=citizens.location, rider=user("rider2"))
     close(citizens, cst(2026, 3, 2, 15))
     assert ledger() == [("rider3", 3, "confirmer")]
 
@@ -169,7 +169,7 @@ def test_an_award_is_written_once_per_rider_and_case(reference_data, media_root)
 def test_points_of_a_case_are_withdrawn_once_if_it_is_ever_cancelled(reference_data,
                                                                      media_root):
     case = report("E0101", reporter="rider1").case
-    case_confirm(case_id=case.pk, rider=user("rider2"))
+    case_confirm(case_id=case.pk, position=case.location, rider=user("rider2"))
     close(case, cst(2026, 3, 2, 15))
     later = cst(2026, 3, 5, 9)
     assert len(case_points_revoke(case=case, at=later)) == 2
@@ -183,7 +183,7 @@ def test_points_of_a_case_are_withdrawn_once_if_it_is_ever_cancelled(reference_d
 def test_the_backfill_awards_verified_cases_written_without_the_lifecycle_once(reference_data,
                                                                               media_root):
     case = report("E0101", reporter="rider1").case
-    case_confirm(case_id=case.pk, rider=user("rider2"))
+    case_confirm(case_id=case.pk, position=case.location, rider=user("rider2"))
     verified_at = cst(2026, 3, 2, 15)
     close(case, verified_at)
     PointsEntry.objects.all().delete()  # as the demo's bulk history leaves it
@@ -354,7 +354,7 @@ def test_a_rider_sees_their_own_points_with_the_reason_for_each(reference_data, 
     first = report("E0101", reporter="rider1", point=0, at=cst(2026, 3, 2, 9)).case
     close(first, cst(2026, 3, 2, 15))
     confirmed = report("E0101", reporter="rider2", point=3, at=cst(2026, 4, 1, 9)).case
-    case_confirm(case_id=confirmed.pk, rider=user("rider1"))
+    case_confirm(case_id=confirmed.pk, position=confirmed.location, rider=user("rider1"))
     close(confirmed, cst(2026, 4, 2, 15))
     rider1 = client_for("rider1")
 

@@ -476,7 +476,7 @@ def test_merge_moves_every_report_to_the_target_and_cancels_the_source(reference
     report("E0101", point=0, reporter="rider4", at=t0 + timedelta(hours=1))  # joins source
     target = report("E0102", point=2, reporter="rider2", at=t0).case  # an equivalent category
     report("E0102", point=2, reporter="rider3", at=t0 + timedelta(hours=2))
-    case_confirm(case_id=source.pk, rider=user("rider5"))
+    case_confirm(case_id=source.pk, position=source.location, rider=user("rider5"))
     moved = sorted(Report.objects.filter(case=source).values_list("pk", flat=True))
     assert len(moved) == 2
 
@@ -610,7 +610,7 @@ def test_a_score_outside_1_to_5_is_400(reference_data, score):
 @db
 def test_reporters_and_confirmers_may_rate_and_nobody_else(reference_data):
     case = report("E0101", reporter="rider1").case
-    case_confirm(case_id=case.pk, rider=user("rider2"))
+    case_confirm(case_id=case.pk, position=case.location, rider=user("rider2"))
     for action, actor, params in [("file", "office1", {}), ("dispatch", "office1", {}),
                                   ("accept", "hk_vol1", {}),
                                   ("handin", "hk_vol1", {"note": "ok", "photo": proof_photo()}),

@@ -84,7 +84,7 @@ def test_a_verified_case_notifies_its_rider_in_the_feed_and_by_webhook_and_earns
                                             "description": "小区门口垃圾堆",
                                             "client_uuid": str(uuid.uuid4())}, photo="photos")
         case_id = reported["properties"]["case"]
-        rider2.post(f"cases/{case_id}/confirm/", {"client_uuid": str(uuid.uuid4())})
+        rider2.post(f"cases/{case_id}/confirm/", {**GATE, "client_uuid": str(uuid.uuid4())})
         office.post(f"cases/{case_id}/file/")
         office.post(f"cases/{case_id}/dispatch/")
         volunteer.post(f"cases/{case_id}/accept/")

@@ -73,7 +73,7 @@ def history(reference_data):
     monday, tuesday = cst(2026, 3, 2, 10), cst(2026, 3, 3, 10)
     a = dispatch("E0101", community=HUAIFANG, point=0, reporter="rider1", at=monday)
     b = dispatch("E0101", community=XINGONG, point=0, reporter="rider2", at=monday)
-    case_confirm(case_id=b.pk, rider=user("rider3"))
+    case_confirm(case_id=b.pk, position=b.location, rider=user("rider3"))
     c = dispatch("E0201", community=HUAIFANG, point=3, reporter="rider1", at=tuesday)
     d = dispatch("E0201", community=XINGONG, point=3, reporter="rider2", at=tuesday)
     close(a, worker="hk_vol1", accept_at=cst(2026, 3, 2, 11), closed_at=cst(2026, 3, 4, 10))

@@ -278,10 +278,16 @@
     }).finally(outboxShow);
   }
 
+  /* A confirmation is made on the spot: it carries the device's own position (never a place
+     picked on the map or read from a photo), and the server refuses one from too far away. */
   function confirmCase(caseId) {
+    var fix = P.position();
+    if (!fix) { $("report-errors").textContent = t("confirm_needs_position"); return; }
     var id = P.uuid4();
     var item = {id: id, kind: "confirm", url: P.config.api + "cases/" + caseId + "/confirm/",
-                fields: {client_uuid: id}, created_at: new Date().toISOString(),
+                fields: {client_uuid: id, lon: fix.lon.toFixed(7), lat: fix.lat.toFixed(7),
+                         coord_system: "wgs84"},
+                created_at: new Date().toISOString(),
                 files: state.photos.slice(0, 1).map(function (photo) {
                   return {field: "photo", blob: photo.blob, name: photo.name};
                 }),
