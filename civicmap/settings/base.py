@@ -347,6 +347,7 @@ AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]  # either one reaching the 
 AXES_CLIENT_IP_CALLABLE = "civicmap.net.client_ip"
 AXES_LOCKOUT_CALLABLE = "civicmap.logins.lockout_response"
 AXES_RESET_ON_SUCCESS = True  # a right password clears that username's and address's count
+AXES_VERBOSE = False  # no banner on every manage.py command; failures are still logged
 # Open311: posts per hour per ApiClient key (a rider's token is held to
 # REPORTS_PER_HOUR_PER_RIDER instead); 429 in Open311's error format beyond it.
 OPEN311_REQUESTS_PER_HOUR_PER_KEY = env_int("OPEN311_REQUESTS_PER_HOUR_PER_KEY", 60)
