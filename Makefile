@@ -14,7 +14,7 @@ PYTEST_ARGS ?=
 RUN_LOG := var/log/run.log
 RUN_PID := var/run.pid
 
-.PHONY: run start stop setup test bench lint clean distclean help
+.PHONY: run start stop setup test bench lint clean distclean help backup restore
 
 help:
 	@echo "make run     set up, seed the demo and run web + worker + beat (Ctrl-C stops)"
@@ -24,6 +24,8 @@ help:
 	@echo "make setup   only set up (packages, services, .venv, database, static)"
 	@echo "make bench   run bench/run_all.py"
 	@echo "make lint    ruff check"
+	@echo "make backup  dump the database and tar var/media into var/backups/<time>/ (prints it)"
+	@echo "make restore FILE=var/backups/<time>  into a new database [RESTORE_DATABASE=...]"
 	@echo "make clean   remove generated files (keeps .venv, var/media, the database)"
 	@echo "make distclean  stop, clean, and remove .venv, frontend/node_modules and var/"
 
@@ -60,8 +62,18 @@ test:
 	WITH_BROWSER=1 bash scripts/setup.sh
 	.venv/bin/pytest $(PYTEST_ARGS)
 
+# The bench's child processes run Django outside DEBUG: they need the local secret too.
 bench: setup
-	.venv/bin/python bench/run_all.py
+	source scripts/lib.sh && secret_key_ensure var && .venv/bin/python bench/run_all.py
+
+# Database (pg_dump custom format) and media into var/backups/<UTC time>/; prints the path.
+backup:
+	@bash scripts/backup.sh
+
+# Into a NEW database (RESTORE_DATABASE, default civicmap_restore_<time>), never over an
+# existing one unless RESTORE_REPLACE=1; media into var/restored/<database>/media.
+restore:
+	@FILE="$(FILE)" bash scripts/restore.sh
 
 # Only .venv is needed to lint, not the database or the services.
 lint:

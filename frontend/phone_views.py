@@ -41,8 +41,10 @@ from rest_framework.throttling import AnonRateThrottle
 from rest_framework.views import APIView
 
 from civicmap.api.tokens import TOKEN_QR_PREFIX
-from civicmap.errors import FieldError, InvalidInput
+from civicmap.errors import FieldError, InvalidInput, RateLimited
 from civicmap.i18n import name_field
+from civicmap.logins import lockout_message, lockout_seconds
+from civicmap.net import client_ip
 from civicmap.roles import Role, user_has_role, user_is_rider
 from frontend.csp import csp_protected
 from frontend.maps import _event_labels, basemap_get
@@ -379,6 +381,10 @@ class TokenAttemptThrottle(AnonRateThrottle):
     rate = f"{TOKEN_ATTEMPTS_PER_MINUTE}/min"
     scope = "phone_token"
 
+    def get_ident(self, request: Request) -> str:
+        # The trusted-proxy rule, never an X-Forwarded-For the client wrote (civicmap.net).
+        return client_ip(request._request)
+
 
 class TokenInput(serializers.Serializer):
     username = serializers.CharField(max_length=150)
@@ -400,6 +406,11 @@ class PhoneTokenView(APIView):
         form.is_valid(raise_exception=True)
         user = authenticate(request._request, username=form.validated_data["username"],
                             password=form.validated_data["password"])
+        if getattr(request._request, "axes_locked_out", False):
+            # django-axes refused (or this failure reached LOGIN_FAILURE_LIMIT): even the right
+            # password is refused until the cool-off ends (civicmap.logins).
+            raise RateLimited(FieldError(None, "locked_out", lockout_message()),
+                              retry_after_s=lockout_seconds())
         if user is None or not user.is_active:
             raise InvalidInput(FieldError("password", "invalid_credentials",
                                           MSG_BAD_CREDENTIALS))

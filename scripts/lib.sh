@@ -118,3 +118,27 @@ redis_ping() {
 port_open() {
   (exec 8<>"/dev/tcp/$1/$2") 2>/dev/null
 }
+
+# secret_key_ensure DIR: export DJANGO_SECRET_KEY for Django. A key already in the
+# environment wins; else the one kept in DIR/secret_key, generated there once
+# (mode 0600, under a umask so it is never readable by others, not even for a
+# moment) and reused by every later run, so sessions and signed QR codes
+# survive restarts. The key is never printed.
+secret_key_ensure() {
+  local dir="$1" file="$1/secret_key" tmp
+  if [[ -n "${DJANGO_SECRET_KEY:-}" ]]; then
+    export DJANGO_SECRET_KEY
+    return 0
+  fi
+  if [[ ! -s "$file" ]]; then
+    mkdir -p "$dir"
+    tmp="$(mktemp "$dir/.secret_key.XXXXXX")"
+    (umask 077 && "$BASE_PYTHON" -c 'import secrets; print(secrets.token_urlsafe(50))' >"$tmp")
+    chmod 600 "$tmp"
+    # mv -n: two first runs at once keep one key, the first written.
+    mv -n "$tmp" "$file"
+    rm -f "$tmp"
+  fi
+  DJANGO_SECRET_KEY="$(<"$file")"
+  export DJANGO_SECRET_KEY
+}

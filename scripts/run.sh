@@ -8,6 +8,7 @@
 # it. Reads no stdin: `nohup scripts/run.sh >var/log/run.log 2>&1 &` works.
 #
 # Environment: HOST (127.0.0.1), PORT (8000), SEED=0 to skip seed_demo,
+# DJANGO_SECRET_KEY (else the one kept in var/secret_key, generated once),
 # DEMO_LOGIN_HINT to change the login line printed once the site is up,
 # plus everything scripts/setup.sh reads.
 set -Eeuo pipefail  # -E: the ERR trap below also fires inside functions
@@ -154,6 +155,9 @@ main() {
   trap 'on_signal TERM' TERM
   trap 'on_signal HUP' HUP
 
+  # The secret before anything runs Django: generated once into var/secret_key (mode 0600)
+  # and reused, passed to setup, web, worker and beat through the environment only.
+  secret_key_ensure "$VAR_DIR"
   run_step bash "$ROOT/scripts/setup.sh"
 
   if [[ "$SEED" != 0 ]]; then

@@ -397,7 +397,9 @@ django_setup() {
     return 0
   fi
   [[ -f manage.py ]] || die "manage.py not found in $ROOT"
-  # manage.py picks the settings module, as it does for every other command.
+  # manage.py picks the settings module, as it does for every other command; outside DEBUG
+  # the settings need a secret (the one kept in var/secret_key, made on the first run).
+  secret_key_ensure "$VAR_DIR"
   CIVICMAP_VAR="$VAR_DIR" "$VENV/bin/python" manage.py shell -v 0 -c "$DJANGO_STEPS"
 }
 

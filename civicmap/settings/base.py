@@ -10,8 +10,19 @@ from civicmap.env import database_from_url, env_bool, env_int, env_list, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
-SECRET_KEY = env_str("DJANGO_SECRET_KEY", "insecure-development-key-change-me")
 DEBUG = env_bool("DJANGO_DEBUG", False)
+# No fallback secret outside DEBUG: sessions, password resets and the stations' signed QR codes
+# are only as secret as this key. `make run` keeps a generated one in var/secret_key (scripts/
+# lib.sh secret_key_ensure); the test settings set their own before importing this module.
+SECRET_KEY = env_str("DJANGO_SECRET_KEY", "")
+if not SECRET_KEY:
+    if not DEBUG:
+        from django.core.exceptions import ImproperlyConfigured
+
+        raise ImproperlyConfigured(
+            "Set DJANGO_SECRET_KEY (make run keeps one in var/secret_key), or DJANGO_DEBUG=1 "
+            "for a development server with a throwaway key.")
+    SECRET_KEY = "insecure-development-key-debug-only"
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", [])
 
@@ -312,4 +323,35 @@ POINTS_DAILY_CAP = env_int("POINTS_DAILY_CAP", 30)
 # Metres (on the spheroid) a rider may be from a case to confirm it: the nearby list's 250 m
 # plus GPS slack. A category whose duplicate radius is larger allows that radius instead.
 CONFIRM_MAX_DISTANCE_M = env_int("CONFIRM_MAX_DISTANCE_M", 300)
+# ==========================================================================================
+
+# ==========================================================================================
+# LOGINS, CLIENT ADDRESSES AND KEYS (issue 14, "deploy": civicmap/net.py, civicmap/logins.py).
+# ==========================================================================================
+from datetime import timedelta  # noqa: E402  (kept inside this block)
+
+# How many reverse proxies of ours stand in front of the web server; each appends one entry to
+# X-Forwarded-For. 0: none, REMOTE_ADDR is the client and X-Forwarded-For is ignored (a client
+# can write anything in it). One number for civicmap.net.client_ip, axes and DRF's throttles.
+TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
+REST_FRAMEWORK["NUM_PROXIES"] = TRUSTED_PROXY_COUNT
+# Login lockout (django-axes): after LOGIN_FAILURE_LIMIT failed passwords for one username, or
+# from one address, that username or address is refused for LOGIN_COOLOFF_MINUTES, on the
+# admin's login, /accounts/login/ and /phone/token/. Counted in the database (no Redis needed).
+INSTALLED_APPS += ["axes"]
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # first: refuses a locked-out client before checking
+    "django.contrib.auth.backends.ModelBackend",
+]
+MIDDLEWARE += ["axes.middleware.AxesMiddleware"]  # turns a lockout into civicmap.logins' page
+AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("LOGIN_COOLOFF_MINUTES", 15))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]  # either one reaching the limit locks
+AXES_CLIENT_IP_CALLABLE = "civicmap.net.client_ip"
+AXES_LOCKOUT_CALLABLE = "civicmap.logins.lockout_response"
+AXES_RESET_ON_SUCCESS = True  # a right password clears that username's and address's count
+AXES_VERBOSE = False  # no banner on every manage.py command; failures are still logged
+# Open311: posts per hour per ApiClient key (a rider's token is held to
+# REPORTS_PER_HOUR_PER_RIDER instead); 429 in Open311's error format beyond it.
+OPEN311_REQUESTS_PER_HOUR_PER_KEY = env_int("OPEN311_REQUESTS_PER_HOUR_PER_KEY", 60)
 # ==========================================================================================

@@ -1,8 +1,14 @@
 """Settings for the test suite: the same real PostGIS and Redis as production, faster hashing."""
 
-from civicmap.env import env_str
-from civicmap.settings.base import *  # noqa: F403
-from civicmap.settings.base import BASE_DIR
+import os
+
+# The base settings refuse to start without a secret outside DEBUG; tests get a fixed one, set
+# before base is imported (subprocesses of the suite inherit it).
+os.environ.setdefault("DJANGO_SECRET_KEY", "insecure-test-key-for-the-test-settings-only")
+
+from civicmap.env import env_str  # noqa: E402
+from civicmap.settings.base import *  # noqa: E402, F403
+from civicmap.settings.base import BASE_DIR  # noqa: E402
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 MEDIA_ROOT = BASE_DIR / "var" / "test-media"

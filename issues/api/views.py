@@ -95,7 +95,8 @@ def _public_filters(request: Request) -> PublicFilters:
 class CaseListView(APIView):
     permission_classes = [AllowAny]
 
-    @extend_schema(parameters=[PublicListQuery], responses={200: dict})
+    @extend_schema(operation_id="api_v1_cases_list", parameters=[PublicListQuery],
+                   responses={200: dict})
     def get(self, request: Request) -> HttpResponse:
         return HttpResponse(case_public_features(filters=_public_filters(request)),
                             content_type=GEOJSON)

@@ -97,11 +97,15 @@ def open311_response(*, fmt: str, root: str, data, status: int = 200) -> HttpRes
 
 
 def error_status(error: DomainError) -> int:
-    """The spec's three codes: 404 unknown resource, 403 api_key, 400 anything else."""
+    """The spec's three codes: 404 unknown resource, 403 api_key, 400 anything else; and
+    HTTP's 429 (with Retry-After) for a key or rider over its hourly posts, which a client must
+    tell apart from a request it should not send again."""
     if isinstance(error, NotFound):
         return 404
     if isinstance(error, PermissionRefused):
         return 403
+    if isinstance(error, RateLimited):
+        return 429
     return 400
 
 

@@ -8,13 +8,16 @@ merging, aggregates, routing and, for a rider's token, the hourly limit are the 
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import dataclass
+from datetime import timedelta
 
 import requests
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.files.base import ContentFile
 from django.db import transaction
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from rest_framework.authtoken.models import Token
 
@@ -31,6 +34,8 @@ logger = logging.getLogger(__name__)
 
 MSG_API_KEY_MISSING = _("Send an api_key to post a service request.")
 MSG_API_KEY_INVALID = _("This api_key is not valid.")
+MSG_KEY_RATE_LIMITED = _("This api_key has posted %(limit)d service requests in the last hour, "
+                         "the most allowed. Try again in %(minutes)d minutes.")
 
 # The intake service's field names, as an Open311 client knows them.
 OPEN311_FIELD_NAMES = {"lon": "long", "lat": "lat", "category": "service_code",
@@ -75,8 +80,11 @@ def open311_request_create(*, data: PostInput, poster: Poster) -> Report:
     report_data = report_input_parse(raw=raw, contact=data.contact, attributes=data.attributes,
                                      media_url=data.media_url)
     try:
-        result = report_create(channel=OPEN311_CHANNEL, data=report_data,
-                               reporter=poster.reporter, api_client=poster.api_client)
+        with transaction.atomic():
+            if poster.api_client is not None:
+                _api_client_rate_limit_check(poster.api_client)
+            result = report_create(channel=OPEN311_CHANNEL, data=report_data,
+                                   reporter=poster.reporter, api_client=poster.api_client)
     except DomainError as error:
         raise _with_open311_names(error) from error
     report = result.report
@@ -85,6 +93,30 @@ def open311_request_create(*, data: PostInput, poster: Poster) -> Report:
         # (the client would post it again). The media is then not fetched, which is logged.
         transaction.on_commit(lambda: open311_media_fetch_task.delay(report.pk), robust=True)
     return report
+
+
+def _api_client_rate_limit_check(api_client: ApiClient) -> None:
+    """At most OPEN311_REQUESTS_PER_HOUR_PER_KEY posts per key in any hour (a rider's token is
+    held to REPORTS_PER_HOUR_PER_RIDER by the intake service instead). Raises RateLimited."""
+    # The client's row stays locked until this post's report is committed: concurrent posts
+    # with one key are counted one after the other, so a burst cannot all pass the count.
+    ApiClient.objects.select_for_update().filter(pk=api_client.pk).values_list("pk").get()
+    limit = settings.OPEN311_REQUESTS_PER_HOUR_PER_KEY
+    since = timezone.now() - timedelta(hours=1)
+    recent = list(  # received_at is indexed: the last hour's rows only
+        Report.objects.filter(api_client=api_client, received_at__gt=since)
+        .order_by("-received_at").values_list("received_at", flat=True)[:limit]
+    )
+    if len(recent) < limit:
+        return
+    # The oldest of the last ``limit`` posts leaves the window first.
+    retry_after = max(1, math.ceil((recent[-1] + timedelta(hours=1)
+                                    - timezone.now()).total_seconds()))
+    raise RateLimited(
+        FieldError("api_key", "rate_limited", MSG_KEY_RATE_LIMITED % {
+            "limit": limit, "minutes": math.ceil(retry_after / 60)}),
+        retry_after_s=retry_after,
+    )
 
 
 def _with_open311_names(error: DomainError) -> DomainError:

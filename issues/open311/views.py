@@ -2,7 +2,9 @@
 
 Every path ends in ``.xml`` or ``.json``. Refusals answer in the spec's error format: 404 for an
 unknown resource (path, service, request, token or jurisdiction), 403 for a missing or bad
-``api_key``, 400 for anything else. Open311 is key-authenticated, never session-based, so no
+``api_key``, 429 beyond a key's hourly posts, 400 for anything else (an ``api_key`` in the URL
+included: it would be written to access logs; the key travels in the POST body or the
+``X-API-Key`` header). Open311 is key-authenticated, never session-based, so no
 view here takes part in CSRF.
 """
 
@@ -35,6 +37,11 @@ MSG_NO_TOKEN = _("No such token: this server answers every POST at once with its
                  "service_request_id.")
 MSG_JURISDICTION = _("This server serves the jurisdiction %(ours)s only.")
 MSG_METHOD = _("%(method)s is not possible here: use %(allowed)s.")
+MSG_API_KEY_IN_URL = _("Never send the api_key in the URL: URLs are written to access logs. "
+                       "Send it in the POST body or the X-API-Key header, and ask for a new key: "
+                       "this one may have been logged.")
+# The header a client may use instead of the POST body's api_key (GeoReport v2 uses the body).
+API_KEY_HEADER = "X-API-Key"
 
 View = Callable[..., HttpResponse]
 
@@ -52,6 +59,8 @@ def open311_endpoint(*methods: str) -> Callable[[View], View]:
                     raise InvalidInput(FieldError(None, "method", MSG_METHOD % {
                         "method": request.method, "allowed": ", ".join(methods)}))
                 _params(request).nul_check()  # every parameter, before any is used
+                if "api_key" in request.GET:
+                    raise InvalidInput(FieldError("api_key", "in_url", MSG_API_KEY_IN_URL))
                 _jurisdiction_check(request)
                 return view(request, fmt, **kwargs)
             except DomainError as error:
@@ -104,7 +113,10 @@ def service_definition(request: HttpRequest, fmt: str, service_code: str) -> Htt
 def requests_view(request: HttpRequest, fmt: str) -> HttpResponse:
     params = _params(request)
     if request.method == "POST":
-        poster = open311_poster_resolve(api_key=params.get("api_key"))
+        # The body's api_key (the query string's was refused by open311_endpoint), else the
+        # header's.
+        api_key = params.get("api_key") or request.headers.get(API_KEY_HEADER)
+        poster = open311_poster_resolve(api_key=api_key)
         report = open311_request_create(data=post_input_parse(params), poster=poster)
         answer = [{"service_request_id": str(report.pk),
                    "service_notice": selectors.service_notice(category=report.category)}]

@@ -84,7 +84,8 @@ class NotificationReadManyView(APIView):
     permission_classes = [IsAuthenticated]
     parser_classes = [JSONParser, FormParser]
 
-    @extend_schema(request=MarkReadInput, responses={200: dict})
+    @extend_schema(operation_id="api_v1_notifications_read_many_create", request=MarkReadInput,
+                   responses={200: dict})
     def post(self, request: Request) -> Response:
         form = MarkReadInput(data=request.data)
         form.is_valid(raise_exception=True)

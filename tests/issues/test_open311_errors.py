@@ -1,6 +1,7 @@
 """Every refusal answers as GeoReport v2 says, in XML and JSON, over real HTTP.
 
-404 for an unknown resource, 403 for a missing or bad api_key, 400 for anything else, each as
+404 for an unknown resource, 403 for a missing or bad api_key, 429 beyond an hourly limit, 400
+for anything else, each as
 ``[{"code", "description"}]`` / ``<errors><error><code/><description/></error></errors>`` with the
 HTTP status as the code. Each table below is one test per format (a live-server test reloads the
 reference data, so cases share a test); a failing case is named in the assertion message.
@@ -339,7 +340,7 @@ def test_methods_other_than_the_spec_answer_400_with_allow(reference_data, live_
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
-def test_a_riders_token_is_held_to_the_hourly_limit_and_an_api_client_is_not(
+def test_a_riders_token_is_held_to_the_riders_hourly_limit(
     reference_data, live_server, fmt, settings
 ):
     settings.REPORTS_PER_HOUR_PER_RIDER = 2
@@ -348,12 +349,12 @@ def test_a_riders_token_is_held_to_the_hourly_limit_and_an_api_client_is_not(
     for _ in range(2):
         created_id(requests.post(url, data=request_form(api_key=token), timeout=30), fmt)
     refused = requests.post(url, data=request_form(api_key=token), headers=ENGLISH, timeout=30)
-    assert refused.status_code == 400
+    assert refused.status_code == 429
     [(code, description)] = errors_of(refused, fmt)
     assert description == en(MSG_RATE_LIMITED, minutes=60)
     assert 3500 < int(refused.headers["Retry-After"]) <= 3600
     assert Report.objects.filter(reporter__username="rider1").count() == 2
-    for _ in range(3):  # an organisation's key has no hourly limit
+    for _ in range(3):  # an organisation's key has its own hourly limit (test_open311_keys)
         created_id(requests.post(url, data=request_form(api_key=demo_api_key()), timeout=30),
                    fmt)
 
