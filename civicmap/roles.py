@@ -141,11 +141,3 @@ def rider_user_filter(*, through: str = "") -> Q:
     API tokens to these users only (issues.admin.RiderTokenAdmin)."""
     return Q(**{f"{through}rider__is_active": True}) & ~staff_user_filter(through=through)
 
-
-def user_has_staff_role(user) -> bool:
-    """Whether a user is staff of the platform by any of the marks of ``staff_user_filter``."""
-    if not getattr(user, "is_authenticated", False):
-        return False
-    if user.is_staff or user.is_superuser:
-        return True
-    return any(user_has_role(user, role) for role in STAFF_ROLES)

@@ -25,7 +25,7 @@ from django.urls import reverse
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
-from civicmap.admin_access import ServiceWrittenAdminMixin
+from civicmap.admin_access import ServiceWrittenAdminMixin, SuperuserOnlyAdminMixin
 from civicmap.admin_widgets import OfflineGISModelAdmin, OfflineOSMWidget
 from civicmap.models import CommunityGrid, Subdistrict, UnitGrid
 from civicmap.roles import (
@@ -453,6 +453,9 @@ def test_roles_table_refuses_admin_permissions_outside_the_admin_roles():
                                 Role.UNION_STAFF: [*ROLE_PERMISSIONS[Role.UNION_STAFF],
                                                    "auth.change_user"]})
     assert {"auth.user", "auth.group"} <= SUPERUSER_ONLY_MODELS
+    for model, model_admin in admin.site._registry.items():
+        if model._meta.label_lower in SUPERUSER_ONLY_MODELS:
+            assert isinstance(model_admin, SuperuserOnlyAdminMixin), model._meta.label
 
 
 def test_users_and_groups_stay_the_superusers_even_if_a_group_is_given_them(reference_data):
