@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 import pytest
+from django.apps import apps as django_apps
 from django.contrib import admin
 from django.contrib.auth.models import Group, Permission
 from django.contrib.staticfiles import finders
@@ -206,6 +207,19 @@ EXPECTED: dict[tuple[str, str], tuple[int, ...]] = {
     ("stations.checkin", "history"): row(403, 200, 200),
 }
 
+# django-axes (the login lockout) registers its models' admin where it is installed: login
+# attempts with addresses and usernames, the superuser's alone (no role holds a permission);
+# deleting an attempt is how the superuser unlocks an account.
+if django_apps.is_installed("axes"):
+    for _label in ("axes.accessattempt", "axes.accesslog", "axes.accessfailurelog"):
+        EXPECTED.update({
+            (_label, "changelist"): row(403, 403, 200),
+            (_label, "add"): row(403, 403, 403),
+            (_label, "change"): row(403, 403, 200),
+            (_label, "delete"): row(403, 403, 200),
+            (_label, "history"): row(403, 403, 200),
+        })
+
 # The admin's own URLs that are not a model's page, each with why it is not in the walk.
 SITE_URLS_NOT_WALKED = {
     "login", "logout", "password_change", "password_change_done",  # accounts, not data
@@ -241,7 +255,17 @@ def objects(reference_data, settings) -> Objects:
         rider=user("rider1"), station=station, token=token, method="scan",
         at=timezone.now(), hour_bucket=0, position=station.location, distance_m=0.0)
     rider1 = user("rider1")
+    login_records = {}
+    if django_apps.is_installed("axes"):
+        attempt = {"user_agent": "probe", "ip_address": "192.0.2.7", "username": "office1",
+                   "http_accept": "*/*", "path_info": "/admin/login/"}
+        for name, extra in (("accessattempt", {"get_data": "", "post_data": "",
+                                               "failures_since_start": 1}),
+                            ("accesslog", {}), ("accessfailurelog", {})):
+            model = django_apps.get_model("axes", name)
+            login_records[f"axes.{name}"] = model.objects.create(**attempt, **extra)
     return Objects(by_label={
+        **login_records,
         "auth.group": Group.objects.get(name=Role.OFFICE_STAFF.value),
         "auth.user": user("admin"),
         "civicmap.subdistrict": Subdistrict.objects.first(),
