@@ -136,8 +136,11 @@ def staff_user_filter(*, through: str = "") -> Q:
             | Q(**{f"{through}groups__name__in": sorted(STAFF_ROLES)}))
 
 
-def rider_user_filter(*, through: str = "") -> Q:
+def rider_user_filter(*, through: str = "", active: bool = True) -> Q:
     """Riders and nothing else: an active rider profile and no staff role. Union staff issue
-    API tokens to these users only (issues.admin.RiderTokenAdmin)."""
-    return Q(**{f"{through}rider__is_active": True}) & ~staff_user_filter(through=through)
+    API tokens to these users only (issues.admin.RiderTokenAdmin). With ``active=False`` the
+    profile may be deactivated too: the union still sees and revokes a former rider's token."""
+    profile = Q(**{f"{through}rider__is_active": True} if active
+                else {f"{through}rider__isnull": False})
+    return profile & ~staff_user_filter(through=through)
 

@@ -155,7 +155,8 @@ class RiderTokenAdmin(RowScopedAdminMixin, TokenAdmin):
         tokens = super().get_queryset(request)
         if request.user.is_superuser:
             return tokens
-        return tokens.filter(rider_user_filter(through="user__"))
+        # Deactivated riders' tokens too, so that the union can revoke them.
+        return tokens.filter(rider_user_filter(through="user__", active=False))
 
     def get_readonly_fields(self, request, obj=None):
         # A token belongs to its user: to give someone else one, issue a new token.

@@ -406,6 +406,21 @@ def test_union_staff_rotate_a_riders_token(reference_data):
     assert Token.objects.get(user=rider).key != old
 
 
+def test_a_deactivated_riders_token_can_be_revoked_but_not_issued_again(reference_data):
+    Rider.objects.filter(user__username="rider4").update(is_active=False)
+    rider4 = user("rider4")
+    union = client_as("union")
+    add_url = reverse("admin:authtoken_tokenproxy_add")
+    choices = {int(str(value)) for value, _label in
+               union.get(add_url).context["adminform"].form.fields["user"].choices if value}
+    assert rider4.pk not in choices and user("rider3").pk in choices
+    answer = union.post(reverse("admin:authtoken_tokenproxy_delete", args=[rider4.pk]),
+                        {"post": "yes"})
+    assert answer.status_code == 302 and not Token.objects.filter(user=rider4).exists()
+    assert union.post(add_url, {"user": rider4.pk}).status_code == 200  # refused: the form
+    assert not Token.objects.filter(user=rider4).exists()
+
+
 def test_a_rider_profile_on_a_staff_account_does_not_open_its_token(reference_data):
     """A rider is a user with an active rider profile and no staff role."""
     Rider.objects.create(user=user("cw_vol1"), display_name="志愿者兼骑手")
@@ -414,6 +429,13 @@ def test_a_rider_profile_on_a_staff_account_does_not_open_its_token(reference_da
     assert answer.status_code == 404
     riders = union.get(reverse("admin:issues_rider_changelist") + "?all=")
     assert "志愿者兼骑手" not in {r.display_name for r in riders.context["cl"].result_list}
+    profile = Rider.objects.get(user__username="cw_vol1")
+    assert union.get(reverse("admin:issues_rider_change", args=[profile.pk])).status_code == 404
+    # Nor can union staff put a rider profile on a staff account.
+    form = union.get(reverse("admin:issues_rider_add")).context["adminform"].form
+    offered = {int(str(value)) for value, _label in form.fields["user"].choices if value}
+    assert user("rider1").pk in offered
+    assert not offered & {user(name).pk for name in ("admin", "office1", "union1", "cw_lead")}
 
 
 # --- models and rows by role ------------------------------------------------------------------
