@@ -516,6 +516,11 @@ def test_users_and_groups_stay_the_superusers_even_if_a_group_is_given_them(refe
                          {"username": "office1", "is_superuser": "on"})
     assert answer.status_code == 403
     assert not user("office1").is_superuser
+    # Nor can the accounts be listed through another model's autocomplete (a rider's user).
+    autocomplete = reverse("admin:autocomplete") + (
+        "?app_label=issues&model_name=rider&field_name=user&term=adm")
+    assert client_as("union").get(autocomplete).status_code == 403
+    assert client_as("superuser").get(autocomplete).status_code == 200
 
 
 # --- the workflow's fields: read-only for everyone, the superuser included --------------------
