@@ -35,6 +35,12 @@ class OfflineOSMWidget(OSMWidget):
         js = ("vendor/ol/ol.js", "gis/js/OLMapWidget.js")
 
 
+class OfflineOSMReadOnlyWidget(OfflineOSMWidget):
+    """The same map with its draw and modify interactions taken away."""
+
+    template_name = "civicmap/admin/readonly_map.html"
+
+
 class GeometryMap:
     """A geometry shown on a read-only map: an entry of an admin's readonly fields.
 
@@ -43,16 +49,16 @@ class GeometryMap:
     fields, so each admin keeps one per geometry field.
     """
 
-    def __init__(self, field: GeometryField, widget_class: type[OSMWidget]) -> None:
+    def __init__(self, field: GeometryField) -> None:
         self.field = field
-        self.widget_class = widget_class
         self.__name__ = f"{field.name}_map"
         self.short_description = field.verbose_name
 
     def __call__(self, obj: Model) -> SafeString:
         # "disabled": the template leaves out "Delete all Features"; the textarea's name is not a
         # form field, so whatever is drawn on it is never saved.
-        widget = self.widget_class(attrs={"geom_type": self.field.geom_type, "disabled": True})
+        widget = OfflineOSMReadOnlyWidget(attrs={"geom_type": self.field.geom_type,
+                                                 "disabled": True})
         return widget.render(self.__name__, getattr(obj, self.field.name),
                              attrs={"id": f"id_{self.__name__}"})
 
@@ -65,7 +71,7 @@ class OfflineGISModelAdmin(GISModelAdmin):
     def __init__(self, model, admin_site) -> None:
         super().__init__(model, admin_site)
         self.geometry_maps: dict[str, GeometryMap] = {
-            field.name: GeometryMap(field, self.gis_widget)
+            field.name: GeometryMap(field)
             for field in model._meta.concrete_fields if isinstance(field, GeometryField)
         }
 

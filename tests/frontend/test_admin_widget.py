@@ -49,4 +49,8 @@ def test_case_and_report_pages_draw_their_point_read_only(reference_data, open_p
         watched = open_page(path, session=session_for("office1"), blocked_types=blocked_types)
         assert _drawn(watched, "geodjango_location_map", blocked_types) == 1, path
         assert watched.page.locator("text=Delete all Features").count() == 0
+        # Nothing to draw or drag: the draw and modify interactions are gone.
+        assert watched.page.evaluate("""geodjango_location_map.map.getInteractions().getArray()
+            .filter(i => i instanceof ol.interaction.Draw || i instanceof ol.interaction.Modify)
+            .length""") == 0
     assert Report.objects.filter(pk=sent.pk).exists()
