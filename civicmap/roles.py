@@ -39,8 +39,8 @@ class Role(StrEnum):
 # - union staff: riders (view, add, change; riders only, never a staff account), riders' API
 #   tokens (issue, view, revoke; riders' only), the points ledger, the stations (view, add,
 #   change, new check-in codes) and their check-ins, and the union's own tasks (view);
-# - the superuser: everything, and alone users, groups, Open311 clients and staff accounts'
-#   tokens.
+# - the superuser: everything; users, groups, Open311 clients and staff accounts' tokens are
+#   theirs alone.
 # Rows: every admin shows a role only the rows the apps' own rules give it (patrol.selectors
 # for tasks; riders' rows for union staff). Fields written by the lifecycle and the other
 # services (a case's stage, a task's status, events, points) are read-only for everyone.
