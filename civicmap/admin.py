@@ -1,9 +1,21 @@
-"""Admin for the geography, with map widgets whose assets we serve (no CDN)."""
+"""Admin for accounts and the geography, with map widgets whose assets we serve (no CDN).
+
+Users and groups are the superuser's alone (civicmap.admin_access), whatever permission a group
+holds; what each role sees elsewhere in the admin is written in civicmap.roles.
+"""
 
 from django.contrib import admin
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
 
+from civicmap.admin_access import SuperuserOnlyGroupAdmin, SuperuserOnlyUserAdmin
+from civicmap.admin_widgets import OfflineGISModelAdmin
 from civicmap.models import CommunityGrid, Subdistrict, UnitGrid
-from frontend.widgets import OfflineGISModelAdmin
+
+admin.site.unregister(get_user_model())
+admin.site.unregister(Group)
+admin.site.register(get_user_model(), SuperuserOnlyUserAdmin)
+admin.site.register(Group, SuperuserOnlyGroupAdmin)
 
 
 @admin.register(Subdistrict)

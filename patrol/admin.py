@@ -1,8 +1,15 @@
-"""Admin for departments, teams and tasks."""
+"""Admin for departments, teams and tasks.
+
+What each role sees here is decided in civicmap.roles. Tasks, notifications and webhook
+deliveries are written by the lifecycle and its hooks only: shown here, never edited.
+"""
 
 from django.contrib import admin
 
+from civicmap.admin_access import RowScopedAdminMixin, ServiceWrittenAdminMixin
+from civicmap.admin_widgets import OfflineGISModelAdmin
 from patrol.models import Department, Task, VolunteerTeam
+from patrol.selectors import tasks_for_user
 
 
 @admin.register(Department)
@@ -19,11 +26,26 @@ class VolunteerTeamAdmin(admin.ModelAdmin):
 
 
 @admin.register(Task)
-class TaskAdmin(admin.ModelAdmin):
+class TaskAdmin(ServiceWrittenAdminMixin, RowScopedAdminMixin, OfflineGISModelAdmin):
+    """A task moves only through patrol.services.lifecycle; each user sees the tasks the
+    lifecycle's own rule gives them (patrol.selectors.tasks_for_user: every task for office
+    staff, the union's for union staff, a team's or a department's for its people)."""
+
     list_display = ["id", "case", "assignee_kind", "team", "department", "status",
                     "response_due", "resolution_due"]
     list_filter = ["status", "assignee_kind", "team", "department"]
     raw_id_fields = ["case", "assignee", "handed_in_by", "proof_photo"]
+    # The workflow's fields (status, progress, deadlines, the hand-in), read-only for everyone.
+    readonly_fields = ["location", "status", "offered_at", "response_due", "resolution_due",
+                       "accepted_at", "handed_in_at", "handed_in_by", "finished_at", "note",
+                       "proof_photo", "decline_reason", "response_alerted_at",
+                       "resolution_alerted_at"]
+
+    def get_queryset(self, request):
+        if request.user.is_superuser:
+            return super().get_queryset(request)
+        ordering = self.get_ordering(request) or ()
+        return tasks_for_user(user=request.user).order_by(*ordering)
 
 
 # --- notifications and the outgoing webhook ---------------------------------------------------
@@ -36,18 +58,12 @@ from patrol.webhooks import webhook_deliveries_retry  # noqa: E402
 
 
 @admin.register(Notification)
-class NotificationAdmin(admin.ModelAdmin):
+class NotificationAdmin(ServiceWrittenAdminMixin, admin.ModelAdmin):
     list_display = ["id", "kind", "recipient", "case", "task", "created_at", "read_at"]
     list_filter = ["kind"]
     search_fields = ["recipient__username", "key"]
     raw_id_fields = ["recipient", "case", "task"]
     date_hierarchy = "created_at"
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
 
 
 @admin.register(WebhookDelivery)
@@ -70,6 +86,9 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
     def has_add_permission(self, request) -> bool:
         return False
 
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False  # the record of what was sent: retried, never removed
+
     @admin.display(description=_("kind"))
     def kind(self, delivery: WebhookDelivery) -> str:
         return delivery.notification.kind
@@ -78,7 +97,8 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
     def recipient(self, delivery: WebhookDelivery) -> str:
         return delivery.notification.recipient.get_username()
 
-    @admin.action(description=_("Retry now (with a fresh give-up window)"))
+    @admin.action(description=_("Retry now (with a fresh give-up window)"),
+                  permissions=["change"])
     def retry_now(self, request, queryset) -> None:
         count = webhook_deliveries_retry(delivery_ids=queryset.values_list("pk", flat=True))
         self.message_user(request, ngettext("%(count)d delivery will be retried.",

@@ -73,6 +73,12 @@ def _tasks_of(user) -> QuerySet[Task]:
     return Task.objects.filter(mine)
 
 
+def tasks_for_user(*, user) -> QuerySet[Task]:
+    """Every task the user may see, live or closed, by the rule of ``_tasks_of`` (the admin's
+    rows: patrol.admin.TaskAdmin)."""
+    return _tasks_of(user)
+
+
 def task_remaining_seconds(task: Task, now: datetime | None = None) -> int:
     """Seconds to the deadline that applies now (negative when overdue)."""
     now = now or timezone.now()

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin, messages
-from django.contrib.gis.admin import GISModelAdmin
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
+from civicmap.admin_access import ServiceWrittenAdminMixin
+from civicmap.admin_widgets import OfflineGISModelAdmin
 from civicmap.errors import FieldError, InvalidInput
 from civicmap.selectors import service_area_covers
 from stations.io import (
@@ -94,7 +95,7 @@ class StationTokenInline(admin.TabularInline):
 
 
 @admin.register(Station)
-class StationAdmin(GISModelAdmin):
+class StationAdmin(OfflineGISModelAdmin):
     form = StationAdminForm
     list_display = ["name_zh", "venue_type", "coverage_radius_m", "is_active", "qr_link"]
     list_filter = ["venue_type", "is_active"]
@@ -164,16 +165,12 @@ class StationAdmin(GISModelAdmin):
 
 
 @admin.register(CheckIn)
-class CheckInAdmin(admin.ModelAdmin):
+class CheckInAdmin(ServiceWrittenAdminMixin, OfflineGISModelAdmin):
+    """Visits, written by stations.services.checkin_create only."""
+
     list_display = ["at", "station", "rider", "method", "distance_m"]
     list_filter = ["method", "station"]
     date_hierarchy = "at"
     search_fields = ["station__name_zh", "rider__username"]
     readonly_fields = ["rider", "station", "token", "method", "at", "hour_bucket", "position",
                        "distance_m", "accuracy_m"]
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False

@@ -12,8 +12,8 @@ from django.contrib.staticfiles import finders
 from django.core.management import call_command
 from django.test import override_settings
 
+from civicmap.admin_widgets import OfflineGISModelAdmin, OfflineOSMWidget
 from frontend import maps
-from frontend.widgets import OfflineGISModelAdmin, OfflineOSMWidget
 
 ROOT = Path(__file__).resolve().parents[2]
 FRONTEND = ROOT / "frontend"

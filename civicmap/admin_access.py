@@ -1,0 +1,70 @@
+"""What the admin lets each role do beyond Django's model permissions (civicmap.roles).
+
+Three rules, each a mixin put in front of an app's ModelAdmin:
+
+- ``SuperuserOnlyAdminMixin``: accounts, groups and Open311 clients are the superuser's alone,
+  whatever permission a group is given (civicmap.roles.SUPERUSER_ONLY_MODELS).
+- ``ServiceWrittenAdminMixin``: rows written only by the apps' services (cases, reports, tasks,
+  events, points, check-ins, notifications) are shown, never added, changed or deleted here,
+  the superuser included: the lifecycle's checks and its audit trail must not be bypassed.
+- ``RowScopedAdminMixin``: the admin shows a user only the rows of ``get_queryset``; a row
+  outside them answers 404 on its change, delete and history pages, as if it did not exist
+  (Django would redirect to the index with "doesn't exist", telling the same but less plainly).
+"""
+
+from __future__ import annotations
+
+from django.contrib.auth.admin import GroupAdmin, UserAdmin
+from django.http import Http404
+
+
+class SuperuserOnlyAdminMixin:
+    """The model's admin answers the superuser only (the module is hidden from the rest)."""
+
+    def has_module_permission(self, request) -> bool:
+        return request.user.is_active and request.user.is_superuser
+
+    def has_view_permission(self, request, obj=None) -> bool:
+        return request.user.is_active and request.user.is_superuser
+
+    def has_add_permission(self, request, *args) -> bool:
+        return request.user.is_active and request.user.is_superuser
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return request.user.is_active and request.user.is_superuser
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return request.user.is_active and request.user.is_superuser
+
+
+class ServiceWrittenAdminMixin:
+    """Shown to whoever may view the model; nobody adds, changes or deletes a row here."""
+
+    def has_add_permission(self, request, *args) -> bool:  # (request) or, inline, (request, obj)
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+class RowScopedAdminMixin:
+    """A row outside the user's ``get_queryset`` is not found (404), not redirected; a user
+    without any permission on the model is refused (403) before that, as everywhere."""
+
+    def get_object(self, request, object_id, from_field=None):
+        obj = super().get_object(request, object_id, from_field)
+        if obj is None and (self.has_view_or_change_permission(request)
+                            or self.has_delete_permission(request)):
+            raise Http404
+        return obj
+
+
+class SuperuserOnlyUserAdmin(SuperuserOnlyAdminMixin, UserAdmin):
+    pass
+
+
+class SuperuserOnlyGroupAdmin(SuperuserOnlyAdminMixin, GroupAdmin):
+    pass
