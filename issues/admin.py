@@ -127,8 +127,8 @@ class CaseAdmin(ServiceWrittenAdminMixin, OfflineGISModelAdmin):
 
 
 @admin.register(CaseConfirmation)
-class CaseConfirmationAdmin(ServiceWrittenAdminMixin, admin.ModelAdmin):
-    list_display = ["case", "rider", "created_at"]
+class CaseConfirmationAdmin(ServiceWrittenAdminMixin, OfflineGISModelAdmin):
+    list_display = ["case", "rider", "distance_m", "created_at"]
     raw_id_fields = ["case", "rider", "photo"]
 
 
