@@ -13,14 +13,19 @@ BASE_DIR = Path(__file__).resolve().parent.parent.parent
 DEBUG = env_bool("DJANGO_DEBUG", False)
 # No fallback secret outside DEBUG: sessions, password resets and the stations' signed QR codes
 # are only as secret as this key. `make run` keeps a generated one in var/secret_key (scripts/
-# lib.sh secret_key_ensure); the test settings set their own before importing this module.
+# lib.sh secret_key_ensure), which hand-run commands read too (DJANGO_SECRET_KEY_FILE); the
+# test settings set their own before importing this module.
 SECRET_KEY = env_str("DJANGO_SECRET_KEY", "")
+_SECRET_KEY_FILE = Path(env_str("DJANGO_SECRET_KEY_FILE", str(BASE_DIR / "var" / "secret_key")))
+if not SECRET_KEY and _SECRET_KEY_FILE.is_file():
+    SECRET_KEY = _SECRET_KEY_FILE.read_text().strip()
 if not SECRET_KEY:
     if not DEBUG:
         from django.core.exceptions import ImproperlyConfigured
 
         raise ImproperlyConfigured(
-            "Set DJANGO_SECRET_KEY (make run keeps one in var/secret_key), or DJANGO_DEBUG=1 "
+            "Set DJANGO_SECRET_KEY or DJANGO_SECRET_KEY_FILE (make setup keeps one in "
+            "var/secret_key), or DJANGO_DEBUG=1 "
             "for a development server with a throwaway key.")
     SECRET_KEY = "insecure-development-key-debug-only"
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"])

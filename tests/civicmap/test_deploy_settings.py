@@ -23,6 +23,8 @@ BASE = "civicmap.settings.base"
 def _env(**values: str) -> dict[str, str]:
     env = {key: value for key, value in os.environ.items()
            if not key.startswith("DJANGO_") and key not in {"TRUSTED_PROXY_COUNT"}}
+    # The checkout's own var/secret_key (made by `make setup`) must not stand in for a missing key.
+    env["DJANGO_SECRET_KEY_FILE"] = os.devnull + ".absent"
     env.update(values)
     return env
 
@@ -74,6 +76,14 @@ def test_no_fallback_secret_outside_debug():
     assert _manage("check", DJANGO_SETTINGS_MODULE=PRODUCTION, DJANGO_DEBUG="1").returncode != 0
     # A development server (DEBUG) may run on a throwaway key.
     assert _manage("check", DJANGO_SETTINGS_MODULE=BASE, DJANGO_DEBUG="1").returncode == 0
+
+
+def test_hand_run_commands_read_the_kept_secret(tmp_path):
+    kept = tmp_path / "secret_key"
+    kept.write_text(secrets.token_urlsafe(50) + "\n")
+    done = _setting(BASE, "SECRET_KEY", DJANGO_SECRET_KEY_FILE=str(kept))
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == repr(kept.read_text().strip())
 
 
 def _ensure(directory, **env: str) -> subprocess.CompletedProcess:
