@@ -16,7 +16,9 @@ The classes of data and who sees them:
   (``NOTES_FOR_REPORTERS``) reach the reporters too;
 * a photo's display copy and thumbnail: as its case for a public category; for a private one,
   office staff and the admin, whoever handles the case, and the reporter of that report (or the
-  rider who confirmed with it). An original (with its EXIF): office staff and the admin only.
+  rider who confirmed with it; a proof photo has no such owner: its reporters do not see it).
+  An original (with its EXIF): office staff and the admin only. A photo of no case: the
+  office's only.
 
 "Whoever handles the case": the members and leader of a team, or the liaisons of a department,
 that has or had a task on the case (any status: the work done stays theirs to see); union staff
@@ -30,6 +32,7 @@ never imports patrol.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 from django.db.models import Q
 
@@ -44,8 +47,7 @@ UNION_TASK_KIND = "union"
 # send-back, decline, escalation, verification) is the workers' and stays with them.
 NOTES_FOR_REPORTERS = frozenset({"cancel", "reply"})
 
-ORIGINAL = "original"
-RENDITIONS = ("display", "thumbnail")
+ORIGINAL = "original"  # the rendition name of a photo's original (issues.api.urls)
 
 
 def _user_id(user) -> int | None:
@@ -70,28 +72,36 @@ def _handled_by_q(user) -> Q | None:
     return handles
 
 
-def cases_visible_q(user) -> Q:
-    """The cases ``user`` may read, as a condition on ``Case`` (for lists)."""
-    if user_sees_everything(user):
-        return Q()
-    visible = Q(category__is_private=False)
-    handles = _handled_by_q(user)
-    if handles is not None:
-        visible |= Q(pk__in=Case.objects.filter(handles).values("pk"))
-        visible |= Q(pk__in=Report.objects.filter(reporter=_user_id(user)).values("case_id"))
-    return visible
-
-
-@dataclass(frozen=True)
 class CaseAccess:
-    """What one user may see of one case; made by ``case_access`` (two queries at most)."""
+    """What one user may see of one case. Each fact is read once, when first needed: a public
+    case's photo or position needs no query at all."""
 
-    user_id: int | None
-    private: bool  # the case's category is private
-    everything: bool  # office staff or the admin
-    handles: bool  # the user's team or department has or had a task on it (or the union's)
-    union_handles: bool  # union staff, and the union handles the case
-    reported: bool  # the user filed a report of this case
+    def __init__(self, *, user, case: Case) -> None:
+        self.user = user
+        self.case = case
+        self.user_id = _user_id(user)
+        self.private = case.category.is_private
+        self.everything = user_sees_everything(user)
+
+    @cached_property
+    def handles(self) -> bool:
+        """The user's team or department has or had a task on the case (or the union does, or
+        handles its category, for union staff)."""
+        condition = None if self.everything else _handled_by_q(self.user)
+        return condition is not None and Case.objects.filter(condition, pk=self.case.pk).exists()
+
+    @cached_property
+    def union_handles(self) -> bool:
+        """Union staff, and the union handles the case."""
+        return (self.handles and user_has_role(self.user, Role.UNION_STAFF) and (
+            self.case.category.handler == Category.Handler.UNION
+            or self.case.tasks.filter(assignee_kind=UNION_TASK_KIND).exists()))
+
+    @cached_property
+    def reported(self) -> bool:
+        """The user filed a report of this case."""
+        return self.user_id is not None and self.case.reports.filter(
+            reporter=self.user_id).exists()
 
     @property
     def visible(self) -> bool:
@@ -112,12 +122,12 @@ class CaseAccess:
         return self.notes or self._own(report.reporter_id)
 
     def event_note(self, event: CaseEvent) -> bool:
-        return self.notes or (self.reported and event.action in NOTES_FOR_REPORTERS)
+        return self.notes or (note_for_reporters(event) and self.reported)
 
     def photo(self, *, owner_id: int | None, rendition: str, private: bool = False) -> bool:
         """A photo of this case taken by ``owner_id`` (the report's reporter, the confirming
         rider; None for a proof photo, which its team sees as the case's handler); ``private``
-        when the photo's own report is of a private category in a public case."""
+        when the photo's own report is of a private category (in a case that is not)."""
         if rendition == ORIGINAL:
             return self.everything
         if not (self.private or private):
@@ -130,30 +140,11 @@ class CaseAccess:
 
 def case_access(*, user, case: Case) -> CaseAccess:
     """What ``user`` may see of ``case`` (its category loaded or loadable)."""
-    user_id = _user_id(user)
-    everything = user_sees_everything(user)
-    handles = union_handles = reported = False
-    if not everything and user_id is not None:
-        condition = _handled_by_q(user)
-        handles = Case.objects.filter(condition, pk=case.pk).exists()
-        union_handles = handles and user_has_role(user, Role.UNION_STAFF) and (
-            case.category.handler == Category.Handler.UNION
-            or case.tasks.filter(assignee_kind=UNION_TASK_KIND).exists())
-        reported = case.reports.filter(reporter=user_id).exists()
-    return CaseAccess(user_id=user_id, private=case.category.is_private, everything=everything,
-                      handles=handles, union_handles=union_handles, reported=reported)
+    return CaseAccess(user=user, case=case)
 
 
 def case_visible_to(*, user, case: Case) -> bool:
     return case_access(user=user, case=case).visible
-
-
-def case_notes_visible_to(*, user, case: Case) -> bool:
-    return case_access(user=user, case=case).notes
-
-
-def report_text_visible_to(*, user, report: Report) -> bool:
-    return case_access(user=user, case=report.case).report_text(report)
 
 
 def report_text_public(report: Report) -> bool:
@@ -183,9 +174,9 @@ def photo_owner(photo: ReportPhoto) -> PhotoOwner:
     case has ``case`` None."""
     cases = Case.objects.select_related("category")
     if photo.report_id is not None:
-        report = Report.objects.select_related("category").get(pk=photo.report_id)
-        return PhotoOwner(cases.get(pk=report.case_id), report.reporter_id,
-                          report.category.is_private)
+        report = Report.objects.select_related("category", "case__category").get(
+            pk=photo.report_id)
+        return PhotoOwner(report.case, report.reporter_id, report.category.is_private)
     proof = cases.filter(tasks__proof_photo=photo.pk).first()
     if proof is not None:
         return PhotoOwner(proof)
