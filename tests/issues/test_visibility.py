@@ -340,3 +340,20 @@ def test_a_proof_photo_of_no_case_is_the_offices_only(reference_data, media_root
     assert _status(client_for("office1"), proof, "display") == 200
     for username in (None, "rider1", "liaison_chengguan"):
         assert _status(client_for(username), proof, "display") == 404, username
+
+
+@pytest.mark.parametrize(("kind", "username", "most"), [
+    # The photo, then its report with the case: a public case needs no access query.
+    ("public", None, 2),
+    # With a token: the token and user, the user's groups, then the handlers' EXISTS.
+    ("private", "ss_vol1", 5),
+    ("private", "rider3", 5),
+])
+def test_the_photo_view_asks_the_rule_in_a_few_queries(reference_data, media_root,
+                                                       django_assert_max_num_queries, kind,
+                                                       username, most):
+    """Every thumbnail of a list is one request: the rule must stay cheap."""
+    world = world_make(kind)
+    client = client_for(username)
+    with django_assert_max_num_queries(most):
+        client.get(f"{API}/photos/{world.photos['photo_own'].pk}/thumbnail/")
