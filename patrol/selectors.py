@@ -136,8 +136,8 @@ def case_detail_for_user(*, case_id: int, user) -> Case | None:
     """One case if the user may read it (``issues.visibility``: public cases for all; private
     ones for office staff, their handlers and their reporters), else None."""
     case = (Case.objects.select_related("category", "community_grid", "unit_grid")
-            .prefetch_related("reports__photos", "tasks__team", "tasks__department",
-                              "tasks__proof_photo")
+            .prefetch_related("reports__photos", "reports__category", "tasks__team",
+                              "tasks__department", "tasks__proof_photo")
             .filter(pk=case_id).first())
     if case is None or not case_visible_to(user=user, case=case):
         return None

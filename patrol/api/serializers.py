@@ -96,6 +96,15 @@ def _photo_urls(photos, access: CaseAccess, *, owner_id: int | None, private: bo
             and access.photo(owner_id=owner_id, rendition=rendition, private=private)]
 
 
+def _proof_url(task: Task, access: CaseAccess) -> str | None:
+    """A proof photo has no owner among the riders: its case's handlers and the office see it
+    (and everyone, for a public case)."""
+    if task.proof_photo_id is None:
+        return None
+    return next(iter(_photo_urls([task.proof_photo], access, owner_id=None, private=False,
+                                 rendition="display")), None)
+
+
 def case_output(case: Case, *, access: CaseAccess, allowed: list[str]) -> dict:
     """A case for one reader, as ``access`` (``issues.visibility.case_access``) lets them see
     it: descriptions, reporters, workers' notes and photos only where the rule says so."""
@@ -129,9 +138,7 @@ def case_output(case: Case, *, access: CaseAccess, allowed: list[str]) -> dict:
                 "id": task.pk, "status": task.status, "handler": handler_name(task),
                 "response_due": task.response_due, "resolution_due": task.resolution_due,
                 "note": task.note if access.notes else None,
-                "proof_photo": next(iter(_photo_urls(
-                    [task.proof_photo], access, owner_id=None, private=False,
-                    rendition="display")), None) if task.proof_photo_id else None,
+                "proof_photo": _proof_url(task, access),
             }
             for task in tasks
         ],

@@ -357,3 +357,15 @@ def test_the_photo_view_asks_the_rule_in_a_few_queries(reference_data, media_roo
     client = client_for(username)
     with django_assert_max_num_queries(most):
         client.get(f"{API}/photos/{world.photos['photo_own'].pk}/thumbnail/")
+
+
+@pytest.mark.parametrize("username", ["rider3", "hk_vol1", "office1"])
+def test_the_case_detail_applies_the_rule_without_a_query_per_report(
+        reference_data, media_root, django_assert_max_num_queries, username):
+    """Three reports and two tasks: the case with its prefetches (reports, their photos and
+    categories, tasks with team, department and proof photo), the access facts once, the
+    allowed actions, the token and the groups: 14 at most, whatever the number of reports."""
+    world = world_make("public")
+    client = client_for(username)
+    with django_assert_max_num_queries(14):
+        assert client.get(f"{API}/cases/{world.case.pk}/").status_code == 200
