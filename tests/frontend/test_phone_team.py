@@ -1,6 +1,6 @@
 """The teams' page (/team/) in a phone-sized browser: a volunteer sees the team's task, its
 photo and place, accepts, starts and hands it in with a photo and a note; after the office
-verifies, the rider reads the team's note and proof photo on /rider/ and rates the result."""
+verifies, the rider sees the proof photo (not the team's note) on /rider/ and rates the result."""
 
 from __future__ import annotations
 
