@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import pytest
 from django.core.files.base import ContentFile
 
-from issues.models import Case, Report, ReportPhoto
+from issues.models import Case, CaseConfirmation, Report, ReportPhoto
 from issues.services.intake import (
     APP_CHANNEL,
     OPEN311_CHANNEL,
@@ -369,3 +369,18 @@ def test_the_case_detail_applies_the_rule_without_a_query_per_report(
     client = client_for(username)
     with django_assert_max_num_queries(14):
         assert client.get(f"{API}/cases/{world.case.pk}/").status_code == 200
+
+
+def test_a_confirmation_photo_is_as_visible_as_its_public_case(reference_data, media_root):
+    """Only open public cases can be confirmed: the photo's renditions are everyone's, its
+    original the office's."""
+    lon, lat = community_points(HUAIFANG)[POINT["public"]]
+    case = report_create(channel=OPEN311_CHANNEL, reporter=None, data=ReportInput(
+        category_code="E0101", lon=lon, lat=lat)).report.case
+    client_for("rider3").post(f"{API}/cases/{case.pk}/confirm/",
+                              {"photo": proof_photo()}, format="multipart")
+    photo = _ready(CaseConfirmation.objects.get(case=case, rider__username="rider3").photo)
+    for username in (None, "rider1", "cw_vol1", "rider3"):
+        assert _status(client_for(username), photo, "thumbnail") == 200, username
+        assert _status(client_for(username), photo, "original") == 404, username
+    assert _status(client_for("office1"), photo, "original") == 200
