@@ -40,6 +40,7 @@ from frontend.selectors import (
     station_pins,
     uncovered_demand_cells,
 )
+from issues.visibility import user_sees_everything
 
 HOURLY_HEAT_DAYS = 7  # the hour-by-hour heatmap covers the last week
 OFFICE_POLL_MAX_MS = 15_000  # the console never waits longer than this for new cases
@@ -67,7 +68,7 @@ def governance_map(request: HttpRequest) -> HttpResponse:
     at first and fetched from ``map_hourly_heat`` and ``map_uncovered`` when switched on.
     The default view comes from the periodic snapshot while it is fresh (``map_layers``); the
     page says what time its data are as of."""
-    office = user_has_role(request.user, Role.OFFICE_STAFF)
+    office = user_sees_everything(request.user)  # private categories, every description
     form = _map_form(request, office=office)
     days, categories = form.chosen_days(), form.chosen_categories()
     now = timezone.now()
@@ -117,7 +118,7 @@ def map_hourly_heat(request: HttpRequest) -> JsonResponse:
     """The governance map's hourly heatmap (last 7 days, ?category=), fetched by the page when
     the layer is switched on. Whoever may see the map may see it: the public its public
     categories, office staff every category (``report_heat_frames``, as the page read it)."""
-    office = user_has_role(request.user, Role.OFFICE_STAFF)
+    office = user_sees_everything(request.user)  # private categories, every description
     form = _map_form(request, office=office)
     if form.is_bound and not form.is_valid():
         return _form_errors(form)

@@ -1,8 +1,8 @@
 """Reads of the patrol app: task lists, the triage queue, a case's detail and history, rates.
 
 Object-level rules are here: a volunteer sees only their teams' tasks, a liaison only their
-department's, union staff the union's; only office staff (and union staff for riders' needs)
-see who reported.
+department's, union staff the union's. Who may read a case and what of it (reporters, words,
+notes, photos) is ``issues.visibility``'s rule.
 """
 
 from __future__ import annotations
@@ -16,7 +16,8 @@ from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from civicmap.roles import Role, user_has_role
-from issues.models import OPEN_STAGES, Case, Category, Stage
+from issues.models import OPEN_STAGES, Case, Stage
+from issues.visibility import case_visible_to
 from patrol.lifecycle import LIVE_TASK_STATUSES
 from patrol.models import Department, Rating, Task, VolunteerTeam
 
@@ -138,33 +139,15 @@ def triage_queue(*, filters: QueueFilters) -> QuerySet[Case]:
 
 
 def case_detail_for_user(*, case_id: int, user) -> Case | None:
-    """One case if the user may read it: public cases for all; private ones for office and
-    union staff, the case's workers and its reporters."""
+    """One case if the user may read it (``issues.visibility``: public cases for all; private
+    ones for office staff, their handlers and their reporters), else None."""
     case = (Case.objects.select_related("category", "community_grid", "unit_grid")
-            .prefetch_related("reports__photos", "tasks__team", "tasks__department",
-                              "tasks__proof_photo")
+            .prefetch_related("reports__photos", "reports__category", "tasks__team",
+                              "tasks__department", "tasks__proof_photo")
             .filter(pk=case_id).first())
-    if case is None or not case.category.is_private:
-        return case
-    if user_has_role(user, Role.OFFICE_STAFF) or _union_handles(user, case):
-        return case
-    user_id = getattr(user, "pk", None)
-    if case.reports.filter(reporter=user_id).exists():
-        return case
-    workers = Q(team__members=user_id) | Q(team__leader=user_id) | Q(department__liaisons=user_id)
-    if user_id is not None and Task.objects.filter(workers, case=case).exists():
-        return case
-    return None
-
-
-def _union_handles(user, case: Case) -> bool:
-    """Union staff read and see the askers of riders' own needs (categories the union handles)."""
-    return case.category.handler == Category.Handler.UNION and user_has_role(
-        user, Role.UNION_STAFF)
-
-
-def user_sees_reporters(*, user, case: Case) -> bool:
-    return user_has_role(user, Role.OFFICE_STAFF) or _union_handles(user, case)
+    if case is None or not case_visible_to(user=user, case=case):
+        return None
+    return case
 
 
 def rates_compute(*, since: datetime, until: datetime) -> dict:

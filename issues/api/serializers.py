@@ -11,6 +11,7 @@ from civicmap.api.paging import page_field
 from civicmap.i18n import name_field
 from issues.models import Category, Report, Stage
 from issues.selectors import PUBLIC_PAGE_SIZE_MAX, photo_url
+from issues.visibility import note_for_reporters
 
 COORD_SYSTEMS = ["wgs84", "gcj02", "bd09"]
 
@@ -165,12 +166,14 @@ PUBLIC_EVENT_ACTIONS = {"created", "report_merged", "file", "cancel", "dispatch"
 
 
 class MyReportOutput(ReportFeatureOutput):
-    """A rider's own report with its case's history (actions and times, no staff names)."""
+    """A rider's own report with its case's history (actions and times, no staff names; of the
+    notes only those written to the reporters, ``issues.visibility.note_for_reporters``)."""
 
     def to_representation(self, report: Report) -> dict:
         feature = super().to_representation(report)
         feature["properties"]["history"] = [
-            {"action": event.action, "stage": event.to_stage or None, "at": event.at}
+            {"action": event.action, "stage": event.to_stage or None, "at": event.at,
+             "note": event.note if note_for_reporters(event) and event.note else None}
             for event in report.case.events.all() if event.action in PUBLIC_EVENT_ACTIONS
         ]
         return feature

@@ -16,7 +16,6 @@ from rest_framework.views import APIView
 from civicmap import coords
 from civicmap.api.permissions import IsRider
 from civicmap.errors import MSG_NOT_FOUND, FieldError, InvalidInput, NotFound
-from civicmap.roles import Role, user_has_role
 from issues.api.serializers import (
     CategoryOutput,
     ConfirmInput,
@@ -43,6 +42,7 @@ from issues.services.intake import (
     report_create,
     report_input_parse,
 )
+from issues.visibility import photo_visible_to
 
 GEOJSON = "application/geo+json"
 MSG_PHOTO_NOT_READY = _("The photo is still being processed.")
@@ -153,8 +153,9 @@ class MyReportsView(APIView):
 
 
 class PhotoView(APIView):
-    """A photo rendition. Display copy and thumbnail: public categories for all, private ones
-    for the reporter and staff. The original (with its EXIF): office staff only."""
+    """A photo rendition, to whoever ``issues.visibility.photo_visible_to`` lets see it: display
+    copy and thumbnail as its case (a private category's: the office, the case's handlers and
+    the photo's own reporter); the original (with its EXIF): office staff and the admin."""
 
     permission_classes = [AllowAny]
 
@@ -162,9 +163,8 @@ class PhotoView(APIView):
                                                 enum=["display", "thumbnail", "original"])],
                    responses={(200, "image/jpeg"): bytes})
     def get(self, request: Request, photo_id: int, rendition: str) -> FileResponse:
-        photo = get_object_or_404(ReportPhoto.objects.select_related("report__category"),
-                                  pk=photo_id)
-        if not _photo_visible(request.user, photo, rendition):
+        photo = get_object_or_404(ReportPhoto, pk=photo_id)
+        if not photo_visible_to(user=request.user, photo=photo, rendition=rendition):
             raise NotFound(FieldError(None, "not_found", MSG_NOT_FOUND))
         stored = {"display": photo.display, "thumbnail": photo.thumbnail,
                   "original": photo.original}[rendition]
@@ -174,22 +174,6 @@ class PhotoView(APIView):
         response["Cache-Control"] = "private, max-age=3600"
         response["X-Content-Type-Options"] = "nosniff"
         return response
-
-
-def _photo_visible(user, photo: ReportPhoto, rendition: str) -> bool:
-    if user_has_role(user, Role.OFFICE_STAFF):
-        return True
-    if rendition == "original":
-        return False
-    report = photo.report
-    if report is None:  # a proof or confirmation photo: shown with its case (lifecycle issue)
-        return getattr(user, "is_authenticated", False)
-    if not report.category.is_private:
-        return True
-    is_reporter = report.reporter_id is not None and report.reporter_id == getattr(user, "pk", None)
-    return is_reporter or user_has_role(
-        user, Role.UNION_STAFF
-    )
 
 
 def _content_type(photo: ReportPhoto, rendition: str) -> str:

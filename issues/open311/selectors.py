@@ -27,6 +27,7 @@ from civicmap.i18n import name_field
 from issues.models import OPEN_STAGES, CaseEvent, Category, Report, ReportPhoto, Stage
 from issues.open311.definitions import BEIJING, ServiceAttribute, service_attributes
 from issues.selectors import photo_url
+from issues.visibility import report_text_public
 from patrol.api.serializers import handler_name
 from patrol.models import Task
 
@@ -240,9 +241,8 @@ def _request_dicts(reports: list[Report], *, extensions: bool,
             "service_name": getattr(report.category, label),
             "service_code": report.category.code,
             # Only what was posted as a public 311 request; riders' app descriptions often hold
-            # names and door numbers and stay private (docs/DECISIONS.md).
-            "description": (report.description or None)
-            if report.channel == Report.Channel.OPEN311 else None,
+            # names and door numbers and stay private (issues.visibility, docs/DECISIONS.md).
+            "description": (report.description or None) if report_text_public(report) else None,
             "agency_responsible": handler_name(task),
             "service_notice": service_notice(category=report.category),
             "requested_datetime": report.received_at,

@@ -9,6 +9,7 @@ from civicmap.api.paging import offset_field
 from civicmap.i18n import name_field
 from issues.models import Case, Stage
 from issues.selectors import photo_url
+from issues.visibility import CaseAccess
 from patrol.models import Task
 from patrol.selectors import task_remaining_seconds
 
@@ -90,8 +91,25 @@ def task_output(task: Task, *, distance_m: float | None = None) -> dict:
     }
 
 
-def case_output(case: Case, *, show_reporters: bool, allowed: list[str]) -> dict:
-    """A case for its readers: photos, reports, tasks; reporters only for those who may."""
+def _photo_urls(photos, access: CaseAccess, *, owner_id: int | None, private: bool,
+                rendition: str) -> list[str]:
+    return [photo_url(photo.pk, rendition) for photo in photos
+            if photo.status == "ready"
+            and access.photo(owner_id=owner_id, rendition=rendition, private=private)]
+
+
+def _proof_url(task: Task, access: CaseAccess) -> str | None:
+    """A proof photo has no owner among the riders: its case's handlers and the office see it
+    (and everyone, for a public case)."""
+    if task.proof_photo_id is None:
+        return None
+    return next(iter(_photo_urls([task.proof_photo], access, owner_id=None, private=False,
+                                 rendition="display")), None)
+
+
+def case_output(case: Case, *, access: CaseAccess, allowed: list[str]) -> dict:
+    """A case for one reader, as ``access`` (``issues.visibility.case_access``) lets them see
+    it: descriptions, reporters, workers' notes and photos only where the rule says so."""
     label = name_field()
     tasks = sorted(case.tasks.all(), key=lambda t: (t.offered_at, t.pk))
     reports = sorted(case.reports.all(), key=lambda r: (r.received_at, r.pk))
@@ -108,11 +126,12 @@ def case_output(case: Case, *, show_reporters: bool, allowed: list[str]) -> dict
         "reports": [
             {
                 "id": report.pk, "received_at": report.received_at,
-                "description": report.description,
-                "photos": [photo_url(p.pk, "thumbnail") for p in report.photos.all()
-                           if p.status == "ready"],
+                "description": report.description if access.report_text(report) else None,
+                "photos": _photo_urls(report.photos.all(), access, owner_id=report.reporter_id,
+                                      private=report.category.is_private,
+                                      rendition="thumbnail"),
                 **({"reporter": report.reporter_id, "contact_phone": report.contact_phone,
-                    "contact_email": report.contact_email} if show_reporters else {}),
+                    "contact_email": report.contact_email} if access.reporters else {}),
             }
             for report in reports
         ],
@@ -120,9 +139,8 @@ def case_output(case: Case, *, show_reporters: bool, allowed: list[str]) -> dict
             {
                 "id": task.pk, "status": task.status, "handler": handler_name(task),
                 "response_due": task.response_due, "resolution_due": task.resolution_due,
-                "note": task.note,
-                "proof_photo": photo_url(task.proof_photo_id, "display")
-                if task.proof_photo_id and task.proof_photo.status == "ready" else None,
+                "note": task.note if access.notes else None,
+                "proof_photo": _proof_url(task, access),
             }
             for task in tasks
         ],

@@ -14,6 +14,7 @@ from civicmap.api.permissions import IsOfficeStaff
 from civicmap.errors import MSG_NOT_FOUND, Conflict, FieldError, NotFound
 from civicmap.i18n import name_field
 from civicmap.models import WGS84
+from issues.visibility import case_access
 from patrol.api.serializers import (
     ActionInput,
     BulkInput,
@@ -29,7 +30,6 @@ from patrol.selectors import (
     rates_compute,
     task_list_for_user,
     triage_queue,
-    user_sees_reporters,
 )
 from patrol.services.lifecycle import ACTIONS, case_act, case_allowed_actions
 
@@ -57,7 +57,7 @@ def _case_response(request: Request, case_id: int) -> Response:
     if case is None:
         raise NotFound(FieldError(None, "not_found", MSG_NOT_FOUND))
     return Response(case_output(
-        case, show_reporters=user_sees_reporters(user=request.user, case=case),
+        case, access=case_access(user=request.user, case=case),
         allowed=case_allowed_actions(case=case, actor=request.user),
     ))
 
@@ -78,11 +78,11 @@ class CaseEventsView(APIView):
         case = case_detail_for_user(case_id=case_id, user=request.user)
         if case is None:
             raise NotFound(FieldError(None, "not_found", MSG_NOT_FOUND))
-        staff = user_sees_reporters(user=request.user, case=case)
+        access = case_access(user=request.user, case=case)
         return Response({"case": case.pk, "events": [
             {"action": e.action, "from": e.from_stage or None, "to": e.to_stage or None,
-             "at": e.at, "note": e.note, "task": e.task_id,
-             **({"actor": e.actor_id} if staff else {})}
+             "at": e.at, "note": e.note if access.event_note(e) else None, "task": e.task_id,
+             **({"actor": e.actor_id} if access.reporters else {})}
             for e in case.events.all()
         ]})
 

@@ -2,8 +2,9 @@
 
 Who hears what (``patrol.services.alerts.notify`` picks the recipients):
 
-* a rider, of their report being filed, dispatched, closed (with the proof photo and the note)
-  or cancelled (with the reason);
+* a rider, of their report being filed, dispatched, closed (with the proof photo of a public
+  case, and the union's reply to a rider's need; never a team's hand-in note) or cancelled
+  (with the reason);
 * a team (leader and members; a department's liaisons; union staff for the union), of a new
   task and of a deadline coming close (``tasks_deadline_near_scan``);
 * a team leader and the office, of an escalation; the leader of an overdue task, the office of
@@ -26,6 +27,7 @@ from django.utils.translation import gettext_lazy as _
 from civicmap.errors import FieldError, NotFound
 from issues.models import Case
 from issues.selectors import photo_url
+from issues.visibility import NOTES_FOR_REPORTERS, case_is_public
 from patrol.models import Notification, Task
 from patrol.workdays import SHANGHAI
 
@@ -83,9 +85,14 @@ def notification_data_build(*, kind: str, case: Case | None, task: Task | None) 
         done = (Task.objects.filter(case=case, status=Task.Status.DONE)
                 .order_by("-finished_at", "-id").first())
         if done is not None:
-            data["note"] = done.note
-            data["proof_photo"] = photo_url(done.proof_photo_id, "display")
-            data["proof_photo_thumbnail"] = photo_url(done.proof_photo_id, "thumbnail")
+            # To the reporters: a note only if written to them (the union's reply), a proof
+            # photo only if they may see it (a public case's): issues.visibility.
+            addressed = case.events.filter(task=done, action__in=NOTES_FOR_REPORTERS).last()
+            if addressed is not None:
+                data["note"] = addressed.note
+            if case_is_public(case):
+                data["proof_photo"] = photo_url(done.proof_photo_id, "display")
+                data["proof_photo_thumbnail"] = photo_url(done.proof_photo_id, "thumbnail")
     elif kind == "case_escalated":
         escalated_to = (Task.objects.filter(case=case, department__isnull=False)
                         .select_related("department").order_by("-offered_at", "-id").first())

@@ -1,6 +1,6 @@
 """The teams' page (/team/) in a phone-sized browser: a volunteer sees the team's task, its
 photo and place, accepts, starts and hands it in with a photo and a note; after the office
-verifies, the rider reads the team's note and proof photo on /rider/ and rates the result."""
+verifies, the rider sees the proof photo (not the team's note) on /rider/ and rates the result."""
 
 from __future__ import annotations
 
@@ -118,7 +118,8 @@ def test_volunteer_accepts_starts_and_hands_in_then_rider_rates(team_data, phone
     watched.assert_clean()
 
     # The office verifies (not the volunteer: the verifier is someone else); the rider sees
-    # the team's note and the proof photo, and rates.
+    # the proof photo, not the team's note (workers' notes are the office's and the team's:
+    # issues.visibility), and rates.
     photo_renditions_make_task(task.proof_photo_id)
     case_act(case_id=case.pk, action="verify", actor=_user("office2"))
     assert Case.objects.get(pk=case.pk).stage == Stage.CLOSED
@@ -130,8 +131,9 @@ def test_volunteer_accepts_starts_and_hands_in_then_rider_rates(team_data, phone
     page.click('#tabs button[data-view="view-mine"]')
     item = page.wait_for_selector(f'.ph-mine[data-case="{case.pk}"]')
     item.query_selector("button").click()
-    page.wait_for_selector(f'.ph-mine[data-case="{case.pk}"] .ph-note:has-text("{NOTE}")')
+    page.wait_for_selector(f'.ph-mine[data-case="{case.pk}"] .ph-proof')
     page.wait_for_function("() => document.querySelector('.ph-proof').naturalWidth > 0")
+    assert NOTE not in page.content()
     page.click(f'.ph-rate[data-case="{case.pk}"] label[for="rate-{case.pk}-5"]')
     page.fill(f'.ph-rate[data-case="{case.pk}"] textarea', "很快 quick")
     screenshot(page, "phone-rider-rate.png")

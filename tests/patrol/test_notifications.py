@@ -70,7 +70,7 @@ def test_a_rider_hears_of_filing_dispatch_and_closure_with_the_proof_photo(refer
     closed = Notification.objects.get(recipient__username="rider1", case=case,
                                       kind="case_closed")
     assert closed.data["proof_photo"] == f"/api/v1/photos/{task.proof_photo_id}/display/"
-    assert closed.data["note"] == "已处理"
+    assert "note" not in closed.data  # the team's hand-in note is not the rider's to read
     dispatched = Notification.objects.get(recipient__username="rider1", case=case,
                                           kind="case_dispatched")
     assert dispatched.data["handler"]["zh"] == task.team.name_zh

@@ -458,8 +458,9 @@
     box.dataset.loaded = "1";
     box.appendChild(el("h4", {text: t("history")}));
     box.appendChild(el("ol", {class: "ph-history"}, (report.history || []).map(function (entry) {
+      // A note here is one written to the reporter (a cancellation's reason, the union's reply).
       return el("li", {text: P.when(entry.at) + " " + (labels.events[entry.action] ||
-        labels.stages[entry.stage] || entry.action)});
+        labels.stages[entry.stage] || entry.action) + (entry.note ? ": " + entry.note : "")});
     })));
     if (["handed_in", "closed", "evaluated"].indexOf(report.status) < 0 || !navigator.onLine) return;
     P.api("cases/" + report.case + "/").then(function (detail) {
