@@ -378,7 +378,8 @@ def test_a_confirmation_photo_is_as_visible_as_its_public_case(reference_data, m
     case = report_create(channel=OPEN311_CHANNEL, reporter=None, data=ReportInput(
         category_code="E0101", lon=lon, lat=lat)).report.case
     client_for("rider3").post(f"{API}/cases/{case.pk}/confirm/",
-                              {"photo": proof_photo()}, format="multipart")
+                              {"photo": proof_photo(), "lon": lon, "lat": lat,
+                               "coord_system": "wgs84"}, format="multipart")
     photo = _ready(CaseConfirmation.objects.get(case=case, rider__username="rider3").photo)
     for username in (None, "rider1", "cw_vol1", "rider3"):
         assert _status(client_for(username), photo, "thumbnail") == 200, username
