@@ -46,6 +46,9 @@ from issues.services.intake import (
 
 GEOJSON = "application/geo+json"
 MSG_PHOTO_NOT_READY = _("The photo is still being processed.")
+MSG_ORIGINAL_DELETED = _(
+    "The original of this photo was deleted after the retention period; its display copy remains."
+)
 
 
 class CategoryListView(APIView):
@@ -163,6 +166,8 @@ class PhotoView(APIView):
                                   pk=photo_id)
         if not _photo_visible(request.user, photo, rendition):
             raise NotFound(FieldError(None, "not_found", MSG_NOT_FOUND))
+        if rendition == "original" and photo.original_deleted_at is not None:
+            raise NotFound(FieldError(None, "original_deleted", MSG_ORIGINAL_DELETED))
         stored = {"display": photo.display, "thumbnail": photo.thumbnail,
                   "original": photo.original}[rendition]
         if not stored:
