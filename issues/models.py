@@ -438,8 +438,9 @@ class ReportPhoto(models.Model):
         Report, on_delete=models.CASCADE, null=True, blank=True, related_name="photos",
         verbose_name=_("report"),
     )
-    # Empty once retention has deleted it (original_deleted_at says when); the renditions stay.
-    original = models.FileField(_("original"), upload_to=photo_upload_path, blank=True)
+    # Emptied by retention only (original_deleted_at says when; not blank in forms); the
+    # renditions stay.
+    original = models.FileField(_("original"), upload_to=photo_upload_path)
     display = models.FileField(_("display copy"), blank=True)
     thumbnail = models.FileField(_("thumbnail"), blank=True)
     sha256 = models.CharField(_("SHA-256"), max_length=64)

@@ -5,7 +5,6 @@ Photos left pending by the lost-job bug (issue 14) have queued_at null: the swee
 (issues.services.photos.photos_pending_queue) queues them once this is applied. Schema only.
 """
 
-import issues.models
 from django.db import migrations, models
 
 
@@ -30,11 +29,6 @@ class Migration(migrations.Migration):
             model_name='reportphoto',
             name='queued_at',
             field=models.DateTimeField(blank=True, null=True, verbose_name='queued'),
-        ),
-        migrations.AlterField(
-            model_name='reportphoto',
-            name='original',
-            field=models.FileField(blank=True, upload_to=issues.models.photo_upload_path, verbose_name='original'),
         ),
         migrations.AddIndex(
             model_name='reportphoto',

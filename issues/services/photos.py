@@ -205,32 +205,36 @@ def _photo_failed(photo_id: int) -> str:
 
 
 def _uncommitted_files_delete(photos: list[ReportPhoto]) -> None:
-    files = [(field.storage, field.name)
-             for photo in photos for field in (photo.original, photo.display, photo.thumbnail)
-             if field and field.name]
-    if not files:
+    files = {photo.pk: [(field.storage, field.name)
+                        for field in (photo.original, photo.display, photo.thumbnail)
+                        if field and field.name]
+             for photo in photos}
+    names = [name for stored in files.values() for _storage, name in stored]
+    if not names:
         return
     try:
-        held = _names_held([name for _storage, name in files])
+        held = _names_held([pk for pk in files if pk is not None])
     except DatabaseError:
         logger.warning("Stored photo files kept: the database could not say whether their "
-                       "transaction committed: %s", [name for _storage, name in files],
-                       exc_info=True)
+                       "transaction committed: %s", names, exc_info=True)
         return
-    for storage, name in files:
-        if name not in held:
-            storage.delete(name)
+    for stored in files.values():
+        for storage, name in stored:
+            if name not in held:
+                storage.delete(name)
 
 
-def _names_held(names: list[str]) -> set[str]:
-    """The file names among ``names`` that some ReportPhoto row refers to."""
+def _names_held(photo_ids: list[int]) -> set[str]:
+    """The file names that the committed rows of these photos refer to (by primary key: a row
+    that was rolled back is not there, and a row's save that failed left no id)."""
 
     def query() -> set[str]:
-        rows = ReportPhoto.objects.filter(
-            Q(original__in=names) | Q(display__in=names) | Q(thumbnail__in=names)
-        ).values_list("original", "display", "thumbnail")
-        return {name for row in rows for name in row} & set(names)
+        rows = ReportPhoto.objects.filter(pk__in=photo_ids).values_list(
+            "original", "display", "thumbnail")
+        return {name for row in rows for name in row if name}
 
+    if not photo_ids:
+        return set()
     try:
         return query()
     except DatabaseError:

@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import kombu.pools
 import psycopg2
 import redis
 from django.conf import settings
@@ -86,8 +87,9 @@ def celery_broker(url: str) -> Iterator[None]:
     from civicmap.celery import app
 
     def pools_reset() -> None:
-        if app._pool is not None:
-            app._pool.force_close_all()
+        # kombu keeps its connection and producer pools in process-wide registries, keyed by
+        # broker: close and forget them all, so neither broker's pool is reused closed.
+        kombu.pools.reset()
         app._pool = None
         if "amqp" in app.__dict__:
             app.amqp._producer_pool = None
