@@ -191,8 +191,11 @@ class BackendKiller:
         killer.autocommit = True
         try:
             with killer.cursor() as cursor:
-                # Jittered, so that kills land at every point of a request's life.
-                while not self._stop.wait(random.uniform(0.5, 1.5) * self.every):
+                # Jittered, so that kills land at every point of a request's life; the first
+                # one soon, while the burst is surely running.
+                wait = random.uniform(0.1, 0.3) * self.every
+                while not self._stop.wait(wait):
+                    wait = random.uniform(0.5, 1.5) * self.every
                     cursor.execute(
                         """SELECT count(*) FILTER (WHERE pg_terminate_backend(pid))
                              FROM pg_stat_activity
