@@ -471,6 +471,8 @@ class ReportPhoto(models.Model):
         Report, on_delete=models.CASCADE, null=True, blank=True, related_name="photos",
         verbose_name=_("report"),
     )
+    # Emptied by retention only (original_deleted_at says when; not blank in forms); the
+    # renditions stay.
     original = models.FileField(_("original"), upload_to=photo_upload_path)
     display = models.FileField(_("display copy"), blank=True)
     thumbnail = models.FileField(_("thumbnail"), blank=True)
@@ -483,11 +485,34 @@ class ReportPhoto(models.Model):
     )
     position = models.PositiveSmallIntegerField(_("position"), default=0)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    # The row is also the renditions job (an outbox, written in the uploader's transaction):
+    # queued_at is when the job was last handed to the broker (null: never, e.g. Redis was
+    # down), attempts how many times a worker started it. issues.services.photos has the sweep.
+    queued_at = models.DateTimeField(_("queued"), null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    original_deleted_at = models.DateTimeField(_("original deleted"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("report photo")
         verbose_name_plural = _("report photos")
         ordering = ["report_id", "position"]
+        indexes = [
+            # The sweep reads the pending jobs only: a small partial index, not the whole table.
+            models.Index(fields=["created_at"], condition=models.Q(status="pending"),
+                         name="photo_pending_created_idx"),
+            # Retention reads the photos whose original is still kept, oldest first.
+            models.Index(fields=["created_at"],
+                         condition=models.Q(original_deleted_at__isnull=True),
+                         name="photo_original_kept_idx"),
+        ]
+        constraints = [
+            # An original is kept until retention deletes it, and then the field is empty.
+            models.CheckConstraint(
+                condition=(models.Q(original_deleted_at__isnull=True) & ~models.Q(original=""))
+                | (models.Q(original_deleted_at__isnull=False) & models.Q(original="")),
+                name="photo_original_kept_or_deleted",
+            ),
+        ]
 
 
 class CaseConfirmation(models.Model):

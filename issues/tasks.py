@@ -1,41 +1,36 @@
-"""Background work of the issues app (Celery on Redis). Every task is idempotent."""
+"""Background work of the issues app (Celery on Redis). Every task is idempotent.
+
+The photo tasks are thin: the work is in issues.services.photos, which also says how a job that
+Redis, PostgreSQL or a worker lost is found again (the pending row is the job; beat sweeps).
+"""
 
 from __future__ import annotations
 
-import logging
-import uuid
-
 from celery import shared_task
-from django.core.files.base import ContentFile
-from django.db import transaction
 
-from issues.models import ReportPhoto
-from issues.photos import photo_renditions_make
+from issues.services.photos import (
+    photo_originals_expire,
+    photo_renditions_attach,
+    photos_pending_queue,
+)
 
-logger = logging.getLogger(__name__)
 
-
-@shared_task(acks_late=True, max_retries=3, default_retry_delay=30)
+# acks_late: the message is acknowledged after the run, so a worker that dies mid-job leaves it
+# to be redelivered (reject_on_worker_lost: at once when a pool child dies; after the broker's
+# visibility timeout when the whole worker does), and the sweep queues it again in any case.
+@shared_task(acks_late=True, reject_on_worker_lost=True)
 def photo_renditions_make_task(photo_id: int) -> str:
     """Make the clean display copy and thumbnail of one photo; a second run changes nothing."""
-    photo = ReportPhoto.objects.filter(pk=photo_id).first()
-    if photo is None or photo.status == ReportPhoto.Status.READY:
-        return "skipped"
-    try:
-        with photo.original.open("rb") as original:
-            display, thumbnail = photo_renditions_make(original=original)
-    except Exception:
-        logger.exception("Photo %s could not be processed", photo_id)
-        ReportPhoto.objects.filter(pk=photo_id).update(status=ReportPhoto.Status.FAILED)
-        return "failed"
-    name = uuid.uuid4().hex
-    with transaction.atomic():
-        # Lock the row: two deliveries of this task must not both attach files.
-        photo = ReportPhoto.objects.select_for_update().get(pk=photo_id)
-        if photo.status == ReportPhoto.Status.READY:
-            return "skipped"
-        photo.display.save(f"public/display/{name}.jpg", ContentFile(display), save=False)
-        photo.thumbnail.save(f"public/thumbnails/{name}.jpg", ContentFile(thumbnail), save=False)
-        photo.status = ReportPhoto.Status.READY
-        photo.save(update_fields=["display", "thumbnail", "status"])
-    return "ready"
+    return photo_renditions_attach(photo_id=photo_id)
+
+
+@shared_task(acks_late=True)
+def photos_pending_queue_task() -> int:
+    """Beat's sweep of the photo outbox: queue the pending photos whose job is missing."""
+    return photos_pending_queue()
+
+
+@shared_task(acks_late=True)
+def photo_originals_expire_task() -> int:
+    """Beat's retention job: delete originals older than PHOTO_ORIGINAL_RETENTION_DAYS."""
+    return photo_originals_expire()

@@ -360,3 +360,41 @@ AXES_VERBOSE = False  # no banner on every manage.py command; failures are still
 # REPORTS_PER_HOUR_PER_RIDER instead); 429 in Open311's error format beyond it.
 OPEN311_REQUESTS_PER_HOUR_PER_KEY = env_int("OPEN311_REQUESTS_PER_HOUR_PER_KEY", 60)
 # ==========================================================================================
+
+# ==========================================================================================
+# FAULTS: THE PHOTO OUTBOX, REDIS OUTAGES AND RETENTION OF ORIGINALS (owned by
+# issues/services/photos.py, issues/tasks.py, civicmap/cache.py; docs/SECURITY.md "Fault
+# behaviour").
+# ==========================================================================================
+# The cache fails open while Redis is unreachable (an empty cache that forgets writes, logged):
+# it holds only throttle counters; the login lockout counts in PostgreSQL. Seconds to connect
+# and to answer, so that a Redis host that does not answer cannot hold a request long.
+CACHES["default"]["BACKEND"] = "civicmap.cache.FailOpenRedisCache"
+CACHES["default"]["OPTIONS"] = {
+    "socket_connect_timeout": env_int("REDIS_CONNECT_TIMEOUT_S", 1),
+    "socket_timeout": env_int("REDIS_TIMEOUT_S", 1),
+}
+# Publishing a job must not hang on a Redis host that does not answer (seconds).
+CELERY_BROKER_TRANSPORT_OPTIONS["socket_connect_timeout"] = env_int("REDIS_CONNECT_TIMEOUT_S", 1)
+# A pending photo is its own renditions job (the outbox). The sweep hands to Celery, every
+# PHOTO_SWEEP_EVERY_S seconds, the pending photos never queued and older than
+# PHOTO_QUEUE_GRACE_S seconds (Redis was down at intake), and those queued more than
+# PHOTO_QUEUE_LEASE_S seconds ago and still pending (the job was lost with Redis, or its worker
+# died). A job started PHOTO_JOB_MAX_ATTEMPTS times without finishing marks its photo failed.
+PHOTO_QUEUE_GRACE_S = env_int("PHOTO_QUEUE_GRACE_S", 10)
+PHOTO_QUEUE_LEASE_S = env_int("PHOTO_QUEUE_LEASE_S", 600)
+PHOTO_SWEEP_EVERY_S = env_int("PHOTO_SWEEP_EVERY_S", 15)
+PHOTO_JOB_MAX_ATTEMPTS = env_int("PHOTO_JOB_MAX_ATTEMPTS", 5)
+CELERY_BEAT_SCHEDULE["photos-pending-queue"] = {
+    "task": "issues.tasks.photos_pending_queue_task",
+    "schedule": float(PHOTO_SWEEP_EVERY_S),
+    "options": {"expires": float(PHOTO_SWEEP_EVERY_S)},  # a late sweep is replaced by the next
+}
+# Originals (with their EXIF: position, time, device) are deleted this many days after upload,
+# checked hourly; the display copy and thumbnail stay.
+PHOTO_ORIGINAL_RETENTION_DAYS = env_int("PHOTO_ORIGINAL_RETENTION_DAYS", 180)
+CELERY_BEAT_SCHEDULE["photo-originals-expire"] = {
+    "task": "issues.tasks.photo_originals_expire_task", "schedule": 3600.0,
+    "options": {"expires": 3600.0},
+}
+# ==========================================================================================

@@ -1,6 +1,7 @@
 """Settings for the test suite: the same real PostGIS and Redis as production, faster hashing."""
 
 import os
+from pathlib import Path
 
 # The base settings refuse to start without a secret outside DEBUG; tests get a fixed one, set
 # before base is imported (subprocesses of the suite inherit it).
@@ -11,7 +12,8 @@ from civicmap.settings.base import *  # noqa: E402, F403
 from civicmap.settings.base import BASE_DIR  # noqa: E402
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-MEDIA_ROOT = BASE_DIR / "var" / "test-media"
+# A fault test's worker process is given the test's own media folder (TEST_MEDIA_ROOT).
+MEDIA_ROOT = Path(env_str("TEST_MEDIA_ROOT", str(BASE_DIR / "var" / "test-media")))
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
@@ -19,7 +21,7 @@ STORAGES = {
 
 # A Redis database of its own, so test tasks never reach a development worker's queue.
 CELERY_BROKER_URL = env_str("TEST_CELERY_BROKER_URL", "redis://127.0.0.1:6379/15")
-CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
+CACHES = {"default": {**CACHES["default"],  # noqa: F405  (base's backend, failing open)
                       "LOCATION": env_str("TEST_REDIS_CACHE_URL", "redis://127.0.0.1:6379/14")}}
 # Parallel test runs on one machine (developers, helpers) each need their own database.
 DATABASES["default"]["TEST"] = {"NAME": env_str("TEST_DATABASE_NAME", "test_civicmap")}  # noqa: F405

@@ -46,6 +46,9 @@ from issues.visibility import photo_visible_to
 
 GEOJSON = "application/geo+json"
 MSG_PHOTO_NOT_READY = _("The photo is still being processed.")
+MSG_ORIGINAL_DELETED = _(
+    "The original of this photo was deleted after the retention period; its display copy remains."
+)
 
 
 class CategoryListView(APIView):
@@ -166,6 +169,8 @@ class PhotoView(APIView):
         photo = get_object_or_404(ReportPhoto, pk=photo_id)
         if not photo_visible_to(user=request.user, photo=photo, rendition=rendition):
             raise NotFound(FieldError(None, "not_found", MSG_NOT_FOUND))
+        if rendition == "original" and photo.original_deleted_at is not None:
+            raise NotFound(FieldError(None, "original_deleted", MSG_ORIGINAL_DELETED))
         stored = {"display": photo.display, "thumbnail": photo.thumbnail,
                   "original": photo.original}[rendition]
         if not stored:

@@ -2,8 +2,10 @@
 
 A report is checked (channel rules, photos by content, location, service area), then written in
 one transaction: idempotent replay by ``client_uuid``, the per-rider hourly limit, grid
-assignment, duplicate merging into a case, and the map aggregates. Photo renditions are made by
-Celery after the commit; if anything fails, the photo files already stored are deleted.
+assignment, duplicate merging into a case, and the map aggregates. Each photo's renditions job
+is its pending row, written in the same transaction (an outbox, issues.services.photos): handed
+to Celery after the commit at best, by the sweep otherwise, so a Redis outage never fails the
+report nor loses the job. If the transaction rolls back, the photo files it stored are deleted.
 """
 
 from __future__ import annotations
