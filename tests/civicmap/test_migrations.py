@@ -119,3 +119,46 @@ def test_rows_out_of_range_are_repaired_before_the_constraints_are_added(referen
         [["report_captured_at_in_range", "task_deadlines_within_a_year",
           "checkin_accuracy_at_most_100_km", "category_deadlines_at_most_a_year"]])}
     assert len(constraints) == 4
+
+
+# --- the media outbox's state of existing rows (issues 0016) ----------------------------------
+
+
+def test_existing_media_urls_become_fetched_or_pending_jobs(reference_data):
+    """Before 0016 a media URL had no job state: one with its photo was fetched, one without is
+    pending (the sweep fetches it), one without a URL has no job; then the constraint holds."""
+    from django.contrib.gis.geos import Point
+    from django.db import IntegrityError, transaction
+    from django.utils import timezone
+
+    from issues.models import Case, Category, Report, ReportPhoto
+
+    now = timezone.now()
+    category = Category.objects.get(code="E0101")
+    case = Case.objects.create(category=category, location=Point(116.392, 39.797, srid=4326),
+                               created_at=now, last_report_at=now, updated_at=now)
+    reports = {name: Report.objects.create(
+        location=Point(116.392, 39.797, srid=4326), sent_lon=116.392, sent_lat=39.797,
+        category=category, received_at=now, case=case, channel="open311").pk
+        for name in ("with_photo", "without_photo", "no_url")}
+
+    _migrate([("issues", "0015_photo_outbox_and_retention")])
+    _sql("UPDATE issues_report SET media_url = 'http://media.example/a.jpg' WHERE id = ANY(%s)",
+         [[reports["with_photo"], reports["without_photo"]]])
+    _sql("""INSERT INTO issues_reportphoto (report_id, original, display, thumbnail, sha256,
+                image_format, width, height, status, position, created_at, attempts)
+            VALUES (%s, 'private/originals/x', '', '', '', 'JPEG', 1, 1, 'ready', 0, now(), 1)""",
+         [reports["with_photo"]])
+
+    _migrate([])
+
+    states = dict(Report.objects.filter(pk__in=reports.values())
+                  .values_list("pk", "media_status"))
+    assert {name: states[pk] for name, pk in reports.items()} == {
+        "with_photo": "fetched", "without_photo": "pending", "no_url": "none"}
+    assert ReportPhoto.objects.filter(report_id=reports["with_photo"]).count() == 1
+    for bad in ("none", "pending"):
+        url = "http://media.example/b.jpg" if bad == "none" else ""
+        with pytest.raises(IntegrityError), transaction.atomic():
+            _sql("UPDATE issues_report SET media_url = %s, media_status = %s WHERE id = %s",
+                 [url, bad, reports["no_url"]])
