@@ -187,7 +187,8 @@ def open311_media_fetch(*, report_id: int) -> str:
         if last_attempt:
             return _media_settle(report_id, Report.MediaStatus.FAILED)
         # Pending, and queued now: the sweep asks again once the lease (× attempts) is over.
-        Report.objects.filter(pk=report_id).update(media_queued_at=timezone.now())
+        Report.objects.filter(pk=report_id, media_status=Report.MediaStatus.PENDING).update(
+            media_queued_at=timezone.now())
         return "pending"
     upload = ContentFile(data, name="media")
     try:
