@@ -98,7 +98,9 @@ class ReportPhotoInline(ServiceWrittenAdminMixin, admin.TabularInline):
 @admin.register(Report)
 class ReportAdmin(ServiceWrittenAdminMixin, OfflineGISModelAdmin):
     list_display = ["id", "category", "channel", "received_at", "community_grid", "case"]
-    list_filter = ["channel", "category__group", "community_grid"]
+    # media_status: the Open311 media fetches that were refused or failed (the fields are
+    # read-only, as every field here: ServiceWrittenAdminMixin).
+    list_filter = ["channel", "media_status", "category__group", "community_grid"]
     raw_id_fields = ["case", "reporter", "unit_grid"]
     inlines = [ReportPhotoInline]
     date_hierarchy = "received_at"

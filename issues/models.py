@@ -353,6 +353,13 @@ class Report(models.Model):
         DEVICE = "device", _("Device position")
         EXIF = "exif", _("Photo EXIF")
 
+    class MediaStatus(models.TextChoices):
+        NONE = "none", _("No media URL")
+        PENDING = "pending", _("To fetch")
+        FETCHED = "fetched", _("Fetched")
+        REFUSED = "refused", _("Refused")
+        FAILED = "failed", _("Failed")
+
     # WGS 84, converted from what was sent; geography so that distances are in metres.
     location = models.PointField(_("location"), srid=WGS84, geography=True)
     sent_lon = models.FloatField(_("longitude as sent"))
@@ -409,6 +416,16 @@ class Report(models.Model):
     device_id = models.CharField(_("device ID"), max_length=100, blank=True)
     account_id = models.CharField(_("account ID"), max_length=100, blank=True)
     media_url = models.URLField(_("media URL"), blank=True, max_length=500)
+    # The fetch of media_url is an outbox job (issues.services.outbox), written with the report:
+    # media_queued_at is when it was last handed to the broker (null: never, e.g. Redis was
+    # down), media_attempts how many times a worker started it. issues.open311.services has it.
+    media_status = models.CharField(
+        _("media status"), max_length=8, choices=MediaStatus.choices, default=MediaStatus.NONE,
+        db_default=MediaStatus.NONE,
+    )
+    media_queued_at = models.DateTimeField(_("media queued"), null=True, blank=True)
+    media_attempts = models.PositiveSmallIntegerField(_("media fetch attempts"), default=0,
+                                                      db_default=0)
     attributes = models.JSONField(_("attributes"), default=dict, blank=True)
 
     class Meta:
@@ -416,6 +433,9 @@ class Report(models.Model):
         verbose_name_plural = _("reports")
         indexes = [
             models.Index(fields=["reporter", "received_at"], name="report_rider_recent"),
+            # The media sweep reads the pending fetches only.
+            models.Index(fields=["received_at"], condition=Q(media_status="pending"),
+                         name="report_media_pending_idx"),
         ]
         constraints = [
             models.UniqueConstraint(
@@ -447,6 +467,12 @@ class Report(models.Model):
             models.CheckConstraint(
                 condition=~Q(channel="app") | Q(client_uuid__isnull=False),
                 name="report_app_needs_client_uuid",
+            ),
+            # A media URL always has a fetch job (in some state); no URL, no job.
+            models.CheckConstraint(
+                condition=(Q(media_url="") & Q(media_status="none"))
+                | (~Q(media_url="") & ~Q(media_status="none")),
+                name="report_media_status_follows_url",
             ),
         ]
 

@@ -390,6 +390,17 @@ CELERY_BEAT_SCHEDULE["photos-pending-queue"] = {
     "schedule": float(PHOTO_SWEEP_EVERY_S),
     "options": {"expires": float(PHOTO_SWEEP_EVERY_S)},  # a late sweep is replaced by the next
 }
+# An Open311 media_url is fetched by the same kind of outbox job (the report's media_status):
+# the sweep below queues pending fetches never queued after PHOTO_QUEUE_GRACE_S, or queued more
+# than OPEN311_MEDIA_LEASE_S × attempts seconds ago (a host that did not answer is asked less
+# often each time); a fetch started OPEN311_MEDIA_MAX_ATTEMPTS times without the file fails.
+OPEN311_MEDIA_LEASE_S = env_int("OPEN311_MEDIA_LEASE_S", 300)
+OPEN311_MEDIA_MAX_ATTEMPTS = env_int("OPEN311_MEDIA_MAX_ATTEMPTS", 3)
+CELERY_BEAT_SCHEDULE["open311-media-pending-queue"] = {
+    "task": "issues.open311.tasks.open311_media_pending_queue_task",
+    "schedule": float(PHOTO_SWEEP_EVERY_S),
+    "options": {"expires": float(PHOTO_SWEEP_EVERY_S)},
+}
 # Originals (with their EXIF: position, time, device) are deleted this many days after upload,
 # checked hourly; the display copy and thumbnail stay.
 PHOTO_ORIGINAL_RETENTION_DAYS = env_int("PHOTO_ORIGINAL_RETENTION_DAYS", 180)

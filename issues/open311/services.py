@@ -10,13 +10,15 @@ from __future__ import annotations
 import logging
 import math
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
+from functools import partial
 
 import requests
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.files.base import ContentFile
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from rest_framework.authtoken.models import Token
@@ -28,6 +30,7 @@ from issues.open311.inputs import PostInput, media_host_allowed
 from issues.open311.tasks import open311_media_fetch_task
 from issues.photos import photo_inspect
 from issues.services.intake import OPEN311_CHANNEL, report_create, report_input_parse
+from issues.services.outbox import outbox_job_queue, outbox_pending_queue
 from issues.services.photos import photo_store, stored_photos_cleanup
 
 logger = logging.getLogger(__name__)
@@ -42,6 +45,7 @@ OPEN311_FIELD_NAMES = {"lon": "long", "lat": "lat", "category": "service_code",
                        "photos": "media_url"}
 MEDIA_TIMEOUT_S = (5, 20)  # seconds: to connect, then between bytes
 MEDIA_CHUNK_BYTES = 64 * 1024
+OPEN311_MEDIA_TASK = open311_media_fetch_task.name
 
 
 @dataclass(frozen=True)
@@ -73,7 +77,7 @@ def open311_request_create(*, data: PostInput, poster: Poster) -> Report:
     """A new report (a POST is never a replay: Open311 has no client_uuid).
 
     Raises InvalidInput (400) naming Open311 parameters, or RateLimited for a rider's token.
-    The media fetch is queued after the commit.
+    The media fetch job is written with the report and queued after the commit.
     """
     raw = {"category": data.category.code, "description": data.description,
            "lon": data.long, "lat": data.lat, "coord_system": "wgs84"}
@@ -89,9 +93,10 @@ def open311_request_create(*, data: PostInput, poster: Poster) -> Report:
         raise _with_open311_names(error) from error
     report = result.report
     if report.media_url:
-        # Robust: the report is stored; a broker outage must not turn its answer into a 500
-        # (the client would post it again). The media is then not fetched, which is logged.
-        transaction.on_commit(lambda: open311_media_fetch_task.delay(report.pk), robust=True)
+        # The job (media_status pending) was written with the report; this hands it over,
+        # best effort and never raising: with Redis down the answer is still 201 and the sweep
+        # (open311_media_pending_queue) hands it over once Redis is back.
+        transaction.on_commit(partial(open311_media_queue, report_id=report.pk))
     return report
 
 
@@ -127,40 +132,85 @@ def _with_open311_names(error: DomainError) -> DomainError:
     return type(error)(*renamed, extra=error.extra)
 
 
-def open311_media_fetch(*, report_id: int) -> str:
-    """Fetch a report's ``media_url`` into a private original; the display copy and thumbnail
-    follow from the usual renditions job. Only hosts on OPEN311_MEDIA_HOSTS are ever contacted
-    (checked again here: the setting may have changed since the POST), redirects are not
-    followed, and at most PHOTO_MAX_BYTES + 1 bytes are read.
+def open311_media_queue(*, report_id: int) -> bool:
+    """Hand one report's media fetch to Celery and note when; False (logged) if the broker
+    refused. Never raises (issues.services.outbox)."""
+    return outbox_job_queue(task_name=OPEN311_MEDIA_TASK, rows=Report.objects.all(),
+                            pk=report_id, queued_field="media_queued_at")
 
-    Idempotent: a report that already has its photo is skipped. Returns what happened:
-    ``stored``, ``skipped``, ``refused`` (host not allowed, or not a photo) or ``failed``
-    (the host did not answer with the file: worth a retry).
+
+def open311_media_pending_queue(*, now: datetime | None = None) -> int:
+    """The sweep of the media outbox: hand to Celery every pending fetch never queued and older
+    than PHOTO_QUEUE_GRACE_S, or queued more than OPEN311_MEDIA_LEASE_S × its attempts ago (the
+    job was lost, its worker died, or the host did not answer: asked less often each time).
+    Returns how many were queued."""
+    return outbox_pending_queue(
+        task_name=OPEN311_MEDIA_TASK,
+        pending=Report.objects.filter(media_status=Report.MediaStatus.PENDING),
+        created_field="received_at", queued_field="media_queued_at",
+        attempts_field="media_attempts", grace_s=settings.PHOTO_QUEUE_GRACE_S,
+        lease_s=settings.OPEN311_MEDIA_LEASE_S, now=now or timezone.now(),
+    )
+
+
+def open311_media_fetch(*, report_id: int) -> str:
+    """The media job: fetch a report's ``media_url`` into a private original; the display copy
+    and thumbnail follow from the usual renditions job. Only hosts on OPEN311_MEDIA_HOSTS are
+    ever contacted (checked again here: the setting may have changed since the POST), redirects
+    are not followed, and at most PHOTO_MAX_BYTES + 1 bytes are read.
+
+    Records the outcome on the report and returns it: ``fetched``; ``refused`` (host not
+    allowed, or not a photo: final); ``pending`` (the host did not answer with the file: the
+    sweep tries again later); ``failed`` (the job was started OPEN311_MEDIA_MAX_ATTEMPTS times
+    without a file); ``skipped`` (no longer pending: idempotent, a second delivery is a no-op).
+    A storage or database error propagates: the job stays pending for the sweep.
     """
-    report = Report.objects.filter(pk=report_id).only("id", "media_url").first()
-    if report is None or not report.media_url or report.photos.exists():
+    # Noted in its own commit before the work, so a worker killed mid-fetch still counts it.
+    started = Report.objects.filter(pk=report_id, media_status=Report.MediaStatus.PENDING) \
+        .update(media_attempts=F("media_attempts") + 1)
+    if not started:
         return "skipped"
+    report = Report.objects.only("id", "media_url", "media_attempts").get(pk=report_id)
+    last_attempt = report.media_attempts >= settings.OPEN311_MEDIA_MAX_ATTEMPTS
+    if report.media_attempts > settings.OPEN311_MEDIA_MAX_ATTEMPTS:
+        logger.error("Report %s: media fetch started %s times, given up", report_id,
+                     report.media_attempts - 1)
+        return _media_settle(report_id, Report.MediaStatus.FAILED)
     if not media_host_allowed(report.media_url):
         logger.warning("Report %s: media host not allowed, not fetched", report_id)
-        return "refused"
+        return _media_settle(report_id, Report.MediaStatus.REFUSED)
     try:
         data = _download(report.media_url)
     except requests.RequestException:
-        logger.warning("Report %s: media could not be fetched", report_id, exc_info=True)
-        return "failed"
+        logger.warning("Report %s: media could not be fetched (attempt %s of %s)", report_id,
+                       report.media_attempts, settings.OPEN311_MEDIA_MAX_ATTEMPTS, exc_info=True)
+        if last_attempt:
+            return _media_settle(report_id, Report.MediaStatus.FAILED)
+        # Pending, and queued now: the sweep asks again once the lease (× attempts) is over.
+        Report.objects.filter(pk=report_id, media_status=Report.MediaStatus.PENDING).update(
+            media_queued_at=timezone.now())
+        return "pending"
     upload = ContentFile(data, name="media")
     try:
         inspected = photo_inspect(upload=upload, field="media_url")
     except InvalidInput as refusal:
         logger.warning("Report %s: media refused: %s", report_id, refusal)
-        return "refused"
+        return _media_settle(report_id, Report.MediaStatus.REFUSED)
     with stored_photos_cleanup() as stored, transaction.atomic():
         # Lock the report row: two deliveries of this job must not both store the photo.
         report = Report.objects.select_for_update().get(pk=report_id)
-        if report.photos.exists():
+        if report.media_status != Report.MediaStatus.PENDING:
             return "skipped"
         photo_store(upload=upload, inspected=inspected, stored=stored, report=report)
-    return "stored"
+        report.media_status = Report.MediaStatus.FETCHED
+        report.save(update_fields=["media_status"])
+    return "fetched"
+
+
+def _media_settle(report_id: int, status: str) -> str:
+    Report.objects.filter(pk=report_id, media_status=Report.MediaStatus.PENDING).update(
+        media_status=status)
+    return status
 
 
 def _download(url: str) -> bytes:

@@ -10,13 +10,20 @@ from __future__ import annotations
 from celery import shared_task
 
 
-@shared_task(bind=True, acks_late=True, max_retries=3, default_retry_delay=60)
-def open311_media_fetch_task(self, report_id: int) -> str:
-    """Fetch the media of one report; idempotent. A host that did not answer is tried again
-    (three times, a minute apart)."""
+# acks_late: acknowledged after the run, so a worker that dies mid-fetch leaves it to be
+# redelivered; the report's media_status is the job either way (the sweep queues it again). No
+# Celery retry: a failed fetch stays pending in the database and the sweep asks again later.
+@shared_task(acks_late=True, reject_on_worker_lost=True)
+def open311_media_fetch_task(report_id: int) -> str:
+    """Fetch the media of one report; idempotent (issues.open311.services.open311_media_fetch)."""
     from issues.open311.services import open311_media_fetch  # services queue this task
 
-    outcome = open311_media_fetch(report_id=report_id)
-    if outcome == "failed" and self.request.retries < self.max_retries:
-        raise self.retry()
-    return outcome
+    return open311_media_fetch(report_id=report_id)
+
+
+@shared_task(acks_late=True)
+def open311_media_pending_queue_task() -> int:
+    """Beat's sweep of the media outbox: queue the pending fetches whose job is missing."""
+    from issues.open311.services import open311_media_pending_queue
+
+    return open311_media_pending_queue()

@@ -393,6 +393,8 @@ def _report_write(channel, data, category, located, place: GridPlace, fingerprin
         contact_email=contact.email, contact_first_name=contact.first_name,
         contact_last_name=contact.last_name, contact_phone=contact.phone,
         device_id=contact.device_id, account_id=contact.account_id, media_url=data.media_url,
+        # The media fetch job, written with the report (the outbox; the caller queues it).
+        media_status=Report.MediaStatus.PENDING if data.media_url else Report.MediaStatus.NONE,
         attributes=data.attributes,
     )
     aggregates_count_report(report_id=report.pk)

@@ -3,12 +3,13 @@
 Files live in Django's storage (local disk in development, S3-compatible in a deployment);
 originals are private, renditions (display copy, thumbnail) are clean copies.
 
-The renditions job is an outbox (docs/SECURITY.md, "Fault behaviour"): the pending ReportPhoto
-row, written in the uploader's transaction, *is* the job. After the commit it is handed to Celery
-at once, best effort (``photo_renditions_queue`` never raises: Redis may be down); a periodic
-sweep (``photos_pending_queue``, Celery beat) hands over every pending row that was never queued
-or whose job was queued long ago and never ran (lost with the broker, or its worker died). The job
-(``photo_renditions_attach``) is idempotent, so a job handed over twice costs a no-op.
+The renditions job is an outbox (issues.services.outbox; docs/SECURITY.md, "Fault behaviour"):
+the pending ReportPhoto row, written in the uploader's transaction, *is* the job. After the
+commit it is handed to Celery at once, best effort (``photo_renditions_queue`` never raises:
+Redis may be down); a periodic sweep (``photos_pending_queue``, Celery beat) hands over every
+pending row that was never queued or whose job was queued long ago and never ran (lost with the
+broker, or its worker died). The job (``photo_renditions_attach``) is idempotent, so a job
+handed over twice costs a no-op.
 
 A database rollback does not remove files, so writers wrap their transaction in
 ``stored_photos_cleanup``: when it fails, the files stored inside it are deleted, but only those
@@ -29,27 +30,21 @@ from datetime import datetime, timedelta
 from functools import partial
 from typing import IO
 
-from celery import current_app
 from django.conf import settings
 from django.core.files import File
 from django.core.files.base import ContentFile
 from django.db import DatabaseError, connection, transaction
-from django.db.models import F, Q
+from django.db.models import F
 from django.utils import timezone
 
 from issues.models import Report, ReportPhoto
 from issues.photos import InspectedPhoto, photo_renditions_make
+from issues.services.outbox import outbox_job_queue, outbox_pending_queue
 
 logger = logging.getLogger(__name__)
 
-# Publishing to a broker that is down fails in milliseconds with this policy (kombu's default
-# retries for about 0.6 s, and without retries it waits 6 s for a connection): intake must not
-# wait on Redis, the sweep hands the job over later.
-QUEUE_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.1,
-                      "interval_max": 0.1}
 # By name: issues.tasks calls this module, so this module does not import it.
 PHOTO_RENDITIONS_TASK = "issues.tasks.photo_renditions_make_task"
-SWEEP_BATCH = 500  # jobs handed over per sweep run at most; the next run takes the rest
 
 
 @contextmanager
@@ -87,21 +82,10 @@ def photo_store(*, upload: IO[bytes], inspected: InspectedPhoto, stored: list[Re
 
 
 def photo_renditions_queue(*, photo_id: int) -> bool:
-    """Hand one photo's job to Celery and note when; False (logged) if the broker or the
-    database refused. Never raises: it runs after the commit, inside the uploader's request."""
-    try:
-        current_app.send_task(PHOTO_RENDITIONS_TASK, args=[photo_id], retry=True,
-                              retry_policy=QUEUE_RETRY_POLICY)
-    except Exception:
-        logger.warning("Photo %s: broker unavailable, the sweep will queue it", photo_id,
-                       exc_info=True)
-        return False
-    try:
-        ReportPhoto.objects.filter(pk=photo_id).update(queued_at=timezone.now())
-    except DatabaseError:
-        # Queued, but not noted: the sweep may queue it once more, which is harmless.
-        logger.warning("Photo %s: queued, queued_at not saved", photo_id, exc_info=True)
-    return True
+    """Hand one photo's job to Celery and note when; False (logged) if the broker refused.
+    Never raises: it runs after the commit, inside the uploader's request."""
+    return outbox_job_queue(task_name=PHOTO_RENDITIONS_TASK, rows=ReportPhoto.objects.all(),
+                            pk=photo_id, queued_field="queued_at")
 
 
 def photos_pending_queue(*, now: datetime | None = None) -> int:
@@ -109,22 +93,13 @@ def photos_pending_queue(*, now: datetime | None = None) -> int:
     PHOTO_QUEUE_GRACE_S (its commit hook had its chance), or queued more than PHOTO_QUEUE_LEASE_S
     ago and still pending (the job was lost with the broker, or its worker died). Returns how
     many were queued; stops at the first broker failure (the next run tries again)."""
-    now = now or timezone.now()
-    due = (
-        ReportPhoto.objects.filter(status=ReportPhoto.Status.PENDING)
-        .filter(Q(queued_at__isnull=True,
-                  created_at__lt=now - timedelta(seconds=settings.PHOTO_QUEUE_GRACE_S))
-                | Q(queued_at__lt=now - timedelta(seconds=settings.PHOTO_QUEUE_LEASE_S)))
-        .order_by("created_at").values_list("pk", flat=True)[:SWEEP_BATCH]
+    return outbox_pending_queue(
+        task_name=PHOTO_RENDITIONS_TASK,
+        pending=ReportPhoto.objects.filter(status=ReportPhoto.Status.PENDING),
+        created_field="created_at", queued_field="queued_at",
+        grace_s=settings.PHOTO_QUEUE_GRACE_S, lease_s=settings.PHOTO_QUEUE_LEASE_S,
+        now=now or timezone.now(),
     )
-    queued = 0
-    for photo_id in list(due):
-        if not photo_renditions_queue(photo_id=photo_id):
-            break
-        queued += 1
-    if queued:
-        logger.info("Photo sweep: %s pending photo(s) queued", queued)
-    return queued
 
 
 def photo_renditions_attach(*, photo_id: int) -> str:

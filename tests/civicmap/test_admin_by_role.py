@@ -548,6 +548,25 @@ def test_nobody_moves_a_case_or_a_task_from_the_admin(reference_data):
         task_admin.readonly_fields)
 
 
+def test_the_media_fetch_state_is_shown_read_only(reference_data):
+    """The Open311 media job's state (the outbox on the report) is for looking at: a failed
+    fetch is found by its filter, and nobody sets it back from the admin."""
+    failed = report("E0101")
+    Report.objects.filter(pk=failed.pk).update(media_url="http://media.example/a.jpg",
+                                               media_status="failed", media_attempts=3)
+    client = client_as("superuser")
+    listing = client.get(reverse("admin:issues_report_changelist"), {"media_status": "failed"})
+    assert [row.pk for row in listing.context["cl"].result_list] == [failed.pk]
+    page = client.get(reverse("admin:issues_report_change", args=[failed.pk])).content.decode()
+    assert "media_status" not in re.findall(r'name="([^"]+)"', page)
+    assert "media_attempts" not in re.findall(r'name="([^"]+)"', page)
+    answer = client.post(reverse("admin:issues_report_change", args=[failed.pk]),
+                         {"media_status": "pending", "media_attempts": "0"})
+    assert answer.status_code == 403
+    failed.refresh_from_db()
+    assert (failed.media_status, failed.media_attempts) == ("failed", 3)
+
+
 def test_the_lifecycle_still_moves_what_the_admin_shows(reference_data):
     case = case_in_stage("filed", category="E0101")
     act(case, "dispatch", "office1")

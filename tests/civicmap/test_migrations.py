@@ -46,6 +46,21 @@ def _sql(query: str, params: list | None = None) -> list[tuple]:
         return cursor.fetchall() if cursor.description else []
 
 
+def _reports_of_one_case(names, *, now):
+    """One Open311 report per name (their ids by name), all of one new E0101 case."""
+    from django.contrib.gis.geos import Point
+
+    from issues.models import Case, Category, Report
+
+    category = Category.objects.get(code="E0101")
+    case = Case.objects.create(category=category, location=Point(116.392, 39.797, srid=4326),
+                               created_at=now, last_report_at=now, updated_at=now)
+    return case, {name: Report.objects.create(
+        location=Point(116.392, 39.797, srid=4326), sent_lon=116.392, sent_lat=39.797,
+        category=category, received_at=now, case=case, channel="open311").pk
+        for name in names}
+
+
 def test_rows_out_of_range_are_repaired_before_the_constraints_are_added(reference_data):
     """Bad rows are written by SQL while no constraint holds them back; the migrations then
     set an impossible capture time or accuracy to NULL (unknown), bring a task's deadlines in
@@ -54,21 +69,16 @@ def test_rows_out_of_range_are_repaired_before_the_constraints_are_added(referen
     from datetime import timedelta
 
     from django.contrib.auth import get_user_model
-    from django.contrib.gis.geos import Point
     from django.utils import timezone
 
-    from issues.models import Case, Category, Report
+    from issues.models import Report
     from patrol.models import Task
     from stations.models import CheckIn, Station
 
     now = timezone.now()
-    category = Category.objects.get(code="E0101")
-    case = Case.objects.create(category=category, location=Point(116.392, 39.797, srid=4326),
-                               created_at=now, last_report_at=now, updated_at=now)
-    reports = {name: Report.objects.create(
-        location=Point(116.392, 39.797, srid=4326), sent_lon=116.392, sent_lat=39.797,
-        category=category, received_at=now, case=case, channel="open311").pk
-        for name in ("year_1", "year_10000", "too_late", "edge", "fine", "vague")}
+    case, reports = _reports_of_one_case(
+        ("year_1", "year_10000", "too_late", "edge", "fine", "vague"), now=now)
+    category = case.category
     task = Task.objects.create(case=case, assignee_kind="union", offered_at=now,
                                response_due=now + timedelta(hours=2),
                                resolution_due=now + timedelta(days=3))
@@ -119,3 +129,39 @@ def test_rows_out_of_range_are_repaired_before_the_constraints_are_added(referen
         [["report_captured_at_in_range", "task_deadlines_within_a_year",
           "checkin_accuracy_at_most_100_km", "category_deadlines_at_most_a_year"]])}
     assert len(constraints) == 4
+
+
+# --- the media outbox's state of existing rows (issues 0016) ----------------------------------
+
+
+def test_existing_media_urls_become_fetched_or_pending_jobs(reference_data):
+    """Before 0016 a media URL had no job state: one with its photo was fetched, one without is
+    pending (the sweep fetches it), one without a URL has no job; then the constraint holds."""
+    from django.db import IntegrityError, transaction
+    from django.utils import timezone
+
+    from issues.models import Report, ReportPhoto
+
+    _case, reports = _reports_of_one_case(("with_photo", "without_photo", "no_url"),
+                                          now=timezone.now())
+
+    _migrate([("issues", "0015_photo_outbox_and_retention")])
+    _sql("UPDATE issues_report SET media_url = 'http://media.example/a.jpg' WHERE id = ANY(%s)",
+         [[reports["with_photo"], reports["without_photo"]]])
+    _sql("""INSERT INTO issues_reportphoto (report_id, original, display, thumbnail, sha256,
+                image_format, width, height, status, position, created_at, attempts)
+            VALUES (%s, 'private/originals/x', '', '', '', 'JPEG', 1, 1, 'ready', 0, now(), 1)""",
+         [reports["with_photo"]])
+
+    _migrate([])
+
+    states = dict(Report.objects.filter(pk__in=reports.values())
+                  .values_list("pk", "media_status"))
+    assert {name: states[pk] for name, pk in reports.items()} == {
+        "with_photo": "fetched", "without_photo": "pending", "no_url": "none"}
+    assert ReportPhoto.objects.filter(report_id=reports["with_photo"]).count() == 1
+    for bad in ("none", "pending"):
+        url = "http://media.example/b.jpg" if bad == "none" else ""
+        with pytest.raises(IntegrityError), transaction.atomic():
+            _sql("UPDATE issues_report SET media_url = %s, media_status = %s WHERE id = %s",
+                 [url, bad, reports["no_url"]])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.issues.helpers import client_for
+from tests.issues.test_open311_support import media_host_serving
 
 
 @pytest.fixture
@@ -30,3 +31,10 @@ def rider2(reference_data, media_root):
 @pytest.fixture
 def rider3(reference_data, media_root):
     return client_for("rider3")
+
+
+@pytest.fixture
+def media_host():
+    """An Open311 client's media host on 127.0.0.1 (test_open311_support.MediaHost)."""
+    with media_host_serving() as server:
+        yield server

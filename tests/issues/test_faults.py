@@ -28,6 +28,8 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from issues.models import Report, ReportPhoto
+from issues.open311.services import open311_media_fetch, open311_media_pending_queue
+from issues.open311.tasks import open311_media_fetch_task
 from issues.photos import photo_renditions_make
 from issues.services.photos import photos_pending_queue
 from issues.tasks import photo_renditions_make_task
@@ -41,6 +43,7 @@ from tests.issues.faults import (
     wait_for,
 )
 from tests.issues.helpers import REPORTS_URL, body, client_for, jpeg, post_report, report_form
+from tests.issues.test_open311_support import ROOT, MediaHost, demo_api_key, request_form
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -62,13 +65,13 @@ def on_test_redis(redis_server, settings):
         yield redis_server
 
 
-def queued_photo_ids(server: RedisServer) -> list[int]:
-    """The photo ids of the renditions jobs waiting in the test Redis's default queue (Celery's
-    message protocol 2: a base64 JSON body ``[args, kwargs, embed]``)."""
+def queued_photo_ids(server: RedisServer, task=photo_renditions_make_task) -> list[int]:
+    """The ids (a photo's, or a report's for ``task``) of the jobs waiting in the test Redis's
+    default queue (Celery's message protocol 2: a base64 JSON body ``[args, kwargs, embed]``)."""
     ids = []
     for raw in server.client(0).lrange("celery", 0, -1):
         message = json.loads(raw)
-        if message["headers"]["task"] == photo_renditions_make_task.name:
+        if message["headers"]["task"] == task.name:
             args, _kwargs, _embed = json.loads(base64.b64decode(message["body"]))
             ids.append(args[0])
     return sorted(ids)
@@ -375,3 +378,111 @@ def test_phone_sign_in_answers_while_the_cache_is_down(reference_data, on_test_r
     assert right.json()["token"] == Token.objects.get(user__username="rider1").key
     assert any("Cache unavailable, failing open" in record.getMessage()
                for record in caplog.records if record.levelname == "WARNING")
+
+
+# --- the Open311 media fetch: the same outbox ------------------------------------------------
+
+
+def _open311_post_with_media(media_url: str) -> Report:
+    answer = APIClient().post(f"{ROOT}/requests.json",
+                              request_form(api_key=demo_api_key(), media_url=media_url))
+    assert answer.status_code in (200, 201), answer.content
+    return Report.objects.get(pk=int(answer.json()[0]["service_request_id"]))
+
+
+def test_open311_media_posted_while_redis_is_down_is_fetched_once_it_is_back(
+    reference_data, media_root, on_test_redis, media_host, settings, tmp_path
+):
+    """The hole: with Redis down at the POST, the fetch job was lost with the commit hook and
+    nothing queued it again. The report now carries the job (media_status pending); once Redis
+    is back the sweep hands it to a real worker, which fetches the photo and makes its
+    renditions."""
+    settings.OPEN311_MEDIA_HOSTS = ["127.0.0.1"]
+    MediaHost.routes = {"/pothole.jpg": (200, {"Content-Type": "image/jpeg"},
+                                         jpeg((1200, 900), colour=(90, 90, 20)))}
+    on_test_redis.kill()
+    report = _open311_post_with_media(
+        f"http://127.0.0.1:{media_host.server_address[1]}/pothole.jpg")
+    assert (report.media_status, report.media_queued_at, report.media_attempts) == (
+        Report.MediaStatus.PENDING, None, 0)
+
+    on_test_redis.start()
+    assert open311_media_pending_queue(now=timezone.now()) == 0  # within the grace time
+    assert open311_media_pending_queue(now=timezone.now() + timedelta(minutes=1)) == 1
+    assert queued_photo_ids(on_test_redis, open311_media_fetch_task) == [report.pk]
+    worker = Worker(broker_url=on_test_redis.url(0), log_path=tmp_path / "worker.log")
+    worker.start(env={"OPEN311_MEDIA_HOSTS": "127.0.0.1"})
+    try:
+        wait_for(lambda: ReportPhoto.objects.filter(
+            report=report, status=ReportPhoto.Status.READY).exists(),
+            what="the media fetched and its renditions made", timeout=30)
+    finally:
+        worker.stop()
+    report.refresh_from_db()
+    assert (report.media_status, report.media_attempts) == (Report.MediaStatus.FETCHED, 1)
+    assert MediaHost.hits == ["/pothole.jpg"]
+    [photo] = ReportPhoto.objects.filter(report=report)
+    assert rendition_hashes(photo) == clean_rendition_hashes(photo)
+    # Done: a late duplicate delivery and the next sweeps change nothing.
+    assert open311_media_fetch_task(report.pk) == "skipped"
+    assert open311_media_pending_queue(now=timezone.now() + timedelta(days=1)) == 0
+    assert ReportPhoto.objects.filter(report=report).count() == 1
+
+
+def test_open311_media_refused_is_final_and_never_queued_again(
+    reference_data, media_root, on_test_redis, media_host, settings
+):
+    settings.OPEN311_MEDIA_HOSTS = ["127.0.0.1"]
+    port = media_host.server_address[1]
+    MediaHost.routes = {"/page.jpg": (200, {"Content-Type": "image/jpeg"}, b"<html>no</html>"),
+                        "/ok.jpg": (200, {}, jpeg())}
+    not_a_photo = _open311_post_with_media(f"http://127.0.0.1:{port}/page.jpg")
+    off_the_list = _open311_post_with_media(f"http://127.0.0.1:{port}/ok.jpg")
+    assert sorted(queued_photo_ids(on_test_redis, open311_media_fetch_task)) == sorted(
+        [not_a_photo.pk, off_the_list.pk])
+    assert open311_media_fetch(report_id=not_a_photo.pk) == "refused"
+    settings.OPEN311_MEDIA_HOSTS = ["media.nanyuan.example"]  # taken off after the POST
+    assert open311_media_fetch(report_id=off_the_list.pk) == "refused"
+    assert MediaHost.hits == ["/page.jpg"]
+    statuses = set(Report.objects.filter(pk__in=[not_a_photo.pk, off_the_list.pk])
+                   .values_list("media_status", flat=True))
+    assert statuses == {Report.MediaStatus.REFUSED}
+    assert open311_media_pending_queue(now=timezone.now() + timedelta(days=30)) == 0
+    assert open311_media_fetch(report_id=not_a_photo.pk) == "skipped"
+    assert ReportPhoto.objects.count() == 0
+
+
+def test_open311_media_host_that_keeps_failing_is_asked_less_often_then_failed(
+    reference_data, media_root, on_test_redis, media_host, settings
+):
+    """A host that does not answer with the file: the fetch stays pending and the sweep asks
+    again after the lease times the attempts so far; after OPEN311_MEDIA_MAX_ATTEMPTS it is
+    failed, for good (the old task retried three times in memory and forgot it)."""
+    settings.OPEN311_MEDIA_HOSTS = ["127.0.0.1"]
+    settings.OPEN311_MEDIA_MAX_ATTEMPTS = 3
+    lease = timedelta(seconds=settings.OPEN311_MEDIA_LEASE_S)
+    MediaHost.routes = {"/busy.jpg": (503, {}, b"busy")}
+    report = _open311_post_with_media(
+        f"http://127.0.0.1:{media_host.server_address[1]}/busy.jpg")
+    on_test_redis.client(0).delete("celery")  # the job queued at the POST: run here instead
+
+    outcomes = []
+    for attempt in (1, 2, 3):
+        outcomes.append(open311_media_fetch(report_id=report.pk))
+        report.refresh_from_db()
+        assert report.media_attempts == attempt
+        if report.media_status != Report.MediaStatus.PENDING:
+            break
+        # Not before the lease × attempts is over; then once.
+        assert open311_media_pending_queue(
+            now=report.media_queued_at + lease * attempt - timedelta(seconds=1)) == 0
+        assert open311_media_pending_queue(
+            now=report.media_queued_at + lease * attempt + timedelta(seconds=1)) == 1
+        assert queued_photo_ids(on_test_redis, open311_media_fetch_task) == [report.pk]
+        on_test_redis.client(0).delete("celery")
+    assert outcomes == ["pending", "pending", "failed"]
+    assert report.media_status == Report.MediaStatus.FAILED
+    assert MediaHost.hits == ["/busy.jpg"] * 3
+    assert open311_media_pending_queue(now=timezone.now() + timedelta(days=30)) == 0
+    assert open311_media_fetch(report_id=report.pk) == "skipped"
+    assert len(MediaHost.hits) == 3

@@ -7,9 +7,7 @@ beside each helper), never through the app's own code.
 
 from __future__ import annotations
 
-import threading
 from datetime import timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import requests
@@ -31,6 +29,7 @@ from tests.issues.test_open311_support import (
     LAMP,
     ROAD_COLLAPSE,
     ROOT,
+    MediaHost,
     created_id,
     demo_api_key,
     jpeg,
@@ -196,43 +195,12 @@ def test_pages_of_page_size_and_at_most_1000(reference_data, live_server, fmt):
     assert _list(base, fmt, page=500, page_size=7) == []
 
 
-class _MediaHost(BaseHTTPRequestHandler):
-    """A stand-in for a client's media host on 127.0.0.1: no test reaches the internet."""
-
-    routes: dict[str, tuple[int, dict, bytes]] = {}
-    hits: list[str] = []
-
-    def do_GET(self) -> None:  # noqa: N802 (the stdlib's name)
-        self.hits.append(self.path)
-        status, headers, body = self.routes.get(self.path, (404, {}, b"not here"))
-        self.send_response(status)
-        for name, value in headers.items():
-            self.send_header(name, value)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args) -> None:
-        pass
-
-
-@pytest.fixture
-def media_host():
-    _MediaHost.routes, _MediaHost.hits = {}, []
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _MediaHost)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server
-    server.shutdown()
-    server.server_close()
-
-
 def test_media_from_an_allowed_host_becomes_the_public_display_copy(
     reference_data, live_server, media_host, media_root, settings
 ):
     settings.OPEN311_MEDIA_HOSTS = ["127.0.0.1"]
     port = media_host.server_address[1]
-    _MediaHost.routes = {"/pothole.jpg": (200, {"Content-Type": "image/jpeg"},
+    MediaHost.routes = {"/pothole.jpg": (200, {"Content-Type": "image/jpeg"},
                                           jpeg((1600, 1200)))}
     media_url = f"http://127.0.0.1:{port}/pothole.jpg"
     request_id = _post(live_server.url, media_url=media_url)
@@ -243,9 +211,11 @@ def test_media_from_an_allowed_host_becomes_the_public_display_copy(
     assert item["media_url"] is None  # not fetched yet: never the client's own URL
 
     # The Celery job, run here in-process: fetch, then the usual renditions job.
-    assert open311_media_fetch_task.apply(args=[report.pk]).get() == "stored"
+    assert open311_media_fetch_task.apply(args=[report.pk]).get() == "fetched"
     assert open311_media_fetch_task.apply(args=[report.pk]).get() == "skipped"
-    assert _MediaHost.hits == ["/pothole.jpg"]
+    assert MediaHost.hits == ["/pothole.jpg"]
+    report.refresh_from_db()
+    assert (report.media_status, report.media_attempts) == (Report.MediaStatus.FETCHED, 1)
     photo = ReportPhoto.objects.get(report=report)
     assert photo_renditions_make_task.apply(args=[photo.pk]).get() == "ready"
 
@@ -263,7 +233,7 @@ def test_media_is_not_fetched_from_hosts_off_the_list_redirects_or_non_photos(
 ):
     settings.OPEN311_MEDIA_HOSTS = ["127.0.0.1"]
     port = media_host.server_address[1]
-    _MediaHost.routes = {
+    MediaHost.routes = {
         "/moved.jpg": (302, {"Location": "http://example.com/x.jpg"}, b""),
         "/page.jpg": (200, {"Content-Type": "image/jpeg"}, b"<html>not a photo</html>"),
     }
@@ -271,17 +241,19 @@ def test_media_is_not_fetched_from_hosts_off_the_list_redirects_or_non_photos(
     for name in ("moved.jpg", "page.jpg", "gone.jpg"):
         request_id = _post(live_server.url, media_url=f"http://127.0.0.1:{port}/{name}")
         outcomes[name] = open311_media_fetch_task.apply(args=[int(request_id)]).get()
-    # "failed" is retried by the task; run in-process, the last try's answer comes back.
-    assert outcomes == {"moved.jpg": "failed", "page.jpg": "refused", "gone.jpg": "failed"}
+    # A host that did not answer with the file is asked again later (the sweep); a non-photo
+    # is refused for good.
+    assert outcomes == {"moved.jpg": "pending", "page.jpg": "refused", "gone.jpg": "pending"}
     assert ReportPhoto.objects.count() == 0
 
     # A host taken off the list after the POST is never contacted.
-    _MediaHost.routes = {"/ok.jpg": (200, {}, jpeg())}
+    MediaHost.routes = {"/ok.jpg": (200, {}, jpeg())}
     request_id = _post(live_server.url, media_url=f"http://127.0.0.1:{port}/ok.jpg")
-    hits = len(_MediaHost.hits)
+    hits = len(MediaHost.hits)
     settings.OPEN311_MEDIA_HOSTS = ["media.nanyuan.example"]
     assert open311_media_fetch_task.apply(args=[int(request_id)]).get() == "refused"
-    assert len(_MediaHost.hits) == hits and ReportPhoto.objects.count() == 0
+    assert len(MediaHost.hits) == hits and ReportPhoto.objects.count() == 0
+    assert Report.objects.get(pk=int(request_id)).media_status == Report.MediaStatus.REFUSED
 
 
 def test_csrf_does_not_block_a_post_even_with_a_browser_session(reference_data, live_server):

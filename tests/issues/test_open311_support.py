@@ -1,4 +1,5 @@
-"""Shared helpers of the Open311 tests (no tests here): an outside client over real sockets.
+"""Shared helpers of the Open311 tests (no tests here): an outside client over real sockets,
+and a media host of the test's own (``MediaHost``).
 
 Every request goes over HTTP to pytest-django's live server, the way 311 software written
 elsewhere calls us: ``requests`` for raw calls and the form POST, the ``georeport`` client
@@ -9,6 +10,10 @@ checked with the standard library's parser, never by the app's own code.
 from __future__ import annotations
 
 import io
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from xml.etree import ElementTree
 
 import requests
@@ -127,3 +132,38 @@ def created_id(response: requests.Response, fmt: str) -> str:
     assert set(item) == {"service_request_id", "service_notice"}, item
     assert "token" not in item
     return item["service_request_id"]
+
+
+class MediaHost(BaseHTTPRequestHandler):
+    """A stand-in for a client's media host on 127.0.0.1: no test reaches the internet."""
+
+    routes: dict[str, tuple[int, dict, bytes]] = {}
+    hits: list[str] = []
+
+    def do_GET(self) -> None:  # noqa: N802 (the stdlib's name)
+        self.hits.append(self.path)
+        status, headers, body = self.routes.get(self.path, (404, {}, b"not here"))
+        self.send_response(status)
+        for name, value in headers.items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+@contextmanager
+def media_host_serving() -> Iterator[ThreadingHTTPServer]:
+    """A MediaHost on a free port of 127.0.0.1, routes and hits cleared (the ``media_host``
+    fixture of tests/issues/conftest.py)."""
+    MediaHost.routes, MediaHost.hits = {}, []
+    server = ThreadingHTTPServer(("127.0.0.1", 0), MediaHost)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()

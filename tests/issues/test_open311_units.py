@@ -180,3 +180,4 @@ def test_a_worker_registers_the_media_fetch_job():
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert "'issues.open311.tasks.open311_media_fetch_task'" in done.stdout, done.stdout
+    assert "'issues.open311.tasks.open311_media_pending_queue_task'" in done.stdout, done.stdout
