@@ -39,15 +39,30 @@ def open311_schema(wsgi_app):
 
 
 def _real_ids(demo):
-    """Aim a positive case at the demo's objects: real ids in the path where it takes one."""
+    """Aim a positive case at the demo's objects: real ids in the path where it takes one, and
+    for the writes a rider makes, a body that passes the category, place and code checks, so
+    the fuzzed fields (description, captured_at, accuracy...) reach the services."""
     ids = {"case_id": demo.case, "photo_id": demo.photo, "station_id": demo.station,
            "notification_id": demo.notification, "service_request_id": str(demo.case),
            "service_code": "E0101"}
+    lon, lat = demo.case_point
+    bodies = {
+        ("POST", "/api/v1/reports/"): {
+            "category": "L0201", "lon": lon, "lat": lat, "coord_system": "wgs84",
+            "client_uuid": "7b0f0c1e-5a8e-4c57-9a53-00000000f022"},
+        ("POST", "/api/v1/stations/checkins/"): {
+            "code": demo.station_code, "lon": demo.station_point[0],
+            "lat": demo.station_point[1]},
+    }
 
     def aim(case):
         for name in case.path_parameters or {}:
             if name in ids:
                 case.path_parameters[name] = ids[name]
+        body = bodies.get((case.method.upper(), case.operation.path))
+        if body is not None and isinstance(case.body, dict):
+            case.body.pop("photos", None)  # category L0201 takes none
+            case.body.update(body)
         return case
 
     return aim
