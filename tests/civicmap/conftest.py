@@ -44,7 +44,8 @@ class Demo:
     elderly resident in difficulty) handed in by ss_vol1 of the sunset team; ``new_case`` one
     rider1 has just reported from the app, with ``photo``. ``proof_photo`` is the hand-in photo
     of ``private_case``; ``private_photo`` rider1's photo of a private report (an elderly
-    resident in difficulty, Chengyuan) that only its reporter and staff may see.
+    resident in difficulty, Chengyuan) that only its reporter and staff may see. ``report`` and
+    ``private_report`` are the reports of ``case`` and ``private_case`` (Open311's ids).
     """
 
     case: int
@@ -60,6 +61,8 @@ class Demo:
     station_code: str
     station_point: tuple[float, float]
     case_point: tuple[float, float]
+    report: int
+    private_report: int
     rider_token: str
     rider_description: str = "垃圾暴露 门牌 12 号"
     worker_note: str = "已清理 联系 13800009999 门牌 9 号"
@@ -115,5 +118,6 @@ def demo(reference_data, settings, tmp_path) -> Demo:
         station_code=token_qr_payload(station_id=station.pk, short_code=token.short_code),
         station_point=(station.location.x, station.location.y),
         case_point=community_points(HUAIFANG)[3],
+        report=public.reports.get().pk, private_report=private.reports.get().pk,
         rider_token=Token.objects.get(user__username="rider1").key,
     )

@@ -5,7 +5,7 @@ anonymous, a rider and office staff; the Open311 GeoReport v2 endpoints from the
 description, issues/open311/openapi.yaml, as anonymous and as an Open311 client with its
 api_key. Every answer must be no 5xx, with a documented status code and content type and a
 body valid against the schema. Each case runs in a rolled-back savepoint (tests/civicmap/
-fuzzing.py). FUZZ_EXAMPLES (default 15 per operation and generation mode) sets the budget.
+fuzzing.py). FUZZ_EXAMPLES (default 15 per operation and role) sets the budget.
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ def _real_ids(demo):
     for the writes a rider makes, a body that passes the category, place and code checks, so
     the fuzzed fields (description, captured_at, accuracy...) reach the services."""
     ids = {"case_id": demo.case, "photo_id": demo.photo, "station_id": demo.station,
-           "notification_id": demo.notification, "service_request_id": str(demo.case),
+           "notification_id": demo.notification, "service_request_id": str(demo.report),
            "service_code": "E0101"}
     lon, lat = demo.case_point
     bodies = {
