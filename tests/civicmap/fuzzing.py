@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import hypothesis
 from django.core.cache import cache
 from django.db import transaction
+from django.utils.dateparse import parse_datetime
 from hypothesis import HealthCheck, Phase
 from hypothesis import strategies as st
 from schemathesis import GenerationMode
@@ -187,4 +188,9 @@ def known_issue(case, response=None) -> str | None:
         year = value[:4] if isinstance(value, str) else ""
         if name in TIME_FIELDS and year.isdigit() and not 2000 <= int(year) < 9999:
             return f"{name} out of the platform's years (item 2)"
+        if name in TIME_FIELDS and isinstance(value, str):
+            try:
+                parse_datetime(value.strip())
+            except ValueError:  # well formed, but no such time (minute 61, offset +25:00)
+                return f"{name} well formed but no such time (item 2)"
     return None

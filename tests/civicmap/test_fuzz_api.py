@@ -112,8 +112,10 @@ def test_a_first_confirmation_answers_its_documented_201(api_schema, demo):
     """The schema listed only 200 for a confirmation; a first one answers 201 (found by fuzzing)."""
     operation = api_schema["/api/v1/cases/{case_id}/confirm/"]["POST"]
     token = Token.objects.get(user__username="rider2").key
+    lon, lat = demo.case_point  # standing at the case (item 10 asks for a position)
     case = operation.Case(path_parameters={"case_id": demo.case},
-                          body={"client_uuid": "fc5372b5-4758-41d6-b8f5-f3242aabae92"},
+                          body={"client_uuid": "fc5372b5-4758-41d6-b8f5-f3242aabae92",
+                                "lon": lon, "lat": lat, "coord_system": "wgs84"},
                           media_type="multipart/form-data")
     response = case.call(headers={"Authorization": f"Token {token}"})
     assert response.status_code == 201, response.text

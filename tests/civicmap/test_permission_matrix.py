@@ -56,7 +56,11 @@ ROLE_USERS: dict[str, str | None] = {
 }
 ROLES = tuple(ROLE_USERS)
 SIGNED_IN = frozenset(ROLES) - {"anonymous"}
-NOT_OTHER_RIDER = frozenset(ROLES) - {"other_rider"}
+# Who may read a worker's hand-in note on the demo case: the office, the admin and the team that
+# handles it (hk_lead's), not its reporter; and rider1's description of the new case (no team
+# has it yet): the office, the admin and rider1 (docs/SECURITY.md, issue 14 item 5).
+NOTE_READERS = frozenset({"team_leader", "office", "admin"})
+DESCRIPTION_READERS = frozenset({"rider", "office", "admin"})
 DEMO_PASSWORD = "nanyuan-demo-2026"
 OPEN311_FORMAT = "json"
 
@@ -241,28 +245,28 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("photo[private report]", "GET"): Row(
         url("photo", photo_id=lambda d: d.private_photo, rendition="display"),
         E(404, rider=200, office=200, admin=200), hole="item 9: union=200 today"),
-    # Shown to whoever sees its case; today to any signed-in user (item 4).
+    # A proof photo of a private case: the office and whoever handles the case (the sunset
+    # team, none of these roles), not even the reporter; today any signed-in user (item 4).
     ("photo[private proof]", "GET"): Row(
-        url("photo", photo_id=lambda d: d.proof_photo, rendition="display"),
-        E(404, rider=200, office=200, admin=200),
+        url("photo", photo_id=lambda d: d.proof_photo, rendition="display"), OFFICE_ONLY,
         hole="item 4: 200 for every signed-in role today"),
     ("leaderboard", "GET"): Row(url("leaderboard"), API_SIGNED_IN),
     ("leaderboard-export", "GET"): Row(url("leaderboard-export", extension="csv"), UNION_API),
     ("my-points", "GET"): Row(url("my-points"), RIDER_API),
     # /api/v1/: the case lifecycle
     ("case-detail", "GET"): Row(url("case-detail", case_id=_case), API_SIGNED_IN,
-                                hidden=_worker_note, sees=NOT_OTHER_RIDER,
-                                hole="item 5: another rider reads the worker's note today"),
+                                hidden=_worker_note, sees=NOTE_READERS,
+                                hole="item 5: every signed-in role reads the note today"),
     ("case-detail[new]", "GET"): Row(url("case-detail", case_id=_new_case), API_SIGNED_IN,
-                                     hidden=_rider_description, sees=NOT_OTHER_RIDER,
-                                     hole="item 5: another rider reads the description today"),
+                                     hidden=_rider_description, sees=DESCRIPTION_READERS,
+                                     hole="item 5: every signed-in role reads it today"),
     ("case-detail[private]", "GET"): Row(url("case-detail", case_id=_private_case),
                                          PRIVATE_CASE),
     ("case-events", "GET"): Row(url("case-events", case_id=_case), API_SIGNED_IN,
-                                hidden=_worker_note, sees=NOT_OTHER_RIDER,
-                                hole="item 5: another rider reads the worker's note today"),
+                                hidden=_worker_note, sees=NOTE_READERS,
+                                hole="item 5: every signed-in role reads the note today"),
     ("case-events[new]", "GET"): Row(url("case-events", case_id=_new_case), API_SIGNED_IN,
-                                     hidden=_rider_description, sees=NOT_OTHER_RIDER),
+                                     hidden=_rider_description, sees=DESCRIPTION_READERS),
     ("case-events[private]", "GET"): Row(url("case-events", case_id=_private_case),
                                          PRIVATE_CASE),
     ("case-action", "POST"): Row(url("case-action", case_id=_new_case, action="file"),
