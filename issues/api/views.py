@@ -67,7 +67,7 @@ class ReportListCreateView(APIView):
     def get_permissions(self):
         return [AllowAny()] if self.request.method == "GET" else [IsRider()]
 
-    @extend_schema(parameters=[PublicListQuery], responses={200: dict})
+    @extend_schema(parameters=[PublicListQuery], responses={(200, GEOJSON): dict})
     def get(self, request: Request) -> HttpResponse:
         filters = _public_filters(request)
         return HttpResponse(report_public_features(filters=filters), content_type=GEOJSON)
@@ -99,7 +99,7 @@ class CaseListView(APIView):
     permission_classes = [AllowAny]
 
     @extend_schema(operation_id="api_v1_cases_list", parameters=[PublicListQuery],
-                   responses={200: dict})
+                   responses={(200, GEOJSON): dict})
     def get(self, request: Request) -> HttpResponse:
         return HttpResponse(case_public_features(filters=_public_filters(request)),
                             content_type=GEOJSON)
@@ -127,7 +127,8 @@ class CaseConfirmView(APIView):
     permission_classes = [IsRider]
     parser_classes = [MultiPartParser, FormParser]
 
-    @extend_schema(request={"multipart/form-data": ConfirmInput}, responses={200: dict})
+    @extend_schema(request={"multipart/form-data": ConfirmInput},
+                   responses={201: dict, 200: dict})  # 201: a first confirmation; 200: a retry
     def post(self, request: Request, case_id: int) -> Response:
         form = ConfirmInput(data=request.data)
         form.is_valid(raise_exception=True)

@@ -10,7 +10,7 @@ import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -217,7 +217,11 @@ def _moment(text: str, *, end: bool) -> datetime | None:
         return None
     if moment is None:
         return None
-    return moment.replace(tzinfo=BEIJING) if timezone.is_naive(moment) else moment
+    moment = moment.replace(tzinfo=BEIJING) if timezone.is_naive(moment) else moment
+    try:  # in UTC: Python reads offsets up to ±23:59, PostgreSQL takes up to ±15:59 only
+        return moment.astimezone(UTC)
+    except OverflowError:  # past the first or last hour Python can hold
+        return None
 
 
 def _whole(text: str | None, default: int, low: int, high: int) -> int | None:

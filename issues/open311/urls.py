@@ -15,6 +15,7 @@ urlpatterns = [
     re_path(r"^requests/(?P<service_request_id>[^/]+)" + FORMAT, views.request_detail,
             name="open311-request"),
     re_path(r"^tokens/(?P<token>[^/]+)" + FORMAT, views.token_detail, name="open311-token"),
-    # Anything else under the root is an unknown resource, answered in the spec's format.
-    re_path(r"^(?P<path>.*)$", views.not_found, name="open311-not-found"),
+    # Anything else under the root is an unknown resource, answered in the spec's format;
+    # [\s\S] and not ".", which stops at a newline (%0A) and left such paths to the HTML 404.
+    re_path(r"^(?P<path>[\s\S]*)$", views.not_found, name="open311-not-found"),
 ]

@@ -16,7 +16,7 @@ import math
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import IO
 
 from django.conf import settings
@@ -387,7 +387,9 @@ def _report_write(channel, data, category, located, place: GridPlace, fingerprin
         accuracy_m=data.accuracy_m, location_source=located.source,
         location_flagged=located.flagged, category=category, description=data.description,
         client_uuid=data.client_uuid, content_sha256=fingerprint, channel=channel.channel,
-        reporter=reporter, api_client=api_client, captured_at=data.captured_at,
+        reporter=reporter, api_client=api_client,
+        # In UTC: Python reads offsets up to ±23:59, PostgreSQL stores up to ±15:59 only.
+        captured_at=data.captured_at.astimezone(UTC) if data.captured_at else None,
         received_at=now, unit_grid_id=place.unit_grid_id, community_grid_id=place.community_id,
         case_id=joined_id or case.pk, joined_existing_case=bool(joined_id),
         contact_email=contact.email, contact_first_name=contact.first_name,

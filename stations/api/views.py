@@ -95,7 +95,7 @@ class StationListView(APIView):
     def get_permissions(self):
         return [AllowAny()] if self.request.method == "GET" else [UnionStaffOnly()]
 
-    @extend_schema(parameters=[ListQuery], responses={200: dict})
+    @extend_schema(parameters=[ListQuery], responses={(200, GEOJSON): dict})
     def get(self, request: Request) -> HttpResponse:
         values = _valid(ListQuery, request.query_params)
         return HttpResponse(
@@ -203,7 +203,7 @@ class CoverageLayerView(APIView):
 
     permission_classes = [AllowAny]
 
-    @extend_schema(responses={200: dict})
+    @extend_schema(responses={(200, GEOJSON): dict})
     def get(self, request: Request) -> HttpResponse:
         return HttpResponse(coverage_layer(), content_type=GEOJSON)
 

@@ -1,0 +1,123 @@
+"""Fixtures of the fuzzing and permission-matrix tests."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+from django.core import signals
+from django.core.wsgi import get_wsgi_application
+from django.db import close_old_connections
+
+
+@pytest.fixture(scope="module")
+def wsgi_app():
+    """The project's WSGI app, as a server runs it, for schemathesis' in-process transport.
+
+    Like Django's own test client, it keeps the database connection open across the request (a
+    real server closes it at both ends), so requests run inside the test's transaction.
+    """
+    handler = get_wsgi_application()
+
+    def app(environ, start_response):
+        signals.request_started.disconnect(close_old_connections)
+        signals.request_finished.disconnect(close_old_connections)
+        try:
+            response = handler(environ, start_response)
+            try:
+                return [b"".join(response)]
+            finally:
+                response.close()
+        finally:
+            signals.request_started.connect(close_old_connections)
+            signals.request_finished.connect(close_old_connections)
+
+    return app
+
+
+@dataclass(frozen=True)
+class Demo:
+    """Objects the fuzzer and the permission matrix aim at, created in the test's transaction.
+
+    ``case`` is a public case (exposed garbage at Huaifang) reported by rider1 and handed in by
+    hk_vol1 of the housekeeper team (leader hk_lead); ``private_case`` a private one (an
+    elderly resident in difficulty) handed in by ss_vol1 of the sunset team; ``new_case`` one
+    rider1 has just reported from the app, with ``photo``. ``proof_photo`` is the hand-in photo
+    of ``private_case``; ``private_photo`` rider1's photo of a private report (an elderly
+    resident in difficulty, Chengyuan) that only its reporter and staff may see. ``report`` and
+    ``private_report`` are the reports of ``case`` and ``private_case`` (Open311's ids).
+    """
+
+    case: int
+    private_case: int
+    new_case: int
+    photo: int
+    proof_photo: int
+    station: int
+    private_photo: int
+    notification: int
+    notification_owner: str
+    api_key: str
+    station_code: str
+    station_point: tuple[float, float]
+    case_point: tuple[float, float]
+    report: int
+    private_report: int
+    rider_token: str
+    rider_description: str = "垃圾暴露 门牌 12 号"
+    worker_note: str = "已清理 联系 13800009999 门牌 9 号"
+
+
+@pytest.fixture
+def demo(reference_data, settings, tmp_path) -> Demo:
+    from rest_framework.authtoken.models import Token
+
+    from issues.models import ApiClient, Case, ReportPhoto
+    from issues.tasks import photo_renditions_make_task
+    from patrol.models import Notification
+    from stations.models import Station
+    from stations.services import station_token_ensure
+    from stations.tokens import token_qr_payload
+    from tests.issues.helpers import client_for as issues_client
+    from tests.issues.helpers import post_report
+    from tests.patrol.helpers import (
+        CHENGYUAN,
+        HUAIFANG,
+        act,
+        case_in_stage,
+        community_points,
+        proof_photo,
+    )
+
+    settings.MEDIA_ROOT = tmp_path / "media"
+    lon, lat = community_points(HUAIFANG)[1]
+    posted = post_report(issues_client("rider1"), category="E0101", lon=lon, lat=lat,
+                         description=Demo.rider_description)
+    assert posted.status_code == 201, posted.content
+    new = Case.objects.get(pk=posted.json()["properties"]["case"])
+    public = case_in_stage("in_progress", category="E0101", point=3)
+    act(public, "handin", "hk_vol1", note=Demo.worker_note, photo=proof_photo())
+    private = case_in_stage("handed_in", category="L0101", worker="ss_vol1", point=5)
+    lon, lat = community_points(CHENGYUAN)[2]
+    posted = post_report(issues_client("rider1"), category="L0101", lon=lon, lat=lat,
+                         description="独居老人 门牌 7 号")
+    assert posted.status_code == 201, posted.content
+    photo = ReportPhoto.objects.filter(report__case=new).first()
+    private_photo = ReportPhoto.objects.get(report__pk=posted.json()["id"])
+    proof = private.tasks.exclude(proof_photo=None).first().proof_photo
+    for pending in (photo, private_photo, proof):
+        photo_renditions_make_task(pending.pk)
+    notification = Notification.objects.order_by("pk").first()
+    station = Station.objects.order_by("pk").first()
+    token = station_token_ensure(station=station)
+    return Demo(
+        case=public.pk, private_case=private.pk, new_case=new.pk, photo=photo.pk,
+        proof_photo=proof.pk, private_photo=private_photo.pk, station=station.pk,
+        notification=notification.pk, notification_owner=notification.recipient.username,
+        api_key=ApiClient.objects.filter(is_active=True).first().api_key,
+        station_code=token_qr_payload(station_id=station.pk, short_code=token.short_code),
+        station_point=(station.location.x, station.location.y),
+        case_point=community_points(HUAIFANG)[3],
+        report=public.reports.get().pk, private_report=private.reports.get().pk,
+        rider_token=Token.objects.get(user__username="rider1").key,
+    )
