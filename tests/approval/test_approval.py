@@ -2,7 +2,8 @@
 
 The demo is the one ``manage.py seed_demo --seed 2026 --now 2026-11-30T10:00:00+08:00
 --reports 400`` writes (the same command, lifecycle included), in a database emptied first with
-its id sequences restarted, with the clock frozen at --now. For each demo user playing a role
+its id sequences restarted, followed by Celery beat's first alert scans, with the clock frozen
+at --now. For each demo user playing a role
 (and the anonymous public) every main GET endpoint's answer is recorded, and so are the map
 pages' data (the layers the governance map embeds, the layers it fetches, the office console's
 feed). ``tests/approval/approved/*.json`` hold the approved answers; a refactor must leave
@@ -30,6 +31,8 @@ from django.core.management import call_command
 from django.db import connection
 from django.test import Client
 from django.utils import timezone
+
+from patrol.services.alerts import tasks_deadline_near_scan, tasks_overdue_scan
 
 SEED = 2026
 NOW = "2026-11-30T10:00:00+08:00"
@@ -82,6 +85,9 @@ def demo(db, monkeypatch, settings) -> None:
         cursor.execute("SET CONSTRAINTS ALL DEFERRED")
     call_command("seed_demo", seed=SEED, now=NOW, reports=REPORTS, no_progress=True,
                  stdout=io.StringIO())
+    # Celery beat's first scans at --now, as on a running demo: the feeds get their alerts.
+    tasks_overdue_scan(now=frozen)
+    tasks_deadline_near_scan(now=frozen)
 
 
 def _client(role: str) -> Client:
@@ -167,6 +173,8 @@ def _api_urls(samples: dict[str, Any]) -> list[str]:
         "/api/v1/office/queue/",
         "/api/v1/office/queue/?overdue=true",
         "/api/v1/office/queue/?stage=in_progress&stage=handed_in",
+        "/api/v1/office/queue/?overdue=true&stage=dispatched&stage=in_progress"
+        "&stage=handed_in",
         "/api/v1/rates/?since=2026-09-01T00:00:00%2B08:00&until=2026-11-30T10:00:00%2B08:00",
         "/api/v1/notifications/",
         "/api/v1/stations/",
