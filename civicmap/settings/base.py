@@ -49,6 +49,7 @@ INSTALLED_APPS = [
     "patrol",
     "stations",
     "frontend",
+    "fixtures",
 ]
 
 MIDDLEWARE = [
