@@ -19,7 +19,7 @@ from django.utils import timezone
 from civicmap.i18n import name_field
 from civicmap.roles import Role, user_has_role
 from issues.hooks import TaskHandling
-from issues.models import OPEN_STAGES, Case, Stage
+from issues.models import Case, Stage
 from issues.visibility import case_visible_to
 from patrol.lifecycle import LIVE_TASK_STATUSES
 from patrol.models import Department, Rating, Task, VolunteerTeam
@@ -241,7 +241,3 @@ def _with_rates(row: dict) -> dict:
         "satisfaction_rate": ratio(row["satisfied"], row["ratings"]),
         "mean_score": round(row["mean_score"], 2) if row.get("mean_score") else None,
     }
-
-
-def open_case_count() -> int:
-    return Case.objects.filter(stage__in=OPEN_STAGES).count()

@@ -81,12 +81,6 @@ def webhook_signature(*, secret: str, timestamp: int | str, body: bytes) -> str:
     return "sha256=" + hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
 
 
-def webhook_signature_valid(*, secret: str, timestamp: str, body: bytes, signature: str) -> bool:
-    """Constant-time check of a received signature (for receivers and tests)."""
-    expected = webhook_signature(secret=secret, timestamp=timestamp, body=body)
-    return hmac.compare_digest(expected, signature or "")
-
-
 # --- making deliveries (inside the notification's transaction) -------------------------------
 
 

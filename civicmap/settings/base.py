@@ -187,9 +187,6 @@ CELERY_BEAT_SCHEDULE: dict = {
 # docs/DECISIONS.md.
 SILENCED_SYSTEM_CHECKS = ["gis.W001"]
 
-# The service area and the geography of the demo.
-CIVICMAP_METRIC_SRID = 4548  # CGCS2000 / 3-degree Gauss-Kruger CM 117E, metres.
-
 # Reporting limits (issue: rider reporting).
 # Stations: the walking radius a station covers unless it sets its own, and how close a rider
 # must stand to check in (metres).
