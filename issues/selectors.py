@@ -95,8 +95,8 @@ class PublicFilters:
 def _handler_name() -> Subquery:
     """The name of the team or department handling the case's latest task.
 
-    Read through the case's relation to patrol's tasks (``tasks``), so that issues needs no
-    import of patrol: without tasks the join's one row is all NULL, hence no handler."""
+    Read through the case's relation to patrol's tasks (``tasks``), so that issues does not
+    depend on patrol's code: without tasks the join's one row is all NULL, hence no handler."""
     label = name_field()
     return Subquery(
         Case.objects.filter(pk=OuterRef("pk")).order_by("-tasks__offered_at", "-tasks__id")
