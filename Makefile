@@ -23,7 +23,7 @@ help:
 	@echo "make test    set up (with Chromium) and run pytest [PYTEST_ARGS=...]"
 	@echo "make setup   only set up (packages, services, .venv, database, static)"
 	@echo "make bench   run bench/run_all.py"
-	@echo "make lint    ruff check"
+	@echo "make lint    ruff check, then lint-imports (the apps' layering)"
 	@echo "make backup  dump the database and tar var/media into var/backups/<time>/ (prints it)"
 	@echo "make restore FILE=var/backups/<time>  into a new database [RESTORE_DATABASE=...]"
 	@echo "make clean   remove generated files (keeps .venv, var/media, the database)"
@@ -75,10 +75,12 @@ backup:
 restore:
 	@FILE="$(FILE)" bash scripts/restore.sh
 
-# Only .venv is needed to lint, not the database or the services.
+# Only .venv is needed to lint, not the database or the services: ruff, then
+# lint-imports (the layering contract in pyproject.toml, [tool.importlinter]).
 lint:
 	bash scripts/setup.sh --venv-only
 	.venv/bin/ruff check .
+	.venv/bin/lint-imports
 
 # Keeps .venv, frontend/node_modules, uploads (var/media) and the database.
 clean:

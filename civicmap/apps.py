@@ -10,6 +10,7 @@ class CivicmapConfig(AppConfig):
     verbose_name = _("Geography")
 
     def ready(self) -> None:
+        # Inside ready(): civicmap.roles imports models, which the app registry loads first.
         from civicmap.roles import role_groups_sync
 
         post_migrate.connect(role_groups_sync, dispatch_uid="civicmap.role_groups_sync")

@@ -1,5 +1,7 @@
-"""Error pages: JSON in the API's error shape under /api/, Open311's error format under
-/open311/, Django's defaults elsewhere."""
+"""Error pages: JSON in the API's error shape under /api/, a higher app's own format under the
+prefix it registers (issues: Open311's under /open311/), Django's defaults elsewhere."""
+
+from collections.abc import Callable
 
 from django.http import HttpRequest, HttpResponse
 from django.views import defaults
@@ -10,9 +12,15 @@ from civicmap.api.errors import (
     json_not_found,
     json_server_error,
 )
-from issues.open311.formats import JSON, XML, errors_response
 
-OPEN311_ROOT = "/open311/"
+# A 400's answer under a path prefix, for an app above this one (it registers at start-up, in
+# its AppConfig.ready(), so that the base never imports it): (request, status, message) -> response.
+BadRequestResponder = Callable[[HttpRequest, int, str], HttpResponse]
+_BAD_REQUEST_RESPONDERS: dict[str, BadRequestResponder] = {}
+
+
+def bad_request_responder_register(*, prefix: str, responder: BadRequestResponder) -> None:
+    _BAD_REQUEST_RESPONDERS[prefix] = responder
 
 
 def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
@@ -20,10 +28,10 @@ def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
     DATA_UPLOAD_MAX_MEMORY_SIZE (answered 413 here), too many fields or files."""
     if request.path.startswith("/api/"):
         return json_bad_request(request, exception)
-    if request.path.startswith(OPEN311_ROOT):
-        _code, status, message = bad_request_code(exception)
-        fmt = XML if request.path.endswith(".xml") else JSON
-        return errors_response(fmt=fmt, status=status, descriptions=[message])
+    for prefix, responder in _BAD_REQUEST_RESPONDERS.items():
+        if request.path.startswith(prefix):
+            _code, status, message = bad_request_code(exception)
+            return responder(request, status, message)
     return defaults.bad_request(request, exception)
 
 

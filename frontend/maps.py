@@ -148,9 +148,6 @@ class Basemap:
     image_hosts: tuple[str, ...] = ()  # for the page's Content-Security-Policy img-src
 
 
-BASEMAP_KEYS = ("osm", "amap", "tianditu", "none")
-
-
 def basemap_get(key: str, *, language: str = "zh-hans", tianditu_key: str = "") -> Basemap:
     """The tiles of a basemap setting (osm | amap | tianditu | none), labels in ``language``.
 
@@ -688,10 +685,6 @@ STAGE_COLOURS = {
     Stage.IN_PROGRESS: "#9467bd", Stage.HANDED_IN: "#2ca02c",
 }
 CLOSED_COLOUR = "#7f7f7f"
-# Actions the console offers (the API says which are allowed now). Others need more input
-# than one text field (merge, split, assign, hand in, rate) and stay in the API and admin.
-CONSOLE_ACTIONS = ("file", "dispatch", "redispatch", "verify", "sendback", "escalate", "reply",
-                   "cancel")
 
 
 def _action_labels() -> dict[str, str]:

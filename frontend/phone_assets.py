@@ -42,7 +42,6 @@ CATEGORY_ICONS: dict[str, str] = {
     "charging": "charging-station", "gate-rider": "door-closed", "pickup": "bag-shopping",
     "rider": "mug-hot",
 }
-FALLBACK_ICON = "circle-info"  # a category whose icon name is not in the table above
 
 # Icons of the pages themselves, under their Font Awesome names.
 UI_ICONS = (

@@ -21,7 +21,6 @@ from civicmap.i18n import name_field
 from civicmap.models import WGS84
 from civicmap.spatial import as_geometry_point
 from issues.models import OPEN_STAGES, Case, Category, Report, ReportPhoto
-from patrol.models import Task
 
 NEARBY_RADIUS_M = 250  # metres; a category with a larger merge radius uses its own
 NEARBY_LIMIT = 5
@@ -94,12 +93,15 @@ class PublicFilters:
 
 
 def _handler_name() -> Subquery:
-    """The name of the team, department or union handling the case's latest task."""
+    """The name of the team or department handling the case's latest task.
+
+    Read through the case's relation to patrol's tasks (``tasks``), so that issues does not
+    depend on patrol's code: without tasks the join's one row is all NULL, hence no handler."""
     label = name_field()
     return Subquery(
-        Task.objects.filter(case=OuterRef("pk")).order_by("-offered_at", "-id").annotate(
-            handler=Coalesce(f"team__{label}", f"department__{label}")
-        ).values("handler")[:1]
+        Case.objects.filter(pk=OuterRef("pk")).order_by("-tasks__offered_at", "-tasks__id")
+        .annotate(handler=Coalesce(f"tasks__team__{label}", f"tasks__department__{label}"))
+        .values("handler")[:1]
     )
 
 

@@ -7,3 +7,13 @@ class PatrolConfig(AppConfig):
 
     name = "patrol"
     verbose_name = _("Teams and tasks")
+
+    def ready(self) -> None:
+        # patrol subscribes to the hooks of issues, the app below it (issues.hooks). Imported
+        # inside ready(): these modules import models, which the app registry loads first.
+        from issues.hooks import case_opened, task_handling_provider_register
+        from patrol.selectors import task_handling_by_id
+        from patrol.services.lifecycle import case_opened_dispatch
+
+        case_opened.connect(case_opened_dispatch, dispatch_uid="patrol.case_opened_dispatch")
+        task_handling_provider_register(task_handling_by_id)

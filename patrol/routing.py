@@ -1,6 +1,7 @@
 """Routing: which team, department or the union gets a case.
 
-Order (DOMAIN.md: components go first to their owner, events first to the locality):
+Order (components go first to their owner, events first to the locality; docs/ARCHITECTURE.md,
+"After intake: the lifecycle", and the handlers in fixtures/README.md):
 1. the routing rule for (category, community), then the rule for the category everywhere;
 2. the category's default handler (a team type, its owner department, or the union);
 3. the locality: any team serving the case's community.

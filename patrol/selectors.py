@@ -7,6 +7,7 @@ notes, photos) is ``issues.visibility``'s rule.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -15,8 +16,10 @@ from django.contrib.gis.geos import Point
 from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet
 from django.utils import timezone
 
+from civicmap.i18n import name_field
 from civicmap.roles import Role, user_has_role
-from issues.models import OPEN_STAGES, Case, Stage
+from issues.hooks import TaskHandling
+from issues.models import Case, Stage
 from issues.visibility import case_visible_to
 from patrol.lifecycle import LIVE_TASK_STATUSES
 from patrol.models import Department, Rating, Task, VolunteerTeam
@@ -78,6 +81,25 @@ def tasks_for_user(*, user) -> QuerySet[Task]:
     """Every task the user may see, live or closed, by the rule of ``_tasks_of`` (the admin's
     rows: patrol.admin.TaskAdmin)."""
     return _tasks_of(user)
+
+
+def handler_name(task: Task | None) -> str | None:
+    if task is None:
+        return None
+    label = name_field()
+    if task.team:
+        return getattr(task.team, label)
+    if task.department:
+        return getattr(task.department, label)
+    return "南苑街道总工会" if label == "name_zh" else "Nanyuan Subdistrict Trade Union"
+
+
+def task_handling_by_id(task_ids: Collection[int]) -> dict[int, TaskHandling]:
+    """Who handles each task and when it is due, for issues' Open311 listing (registered as
+    issues.hooks' provider by PatrolConfig.ready())."""
+    tasks = Task.objects.select_related("team", "department").in_bulk(task_ids)
+    return {pk: TaskHandling(handler=handler_name(task), resolution_due=task.resolution_due)
+            for pk, task in tasks.items()}
 
 
 def task_remaining_seconds(task: Task, now: datetime | None = None) -> int:
@@ -219,7 +241,3 @@ def _with_rates(row: dict) -> dict:
         "satisfaction_rate": ratio(row["satisfied"], row["ratings"]),
         "mean_score": round(row["mean_score"], 2) if row.get("mean_score") else None,
     }
-
-
-def open_case_count() -> int:
-    return Case.objects.filter(stage__in=OPEN_STAGES).count()

@@ -6,7 +6,8 @@ transaction that makes the notification; its JSON body is frozen there.
 
 How a delivery travels:
 
-1. When the transaction commits, one Celery task is queued for it (``webhook_deliver_task``).
+1. When the transaction commits, one Celery task is queued for it
+   (``patrol.tasks.webhook_deliver_task``).
 2. The task POSTs the body with these headers:
 
    ``X-Civicmap-Delivery``  the delivery id (a UUID): the same on every attempt; drop repeats.
@@ -20,10 +21,10 @@ How a delivery travels:
    ``WEBHOOK_BACKOFF_MAX_S``, until ``WEBHOOK_GIVE_UP_AFTER_S`` after the notification, when
    the delivery is marked failed (the admin lists and can retry it).
 3. The retry schedule is ``next_attempt_at`` in the database. A periodic job
-   (``webhook_deliveries_dispatch_task``, every ``WEBHOOK_DISPATCH_EVERY_S``) claims due rows
-   with ``SELECT … FOR UPDATE SKIP LOCKED`` and queues a task for each. No task carries an ETA:
-   Redis redelivers unacknowledged tasks after its visibility timeout, and an ETA longer than
-   that would run again and again (docs: Celery on Redis).
+   (``patrol.tasks.webhook_deliveries_dispatch_task``, every ``WEBHOOK_DISPATCH_EVERY_S``)
+   claims due rows with ``SELECT … FOR UPDATE SKIP LOCKED`` and queues a task for each. No
+   task carries an ETA: Redis redelivers unacknowledged tasks after its visibility timeout, and
+   an ETA longer than that would run again and again (docs: Celery on Redis).
 
 Why nothing is lost and nothing is sent twice at once:
 
@@ -48,14 +49,17 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 import requests
-from celery import shared_task
+from celery import current_app
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 
 from patrol.models import Notification, WebhookDelivery
+from patrol.services.notifications import notification_messages
+
+# One attempt at one delivery (patrol.tasks), queued by name: the task module imports this one.
+WEBHOOK_DELIVER_TASK = "patrol.tasks.webhook_deliver_task"
 
 logger = logging.getLogger(__name__)
 
@@ -81,12 +85,6 @@ def webhook_signature(*, secret: str, timestamp: int | str, body: bytes) -> str:
     return "sha256=" + hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
 
 
-def webhook_signature_valid(*, secret: str, timestamp: str, body: bytes, signature: str) -> bool:
-    """Constant-time check of a received signature (for receivers and tests)."""
-    expected = webhook_signature(secret=secret, timestamp=timestamp, body=body)
-    return hmac.compare_digest(expected, signature or "")
-
-
 # --- making deliveries (inside the notification's transaction) -------------------------------
 
 
@@ -100,8 +98,6 @@ def webhook_body(*, notification: Notification, delivery_id: uuid.UUID) -> str:
     Recipient by id and username only: the relay maps them to a WeChat openid or a phone of its
     own; no phone number or reporter identity leaves through the webhook.
     """
-    from patrol.services.notifications import notification_messages
-
     recipient = notification.recipient
     payload = {
         "delivery_id": str(delivery_id),
@@ -159,7 +155,8 @@ def webhook_deliveries_create(*, notifications: Iterable[Notification], at: date
 
 def _enqueue(claims: Iterable[tuple[uuid.UUID, datetime]]) -> None:
     for delivery_id, claimed_until in claims:
-        webhook_deliver_task.delay(str(delivery_id), claimed_until.isoformat())
+        current_app.send_task(WEBHOOK_DELIVER_TASK,
+                              args=[str(delivery_id), claimed_until.isoformat()])
 
 
 # --- the periodic dispatcher -------------------------------------------------------------------
@@ -273,17 +270,3 @@ def webhook_deliveries_retry(*, delivery_ids: Iterable[int], now: datetime | Non
     ).update(status=WebhookDelivery.Status.PENDING, next_attempt_at=now,
              give_up_at=now + timedelta(seconds=settings.WEBHOOK_GIVE_UP_AFTER_S))
 
-
-# --- Celery -------------------------------------------------------------------------------------
-
-
-@shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)
-def webhook_deliver_task(delivery_id: str, claimed_until: str) -> str:
-    """One attempt. Idempotent: a repeat of the same message finds its claim used and stops."""
-    return webhook_delivery_attempt(delivery_id=delivery_id,
-                                    claimed_until=parse_datetime(claimed_until))
-
-
-@shared_task(ignore_result=True)
-def webhook_deliveries_dispatch_task() -> int:
-    return webhook_deliveries_dispatch()

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+import shapely
 from django.conf import settings
 from django.contrib.gis.db.models import GeometryField, PointField
 from django.contrib.gis.db.models.aggregates import Collect, Union
@@ -573,8 +574,6 @@ def coverage_pairs(*, candidates: Sequence[Candidate], cells: Sequence[DemandCel
                    radius_m: float) -> dict[str, list[int]]:
     """Candidate key → indexes of the cells within ``radius_m`` (inclusive, as ST_DWithin) of
     it, by planar distance in EPSG:4548 (a shapely STRtree: the pairs come to ~10^5–10^6)."""
-    import shapely
-
     mapping: dict[str, list[int]] = {candidate.key: [] for candidate in candidates}
     if not candidates or not cells:
         return mapping

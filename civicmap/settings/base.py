@@ -49,6 +49,7 @@ INSTALLED_APPS = [
     "patrol",
     "stations",
     "frontend",
+    "fixtures",
 ]
 
 MIDDLEWARE = [
@@ -180,19 +181,11 @@ CELERY_TIMEZONE = TIME_ZONE
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600),
 }
-# Deadlines live in the database; beat only scans them (seconds between runs).
-CELERY_BEAT_SCHEDULE: dict = {
-    "tasks-overdue-scan": {"task": "patrol.tasks.tasks_overdue_scan_task", "schedule": 60.0},
-    "cases-evaluate-due": {"task": "patrol.tasks.cases_evaluate_due_task", "schedule": 3600.0},
-}
 
 # GDAL 3.6 (Debian 12) cannot block file and network access while parsing spatial references
 # (gis.W001). We never hand user-supplied SRS, WKT with a CRS or files to GDAL: see
 # docs/DECISIONS.md.
 SILENCED_SYSTEM_CHECKS = ["gis.W001"]
-
-# The service area and the geography of the demo.
-CIVICMAP_METRIC_SRID = 4548  # CGCS2000 / 3-degree Gauss-Kruger CM 117E, metres.
 
 # Reporting limits (issue: rider reporting).
 # Stations: the walking radius a station covers unless it sets its own, and how close a rider
@@ -281,11 +274,6 @@ OFFICE_POLL_MS = env_int("OFFICE_POLL_MS", 10_000)
 # still queued when the next is due is dropped (expires).
 MAP_SNAPSHOT_INTERVAL_S = env_int("MAP_SNAPSHOT_INTERVAL_S", 300)
 MAP_SNAPSHOT_MAX_AGE_S = env_int("MAP_SNAPSHOT_MAX_AGE_S", 2 * MAP_SNAPSHOT_INTERVAL_S)
-CELERY_BEAT_SCHEDULE["map-snapshot-refresh"] = {
-    "task": "frontend.tasks.map_snapshot_refresh_task",
-    "schedule": float(MAP_SNAPSHOT_INTERVAL_S),
-    "options": {"expires": float(MAP_SNAPSHOT_INTERVAL_S)},
-}
 # ==========================================================================================
 
 # ==========================================================================================
@@ -314,15 +302,6 @@ WEBHOOK_CLAIM_LEASE_S = env_int("WEBHOOK_CLAIM_LEASE_S", 120)
 WEBHOOK_DISPATCH_EVERY_S = env_int("WEBHOOK_DISPATCH_EVERY_S", 15)
 # A team hears of a deadline in the last this-many per cent of the time it was given.
 TASK_DEADLINE_NEAR_PERCENT = env_int("TASK_DEADLINE_NEAR_PERCENT", 20)
-CELERY_BEAT_SCHEDULE["webhook-deliveries-dispatch"] = {
-    "task": "patrol.webhooks.webhook_deliveries_dispatch_task",
-    "schedule": float(WEBHOOK_DISPATCH_EVERY_S),
-}
-CELERY_BEAT_SCHEDULE["tasks-deadline-near-scan"] = {
-    "task": "patrol.services.notifications.tasks_deadline_near_scan_task", "schedule": 60.0,
-}
-# Task modules outside the apps' tasks.py (the worker imports them at start).
-CELERY_IMPORTS = ["patrol.webhooks", "patrol.services.notifications"]
 
 # Rider recognition (先锋骑手): points when a case is verified, per rider and case once. The
 # first reporter earns more than later reporters and confirmers; a rider earns at most
@@ -390,27 +369,50 @@ PHOTO_QUEUE_GRACE_S = env_int("PHOTO_QUEUE_GRACE_S", 10)
 PHOTO_QUEUE_LEASE_S = env_int("PHOTO_QUEUE_LEASE_S", 600)
 PHOTO_SWEEP_EVERY_S = env_int("PHOTO_SWEEP_EVERY_S", 15)
 PHOTO_JOB_MAX_ATTEMPTS = env_int("PHOTO_JOB_MAX_ATTEMPTS", 5)
-CELERY_BEAT_SCHEDULE["photos-pending-queue"] = {
-    "task": "issues.tasks.photos_pending_queue_task",
-    "schedule": float(PHOTO_SWEEP_EVERY_S),
-    "options": {"expires": float(PHOTO_SWEEP_EVERY_S)},  # a late sweep is replaced by the next
-}
 # An Open311 media_url is fetched by the same kind of outbox job (the report's media_status):
 # the sweep below queues pending fetches never queued after PHOTO_QUEUE_GRACE_S, or queued more
 # than OPEN311_MEDIA_LEASE_S × attempts seconds ago (a host that did not answer is asked less
 # often each time); a fetch started OPEN311_MEDIA_MAX_ATTEMPTS times without the file fails.
 OPEN311_MEDIA_LEASE_S = env_int("OPEN311_MEDIA_LEASE_S", 300)
 OPEN311_MEDIA_MAX_ATTEMPTS = env_int("OPEN311_MEDIA_MAX_ATTEMPTS", 3)
-CELERY_BEAT_SCHEDULE["open311-media-pending-queue"] = {
-    "task": "issues.open311.tasks.open311_media_pending_queue_task",
-    "schedule": float(PHOTO_SWEEP_EVERY_S),
-    "options": {"expires": float(PHOTO_SWEEP_EVERY_S)},
-}
 # Originals (with their EXIF: position, time, device) are deleted this many days after upload,
 # checked hourly; the display copy and thumbnail stay.
 PHOTO_ORIGINAL_RETENTION_DAYS = env_int("PHOTO_ORIGINAL_RETENTION_DAYS", 180)
-CELERY_BEAT_SCHEDULE["photo-originals-expire"] = {
-    "task": "issues.tasks.photo_originals_expire_task", "schedule": 3600.0,
-    "options": {"expires": 3600.0},
-}
 # ==========================================================================================
+
+# ==========================================================================================
+# CELERY BEAT: the one table of periodic jobs (seconds between runs; the intervals are set in
+# the sections above). Every task lives in its app's tasks.py, which the worker autodiscovers.
+# "expires": a run still queued when the next is due is dropped, not run twice.
+# ==========================================================================================
+CELERY_BEAT_SCHEDULE = {
+    # Deadlines live in the database; beat only scans them.
+    "tasks-overdue-scan": {"task": "patrol.tasks.tasks_overdue_scan_task", "schedule": 60.0},
+    "tasks-deadline-near-scan": {
+        "task": "patrol.tasks.tasks_deadline_near_scan_task", "schedule": 60.0,
+    },
+    "cases-evaluate-due": {"task": "patrol.tasks.cases_evaluate_due_task", "schedule": 3600.0},
+    "webhook-deliveries-dispatch": {
+        "task": "patrol.tasks.webhook_deliveries_dispatch_task",
+        "schedule": float(WEBHOOK_DISPATCH_EVERY_S),
+    },
+    "map-snapshot-refresh": {
+        "task": "frontend.tasks.map_snapshot_refresh_task",
+        "schedule": float(MAP_SNAPSHOT_INTERVAL_S),
+        "options": {"expires": float(MAP_SNAPSHOT_INTERVAL_S)},
+    },
+    "photos-pending-queue": {
+        "task": "issues.tasks.photos_pending_queue_task",
+        "schedule": float(PHOTO_SWEEP_EVERY_S),
+        "options": {"expires": float(PHOTO_SWEEP_EVERY_S)},
+    },
+    "open311-media-pending-queue": {
+        "task": "issues.tasks.open311_media_pending_queue_task",
+        "schedule": float(PHOTO_SWEEP_EVERY_S),
+        "options": {"expires": float(PHOTO_SWEEP_EVERY_S)},
+    },
+    "photo-originals-expire": {
+        "task": "issues.tasks.photo_originals_expire_task", "schedule": 3600.0,
+        "options": {"expires": 3600.0},
+    },
+}

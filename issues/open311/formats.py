@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from xml.etree import ElementTree
 
-from django.http import HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.utils.functional import Promise
 
 from civicmap.errors import DomainError, NotFound, PermissionRefused, RateLimited
@@ -118,6 +118,13 @@ def errors_response(*, fmt: str, status: int,
     """``[{"code", "description"}]`` / ``<errors><error>``; the code is the HTTP status."""
     data = [{"code": status, "description": text} for text in descriptions]
     return open311_response(fmt=fmt, root="errors", data=data, status=status)
+
+
+def bad_request_response(request: HttpRequest, status: int, message: str) -> HttpResponse:
+    """Django's own 400 (a body too large, too many fields) under /open311/, in Open311's
+    error format: registered with civicmap.views by IssuesConfig.ready()."""
+    fmt = XML if request.path.endswith(".xml") else JSON
+    return errors_response(fmt=fmt, status=status, descriptions=[message])
 
 
 def domain_error_response(*, fmt: str, error: DomainError) -> HttpResponse:

@@ -24,12 +24,11 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from civicmap.i18n import name_field
-from issues.models import OPEN_STAGES, CaseEvent, Category, Report, ReportPhoto, Stage
+from issues.hooks import task_handling
+from issues.models import OPEN_STAGES, Case, CaseEvent, Category, Report, ReportPhoto, Stage
 from issues.open311.definitions import BEIJING, ServiceAttribute, service_attributes
 from issues.selectors import photo_url
 from issues.visibility import report_text_public
-from patrol.api.serializers import handler_name
-from patrol.models import Task
 
 SPECIFICATION = "http://wiki.open311.org/GeoReport_v2"
 FORMATS = ["text/xml", "application/json"]
@@ -176,8 +175,9 @@ def _public_reports() -> QuerySet[Report]:
         ReportPhoto.objects.filter(report=OuterRef("pk"), status=ReportPhoto.Status.READY)
         .exclude(display="").order_by("position", "id").values("pk")[:1]
     )
-    latest_task = Task.objects.filter(case=OuterRef("case_id")).order_by(
-        "-offered_at", "-id").values("pk")[:1]
+    # The case's latest task, through the case's relation to patrol's tasks (no import of patrol).
+    latest_task = Case.objects.filter(pk=OuterRef("case_id")).order_by(
+        "-tasks__offered_at", "-tasks__id").values("tasks__pk")[:1]
     return (
         Report.objects.filter(category__is_private=False)
         .select_related("category", "case", "community_grid", "unit_grid")
@@ -225,14 +225,14 @@ def service_request_get(*, request_id: int, extensions: bool,
 def _request_dicts(reports: list[Report], *, extensions: bool,
                    absolute: Callable[[str], str]) -> list[dict]:
     task_ids = {report.latest_task_id for report in reports if report.latest_task_id}
-    tasks = Task.objects.select_related("team", "department").in_bulk(task_ids)
+    handling = task_handling(task_ids)  # patrol provides it (issues.hooks)
     notes: dict[int, list[dict]] = {}
     if extensions:
         notes = _public_notes({report.case_id for report in reports})
     label = name_field()
     answer = []
     for report in reports:
-        task = tasks.get(report.latest_task_id)
+        task = handling.get(report.latest_task_id)
         case = report.case
         item = {
             "service_request_id": str(report.pk),
@@ -243,7 +243,7 @@ def _request_dicts(reports: list[Report], *, extensions: bool,
             # Only what was posted as a public 311 request; riders' app descriptions often hold
             # names and door numbers and stay private (issues.visibility, docs/DECISIONS.md).
             "description": (report.description or None) if report_text_public(report) else None,
-            "agency_responsible": handler_name(task),
+            "agency_responsible": task.handler if task else None,
             "service_notice": service_notice(category=report.category),
             "requested_datetime": report.received_at,
             "updated_datetime": max(case.updated_at, report.received_at),

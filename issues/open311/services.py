@@ -27,7 +27,6 @@ from civicmap.errors import DomainError, FieldError, InvalidInput, PermissionRef
 from civicmap.roles import user_is_rider
 from issues.models import ApiClient, Report
 from issues.open311.inputs import PostInput, media_host_allowed
-from issues.open311.tasks import open311_media_fetch_task
 from issues.photos import photo_inspect
 from issues.services.intake import OPEN311_CHANNEL, report_create, report_input_parse
 from issues.services.outbox import outbox_job_queue, outbox_pending_queue
@@ -45,7 +44,7 @@ OPEN311_FIELD_NAMES = {"lon": "long", "lat": "lat", "category": "service_code",
                        "photos": "media_url"}
 MEDIA_TIMEOUT_S = (5, 20)  # seconds: to connect, then between bytes
 MEDIA_CHUNK_BYTES = 64 * 1024
-OPEN311_MEDIA_TASK = open311_media_fetch_task.name
+OPEN311_MEDIA_TASK = "issues.tasks.open311_media_fetch_task"  # queued by name (outbox)
 
 
 @dataclass(frozen=True)

@@ -5,27 +5,17 @@ from __future__ import annotations
 from decimal import Decimal
 
 from django.db import transaction
+from django.db.models import Model
 
 from issues.models import Category, CategoryGroup
-from patrol.models import Department
-
-
-def department_catalogue_import(*, departments: list[dict]) -> int:
-    """Create or update departments by code; return how many were given."""
-    with transaction.atomic():
-        for item in departments:
-            Department.objects.update_or_create(
-                code=item["code"],
-                defaults={"name_zh": item["name_zh"], "name_en": item["name_en"]},
-            )
-    return len(departments)
 
 
 def category_catalogue_import(*, data: dict) -> int:
     """Create or update category groups and categories by code, then their equivalences.
 
     ``data`` has ``groups`` and ``categories`` as in fixtures/categories.json. Departments named
-    as handlers must exist (import them first). Returns the number of categories.
+    as handlers must exist (import them first: patrol.services.catalogue). Returns the number
+    of categories.
     """
     with transaction.atomic():
         for group in data["groups"]:
@@ -34,7 +24,9 @@ def category_catalogue_import(*, data: dict) -> int:
                 defaults={"name_zh": group["name_zh"], "name_en": group["name_en"]},
             )
         groups = {group.code: group for group in CategoryGroup.objects.all()}
-        departments = {department.code: department for department in Department.objects.all()}
+        # patrol's departments, through the category's relation (issues never imports patrol).
+        departments = {department.code: department
+                       for department in _department_model().objects.all()}
         categories = {}
         for item in data["categories"]:
             categories[item["code"]] = _category_upsert(item, groups, departments)
@@ -43,6 +35,10 @@ def category_catalogue_import(*, data: dict) -> int:
                 [categories[code] for code in item.get("equivalents", [])]
             )
     return len(categories)
+
+
+def _department_model() -> type[Model]:
+    return Category._meta.get_field("handler_department").related_model
 
 
 def _category_upsert(item: dict, groups: dict, departments: dict) -> Category:

@@ -33,7 +33,8 @@ from civicmap.errors import Conflict, FieldError, InvalidInput, RateLimited
 from civicmap.models import WGS84
 from civicmap.selectors import GridPlace, grid_locate
 from issues.aggregates import aggregates_count_report
-from issues.models import OPEN_STAGES, ApiClient, Category, Report, Stage
+from issues.hooks import case_opened
+from issues.models import OPEN_STAGES, ApiClient, Case, Category, Report, Stage
 from issues.photos import InspectedPhoto, photo_inspect
 from issues.services.cases import case_open, case_report_joined
 from issues.services.photos import photo_store, stored_photos_cleanup
@@ -403,10 +404,8 @@ def _report_write(channel, data, category, located, place: GridPlace, fingerprin
     if joined_id:
         case_report_joined(case_id=joined_id, report=report)
     else:
-        # Imported here: patrol builds on issues, and intake is the one place that calls back.
-        from patrol.services.lifecycle import case_auto_dispatch
-
-        case_auto_dispatch(case=case, at=now)
+        # patrol (above issues) dispatches it when its category says so (issues.hooks).
+        case_opened.send(sender=Case, case=case, at=now)
     return report
 
 

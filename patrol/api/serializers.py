@@ -11,7 +11,7 @@ from issues.models import Case, Stage
 from issues.selectors import photo_url
 from issues.visibility import CaseAccess
 from patrol.models import Task
-from patrol.selectors import task_remaining_seconds
+from patrol.selectors import handler_name, task_remaining_seconds
 
 
 class ActionInput(serializers.Serializer):
@@ -61,17 +61,6 @@ class RatesQuery(serializers.Serializer):
         if attrs["since"] >= attrs["until"]:
             raise serializers.ValidationError({"until": "until must be after since."})
         return attrs
-
-
-def handler_name(task: Task | None) -> str | None:
-    if task is None:
-        return None
-    label = name_field()
-    if task.team:
-        return getattr(task.team, label)
-    if task.department:
-        return getattr(task.department, label)
-    return "南苑街道总工会" if label == "name_zh" else "Nanyuan Subdistrict Trade Union"
 
 
 def task_output(task: Task, *, distance_m: float | None = None) -> dict:

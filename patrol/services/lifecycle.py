@@ -437,6 +437,11 @@ def case_auto_dispatch(*, case: Case, at: datetime) -> Task | None:
     return task
 
 
+def case_opened_dispatch(sender: type, *, case: Case, at: datetime, **kwargs) -> None:
+    """Receiver of issues.hooks.case_opened (connected in PatrolConfig.ready())."""
+    case_auto_dispatch(case=case, at=at)
+
+
 def cases_evaluate_due(*, now: datetime | None = None) -> int:
     """Cases closed 7 days ago without a rating become evaluated (a periodic job)."""
     now = now or timezone.now()

@@ -19,7 +19,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from celery import shared_task
 from django.db import transaction
 from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy as _
@@ -194,13 +193,3 @@ def notifications_mark_read(*, user, ids: list[int] | None, at: datetime | None 
         unread = unread.filter(pk__in=ids)
     return unread.update(read_at=at or timezone.now())
 
-
-# --- Celery -------------------------------------------------------------------------------------
-
-
-@shared_task(ignore_result=True)
-def tasks_deadline_near_scan_task() -> dict[str, int]:
-    """The periodic "deadline coming close" scan (its home could be patrol/tasks.py)."""
-    from patrol.services.alerts import tasks_deadline_near_scan
-
-    return tasks_deadline_near_scan()

@@ -29,10 +29,9 @@ from rest_framework.test import APIClient
 
 from issues.models import Report, ReportPhoto
 from issues.open311.services import open311_media_fetch, open311_media_pending_queue
-from issues.open311.tasks import open311_media_fetch_task
 from issues.photos import photo_renditions_make
 from issues.services.photos import photos_pending_queue
-from issues.tasks import photo_renditions_make_task
+from issues.tasks import open311_media_fetch_task, photo_renditions_make_task
 from tests.issues.faults import (
     DEADLINE_S,
     BackendKiller,

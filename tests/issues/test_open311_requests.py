@@ -17,8 +17,7 @@ from django.db.models import Sum
 from django.utils import timezone
 
 from issues.models import Report, ReportCellHour, ReportPhoto, ReportUnitGridHour
-from issues.open311.tasks import open311_media_fetch_task
-from issues.tasks import photo_renditions_make_task
+from issues.tasks import open311_media_fetch_task, photo_renditions_make_task
 from patrol.services.lifecycle import case_act
 from tests.issues.helpers import covering_grids, project
 from tests.issues.test_open311_support import (

@@ -165,10 +165,8 @@ def test_a_page_of_requests_takes_a_fixed_number_of_queries(reference_data,
 
 
 def test_a_worker_registers_the_media_fetch_job():
-    """A fresh process set up as a worker is (Django set up, then Celery's default modules,
-    which run the system checks) knows the job. It is found through the URLconf the checks
-    import; ``app.autodiscover_tasks(["issues.open311"])`` in civicmap/celery.py would find it
-    even with CELERY_SKIP_CHECKS set."""
+    """A fresh process set up as a worker is (Django set up, then Celery's default modules)
+    knows the job: it is in issues/tasks.py, which Celery's autodiscovery imports."""
     script = (
         "import django; django.setup()\n"
         "from civicmap.celery import app\n"
@@ -179,5 +177,5 @@ def test_a_worker_registers_the_media_fetch_job():
     done = subprocess.run([sys.executable, "-c", script], cwd=settings.BASE_DIR, env=env,
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
-    assert "'issues.open311.tasks.open311_media_fetch_task'" in done.stdout, done.stdout
-    assert "'issues.open311.tasks.open311_media_pending_queue_task'" in done.stdout, done.stdout
+    assert "'issues.tasks.open311_media_fetch_task'" in done.stdout, done.stdout
+    assert "'issues.tasks.open311_media_pending_queue_task'" in done.stdout, done.stdout

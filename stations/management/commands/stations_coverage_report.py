@@ -7,6 +7,7 @@ import warnings
 from datetime import datetime
 from pathlib import Path
 
+from django.contrib.gis.geos import Point
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone, translation
 
@@ -126,7 +127,7 @@ class Command(BaseCommand):
     def _exact(self, subdistrict: Subdistrict, period: Period, siting: dict, cell_m: int) -> str:
         """The same instance as an integer programme: max Σ w·y, y_d ≤ Σ x_c over the sites
         covering d, Σ x ≤ k; solved by CBC through PuLP (a dev dependency)."""
-        import pulp
+        import pulp  # a dev dependency, needed only for --exact: imported when asked for
 
         cells = demand_cells(subdistrict=subdistrict, period=period, cell_m=cell_m)
         weights = {
@@ -161,8 +162,6 @@ class Command(BaseCommand):
 
     def _png(self, path: Path, subdistrict: Subdistrict, period: Period, summary: dict,
              siting: dict) -> None:
-        from django.contrib.gis.geos import Point
-
         whole = Subdistrict.objects.annotate(m=metric("boundary")).get(pk=subdistrict.pk).m
         communities = [
             (community.name_en.replace(" Community", ""), community.m)
