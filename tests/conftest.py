@@ -13,6 +13,7 @@ import pytest
 
 from civicmap.models import Subdistrict
 from fixtures.seed import reference_data_load
+from tests.issues.faults import RedisServer, database_url
 
 TEST_SEED = 7
 
@@ -30,14 +31,6 @@ def reference_data(db) -> None:
         reference_data_load(seed=TEST_SEED)
 
 
-def _database_url(name: str) -> str:
-    from django.db import connection
-
-    params = connection.settings_dict
-    auth = params["USER"] + (f":{params['PASSWORD']}" if params["PASSWORD"] else "")
-    return f"postgis://{auth}@{params['HOST'] or '127.0.0.1'}:{params['PORT'] or 5432}/{name}"
-
-
 @pytest.fixture(scope="session")
 def celery_worker(django_db_setup, django_db_blocker, tmp_path_factory):
     """A real Celery worker process on Redis, reading the test database.
@@ -51,14 +44,13 @@ def celery_worker(django_db_setup, django_db_blocker, tmp_path_factory):
 
     import redis
     from django.conf import settings
-    from django.db import connection
 
     redis.Redis.from_url(settings.CELERY_BROKER_URL).flushdb()
     log_path = tmp_path_factory.mktemp("celery") / "worker.log"
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "civicmap.settings.test",
-        "DATABASE_URL": _database_url(connection.settings_dict["NAME"]),
+        "DATABASE_URL": database_url(),
     }
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
@@ -75,3 +67,12 @@ def celery_worker(django_db_setup, django_db_blocker, tmp_path_factory):
     yield process
     process.terminate()
     process.wait(timeout=20)
+
+
+@pytest.fixture
+def redis_server():
+    """A Redis server of the test's own on a free port (tests/issues/faults.py), killed after."""
+    server = RedisServer()
+    server.start()
+    yield server
+    server.kill()

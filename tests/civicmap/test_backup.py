@@ -21,6 +21,7 @@ from django.db import connection
 
 from issues.models import Report
 from issues.services.intake import ChannelRules, ReportInput, report_create
+from tests.issues.faults import database_url
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -32,12 +33,6 @@ REPORTS_CHECKSUM = ("SELECT count(*), md5(coalesce(string_agg(r::text, '|' ORDER
                     "FROM issues_report r")
 TABLES = ("SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' "
           "AND table_type = 'BASE TABLE' ORDER BY table_name")
-
-
-def _url(name: str) -> str:
-    params = connection.settings_dict
-    auth = params["USER"] + (f":{params['PASSWORD']}" if params["PASSWORD"] else "")
-    return f"postgis://{auth}@{params['HOST'] or '127.0.0.1'}:{params['PORT'] or 5432}/{name}"
 
 
 def _connect(name: str):
@@ -87,7 +82,7 @@ def test_a_backup_restores_into_a_new_database_with_every_row(reference_data, tm
     restored = f"{live}_restored"[:63]
     _drop(restored)
     try:
-        backup = _script("backup.sh", DATABASE_URL=_url(live), MEDIA_ROOT=str(media),
+        backup = _script("backup.sh", DATABASE_URL=database_url(live), MEDIA_ROOT=str(media),
                          BACKUP_DIR=str(tmp_path / "backups"))
         assert backup.returncode == 0, backup.stderr
         where = Path(backup.stdout.strip())  # the only line on stdout: the backup's path
@@ -97,12 +92,12 @@ def test_a_backup_restores_into_a_new_database_with_every_row(reference_data, tm
         assert oct(where.stat().st_mode & 0o777) == "0o700"
 
         # Never over an existing database (the live one above all) without the flag.
-        refused = _script("restore.sh", FILE=str(where), DATABASE_URL=_url(live),
+        refused = _script("restore.sh", FILE=str(where), DATABASE_URL=database_url(live),
                           RESTORE_DATABASE=live)
         assert refused.returncode != 0 and "RESTORE_REPLACE=1" in refused.stderr
 
         restored_media = tmp_path / "restored-media"
-        restore = _script("restore.sh", FILE=str(where), DATABASE_URL=_url(live),
+        restore = _script("restore.sh", FILE=str(where), DATABASE_URL=database_url(live),
                           RESTORE_DATABASE=restored, RESTORE_MEDIA_ROOT=str(restored_media))
         assert restore.returncode == 0, restore.stdout + restore.stderr
         assert f"restored database: {restored}" in restore.stdout

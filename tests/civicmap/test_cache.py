@@ -12,14 +12,6 @@ from civicmap.cache import FailOpenRedisCache
 from tests.issues.faults import RedisServer
 
 
-@pytest.fixture
-def redis_server():
-    server = RedisServer()
-    server.start()
-    yield server
-    server.kill()
-
-
 def _cache(server: RedisServer) -> FailOpenRedisCache:
     return FailOpenRedisCache(server.url(0), {"OPTIONS": {"socket_connect_timeout": 1,
                                                           "socket_timeout": 1}})

@@ -22,8 +22,6 @@ import redis
 from django.conf import settings
 from django.db import connection
 
-from tests.conftest import _database_url
-
 DEADLINE_S = 15.0
 
 
@@ -81,6 +79,31 @@ class RedisServer:
             return False
 
 
+def database_url(name: str | None = None) -> str:
+    """The test database's URL (or another database's on the same server), for processes the
+    tests start (Celery workers, pg_dump)."""
+    params = connection.settings_dict
+    auth = params["USER"] + (f":{params['PASSWORD']}" if params["PASSWORD"] else "")
+    host, port = params["HOST"] or "127.0.0.1", params["PORT"] or 5432
+    return f"postgis://{auth}@{host}:{port}/{name or params['NAME']}"
+
+
+# A Redis database that no long-running worker reads (the session's worker reads the test
+# settings' broker): a test points the app here to hold back or run the jobs it queues itself.
+SPARE_BROKER_URL = os.environ.get("TEST_SPARE_BROKER_URL", "redis://127.0.0.1:6379/12")
+
+
+@contextmanager
+def spare_broker_used() -> Iterator[str]:
+    """This process's Celery app publishes to SPARE_BROKER_URL, emptied before and after."""
+    redis.Redis.from_url(SPARE_BROKER_URL).flushdb()
+    try:
+        with celery_broker(SPARE_BROKER_URL):
+            yield SPARE_BROKER_URL
+    finally:
+        redis.Redis.from_url(SPARE_BROKER_URL).flushdb()
+
+
 @contextmanager
 def celery_broker(url: str) -> Iterator[None]:
     """Point this process's Celery app at ``url`` (its producer pools are built again)."""
@@ -120,7 +143,7 @@ class Worker:
         environment = {
             **os.environ,
             "DJANGO_SETTINGS_MODULE": "civicmap.settings.test",
-            "DATABASE_URL": _database_url(connection.settings_dict["NAME"]),
+            "DATABASE_URL": database_url(),
             "TEST_CELERY_BROKER_URL": self.broker_url,
             "TEST_MEDIA_ROOT": str(settings.MEDIA_ROOT),
             **(env or {}),

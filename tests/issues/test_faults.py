@@ -48,14 +48,6 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture
-def redis_server():
-    server = RedisServer()
-    server.start()
-    yield server
-    server.kill()
-
-
-@pytest.fixture
 def on_test_redis(redis_server, settings):
     """The app's broker and cache are the test's own Redis (db 0 broker, db 1 cache)."""
     settings.CACHES = {"default": {**settings.CACHES["default"],

@@ -195,7 +195,7 @@ def test_pages_of_page_size_and_at_most_1000(reference_data, live_server, fmt):
 
 
 def test_media_from_an_allowed_host_becomes_the_public_display_copy(
-    reference_data, live_server, media_host, media_root, settings
+    reference_data, live_server, media_host, media_root, settings, spare_broker
 ):
     settings.OPEN311_MEDIA_HOSTS = ["127.0.0.1"]
     port = media_host.server_address[1]
@@ -228,7 +228,7 @@ def test_media_from_an_allowed_host_becomes_the_public_display_copy(
 
 
 def test_media_is_not_fetched_from_hosts_off_the_list_redirects_or_non_photos(
-    reference_data, live_server, media_host, media_root, settings
+    reference_data, live_server, media_host, media_root, settings, spare_broker
 ):
     settings.OPEN311_MEDIA_HOSTS = ["127.0.0.1"]
     port = media_host.server_address[1]

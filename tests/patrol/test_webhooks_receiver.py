@@ -44,9 +44,10 @@ from patrol.webhooks import (
     HEADER_TIMESTAMP,
     webhook_signature,
 )
+from tests.issues.faults import SPARE_BROKER_URL, database_url, spare_broker_used
 
 SECRET = "test-webhook-secret-h13"
-BROKER_DB12 = "redis://127.0.0.1:6379/12"
+BROKER_DB12 = SPARE_BROKER_URL
 TIMESTAMP_TOLERANCE_S = 300
 
 
@@ -198,15 +199,6 @@ def receiver():
 # --- Celery on Redis database 12 -----------------------------------------------------------------
 
 
-def _database_url() -> str:
-    from django.db import connection
-
-    params = connection.settings_dict
-    auth = params["USER"] + (f":{params['PASSWORD']}" if params["PASSWORD"] else "")
-    host, port = params["HOST"] or "127.0.0.1", params["PORT"] or 5432
-    return f"postgis://{auth}@{host}:{port}/{params['NAME']}"
-
-
 # Runs in the subprocess: Django's test settings, then this test's broker and transport options
 # (visibility timeout, and a restore sweep every second instead of every 100 s), then Celery.
 BOOTSTRAP = """
@@ -256,7 +248,7 @@ def celery_process(*, kind: str, log_path: Path, receiver_url: str, settings_env
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "civicmap.settings.test",
-        "DATABASE_URL": _database_url(),
+        "DATABASE_URL": database_url(),
         "TEST_CELERY_BROKER_URL": BROKER_DB12,
         "H13_TRANSPORT_OPTIONS": json.dumps({
             "visibility_timeout": visibility_timeout_s, "unacked_restore_interval": 1,
@@ -290,28 +282,9 @@ def celery_process(*, kind: str, log_path: Path, receiver_url: str, settings_env
     return started
 
 
-@contextmanager
-def broker_db12_used() -> Iterator[str]:
+def broker_db12_used():
     """This process's Celery app publishes to Redis database 12 (emptied first) meanwhile."""
-    import redis
-
-    from civicmap.celery import app
-
-    redis.Redis.from_url(BROKER_DB12).flushdb()
-    previous = app.conf.broker_url
-
-    def repoint(url: str) -> None:
-        # Drop the app's pools; kombu keeps one pool per broker URL and hands it back later.
-        app.conf.broker_url = url
-        app._pool = None
-        app.amqp._producer_pool = None
-
-    repoint(BROKER_DB12)
-    try:
-        yield BROKER_DB12
-    finally:
-        repoint(previous)
-        redis.Redis.from_url(BROKER_DB12).flushdb()
+    return spare_broker_used()
 
 
 def wait_until(check, *, timeout_s: float = 30.0, every_s: float = 0.2, what: str = "",
