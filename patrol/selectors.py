@@ -83,15 +83,25 @@ def tasks_for_user(*, user) -> QuerySet[Task]:
     return _tasks_of(user)
 
 
-def handler_name(task: Task | None) -> str | None:
+UNION_NAMES = {"zh": "南苑街道总工会", "en": "Nanyuan Subdistrict Trade Union"}
+
+
+def handler_names(task: Task | None) -> dict[str, str] | None:
+    """Who handles a task, in Chinese and English: its team, its department or the union."""
     if task is None:
         return None
-    label = name_field()
-    if task.team:
-        return getattr(task.team, label)
-    if task.department:
-        return getattr(task.department, label)
-    return "南苑街道总工会" if label == "name_zh" else "Nanyuan Subdistrict Trade Union"
+    handler = task.team if task.team_id else task.department if task.department_id else None
+    if handler is None:
+        return dict(UNION_NAMES)
+    return {"zh": handler.name_zh, "en": handler.name_en}
+
+
+def handler_name(task: Task | None) -> str | None:
+    """``handler_names`` in the active language."""
+    names = handler_names(task)
+    if names is None:
+        return None
+    return names["zh" if name_field() == "name_zh" else "en"]
 
 
 def task_handling_by_id(task_ids: Collection[int]) -> dict[int, TaskHandling]:
@@ -107,6 +117,23 @@ def task_remaining_seconds(task: Task, now: datetime | None = None) -> int:
     now = now or timezone.now()
     due = task.response_due if task.status == Task.Status.OFFERED else task.resolution_due
     return int((due - now).total_seconds())
+
+
+# "Overdue", defined once (the queue, the overdue scan and the deadline-near scan use these): a
+# task still offered past its response deadline; a live task past its resolution deadline. The
+# queue counts a handed-in task (its case is not closed yet); the alerts do not (the team's work
+# is in: the office, not the team, owes the next step).
+AWAITING_RESPONSE_STATUSES = (Task.Status.OFFERED,)
+WORK_OWED_STATUSES = tuple(s for s in LIVE_TASK_STATUSES if s != Task.Status.HANDED_IN)
+
+
+def task_response_overdue(*, now: datetime) -> Q:
+    return Q(status__in=AWAITING_RESPONSE_STATUSES, response_due__lt=now)
+
+
+def task_resolution_overdue(*, now: datetime, handed_in_counts: bool = True) -> Q:
+    statuses = LIVE_TASK_STATUSES if handed_in_counts else WORK_OWED_STATUSES
+    return Q(status__in=statuses, resolution_due__lt=now)
 
 
 @dataclass(frozen=True)
@@ -150,8 +177,7 @@ def triage_queue(*, filters: QueueFilters) -> QuerySet[Case]:
     if filters.overdue:
         now = timezone.now()
         late = Task.objects.filter(case=OuterRef("pk")).filter(
-            Q(status=Task.Status.OFFERED, response_due__lt=now)
-            | Q(status__in=LIVE_TASK_STATUSES, resolution_due__lt=now))
+            task_response_overdue(now=now) | task_resolution_overdue(now=now))
         cases = cases.filter(Exists(late))
     return (
         cases.select_related("category", "community_grid").only(*_QUEUE_ROW_FIELDS)

@@ -2,7 +2,8 @@
 
 A deployment points ``WEBHOOK_URL`` at a relay of its own (WeChat template messages, SMS) and
 shares ``WEBHOOK_SECRET`` with it. Each notification gets one ``WebhookDelivery`` row in the
-transaction that makes the notification; its JSON body is frozen there.
+transaction that makes the notification (``patrol.services.notify``, which hands in its text);
+its JSON body is frozen there. This module imports nothing that notifies.
 
 How a delivery travels:
 
@@ -45,7 +46,7 @@ import hmac
 import json
 import logging
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 
 import requests
@@ -56,7 +57,6 @@ from django.db import transaction
 from django.utils import timezone
 
 from patrol.models import Notification, WebhookDelivery
-from patrol.services.notifications import notification_messages
 
 # One attempt at one delivery (patrol.tasks), queued by name: the task module imports this one.
 WEBHOOK_DELIVER_TASK = "patrol.tasks.webhook_deliver_task"
@@ -92,8 +92,10 @@ def webhook_enabled() -> bool:
     return bool(settings.WEBHOOK_URL)
 
 
-def webhook_body(*, notification: Notification, delivery_id: uuid.UUID) -> str:
-    """The JSON text sent for a notification, frozen when the delivery is made.
+def webhook_body(*, notification: Notification, message: dict[str, str],
+                 delivery_id: uuid.UUID) -> str:
+    """The JSON text sent for a notification and its ``message`` (its text in each language of
+    the site), frozen when the delivery is made.
 
     Recipient by id and username only: the relay maps them to a WeChat openid or a phone of its
     own; no phone number or reporter identity leaves through the webhook.
@@ -110,16 +112,18 @@ def webhook_body(*, notification: Notification, delivery_id: uuid.UUID) -> str:
             "case": notification.case_id,
             "task": notification.task_id,
             "data": notification.data,
-            "message": notification_messages(notification),
+            "message": message,
         },
     }
     return json.dumps(payload, cls=DjangoJSONEncoder, ensure_ascii=False, sort_keys=True,
                       separators=(",", ":"))
 
 
-def webhook_deliveries_create(*, notifications: Iterable[Notification], at: datetime
+def webhook_deliveries_create(*, notifications: Iterable[Notification],
+                              messages: Mapping[int, dict[str, str]], at: datetime
                               ) -> list[WebhookDelivery]:
-    """One delivery per notification (once: a notification has at most one), queued on commit.
+    """One delivery per notification (once: a notification has at most one), queued on commit;
+    ``messages`` is each notification's text by its id (patrol.services.notify writes them).
 
     Call inside the transaction that made the notifications, so that a notification and its
     delivery exist together or not at all.
@@ -137,7 +141,8 @@ def webhook_deliveries_create(*, notifications: Iterable[Notification], at: date
         delivery_id = uuid.uuid4()
         rows.append(WebhookDelivery(
             delivery_id=delivery_id, notification=notification,
-            body=webhook_body(notification=notification, delivery_id=delivery_id),
+            body=webhook_body(notification=notification, message=messages[notification.pk],
+                              delivery_id=delivery_id),
             # Claimed by the task queued below until the lease lapses; then the dispatcher
             # takes it. The clock is the real one: ``at`` may be an injected event time.
             next_attempt_at=now + lease, give_up_at=max(at, now) + give_up, created_at=now,

@@ -277,7 +277,7 @@ MAP_SNAPSHOT_MAX_AGE_S = env_int("MAP_SNAPSHOT_MAX_AGE_S", 2 * MAP_SNAPSHOT_INTE
 # ==========================================================================================
 
 # ==========================================================================================
-# NOTIFICATIONS, OUTGOING WEBHOOK AND RIDER POINTS (owned by patrol/services/notifications.py,
+# NOTIFICATIONS, OUTGOING WEBHOOK AND RIDER POINTS (owned by patrol/services/notify.py,
 # patrol/webhooks.py, issues/services/points.py).
 # ==========================================================================================
 # The outgoing webhook (patrol/webhooks.py documents the headers and the signature): every

@@ -11,10 +11,10 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from patrol.models import Notification
+from patrol.notifications.content import notification_message
 from patrol.services.notifications import (
     notification_feed,
     notification_mark_read,
-    notification_message,
     notifications_mark_read,
 )
 

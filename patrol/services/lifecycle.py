@@ -29,7 +29,7 @@ from issues.services.points import case_points_award, case_points_revoke
 from patrol.lifecycle import LIVE_TASK_STATUSES, TRANSITIONS, allowed_actions
 from patrol.models import Department, Rating, Task, VolunteerTeam
 from patrol.routing import Route, route_for_case
-from patrol.services.alerts import notify
+from patrol.services.notify import notify
 from patrol.workdays import deadline_add
 
 MSG_NOT_ALLOWED = _("“%(action)s” is not possible now (stage: %(stage)s). Allowed: %(allowed)s.")

@@ -17,11 +17,13 @@ import pytest
 from django.db import transaction
 
 from patrol.models import Department, Notification, Task
+from patrol.selectors import UNION_NAMES
 from patrol.services.alerts import tasks_deadline_near_scan
 from patrol.services.notifications import MSG_NOTIFICATION_NOT_FOUND
 from tests.patrol.helpers import (
     API,
     act,
+    app_report,
     case_in_stage,
     client_for,
     cst,
@@ -85,6 +87,20 @@ def test_a_rider_hears_of_filing_dispatch_and_closure_with_the_proof_photo(refer
     # runs here, so it is found but not ready).
     opened = client_for("rider1").get(closed.data["proof_photo"])
     assert opened.status_code == 404 and opened.json()["errors"][0]["code"] == "not_ready"
+
+
+@db
+def test_a_rider_hears_the_union_named_as_every_list_names_it(reference_data):
+    # "Who handles a case" is patrol.selectors.handler_names: the notification and the task
+    # lists name the union alike (the notification once said "the subdistrict trade union").
+    case = app_report("L0201", reporter="rider2", description="万达北门没有停车的地方").case
+    dispatched = Notification.objects.get(recipient__username="rider2", case=case,
+                                          kind="case_dispatched")
+    assert dispatched.data["handler"] == UNION_NAMES
+    items = {n["kind"]: n for n in client_for("rider2").get(
+        FEED, HTTP_ACCEPT_LANGUAGE="en").json()["notifications"]}
+    assert items["case_dispatched"]["message"] == (
+        f"Your report (case #{case.pk}) has been handed to Nanyuan Subdistrict Trade Union.")
 
 
 @db

@@ -128,7 +128,7 @@ def test_a_notification_and_its_delivery_are_made_together_or_not_at_all(referen
     def broken(**kwargs):
         raise RuntimeError("webhook table down")
 
-    monkeypatch.setattr("patrol.services.alerts.webhook_deliveries_create", broken)
+    monkeypatch.setattr("patrol.services.notify.webhook_deliveries_create", broken)
     with pytest.raises(RuntimeError):
         act(case, "file", "office1")
     case.refresh_from_db()
@@ -138,7 +138,7 @@ def test_a_notification_and_its_delivery_are_made_together_or_not_at_all(referen
 
 @pytest.mark.django_db
 def test_a_notification_made_again_keeps_its_one_delivery(reference_data, webhook):
-    from patrol.services.alerts import notify
+    from patrol.services.notify import notify
 
     case = report("E0101").case
     at = timezone.now()

@@ -1,0 +1,1 @@
+"""Notifications' content: what each one carries and says (pure; ``content``)."""

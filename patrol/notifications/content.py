@@ -1,0 +1,115 @@
+"""What a notification carries and says: pure functions, no database, no delivery.
+
+``patrol.services.notify`` reads the facts (the case, its task, the handler's names, the done
+task's note and proof photo) and calls ``notification_data``; the data is frozen on the
+``Notification`` row. Its text is written from that data in the reader's language when the feed
+is read (``notification_message``) and in every language of the site for the webhook
+(``notification_messages``).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.utils import translation
+from django.utils.translation import gettext_lazy as _
+
+from patrol.workdays import SHANGHAI
+
+MESSAGES = {
+    "case_filed": _("Your report (case #%(case)s) has been accepted and filed."),
+    "case_dispatched": _("Your report (case #%(case)s) has been handed to %(handler)s."),
+    "case_closed": _("Case #%(case)s has been dealt with and closed. Thank you!"),
+    "case_cancelled": _("Case #%(case)s was cancelled: %(reason)s"),
+    "task_offered": _("New task: case #%(case)s (%(category)s)."),
+    "task_response_overdue": _("Case #%(case)s was not accepted by its response deadline."),
+    "task_resolution_overdue": _("Case #%(case)s is past its resolution deadline."),
+    "case_escalated": _("Case #%(case)s was escalated to %(department)s."),
+}
+DEADLINE_NEAR_MESSAGES = {
+    "response": _("Case #%(case)s: accept it by %(due)s (the response deadline is near)."),
+    "resolution": _("Case #%(case)s: hand the work in by %(due)s (the deadline is near)."),
+}
+MSG_GENERIC = _("An update on case #%(case)s.")
+MSG_SOMEONE = _("a team")
+FEED_LANGUAGES = ("zh-hans", "en")
+
+
+# --- the data a notification carries ---------------------------------------------------------
+
+
+def names_of(obj, prefix: str = "name") -> dict[str, str]:
+    """An object's Chinese and English names, as a notification freezes them."""
+    return {"zh": getattr(obj, f"{prefix}_zh"), "en": getattr(obj, f"{prefix}_en")}
+
+
+def notification_data(*, kind: str, case, task=None, handler: dict | None = None,
+                      note: str | None = None, proof_photo: dict | None = None,
+                      department: dict | None = None) -> dict:
+    """What a notification of ``kind`` carries besides its case and task ids (JSON-safe), from
+    facts already read: ``handler`` (names, case_dispatched), ``note`` and ``proof_photo``
+    (urls, case_closed; only what the reporters may see), ``department`` (names,
+    case_escalated)."""
+    if case is None:
+        return {}
+    data: dict = {"case": case.pk, "category": case.category.code,
+                  "category_name": names_of(case.category)}
+    if kind == "case_cancelled":
+        data["reason"] = case.cancel_reason
+    elif kind == "case_dispatched":
+        data["handler"] = handler
+    elif kind == "case_closed":
+        if note is not None:
+            data["note"] = note
+        if proof_photo is not None:
+            data["proof_photo"] = proof_photo["display"]
+            data["proof_photo_thumbnail"] = proof_photo["thumbnail"]
+    elif kind == "case_escalated":
+        data["department"] = department
+    if task is not None:
+        data.update({"task": task.pk, "response_due": task.response_due.isoformat(),
+                     "resolution_due": task.resolution_due.isoformat()})
+    return data
+
+
+# --- what it says -------------------------------------------------------------------------------
+
+
+def _pick(names: dict | None, fallback: str) -> str:
+    if not names:
+        return fallback
+    language = translation.get_language() or "zh-hans"
+    return names.get("en" if language.startswith("en") else "zh") or fallback
+
+
+def _local(iso: str | None) -> str:
+    if not iso:
+        return ""
+    moment = datetime.fromisoformat(iso)
+    return moment.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M")
+
+
+def notification_message(*, kind: str, data: dict, case_id: int | None) -> str:
+    """The notification's text in the active language, from its frozen data."""
+    values = {
+        "case": case_id if case_id is not None else data.get("case", "—"),
+        "reason": data.get("reason", ""),
+        "category": _pick(data.get("category_name"), data.get("category", "")),
+        "handler": _pick(data.get("handler"), str(MSG_SOMEONE)),
+        "department": _pick(data.get("department"), "—"),
+        "due": _local(data.get("due")),
+    }
+    if kind == "task_deadline_near":
+        template = DEADLINE_NEAR_MESSAGES.get(data.get("deadline", ""), MSG_GENERIC)
+    else:
+        template = MESSAGES.get(kind, MSG_GENERIC)
+    return str(template) % values
+
+
+def notification_messages(*, kind: str, data: dict, case_id: int | None) -> dict[str, str]:
+    """The text in every language of the site (what the webhook carries)."""
+    texts = {}
+    for language in FEED_LANGUAGES:
+        with translation.override(language):
+            texts[language] = notification_message(kind=kind, data=data, case_id=case_id)
+    return texts

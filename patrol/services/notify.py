@@ -1,0 +1,151 @@
+"""``notify``: the one way the lifecycle and the deadline scans tell people something.
+
+It decides the recipients, reads the facts a notification carries and has
+``patrol.notifications.content`` build its data and text, records one feed row
+(``Notification``) per recipient and, when a webhook is set, its delivery
+(``patrol.webhooks``: the outbox), all in the caller's transaction.
+
+Who hears what:
+
+* a rider, of their report being filed, dispatched, closed (with the proof photo of a public
+  case, and the union's reply to a rider's need; never a team's hand-in note) or cancelled
+  (with the reason);
+* a team (leader and members; a department's liaisons; union staff for the union), of a new
+  task and of a deadline coming close (``tasks_deadline_near_scan``);
+* a team leader and the office, of an escalation; the leader of an overdue task, the office of
+  a task past its resolution deadline.
+
+Each notification has a once-only key per recipient (a unique constraint), so raising it twice,
+or from two workers at once, still gives one.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.contrib.auth import get_user_model
+
+from civicmap.roles import Role
+from issues.models import Case
+from issues.selectors import photo_url
+from issues.visibility import NOTES_FOR_REPORTERS, case_is_public
+from patrol.models import Notification, Task
+from patrol.notifications.content import names_of, notification_data, notification_messages
+from patrol.selectors import handler_names
+from patrol.webhooks import webhook_deliveries_create, webhook_enabled
+
+RIDER_KINDS = {"case_filed", "case_dispatched", "case_closed", "case_cancelled"}
+
+
+# --- who hears it -------------------------------------------------------------------------------
+
+
+def _task_workers(task: Task) -> list:
+    User = get_user_model()
+    if task.assignee_kind == Task.AssigneeKind.TEAM:
+        return [task.team.leader, *task.team.members.all()]
+    if task.assignee_kind == Task.AssigneeKind.DEPARTMENT:
+        return list(task.department.liaisons.all())
+    return list(User.objects.filter(groups__name=Role.UNION_STAFF.value))
+
+
+def _task_leaders(task: Task) -> list:
+    if task.assignee_kind == Task.AssigneeKind.TEAM:
+        return [task.team.leader]
+    return _task_workers(task)
+
+
+def _office() -> list:
+    return list(get_user_model().objects.filter(groups__name=Role.OFFICE_STAFF.value))
+
+
+def _case_riders(case: Case) -> list:
+    User = get_user_model()
+    reporter_ids = set(case.reports.exclude(reporter=None).values_list("reporter", flat=True))
+    return list(User.objects.filter(pk__in=reporter_ids))
+
+
+def _recipients(kind: str, case: Case | None, task: Task | None) -> list:
+    if kind in RIDER_KINDS:
+        return _case_riders(case)
+    if kind in {"task_offered", "task_deadline_near"}:
+        return _task_workers(task)
+    if kind == "task_response_overdue":
+        return _task_leaders(task)
+    if kind == "task_resolution_overdue":
+        return _office()
+    if kind == "case_escalated":
+        previous = (Task.objects.filter(case=case, status=Task.Status.ESCALATED)
+                    .select_related("team").order_by("-finished_at").first())
+        leaders = [previous.team.leader] if previous and previous.team else []
+        return [*leaders, *_office()]
+    return []
+
+
+# --- what it carries (the reads; the content is patrol.notifications.content's) ---------------
+
+
+def _data(*, kind: str, case: Case | None, task: Task | None) -> dict:
+    if case is None:
+        return {}
+    facts: dict = {}
+    if kind == "case_dispatched":
+        live = task or Task.objects.filter(case=case).select_related(
+            "team", "department").order_by("-offered_at", "-id").first()
+        facts["handler"] = handler_names(live)
+    elif kind == "case_closed":
+        done = (Task.objects.filter(case=case, status=Task.Status.DONE)
+                .order_by("-finished_at", "-id").first())
+        if done is not None:
+            # To the reporters: a note only if written to them (the union's reply), a proof
+            # photo only if they may see it (a public case's): issues.visibility.
+            addressed = case.events.filter(task=done, action__in=NOTES_FOR_REPORTERS).last()
+            if addressed is not None:
+                facts["note"] = addressed.note
+            if case_is_public(case):
+                facts["proof_photo"] = {
+                    rendition: photo_url(done.proof_photo_id, rendition)
+                    for rendition in ("display", "thumbnail")}
+    elif kind == "case_escalated":
+        escalated_to = (Task.objects.filter(case=case, department__isnull=False)
+                        .select_related("department").order_by("-offered_at", "-id").first())
+        facts["department"] = names_of(escalated_to.department) if escalated_to else None
+    return notification_data(kind=kind, case=case, task=task, **facts)
+
+
+# --- the entry point ----------------------------------------------------------------------------
+
+
+def notify(*, kind: str, at: datetime, case: Case | None = None, task: Task | None = None,
+           data: dict | None = None, key_extra: str = "") -> int:
+    """Put one notification in each recipient's feed, once, with its webhook delivery (when a
+    webhook is set), in the caller's transaction; returns how many were new.
+
+    The notification carries the content's data (proof photo, reason, deadlines …) merged with
+    ``data``; ``key_extra`` tells apart notifications of one kind, case and task that may each
+    happen once (e.g. the response and the resolution deadline coming close).
+    """
+    case = case or (task.case if task else None)
+    key = f"{kind}:{case.pk if case else ''}:{task.pk if task else ''}"
+    if kind in RIDER_KINDS or kind == "case_escalated":
+        key = f"{key}:{at.isoformat()}"
+    if key_extra:
+        key = f"{key}:{key_extra}"
+    payload = {**_data(kind=kind, case=case, task=task), **(data or {})}
+    recipients = {user.pk: user for user in _recipients(kind, case, task)}
+    rows = [
+        Notification(recipient=user, kind=kind, key=key, case=case, task=task,
+                     data=payload, created_at=at)
+        for user in recipients.values()
+    ]
+    created = Notification.objects.bulk_create(rows, ignore_conflicts=True)
+    if not webhook_enabled():
+        return len(created)
+    # bulk_create with ignore_conflicts sets no primary keys: read back this call's rows by key
+    # and time. One made earlier by an identical call already has its delivery (kept as is).
+    made = list(Notification.objects.filter(key=key, recipient__in=list(recipients),
+                                            created_at=at).select_related("recipient"))
+    messages = {row.pk: notification_messages(kind=row.kind, data=row.data, case_id=row.case_id)
+                for row in made}
+    webhook_deliveries_create(notifications=made, messages=messages, at=at)
+    return len(made)
