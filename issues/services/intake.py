@@ -415,7 +415,8 @@ def _case_for_report(category: Category, point: Point, now: datetime
     a new case will follow, or None). A joined case's row stays locked until commit.
 
     The duplicate rule runs in PostgreSQL as one function call (issues_case_merge_candidate,
-    migration issues 0011; docs/DECISIONS.md, "Intake's lookups in SQL"): it takes the category
+    defined in issues/sql/case_merge_candidate.sql, deployed by migration issues 0011;
+    docs/DECISIONS.md, "Intake's lookups in SQL"): it takes the category
     class's merge lock, then finds the nearest open case of the class within the category's
     radius whose last report is inside its window (locked), else the nearest case of the class
     closed within the follow-up window. Distances are planar metres in EPSG:4548, the bulk path's
