@@ -19,8 +19,8 @@ from datetime import datetime, timedelta
 
 from django.db import connection, transaction
 
-from civicmap.selectors import grid_locate_sql
 from civicmap.spatial import METRIC_SRID
+from civicmap.sql import grid_locate_sql
 from issues.aggregates import aggregates_rebuild
 from issues.models import Category
 
@@ -274,7 +274,7 @@ def _reports_insert(cursor, assignments: list[tuple[int, int, bool]], first_id: 
                    "case_id bigint, joined boolean) ON COMMIT DROP")
     rows_copy(cursor, "report_assignment", ["seq", "case_id", "joined"],
           ((seq, first_id + number, joined) for seq, number, joined in assignments))
-    # The grid rule is intake's (civicmap.selectors.grid_locate_sql), point by point.
+    # The grid rule is intake's (civicmap.sql.grid_locate_sql), point by point.
     cursor.execute(
         f"""INSERT INTO issues_report (
                location, sent_lon, sent_lat, sent_coord_system, location_source,

@@ -23,3 +23,99 @@ def function_sql(name: str) -> str:
     """The text of ``issues/sql/<name>.sql`` with its placeholders filled (SQL_CONSTANTS): a
     ``CREATE OR REPLACE FUNCTION`` statement a migration can run as it is."""
     return (_DIR / f"{name}.sql").read_text().format(**SQL_CONSTANTS)
+
+
+# --- intake (issues.services.intake) ---------------------------------------------------------
+
+# Serialises one rider's intakes until commit: a transaction-level advisory lock keyed by the
+# rider's id (the one parameter).
+REPORTER_INTAKE_LOCK = "SELECT pg_advisory_xact_lock(hashtext('report-intake'), %s)"
+
+# The duplicate rule, one call of issues_case_merge_candidate (case_merge_candidate.sql): the
+# (case id or NULL, whether it is open to join). Parameters: category (id), lon, lat (WGS 84
+# degrees), radius (metres, planar in civicmap.spatial.METRIC_SRID), open and closed (stage
+# lists), window_start and follow_start (timestamptz).
+CASE_MERGE_CANDIDATE = """SELECT case_id, is_open FROM issues_case_merge_candidate(
+                   %(category)s, %(lon)s, %(lat)s, %(radius)s, %(open)s, %(closed)s,
+                   %(window_start)s, %(follow_start)s)"""
+
+
+# --- cases (issues.services.cases) -----------------------------------------------------------
+
+# The running mean of the case's points (lon/lat, as case_summary_recount's centroid) and its
+# counts, in one statement: a hotspot case of thousands of reports costs what a new one does.
+# An anonymous report counts as one more reporter; a rider counts once. The caller holds the
+# case's row lock (intake's SELECT … FOR UPDATE), and the report row is already written. The
+# times never go back: a report timed before the merge lock may join a case opened while it
+# waited, so microseconds before that case was created. Parameters: lon, lat (WGS 84 degrees),
+# reporter (id or NULL), case, report (ids), at (the report's received_at).
+CASE_REPORT_JOINED = f"""
+    UPDATE issues_case SET
+        location = ST_SetSRID(ST_MakePoint(
+            (ST_X(location::geometry) * report_count + %(lon)s) / (report_count + 1),
+            (ST_Y(location::geometry) * report_count + %(lat)s) / (report_count + 1)),
+            {WGS84})::geography,
+        report_count = report_count + 1,
+        reporter_count = reporter_count + CASE WHEN %(reporter)s::bigint IS NULL
+            OR NOT EXISTS (SELECT 1 FROM issues_report r WHERE r.case_id = %(case)s
+                           AND r.reporter_id = %(reporter)s AND r.id <> %(report)s)
+            THEN 1 ELSE 0 END,
+        last_report_at = GREATEST(last_report_at, %(at)s),
+        updated_at = GREATEST(updated_at, %(at)s)
+    WHERE id = %(case)s"""
+
+
+# --- aggregates (issues.aggregates) ----------------------------------------------------------
+# Raw SQL because Django's upsert cannot increment a counter (``ON CONFLICT … DO UPDATE SET
+# count = count + n``). ``{where}`` is a condition on ``issues_report r`` written by
+# issues.aggregates (its values bound as parameters); ``{select}`` is a *_SELECT so formatted.
+
+# One row per (cell, hour, category) for the reports the WHERE clause selects.
+CELL_SELECT = f"""
+    SELECT floor(ST_X(ST_Transform(r.location::geometry, {METRIC_SRID})) / {CELL_SIZE_M})::int,
+           floor(ST_Y(ST_Transform(r.location::geometry, {METRIC_SRID})) / {CELL_SIZE_M})::int,
+           date_trunc('hour', r.received_at), r.category_id, count(*)
+    FROM issues_report r WHERE {{where}}
+    GROUP BY 1, 2, 3, 4
+"""
+# One row per (community, unit grid or NULL, hour, category): a report in no unit grid is
+# counted in its community's row (issues.models.GridCount).
+UNIT_SELECT = """
+    SELECT r.community_grid_id, r.unit_grid_id, date_trunc('hour', r.received_at),
+           r.category_id, count(*)
+    FROM issues_report r WHERE r.community_grid_id IS NOT NULL AND {where}
+    GROUP BY 1, 2, 3, 4
+"""
+# One statement per kind of aggregate: the hourly counts, upserted, and the same counts summed
+# by day (date_trunc in UTC, whatever the session's time zone), upserted.
+CELL_INSERT = """
+    WITH counted (cell_x, cell_y, hour, category_id, n) AS ({select}),
+    hourly AS (
+        INSERT INTO issues_reportcellhour (cell_x, cell_y, hour, category_id, count)
+        SELECT cell_x, cell_y, hour, category_id, n FROM counted
+        ON CONFLICT (hour, category_id, cell_x, cell_y)
+        DO UPDATE SET count = issues_reportcellhour.count + EXCLUDED.count
+    )
+    INSERT INTO issues_reportcellday (cell_x, cell_y, day, category_id, count)
+    SELECT cell_x, cell_y, date_trunc('day', hour, 'UTC'), category_id, sum(n) FROM counted
+    GROUP BY 1, 2, 3, 4
+    ON CONFLICT (day, category_id, cell_x, cell_y)
+    DO UPDATE SET count = issues_reportcellday.count + EXCLUDED.count
+"""
+# The unique constraints are NULLS NOT DISTINCT, so a community's own row conflicts too.
+UNIT_INSERT = """
+    WITH counted (community_id, unit_grid_id, hour, category_id, n) AS ({select}),
+    hourly AS (
+        INSERT INTO issues_reportunitgridhour (community_id, unit_grid_id, hour, category_id,
+                                               count)
+        SELECT community_id, unit_grid_id, hour, category_id, n FROM counted
+        ON CONFLICT (hour, category_id, community_id, unit_grid_id)
+        DO UPDATE SET count = issues_reportunitgridhour.count + EXCLUDED.count
+    )
+    INSERT INTO issues_reportunitgridday (community_id, unit_grid_id, day, category_id, count)
+    SELECT community_id, unit_grid_id, date_trunc('day', hour, 'UTC'), category_id, sum(n)
+    FROM counted
+    GROUP BY 1, 2, 3, 4
+    ON CONFLICT (day, category_id, community_id, unit_grid_id)
+    DO UPDATE SET count = issues_reportunitgridday.count + EXCLUDED.count
+"""
