@@ -12,6 +12,7 @@ from pathlib import Path
 
 from civicmap.models import WGS84
 from civicmap.spatial import CELL_SIZE_M, METRIC_SRID
+from civicmap.sql import grid_locate_sql
 
 _DIR = Path(__file__).resolve().parent
 
@@ -119,3 +120,64 @@ UNIT_INSERT = """
     ON CONFLICT (day, category_id, community_id, unit_grid_id)
     DO UPDATE SET count = issues_reportunitgridday.count + EXCLUDED.count
 """
+
+
+# --- the bulk path (issues.services.bulk) ----------------------------------------------------
+# Drafts are staged in temporary tables (ON COMMIT DROP), cases and reports go in with COPY and
+# one INSERT … SELECT.
+
+# ON COMMIT DROP does not fire inside an outer transaction (a savepoint): drop leftovers.
+BULK_STAGING_DROP = "DROP TABLE IF EXISTS report_staging, report_assignment"
+
+# The drafts, one row each, numbered by received order (seq).
+BULK_STAGING_CREATE = """CREATE TEMP TABLE report_staging (
+               seq integer PRIMARY KEY, lon double precision, lat double precision,
+               category_id bigint, received_at timestamptz, reporter_id integer,
+               description text, client_uuid uuid, captured_at timestamptz, channel text,
+               case_seq integer, joined boolean
+           ) ON COMMIT DROP"""
+
+# The staged drafts' points in the metric SRID (x, y in metres), by seq: the same numbers
+# PostGIS gives intake.
+BULK_STAGING_METRIC_POINTS = f"""SELECT ST_X(p), ST_Y(p) FROM (
+                SELECT seq, ST_Transform(ST_SetSRID(ST_MakePoint(lon, lat), {WGS84}),
+                                         {METRIC_SRID}) AS p
+                FROM report_staging) s ORDER BY seq"""
+
+# Which case each staged draft belongs to, and whether it joined an earlier report's case.
+BULK_ASSIGNMENT_CREATE = ("CREATE TEMP TABLE report_assignment (seq integer PRIMARY KEY, "
+                          "case_id bigint, joined boolean) ON COMMIT DROP")
+
+# The staged reports into issues_report with their cases, the grid rule applied point by point
+# (civicmap.sql.grid_locate_sql, intake's).
+BULK_REPORTS_INSERT = f"""INSERT INTO issues_report (
+               location, sent_lon, sent_lat, sent_coord_system, location_source,
+               location_flagged, category_id, description, client_uuid, content_sha256,
+               channel, reporter_id, captured_at, received_at, unit_grid_id,
+               community_grid_id, case_id, joined_existing_case, contact_email,
+               contact_first_name, contact_last_name, contact_phone, device_id, account_id,
+               media_url, attributes)
+           SELECT ST_SetSRID(ST_MakePoint(s.lon, s.lat), {WGS84})::geography, s.lon, s.lat,
+                  'wgs84', 'device', false, s.category_id, s.description, s.client_uuid, '',
+                  s.channel, s.reporter_id, s.captured_at, s.received_at, g.id,
+                  g.community_id, a.case_id, a.joined, '', '', '', '', '', '', '', '{{}}'
+           FROM report_staging s JOIN report_assignment a USING (seq)
+           LEFT JOIN LATERAL ({grid_locate_sql(lon="s.lon", lat="s.lat")}
+           ) g (id, community_id) ON true
+           ORDER BY s.seq"""
+
+# Each new case gets the grids of its first report (as intake does). Parameters: the first and
+# the last new case id.
+BULK_CASES_GRIDS_SET = """UPDATE issues_case c SET unit_grid_id = f.unit_grid_id,
+                                    community_grid_id = f.community_grid_id
+           FROM (SELECT DISTINCT ON (case_id) case_id, unit_grid_id, community_grid_id
+                 FROM issues_report WHERE case_id BETWEEN %s AND %s
+                 ORDER BY case_id, received_at, id) f
+           WHERE c.id = f.case_id"""
+
+# The name of issues_case's id sequence.
+CASE_ID_SEQUENCE = "SELECT pg_get_serial_sequence('issues_case', 'id')"
+# The sequence's next value (parameter: the sequence's name).
+SEQUENCE_NEXT = "SELECT nextval(%s)"
+# Move the sequence to a value (parameters: its name, the last id reserved).
+SEQUENCE_SET = "SELECT setval(%s, %s)"
