@@ -297,7 +297,7 @@ def writes_undo(marks: dict) -> dict:
     """Delete every row a benchmark added after ``writes_mark`` and restore the seeded cases and
     map aggregates; check that every table is back to its count. Returns what was removed.
     Photo files live in a temp MEDIA_ROOT that the benchmark deletes itself."""
-    from issues.aggregates import _CELL_SELECT, _UNIT_SELECT
+    from issues.sql import CELL_SELECT, UNIT_SELECT
 
     conn = pg_connect()
     conn.autocommit = False
@@ -306,26 +306,26 @@ def writes_undo(marks: dict) -> dict:
         where = f"r.id > {int(marks['max_id']['issues_report'])}"
         # The aggregates the benchmark's reports added, subtracted again (intake's SELECTs).
         cur.execute(f"""UPDATE issues_reportcellhour h SET count = h.count - d.n
-                        FROM ({_CELL_SELECT.format(where=where)}) AS d(x, y, hour, cat, n)
+                        FROM ({CELL_SELECT.format(where=where)}) AS d(x, y, hour, cat, n)
                         WHERE h.cell_x = d.x AND h.cell_y = d.y AND h.hour = d.hour
                           AND h.category_id = d.cat""")
         # A report in no unit grid is in its community's row (unit grid NULL): IS NOT DISTINCT.
         cur.execute(f"""UPDATE issues_reportunitgridhour h SET count = h.count - d.n
-                        FROM ({_UNIT_SELECT.format(where=where)}) AS d(com, u, hour, cat, n)
+                        FROM ({UNIT_SELECT.format(where=where)}) AS d(com, u, hour, cat, n)
                         WHERE h.community_id = d.com AND h.unit_grid_id IS NOT DISTINCT FROM d.u
                           AND h.hour = d.hour AND h.category_id = d.cat""")
         if "issues_reportcellday" in _aggregate_tables(cur):  # the daily roll-ups (0006)
             cur.execute(f"""UPDATE issues_reportcellday h SET count = h.count - d.n
                             FROM (SELECT x, y, date_trunc('day', hour, 'UTC') AS day, cat,
                                          sum(n) AS n
-                                  FROM ({_CELL_SELECT.format(where=where)})
+                                  FROM ({CELL_SELECT.format(where=where)})
                                        AS s(x, y, hour, cat, n) GROUP BY 1, 2, 3, 4) AS d
                             WHERE h.cell_x = d.x AND h.cell_y = d.y AND h.day = d.day
                               AND h.category_id = d.cat""")
             cur.execute(f"""UPDATE issues_reportunitgridday h SET count = h.count - d.n
                             FROM (SELECT com, u, date_trunc('day', hour, 'UTC') AS day, cat,
                                          sum(n) AS n
-                                  FROM ({_UNIT_SELECT.format(where=where)})
+                                  FROM ({UNIT_SELECT.format(where=where)})
                                        AS s(com, u, hour, cat, n) GROUP BY 1, 2, 3, 4) AS d
                             WHERE h.community_id = d.com
                               AND h.unit_grid_id IS NOT DISTINCT FROM d.u

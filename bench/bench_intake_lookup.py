@@ -146,14 +146,14 @@ def _explain(point, category, now) -> str:
     role is a superuser, which LOAD needs)."""
     from django.db import connection, transaction
 
-    from civicmap import selectors
+    from civicmap import sql as civicmap_sql
     from issues.services import intake
 
     parts = [f"point {point.wkt}, category {category.code} (radius "
              f"{category.merge_radius_m} m, window {category.merge_window_hours} h)\n"]
     try:
         with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute("EXPLAIN (ANALYZE, BUFFERS) " + selectors._GRID_LOCATE_SQL,
+            cursor.execute("EXPLAIN (ANALYZE, BUFFERS) " + civicmap_sql.GRID_LOCATE,
                            {"lon": point.x, "lat": point.y})
             plan = "\n".join(row[0] for row in cursor.fetchall())
             parts.append(f"-- grid_locate\n{plan}\n")

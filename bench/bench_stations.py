@@ -74,6 +74,7 @@ def _explain(lon: float, lat: float) -> str:
     from django.db import connection
 
     from stations import selectors
+    from stations import sql as stations_sql
 
     parts = []
     with connection.cursor() as cursor:
@@ -82,7 +83,7 @@ def _explain(lon: float, lat: float) -> str:
             ("service=charging", "charging", selectors.NEAREST_LIMIT * selectors.NEAREST_OVERFETCH),
             ("open_now=1 (every active station, hours decided in Python)", None, None),
         ):
-            cursor.execute("EXPLAIN (ANALYZE, BUFFERS) " + selectors._NEAREST_SQL, {
+            cursor.execute("EXPLAIN (ANALYZE, BUFFERS) " + stations_sql.NEAREST_STATIONS, {
                 "lon": lon, "lat": lat, "service": service, "fetch": fetch})
             plan = "\n".join(row[0] for row in cursor.fetchall())
             parts.append(f"-- {label}\n{plan}\n")

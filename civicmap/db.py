@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from django.db import connection
 
+from civicmap.sql import CONSTRAINTS_DEFERRED, CONSTRAINTS_IMMEDIATE, truncate_sql
+
 
 def tables_truncate(*tables: str, restart_identity: bool = False) -> None:
     """TRUNCATE tables (with CASCADE), also inside a transaction that has written rows.
@@ -11,8 +13,7 @@ def tables_truncate(*tables: str, restart_identity: bool = False) -> None:
     PostgreSQL refuses TRUNCATE while this transaction's deferred foreign-key checks are
     pending, so they are run first; the constraints are deferred again afterwards.
     """
-    identity = " RESTART IDENTITY" if restart_identity else ""
     with connection.cursor() as cursor:
-        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
-        cursor.execute(f"TRUNCATE {', '.join(tables)}{identity} CASCADE")
-        cursor.execute("SET CONSTRAINTS ALL DEFERRED")
+        cursor.execute(CONSTRAINTS_IMMEDIATE)
+        cursor.execute(truncate_sql(tables, restart_identity=restart_identity))
+        cursor.execute(CONSTRAINTS_DEFERRED)

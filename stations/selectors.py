@@ -60,6 +60,7 @@ from stations.catalogue import service_catalogue, services_describe
 from stations.hours import is_open_at
 from stations.models import DEFAULT_COVERAGE_RADIUS_M, CheckIn, Station, VenueType
 from stations.siting import mclp_greedy
+from stations.sql import NEAREST_STATIONS
 
 NEAREST_LIMIT = 5
 # KNN (<->) on geography orders by distance on a sphere; the answer reports (and finally orders
@@ -111,21 +112,6 @@ def station_open_ids(*, at: datetime) -> set[int]:
 # --- nearest and list -----------------------------------------------------------------------
 
 
-# The nearest active stations in one statement (the answer to a rider between two orders; a
-# queryset's compilation cost more than PostgreSQL's work). KNN (<->) on geography orders by
-# distance on a sphere; ``distance_m`` is ST_Distance on the spheroid, in metres.
-_NEAREST_SQL = f"""
-    SELECT id, name_zh, name_en, venue_type, address_zh,
-           ST_X(location::geometry), ST_Y(location::geometry),
-           ST_Distance(location, ST_SetSRID(ST_MakePoint(%(lon)s, %(lat)s), {WGS84})::geography),
-           opening_hours, services, coverage_radius_m
-    FROM {Station._meta.db_table}
-    WHERE is_active
-      AND (%(service)s::text IS NULL OR services @> ARRAY[%(service)s::varchar])
-    ORDER BY location <-> ST_SetSRID(ST_MakePoint(%(lon)s, %(lat)s), {WGS84})::geography, id
-    LIMIT %(fetch)s"""
-
-
 def station_nearest_list(
     *, point: Point, service: str | None = None, open_now: bool = False,
     at: datetime | None = None, limit: int = NEAREST_LIMIT,
@@ -141,7 +127,7 @@ def station_nearest_list(
     with connection.cursor() as cursor:
         # "Open now" is decided on the hours in Python (stations.hours), so then every active
         # station offering the service is read: a subdistrict has tens of stations.
-        cursor.execute(_NEAREST_SQL, {"lon": point.x, "lat": point.y, "service": service,
+        cursor.execute(NEAREST_STATIONS, {"lon": point.x, "lat": point.y, "service": service,
                                       "fetch": None if open_now else limit * NEAREST_OVERFETCH})
         rows = cursor.fetchall()
     stations = [_nearest_row(row, at=at) for row in rows]

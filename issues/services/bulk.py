@@ -19,10 +19,20 @@ from datetime import datetime, timedelta
 
 from django.db import connection, transaction
 
-from civicmap.selectors import grid_locate_sql
-from civicmap.spatial import METRIC_SRID
+from civicmap.models import WGS84
 from issues.aggregates import aggregates_rebuild
 from issues.models import Category
+from issues.sql import (
+    BULK_ASSIGNMENT_CREATE,
+    BULK_CASES_GRIDS_SET,
+    BULK_REPORTS_INSERT,
+    BULK_STAGING_CREATE,
+    BULK_STAGING_DROP,
+    BULK_STAGING_METRIC_POINTS,
+    CASE_ID_SEQUENCE,
+    SEQUENCE_NEXT,
+    SEQUENCE_SET,
+)
 
 BUCKET_M = 200  # metres: spatial hash cell; a search reaches ceil(radius / BUCKET_M) cells.
 
@@ -183,16 +193,8 @@ def _copy_value(value: object) -> str:
 
 def _staging_load(cursor, drafts: list[ReportDraft]) -> list[tuple[float, float]]:
     """Put the drafts in a temporary table and get their EPSG:4548 coordinates from PostGIS."""
-    # ON COMMIT DROP does not fire inside an outer transaction (a savepoint): drop leftovers.
-    cursor.execute("DROP TABLE IF EXISTS report_staging, report_assignment")
-    cursor.execute(
-        """CREATE TEMP TABLE report_staging (
-               seq integer PRIMARY KEY, lon double precision, lat double precision,
-               category_id bigint, received_at timestamptz, reporter_id integer,
-               description text, client_uuid uuid, captured_at timestamptz, channel text,
-               case_seq integer, joined boolean
-           ) ON COMMIT DROP"""
-    )
+    cursor.execute(BULK_STAGING_DROP)
+    cursor.execute(BULK_STAGING_CREATE)
     rows_copy(
         cursor, "report_staging",
         ["seq", "lon", "lat", "category_id", "received_at", "reporter_id", "description",
@@ -203,12 +205,7 @@ def _staging_load(cursor, drafts: list[ReportDraft]) -> list[tuple[float, float]
             for seq, d in enumerate(drafts)
         ),
     )
-    cursor.execute(
-        f"""SELECT ST_X(p), ST_Y(p) FROM (
-                SELECT seq, ST_Transform(ST_SetSRID(ST_MakePoint(lon, lat), 4326),
-                                         {METRIC_SRID}) AS p
-                FROM report_staging) s ORDER BY seq"""
-    )
+    cursor.execute(BULK_STAGING_METRIC_POINTS)
     return cursor.fetchall()
 
 
@@ -245,11 +242,11 @@ def _case_ids_reserve(cursor, count: int) -> int:
     """Reserve ``count`` consecutive case ids from the sequence; returns the first."""
     if count == 0:
         return 0
-    cursor.execute("SELECT pg_get_serial_sequence('issues_case', 'id')")
+    cursor.execute(CASE_ID_SEQUENCE)
     sequence = cursor.fetchone()[0]
-    cursor.execute("SELECT nextval(%s)", [sequence])
+    cursor.execute(SEQUENCE_NEXT, [sequence])
     first = cursor.fetchone()[0]
-    cursor.execute("SELECT setval(%s, %s)", [sequence, first + count - 1])
+    cursor.execute(SEQUENCE_SET, [sequence, first + count - 1])
     return first
 
 
@@ -261,7 +258,7 @@ def _cases_insert(cursor, cases: list[_OpenCase], first_id: int) -> None:
          "created_at", "last_report_at", "updated_at", "cancel_reason"],
         (
             (first_id + case.number, case.category_id, "new",
-             f"SRID=4326;POINT({case.sum_lon / case.reports!r} {case.sum_lat / case.reports!r})",
+             f"SRID={WGS84};POINT({case.sum_lon / case.reports!r} {case.sum_lat / case.reports!r})",
              case.reports, len(case.reporters) + case.anonymous, case.created_at,
              case.last_report_at, case.last_report_at, "")
             for case in cases
@@ -270,38 +267,12 @@ def _cases_insert(cursor, cases: list[_OpenCase], first_id: int) -> None:
 
 
 def _reports_insert(cursor, assignments: list[tuple[int, int, bool]], first_id: int) -> None:
-    cursor.execute("CREATE TEMP TABLE report_assignment (seq integer PRIMARY KEY, "
-                   "case_id bigint, joined boolean) ON COMMIT DROP")
+    cursor.execute(BULK_ASSIGNMENT_CREATE)
     rows_copy(cursor, "report_assignment", ["seq", "case_id", "joined"],
           ((seq, first_id + number, joined) for seq, number, joined in assignments))
-    # The grid rule is intake's (civicmap.selectors.grid_locate_sql), point by point.
-    cursor.execute(
-        f"""INSERT INTO issues_report (
-               location, sent_lon, sent_lat, sent_coord_system, location_source,
-               location_flagged, category_id, description, client_uuid, content_sha256,
-               channel, reporter_id, captured_at, received_at, unit_grid_id,
-               community_grid_id, case_id, joined_existing_case, contact_email,
-               contact_first_name, contact_last_name, contact_phone, device_id, account_id,
-               media_url, attributes)
-           SELECT ST_SetSRID(ST_MakePoint(s.lon, s.lat), 4326)::geography, s.lon, s.lat,
-                  'wgs84', 'device', false, s.category_id, s.description, s.client_uuid, '',
-                  s.channel, s.reporter_id, s.captured_at, s.received_at, g.id,
-                  g.community_id, a.case_id, a.joined, '', '', '', '', '', '', '', '{{}}'
-           FROM report_staging s JOIN report_assignment a USING (seq)
-           LEFT JOIN LATERAL ({grid_locate_sql(lon="s.lon", lat="s.lat")}
-           ) g (id, community_id) ON true
-           ORDER BY s.seq"""
-    )
+    cursor.execute(BULK_REPORTS_INSERT)
 
 
 def _cases_finish(cursor, first_id: int, count: int) -> None:
     """Give each new case the grids of its first report (as intake does)."""
-    cursor.execute(
-        """UPDATE issues_case c SET unit_grid_id = f.unit_grid_id,
-                                    community_grid_id = f.community_grid_id
-           FROM (SELECT DISTINCT ON (case_id) case_id, unit_grid_id, community_grid_id
-                 FROM issues_report WHERE case_id BETWEEN %s AND %s
-                 ORDER BY case_id, received_at, id) f
-           WHERE c.id = f.case_id""",
-        [first_id, first_id + count - 1],
-    )
+    cursor.execute(BULK_CASES_GRIDS_SET, [first_id, first_id + count - 1])

@@ -18,12 +18,12 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from civicmap.errors import Conflict, FieldError, InvalidInput, NotFound
-from civicmap.models import WGS84
 from civicmap.selectors import GridPlace
 from civicmap.spatial import as_geometry_point
 from issues.models import Case, CaseConfirmation, CaseEvent, Category, Report
 from issues.photos import photo_inspect
 from issues.services.photos import photo_store, stored_photos_cleanup
+from issues.sql import CASE_REPORT_JOINED
 
 MSG_CASE_NOT_OPEN = _("This case is no longer open; report it again if the problem is back.")
 MSG_CASE_PRIVATE = _("No such case.")
@@ -77,32 +77,10 @@ def case_summary_recount(*, case: Case, last_report: Report) -> None:
                              "updated_at"])
 
 
-# The running mean of the case's points (lon/lat, as case_summary_recount's centroid) and its
-# counts, in one statement: a hotspot case of thousands of reports costs what a new one does.
-# An anonymous report counts as one more reporter; a rider counts once. The caller holds the
-# case's row lock (intake's SELECT … FOR UPDATE), and the report row is already written. The
-# times never go back: a report timed before the merge lock may join a case opened while it
-# waited, so microseconds before that case was created.
-_CASE_REPORT_JOINED_SQL = f"""
-    UPDATE {Case._meta.db_table} SET
-        location = ST_SetSRID(ST_MakePoint(
-            (ST_X(location::geometry) * report_count + %(lon)s) / (report_count + 1),
-            (ST_Y(location::geometry) * report_count + %(lat)s) / (report_count + 1)),
-            {WGS84})::geography,
-        report_count = report_count + 1,
-        reporter_count = reporter_count + CASE WHEN %(reporter)s::bigint IS NULL
-            OR NOT EXISTS (SELECT 1 FROM {Report._meta.db_table} r WHERE r.case_id = %(case)s
-                           AND r.reporter_id = %(reporter)s AND r.id <> %(report)s)
-            THEN 1 ELSE 0 END,
-        last_report_at = GREATEST(last_report_at, %(at)s),
-        updated_at = GREATEST(updated_at, %(at)s)
-    WHERE id = %(case)s"""
-
-
 def case_report_joined(*, case_id: int, report: Report) -> None:
     """A new report joined an open case: move its location, count it, and log the merge."""
     with connection.cursor() as cursor:
-        cursor.execute(_CASE_REPORT_JOINED_SQL, {
+        cursor.execute(CASE_REPORT_JOINED, {
             "lon": report.location.x, "lat": report.location.y, "reporter": report.reporter_id,
             "case": case_id, "report": report.pk, "at": report.received_at})
     case_event_write(case=Case(pk=case_id), action="report_merged", at=report.received_at,

@@ -38,6 +38,7 @@ from issues.models import OPEN_STAGES, ApiClient, Case, Category, Report, Stage
 from issues.photos import InspectedPhoto, photo_inspect
 from issues.services.cases import case_open, case_report_joined
 from issues.services.photos import photo_store, stored_photos_cleanup
+from issues.sql import CASE_MERGE_CANDIDATE, REPORTER_INTAKE_LOCK
 
 MSG_CATEGORY_REQUIRED = _("Choose a category.")
 MSG_CATEGORY_UNKNOWN = _("Unknown category.")
@@ -342,8 +343,7 @@ def _reporter_lock(reporter_id: int) -> None:
     uncontended in practice.
     """
     with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_advisory_xact_lock(hashtext('report-intake'), %s)",
-                       [reporter_id])
+        cursor.execute(REPORTER_INTAKE_LOCK, [reporter_id])
 
 
 def _replay_find(reporter, client_uuid: uuid.UUID | None, fingerprint: str) -> Report | None:
@@ -415,7 +415,8 @@ def _case_for_report(category: Category, point: Point, now: datetime
     a new case will follow, or None). A joined case's row stays locked until commit.
 
     The duplicate rule runs in PostgreSQL as one function call (issues_case_merge_candidate,
-    migration issues 0011; docs/DECISIONS.md, "Intake's lookups in SQL"): it takes the category
+    defined in issues/sql/case_merge_candidate.sql, deployed by migration issues 0011;
+    docs/DECISIONS.md, "Intake's lookups in SQL"): it takes the category
     class's merge lock, then finds the nearest open case of the class within the category's
     radius whose last report is inside its window (locked), else the nearest case of the class
     closed within the follow-up window. Distances are planar metres in EPSG:4548, the bulk path's
@@ -424,9 +425,7 @@ def _case_for_report(category: Category, point: Point, now: datetime
     """
     with connection.cursor() as cursor:
         cursor.execute(
-            """SELECT case_id, is_open FROM issues_case_merge_candidate(
-                   %(category)s, %(lon)s, %(lat)s, %(radius)s, %(open)s, %(closed)s,
-                   %(window_start)s, %(follow_start)s)""",
+            CASE_MERGE_CANDIDATE,
             {"category": category.pk, "lon": point.x, "lat": point.y,
              "radius": float(category.merge_radius_m), "open": list(OPEN_STAGES),
              "closed": [Stage.CLOSED, Stage.EVALUATED],

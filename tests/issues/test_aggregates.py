@@ -12,7 +12,8 @@ from django.db import connection
 from django.utils import timezone
 
 from civicmap.models import UnitGrid
-from issues.aggregates import CELL_SIZE_M, aggregates_rebuild
+from civicmap.spatial import CELL_SIZE_M
+from issues.aggregates import aggregates_rebuild
 from issues.models import Report, Rider
 from issues.services.intake import ChannelRules, ReportInput, report_create
 

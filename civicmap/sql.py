@@ -1,0 +1,46 @@
+"""The civicmap app's raw SQL, in one place (the grid rule and the bulk paths' TRUNCATE).
+
+Values reach the statements as bound parameters; table names and the SRID come from the models
+and civicmap.models.WGS84 when a statement is built, never from input.
+"""
+
+from __future__ import annotations
+
+from civicmap.models import WGS84, CommunityGrid, UnitGrid
+
+
+def grid_locate_sql(*, lon: str, lat: str) -> str:
+    """The grid rule as one SELECT of (unit grid id or NULL, community id) for the point at
+    the SQL expressions ``lon``, ``lat`` (WGS 84 degrees): intake binds parameters, the bulk
+    path (issues.services.bulk) joins it laterally to its staged rows, so both follow one rule.
+
+    ST_Covers counts the boundary, so a point on an edge shared by two grids matches both: the
+    lowest grid ID (code) wins, so the same point always gets the same grid. Append runs its
+    branches in order and stops at LIMIT 1: the community branch only runs for a point that no
+    unit grid covers (the unit grids need not tile a community).
+    """
+    point = f"ST_SetSRID(ST_MakePoint({lon}, {lat}), {WGS84})"
+    return f"""
+        (SELECT id, community_id FROM {UnitGrid._meta.db_table}
+         WHERE ST_Covers(boundary, {point}) ORDER BY grid_id LIMIT 1)
+        UNION ALL
+        (SELECT NULL, id FROM {CommunityGrid._meta.db_table}
+         WHERE ST_Covers(boundary, {point}) ORDER BY code LIMIT 1)
+        LIMIT 1"""
+
+
+# The grid rule for one point bound as %(lon)s, %(lat)s (WGS 84 degrees): one statement, one
+# round trip; intake runs it for every report (docs/DECISIONS.md, "Intake's lookups in SQL").
+GRID_LOCATE = grid_locate_sql(lon="%(lon)s", lat="%(lat)s")
+
+# Run the deferred foreign-key checks now (PostgreSQL refuses TRUNCATE while they are pending).
+CONSTRAINTS_IMMEDIATE = "SET CONSTRAINTS ALL IMMEDIATE"
+# Defer them again, as the models declare them.
+CONSTRAINTS_DEFERRED = "SET CONSTRAINTS ALL DEFERRED"
+
+
+def truncate_sql(tables: tuple[str, ...], *, restart_identity: bool = False) -> str:
+    """``TRUNCATE <tables> [RESTART IDENTITY] CASCADE``; the names are the code's own table
+    names (never input)."""
+    identity = " RESTART IDENTITY" if restart_identity else ""
+    return f"TRUNCATE {', '.join(tables)}{identity} CASCADE"
