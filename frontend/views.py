@@ -19,15 +19,10 @@ from django.views.decorators.http import require_GET
 from civicmap.roles import Role, user_has_role
 from frontend.csp import csp_protected
 from frontend.forms import MapFilterForm
-from frontend.maps import (
-    basemap_get,
-    governance_map_build,
-    hourly_heat_data,
-    map_render_parts,
-    office_case_rows,
-    office_map_build,
-    uncovered_features,
-)
+from frontend.maps.assets import map_render_parts
+from frontend.maps.basemaps import basemap_get
+from frontend.maps.console import office_case_rows, office_map_build
+from frontend.maps.layers import governance_map_build, hourly_heat_data, uncovered_features
 from frontend.selectors import (
     community_grid_stats,
     map_category_list,

@@ -11,7 +11,8 @@ from __future__ import annotations
 import pytest
 from django.utils import timezone
 
-from frontend.maps import basemap_get, hourly_heat_data, uncovered_features
+from frontend.maps.basemaps import basemap_get
+from frontend.maps.layers import hourly_heat_data, uncovered_features
 from frontend.selectors import (
     map_filters_for_period,
     report_heat_frames,
