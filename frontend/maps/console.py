@@ -19,8 +19,9 @@ from frontend.maps.assets import (
 )
 from frontend.maps.basemaps import Basemap, Projector, base_map
 from frontend.maps.elements import MapCall, details, feature_collection, layer_label, number
-from frontend.selectors import CommunityStats, OpenCase
+from frontend.selectors import CommunityStats
 from issues.models import Stage
+from patrol.layers import OpenCase
 
 STAGE_COLOURS = {
     Stage.NEW: "#d62728", Stage.FILED: "#ff7f0e", Stage.DISPATCHED: "#1f77b4",

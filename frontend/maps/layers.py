@@ -32,15 +32,9 @@ from frontend.maps.elements import (
     layer_label,
     number,
 )
-from frontend.selectors import (
-    CommunityStats,
-    HeatCell,
-    HeatFrame,
-    Hotspot,
-    StationPin,
-    UncoveredCell,
-    UnitGridStats,
-)
+from frontend.selectors import CommunityStats, UnitGridStats
+from issues.layers import HeatCell, HeatFrame, Hotspot
+from stations.layers import StationPin, UncoveredCell
 
 # --- colours --------------------------------------------------------------------------------
 

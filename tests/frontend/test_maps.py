@@ -15,16 +15,9 @@ from django.utils import translation
 from folium.plugins import MarkerCluster
 
 from frontend.maps import assets, basemaps, layers
-from frontend.selectors import (
-    CommunityStats,
-    HeatCell,
-    HeatFrame,
-    Hotspot,
-    HotspotCase,
-    StationPin,
-    UncoveredCell,
-    UnitGridStats,
-)
+from frontend.selectors import CommunityStats, UnitGridStats
+from issues.layers import HeatCell, HeatFrame, Hotspot, HotspotCase
+from stations.layers import StationPin, UncoveredCell
 
 HOSTILE = "</script><script>alert(1)</script><img src=x onerror=alert(2)>${alert(3)}"
 # A 500 m square at Chengyuan (lon, lat ring), WGS 84.
