@@ -47,7 +47,8 @@ from civicmap.logins import lockout_message, lockout_seconds
 from civicmap.net import client_ip
 from civicmap.roles import Role, user_has_role, user_is_rider
 from frontend.csp import csp_protected
-from frontend.maps import _event_labels, basemap_get
+from frontend.maps.basemaps import basemap_get
+from frontend.maps.console import event_labels
 from issues.models import Stage
 from issues.selectors import category_list
 from patrol.models import Task
@@ -196,7 +197,7 @@ def _labels() -> dict[str, dict[str, str]]:
     return {
         "stages": {code: str(label) for code, label in Stage.choices},
         "task_statuses": {code: str(label) for code, label in Task.Status.choices},
-        "events": {code: str(label) for code, label in _event_labels().items()},
+        "events": {code: str(label) for code, label in event_labels().items()},
         "actions": {
             "accept": str(pgettext_lazy("task action", "Accept")),
             "start": str(pgettext_lazy("task action", "Start work")),

@@ -9,13 +9,13 @@ from django.conf import settings
 from frontend.codec import dataclass_to_json
 from frontend.models import MapSnapshot
 from frontend.selectors import (
-    MapFilters,
     MapLayers,
     map_audience,
     map_filters_default,
     map_layers_live,
     map_reads,
 )
+from issues.layers import MapFilters
 
 
 def _map_snapshot_save(*, filters: MapFilters, language: str, layers: MapLayers) -> MapSnapshot:

@@ -19,28 +19,20 @@ from django.views.decorators.http import require_GET
 from civicmap.roles import Role, user_has_role
 from frontend.csp import csp_protected
 from frontend.forms import MapFilterForm
-from frontend.maps import (
-    basemap_get,
-    governance_map_build,
-    hourly_heat_data,
-    map_render_parts,
-    office_case_rows,
-    office_map_build,
-    uncovered_features,
-)
-from frontend.selectors import (
-    community_grid_stats,
+from frontend.maps.assets import map_render_parts
+from frontend.maps.basemaps import basemap_get
+from frontend.maps.console import office_case_rows, office_map_build
+from frontend.maps.layers import governance_map_build, hourly_heat_data, uncovered_features
+from frontend.selectors import community_grid_stats, map_layers, map_reads
+from issues.layers import (
     map_category_list,
     map_filters_for_period,
-    map_layers,
-    map_reads,
-    office_open_cases,
     period_hours,
     report_heat_frames,
-    station_pins,
-    uncovered_demand_cells,
 )
 from issues.visibility import user_sees_everything
+from patrol.layers import office_open_cases
+from stations.layers import station_pins, uncovered_demand_cells
 
 HOURLY_HEAT_DAYS = 7  # the hour-by-hour heatmap covers the last week
 OFFICE_POLL_MAX_MS = 15_000  # the console never waits longer than this for new cases
@@ -142,7 +134,7 @@ def map_uncovered(request: HttpRequest) -> JsonResponse:
     filters = map_filters_for_period(now=timezone.now(), days=form.chosen_days(),
                                      include_private=True)
     with map_reads():
-        cells = uncovered_demand_cells(filters=filters)
+        cells = uncovered_demand_cells(since=filters.since, until=filters.until)
     return JsonResponse(uncovered_features(cells, basemap=basemap_get(settings.BASEMAP)))
 
 

@@ -8,7 +8,7 @@ increment a counter (``ON CONFLICT … DO UPDATE SET count = count + n``); param
 
 The daily rows (from 00:00 UTC) are the hourly counts of the same statement summed by day: a
 30-day map reads its whole days there and only the hours at the period's two ends from the
-hourly rows (frontend.selectors), about 20 times fewer rows at 1,000,000 reports.
+hourly rows (issues.layers), about 20 times fewer rows at 1,000,000 reports.
 """
 
 from __future__ import annotations

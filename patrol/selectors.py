@@ -151,7 +151,7 @@ class QueueFilters:
 STAGES_WITH_LIVE_TASK = (Stage.DISPATCHED, Stage.IN_PROGRESS, Stage.HANDED_IN)
 
 
-# What a queue row shows (patrol.api.views.TriageQueueView, frontend.selectors.office_open_cases).
+# What a queue row shows (patrol.api.views.TriageQueueView, patrol.layers.office_open_cases).
 _QUEUE_ROW_FIELDS = (
     "id", "stage", "location", "report_count", "reporter_count", "last_report_at",
     "category__code", "category__name_zh", "category__name_en",

@@ -13,13 +13,13 @@ from django.core.management import call_command
 from django.test import override_settings
 
 from civicmap.admin_widgets import OfflineGISModelAdmin, OfflineOSMWidget
-from frontend import maps
+from frontend.maps import assets
 
 ROOT = Path(__file__).resolve().parents[2]
 FRONTEND = ROOT / "frontend"
 ALL_ASSETS = [
-    *maps.MAP_JS, *maps.MAP_CSS, *maps.HEATMAP_JS, *maps.HEATMAP_WITH_TIME_JS,
-    *maps.HEATMAP_WITH_TIME_CSS, *maps.MARKER_CLUSTER_JS, *maps.MARKER_CLUSTER_CSS,
+    *assets.MAP_JS, *assets.MAP_CSS, *assets.HEATMAP_JS, *assets.HEATMAP_WITH_TIME_JS,
+    *assets.HEATMAP_WITH_TIME_CSS, *assets.MARKER_CLUSTER_JS, *assets.MARKER_CLUSTER_CSS,
 ]
 WIDGET_ASSETS = ["vendor/ol/ol.js", "vendor/ol/ol.css", "gis/js/OLMapWidget.js",
                  "gis/css/ol3.css"]
@@ -43,7 +43,7 @@ def test_package_lock_pins_every_dependency():
 
 def test_stylesheets_reference_only_files_we_serve():
     """url(...) in our vendored CSS resolves to a static file, never to another host."""
-    for _name, path in [*maps.MAP_CSS, *maps.HEATMAP_WITH_TIME_CSS, *maps.MARKER_CLUSTER_CSS,
+    for _name, path in [*assets.MAP_CSS, *assets.HEATMAP_WITH_TIME_CSS, *assets.MARKER_CLUSTER_CSS,
                         ("ol", "vendor/ol/ol.css")]:
         text = Path(finders.find(path)).read_text(encoding="utf-8")
         for url in re.findall(r"url\(\s*['\"]?([^'\")]+)", text):

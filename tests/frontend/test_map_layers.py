@@ -11,13 +11,11 @@ from __future__ import annotations
 import pytest
 from django.utils import timezone
 
-from frontend.maps import basemap_get, hourly_heat_data, uncovered_features
-from frontend.selectors import (
-    map_filters_for_period,
-    report_heat_frames,
-    uncovered_demand_cells,
-)
+from frontend.maps.basemaps import basemap_get
+from frontend.maps.layers import hourly_heat_data, uncovered_features
 from frontend.views import HOURLY_HEAT_DAYS
+from issues.layers import map_filters_for_period, report_heat_frames
+from stations.layers import uncovered_demand_cells
 from tests.frontend.helpers import (
     OFFICE_ROLES,
     PRIVATE_CATEGORY,
@@ -103,8 +101,8 @@ def test_uncovered_demand_is_what_the_selector_reads(layer_data, client):
     for days in (None, 7):
         filters = map_filters_for_period(now=timezone.now(), days=days or 30,
                                          include_private=True)
-        expected = uncovered_features(uncovered_demand_cells(filters=filters),
-                                      basemap=basemap_get("none"))
+        cells = uncovered_demand_cells(since=filters.since, until=filters.until)
+        expected = uncovered_features(cells, basemap=basemap_get("none"))
         body = client.get(UNCOVERED_URL, {"days": days} if days else {}).json()
         assert body == expected and body["features"]
     assert client.get(UNCOVERED_URL, {"days": 5}).status_code == 400  # not a period offered

@@ -206,7 +206,7 @@ def test_overlays_show_when_tiles_cannot_load(map_data, open_page, settings):
 
 
 def test_hotspot_categories_are_public_ones(map_data):
-    from frontend.selectors import case_hotspots, map_filters_for_period
+    from issues.layers import case_hotspots, map_filters_for_period
 
     filters = map_filters_for_period(now=timezone.now(), days=30)
     (hotspot,) = case_hotspots(filters=filters, eps_m=50, min_cases=3)

@@ -21,16 +21,15 @@ from frontend import selectors
 from frontend.codec import dataclass_from_json, dataclass_to_json
 from frontend.models import MapAudience, MapSnapshot
 from frontend.selectors import (
-    HotspotCase,
     MapLayers,
     map_filters_default,
-    map_filters_for_period,
     map_layers,
     map_layers_live,
     map_reads,
 )
 from frontend.services import map_snapshot_refresh
 from frontend.tasks import map_snapshot_refresh_task
+from issues.layers import HotspotCase, map_filters_for_period
 from tests.frontend.helpers import (
     OFFICE_ROLES,
     PRIVATE_CATEGORY,

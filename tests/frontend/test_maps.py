@@ -14,17 +14,10 @@ from coordTransform import wgs84_to_gcj02 as reference_wgs84_to_gcj02
 from django.utils import translation
 from folium.plugins import MarkerCluster
 
-from frontend import maps
-from frontend.selectors import (
-    CommunityStats,
-    HeatCell,
-    HeatFrame,
-    Hotspot,
-    HotspotCase,
-    StationPin,
-    UncoveredCell,
-    UnitGridStats,
-)
+from frontend.maps import assets, basemaps, layers
+from frontend.selectors import CommunityStats, UnitGridStats
+from issues.layers import HeatCell, HeatFrame, Hotspot, HotspotCase
+from stations.layers import StationPin, UncoveredCell
 
 HOSTILE = "</script><script>alert(1)</script><img src=x onerror=alert(2)>${alert(3)}"
 # A 500 m square at Chengyuan (lon, lat ring), WGS 84.
@@ -57,8 +50,8 @@ def _values(name: str = "成园社区") -> dict:
 
 
 def _build(basemap: str = "none", language: str = "zh-hans", **changes) -> folium.Map:
-    return maps.governance_map_build(**{**_values(), **changes},
-                                     basemap=maps.basemap_get(basemap, language=language),
+    return layers.governance_map_build(**{**_values(), **changes},
+                                     basemap=basemaps.basemap_get(basemap, language=language),
                                      language=language)
 
 
@@ -73,7 +66,7 @@ def _geojson_features(script: str) -> list[dict]:
 
 
 def test_map_loads_nothing_from_other_origins():
-    parts = maps.map_render_parts(_build(), nonce="n0nce")
+    parts = assets.map_render_parts(_build(), nonce="n0nce")
     urls = re.findall(r'(?:src|href)="([^"]+)"', parts.header + parts.html)
     assert urls and all(url.startswith("/static/") for url in urls)
     assert "://" not in parts.header + parts.html and "cdn" not in parts.header + parts.script
@@ -87,7 +80,7 @@ def test_a_rendered_map_is_freed_without_the_garbage_collector():
     assert layers
     gc.disable()
     try:
-        maps.map_render_parts(fmap, nonce="n")
+        assets.map_render_parts(fmap, nonce="n")
         del fmap
         assert all(layer() is None for layer in layers)
     finally:
@@ -98,18 +91,18 @@ def test_map_assets_check_refuses_a_plugin_left_on_its_cdn():
     fmap = _build()
     MarkerCluster().add_to(fmap)  # folium's default: cdnjs.cloudflare.com
     with pytest.raises(ValueError, match="cdnjs.cloudflare.com"):
-        maps.map_assets_check(fmap)
+        assets.map_assets_check(fmap)
 
 
 def test_every_inline_script_and_style_carries_the_nonce():
-    parts = maps.map_render_parts(_build(), nonce="n0nce")
+    parts = assets.map_render_parts(_build(), nonce="n0nce")
     tags = re.findall(r"<(?:script|style)\b[^>]*>", parts.header + parts.html)
     assert len(tags) > 5
     assert all('nonce="n0nce"' in tag for tag in tags)
 
 
 def test_user_text_never_reaches_the_page_as_markup():
-    parts = maps.map_render_parts(_build(), nonce="n0nce")
+    parts = assets.map_render_parts(_build(), nonce="n0nce")
     page = parts.header + parts.html + parts.script
     assert "<script>alert" not in page and "<img src=x" not in page
     assert "</script" not in parts.script.lower()
@@ -122,18 +115,18 @@ def test_user_text_never_reaches_the_page_as_markup():
 
 
 def test_labels_are_chinese_by_default_and_english_on_request():
-    chinese = maps.map_render_parts(_build(), nonce="n").script
-    english = maps.map_render_parts(_build(language="en"), nonce="n").script
+    chinese = assets.map_render_parts(_build(), nonce="n").script
+    english = assets.map_render_parts(_build(language="en"), nonce="n").script
     assert "未结案件热点" in chinese and "Hotspots of open cases" not in chinese
     assert "Hotspots of open cases" in english and "未结案件热点" not in english
 
 
 def test_station_coverage_is_a_circle_of_true_metres():
-    features = _geojson_features(maps.map_render_parts(_build(), nonce="n").script)
+    features = _geojson_features(assets.map_render_parts(_build(), nonce="n").script)
     coverage = [f for f in features if set(f["properties"]) == {"radius_m"}]
     assert [f["properties"]["radius_m"] for f in coverage] == [500]
     # L.circle takes metres on the ground (unlike L.circleMarker's pixels).
-    assert "civicmap.metreCircle(" in maps.map_render_parts(_build(), nonce="n").script
+    assert "civicmap.metreCircle(" in assets.map_render_parts(_build(), nonce="n").script
 
 
 def _mercator_pixel(lon: float, lat: float, zoom: int) -> tuple[float, float]:
@@ -148,7 +141,7 @@ def _mercator_pixel(lon: float, lat: float, zoom: int) -> tuple[float, float]:
 def test_amap_basemap_shifts_overlays_to_the_gcj02_pixel():
     """On Amap the station must sit where Amap draws its WGS 84 position: at the GCJ-02
     coordinates of the reference implementation (PyPI coordTransform), to the pixel at z18."""
-    features = _geojson_features(maps.map_render_parts(_build("amap"), nonce="n").script)
+    features = _geojson_features(assets.map_render_parts(_build("amap"), nonce="n").script)
     pins = [f for f in features if "venue" in f["properties"]]
     lon, lat = pins[0]["geometry"]["coordinates"]
     ref_lon, ref_lat = reference_wgs84_to_gcj02(*STATION_POINT)
@@ -165,44 +158,44 @@ def test_amap_basemap_shifts_overlays_to_the_gcj02_pixel():
 
 def test_other_basemaps_leave_wgs84_alone():
     for key in ("osm", "none", "tianditu"):
-        features = _geojson_features(maps.map_render_parts(_build(key), nonce="n").script)
+        features = _geojson_features(assets.map_render_parts(_build(key), nonce="n").script)
         pins = [f for f in features if "venue" in f["properties"]]
         assert pins[0]["geometry"]["coordinates"] == list(STATION_POINT)
 
 
 def test_basemaps():
-    assert maps.basemap_get("osm").image_hosts == ("https://tile.openstreetmap.org",)
-    assert maps.basemap_get("amap").gcj02
-    assert "lang=en" in maps.basemap_get("amap", language="en").tiles[0].url
-    assert maps.basemap_get("tianditu").key == "none"  # no key: no tiles
-    tianditu = maps.basemap_get("tianditu", tianditu_key="k", language="en")
+    assert basemaps.basemap_get("osm").image_hosts == ("https://tile.openstreetmap.org",)
+    assert basemaps.basemap_get("amap").gcj02
+    assert "lang=en" in basemaps.basemap_get("amap", language="en").tiles[0].url
+    assert basemaps.basemap_get("tianditu").key == "none"  # no key: no tiles
+    tianditu = basemaps.basemap_get("tianditu", tianditu_key="k", language="en")
     assert [t.url.split("/")[3] for t in tianditu.tiles] == ["vec_w", "eva_w"]
-    assert maps.basemap_get("anything else").tiles == ()
+    assert basemaps.basemap_get("anything else").tiles == ()
 
 
 def test_density_classes():
-    breaks = maps.density_breaks([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10])
+    breaks = layers.density_breaks([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10])
     assert breaks == sorted(breaks) and len(breaks) == 5
-    assert maps.density_colour(0, breaks) == maps.NO_DATA_COLOUR
-    assert maps.density_colour(1, breaks) == maps.DENSITY_COLOURS[0]
-    assert maps.density_colour(10, breaks) == maps.DENSITY_COLOURS[-1]
-    assert maps.density_breaks([0, 0]) == []
+    assert layers.density_colour(0, breaks) == layers.NO_DATA_COLOUR
+    assert layers.density_colour(1, breaks) == layers.DENSITY_COLOURS[0]
+    assert layers.density_colour(10, breaks) == layers.DENSITY_COLOURS[-1]
+    assert layers.density_breaks([0, 0]) == []
 
 
 def test_map_without_data_still_renders():
-    fmap = maps.governance_map_build(heat_cells=[], grids=[], clusters=[], stations=[],
-                                     basemap=maps.basemap_get("none"))
-    assert "L.map(" in maps.map_render_parts(fmap, nonce="n").script
+    fmap = layers.governance_map_build(heat_cells=[], grids=[], clusters=[], stations=[],
+                                     basemap=basemaps.basemap_get("none"))
+    assert "L.map(" in assets.map_render_parts(fmap, nonce="n").script
 
 
 def test_hidden_layers_hold_no_data_and_name_their_urls():
-    script = maps.map_render_parts(_build(), nonce="n").script
+    script = assets.map_render_parts(_build(), nonce="n").script
     assert script.count("civicmap.onDemand(") == 2
     assert '"url": "/map/hourly/"' in script
     assert '"url": "/map/uncovered/?days=30"' in script  # JSON-escaped like every value
     assert '"kind": "uncovered"' in script and "civicmap-uncovered" in script
     # Without URLs (the public map has no uncovered demand) the layers are not drawn at all.
-    public = maps.map_render_parts(_build(uncovered_url=""), nonce="n").script
+    public = assets.map_render_parts(_build(uncovered_url=""), nonce="n").script
     assert public.count("civicmap.onDemand(") == 1 and "civicmap-uncovered" not in public
 
 
@@ -210,18 +203,18 @@ def test_hourly_heat_data_weighs_cells_against_the_period_peak():
     hour = datetime(2026, 11, 28, 8, tzinfo=UTC)
     frames = [HeatFrame(hour, [HeatCell(116.395, 39.805, 2), HeatCell(116.396, 39.805, 1)]),
               HeatFrame(hour.replace(hour=9), [])]
-    data = maps.hourly_heat_data(frames, basemap=maps.basemap_get("none"))
+    data = layers.hourly_heat_data(frames, basemap=basemaps.basemap_get("none"))
     assert len(data["labels"]) == 2 and data["labels"][0].endswith(":00")
     # _peak: the 95th percentile of [1, 2] (index int(0.95 * 1) = 0) is 1: both saturate.
     assert data["frames"] == [[[39.805, 116.395, 1.0], [39.805, 116.396, 1.0]], []]
-    shifted = maps.hourly_heat_data(frames, basemap=maps.basemap_get("amap"))
+    shifted = layers.hourly_heat_data(frames, basemap=basemaps.basemap_get("amap"))
     assert shifted["frames"][0][0] != data["frames"][0][0]  # GCJ-02 on Amap
 
 
 def test_uncovered_features_are_points_with_formatted_counts():
     cells = [UncoveredCell(lon=116.395, lat=39.805, reports=1234, needs=5)]
     with translation.override("en"):
-        collection = maps.uncovered_features(cells, basemap=maps.basemap_get("none"))
+        collection = layers.uncovered_features(cells, basemap=basemaps.basemap_get("none"))
     (feature,) = collection["features"]
     assert feature["geometry"] == {"type": "Point", "coordinates": [116.395, 39.805]}
     assert feature["properties"] == {"count": 1234, "reports": "1,234", "needs": "5"}

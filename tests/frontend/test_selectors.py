@@ -12,18 +12,17 @@ from django.db import connection
 from django.utils import timezone
 
 from civicmap.models import UnitGrid
-from frontend.selectors import (
+from frontend.selectors import community_grid_stats, unit_grid_stats
+from issues.layers import (
     case_hotspots,
-    community_grid_stats,
     map_filters_for_period,
     report_grid_counts,
     report_heat_cells,
     report_heat_frames,
-    station_pins,
-    unit_grid_stats,
 )
 from issues.models import Case, Report
 from patrol.models import Task
+from stations.layers import station_pins
 from tests.frontend.helpers import (
     HOTSPOT_CATEGORIES,
     HOTSPOT_SPACING_M,
@@ -198,7 +197,7 @@ def test_no_active_station_no_pins(reference_data):
 
 
 def test_uncovered_demand_counts_reports_beyond_every_station(history):
-    from frontend.selectors import uncovered_demand_cells
+    from stations.layers import uncovered_demand_cells
     from stations.models import Station
 
     everything = _filters(history, include_private=True)
@@ -210,9 +209,9 @@ def test_uncovered_demand_counts_reports_beyond_every_station(history):
               SELECT 1 FROM stations_station s
               WHERE s.is_active AND ST_DWithin(s.location, r.location, 1))""")
         (expected,) = cursor.fetchone()
-    cells = uncovered_demand_cells(filters=everything)
+    cells = uncovered_demand_cells(since=everything.since, until=everything.until)
     assert expected >= Report.objects.count() - 2  # a station may stand on a hotspot
     assert sum(cell.reports for cell in cells) == expected
     assert sum(cell.needs for cell in cells) == 0  # 邻里守望 (L01) is not a rider's own need
     Station.objects.update(coverage_radius_m=5000)  # metres: the whole subdistrict
-    assert uncovered_demand_cells(filters=everything) == []
+    assert uncovered_demand_cells(since=everything.since, until=everything.until) == []

@@ -1,0 +1,58 @@
+"""The base map layers as plain values: the community and unit grids' polygons (GeoJSON,
+WGS 84), names in the active language. Other apps count what falls in them; frontend draws."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from django.contrib.gis.db.models.functions import Area, AsGeoJSON
+from django.db.models import F
+
+from civicmap.i18n import name_field
+from civicmap.models import CommunityGrid, UnitGrid
+from civicmap.spatial import metric
+
+
+@dataclass(frozen=True)
+class CommunityGridShape:
+    pk: int
+    code: str
+    name: str
+    geometry: dict  # GeoJSON polygon, WGS 84
+    area_km2: float  # of the boundary in EPSG:4548 (Gauss-Kruger, scale error about 3e-5 here)
+
+
+def community_grid_shapes() -> list[CommunityGridShape]:
+    """Every community grid, by code."""
+    label = name_field()
+    grids = CommunityGrid.objects.annotate(
+        area=Area(metric("boundary")), geojson=AsGeoJSON("boundary", precision=6),
+    ).order_by("code")
+    return [
+        CommunityGridShape(pk=grid.pk, code=grid.code, name=getattr(grid, label),
+                           geometry=json.loads(grid.geojson), area_km2=grid.area.sq_km)
+        for grid in grids
+    ]
+
+
+@dataclass(frozen=True)
+class UnitGridShape:
+    pk: int
+    grid_id: str
+    community: str  # the community grid's name
+    geometry: dict  # GeoJSON polygon, WGS 84
+
+
+def unit_grid_shapes() -> list[UnitGridShape]:
+    """Every unit grid, by grid id."""
+    label = name_field()
+    grids = (UnitGrid.objects.annotate(geojson=AsGeoJSON("boundary", precision=6),
+                                       community_name=F(f"community__{label}"))
+             .order_by("grid_id")
+             .values_list("pk", "grid_id", "community_name", "geojson"))
+    return [
+        UnitGridShape(pk=pk, grid_id=grid_id, community=community,
+                      geometry=json.loads(geojson))
+        for pk, grid_id, community, geojson in grids
+    ]

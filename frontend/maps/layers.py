@@ -1,0 +1,377 @@
+"""The governance map: heat, community choropleth, unit grids, hotspots, stations and the
+demand no station reaches, drawn with folium from the apps' layers (plain values in,
+``folium.Map`` out: no request, no database).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+import folium
+from django.conf import settings
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+from folium.plugins import HeatMap, HeatMapWithTime
+from folium.utilities import JsCode
+
+from frontend.maps.assets import (
+    HEATMAP_JS,
+    HEATMAP_WITH_TIME_CSS,
+    HEATMAP_WITH_TIME_JS,
+    MAP_JS,
+    map_assets_check,
+    use_static,
+)
+from frontend.maps.basemaps import Basemap, Projector, base_map, point
+from frontend.maps.elements import (
+    MapCall,
+    details,
+    feature_collection,
+    js_value,
+    layer_label,
+    number,
+)
+from frontend.selectors import CommunityStats, UnitGridStats
+from issues.layers import HeatCell, HeatFrame, Hotspot
+from stations.layers import StationPin, UncoveredCell
+
+# --- colours --------------------------------------------------------------------------------
+
+DENSITY_COLOURS = ("#ffffb2", "#fecc5c", "#fd8d3c", "#f03b20", "#bd0026")  # YlOrRd, 5 classes
+NO_DATA_COLOUR = "#d9d9d9"
+HOTSPOT_COLOUR = "#7a0177"
+UNCOVERED_COLOUR = "#e6550d"
+STATION_COLOUR = "#2c7fb8"
+UNIT_GRID_COLOUR = "#636363"
+
+
+def density_breaks(values: Sequence[float], classes: int = len(DENSITY_COLOURS)) -> list[float]:
+    """Upper bounds of equal-count classes (quantiles) of the positive values, rounded up."""
+    positive = sorted(value for value in values if value > 0)
+    if not positive:
+        return []
+    breaks = []
+    for k in range(1, classes + 1):
+        value = positive[min(len(positive) - 1, round(k * len(positive) / classes) - 1)]
+        value = float(int(value) + 1) if value >= 10 else round(value + 0.05, 1)
+        if not breaks or value > breaks[-1]:
+            breaks.append(value)
+    return breaks
+
+
+def density_colour(value: float, breaks: Sequence[float]) -> str:
+    if value <= 0 or not breaks:
+        return NO_DATA_COLOUR
+    for index, upper in enumerate(breaks):
+        if value <= upper:
+            return DENSITY_COLOURS[index]
+    return DENSITY_COLOURS[len(breaks) - 1]
+
+
+def _heat_points(projector: Projector, cells: Sequence[HeatCell],
+                 peak: float) -> list[list[float]]:
+    """[lat, lon, weight] per cell, weight in (0, 1]: counts at or above ``peak`` saturate."""
+    points = []
+    for cell in cells:
+        lat, lon = projector.latlon(cell.lon, cell.lat)
+        points.append([round(lat, 6), round(lon, 6), round(min(1.0, cell.count / peak), 3)])
+    return points
+
+
+def _peak(counts: list[int]) -> float:
+    """The 95th percentile of the counts: a few extreme cells should not wash out the rest."""
+    if not counts:
+        return 1.0
+    ordered = sorted(counts)
+    return float(max(1, ordered[int(0.95 * (len(ordered) - 1))]))
+
+
+def _community_layer(fmap: folium.Map, projector: Projector,
+                     grids: Sequence[CommunityStats]) -> list[float]:
+    breaks = density_breaks([grid.reports_per_km2 for grid in grids])
+    features = [
+        {
+            "type": "Feature", "id": grid.code,
+            "geometry": projector.geometry(grid.geometry),
+            "properties": {
+                "name": grid.name, "code": grid.code,
+                "reports": number(grid.reports), "open_cases": number(grid.open_cases),
+                "overdue_cases": number(grid.overdue_cases),
+                "per_km2": number(grid.reports_per_km2, 1),
+                "area_km2": number(grid.area_km2, 2),
+                "colour": density_colour(grid.reports_per_km2, breaks),
+            },
+        }
+        for grid in grids
+    ]
+    folium.GeoJson(
+        feature_collection(features), name=layer_label(_("Community grids: reports per km²")),
+        style_function=lambda feature: {
+            "fillColor": feature["properties"]["colour"], "fillOpacity": 0.55,
+            "color": "#444444", "weight": 1.5,
+        },
+        highlight_function=lambda feature: {"weight": 3, "fillOpacity": 0.7},
+        on_each_feature=details({
+            "tooltip": True, "title": "name",
+            "rows": [[_("Reports"), "reports"], [_("Open cases"), "open_cases"],
+                     [_("Overdue cases"), "overdue_cases"], [_("Reports per km²"), "per_km2"],
+                     [_("Area (km²)"), "area_km2"], [_("Code"), "code"]],
+        }),
+        class_name="civicmap-community",
+    ).add_to(fmap)
+    return breaks
+
+
+def _unit_grid_layer(fmap: folium.Map, projector: Projector, units: Sequence[UnitGridStats],
+                     min_zoom: int) -> None:
+    # Above the community polygons (overlayPane, 400), so that their details show on hover.
+    folium.map.CustomPane("unitgrids", z_index=420, pointer_events=True).add_to(fmap)
+    # About 1,300 polygons: properties kept short (the community shows in the choropleth).
+    features = [
+        {
+            "type": "Feature", "geometry": projector.geometry(unit.geometry),
+            "properties": {"grid_id": unit.grid_id, "reports": unit.reports},
+        }
+        for unit in units
+    ]
+    folium.GeoJson(
+        feature_collection(features), name=layer_label(_("Unit grids (zoom in)")),
+        style_function=lambda feature: {
+            "color": UNIT_GRID_COLOUR, "weight": 0.8, "fillOpacity": 0.0, "dashArray": "3 3",
+        },
+        on_each_feature=details({
+            "tooltip": True, "title": "grid_id",
+            "rows": [[_("Reports"), "reports"]],
+        }),
+        pane="unitgrids", class_name="civicmap-unitgrid",
+    ).add_to(fmap)
+    MapCall("paneMinZoom", "unitgrids", min_zoom).add_to(fmap)
+
+
+def _hotspot_layer(fmap: folium.Map, projector: Projector,
+                   hotspots: Sequence[Hotspot]) -> None:
+    features = [
+        {
+            "type": "Feature",
+            "geometry": point(projector, spot.lon, spot.lat),
+            "properties": {
+                "title": _("Hotspot: %(count)s open cases") % {"count": number(spot.case_count)},
+                "community": spot.community,
+                # Metres on the ground; at least 30 m so that a tight cluster stays visible.
+                "radius_m": round(max(spot.radius_m, 30.0), 1),
+                "categories": [f"{name} ({number(count)})" for name, count in spot.categories],
+                "latest": [f"{case.category}: {case.description}" for case in spot.latest],
+            },
+        }
+        for spot in hotspots
+    ]
+    # Above the unit grids' pane, so that a hotspot can be clicked at any zoom.
+    folium.map.CustomPane("hotspots", z_index=430, pointer_events=True).add_to(fmap)
+    folium.GeoJson(
+        feature_collection(features), name=layer_label(_("Hotspots of open cases")),
+        point_to_layer=JsCode("civicmap.metreCircle(" + js_value({
+            "color": HOTSPOT_COLOUR, "weight": 2, "fillColor": HOTSPOT_COLOUR,
+            "fillOpacity": 0.25, "className": "civicmap-hotspot", "pane": "hotspots",
+        }) + ")"),
+        on_each_feature=details({
+            "popup": True, "tooltip": True, "title": "title",
+            "rows": [[_("Community"), "community"], [_("Commonest categories"), "categories"],
+                     [_("Latest cases"), "latest"]],
+        }),
+    ).add_to(fmap)
+
+
+def _station_layer(fmap: folium.Map, projector: Projector,
+                   stations: Sequence[StationPin]) -> None:
+    group = folium.FeatureGroup(name=layer_label(_("Union stations and coverage")))
+    coverage = [
+        {"type": "Feature", "geometry": point(projector, station.lon, station.lat),
+         "properties": {"radius_m": station.radius_m}}
+        for station in stations
+    ]
+    folium.GeoJson(
+        feature_collection(coverage), control=False,
+        point_to_layer=JsCode("civicmap.metreCircle(" + js_value({
+            "color": STATION_COLOUR, "weight": 1, "fillColor": STATION_COLOUR,
+            "fillOpacity": 0.08, "interactive": False, "className": "civicmap-coverage",
+        }) + ")"),
+    ).add_to(group)
+    pins = [
+        {
+            "type": "Feature", "geometry": point(projector, station.lon, station.lat),
+            "properties": {
+                "name": station.name, "address": station.address, "venue": station.venue,
+                "services": station.services, "hours": station.hours,
+                "radius": _("%(metres)s m") % {"metres": number(station.radius_m)},
+                "open_now": _("Open now") if station.open_now else _("Closed now"),
+                "status_class": "civicmap-open" if station.open_now else "",
+            },
+        }
+        for station in stations
+    ]
+    folium.GeoJson(
+        feature_collection(pins), control=False,
+        marker=folium.Marker(icon=folium.Icon(color="blue", icon="mug-hot", prefix="fa")),
+        on_each_feature=details({
+            "popup": True, "title": "name",
+            "badge": {"key": "open_now", "classKey": "status_class"},
+            "rows": [[_("Venue"), "venue"],
+                     [_("Address"), "address"], [_("Services"), "services"],
+                     [_("Opening hours"), "hours"], [_("Coverage radius"), "radius"]],
+        }),
+    ).add_to(group)
+    group.add_to(fmap)
+
+
+def uncovered_features(cells: Sequence[UncoveredCell], *, basemap: Basemap) -> dict:
+    """The uncovered-demand layer's data, as the map fetches it when the layer is switched on:
+    a FeatureCollection of the cells drawn on ``basemap``, counts formatted in the active
+    language."""
+    projector = Projector(basemap)
+    return feature_collection([
+        {"type": "Feature", "geometry": point(projector, cell.lon, cell.lat),
+         "properties": {"count": cell.reports, "reports": number(cell.reports),
+                        "needs": number(cell.needs)}}
+        for cell in cells
+    ])
+
+
+def _uncovered_layer(fmap: folium.Map, url: str) -> None:
+    """Hidden by default and empty: civicmap-map.js fetches ``url`` (``uncovered_features``)
+    the first time it is switched on. Counting the reports beyond every station takes seconds
+    with 1,000,000 reports stored; the page should not wait for a layer nobody has asked for."""
+    layer = folium.GeoJson(
+        feature_collection([]),
+        name=layer_label(_("Uncovered demand: reports beyond every station")), show=False,
+        point_to_layer=JsCode("civicmap.scaledDot(" + js_value({
+            "color": UNCOVERED_COLOUR, "weight": 1, "fillColor": UNCOVERED_COLOUR,
+            "fillOpacity": 0.6, "className": "civicmap-uncovered",
+        }) + ")"),
+        on_each_feature=details({
+            "tooltip": True,
+            "rows": [[_("Reports beyond every station"), "reports"],
+                     [_("Of them, riders' own needs"), "needs"]],
+        }),
+    )
+    layer.add_to(fmap)
+    MapCall("onDemand", {"kind": "uncovered", "layer": layer.get_name(), "url": url}
+             ).add_to(fmap)
+
+
+def hourly_heat_data(frames: Sequence[HeatFrame], *, basemap: Basemap) -> dict:
+    """The hourly heatmap's data, as the map fetches it when the layer is switched on: a label
+    and [lat, lon, weight] points per hour, drawn on ``basemap``; weights relative to the
+    period's peak (as ``_heat_points``)."""
+    projector = Projector(basemap)
+    peak = _peak([cell.count for frame in frames for cell in frame.cells])
+    return {"labels": [_hour_label(frame.hour) for frame in frames],
+            "frames": [_heat_points(projector, frame.cells, peak) for frame in frames]}
+
+
+def _hourly_heat_layer(fmap: folium.Map, hours: Sequence[datetime], url: str) -> None:
+    """Hidden by default, one empty frame per hour: civicmap-map.js fetches ``url``
+    (``hourly_heat_data``) the first time it is switched on. A week of hourly frames weighed
+    1 MB of the page with 1,000,000 reports stored."""
+    by_hour = HeatMapWithTime(
+        [[] for _hour in hours], index=[_hour_label(hour) for hour in hours],
+        name=layer_label(_("Reports by hour, last 7 days")), radius=18, show=False,
+        auto_play=False, max_opacity=0.7,
+    )
+    use_static(by_hour, HEATMAP_WITH_TIME_JS, HEATMAP_WITH_TIME_CSS)
+    by_hour.add_to(fmap)
+    MapCall("onDemand", {"kind": "hourly", "layer": by_hour.get_name(),
+                          "control": by_hour._control_name, "url": url}).add_to(fmap)
+
+
+def _hour_label(hour: datetime) -> str:
+    return timezone.localtime(hour).strftime("%m-%d %H:00")
+
+
+def _legend(breaks: Sequence[float], *, with_stations: bool, with_uncovered: bool = False
+            ) -> dict:
+    density_items = []
+    lower = 0.0
+    decimals = 0 if breaks and breaks[0] >= 10 else 1
+    for colour, upper in zip(DENSITY_COLOURS, breaks, strict=False):
+        density_items.append({"colour": colour, "label": f"{number(lower, decimals)} – "
+                                                         f"{number(upper, decimals)}"})
+        lower = upper
+    density_items.append({"colour": NO_DATA_COLOUR, "label": _("No reports")})
+    symbols = [
+        {"colour": "rgba(122, 1, 119, 0.25)", "border": HOTSPOT_COLOUR, "shape": "circle",
+         "label": _("Hotspot of open cases")},
+        {"colour": "transparent", "border": UNIT_GRID_COLOUR, "shape": "line",
+         "label": _("Unit grid")},
+    ]
+    if with_stations:
+        symbols.insert(1, {"colour": "rgba(44, 127, 184, 0.15)", "border": STATION_COLOUR,
+                           "shape": "circle", "label": _("Union station coverage")})
+    if with_uncovered:
+        symbols.append({"colour": UNCOVERED_COLOUR, "shape": "circle",
+                        "label": _("Reports beyond every station")})
+    return {
+        "title": _("Legend"),
+        "sections": [
+            {"title": _("Reports per km² (community grids)"), "items": density_items},
+            {"title": _("Symbols"), "items": symbols},
+        ],
+    }
+
+def governance_map_build(
+    *,
+    heat_cells: Sequence[HeatCell],
+    heat_hours: Sequence[datetime] = (),
+    heat_frames_url: str = "",
+    grids: Sequence[CommunityStats],
+    unit_grids: Sequence[UnitGridStats] = (),
+    clusters: Sequence[Hotspot],
+    stations: Sequence[StationPin],
+    basemap: Basemap,
+    uncovered_url: str = "",
+    language: str = "zh-hans",
+    unit_grid_min_zoom: int | None = None,
+) -> folium.Map:
+    """The office's governance map: heat, community choropleth, unit grids, hotspots, stations
+    and (office staff only) the demand no station reaches.
+
+    Two layers are hidden at first and loaded when switched on: the hourly heatmap of
+    ``heat_hours`` from ``heat_frames_url`` and the uncovered demand from ``uncovered_url``
+    (no URL: no layer).
+
+    Labels are in ``language`` (Chinese by default, English on request); data are WGS 84 and
+    are shifted to GCJ-02 when the basemap is (Amap).
+    """
+    if unit_grid_min_zoom is None:
+        unit_grid_min_zoom = settings.MAP_UNIT_GRID_MIN_ZOOM
+    projector = Projector(basemap)
+    with translation.override(language):
+        fmap = base_map(projector, basemap, MAP_JS)
+
+        breaks = _community_layer(fmap, projector, grids)
+        if unit_grids:
+            _unit_grid_layer(fmap, projector, unit_grids, unit_grid_min_zoom)
+
+        heat = HeatMap(
+            _heat_points(projector, heat_cells, _peak([cell.count for cell in heat_cells])),
+            name=layer_label(_("Reports heatmap")), radius=18, blur=14, min_opacity=0.3,
+            max_zoom=16,
+        )
+        use_static(heat, HEATMAP_JS)
+        heat.add_to(fmap)
+
+        if heat_hours and heat_frames_url:
+            _hourly_heat_layer(fmap, heat_hours, heat_frames_url)
+
+        _hotspot_layer(fmap, projector, clusters)
+        if stations:
+            _station_layer(fmap, projector, stations)
+        if uncovered_url:
+            _uncovered_layer(fmap, uncovered_url)
+
+        folium.LayerControl(collapsed=True).add_to(fmap)
+        MapCall("scaleBar").add_to(fmap)
+        MapCall("legend", _legend(breaks, with_stations=bool(stations),
+                                   with_uncovered=bool(uncovered_url))).add_to(fmap)
+    map_assets_check(fmap)
+    return fmap

@@ -1,0 +1,64 @@
+"""The patrol app's map layers as plain values: overdue cases per community grid and the
+office console's open cases (patrol's triage queue)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db.models import Count, Q
+
+from civicmap.i18n import name_field
+from issues.layers import MapFilters, open_cases_in_communities
+from issues.models import OPEN_STAGES
+from patrol.lifecycle import LIVE_TASK_STATUSES
+from patrol.models import Task
+from patrol.selectors import QueueFilters, triage_queue
+
+
+def _overdue_q(now: datetime) -> Q:
+    """A case with a live task past the deadline that applies to it (as patrol's triage)."""
+    return Q(tasks__status=Task.Status.OFFERED, tasks__response_due__lt=now) | Q(
+        tasks__status__in=LIVE_TASK_STATUSES, tasks__resolution_due__lt=now
+    )
+
+
+
+def overdue_case_counts(*, filters: MapFilters, now: datetime) -> dict[int, int]:
+    """Open cases with a live task past its deadline, per community grid (pk → cases)."""
+    return dict(
+        open_cases_in_communities(filters=filters).filter(_overdue_q(now))
+        .values_list("community_grid_id").annotate(n=Count("id", distinct=True)).order_by()
+    )
+
+
+# --- the office console: open cases ---------------------------------------------------------
+
+OFFICE_CASE_LIMIT = 500  # the console lists the newest open cases; older ones via filters
+
+
+@dataclass(frozen=True)
+class OpenCase:
+    id: int
+    stage: str
+    category: str  # code
+    category_name: str
+    community: str | None
+    report_count: int
+    last_report_at: datetime
+    lon: float  # WGS 84 degrees
+    lat: float
+
+
+def office_open_cases(*, limit: int = OFFICE_CASE_LIMIT) -> list[OpenCase]:
+    """Open cases, newest report first, through patrol's triage queue (the API's query)."""
+    label = name_field()
+    cases = triage_queue(filters=QueueFilters(stages=tuple(OPEN_STAGES), limit=limit))
+    return [
+        OpenCase(id=case.pk, stage=case.stage, category=case.category.code,
+                 category_name=getattr(case.category, label),
+                 community=getattr(case.community_grid, label, None),
+                 report_count=case.report_count, last_report_at=case.last_report_at,
+                 lon=case.location.x, lat=case.location.y)
+        for case in cases
+    ]

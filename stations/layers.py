@@ -1,0 +1,115 @@
+"""The stations app's map layers as plain values: the pins of active stations with their
+coverage, and the demand no station reaches. Frontend draws them."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.contrib.gis.db.models.functions import AsGeoJSON
+from django.contrib.gis.gdal import CoordTransform, SpatialReference
+from django.contrib.gis.geos import MultiPoint, Point
+from django.utils import timezone
+from django.utils.dates import WEEKDAYS_ABBR
+from django.utils.translation import get_language
+
+from civicmap.i18n import name_field
+from civicmap.models import WGS84
+from civicmap.spatial import METRIC_SRID, as_geometry_point
+from stations.catalogue import service_catalogue
+from stations.selectors import (
+    Period,
+    active_stations,
+    demand_cells,
+    radius_expression,
+    station_open_ids,
+    subdistrict_default,
+    venue_type_catalogue,
+)
+
+_TO_WGS84 = CoordTransform(SpatialReference(METRIC_SRID), SpatialReference(WGS84))
+
+
+@dataclass(frozen=True)
+class StationPin:
+    name: str
+    address: str
+    venue: str
+    lon: float  # WGS 84 degrees
+    lat: float
+    radius_m: int  # coverage radius, metres on the ground
+    services: list[str]
+    hours: list[str]  # "Mon–Fri 09:00–21:00", one line per run of days alike
+    open_now: bool
+
+
+def _hours_lines(hours: list[dict]) -> list[str]:
+    """One line per run of days with the same intervals: "Mon–Fri 09:00–21:00"."""
+    by_day = {day: tuple(sorted((interval["open"], interval["close"])
+                                for interval in hours if interval["day"] == day))
+              for day in range(7)}
+    lines = []
+    day = 0
+    while day < 7:
+        last = day
+        while last + 1 < 7 and by_day[last + 1] == by_day[day]:
+            last += 1
+        if by_day[day]:
+            days = (f"{WEEKDAYS_ABBR[day]}" if last == day
+                    else f"{WEEKDAYS_ABBR[day]}–{WEEKDAYS_ABBR[last]}")
+            spans = ", ".join(f"{opens}–{closes}" for opens, closes in by_day[day])
+            lines.append(f"{days} {spans}")
+        day = last + 1
+    return lines
+
+
+def station_pins(*, now: datetime | None = None) -> list[StationPin]:
+    """Active stations with services, hours, whether open at ``now`` and coverage radius (the
+    values of the API's list, ``stations.selectors.station_features``), labelled in the active
+    language, by Chinese name."""
+    open_ids = station_open_ids(at=now or timezone.now())
+    label = "name_en" if (get_language() or "").startswith("en") else "name_zh"
+    services = {entry["code"]: entry[label] for entry in service_catalogue()}
+    venues = {entry["code"]: entry[label] for entry in venue_type_catalogue()}
+    rows = (active_stations()
+            .annotate(geojson=AsGeoJSON(as_geometry_point("location"), precision=6),
+                      radius=radius_expression())
+            .order_by("name_zh")
+            .values_list("pk", name_field(), "address_zh", "venue_type", "geojson", "radius",
+                         "services", "opening_hours"))
+    pins = []
+    for pk, name, address, venue, geojson, radius, codes, hours in rows:
+        lon, lat = json.loads(geojson)["coordinates"]
+        pins.append(StationPin(
+            name=name, address=address, venue=venues.get(venue, venue), lon=lon, lat=lat,
+            radius_m=radius, services=[services.get(code, code) for code in codes],
+            hours=_hours_lines(hours), open_now=pk in open_ids,
+        ))
+    return pins
+
+
+UNCOVERED_CELL_M = 100  # metres: uncovered reports are drawn in 100 m cells (EPSG:4548)
+
+
+@dataclass(frozen=True)
+class UncoveredCell:
+    lon: float  # the centroid of the cell's uncovered reports, WGS 84 degrees
+    lat: float
+    reports: int  # reports no station's radius reaches, riders' own needs included
+    needs: int  # of them, riders' own needs (骑手诉求)
+
+
+
+def uncovered_demand_cells(*, since: datetime, until: datetime) -> list[UncoveredCell]:
+    """Reports in [since, until) outside every active station's radius, per 100 m cell
+    (``demand_cells``: geography ST_DWithin, every category). Office only: it counts private
+    categories too."""
+    cells = demand_cells(subdistrict=subdistrict_default(), period=Period(since=since,
+                         until=until), cell_m=UNCOVERED_CELL_M)
+    if not cells:
+        return []
+    points = MultiPoint([Point(cell.x, cell.y) for cell in cells], srid=METRIC_SRID)
+    points.transform(_TO_WGS84)
+    return [UncoveredCell(lon=point.x, lat=point.y, reports=cell.reports, needs=cell.needs)
+            for cell, point in zip(cells, points, strict=True)]
