@@ -29,6 +29,7 @@ from issues.models import (
     ReportUnitGridDay,
     ReportUnitGridHour,
 )
+from issues.sql import CASE_HOTSPOTS
 
 DESCRIPTION_MAX_CHARS = 140  # a hotspot popup shows the start of each description
 HOTSPOT_LATEST_CASES = 3  # cases listed in a hotspot popup, newest first
@@ -247,66 +248,6 @@ class Hotspot:
     latest: list[HotspotCase] = field(default_factory=list)  # office staff only
 
 
-# Each cluster summed up in PostgreSQL: its members' count, mean position (EPSG:4548 metres and
-# WGS 84 degrees), the farthest member from that mean (metres), the commonest categories and
-# the newest cases. Raw SQL around the ORM's query of the cases (``{cases}``: the filters, the
-# stored EPSG:4548 point ``location_metric``) because Django cannot group by a window
-# function's result: with 1,000,000 reports the clusters hold about 20,000 cases, and grouping
-# them in Python took 250 ms. Bound parameters in order: ST_ClusterDBSCAN's eps (metres,
-# EPSG:4548) and minimum cases (ST_ClusterDBSCAN counts the row itself), the cases' own, whether to
-# list the newest cases, the two limits.
-_HOTSPOT_SQL = """
-WITH clustered AS MATERIALIZED (
-    SELECT id, community_grid_id, lon, lat, last_report_at, category_name, community_name,
-           ST_X(location_metric) AS x, ST_Y(location_metric) AS y,
-           ST_ClusterDBSCAN(location_metric, %s, %s)
-               OVER (PARTITION BY community_grid_id) AS cluster
-    FROM ({cases}) AS cases
-),
-member AS (SELECT * FROM clustered WHERE cluster IS NOT NULL),
-centre AS (
-    SELECT community_grid_id, cluster, count(*) AS n, avg(x) AS cx, avg(y) AS cy,
-           avg(lon) AS lon, avg(lat) AS lat, min(community_name) AS community
-    FROM member GROUP BY community_grid_id, cluster
-),
-spread AS (
-    SELECT m.community_grid_id, m.cluster,
-           max(sqrt((m.x - c.cx) ^ 2 + (m.y - c.cy) ^ 2)) AS radius
-    FROM member m JOIN centre c USING (community_grid_id, cluster)
-    GROUP BY m.community_grid_id, m.cluster
-),
-commonest AS (
-    SELECT community_grid_id, cluster, category_name, count(*) AS n,
-           row_number() OVER (PARTITION BY community_grid_id, cluster
-                              ORDER BY count(*) DESC, category_name) AS rank
-    FROM member GROUP BY community_grid_id, cluster, category_name
-),
-newest AS (
-    SELECT community_grid_id, cluster, id, category_name, last_report_at,
-           row_number() OVER (PARTITION BY community_grid_id, cluster
-                              ORDER BY last_report_at DESC, id DESC) AS rank
-    FROM member WHERE %s  -- false for the public: nothing to sort
-),
--- Materialized: a few rows per cluster, each list computed once (the planner, expecting one
--- cluster, would otherwise recompute them for every cluster).
-categories AS MATERIALIZED (
-    SELECT community_grid_id, cluster, array_agg(category_name ORDER BY rank) AS names,
-           array_agg(n ORDER BY rank) AS counts
-    FROM commonest WHERE rank <= %s GROUP BY community_grid_id, cluster
-),
-latest AS MATERIALIZED (
-    SELECT community_grid_id, cluster, array_agg(id ORDER BY rank) AS ids,
-           array_agg(category_name ORDER BY rank) AS names,
-           array_agg(last_report_at ORDER BY rank) AS times
-    FROM newest WHERE rank <= %s GROUP BY community_grid_id, cluster
-)
-SELECT c.community, c.lon, c.lat, s.radius, c.n, k.names, k.counts, l.ids, l.names, l.times
-FROM centre c
-JOIN spread s USING (community_grid_id, cluster)
-JOIN categories k USING (community_grid_id, cluster)
-LEFT JOIN latest l USING (community_grid_id, cluster)
-ORDER BY c.n DESC, c.community_grid_id, c.cluster
-"""
 HOTSPOT_CATEGORIES_SHOWN = 3  # the commonest categories of a hotspot, with their case counts
 
 
@@ -332,7 +273,7 @@ def case_hotspots(*, filters: MapFilters, eps_m: float, min_cases: int,
     )
     cases_sql, params = cases.query.sql_with_params()
     with connection.cursor() as cursor:
-        cursor.execute(_HOTSPOT_SQL.format(cases=cases_sql), [
+        cursor.execute(CASE_HOTSPOTS.format(cases=cases_sql), [
             float(eps_m), int(min_cases), *params, with_descriptions, HOTSPOT_CATEGORIES_SHOWN,
             HOTSPOT_LATEST_CASES,
         ])
