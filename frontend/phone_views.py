@@ -49,7 +49,7 @@ from civicmap.roles import Role, user_has_role, user_is_rider
 from frontend.csp import csp_protected
 from frontend.maps.basemaps import basemap_get
 from frontend.maps.console import event_labels
-from issues.models import Stage
+from issues.models import CaseAction, Stage
 from issues.selectors import category_list
 from patrol.models import Task
 from stations.tokens import CHECKIN_QR_PREFIX
@@ -199,10 +199,10 @@ def _labels() -> dict[str, dict[str, str]]:
         "task_statuses": {code: str(label) for code, label in Task.Status.choices},
         "events": {code: str(label) for code, label in event_labels().items()},
         "actions": {
-            "accept": str(pgettext_lazy("task action", "Accept")),
-            "start": str(pgettext_lazy("task action", "Start work")),
-            "handin": str(pgettext_lazy("task action", "Hand in")),
-            "decline": str(pgettext_lazy("task action", "Decline")),
+            CaseAction.ACCEPT: str(pgettext_lazy("task action", "Accept")),
+            CaseAction.START: str(pgettext_lazy("task action", "Start work")),
+            CaseAction.HANDIN: str(pgettext_lazy("task action", "Hand in")),
+            CaseAction.DECLINE: str(pgettext_lazy("task action", "Decline")),
         },
     }
 

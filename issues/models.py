@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from enum import StrEnum
 
 from django.conf import settings
 from django.contrib.gis.db import models
@@ -250,6 +251,31 @@ class Stage(models.TextChoices):
 
 
 OPEN_STAGES = (Stage.NEW, Stage.FILED, Stage.DISPATCHED, Stage.IN_PROGRESS, Stage.HANDED_IN)
+
+
+class CaseAction(StrEnum):
+    """The lifecycle's actions: the names of patrol.lifecycle.TRANSITIONS, the API's action
+    URLs and the ``action`` of their ``CaseEvent`` rows. Every list of actions names these
+    members, never the strings. The labels are presentation and live with the pages
+    (frontend.maps.console), which word some actions twice (as a button, as history)."""
+
+    FILE = "file"
+    CANCEL = "cancel"
+    DISPATCH = "dispatch"
+    REDISPATCH = "redispatch"
+    DECLINE = "decline"
+    ACCEPT = "accept"
+    ASSIGN = "assign"
+    START = "start"
+    HANDIN = "handin"
+    VERIFY = "verify"
+    SENDBACK = "sendback"
+    REPLY = "reply"
+    ESCALATE = "escalate"
+    RATE = "rate"
+    EVALUATE = "evaluate"
+    MERGE = "merge"
+    SPLIT = "split"
 
 
 class Case(models.Model):

@@ -37,7 +37,7 @@ from functools import cached_property
 from django.db.models import Q
 
 from civicmap.roles import Role, user_has_role
-from issues.models import Case, CaseEvent, Category, Report, ReportPhoto
+from issues.models import Case, CaseAction, CaseEvent, Category, Report, ReportPhoto
 
 # Task.AssigneeKind.UNION of patrol.models, by value (see the module's note on layers).
 UNION_TASK_KIND = "union"
@@ -45,7 +45,7 @@ UNION_TASK_KIND = "union"
 # Event actions whose note is written to the case's reporters: the office's reason for a
 # cancellation and the union's reply to a rider's own need (骑手诉求). Every other note (hand-in,
 # send-back, decline, escalation, verification) is the workers' and stays with them.
-NOTES_FOR_REPORTERS = frozenset({"cancel", "reply"})
+NOTES_FOR_REPORTERS = frozenset({CaseAction.CANCEL, CaseAction.REPLY})
 
 ORIGINAL = "original"  # the rendition name of a photo's original (issues.api.urls)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from issues.models import Stage
+from issues.models import CaseAction, Stage
 from patrol.models import Task
 
 S = Stage
@@ -27,29 +27,29 @@ class Transition:
     task_to: str | None = None
 
 
-TRANSITIONS: dict[str, Transition] = {
-    "file": Transition((S.NEW,), S.FILED),
-    "cancel": Transition((S.NEW, S.FILED), S.CANCELLED),
-    "dispatch": Transition((S.NEW, S.FILED), S.DISPATCHED),
-    "redispatch": Transition((S.DISPATCHED,), S.DISPATCHED, (T.OFFERED,), T.DECLINED),
-    "decline": Transition((S.DISPATCHED,), S.FILED, (T.OFFERED,), T.DECLINED),
-    "accept": Transition((S.DISPATCHED,), S.IN_PROGRESS, (T.OFFERED,), T.ACCEPTED),
-    "assign": Transition((S.DISPATCHED, S.IN_PROGRESS), None,
-                         (T.OFFERED, T.ACCEPTED, T.IN_PROGRESS, T.SENT_BACK), None),
-    "start": Transition((S.IN_PROGRESS,), S.IN_PROGRESS, (T.ACCEPTED, T.SENT_BACK),
-                        T.IN_PROGRESS),
-    "handin": Transition((S.IN_PROGRESS,), S.HANDED_IN,
-                         (T.ACCEPTED, T.IN_PROGRESS, T.SENT_BACK), T.HANDED_IN),
-    "verify": Transition((S.HANDED_IN,), S.CLOSED, (T.HANDED_IN,), T.DONE),
-    "sendback": Transition((S.HANDED_IN,), S.IN_PROGRESS, (T.HANDED_IN,), T.SENT_BACK),
+TRANSITIONS: dict[CaseAction, Transition] = {
+    CaseAction.FILE: Transition((S.NEW,), S.FILED),
+    CaseAction.CANCEL: Transition((S.NEW, S.FILED), S.CANCELLED),
+    CaseAction.DISPATCH: Transition((S.NEW, S.FILED), S.DISPATCHED),
+    CaseAction.REDISPATCH: Transition((S.DISPATCHED,), S.DISPATCHED, (T.OFFERED,), T.DECLINED),
+    CaseAction.DECLINE: Transition((S.DISPATCHED,), S.FILED, (T.OFFERED,), T.DECLINED),
+    CaseAction.ACCEPT: Transition((S.DISPATCHED,), S.IN_PROGRESS, (T.OFFERED,), T.ACCEPTED),
+    CaseAction.ASSIGN: Transition((S.DISPATCHED, S.IN_PROGRESS), None,
+                                  (T.OFFERED, T.ACCEPTED, T.IN_PROGRESS, T.SENT_BACK), None),
+    CaseAction.START: Transition((S.IN_PROGRESS,), S.IN_PROGRESS, (T.ACCEPTED, T.SENT_BACK),
+                                 T.IN_PROGRESS),
+    CaseAction.HANDIN: Transition((S.IN_PROGRESS,), S.HANDED_IN,
+                                  (T.ACCEPTED, T.IN_PROGRESS, T.SENT_BACK), T.HANDED_IN),
+    CaseAction.VERIFY: Transition((S.HANDED_IN,), S.CLOSED, (T.HANDED_IN,), T.DONE),
+    CaseAction.SENDBACK: Transition((S.HANDED_IN,), S.IN_PROGRESS, (T.HANDED_IN,), T.SENT_BACK),
     # Riders' own needs: union staff reply and close the task themselves, no verification.
-    "reply": Transition((S.DISPATCHED, S.IN_PROGRESS), S.CLOSED,
-                        (T.OFFERED, T.ACCEPTED, T.IN_PROGRESS, T.SENT_BACK), T.DONE),
-    "escalate": Transition(BEFORE_CLOSED, S.DISPATCHED),
-    "rate": Transition((S.CLOSED, S.EVALUATED), S.EVALUATED),
-    "evaluate": Transition((S.CLOSED,), S.EVALUATED),
-    "merge": Transition((S.NEW, S.FILED), S.CANCELLED),
-    "split": Transition(BEFORE_CLOSED, None),
+    CaseAction.REPLY: Transition((S.DISPATCHED, S.IN_PROGRESS), S.CLOSED,
+                                 (T.OFFERED, T.ACCEPTED, T.IN_PROGRESS, T.SENT_BACK), T.DONE),
+    CaseAction.ESCALATE: Transition(BEFORE_CLOSED, S.DISPATCHED),
+    CaseAction.RATE: Transition((S.CLOSED, S.EVALUATED), S.EVALUATED),
+    CaseAction.EVALUATE: Transition((S.CLOSED,), S.EVALUATED),
+    CaseAction.MERGE: Transition((S.NEW, S.FILED), S.CANCELLED),
+    CaseAction.SPLIT: Transition(BEFORE_CLOSED, None),
 }
 
 

@@ -20,7 +20,7 @@ from frontend.maps.assets import (
 from frontend.maps.basemaps import Basemap, Projector, base_map
 from frontend.maps.elements import MapCall, details, feature_collection, layer_label, number
 from frontend.selectors import CommunityStats
-from issues.models import Stage
+from issues.models import CaseAction, Stage
 from patrol.layers import OpenCase
 
 STAGE_COLOURS = {
@@ -33,14 +33,14 @@ CLOSED_COLOUR = "#7f7f7f"
 def action_labels() -> dict[str, str]:
     """Lifecycle actions as buttons and in a case's history ("case action": "File" is 立案)."""
     return {
-        "file": pgettext("case action", "File"),
-        "dispatch": pgettext("case action", "Dispatch"),
-        "redispatch": pgettext("case action", "Dispatch again"),
-        "verify": pgettext("case action", "Verify and close"),
-        "sendback": pgettext("case action", "Send back"),
-        "escalate": pgettext("case action", "Escalate"),
-        "reply": pgettext("case action", "Reply and close"),
-        "cancel": pgettext("case action", "Cancel case"),
+        CaseAction.FILE: pgettext("case action", "File"),
+        CaseAction.DISPATCH: pgettext("case action", "Dispatch"),
+        CaseAction.REDISPATCH: pgettext("case action", "Dispatch again"),
+        CaseAction.VERIFY: pgettext("case action", "Verify and close"),
+        CaseAction.SENDBACK: pgettext("case action", "Send back"),
+        CaseAction.ESCALATE: pgettext("case action", "Escalate"),
+        CaseAction.REPLY: pgettext("case action", "Reply and close"),
+        CaseAction.CANCEL: pgettext("case action", "Cancel case"),
     }
 
 
@@ -51,17 +51,17 @@ def event_labels() -> dict[str, str]:
         "created": pgettext("case history", "Reported"),
         "report_merged": pgettext("case history", "Another report joined"),
         "confirmed": pgettext("case history", "Confirmed by a rider"),
-        "accept": pgettext("case history", "Accepted"),
-        "decline": pgettext("case history", "Declined"),
-        "assign": pgettext("case history", "Assigned"),
-        "start": pgettext("case history", "Work started"),
-        "handin": pgettext("case history", "Handed in"),
-        "merge": pgettext("case history", "Merged into another case"),
+        CaseAction.ACCEPT: pgettext("case history", "Accepted"),
+        CaseAction.DECLINE: pgettext("case history", "Declined"),
+        CaseAction.ASSIGN: pgettext("case history", "Assigned"),
+        CaseAction.START: pgettext("case history", "Work started"),
+        CaseAction.HANDIN: pgettext("case history", "Handed in"),
+        CaseAction.MERGE: pgettext("case history", "Merged into another case"),
         "merged_in": pgettext("case history", "Another case merged in"),
-        "split": pgettext("case history", "Split"),
+        CaseAction.SPLIT: pgettext("case history", "Split"),
         "split_from": pgettext("case history", "Split from another case"),
-        "rate": pgettext("case history", "Rated"),
-        "evaluate": pgettext("case history", "Evaluated"),
+        CaseAction.RATE: pgettext("case history", "Rated"),
+        CaseAction.EVALUATE: pgettext("case history", "Evaluated"),
     }
 
 

@@ -9,7 +9,7 @@ from rest_framework_gis.fields import GeometryField
 from civicmap.api.fields import QueryTimeField
 from civicmap.api.paging import page_field
 from civicmap.i18n import name_field
-from issues.models import Category, Report, Stage
+from issues.models import CaseAction, Category, Report, Stage
 from issues.selectors import PUBLIC_PAGE_SIZE_MAX, photo_url
 from issues.visibility import note_for_reporters
 
@@ -159,10 +159,9 @@ class ReportFeatureOutput(serializers.Serializer):
 
 
 # CaseEvent.action values a rider may see of their own case (not assignments, not others'
-# confirmations); the names are the lifecycle's actions (patrol/lifecycle.py).
-PUBLIC_EVENT_ACTIONS = {"created", "report_merged", "file", "cancel", "dispatch", "redispatch",
-                        "decline", "accept", "start", "handin", "verify", "sendback", "reply",
-                        "escalate", "rate", "evaluate", "merge"}
+# confirmations): every lifecycle action (issues.models.CaseAction) but assign and split.
+PUBLIC_EVENT_ACTIONS = {"created", "report_merged",
+                        *(set(CaseAction) - {CaseAction.ASSIGN, CaseAction.SPLIT})}
 
 
 class MyReportOutput(ReportFeatureOutput):

@@ -25,7 +25,16 @@ from django.utils.translation import ngettext
 
 from civicmap.i18n import name_field
 from issues.hooks import task_handling
-from issues.models import OPEN_STAGES, Case, CaseEvent, Category, Report, ReportPhoto, Stage
+from issues.models import (
+    OPEN_STAGES,
+    Case,
+    CaseAction,
+    CaseEvent,
+    Category,
+    Report,
+    ReportPhoto,
+    Stage,
+)
 from issues.open311.definitions import BEIJING, ServiceAttribute, service_attributes
 from issues.selectors import photo_url
 from issues.visibility import report_text_public
@@ -49,12 +58,13 @@ KIND_LABELS = {"C": _("Components"), "E": _("Events"), "L": _("Local services")}
 # Assignments, confirmations and merges into this case stay internal; free-text notes of
 # staff and workers are never shown.
 NOTE_TYPES = {
-    "created": "opened", "file": "activity", "dispatch": "activity",
-    "redispatch": "activity", "decline": "activity", "accept": "activity",
-    "start": "activity", "handin": "activity", "sendback": "activity",
-    "escalate": "activity", "report_merged": "activity", "verify": "closed",
-    "reply": "closed", "cancel": "closed", "merge": "closed", "rate": "activity",
-    "evaluate": "activity",
+    "created": "opened", CaseAction.FILE: "activity", CaseAction.DISPATCH: "activity",
+    CaseAction.REDISPATCH: "activity", CaseAction.DECLINE: "activity",
+    CaseAction.ACCEPT: "activity", CaseAction.START: "activity", CaseAction.HANDIN: "activity",
+    CaseAction.SENDBACK: "activity", CaseAction.ESCALATE: "activity",
+    "report_merged": "activity", CaseAction.VERIFY: "closed", CaseAction.REPLY: "closed",
+    CaseAction.CANCEL: "closed", CaseAction.MERGE: "closed", CaseAction.RATE: "activity",
+    CaseAction.EVALUATE: "activity",
 }
 
 

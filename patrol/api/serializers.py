@@ -7,7 +7,7 @@ from rest_framework import serializers
 from civicmap.api.fields import QueryTimeField
 from civicmap.api.paging import offset_field
 from civicmap.i18n import name_field
-from issues.models import Case, Stage
+from issues.models import Case, CaseAction, Stage
 from issues.selectors import photo_url
 from issues.visibility import CaseAccess
 from patrol.models import Task
@@ -47,7 +47,7 @@ class QueueQuery(serializers.Serializer):
 
 
 class BulkInput(serializers.Serializer):
-    action = serializers.ChoiceField(choices=["file", "cancel"])
+    action = serializers.ChoiceField(choices=[CaseAction.FILE, CaseAction.CANCEL])
     cases = serializers.ListField(child=serializers.IntegerField(), min_length=1,
                                   max_length=200)
     reason = serializers.CharField(required=False, allow_blank=True, max_length=200)

@@ -14,6 +14,7 @@ from civicmap.api.permissions import IsOfficeStaff
 from civicmap.errors import MSG_NOT_FOUND, Conflict, FieldError, NotFound
 from civicmap.i18n import name_field
 from civicmap.models import WGS84
+from issues.models import CaseAction
 from issues.visibility import case_access
 from patrol.api.serializers import (
     ActionInput,
@@ -42,7 +43,7 @@ class CaseActionView(APIView):
 
     @extend_schema(request=ActionInput, responses={200: dict})
     def post(self, request: Request, case_id: int, action: str) -> Response:
-        if action not in ACTIONS or action == "evaluate":
+        if action not in ACTIONS or action == CaseAction.EVALUATE:
             raise NotFound(FieldError("action", "unknown", MSG_NOT_FOUND))
         form = ActionInput(data=request.data)
         form.is_valid(raise_exception=True)

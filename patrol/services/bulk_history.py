@@ -50,7 +50,7 @@ from django.db import connection, transaction
 from django.db.models import Count
 
 from civicmap.roles import Role
-from issues.models import OPEN_STAGES, Category, Rider, Stage
+from issues.models import OPEN_STAGES, CaseAction, Category, Rider, Stage
 from issues.services.bulk import rows_copy
 from issues.services.points import (
     CAPPED_SUFFIX,
@@ -363,7 +363,7 @@ class _CasePlanner:
         if at >= self.now:
             return False
         deadlines = None
-        if action in {"dispatch", "escalate"}:
+        if action in {CaseAction.DISPATCH, CaseAction.ESCALATE}:
             deadlines = _offer_deadlines(self.category, at)
         self.steps.append(Step(action, at, actor, params or None, deadlines))
         self.last = at
@@ -392,15 +392,15 @@ class _CasePlanner:
             return self.steps
         triage_at = case.created_at + _hours(self.triage_delay())
         if rng.random() < self.profile.cancel:
-            self.add("cancel", self.after_last_report(triage_at), self.office(),
+            self.add(CaseAction.CANCEL, self.after_last_report(triage_at), self.office(),
                      reason=rng.choice(CANCEL_REASONS))
             return self.steps
         if self.kind is None or rng.random() < self.profile.file_first:
-            if not self.add("file", triage_at, self.office()) or self.kind is None:
+            if not self.add(CaseAction.FILE, triage_at, self.office()) or self.kind is None:
                 return self.steps
             band = (0.1, 2.0) if rng.random() < 0.7 else (2.0, 24.0)
             triage_at = self.last + _hours(rng.uniform(*band))
-        if self.add("dispatch", triage_at, self.office()):
+        if self.add(CaseAction.DISPATCH, triage_at, self.office()):
             self.work(self.last, self.steps[-1].deadlines)
         return self.steps
 
@@ -421,7 +421,7 @@ class _CasePlanner:
             return
         if self.kind == K.UNION:
             if rng.random() < profile.union_accept:
-                if not self.add("accept", self.accept_time(offered, response_due),
+                if not self.add(CaseAction.ACCEPT, self.accept_time(offered, response_due),
                                 ("worker", rng.getrandbits(16))):
                     return
                 actor: tuple = ("assignee",)
@@ -429,14 +429,14 @@ class _CasePlanner:
                 actor = ("worker", rng.getrandbits(16))
             reply_at = self.after_last_report(self.handin_time(self.last, offered,
                                                                resolution_due))
-            if self.add("reply", reply_at, actor, note=rng.choice(REPLY_NOTES)):
+            if self.add(CaseAction.REPLY, reply_at, actor, note=rng.choice(REPLY_NOTES)):
                 self.closed(self.last)
             return
-        if not self.add("accept", self.accept_time(offered, response_due),
+        if not self.add(CaseAction.ACCEPT, self.accept_time(offered, response_due),
                         ("worker", rng.getrandbits(16))):
             return
         if self.kind == K.TEAM and not escalated and rng.random() < profile.escalate:
-            if self.add("escalate", self.last + _hours(rng.uniform(1, 48)), ("leader",),
+            if self.add(CaseAction.ESCALATE, self.last + _hours(rng.uniform(1, 48)), ("leader",),
                         reason=rng.choice(ESCALATE_REASONS)):
                 self.work(self.last, self.steps[-1].deadlines, escalated=True)
             return
@@ -445,21 +445,21 @@ class _CasePlanner:
         accepted = self.last
         handin_at = self.handin_time(accepted, offered, resolution_due)
         if rng.random() < profile.start:
-            if not self.add("start", self.uniform_between(accepted, handin_at, 0.05, 0.3),
+            if not self.add(CaseAction.START, self.uniform_between(accepted, handin_at, 0.05, 0.3),
                             ("assignee",)):
                 return
-        if not self.add("handin", handin_at, ("assignee",), note=rng.choice(HANDIN_NOTES)):
+        if not self.add(CaseAction.HANDIN, handin_at, ("assignee",), note=rng.choice(HANDIN_NOTES)):
             return
         if rng.random() < profile.sendback:
-            if not (self.add("sendback", self.last + _hours(rng.uniform(1, 24)), self.office(),
-                             note=rng.choice(SENDBACK_NOTES))
-                    and self.add("start", self.last + _hours(rng.uniform(1, 24)),
+            if not (self.add(CaseAction.SENDBACK, self.last + _hours(rng.uniform(1, 24)),
+                             self.office(), note=rng.choice(SENDBACK_NOTES))
+                    and self.add(CaseAction.START, self.last + _hours(rng.uniform(1, 24)),
                                  ("assignee",))
-                    and self.add("handin", self.last + _hours(rng.uniform(2, 72)),
+                    and self.add(CaseAction.HANDIN, self.last + _hours(rng.uniform(2, 72)),
                                  ("assignee",), note=rng.choice(HANDIN_NOTES))):
                 return
         verify_at = self.after_last_report(self.last + _hours(rng.uniform(0.5, 36)))
-        if self.add("verify", verify_at, self.office(), note=""):
+        if self.add(CaseAction.VERIFY, verify_at, self.office(), note=""):
             self.closed(self.last)
 
     def accept_time(self, offered: datetime, response_due: datetime) -> datetime:
@@ -486,14 +486,14 @@ class _CasePlanner:
             for rider in raters:
                 score = rng.choices(range(1, 6), profile.scores)[0]
                 at += _hours(rng.uniform(0.5, 72))
-                if not self.add("rate", at, ("user", rider), score=score,
+                if not self.add(CaseAction.RATE, at, ("user", rider), score=score,
                                 comment=rng.choice(RATING_COMMENTS[score])):
                     break
                 rated = True
                 at = self.last
         if not rated:
             self.add(  # a step after now is simply not taken
-                "evaluate", _evaluation_job_time(closed_at), None)
+                CaseAction.EVALUATE, _evaluation_job_time(closed_at), None)
 
 
 def _evaluation_job_time(closed_at: datetime) -> datetime:
@@ -581,11 +581,11 @@ def _resolve(step: Step, case: CaseSeed, working: _Working, reference: Reference
              live: dict[int, int]) -> PlannedStep | None:
     params = dict(step.params or {})
     route = None
-    if step.action in {AUTO_DISPATCH, "dispatch"}:
+    if step.action in {AUTO_DISPATCH, CaseAction.DISPATCH}:
         route = reference.route(case.category_id, case.community_id, live)
         if route is None:
             return None
-    elif step.action == "escalate":
+    elif step.action == CaseAction.ESCALATE:
         department = _department_by_code(reference,
                                          ESCALATE_TO.get(_team_type(reference, working)))
         if department is None:
@@ -596,15 +596,16 @@ def _resolve(step: Step, case: CaseSeed, working: _Working, reference: Reference
     if actor is False:
         return None
     # The task the step leaves live changes the least-busy counts from now on.
-    if step.action in {"verify", "reply", "escalate"} and working.route.kind == K.TEAM:
+    if (step.action in {CaseAction.VERIFY, CaseAction.REPLY, CaseAction.ESCALATE}
+            and working.route.kind == K.TEAM):
         live[working.route.team_id] -= 1
     if route is not None:
         if route.kind == K.TEAM:
             live[route.team_id] += 1
         working.route, working.assignee, working.handed_in_by = route, None, None
-    if step.action == "accept" and working.assignee is None:
+    if step.action == CaseAction.ACCEPT and working.assignee is None:
         working.assignee = actor
-    if step.action in {"handin", "reply"}:
+    if step.action in {CaseAction.HANDIN, CaseAction.REPLY}:
         working.handed_in_by = actor
     return PlannedStep(case.id, step.action, step.at, actor, params, route, step.deadlines)
 
@@ -629,7 +630,7 @@ def _actor(step: Step, working: _Working, reference: Reference) -> int | None | 
     if kind == "office":
         # The verifier must not be the one who handed the work in (services: MSG_SELF_VERIFY).
         staff = [pk for pk in reference.office_ids if pk != working.handed_in_by] \
-            if step.action == "verify" else list(reference.office_ids)
+            if step.action == CaseAction.VERIFY else list(reference.office_ids)
         return staff[ref[1] % len(staff)] if staff else False
     if working.route is None:
         return False
@@ -693,7 +694,7 @@ def histories_rows(*, steps: Iterable[PlannedStep], cases: Iterable[CaseSeed],
         if state is None:
             state = states[step.case_id] = _CaseState(Stage.NEW, seed.last_report_at)
         task = tasks[state.task] if state.task is not None else None
-        rule = TRANSITIONS["dispatch" if step.action == AUTO_DISPATCH else step.action]
+        rule = TRANSITIONS[CaseAction.DISPATCH if step.action == AUTO_DISPATCH else step.action]
         status = task[_T["status"]] if task else None
         if state.stage not in rule.case_from or (rule.task_from and status not in rule.task_from):
             raise IllegalStep(f"case {step.case_id}: {step.action} from {state.stage}/{status}")
@@ -704,39 +705,39 @@ def histories_rows(*, steps: Iterable[PlannedStep], cases: Iterable[CaseSeed],
         if rule.task_to is not None and task is not None:
             task[_T["status"]] = rule.task_to
         action = step.action
-        if action == "cancel":
+        if action == CaseAction.CANCEL:
             note = params["reason"].strip()
             state.cancel_reason = note[:200]
-        elif action == "accept":
+        elif action == CaseAction.ACCEPT:
             task[_T["accepted_at"]] = at
             task[_T["assignee_id"]] = task[_T["assignee_id"]] or step.actor_id
-        elif action in {"handin", "reply"}:
+        elif action in {CaseAction.HANDIN, CaseAction.REPLY}:
             note = params["note"].strip()
             task[_T["note"]], task[_T["handed_in_at"]] = note, at
             task[_T["handed_in_by_id"]] = step.actor_id
-            if action == "reply":
+            if action == CaseAction.REPLY:
                 task[_T["accepted_at"]] = task[_T["accepted_at"]] or at
                 task[_T["finished_at"]] = state.closed_at = at
-        elif action == "verify":
+        elif action == CaseAction.VERIFY:
             note = params.get("note", "").strip()
             task[_T["finished_at"]] = state.closed_at = at
             ledger.award(seed, at)
-        elif action == "sendback":
+        elif action == CaseAction.SENDBACK:
             note = params["note"].strip()
-        elif action == "escalate":
+        elif action == CaseAction.ESCALATE:
             note = params.get("reason", "").strip()
             data = {"department": reference.department_codes[params["department"]]}
             if task is not None:
                 task[_T["status"]], task[_T["finished_at"]] = T.ESCALATED, at
-        elif action == "rate":
+        elif action == CaseAction.RATE:
             data = {"score": params["score"]}
             ratings.append((step.case_id, step.actor_id, params["score"],
                             params.get("comment", "")[:2000], at))
         elif action == AUTO_DISPATCH:
             note = "auto"
         events.append((step.case_id, event_task, step.actor_id,
-                       "dispatch" if action == AUTO_DISPATCH else action, before, state.stage,
-                       note, data, at))
+                       CaseAction.DISPATCH if action == AUTO_DISPATCH else action, before,
+                       state.stage, note, data, at))
         if task is not None and task[_T["status"]] not in LIVE_TASK_STATUSES:
             state.task = None
         if step.route is not None:  # dispatch, auto-dispatch, escalate: task_offer

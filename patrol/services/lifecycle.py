@@ -21,7 +21,7 @@ from django.utils.translation import gettext_lazy as _
 
 from civicmap.errors import Conflict, FieldError, InvalidInput, NotFound, PermissionRefused
 from civicmap.roles import Role, user_has_role
-from issues.models import Case, CaseConfirmation, Category, Report, Stage
+from issues.models import Case, CaseAction, CaseConfirmation, Category, Report, Stage
 from issues.photos import photo_inspect
 from issues.services.cases import case_event_write, case_summary_recount
 from issues.services.photos import photo_store, stored_photos_cleanup
@@ -48,9 +48,11 @@ MSG_MERGE_TARGET = _("Merge into another open case of a public or the same categ
 MSG_SPLIT_REPORTS = _("Choose some, not all, of this case's reports.")
 MSG_NOT_FOUND = _("No such case.")
 
-OFFICE_ACTIONS = {"file", "cancel", "dispatch", "redispatch", "verify", "sendback", "merge",
-                  "split", "escalate"}
-WORKER_ACTIONS = {"accept", "decline", "start", "handin"}
+OFFICE_ACTIONS = {CaseAction.FILE, CaseAction.CANCEL, CaseAction.DISPATCH,
+                  CaseAction.REDISPATCH, CaseAction.VERIFY, CaseAction.SENDBACK,
+                  CaseAction.MERGE, CaseAction.SPLIT, CaseAction.ESCALATE}
+WORKER_ACTIONS = {CaseAction.ACCEPT, CaseAction.DECLINE, CaseAction.START,
+                  CaseAction.HANDIN}
 AUTO_EVALUATE_AFTER_DAYS = 7
 
 
@@ -88,22 +90,23 @@ def _reporter_or_confirmer(actor, case: Case) -> bool:
 def actor_may(*, actor, action: str, case: Case, task: Task | None) -> bool:
     """Role rules per action (the table decides the stage rules)."""
     if actor is None:  # the system itself: intake auto-dispatch, the evaluation job
-        return action in {"dispatch", "evaluate"}
+        return action in {CaseAction.DISPATCH, CaseAction.EVALUATE}
     office = user_has_role(actor, Role.OFFICE_STAFF)
     union_task = task is not None and task.assignee_kind == Task.AssigneeKind.UNION
     if action in OFFICE_ACTIONS and office:
         return True
-    if action == "escalate":
+    if action == CaseAction.ESCALATE:
         return _is_leader(actor, task)
     if action in WORKER_ACTIONS:
         return _is_worker(actor, task)
-    if action == "assign":
+    if action == CaseAction.ASSIGN:
         return office or _is_leader(actor, task)
-    if action == "reply":
+    if action == CaseAction.REPLY:
         return union_task and user_has_role(actor, Role.UNION_STAFF)
-    if action == "rate":
+    if action == CaseAction.RATE:
         return _reporter_or_confirmer(actor, case)
-    if action in {"file", "cancel", "dispatch"} and case.category.handler == Category.Handler.UNION:
+    if (action in {CaseAction.FILE, CaseAction.CANCEL, CaseAction.DISPATCH}
+            and case.category.handler == Category.Handler.UNION):
         return user_has_role(actor, Role.UNION_STAFF)
     return False
 
@@ -115,8 +118,9 @@ def case_allowed_actions(*, case: Case, actor) -> list[str]:
     return [
         action for action in allowed_actions(stage=case.stage,
                                              task_status=task.status if task else None)
-        if action != "evaluate" and actor_may(actor=actor, action=action, case=case, task=task)
-        and not (action == "verify" and handed_in_by_actor)
+        if action != CaseAction.EVALUATE
+        and actor_may(actor=actor, action=action, case=case, task=task)
+        and not (action == CaseAction.VERIFY and handed_in_by_actor)
     ]
 
 
@@ -223,7 +227,7 @@ def _route_from_params(context: ActionContext) -> Route:
 
 
 def _file(context: ActionContext) -> None:
-    _move(context, "file")
+    _move(context, CaseAction.FILE)
     notify(kind="case_filed", case=context.case, at=context.at)
 
 
@@ -232,14 +236,14 @@ def _cancel(context: ActionContext) -> None:
     if not reason:
         raise InvalidInput(FieldError("reason", "required", MSG_REASON_REQUIRED))
     context.case.cancel_reason = reason[:200]
-    _move(context, "cancel", note=reason)
+    _move(context, CaseAction.CANCEL, note=reason)
     case_points_revoke(case=context.case, at=context.at)
     notify(kind="case_cancelled", case=context.case, at=context.at)
 
 
 def _dispatch(context: ActionContext) -> None:
     route = _route_from_params(context)
-    _move(context, "dispatch")
+    _move(context, CaseAction.DISPATCH)
     context.task = task_offer(case=context.case, route=route, at=context.at)
     notify(kind="case_dispatched", case=context.case, at=context.at)
 
@@ -247,7 +251,7 @@ def _dispatch(context: ActionContext) -> None:
 def _redispatch(context: ActionContext) -> None:
     route = _route_from_params(context)
     context.task.finished_at = context.at
-    _move(context, "redispatch")
+    _move(context, CaseAction.REDISPATCH)
     context.task = task_offer(case=context.case, route=route, at=context.at)
 
 
@@ -257,14 +261,14 @@ def _decline(context: ActionContext) -> None:
         raise InvalidInput(FieldError("reason", "required", MSG_REASON_REQUIRED))
     context.task.decline_reason = reason[:200]
     context.task.finished_at = context.at
-    _move(context, "decline", note=reason)
+    _move(context, CaseAction.DECLINE, note=reason)
 
 
 def _accept(context: ActionContext) -> None:
     context.task.accepted_at = context.at
     if context.task.assignee_id is None:
         context.task.assignee = context.actor
-    _move(context, "accept")
+    _move(context, CaseAction.ACCEPT)
 
 
 def _assign(context: ActionContext) -> None:
@@ -276,12 +280,12 @@ def _assign(context: ActionContext) -> None:
         raise InvalidInput(FieldError("assignee", "not_member", MSG_NOT_MEMBER))
     context.task.assignee = member
     context.task.save(update_fields=["assignee"])
-    case_event_write(case=context.case, action="assign", actor=context.actor,
+    case_event_write(case=context.case, action=CaseAction.ASSIGN, actor=context.actor,
                      task=context.task, data={"assignee": member.pk}, at=context.at)
 
 
 def _start(context: ActionContext) -> None:
-    _move(context, "start")
+    _move(context, CaseAction.START)
 
 
 def _handin(context: ActionContext) -> None:
@@ -294,7 +298,7 @@ def _handin(context: ActionContext) -> None:
     task.proof_photo = photo_store(upload=upload, inspected=inspected,
                                    stored=context.params["stored"])
     task.note, task.handed_in_at, task.handed_in_by = note, context.at, context.actor
-    _move(context, "handin", note=note)
+    _move(context, CaseAction.HANDIN, note=note)
 
 
 def _verify(context: ActionContext) -> None:
@@ -302,7 +306,7 @@ def _verify(context: ActionContext) -> None:
         raise PermissionRefused(FieldError("action", "self_verify", MSG_SELF_VERIFY))
     context.task.finished_at = context.at
     context.case.closed_at = context.at
-    _move(context, "verify", note=(context.params.get("note") or "").strip())
+    _move(context, CaseAction.VERIFY, note=(context.params.get("note") or "").strip())
     case_points_award(case=context.case, at=context.at)
     notify(kind="case_closed", case=context.case, at=context.at)
 
@@ -311,7 +315,7 @@ def _sendback(context: ActionContext) -> None:
     note = (context.params.get("note") or "").strip()
     if not note:
         raise InvalidInput(FieldError("note", "required", MSG_NOTE_REQUIRED))
-    _move(context, "sendback", note=note)
+    _move(context, CaseAction.SENDBACK, note=note)
 
 
 def _reply(context: ActionContext) -> None:
@@ -323,7 +327,7 @@ def _reply(context: ActionContext) -> None:
     task.accepted_at = task.accepted_at or context.at
     task.finished_at = context.at
     context.case.closed_at = context.at
-    _move(context, "reply", note=note)
+    _move(context, CaseAction.REPLY, note=note)
     notify(kind="case_closed", case=context.case, at=context.at)
 
 
@@ -337,7 +341,7 @@ def _escalate(context: ActionContext) -> None:
         context.task.status = Task.Status.ESCALATED
         context.task.finished_at = context.at
         context.task.save(update_fields=["status", "finished_at"])
-    _move(context, "escalate", note=(context.params.get("reason") or "").strip(),
+    _move(context, CaseAction.ESCALATE, note=(context.params.get("reason") or "").strip(),
           data={"department": department.code})
     context.task = task_offer(case=context.case, at=context.at,
                               route=Route(Task.AssigneeKind.DEPARTMENT, department=department))
@@ -355,16 +359,16 @@ def _rate(context: ActionContext) -> None:
     )
     if not created:
         raise Conflict(FieldError("score", "already_rated", MSG_ALREADY_RATED))
-    _move(context, "rate", data={"score": score})
+    _move(context, CaseAction.RATE, data={"score": score})
 
 
 def _evaluate(context: ActionContext) -> None:
-    _move(context, "evaluate")
+    _move(context, CaseAction.EVALUATE)
 
 
 def _merge(context: ActionContext) -> None:
     target = (Case.objects.select_for_update().filter(pk=context.params.get("into"))
-              .exclude(pk=context.case.pk).filter(stage__in=TRANSITIONS["split"].case_from)
+              .exclude(pk=context.case.pk).filter(stage__in=TRANSITIONS[CaseAction.SPLIT].case_from)
               .first())
     if target is None or target.category_id != context.case.category_id and not (
         target.category.equivalents.filter(pk=context.case.category_id).exists()
@@ -383,7 +387,7 @@ def _merge(context: ActionContext) -> None:
     context.case.cancel_reason = "merged"
     context.case.report_count = context.case.reporter_count = 0
     Case.objects.filter(pk=context.case.pk).update(report_count=0, reporter_count=0)
-    _move(context, "merge", data={"into": target.pk, "reports": [r.pk for r in moved]})
+    _move(context, CaseAction.MERGE, data={"into": target.pk, "reports": [r.pk for r in moved]})
     case_event_write(case=target, action="merged_in", actor=context.actor, at=context.at,
                      data={"from": context.case.pk, "reports": [r.pk for r in moved]})
 
@@ -403,18 +407,20 @@ def _split(context: ActionContext) -> None:
     case_summary_recount(case=new_case, last_report=reports[-1])
     remaining = context.case.reports.latest("received_at")
     case_summary_recount(case=context.case, last_report=remaining)
-    _move(context, "split", data={"new_case": new_case.pk, "reports": [r.pk for r in reports]})
+    _move(context, CaseAction.SPLIT,
+          data={"new_case": new_case.pk, "reports": [r.pk for r in reports]})
     case_event_write(case=new_case, action="split_from", actor=context.actor, at=context.at,
                      to_stage=new_case.stage,
                      data={"from": context.case.pk, "reports": [r.pk for r in reports]})
 
 
-ACTIONS: dict[str, Callable[[ActionContext], None]] = {
-    "file": _file, "cancel": _cancel, "dispatch": _dispatch, "redispatch": _redispatch,
-    "decline": _decline, "accept": _accept, "assign": _assign, "start": _start,
-    "handin": _handin, "verify": _verify, "sendback": _sendback, "reply": _reply,
-    "escalate": _escalate, "rate": _rate, "evaluate": _evaluate, "merge": _merge,
-    "split": _split,
+ACTIONS: dict[CaseAction, Callable[[ActionContext], None]] = {
+    CaseAction.FILE: _file, CaseAction.CANCEL: _cancel, CaseAction.DISPATCH: _dispatch,
+    CaseAction.REDISPATCH: _redispatch, CaseAction.DECLINE: _decline,
+    CaseAction.ACCEPT: _accept, CaseAction.ASSIGN: _assign, CaseAction.START: _start,
+    CaseAction.HANDIN: _handin, CaseAction.VERIFY: _verify, CaseAction.SENDBACK: _sendback,
+    CaseAction.REPLY: _reply, CaseAction.ESCALATE: _escalate, CaseAction.RATE: _rate,
+    CaseAction.EVALUATE: _evaluate, CaseAction.MERGE: _merge, CaseAction.SPLIT: _split,
 }
 
 
@@ -430,7 +436,7 @@ def case_auto_dispatch(*, case: Case, at: datetime) -> Task | None:
     if route is None:
         return None
     context = ActionContext(case=case, task=None, actor=None, at=at, params={})
-    _move(context, "dispatch", note="auto")
+    _move(context, CaseAction.DISPATCH, note="auto")
     case.save(update_fields=["stage"])
     task = task_offer(case=case, route=route, at=at)
     notify(kind="case_dispatched", case=case, at=at)
@@ -450,7 +456,7 @@ def cases_evaluate_due(*, now: datetime | None = None) -> int:
     count = 0
     for case_id in due.values_list("pk", flat=True):
         try:
-            case_act(case_id=case_id, action="evaluate", actor=None, at=now)
+            case_act(case_id=case_id, action=CaseAction.EVALUATE, actor=None, at=now)
             count += 1
         except Conflict:  # rated meanwhile
             continue
