@@ -13,7 +13,7 @@ import pytest
 
 from civicmap.models import Subdistrict
 from fixtures.seed import reference_data_load
-from tests.issues.faults import RedisServer, database_url
+from tests.issues.faults import RedisServer, database_url, spare_broker_used
 
 TEST_SEED = 7
 
@@ -76,3 +76,11 @@ def redis_server():
     server.start()
     yield server
     server.kill()
+
+
+@pytest.fixture
+def spare_broker():
+    """Jobs this test queues wait in a Redis database no worker reads: a test that runs the job
+    in-process does not race the session's worker (whose settings differ from the test's)."""
+    with spare_broker_used() as url:
+        yield url

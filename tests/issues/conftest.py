@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from tests.issues.faults import spare_broker_used
 from tests.issues.helpers import client_for
 from tests.issues.test_open311_support import media_host_serving
 
@@ -40,10 +39,3 @@ def media_host():
     with media_host_serving() as server:
         yield server
 
-
-@pytest.fixture
-def spare_broker():
-    """Jobs this test queues wait in a Redis database no worker reads: a test that runs the job
-    in-process does not race the session's worker (whose settings differ from the test's)."""
-    with spare_broker_used() as url:
-        yield url

@@ -18,7 +18,6 @@ from rest_framework.authtoken.models import Token
 from patrol.models import WebhookDelivery
 from tests.patrol.test_webhooks_receiver import (
     SECRET,
-    broker_db12_used,
     celery_process,
     receiver_running,
     wait_until,
@@ -35,12 +34,6 @@ HUAIFANG = "110106005010"
 def receiver():
     with receiver_running() as made:
         yield made
-
-
-@pytest.fixture
-def broker_db12():
-    with broker_db12_used() as url:
-        yield url
 
 
 def _jpeg() -> bytes:
@@ -70,7 +63,7 @@ class Api:
 
 
 def test_a_verified_case_notifies_its_rider_in_the_feed_and_by_webhook_and_earns_points(
-        reference_data, live_server, receiver, broker_db12, settings, media_root, tmp_path):
+        reference_data, live_server, receiver, spare_broker, settings, media_root, tmp_path):
     settings.WEBHOOK_URL, settings.WEBHOOK_SECRET = receiver.url, SECRET
     receiver.start()
     worker = celery_process(kind="worker", log_path=tmp_path / "worker.log",

@@ -32,7 +32,6 @@ from patrol.webhooks import (
 from tests.patrol.helpers import act, case_in_stage, join_all, report, run_in_threads, user
 from tests.patrol.test_webhooks_receiver import (
     SECRET,
-    broker_db12_used,
     celery_process,
     receiver_running,
     wait_until,
@@ -43,12 +42,6 @@ from tests.patrol.test_webhooks_receiver import (
 def receiver():
     with receiver_running() as made:
         yield made
-
-
-@pytest.fixture
-def broker_db12():
-    with broker_db12_used() as url:
-        yield url
 
 
 @pytest.fixture
@@ -222,7 +215,7 @@ def test_the_dispatcher_claims_due_deliveries_once_and_a_used_claim_sends_nothin
 
 @pytest.mark.django_db(transaction=True)
 def test_a_delivery_being_sent_is_skipped_by_the_dispatcher_and_by_a_second_copy(
-        reference_data, webhook, broker_db12):
+        reference_data, webhook, spare_broker):
     webhook.start()
     delivery = _filed_case_delivery()
     WebhookDelivery.objects.filter(pk=delivery.pk).update(next_attempt_at=timezone.now())
@@ -279,7 +272,7 @@ def _worker_settings(**extra: str) -> dict[str, str]:
 
 @pytest.mark.django_db(transaction=True)
 def test_a_receiver_that_is_down_then_up_gets_each_notification(
-        reference_data, webhook, broker_db12, settings, tmp_path):
+        reference_data, webhook, spare_broker, settings, tmp_path):
     settings.WEBHOOK_CLAIM_LEASE_S = 5
     worker = celery_process(kind="worker", log_path=tmp_path / "worker.log",
                             receiver_url=webhook.url, settings_env=_worker_settings())
@@ -316,7 +309,7 @@ def test_a_receiver_that_is_down_then_up_gets_each_notification(
 
 @pytest.mark.django_db(transaction=True)
 def test_a_worker_killed_mid_delivery_leads_to_a_redelivery_with_the_same_id(
-        reference_data, webhook, broker_db12, settings, tmp_path):
+        reference_data, webhook, spare_broker, settings, tmp_path):
     # No beat and a long lease: only Redis (late acknowledgement, a 3-second visibility timeout)
     # can bring the killed worker's task back.
     settings.WEBHOOK_CLAIM_LEASE_S = 600

@@ -1,4 +1,4 @@
-"""A real local webhook receiver, a real Celery worker (and beat) on Redis database 12, and the
+"""A real local webhook receiver, a real Celery worker (and beat) on the spare broker, and the
 tests of the receiver's own signature check.
 
 The other webhook and notification tests import from here:
@@ -7,13 +7,13 @@ The other webhook and notification tests import from here:
   would (HMAC-SHA256 over ``timestamp.body`` with the shared secret, a timestamp within five
   minutes), records it, and drops repeats by ``X-Civicmap-Delivery``. It can be down (its port
   closed: connection refused), answer 503, or stall a request until the test lets it go.
-* ``celery_process``: a worker or beat subprocess reading the test database, its broker Redis
-  database 12 (the suite's own workers use 15), with the webhook settings passed in its
+* ``celery_process``: a worker or beat subprocess reading the test database, its broker the
+  spare Redis database (``TEST_SPARE_BROKER_URL``, 12 by default; the suite's own workers use
+  15), with the webhook settings passed in its
   environment and, for workers, the Redis visibility timeout the test chooses.
-* ``broker_db12_used``: points this process's Celery app at the same Redis database 12, so the
-  tasks it queues reach that worker and no other.
-
-Modules using them define their fixtures from ``receiver_running`` and ``broker_db12_used``.
+The ``spare_broker`` fixture (tests/conftest.py) points this process's Celery app at the same
+database, so the tasks it queues reach that worker and no other. Modules using these define
+their receiver fixture from ``receiver_running``.
 """
 
 from __future__ import annotations
@@ -44,10 +44,9 @@ from patrol.webhooks import (
     HEADER_TIMESTAMP,
     webhook_signature,
 )
-from tests.issues.faults import SPARE_BROKER_URL, database_url, spare_broker_used
+from tests.issues.faults import SPARE_BROKER_URL, database_url
 
 SECRET = "test-webhook-secret-h13"
-BROKER_DB12 = SPARE_BROKER_URL
 TIMESTAMP_TOLERANCE_S = 300
 
 
@@ -196,7 +195,7 @@ def receiver():
         yield made
 
 
-# --- Celery on Redis database 12 -----------------------------------------------------------------
+# --- Celery on the spare broker -----------------------------------------------------------------
 
 
 # Runs in the subprocess: Django's test settings, then this test's broker and transport options
@@ -241,7 +240,7 @@ class CeleryProcess:
 def celery_process(*, kind: str, log_path: Path, receiver_url: str, settings_env: dict | None
                    = None, visibility_timeout_s: int = 3600,
                    media_root: Path | None = None) -> CeleryProcess:
-    """Start ``celery worker`` or ``celery beat`` on Redis database 12 and the test database;
+    """Start ``celery worker`` or ``celery beat`` on the spare broker and the test database;
     for a worker, wait until it is ready."""
     from django.conf import settings
 
@@ -249,7 +248,7 @@ def celery_process(*, kind: str, log_path: Path, receiver_url: str, settings_env
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "civicmap.settings.test",
         "DATABASE_URL": database_url(),
-        "TEST_CELERY_BROKER_URL": BROKER_DB12,
+        "TEST_CELERY_BROKER_URL": SPARE_BROKER_URL,
         "H13_TRANSPORT_OPTIONS": json.dumps({
             "visibility_timeout": visibility_timeout_s, "unacked_restore_interval": 1,
             "unacked_restore_throttle": 1,
@@ -280,11 +279,6 @@ def celery_process(*, kind: str, log_path: Path, receiver_url: str, settings_env
             raise RuntimeError(f"Celery {kind} did not start:\n{started.log()}")
         time.sleep(0.1)
     return started
-
-
-def broker_db12_used():
-    """This process's Celery app publishes to Redis database 12 (emptied first) meanwhile."""
-    return spare_broker_used()
 
 
 def wait_until(check, *, timeout_s: float = 30.0, every_s: float = 0.2, what: str = "",
