@@ -268,7 +268,7 @@ def _busiest_team_leader() -> tuple[str, str, int]:
     """The team with the most live tasks: its leader, one volunteer, the count."""
     from django.db.models import Count, Q
 
-    from patrol.lifecycle import LIVE_TASK_STATUSES
+    from issues.models import LIVE_TASK_STATUSES
     from patrol.models import VolunteerTeam
 
     team = (VolunteerTeam.objects.annotate(
@@ -281,7 +281,7 @@ def _busiest_team_leader() -> tuple[str, str, int]:
 def _busiest_liaison() -> tuple[str, int]:
     from django.db.models import Count, Q
 
-    from patrol.lifecycle import LIVE_TASK_STATUSES
+    from issues.models import LIVE_TASK_STATUSES
     from patrol.models import Department
 
     department = (Department.objects.annotate(

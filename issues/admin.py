@@ -110,7 +110,7 @@ class CaseEventInline(ServiceWrittenAdminMixin, admin.TabularInline):
     model = CaseEvent
     extra = 0
     can_delete = False
-    readonly_fields = ["at", "action", "actor", "from_stage", "to_stage", "note", "task"]
+    readonly_fields = ["at", "action", "actor", "from_stage", "to_stage", "note", "task_id"]
 
 
 @admin.register(Case)

@@ -250,11 +250,31 @@ class Stage(models.TextChoices):
     CANCELLED = "cancelled", _("Cancelled")
 
 
+# A case is "open" (live, counted as backlog, joinable by a new report) in these stages.
 OPEN_STAGES = (Stage.NEW, Stage.FILED, Stage.DISPATCHED, Stage.IN_PROGRESS, Stage.HANDED_IN)
 
 
+class TaskStatus(models.TextChoices):
+    """Where a case's task stands (patrol.models.Task.status). Named here, beside the stages,
+    because the transition table (issues.lifecycle) moves both together."""
+
+    OFFERED = "offered", _("Offered")
+    ACCEPTED = "accepted", _("Accepted")
+    IN_PROGRESS = "in_progress", _("In progress")
+    HANDED_IN = "handed_in", _("Handed in")
+    SENT_BACK = "sent_back", _("Sent back")
+    DONE = "done", _("Done")
+    DECLINED = "declined", _("Declined")
+    ESCALATED = "escalated", _("Escalated")
+
+
+# A task is "live" (being worked; at most one per case) in these statuses.
+LIVE_TASK_STATUSES = (TaskStatus.OFFERED, TaskStatus.ACCEPTED, TaskStatus.IN_PROGRESS,
+                      TaskStatus.HANDED_IN, TaskStatus.SENT_BACK)
+
+
 class CaseAction(StrEnum):
-    """The lifecycle's actions: the names of patrol.lifecycle.TRANSITIONS, the API's action
+    """The lifecycle's actions: the names of issues.lifecycle.TRANSITIONS, the API's action
     URLs and the ``action`` of their ``CaseEvent`` rows. Every list of actions names these
     members, never the strings. The labels are presentation and live with the pages
     (frontend.maps.console), which word some actions twice (as a button, as history)."""
@@ -607,10 +627,10 @@ class CaseEvent(models.Model):
     case = models.ForeignKey(
         Case, on_delete=models.CASCADE, related_name="events", verbose_name=_("case")
     )
-    task = models.ForeignKey(
-        "patrol.Task", on_delete=models.CASCADE, null=True, blank=True, related_name="events",
-        verbose_name=_("task"),
-    )
+    # The task the event is about (patrol.models.Task). A plain column here, so that the audit
+    # trail does not point up to patrol; patrol's migration 0008 makes the database refuse an id
+    # that is not a task's (a foreign key constraint, deleted with its task).
+    task_id = models.BigIntegerField(_("task"), null=True, blank=True, db_index=True)
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True,
         related_name="+", verbose_name=_("actor"),

@@ -10,8 +10,7 @@ from django.db.models import Count, Q
 
 from civicmap.i18n import name_field
 from issues.layers import MapFilters, open_cases_in_communities
-from issues.models import OPEN_STAGES
-from patrol.lifecycle import LIVE_TASK_STATUSES
+from issues.models import LIVE_TASK_STATUSES, OPEN_STAGES
 from patrol.models import Task
 from patrol.selectors import QueueFilters, triage_queue
 

@@ -10,7 +10,7 @@ from django.utils.translation import gettext_lazy as _
 
 from civicmap.bounds import DEADLINE_AHEAD_MAX
 from civicmap.models import WGS84, CommunityGrid
-from issues.models import Case, TeamType
+from issues.models import LIVE_TASK_STATUSES, Case, TaskStatus, TeamType
 
 
 class Department(models.Model):
@@ -60,22 +60,10 @@ class VolunteerTeam(models.Model):
         return self.name_zh
 
 
-# Tasks still being worked (patrol.lifecycle.LIVE_TASK_STATUSES; a test holds the two equal).
-LIVE_STATUSES = ("offered", "accepted", "in_progress", "handed_in", "sent_back")
-
-
 class Task(models.Model):
     """A case handed to a team, a department or the union, with its own progress and deadlines."""
 
-    class Status(models.TextChoices):
-        OFFERED = "offered", _("Offered")
-        ACCEPTED = "accepted", _("Accepted")
-        IN_PROGRESS = "in_progress", _("In progress")
-        HANDED_IN = "handed_in", _("Handed in")
-        SENT_BACK = "sent_back", _("Sent back")
-        DONE = "done", _("Done")
-        DECLINED = "declined", _("Declined")
-        ESCALATED = "escalated", _("Escalated")
+    Status = TaskStatus  # the lifecycle's vocabulary (issues.models)
 
     class AssigneeKind(models.TextChoices):
         TEAM = "team", _("Volunteer team")
@@ -134,15 +122,16 @@ class Task(models.Model):
             models.Index(fields=["status", "resolution_due"], name="task_resolution_due"),
             # A team's or a department's task list by deadline: one range of live tasks each.
             models.Index(fields=["team", "resolution_due", "id"], name="task_live_team_due",
-                         condition=Q(status__in=LIVE_STATUSES)),
+                         condition=Q(status__in=LIVE_TASK_STATUSES)),
             models.Index(fields=["department", "resolution_due", "id"],
-                         name="task_live_department_due", condition=Q(status__in=LIVE_STATUSES)),
+                         name="task_live_department_due",
+                         condition=Q(status__in=LIVE_TASK_STATUSES)),
             # Nearest first within a team or a department (btree_gist lets GiST take the id).
             # Each only on its own kind of task, so that a team's list can use no other.
             GistIndex(fields=["team", "location"], name="task_live_team_location",
-                      condition=Q(status__in=LIVE_STATUSES, team__isnull=False)),
+                      condition=Q(status__in=LIVE_TASK_STATUSES, team__isnull=False)),
             GistIndex(fields=["department", "location"], name="task_live_department_location",
-                      condition=Q(status__in=LIVE_STATUSES, department__isnull=False)),
+                      condition=Q(status__in=LIVE_TASK_STATUSES, department__isnull=False)),
         ]
         constraints = [
             models.CheckConstraint(

@@ -14,8 +14,7 @@ from dataclasses import dataclass
 
 from django.db.models import Count, Q
 
-from issues.models import Case, Category
-from patrol.lifecycle import LIVE_TASK_STATUSES
+from issues.models import LIVE_TASK_STATUSES, Case, Category
 from patrol.models import Department, RoutingRule, Task, VolunteerTeam
 
 

@@ -19,9 +19,8 @@ from django.utils import timezone
 from civicmap.i18n import name_field
 from civicmap.roles import Role, user_has_role
 from issues.hooks import TaskHandling
-from issues.models import Case, Stage
+from issues.models import LIVE_TASK_STATUSES, Case, Stage
 from issues.visibility import case_visible_to
-from patrol.lifecycle import LIVE_TASK_STATUSES
 from patrol.models import Department, Rating, Task, VolunteerTeam
 
 # What a task list reads (patrol.api.serializers.task_output): loading only these keeps a
@@ -146,7 +145,7 @@ class QueueFilters:
     offset: int = 0
 
 
-# The stages in which a case can have a live task (patrol.lifecycle: dispatch and escalation
+# The stages in which a case can have a live task (issues.lifecycle: dispatch and escalation
 # lead to "dispatched"; the task stays live until closure, or a decline back to "filed").
 STAGES_WITH_LIVE_TASK = (Stage.DISPATCHED, Stage.IN_PROGRESS, Stage.HANDED_IN)
 

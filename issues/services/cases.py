@@ -1,6 +1,7 @@
 """Writes for cases at intake: opening one, adding a report, a rider confirming one.
 
-The lifecycle after intake (file, dispatch, close …) is the patrol app's state machine.
+The lifecycle after intake (file, dispatch, close …): issues.lifecycle (its table, the stage,
+the events) and patrol.services.lifecycle (the actions' effects).
 """
 
 from __future__ import annotations
@@ -14,13 +15,13 @@ from django.contrib.gis.db.models.functions import Distance
 from django.contrib.gis.geos import Point
 from django.db import connection, transaction
 from django.db.models import Count, Q
-from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from civicmap.errors import Conflict, FieldError, InvalidInput, NotFound
 from civicmap.selectors import GridPlace
 from civicmap.spatial import as_geometry_point
-from issues.models import Case, CaseConfirmation, CaseEvent, Category, Report
+from issues.lifecycle import case_event_write
+from issues.models import Case, CaseConfirmation, Category, Report
 from issues.photos import photo_inspect
 from issues.services.photos import photo_store, stored_photos_cleanup
 from issues.sql import CASE_REPORT_JOINED
@@ -30,16 +31,6 @@ MSG_CASE_PRIVATE = _("No such case.")
 MSG_CONFIRM_TOO_FAR = _(
     "You are %(distance)s m from this case: confirm it from within %(limit)s m."
 )
-
-
-def case_event_write(*, case: Case, action: str, actor=None, from_stage: str = "",
-                     to_stage: str = "", note: str = "", task=None, data: dict | None = None,
-                     at: datetime | None = None) -> CaseEvent:
-    """Append one event to the case's audit trail (never edited afterwards)."""
-    return CaseEvent.objects.create(
-        case=case, action=action, actor=actor, from_stage=from_stage, to_stage=to_stage,
-        note=note, task=task, data=data or {}, at=at or timezone.now(),
-    )
 
 
 def case_open(*, category: Category, point: Point, now: datetime, place: GridPlace,

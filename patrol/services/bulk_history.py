@@ -16,7 +16,7 @@ one is given the life the services would have given it, in four parts kept apart
 3. ``histories_rows`` (pure): the rows those steps leave behind (case stage, closed_at,
    updated_at; tasks; CaseEvents; Ratings; the riders' PointsEntry awards of each verification,
    as ``issues.services.points.case_points_award`` writes them, daily cap included), each step
-   checked against ``patrol.lifecycle.TRANSITIONS`` as ``case_act`` checks it.
+   checked against ``issues.lifecycle.TRANSITIONS`` as ``case_act`` checks it.
 4. ``case_histories_bulk_apply``: loads the snapshot, plans, and writes with COPY.
 
 tests/patrol/test_bulk_history.py replays the same planned steps through ``case_act`` and
@@ -50,7 +50,8 @@ from django.db import connection, transaction
 from django.db.models import Count
 
 from civicmap.roles import Role
-from issues.models import OPEN_STAGES, CaseAction, Category, Rider, Stage
+from issues.lifecycle import TRANSITIONS
+from issues.models import LIVE_TASK_STATUSES, OPEN_STAGES, CaseAction, Category, Rider, Stage
 from issues.services.bulk import rows_copy
 from issues.services.points import (
     CAPPED_SUFFIX,
@@ -58,7 +59,6 @@ from issues.services.points import (
     FIRST_REPORTER,
     verified_event_key,
 )
-from patrol.lifecycle import LIVE_TASK_STATUSES, TRANSITIONS
 from patrol.models import Department, RoutingRule, Task, VolunteerTeam
 from patrol.services.lifecycle import AUTO_EVALUATE_AFTER_DAYS, task_deadline
 from patrol.workdays import SHANGHAI

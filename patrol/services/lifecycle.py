@@ -1,9 +1,10 @@
-"""The case lifecycle state machine: the one place where stages and task statuses change.
+"""The lifecycle's actions: what each does to tasks, routing, notifications and points.
 
-``case_act`` takes an action name from ``patrol.lifecycle.TRANSITIONS``, locks the case and its
-live task, checks the table and the actor's role, applies the change and writes a CaseEvent, all
-in one transaction. A refused action changes nothing: 409 naming the allowed actions for an
-illegal transition, 403 for a role that may not act.
+``case_act`` takes an action name from ``issues.lifecycle.TRANSITIONS``, locks the case and its
+live task, checks the table and the actor's role, applies the action's effects (tasks, routing,
+notifications, points) and moves the case through ``issues.lifecycle.case_stage_move`` (its
+stage and its event), all in one transaction. A refused action changes nothing: 409 naming the
+allowed actions for an illegal transition, 403 for a role that may not act.
 """
 
 from __future__ import annotations
@@ -21,12 +22,27 @@ from django.utils.translation import gettext_lazy as _
 
 from civicmap.errors import Conflict, FieldError, InvalidInput, NotFound, PermissionRefused
 from civicmap.roles import Role, user_has_role
-from issues.models import Case, CaseAction, CaseConfirmation, Category, Report, Stage
+from issues.lifecycle import (
+    TRANSITIONS,
+    TransitionRefused,
+    allowed_actions,
+    case_event_write,
+    case_stage_move,
+    transition_for,
+)
+from issues.models import (
+    LIVE_TASK_STATUSES,
+    Case,
+    CaseAction,
+    CaseConfirmation,
+    Category,
+    Report,
+    Stage,
+)
 from issues.photos import photo_inspect
-from issues.services.cases import case_event_write, case_summary_recount
+from issues.services.cases import case_summary_recount
 from issues.services.photos import photo_store, stored_photos_cleanup
 from issues.services.points import case_points_award, case_points_revoke
-from patrol.lifecycle import LIVE_TASK_STATUSES, TRANSITIONS, allowed_actions
 from patrol.models import Department, Rating, Task, VolunteerTeam
 from patrol.routing import Route, route_for_case
 from patrol.services.notify import notify
@@ -158,32 +174,32 @@ def case_act(*, case_id: int, action: str, actor, at: datetime | None = None,
 
 
 def _check(case: Case, task: Task | None, action: str, actor) -> None:
-    rule = TRANSITIONS[action]
-    status = task.status if task else None
-    legal = case.stage in rule.case_from and (not rule.task_from or status in rule.task_from)
-    if not legal:
+    try:
+        transition_for(action=action, stage=case.stage,
+                       task_status=task.status if task else None)
+    except TransitionRefused:
         allowed = case_allowed_actions(case=case, actor=actor)
         raise Conflict(FieldError("action", "not_allowed", MSG_NOT_ALLOWED % {
             "action": action, "stage": case.stage, "allowed": ", ".join(allowed) or "—"}),
-            extra={"allowed": allowed})
+            extra={"allowed": allowed}) from None
     if not actor_may(actor=actor, action=action, case=case, task=task):
         raise PermissionRefused(FieldError("action", "forbidden", MSG_ROLE % {"action": action}))
 
 
-def _move(context: ActionContext, action: str, note: str = "", data: dict | None = None) -> None:
-    """Move the case (and its live task) as the table says, and write the event."""
-    rule = TRANSITIONS[action]
-    before = context.case.stage
-    if rule.case_to is not None:
-        context.case.stage = rule.case_to
-    if rule.task_to is not None and context.task is not None:
-        context.task.status = rule.task_to
-        context.task.save(update_fields=["status", "accepted_at", "handed_in_at", "handed_in_by",
-                                         "finished_at", "note", "proof_photo", "decline_reason",
-                                         "assignee"])
-    case_event_write(case=context.case, action=action, actor=context.actor, from_stage=before,
-                     to_stage=context.case.stage, note=note, task=context.task, data=data,
-                     at=context.at)
+def _move(context: ActionContext, action: CaseAction, note: str = "",
+          data: dict | None = None) -> None:
+    """Move the case (issues.lifecycle writes its stage and the event), then its live task, as
+    the table says."""
+    task = context.task
+    rule = case_stage_move(case=context.case, action=action, actor=context.actor,
+                           task_status=task.status if task else None,
+                           task_id=task.pk if task else None, note=note, data=data,
+                           at=context.at)
+    if rule.task_to is not None and task is not None:
+        task.status = rule.task_to
+        task.save(update_fields=["status", "accepted_at", "handed_in_at", "handed_in_by",
+                                 "finished_at", "note", "proof_photo", "decline_reason",
+                                 "assignee"])
 
 
 def task_deadline(start: datetime, amount: Decimal, unit: str) -> datetime:
@@ -281,7 +297,7 @@ def _assign(context: ActionContext) -> None:
     context.task.assignee = member
     context.task.save(update_fields=["assignee"])
     case_event_write(case=context.case, action=CaseAction.ASSIGN, actor=context.actor,
-                     task=context.task, data={"assignee": member.pk}, at=context.at)
+                     task_id=context.task.pk, data={"assignee": member.pk}, at=context.at)
 
 
 def _start(context: ActionContext) -> None:

@@ -99,7 +99,7 @@ def _data(*, kind: str, case: Case | None, task: Task | None) -> dict:
         if done is not None:
             # To the reporters: a note only if written to them (the union's reply), a proof
             # photo only if they may see it (a public case's): issues.visibility.
-            addressed = case.events.filter(task=done, action__in=NOTES_FOR_REPORTERS).last()
+            addressed = case.events.filter(task_id=done.pk, action__in=NOTES_FOR_REPORTERS).last()
             if addressed is not None:
                 facts["note"] = addressed.note
             if case_is_public(case):

@@ -3,8 +3,8 @@
 import ast
 from pathlib import Path
 
+from issues.lifecycle import TRANSITIONS
 from issues.models import CaseAction
-from patrol.lifecycle import TRANSITIONS
 from patrol.services.lifecycle import ACTIONS
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -12,9 +12,9 @@ import pytest
 import requests
 from django.utils import timezone
 
+from issues.lifecycle import TRANSITIONS
 from issues.models import Case, CaseEvent, Report
 from issues.services.cases import case_confirm
-from patrol.lifecycle import TRANSITIONS
 from patrol.models import Department, Notification, Rating, Task
 from patrol.services.lifecycle import cases_evaluate_due
 from tests.patrol.helpers import (
@@ -110,7 +110,7 @@ def test_a_failure_after_the_event_is_written_rolls_back_stage_task_and_event(re
 
 
 # Illegal transitions over HTTP. ``allowed`` is what the table admits at that stage and task
-# status, filtered by the actor's role, in the table's order (patrol/lifecycle.py TRANSITIONS):
+# status, filtered by the actor's role, in the table's order (issues/lifecycle.py TRANSITIONS):
 ILLEGAL = [
     # dispatched, task offered: the table admits redispatch, decline, accept, assign, reply,
     # escalate, split; office staff may redispatch, assign, escalate, split (decline and accept
@@ -741,19 +741,10 @@ def test_the_triage_queue_filters_by_community_category_stage_and_overdue(refere
     assert office.get(f"{API}/office/queue/", {"stage": "lost"}).status_code == 400
 
 
-def test_the_task_list_indexes_cover_exactly_the_live_statuses():
-    """The partial indexes of the task lists (patrol.models) spell the live statuses out; they
-    must be the lifecycle's, or a list would miss the index or a task."""
-    from patrol.lifecycle import LIVE_TASK_STATUSES
-    from patrol.models import LIVE_STATUSES
-
-    assert set(LIVE_STATUSES) == {str(status) for status in LIVE_TASK_STATUSES}
-
-
 def test_the_stages_said_to_have_a_live_task_are_the_ones_the_lifecycle_gives_one():
     """The overdue queue keeps to STAGES_WITH_LIVE_TASK: every transition that leaves a live
     task (or offers one) must end in one of those stages."""
-    from patrol.lifecycle import LIVE_TASK_STATUSES
+    from issues.models import LIVE_TASK_STATUSES
     from patrol.selectors import STAGES_WITH_LIVE_TASK
 
     for action, rule in TRANSITIONS.items():
