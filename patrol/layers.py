@@ -6,28 +6,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db.models import Count, Q
+from django.db.models import Count
 
 from civicmap.i18n import name_field
 from issues.layers import MapFilters, open_cases_in_communities
-from issues.models import LIVE_TASK_STATUSES, OPEN_STAGES
-from patrol.models import Task
-from patrol.selectors import QueueFilters, triage_queue
-
-
-def _overdue_q(now: datetime) -> Q:
-    """A case with a live task past the deadline that applies to it (as patrol's triage)."""
-    return Q(tasks__status=Task.Status.OFFERED, tasks__response_due__lt=now) | Q(
-        tasks__status__in=LIVE_TASK_STATUSES, tasks__resolution_due__lt=now
-    )
-
+from issues.models import OPEN_STAGES
+from patrol.selectors import QueueFilters, case_overdue, triage_queue
 
 
 def overdue_case_counts(*, filters: MapFilters, now: datetime) -> dict[int, int]:
     """Open cases with a live task past its deadline, per community grid (pk → cases)."""
     return dict(
-        open_cases_in_communities(filters=filters).filter(_overdue_q(now))
-        .values_list("community_grid_id").annotate(n=Count("id", distinct=True)).order_by()
+        open_cases_in_communities(filters=filters).filter(case_overdue(now=now))
+        .values_list("community_grid_id").annotate(n=Count("id")).order_by()
     )
 
 

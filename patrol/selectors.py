@@ -118,7 +118,7 @@ def task_remaining_seconds(task: Task, now: datetime | None = None) -> int:
     return int((due - now).total_seconds())
 
 
-# "Overdue", defined once (the queue, the overdue scan and the deadline-near scan use these): a
+# "Overdue", defined once (the queue, the map, the overdue and deadline-near scans use these): a
 # task still offered past its response deadline; a live task past its resolution deadline. The
 # queue counts a handed-in task (its case is not closed yet); the alerts do not (the team's work
 # is in: the office, not the team, owes the next step).
@@ -133,6 +133,13 @@ def task_response_overdue(*, now: datetime) -> Q:
 def task_resolution_overdue(*, now: datetime, handed_in_counts: bool = True) -> Q:
     statuses = LIVE_TASK_STATUSES if handed_in_counts else WORK_OWED_STATUSES
     return Q(status__in=statuses, resolution_due__lt=now)
+
+
+def case_overdue(*, now: datetime) -> Exists:
+    """A case with a live task past the deadline that applies to it: the queue's ``overdue``
+    filter and the map's overdue layer."""
+    return Exists(Task.objects.filter(case=OuterRef("pk")).filter(
+        task_response_overdue(now=now) | task_resolution_overdue(now=now)))
 
 
 @dataclass(frozen=True)
@@ -174,10 +181,7 @@ def triage_queue(*, filters: QueueFilters) -> QuerySet[Case]:
     if filters.category:
         cases = cases.filter(category__code=filters.category)
     if filters.overdue:
-        now = timezone.now()
-        late = Task.objects.filter(case=OuterRef("pk")).filter(
-            task_response_overdue(now=now) | task_resolution_overdue(now=now))
-        cases = cases.filter(Exists(late))
+        cases = cases.filter(case_overdue(now=timezone.now()))
     return (
         cases.select_related("category", "community_grid").only(*_QUEUE_ROW_FIELDS)
         .order_by("-last_report_at", "-id")[filters.offset:filters.offset + filters.limit]
