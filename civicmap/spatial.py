@@ -62,3 +62,28 @@ class Buffer(GeomOutputGeoFunc):
         if not isinstance(quad_segs, int) or quad_segs < 1:
             raise ValueError("quad_segs must be a positive integer.")
         super().__init__(expression, radius, Value(f"quad_segs={quad_segs}"), **extra)
+
+
+class PointX(Func):
+    """``ST_X(point)``: the point's x in its SRID's units (degrees of longitude in EPSG:4326,
+    metres of easting in EPSG:4548)."""
+
+    function = "ST_X"
+    output_field = FloatField()
+
+
+class PointY(Func):
+    """``ST_Y(point)``: the point's y (degrees of latitude in EPSG:4326, metres of northing in
+    EPSG:4548)."""
+
+    function = "ST_Y"
+    output_field = FloatField()
+
+
+class MetricPoint(Func):
+    """``ST_SetSRID(ST_MakePoint(x, y), METRIC_SRID)``: a point from x, y in metres of EPSG:4548.
+    (GeoDjango has no function for a point made in the query.)"""
+
+    template = f"ST_SetSRID(ST_MakePoint(%(expressions)s), {METRIC_SRID})"
+    output_field = GeometryField(srid=METRIC_SRID)
+    arity = 2

@@ -11,14 +11,13 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from django.contrib.gis.db.models import GeometryField
 from django.contrib.gis.db.models.functions import Transform
 from django.db import connection
-from django.db.models import Count, F, FloatField, Func, Min, Model, Q, QuerySet, Sum, Value
+from django.db.models import Count, F, Func, Min, Model, Q, QuerySet, Sum
 
 from civicmap.i18n import name_field
 from civicmap.models import WGS84
-from civicmap.spatial import CELL_SIZE_M, METRIC_SRID, as_geometry_point
+from civicmap.spatial import CELL_SIZE_M, MetricPoint, PointX, PointY, as_geometry_point
 from issues.models import (
     OPEN_STAGES,
     Case,
@@ -89,11 +88,6 @@ class HeatFrame:
     cells: list[HeatCell]
 
 
-def _coordinate(axis: str, geometry: Func) -> Func:
-    """ST_X or ST_Y of a point geometry, as a float."""
-    return Func(geometry, function=f"ST_{axis}", output_field=FloatField())
-
-
 def _cell_centre_wgs84(axis: str) -> Func:
     """ST_X or ST_Y of a 100 m cell's centre in WGS 84, computed by PostGIS in the query.
 
@@ -102,15 +96,12 @@ def _cell_centre_wgs84(axis: str) -> Func:
     query rather than a GEOS point per row in Python: with 1,000,000 reports the week's hourly
     frames hold tens of thousands of cells (seconds in Python).
     """
-    centre = Transform(Func(
-        # Min() of a grouped column is the column: as an aggregate, PostgreSQL transforms once
-        # per cell after grouping (a plain column expression would join the GROUP BY and be
-        # transformed for every hourly row).
-        Func((Min("cell_x") + 0.5) * CELL_SIZE_M, (Min("cell_y") + 0.5) * CELL_SIZE_M,
-             function="ST_MakePoint", output_field=GeometryField(srid=0)),
-        Value(METRIC_SRID), function="ST_SetSRID", output_field=GeometryField(srid=METRIC_SRID),
-    ), WGS84)
-    return _coordinate(axis, centre)
+    # Min() of a grouped column is the column: as an aggregate, PostgreSQL transforms once per
+    # cell after grouping (a plain column expression would join the GROUP BY and be transformed
+    # for every hourly row).
+    centre = Transform(MetricPoint((Min("cell_x") + 0.5) * CELL_SIZE_M,
+                                   (Min("cell_y") + 0.5) * CELL_SIZE_M), WGS84)
+    return PointX(centre) if axis == "X" else PointY(centre)
 
 
 def _heat_rows(filters: MapFilters) -> QuerySet:
@@ -266,8 +257,8 @@ def case_hotspots(*, filters: MapFilters, eps_m: float, min_cases: int,
                             merged_into__isnull=True, community_grid__isnull=False,
                             last_report_at__gte=filters.since, last_report_at__lt=filters.until)
         .values("id", "community_grid_id", "last_report_at", "location_metric",
-                lon=_coordinate("X", as_geometry_point("location")),
-                lat=_coordinate("Y", as_geometry_point("location")),
+                lon=PointX(as_geometry_point("location")),
+                lat=PointY(as_geometry_point("location")),
                 category_name=F(f"category__{label}"),
                 community_name=F(f"community_grid__{label}"))
     )
