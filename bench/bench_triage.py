@@ -240,7 +240,7 @@ def lifecycle_apply(now: str) -> None:
     django_setup()
     from datetime import datetime
 
-    from patrol.services.bulk_history import PROFILES, case_histories_bulk_apply
+    from fixtures.case_histories import PROFILES, case_histories_bulk_apply
 
     started = time.perf_counter()
     summary = case_histories_bulk_apply(seed=1, now=datetime.fromisoformat(now),
