@@ -2,7 +2,7 @@
 
 Database ``civicmap_bench_lifecycle`` (its own: the lifecycle history changes every case) is
 created, migrated and seeded once with ``seed_demo`` (reports, then the lifecycle bulk path
-``patrol.services.bulk_history``), over a short history so that recent, open cases dominate; the
+``fixtures.case_histories``), over a short history so that recent, open cases dominate; the
 seed time is measured and kept in var/bench/triage_seed.json. Later runs reuse the database while
 its seed record matches.
 
@@ -41,7 +41,7 @@ DB_URL = f"postgis://{common.PG_USER}@{common.PG_HOST}:{common.PG_PORT}/{DB}"
 SEED_FILE = common.RESULTS_DIR / "triage_seed.json"
 # The reports: the same history as the other benchmarks' database (1,000,000 reports over 90
 # days, seed 1: about 262,000 cases). The lifecycle: BACKLOG_PROFILE of
-# patrol.services.bulk_history (an overwhelmed office), which leaves over 100,000 of them open;
+# fixtures.case_histories (an overwhelmed office), which leaves over 100,000 of them open;
 # the demo profile closes most cases within about 10 days.
 SEED_ARGS = ["--reports", "1000000", "--days", "90", "--seed", "1", "--no-progress",
              "--no-lifecycle"]
@@ -240,7 +240,7 @@ def lifecycle_apply(now: str) -> None:
     django_setup()
     from datetime import datetime
 
-    from patrol.services.bulk_history import PROFILES, case_histories_bulk_apply
+    from fixtures.case_histories import PROFILES, case_histories_bulk_apply
 
     started = time.perf_counter()
     summary = case_histories_bulk_apply(seed=1, now=datetime.fromisoformat(now),

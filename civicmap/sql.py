@@ -12,7 +12,7 @@ from civicmap.models import WGS84, CommunityGrid, UnitGrid
 def grid_locate_sql(*, lon: str, lat: str) -> str:
     """The grid rule as one SELECT of (unit grid id or NULL, community id) for the point at
     the SQL expressions ``lon``, ``lat`` (WGS 84 degrees): intake binds parameters, the bulk
-    path (issues.services.bulk) joins it laterally to its staged rows, so both follow one rule.
+    load (fixtures.sql) joins it laterally to its staged rows, so both follow one rule.
 
     ST_Covers counts the boundary, so a point on an edge shared by two grids matches both: the
     lowest grid ID (code) wins, so the same point always gets the same grid. Append runs its

@@ -6,11 +6,19 @@ Order (components go first to their owner, events first to the locality; docs/AR
 2. the category's default handler (a team type, its owner department, or the union);
 3. the locality: any team serving the case's community.
 Among eligible teams, the one with the fewest live tasks wins (ties: the lowest code).
+
+The decision is one pure function, ``route_choose``, over plain inputs: the rules, the default
+handler (both as ``Target``) and the teams serving the community with their live-task counts.
+``route_for_case`` loads those inputs from the database for one case; the demo history
+(fixtures/case_histories.py) passes the same inputs from its in-memory snapshot, so both follow
+this one rule.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import NamedTuple, Protocol
 
 from django.db.models import Count, Q
 
@@ -25,49 +33,119 @@ class Route:
     department: Department | None = None
 
 
-def _least_busy(teams) -> VolunteerTeam | None:
-    return (
-        teams.annotate(live=Count("tasks", filter=Q(tasks__status__in=LIVE_TASK_STATUSES)))
-        .order_by("live", "code").first()
-    )
+@dataclass(frozen=True)
+class RouteIds:
+    """A route as ids: what ``route_choose`` decides."""
+
+    kind: str  # Task.AssigneeKind
+    team_id: int | None = None
+    department_id: int | None = None
 
 
-def _team_of_type(team_type: str, case: Case) -> VolunteerTeam | None:
-    return _least_busy(VolunteerTeam.objects.filter(team_type=team_type,
-                                                    communities=case.community_grid_id))
+@dataclass(frozen=True)
+class Target:
+    """Where a routing rule or a category's default handler points: ``kind`` is a
+    RoutingRule.Target (a team of a type serving the community, a given team, a department,
+    the union). ``everywhere``: a rule for the category in every community (else for the case's
+    own community; the default handler is neither and comes after both)."""
+
+    kind: str
+    team_type: str = ""
+    team_id: int | None = None
+    department_id: int | None = None
+    everywhere: bool = False
 
 
-def _rule_route(rule: RoutingRule, case: Case) -> Route | None:
-    if rule.target == RoutingRule.Target.TEAM:
-        return Route(Task.AssigneeKind.TEAM, team=rule.team)
-    if rule.target == RoutingRule.Target.DEPARTMENT:
-        return Route(Task.AssigneeKind.DEPARTMENT, department=rule.department)
-    if rule.target == RoutingRule.Target.UNION:
-        return Route(Task.AssigneeKind.UNION)
-    team = _team_of_type(rule.team_type, case)
-    return Route(Task.AssigneeKind.TEAM, team=team) if team else None
+class Candidate(Protocol):
+    """A team serving the case's community (a VolunteerTeam annotated with ``live`` will do)."""
+
+    id: int
+    team_type: str
+    live: int  # its live tasks (LIVE_TASK_STATUSES)
 
 
-def _default_route(category: Category, case: Case) -> Route | None:
-    if category.handler == Category.Handler.UNION:
-        return Route(Task.AssigneeKind.UNION)
-    if category.handler == Category.Handler.DEPARTMENT:
-        return Route(Task.AssigneeKind.DEPARTMENT, department=category.handler_department)
-    team = _team_of_type(category.handler_team_type, case)
-    return Route(Task.AssigneeKind.TEAM, team=team) if team else None
+class TeamLoad(NamedTuple):
+    """A Candidate as plain values."""
+
+    id: int
+    team_type: str
+    live: int
+
+
+def rule_target(*, target: str, team_type: str, team_id: int | None,
+                department_id: int | None, community_id: int | None) -> Target:
+    """A RoutingRule's fields as a Target."""
+    return Target(kind=target, team_type=team_type, team_id=team_id,
+                  department_id=department_id, everywhere=community_id is None)
+
+
+def handler_target(*, handler: str, handler_team_type: str,
+                   handler_department_id: int | None) -> Target:
+    """A category's default handler (Category.Handler) as a Target."""
+    if handler == Category.Handler.UNION:
+        return Target(RoutingRule.Target.UNION)
+    if handler == Category.Handler.DEPARTMENT:
+        return Target(RoutingRule.Target.DEPARTMENT, department_id=handler_department_id)
+    return Target(RoutingRule.Target.TEAM_TYPE, team_type=handler_team_type)
+
+
+def _least_busy(teams: Iterable[Candidate]) -> Candidate | None:
+    # ``teams`` come in code order and min keeps the first of equals: ties go to the lowest code.
+    return min(teams, key=lambda team: team.live, default=None)
+
+
+def _target_route(target: Target, teams: Iterable[Candidate]) -> RouteIds | None:
+    if target.kind == RoutingRule.Target.TEAM:
+        return RouteIds(Task.AssigneeKind.TEAM, team_id=target.team_id)
+    if target.kind == RoutingRule.Target.DEPARTMENT:
+        return RouteIds(Task.AssigneeKind.DEPARTMENT, department_id=target.department_id)
+    if target.kind == RoutingRule.Target.UNION:
+        return RouteIds(Task.AssigneeKind.UNION)
+    team = _least_busy(t for t in teams if t.team_type == target.team_type)
+    return RouteIds(Task.AssigneeKind.TEAM, team_id=team.id) if team else None
+
+
+def route_choose(*, rules: Iterable[Target], handler: Target,
+                 teams: Iterable[Candidate]) -> RouteIds | None:
+    """Where a case goes (the module's order), None when nobody serves its community.
+
+    ``rules``: the category's rules for the case's community or everywhere, in any order;
+    ``handler``: the category's default handler; ``teams``: the teams serving the case's
+    community in code order, with their live tasks. ``teams`` is read only when a team type or
+    the locality decides (a lazy QuerySet then costs no query when a rule names the target).
+    """
+    for target in (*sorted(rules, key=lambda rule: rule.everywhere), handler):  # specific first
+        route = _target_route(target, teams)
+        if route:
+            return route
+    locality = _least_busy(teams)
+    return RouteIds(Task.AssigneeKind.TEAM, team_id=locality.id) if locality else None
 
 
 def route_for_case(*, case: Case) -> Route | None:
     """Where the case goes; None when nobody serves its community (the office decides)."""
-    rules = RoutingRule.objects.filter(category=case.category_id).filter(
+    rules = list(RoutingRule.objects.filter(category=case.category_id).filter(
         Q(community=case.community_grid_id) | Q(community__isnull=True)
-    ).select_related("team", "department")
-    for rule in sorted(rules, key=lambda r: r.community_id is None):  # specific first
-        route = _rule_route(rule, case)
-        if route:
-            return route
-    route = _default_route(case.category, case)
-    if route:
-        return route
-    locality = _least_busy(VolunteerTeam.objects.filter(communities=case.community_grid_id))
-    return Route(Task.AssigneeKind.TEAM, team=locality) if locality else None
+    ).select_related("team", "department"))
+    teams = VolunteerTeam.objects.filter(communities=case.community_grid_id).annotate(
+        live=Count("tasks", filter=Q(tasks__status__in=LIVE_TASK_STATUSES))).order_by("code")
+    category = case.category
+    route = route_choose(
+        rules=[rule_target(target=r.target, team_type=r.team_type, team_id=r.team_id,
+                           department_id=r.department_id, community_id=r.community_id)
+               for r in rules],
+        handler=handler_target(handler=category.handler,
+                               handler_team_type=category.handler_team_type,
+                               handler_department_id=category.handler_department_id),
+        teams=teams)
+    if route is None:
+        return None
+    if route.kind == Task.AssigneeKind.TEAM:
+        named = {r.team_id: r.team for r in rules if r.team_id is not None}
+        team = named.get(route.team_id) or next(t for t in teams if t.pk == route.team_id)
+        return Route(route.kind, team=team)
+    if route.kind == Task.AssigneeKind.DEPARTMENT:
+        named = {r.department_id: r.department for r in rules if r.department_id is not None}
+        return Route(route.kind, department=named.get(route.department_id)
+                     or category.handler_department)
+    return Route(route.kind)

@@ -65,6 +65,7 @@ MSG_RATE_LIMITED = _("Too many reports in the last hour: try again in %(minutes)
 
 EXIF_DEVICE_MAX_GAP_M = 200  # metres: past this the report keeps the device's and is flagged
 FOLLOW_UP_WINDOW = timedelta(days=30)  # a repeat this soon after closure links to the old case
+MERGE_CLOSED_STAGES = (Stage.CLOSED, Stage.EVALUATED)  # the closures a new case may follow
 
 
 @dataclass(frozen=True)
@@ -419,16 +420,17 @@ def _case_for_report(category: Category, point: Point, now: datetime
     docs/DECISIONS.md, "Intake's lookups in SQL"): it takes the category
     class's merge lock, then finds the nearest open case of the class within the category's
     radius whose last report is inside its window (locked), else the nearest case of the class
-    closed within the follow-up window. Distances are planar metres in EPSG:4548, the bulk path's
-    measure. One round trip, with the statements' plans kept by PL/pgSQL for the connection:
-    at 1,000,000 reports the lookup's round trips and planning were most of its time.
+    closed within the follow-up window. Distances are planar metres in EPSG:4548. The demo
+    history's bulk load (fixtures.bulk_reports) calls the same function for each draft. One
+    round trip, with the statements' plans kept by PL/pgSQL for the connection: at 1,000,000
+    reports the lookup's round trips and planning were most of its time.
     """
     with connection.cursor() as cursor:
         cursor.execute(
             CASE_MERGE_CANDIDATE,
             {"category": category.pk, "lon": point.x, "lat": point.y,
              "radius": float(category.merge_radius_m), "open": list(OPEN_STAGES),
-             "closed": [Stage.CLOSED, Stage.EVALUATED],
+             "closed": list(MERGE_CLOSED_STAGES),
              "window_start": now - timedelta(hours=category.merge_window_hours),
              "follow_start": now - FOLLOW_UP_WINDOW})
         case_id, is_open = cursor.fetchone()

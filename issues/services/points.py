@@ -16,13 +16,19 @@ The rules:
   riders the union has deactivated). Should a case with points ever be cancelled, the
   cancellation writes one reversing entry per rider (``case:{id}:revoked``).
 
+Who earns in which role (``contributor_roles``) and how much the cap leaves (``points_award``)
+are pure functions: ``case_points_award`` feeds them from the database, the demo history
+(fixtures/case_histories.py) from its own running totals, so both follow one rule.
+
 An entry's ``created_at`` is the verification's time (the clock of the lifecycle action), which
 is what the daily cap and the monthly leaderboard count by.
 """
 
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta
+from collections.abc import Iterable
+from datetime import date, datetime, time, timedelta
+from typing import TypeVar
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
@@ -32,6 +38,7 @@ from django.utils.translation import gettext_lazy as _
 
 from issues.models import Case, CaseConfirmation, CaseEvent, PointsEntry, Rider
 
+R = TypeVar("R")  # a rider as the caller holds it (a Rider, or an id)
 SHANGHAI = ZoneInfo("Asia/Shanghai")  # the programme's calendar: days and months
 
 FIRST_REPORTER = "first_reporter"
@@ -59,10 +66,35 @@ def revoked_event_key(case_id: int) -> str:
     return f"case:{case_id}:revoked"
 
 
+def points_day(at: datetime) -> date:
+    """The Asia/Shanghai calendar day of ``at``: the day the daily cap counts by."""
+    return at.astimezone(SHANGHAI).date()
+
+
 def shanghai_day_bounds(at: datetime) -> tuple[datetime, datetime]:
     """[start, end) of the Asia/Shanghai calendar day of ``at``."""
-    start = datetime.combine(at.astimezone(SHANGHAI).date(), time(0), tzinfo=SHANGHAI)
+    start = datetime.combine(points_day(at), time(0), tzinfo=SHANGHAI)
     return start, start + timedelta(days=1)
+
+
+def contributor_roles(*, riders: Iterable[tuple[R, int]], first_user_id: int | None
+                      ) -> list[tuple[R, str]]:
+    """Each contributing rider with its role: the first reporter first (the rider whose user
+    sent the case's first own report), then the others in the order given (by rider id).
+    ``riders``: (rider, its user id) for the active riders who reported or confirmed."""
+    riders = list(riders)
+    first = [(rider, FIRST_REPORTER) for rider, user in riders if user == first_user_id]
+    return first + [(rider, CONFIRMER) for rider, user in riders if user != first_user_id]
+
+
+def points_award(*, role: str, earned_today: int) -> tuple[int, str]:
+    """(points, reason) of one award: the role's points, cut to what the daily cap leaves of
+    the positive points the rider already earned that day (to zero if need be, the reason
+    then saying so)."""
+    base = {FIRST_REPORTER: settings.POINTS_FIRST_REPORTER,
+            CONFIRMER: settings.POINTS_CONFIRMER}[role]
+    points = min(base, max(0, settings.POINTS_DAILY_CAP - earned_today))
+    return points, role if points == base else role + CAPPED_SUFFIX
 
 
 def case_contributors(*, case: Case) -> list[tuple[Rider, str]]:
@@ -80,8 +112,8 @@ def case_contributors(*, case: Case) -> list[tuple[Rider, str]]:
     users = {reporter for _pk, reporter in reports if reporter is not None}
     users |= set(CaseConfirmation.objects.filter(case=case).values_list("rider_id", flat=True))
     riders = Rider.objects.filter(user_id__in=users, is_active=True).order_by("pk")
-    first = [(rider, FIRST_REPORTER) for rider in riders if rider.user_id == first_user]
-    return first + [(rider, CONFIRMER) for rider in riders if rider.user_id != first_user]
+    return contributor_roles(riders=((rider, rider.user_id) for rider in riders),
+                             first_user_id=first_user)
 
 
 def case_points_award(*, case: Case, at: datetime) -> list[PointsEntry]:
@@ -92,7 +124,6 @@ def case_points_award(*, case: Case, at: datetime) -> list[PointsEntry]:
     contributors = case_contributors(case=case)
     if not contributors:
         return []
-    base = {FIRST_REPORTER: settings.POINTS_FIRST_REPORTER, CONFIRMER: settings.POINTS_CONFIRMER}
     key = verified_event_key(case.pk)
     day_start, day_end = shanghai_day_bounds(at)
     written = []
@@ -110,9 +141,7 @@ def case_points_award(*, case: Case, at: datetime) -> list[PointsEntry]:
             today = PointsEntry.objects.filter(
                 rider=rider, created_at__gte=day_start, created_at__lt=day_end, points__gt=0,
             ).aggregate(total=Sum("points"))["total"] or 0
-            room = max(0, settings.POINTS_DAILY_CAP - today)
-            points = min(base[role], room)
-            reason = role if points == base[role] else role + CAPPED_SUFFIX
+            points, reason = points_award(role=role, earned_today=today)
             written.append(_entry_write(rider=rider, points=points, reason=reason,
                                         event_key=key, case=case, at=at))
     return written

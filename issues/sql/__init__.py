@@ -12,7 +12,6 @@ from pathlib import Path
 
 from civicmap.models import WGS84
 from civicmap.spatial import CELL_SIZE_M, METRIC_SRID
-from civicmap.sql import grid_locate_sql
 
 _DIR = Path(__file__).resolve().parent
 
@@ -43,26 +42,35 @@ CASE_MERGE_CANDIDATE = """SELECT case_id, is_open FROM issues_case_merge_candida
 
 # --- cases (issues.services.cases) -----------------------------------------------------------
 
-# The running mean of the case's points (lon/lat, as case_summary_recount's centroid) and its
-# counts, in one statement: a hotspot case of thousands of reports costs what a new one does.
-# An anonymous report counts as one more reporter; a rider counts once. The caller holds the
-# case's row lock (intake's SELECT … FOR UPDATE), and the report row is already written. The
-# times never go back: a report timed before the merge lock may join a case opened while it
-# waited, so microseconds before that case was created. Parameters: lon, lat (WGS 84 degrees),
-# reporter (id or NULL), case, report (ids), at (the report's received_at).
-CASE_REPORT_JOINED = f"""
-    UPDATE issues_case SET
-        location = ST_SetSRID(ST_MakePoint(
-            (ST_X(location::geometry) * report_count + %(lon)s) / (report_count + 1),
-            (ST_Y(location::geometry) * report_count + %(lat)s) / (report_count + 1)),
+def case_report_joined_set_sql(*, lon: str, lat: str, at: str) -> str:
+    """The SET list that joins one more report to a case: the running mean of the case's points
+    (lon/lat, as case_summary_recount's centroid), one more report, and times that never go
+    back (a report timed before the merge lock may join a case opened while it waited, so
+    microseconds before that case was created). ``lon``, ``lat`` (WGS 84 degrees) and ``at``
+    (the report's received_at) are SQL expressions: intake binds parameters, the demo history's
+    bulk load (fixtures.sql) names its staged row's columns, so both move a case alike.
+    The reporter count is the caller's."""
+    return f"""location = ST_SetSRID(ST_MakePoint(
+            (ST_X(location::geometry) * report_count + {lon}) / (report_count + 1),
+            (ST_Y(location::geometry) * report_count + {lat}) / (report_count + 1)),
             {WGS84})::geography,
         report_count = report_count + 1,
+        last_report_at = GREATEST(last_report_at, {at}),
+        updated_at = GREATEST(updated_at, {at})"""
+
+
+# A report joined a case (case_report_joined_set_sql) and its reporter counted, in one
+# statement: a hotspot case of thousands of reports costs what a new one does. An anonymous
+# report counts as one more reporter; a rider counts once. The caller holds the case's row lock
+# (intake's SELECT … FOR UPDATE), and the report row is already written. Parameters: lon, lat
+# (WGS 84 degrees), reporter (id or NULL), case, report (ids), at (the report's received_at).
+CASE_REPORT_JOINED = f"""
+    UPDATE issues_case SET
+        {case_report_joined_set_sql(lon="%(lon)s", lat="%(lat)s", at="%(at)s")},
         reporter_count = reporter_count + CASE WHEN %(reporter)s::bigint IS NULL
             OR NOT EXISTS (SELECT 1 FROM issues_report r WHERE r.case_id = %(case)s
                            AND r.reporter_id = %(reporter)s AND r.id <> %(report)s)
-            THEN 1 ELSE 0 END,
-        last_report_at = GREATEST(last_report_at, %(at)s),
-        updated_at = GREATEST(updated_at, %(at)s)
+            THEN 1 ELSE 0 END
     WHERE id = %(case)s"""
 
 
@@ -121,66 +129,6 @@ UNIT_INSERT = """
     DO UPDATE SET count = issues_reportunitgridday.count + EXCLUDED.count
 """
 
-
-# --- the bulk path (issues.services.bulk) ----------------------------------------------------
-# Drafts are staged in temporary tables (ON COMMIT DROP), cases and reports go in with COPY and
-# one INSERT … SELECT.
-
-# ON COMMIT DROP does not fire inside an outer transaction (a savepoint): drop leftovers.
-BULK_STAGING_DROP = "DROP TABLE IF EXISTS report_staging, report_assignment"
-
-# The drafts, one row each, numbered by received order (seq).
-BULK_STAGING_CREATE = """CREATE TEMP TABLE report_staging (
-               seq integer PRIMARY KEY, lon double precision, lat double precision,
-               category_id bigint, received_at timestamptz, reporter_id integer,
-               description text, client_uuid uuid, captured_at timestamptz, channel text,
-               case_seq integer, joined boolean
-           ) ON COMMIT DROP"""
-
-# The staged drafts' points in the metric SRID (x, y in metres), by seq: the same numbers
-# PostGIS gives intake.
-BULK_STAGING_METRIC_POINTS = f"""SELECT ST_X(p), ST_Y(p) FROM (
-                SELECT seq, ST_Transform(ST_SetSRID(ST_MakePoint(lon, lat), {WGS84}),
-                                         {METRIC_SRID}) AS p
-                FROM report_staging) s ORDER BY seq"""
-
-# Which case each staged draft belongs to, and whether it joined an earlier report's case.
-BULK_ASSIGNMENT_CREATE = ("CREATE TEMP TABLE report_assignment (seq integer PRIMARY KEY, "
-                          "case_id bigint, joined boolean) ON COMMIT DROP")
-
-# The staged reports into issues_report with their cases, the grid rule applied point by point
-# (civicmap.sql.grid_locate_sql, intake's).
-BULK_REPORTS_INSERT = f"""INSERT INTO issues_report (
-               location, sent_lon, sent_lat, sent_coord_system, location_source,
-               location_flagged, category_id, description, client_uuid, content_sha256,
-               channel, reporter_id, captured_at, received_at, unit_grid_id,
-               community_grid_id, case_id, joined_existing_case, contact_email,
-               contact_first_name, contact_last_name, contact_phone, device_id, account_id,
-               media_url, attributes)
-           SELECT ST_SetSRID(ST_MakePoint(s.lon, s.lat), {WGS84})::geography, s.lon, s.lat,
-                  'wgs84', 'device', false, s.category_id, s.description, s.client_uuid, '',
-                  s.channel, s.reporter_id, s.captured_at, s.received_at, g.id,
-                  g.community_id, a.case_id, a.joined, '', '', '', '', '', '', '', '{{}}'
-           FROM report_staging s JOIN report_assignment a USING (seq)
-           LEFT JOIN LATERAL ({grid_locate_sql(lon="s.lon", lat="s.lat")}
-           ) g (id, community_id) ON true
-           ORDER BY s.seq"""
-
-# Each new case gets the grids of its first report (as intake does). Parameters: the first and
-# the last new case id.
-BULK_CASES_GRIDS_SET = """UPDATE issues_case c SET unit_grid_id = f.unit_grid_id,
-                                    community_grid_id = f.community_grid_id
-           FROM (SELECT DISTINCT ON (case_id) case_id, unit_grid_id, community_grid_id
-                 FROM issues_report WHERE case_id BETWEEN %s AND %s
-                 ORDER BY case_id, received_at, id) f
-           WHERE c.id = f.case_id"""
-
-# The name of issues_case's id sequence.
-CASE_ID_SEQUENCE = "SELECT pg_get_serial_sequence('issues_case', 'id')"
-# The sequence's next value (parameter: the sequence's name).
-SEQUENCE_NEXT = "SELECT nextval(%s)"
-# Move the sequence to a value (parameters: its name, the last id reserved).
-SEQUENCE_SET = "SELECT setval(%s, %s)"
 
 # The map's hotspots (issues/layers.py case_hotspots). Each cluster summed up in PostgreSQL:
 # its members' count, mean position (EPSG:4548 metres and

@@ -440,12 +440,20 @@ ACTIONS: dict[CaseAction, Callable[[ActionContext], None]] = {
 }
 
 
+def dispatched_on_intake(*, urgency: str, auto_dispatch: bool, handler: str) -> bool:
+    """Whether a new case of a category so set is dispatched at intake, with no human step
+    (the demo history's planner asks the same)."""
+    return (urgency == Category.Urgency.EMERGENCY or auto_dispatch
+            or handler == Category.Handler.UNION)
+
+
 def case_auto_dispatch(*, case: Case, at: datetime) -> Task | None:
     """Dispatch a new case on intake when its category says so: emergencies, categories the
     office turned auto-dispatch on for, and riders' own needs (to the union). No human step."""
     category = case.category
-    automatic = (category.urgency == Category.Urgency.EMERGENCY or category.auto_dispatch
-                 or category.handler == Category.Handler.UNION)
+    automatic = dispatched_on_intake(urgency=category.urgency,
+                                     auto_dispatch=category.auto_dispatch,
+                                     handler=category.handler)
     if not automatic or case.stage != Stage.NEW:
         return None
     route = route_for_case(case=case)

@@ -7,8 +7,8 @@ import math
 import uuid
 from datetime import datetime, timedelta
 
+from fixtures.bulk_reports import ReportDraft, reports_bulk_load
 from issues.models import Category
-from issues.services.bulk import ReportDraft, reports_bulk_load
 from stations.models import Station
 from stations.services import station_upsert
 
