@@ -9,8 +9,8 @@ allowed actions for an illegal transition, 403 for a role that may not act.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -38,6 +38,7 @@ from issues.models import (
     Category,
     Report,
     Stage,
+    TaskStatus,
 )
 from issues.photos import photo_inspect
 from issues.services.cases import case_summary_recount
@@ -79,6 +80,56 @@ class ActionContext:
     actor: Any
     at: datetime
     params: dict
+
+
+AUTO_DISPATCH_NOTE = "auto"  # the event note of a dispatch made by intake, not a person
+
+
+@dataclass(frozen=True)
+class Effects:
+    """What an action writes besides the stage and the task's status (issues.lifecycle's
+    table): the event's note and data, fields of the live task and of the case."""
+
+    note: str = ""
+    data: dict = field(default_factory=dict)
+    task: dict[str, Any] = field(default_factory=dict)  # Task attname → value
+    case: dict[str, Any] = field(default_factory=dict)  # Case attname → value
+
+
+def action_effects(*, action: str, at: datetime, actor_id: int | None,
+                   params: Mapping[str, Any], task: Mapping[str, Any] | None) -> Effects:
+    """The writes of ``action`` from plain values (validated already): ``case_act`` applies
+    them to the locked rows, the demo history (fixtures.case_histories) to the rows it writes
+    in bulk, so both write the same. ``task`` holds the live task's ``accepted_at`` and
+    ``assignee_id`` (None: no live task)."""
+    def text(key: str) -> str:
+        return (params.get(key) or "").strip()
+
+    if action == CaseAction.CANCEL:
+        return Effects(note=text("reason"), case={"cancel_reason": text("reason")[:200]})
+    if action == CaseAction.DECLINE:
+        return Effects(note=text("reason"),
+                       task={"decline_reason": text("reason")[:200], "finished_at": at})
+    if action == CaseAction.REDISPATCH:
+        return Effects(task={"finished_at": at})
+    if action == CaseAction.ACCEPT:
+        return Effects(task={"accepted_at": at, "assignee_id": task["assignee_id"] or actor_id})
+    if action in {CaseAction.HANDIN, CaseAction.REPLY}:
+        handed_in = {"note": text("note"), "handed_in_at": at, "handed_in_by_id": actor_id}
+        if action == CaseAction.HANDIN:
+            return Effects(note=text("note"), task=handed_in)
+        return Effects(note=text("note"), case={"closed_at": at}, task={
+            **handed_in, "accepted_at": task["accepted_at"] or at, "finished_at": at})
+    if action == CaseAction.VERIFY:
+        return Effects(note=text("note"), case={"closed_at": at}, task={"finished_at": at})
+    if action == CaseAction.SENDBACK:
+        return Effects(note=text("note"))
+    if action == CaseAction.ESCALATE:
+        return Effects(note=text("reason"), task={"status": TaskStatus.ESCALATED,
+                                                  "finished_at": at} if task else {})
+    if action == CaseAction.RATE:
+        return Effects(data={"score": params["score"]})
+    return Effects()
 
 
 def _is_worker(actor, task: Task | None) -> bool:
@@ -188,15 +239,23 @@ def _check(case: Case, task: Task | None, action: str, actor) -> None:
 
 def _move(context: ActionContext, action: CaseAction, note: str = "",
           data: dict | None = None) -> None:
-    """Move the case (issues.lifecycle writes its stage and the event), then its live task, as
-    the table says."""
-    task = context.task
-    rule = case_stage_move(case=context.case, action=action, actor=context.actor,
-                           task_status=task.status if task else None,
-                           task_id=task.pk if task else None, note=note, data=data,
-                           at=context.at)
-    if rule.task_to is not None and task is not None:
-        task.status = rule.task_to
+    """Apply the action's effects (``action_effects``), move the case (issues.lifecycle writes
+    its stage and the event), then give its live task the table's status."""
+    task, case = context.task, context.case
+    status = task.status if task else None
+    effects = action_effects(
+        action=action, at=context.at, actor_id=getattr(context.actor, "pk", None),
+        params=context.params,
+        task={"accepted_at": task.accepted_at, "assignee_id": task.assignee_id} if task else None)
+    for name, value in effects.case.items():
+        setattr(case, name, value)
+    rule = case_stage_move(case=case, action=action, actor=context.actor, task_status=status,
+                           task_id=task.pk if task else None, note=note or effects.note,
+                           data={**effects.data, **(data or {})}, at=context.at)
+    if task is not None and (rule.task_to is not None or effects.task):
+        for name, value in effects.task.items():
+            setattr(task, name, value)
+        task.status = rule.task_to or task.status
         task.save(update_fields=["status", "accepted_at", "handed_in_at", "handed_in_by",
                                  "finished_at", "note", "proof_photo", "decline_reason",
                                  "assignee"])
@@ -251,8 +310,7 @@ def _cancel(context: ActionContext) -> None:
     reason = (context.params.get("reason") or "").strip()
     if not reason:
         raise InvalidInput(FieldError("reason", "required", MSG_REASON_REQUIRED))
-    context.case.cancel_reason = reason[:200]
-    _move(context, CaseAction.CANCEL, note=reason)
+    _move(context, CaseAction.CANCEL)
     case_points_revoke(case=context.case, at=context.at)
     notify(kind="case_cancelled", case=context.case, at=context.at)
 
@@ -266,7 +324,6 @@ def _dispatch(context: ActionContext) -> None:
 
 def _redispatch(context: ActionContext) -> None:
     route = _route_from_params(context)
-    context.task.finished_at = context.at
     _move(context, CaseAction.REDISPATCH)
     context.task = task_offer(case=context.case, route=route, at=context.at)
 
@@ -275,15 +332,10 @@ def _decline(context: ActionContext) -> None:
     reason = (context.params.get("reason") or "").strip()
     if not reason:
         raise InvalidInput(FieldError("reason", "required", MSG_REASON_REQUIRED))
-    context.task.decline_reason = reason[:200]
-    context.task.finished_at = context.at
-    _move(context, CaseAction.DECLINE, note=reason)
+    _move(context, CaseAction.DECLINE)
 
 
 def _accept(context: ActionContext) -> None:
-    context.task.accepted_at = context.at
-    if context.task.assignee_id is None:
-        context.task.assignee = context.actor
     _move(context, CaseAction.ACCEPT)
 
 
@@ -310,19 +362,15 @@ def _handin(context: ActionContext) -> None:
     if not note or upload is None:
         raise InvalidInput(FieldError("photo" if upload is None else "note", "required",
                                       MSG_PROOF_REQUIRED))
-    task = context.task
-    task.proof_photo = photo_store(upload=upload, inspected=inspected,
-                                   stored=context.params["stored"])
-    task.note, task.handed_in_at, task.handed_in_by = note, context.at, context.actor
-    _move(context, CaseAction.HANDIN, note=note)
+    context.task.proof_photo = photo_store(upload=upload, inspected=inspected,
+                                           stored=context.params["stored"])
+    _move(context, CaseAction.HANDIN)
 
 
 def _verify(context: ActionContext) -> None:
     if context.task.handed_in_by_id == getattr(context.actor, "pk", None):
         raise PermissionRefused(FieldError("action", "self_verify", MSG_SELF_VERIFY))
-    context.task.finished_at = context.at
-    context.case.closed_at = context.at
-    _move(context, CaseAction.VERIFY, note=(context.params.get("note") or "").strip())
+    _move(context, CaseAction.VERIFY)
     case_points_award(case=context.case, at=context.at)
     notify(kind="case_closed", case=context.case, at=context.at)
 
@@ -331,19 +379,14 @@ def _sendback(context: ActionContext) -> None:
     note = (context.params.get("note") or "").strip()
     if not note:
         raise InvalidInput(FieldError("note", "required", MSG_NOTE_REQUIRED))
-    _move(context, CaseAction.SENDBACK, note=note)
+    _move(context, CaseAction.SENDBACK)
 
 
 def _reply(context: ActionContext) -> None:
     note = (context.params.get("note") or "").strip()
     if not note:
         raise InvalidInput(FieldError("note", "required", MSG_NOTE_REQUIRED))
-    task = context.task
-    task.note, task.handed_in_at, task.handed_in_by = note, context.at, context.actor
-    task.accepted_at = task.accepted_at or context.at
-    task.finished_at = context.at
-    context.case.closed_at = context.at
-    _move(context, CaseAction.REPLY, note=note)
+    _move(context, CaseAction.REPLY)
     notify(kind="case_closed", case=context.case, at=context.at)
 
 
@@ -353,12 +396,7 @@ def _escalate(context: ActionContext) -> None:
         context.case.category.handler_department)
     if department is None:
         raise InvalidInput(FieldError("department", "required", MSG_UNKNOWN_TARGET))
-    if context.task is not None:
-        context.task.status = Task.Status.ESCALATED
-        context.task.finished_at = context.at
-        context.task.save(update_fields=["status", "finished_at"])
-    _move(context, CaseAction.ESCALATE, note=(context.params.get("reason") or "").strip(),
-          data={"department": department.code})
+    _move(context, CaseAction.ESCALATE, data={"department": department.code})
     context.task = task_offer(case=context.case, at=context.at,
                               route=Route(Task.AssigneeKind.DEPARTMENT, department=department))
     notify(kind="case_escalated", case=context.case, at=context.at)
@@ -375,7 +413,7 @@ def _rate(context: ActionContext) -> None:
     )
     if not created:
         raise Conflict(FieldError("score", "already_rated", MSG_ALREADY_RATED))
-    _move(context, CaseAction.RATE, data={"score": score})
+    _move(context, CaseAction.RATE)
 
 
 def _evaluate(context: ActionContext) -> None:
@@ -460,7 +498,7 @@ def case_auto_dispatch(*, case: Case, at: datetime) -> Task | None:
     if route is None:
         return None
     context = ActionContext(case=case, task=None, actor=None, at=at, params={})
-    _move(context, CaseAction.DISPATCH, note="auto")
+    _move(context, CaseAction.DISPATCH, note=AUTO_DISPATCH_NOTE)
     case.save(update_fields=["stage"])
     task = task_offer(case=case, route=route, at=at)
     notify(kind="case_dispatched", case=case, at=at)

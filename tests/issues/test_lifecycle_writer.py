@@ -68,7 +68,7 @@ def test_allowed_actions_are_exactly_the_legal_transitions(stage):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_the_database_refuses_an_event_naming_no_task_and_deletes_a_tasks_events():
+def test_the_database_refuses_an_event_naming_no_task_and_deletes_a_tasks_events(reference_data):
     case = case_in_stage("in_progress")
     task = live_task(case)
     assert CaseEvent.objects.filter(case=case, task_id=task.pk).exists()
