@@ -268,7 +268,7 @@ def _template_migrate(cur, record: dict, digest: str) -> dict:
 def _template_ensure() -> dict:
     """The template, built unless complete (its record names SEED_ARGS and SEED_REPORTS
     reports) and migrated when new migrations exist; returns its record."""
-    _db_create_allowed(TEMPLATE_DB)
+    _db_create_allowed(BENCH_DB)  # and so its template, whose name starts with it
     digest = _migrations_digest()
     admin = pg_connect("postgres")
     with admin.cursor() as cur:
