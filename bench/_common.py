@@ -47,6 +47,7 @@ BENCH_REDIS_URL = "redis://127.0.0.1:6379/13"  # Celery broker of the benchmarks
 # the benchmarks out, on a database name of one's own.
 SEED_REPORTS = int(os.environ.get("CIVICMAP_BENCH_REPORTS", "1000000"))
 SEED_ARGS = ["--reports", str(SEED_REPORTS), "--no-progress", "--seed", "1"]
+SEED_COMMAND = "seed_demo " + " ".join(SEED_ARGS)
 BENCH_RIDER_PREFIX = "bench_rider_"
 
 
@@ -232,7 +233,7 @@ def _template_build(cur, digest: str) -> dict:
     conn.close()
     log(f"migrating {TEMPLATE_DB}")
     migrate_s = _manage(TEMPLATE_DB, "migrate", "--no-input", "-v", "0")
-    log(f"seeding {TEMPLATE_DB} with {SEED_REPORTS:,} reports (seed_demo {' '.join(SEED_ARGS)})")
+    log(f"seeding {TEMPLATE_DB} with {SEED_REPORTS:,} reports ({SEED_COMMAND})")
     seed_s = _manage(TEMPLATE_DB, "seed_demo", *SEED_ARGS)
     reports, cases = _template_vacuum()
     if reports != SEED_REPORTS:
@@ -240,7 +241,7 @@ def _template_build(cur, digest: str) -> dict:
                          f"{SEED_REPORTS:,}")
     record = {
         "seeded_at": now_iso(), "reports": reports, "cases": cases,
-        "command": "seed_demo " + " ".join(SEED_ARGS),
+        "command": SEED_COMMAND,
         "migrate_s": round(migrate_s, 1), "seed_s": round(seed_s, 1),
         "seed_reports_per_s": round(reports / seed_s), "migrations": digest,
         "version": now_iso(),
@@ -251,8 +252,8 @@ def _template_build(cur, digest: str) -> dict:
 
 
 def _template_migrate(cur, record: dict, digest: str) -> dict:
-    """Apply new migrations to the template in place (minutes less than seeding again; the
-    data are then what the old code seeded and the migrations changed, as in a deployment)."""
+    """Apply new migrations to the template in place rather than seeding it again for minutes
+    (its data are then what the old code seeded and the migrations changed, as in a deployment)."""
     log(f"{TEMPLATE_DB}: migrations were added since it was seeded: migrating it")
     cur.execute(f'ALTER DATABASE "{TEMPLATE_DB}" WITH ALLOW_CONNECTIONS true')
     try:
@@ -274,7 +275,7 @@ def _template_ensure() -> dict:
     with admin.cursor() as cur:
         record = _comment(cur, TEMPLATE_DB)
         if record is not None and (record.get("reports") != SEED_REPORTS
-                                   or record.get("command") != "seed_demo " + " ".join(SEED_ARGS)):
+                                   or record.get("command") != SEED_COMMAND):
             log(f"{TEMPLATE_DB} is incomplete or was seeded otherwise: building it again")
             _template_drop(cur)
             record = None
