@@ -1,13 +1,16 @@
 """Shared helpers of the benchmarks: the bench database, Django set-up, Redis db 13, results.
 
-Every benchmark runs against its own database ``civicmap_bench`` (never ``civicmap`` or a
-``test_*`` database) and its own Redis database 13 for the Celery broker. The database is
-created, migrated and seeded with 1,000,000 reports the first time; later runs reuse it when it
-still holds exactly 1,000,000 reports.
+Every benchmark runs against its own working database ``civicmap_bench`` (never ``civicmap`` or a
+``test_*`` database) and its own Redis database 13 for the Celery broker. The working database
+is a copy of the template ``civicmap_bench_seed``, which is created, migrated and seeded with
+1,000,000 reports once and kept; a benchmark starts from a fresh copy of it (made again only when
+the current one has been written to), and one that writes drops its copy for a fresh one when
+it ends, so no benchmark ever undoes its own writes (docs/DECISIONS.md D-049).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
@@ -17,6 +20,8 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -25,19 +30,24 @@ VENV_BIN = ROOT / ".venv" / "bin"
 PYTHON = str(VENV_BIN / "python")
 RESULTS_DIR = ROOT / "var" / "bench"
 RESULTS_FILE = RESULTS_DIR / "results.json"
-SEED_FILE = RESULTS_DIR / "seed.json"
-UNDO_FILE = RESULTS_DIR / "pending_undo.json"  # marks of writes not yet undone (a crash)
 
-# CIVICMAP_BENCH_DB points a benchmark at another database (a development copy, e.g.
-# ``CREATE DATABASE civicmap_mapdev TEMPLATE civicmap``); with BENCH_DB_ENSURED=1 it is used as
-# it is (no seeding). The default is the 1,000,000-report database the figures are about.
+# CIVICMAP_BENCH_DB names another working database; its template is always ``<name>_seed``.
+# The benchmarks create, drop and copy only databases whose name starts with "civicmap_bench".
+# With BENCH_DB_ENSURED=1 the template is neither built nor checked (run_all.py did it for its
+# children): when it exists the working copy is still made fresh from it, and when it does not
+# the database is used as it is, e.g. a development copy (``CREATE DATABASE civicmap_mapdev
+# TEMPLATE civicmap``) for a benchmark that only reads.
 BENCH_DB = os.environ.get("CIVICMAP_BENCH_DB", "civicmap_bench")
+TEMPLATE_DB = f"{BENCH_DB}_seed"
 PG_HOST, PG_PORT, PG_USER = "127.0.0.1", 5432, "root"
 BENCH_DB_URL = f"postgis://{PG_USER}@{PG_HOST}:{PG_PORT}/{BENCH_DB}"
 PG_DSN = f"host={PG_HOST} port={PG_PORT} user={PG_USER} dbname={BENCH_DB}"
 BENCH_REDIS_URL = "redis://127.0.0.1:6379/13"  # Celery broker of the benchmarks, flushed
-SEED_REPORTS = 1_000_000
+# The figures are about 1,000,000 reports; a smaller seed (CIVICMAP_BENCH_REPORTS) is for trying
+# the benchmarks out, on a database name of one's own.
+SEED_REPORTS = int(os.environ.get("CIVICMAP_BENCH_REPORTS", "1000000"))
 SEED_ARGS = ["--reports", str(SEED_REPORTS), "--no-progress", "--seed", "1"]
+SEED_COMMAND = "seed_demo " + " ".join(SEED_ARGS)
 BENCH_RIDER_PREFIX = "bench_rider_"
 
 
@@ -93,10 +103,11 @@ _lock_conn = None
 def bench_lock(timeout_s: float = 1800) -> None:
     """Hold the bench database for the life of this process: one benchmark at a time.
 
-    Benchmarks write to ``civicmap_bench`` and undo their writes afterwards; a second run that
-    started meanwhile would see the first one's rows (and its pending undo) and must wait. The
-    lock is a PostgreSQL session advisory lock, released when this process exits, however it
-    exits. Children of a process that holds it are started with BENCH_LOCK_HELD=1.
+    Benchmarks write to ``civicmap_bench`` and drop it for a fresh copy of the template; a
+    second run that started meanwhile would see the first one's rows, or lose its database
+    under it, and must wait. The lock is a PostgreSQL session advisory lock, released when this
+    process exits, however it exits. Children of a process that holds it are started with
+    BENCH_LOCK_HELD=1.
     """
     global _lock_conn
     if _lock_conn is not None or os.environ.get("BENCH_LOCK_HELD") == "1":
@@ -131,86 +142,257 @@ def bench_lock(timeout_s: float = 1800) -> None:
 
 
 # --- the bench database -----------------------------------------------------------------------
+#
+# The template keeps its seed record (JSON) as its database comment: what seed_demo ran, how long
+# it took, the migrations it was migrated to and a version that changes with each build or
+# migration. The record is written last, so a template without one (a build that died) is built
+# again. The working copy's comment names the template version it was copied from.
 
-def _report_count() -> int | None:
-    conn = pg_connect()
+def _db_create_allowed(name: str) -> None:
+    """Benchmarks create and drop databases: only ones named for them, never ``civicmap``."""
+    if not name.startswith("civicmap_bench"):
+        raise SystemExit(f"refusing to create or drop {name!r}: a bench database's name starts "
+                         "with civicmap_bench (use BENCH_DB_ENSURED=1 to read another as it is)")
+
+
+def _comment(cur, dbname: str) -> dict | None:
+    """The JSON comment of a database: None when there is no such database, {} without one."""
+    cur.execute("SELECT shobj_description(oid, 'pg_database') FROM pg_database "
+                "WHERE datname = %s", [dbname])
+    row = cur.fetchone()
+    if row is None:
+        return None
     try:
-        with conn.cursor() as cur:
-            cur.execute("SELECT to_regclass('issues_report') IS NOT NULL")
-            if not cur.fetchone()[0]:
-                return None
-            cur.execute("SELECT count(*) FROM issues_report")
-            return cur.fetchone()[0]
-    finally:
-        conn.close()
+        return json.loads(row[0] or "{}")
+    except ValueError:
+        return {}
 
 
-def bench_db_ensure() -> dict:
-    """Create, migrate and seed ``civicmap_bench`` unless it already holds the 1M reports.
+def _comment_set(cur, dbname: str, record: dict) -> None:
+    cur.execute(f'COMMENT ON DATABASE "{dbname}" IS %s', [json.dumps(record, sort_keys=True)])
 
-    Returns the seed record (how long the 1M load took, when it ran), also kept in
-    var/bench/seed.json so that later runs can report it.
-    """
-    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
-    if os.environ.get("BENCH_DB_ENSURED") == "1":  # run_all.py did it for its children
-        return json.loads(SEED_FILE.read_text()) if SEED_FILE.exists() else {}
-    bench_lock()  # before looking at a pending undo: it may be a running benchmark's
-    admin = pg_connect("postgres")
-    with admin.cursor() as cur:
-        cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", [BENCH_DB])
-        if cur.fetchone() is None:
-            log(f"creating database {BENCH_DB}")
-            cur.execute(f'CREATE DATABASE "{BENCH_DB}"')
-    admin.close()
-    conn = pg_connect()
-    with conn.cursor() as cur:
-        cur.execute("CREATE EXTENSION IF NOT EXISTS postgis")
-    conn.close()
-    env = bench_env()
-    if UNDO_FILE.exists():  # an earlier benchmark stopped before undoing its writes
-        log(f"undoing the writes an earlier run left ({UNDO_FILE.name})")
-        subprocess.run([PYTHON, __file__, "undo"], cwd=ROOT, env=bench_env(BENCH_LOCK_HELD="1"),
-                       check=True)
-    count = _report_count()
-    if count == SEED_REPORTS:
-        log(f"{BENCH_DB} already holds {count:,} reports: reusing it")
-        subprocess.run([PYTHON, "manage.py", "migrate", "--no-input", "-v", "0"], cwd=ROOT,
-                       env=env, check=True)
-        record = json.loads(SEED_FILE.read_text()) if SEED_FILE.exists() else {}
-        record["reused"] = True
-        return record
-    log(f"migrating {BENCH_DB}")
+
+_MIGRATIONS_LIST = (
+    "import django; django.setup(); from django.db.migrations.loader import MigrationLoader; "
+    "print('\\n'.join(sorted(f'{app}.{name}' for app, name in "
+    "MigrationLoader(None, ignore_no_migrations=True).disk_migrations)))")
+
+
+def _migrations_digest() -> str:
+    """A digest of the names of every migration on disk (the project's and the installed
+    packages', as Django's loader finds them, without a database): a template whose record
+    holds another digest has migrations to apply."""
+    run = subprocess.run([PYTHON, "-c", _MIGRATIONS_LIST], cwd=ROOT, env=bench_env(),
+                         capture_output=True, text=True, check=True)
+    return hashlib.sha256(run.stdout.encode()).hexdigest()[:16]
+
+
+def _manage(dbname: str, *args: str) -> float:
+    """Run a manage.py command against ``dbname``; returns its wall time in seconds."""
     started = time.perf_counter()
-    subprocess.run([PYTHON, "manage.py", "migrate", "--no-input", "-v", "0"], cwd=ROOT,
-                   env=env, check=True)
-    migrate_s = time.perf_counter() - started
-    log(f"seeding {BENCH_DB} with {SEED_REPORTS:,} reports (seed_demo {' '.join(SEED_ARGS)})")
-    started = time.perf_counter()
-    subprocess.run([PYTHON, "manage.py", "seed_demo", *SEED_ARGS], cwd=ROOT, env=env,
-                   check=True)
-    seed_s = time.perf_counter() - started
-    conn = pg_connect()
+    subprocess.run([PYTHON, "manage.py", *args], cwd=ROOT, check=True,
+                   env=bench_env(DATABASE_URL=f"postgis://{PG_USER}@{PG_HOST}:{PG_PORT}/{dbname}"))
+    return time.perf_counter() - started
+
+
+def _template_vacuum() -> tuple[int, int]:
+    """VACUUM ANALYZE the template (fresh statistics and visibility map for the planner, as
+    autovacuum would do later; every copy inherits them); returns its reports and cases."""
+    conn = pg_connect(TEMPLATE_DB)
     with conn.cursor() as cur:
-        # Fresh statistics and visibility map for the planner, as autovacuum would do later.
         cur.execute("VACUUM ANALYZE")
         cur.execute("SELECT count(*) FROM issues_report")
-        count = cur.fetchone()[0]
+        reports = cur.fetchone()[0]
         cur.execute("SELECT count(*) FROM issues_case")
         cases = cur.fetchone()[0]
     conn.close()
+    return reports, cases
+
+
+def _template_close(cur, record: dict) -> None:
+    """Write the template's record and close it to connections: CREATE DATABASE … TEMPLATE
+    fails while anyone is connected to the template."""
+    _comment_set(cur, TEMPLATE_DB, record)
+    cur.execute(f'ALTER DATABASE "{TEMPLATE_DB}" WITH IS_TEMPLATE true ALLOW_CONNECTIONS false')
+
+
+def _template_drop(cur) -> None:
+    if _comment(cur, TEMPLATE_DB) is not None:
+        log(f"dropping the template {TEMPLATE_DB}")
+        cur.execute(f'ALTER DATABASE "{TEMPLATE_DB}" WITH IS_TEMPLATE false')
+        cur.execute(f'DROP DATABASE "{TEMPLATE_DB}" WITH (FORCE)')
+
+
+def _template_build(cur, digest: str) -> dict:
+    """Create, migrate and seed the template (SEED_ARGS), then VACUUM ANALYZE and close it."""
+    log(f"creating the template {TEMPLATE_DB}")
+    cur.execute(f'CREATE DATABASE "{TEMPLATE_DB}"')
+    conn = pg_connect(TEMPLATE_DB)
+    with conn.cursor() as template:
+        template.execute("CREATE EXTENSION IF NOT EXISTS postgis")
+    conn.close()
+    log(f"migrating {TEMPLATE_DB}")
+    migrate_s = _manage(TEMPLATE_DB, "migrate", "--no-input", "-v", "0")
+    log(f"seeding {TEMPLATE_DB} with {SEED_REPORTS:,} reports ({SEED_COMMAND})")
+    seed_s = _manage(TEMPLATE_DB, "seed_demo", *SEED_ARGS)
+    reports, cases = _template_vacuum()
+    if reports != SEED_REPORTS:
+        raise SystemExit(f"seed_demo left {reports:,} reports in {TEMPLATE_DB}, not "
+                         f"{SEED_REPORTS:,}")
     record = {
-        "seeded_at": now_iso(), "reports": count, "cases": cases,
-        "command": "seed_demo " + " ".join(SEED_ARGS),
+        "seeded_at": now_iso(), "reports": reports, "cases": cases,
+        "command": SEED_COMMAND,
         "migrate_s": round(migrate_s, 1), "seed_s": round(seed_s, 1),
-        "seed_reports_per_s": round(count / seed_s), "reused": False,
+        "seed_reports_per_s": round(reports / seed_s), "migrations": digest,
+        "version": now_iso(),
     }
-    SEED_FILE.write_text(json.dumps(record, indent=2) + "\n")
-    log(f"seeded {count:,} reports in {seed_s:.0f} s ({count / seed_s:,.0f} reports/s)")
+    _template_close(cur, record)
+    log(f"seeded {reports:,} reports in {seed_s:.0f} s ({reports / seed_s:,.0f} reports/s)")
     return record
 
 
+def _template_migrate(cur, record: dict, digest: str) -> dict:
+    """Apply new migrations to the template in place rather than seeding it again for minutes
+    (its data are then what the old code seeded and the migrations changed, as in a deployment)."""
+    log(f"{TEMPLATE_DB}: migrations were added since it was seeded: migrating it")
+    cur.execute(f'ALTER DATABASE "{TEMPLATE_DB}" WITH ALLOW_CONNECTIONS true')
+    try:
+        _manage(TEMPLATE_DB, "migrate", "--no-input", "-v", "0")
+        _template_vacuum()
+        record = {**record, "migrations": digest, "migrated_at": now_iso(),
+                  "version": now_iso()}
+    finally:  # the old record after a failed migration: the next run tries again
+        _template_close(cur, record)
+    return record
+
+
+def _template_ensure() -> dict:
+    """The template, built unless complete (its record names SEED_ARGS and SEED_REPORTS
+    reports) and migrated when new migrations exist; returns its record."""
+    _db_create_allowed(BENCH_DB)  # and so its template, whose name starts with it
+    digest = _migrations_digest()
+    admin = pg_connect("postgres")
+    with admin.cursor() as cur:
+        record = _comment(cur, TEMPLATE_DB)
+        if record is not None and (record.get("reports") != SEED_REPORTS
+                                   or record.get("command") != SEED_COMMAND):
+            log(f"{TEMPLATE_DB} is incomplete or was seeded otherwise: building it again")
+            _template_drop(cur)
+            record = None
+        if record is None:
+            record = {**_template_build(cur, digest), "reused": False}
+        elif record.get("migrations") != digest:
+            record = {**_template_migrate(cur, record, digest), "reused": True}
+        else:
+            log(f"{TEMPLATE_DB} holds {record['reports']:,} reports, migrated: reusing it")
+            record = {**record, "reused": True}
+    admin.close()
+    return record
+
+
+def bench_seed_record() -> dict:
+    """The template's seed record ({} when there is no template)."""
+    admin = pg_connect("postgres")
+    with admin.cursor() as cur:
+        record = _comment(cur, TEMPLATE_DB)
+    admin.close()
+    return record or {}
+
+
+def _copy_marker(record: dict) -> dict:
+    return {"copy_of": TEMPLATE_DB, "version": record.get("version")}
+
+
+def _copy_is_fresh(cur, record: dict) -> bool:
+    """Whether the working database is a copy of the template's current version that nobody
+    has written to: PostgreSQL's statistics count no row inserted, updated or deleted in it
+    since it was created (a rolled-back write counts too: it leaves dead rows behind)."""
+    if _comment(cur, BENCH_DB) != _copy_marker(record):
+        return False
+    cur.execute("SELECT tup_inserted + tup_updated + tup_deleted FROM pg_stat_database "
+                "WHERE datname = %s", [BENCH_DB])
+    return cur.fetchone()[0] == 0
+
+
+def bench_db_restore() -> float:
+    """Drop the working database and copy the template again; returns the seconds it took.
+
+    ``DROP DATABASE … WITH (FORCE)`` terminates the connections left to it first (as
+    ``pg_terminate_backend`` would). ``STRATEGY FILE_COPY`` copies the files after a checkpoint;
+    PostgreSQL 15's default WAL_LOG writes the whole database through the WAL, several times
+    slower for a large one (docs/BENCHMARKS.md)."""
+    _db_create_allowed(BENCH_DB)
+    record = bench_seed_record()
+    if not record:
+        raise SystemExit(f"no template {TEMPLATE_DB} to copy {BENCH_DB} from")
+    admin = pg_connect("postgres")
+    started = time.perf_counter()
+    with admin.cursor() as cur:
+        cur.execute(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
+        cur.execute(f'CREATE DATABASE "{BENCH_DB}" TEMPLATE "{TEMPLATE_DB}" STRATEGY FILE_COPY')
+        _comment_set(cur, BENCH_DB, _copy_marker(record))
+    admin.close()
+    seconds = time.perf_counter() - started
+    log(f"{BENCH_DB}: a fresh copy of {TEMPLATE_DB} in {seconds:.1f} s")
+    return seconds
+
+
+def bench_db_ensure(*, writes: bool = False) -> dict:
+    """Hold the bench lock, make sure the template is complete and current, and give this
+    benchmark a working database fresh from it. Returns the template's seed record (how long
+    the seed took, when it ran).
+
+    With BENCH_DB_ENSURED=1 the template is not checked (run_all.py did it); without a
+    template the database is used as it is, which a benchmark that ``writes`` refuses."""
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    bench_lock()
+    if os.environ.get("BENCH_DB_ENSURED") == "1":
+        record = bench_seed_record()
+        if not record:
+            if writes:
+                raise SystemExit(f"this benchmark writes, and {BENCH_DB} has no template "
+                                 f"{TEMPLATE_DB} to be made fresh from: run it without "
+                                 "BENCH_DB_ENSURED=1")
+            log(f"{BENCH_DB} is used as it is (no template {TEMPLATE_DB})")
+            return {}
+    else:
+        record = _template_ensure()
+    admin = pg_connect("postgres")
+    with admin.cursor() as cur:
+        fresh = _copy_is_fresh(cur, record)
+    admin.close()
+    if fresh:
+        log(f"{BENCH_DB} is a fresh copy of {TEMPLATE_DB}, not written to since: keeping it")
+    else:
+        bench_db_restore()
+    return record
+
+
+def _django_disconnect() -> None:
+    """Close this process's Django connections, if it set Django up, before its database goes."""
+    if "django.db" in sys.modules:
+        from django.apps import apps
+        from django.db import connections
+
+        if apps.ready:
+            connections.close_all()
+
+
+@contextmanager
+def bench_db_writes() -> Iterator[dict]:
+    """For a benchmark that writes: a fresh working database, and another fresh copy when the
+    block ends, however it ends, so that whoever comes next finds the seeded data. Yields the
+    seed record."""
+    record = bench_db_ensure(writes=True)
+    try:
+        yield record
+    finally:
+        _django_disconnect()
+        bench_db_restore()
+
 def bench_riders_ensure(count: int) -> list[tuple[int, str]]:
-    """``count`` bench riders with DRF tokens (created once, kept); returns (user id, token)."""
+    """``count`` bench riders with DRF tokens (created in each fresh copy of the template, which
+    holds none); returns (user id, token)."""
     from django.contrib.auth import get_user_model
     from django.contrib.auth.models import Group
     from rest_framework.authtoken.models import Token
@@ -231,143 +413,6 @@ def bench_riders_ensure(count: int) -> list[tuple[int, str]]:
         token, _ = Token.objects.get_or_create(user=user)
         riders.append((user.pk, token.key))
     return riders
-
-
-# --- undoing benchmark writes ---------------------------------------------------------------
-
-_SNAPSHOT = "bench_case_snapshot"
-# Intake (report_create and what it calls: cases, events, photos, auto-dispatch tasks,
-# notifications, webhook deliveries ...) adds rows to the reports and cases and to tables that
-# point at them. Rows with an id above the mark are the benchmark's. Foreign keys are DEFERRABLE
-# INITIALLY DEFERRED (Django's), so one transaction may delete them in any order.
-WRITE_ROOTS = ["issues_report", "issues_case"]
-
-
-def _downstream_tables(cur) -> list[str]:
-    """The root tables and every table that points at one of them, transitively (by foreign
-    key), that has an ``id`` column: what an intake can add rows to."""
-    tables = set(WRITE_ROOTS)
-    while True:
-        cur.execute("""SELECT DISTINCT c.conrelid::regclass::text FROM pg_constraint c
-                       WHERE c.contype = 'f' AND c.confrelid::regclass::text = ANY(%s)""",
-                    [sorted(tables)])
-        found = {row[0] for row in cur.fetchall()} - tables
-        if not found:
-            break
-        tables |= found
-    cur.execute("""SELECT table_name FROM information_schema.columns
-                   WHERE table_schema = 'public' AND column_name = 'id'
-                     AND table_name = ANY(%s)""", [sorted(tables)])
-    return sorted(row[0] for row in cur.fetchall())
-
-
-def _aggregate_tables(cur) -> list[str]:
-    """The map aggregates present in the bench database: hourly, and daily once migrated."""
-    cur.execute("""SELECT t FROM unnest(%s::text[]) AS t WHERE to_regclass(t) IS NOT NULL""",
-                [["issues_reportcellhour", "issues_reportunitgridhour",
-                  "issues_reportcellday", "issues_reportunitgridday"]])
-    return [row[0] for row in cur.fetchall()]
-
-
-def writes_mark() -> dict:
-    """Remember where the seeded rows end (and the mutable columns of the cases), so that
-    ``writes_undo`` can put the database back to its 1,000,000 seeded reports."""
-    bench_lock()
-    conn = pg_connect()
-    marks: dict = {"max_id": {}, "count": {}}
-    with conn.cursor() as cur:
-        for table in _downstream_tables(cur):
-            cur.execute(f"SELECT coalesce(max(id), 0), count(*) FROM {table}")
-            marks["max_id"][table], marks["count"][table] = cur.fetchone()
-        for table in _aggregate_tables(cur):
-            cur.execute(f"SELECT count(*), coalesce(sum(count), 0) FROM {table}")
-            marks["count"][table] = [int(v) for v in cur.fetchone()]
-        cur.execute(f"DROP TABLE IF EXISTS {_SNAPSHOT}")
-        # Intake rewrites a joined case's centroid, counts and times: keep them to restore.
-        cur.execute(f"""CREATE TABLE {_SNAPSHOT} AS SELECT id, location, report_count,
-                        reporter_count, last_report_at, updated_at, stage FROM issues_case""")
-        cur.execute(f"ALTER TABLE {_SNAPSHOT} ADD PRIMARY KEY (id)")
-    conn.close()
-    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
-    UNDO_FILE.write_text(json.dumps(marks) + "\n")
-    return marks
-
-
-def writes_undo(marks: dict) -> dict:
-    """Delete every row a benchmark added after ``writes_mark`` and restore the seeded cases and
-    map aggregates; check that every table is back to its count. Returns what was removed.
-    Photo files live in a temp MEDIA_ROOT that the benchmark deletes itself."""
-    from issues.sql import CELL_SELECT, UNIT_SELECT
-
-    conn = pg_connect()
-    conn.autocommit = False
-    removed: dict = {}
-    with conn.cursor() as cur:
-        where = f"r.id > {int(marks['max_id']['issues_report'])}"
-        # The aggregates the benchmark's reports added, subtracted again (intake's SELECTs).
-        cur.execute(f"""UPDATE issues_reportcellhour h SET count = h.count - d.n
-                        FROM ({CELL_SELECT.format(where=where)}) AS d(x, y, hour, cat, n)
-                        WHERE h.cell_x = d.x AND h.cell_y = d.y AND h.hour = d.hour
-                          AND h.category_id = d.cat""")
-        # A report in no unit grid is in its community's row (unit grid NULL): IS NOT DISTINCT.
-        cur.execute(f"""UPDATE issues_reportunitgridhour h SET count = h.count - d.n
-                        FROM ({UNIT_SELECT.format(where=where)}) AS d(com, u, hour, cat, n)
-                        WHERE h.community_id = d.com AND h.unit_grid_id IS NOT DISTINCT FROM d.u
-                          AND h.hour = d.hour AND h.category_id = d.cat""")
-        if "issues_reportcellday" in _aggregate_tables(cur):  # the daily roll-ups (0006)
-            cur.execute(f"""UPDATE issues_reportcellday h SET count = h.count - d.n
-                            FROM (SELECT x, y, date_trunc('day', hour, 'UTC') AS day, cat,
-                                         sum(n) AS n
-                                  FROM ({CELL_SELECT.format(where=where)})
-                                       AS s(x, y, hour, cat, n) GROUP BY 1, 2, 3, 4) AS d
-                            WHERE h.cell_x = d.x AND h.cell_y = d.y AND h.day = d.day
-                              AND h.category_id = d.cat""")
-            cur.execute(f"""UPDATE issues_reportunitgridday h SET count = h.count - d.n
-                            FROM (SELECT com, u, date_trunc('day', hour, 'UTC') AS day, cat,
-                                         sum(n) AS n
-                                  FROM ({UNIT_SELECT.format(where=where)})
-                                       AS s(com, u, hour, cat, n) GROUP BY 1, 2, 3, 4) AS d
-                            WHERE h.community_id = d.com
-                              AND h.unit_grid_id IS NOT DISTINCT FROM d.u
-                              AND h.day = d.day AND h.category_id = d.cat""")
-        for table in _aggregate_tables(cur):
-            cur.execute(f"DELETE FROM {table} WHERE count = 0")
-        for table, mark in marks["max_id"].items():
-            cur.execute(f"DELETE FROM {table} WHERE id > %s", [mark])
-            removed[table] = cur.rowcount
-        cur.execute(f"""UPDATE issues_case c SET location = s.location,
-                            report_count = s.report_count, reporter_count = s.reporter_count,
-                            last_report_at = s.last_report_at, updated_at = s.updated_at,
-                            stage = s.stage
-                        FROM {_SNAPSHOT} s
-                        WHERE c.id = s.id AND (c.report_count <> s.report_count
-                              OR c.last_report_at <> s.last_report_at OR c.stage <> s.stage)""")
-        removed["cases_restored"] = cur.rowcount
-        cur.execute(f"DROP TABLE {_SNAPSHOT}")
-        mismatches = []
-        for table, count in marks["count"].items():
-            if isinstance(count, list):
-                cur.execute(f"SELECT count(*), coalesce(sum(count), 0) FROM {table}")
-                now = [int(v) for v in cur.fetchone()]
-            else:
-                cur.execute(f"SELECT count(*) FROM {table}")
-                now = cur.fetchone()[0]
-            if now != count:
-                mismatches.append(f"{table}: {now} rows, was {count}")
-        if mismatches:  # keep the rows and the undo file: someone must look
-            conn.rollback()
-            raise RuntimeError("undo would not restore the bench database: "
-                               + "; ".join(mismatches))
-    conn.commit()
-    conn.autocommit = True
-    with conn.cursor() as cur:
-        cur.execute("VACUUM ANALYZE issues_report, issues_case, issues_caseevent, "
-                    "issues_reportphoto, " + ", ".join(_aggregate_tables(cur)))
-        cur.execute("SELECT count(*) FROM issues_report")
-        removed["reports_left"] = cur.fetchone()[0]
-    conn.close()
-    UNDO_FILE.unlink(missing_ok=True)
-    return {table: n for table, n in removed.items() if n}
 
 
 # --- Redis db 13 --------------------------------------------------------------------------------
@@ -555,12 +600,15 @@ def rmtree_quiet(path: str | Path) -> None:
 
 
 if __name__ == "__main__":
-    if sys.argv[1:] == ["undo"]:
+    if sys.argv[1:] == ["ensure"]:
+        print(json.dumps(bench_db_ensure(), indent=2))
+    elif sys.argv[1:] == ["rebuild"]:  # after a change to seed_demo: seed the template again
         bench_lock()
-        django_setup()
-        if UNDO_FILE.exists():
-            log(f"undone: {writes_undo(json.loads(UNDO_FILE.read_text()))}")
-    elif sys.argv[1:] == ["ensure"]:
+        _db_create_allowed(TEMPLATE_DB)
+        connection = pg_connect("postgres")
+        with connection.cursor() as cursor:
+            _template_drop(cursor)
+        connection.close()
         print(json.dumps(bench_db_ensure(), indent=2))
     else:
-        raise SystemExit("usage: _common.py ensure|undo")
+        raise SystemExit("usage: _common.py ensure|rebuild")

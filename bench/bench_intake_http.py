@@ -17,8 +17,8 @@ variant take turns in 3 rounds of 10 s slices in rotating order, so that load fr
 falls on all three alike. A GET of the category list (a small JSON view) on each server gives
 the framework's own ceiling for comparison.
 
-Afterwards the reports, photos, cases and aggregates the run wrote are removed again, the copy
-table is dropped, Redis db 13 is flushed and the temp MEDIA_ROOT deleted.
+Afterwards the bench database is dropped for a fresh copy of its template (whatever the run
+wrote goes with it, the copy table too), Redis db 13 is flushed and the temp MEDIA_ROOT deleted.
 
 Run alone: .venv/bin/python bench/bench_intake_http.py [--duration 30] [--clients 4] [--rounds 3]
 [--no-variant]
@@ -199,12 +199,11 @@ def _pgbench(script: Path, clients: int, duration_s: int) -> dict:
             "failed": int(failed.group(1)) if failed else 0}
 
 
-def _pgbench_drop() -> int:
+def _pgbench_rows() -> int:
     conn = common.pg_connect()
     with conn.cursor() as cur:
         cur.execute("SELECT count(*) FROM bench_report_copy")
         rows = cur.fetchone()[0]
-        cur.execute("DROP TABLE IF EXISTS bench_report_copy")
     conn.close()
     return rows
 
@@ -247,7 +246,6 @@ def run(duration_s: int = 30, clients: int = 4, warmup_s: int = 3, baseline_s: i
     media_root = tmp / "media"
     media_root.mkdir()
     script = _pgbench_prepare(bounds, tmp)
-    marks = common.writes_mark()
     common.redis_flush()
     servers: dict[str, tuple[subprocess.Popen, str]] = {}
     slice_s = duration_s / rounds
@@ -285,13 +283,12 @@ def run(duration_s: int = 30, clients: int = 4, warmup_s: int = 3, baseline_s: i
         queued = common.redis_queue_length() - queued_before
         for name in list(servers):
             common.gunicorn_stop(servers.pop(name)[0])
-        written = Report.objects.filter(id__gt=marks["max_id"]["issues_report"]).count()
+        written = Report.objects.count() - stored
+        copy_rows = _pgbench_rows()
     finally:
         for process, _ in servers.values():
             common.gunicorn_stop(process)
-        copy_rows = _pgbench_drop()
         common.redis_flush()
-        removed = common.writes_undo(marks)
         common.rmtree_quiet(tmp)
     intake = _summary(posts["app"])
     pg_tps = sum(run["tps"] for run in pgbench) / len(pgbench)
@@ -307,7 +304,6 @@ def run(duration_s: int = 30, clients: int = 4, warmup_s: int = 3, baseline_s: i
         "ratio_intake_to_pgbench": round(ratio, 4),
         "database_conn_max_age_app": _conn_max_age(),
         "variant_connection_per_request": None,
-        "undo": removed,
     }
     if variant:
         per_request = _summary(posts["per_request"])
@@ -323,8 +319,7 @@ def run(duration_s: int = 30, clients: int = 4, warmup_s: int = 3, baseline_s: i
                f"pgbench {pg_tps:.0f} tps; ratio {ratio:.2%}"
                + (f"; with a connection per request {per_request['ok_per_s']} reports/s (app x"
                   f"{result['variant_connection_per_request']['app_speedup_over_variant']})"
-                  if variant else "")
-               + f"; undone {removed}")
+                  if variant else ""))
     return result
 
 
@@ -336,9 +331,9 @@ def main() -> None:
     parser.add_argument("--no-variant", action="store_true",
                         help="skip the second server, with a database connection per request")
     args = parser.parse_args()
-    common.bench_db_ensure()
-    run(duration_s=args.duration, clients=args.clients, variant=not args.no_variant,
-        rounds=args.rounds)
+    with common.bench_db_writes():
+        run(duration_s=args.duration, clients=args.clients, variant=not args.no_variant,
+            rounds=args.rounds)
 
 
 if __name__ == "__main__":

@@ -131,7 +131,7 @@ def db_ensure(*, reseed: bool, relife: bool) -> dict:
 
 
 def _database_create() -> dict | None:
-    """Create the database unless it exists. When the other benchmarks' database holds the same
+    """Create the database unless it exists. When the other benchmarks' template holds the same
     reports (1,000,000, seed 1, 90 days), copy it (CREATE DATABASE … TEMPLATE: a file copy, about
     a minute, instead of seeding again) and return the seed record for the copy."""
     admin = common.pg_connect("postgres")
@@ -140,13 +140,14 @@ def _database_create() -> dict | None:
             cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", [DB])
             if cur.fetchone() is not None:
                 return None
-            source = common.SEED_FILE.exists() and json.loads(common.SEED_FILE.read_text())
+            source = common.bench_seed_record()
             # Ours add only --days 90 (seed_demo's default) and --no-lifecycle to theirs.
             if (source and source.get("reports") == common.SEED_REPORTS
                     and set(common.SEED_ARGS) <= set(SEED_ARGS)):
-                common.log(f"creating database {DB} as a copy of {common.BENCH_DB}")
+                common.log(f"creating database {DB} as a copy of {common.TEMPLATE_DB}")
                 started = time.perf_counter()
-                cur.execute(f'CREATE DATABASE "{DB}" TEMPLATE "{common.BENCH_DB}"')
+                cur.execute(f'CREATE DATABASE "{DB}" TEMPLATE "{common.TEMPLATE_DB}" '
+                            "STRATEGY FILE_COPY")
                 return _copied_record(source, time.perf_counter() - started)
             common.log(f"creating database {DB}")
             cur.execute(f'CREATE DATABASE "{DB}"')
@@ -164,7 +165,7 @@ def _copied_record(source: dict, copy_s: float) -> dict:
                     "FROM issues_report")
         now = cur.fetchone()[0].isoformat()
     conn.close()
-    record = {"seeded_at": now, "args": SEED_ARGS, "copied_from": common.BENCH_DB,
+    record = {"seeded_at": now, "args": SEED_ARGS, "copied_from": common.TEMPLATE_DB,
               "reports_command": source.get("command"), "reports_s": source.get("seed_s"),
               "copy_s": round(copy_s, 1), "reports": source["reports"]}
     _record_write(record)

@@ -15,9 +15,8 @@ process) every 500 photos it finishes, until it has done ``--worker-tasks`` (at 
 2 cores with other users and the intakes slowed from about 17/s to 6.5/s: too slow for the time
 budget, so they run one after the other.)
 
-Afterwards every row the benchmark wrote is removed (reports, photos, cases, events and the
-map aggregates are put back), Redis db 13 is flushed and the temp MEDIA_ROOT deleted, so the
-bench database keeps its 1,000,000 seeded reports.
+Afterwards the bench database is dropped for a fresh copy of its template (the 1,000,000
+seeded reports, nothing the run wrote), Redis db 13 is flushed and the temp MEDIA_ROOT deleted.
 
 Run alone: .venv/bin/python bench/bench_worker_memory.py [--intakes 10000] [--worker-tasks 3000]
 """
@@ -189,15 +188,15 @@ def run(intakes: int = 10_000, worker_tasks: int = 3000, worker_timeout_s: float
     media_root.mkdir()
     common.django_setup(MEDIA_ROOT=str(media_root), REPORTS_PER_HOUR_PER_RIDER=str(10**9))
     from django.conf import settings
+    from django.db.models import Max
 
-    from issues.models import Report
+    from issues.models import Report, ReportPhoto
 
     assert Path(settings.MEDIA_ROOT) == media_root
     stored = Report.objects.count()
     common.log(f"{NAME}: {stored:,} reports stored; {intakes:,} intakes in this process "
                f"(pid {__import__('os').getpid()})")
-    common.bench_riders_ensure(RIDERS)  # kept across runs: before the marks
-    marks = common.writes_mark()
+    photos_before = ReportPhoto.objects.aggregate(last=Max("id"))["last"] or 0
     common.redis_flush()
     celery = None
     try:
@@ -205,8 +204,7 @@ def run(intakes: int = 10_000, worker_tasks: int = 3000, worker_timeout_s: float
         first_mb, last_mb = intake["samples"][0][1] / 1024, intake["samples"][-1][1] / 1024
         common.log(f"{NAME}: {intakes:,} intakes in {intake['elapsed_s']} s; RSS "
                    f"{first_mb:.1f} -> {last_mb:.1f} MB")
-        celery = _Worker(str(media_root), marks["max_id"]["issues_reportphoto"],
-                         tmp / "worker.log")
+        celery = _Worker(str(media_root), photos_before, tmp / "worker.log")
         common.log(f"{NAME}: Celery worker pid {celery.process.pid} on the {intakes:,} queued "
                    f"photo tasks (until {worker_tasks:,} are done or {worker_timeout_s:.0f} s)")
         celery.wait(tasks=worker_tasks, queued=intakes, timeout_s=worker_timeout_s)
@@ -218,7 +216,6 @@ def run(intakes: int = 10_000, worker_tasks: int = 3000, worker_timeout_s: float
         if celery is not None:
             celery.stop()
         common.redis_flush()
-        removed = common.writes_undo(marks)
         common.rmtree_quiet(tmp)
     samples = intake["samples"]
     at_1000, at_end = _at(samples, WARMUP), _at(samples, intakes)
@@ -256,7 +253,6 @@ def run(intakes: int = 10_000, worker_tasks: int = 3000, worker_timeout_s: float
             "samples_kb": wsamples, "elapsed_s": worker["elapsed_s"],
         },
         "flat_limit_kb": FLAT_LIMIT_KB,
-        "undo": removed,
     }
     common.result_write(NAME, result)
     p = result["intake_process"]
@@ -267,7 +263,7 @@ def run(intakes: int = 10_000, worker_tasks: int = 3000, worker_timeout_s: float
     common.log(f"{NAME}: intake RSS {p['rss_kb_at_1000']} KB @1000 -> {p['rss_kb_at_end']} KB "
                f"@{intakes}, slope {p['slope_kb_per_1000']} KB/1000 ({verdict(p['flat'])}); "
                f"worker {w['rss_kb_at_1000']} KB @1000 -> {w_last} KB @{w_last_n}, slope "
-               f"{w['slope_kb_per_1000']} KB/1000 ({verdict(w['flat'])}); undone {removed}")
+               f"{w['slope_kb_per_1000']} KB/1000 ({verdict(w['flat'])})")
     return result
 
 
@@ -281,9 +277,9 @@ def main() -> None:
     args = parser.parse_args()
     if args.worker_tasks < 2000:
         parser.error("--worker-tasks must be at least 2,000")
-    common.bench_db_ensure()
-    run(intakes=args.intakes, worker_tasks=args.worker_tasks,
-        worker_timeout_s=args.worker_timeout)
+    with common.bench_db_writes():
+        run(intakes=args.intakes, worker_tasks=args.worker_tasks,
+            worker_timeout_s=args.worker_timeout)
 
 
 if __name__ == "__main__":

@@ -2,8 +2,9 @@
 print a summary table and write var/bench/results.json.
 
 Exits 0 when every benchmark ran (whether or not it met its target), 1 when one failed to run.
-The first run seeds ``civicmap_bench`` with 1,000,000 reports (a few minutes); later runs reuse
-it. Each benchmark has a time limit, so a full run stays within about 25 minutes.
+The first run seeds the template ``civicmap_bench_seed`` with 1,000,000 reports (about 8
+minutes); later runs reuse it, and each benchmark works on a fresh copy, ``civicmap_bench``.
+Each benchmark has a time limit, so a full run stays within about 25 minutes.
 """
 
 from __future__ import annotations
@@ -27,8 +28,8 @@ BENCHMARKS = [
     ("worker_memory", "bench_worker_memory.py",
      ["--intakes", "10000", "--worker-tasks", "3000", "--worker-timeout", "300"], 1320),
     ("stations_nearest", "bench_stations.py", [], 600),
-    # Its own database (civicmap_bench_lifecycle): the first run copies civicmap_bench and
-    # writes the backlog lifecycle (≈ 4 min).
+    # Its own database (civicmap_bench_lifecycle): the first run copies civicmap_bench_seed
+    # and writes the backlog lifecycle (≈ 4 min).
     ("triage", "bench_triage.py", [], 2700),
     # The office map's uncovered-demand layer takes ≈ 10 s a request at 1M: ≈ 10 min in all.
     ("map", "bench_map.py", [], 1500),
@@ -204,9 +205,9 @@ def main() -> int:
         statuses[key] = {"status": status, "wall_s": round(time.perf_counter() - t0, 1)}
         common.log(f"=== {script}: {status} in {statuses[key]['wall_s']} s")
     if any(s["status"] != "ok" for s in statuses.values()):
-        # A benchmark that died may have left rows: put the database back now.
-        subprocess.run([common.PYTHON, str(common.ROOT / "bench" / "_common.py"), "undo"],
-                       cwd=common.ROOT, env=common.bench_env(BENCH_LOCK_HELD="1"))
+        # A benchmark that died may have left rows: a fresh copy now, not at the next start.
+        if seed:
+            common.bench_db_restore()
         common.redis_flush()
     data = json.loads(common.RESULTS_FILE.read_text()) if common.RESULTS_FILE.exists() else {}
     results = {k: v for k, v in data.get("benchmarks", {}).items()
