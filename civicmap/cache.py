@@ -34,10 +34,12 @@ class _Warner:
         self._lock = threading.Lock()
         self._last = float("-inf")
         self._suppressed = 0
+        self.failed_at = float("-inf")  # time.monotonic() of the last failure, warned or not
 
     def warn(self, operation: str, error: Exception) -> None:
         with self._lock:
             now = time.monotonic()
+            self.failed_at = now
             if now - self._last < WARN_EVERY_S:
                 self._suppressed += 1
                 return
@@ -47,6 +49,12 @@ class _Warner:
 
 
 _warner = _Warner()
+
+
+def cache_failed_within(seconds: float) -> bool:
+    """Whether this process found the cache unavailable in the last ``seconds``: what it read
+    then may be missing a write it forgot (civicmap.replica trusts no missing key meanwhile)."""
+    return time.monotonic() - _warner.failed_at < seconds
 
 
 def _fail_open(empty: Any) -> Callable:
