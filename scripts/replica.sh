@@ -217,7 +217,7 @@ main() {
   is_local_host "$DB_HOST" || die "DATABASE_URL is not on this machine: its replica is yours to run"
   primary_binaries
   case "$command" in
-    status) replica_status ;;
+    status) replica_status || exit 3 ;;
     stop)
       if replica_running; then pg_ctl_replica stop -m fast >/dev/null; note "replica stopped"
       else note "replica: not running"; fi ;;
