@@ -2,11 +2,12 @@
 that forgets every write, and says so in the log, instead of turning each request into a 500.
 
 What the cache holds here is expendable: DRF's throttle counters (the phone's sign-in, any API
-throttle) and nothing else. Failing open means a throttle does not count while Redis is down;
-the guard that matters for sign-in, the login lockout (django-axes), counts in PostgreSQL and
-keeps working (docs/SECURITY.md, "Fault behaviour"). Failing closed would refuse every sign-in
-during the outage. Only unavailability fails open (connection refused or reset, timeouts);
-any other Redis error is a bug and is raised.
+throttle) and each client's last write position (civicmap.replica, which reads the primary
+while the cache is failing, ``cache_failed_within``). Failing open means a throttle does not
+count while Redis is down; the guard that matters for sign-in, the login lockout
+(django-axes), counts in PostgreSQL and keeps working (docs/SECURITY.md, "Fault behaviour").
+Failing closed would refuse every sign-in during the outage. Only unavailability fails open
+(connection refused or reset, timeouts); any other Redis error is a bug and is raised.
 """
 
 from __future__ import annotations
