@@ -14,13 +14,15 @@ PYTEST_ARGS ?=
 RUN_LOG := var/log/run.log
 RUN_PID := var/run.pid
 
-.PHONY: run start stop setup test bench lint clean distclean help backup restore
+.PHONY: run start stop setup test bench lint clean distclean help backup restore replica
 
 help:
 	@echo "make run     set up, seed the demo and run web + worker + beat (Ctrl-C stops)"
+	@echo "             WITH_REPLICA=1: also start the streaming replica and read from it"
 	@echo "make start   same, in the background (log $(RUN_LOG), pid $(RUN_PID))"
 	@echo "make stop    stop what 'make start' started"
-	@echo "make test    set up (with Chromium) and run pytest [PYTEST_ARGS=...]"
+	@echo "make test    set up (with Chromium and the replica) and run pytest [PYTEST_ARGS=...]"
+	@echo "make replica start the streaming replica on port 5433 (scripts/replica.sh)"
 	@echo "make setup   only set up (packages, services, .venv, database, static)"
 	@echo "make bench   run bench/run_all.py"
 	@echo "make lint    ruff check, then lint-imports (the apps' layering)"
@@ -58,9 +60,15 @@ stop:
 	fi; \
 	rm -f $(RUN_PID)
 
+# The replica tests (tests/civicmap/test_replica.py) read from the real standby.
 test:
-	WITH_BROWSER=1 bash scripts/setup.sh
+	WITH_BROWSER=1 WITH_REPLICA=1 bash scripts/setup.sh
 	.venv/bin/pytest $(PYTEST_ARGS)
+
+# A streaming replica of the local cluster on port 5433, made once (pg_basebackup), started
+# when stopped; `make run WITH_REPLICA=1` and `make test` do this themselves.
+replica:
+	bash scripts/replica.sh start
 
 # The bench's child processes run Django outside DEBUG: they need the local secret too.
 bench: setup

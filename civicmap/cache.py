@@ -2,11 +2,12 @@
 that forgets every write, and says so in the log, instead of turning each request into a 500.
 
 What the cache holds here is expendable: DRF's throttle counters (the phone's sign-in, any API
-throttle) and nothing else. Failing open means a throttle does not count while Redis is down;
-the guard that matters for sign-in, the login lockout (django-axes), counts in PostgreSQL and
-keeps working (docs/SECURITY.md, "Fault behaviour"). Failing closed would refuse every sign-in
-during the outage. Only unavailability fails open (connection refused or reset, timeouts);
-any other Redis error is a bug and is raised.
+throttle) and each client's last write position (civicmap.replica, which reads the primary
+while the cache is failing, ``cache_failed_within``). Failing open means a throttle does not
+count while Redis is down; the guard that matters for sign-in, the login lockout
+(django-axes), counts in PostgreSQL and keeps working (docs/SECURITY.md, "Fault behaviour").
+Failing closed would refuse every sign-in during the outage. Only unavailability fails open
+(connection refused or reset, timeouts); any other Redis error is a bug and is raised.
 """
 
 from __future__ import annotations
@@ -34,10 +35,12 @@ class _Warner:
         self._lock = threading.Lock()
         self._last = float("-inf")
         self._suppressed = 0
+        self.failed_at = float("-inf")  # time.monotonic() of the last failure, warned or not
 
     def warn(self, operation: str, error: Exception) -> None:
         with self._lock:
             now = time.monotonic()
+            self.failed_at = now
             if now - self._last < WARN_EVERY_S:
                 self._suppressed += 1
                 return
@@ -47,6 +50,12 @@ class _Warner:
 
 
 _warner = _Warner()
+
+
+def cache_failed_within(seconds: float) -> bool:
+    """Whether this process found the cache unavailable in the last ``seconds``: what it read
+    then may be missing a write it forgot (civicmap.replica trusts no missing key meanwhile)."""
+    return time.monotonic() - _warner.failed_at < seconds
 
 
 def _fail_open(empty: Any) -> Callable:

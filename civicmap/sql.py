@@ -1,4 +1,4 @@
-"""The civicmap app's raw SQL, in one place (the grid rule and the bulk paths' TRUNCATE).
+"""The civicmap app's raw SQL, in one place (the grid rule, the bulk paths' TRUNCATE, the replica).
 
 Values reach the statements as bound parameters; table names and the SRID come from the models
 and civicmap.models.WGS84 when a statement is built, never from input.
@@ -44,3 +44,18 @@ def truncate_sql(tables: tuple[str, ...], *, restart_identity: bool = False) -> 
     names (never input)."""
     identity = " RESTART IDENTITY" if restart_identity else ""
     return f"TRUNCATE {', '.join(tables)}{identity} CASCADE"
+
+# The read replica's state in one round trip (civicmap.replica): a standby at all, its WAL
+# receiver running, how many seconds behind (0 when it has replayed all it received: an idle
+# primary sends nothing, and the time of the last replayed commit would only say how idle),
+# and whether it has replayed past the WAL position bound as %s (a client's last write).
+REPLICA_STATE = """
+    SELECT pg_is_in_recovery(),
+           EXISTS (SELECT 1 FROM pg_stat_wal_receiver),
+           CASE WHEN pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() THEN 0
+                ELSE COALESCE(EXTRACT(EPOCH FROM clock_timestamp()
+                                             - pg_last_xact_replay_timestamp()),
+                              'Infinity') END,
+           COALESCE(pg_last_wal_replay_lsn() >= %s::pg_lsn, false)"""
+# The primary's WAL position now: past every transaction this session committed.
+PRIMARY_WAL_POSITION = "SELECT pg_current_wal_lsn()::text"

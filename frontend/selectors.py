@@ -16,6 +16,7 @@ from django.db import transaction
 from django.utils import translation
 
 from civicmap.layers import community_grid_shapes, unit_grid_shapes
+from civicmap.replica import read_alias
 from frontend.codec import dataclass_from_json
 from frontend.models import MapAudience, MapSnapshot
 from issues.layers import (
@@ -35,15 +36,15 @@ from patrol.layers import overdue_case_counts
 @contextmanager
 def map_reads() -> Iterator[None]:
     """Read a map's layers in one transaction (READ COMMITTED: each statement sees what was
-    committed when it began, so layers read a moment apart may differ by a report or two).
+    committed when it began, so layers read a moment apart may differ by a report or two), on
+    the database reads go to: the replica inside a ``replica_reads()`` block that chose it.
 
     PostgreSQL's JIT compiler is off for the app's connections (the database OPTIONS in
     civicmap/settings/base.py, docs/DECISIONS.md): these queries are estimated above
     ``jit_above_cost`` and compiling them took longer than running them.
     """
-    with transaction.atomic():
+    with transaction.atomic(using=read_alias()):
         yield
-
 
 
 # --- community and unit grids (civicmap's polygons, counted by issues and patrol) -----------

@@ -16,6 +16,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET
 
+from civicmap.replica import replica_reads
 from civicmap.roles import Role, user_has_role
 from frontend.csp import csp_protected
 from frontend.forms import MapFilterForm
@@ -54,6 +55,7 @@ def _layer_url(name: str, **query: object) -> str:
 
 @require_GET
 @csp_protected
+@replica_reads()
 def governance_map(request: HttpRequest) -> HttpResponse:
     """The governance map. Office staff also see private categories, case descriptions and
     the demand no station reaches. The hourly heatmap and the uncovered demand are hidden
@@ -106,6 +108,7 @@ def _forbidden() -> JsonResponse:
 
 
 @require_GET
+@replica_reads()
 def map_hourly_heat(request: HttpRequest) -> JsonResponse:
     """The governance map's hourly heatmap (last 7 days, ?category=), fetched by the page when
     the layer is switched on. Whoever may see the map may see it: the public its public
@@ -122,6 +125,7 @@ def map_hourly_heat(request: HttpRequest) -> JsonResponse:
 
 
 @require_GET
+@replica_reads()
 def map_uncovered(request: HttpRequest) -> JsonResponse:
     """The governance map's uncovered demand (?days=, every category), fetched by the page
     when office staff switch the layer on; nobody else may see it (it counts private
@@ -145,6 +149,7 @@ def _office_staff(user) -> bool:
 @require_GET
 @user_passes_test(_office_staff)  # anyone else goes to the login page
 @csp_protected
+@replica_reads()
 def office_console(request: HttpRequest) -> HttpResponse:
     """The office's triage console: open cases on a map and in a list, refreshed by polling;
     details and actions through the lifecycle API (/api/v1/cases/…)."""
@@ -167,6 +172,7 @@ def office_console(request: HttpRequest) -> HttpResponse:
 
 
 @require_GET
+@replica_reads()
 def office_cases(request: HttpRequest) -> JsonResponse:
     """The console's feed: open cases, newest report first, drawn for the basemap."""
     if not _office_staff(request.user):

@@ -12,11 +12,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from django.contrib.gis.db.models.functions import Transform
-from django.db import connection
 from django.db.models import Count, F, Func, Min, Model, Q, QuerySet, Sum
 
 from civicmap.i18n import name_field
 from civicmap.models import WGS84
+from civicmap.replica import read_connection
 from civicmap.spatial import CELL_SIZE_M, MetricPoint, PointX, PointY, as_geometry_point
 from issues.models import (
     OPEN_STAGES,
@@ -263,7 +263,7 @@ def case_hotspots(*, filters: MapFilters, eps_m: float, min_cases: int,
                 community_name=F(f"community_grid__{label}"))
     )
     cases_sql, params = cases.query.sql_with_params()
-    with connection.cursor() as cursor:
+    with read_connection().cursor() as cursor:
         cursor.execute(CASE_HOTSPOTS.format(cases=cases_sql), [
             float(eps_m), int(min_cases), *params, with_descriptions, HOTSPOT_CATEGORIES_SHOWN,
             HOTSPOT_LATEST_CASES,

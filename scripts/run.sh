@@ -10,7 +10,8 @@
 # Environment: HOST (127.0.0.1), PORT (8000), SEED=0 to skip seed_demo,
 # DJANGO_SECRET_KEY (else the one kept in var/secret_key, generated once),
 # DEMO_LOGIN_HINT to change the login line printed once the site is up,
-# plus everything scripts/setup.sh reads.
+# WITH_REPLICA=1 to make and start the local streaming replica and read from it
+# (DATABASE_REPLICA_URL, scripts/replica.sh), plus everything scripts/setup.sh reads.
 set -Eeuo pipefail  # -E: the ERR trap below also fires inside functions
 
 # shellcheck source=scripts/lib.sh
@@ -159,6 +160,11 @@ main() {
   # and reused, passed to setup, web, worker and beat through the environment only.
   secret_key_ensure "$VAR_DIR"
   run_step bash "$ROOT/scripts/setup.sh"
+  if [[ "${WITH_REPLICA:-0}" == 1 && -z "${DATABASE_REPLICA_URL:-}" ]]; then
+    DATABASE_REPLICA_URL="$(bash "$ROOT/scripts/replica.sh" url)"
+    export DATABASE_REPLICA_URL
+    log "reads that may lag go to the replica: DATABASE_REPLICA_URL=$DATABASE_REPLICA_URL"
+  fi
 
   if [[ "$SEED" != 0 ]]; then
     log "seed_demo"

@@ -9,6 +9,8 @@
 #   DATABASE_URL   default postgis://root@127.0.0.1:5432/civicmap
 #   REDIS_URL      default redis://127.0.0.1:6379/0
 #   WITH_BROWSER=1 also install Debian's chromium + chromium-driver (make test)
+#   WITH_REPLICA=1 also make and start the local streaming replica (scripts/replica.sh;
+#                  make test, make run WITH_REPLICA=1)
 #   SKIP_DJANGO=1  skip migrate/collectstatic (only for working on this script)
 # Options:
 #   --venv-only    only build .venv (used by `make lint`)
@@ -22,6 +24,7 @@ cd "$ROOT"
 trap '_rc=$?; if ((BASH_SUBSHELL == 0)); then warn "setup.sh failed (status $_rc) at line $LINENO: $BASH_COMMAND"; fi' ERR
 
 WITH_BROWSER="${WITH_BROWSER:-0}"
+WITH_REPLICA="${WITH_REPLICA:-0}"
 SKIP_DJANGO="${SKIP_DJANGO:-0}"
 
 parse_url DB "$DATABASE_URL"
@@ -428,6 +431,10 @@ main() {
   start_redis
   ensure_venv
   ensure_database
+  if [[ "$WITH_REPLICA" == 1 ]]; then
+    if ((DB_LOCAL)); then bash "$ROOT/scripts/replica.sh" start
+    else note "WITH_REPLICA=1: DATABASE_URL is not local, so no replica is made here"; fi
+  fi
   ensure_frontend
   django_setup
   log "setup done in $((SECONDS - t0))s"

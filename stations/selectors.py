@@ -31,7 +31,6 @@ from django.contrib.gis.db.models.functions import (
 )
 from django.contrib.gis.geos import GEOSGeometry, Point
 from django.contrib.postgres.aggregates import JSONBAgg
-from django.db import connection
 from django.db.models import (
     BooleanField,
     Case,
@@ -54,6 +53,7 @@ from django.utils import timezone, translation
 
 from civicmap.i18n import name_field
 from civicmap.models import WGS84, CommunityGrid, Subdistrict, UnitGrid
+from civicmap.replica import read_connection
 from civicmap.spatial import METRIC_SRID, Buffer, as_geometry_point, metric
 from issues.models import Report
 from stations.catalogue import service_catalogue, services_describe
@@ -124,7 +124,7 @@ def station_nearest_list(
     ``at`` (default now) in Asia/Shanghai.
     """
     at = at or timezone.now()
-    with connection.cursor() as cursor:
+    with read_connection().cursor() as cursor:
         # "Open now" is decided on the hours in Python (stations.hours), so then every active
         # station offering the service is read: a subdistrict has tens of stations.
         cursor.execute(NEAREST_STATIONS, {"lon": point.x, "lat": point.y, "service": service,

@@ -60,6 +60,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Remembers where the primary stood after a client's writes (read-your-writes on a replica).
+    "civicmap.replica.ReplicaStickyMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -88,13 +90,25 @@ DATABASES = {
         env_str("DATABASE_URL", "postgis://root@127.0.0.1:5432/civicmap")
     ),
 }
-# A read replica, when a deployment has one: reads that may lag go there (see civicmap.dbrouters).
+# A read replica (a PostgreSQL streaming standby; scripts/replica.sh makes one locally), when a
+# deployment has one: reads that may be a few seconds stale go there, each client's reads right
+# after its own writes do not (civicmap/replica.py, docs/DECISIONS.md D-050). Unset: every
+# read goes to the primary.
 if env_str("DATABASE_REPLICA_URL", ""):
     DATABASES["replica"] = database_from_url(env_str("DATABASE_REPLICA_URL"))
+    # A replica that does not answer costs a request this long once, then is left alone for
+    # REPLICA_RETRY_S (seconds).
+    DATABASES["replica"]["OPTIONS"].setdefault("connect_timeout", 2)
+REPLICA_DATABASE = "replica" if "replica" in DATABASES else ""
+# Reads go to the primary while the replica is this many seconds behind (or more).
+REPLICA_MAX_LAG_S = env_int("REPLICA_MAX_LAG_S", 10)
+REPLICA_RETRY_S = env_int("REPLICA_RETRY_S", 10)
+DATABASE_ROUTERS = ["civicmap.replica.ReplicaRouter"]
 # Seconds a web process keeps its database connection: a new connection per request costs
 # more than a nearest-station query (docs/BENCHMARKS.md).
-DATABASES["default"]["CONN_MAX_AGE"] = env_int("DATABASE_CONN_MAX_AGE", 60)
-DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+for _database in DATABASES.values():
+    _database["CONN_MAX_AGE"] = env_int("DATABASE_CONN_MAX_AGE", 60)
+    _database["CONN_HEALTH_CHECKS"] = True
 # PostgreSQL's JIT compiler off for the app's connections (a startup option, after any options
 # of the URL): the map's queries are estimated above jit_above_cost because PostGIS functions
 # carry high costs, and compiling them took 0.4-0.9 s, longer than running them (DECISIONS.md).

@@ -7,7 +7,7 @@ from pathlib import Path
 # before base is imported (subprocesses of the suite inherit it).
 os.environ.setdefault("DJANGO_SECRET_KEY", "insecure-test-key-for-the-test-settings-only")
 
-from civicmap.env import env_str  # noqa: E402
+from civicmap.env import database_from_url, env_str  # noqa: E402
 from civicmap.settings.base import *  # noqa: E402, F403
 from civicmap.settings.base import BASE_DIR  # noqa: E402
 
@@ -25,3 +25,18 @@ CACHES = {"default": {**CACHES["default"],  # noqa: F405  (base's backend, faili
                       "LOCATION": env_str("TEST_REDIS_CACHE_URL", "redis://127.0.0.1:6379/14")}}
 # Parallel test runs on one machine (developers, helpers) each need their own database.
 DATABASES["default"]["TEST"] = {"NAME": env_str("TEST_DATABASE_NAME", "test_civicmap")}  # noqa: F405
+
+# The read replica: the real standby of the local cluster (scripts/replica.sh, started by `make
+# test`), which holds the test database too (physical replication copies the whole cluster).
+# MIRROR: Django creates nothing there, it reads the test database under default's test name.
+# Tests read the primary (their rows are in an uncommitted transaction) unless a test turns
+# routing on with REPLICA_DATABASE (tests/civicmap/test_replica.py).
+DATABASES["replica"] = {  # noqa: F405
+    **DATABASES["default"],  # noqa: F405
+    **{key: value for key, value in database_from_url(env_str(
+        "DATABASE_REPLICA_URL", "postgis://root@127.0.0.1:5433/civicmap")).items()
+       if key in ("HOST", "PORT", "USER", "PASSWORD")},
+    "OPTIONS": {**DATABASES["default"]["OPTIONS"], "connect_timeout": 2},  # noqa: F405
+    "TEST": {"MIRROR": "default"},
+}
+REPLICA_DATABASE = ""

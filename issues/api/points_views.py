@@ -23,6 +23,7 @@ from civicmap.bounds import MONTH_MAX, MONTH_MIN
 from civicmap.errors import FieldError, InvalidInput
 from civicmap.i18n import name_field
 from civicmap.models import CommunityGrid
+from civicmap.replica import replica_reads
 from civicmap.roles import Role
 from issues.selectors_points import (
     LeaderboardRow,
@@ -99,6 +100,7 @@ class LeaderboardView(APIView):
 
     @extend_schema(parameters=[*LEADERBOARD_PARAMETERS, OpenApiParameter("limit", int)],
                    responses={200: dict})
+    @replica_reads()
     def get(self, request: Request) -> Response:
         month, community, limit = _leaderboard_params(request)
         rows = leaderboard(month=month, community=community, limit=limit)
@@ -162,6 +164,7 @@ class LeaderboardExportView(APIView):
 
     @extend_schema(parameters=LEADERBOARD_PARAMETERS,
                    responses={(200, "text/csv"): bytes, (200, XLSX_TYPE): bytes})
+    @replica_reads()
     def get(self, request: Request, extension: str) -> HttpResponse:
         month, community, _limit = _leaderboard_params(request)
         rows = leaderboard(month=month, community=community)
@@ -182,6 +185,7 @@ class MyPointsView(APIView):
     permission_classes = [IsRider]
 
     @extend_schema(parameters=[OpenApiParameter("month", str)], responses={200: dict})
+    @replica_reads()
     def get(self, request: Request) -> Response:
         query = MonthQuery(data=request.query_params)
         query.is_valid(raise_exception=True)

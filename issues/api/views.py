@@ -16,6 +16,7 @@ from rest_framework.views import APIView
 from civicmap import coords
 from civicmap.api.permissions import IsRider
 from civicmap.errors import MSG_NOT_FOUND, FieldError, InvalidInput, NotFound
+from civicmap.replica import replica_reads
 from issues.api.serializers import (
     CategoryOutput,
     ConfirmInput,
@@ -55,6 +56,7 @@ class CategoryListView(APIView):
     permission_classes = [AllowAny]
 
     @extend_schema(responses=CategoryOutput(many=True))
+    @replica_reads()
     def get(self, request: Request) -> Response:
         return Response(CategoryOutput(category_list(), many=True).data)
 
@@ -68,6 +70,7 @@ class ReportListCreateView(APIView):
         return [AllowAny()] if self.request.method == "GET" else [IsRider()]
 
     @extend_schema(parameters=[PublicListQuery], responses={(200, GEOJSON): dict})
+    @replica_reads()
     def get(self, request: Request) -> HttpResponse:
         filters = _public_filters(request)
         return HttpResponse(report_public_features(filters=filters), content_type=GEOJSON)
@@ -100,6 +103,7 @@ class CaseListView(APIView):
 
     @extend_schema(operation_id="api_v1_cases_list", parameters=[PublicListQuery],
                    responses={(200, GEOJSON): dict})
+    @replica_reads()
     def get(self, request: Request) -> HttpResponse:
         return HttpResponse(case_public_features(filters=_public_filters(request)),
                             content_type=GEOJSON)
@@ -111,6 +115,7 @@ class NearbyCasesView(APIView):
     permission_classes = [IsAuthenticated]
 
     @extend_schema(parameters=[NearbyQuery], responses={200: dict})
+    @replica_reads()
     def get(self, request: Request) -> Response:
         query = NearbyQuery(data=request.query_params)
         query.is_valid(raise_exception=True)
@@ -150,6 +155,7 @@ class MyReportsView(APIView):
     permission_classes = [IsRider]
 
     @extend_schema(responses={200: dict})
+    @replica_reads()
     def get(self, request: Request) -> Response:
         reports = rider_report_list(rider=request.user)[:200]
         return Response({"type": "FeatureCollection",

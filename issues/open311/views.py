@@ -20,6 +20,7 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.csrf import csrf_exempt
 
 from civicmap.errors import DomainError, FieldError, InvalidInput, NotFound
+from civicmap.replica import replica_reads
 from issues.open311 import selectors
 from issues.open311.formats import JSON, XML, domain_error_response, open311_response
 from issues.open311.inputs import (
@@ -88,6 +89,7 @@ def _jurisdiction_check(request: HttpRequest) -> None:
 
 
 @open311_endpoint("GET")
+@replica_reads()
 def discovery(request: HttpRequest, fmt: str) -> HttpResponse:
     endpoint = request.build_absolute_uri(request.path.rsplit("/", 1)[0])
     return open311_response(fmt=fmt, root="discovery",
@@ -95,11 +97,13 @@ def discovery(request: HttpRequest, fmt: str) -> HttpResponse:
 
 
 @open311_endpoint("GET")
+@replica_reads()
 def service_list(request: HttpRequest, fmt: str) -> HttpResponse:
     return open311_response(fmt=fmt, root="services", data=selectors.service_list())
 
 
 @open311_endpoint("GET")
+@replica_reads()
 def service_definition(request: HttpRequest, fmt: str, service_code: str) -> HttpResponse:
     category = selectors.public_category(code=service_code)
     if category is None:
@@ -122,11 +126,14 @@ def requests_view(request: HttpRequest, fmt: str) -> HttpResponse:
                    "service_notice": selectors.service_notice(category=report.category)}]
         return open311_response(fmt=fmt, root="service_requests", data=answer)
     filters = request_filters_parse(params, now=timezone.now())
-    data = selectors.service_request_list(filters=filters, absolute=request.build_absolute_uri)
+    with replica_reads():
+        data = selectors.service_request_list(filters=filters,
+                                              absolute=request.build_absolute_uri)
     return open311_response(fmt=fmt, root="service_requests", data=data)
 
 
 @open311_endpoint("GET")
+@replica_reads()
 def request_detail(request: HttpRequest, fmt: str, service_request_id: str) -> HttpResponse:
     extensions = extensions_parse(_params(request))
     item = None

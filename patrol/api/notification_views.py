@@ -10,6 +10,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from civicmap.replica import replica_reads
 from patrol.models import Notification
 from patrol.notifications.content import notification_message
 from patrol.services.notifications import (
@@ -56,6 +57,7 @@ class NotificationListView(APIView):
     permission_classes = [IsAuthenticated]
 
     @extend_schema(parameters=[FeedQuery], responses={200: dict})
+    @replica_reads()
     def get(self, request: Request) -> Response:
         query = FeedQuery(data=request.query_params)
         query.is_valid(raise_exception=True)

@@ -14,6 +14,7 @@ from civicmap.api.permissions import IsOfficeStaff
 from civicmap.errors import MSG_NOT_FOUND, Conflict, FieldError, NotFound
 from civicmap.i18n import name_field
 from civicmap.models import WGS84
+from civicmap.replica import replica_reads
 from issues.models import CaseAction
 from issues.visibility import case_access
 from patrol.api.serializers import (
@@ -92,6 +93,7 @@ class TaskListView(APIView):
     permission_classes = [IsAuthenticated]
 
     @extend_schema(parameters=[TaskQuery], responses={200: dict})
+    @replica_reads()
     def get(self, request: Request) -> Response:
         query = TaskQuery(data=request.query_params)
         query.is_valid(raise_exception=True)
@@ -110,6 +112,7 @@ class TriageQueueView(APIView):
     permission_classes = [IsOfficeStaff]
 
     @extend_schema(parameters=[QueueQuery], responses={200: dict})
+    @replica_reads()
     def get(self, request: Request) -> Response:
         query = QueueQuery(data=request.query_params)
         query.is_valid(raise_exception=True)
@@ -154,6 +157,7 @@ class RatesView(APIView):
     permission_classes = [IsOfficeStaff]
 
     @extend_schema(parameters=[RatesQuery], responses={200: dict})
+    @replica_reads()
     def get(self, request: Request) -> Response:
         query = RatesQuery(data=request.query_params)
         query.is_valid(raise_exception=True)

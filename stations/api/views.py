@@ -27,6 +27,7 @@ from civicmap.api.permissions import IsRider, role_permission
 from civicmap.errors import FieldError, InvalidInput
 from civicmap.i18n import name_field
 from civicmap.models import WGS84
+from civicmap.replica import replica_reads
 from civicmap.roles import Role
 from stations.api.serializers import (
     COORD_SYSTEMS,
@@ -96,6 +97,7 @@ class StationListView(APIView):
         return [AllowAny()] if self.request.method == "GET" else [UnionStaffOnly()]
 
     @extend_schema(parameters=[ListQuery], responses={(200, GEOJSON): dict})
+    @replica_reads()
     def get(self, request: Request) -> HttpResponse:
         values = _valid(ListQuery, request.query_params)
         return HttpResponse(
@@ -139,6 +141,7 @@ class ServiceCatalogueView(APIView):
     permission_classes = [AllowAny]
 
     @extend_schema(responses={200: dict})
+    @replica_reads()
     def get(self, request: Request) -> Response:
         return Response({"services": service_catalogue()})
 
@@ -149,6 +152,7 @@ class NearestView(APIView):
     permission_classes = [AllowAny]
 
     @extend_schema(parameters=[NearestQuery], responses={200: dict})
+    @replica_reads()
     def get(self, request: Request) -> Response:
         values = _valid(NearestQuery, request.query_params)
         lon, lat = values["wgs84"]
@@ -176,6 +180,7 @@ class CoverageView(APIView):
     permission_classes = [StaffOnly]
 
     @extend_schema(parameters=[CoverageQuery], responses={200: dict})
+    @replica_reads()
     def get(self, request: Request) -> Response:
         values = _valid(CoverageQuery, request.query_params)
         return Response(coverage_summary(
@@ -191,6 +196,7 @@ class CoveragePointView(APIView):
     permission_classes = [StaffOnly]
 
     @extend_schema(parameters=[PositionQuery], responses={200: dict})
+    @replica_reads()
     def get(self, request: Request) -> Response:
         values = _valid(PositionQuery, request.query_params)
         lon, lat = values["wgs84"]
@@ -204,6 +210,7 @@ class CoverageLayerView(APIView):
     permission_classes = [AllowAny]
 
     @extend_schema(responses={(200, GEOJSON): dict})
+    @replica_reads()
     def get(self, request: Request) -> HttpResponse:
         return HttpResponse(coverage_layer(), content_type=GEOJSON)
 
@@ -216,6 +223,7 @@ class SitingView(APIView):
     parser_classes = [JSONParser]
 
     @extend_schema(parameters=[SitingInput], responses={200: dict})
+    @replica_reads()
     def get(self, request: Request) -> Response:
         return self._answer(_valid(SitingInput, request.query_params))
 
@@ -281,6 +289,7 @@ class VisitsView(APIView):
     permission_classes = [UnionStaffOnly]
 
     @extend_schema(parameters=[VisitsQuery], responses={200: dict})
+    @replica_reads()
     def get(self, request: Request) -> Response:
         values = _valid(VisitsQuery, request.query_params)
         return Response(checkin_visits(since=values.get("since"), until=values.get("until")))
