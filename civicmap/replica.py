@@ -52,6 +52,7 @@ NO_POSITION = "0/0"
 class _RequestState:
     request: HttpRequest
     wrote: bool = False
+    user_id: int | None = None  # a user the view identified itself (replica_client_identify)
 
 
 # The alias reads go to inside the current replica_reads() block (None: the primary; unset:
@@ -72,13 +73,25 @@ def _primary_in_transaction() -> bool:
     return connections[DEFAULT_DB_ALIAS].in_atomic_block
 
 
-def _client_key(request: HttpRequest) -> str:
-    """Whose writes these are: the signed-in user (a session or an API token, which DRF has
-    set on the request by the time the view runs), else the client's address."""
-    user = getattr(request, "user", None)
+def _client_key(state: _RequestState) -> str:
+    """Whose writes these are: the user the view identified (``replica_client_identify``),
+    else the signed-in user (a session or an API token, which DRF has set on the request by the
+    time the view runs), else the client's address."""
+    if state.user_id is not None:
+        return CACHE_KEY.format(client=f"user:{state.user_id}")
+    user = getattr(state.request, "user", None)
     if user is not None and user.is_authenticated:
         return CACHE_KEY.format(client=f"user:{user.pk}")
-    return CACHE_KEY.format(client=f"ip:{client_ip(request)}")
+    return CACHE_KEY.format(client=f"ip:{client_ip(state.request)}")
+
+
+def replica_client_identify(*, user_id: int) -> None:
+    """This request is this user's, though neither Django nor DRF authenticated it (an Open311
+    post with a rider's app token in ``api_key``): their next reads, signed in as themselves,
+    wait for the replica to replay what it wrote."""
+    state = _request_state.get()
+    if state is not None:
+        state.user_id = user_id
 
 
 def _written_position() -> str | None:
@@ -87,7 +100,7 @@ def _written_position() -> str | None:
     state = _request_state.get()
     if state is None:
         return NO_POSITION  # a task or a command: nobody to read their own writes
-    position = cache.get(_client_key(state.request))
+    position = cache.get(_client_key(state))
     if cache_failed_within(settings.REPLICA_MAX_LAG_S):
         return None
     return position or NO_POSITION
@@ -192,11 +205,11 @@ class ReplicaStickyMiddleware:
         finally:
             _request_state.reset(token)
         if state.wrote or request.method not in SAFE_METHODS:
-            primary_position_remember(request)
+            primary_position_remember(state)
         return response
 
 
-def primary_position_remember(request: HttpRequest) -> None:
+def primary_position_remember(state: _RequestState) -> None:
     """Keep the primary's current WAL position (past everything this request committed) for
     the request's client, for twice the lag bound: by then the replica has replayed it or is
     too far behind to be read at all."""
@@ -207,4 +220,4 @@ def primary_position_remember(request: HttpRequest) -> None:
     except DatabaseError as error:
         logger.warning("Could not read the primary's WAL position: %s", error)
         return
-    cache.set(_client_key(request), position, timeout=2 * settings.REPLICA_MAX_LAG_S)
+    cache.set(_client_key(state), position, timeout=2 * settings.REPLICA_MAX_LAG_S)

@@ -20,7 +20,7 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.csrf import csrf_exempt
 
 from civicmap.errors import DomainError, FieldError, InvalidInput, NotFound
-from civicmap.replica import replica_reads
+from civicmap.replica import replica_client_identify, replica_reads
 from issues.open311 import selectors
 from issues.open311.formats import JSON, XML, domain_error_response, open311_response
 from issues.open311.inputs import (
@@ -121,6 +121,8 @@ def requests_view(request: HttpRequest, fmt: str) -> HttpResponse:
         # header's.
         api_key = params.get("api_key") or request.headers.get(API_KEY_HEADER)
         poster = open311_poster_resolve(api_key=api_key)
+        if poster.reporter is not None:
+            replica_client_identify(user_id=poster.reporter.pk)
         report = open311_request_create(data=post_input_parse(params), poster=poster)
         answer = [{"service_request_id": str(report.pk),
                    "service_notice": selectors.service_notice(category=report.category)}]

@@ -27,6 +27,7 @@ from civicmap.replica import read_alias, replica_reads
 from issues.models import Category
 from tests.issues.faults import free_port, wait_for
 from tests.issues.helpers import MY_REPORTS_URL, REPORTS_URL, client_for, post_report
+from tests.issues.test_open311_support import request_form, rider_token
 
 pytestmark = pytest.mark.django_db(transaction=True, databases=[DEFAULT_DB_ALIAS, "replica"])
 
@@ -151,12 +152,17 @@ def test_a_public_read_is_served_by_the_standby(standby):
     assert _standby_value("SELECT pg_is_in_recovery()") is True
 
 
-def test_with_replay_paused_a_rider_reads_their_own_report_and_others_do_not_yet(standby):
-    earlier = _report_posted("rider2")
+def _replay_pause() -> None:
+    """Everything committed so far replayed, then replay paused (the fixture resumes it)."""
     _replayed_everything_committed()
     _standby_value("SELECT pg_wal_replay_pause()::text")
     wait_for(lambda: _standby_value("SELECT pg_get_wal_replay_pause_state()") == "paused",
              what="replay to pause")
+
+
+def test_with_replay_paused_a_rider_reads_their_own_report_and_others_do_not_yet(standby):
+    earlier = _report_posted("rider2")
+    _replay_pause()
 
     rider = client_for("rider1")
     response = post_report(rider)
@@ -274,3 +280,18 @@ def test_the_settings_have_no_replica_unless_configured():
     with_replica = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
                                   text=True, check=True).stdout.strip()
     assert with_replica == "['default', 'replica'] 'replica'"
+
+
+def test_a_rider_who_posted_through_open311_with_their_token_reads_it_back(standby):
+    """Open311 resolves the rider from ``api_key`` itself (no Django or DRF sign-in): the view
+    names the rider, so their next reads, signed in, wait for the replay of that write."""
+    _replay_pause()
+    answer = client_for(None).post(OPEN311_REQUESTS,
+                                   data=request_form(api_key=rider_token("rider1")))
+    assert answer.status_code == 200, answer.content  # Open311 answers a POST with 200
+    new = int(answer.json()[0]["service_request_id"])
+
+    with statements(REPLICA) as on_standby:
+        assert new in _own_report_ids(client_for("rider1"))
+        assert new not in _public_report_ids()
+    assert _reads_reports(on_standby)  # the public list did read the paused standby
