@@ -6,6 +6,7 @@ EPSG:4548 (CGCS2000 / 3-degree Gauss-Kruger CM 117E) or on geography.
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib.gis.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
@@ -14,7 +15,9 @@ WGS84 = 4326
 
 
 class Subdistrict(models.Model):
-    """A subdistrict (街道): the service area. Reports outside every subdistrict are refused."""
+    """A subdistrict (街道) of the district. The service area is every subdistrict loaded: a
+    report belongs to the one whose grids contain it; outside all of them it is refused. Each
+    runs its own cases (its office, union staff, teams, routing and stations)."""
 
     # 6-digit district code + 3-digit street code (DB11/T 2157-2023).
     code = models.CharField(_("code"), max_length=9, unique=True)
@@ -88,3 +91,26 @@ class UnitGrid(models.Model):
 
     def __str__(self) -> str:
         return self.grid_id
+
+
+class Membership(models.Model):
+    """The subdistrict a staff account works for: its office and union staff see and act on
+    that subdistrict's cases, tasks, stations and statistics only. No subdistrict: the whole
+    district (the district role, or a department that serves every subdistrict). Riders have
+    none: they belong to the district union and report anywhere."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="membership",
+        verbose_name=_("user"),
+    )
+    subdistrict = models.ForeignKey(
+        Subdistrict, on_delete=models.PROTECT, null=True, blank=True, related_name="members",
+        verbose_name=_("subdistrict"), help_text=_("Empty: the whole district."),
+    )
+
+    class Meta:
+        verbose_name = _("membership")
+        verbose_name_plural = _("memberships")
+
+    def __str__(self) -> str:
+        return f"{self.user} @ {self.subdistrict or '—'}"

@@ -17,6 +17,7 @@ class GridPlace:
 
     unit_grid_id: int | None
     community_id: int
+    subdistrict_id: int  # the subdistrict whose grids contain the point: it owns the report
 
 
 def grid_locate(*, point: Point) -> GridPlace | None:
@@ -27,7 +28,9 @@ def grid_locate(*, point: Point) -> GridPlace | None:
     with connection.cursor() as cursor:
         cursor.execute(GRID_LOCATE, {"lon": point.x, "lat": point.y})
         row = cursor.fetchone()
-    return GridPlace(unit_grid_id=row[0], community_id=row[1]) if row else None
+    if row is None:
+        return None
+    return GridPlace(unit_grid_id=row[0], community_id=row[1], subdistrict_id=row[2])
 
 
 def service_area_covers(*, point: Point) -> bool:

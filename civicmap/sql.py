@@ -10,7 +10,8 @@ from civicmap.models import WGS84, CommunityGrid, UnitGrid
 
 
 def grid_locate_sql(*, lon: str, lat: str) -> str:
-    """The grid rule as one SELECT of (unit grid id or NULL, community id) for the point at
+    """The grid rule as one SELECT of (unit grid id or NULL, community id, subdistrict id) for
+    the point at
     the SQL expressions ``lon``, ``lat`` (WGS 84 degrees): intake binds parameters, the bulk
     load (fixtures.sql) joins it laterally to its staged rows, so both follow one rule.
 
@@ -20,11 +21,13 @@ def grid_locate_sql(*, lon: str, lat: str) -> str:
     unit grid covers (the unit grids need not tile a community).
     """
     point = f"ST_SetSRID(ST_MakePoint({lon}, {lat}), {WGS84})"
+    units, communities = UnitGrid._meta.db_table, CommunityGrid._meta.db_table
     return f"""
-        (SELECT id, community_id FROM {UnitGrid._meta.db_table}
-         WHERE ST_Covers(boundary, {point}) ORDER BY grid_id LIMIT 1)
+        (SELECT u.id, u.community_id, c.subdistrict_id FROM {units} u
+         JOIN {communities} c ON c.id = u.community_id
+         WHERE ST_Covers(u.boundary, {point}) ORDER BY u.grid_id LIMIT 1)
         UNION ALL
-        (SELECT NULL, id FROM {CommunityGrid._meta.db_table}
+        (SELECT NULL, id, subdistrict_id FROM {communities}
          WHERE ST_Covers(boundary, {point}) ORDER BY code LIMIT 1)
         LIMIT 1"""
 

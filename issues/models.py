@@ -11,7 +11,7 @@ from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
 
 from civicmap.bounds import ACCURACY_MAX_M, CLIENT_TIME_AHEAD_MAX, CLIENT_TIME_MIN
-from civicmap.models import WGS84, CommunityGrid, UnitGrid
+from civicmap.models import WGS84, CommunityGrid, Subdistrict, UnitGrid
 from civicmap.spatial import METRIC_SRID, metric, metric_cell_key
 
 
@@ -324,6 +324,12 @@ class Case(models.Model):
         expression=metric_cell_key("location"), output_field=models.BigIntegerField(),
         db_persist=True,
     )
+    # The subdistrict whose grids hold the case's first report: its office runs the case (a
+    # transfer moves it); reports merge only into cases of their own subdistrict.
+    subdistrict = models.ForeignKey(
+        Subdistrict, on_delete=models.PROTECT, related_name="cases",
+        verbose_name=_("subdistrict"),
+    )
     community_grid = models.ForeignKey(
         CommunityGrid, on_delete=models.PROTECT, null=True, blank=True, related_name="cases",
         verbose_name=_("community grid"),
@@ -362,6 +368,10 @@ class Case(models.Model):
                          condition=Q(merged_into__isnull=True)),
             models.Index(fields=["-last_report_at", "-id"], name="case_recent",
                          condition=Q(merged_into__isnull=True)),
+            # One subdistrict's queue (its office's): the subdistrict first, so that its pages
+            # cost the same however many other subdistricts share the table.
+            models.Index(fields=["subdistrict", "stage", "-last_report_at", "-id"],
+                         name="case_queue_subdistrict", condition=Q(merged_into__isnull=True)),
         ]
         constraints = [
             models.CheckConstraint(
@@ -442,6 +452,11 @@ class Report(models.Model):
     )
     captured_at = models.DateTimeField(_("captured"), null=True, blank=True)
     received_at = models.DateTimeField(_("received"), db_index=True)
+    # The subdistrict whose grids contain the report (civicmap.selectors.grid_locate).
+    subdistrict = models.ForeignKey(
+        Subdistrict, on_delete=models.PROTECT, related_name="reports",
+        verbose_name=_("subdistrict"),
+    )
     unit_grid = models.ForeignKey(
         UnitGrid, on_delete=models.PROTECT, null=True, blank=True, related_name="reports",
         verbose_name=_("unit grid"),

@@ -9,7 +9,7 @@ from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
 
 from civicmap.bounds import DEADLINE_AHEAD_MAX
-from civicmap.models import WGS84, CommunityGrid
+from civicmap.models import WGS84, CommunityGrid, Subdistrict
 from issues.models import LIVE_TASK_STATUSES, Case, TaskStatus, TeamType
 
 
@@ -19,6 +19,13 @@ class Department(models.Model):
     code = models.SlugField(_("code"), max_length=40, unique=True)
     name_zh = models.CharField(_("Chinese name"), max_length=100)
     name_en = models.CharField(_("English name"), max_length=100)
+    # A district department (城管, 交警 …) serves every subdistrict; a subdistrict's own (its
+    # property office, its residents' committees) serves that one only.
+    subdistrict = models.ForeignKey(
+        Subdistrict, on_delete=models.PROTECT, null=True, blank=True,
+        related_name="departments", verbose_name=_("subdistrict"),
+        help_text=_("Empty: serves the whole district."),
+    )
     liaisons = models.ManyToManyField(
         settings.AUTH_USER_MODEL, blank=True, related_name="liaison_for",
         verbose_name=_("liaisons"),
@@ -40,6 +47,11 @@ class VolunteerTeam(models.Model):
     team_type = models.CharField(_("type"), max_length=12, choices=TeamType.choices)
     name_zh = models.CharField(_("Chinese name"), max_length=100)
     name_en = models.CharField(_("English name"), max_length=100)
+    # The subdistrict the team belongs to; it serves communities of that subdistrict only.
+    subdistrict = models.ForeignKey(
+        Subdistrict, on_delete=models.PROTECT, related_name="teams",
+        verbose_name=_("subdistrict"),
+    )
     leader = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="led_teams",
         verbose_name=_("leader"),
@@ -167,8 +179,9 @@ class Task(models.Model):
 class RoutingRule(models.Model):
     """Who handles a category in a community: editable by the office in the admin.
 
-    A rule with no community applies to every community. The most specific rule wins; without
-    one, the category's default handler decides (see patrol.routing).
+    A rule with no community applies to every community of its subdistrict, one with neither to
+    the whole district. The most specific rule wins; without one, the category's default
+    handler decides (see patrol.routing).
     """
 
     class Target(models.TextChoices):
@@ -181,10 +194,17 @@ class RoutingRule(models.Model):
         "issues.Category", on_delete=models.CASCADE, related_name="routing_rules",
         verbose_name=_("category"),
     )
+    # Where the rule applies: one community, or every community of one subdistrict, or (neither)
+    # the whole district.
+    subdistrict = models.ForeignKey(
+        Subdistrict, on_delete=models.CASCADE, null=True, blank=True,
+        related_name="routing_rules", verbose_name=_("subdistrict"),
+        help_text=_("Empty (and no community): the whole district."),
+    )
     community = models.ForeignKey(
         CommunityGrid, on_delete=models.CASCADE, null=True, blank=True,
         related_name="routing_rules", verbose_name=_("community"),
-        help_text=_("Empty: every community."),
+        help_text=_("Empty: every community of the subdistrict."),
     )
     target = models.CharField(_("route to"), max_length=12, choices=Target.choices)
     team_type = models.CharField(_("team type"), max_length=12, choices=TeamType.choices,
@@ -200,8 +220,14 @@ class RoutingRule(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["category", "community"],
                                     name="routing_rule_once_per_place"),
-            models.UniqueConstraint(fields=["category"], condition=Q(community__isnull=True),
-                                    name="routing_rule_once_per_category"),
+            models.UniqueConstraint(fields=["category", "subdistrict"],
+                                    condition=Q(community__isnull=True),
+                                    name="routing_rule_once_per_subdistrict",
+                                    nulls_distinct=False),
+            # A community names its subdistrict already: a rule names one or the other.
+            models.CheckConstraint(condition=Q(community__isnull=True)
+                                   | Q(subdistrict__isnull=True),
+                                   name="routing_rule_one_place"),
             models.CheckConstraint(
                 condition=Q(target="team_type", team__isnull=True, department__isnull=True)
                 & ~Q(team_type="")

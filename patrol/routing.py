@@ -2,7 +2,8 @@
 
 Order (components go first to their owner, events first to the locality; docs/ARCHITECTURE.md,
 "After intake: the lifecycle", and the handlers in fixtures/README.md):
-1. the routing rule for (category, community), then the rule for the category everywhere;
+1. the routing rule for (category, community), then for the category in the case's
+   subdistrict, then in the whole district;
 2. the category's default handler (a team type, its owner department, or the union);
 3. the locality: any team serving the case's community.
 Among eligible teams, the one with the fewest live tasks wins (ties: the lowest code).
@@ -46,14 +47,15 @@ class RouteIds:
 class Target:
     """Where a routing rule or a category's default handler points: ``kind`` is a
     RoutingRule.Target (a team of a type serving the community, a given team, a department,
-    the union). ``everywhere``: a rule for the category in every community (else for the case's
-    own community; the default handler is neither and comes after both)."""
+    the union). ``reach``: how wide the rule's place is, the narrowest first: 0 the case's
+    community, 1 its subdistrict, 2 the whole district (the default handler comes after
+    them all)."""
 
     kind: str
     team_type: str = ""
     team_id: int | None = None
     department_id: int | None = None
-    everywhere: bool = False
+    reach: int = 0
 
 
 class Candidate(Protocol):
@@ -73,10 +75,20 @@ class TeamLoad(NamedTuple):
 
 
 def rule_target(*, target: str, team_type: str, team_id: int | None,
-                department_id: int | None, community_id: int | None) -> Target:
+                department_id: int | None, community_id: int | None,
+                subdistrict_id: int | None) -> Target:
     """A RoutingRule's fields as a Target."""
+    reach = 0 if community_id is not None else 1 if subdistrict_id is not None else 2
     return Target(kind=target, team_type=team_type, team_id=team_id,
-                  department_id=department_id, everywhere=community_id is None)
+                  department_id=department_id, reach=reach)
+
+
+def rules_for_place_q(*, community_id: int | None, subdistrict_id: int) -> Q:
+    """The routing rules that apply at a place: its community's, its subdistrict's, the
+    district's."""
+    return (Q(community=community_id)
+            | Q(community__isnull=True, subdistrict=subdistrict_id)
+            | Q(community__isnull=True, subdistrict__isnull=True))
 
 
 def handler_target(*, handler: str, handler_team_type: str,
@@ -109,12 +121,12 @@ def route_choose(*, rules: Iterable[Target], handler: Target,
                  teams: Iterable[Candidate]) -> RouteIds | None:
     """Where a case goes (the module's order), None when nobody serves its community.
 
-    ``rules``: the category's rules for the case's community or everywhere, in any order;
+    ``rules``: the category's rules for the case's place (``rules_for_place_q``), any order;
     ``handler``: the category's default handler; ``teams``: the teams serving the case's
     community in code order, with their live tasks. ``teams`` is read only when a team type or
     the locality decides (a lazy QuerySet then costs no query when a rule names the target).
     """
-    for target in (*sorted(rules, key=lambda rule: rule.everywhere), handler):  # specific first
+    for target in (*sorted(rules, key=lambda rule: rule.reach), handler):  # narrowest first
         route = _target_route(target, teams)
         if route:
             return route
@@ -125,14 +137,16 @@ def route_choose(*, rules: Iterable[Target], handler: Target,
 def route_for_case(*, case: Case) -> Route | None:
     """Where the case goes; None when nobody serves its community (the office decides)."""
     rules = list(RoutingRule.objects.filter(category=case.category_id).filter(
-        Q(community=case.community_grid_id) | Q(community__isnull=True)
+        rules_for_place_q(community_id=case.community_grid_id,
+                          subdistrict_id=case.subdistrict_id)
     ).select_related("team", "department"))
     teams = VolunteerTeam.objects.filter(communities=case.community_grid_id).annotate(
         live=Count("tasks", filter=Q(tasks__status__in=LIVE_TASK_STATUSES))).order_by("code")
     category = case.category
     route = route_choose(
         rules=[rule_target(target=r.target, team_type=r.team_type, team_id=r.team_id,
-                           department_id=r.department_id, community_id=r.community_id)
+                           department_id=r.department_id, community_id=r.community_id,
+                           subdistrict_id=r.subdistrict_id)
                for r in rules],
         handler=handler_target(handler=category.handler,
                                handler_team_type=category.handler_team_type,

@@ -9,7 +9,7 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from civicmap.bounds import ACCURACY_MAX_M
-from civicmap.models import WGS84
+from civicmap.models import WGS84, Subdistrict
 
 DEFAULT_COVERAGE_RADIUS_M = 500  # metres: a few minutes' walk from the parked bike.
 MAX_COVERAGE_RADIUS_M = 5000  # metres
@@ -41,7 +41,8 @@ class Service(models.TextChoices):
 
 
 class Station(models.Model):
-    """A 工会驿站 hosted in a venue. It must lie inside the subdistrict (a database trigger)."""
+    """A 工会驿站 hosted in a venue. It must lie inside a subdistrict, whose station it is (a
+    database trigger refuses it outside and sets its subdistrict)."""
 
     name_zh = models.CharField(_("Chinese name"), max_length=100, unique=True)
     name_en = models.CharField(_("English name"), max_length=100)
@@ -49,6 +50,12 @@ class Station(models.Model):
     address_zh = models.CharField(_("address"), max_length=200, blank=True)
     # Geography: distances and "within" checks in metres.
     location = models.PointField(_("location"), srid=WGS84, geography=True)
+    # The subdistrict whose outline covers the station: set by the database on every write
+    # (trigger station_inside_subdistrict, migration 0005), never by a form.
+    subdistrict = models.ForeignKey(
+        Subdistrict, on_delete=models.PROTECT, related_name="stations",
+        verbose_name=_("subdistrict"), editable=False,
+    )
     # Weekly intervals: [{"day": 0-6 (Monday=0), "open": "HH:MM", "close": "HH:MM"}];
     # a close at or before the open runs past midnight into the next day (see stations.hours).
     opening_hours = models.JSONField(_("opening hours"), default=list, blank=True)

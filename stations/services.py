@@ -183,7 +183,8 @@ def station_validate(
 
 def station_save(**fields) -> tuple[Station, bool]:
     """Create or update the station named ``name_zh`` (fields as ``station_validate``); returns
-    it and whether it is new. Refused outside the subdistrict; nothing is saved on a refusal.
+    it and whether it is new, with the subdistrict that covers it. Refused outside every
+    subdistrict; nothing is saved on a refusal.
     ``is_active`` None leaves an existing station as it is (a new one is active).
     """
     cleaned = station_validate(**fields)
@@ -194,6 +195,7 @@ def station_save(**fields) -> tuple[Station, bool]:
     except IntegrityError as exc:
         _raise_if_outside(exc)
         raise
+    station.refresh_from_db(fields=["subdistrict"])  # the database's trigger set it
     return station, created
 
 

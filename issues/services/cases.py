@@ -37,7 +37,8 @@ def case_open(*, category: Category, point: Point, now: datetime, place: GridPla
               follows_id: int | None) -> Case:
     """A new case at the report's point and grids; linked to a closed case it repeats."""
     case = Case.objects.create(
-        category=category, location=point, community_grid_id=place.community_id,
+        category=category, location=point, subdistrict_id=place.subdistrict_id,
+        community_grid_id=place.community_id,
         unit_grid_id=place.unit_grid_id, follows_id=follows_id, created_at=now, last_report_at=now,
         updated_at=now, report_count=1, reporter_count=1,
     )

@@ -57,7 +57,7 @@ MSG_CAPTURED_AT_RANGE = _(
     "The capture time must be between 2000-01-01 and one day after the report is received."
 )
 MSG_NUL = _("Must not contain the NUL character (\\0).")
-MSG_OUTSIDE_AREA = _("This place is outside the Nanyuan service area.")
+MSG_OUTSIDE_AREA = _("This place is outside every subdistrict this platform serves.")
 MSG_REPLAY_CONFLICT = _(
     "This client_uuid was already used for a different report. Send a new client_uuid."
 )
@@ -379,7 +379,7 @@ def _rate_limit_check(reporter) -> None:
 
 def _report_write(channel, data, category, located, place: GridPlace, fingerprint, reporter,
                   api_client, now: datetime) -> Report:
-    joined_id, follows_id = _case_for_report(category, located.point, now)
+    joined_id, follows_id = _case_for_report(category, place.subdistrict_id, located.point, now)
     case = None if joined_id else case_open(category=category, point=located.point, now=now,
                                             place=place, follows_id=follows_id)
     contact = data.contact
@@ -392,7 +392,8 @@ def _report_write(channel, data, category, located, place: GridPlace, fingerprin
         reporter=reporter, api_client=api_client,
         # In UTC: Python reads offsets up to ±23:59, PostgreSQL stores up to ±15:59 only.
         captured_at=data.captured_at.astimezone(UTC) if data.captured_at else None,
-        received_at=now, unit_grid_id=place.unit_grid_id, community_grid_id=place.community_id,
+        received_at=now, subdistrict_id=place.subdistrict_id, unit_grid_id=place.unit_grid_id,
+        community_grid_id=place.community_id,
         case_id=joined_id or case.pk, joined_existing_case=bool(joined_id),
         contact_email=contact.email, contact_first_name=contact.first_name,
         contact_last_name=contact.last_name, contact_phone=contact.phone,
@@ -410,17 +411,18 @@ def _report_write(channel, data, category, located, place: GridPlace, fingerprin
     return report
 
 
-def _case_for_report(category: Category, point: Point, now: datetime
+def _case_for_report(category: Category, subdistrict_id: int, point: Point, now: datetime
                      ) -> tuple[int | None, int | None]:
     """(id of the open case this report joins, None), or (None, id of the recently closed case
     a new case will follow, or None). A joined case's row stays locked until commit.
 
     The duplicate rule runs in PostgreSQL as one function call (issues_case_merge_candidate,
-    defined in issues/sql/case_merge_candidate.sql, deployed by migration issues 0011;
+    defined in issues/sql/case_merge_candidate.sql, deployed by migration issues 0019;
     docs/DECISIONS.md, "Intake's lookups in SQL"): it takes the category
     class's merge lock, then finds the nearest open case of the class within the category's
     radius whose last report is inside its window (locked), else the nearest case of the class
-    closed within the follow-up window. Distances are planar metres in EPSG:4548. The demo
+    closed within the follow-up window, both of the report's own subdistrict (a case lives where
+    its first report is). Distances are planar metres in EPSG:4548. The demo
     history's bulk load (fixtures.bulk_reports) calls the same function for each draft. One
     round trip, with the statements' plans kept by PL/pgSQL for the connection: at 1,000,000
     reports the lookup's round trips and planning were most of its time.
@@ -428,7 +430,8 @@ def _case_for_report(category: Category, point: Point, now: datetime
     with connection.cursor() as cursor:
         cursor.execute(
             CASE_MERGE_CANDIDATE,
-            {"category": category.pk, "lon": point.x, "lat": point.y,
+            {"category": category.pk, "subdistrict": subdistrict_id, "lon": point.x,
+             "lat": point.y,
              "radius": float(category.merge_radius_m), "open": list(OPEN_STAGES),
              "closed": list(MERGE_CLOSED_STAGES),
              "window_start": now - timedelta(hours=category.merge_window_hours),

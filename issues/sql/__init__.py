@@ -32,12 +32,12 @@ def function_sql(name: str) -> str:
 REPORTER_INTAKE_LOCK = "SELECT pg_advisory_xact_lock(hashtext('report-intake'), %s)"
 
 # The duplicate rule, one call of issues_case_merge_candidate (case_merge_candidate.sql): the
-# (case id or NULL, whether it is open to join). Parameters: category (id), lon, lat (WGS 84
-# degrees), radius (metres, planar in civicmap.spatial.METRIC_SRID), open and closed (stage
-# lists), window_start and follow_start (timestamptz).
+# (case id or NULL, whether it is open to join). Parameters: category and subdistrict (ids),
+# lon, lat (WGS 84 degrees), radius (metres, planar in civicmap.spatial.METRIC_SRID), open and
+# closed (stage lists), window_start and follow_start (timestamptz).
 CASE_MERGE_CANDIDATE = """SELECT case_id, is_open FROM issues_case_merge_candidate(
-                   %(category)s, %(lon)s, %(lat)s, %(radius)s, %(open)s, %(closed)s,
-                   %(window_start)s, %(follow_start)s)"""
+                   %(category)s, %(subdistrict)s, %(lon)s, %(lat)s, %(radius)s, %(open)s,
+                   %(closed)s, %(window_start)s, %(follow_start)s)"""
 
 
 # --- cases (issues.services.cases) -----------------------------------------------------------

@@ -8,10 +8,12 @@
 --   {{wgs84_srid}}   civicmap.models.WGS84, the stored coordinates' SRID (degrees)
 -- Braces of the SQL itself are doubled (str.format).
 --
--- Deployed by migration issues 0011 (0010 before it). Arguments: p_radius_m in metres (planar,
--- EPSG:{{metric_srid}}); the stages as text arrays; the windows' starts as timestamptz.
+-- Deployed by migration issues 0019 (0011 and 0010 before it). Arguments: p_subdistrict the
+-- report's subdistrict (a report joins or follows only a case of its own subdistrict: the case
+-- lives where its first report is); p_radius_m in metres (planar, EPSG:{{metric_srid}}); the
+-- stages as text arrays; the windows' starts as timestamptz.
 CREATE OR REPLACE FUNCTION issues_case_merge_candidate(
-    p_category bigint, p_lon double precision, p_lat double precision,
+    p_category bigint, p_subdistrict bigint, p_lon double precision, p_lat double precision,
     p_radius_m double precision, p_open_stages text[], p_closed_stages text[],
     p_window_start timestamp with time zone, p_follow_start timestamp with time zone,
     OUT case_id bigint, OUT is_open boolean)
@@ -43,6 +45,7 @@ BEGIN
     SELECT c.id, true INTO case_id, is_open
     FROM issues_case c
     WHERE c.category_id = ANY(members) AND c.merge_cell = ANY(cells)
+      AND c.subdistrict_id = p_subdistrict
       AND ST_Distance(c.location_metric, here) <= p_radius_m
       AND c.stage = ANY(p_open_stages) AND c.last_report_at >= p_window_start
     ORDER BY ST_Distance(c.location_metric, here), c.id
@@ -55,6 +58,7 @@ BEGIN
     SELECT c.id, false INTO case_id, is_open
     FROM issues_case c
     WHERE c.category_id = ANY(members) AND c.merge_cell = ANY(cells)
+      AND c.subdistrict_id = p_subdistrict
       AND ST_Distance(c.location_metric, here) <= p_radius_m
       AND c.stage = ANY(p_closed_stages) AND c.closed_at >= p_follow_start
     ORDER BY ST_Distance(c.location_metric, here), c.id

@@ -453,7 +453,8 @@ def _split(context: ActionContext) -> None:
         raise InvalidInput(FieldError("reports", "invalid", MSG_SPLIT_REPORTS))
     first = reports[0]
     new_case = Case.objects.create(
-        category=first.category, location=first.location, created_at=first.received_at,
+        subdistrict_id=context.case.subdistrict_id, category=first.category,
+        location=first.location, created_at=first.received_at,
         last_report_at=reports[-1].received_at, updated_at=context.at,
         unit_grid=first.unit_grid, community_grid=first.community_grid,
     )
