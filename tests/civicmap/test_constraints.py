@@ -10,6 +10,8 @@ from django.contrib.gis.geos import Point
 from django.db import DataError, IntegrityError, connection, transaction
 from django.utils import timezone
 
+from civicmap.models import Subdistrict
+from fixtures.seed import NANYUAN_CODE
 from issues.models import Case, CaseConfirmation, Category, CategoryGroup, Report
 from patrol.models import Rating, Task
 from stations.models import CheckIn, Station
@@ -20,9 +22,13 @@ pytestmark = pytest.mark.django_db
 def _case(category: Category) -> Case:
     now = timezone.now()
     return Case.objects.create(
-        category=category, location=Point(116.392, 39.797, srid=4326),
+        category=category, location=Point(116.392, 39.797, srid=4326), subdistrict=_nanyuan(),
         created_at=now, last_report_at=now, updated_at=now,
     )
+
+
+def _nanyuan() -> Subdistrict:
+    return Subdistrict.objects.get(code=NANYUAN_CODE)
 
 
 def test_report_without_a_point_is_refused(reference_data):
@@ -31,7 +37,8 @@ def test_report_without_a_point_is_refused(reference_data):
     with pytest.raises(IntegrityError), transaction.atomic():
         Report.objects.create(
             location=None, sent_lon=116.392, sent_lat=39.797, category=category,
-            received_at=timezone.now(), case=case, channel="open311",
+            subdistrict=case.subdistrict, received_at=timezone.now(), case=case,
+            channel="open311",
         )
 
 
@@ -88,6 +95,7 @@ def _report(**fields) -> Report:
     return Report.objects.create(
         location=Point(116.392, 39.797, srid=4326), sent_lon=116.392, sent_lat=39.797,
         category=category, received_at=timezone.now(), case=_case(category), channel="open311",
+        subdistrict=_nanyuan(),
         **fields,
     )
 

@@ -50,14 +50,19 @@ def _reports_of_one_case(names, *, now):
     """One Open311 report per name (their ids by name), all of one new E0101 case."""
     from django.contrib.gis.geos import Point
 
+    from civicmap.models import Subdistrict
+    from fixtures.seed import NANYUAN_CODE
     from issues.models import Case, Category, Report
 
     category = Category.objects.get(code="E0101")
+    nanyuan = Subdistrict.objects.get(code=NANYUAN_CODE)
     case = Case.objects.create(category=category, location=Point(116.392, 39.797, srid=4326),
-                               created_at=now, last_report_at=now, updated_at=now)
+                               subdistrict=nanyuan, created_at=now, last_report_at=now,
+                               updated_at=now)
     return case, {name: Report.objects.create(
         location=Point(116.392, 39.797, srid=4326), sent_lon=116.392, sent_lat=39.797,
-        category=category, received_at=now, case=case, channel="open311").pk
+        category=category, subdistrict=nanyuan, received_at=now, case=case,
+        channel="open311").pk
         for name in names}
 
 

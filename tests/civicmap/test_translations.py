@@ -347,14 +347,14 @@ def test_intake_messages_render_in_chinese_and_english() -> None:
     from issues.services.intake import MSG_CATEGORY_REQUIRED, MSG_OUTSIDE_AREA, MSG_PHOTOS_REQUIRED
 
     english = {
-        MSG_OUTSIDE_AREA: "This place is outside the Nanyuan service area.",
+        MSG_OUTSIDE_AREA: "This place is outside every subdistrict this platform serves.",
         MSG_PHOTOS_REQUIRED: "Add at least one photo.",
         MSG_CATEGORY_REQUIRED: "Choose a category.",
     }
     with translation.override("zh-hans"):
         for message in english:
             assert CJK.search(str(message)), f"not translated into Chinese: {str(message)!r}"
-        assert "南苑" in str(MSG_OUTSIDE_AREA)
+        assert "街道" in str(MSG_OUTSIDE_AREA)
     with translation.override("en"):
         for message, text in english.items():
             assert str(message) == text

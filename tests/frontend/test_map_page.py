@@ -66,8 +66,8 @@ def test_map_loads_offline_with_every_layer_and_no_errors(map_data, open_page):
     screenshot(watched.page, "map-page.png")
 
     watched.assert_clean()
-    assert layers["community"] == CommunityGrid.objects.count() == 14
-    assert layers["stations"] == Station.objects.filter(is_active=True).count() == 30
+    assert layers["community"] == CommunityGrid.objects.count()  # the whole district's
+    assert layers["stations"] == Station.objects.filter(is_active=True).count()
     assert layers["coverage"] == 30
     assert layers["hotspots"] == 1  # the four cases at Huaifang
     assert layers["heat"] == 1
@@ -199,7 +199,11 @@ def test_overlays_show_when_tiles_cannot_load(map_data, open_page, settings):
     watched = open_page(MAP_URL, blocked_types=blocked_types)
     watched.page.wait_for_selector("path.civicmap-community")
     layers = _layers(watched)
-    assert layers["community"] == 14 and layers["stations"] == 30
+    from civicmap.models import CommunityGrid
+    from stations.models import Station
+
+    assert layers["community"] == CommunityGrid.objects.count()
+    assert layers["stations"] == Station.objects.filter(is_active=True).count()
     assert blocked_types and set(blocked_types) == {"image"}  # only the tiles went elsewhere
     assert all("tile.openstreetmap.org" in url for url in watched.blocked)
     watched.assert_clean(allow_blocked_images=True)

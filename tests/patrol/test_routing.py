@@ -157,10 +157,11 @@ def test_with_nobody_serving_the_community_the_office_must_choose(reference_data
 def test_among_eligible_teams_the_one_with_the_fewest_live_tasks_wins(reference_data):
     # A second housekeeper team serving Huaifang, led by a new volunteer.
     leader = get_user_model().objects.create(username="hk2_lead")
+    huaifang = CommunityGrid.objects.get(code=HUAIFANG)
     second = VolunteerTeam.objects.create(code="housekeeper_b", team_type="housekeeper",
                                           name_zh="南苑管家二队", name_en="Housekeeper B",
-                                          leader=leader)
-    second.communities.add(CommunityGrid.objects.get(code=HUAIFANG))
+                                          leader=leader, subdistrict=huaifang.subdistrict)
+    second.communities.add(huaifang)
 
     # Both idle: the tie goes to the lower code, "housekeeper" < "housekeeper_b".
     assert dispatched_to(report("E0101", community=HUAIFANG, point=0).case) == (

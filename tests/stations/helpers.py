@@ -158,13 +158,15 @@ def report_at(*, lon: float, lat: float, category_code: str, received_at: dateti
     place = grid_locate(point=point)
     category = Category.objects.get(code=category_code)
     case = Case.objects.create(
-        category=category, location=point, created_at=received_at, last_report_at=received_at,
+        category=category, location=point, subdistrict_id=place.subdistrict_id,
+        created_at=received_at, last_report_at=received_at,
         updated_at=received_at, report_count=1, reporter_count=1,
         community_grid_id=place.community_id if place else None,
         unit_grid_id=place.unit_grid_id if place else None,
     )
     return Report.objects.create(
         location=point, sent_lon=lon, sent_lat=lat, category=category, case=case,
+        subdistrict_id=place.subdistrict_id,
         received_at=received_at, channel=Report.Channel.OPEN311, client_uuid=uuid.uuid4(),
         community_grid_id=place.community_id if place else None,
         unit_grid_id=place.unit_grid_id if place else None,

@@ -6,6 +6,7 @@ import pytest
 from django.db import connection
 
 from civicmap.errors import InvalidInput
+from fixtures.seed import NANYUAN_CODE
 from stations.models import Station
 from stations.services import station_upsert
 
@@ -19,16 +20,17 @@ GOOD = {
 }
 
 
-def test_every_demo_station_lies_inside_the_subdistrict(reference_data):
-    # SELECT count(*) FROM stations_station st, civicmap_subdistrict s
+def test_every_demo_station_lies_inside_its_subdistrict(reference_data):
+    # SELECT count(*) FROM stations_station st JOIN civicmap_subdistrict s ON …
     #   WHERE NOT ST_Covers(s.boundary, st.location::geometry)
     with connection.cursor() as cursor:
         cursor.execute(
-            """SELECT count(*) FROM stations_station st, civicmap_subdistrict s
+            """SELECT count(*) FROM stations_station st
+               JOIN civicmap_subdistrict s ON s.id = st.subdistrict_id
                WHERE NOT ST_Covers(s.boundary, st.location::geometry)"""
         )
         assert cursor.fetchone()[0] == 0
-    assert Station.objects.count() == 30
+    assert Station.objects.filter(subdistrict__code=NANYUAN_CODE).count() == 30
     assert Station.objects.filter(name_zh="槐房万达广场党群服务站").exists()
 
 
