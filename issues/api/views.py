@@ -91,7 +91,8 @@ def _public_filters(request: Request) -> PublicFilters:
     query.is_valid(raise_exception=True)
     values = query.validated_data
     return PublicFilters(
-        bbox=values.get("bbox"), community=values.get("community"),
+        bbox=values.get("bbox"), subdistrict_id=getattr(values.get("subdistrict"), "pk", None),
+        community=values.get("community"),
         unit_grid=values.get("unit_grid"), categories=values.get("category", ()),
         stages=values.get("stage", ()), since=values.get("since"), until=values.get("until"),
         page=values["page"], page_size=values["page_size"],
