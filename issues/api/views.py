@@ -32,6 +32,7 @@ from issues.selectors import (
     case_nearby_list,
     case_public_features,
     category_list,
+    report_answer_get,
     report_point,
     report_public_features,
     rider_report_list,
@@ -82,7 +83,7 @@ class ReportListCreateView(APIView):
                if key != "photos"}
         data = report_input_parse(raw=raw, photos=request.FILES.getlist("photos"))
         result = report_create(channel=APP_CHANNEL, reporter=request.user, data=data)
-        body = ReportFeatureOutput(result.report).data
+        body = ReportFeatureOutput(report_answer_get(report_id=result.report.pk)).data
         return Response(body, status=status.HTTP_200_OK if result.replayed else 201)
 
 
