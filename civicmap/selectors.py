@@ -1,4 +1,4 @@
-"""Reads of the shared geography: which grid a point falls in."""
+"""Reads of the shared geography: which grid a point falls in, and the subdistricts served."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from django.contrib.gis.geos import Point
 from django.db import connection
+from django.db.models import QuerySet
 
 from civicmap.models import Subdistrict
 from civicmap.sql import GRID_LOCATE
@@ -35,3 +36,16 @@ def grid_locate(*, point: Point) -> GridPlace | None:
 
 def service_area_covers(*, point: Point) -> bool:
     return Subdistrict.objects.filter(boundary__covers=point).exists()
+
+
+def subdistrict_list() -> QuerySet[Subdistrict]:
+    """Every subdistrict served, by code, without its boundary: what discovery (Open311), the
+    API's filters and the map's subdistrict select list."""
+    return Subdistrict.objects.defer("boundary").order_by("code")
+
+
+def subdistrict_get(*, code: str) -> Subdistrict | None:
+    """The subdistrict with this 9-digit code, or None (any other text included)."""
+    if not (len(code) == 9 and code.isascii() and code.isdigit()):
+        return None
+    return Subdistrict.objects.filter(code=code).first()

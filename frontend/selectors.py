@@ -83,7 +83,7 @@ def community_grid_stats(*, filters: MapFilters, now: datetime,
             reports=reports.get(grid.pk, 0), open_cases=opened.get(grid.pk, 0),
             overdue_cases=overdue.get(grid.pk, 0),
         )
-        for grid in community_grid_shapes()
+        for grid in community_grid_shapes(subdistrict_id=filters.subdistrict_id)
     ]
 
 
@@ -103,7 +103,7 @@ def unit_grid_stats(*, filters: MapFilters, counts: GridReportCounts | None = No
     return [
         UnitGridStats(grid_id=grid.grid_id, community=grid.community, geometry=grid.geometry,
                       reports=reports.get(grid.pk, 0))
-        for grid in unit_grid_shapes()
+        for grid in unit_grid_shapes(subdistrict_id=filters.subdistrict_id)
     ]
 
 
@@ -125,7 +125,7 @@ class MapLayers:
 
 def map_filters_default(*, now: datetime, include_private: bool) -> MapFilters:
     """The governance map as it opens: the last ``settings.MAP_PERIOD_DAYS`` days, every
-    category (the view the snapshot holds)."""
+    category, the whole district (the view the snapshot holds)."""
     return map_filters_for_period(now=now, days=settings.MAP_PERIOD_DAYS,
                                   include_private=include_private)
 

@@ -18,6 +18,7 @@ from django.views.decorators.http import require_GET
 
 from civicmap.replica import replica_reads
 from civicmap.roles import Role, user_has_role
+from civicmap.selectors import subdistrict_list
 from frontend.csp import csp_protected
 from frontend.forms import MapFilterForm
 from frontend.maps.assets import map_render_parts
@@ -41,9 +42,11 @@ MSG_OFFICE_ONLY = _("Only office staff can do this.")
 
 
 def _map_form(request: HttpRequest, *, office: bool) -> MapFilterForm:
-    """The map's filters (period, category): private categories for office staff only."""
+    """The map's filters (period, category, subdistrict): private categories for office staff
+    only."""
     return MapFilterForm(request.GET or None, days=settings.MAP_PERIOD_DAYS,
-                         categories=list(map_category_list(include_private=office)))
+                         categories=list(map_category_list(include_private=office)),
+                         subdistricts=list(subdistrict_list()))
 
 
 def _layer_url(name: str, **query: object) -> str:
@@ -65,20 +68,22 @@ def governance_map(request: HttpRequest) -> HttpResponse:
     office = user_sees_everything(request.user)  # private categories, every description
     form = _map_form(request, office=office)
     days, categories = form.chosen_days(), form.chosen_categories()
+    subdistrict_id = form.chosen_subdistrict_id()
     now = timezone.now()
     filters = map_filters_for_period(now=now, days=days, categories=categories,
-                                     include_private=office)
+                                     include_private=office, subdistrict_id=subdistrict_id)
     week = map_filters_for_period(now=now, days=HOURLY_HEAT_DAYS, categories=categories,
-                                  include_private=office)
+                                  include_private=office, subdistrict_id=subdistrict_id)
     language = translation.get_language() or settings.LANGUAGE_CODE
     basemap = basemap_get(settings.BASEMAP, language=language,
                           tianditu_key=settings.TIANDITU_KEY)
     with map_reads():  # one transaction: see map_reads
         layers = map_layers(filters=filters, now=now, language=language)
-        stations = station_pins(now=now)
+        stations = station_pins(now=now, subdistrict_id=subdistrict_id)
     fmap = governance_map_build(
         heat_cells=layers.heat_cells, heat_hours=period_hours(week),
-        heat_frames_url=_layer_url("frontend:map-hourly", category="".join(categories)),
+        heat_frames_url=_layer_url("frontend:map-hourly", category="".join(categories),
+                                   subdistrict=form.chosen_subdistrict_code()),
         grids=layers.grids, unit_grids=layers.unit_grids, clusters=layers.clusters,
         stations=stations,
         uncovered_url=_layer_url("frontend:map-uncovered", days=days) if office else "",
@@ -110,7 +115,8 @@ def _forbidden() -> JsonResponse:
 @require_GET
 @replica_reads()
 def map_hourly_heat(request: HttpRequest) -> JsonResponse:
-    """The governance map's hourly heatmap (last 7 days, ?category=), fetched by the page when
+    """The governance map's hourly heatmap (last 7 days, ?category=, ?subdistrict=), fetched by
+    the page when
     the layer is switched on. Whoever may see the map may see it: the public its public
     categories, office staff every category (``report_heat_frames``, as the page read it)."""
     office = user_sees_everything(request.user)  # private categories, every description
@@ -118,7 +124,8 @@ def map_hourly_heat(request: HttpRequest) -> JsonResponse:
     if form.is_bound and not form.is_valid():
         return _form_errors(form)
     week = map_filters_for_period(now=timezone.now(), days=HOURLY_HEAT_DAYS,
-                                  categories=form.chosen_categories(), include_private=office)
+                                  categories=form.chosen_categories(), include_private=office,
+                                  subdistrict_id=form.chosen_subdistrict_id())
     with map_reads():
         frames = report_heat_frames(filters=week)
     return JsonResponse(hourly_heat_data(frames, basemap=basemap_get(settings.BASEMAP)))

@@ -12,12 +12,30 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from django.contrib.gis.db.models.functions import Transform
-from django.db.models import Count, F, Func, Min, Model, Q, QuerySet, Sum
+from django.db.models import (
+    BooleanField,
+    Count,
+    F,
+    Func,
+    Min,
+    Model,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+)
 
 from civicmap.i18n import name_field
-from civicmap.models import WGS84
+from civicmap.models import WGS84, Subdistrict
 from civicmap.replica import read_connection
-from civicmap.spatial import CELL_SIZE_M, MetricPoint, PointX, PointY, as_geometry_point
+from civicmap.spatial import (
+    CELL_SIZE_M,
+    METRIC_SRID,
+    MetricPoint,
+    PointX,
+    PointY,
+    as_geometry_point,
+)
 from issues.models import (
     OPEN_STAGES,
     Case,
@@ -36,7 +54,8 @@ HOTSPOT_LATEST_CASES = 3  # cases listed in a hotspot popup, newest first
 
 @dataclass(frozen=True)
 class MapFilters:
-    """What a map shows: reports received in [since, until), some categories or all.
+    """What a map shows: reports received in [since, until), some categories or all, in one
+    subdistrict or (``subdistrict_id`` None) the whole district.
 
     The public sees public categories only; office staff (``include_private``) see all.
     """
@@ -45,15 +64,18 @@ class MapFilters:
     until: datetime
     categories: tuple[str, ...] = ()
     include_private: bool = False
+    subdistrict_id: int | None = None
 
 
 
 def map_filters_for_period(*, now: datetime, days: int, categories: tuple[str, ...] = (),
-                           include_private: bool = False) -> MapFilters:
+                           include_private: bool = False,
+                           subdistrict_id: int | None = None) -> MapFilters:
     """The last ``days`` days up to ``now``, on whole hours (the aggregates' resolution)."""
     until = now.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
     return MapFilters(since=until - timedelta(days=days), until=until,
-                      categories=categories, include_private=include_private)
+                      categories=categories, include_private=include_private,
+                      subdistrict_id=subdistrict_id)
 
 
 def category_q(filters: MapFilters, prefix: str = "category__") -> Q:
@@ -63,6 +85,24 @@ def category_q(filters: MapFilters, prefix: str = "category__") -> Q:
     if filters.categories:
         q &= Q(**{f"{prefix}code__in": filters.categories})
     return q
+
+
+def place_q(filters: MapFilters, path: str) -> Q:
+    """The filters' subdistrict, ``path`` leading to a row's subdistrict id."""
+    return Q() if filters.subdistrict_id is None else Q(**{path: filters.subdistrict_id})
+
+
+def _cells_in_subdistrict(cells: QuerySet, filters: MapFilters) -> QuerySet:
+    """Grouped 100 m cells (``values("cell_x", "cell_y")``) whose centre lies in the filters'
+    subdistrict: the cell counts are not stored by place, so a cell is placed by its centre
+    (a HAVING clause, once per cell; the boundary is read once, in EPSG:4548)."""
+    if filters.subdistrict_id is None:
+        return cells
+    boundary = Subquery(Subdistrict.objects.filter(pk=filters.subdistrict_id)
+                        .values(metric=Transform("boundary", METRIC_SRID))[:1])
+    centre = MetricPoint((Min("cell_x") + 0.5) * CELL_SIZE_M, (Min("cell_y") + 0.5) * CELL_SIZE_M)
+    return cells.annotate(inside=Func(boundary, centre, function="ST_Covers",
+                                      output_field=BooleanField())).filter(inside=True)
 
 
 def map_category_list(*, include_private: bool) -> QuerySet[Category]:
@@ -150,8 +190,10 @@ def report_grid_counts(*, filters: MapFilters) -> GridReportCounts:
     own row for reports in none of them."""
     unit_grids: Counter = Counter()
     communities: Counter = Counter()
+    place = place_q(filters, "community__subdistrict_id")
     for rows in _period_rows(filters, ReportUnitGridHour, ReportUnitGridDay):
-        for community, unit_grid, reports in (rows.values_list("community_id", "unit_grid_id")
+        for community, unit_grid, reports in (rows.filter(place)
+                                              .values_list("community_id", "unit_grid_id")
                                               .annotate(n=Sum("count")).order_by()):
             communities[community] += reports
             if unit_grid is not None:
@@ -164,7 +206,7 @@ def report_heat_cells(*, filters: MapFilters) -> list[HeatCell]:
     cells: dict[tuple[int, int], list] = {}  # (x, y) -> [lon, lat, reports]
     for rows in _period_rows(filters, ReportCellHour, ReportCellDay):
         for x, y, lon, lat, n in (
-            rows.values("cell_x", "cell_y")
+            _cells_in_subdistrict(rows.values("cell_x", "cell_y"), filters)
             .annotate(n=Sum("count"), lon=_cell_centre_wgs84("X"), lat=_cell_centre_wgs84("Y"))
             .order_by().values_list("cell_x", "cell_y", "lon", "lat", "n")
         ):
@@ -182,17 +224,19 @@ def report_heat_frames(*, filters: MapFilters) -> list[HeatFrame]:
     counts = list(rows.values("hour", "cell_x", "cell_y").annotate(n=Sum("count"))
                   .order_by("hour", "cell_x", "cell_y")
                   .values_list("hour", "cell_x", "cell_y", "n"))
-    # After the counts: cells are only ever added, so every counted cell has its centre.
+    # After the counts: cells are only ever added, so every counted cell has its centre (but
+    # those outside the filters' subdistrict).
     centres = {
         (x, y): (lon, lat)
-        for x, y, lon, lat in rows.values("cell_x", "cell_y")
+        for x, y, lon, lat in _cells_in_subdistrict(rows.values("cell_x", "cell_y"), filters)
         .annotate(lon=_cell_centre_wgs84("X"), lat=_cell_centre_wgs84("Y")).order_by()
         .values_list("cell_x", "cell_y", "lon", "lat")
     }
     by_hour: dict[datetime, list[HeatCell]] = defaultdict(list)
     for hour, x, y, n in counts:
-        lon, lat = centres[(x, y)]
-        by_hour[hour].append(HeatCell(lon=lon, lat=lat, count=n))
+        if (x, y) in centres:
+            lon, lat = centres[(x, y)]
+            by_hour[hour].append(HeatCell(lon=lon, lat=lat, count=n))
     return [HeatFrame(hour=hour, cells=by_hour.get(hour, [])) for hour in period_hours(filters)]
 
 
@@ -208,8 +252,9 @@ def period_hours(filters: MapFilters) -> list[datetime]:
 
 def open_cases_in_communities(*, filters: MapFilters) -> QuerySet[Case]:
     """Open cases (merged duplicates excluded) in a community grid, in the category filter."""
-    return Case.objects.filter(category_q(filters), stage__in=OPEN_STAGES,
-                               merged_into__isnull=True, community_grid__isnull=False)
+    return Case.objects.filter(category_q(filters), place_q(filters, "subdistrict_id"),
+                               stage__in=OPEN_STAGES, merged_into__isnull=True,
+                               community_grid__isnull=False)
 
 
 def open_case_counts(*, filters: MapFilters) -> dict[int, int]:
@@ -253,7 +298,8 @@ def case_hotspots(*, filters: MapFilters, eps_m: float, min_cases: int,
     """
     label = name_field()
     cases = (
-        Case.objects.filter(category_q(filters), stage__in=OPEN_STAGES,
+        Case.objects.filter(category_q(filters), place_q(filters, "subdistrict_id"),
+                            stage__in=OPEN_STAGES,
                             merged_into__isnull=True, community_grid__isnull=False,
                             last_report_at__gte=filters.since, last_report_at__lt=filters.until)
         .values("id", "community_grid_id", "last_report_at", "location_metric",

@@ -48,7 +48,7 @@ def case_nearby_list(*, point: Point, category: Category) -> list[dict]:
             location__dwithin=(point, D(m=radius_m)),
         )
         .annotate(distance=Distance("location", point), thumbnail_id=_first_thumbnail())
-        .select_related("category", "community_grid")
+        .select_related("category", "community_grid", "subdistrict")
         .order_by("distance", "id")[:NEARBY_LIMIT]
     )
     label = name_field()
@@ -59,6 +59,7 @@ def case_nearby_list(*, point: Point, category: Category) -> list[dict]:
             "distance_m": round(case.distance.m, 1),
             "lon": round(case.location.x, 6), "lat": round(case.location.y, 6),
             "report_count": case.report_count, "last_report_at": case.last_report_at,
+            "subdistrict": case.subdistrict.code,
             "community": getattr(case.community_grid, label, None),
             "thumbnail_url": photo_url(case.thumbnail_id, "thumbnail"),
         }
@@ -82,6 +83,7 @@ class PublicFilters:
     """Filters of the public listings; every one optional."""
 
     bbox: tuple[float, float, float, float] | None = None  # min lon, min lat, max lon, max lat
+    subdistrict_id: int | None = None  # one subdistrict; None: the whole district
     community: str | None = None  # community grid code
     unit_grid: str | None = None  # 15-digit unit grid ID
     categories: tuple[str, ...] = ()
@@ -123,6 +125,7 @@ def _public_filter(queryset: QuerySet, filters: PublicFilters, paths: _FilterPat
     queryset = queryset.filter(category__is_private=False)
     conditions = {
         "location__intersects": Polygon.from_bbox(filters.bbox) if filters.bbox else None,
+        "subdistrict_id": filters.subdistrict_id,
         "community_grid__code": filters.community,
         "unit_grid__grid_id": filters.unit_grid,
         "category__code__in": filters.categories or None,
@@ -171,13 +174,15 @@ def _feature_collection(queryset: QuerySet, filters: PublicFilters, properties: 
 
 
 def case_public_features(*, filters: PublicFilters) -> str:
-    """Public cases as GeoJSON: category, stage, grids, handler's name and dates; never people."""
+    """Public cases as GeoJSON: category, stage, subdistrict and grids, handler's name and
+    dates; never people."""
     label = name_field()
     return _feature_collection(
         _public_cases(filters), filters,
         {
             "category": F("category__code"), "category_name": F(f"category__{label}"),
-            "stage": F("stage"), "community": F("community_grid__code"),
+            "stage": F("stage"), "subdistrict": F("subdistrict__code"),
+            "community": F("community_grid__code"),
             "community_name": F(f"community_grid__{label}"), "unit_grid": F("unit_grid__grid_id"),
             "report_count": F("report_count"), "handler": _handler_name(),
             "created_at": F("created_at"), "updated_at": F("updated_at"),
@@ -188,14 +193,15 @@ def case_public_features(*, filters: PublicFilters) -> str:
 
 
 def report_public_features(*, filters: PublicFilters) -> str:
-    """Public reports as GeoJSON: category, case, its stage, grids and dates; never the reporter."""
+    """Public reports as GeoJSON: category, case, its stage, subdistrict, grids and dates;
+    never the reporter."""
     label = name_field()
     return _feature_collection(
         _public_reports(filters), filters,
         {
             "category": F("category__code"), "category_name": F(f"category__{label}"),
             "case": F("case_id"), "stage": F("case__stage"),
-            "community": F("community_grid__code"),
+            "subdistrict": F("subdistrict__code"), "community": F("community_grid__code"),
             "community_name": F(f"community_grid__{label}"), "unit_grid": F("unit_grid__grid_id"),
             "received_at": F("received_at"),
         },
@@ -203,11 +209,19 @@ def report_public_features(*, filters: PublicFilters) -> str:
     )
 
 
+def report_answer_get(*, report_id: int) -> Report:
+    """A report as its rider's post is answered (``ReportFeatureOutput``): its case, places and
+    photos in two queries, rather than one lazy load per relation."""
+    return (Report.objects.select_related("category", "case", "subdistrict", "community_grid",
+                                          "unit_grid")
+            .prefetch_related("photos").get(pk=report_id))
+
+
 def rider_report_list(*, rider) -> QuerySet[Report]:
     """The rider's own reports, newest first, with their cases, photos and case history."""
     return (
         Report.objects.filter(reporter=rider)
-        .select_related("category", "case", "community_grid", "unit_grid")
+        .select_related("category", "case", "subdistrict", "community_grid", "unit_grid")
         .prefetch_related("photos", "case__events")
         .order_by("-received_at", "-id")
     )

@@ -30,7 +30,7 @@ _TASK_ROW_FIELDS = (
     "assignee_kind", "team__name_zh", "team__name_en", "department__name_zh",
     "department__name_en", "case__stage", "case__location", "case__category__code",
     "case__category__name_zh", "case__category__name_en", "case__category__is_private",
-    "case__community_grid__name_zh", "case__community_grid__name_en",
+    "case__community_grid__name_zh", "case__community_grid__name_en", "case__subdistrict__code",
 )
 
 
@@ -48,7 +48,8 @@ def task_list_for_user(*, user, point: Point | None = None, include_closed: bool
     tasks = _tasks_of(user)
     if not include_closed:
         tasks = tasks.filter(status__in=LIVE_TASK_STATUSES)
-    rows = (tasks.select_related("case__category", "case__community_grid", "team", "department")
+    rows = (tasks.select_related("case__category", "case__community_grid", "case__subdistrict",
+                                 "team", "department")
             .only(*_TASK_ROW_FIELDS))
     if point is None:
         return list(rows.order_by("resolution_due", "id")[offset:offset + limit])
@@ -144,6 +145,7 @@ def case_overdue(*, now: datetime) -> Exists:
 
 @dataclass(frozen=True)
 class QueueFilters:
+    subdistrict_id: int | None = None  # one subdistrict's cases; None: every subdistrict
     community: str | None = None
     category: str | None = None
     stages: tuple[str, ...] = (Stage.NEW,)
@@ -162,6 +164,7 @@ _QUEUE_ROW_FIELDS = (
     "id", "stage", "location", "report_count", "reporter_count", "last_report_at",
     "category__code", "category__name_zh", "category__name_en",
     "community_grid__code", "community_grid__name_zh", "community_grid__name_en",
+    "subdistrict__code",
 )
 
 
@@ -176,6 +179,8 @@ def triage_queue(*, filters: QueueFilters) -> QuerySet[Case]:
     if filters.overdue:
         stages = tuple(stage for stage in stages if stage in STAGES_WITH_LIVE_TASK)
     cases = Case.objects.filter(stage__in=stages, merged_into__isnull=True)
+    if filters.subdistrict_id is not None:  # index case_queue_subdistrict
+        cases = cases.filter(subdistrict_id=filters.subdistrict_id)
     if filters.community:
         cases = cases.filter(community_grid__code=filters.community)
     if filters.category:
@@ -183,7 +188,8 @@ def triage_queue(*, filters: QueueFilters) -> QuerySet[Case]:
     if filters.overdue:
         cases = cases.filter(case_overdue(now=timezone.now()))
     return (
-        cases.select_related("category", "community_grid").only(*_QUEUE_ROW_FIELDS)
+        cases.select_related("category", "community_grid", "subdistrict")
+        .only(*_QUEUE_ROW_FIELDS)
         .order_by("-last_report_at", "-id")[filters.offset:filters.offset + filters.limit]
     )
 
@@ -192,8 +198,9 @@ def triage_queue(*, filters: QueueFilters) -> QuerySet[Case]:
 def case_detail_for_user(*, case_id: int, user) -> Case | None:
     """One case if the user may read it (``issues.visibility``: public cases for all; private
     ones for office staff, their handlers and their reporters), else None."""
-    case = (Case.objects.select_related("category", "community_grid", "unit_grid")
-            .prefetch_related("reports__photos", "reports__category", "tasks__team",
+    case = (Case.objects.select_related("category", "subdistrict", "community_grid", "unit_grid")
+            .prefetch_related("reports__photos", "reports__category", "reports__subdistrict",
+                              "tasks__team",
                               "tasks__department", "tasks__proof_photo")
             .filter(pk=case_id).first())
     if case is None or not case_visible_to(user=user, case=case):
@@ -201,18 +208,24 @@ def case_detail_for_user(*, case_id: int, user) -> Case | None:
     return case
 
 
-def rates_compute(*, since: datetime, until: datetime) -> dict:
-    """接诉即办 rates for tasks dispatched in [since, until): overall, per team, grid, category.
+def rates_compute(*, since: datetime, until: datetime, subdistrict_id: int | None = None
+                  ) -> dict:
+    """接诉即办 rates for tasks dispatched in [since, until): overall, per subdistrict (the
+    district's comparison), team, grid, category;
+    of one subdistrict's cases, or (``subdistrict_id`` None) the whole district's.
 
     response = tasks accepted by their response deadline ÷ tasks dispatched;
     resolution = cases closed by their resolution deadline ÷ cases dispatched;
     satisfaction = ratings of 4 or 5 ÷ ratings, with the mean score.
     """
     tasks = Task.objects.filter(offered_at__gte=since, offered_at__lt=until)
+    if subdistrict_id is not None:
+        tasks = tasks.filter(case__subdistrict_id=subdistrict_id)
     ratings = Rating.objects.filter(case__tasks__in=tasks).distinct()
     return {
         "since": since, "until": until,
         "overall": _rates(tasks, ratings, None),
+        "by_subdistrict": _rates(tasks, ratings, "case__subdistrict__code"),
         "by_team": _rates(tasks, ratings, "team__name_zh"),
         "by_grid": _rates(tasks, ratings, "case__community_grid__code"),
         "by_category": _rates(tasks, ratings, "case__category__code"),

@@ -64,15 +64,20 @@ def _hours_lines(hours: list[dict]) -> list[str]:
     return lines
 
 
-def station_pins(*, now: datetime | None = None) -> list[StationPin]:
-    """Active stations with services, hours, whether open at ``now`` and coverage radius (the
-    values of the API's list, ``stations.selectors.station_features``), labelled in the active
-    language, by Chinese name."""
+def station_pins(*, now: datetime | None = None, subdistrict_id: int | None = None
+                 ) -> list[StationPin]:
+    """Active stations (of one subdistrict, or the whole district) with services, hours,
+    whether open at ``now`` and coverage radius (the values of the API's list,
+    ``stations.selectors.station_features``), labelled in the active language, by Chinese
+    name."""
     open_ids = station_open_ids(at=now or timezone.now())
     label = "name_en" if (get_language() or "").startswith("en") else "name_zh"
     services = {entry["code"]: entry[label] for entry in service_catalogue()}
     venues = {entry["code"]: entry[label] for entry in venue_type_catalogue()}
-    rows = (active_stations()
+    stations = active_stations()
+    if subdistrict_id is not None:
+        stations = stations.filter(subdistrict_id=subdistrict_id)
+    rows = (stations
             .annotate(geojson=AsGeoJSON(as_geometry_point("location"), precision=6),
                       radius=radius_expression())
             .order_by("name_zh")

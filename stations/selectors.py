@@ -152,13 +152,14 @@ def _nearest_row(row: tuple, *, at: datetime) -> dict:
 
 
 def station_features(*, service: str | None = None, open_now: bool = False,
-                     at: datetime | None = None) -> str:
-    """Every active station as GeoJSON FeatureCollection text, assembled by PostGIS.
+                     at: datetime | None = None, subdistrict_id: int | None = None) -> str:
+    """Every active station (of one subdistrict, or the whole district) as GeoJSON
+    FeatureCollection text, assembled by PostGIS.
 
-    Properties: names, venue type, address, service codes, weekly hours, coverage radius
-    (metres) and whether it is open at ``at``. The collection also carries the service catalogue
-    (``services``: code, Chinese and English names, member benefit) and the venue types, so a
-    client can label the codes in either language.
+    Properties: names, subdistrict code, venue type, address, service codes, weekly hours,
+    coverage radius (metres) and whether it is open at ``at``. The collection also carries the
+    service catalogue (``services``: code, Chinese and English names, member benefit) and the
+    venue types, so a client can label the codes in either language.
     """
     at = at or timezone.now()
     open_ids = station_open_ids(at=at)
@@ -167,13 +168,16 @@ def station_features(*, service: str | None = None, open_now: bool = False,
         stations = stations.filter(services__contains=[service])
     if open_now:
         stations = stations.filter(id__in=open_ids)
+    if subdistrict_id is not None:
+        stations = stations.filter(subdistrict_id=subdistrict_id)
     label = name_field()
     feature = JSONObject(
         type=Value("Feature"), id=F("id"),
         geometry=Cast(AsGeoJSON(as_geometry_point("location"), precision=6), JSONField()),
         properties=JSONObject(
             name=F(label), name_zh=F("name_zh"), name_en=F("name_en"),
-            venue_type=F("venue_type"), address_zh=F("address_zh"), services=F("services"),
+            subdistrict=F("subdistrict__code"), venue_type=F("venue_type"),
+            address_zh=F("address_zh"), services=F("services"),
             opening_hours=F("opening_hours"), coverage_radius_m=radius_expression(),
             # An empty IN () would make Django drop the whole query: say False instead.
             open_now=ExpressionWrapper(Q(id__in=open_ids), output_field=BooleanField())

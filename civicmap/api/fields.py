@@ -6,8 +6,10 @@ from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
 from civicmap.bounds import CLIENT_TIME_MIN, QUERY_TIME_MAX
+from civicmap.selectors import subdistrict_get
 
 MSG_QUERY_TIME_RANGE = _("Use a date and time from 2000-01-01 to 2099-12-31.")
+MSG_UNKNOWN_SUBDISTRICT = _("Unknown subdistrict code.")
 
 
 class QueryTimeField(serializers.DateTimeField):
@@ -22,3 +24,21 @@ class QueryTimeField(serializers.DateTimeField):
         if not CLIENT_TIME_MIN <= moment < QUERY_TIME_MAX:
             self.fail("out_of_range")
         return moment
+
+
+class SubdistrictField(serializers.CharField):
+    """A ``subdistrict`` filter: the 9-digit code of a subdistrict served, read as the
+    Subdistrict. Any other value is refused with 400 ``unknown``,
+    naming the field, rather than answering an empty list for a typo."""
+
+    default_error_messages = {"unknown": MSG_UNKNOWN_SUBDISTRICT}
+
+    def __init__(self, **kwargs) -> None:
+        kwargs.setdefault("help_text", "subdistrict code (9 digits), e.g. 110106005")
+        super().__init__(max_length=None, **kwargs)
+
+    def to_internal_value(self, data):
+        subdistrict = subdistrict_get(code=super().to_internal_value(data))
+        if subdistrict is None:
+            self.fail("unknown")
+        return subdistrict

@@ -210,7 +210,8 @@ STATION_CHECKIN_MAX_DISTANCE_M = env_int("STATION_CHECKIN_MAX_DISTANCE_M", 150)
 # Open311 GeoReport v2 (issues/open311): hosts whose media_url is fetched, "host" (any port)
 # or "host:port"; any other host is refused with 400. Empty: no media is accepted.
 OPEN311_MEDIA_HOSTS = env_list("OPEN311_MEDIA_HOSTS", [])
-# The jurisdiction_id this endpoint answers to (clients may leave it out).
+# This endpoint's own jurisdiction_id: the whole district, as leaving it out (a subdistrict's
+# code narrows a call to that subdistrict; D-052). The default is the id clients sent before.
 OPEN311_JURISDICTION_ID = env_str("OPEN311_JURISDICTION_ID", "nanyuan.fengtai.beijing")
 
 REPORTS_PER_HOUR_PER_RIDER = env_int("REPORTS_PER_HOUR_PER_RIDER", 30)

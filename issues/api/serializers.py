@@ -6,7 +6,7 @@ from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 from rest_framework_gis.fields import GeometryField
 
-from civicmap.api.fields import QueryTimeField
+from civicmap.api.fields import QueryTimeField, SubdistrictField
 from civicmap.api.paging import page_field
 from civicmap.i18n import name_field
 from issues.models import CaseAction, Category, Report, Stage
@@ -61,6 +61,7 @@ class ConfirmInput(LocationQuery):
 
 class PublicListQuery(serializers.Serializer):
     bbox = serializers.CharField(required=False, help_text="min_lon,min_lat,max_lon,max_lat")
+    subdistrict = SubdistrictField(required=False)
     community = serializers.CharField(required=False)
     unit_grid = serializers.CharField(required=False)
     category = serializers.CharField(required=False, help_text="comma-separated codes")
@@ -139,6 +140,7 @@ class ReportFeatureOutput(serializers.Serializer):
                 "category": report.category.code,
                 "category_name": getattr(report.category, label),
                 "description": report.description,
+                "subdistrict": report.subdistrict.code,
                 "community_grid": {
                     "code": report.community_grid.code,
                     "name": getattr(report.community_grid, label),

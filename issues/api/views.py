@@ -32,6 +32,7 @@ from issues.selectors import (
     case_nearby_list,
     case_public_features,
     category_list,
+    report_answer_get,
     report_point,
     report_public_features,
     rider_report_list,
@@ -82,7 +83,7 @@ class ReportListCreateView(APIView):
                if key != "photos"}
         data = report_input_parse(raw=raw, photos=request.FILES.getlist("photos"))
         result = report_create(channel=APP_CHANNEL, reporter=request.user, data=data)
-        body = ReportFeatureOutput(result.report).data
+        body = ReportFeatureOutput(report_answer_get(report_id=result.report.pk)).data
         return Response(body, status=status.HTTP_200_OK if result.replayed else 201)
 
 
@@ -91,7 +92,8 @@ def _public_filters(request: Request) -> PublicFilters:
     query.is_valid(raise_exception=True)
     values = query.validated_data
     return PublicFilters(
-        bbox=values.get("bbox"), community=values.get("community"),
+        bbox=values.get("bbox"), subdistrict_id=getattr(values.get("subdistrict"), "pk", None),
+        community=values.get("community"),
         unit_grid=values.get("unit_grid"), categories=values.get("category", ()),
         stages=values.get("stage", ()), since=values.get("since"), until=values.get("until"),
         page=values["page"], page_size=values["page_size"],

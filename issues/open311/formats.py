@@ -31,7 +31,7 @@ XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 ITEM_ELEMENTS = {
     "services": "service", "service_requests": "request", "attributes": "attribute",
     "values": "value", "errors": "error", "endpoints": "endpoint", "formats": "format",
-    "notes": "note",
+    "notes": "note", "jurisdictions": "jurisdiction",
 }
 
 

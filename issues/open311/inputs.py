@@ -22,8 +22,9 @@ from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.translation import gettext_lazy as _
 
 from civicmap.bounds import CLIENT_TIME_MIN, PAGE_MAX, QUERY_TIME_MAX
-from civicmap.errors import FieldError, InvalidInput
-from civicmap.models import WGS84
+from civicmap.errors import FieldError, InvalidInput, NotFound
+from civicmap.models import WGS84, Subdistrict
+from civicmap.selectors import subdistrict_get
 from issues.models import Category
 from issues.open311.definitions import (
     BEIJING,
@@ -31,7 +32,12 @@ from issues.open311.definitions import (
     attributes_validate,
     service_attributes,
 )
-from issues.open311.selectors import REQUESTS_MAX, RequestFilters, public_category
+from issues.open311.selectors import (
+    REQUESTS_MAX,
+    RequestFilters,
+    district_jurisdiction_id,
+    public_category,
+)
 from issues.services.intake import (
     MSG_LAT_RANGE,
     MSG_LON_RANGE,
@@ -67,6 +73,8 @@ MSG_BAD_PAGE_SIZE = _("page_size is a whole number from 1 to %(max)s.")
 MSG_BAD_BOOLEAN = _("Use true or false.")
 MSG_BAD_RADIUS = _("radius is a number of metres, more than 0 and at most %(max)s.")
 MSG_RADIUS_NEEDS_POINT = _("radius needs lat and long.")
+MSG_JURISDICTION_UNKNOWN = _("No jurisdiction has the id %(id)s: send the code of a subdistrict "
+                             "that discovery lists, or none for the whole district.")
 
 # Longest values the report's columns hold (issues.models.Report).
 CONTACT_LIMITS = {
@@ -108,6 +116,20 @@ class Params:
         errors = text_nul_errors(values)
         if errors:
             raise InvalidInput(*errors)
+
+
+def jurisdiction_parse(params: Params) -> Subdistrict | None:
+    """The subdistrict that ``jurisdiction_id`` names (its 9-digit code), or None for the whole
+    district: none sent, or this server's own id (``OPEN311_JURISDICTION_ID``, which clients
+    sent before the district had subdistricts). Anything else: NotFound, as the spec says."""
+    sent = params.get("jurisdiction_id")
+    if sent is None or sent == district_jurisdiction_id():
+        return None
+    subdistrict = subdistrict_get(code=sent)
+    if subdistrict is None:
+        raise NotFound(FieldError("jurisdiction_id", "not_found",
+                                  MSG_JURISDICTION_UNKNOWN % {"id": sent}))
+    return subdistrict
 
 
 # --- POST requests ----------------------------------------------------------------------------
@@ -246,8 +268,10 @@ def _number(text: str | None) -> float | None | str:
     return value if math.isfinite(value) else "bad"
 
 
-def request_filters_parse(params: Params, *, now: datetime) -> RequestFilters:
-    """GET requests' parameters; ``service_request_id`` overrides every other filter."""
+def request_filters_parse(params: Params, *, now: datetime,
+                          jurisdiction: Subdistrict | None = None) -> RequestFilters:
+    """GET requests' parameters; ``service_request_id`` overrides every other filter but the
+    jurisdiction (``jurisdiction_parse``: one subdistrict's requests, or the district's)."""
     errors: list[FieldError] = []
     page = _whole(params.get("page"), 1, 1, PAGE_MAX)
     if page is None:
@@ -260,7 +284,8 @@ def request_filters_parse(params: Params, *, now: datetime) -> RequestFilters:
     if extensions not in _TRUE | _FALSE:
         errors.append(FieldError("extensions", "invalid", MSG_BAD_BOOLEAN))
     common = {"page": page or 1, "page_size": page_size or REQUESTS_MAX,
-              "extensions": extensions in _TRUE}
+              "extensions": extensions in _TRUE,
+              "subdistrict_id": jurisdiction.pk if jurisdiction is not None else None}
     id_text = params.get("service_request_id")
     if id_text is not None:
         parts = [part.strip() for part in id_text.split(",") if part.strip()]

@@ -24,6 +24,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from civicmap.i18n import name_field
+from civicmap.selectors import subdistrict_list
 from issues.hooks import task_handling
 from issues.models import (
     OPEN_STAGES,
@@ -68,11 +69,23 @@ NOTE_TYPES = {
 }
 
 
-def jurisdiction_id() -> str:
+def district_jurisdiction_id() -> str:
+    """This server's own jurisdiction id: the whole district, as leaving ``jurisdiction_id``
+    out (D-052)."""
     return getattr(settings, "OPEN311_JURISDICTION_ID", DEFAULT_JURISDICTION_ID)
 
 
+def jurisdiction_list() -> list[dict]:
+    """Every subdistrict as a jurisdiction: its code is the ``jurisdiction_id`` that narrows
+    every call to it; none means the whole district."""
+    label = name_field()
+    return [{"jurisdiction_id": subdistrict.code, "name": getattr(subdistrict, label),
+             "name_zh": subdistrict.name_zh, "name_en": subdistrict.name_en}
+            for subdistrict in subdistrict_list()]
+
+
 def discovery(*, endpoint_url: str) -> dict:
+    """The spec's discovery, and (a foreign member) the jurisdictions this endpoint serves."""
     return {
         "changeset": CHANGESET,
         "contact": str(MSG_CONTACT),
@@ -81,6 +94,7 @@ def discovery(*, endpoint_url: str) -> dict:
             "specification": SPECIFICATION, "url": endpoint_url, "changeset": CHANGESET,
             "type": "production", "formats": FORMATS,
         }],
+        "jurisdictions": jurisdiction_list(),
     }
 
 
@@ -166,9 +180,10 @@ def service_definition(*, category: Category) -> dict:
 
 @dataclass(frozen=True)
 class RequestFilters:
-    """What GET requests asks for. ``ids`` overrides every other filter."""
+    """What GET requests asks for. ``ids`` overrides every other filter but the subdistrict."""
 
     ids: tuple[int, ...] = ()
+    subdistrict_id: int | None = None  # the jurisdiction_id's subdistrict; None: the district
     service_codes: tuple[str, ...] = ()
     start: datetime | None = None  # requested_datetime >= start
     end: datetime | None = None  # requested_datetime <= end
@@ -190,12 +205,14 @@ def _public_reports() -> QuerySet[Report]:
         "-tasks__offered_at", "-tasks__id").values("tasks__pk")[:1]
     return (
         Report.objects.filter(category__is_private=False)
-        .select_related("category", "case", "community_grid", "unit_grid")
+        .select_related("category", "case", "subdistrict", "community_grid", "unit_grid")
         .annotate(display_photo_id=Subquery(ready_photo), latest_task_id=Subquery(latest_task))
     )
 
 
 def _filtered(reports: QuerySet[Report], filters: RequestFilters) -> QuerySet[Report]:
+    if filters.subdistrict_id is not None:
+        reports = reports.filter(subdistrict_id=filters.subdistrict_id)
     if filters.ids:
         return reports.filter(pk__in=filters.ids)
     if filters.service_codes:
@@ -223,10 +240,14 @@ def service_request_list(*, filters: RequestFilters,
     return _request_dicts(reports, extensions=filters.extensions, absolute=absolute)
 
 
-def service_request_get(*, request_id: int, extensions: bool,
-                        absolute: Callable[[str], str]) -> dict | None:
-    """One public service request, or None (unknown, or of a private category)."""
-    report = _public_reports().filter(pk=request_id).first()
+def service_request_get(*, request_id: int, extensions: bool, absolute: Callable[[str], str],
+                        subdistrict_id: int | None = None) -> dict | None:
+    """One public service request, or None (unknown, of a private category, or of another
+    subdistrict than ``subdistrict_id``'s when given)."""
+    reports = _public_reports().filter(pk=request_id)
+    if subdistrict_id is not None:
+        reports = reports.filter(subdistrict_id=subdistrict_id)
+    report = reports.first()
     if report is None:
         return None
     return _request_dicts([report], extensions=extensions, absolute=absolute)[0]
@@ -268,6 +289,7 @@ def _request_dicts(reports: list[Report], *, extensions: bool,
         }
         if extensions:
             item["extended_attributes"] = {
+                "jurisdiction_id": report.subdistrict.code,
                 "unit_grid": report.unit_grid.grid_id if report.unit_grid else None,
                 "community": report.community_grid.code if report.community_grid else None,
                 "case_id": case.pk,

@@ -16,6 +16,7 @@ from functools import partial
 import requests
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.gis.geos import Point
 from django.core.files.base import ContentFile
 from django.db import transaction
 from django.db.models import F
@@ -24,11 +25,19 @@ from django.utils.translation import gettext_lazy as _
 from rest_framework.authtoken.models import Token
 
 from civicmap.errors import DomainError, FieldError, InvalidInput, PermissionRefused, RateLimited
+from civicmap.i18n import name_field
+from civicmap.models import WGS84, Subdistrict
 from civicmap.roles import user_is_rider
+from civicmap.selectors import grid_locate, subdistrict_list
 from issues.models import ApiClient, Report
 from issues.open311.inputs import PostInput, media_host_allowed
 from issues.photos import photo_inspect
-from issues.services.intake import OPEN311_CHANNEL, report_create, report_input_parse
+from issues.services.intake import (
+    OPEN311_CHANNEL,
+    ReportInput,
+    report_create,
+    report_input_parse,
+)
 from issues.services.outbox import outbox_job_queue, outbox_pending_queue
 from issues.services.photos import photo_store, stored_photos_cleanup
 
@@ -36,6 +45,8 @@ logger = logging.getLogger(__name__)
 
 MSG_API_KEY_MISSING = _("Send an api_key to post a service request.")
 MSG_API_KEY_INVALID = _("This api_key is not valid.")
+MSG_JURISDICTION_MISMATCH = _("This place (lat, long) lies in %(place)s, jurisdiction_id "
+                              "%(code)s, not in %(sent)s: send that code, or no jurisdiction_id.")
 MSG_KEY_RATE_LIMITED = _("This api_key has posted %(limit)d service requests in the last hour, "
                          "the most allowed. Try again in %(minutes)d minutes.")
 
@@ -72,16 +83,20 @@ def open311_poster_resolve(*, api_key: str | None) -> Poster:
     raise PermissionRefused(FieldError("api_key", "invalid", MSG_API_KEY_INVALID))
 
 
-def open311_request_create(*, data: PostInput, poster: Poster) -> Report:
+def open311_request_create(*, data: PostInput, poster: Poster,
+                           jurisdiction: Subdistrict | None = None) -> Report:
     """A new report (a POST is never a replay: Open311 has no client_uuid).
 
-    Raises InvalidInput (400) naming Open311 parameters, or RateLimited for a rider's token.
-    The media fetch job is written with the report and queued after the commit.
+    With a ``jurisdiction`` (a subdistrict), the place must lie in it. Raises InvalidInput
+    (400) naming Open311 parameters, or RateLimited for a rider's token. The media fetch job is
+    written with the report and queued after the commit.
     """
     raw = {"category": data.category.code, "description": data.description,
            "lon": data.long, "lat": data.lat, "coord_system": "wgs84"}
     report_data = report_input_parse(raw=raw, contact=data.contact, attributes=data.attributes,
                                      media_url=data.media_url)
+    if jurisdiction is not None:
+        _jurisdiction_match_check(report_data, jurisdiction)
     try:
         with transaction.atomic():
             if poster.api_client is not None:
@@ -97,6 +112,22 @@ def open311_request_create(*, data: PostInput, poster: Poster) -> Report:
         # (open311_media_pending_queue) hands it over once Redis is back.
         transaction.on_commit(partial(open311_media_queue, report_id=report.pk))
     return report
+
+
+def _jurisdiction_match_check(data: ReportInput, jurisdiction: Subdistrict) -> None:
+    """Refuse (400, naming ``jurisdiction_id``) a place that lies in another subdistrict than
+    the one the client named. A place that cannot be read, or lies outside every subdistrict,
+    is left to the intake service, which names the field and says why."""
+    lon, lat = data.lon, data.lat
+    if lon is None or lat is None or not (math.isfinite(lon) and math.isfinite(lat)
+                                          and -180 <= lon <= 180 and -90 <= lat <= 90):
+        return
+    place = grid_locate(point=Point(lon, lat, srid=WGS84))
+    if place is None or place.subdistrict_id == jurisdiction.pk:
+        return
+    actual = subdistrict_list().get(pk=place.subdistrict_id)
+    raise InvalidInput(FieldError("jurisdiction_id", "mismatch", MSG_JURISDICTION_MISMATCH % {
+        "place": getattr(actual, name_field()), "code": actual.code, "sent": jurisdiction.code}))
 
 
 def _api_client_rate_limit_check(api_client: ApiClient) -> None:

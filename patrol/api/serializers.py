@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from civicmap.api.fields import QueryTimeField
+from civicmap.api.fields import QueryTimeField, SubdistrictField
 from civicmap.api.paging import offset_field
 from civicmap.i18n import name_field
 from issues.models import Case, CaseAction, Stage
@@ -38,6 +38,7 @@ class TaskQuery(serializers.Serializer):
 
 
 class QueueQuery(serializers.Serializer):
+    subdistrict = SubdistrictField(required=False)
     community = serializers.CharField(required=False)
     category = serializers.CharField(required=False)
     stage = serializers.MultipleChoiceField(choices=Stage.choices, required=False)
@@ -56,6 +57,7 @@ class BulkInput(serializers.Serializer):
 class RatesQuery(serializers.Serializer):
     since = QueryTimeField()
     until = QueryTimeField()
+    subdistrict = SubdistrictField(required=False)
 
     def validate(self, attrs: dict) -> dict:
         if attrs["since"] >= attrs["until"]:
@@ -70,6 +72,7 @@ def task_output(task: Task, *, distance_m: float | None = None) -> dict:
         "id": task.pk, "case": case.pk, "status": task.status,
         "stage": case.stage, "category": case.category.code,
         "category_name": getattr(case.category, label),
+        "subdistrict": case.subdistrict.code,
         "community": getattr(case.community_grid, label, None),
         "lon": round(case.location.x, 6), "lat": round(case.location.y, 6),
         "handler": handler_name(task), "assignee": task.assignee_id,
@@ -106,6 +109,7 @@ def case_output(case: Case, *, access: CaseAccess, allowed: list[str]) -> dict:
         "id": case.pk, "stage": case.stage, "category": case.category.code,
         "category_name": getattr(case.category, label),
         "private": case.category.is_private,
+        "subdistrict": case.subdistrict.code,
         "community": getattr(case.community_grid, label, None),
         "unit_grid": case.unit_grid.grid_id if case.unit_grid else None,
         "lon": round(case.location.x, 6), "lat": round(case.location.y, 6),
@@ -115,6 +119,7 @@ def case_output(case: Case, *, access: CaseAccess, allowed: list[str]) -> dict:
         "reports": [
             {
                 "id": report.pk, "received_at": report.received_at,
+                "subdistrict": report.subdistrict.code,
                 "description": report.description if access.report_text(report) else None,
                 "photos": _photo_urls(report.photos.all(), access, owner_id=report.reporter_id,
                                       private=report.category.is_private,

@@ -118,14 +118,17 @@ class TriageQueueView(APIView):
         query.is_valid(raise_exception=True)
         values = query.validated_data
         cases = triage_queue(filters=QueueFilters(
+            subdistrict_id=getattr(values.get("subdistrict"), "pk", None),
             community=values.get("community"), category=values.get("category"),
             stages=tuple(values.get("stage") or ("new",)), overdue=values["overdue"],
             limit=values["limit"], offset=values["offset"],
         ))
         return Response({"cases": [
             {"id": c.pk, "stage": c.stage, "category": c.category.code,
-             "category_name": getattr(c.category, name_field()), "community": c.community_grid.code
-             if c.community_grid else None, "report_count": c.report_count,
+             "category_name": getattr(c.category, name_field()),
+             "subdistrict": c.subdistrict.code,
+             "community": c.community_grid.code if c.community_grid else None,
+             "report_count": c.report_count,
              "reporter_count": c.reporter_count, "lon": round(c.location.x, 6),
              "lat": round(c.location.y, 6), "last_report_at": c.last_report_at}
             for c in cases
@@ -161,4 +164,7 @@ class RatesView(APIView):
     def get(self, request: Request) -> Response:
         query = RatesQuery(data=request.query_params)
         query.is_valid(raise_exception=True)
-        return Response(rates_compute(**query.validated_data))
+        values = query.validated_data
+        return Response(rates_compute(
+            since=values["since"], until=values["until"],
+            subdistrict_id=getattr(values.get("subdistrict"), "pk", None)))

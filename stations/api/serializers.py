@@ -10,8 +10,7 @@ from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
 from civicmap import coords
-from civicmap.api.fields import QueryTimeField
-from civicmap.models import Subdistrict
+from civicmap.api.fields import QueryTimeField, SubdistrictField
 from stations.models import MAX_COVERAGE_RADIUS_M, Service
 from stations.selectors import (
     DEFAULT_NEED_WEIGHT,
@@ -31,7 +30,6 @@ MAX_VENUES = 500
 
 MSG_NOT_A_NUMBER = _("A finite number is required.")
 MSG_PERIOD_ORDER = _("since must be before until.")
-MSG_UNKNOWN_SUBDISTRICT = _("Unknown subdistrict code.")
 
 
 class FiniteFloatField(serializers.FloatField):
@@ -76,6 +74,7 @@ class NearestQuery(PositionQuery):
 
 
 class ListQuery(serializers.Serializer):
+    subdistrict = SubdistrictField(required=False)
     service = ServiceField(required=False)
     open_now = serializers.BooleanField(required=False, default=False)
     at = QueryTimeField(required=False)
@@ -84,8 +83,8 @@ class ListQuery(serializers.Serializer):
 class PeriodInput(serializers.Serializer):
     """Reports received in [since, until) in a subdistrict; default the last 90 days."""
 
-    subdistrict = serializers.CharField(required=False, max_length=9,
-                                        help_text="subdistrict code; default the first one")
+    subdistrict = SubdistrictField(required=False,
+                                   help_text="subdistrict code; default the first one")
     since = QueryTimeField(required=False)
     until = QueryTimeField(required=False)
     report_weight = FiniteFloatField(required=False, min_value=0, max_value=100,
@@ -99,11 +98,7 @@ class PeriodInput(serializers.Serializer):
         if since >= until:
             raise serializers.ValidationError({"since": MSG_PERIOD_ORDER})
         attrs["period"] = Period(since=since, until=until)
-        code = attrs.get("subdistrict")
-        attrs["subdistrict"] = (Subdistrict.objects.filter(code=code).first() if code
-                                else subdistrict_default())
-        if attrs["subdistrict"] is None:
-            raise serializers.ValidationError({"subdistrict": MSG_UNKNOWN_SUBDISTRICT})
+        attrs["subdistrict"] = attrs.get("subdistrict") or subdistrict_default()
         return attrs
 
 

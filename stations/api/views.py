@@ -102,7 +102,8 @@ class StationListView(APIView):
         values = _valid(ListQuery, request.query_params)
         return HttpResponse(
             station_features(service=values.get("service"), open_now=values["open_now"],
-                             at=values.get("at")),
+                             at=values.get("at"),
+                             subdistrict_id=getattr(values.get("subdistrict"), "pk", None)),
             content_type=GEOJSON,
         )
 
@@ -130,6 +131,7 @@ class StationListView(APIView):
 def _station_detail(station: Station) -> dict:
     return {
         "id": station.pk, "name_zh": station.name_zh, "name_en": station.name_en,
+        "subdistrict": station.subdistrict.code if station.subdistrict_id else None,
         "venue_type": station.venue_type, "address_zh": station.address_zh,
         "lon": round(station.location.x, 6), "lat": round(station.location.y, 6),
         "opening_hours": station.opening_hours, "services": station.services,

@@ -24,7 +24,7 @@ from issues.open311 import definitions as d
 from issues.open311 import inputs as i
 from issues.open311 import services as s
 from issues.open311 import views as v
-from issues.open311.selectors import jurisdiction_id
+from issues.open311.selectors import district_jurisdiction_id
 from issues.services.intake import (
     MSG_BAD_DATETIME,
     MSG_DESCRIPTION_TOO_LONG,
@@ -126,16 +126,19 @@ def test_unknown_resources_answer_404(reference_data, live_server, fmt):
         Case("token (none is ever issued)", 404, [f"token: {en(v.MSG_NO_TOKEN)}"],
              path="tokens/123456"),
         Case("other jurisdiction, GET", 404,
-             [f"jurisdiction_id: {en(v.MSG_JURISDICTION, ours=jurisdiction_id())}"],
+             [f"jurisdiction_id: {en(i.MSG_JURISDICTION_UNKNOWN, id=wrong)}"],
              path="services", params={"jurisdiction_id": wrong}),
         Case("other jurisdiction, POST", 404,
-             [f"jurisdiction_id: {en(v.MSG_JURISDICTION, ours=jurisdiction_id())}"],
+             [f"jurisdiction_id: {en(i.MSG_JURISDICTION_UNKNOWN, id=wrong)}"],
              method="POST", data=request_form(api_key=demo_api_key(), jurisdiction_id=wrong)),
+        Case("a subdistrict code not served", 404,
+             [f"jurisdiction_id: {en(i.MSG_JURISDICTION_UNKNOWN, id='110106999')}"],
+             path="requests", params={"jurisdiction_id": "110106999"}),
     ]
     _check(live_server.url, fmt, cases)
-    # Private requests are not in lists either; the right jurisdiction, or an empty one, is fine.
+    # Private requests are not in lists either; the district's own id, or an empty one, is fine.
     listed = requests.get(f"{live_server.url}{ROOT}/requests.json", timeout=30,
-                          params={"jurisdiction_id": jurisdiction_id()})
+                          params={"jurisdiction_id": district_jurisdiction_id()})
     assert listed.status_code == 200 and listed.json() == []
     assert requests.get(f"{live_server.url}{ROOT}/services.{fmt}", timeout=30,
                         params={"jurisdiction_id": ""}).status_code == 200
