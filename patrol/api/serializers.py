@@ -27,6 +27,7 @@ class ActionInput(serializers.Serializer):
     comment = serializers.CharField(required=False, allow_blank=True, max_length=2000)
     into = serializers.IntegerField(required=False)
     reports = serializers.ListField(child=serializers.IntegerField(), required=False)
+    subdistrict = serializers.CharField(required=False, allow_blank=True, max_length=20)
 
 
 class TaskQuery(serializers.Serializer):
