@@ -10,12 +10,9 @@ border 东高地, Donggaodi).
 
 from __future__ import annotations
 
-from functools import cache
-
 import pytest
 
 from civicmap.models import Subdistrict
-from civicmap.spatial import METRIC_SRID
 from issues.models import Case, CaseAction, CaseEvent, Stage, TaskStatus
 from issues.services.intake import OPEN311_CHANNEL, ReportInput, report_create
 from patrol.models import Department, Notification, Task
@@ -29,6 +26,7 @@ from tests.patrol.helpers import (
     client_for,
     cst,
     live_task,
+    near_border,
     snapshot,
     user,
 )
@@ -38,26 +36,6 @@ T0 = cst(2026, 9, 14, 9)  # a Monday
 REASON = "位于和义街道一侧的人行道"
 
 db = pytest.mark.django_db
-
-
-@cache
-def _metric(code: str):
-    return Subdistrict.objects.get(code=code).boundary.transform(METRIC_SRID, clone=True)
-
-
-def near_border(inside: str, other: str, metres: float) -> tuple[float, float]:
-    """A WGS 84 point inside ``inside``, about ``metres`` from its border with ``other`` (the
-    middle of the shared border, moved inwards)."""
-    own, neighbour = _metric(inside), _metric(other)
-    middle = own.intersection(neighbour).point_on_surface
-    inner = own.buffer(-metres)
-    ring = max(getattr(inner, "geoms", [inner]), key=lambda part: part.area).exterior_ring
-    point = ring.interpolate(ring.project(middle))
-    point.srid = METRIC_SRID
-    assert own.contains(point)
-    assert metres * 0.9 < point.distance(neighbour) < metres * 1.1
-    wgs84 = point.transform(4326, clone=True)
-    return round(wgs84.x, 7), round(wgs84.y, 7)
 
 
 def case_at(lonlat: tuple[float, float], *, category: str = "E0101") -> Case:
