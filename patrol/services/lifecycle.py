@@ -537,9 +537,11 @@ def _transfer(context: ActionContext) -> None:
         raise InvalidInput(*errors, *refused.errors) from None
     if errors:
         raise InvalidInput(*errors)
+    place = grid_nearest(point=case.location, subdistrict_id=target.pk)
+    if place is None:  # a subdistrict without grids takes no reports, nor cases
+        raise InvalidInput(FieldError("subdistrict", "unknown", MSG_TRANSFER_UNKNOWN))
     source = Subdistrict.objects.filter(pk=case.subdistrict_id).values_list("code", flat=True)
-    context.params.update({"from": source.get(), "to": target.code,
-                           "place": grid_nearest(point=case.location, subdistrict_id=target.pk)})
+    context.params.update({"from": source.get(), "to": target.code, "place": place})
     _move(context, CaseAction.TRANSFER)
     notify(kind="case_transferred", case=case, at=context.at)
     _dispatch_automatically(case=case, at=context.at)
