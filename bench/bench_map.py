@@ -8,7 +8,7 @@ categories, hotspot descriptions and the uncovered-demand layer added):
    the HTML (the map's data are inline in it), scripts, styles, fonts and images from our origin.
    Not counted: basemap tiles and anything else from another origin, which the benchmark aborts
    (their number is recorded). Three sums: ``raw`` (decoded bodies: what the page weighs with no
-   compression anywhere), ``transfer`` (what this gunicorn actually sent: WhiteNoise sends the
+   compression anywhere), ``sent`` (what this gunicorn actually sent: WhiteNoise sends the
    static files gzip-compressed, the HTML goes uncompressed) and ``gzip`` (every body compressed
    at level 6, as tests/frontend/test_phone_weight.py counts: what nginx or a GZip middleware
    would send). Target: < 1.5 MB, held against ``raw``; the other two are reported beside it.
@@ -316,7 +316,7 @@ def _cold_load(browser, base: str, session_key: str | None) -> dict:
                 "url": response.url.replace(base, ""),
                 "type": response.request.resource_type, "status": response.status,
                 "encoding": response.headers.get("content-encoding", ""),
-                "raw": len(body), "transfer": sizes["responseBodySize"],
+                "raw": len(body), "sent": sizes["responseBodySize"],
                 "headers": sizes["responseHeadersSize"],
                 "gzip": len(gzip.compress(body, compresslevel=6)) if body else 0,
             })
@@ -340,8 +340,8 @@ def browser_loads(*, base: str, session_key: str | None, loads: int) -> dict:
             browser.close()
     first = runs[0]
     entries = first["requests"]
-    totals = {key: sum(entry[key] for entry in entries) for key in ("raw", "transfer", "gzip")}
-    totals["transfer_with_headers"] = totals["transfer"] + sum(e["headers"] for e in entries)
+    totals = {key: sum(entry[key] for entry in entries) for key in ("raw", "sent", "gzip")}
+    totals["sent_with_headers"] = totals["sent"] + sum(e["headers"] for e in entries)
     html = next(entry for entry in entries if entry["type"] == "document")
     by_type: dict[str, dict] = {}
     for entry in entries:
@@ -449,7 +449,7 @@ def run(*, requests: int = 20, warmup: int = 3, loads: int = 5, browser: bool = 
                     t = loaded["timing_ms"]
                     common.log(f"{NAME}: {audience}: {loaded['requests']} requests, "
                                f"{loaded['bytes']['raw']:,} bytes raw, "
-                               f"{loaded['bytes']['transfer']:,} sent, "
+                               f"{loaded['bytes']['sent']:,} sent, "
                                f"{loaded['bytes']['gzip']:,} gzip; FCP median "
                                f"{t['fcp'].get('median')} ms, layers {t['layers'].get('median')} "
                                f"ms, TTFB {t['ttfb'].get('median')} ms")

@@ -137,7 +137,7 @@ def summary_rows(results: dict, seed: dict) -> list[tuple[str, str, str]]:
             if loaded:
                 size, timing = loaded["bytes"], loaded["timing_ms"]
                 rows.append(("  bytes raw / sent / gzip",
-                             f"{size['raw'] / 1e6:.2f} / {size['transfer'] / 1e6:.2f} / "
+                             f"{size['raw'] / 1e6:.2f} / {size['sent'] / 1e6:.2f} / "
                              f"{size['gzip'] / 1e6:.2f} MB",
                              f"target raw < {targets['raw_bytes'] / 1e6:.1f} MB: "
                              + ("met" if loaded["meets_bytes_target"] else "MISSED")))

@@ -1,4 +1,5 @@
-"""Reads of the shared geography: which grid a point falls in, and the subdistricts served."""
+"""Reads of the shared geography: which grid a point falls in, the subdistricts served and
+which of them border one another."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from django.db import connection
 from django.db.models import QuerySet
 
 from civicmap.models import Subdistrict
-from civicmap.sql import GRID_LOCATE
+from civicmap.sql import GRID_LOCATE, GRID_NEAREST, SUBDISTRICT_NEIGHBOURS
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,27 @@ def grid_locate(*, point: Point) -> GridPlace | None:
     if row is None:
         return None
     return GridPlace(unit_grid_id=row[0], community_id=row[1], subdistrict_id=row[2])
+
+
+def grid_nearest(*, point: Point, subdistrict_id: int) -> GridPlace | None:
+    """The unit grid (or, lacking unit grids, the community) of one subdistrict nearest a WGS 84
+    point, in metres: where a case transferred to that subdistrict is placed. None for a
+    subdistrict with no grids."""
+    with connection.cursor() as cursor:
+        cursor.execute(GRID_NEAREST, {"lon": point.x, "lat": point.y,
+                                      "subdistrict": subdistrict_id})
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    return GridPlace(unit_grid_id=row[0], community_id=row[1], subdistrict_id=row[2])
+
+
+def subdistrict_neighbours(*, subdistrict_id: int, point: Point) -> list[Subdistrict]:
+    """The subdistricts that border this one (their boundaries touch or overlap: PostGIS
+    ST_Intersects), by code, each with ``distance_m``: metres (EPSG:4548) from the WGS 84
+    ``point`` to its boundary polygon, 0 inside it. Without the boundary column."""
+    return list(Subdistrict.objects.raw(SUBDISTRICT_NEIGHBOURS, {
+        "lon": point.x, "lat": point.y, "subdistrict": subdistrict_id}))
 
 
 def service_area_covers(*, point: Point) -> bool:

@@ -6,7 +6,8 @@ and civicmap.models.WGS84 when a statement is built, never from input.
 
 from __future__ import annotations
 
-from civicmap.models import WGS84, CommunityGrid, UnitGrid
+from civicmap.models import WGS84, CommunityGrid, Subdistrict, UnitGrid
+from civicmap.spatial import METRIC_SRID
 
 
 def grid_locate_sql(*, lon: str, lat: str) -> str:
@@ -35,6 +36,41 @@ def grid_locate_sql(*, lon: str, lat: str) -> str:
 # The grid rule for one point bound as %(lon)s, %(lat)s (WGS 84 degrees): one statement, one
 # round trip; intake runs it for every report (docs/DECISIONS.md, "Intake's lookups in SQL").
 GRID_LOCATE = grid_locate_sql(lon="%(lon)s", lat="%(lat)s")
+
+_POINT = f"ST_SetSRID(ST_MakePoint(%(lon)s, %(lat)s), {WGS84})"
+_POINT_METRIC = f"ST_Transform({_POINT}, {METRIC_SRID})"
+
+# The subdistricts bordering subdistrict %(subdistrict)s (their boundaries touch or overlap),
+# each with the distance in metres (EPSG:4548) from the point %(lon)s, %(lat)s to its boundary
+# polygon (0 inside), by code. Selected as Subdistrict rows (Manager.raw) with ``distance_m``.
+SUBDISTRICT_NEIGHBOURS = f"""
+    SELECT n.id, n.code, n.name_zh, n.name_en,
+           ST_Distance(ST_Transform(n.boundary, {METRIC_SRID}), {_POINT_METRIC}) AS distance_m
+    FROM {Subdistrict._meta.db_table} n
+    JOIN {Subdistrict._meta.db_table} s ON s.id = %(subdistrict)s
+    WHERE n.id <> s.id AND ST_Intersects(n.boundary, s.boundary)
+    ORDER BY n.code"""
+
+# The unit grid (and its community) of subdistrict %(subdistrict)s nearest the point %(lon)s,
+# %(lat)s, in metres: the grid rule's answer for a point inside it, the nearest grid for a point
+# outside. The GiST index's nearest-first scan (in degrees) brings 16 candidates, ranked again
+# in metres (EPSG:4548), ties to the lowest grid ID; a subdistrict without unit grids gives its
+# nearest community alone.
+GRID_NEAREST = f"""
+    (SELECT id, community_id, subdistrict_id FROM (
+        SELECT u.id, u.community_id, c.subdistrict_id, u.grid_id, u.boundary
+        FROM {UnitGrid._meta.db_table} u
+        JOIN {CommunityGrid._meta.db_table} c ON c.id = u.community_id
+        WHERE c.subdistrict_id = %(subdistrict)s
+        ORDER BY u.boundary <-> {_POINT} LIMIT 16) near
+     ORDER BY ST_Distance(ST_Transform(boundary, {METRIC_SRID}), {_POINT_METRIC}), grid_id
+     LIMIT 1)
+    UNION ALL
+    (SELECT NULL, id, subdistrict_id FROM {CommunityGrid._meta.db_table}
+     WHERE subdistrict_id = %(subdistrict)s
+     ORDER BY ST_Distance(ST_Transform(boundary, {METRIC_SRID}), {_POINT_METRIC}), code
+     LIMIT 1)
+    LIMIT 1"""
 
 # Run the deferred foreign-key checks now (PostgreSQL refuses TRUNCATE while they are pending).
 CONSTRAINTS_IMMEDIATE = "SET CONSTRAINTS ALL IMMEDIATE"

@@ -57,6 +57,9 @@ TRANSITIONS: dict[CaseAction, Transition] = {
     CaseAction.EVALUATE: Transition((S.CLOSED,), S.EVALUATED),
     CaseAction.MERGE: Transition((S.NEW, S.FILED), S.CANCELLED),
     CaseAction.SPLIT: Transition(BEFORE_CLOSED, None),
+    # To a bordering subdistrict's office, before anyone has taken the work on: the receiving
+    # office files it afresh (an offer still open ends; docs/DECISIONS.md D-053).
+    CaseAction.TRANSFER: Transition((S.NEW, S.FILED, S.DISPATCHED), S.FILED, (), T.TRANSFERRED),
 }
 
 

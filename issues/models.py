@@ -266,6 +266,7 @@ class TaskStatus(models.TextChoices):
     DONE = "done", _("Done")
     DECLINED = "declined", _("Declined")
     ESCALATED = "escalated", _("Escalated")
+    TRANSFERRED = "transferred", _("Transferred")  # an offer ended by the case's transfer
 
 
 # A task is "live" (being worked; at most one per case) in these statuses.
@@ -296,6 +297,7 @@ class CaseAction(StrEnum):
     EVALUATE = "evaluate"
     MERGE = "merge"
     SPLIT = "split"
+    TRANSFER = "transfer"
 
 
 class Case(models.Model):

@@ -41,6 +41,7 @@ def action_labels() -> dict[str, str]:
         CaseAction.ESCALATE: pgettext("case action", "Escalate"),
         CaseAction.REPLY: pgettext("case action", "Reply and close"),
         CaseAction.CANCEL: pgettext("case action", "Cancel case"),
+        CaseAction.TRANSFER: pgettext("case action", "Transfer"),
     }
 
 
@@ -125,6 +126,7 @@ def office_map_build(*, grids: Sequence[CommunityStats], basemap: Basemap, feed_
                 "tasks": _("Tasks"), "actions": _("Actions"), "note": _("Reason or note"),
                 "noActions": _("Nothing to do here now."), "new": _("New"),
                 "reportCount": _("Reports: %(count)s"), "close": _("Close"),
+                "transferTo": _("Transfer to the subdistrict"),
             },
         }).add_to(fmap)
     map_assets_check(fmap)

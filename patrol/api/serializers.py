@@ -27,6 +27,9 @@ class ActionInput(serializers.Serializer):
     comment = serializers.CharField(required=False, allow_blank=True, max_length=2000)
     into = serializers.IntegerField(required=False)
     reports = serializers.ListField(child=serializers.IntegerField(), required=False)
+    subdistrict = serializers.CharField(
+        required=False, allow_blank=True, max_length=20,
+        help_text="transfer: the 9-digit code of a bordering subdistrict to move the case to")
 
 
 class TaskQuery(serializers.Serializer):

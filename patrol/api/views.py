@@ -33,7 +33,12 @@ from patrol.selectors import (
     task_list_for_user,
     triage_queue,
 )
-from patrol.services.lifecycle import ACTIONS, case_act, case_allowed_actions
+from patrol.services.lifecycle import (
+    ACTIONS,
+    case_act,
+    case_allowed_actions,
+    case_transfer_targets,
+)
 
 
 class CaseActionView(APIView):
@@ -58,10 +63,13 @@ def _case_response(request: Request, case_id: int) -> Response:
     case = case_detail_for_user(case_id=case_id, user=request.user)
     if case is None:
         raise NotFound(FieldError(None, "not_found", MSG_NOT_FOUND))
-    return Response(case_output(
-        case, access=case_access(user=request.user, case=case),
-        allowed=case_allowed_actions(case=case, actor=request.user),
-    ))
+    allowed = case_allowed_actions(case=case, actor=request.user)
+    output = case_output(case, access=case_access(user=request.user, case=case), allowed=allowed)
+    if CaseAction.TRANSFER in allowed:  # where it may go: the choices of the office's console
+        label = name_field()
+        output["transfer_to"] = [{"code": place.code, "name": getattr(place, label)}
+                                 for place in case_transfer_targets(case=case)]
+    return Response(output)
 
 
 class CaseDetailView(APIView):

@@ -25,6 +25,7 @@ MESSAGES = {
     "task_response_overdue": _("Case #%(case)s was not accepted by its response deadline."),
     "task_resolution_overdue": _("Case #%(case)s is past its resolution deadline."),
     "case_escalated": _("Case #%(case)s was escalated to %(department)s."),
+    "case_transferred": _("Case #%(case)s was transferred from %(from)s to %(to)s: %(reason)s"),
 }
 DEADLINE_NEAR_MESSAGES = {
     "response": _("Case #%(case)s: accept it by %(due)s (the response deadline is near)."),
@@ -45,11 +46,12 @@ def names_of(obj, prefix: str = "name") -> dict[str, str]:
 
 def notification_data(*, kind: str, case, task=None, handler: dict | None = None,
                       note: str | None = None, proof_photo: dict | None = None,
-                      department: dict | None = None) -> dict:
+                      department: dict | None = None, transfer: dict | None = None) -> dict:
     """What a notification of ``kind`` carries besides its case and task ids (JSON-safe), from
     facts already read: ``handler`` (names, case_dispatched), ``note`` and ``proof_photo``
     (urls, case_closed; only what the reporters may see), ``department`` (names,
-    case_escalated)."""
+    case_escalated), ``transfer`` (the two subdistricts' names and the reason,
+    case_transferred)."""
     if case is None:
         return {}
     data: dict = {"case": case.pk, "category": case.category.code,
@@ -66,6 +68,9 @@ def notification_data(*, kind: str, case, task=None, handler: dict | None = None
             data["proof_photo_thumbnail"] = proof_photo["thumbnail"]
     elif kind == "case_escalated":
         data["department"] = department
+    elif kind == "case_transferred":
+        data.update({"from": transfer["from"], "to": transfer["to"],
+                     "reason": transfer["reason"]})
     if task is not None:
         data.update({"task": task.pk, "response_due": task.response_due.isoformat(),
                      "resolution_due": task.resolution_due.isoformat()})
@@ -98,6 +103,8 @@ def notification_message(*, kind: str, data: dict, case_id: int | None) -> str:
         "handler": _pick(data.get("handler"), str(MSG_SOMEONE)),
         "department": _pick(data.get("department"), "—"),
         "due": _local(data.get("due")),
+        "from": _pick(data.get("from"), "—"),
+        "to": _pick(data.get("to"), "—"),
     }
     if kind == "task_deadline_near":
         template = DEADLINE_NEAR_MESSAGES.get(data.get("deadline", ""), MSG_GENERIC)

@@ -21,7 +21,11 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from civicmap.errors import Conflict, FieldError, InvalidInput, NotFound, PermissionRefused
+from civicmap.i18n import name_field
+from civicmap.models import Subdistrict
 from civicmap.roles import Role, user_has_role
+from civicmap.scopes import user_covers
+from civicmap.selectors import grid_nearest, subdistrict_get, subdistrict_neighbours
 from issues.lifecycle import (
     TRANSITIONS,
     TransitionRefused,
@@ -64,6 +68,12 @@ MSG_UNKNOWN_TARGET = _("Unknown team or department.")
 MSG_MERGE_TARGET = _("Merge into another open case of a public or the same category.")
 MSG_SPLIT_REPORTS = _("Choose some, not all, of this case's reports.")
 MSG_NOT_FOUND = _("No such case.")
+MSG_TRANSFER_UNKNOWN = _("Choose a subdistrict this platform serves (its 9-digit code).")
+MSG_TRANSFER_SAME = _("The case is already in that subdistrict.")
+MSG_TRANSFER_NOT_BORDERING = _("%(target)s does not border %(current)s: a case goes only to a "
+                               "neighbouring subdistrict.")
+MSG_TRANSFER_TOO_FAR = _("The case's location is %(distance)s m from %(target)s: a case goes "
+                         "there only when its location is inside it or within %(reach)s m of it.")
 
 OFFICE_ACTIONS = {CaseAction.FILE, CaseAction.CANCEL, CaseAction.DISPATCH,
                   CaseAction.REDISPATCH, CaseAction.VERIFY, CaseAction.SENDBACK,
@@ -71,6 +81,10 @@ OFFICE_ACTIONS = {CaseAction.FILE, CaseAction.CANCEL, CaseAction.DISPATCH,
 WORKER_ACTIONS = {CaseAction.ACCEPT, CaseAction.DECLINE, CaseAction.START,
                   CaseAction.HANDIN}
 AUTO_EVALUATE_AFTER_DAYS = 7
+# A case goes to a bordering subdistrict only when its location is inside that subdistrict or
+# within this many metres (EPSG:4548) of its boundary: a report on a border street
+# (docs/DECISIONS.md D-053).
+TRANSFER_REACH_M = 200
 
 
 @dataclass
@@ -129,6 +143,13 @@ def action_effects(*, action: str, at: datetime, actor_id: int | None,
                                                   "finished_at": at} if task else {})
     if action == CaseAction.RATE:
         return Effects(data={"score": params["score"]})
+    if action == CaseAction.TRANSFER:
+        place = params["place"]  # civicmap.selectors.GridPlace in the receiving subdistrict
+        return Effects(note=text("reason"), data={"from": params["from"], "to": params["to"]},
+                       case={"subdistrict_id": place.subdistrict_id,
+                             "community_grid_id": place.community_id,
+                             "unit_grid_id": place.unit_grid_id},
+                       task={"finished_at": at} if task else {})
     return Effects()
 
 
@@ -162,6 +183,8 @@ def actor_may(*, actor, action: str, case: Case, task: Task | None) -> bool:
     union_task = task is not None and task.assignee_kind == Task.AssigneeKind.UNION
     if action in OFFICE_ACTIONS and office:
         return True
+    if action == CaseAction.TRANSFER:  # the office that owns the case, or the district's
+        return office and user_covers(actor, case.subdistrict_id)
     if action == CaseAction.ESCALATE:
         return _is_leader(actor, task)
     if action in WORKER_ACTIONS:
@@ -220,7 +243,7 @@ def case_act(*, case_id: int, action: str, actor, at: datetime | None = None,
         ACTIONS[action](context)
         case.updated_at = context.at
         case.save(update_fields=["stage", "updated_at", "closed_at", "cancel_reason",
-                                 "merged_into"])
+                                 "merged_into", "subdistrict", "community_grid", "unit_grid"])
     return case
 
 
@@ -469,6 +492,62 @@ def _split(context: ActionContext) -> None:
                      data={"from": context.case.pk, "reports": [r.pk for r in reports]})
 
 
+def case_transfer_targets(*, case: Case) -> list[Subdistrict]:
+    """The subdistricts this case may be transferred to: those bordering its own whose boundary
+    is within TRANSFER_REACH_M of its location (or hold it), by code."""
+    return [neighbour for neighbour in subdistrict_neighbours(
+        subdistrict_id=case.subdistrict_id, point=case.location)
+        if neighbour.distance_m <= TRANSFER_REACH_M]
+
+
+def _transfer_target(case: Case, code: str) -> Subdistrict:
+    """The subdistrict named by ``code`` if the case may go there; else InvalidInput saying
+    why (unknown, the same, not bordering, too far from the case's location)."""
+    target = subdistrict_get(code=code)
+    if target is None:
+        raise InvalidInput(FieldError("subdistrict", "unknown", MSG_TRANSFER_UNKNOWN))
+    if target.pk == case.subdistrict_id:
+        raise InvalidInput(FieldError("subdistrict", "same", MSG_TRANSFER_SAME))
+    label = name_field()
+    neighbour = next((n for n in subdistrict_neighbours(
+        subdistrict_id=case.subdistrict_id, point=case.location) if n.pk == target.pk), None)
+    if neighbour is None:
+        current = Subdistrict.objects.filter(pk=case.subdistrict_id).values_list(
+            label, flat=True).get()
+        raise InvalidInput(FieldError("subdistrict", "not_bordering",
+                                      MSG_TRANSFER_NOT_BORDERING % {
+                                          "target": getattr(target, label), "current": current}))
+    if neighbour.distance_m > TRANSFER_REACH_M:
+        raise InvalidInput(FieldError("subdistrict", "too_far", MSG_TRANSFER_TOO_FAR % {
+            "distance": round(neighbour.distance_m), "target": getattr(target, label),
+            "reach": TRANSFER_REACH_M}))
+    return target
+
+
+def _transfer(context: ActionContext) -> None:
+    """To a bordering subdistrict's office: the case takes the receiving subdistrict's grid
+    nearest its location (its routing, map and statistics are that subdistrict's from now on),
+    an open offer ends, both offices hear of it; the receiving office files it afresh, or it
+    is dispatched there at once when its category is dispatched on intake."""
+    case = context.case
+    reason = (context.params.get("reason") or "").strip()
+    errors = [] if reason else [FieldError("reason", "required", MSG_REASON_REQUIRED)]
+    try:
+        target = _transfer_target(case, (context.params.get("subdistrict") or "").strip())
+    except InvalidInput as refused:
+        raise InvalidInput(*errors, *refused.errors) from None
+    if errors:
+        raise InvalidInput(*errors)
+    place = grid_nearest(point=case.location, subdistrict_id=target.pk)
+    if place is None:  # a subdistrict without grids takes no reports, nor cases
+        raise InvalidInput(FieldError("subdistrict", "unknown", MSG_TRANSFER_UNKNOWN))
+    source = Subdistrict.objects.filter(pk=case.subdistrict_id).values_list("code", flat=True)
+    context.params.update({"from": source.get(), "to": target.code, "place": place})
+    _move(context, CaseAction.TRANSFER)
+    notify(kind="case_transferred", case=case, at=context.at)
+    _dispatch_automatically(case=case, at=context.at)
+
+
 ACTIONS: dict[CaseAction, Callable[[ActionContext], None]] = {
     CaseAction.FILE: _file, CaseAction.CANCEL: _cancel, CaseAction.DISPATCH: _dispatch,
     CaseAction.REDISPATCH: _redispatch, CaseAction.DECLINE: _decline,
@@ -476,6 +555,7 @@ ACTIONS: dict[CaseAction, Callable[[ActionContext], None]] = {
     CaseAction.HANDIN: _handin, CaseAction.VERIFY: _verify, CaseAction.SENDBACK: _sendback,
     CaseAction.REPLY: _reply, CaseAction.ESCALATE: _escalate, CaseAction.RATE: _rate,
     CaseAction.EVALUATE: _evaluate, CaseAction.MERGE: _merge, CaseAction.SPLIT: _split,
+    CaseAction.TRANSFER: _transfer,
 }
 
 
@@ -489,18 +569,26 @@ def dispatched_on_intake(*, urgency: str, auto_dispatch: bool, handler: str) -> 
 def case_auto_dispatch(*, case: Case, at: datetime) -> Task | None:
     """Dispatch a new case on intake when its category says so: emergencies, categories the
     office turned auto-dispatch on for, and riders' own needs (to the union). No human step."""
+    if case.stage != Stage.NEW:
+        return None
+    task = _dispatch_automatically(case=case, at=at)
+    if task is not None:
+        case.save(update_fields=["stage"])
+    return task
+
+
+def _dispatch_automatically(*, case: Case, at: datetime) -> Task | None:
+    """Dispatch the case (new, or filed by a transfer) by its routing when its category is
+    dispatched on intake and someone serves its place; the caller saves the case."""
     category = case.category
-    automatic = dispatched_on_intake(urgency=category.urgency,
-                                     auto_dispatch=category.auto_dispatch,
-                                     handler=category.handler)
-    if not automatic or case.stage != Stage.NEW:
+    if not dispatched_on_intake(urgency=category.urgency, auto_dispatch=category.auto_dispatch,
+                                handler=category.handler):
         return None
     route = route_for_case(case=case)
     if route is None:
         return None
     context = ActionContext(case=case, task=None, actor=None, at=at, params={})
     _move(context, CaseAction.DISPATCH, note=AUTO_DISPATCH_NOTE)
-    case.save(update_fields=["stage"])
     task = task_offer(case=case, route=route, at=at)
     notify(kind="case_dispatched", case=case, at=at)
     return task

@@ -13,7 +13,8 @@ Who hears what:
 * a team (leader and members; a department's liaisons; union staff for the union), of a new
   task and of a deadline coming close (``tasks_deadline_near_scan``);
 * a team leader and the office, of an escalation; the leader of an overdue task, the office of
-  a task past its resolution deadline.
+  a task past its resolution deadline;
+* the offices of both subdistricts (and the district's), of a case transferred between them.
 
 Each notification has a once-only key per recipient (a unique constraint), so raising it twice,
 or from two workers at once, still gives one.
@@ -25,8 +26,10 @@ from datetime import datetime
 
 from django.contrib.auth import get_user_model
 
+from civicmap.models import Subdistrict
 from civicmap.roles import Role
-from issues.models import Case
+from civicmap.scopes import users_covering_q
+from issues.models import Case, CaseAction, CaseEvent
 from issues.selectors import photo_url
 from issues.visibility import NOTES_FOR_REPORTERS, case_is_public
 from patrol.models import Notification, Task
@@ -59,6 +62,21 @@ def _office() -> list:
     return list(get_user_model().objects.filter(groups__name=Role.OFFICE_STAFF.value))
 
 
+def _offices_covering(subdistrict_ids: list[int]) -> list:
+    return list(get_user_model().objects.filter(groups__name=Role.OFFICE_STAFF.value).filter(
+        users_covering_q(subdistrict_ids)).distinct())
+
+
+def _last_transfer(case: Case) -> tuple[CaseEvent, list[Subdistrict]] | None:
+    """The case's latest transfer and its two subdistricts (from, to)."""
+    event = case.events.filter(action=CaseAction.TRANSFER).last()
+    if event is None:
+        return None
+    places = {s.code: s for s in Subdistrict.objects.filter(
+        code__in=[event.data["from"], event.data["to"]]).defer("boundary")}
+    return event, [places[event.data["from"]], places[event.data["to"]]]
+
+
 def _case_riders(case: Case) -> list:
     User = get_user_model()
     reporter_ids = set(case.reports.exclude(reporter=None).values_list("reporter", flat=True))
@@ -79,6 +97,9 @@ def _recipients(kind: str, case: Case | None, task: Task | None) -> list:
                     .select_related("team").order_by("-finished_at").first())
         leaders = [previous.team.leader] if previous and previous.team else []
         return [*leaders, *_office()]
+    if kind == "case_transferred":
+        _event, places = _last_transfer(case)
+        return _offices_covering([place.pk for place in places])
     return []
 
 
@@ -110,6 +131,10 @@ def _data(*, kind: str, case: Case | None, task: Task | None) -> dict:
         escalated_to = (Task.objects.filter(case=case, department__isnull=False)
                         .select_related("department").order_by("-offered_at", "-id").first())
         facts["department"] = names_of(escalated_to.department) if escalated_to else None
+    elif kind == "case_transferred":
+        event, (source, target) = _last_transfer(case)
+        facts["transfer"] = {"from": names_of(source), "to": names_of(target),
+                             "reason": event.note}
     return notification_data(kind=kind, case=case, task=task, **facts)
 
 
@@ -127,7 +152,7 @@ def notify(*, kind: str, at: datetime, case: Case | None = None, task: Task | No
     """
     case = case or (task.case if task else None)
     key = f"{kind}:{case.pk if case else ''}:{task.pk if task else ''}"
-    if kind in RIDER_KINDS or kind == "case_escalated":
+    if kind in RIDER_KINDS or kind in {"case_escalated", "case_transferred"}:
         key = f"{key}:{at.isoformat()}"
     if key_extra:
         key = f"{key}:{key_extra}"

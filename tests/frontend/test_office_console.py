@@ -11,9 +11,11 @@ from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
 from issues.models import Case, Report, Stage
+from issues.services.intake import OPEN311_CHANNEL, ReportInput, report_create
 from tests.frontend.conftest import screenshot
 from tests.frontend.helpers import HUAIFANG, XSS_DESCRIPTION, map_history_load
 from tests.issues.helpers import jpeg
+from tests.patrol.helpers import near_border
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -108,4 +110,33 @@ def test_new_report_appears_without_reload_and_can_be_filed(console_data, live_s
         timeout=15_000)
     assert Case.objects.get(pk=case_id).stage == Stage.FILED
     assert page.evaluate("window.__xss") is None
+    watched.assert_clean()
+
+
+def test_a_case_near_the_border_is_transferred_from_the_console(console_data, live_server,
+                                                                 open_page, session_for):
+    """The transfer button comes with a select of the bordering subdistricts in reach; it posts
+    the chosen code and the reason (docs/DECISIONS.md D-053)."""
+    from django.contrib.auth import get_user_model
+
+    nanyuan, heyi = "110106005", "110106016"
+    lon, lat = near_border(nanyuan, heyi, 60)
+    case_id = report_create(
+        channel=OPEN311_CHANNEL, data=ReportInput(category_code="E0101", lon=lon, lat=lat),
+        reporter=get_user_model().objects.get(username="rider1")).report.case_id
+    watched = open_page(OFFICE_URL, session=session_for("office1"))
+    page = watched.page
+    page.wait_for_selector("#office-console[data-loaded]")
+    page.click(f'.office-case[data-case="{case_id}"]')
+    select = page.wait_for_selector("select.office-transfer")
+    assert [option.get_attribute("value") for option in select.query_selector_all("option")] == [
+        heyi]
+    assert select.get_attribute("aria-label") == "移交至街道"
+    page.fill(".office-note", "在和义街道一侧")
+    page.click('.office-action[data-action="transfer"]')
+    page.wait_for_selector(
+        f'.office-case[data-case="{case_id}"] .office-stage[data-stage="{Stage.FILED}"]',
+        timeout=15_000)
+    case = Case.objects.select_related("subdistrict").get(pk=case_id)
+    assert (case.subdistrict.code, case.stage) == (heyi, Stage.FILED)
     watched.assert_clean()

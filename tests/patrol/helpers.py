@@ -27,6 +27,8 @@ from PIL import Image
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from civicmap.models import Subdistrict
+from civicmap.spatial import METRIC_SRID
 from issues.models import Case, CaseEvent, Report
 from issues.services.intake import (
     APP_CHANNEL,
@@ -90,6 +92,27 @@ def community_points(code: str) -> tuple[tuple[float, float], ...]:
         lat += 0.002
     assert len(points) >= 6, f"community {code} too small for the lattice"
     return tuple(points)
+
+
+@cache
+def _metric_boundary(code: str):
+    return Subdistrict.objects.get(code=code).boundary.transform(METRIC_SRID, clone=True)
+
+
+def near_border(inside: str, other: str, metres: float) -> tuple[float, float]:
+    """A WGS 84 point inside ``inside``, about ``metres`` from its border with ``other`` (the
+    middle of the shared border, moved inwards)."""
+    own, neighbour = _metric_boundary(inside), _metric_boundary(other)
+    middle = own.intersection(neighbour).point_on_surface
+    inner = own.buffer(-metres)
+    ring = max(getattr(inner, "geoms", [inner]), key=lambda part: part.area).exterior_ring
+    point = ring.interpolate(ring.project(middle))
+    point.srid = METRIC_SRID
+    assert own.contains(point)
+    assert metres * 0.9 < point.distance(neighbour) < metres * 1.1
+    wgs84 = point.transform(4326, clone=True)
+    return round(wgs84.x, 7), round(wgs84.y, 7)
+
 
 
 # --- people -----------------------------------------------------------------------------------

@@ -1,8 +1,9 @@
 /*
  * The office's triage console (/office/): open cases on the map and in a list, refreshed by
  * polling; a click shows the case from GET /api/v1/cases/{id}/ (photos, reports, tasks,
- * allowed_actions) and its history from /events/, and the action buttons POST
- * /api/v1/cases/{id}/{action}/ with the session and the CSRF token.
+ * allowed_actions, transfer_to) and its history from /events/, and the action buttons POST
+ * /api/v1/cases/{id}/{action}/ with the session and the CSRF token (a transfer with the
+ * subdistrict chosen in its select).
  *
  * All case text goes into the page with textContent; photo URLs must be our own paths.
  */
@@ -210,10 +211,18 @@
         actions.appendChild(note);
         var buttons = el("div", "office-actions");
         allowed.forEach(function (pair) {
+          var target = null;
+          if (pair[0] === "transfer") {
+            if (!data.transfer_to || !data.transfer_to.length) { return; }
+            target = transferSelect(data.transfer_to);
+            buttons.appendChild(target);
+          }
           var button = el("button", "office-action", pair[1]);
           button.type = "button";
           button.setAttribute("data-action", pair[0]);
-          button.addEventListener("click", function () { act(data.id, pair[0], note.value); });
+          button.addEventListener("click", function () {
+            act(data.id, pair[0], note.value, target ? {subdistrict: target.value} : {});
+          });
           buttons.appendChild(button);
         });
         actions.appendChild(buttons);
@@ -262,6 +271,17 @@
       detail.appendChild(history);
     }
 
+    function transferSelect(places) {
+      var select = el("select", "office-transfer");
+      select.setAttribute("aria-label", config.text.transferTo);
+      places.forEach(function (place) {
+        var option = el("option", null, place.name);
+        option.value = place.code;
+        select.appendChild(option);
+      });
+      return select;
+    }
+
     function showDetail(open) {
       detail.hidden = !open;
       root.classList.toggle("office-detail-open", open);
@@ -290,14 +310,14 @@
         });
     }
 
-    function act(id, action, text) {
+    function act(id, action, text, extra) {
       var message = detail.querySelector(".office-message");
       detail.querySelectorAll(".office-action").forEach(function (b) { b.disabled = true; });
       fetch(config.api + "cases/" + id + "/" + action + "/", {
         method: "POST", credentials: "same-origin",
         headers: {"Content-Type": "application/json", "Accept": "application/json",
                   "X-CSRFToken": csrf},
-        body: JSON.stringify(text ? {reason: text, note: text} : {})
+        body: JSON.stringify(Object.assign(text ? {reason: text, note: text} : {}, extra))
       }).then(function (response) {
         return response.json().then(function (body) {
           if (!response.ok) { throw body; }
