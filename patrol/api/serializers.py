@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from civicmap.api.fields import QueryTimeField
+from civicmap.api.fields import QueryTimeField, SubdistrictCodeField
 from civicmap.api.paging import offset_field
 from civicmap.i18n import name_field
 from issues.models import Case, CaseAction, Stage
@@ -38,6 +38,7 @@ class TaskQuery(serializers.Serializer):
 
 
 class QueueQuery(serializers.Serializer):
+    subdistrict = SubdistrictCodeField(required=False)
     community = serializers.CharField(required=False)
     category = serializers.CharField(required=False)
     stage = serializers.MultipleChoiceField(choices=Stage.choices, required=False)

@@ -117,8 +117,9 @@ class TriageQueueView(APIView):
         query = QueueQuery(data=request.query_params)
         query.is_valid(raise_exception=True)
         values = query.validated_data
-        cases = triage_queue(filters=QueueFilters(
-            community=values.get("community"), category=values.get("category"),
+        cases = triage_queue(user=request.user, filters=QueueFilters(
+            subdistrict=values.get("subdistrict"), community=values.get("community"),
+            category=values.get("category"),
             stages=tuple(values.get("stage") or ("new",)), overdue=values["overdue"],
             limit=values["limit"], offset=values["offset"],
         ))
@@ -161,4 +162,4 @@ class RatesView(APIView):
     def get(self, request: Request) -> Response:
         query = RatesQuery(data=request.query_params)
         query.is_valid(raise_exception=True)
-        return Response(rates_compute(**query.validated_data))
+        return Response(rates_compute(user=request.user, **query.validated_data))

@@ -15,6 +15,11 @@ Who hears what:
 * a team leader and the office, of an escalation; the leader of an overdue task, the office of
   a task past its resolution deadline.
 
+"The office" and "the union" are the staff of the case's own subdistrict (their membership,
+``civicmap.models.Membership``): 和义's office hears of 和义's cases, not of Nanyuan's. The district
+role (a membership with no subdistrict) hears of none: it sees every subdistrict's queue, rates
+and alerts when it looks, and a feed of every case of the district would drown it.
+
 Each notification has a once-only key per recipient (a unique constraint), so raising it twice,
 or from two workers at once, still gives one.
 """
@@ -40,23 +45,24 @@ RIDER_KINDS = {"case_filed", "case_dispatched", "case_closed", "case_cancelled"}
 # --- who hears it -------------------------------------------------------------------------------
 
 
+def _staff_of(role: Role, case: Case) -> list:
+    """The accounts in ``role`` that work for the case's subdistrict (not the district role)."""
+    return list(get_user_model().objects.filter(
+        groups__name=role.value, membership__subdistrict=case.subdistrict_id))
+
+
 def _task_workers(task: Task) -> list:
-    User = get_user_model()
     if task.assignee_kind == Task.AssigneeKind.TEAM:
         return [task.team.leader, *task.team.members.all()]
     if task.assignee_kind == Task.AssigneeKind.DEPARTMENT:
         return list(task.department.liaisons.all())
-    return list(User.objects.filter(groups__name=Role.UNION_STAFF.value))
+    return _staff_of(Role.UNION_STAFF, task.case)
 
 
 def _task_leaders(task: Task) -> list:
     if task.assignee_kind == Task.AssigneeKind.TEAM:
         return [task.team.leader]
     return _task_workers(task)
-
-
-def _office() -> list:
-    return list(get_user_model().objects.filter(groups__name=Role.OFFICE_STAFF.value))
 
 
 def _case_riders(case: Case) -> list:
@@ -73,12 +79,12 @@ def _recipients(kind: str, case: Case | None, task: Task | None) -> list:
     if kind == "task_response_overdue":
         return _task_leaders(task)
     if kind == "task_resolution_overdue":
-        return _office()
+        return _staff_of(Role.OFFICE_STAFF, task.case)
     if kind == "case_escalated":
         previous = (Task.objects.filter(case=case, status=Task.Status.ESCALATED)
                     .select_related("team").order_by("-finished_at").first())
         leaders = [previous.team.leader] if previous and previous.team else []
-        return [*leaders, *_office()]
+        return [*leaders, *_staff_of(Role.OFFICE_STAFF, case)]
     return []
 
 

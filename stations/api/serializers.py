@@ -11,7 +11,9 @@ from rest_framework import serializers
 
 from civicmap import coords
 from civicmap.api.fields import QueryTimeField
+from civicmap.errors import FieldError, PermissionRefused
 from civicmap.models import Subdistrict
+from civicmap.scopes import user_covers
 from stations.models import MAX_COVERAGE_RADIUS_M, Service
 from stations.selectors import (
     DEFAULT_NEED_WEIGHT,
@@ -32,6 +34,7 @@ MAX_VENUES = 500
 MSG_NOT_A_NUMBER = _("A finite number is required.")
 MSG_PERIOD_ORDER = _("since must be before until.")
 MSG_UNKNOWN_SUBDISTRICT = _("Unknown subdistrict code.")
+MSG_NOT_YOUR_PLACE = _("You do not work for this subdistrict.")
 
 
 class FiniteFloatField(serializers.FloatField):
@@ -99,11 +102,15 @@ class PeriodInput(serializers.Serializer):
         if since >= until:
             raise serializers.ValidationError({"since": MSG_PERIOD_ORDER})
         attrs["period"] = Period(since=since, until=until)
+        # The reader's own subdistrict by default; another one's is refused (civicmap.scopes).
+        user = self.context.get("user")
         code = attrs.get("subdistrict")
         attrs["subdistrict"] = (Subdistrict.objects.filter(code=code).first() if code
-                                else subdistrict_default())
+                                else subdistrict_default(user=user))
         if attrs["subdistrict"] is None:
             raise serializers.ValidationError({"subdistrict": MSG_UNKNOWN_SUBDISTRICT})
+        if user is not None and not user_covers(user, attrs["subdistrict"].pk):
+            raise PermissionRefused(FieldError("subdistrict", "not_yours", MSG_NOT_YOUR_PLACE))
         return attrs
 
 
