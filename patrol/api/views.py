@@ -11,7 +11,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from civicmap.api.permissions import IsOfficeStaff
-from civicmap.errors import MSG_NOT_FOUND, Conflict, FieldError, NotFound
+from civicmap.errors import MSG_NOT_FOUND, Conflict, FieldError, NotFound, PermissionRefused
 from civicmap.i18n import name_field
 from civicmap.models import WGS84
 from civicmap.replica import replica_reads
@@ -135,7 +135,8 @@ class TriageQueueView(APIView):
 
 class TriageBulkView(APIView):
     """POST /api/v1/office/queue/bulk/ — file or cancel many cases; each in its own
-    transaction, the answer says which were done and which refused."""
+    transaction, the answer says which were done and which refused (another subdistrict's
+    case among them: refused, the others done)."""
 
     permission_classes = [IsOfficeStaff]
 
@@ -149,7 +150,7 @@ class TriageBulkView(APIView):
                 case_act(case_id=case_id, action=form.validated_data["action"],
                          actor=request.user, reason=form.validated_data.get("reason", ""))
                 done.append(case_id)
-            except (Conflict, NotFound) as refusal:
+            except (Conflict, NotFound, PermissionRefused) as refusal:  # e.g. not its place
                 refused.append({"case": case_id, "message": str(refusal.errors[0].message)})
         return Response({"done": done, "refused": refused})
 
