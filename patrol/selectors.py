@@ -201,7 +201,8 @@ def triage_queue(*, user, filters: QueueFilters) -> QuerySet[Case]:
 
 def case_detail_for_user(*, case_id: int, user) -> Case | None:
     """One case if the user may read it (``issues.visibility``: public cases for all; private
-    ones for office staff, their handlers and their reporters), else None."""
+    ones for the office staff of their subdistrict, their handlers and their reporters), else
+    None."""
     case = (Case.objects.select_related("category", "community_grid", "unit_grid")
             .prefetch_related("reports__photos", "reports__category", "tasks__team",
                               "tasks__department", "tasks__proof_photo")
