@@ -8,9 +8,13 @@ from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 
-from civicmap.admin_access import SuperuserOnlyGroupAdmin, SuperuserOnlyUserAdmin
+from civicmap.admin_access import (
+    SuperuserOnlyAdminMixin,
+    SuperuserOnlyGroupAdmin,
+    SuperuserOnlyUserAdmin,
+)
 from civicmap.admin_widgets import OfflineGISModelAdmin
-from civicmap.models import CommunityGrid, Subdistrict, UnitGrid
+from civicmap.models import CommunityGrid, Membership, Subdistrict, UnitGrid
 
 admin.site.unregister(get_user_model())
 admin.site.unregister(Group)
@@ -34,3 +38,14 @@ class UnitGridAdmin(OfflineGISModelAdmin):
     list_display = ["grid_id", "community"]
     list_filter = ["community"]
     search_fields = ["grid_id"]
+
+
+@admin.register(Membership)
+class MembershipAdmin(SuperuserOnlyAdminMixin, admin.ModelAdmin):
+    """Where each staff account works (civicmap.scopes): the superuser's alone, like the
+    accounts themselves. No subdistrict: the whole district."""
+
+    list_display = ["user", "subdistrict"]
+    list_filter = ["subdistrict"]
+    search_fields = ["user__username"]
+    raw_id_fields = ["user"]

@@ -10,12 +10,17 @@ Three rules, each a mixin put in front of an app's ModelAdmin:
 - ``RowScopedAdminMixin``: the admin shows a user only the rows of ``get_queryset``; a row
   outside them answers 404 on its change, delete and history pages, as if it did not exist
   (Django would redirect to the index with "doesn't exist", telling the same but less plainly).
+  ``SubdistrictScopedAdminMixin`` is the one scope of those rows by place: the rows of the
+  subdistricts the user works for (``civicmap.scopes``; the superuser and the district role
+  every one).
 """
 
 from __future__ import annotations
 
 from django.contrib.auth.admin import GroupAdmin, UserAdmin
 from django.http import Http404
+
+from civicmap.scopes import in_scope_q
 
 
 class SuperuserOnlyAdminMixin:
@@ -60,6 +65,17 @@ class RowScopedAdminMixin:
                             or self.has_delete_permission(request)):
             raise Http404
         return obj
+
+
+class SubdistrictScopedAdminMixin(RowScopedAdminMixin):
+    """Rows whose subdistrict (the path ``subdistrict_field``) the user works for; another
+    subdistrict's row is not found (404)."""
+
+    subdistrict_field = "subdistrict"
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).filter(
+            in_scope_q(request.user, field=self.subdistrict_field))
 
 
 class SuperuserOnlyUserAdmin(SuperuserOnlyAdminMixin, UserAdmin):

@@ -42,14 +42,17 @@ class Role(StrEnum):
 # - the superuser: everything; users, groups, Open311 clients and staff accounts' tokens are
 #   theirs alone.
 # Rows: every admin shows a role only the rows the apps' own rules give it (patrol.selectors
-# for tasks; riders' rows for union staff). Fields written by the lifecycle and the other
-# services (a case's stage, a task's status, events, points) are read-only for everyone.
+# for tasks; riders' rows for union staff), and of cases, reports, tasks, teams, stations and
+# check-ins only those of the subdistricts the account works for (civicmap.scopes). Fields
+# written by the lifecycle and the other services (a case's stage, a task's status, events,
+# points) are read-only for everyone.
 ADMIN_ROLES = frozenset({Role.OFFICE_STAFF, Role.UNION_STAFF})
 
 # Models whose admin is the superuser's alone, whatever permission a group is given:
-# accounts, their groups and permissions, and the Open311 clients' API keys.
+# accounts, their groups and permissions, where each works (memberships: civicmap.scopes), and
+# the Open311 clients' API keys.
 SUPERUSER_ONLY_MODELS = frozenset({"auth.user", "auth.group", "auth.permission",
-                                   "issues.apiclient"})
+                                   "civicmap.membership", "issues.apiclient"})
 
 # Model permissions per group, as "app_label.codename" (what the admin lets each role do).
 ROLE_PERMISSIONS: dict[Role, list[str]] = {

@@ -8,8 +8,6 @@ same role and different memberships; a membership with no subdistrict is the who
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
 from django.db.models import Q
 
 from civicmap.models import Membership
@@ -45,12 +43,3 @@ def user_covers(user, subdistrict_id: int | None) -> bool:
     """Whether the user's work covers this subdistrict."""
     scope = user_subdistrict_ids(user)
     return scope is EVERYWHERE or subdistrict_id in scope
-
-
-def users_covering_q(subdistrict_ids: Iterable[int]) -> Q:
-    """A filter of user accounts whose work covers any of these subdistricts (the converse of
-    ``user_covers``): a membership naming one of them, a membership of the whole district, a
-    superuser."""
-    return (Q(membership__subdistrict__in=list(subdistrict_ids))
-            | Q(membership__isnull=False, membership__subdistrict__isnull=True)
-            | Q(is_superuser=True))

@@ -16,7 +16,9 @@ from django.db import transaction
 from django.utils import translation
 
 from civicmap.layers import community_grid_shapes, unit_grid_shapes
+from civicmap.models import CommunityGrid
 from civicmap.replica import read_alias
+from civicmap.scopes import in_scope_q
 from frontend.codec import dataclass_from_json
 from frontend.models import MapAudience, MapSnapshot
 from issues.layers import (
@@ -85,6 +87,14 @@ def community_grid_stats(*, filters: MapFilters, now: datetime,
         )
         for grid in community_grid_shapes(subdistrict_id=filters.subdistrict_id)
     ]
+
+
+def office_grid_stats(*, user, filters: MapFilters, now: datetime) -> list[CommunityStats]:
+    """``community_grid_stats`` of the community grids in the subdistricts ``user`` covers
+    (``civicmap.scopes``): the office console's own subdistrict, every one for the district."""
+    mine = set(CommunityGrid.objects.filter(in_scope_q(user)).values_list("code", flat=True))
+    return [grid for grid in community_grid_stats(filters=filters, now=now)
+            if grid.code in mine]
 
 
 @dataclass(frozen=True)

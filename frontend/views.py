@@ -25,7 +25,7 @@ from frontend.maps.assets import map_render_parts
 from frontend.maps.basemaps import basemap_get
 from frontend.maps.console import office_case_rows, office_map_build
 from frontend.maps.layers import governance_map_build, hourly_heat_data, uncovered_features
-from frontend.selectors import community_grid_stats, map_layers, map_reads
+from frontend.selectors import map_layers, map_reads, office_grid_stats
 from issues.layers import (
     map_category_list,
     map_filters_for_period,
@@ -158,14 +158,16 @@ def _office_staff(user) -> bool:
 @csp_protected
 @replica_reads()
 def office_console(request: HttpRequest) -> HttpResponse:
-    """The office's triage console: open cases on a map and in a list, refreshed by polling;
-    details and actions through the lifecycle API (/api/v1/cases/…)."""
+    """The office's triage console: the open cases and community grids of the subdistricts the
+    account covers on a map and in a list, refreshed by polling; details and actions through the
+    lifecycle API (/api/v1/cases/…)."""
     language = translation.get_language() or settings.LANGUAGE_CODE
     basemap = basemap_get(settings.BASEMAP, language=language,
                           tianditu_key=settings.TIANDITU_KEY)
     now = timezone.now()
     fmap = office_map_build(
-        grids=community_grid_stats(
+        grids=office_grid_stats(
+            user=request.user,
             filters=map_filters_for_period(now=now, days=settings.MAP_PERIOD_DAYS,
                                            include_private=True), now=now),
         basemap=basemap, feed_url=reverse("frontend:office-cases"), api_root="/api/v1/",
@@ -181,10 +183,12 @@ def office_console(request: HttpRequest) -> HttpResponse:
 @require_GET
 @replica_reads()
 def office_cases(request: HttpRequest) -> JsonResponse:
-    """The console's feed: open cases, newest report first, drawn for the basemap."""
+    """The console's feed: open cases of the account's subdistricts, newest report first,
+    drawn for the basemap."""
     if not _office_staff(request.user):
         return _forbidden()
     basemap = basemap_get(settings.BASEMAP)
-    response = JsonResponse({"cases": office_case_rows(office_open_cases(), basemap=basemap)})
+    response = JsonResponse({"cases": office_case_rows(office_open_cases(user=request.user),
+                                                        basemap=basemap)})
     response["Cache-Control"] = "no-store"
     return response

@@ -8,6 +8,7 @@ here, never edited (civicmap.admin_access.ServiceWrittenAdminMixin), the superus
 import segno
 from django.contrib import admin
 from django.contrib.auth import get_user_model
+from django.db.models import Exists, OuterRef
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
 from rest_framework.authtoken.admin import TokenAdmin
@@ -16,11 +17,13 @@ from rest_framework.authtoken.models import TokenProxy
 from civicmap.admin_access import (
     RowScopedAdminMixin,
     ServiceWrittenAdminMixin,
+    SubdistrictScopedAdminMixin,
     SuperuserOnlyAdminMixin,
 )
 from civicmap.admin_widgets import OfflineGISModelAdmin
 from civicmap.api.tokens import token_qr_payload
 from civicmap.roles import rider_user_filter, staff_user_filter
+from civicmap.scopes import EVERYWHERE, in_scope_q, user_subdistrict_ids
 from issues.models import (
     ApiClient,
     Case,
@@ -96,7 +99,7 @@ class ReportPhotoInline(ServiceWrittenAdminMixin, admin.TabularInline):
 
 
 @admin.register(Report)
-class ReportAdmin(ServiceWrittenAdminMixin, OfflineGISModelAdmin):
+class ReportAdmin(ServiceWrittenAdminMixin, SubdistrictScopedAdminMixin, OfflineGISModelAdmin):
     list_display = ["id", "category", "channel", "received_at", "community_grid", "case"]
     # media_status: the Open311 media fetches that were refused or failed (the fields are
     # read-only, as every field here: ServiceWrittenAdminMixin).
@@ -114,8 +117,9 @@ class CaseEventInline(ServiceWrittenAdminMixin, admin.TabularInline):
 
 
 @admin.register(Case)
-class CaseAdmin(ServiceWrittenAdminMixin, OfflineGISModelAdmin):
-    """Cases move only through patrol.services.lifecycle (its checks, its events)."""
+class CaseAdmin(ServiceWrittenAdminMixin, SubdistrictScopedAdminMixin, OfflineGISModelAdmin):
+    """Cases move only through patrol.services.lifecycle (its checks, its events). Office
+    staff see their subdistrict's (``SubdistrictScopedAdminMixin``), as everywhere."""
 
     list_display = ["id", "category", "stage", "community_grid", "report_count", "last_report_at"]
     list_filter = ["stage", "category__group", "community_grid"]
@@ -129,15 +133,30 @@ class CaseAdmin(ServiceWrittenAdminMixin, OfflineGISModelAdmin):
 
 
 @admin.register(CaseConfirmation)
-class CaseConfirmationAdmin(ServiceWrittenAdminMixin, OfflineGISModelAdmin):
+class CaseConfirmationAdmin(ServiceWrittenAdminMixin, SubdistrictScopedAdminMixin,
+                            OfflineGISModelAdmin):
+    subdistrict_field = "case__subdistrict"
     list_display = ["case", "rider", "distance_m", "created_at"]
     raw_id_fields = ["case", "rider", "photo"]
 
 
 @admin.register(ReportPhoto)
-class ReportPhotoAdmin(ServiceWrittenAdminMixin, admin.ModelAdmin):
+class ReportPhotoAdmin(ServiceWrittenAdminMixin, RowScopedAdminMixin, admin.ModelAdmin):
+    """The photos of the cases of the user's subdistricts: a report's, a task's proof, a
+    confirmation's (civicmap.scopes); every photo for the district and the superuser."""
+
     list_display = ["id", "report", "status", "image_format", "width", "height"]
     raw_id_fields = ["report"]
+
+    def get_queryset(self, request):
+        photos = super().get_queryset(request)
+        if user_subdistrict_ids(request.user) is EVERYWHERE:
+            return photos
+        cases = Case.objects.filter(in_scope_q(request.user))
+        return photos.filter(
+            in_scope_q(request.user, field="report__subdistrict")
+            | Exists(cases.filter(tasks__proof_photo=OuterRef("pk")))
+            | Exists(cases.filter(confirmations__photo=OuterRef("pk"))))
 
 
 # Union staff issue and revoke riders' API tokens here; each token also shows as a QR code

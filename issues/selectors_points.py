@@ -14,7 +14,7 @@ from django.db.models import Sum
 from django.utils import timezone
 
 from civicmap.i18n import name_field
-from civicmap.models import CommunityGrid
+from civicmap.models import CommunityGrid, Subdistrict
 from issues.models import PointsEntry, Rider
 from issues.services.points import SHANGHAI, points_reason_text
 
@@ -43,9 +43,13 @@ class LeaderboardRow:
 
 
 def leaderboard(*, month: date, community: CommunityGrid | None = None,
+                subdistrict: Subdistrict | None = None,
                 limit: int | None = None) -> list[LeaderboardRow]:
-    """Riders by points earned in the month, most first; the subdistrict's, or one community's
-    (the community the rider is registered in). Active riders with points above zero only.
+    """Riders by points earned in the month, most first; the district's (every entry), one
+    subdistrict's (points earned on its cases: a rider who reports in two subdistricts is on
+    both boards, with what they earned in each), or one community's riders (the community the
+    rider is registered in). Active riders with points above zero only. A rider has one account
+    and one total for the district, whatever the boards.
 
     Ranks are shared by equal totals (1, 2, 2, 4); equal totals are listed by display name.
     Display names only: no usernames, member numbers or phone numbers.
@@ -55,6 +59,8 @@ def leaderboard(*, month: date, community: CommunityGrid | None = None,
                                          rider__is_active=True)
     if community is not None:
         entries = entries.filter(rider__community=community)
+    if subdistrict is not None:
+        entries = entries.filter(case__subdistrict=subdistrict)
     label = f"rider__community__{name_field()}"
     totals = (entries.values("rider_id", "rider__display_name", label)
               .annotate(total=Sum("points")).filter(total__gt=0)

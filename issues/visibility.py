@@ -6,7 +6,7 @@ worker's note or a photo asks here; none decides for itself.
 The classes of data and who sees them:
 
 * a case (and its position): a public category's, everyone; a private category's, office staff
-  and the admin, whoever handles it, and its reporters;
+  of its subdistrict and the admin, whoever handles it, and its reporters;
 * the reporter's identity (account, contact name, phone, e-mail; the actor of an event): office
   staff and the admin; union staff for a case the union handles;
 * a report's description: office staff and the admin, whoever handles the case, and the report's
@@ -22,7 +22,13 @@ The classes of data and who sees them:
 
 "Whoever handles the case": the members and leader of a team, or the liaisons of a department,
 that has or had a task on the case (any status: the work done stays theirs to see); union staff
-when the union handles the category (``Category.handler``) or has or had a task on the case.
+of the case's subdistrict when the union handles the category (``Category.handler``) or has or
+had a task on the case.
+
+"Office staff" and "union staff" are always of the case's subdistrict (``civicmap.scopes``: the
+account's membership; the district role and the admin cover every subdistrict). Outside its
+subdistrict an office or union account sees a case as the public does: a public case's public
+parts, a private case not at all (404), unless it handles or reported it.
 
 Tasks belong to patrol, above issues in the layers (civicmap → issues → patrol): this module
 reads them only through the reverse relation ``Case.tasks`` by name in query lookups, so issues
@@ -37,6 +43,7 @@ from functools import cached_property
 from django.db.models import Q
 
 from civicmap.roles import Role, user_has_role
+from civicmap.scopes import in_scope_q, user_covers
 from issues.models import Case, CaseAction, CaseEvent, Category, Report, ReportPhoto
 
 # Task.AssigneeKind.UNION of patrol.models, by value (see the module's note on layers).
@@ -55,8 +62,15 @@ def _user_id(user) -> int | None:
 
 
 def user_sees_everything(user) -> bool:
-    """Office staff and the admin (a superuser holds every role): every case, every word."""
+    """Office staff and the admin (a superuser holds every role): every case of their
+    subdistricts (``office_covers``), every word."""
     return user_has_role(user, Role.OFFICE_STAFF)
+
+
+def office_covers(user, *, subdistrict_id: int) -> bool:
+    """Office staff whose work covers the subdistrict (or the admin): every case there, every
+    word, and the office's actions on it."""
+    return user_sees_everything(user) and user_covers(user, subdistrict_id)
 
 
 def _handled_by_q(user) -> Q | None:
@@ -67,8 +81,8 @@ def _handled_by_q(user) -> Q | None:
     handles = (Q(tasks__team__members=user_id) | Q(tasks__team__leader=user_id)
                | Q(tasks__department__liaisons=user_id))
     if user_has_role(user, Role.UNION_STAFF):
-        handles |= Q(category__handler=Category.Handler.UNION) | Q(
-            tasks__assignee_kind=UNION_TASK_KIND)
+        handles |= (Q(category__handler=Category.Handler.UNION)
+                    | Q(tasks__assignee_kind=UNION_TASK_KIND)) & in_scope_q(user)
     return handles
 
 
@@ -81,7 +95,7 @@ class CaseAccess:
         self.case = case
         self.user_id = _user_id(user)
         self.private = case.category.is_private
-        self.everything = user_sees_everything(user)
+        self.everything = office_covers(user, subdistrict_id=case.subdistrict_id)
 
     @cached_property
     def handles(self) -> bool:
@@ -92,8 +106,9 @@ class CaseAccess:
 
     @cached_property
     def union_handles(self) -> bool:
-        """Union staff, and the union handles the case."""
-        return (self.handles and user_has_role(self.user, Role.UNION_STAFF) and (
+        """Union staff of the case's subdistrict, and the union handles the case."""
+        return (self.handles and user_has_role(self.user, Role.UNION_STAFF)
+                and user_covers(self.user, self.case.subdistrict_id) and (
             self.case.category.handler == Category.Handler.UNION
             or self.case.tasks.filter(assignee_kind=UNION_TASK_KIND).exists()))
 

@@ -5,22 +5,34 @@ deliveries are written by the lifecycle and its hooks only: shown here, never ed
 """
 
 from django.contrib import admin
+from django.db.models import Q
 
-from civicmap.admin_access import RowScopedAdminMixin, ServiceWrittenAdminMixin
+from civicmap.admin_access import (
+    RowScopedAdminMixin,
+    ServiceWrittenAdminMixin,
+    SubdistrictScopedAdminMixin,
+)
 from civicmap.admin_widgets import OfflineGISModelAdmin
+from civicmap.scopes import in_scope_q
 from patrol.models import Department, Task, VolunteerTeam
 from patrol.selectors import tasks_for_user
 
 
 @admin.register(Department)
-class DepartmentAdmin(admin.ModelAdmin):
-    list_display = ["code", "name_zh", "name_en"]
+class DepartmentAdmin(RowScopedAdminMixin, admin.ModelAdmin):
+    """The departments serving the user's subdistricts: the district's and their own."""
+
+    list_display = ["code", "name_zh", "name_en", "subdistrict"]
     filter_horizontal = ["liaisons"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).filter(
+            Q(subdistrict__isnull=True) | in_scope_q(request.user))
 
 
 @admin.register(VolunteerTeam)
-class VolunteerTeamAdmin(admin.ModelAdmin):
-    list_display = ["code", "name_zh", "team_type", "leader"]
+class VolunteerTeamAdmin(SubdistrictScopedAdminMixin, admin.ModelAdmin):
+    list_display = ["code", "name_zh", "team_type", "leader", "subdistrict"]
     list_filter = ["team_type"]
     filter_horizontal = ["members", "communities"]
 
@@ -28,8 +40,9 @@ class VolunteerTeamAdmin(admin.ModelAdmin):
 @admin.register(Task)
 class TaskAdmin(ServiceWrittenAdminMixin, RowScopedAdminMixin, OfflineGISModelAdmin):
     """A task moves only through patrol.services.lifecycle; each user sees the tasks the
-    lifecycle's own rule gives them (patrol.selectors.tasks_for_user: every task for office
-    staff, the union's for union staff, a team's or a department's for its people)."""
+    lifecycle's own rule gives them (patrol.selectors.tasks_for_user: every task of their
+    subdistricts for office staff, the union's of their subdistricts for union staff, a team's
+    or a department's for its people)."""
 
     list_display = ["id", "case", "assignee_kind", "team", "department", "status",
                     "response_due", "resolution_due"]

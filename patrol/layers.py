@@ -40,10 +40,12 @@ class OpenCase:
     lat: float
 
 
-def office_open_cases(*, limit: int = OFFICE_CASE_LIMIT) -> list[OpenCase]:
-    """Open cases, newest report first, through patrol's triage queue (the API's query)."""
+def office_open_cases(*, user, limit: int = OFFICE_CASE_LIMIT) -> list[OpenCase]:
+    """Open cases of the subdistricts ``user`` covers, newest report first, through patrol's
+    triage queue (the API's query)."""
     label = name_field()
-    cases = triage_queue(filters=QueueFilters(stages=tuple(OPEN_STAGES), limit=limit))
+    cases = triage_queue(user=user,
+                         filters=QueueFilters(stages=tuple(OPEN_STAGES), limit=limit))
     return [
         OpenCase(id=case.pk, stage=case.stage, category=case.category.code,
                  category_name=getattr(case.category, label),

@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from civicmap.i18n import name_field
 from civicmap.roles import Role, user_has_role
+from civicmap.scopes import in_scope_q
 from issues.hooks import TaskHandling
 from issues.models import LIVE_TASK_STATUSES, Case, Stage
 from issues.visibility import case_visible_to
@@ -63,17 +64,19 @@ def task_list_for_user(*, user, point: Point | None = None, include_closed: bool
 
 
 def _tasks_of(user) -> QuerySet[Task]:
-    """Every task for office staff; else the tasks of the user's teams (member or leader) and
-    departments (liaison), and the union's for union staff. The teams and departments are read
+    """Every task of the subdistricts an office account covers (``civicmap.scopes``); else the
+    tasks of the user's teams (member or leader) and departments (liaison) wherever they are,
+    and the union's of their subdistricts for union staff. The teams and departments are read
     first as ids, so each is one range of the partial indexes task_live_*_due."""
+    in_scope = in_scope_q(user, field="case__subdistrict")
     if user_has_role(user, Role.OFFICE_STAFF):
-        return Task.objects.all()
+        return Task.objects.filter(in_scope)
     teams = (VolunteerTeam.objects.filter(Q(members=user) | Q(leader=user))
              .values_list("pk", flat=True).distinct())
     departments = Department.objects.filter(liaisons=user).values_list("pk", flat=True)
     mine = Q(team__in=list(teams)) | Q(department__in=list(departments))
     if user_has_role(user, Role.UNION_STAFF):
-        mine |= Q(assignee_kind=Task.AssigneeKind.UNION)
+        mine |= Q(assignee_kind=Task.AssigneeKind.UNION) & in_scope
     return Task.objects.filter(mine)
 
 
@@ -145,7 +148,8 @@ def case_overdue(*, now: datetime) -> Exists:
 
 @dataclass(frozen=True)
 class QueueFilters:
-    subdistrict_id: int | None = None  # one subdistrict's cases; None: every subdistrict
+    # One subdistrict's cases (of those the reader covers); None: every one the reader covers.
+    subdistrict_id: int | None = None
     community: str | None = None
     category: str | None = None
     stages: tuple[str, ...] = (Stage.NEW,)
@@ -168,8 +172,12 @@ _QUEUE_ROW_FIELDS = (
 )
 
 
-def triage_queue(*, filters: QueueFilters) -> QuerySet[Case]:
-    """The office's queue: cases with their merged duplicates (report counts), newest first.
+def triage_queue(*, user, filters: QueueFilters) -> QuerySet[Case]:
+    """The office's queue: cases with their merged duplicates (report counts), newest first,
+    of the subdistricts ``user`` covers (``civicmap.scopes``: one subdistrict's office its own,
+    the district role every one, or the one ``filters.subdistrict_id`` names). The subdistrict
+    leads the index case_queue_subdistrict, so one subdistrict's page costs what it did
+    before the others were loaded.
 
     ``overdue`` keeps cases with a live task past its response or resolution deadline: only
     cases in a stage that has a live task can match, and each is probed with EXISTS in the
@@ -178,7 +186,7 @@ def triage_queue(*, filters: QueueFilters) -> QuerySet[Case]:
     stages = filters.stages
     if filters.overdue:
         stages = tuple(stage for stage in stages if stage in STAGES_WITH_LIVE_TASK)
-    cases = Case.objects.filter(stage__in=stages, merged_into__isnull=True)
+    cases = Case.objects.filter(in_scope_q(user), stage__in=stages, merged_into__isnull=True)
     if filters.subdistrict_id is not None:  # index case_queue_subdistrict
         cases = cases.filter(subdistrict_id=filters.subdistrict_id)
     if filters.community:
@@ -197,7 +205,8 @@ def triage_queue(*, filters: QueueFilters) -> QuerySet[Case]:
 
 def case_detail_for_user(*, case_id: int, user) -> Case | None:
     """One case if the user may read it (``issues.visibility``: public cases for all; private
-    ones for office staff, their handlers and their reporters), else None."""
+    ones for the office staff of their subdistrict, their handlers and their reporters), else
+    None."""
     case = (Case.objects.select_related("category", "subdistrict", "community_grid", "unit_grid")
             .prefetch_related("reports__photos", "reports__category", "reports__subdistrict",
                               "tasks__team",
@@ -208,17 +217,19 @@ def case_detail_for_user(*, case_id: int, user) -> Case | None:
     return case
 
 
-def rates_compute(*, since: datetime, until: datetime, subdistrict_id: int | None = None
-                  ) -> dict:
-    """接诉即办 rates for tasks dispatched in [since, until): overall, per subdistrict (the
-    district's comparison), team, grid, category;
-    of one subdistrict's cases, or (``subdistrict_id`` None) the whole district's.
+def rates_compute(*, user, since: datetime, until: datetime,
+                  subdistrict_id: int | None = None) -> dict:
+    """接诉即办 rates for tasks dispatched in [since, until) on cases of the subdistricts
+    ``user`` covers (or of one of them, ``subdistrict_id``): overall, per subdistrict (the
+    district role's comparison of every subdistrict side by side; one row for a subdistrict's
+    staff), team, grid, category.
 
     response = tasks accepted by their response deadline ÷ tasks dispatched;
     resolution = cases closed by their resolution deadline ÷ cases dispatched;
     satisfaction = ratings of 4 or 5 ÷ ratings, with the mean score.
     """
-    tasks = Task.objects.filter(offered_at__gte=since, offered_at__lt=until)
+    tasks = Task.objects.filter(in_scope_q(user, field="case__subdistrict"),
+                                offered_at__gte=since, offered_at__lt=until)
     if subdistrict_id is not None:
         tasks = tasks.filter(case__subdistrict_id=subdistrict_id)
     ratings = Rating.objects.filter(case__tasks__in=tasks).distinct()

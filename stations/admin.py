@@ -14,10 +14,11 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
-from civicmap.admin_access import ServiceWrittenAdminMixin
+from civicmap.admin_access import ServiceWrittenAdminMixin, SubdistrictScopedAdminMixin
 from civicmap.admin_widgets import OfflineGISModelAdmin
 from civicmap.errors import FieldError, InvalidInput
-from civicmap.selectors import service_area_covers
+from civicmap.scopes import user_covers
+from civicmap.selectors import grid_locate, service_area_covers
 from stations.io import (
     MAX_IMPORT_BYTES,
     MSG_FILE_TOO_LARGE,
@@ -27,6 +28,7 @@ from stations.io import (
 )
 from stations.models import CheckIn, Station, StationToken
 from stations.services import (
+    MSG_NOT_YOURS,
     MSG_OUTSIDE,
     station_token_rotate,
     station_validate,
@@ -47,7 +49,10 @@ class StationImportForm(forms.Form):
 
 
 class StationAdminForm(forms.ModelForm):
-    """The admin's form checks a station exactly as the API does (``station_validate``)."""
+    """The admin's form checks a station exactly as the API does (``station_validate``), and
+    its place against the subdistricts of ``user`` (set by ``StationAdmin.get_form``)."""
+
+    user = None
 
     class Meta:
         model = Station
@@ -73,6 +78,10 @@ class StationAdminForm(forms.ModelForm):
                     self.add_error(field, str(error.message))
         if location is not None and not service_area_covers(point=location):
             self.add_error("location", str(MSG_OUTSIDE))
+        elif location is not None and self.user is not None:
+            place = grid_locate(point=location)
+            if place is not None and not user_covers(self.user, place.subdistrict_id):
+                self.add_error("location", str(MSG_NOT_YOURS))
         return data
 
 
@@ -95,7 +104,9 @@ class StationTokenInline(admin.TabularInline):
 
 
 @admin.register(Station)
-class StationAdmin(OfflineGISModelAdmin):
+class StationAdmin(SubdistrictScopedAdminMixin, OfflineGISModelAdmin):
+    """Union staff see and edit their subdistrict's stations; the district union every one."""
+
     form = StationAdminForm
     list_display = ["name_zh", "venue_type", "coverage_radius_m", "is_active", "qr_link"]
     list_filter = ["venue_type", "is_active"]
@@ -103,6 +114,11 @@ class StationAdmin(OfflineGISModelAdmin):
     actions = ["export_geojson", "export_csv", "rotate_codes"]
     inlines = [StationTokenInline]
     change_list_template = "admin/stations/station/change_list.html"
+
+    def get_form(self, request, obj=None, **kwargs):
+        form = super().get_form(request, obj, **kwargs)
+        form.user = request.user  # on the class made for this request
+        return form
 
     def get_urls(self):
         extra = [
@@ -126,7 +142,8 @@ class StationAdmin(OfflineGISModelAdmin):
                 if upload.size > MAX_IMPORT_BYTES:  # before reading it into memory
                     raise InvalidInput(FieldError("file", "too_large", MSG_FILE_TOO_LARGE))
                 result = stations_import(
-                    rows=rows_from_upload(name=upload.name, content=upload.read())
+                    rows=rows_from_upload(name=upload.name, content=upload.read()),
+                    actor=request.user,
                 )
             except InvalidInput as exc:
                 errors = [f"{error.field}: {error.message}" for error in exc.errors]
@@ -165,8 +182,11 @@ class StationAdmin(OfflineGISModelAdmin):
 
 
 @admin.register(CheckIn)
-class CheckInAdmin(ServiceWrittenAdminMixin, OfflineGISModelAdmin):
-    """Visits, written by stations.services.checkin_create only."""
+class CheckInAdmin(ServiceWrittenAdminMixin, SubdistrictScopedAdminMixin, OfflineGISModelAdmin):
+    """Visits, written by stations.services.checkin_create only; a subdistrict's union staff
+    see its stations' visits."""
+
+    subdistrict_field = "station__subdistrict"
 
     list_display = ["at", "station", "rider", "method", "distance_m"]
     list_filter = ["method", "station"]

@@ -54,6 +54,7 @@ from django.utils import timezone, translation
 from civicmap.i18n import name_field
 from civicmap.models import WGS84, CommunityGrid, Subdistrict, UnitGrid
 from civicmap.replica import read_connection
+from civicmap.scopes import in_scope_q
 from civicmap.spatial import METRIC_SRID, Buffer, as_geometry_point, metric
 from issues.models import Report
 from stations.catalogue import service_catalogue, services_describe
@@ -336,8 +337,13 @@ def _share(part: float, whole: float) -> float | None:
     return round(part / whole, 4) if whole else None
 
 
-def subdistrict_default() -> Subdistrict:
-    return Subdistrict.objects.order_by("code").first()  # type: ignore[return-value]
+def subdistrict_default(*, user=None) -> Subdistrict:
+    """The first subdistrict by code, of those ``user`` works for when given: a subdistrict's
+    union staff get their own by default."""
+    places = Subdistrict.objects.order_by("code")
+    if user is not None:
+        places = places.filter(in_scope_q(user, field="pk"))
+    return places.first()  # type: ignore[return-value]
 
 
 def coverage_summary(
@@ -667,9 +673,11 @@ def _added_exactly(*, subdistrict: Subdistrict, period: Period, picks: Sequence[
 # --- check-ins --------------------------------------------------------------------------------
 
 
-def checkin_visits(*, since: datetime | None = None, until: datetime | None = None) -> dict:
-    """Visits (counted check-ins) per station and per rider, for the union's statistics."""
-    window = Q()
+def checkin_visits(*, user, since: datetime | None = None,
+                   until: datetime | None = None) -> dict:
+    """Visits (counted check-ins) per station and per rider, for the union's statistics: the
+    stations of the subdistricts ``user`` covers (``civicmap.scopes``) and their check-ins."""
+    window = in_scope_q(user, field="station__subdistrict")
     if since:
         window &= Q(at__gte=since)
     if until:
@@ -682,7 +690,7 @@ def checkin_visits(*, since: datetime | None = None, until: datetime | None = No
         station_window &= Q(checkins__at__lt=until)
     label = name_field()
     stations = (
-        Station.objects.annotate(
+        Station.objects.filter(in_scope_q(user)).annotate(
             visits=Count("checkins", filter=station_window),
             riders=Count("checkins__rider", filter=station_window, distinct=True),
         )

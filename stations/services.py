@@ -20,6 +20,7 @@ from django.utils.translation import gettext_lazy as _
 from civicmap.errors import FieldError, InvalidInput, PermissionRefused
 from civicmap.models import WGS84
 from civicmap.roles import user_is_rider
+from civicmap.scopes import user_covers
 from stations.hours import opening_hours_validate
 from stations.models import (
     MAX_COVERAGE_RADIUS_M,
@@ -32,6 +33,7 @@ from stations.models import (
 from stations.tokens import code_read, short_code_new
 
 MSG_OUTSIDE = _("The station lies outside the subdistrict.")
+MSG_NOT_YOURS = _("This station lies in a subdistrict you do not work for.")
 MSG_BAD_RADIUS = _("The coverage radius must be more than 0 and at most 5,000 metres.")
 MSG_RADIUS_NOT_WHOLE = _("The coverage radius must be a whole number of metres.")
 MSG_UNKNOWN_SERVICE = _("Unknown service: %(service)s.")
@@ -181,21 +183,28 @@ def station_validate(
     return cleaned
 
 
-def station_save(**fields) -> tuple[Station, bool]:
+def station_save(*, actor=None, **fields) -> tuple[Station, bool]:
     """Create or update the station named ``name_zh`` (fields as ``station_validate``); returns
     it and whether it is new, with the subdistrict that covers it. Refused outside every
-    subdistrict; nothing is saved on a refusal.
+    subdistrict, and for an ``actor`` (union staff) outside the subdistricts they work for
+    (``civicmap.scopes``), before and after the change; nothing is saved on a refusal.
     ``is_active`` None leaves an existing station as it is (a new one is active).
     """
     cleaned = station_validate(**fields)
     name_zh = cleaned.pop("name_zh")
     try:
         with transaction.atomic():
+            before = Station.objects.filter(name_zh=name_zh).values_list(
+                "subdistrict_id", flat=True).first()
+            if actor is not None and before is not None and not user_covers(actor, before):
+                raise InvalidInput(FieldError("name_zh", "not_yours", MSG_NOT_YOURS))
             station, created = Station.objects.update_or_create(name_zh=name_zh, defaults=cleaned)
+            station.refresh_from_db(fields=["subdistrict"])  # the database's trigger set it
+            if actor is not None and not user_covers(actor, station.subdistrict_id):
+                raise InvalidInput(FieldError("location", "not_yours", MSG_NOT_YOURS))
     except IntegrityError as exc:
         _raise_if_outside(exc)
         raise
-    station.refresh_from_db(fields=["subdistrict"])  # the database's trigger set it
     return station, created
 
 
@@ -218,8 +227,8 @@ class ImportResult:
     stations: list[Station]
 
 
-def stations_import(*, rows: list[dict]) -> ImportResult:
-    """Save every row with ``station_save``, all or nothing.
+def stations_import(*, rows: list[dict], actor=None) -> ImportResult:
+    """Save every row with ``station_save`` (as ``actor``), all or nothing.
 
     Every row is checked (each in a savepoint, so one bad row does not hide the next); if any
     fails, nothing is kept and the errors name their rows as ``rows.<n>.<field>`` (n from 1).
@@ -236,7 +245,7 @@ def stations_import(*, rows: list[dict]) -> ImportResult:
                 continue
             try:
                 with transaction.atomic():
-                    station, created = station_save(**row)
+                    station, created = station_save(actor=actor, **row)
             except InvalidInput as exc:
                 errors.extend(
                     FieldError(f"rows.{number}.{error.field}", error.code, error.message)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+from dataclasses import dataclass
 from datetime import date
 
 from django.http import HttpResponse
@@ -18,11 +19,12 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from civicmap.api.fields import SubdistrictField
 from civicmap.api.permissions import IsRider, role_permission
 from civicmap.bounds import MONTH_MAX, MONTH_MIN
 from civicmap.errors import FieldError, InvalidInput
 from civicmap.i18n import name_field
-from civicmap.models import CommunityGrid
+from civicmap.models import CommunityGrid, Subdistrict
 from civicmap.replica import replica_reads
 from civicmap.roles import Role
 from issues.selectors_points import (
@@ -63,6 +65,7 @@ class MonthField(serializers.Field):
 
 class LeaderboardQuery(serializers.Serializer):
     month = MonthField(required=False)
+    subdistrict = SubdistrictField(required=False)
     community = serializers.CharField(required=False, allow_blank=True, max_length=12)
     limit = serializers.IntegerField(required=False, min_value=1, max_value=1000, default=100)
 
@@ -71,7 +74,15 @@ class MonthQuery(serializers.Serializer):
     month = MonthField(required=False)
 
 
-def _leaderboard_params(request: Request) -> tuple[date, CommunityGrid | None, int]:
+@dataclass(frozen=True)
+class LeaderboardParams:
+    month: date
+    community: CommunityGrid | None
+    subdistrict: Subdistrict | None  # None: the district's board
+    limit: int
+
+
+def _leaderboard_params(request: Request) -> LeaderboardParams:
     query = LeaderboardQuery(data=request.query_params)
     query.is_valid(raise_exception=True)
     values = query.validated_data
@@ -80,7 +91,9 @@ def _leaderboard_params(request: Request) -> tuple[date, CommunityGrid | None, i
         community = CommunityGrid.objects.filter(code=values["community"]).first()
         if community is None:
             raise InvalidInput(FieldError("community", "unknown", MSG_COMMUNITY_UNKNOWN))
-    return values.get("month") or month_current(), community, values["limit"]
+    subdistrict = values.get("subdistrict")
+    return LeaderboardParams(month=values.get("month") or month_current(), community=community,
+                             subdistrict=subdistrict, limit=values["limit"])
 
 
 def _month_text(month: date) -> str:
@@ -90,11 +103,14 @@ def _month_text(month: date) -> str:
 LEADERBOARD_PARAMETERS = [
     OpenApiParameter("month", str, description="YYYY-MM (Asia/Shanghai); default: this month"),
     OpenApiParameter("community", str, description="12-digit community grid code"),
+    OpenApiParameter("subdistrict", str, description="9-digit subdistrict code: points earned "
+                     "on its cases; default: the whole district"),
 ]
 
 
 class LeaderboardView(APIView):
-    """GET /api/v1/leaderboard/?month=YYYY-MM&community=code — riders by the month's points."""
+    """GET /api/v1/leaderboard/?month=YYYY-MM&subdistrict=code&community=code — riders by the
+    month's points, the district's or one subdistrict's."""
 
     permission_classes = [IsAuthenticated]
 
@@ -102,20 +118,30 @@ class LeaderboardView(APIView):
                    responses={200: dict})
     @replica_reads()
     def get(self, request: Request) -> Response:
-        month, community, limit = _leaderboard_params(request)
-        rows = leaderboard(month=month, community=community, limit=limit)
+        params = _leaderboard_params(request)
+        rows = leaderboard(month=params.month, community=params.community,
+                           subdistrict=params.subdistrict, limit=params.limit)
         return Response({
-            "month": _month_text(month),
-            "community": {"code": community.code, "name": getattr(community, name_field())}
-            if community else None,
+            "month": _month_text(params.month),
+            **_place(params),
             "riders": [{"rank": r.rank, "display_name": r.display_name,
                         "community": r.community, "points": r.points} for r in rows],
         })
 
 
-def _export_name(month: date, community: CommunityGrid | None, extension: str) -> str:
-    place = f"-{community.code}" if community else ""
-    return f"leaderboard-{_month_text(month)}{place}.{extension}"
+def _place(params: LeaderboardParams) -> dict:
+    """The board's community, and its subdistrict when it is one subdistrict's (the key only
+    then: the district's board answers as before)."""
+    def named(place) -> dict | None:
+        return {"code": place.code, "name": getattr(place, name_field())} if place else None
+
+    subdistrict = {"subdistrict": named(params.subdistrict)} if params.subdistrict else {}
+    return {**subdistrict, "community": named(params.community)}
+
+
+def _export_name(params: LeaderboardParams, extension: str) -> str:
+    place = "".join(f"-{p.code}" for p in (params.subdistrict, params.community) if p)
+    return f"leaderboard-{_month_text(params.month)}{place}.{extension}"
 
 
 def _cell(value):
@@ -166,15 +192,16 @@ class LeaderboardExportView(APIView):
                    responses={(200, "text/csv"): bytes, (200, XLSX_TYPE): bytes})
     @replica_reads()
     def get(self, request: Request, extension: str) -> HttpResponse:
-        month, community, _limit = _leaderboard_params(request)
-        rows = leaderboard(month=month, community=community)
+        params = _leaderboard_params(request)
+        rows = leaderboard(month=params.month, community=params.community,
+                           subdistrict=params.subdistrict)
         if extension == "csv":
             response = HttpResponse(leaderboard_csv(rows), content_type="text/csv; charset=utf-8")
         else:
-            response = HttpResponse(leaderboard_xlsx(rows, title=_month_text(month)),
+            response = HttpResponse(leaderboard_xlsx(rows, title=_month_text(params.month)),
                                     content_type=XLSX_TYPE)
         response["Content-Disposition"] = (
-            f'attachment; filename="{_export_name(month, community, extension)}"')
+            f'attachment; filename="{_export_name(params, extension)}"')
         response["Cache-Control"] = "private, no-store"
         return response
 

@@ -11,7 +11,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from civicmap.api.permissions import IsOfficeStaff
-from civicmap.errors import MSG_NOT_FOUND, Conflict, FieldError, NotFound
+from civicmap.errors import MSG_NOT_FOUND, Conflict, FieldError, NotFound, PermissionRefused
 from civicmap.i18n import name_field
 from civicmap.models import WGS84
 from civicmap.replica import replica_reads
@@ -125,7 +125,7 @@ class TriageQueueView(APIView):
         query = QueueQuery(data=request.query_params)
         query.is_valid(raise_exception=True)
         values = query.validated_data
-        cases = triage_queue(filters=QueueFilters(
+        cases = triage_queue(user=request.user, filters=QueueFilters(
             subdistrict_id=getattr(values.get("subdistrict"), "pk", None),
             community=values.get("community"), category=values.get("category"),
             stages=tuple(values.get("stage") or ("new",)), overdue=values["overdue"],
@@ -145,7 +145,8 @@ class TriageQueueView(APIView):
 
 class TriageBulkView(APIView):
     """POST /api/v1/office/queue/bulk/ — file or cancel many cases; each in its own
-    transaction, the answer says which were done and which refused."""
+    transaction, the answer says which were done and which refused (another subdistrict's
+    case among them: refused, the others done)."""
 
     permission_classes = [IsOfficeStaff]
 
@@ -159,7 +160,7 @@ class TriageBulkView(APIView):
                 case_act(case_id=case_id, action=form.validated_data["action"],
                          actor=request.user, reason=form.validated_data.get("reason", ""))
                 done.append(case_id)
-            except (Conflict, NotFound) as refusal:
+            except (Conflict, NotFound, PermissionRefused) as refusal:  # e.g. not its place
                 refused.append({"case": case_id, "message": str(refusal.errors[0].message)})
         return Response({"done": done, "refused": refused})
 
@@ -174,5 +175,5 @@ class RatesView(APIView):
         query.is_valid(raise_exception=True)
         values = query.validated_data
         return Response(rates_compute(
-            since=values["since"], until=values["until"],
+            user=request.user, since=values["since"], until=values["until"],
             subdistrict_id=getattr(values.get("subdistrict"), "pk", None)))

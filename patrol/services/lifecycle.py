@@ -17,6 +17,7 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -48,6 +49,7 @@ from issues.photos import photo_inspect
 from issues.services.cases import case_summary_recount
 from issues.services.photos import photo_store, stored_photos_cleanup
 from issues.services.points import case_points_award, case_points_revoke
+from issues.visibility import office_covers
 from patrol.models import Department, Rating, Task, VolunteerTeam
 from patrol.routing import Route, route_for_case
 from patrol.services.notify import notify
@@ -153,15 +155,21 @@ def action_effects(*, action: str, at: datetime, actor_id: int | None,
     return Effects()
 
 
-def _is_worker(actor, task: Task | None) -> bool:
-    """Whether the actor works this task: team member or leader, liaison, union staff."""
+def _is_worker(actor, task: Task | None, case: Case) -> bool:
+    """Whether the actor works this task: team member or leader, liaison, union staff of the
+    case's subdistrict."""
     if task is None or actor is None:
         return False
     if task.assignee_kind == Task.AssigneeKind.TEAM:
         return task.team.leader_id == actor.pk or task.team.members.filter(pk=actor.pk).exists()
     if task.assignee_kind == Task.AssigneeKind.DEPARTMENT:
         return task.department.liaisons.filter(pk=actor.pk).exists()
-    return user_has_role(actor, Role.UNION_STAFF)
+    return _union_covers(actor, case)
+
+
+def _union_covers(actor, case: Case) -> bool:
+    """Union staff whose work covers the case's subdistrict."""
+    return user_has_role(actor, Role.UNION_STAFF) and user_covers(actor, case.subdistrict_id)
 
 
 def _is_leader(actor, task: Task | None) -> bool:
@@ -176,10 +184,12 @@ def _reporter_or_confirmer(actor, case: Case) -> bool:
 
 
 def actor_may(*, actor, action: str, case: Case, task: Task | None) -> bool:
-    """Role rules per action (the table decides the stage rules)."""
+    """Role rules per action (the table decides the stage rules). The office's and the union's
+    actions are for the staff of the case's subdistrict (``civicmap.scopes``); a team or a
+    department acts on its own tasks wherever they are."""
     if actor is None:  # the system itself: intake auto-dispatch, the evaluation job
         return action in {CaseAction.DISPATCH, CaseAction.EVALUATE}
-    office = user_has_role(actor, Role.OFFICE_STAFF)
+    office = office_covers(actor, subdistrict_id=case.subdistrict_id)
     union_task = task is not None and task.assignee_kind == Task.AssigneeKind.UNION
     if action in OFFICE_ACTIONS and office:
         return True
@@ -188,16 +198,16 @@ def actor_may(*, actor, action: str, case: Case, task: Task | None) -> bool:
     if action == CaseAction.ESCALATE:
         return _is_leader(actor, task)
     if action in WORKER_ACTIONS:
-        return _is_worker(actor, task)
+        return _is_worker(actor, task, case)
     if action == CaseAction.ASSIGN:
         return office or _is_leader(actor, task)
     if action == CaseAction.REPLY:
-        return union_task and user_has_role(actor, Role.UNION_STAFF)
+        return union_task and _union_covers(actor, case)
     if action == CaseAction.RATE:
         return _reporter_or_confirmer(actor, case)
     if (action in {CaseAction.FILE, CaseAction.CANCEL, CaseAction.DISPATCH}
             and case.category.handler == Category.Handler.UNION):
-        return user_has_role(actor, Role.UNION_STAFF)
+        return _union_covers(actor, case)
     return False
 
 
@@ -305,16 +315,20 @@ def task_offer(*, case: Case, route: Route, at: datetime, actor=None) -> Task:
 
 
 def _route_from_params(context: ActionContext) -> Route:
+    """The team or department the office chose, or the routing's. A team of another
+    subdistrict, or a department serving another one only, is no choice for this case."""
     team_id, department_id = context.params.get("team"), context.params.get("department")
     if team_id and department_id:
         raise InvalidInput(FieldError("team", "ambiguous", MSG_BAD_TARGET))
+    place = context.case.subdistrict_id
     if team_id:
-        team = VolunteerTeam.objects.filter(pk=team_id).first()
+        team = VolunteerTeam.objects.filter(pk=team_id, subdistrict=place).first()
         if team is None:
             raise InvalidInput(FieldError("team", "unknown", MSG_UNKNOWN_TARGET))
         return Route(Task.AssigneeKind.TEAM, team=team)
     if department_id:
-        department = Department.objects.filter(pk=department_id).first()
+        department = Department.objects.filter(
+            Q(subdistrict=place) | Q(subdistrict__isnull=True), pk=department_id).first()
         if department is None:
             raise InvalidInput(FieldError("department", "unknown", MSG_UNKNOWN_TARGET))
         return Route(Task.AssigneeKind.DEPARTMENT, department=department)
@@ -444,7 +458,8 @@ def _evaluate(context: ActionContext) -> None:
 
 
 def _merge(context: ActionContext) -> None:
-    target = (Case.objects.select_for_update().filter(pk=context.params.get("into"))
+    target = (Case.objects.select_for_update()
+              .filter(pk=context.params.get("into"), subdistrict=context.case.subdistrict_id)
               .exclude(pk=context.case.pk).filter(stage__in=TRANSITIONS[CaseAction.SPLIT].case_from)
               .first())
     if target is None or target.category_id != context.case.category_id and not (

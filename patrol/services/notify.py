@@ -14,7 +14,12 @@ Who hears what:
   task and of a deadline coming close (``tasks_deadline_near_scan``);
 * a team leader and the office, of an escalation; the leader of an overdue task, the office of
   a task past its resolution deadline;
-* the offices of both subdistricts (and the district's), of a case transferred between them.
+* the offices of both subdistricts, of a case transferred between them.
+
+"The office" and "the union" are the staff of the case's own subdistrict (their membership,
+``civicmap.models.Membership``): 和义's office hears of 和义's cases, not of Nanyuan's. The district
+role (a membership with no subdistrict) hears of none: it sees every subdistrict's queue, rates
+and alerts when it looks, and a feed of every case of the district would drown it.
 
 Each notification has a once-only key per recipient (a unique constraint), so raising it twice,
 or from two workers at once, still gives one.
@@ -28,7 +33,6 @@ from django.contrib.auth import get_user_model
 
 from civicmap.models import Subdistrict
 from civicmap.roles import Role
-from civicmap.scopes import users_covering_q
 from issues.models import Case, CaseAction, CaseEvent
 from issues.selectors import photo_url
 from issues.visibility import NOTES_FOR_REPORTERS, case_is_public
@@ -43,28 +47,30 @@ RIDER_KINDS = {"case_filed", "case_dispatched", "case_closed", "case_cancelled"}
 # --- who hears it -------------------------------------------------------------------------------
 
 
+def _staff_in(role: Role, subdistrict_ids: list[int]) -> list:
+    """The accounts in ``role`` that work for one of these subdistricts (not the district
+    role)."""
+    return list(get_user_model().objects.filter(
+        groups__name=role.value, membership__subdistrict__in=subdistrict_ids).distinct())
+
+
+def _staff_of(role: Role, case: Case) -> list:
+    """The accounts in ``role`` that work for the case's subdistrict."""
+    return _staff_in(role, [case.subdistrict_id])
+
+
 def _task_workers(task: Task) -> list:
-    User = get_user_model()
     if task.assignee_kind == Task.AssigneeKind.TEAM:
         return [task.team.leader, *task.team.members.all()]
     if task.assignee_kind == Task.AssigneeKind.DEPARTMENT:
         return list(task.department.liaisons.all())
-    return list(User.objects.filter(groups__name=Role.UNION_STAFF.value))
+    return _staff_of(Role.UNION_STAFF, task.case)
 
 
 def _task_leaders(task: Task) -> list:
     if task.assignee_kind == Task.AssigneeKind.TEAM:
         return [task.team.leader]
     return _task_workers(task)
-
-
-def _office() -> list:
-    return list(get_user_model().objects.filter(groups__name=Role.OFFICE_STAFF.value))
-
-
-def _offices_covering(subdistrict_ids: list[int]) -> list:
-    return list(get_user_model().objects.filter(groups__name=Role.OFFICE_STAFF.value).filter(
-        users_covering_q(subdistrict_ids)).distinct())
 
 
 def _last_transfer(case: Case) -> tuple[CaseEvent, list[Subdistrict]] | None:
@@ -91,15 +97,15 @@ def _recipients(kind: str, case: Case | None, task: Task | None) -> list:
     if kind == "task_response_overdue":
         return _task_leaders(task)
     if kind == "task_resolution_overdue":
-        return _office()
+        return _staff_of(Role.OFFICE_STAFF, task.case)
     if kind == "case_escalated":
         previous = (Task.objects.filter(case=case, status=Task.Status.ESCALATED)
                     .select_related("team").order_by("-finished_at").first())
         leaders = [previous.team.leader] if previous and previous.team else []
-        return [*leaders, *_office()]
+        return [*leaders, *_staff_of(Role.OFFICE_STAFF, case)]
     if kind == "case_transferred":
         _event, places = _last_transfer(case)
-        return _offices_covering([place.pk for place in places])
+        return _staff_in(Role.OFFICE_STAFF, [place.pk for place in places])
     return []
 
 

@@ -10,7 +10,9 @@ from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
 from civicmap import coords
-from civicmap.api.fields import QueryTimeField, SubdistrictField
+from civicmap.api.fields import MSG_UNKNOWN_SUBDISTRICT, QueryTimeField, SubdistrictField
+from civicmap.errors import FieldError, PermissionRefused
+from civicmap.scopes import user_covers
 from stations.models import MAX_COVERAGE_RADIUS_M, Service
 from stations.selectors import (
     DEFAULT_NEED_WEIGHT,
@@ -30,6 +32,7 @@ MAX_VENUES = 500
 
 MSG_NOT_A_NUMBER = _("A finite number is required.")
 MSG_PERIOD_ORDER = _("since must be before until.")
+MSG_NOT_YOUR_PLACE = _("You do not work for this subdistrict.")
 
 
 class FiniteFloatField(serializers.FloatField):
@@ -84,7 +87,7 @@ class PeriodInput(serializers.Serializer):
     """Reports received in [since, until) in a subdistrict; default the last 90 days."""
 
     subdistrict = SubdistrictField(required=False,
-                                   help_text="subdistrict code; default the first one")
+                                   help_text="subdistrict code; default the reader's own")
     since = QueryTimeField(required=False)
     until = QueryTimeField(required=False)
     report_weight = FiniteFloatField(required=False, min_value=0, max_value=100,
@@ -98,7 +101,13 @@ class PeriodInput(serializers.Serializer):
         if since >= until:
             raise serializers.ValidationError({"since": MSG_PERIOD_ORDER})
         attrs["period"] = Period(since=since, until=until)
-        attrs["subdistrict"] = attrs.get("subdistrict") or subdistrict_default()
+        # The reader's own subdistrict by default; another one's is refused (civicmap.scopes).
+        user = self.context.get("user")
+        attrs["subdistrict"] = attrs.get("subdistrict") or subdistrict_default(user=user)
+        if attrs["subdistrict"] is None:
+            raise serializers.ValidationError({"subdistrict": MSG_UNKNOWN_SUBDISTRICT})
+        if user is not None and not user_covers(user, attrs["subdistrict"].pk):
+            raise PermissionRefused(FieldError("subdistrict", "not_yours", MSG_NOT_YOUR_PLACE))
         return attrs
 
 

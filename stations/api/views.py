@@ -29,6 +29,7 @@ from civicmap.i18n import name_field
 from civicmap.models import WGS84
 from civicmap.replica import replica_reads
 from civicmap.roles import Role
+from civicmap.scopes import in_scope_q
 from stations.api.serializers import (
     COORD_SYSTEMS,
     CheckInInput,
@@ -81,8 +82,10 @@ STATION_FIELDS = ("name_zh", "name_en", "venue_type", "address_zh", "lon", "lat"
                   "opening_hours", "services", "coverage_radius_m", "is_active")
 
 
-def _valid(serializer_class, data) -> dict:
-    serializer = serializer_class(data=data)
+def _valid(serializer_class, data, *, user=None) -> dict:
+    """The input's validated values; ``user``: the reader, whose subdistricts a period's
+    place must be (``PeriodInput``)."""
+    serializer = serializer_class(data=data, context={"user": user})
     serializer.is_valid(raise_exception=True)
     return serializer.validated_data
 
@@ -123,7 +126,7 @@ class StationListView(APIView):
         for required in ("lon", "lat", "opening_hours", "services", "venue_type",
                          "name_zh", "name_en"):
             fields.setdefault(required, None)
-        station, created = station_save(**fields)
+        station, created = station_save(actor=request.user, **fields)
         return Response(_station_detail(station),
                         status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
@@ -184,7 +187,7 @@ class CoverageView(APIView):
     @extend_schema(parameters=[CoverageQuery], responses={200: dict})
     @replica_reads()
     def get(self, request: Request) -> Response:
-        values = _valid(CoverageQuery, request.query_params)
+        values = _valid(CoverageQuery, request.query_params, user=request.user)
         return Response(coverage_summary(
             period=values["period"], subdistrict=values["subdistrict"],
             report_weight=values["report_weight"],
@@ -227,11 +230,11 @@ class SitingView(APIView):
     @extend_schema(parameters=[SitingInput], responses={200: dict})
     @replica_reads()
     def get(self, request: Request) -> Response:
-        return self._answer(_valid(SitingInput, request.query_params))
+        return self._answer(_valid(SitingInput, request.query_params, user=request.user))
 
     @extend_schema(request=SitingInput, responses={200: dict})
     def post(self, request: Request) -> Response:
-        return self._answer(_valid(SitingInput, request.data))
+        return self._answer(_valid(SitingInput, request.data, user=request.user))
 
     def _answer(self, values: dict) -> Response:
         subdistrict = values["subdistrict"]
@@ -294,7 +297,8 @@ class VisitsView(APIView):
     @replica_reads()
     def get(self, request: Request) -> Response:
         values = _valid(VisitsQuery, request.query_params)
-        return Response(checkin_visits(since=values.get("since"), until=values.get("until")))
+        return Response(checkin_visits(user=request.user, since=values.get("since"),
+                                       until=values.get("until")))
 
 
 def _token_detail(token) -> dict:
@@ -307,6 +311,11 @@ def _token_detail(token) -> dict:
     }
 
 
+def _station_of(user, station_id: int) -> Station:
+    """A station of the subdistricts ``user`` works for; another subdistrict's is a 404."""
+    return get_object_or_404(Station.objects.filter(in_scope_q(user)), pk=station_id)
+
+
 class StationTokenView(APIView):
     """The station's current check-in code (made on first use), for printing."""
 
@@ -314,7 +323,7 @@ class StationTokenView(APIView):
 
     @extend_schema(responses={200: dict})
     def get(self, request: Request, station_id: int) -> Response:
-        station = get_object_or_404(Station, pk=station_id)
+        station = _station_of(request.user, station_id)
         return Response(_token_detail(station_token_ensure(station=station, actor=request.user)))
 
 
@@ -325,7 +334,7 @@ class StationTokenRotateView(APIView):
 
     @extend_schema(request=None, responses={201: dict})
     def post(self, request: Request, station_id: int) -> Response:
-        station = get_object_or_404(Station, pk=station_id)
+        station = _station_of(request.user, station_id)
         token = station_token_rotate(station=station, actor=request.user)
         return Response(_token_detail(token), status=status.HTTP_201_CREATED)
 
@@ -337,7 +346,7 @@ class StationTokenQrView(APIView):
 
     @extend_schema(responses={(200, "image/svg+xml"): bytes})
     def get(self, request: Request, station_id: int) -> HttpResponse:
-        station = get_object_or_404(Station, pk=station_id)
+        station = _station_of(request.user, station_id)
         token = station_token_ensure(station=station, actor=request.user)
         payload = token_qr_payload(station_id=station.pk, short_code=token.short_code)
         svg = segno.make(payload, error="m").svg_inline(scale=8, border=4)
@@ -347,12 +356,14 @@ class StationTokenQrView(APIView):
 
 
 class StationExportView(APIView):
+    """The stations of the union staff's subdistricts as CSV or GeoJSON."""
+
     permission_classes = [UnionStaffOnly]
 
     @extend_schema(parameters=[ExportQuery], responses={200: bytes})
     def get(self, request: Request) -> HttpResponse:
         values = _valid(ExportQuery, request.query_params)
-        stations = Station.objects.order_by("name_zh")
+        stations = Station.objects.filter(in_scope_q(request.user)).order_by("name_zh")
         if values["file_type"] == "csv":
             response = HttpResponse(stations_to_csv(stations), content_type="text/csv")
             response["Content-Disposition"] = 'attachment; filename="stations.csv"'
@@ -374,5 +385,5 @@ class StationImportView(APIView):
         if upload.size > MAX_IMPORT_BYTES:  # before reading it into memory
             raise InvalidInput(FieldError("file", "too_large", MSG_FILE_TOO_LARGE))
         rows = rows_from_upload(name=upload.name, content=upload.read())
-        result = stations_import(rows=rows)
+        result = stations_import(rows=rows, actor=request.user)
         return Response({"created": result.created, "updated": result.updated})

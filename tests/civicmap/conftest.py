@@ -46,6 +46,11 @@ class Demo:
     of ``private_case``; ``private_photo`` rider1's photo of a private report (an elderly
     resident in difficulty, Chengyuan) that only its reporter and staff may see. ``report`` and
     ``private_report`` are the reports of ``case`` and ``private_case`` (Open311's ids).
+
+    In 和义 (Heyi), beside Nanyuan, rider2 reported from the app: ``heyi_case`` (public, new),
+    ``heyi_private_case`` (private, new), ``heyi_need_case`` (a rider's own need, with the
+    union at intake) and ``heyi_task_case`` (public, dispatched by office_heyi1 to a team of
+    Heyi's made here, ``heyi_matrix``): the cross-subdistrict rows of the matrix.
     """
 
     case: int
@@ -64,7 +69,12 @@ class Demo:
     report: int
     private_report: int
     rider_token: str
+    heyi_case: int
+    heyi_private_case: int
+    heyi_need_case: int
+    heyi_task_case: int
     rider_description: str = "垃圾暴露 门牌 12 号"
+    heyi_description: str = "和义 垃圾 门牌 21 号"
     worker_note: str = "已清理 联系 13800009999 门牌 9 号"
 
 
@@ -82,6 +92,7 @@ def demo(reference_data, settings, tmp_path) -> Demo:
     from tests.issues.helpers import post_report
     from tests.patrol.helpers import (
         CHENGYUAN,
+        HEYI_XILI_1,
         HUAIFANG,
         act,
         case_in_stage,
@@ -107,6 +118,7 @@ def demo(reference_data, settings, tmp_path) -> Demo:
     proof = private.tasks.exclude(proof_photo=None).first().proof_photo
     for pending in (photo, private_photo, proof):
         photo_renditions_make_task(pending.pk)
+    heyi = _heyi_cases(post_report, issues_client, community_points(HEYI_XILI_1), act)
     notification = Notification.objects.order_by("pk").first()
     station = Station.objects.order_by("pk").first()
     token = station_token_ensure(station=station)
@@ -119,5 +131,30 @@ def demo(reference_data, settings, tmp_path) -> Demo:
         station_point=(station.location.x, station.location.y),
         case_point=community_points(HUAIFANG)[3],
         report=public.reports.get().pk, private_report=private.reports.get().pk,
-        rider_token=Token.objects.get(user__username="rider1").key,
+        rider_token=Token.objects.get(user__username="rider1").key, **heyi,
     )
+
+
+def _heyi_cases(post_report, issues_client, points, act) -> dict[str, int]:
+    """rider2's reports in Heyi (see ``Demo``), and the Heyi team that has one's task."""
+    from django.contrib.auth import get_user_model
+
+    from civicmap.models import Subdistrict
+    from patrol.models import VolunteerTeam
+
+    def reported(category: str, point: int) -> int:
+        lon, lat = points[point]
+        posted = post_report(issues_client("rider2"), category=category, lon=lon, lat=lat,
+                             description=Demo.heyi_description)
+        assert posted.status_code == 201, posted.content
+        return posted.json()["properties"]["case"]
+
+    leader = get_user_model().objects.create_user("heyi_matrix_lead")
+    team = VolunteerTeam.objects.create(
+        code="heyi_matrix", team_type="civility", name_zh="和义矩阵队", name_en="Heyi matrix",
+        subdistrict=Subdistrict.objects.get(code="110106016"), leader=leader)
+    task_case = reported("E0101", 3)
+    act(task_case, "file", "office_heyi1")
+    act(task_case, "dispatch", "office_heyi1", team=team.pk)
+    return {"heyi_case": reported("E0101", 0), "heyi_private_case": reported("L0101", 1),
+            "heyi_need_case": reported("L0201", 2), "heyi_task_case": task_case}

@@ -28,7 +28,7 @@ from rest_framework.authtoken.models import Token
 
 from civicmap.admin_access import ServiceWrittenAdminMixin, SuperuserOnlyAdminMixin
 from civicmap.admin_widgets import OfflineGISModelAdmin, OfflineOSMWidget
-from civicmap.models import CommunityGrid, Subdistrict, UnitGrid
+from civicmap.models import CommunityGrid, Membership, Subdistrict, UnitGrid
 from civicmap.roles import (
     ADMIN_ROLES,
     ROLE_PERMISSIONS,
@@ -97,6 +97,12 @@ EXPECTED: dict[tuple[str, str], tuple[int, ...]] = {
     ("auth.user", "delete"): row(403, 403, 200),
     ("auth.user", "history"): row(403, 403, 200),
     ("auth.user", "password_change"): row(403, 403, 200),
+    # Where each staff account works (civicmap.scopes): the superuser's alone, like accounts.
+    ("civicmap.membership", "changelist"): row(403, 403, 200),
+    ("civicmap.membership", "add"): row(403, 403, 200),
+    ("civicmap.membership", "change"): row(403, 403, 200),
+    ("civicmap.membership", "delete"): row(403, 403, 200),
+    ("civicmap.membership", "history"): row(403, 403, 200),
     # The geography: the office reads the grids; only the superuser edits.
     ("civicmap.subdistrict", "changelist"): row(403, 403, 200),
     ("civicmap.subdistrict", "add"): row(403, 403, 200),
@@ -271,6 +277,7 @@ def objects(reference_data, settings) -> Objects:
         "auth.group": Group.objects.get(name=Role.OFFICE_STAFF.value),
         "auth.user": user("admin"),
         "civicmap.subdistrict": Subdistrict.objects.first(),
+        "civicmap.membership": Membership.objects.get(user__username="office1"),
         "civicmap.communitygrid": CommunityGrid.objects.first(),
         "civicmap.unitgrid": UnitGrid.objects.first(),
         "issues.categorygroup": CategoryGroup.objects.first(),

@@ -53,14 +53,22 @@ ROLE_USERS: dict[str, str | None] = {
     "office": "office1",
     "union": "union1",
     "admin": "admin",
+    # Issue 16, roles by subdistrict: the same roles in 和义 (Heyi), and the district role (an
+    # office account whose membership is the whole district). office1 and union1 are Nanyuan's.
+    "office_heyi": "office_heyi1",
+    "union_heyi": "union_heyi1",
+    "office_district": "office_district",
 }
 ROLES = tuple(ROLE_USERS)
 SIGNED_IN = frozenset(ROLES) - {"anonymous"}
-# Who may read a worker's hand-in note on the demo case: the office, the admin and the team that
-# handles it (hk_lead's), not its reporter; and rider1's description of the new case (no team
-# has it yet): the office, the admin and rider1 (docs/SECURITY.md, issue 14 item 5).
-NOTE_READERS = frozenset({"team_leader", "office", "admin"})
-DESCRIPTION_READERS = frozenset({"rider", "office", "admin"})
+# Who may read a worker's hand-in note on the demo case: Nanyuan's office, the district's, the
+# admin and the team that handles it (hk_lead's), not its reporter; and rider1's description of
+# the new case (no team has it yet): those offices, the admin and rider1 (docs/SECURITY.md,
+# issue 14 item 5). Heyi's office reads neither: the demo cases are Nanyuan's.
+NOTE_READERS = frozenset({"team_leader", "office", "office_district", "admin"})
+DESCRIPTION_READERS = frozenset({"rider", "office", "office_district", "admin"})
+# rider2's description of a Heyi case: Heyi's office, the district's, the admin and rider2.
+HEYI_READERS = frozenset({"other_rider", "office_heyi", "office_district", "admin"})
 DEMO_PASSWORD = "nanyuan-demo-2026"
 OPEN311_FORMAT = "json"
 
@@ -72,19 +80,28 @@ def E(default: int, **roles: int) -> dict[str, int]:  # noqa: N802  (reads as a 
     return {role: roles.get(role, default) for role in ROLES}
 
 
-# Frequent shapes.
+# Frequent shapes. A route for a role (office, union) is a route for that role in every
+# subdistrict; what it shows or does is its subdistrict's (the rows named [Nanyuan] / [heyi]).
+OFFICES = {"office": 200, "office_heyi": 200, "office_district": 200, "admin": 200}
+UNIONS = {"union": 200, "union_heyi": 200, "admin": 200}
 PUBLIC = E(200)
 API_SIGNED_IN = E(200, anonymous=401)
 PAGE_SIGNED_IN = E(200, anonymous=302)
-OFFICE_API = E(403, anonymous=401, office=200, admin=200)
-UNION_API = E(403, anonymous=401, union=200, admin=200)
+OFFICE_API = E(403, anonymous=401, **OFFICES)
+UNION_API = E(403, anonymous=401, **UNIONS)
 RIDER_API = E(403, anonymous=401, rider=200, other_rider=200)
 RIDER_POST = E(403, anonymous=401, rider=201, other_rider=201)
-UNION_POST = E(403, anonymous=401, union=201, admin=201)
-STATION_STAFF = E(403, anonymous=401, office=200, union=200, admin=200)
-PRIVATE_CASE = E(404, anonymous=401, rider=200, office=200, admin=200)
-OFFICE_ONLY = E(404, office=200, admin=200)
-OFFICE_PAGE = E(403, office=200, admin=200)
+STATION_STAFF = E(403, anonymous=401, **{**OFFICES, **UNIONS})
+OFFICE_PAGE = E(403, **OFFICES)
+# A Nanyuan case's private parts: Nanyuan's office, the district's and the admin (and rider1,
+# its reporter, where said); Heyi's office and union see what the public sees.
+NANYUAN_OFFICES = {"office": 200, "office_district": 200, "admin": 200}
+PRIVATE_CASE = E(404, anonymous=401, rider=200, **NANYUAN_OFFICES)
+OFFICE_ONLY = E(404, **NANYUAN_OFFICES)
+# A station of Nanyuan's: Heyi's union staff may not change it or print its code.
+UNION_POST = E(403, anonymous=401, union=201, admin=201, union_heyi=400)
+NANYUAN_STATION = E(403, anonymous=401, union=200, admin=200, union_heyi=404)
+HEYI_OFFICES = {"office_heyi": 200, "office_district": 200, "admin": 200}
 
 
 @dataclass(frozen=True)
@@ -244,13 +261,15 @@ MATRIX: dict[tuple[str, str], Row] = {
     # Union staff do not handle L0101 (the sunset team does): today they see it (item 9).
     ("photo[private report]", "GET"): Row(
         url("photo", photo_id=lambda d: d.private_photo, rendition="display"),
-        E(404, rider=200, office=200, admin=200), hole="item 9: union=200 today"),
+        E(404, rider=200, **NANYUAN_OFFICES), hole="item 9: union=200 today"),
     # A proof photo of a private case: the office and whoever handles the case (the sunset
     # team, none of these roles), not even the reporter; today any signed-in user (item 4).
     ("photo[private proof]", "GET"): Row(
         url("photo", photo_id=lambda d: d.proof_photo, rendition="display"), OFFICE_ONLY,
         hole="item 4: 200 for every signed-in role today"),
     ("leaderboard", "GET"): Row(url("leaderboard"), API_SIGNED_IN),
+    ("leaderboard[heyi]", "GET"): Row(lambda d: reverse("leaderboard") + "?subdistrict=110106016",
+                                      API_SIGNED_IN),
     ("leaderboard-export", "GET"): Row(url("leaderboard-export", extension="csv"), UNION_API),
     ("my-points", "GET"): Row(url("my-points"), RIDER_API),
     # /api/v1/: the case lifecycle
@@ -269,10 +288,46 @@ MATRIX: dict[tuple[str, str], Row] = {
                                      hidden=_rider_description, sees=DESCRIPTION_READERS),
     ("case-events[private]", "GET"): Row(url("case-events", case_id=_private_case),
                                          PRIVATE_CASE),
+    # A Nanyuan case: Heyi's office sees it (public) and may not act on it.
     ("case-action", "POST"): Row(url("case-action", case_id=_new_case, action="file"),
-                                 OFFICE_API, fixed({}), "json"),
+                                 E(403, anonymous=401, **NANYUAN_OFFICES), fixed({}), "json"),
     ("case-action[verify]", "POST"): Row(url("case-action", case_id=_case, action="verify"),
-                                         OFFICE_API, fixed({}), "json"),
+                                         E(403, anonymous=401, **NANYUAN_OFFICES), fixed({}),
+                                         "json"),
+    # Issue 16: a case in 和义 (Heyi). Nanyuan's office reads its public parts (not rider2's
+    # words), cannot file it (403) and, of a private one, not even that (404); Heyi's office
+    # and the district's can.
+    ("case-detail[heyi]", "GET"): Row(url("case-detail", case_id=lambda d: d.heyi_case),
+                                      API_SIGNED_IN, hidden=lambda d: d.heyi_description,
+                                      sees=HEYI_READERS),
+    ("case-detail[heyi private]", "GET"): Row(
+        url("case-detail", case_id=lambda d: d.heyi_private_case),
+        E(404, anonymous=401, other_rider=200, **HEYI_OFFICES)),
+    ("case-events[heyi private]", "GET"): Row(
+        url("case-events", case_id=lambda d: d.heyi_private_case),
+        E(404, anonymous=401, other_rider=200, **HEYI_OFFICES)),
+    ("case-action[heyi file]", "POST"): Row(
+        url("case-action", case_id=lambda d: d.heyi_case, action="file"),
+        E(403, anonymous=401, **HEYI_OFFICES), fixed({}), "json"),
+    ("case-action[heyi private file]", "POST"): Row(
+        url("case-action", case_id=lambda d: d.heyi_private_case, action="file"),
+        E(404, anonymous=401, other_rider=403, **HEYI_OFFICES), fixed({}), "json"),
+    # A rider's own need in Heyi: Heyi's union replies; Nanyuan's may not even read it.
+    ("case-action[heyi reply]", "POST"): Row(
+        url("case-action", case_id=lambda d: d.heyi_need_case, action="reply"),
+        E(404, anonymous=401, other_rider=403, office_heyi=403, office_district=403,
+          union_heyi=200, admin=200), fixed({"note": "已联系"}), "json"),
+    # A Heyi team's task: no Nanyuan team, liaison or office acts on it (hk_lead, cw_vol1,
+    # liaison_municipal: 403 on a public case).
+    ("case-action[heyi accept]", "POST"): Row(
+        url("case-action", case_id=lambda d: d.heyi_task_case, action="accept"),
+        E(403, anonymous=401), fixed({}), "json"),
+    ("triage-queue[heyi]", "GET"): Row(url("triage-queue"), OFFICE_API,
+                                       hidden=lambda d: f'"id":{d.heyi_case},',
+                                       sees=frozenset(HEYI_OFFICES)),
+    ("triage-queue[heyi filter]", "GET"): Row(
+        lambda d: reverse("triage-queue") + "?subdistrict=110106016", OFFICE_API,
+        hidden=lambda d: f'"id":{d.heyi_case},', sees=frozenset(HEYI_OFFICES)),
     ("task-list", "GET"): Row(url("task-list"), API_SIGNED_IN),
     ("triage-queue", "GET"): Row(url("triage-queue"), OFFICE_API),
     ("triage-bulk", "POST"): Row(url("triage-bulk"), OFFICE_API, _bulk, "json"),
@@ -302,12 +357,15 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("station-checkins", "POST"): Row(url("station-checkins"), RIDER_POST, _checkin, "json"),
     ("station-visits", "GET"): Row(url("station-visits"), UNION_API),
     ("station-export", "GET"): Row(url("station-export"), UNION_API),
-    ("station-import", "POST"): Row(url("station-import"), UNION_API, _station_csv,
-                                    "multipart"),
-    ("station-token", "GET"): Row(url("station-token", station_id=_station), UNION_API),
+    ("station-import", "POST"): Row(url("station-import"),
+                                    E(403, anonymous=401, union=200, admin=200, union_heyi=400),
+                                    _station_csv, "multipart"),
+    ("station-token", "GET"): Row(url("station-token", station_id=_station), NANYUAN_STATION),
     ("station-token-rotate", "POST"): Row(url("station-token-rotate", station_id=_station),
-                                          UNION_POST, fixed({}), "json"),
-    ("station-token-qr", "GET"): Row(url("station-token-qr", station_id=_station), UNION_API),
+                                          E(403, anonymous=401, union=201, admin=201,
+                                            union_heyi=404), fixed({}), "json"),
+    ("station-token-qr", "GET"): Row(url("station-token-qr", station_id=_station),
+                                     NANYUAN_STATION),
     # Open311 GeoReport v2: key-authenticated, the same for every signed-in role
     ("open311-discovery", "GET"): Row(url("open311-discovery", fmt=OPEN311_FORMAT), PUBLIC),
     ("open311-services", "GET"): Row(url("open311-services", fmt=OPEN311_FORMAT), PUBLIC),
@@ -335,7 +393,7 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("frontend:map", "GET"): Row(url("frontend:map"), PUBLIC),
     ("frontend:map-hourly", "GET"): Row(url("frontend:map-hourly"), PUBLIC),
     ("frontend:map-uncovered", "GET"): Row(url("frontend:map-uncovered"), OFFICE_PAGE),
-    ("frontend:office", "GET"): Row(url("frontend:office"), E(302, office=200, admin=200)),
+    ("frontend:office", "GET"): Row(url("frontend:office"), E(302, **OFFICES)),
     ("frontend:office-cases", "GET"): Row(url("frontend:office-cases"), OFFICE_PAGE),
     ("frontend:rider", "GET"): Row(url("frontend:rider"), PUBLIC),
     ("frontend:rider-sw", "GET"): Row(url("frontend:rider-sw"), PUBLIC),

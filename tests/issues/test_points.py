@@ -26,6 +26,7 @@ from issues.services.points import (
 )
 from tests.patrol.helpers import (
     API,
+    HEYI_XILI_1,
     act,
     app_report,
     client_for,
@@ -274,6 +275,36 @@ def test_the_leaderboard_shows_display_names_only_and_leaves_out_zero_and_inacti
     text = answer.content.decode()
     for secret in ["rider1", "NY2026-0001", "13800000001"]:  # username, member no., phone
         assert secret not in text
+
+
+@db
+def test_a_subdistrict_board_counts_the_points_earned_on_its_cases(reference_data):
+    """Riders belong to the district union: one account and one total; the board of a
+    subdistrict counts what they earned on its cases, the default board everything."""
+    heyi = report("E0101", community=HEYI_XILI_1, reporter="rider2").case
+    nanyuan = report("E0101", reporter="rider1").case
+    entry("rider2", 12, cst(2026, 3, 5, 12), case=heyi)
+    entry("rider2", 5, cst(2026, 3, 6, 12), case=nanyuan)
+    entry("rider1", 8, cst(2026, 3, 6, 12), case=nanyuan)
+
+    def board(**params) -> dict:
+        return client_for("rider1").get(LEADERBOARD, {"month": "2026-03", **params}).json()
+
+    heyi_board = board(subdistrict="110106016")
+    assert heyi_board["subdistrict"]["code"] == "110106016"
+    assert [(r["display_name"], r["points"]) for r in heyi_board["riders"]] == [
+        (NAMES["rider2"], 12)]
+    assert [(r["display_name"], r["points"]) for r in board(subdistrict="110106005")[
+        "riders"]] == [(NAMES["rider1"], 8), (NAMES["rider2"], 5)]
+    district = board()
+    assert "subdistrict" not in district  # the district's board answers as before
+    assert [(r["display_name"], r["points"]) for r in district["riders"]] == [
+        (NAMES["rider2"], 17), (NAMES["rider1"], 8)]
+    exported = client_for("union_heyi1").get(export_url("csv"), {
+        "month": "2026-03", "subdistrict": "110106016"})
+    assert exported["Content-Disposition"] == (
+        'attachment; filename="leaderboard-2026-03-110106016.csv"')
+    assert client_for("rider1").get(LEADERBOARD, {"subdistrict": "1"}).status_code == 400
 
 
 @db

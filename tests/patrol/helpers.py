@@ -49,6 +49,7 @@ API = "/api/v1"
 HUAIFANG = "110106005010"  # 槐房社区: civility_east, sunset, housekeeper
 XINGONG = "110106005001"  # 新宫社区: civility_west, sunset, housekeeper
 CHENGYUAN = "110106005007"  # 诚苑社区: civility_east, sunset, housekeeper
+HEYI_XILI_1 = "110106016001"  # 和义西里第一社区, in 和义 (Heyi), beside Nanyuan
 
 # A contact that only office staff (and union staff for riders' needs) may ever see.
 SECRET_PHONE = "13912340000"
@@ -67,15 +68,16 @@ def cst(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> date
 
 @cache
 def community_points(code: str) -> tuple[tuple[float, float], ...]:
-    """WGS 84 points well inside a community grid, at least about 213 m apart.
+    """WGS 84 points well inside a community grid (of any loaded subdistrict), at least about
+    213 m apart.
 
     A lattice of 0.0025° of longitude (about 213 m at 39.8°N) by 0.002° of latitude (about
     222 m), kept where it lies more than 0.0004° (about 34 m) inside the community's boundary.
     The widest duplicate radius of the catalogue is 150 m, so reports at two different points
     never merge into one case; reports at one point (same category, within its window) do.
     """
-    path = Path(settings.BASE_DIR) / "fixtures" / "nanyuan_geography.geojson"
-    features = json.loads(path.read_text(encoding="utf-8"))["features"]
+    features = [feature for path in sorted((Path(settings.BASE_DIR) / "fixtures").glob(
+        "*_geography.geojson")) for feature in json.loads(path.read_text("utf-8"))["features"]]
     feature = next(f for f in features if f["properties"].get("layer") == "community"
                    and f["properties"]["code"] == code)
     boundary = GEOSGeometry(json.dumps(feature["geometry"]))
