@@ -13,14 +13,14 @@ from datetime import datetime
 
 from django.contrib.gis.db.models.functions import Distance, GeometryDistance
 from django.contrib.gis.geos import Point
-from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet
+from django.db.models import Count, Exists, F, OuterRef, Prefetch, Q, QuerySet
 from django.utils import timezone
 
 from civicmap.i18n import name_field
 from civicmap.roles import Role, user_has_role
 from civicmap.scopes import in_scope_q
 from issues.hooks import TaskHandling
-from issues.models import LIVE_TASK_STATUSES, Case, Stage
+from issues.models import LIVE_TASK_STATUSES, Case, Report, Stage
 from issues.visibility import case_visible_to
 from patrol.models import Department, Rating, Task, VolunteerTeam
 
@@ -207,8 +207,9 @@ def case_detail_for_user(*, case_id: int, user) -> Case | None:
     """One case if the user may read it (``issues.visibility``: public cases for all; private
     ones for the office staff of their subdistrict, their handlers and their reporters), else
     None."""
+    reports = Report.objects.select_related("category", "subdistrict")
     case = (Case.objects.select_related("category", "subdistrict", "community_grid", "unit_grid")
-            .prefetch_related("reports__photos", "reports__category", "reports__subdistrict",
+            .prefetch_related(Prefetch("reports", queryset=reports), "reports__photos",
                               "tasks__team",
                               "tasks__department", "tasks__proof_photo")
             .filter(pk=case_id).first())

@@ -127,6 +127,7 @@ def office_map_build(*, grids: Sequence[CommunityStats], basemap: Basemap, feed_
                 "noActions": _("Nothing to do here now."), "new": _("New"),
                 "reportCount": _("Reports: %(count)s"), "close": _("Close"),
                 "transferTo": _("Transfer to the subdistrict"),
+                "transferred": _("Transferred: the case is now that subdistrict's office's."),
             },
         }).add_to(fmap)
     map_assets_check(fmap)

@@ -55,7 +55,13 @@ class CaseActionView(APIView):
         form.is_valid(raise_exception=True)
         if case_detail_for_user(case_id=case_id, user=request.user) is None:
             raise NotFound(FieldError(None, "not_found", MSG_NOT_FOUND))
-        case_act(case_id=case_id, action=action, actor=request.user, **form.validated_data)
+        case = case_act(case_id=case_id, action=action, actor=request.user,
+                        **form.validated_data)
+        if case_detail_for_user(case_id=case_id, user=request.user) is None:
+            # Done, and no longer the actor's to read (a private case transferred away): say
+            # where it went, nothing more.
+            return Response({"id": case.pk, "stage": case.stage,
+                             "subdistrict": case.subdistrict.code})
         return _case_response(request, case_id)
 
 

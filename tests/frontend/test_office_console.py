@@ -134,9 +134,10 @@ def test_a_case_near_the_border_is_transferred_from_the_console(console_data, li
     assert select.get_attribute("aria-label") == "移交至街道"
     page.fill(".office-note", "在和义街道一侧")
     page.click('.office-action[data-action="transfer"]')
-    page.wait_for_selector(
-        f'.office-case[data-case="{case_id}"] .office-stage[data-stage="{Stage.FILED}"]',
-        timeout=15_000)
+    # Heyi's now: out of Nanyuan's office's list, with a word saying so.
+    page.wait_for_selector(f'.office-case[data-case="{case_id}"]', state="detached",
+                           timeout=15_000)
+    assert "已移交" in page.inner_text("#office-detail .office-message")
     case = Case.objects.select_related("subdistrict").get(pk=case_id)
     assert (case.subdistrict.code, case.stage) == (heyi, Stage.FILED)
     watched.assert_clean()

@@ -57,7 +57,7 @@ def test_each_office_queues_its_own_subdistrict_and_the_district_every_one(cases
                                                HTTP_ACCEPT_LANGUAGE="en")
     assert answer.status_code == 400
     assert answer.json()["errors"][0] == {"field": "subdistrict", "code": "unknown",
-                                          "message": "Unknown subdistrict."}
+                                          "message": "Unknown subdistrict code."}
 
 
 def test_an_office_acts_only_in_its_subdistrict(cases):

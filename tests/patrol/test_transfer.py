@@ -89,8 +89,9 @@ def test_office_transfers_a_filed_case_near_the_border_to_heyi(reference_data):
     assert (event.action, event.from_stage, event.to_stage, event.note, event.data,
             event.actor.username) == (CaseAction.TRANSFER, Stage.FILED, Stage.FILED, REASON,
                                       {"from": NANYUAN, "to": HEYI}, "office1")
-    # Both offices hear of it (and the district's), Donggaodi's does not.
-    assert office_recipients(case) == {"office1", "office2", "office_heyi1", "office_district"}
+    # Both offices hear of it; Donggaodi's does not, nor the district role (D-051: it reads
+    # every queue, it is not sent each case).
+    assert office_recipients(case) == {"office1", "office2", "office_heyi1"}
     note = Notification.objects.filter(case=case, kind="case_transferred").first()
     assert (note.data["from"]["zh"], note.data["to"]["zh"], note.data["reason"]) == (
         "南苑街道", "和义街道", REASON)
@@ -267,3 +268,17 @@ def test_only_the_cases_own_office_or_the_district_may_transfer(reference_data, 
     assert answer.status_code in ({403} if actor.startswith("hk_") else {403, 404}), answer.content
     assert untouched(case) == before
     assert Task.objects.get(case=case).status == TaskStatus.OFFERED
+
+
+@db
+def test_a_private_case_transferred_away_answers_where_it_went_and_nothing_more(reference_data):
+    """Nanyuan's office may no longer read a private case once it is Heyi's: the action's
+    answer says it is done and where the case went, not the case."""
+    case = nanyuan_case_near_heyi(category="L0101")
+    act(case, CaseAction.FILE, "office1", at=cst(2026, 9, 14, 10))
+    answer = client_for("office1").post(url(case, CaseAction.TRANSFER),
+                                        {"subdistrict": HEYI, "reason": REASON})
+    assert answer.status_code == 200, answer.content
+    assert answer.json() == {"id": case.pk, "stage": Stage.FILED, "subdistrict": HEYI}
+    assert client_for("office1").get(url(case)).status_code == 404
+    assert client_for("office_heyi1").get(url(case)).json()["subdistrict"] == HEYI

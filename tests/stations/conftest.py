@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from civicmap.models import Membership
 from stations.models import Station
 from tests.stations.helpers import ROLE_USERS, client_for, square_subdistrict_create
 
@@ -18,6 +19,16 @@ def clients(reference_data):
 def square(reference_data):
     """The 1 km test square subdistrict (see helpers.square_subdistrict_create)."""
     return square_subdistrict_create()
+
+
+@pytest.fixture
+def staff_of_square(square):
+    """The demo office and union staff work for the test square in this test (their
+    Membership), so that its coverage and siting are theirs to read (civicmap.scopes)."""
+    Membership.objects.filter(user__username__in=[ROLE_USERS["office_staff"],
+                                                  ROLE_USERS["union_staff"]]
+                              ).update(subdistrict=square)
+    return square
 
 
 @pytest.fixture

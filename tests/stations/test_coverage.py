@@ -146,7 +146,7 @@ def test_inactive_stations_cover_nothing(worked_square):
     assert summary["subdistrict"]["covered_area_m2"] == 0
 
 
-def test_coverage_api_for_staff_only(clients, worked_square):
+def test_coverage_api_for_staff_only(clients, worked_square, staff_of_square):
     params = {"subdistrict": "110106999", "since": "2026-10-01T00:00:00+08:00",
               "until": "2026-12-01T00:00:00+08:00"}
     for role in ("anonymous", "rider", "volunteer"):

@@ -247,7 +247,8 @@ def test_siting_on_unit_grid_centres_picks_the_dense_grid_first(square, no_stati
 
 
 @pytest.mark.django_db
-def test_siting_api_for_staff_with_venues_and_bad_input(clients, two_sides_square):
+def test_siting_api_for_staff_with_venues_and_bad_input(clients, two_sides_square,
+                                                        staff_of_square):
     body = {"subdistrict": "110106999", "k": 2, "radius_m": 100, "candidates": _venues(),
             "since": "2026-10-01T00:00:00+08:00", "until": "2026-12-01T00:00:00+08:00"}
     assert clients["rider"].post(SITING_URL, body, format="json").status_code == 403

@@ -324,7 +324,12 @@
           return body;
         });
       }).then(function () {
-        select(id);
+        if (action === "transfer") {  // no longer this office's case: out of its list
+          detail.textContent = "";
+          detail.appendChild(el("p", "office-message", config.text.transferred));
+        } else {
+          select(id);
+        }
         poll();
       }).catch(function (body) {
         message.textContent = errorText(body);
