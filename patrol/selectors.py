@@ -17,6 +17,7 @@ from django.db.models import Count, Exists, F, OuterRef, Prefetch, Q, QuerySet
 from django.utils import timezone
 
 from civicmap.i18n import name_field
+from civicmap.models import Subdistrict
 from civicmap.roles import Role, user_has_role
 from civicmap.scopes import in_scope_q
 from issues.hooks import TaskHandling
@@ -32,6 +33,7 @@ _TASK_ROW_FIELDS = (
     "department__name_en", "case__stage", "case__location", "case__category__code",
     "case__category__name_zh", "case__category__name_en", "case__category__is_private",
     "case__community_grid__name_zh", "case__community_grid__name_en", "case__subdistrict__code",
+    "case__subdistrict__name_zh", "case__subdistrict__name_en",
 )
 
 
@@ -86,16 +88,19 @@ def tasks_for_user(*, user) -> QuerySet[Task]:
     return _tasks_of(user)
 
 
-UNION_NAMES = {"zh": "南苑街道总工会", "en": "Nanyuan Subdistrict Trade Union"}
+def union_names(subdistrict: Subdistrict) -> dict[str, str]:
+    """The subdistrict's trade union (街道总工会), which handles its riders' own needs."""
+    return {"zh": f"{subdistrict.name_zh}总工会", "en": f"{subdistrict.name_en} Trade Union"}
 
 
 def handler_names(task: Task | None) -> dict[str, str] | None:
-    """Who handles a task, in Chinese and English: its team, its department or the union."""
+    """Who handles a task, in Chinese and English: its team, its department or the union of
+    its case's subdistrict."""
     if task is None:
         return None
     handler = task.team if task.team_id else task.department if task.department_id else None
     if handler is None:
-        return dict(UNION_NAMES)
+        return union_names(task.case.subdistrict)
     return {"zh": handler.name_zh, "en": handler.name_en}
 
 
@@ -110,7 +115,8 @@ def handler_name(task: Task | None) -> str | None:
 def task_handling_by_id(task_ids: Collection[int]) -> dict[int, TaskHandling]:
     """Who handles each task and when it is due, for issues' Open311 listing (registered as
     issues.hooks' provider by PatrolConfig.ready())."""
-    tasks = Task.objects.select_related("team", "department").in_bulk(task_ids)
+    tasks = Task.objects.select_related("team", "department", "case__subdistrict").in_bulk(
+        task_ids)
     return {pk: TaskHandling(handler=handler_name(task), resolution_due=task.resolution_due)
             for pk, task in tasks.items()}
 

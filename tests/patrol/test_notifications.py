@@ -17,11 +17,12 @@ import pytest
 from django.db import transaction
 
 from patrol.models import Department, Notification, Task
-from patrol.selectors import UNION_NAMES
+from patrol.selectors import union_names
 from patrol.services.alerts import tasks_deadline_near_scan
 from patrol.services.notifications import MSG_NOTIFICATION_NOT_FOUND
 from tests.patrol.helpers import (
     API,
+    HEYI_XILI_1,
     act,
     app_report,
     case_in_stage,
@@ -90,13 +91,27 @@ def test_a_rider_hears_of_filing_dispatch_and_closure_with_the_proof_photo(refer
 
 
 @db
+def test_a_riders_need_in_heyi_is_handled_by_heyis_union_and_heard_by_its_staff(reference_data):
+    case = app_report("L0201", community=HEYI_XILI_1, reporter="rider2",
+                      description="和义西里没有停车的地方").case
+    dispatched = Notification.objects.get(recipient__username="rider2", case=case,
+                                          kind="case_dispatched")
+    assert dispatched.data["handler"] == {"zh": "和义街道总工会",
+                                          "en": "Heyi Subdistrict Trade Union"}
+    offered = set(Notification.objects.filter(case=case, kind="task_offered")
+                  .values_list("recipient__username", flat=True))
+    assert offered == {"union_heyi1"}  # not Nanyuan's union1, not the district's
+
+
+@db
 def test_a_rider_hears_the_union_named_as_every_list_names_it(reference_data):
     # "Who handles a case" is patrol.selectors.handler_names: the notification and the task
     # lists name the union alike (the notification once said "the subdistrict trade union").
     case = app_report("L0201", reporter="rider2", description="万达北门没有停车的地方").case
     dispatched = Notification.objects.get(recipient__username="rider2", case=case,
                                           kind="case_dispatched")
-    assert dispatched.data["handler"] == UNION_NAMES
+    assert dispatched.data["handler"] == union_names(case.subdistrict) == {
+        "zh": "南苑街道总工会", "en": "Nanyuan Subdistrict Trade Union"}
     items = {n["kind"]: n for n in client_for("rider2").get(
         FEED, HTTP_ACCEPT_LANGUAGE="en").json()["notifications"]}
     assert items["case_dispatched"]["message"] == (
