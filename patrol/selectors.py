@@ -144,6 +144,7 @@ def case_overdue(*, now: datetime) -> Exists:
 
 @dataclass(frozen=True)
 class QueueFilters:
+    subdistrict_id: int | None = None  # one subdistrict's queue (index case_queue_subdistrict)
     community: str | None = None
     category: str | None = None
     stages: tuple[str, ...] = (Stage.NEW,)
@@ -176,6 +177,8 @@ def triage_queue(*, filters: QueueFilters) -> QuerySet[Case]:
     if filters.overdue:
         stages = tuple(stage for stage in stages if stage in STAGES_WITH_LIVE_TASK)
     cases = Case.objects.filter(stage__in=stages, merged_into__isnull=True)
+    if filters.subdistrict_id is not None:
+        cases = cases.filter(subdistrict_id=filters.subdistrict_id)
     if filters.community:
         cases = cases.filter(community_grid__code=filters.community)
     if filters.category:
