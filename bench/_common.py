@@ -47,6 +47,12 @@ BENCH_REDIS_URL = "redis://127.0.0.1:6379/13"  # Celery broker of the benchmarks
 # the benchmarks out, on a database name of one's own.
 SEED_REPORTS = int(os.environ.get("CIVICMAP_BENCH_REPORTS", "1000000"))
 SEED_ARGS = ["--reports", str(SEED_REPORTS), "--no-progress", "--seed", "1"]
+# CIVICMAP_BENCH_SUBDISTRICTS (seed_demo --subdistricts with counts, e.g.
+# "110106005=1000000,110106016=1642000") seeds those reports instead (bench/bench_district.py).
+SEED_SPREAD = os.environ.get("CIVICMAP_BENCH_SUBDISTRICTS", "")
+if SEED_SPREAD:
+    SEED_REPORTS = sum(int(part.split("=")[1]) for part in SEED_SPREAD.split(","))
+    SEED_ARGS = ["--subdistricts", SEED_SPREAD, "--no-progress", "--seed", "1"]
 SEED_COMMAND = "seed_demo " + " ".join(SEED_ARGS)
 BENCH_RIDER_PREFIX = "bench_rider_"
 
@@ -476,17 +482,19 @@ class SqlTimer:
             self.queries += 1
 
 
-def history_places(*, count: int, seed: int
+def history_places(*, count: int, seed: int, subdistrict: str | None = None
                    ) -> tuple[list[tuple[float, float, int]], tuple[float, float, float, float]]:
     """``count`` (lon, lat, category id) drawn like the demo history (fixtures/history.py's
     sampler: hotspots and their categories, plus a uniform background) with a seed of the
-    benchmark's own: new points, the same distribution. Also the sampled area's bounds."""
+    benchmark's own: new points, the same distribution; in one subdistrict (its code) or in
+    all of them. Also the sampled area's bounds."""
     from django.utils import timezone
 
     from fixtures.history import HistoryPlan, _Sampler
 
-    sampler = _Sampler(HistoryPlan(seed=seed, now=timezone.now(), reports=count, days=1),
-                       rider_ids=[])
+    spread = ((subdistrict, count),) if subdistrict else ()
+    sampler = _Sampler(HistoryPlan(seed=seed, now=timezone.now(), reports=count, days=1,
+                                   spread=spread), rider_ids=[])
     places = []
     for _ in range(count):
         lon, lat, spot = sampler.place()

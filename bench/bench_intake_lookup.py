@@ -79,7 +79,8 @@ def _lookup(point, category, *, open_case: bool, now) -> dict:
     located = time.perf_counter()
     try:
         with transaction.atomic():
-            joined_id, follows_id = intake._case_for_report(category, point, now)
+            joined_id, follows_id = intake._case_for_report(category, place.subdistrict_id,
+                                                            point, now)
             outcome["joined"] = joined_id is not None
             if open_case and joined_id is None:
                 case_open(category=category, point=point, now=now, place=place,
@@ -147,6 +148,7 @@ def _explain(point, category, now) -> str:
     from django.db import connection, transaction
 
     from civicmap import sql as civicmap_sql
+    from civicmap.selectors import grid_locate
     from issues.services import intake
 
     parts = [f"point {point.wkt}, category {category.code} (radius "
@@ -164,7 +166,7 @@ def _explain(point, category, now) -> str:
                 cursor.execute(f"SET LOCAL auto_explain.{setting} = {value}")
             notices = cursor.connection.notices
             del notices[:]
-            intake._case_for_report(category, point, now)
+            intake._case_for_report(category, grid_locate(point=point).subdistrict_id, point, now)
             parts.append("-- _case_for_report: issues_case_merge_candidate's statements\n"
                          + "\n".join(notice.strip() for notice in notices) + "\n")
             del notices[:]

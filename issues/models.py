@@ -374,6 +374,10 @@ class Case(models.Model):
             # cost the same however many other subdistricts share the table.
             models.Index(fields=["subdistrict", "stage", "-last_report_at", "-id"],
                          name="case_queue_subdistrict", condition=Q(merged_into__isnull=True)),
+            # One community's queue: the community (in one subdistrict) first, for the same
+            # reason (bench/bench_district.py: without it the neighbours' cases doubled it).
+            models.Index(fields=["community_grid", "stage", "-last_report_at", "-id"],
+                         name="case_queue_community", condition=Q(merged_into__isnull=True)),
         ]
         constraints = [
             models.CheckConstraint(

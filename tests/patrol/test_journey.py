@@ -94,7 +94,7 @@ def test_broken_manhole_cover_is_escalated_and_closed_by_the_liaison(reference_d
     )
     case_id = answer.json()["properties"]["case"]
     office.post(f"cases/{case_id}/file/")
-    team = VolunteerTeam.objects.get(team_type="housekeeper")
+    team = VolunteerTeam.objects.get(code="housekeeper")  # Nanyuan's
     assert office.post(f"cases/{case_id}/dispatch/", {"team": team.pk}).status_code == 200
     escalated = leader.post(f"cases/{case_id}/escalate/", {"reason": "井盖需市政更换"})
     assert escalated.status_code == 200

@@ -158,7 +158,8 @@ def test_list_is_geojson_with_services_hours_and_catalogue(clients, django_asser
     assert response.status_code == 200
     assert response["Content-Type"] == "application/geo+json"
     body = response.json()
-    assert body["type"] == "FeatureCollection" and len(body["features"]) == 30
+    # The whole district's: Nanyuan's 30 and its neighbours' 9.
+    assert body["type"] == "FeatureCollection" and len(body["features"]) == 39
     by_name = {f["properties"]["name_zh"]: f for f in body["features"]}
     wanda = by_name["槐房万达广场党群服务站"]
     assert wanda["geometry"] == {"type": "Point", "coordinates": [116.392, 39.797]}
