@@ -50,6 +50,10 @@ class Migration(migrations.Migration):
             field=models.ForeignKey(blank=True, help_text='Empty: every community of the subdistrict.', null=True, on_delete=django.db.models.deletion.CASCADE, related_name='routing_rules', to='civicmap.communitygrid', verbose_name='community'),
         ),
         migrations.RemoveConstraint(model_name='routingrule', name='routing_rule_once_per_category'),
+        # Back past here, the one rule per category everywhere returns: a subdistrict's own
+        # rules cannot stay (the district's rule of each category is kept).
+        migrations.RunSQL(migrations.RunSQL.noop,
+                          "DELETE FROM patrol_routingrule WHERE subdistrict_id IS NOT NULL"),
         migrations.AddConstraint(
             model_name='routingrule',
             constraint=models.UniqueConstraint(condition=Q(community__isnull=True), fields=('category', 'subdistrict'), name='routing_rule_once_per_subdistrict', nulls_distinct=False),
