@@ -39,6 +39,7 @@ import _common as common  # noqa: E402
 
 NAME = "district"
 NANYUAN = "110106005"
+NANYUAN_OFFICE = "office1"  # a demo office account of Nanyuan (fixtures/demo_people.json)
 # The neighbours' areas (fixtures/README.md, "Geography"): B's 2N reports are split by them.
 NEIGHBOUR_AREAS_M2 = {"110106016": 5_588_255, "110106006": 1_213_919}
 MAX_RATIO = 1.2
@@ -85,6 +86,7 @@ def measure(*, requests: int, warmup: int) -> dict:
     from datetime import timedelta
 
     import bench_intake_lookup as lookup_bench
+    from django.contrib.auth import get_user_model
     from django.contrib.gis.geos import Point
     from django.db.models import Max
 
@@ -93,6 +95,7 @@ def measure(*, requests: int, warmup: int) -> dict:
     from patrol.selectors import QueueFilters, triage_queue
 
     nanyuan = Subdistrict.objects.get(code=NANYUAN)
+    office = get_user_model().objects.get(username=NANYUAN_OFFICE)  # reads as Nanyuan's office
     communities = list(CommunityGrid.objects.filter(subdistrict=nanyuan).order_by("code")
                        .values_list("code", flat=True))
     categories = {c.pk: c for c in Category.objects.all()}
@@ -103,12 +106,12 @@ def measure(*, requests: int, warmup: int) -> dict:
     now = Report.objects.aggregate(end=Max("received_at"))["end"] + timedelta(minutes=1)
 
     def queue(filters: QueueFilters):
-        return lambda i: list(triage_queue(filters=filters))
+        return lambda i: list(triage_queue(user=office, filters=filters))
 
     scenarios = {
         "lookup": lambda i: lookup_bench._lookup(*points[i], open_case=False, now=now),
         "queue": queue(QueueFilters(subdistrict_id=nanyuan.pk)),
-        "queue_community": lambda i: list(triage_queue(filters=QueueFilters(
+        "queue_community": lambda i: list(triage_queue(user=office, filters=QueueFilters(
             subdistrict_id=nanyuan.pk, community=communities[i % len(communities)]))),
         "console": queue(QueueFilters(subdistrict_id=nanyuan.pk, stages=tuple(OPEN_STAGES),
                                       limit=500)),
@@ -119,7 +122,7 @@ def measure(*, requests: int, warmup: int) -> dict:
         timings[f"lookup_{part[:-3]}"] = {"ms": values, "sql_ms": values}
     for timing in timings.values():
         timing.pop("parts", None)
-    plan = triage_queue(filters=QueueFilters(subdistrict_id=nanyuan.pk)).explain()
+    plan = triage_queue(user=office, filters=QueueFilters(subdistrict_id=nanyuan.pk)).explain()
     return {
         "database": common.BENCH_DB, "seed": common.bench_seed_record(),
         "reports": Report.objects.count(), "cases": Case.objects.count(),
