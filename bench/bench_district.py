@@ -12,7 +12,10 @@ alternating rounds (A, B, A, B …), this times Nanyuan's pages:
 * ``queue``: Nanyuan's triage queue page, patrol.selectors.triage_queue with its subdistrict
   (stage new, newest first, 100 rows), and the same filtered by each Nanyuan community in turn;
 * ``console``: the office console's data for Nanyuan (the map's open cases): the same selector,
-  every open stage, 500 rows.
+  every open stage, 500 rows;
+* ``map``: the map's data for Nanyuan (its subdistrict filter, the office's audience, the
+  default 30 days), every layer computed live by frontend.selectors.map_layers_live, a tenth
+  of the calls.
 
 It reports p50/p95 for each on A and B and the ratios B/A; the issue asks for ≤ 1.2.
 
@@ -40,6 +43,8 @@ import _common as common  # noqa: E402
 NAME = "district"
 NANYUAN = "110106005"
 NANYUAN_OFFICE = "office1"  # a demo office account of Nanyuan (fixtures/demo_people.json)
+MAP_DAYS = 30  # the map's default period (settings.MAP_PERIOD_DAYS)
+MAP_SHARE = 10  # the map data costs about a hundred queue pages: a tenth of the calls
 # The neighbours' areas (fixtures/README.md, "Geography"): B's 2N reports are split by them.
 NEIGHBOUR_AREAS_M2 = {"110106016": 5_588_255, "110106006": 1_213_919}
 MAX_RATIO = 1.2
@@ -91,6 +96,8 @@ def measure(*, requests: int, warmup: int) -> dict:
     from django.db.models import Max
 
     from civicmap.models import WGS84, CommunityGrid, Subdistrict
+    from frontend.selectors import map_layers_live, map_reads
+    from issues.layers import MapFilters
     from issues.models import OPEN_STAGES, Case, Category, Report
     from patrol.selectors import QueueFilters, triage_queue
 
@@ -105,6 +112,15 @@ def measure(*, requests: int, warmup: int) -> dict:
               for lon, lat, category in places]
     now = Report.objects.aggregate(end=Max("received_at"))["end"] + timedelta(minutes=1)
 
+    # The office's map of Nanyuan over the map's default period, computed live (a subdistrict
+    # filter never reads the whole-district snapshot): every layer's selector.
+    map_filters = MapFilters(since=now - timedelta(days=MAP_DAYS), until=now,
+                             include_private=True, subdistrict_id=nanyuan.pk)
+
+    def map_data(i: int):
+        with map_reads():
+            return map_layers_live(filters=map_filters, now=now, language="zh-hans")
+
     def queue(filters: QueueFilters):
         return lambda i: list(triage_queue(user=office, filters=filters))
 
@@ -118,6 +134,8 @@ def measure(*, requests: int, warmup: int) -> dict:
     }
     timings = {name: _timed(call, requests=requests, warmup=warmup)
                for name, call in scenarios.items()}
+    timings["map"] = _timed(map_data, requests=max(1, requests // MAP_SHARE),
+                            warmup=max(1, warmup // MAP_SHARE))
     for part, values in timings["lookup"].pop("parts").items():
         timings[f"lookup_{part[:-3]}"] = {"ms": values, "sql_ms": values}
     for timing in timings.values():
