@@ -145,7 +145,8 @@ def map_uncovered(request: HttpRequest) -> JsonResponse:
     filters = map_filters_for_period(now=timezone.now(), days=form.chosen_days(),
                                      include_private=True)
     with map_reads():
-        cells = uncovered_demand_cells(since=filters.since, until=filters.until)
+        cells = uncovered_demand_cells(since=filters.since, until=filters.until,
+                                       user=request.user)
     return JsonResponse(uncovered_features(cells, basemap=basemap_get(settings.BASEMAP)))
 
 

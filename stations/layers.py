@@ -106,12 +106,14 @@ class UncoveredCell:
 
 
 
-def uncovered_demand_cells(*, since: datetime, until: datetime) -> list[UncoveredCell]:
+def uncovered_demand_cells(*, since: datetime, until: datetime, user=None
+                           ) -> list[UncoveredCell]:
     """Reports in [since, until) outside every active station's radius, per 100 m cell
-    (``demand_cells``: geography ST_DWithin, every category). Office only: it counts private
-    categories too."""
-    cells = demand_cells(subdistrict=subdistrict_default(), period=Period(since=since,
-                         until=until), cell_m=UNCOVERED_CELL_M)
+    (``demand_cells``: geography ST_DWithin, every category), in the reader's own subdistrict
+    (the first by code for the district role, or without a reader). Office only: it counts
+    private categories too."""
+    cells = demand_cells(subdistrict=subdistrict_default(user=user),
+                         period=Period(since=since, until=until), cell_m=UNCOVERED_CELL_M)
     if not cells:
         return []
     points = MultiPoint([Point(cell.x, cell.y) for cell in cells], srid=METRIC_SRID)

@@ -161,3 +161,36 @@ def test_hidden_layers_are_fetched_once_when_switched_on(layer_data, open_page, 
     assert [url for url in fetched if url.startswith("map/")] == [
         "map/hourly/", "map/uncovered/?days=30"]
     watched.assert_clean()
+
+
+def test_each_office_sees_the_uncovered_demand_of_its_own_subdistrict(layer_data, client):
+    """A report in Heyi beyond every station is Heyi's office's uncovered demand, not
+    Nanyuan's (stations.layers.uncovered_demand_cells reads the reader's subdistrict)."""
+    from django.contrib.auth import get_user_model
+
+    from civicmap.models import Subdistrict
+    from issues.services.intake import OPEN311_CHANNEL, ReportInput, report_create
+    from stations.models import Station
+
+    Station.objects.update(coverage_radius_m=1)  # metres: no report is within reach
+    heyi = Subdistrict.objects.get(code="110106016")
+    centre = heyi.boundary.point_on_surface
+    report_create(channel=OPEN311_CHANNEL,
+                  data=ReportInput(category_code="E0101", lon=centre.x, lat=centre.y),
+                  reporter=get_user_model().objects.get(username="rider1"))
+
+    def uncovered(username: str) -> list[dict]:
+        client.force_login(get_user_model().objects.get(username=username))
+        return client.get(UNCOVERED_URL).json()["features"]
+
+    in_heyi = [f for f in uncovered("office_heyi1")
+               if heyi.boundary.covers(_point(f["geometry"]["coordinates"]))]
+    assert in_heyi and len(in_heyi) == len(uncovered("office_heyi1"))
+    assert not any(heyi.boundary.covers(_point(f["geometry"]["coordinates"]))
+                   for f in uncovered("office1"))
+
+
+def _point(coordinates: list[float]):
+    from django.contrib.gis.geos import Point
+
+    return Point(*coordinates[:2], srid=4326)
