@@ -79,7 +79,8 @@ MSG_TRANSFER_TOO_FAR = _("The case's location is %(distance)s m from %(target)s:
 
 OFFICE_ACTIONS = {CaseAction.FILE, CaseAction.CANCEL, CaseAction.DISPATCH,
                   CaseAction.REDISPATCH, CaseAction.VERIFY, CaseAction.SENDBACK,
-                  CaseAction.MERGE, CaseAction.SPLIT, CaseAction.ESCALATE}
+                  CaseAction.MERGE, CaseAction.SPLIT, CaseAction.ESCALATE,
+                  CaseAction.TRANSFER}
 WORKER_ACTIONS = {CaseAction.ACCEPT, CaseAction.DECLINE, CaseAction.START,
                   CaseAction.HANDIN}
 AUTO_EVALUATE_AFTER_DAYS = 7
@@ -193,8 +194,6 @@ def actor_may(*, actor, action: str, case: Case, task: Task | None) -> bool:
     union_task = task is not None and task.assignee_kind == Task.AssigneeKind.UNION
     if action in OFFICE_ACTIONS and office:
         return True
-    if action == CaseAction.TRANSFER:  # the office that owns the case, or the district's
-        return office and user_covers(actor, case.subdistrict_id)
     if action == CaseAction.ESCALATE:
         return _is_leader(actor, task)
     if action in WORKER_ACTIONS:
