@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -16,9 +16,8 @@ from django.db import transaction
 from django.utils import translation
 
 from civicmap.layers import community_grid_shapes, unit_grid_shapes
-from civicmap.models import CommunityGrid
 from civicmap.replica import read_alias
-from civicmap.scopes import in_scope_q
+from civicmap.scopes import EVERYWHERE, user_subdistrict_ids
 from frontend.codec import dataclass_from_json
 from frontend.models import MapAudience, MapSnapshot
 from issues.layers import (
@@ -90,11 +89,15 @@ def community_grid_stats(*, filters: MapFilters, now: datetime,
 
 
 def office_grid_stats(*, user, filters: MapFilters, now: datetime) -> list[CommunityStats]:
-    """``community_grid_stats`` of the community grids in the subdistricts ``user`` covers
-    (``civicmap.scopes``): the office console's own subdistrict, every one for the district."""
-    mine = set(CommunityGrid.objects.filter(in_scope_q(user)).values_list("code", flat=True))
-    return [grid for grid in community_grid_stats(filters=filters, now=now)
-            if grid.code in mine]
+    """``community_grid_stats`` of the subdistricts ``user`` covers (``civicmap.scopes``): the
+    office console's own subdistrict, read through the filters' subdistrict (so that its cost
+    is that subdistrict's), every one for the district."""
+    scope = user_subdistrict_ids(user)
+    if scope is EVERYWHERE:
+        return community_grid_stats(filters=filters, now=now)
+    return [grid for place in sorted(scope)
+            for grid in community_grid_stats(filters=replace(filters, subdistrict_id=place),
+                                             now=now)]
 
 
 @dataclass(frozen=True)
