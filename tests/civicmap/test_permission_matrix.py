@@ -294,6 +294,13 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("case-action[verify]", "POST"): Row(url("case-action", case_id=_case, action="verify"),
                                          E(403, anonymous=401, **NANYUAN_OFFICES), fixed({}),
                                          "json"),
+    # A transfer (D-053) is the case's own offices' (and the district's): every other role is
+    # refused before the target is looked at (403); for them this Nanyuan case, far from Heyi,
+    # is refused as too far from it (400, nothing written).
+    ("case-action[transfer]", "POST"): Row(
+        url("case-action", case_id=_new_case, action="transfer"),
+        E(403, anonymous=401, office=400, office_district=400, admin=400),
+        fixed({"subdistrict": "110106016", "reason": "越界"}), "json"),
     # Issue 16: a case in 和义 (Heyi). Nanyuan's office reads its public parts (not rider2's
     # words), cannot file it (403) and, of a private one, not even that (404); Heyi's office
     # and the district's can.
