@@ -254,6 +254,19 @@ class Stage(models.TextChoices):
 OPEN_STAGES = (Stage.NEW, Stage.FILED, Stage.DISPATCHED, Stage.IN_PROGRESS, Stage.HANDED_IN)
 
 
+class Priority(models.IntegerChoices):
+    """How soon a case must be handled: orders the queues (most urgent first, so the smallest
+    value), shortens deadlines by rule and raises alerts (patrol). ``code`` is the API's word."""
+
+    URGENT = 1, _("Urgent")
+    HIGH = 2, _("High")
+    NORMAL = 3, _("Normal")
+
+    @property
+    def code(self) -> str:
+        return self.name.lower()
+
+
 class TaskStatus(models.TextChoices):
     """Where a case's task stands (patrol.models.Task.status). Named here, beside the stages,
     because the transition table (issues.lifecycle) moves both together."""
@@ -355,6 +368,12 @@ class Case(models.Model):
     updated_at = models.DateTimeField(_("updated"))
     closed_at = models.DateTimeField(_("closed"), null=True, blank=True)
     cancel_reason = models.CharField(_("cancellation reason"), max_length=200, blank=True)
+    # A database default as well, so that the SQL paths that insert cases (intake's merge
+    # function, the bulk demo load) need not name it.
+    priority = models.PositiveSmallIntegerField(
+        _("priority"), choices=Priority.choices, default=Priority.NORMAL,
+        db_default=Priority.NORMAL,
+    )
 
     class Meta:
         verbose_name = _("case")
@@ -388,6 +407,9 @@ class Case(models.Model):
             ),
             models.CheckConstraint(
                 condition=~Q(follows=F("id")), name="case_not_following_itself"
+            ),
+            models.CheckConstraint(
+                condition=Q(priority__in=Priority.values), name="case_priority_valid"
             ),
         ]
 
