@@ -112,10 +112,12 @@ wanted_packages() {
   # msgfmt compiles the Chinese translations (locale/*.po) at set-up.
   have msgfmt || pkgs+=(gettext)
   if redis_needed_locally; then pkgs+=(redis-server); fi
+  # A CJK font: the governance report's PDF embeds it, and without it Chinese renders as
+  # boxes in the browser tests' screenshots.
+  pkgs+=(fonts-wqy-microhei)
   # Browser tests drive Debian's Chromium; a test tool's own browser
   # download cannot work on these machines.
-  # A CJK font too, or Chinese renders as boxes in the tests' screenshots.
-  if [[ "$WITH_BROWSER" == 1 ]]; then pkgs+=(chromium chromium-driver fonts-wqy-microhei); fi
+  if [[ "$WITH_BROWSER" == 1 ]]; then pkgs+=(chromium chromium-driver); fi
   if [[ -f frontend/package.json ]] && ! have npm; then pkgs+=(nodejs npm); fi
   printf '%s\n' "${pkgs[@]}"
 }

@@ -258,6 +258,9 @@ FRONTEND_VENDOR_FILES = {
 }
 # The phone pages' QR reader where the browser has no BarcodeDetector (loaded only to scan).
 FRONTEND_VENDOR_FILES["vendor/jsqr/jsQR.js"] = FRONTEND_NODE_MODULES / "jsqr" / "dist" / "jsQR.js"
+# The office's charts (statistics, the governance report's pages): Apache ECharts' one-file build.
+FRONTEND_VENDOR_FILES["vendor/echarts/echarts.min.js"] = (
+    FRONTEND_NODE_MODULES / "echarts" / "dist" / "echarts.min.js")
 STATICFILES_FINDERS = [
     "django.contrib.staticfiles.finders.FileSystemFinder",
     "django.contrib.staticfiles.finders.AppDirectoriesFinder",

@@ -36,6 +36,10 @@ document.addEventListener("securitypolicyviolation", function (event) {
 """
 
 
+# axe-core from npm (frontend/package.json), for ``Watched.axe_violations``.
+AXE_SOURCE = Path(__file__).resolve().parents[2] / "frontend/node_modules/axe-core/axe.min.js"
+
+
 @pytest.fixture(scope="session")
 def chromium():
     if not Path(CHROMIUM).exists():
@@ -61,6 +65,20 @@ class Watched:
 
     def csp_violations(self) -> list[dict]:
         return self.page.evaluate("window.__cspViolations || []")
+
+    def axe_violations(self, *, exclude: tuple[str, ...] = ()) -> list[str]:
+        """axe-core's WCAG 2 A/AA violations of the page as it is now, one line each (rule,
+        impact, the first offending element). axe is evaluated through the DevTools protocol,
+        which the page's CSP does not govern; ``exclude`` lists selectors axe skips (say, a
+        third-party widget we cannot change)."""
+        self.page.evaluate(AXE_SOURCE.read_text(encoding="utf-8"))
+        found = self.page.evaluate(
+            "(exclude) => axe.run({include: [document], exclude: exclude.map(s => [s])},"
+            " {runOnly: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']})"
+            ".then(r => r.violations.map(v => v.id + ' (' + v.impact + '): '"
+            " + v.nodes[0].target.join(' ') + ' ' + v.nodes.length + ' node(s)'))",
+            list(exclude))
+        return found
 
     def assert_clean(self, *, allow_blocked_images: bool = False) -> None:
         """No CSP violation, no uncaught error, no console error, nothing fetched elsewhere.
