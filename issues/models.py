@@ -701,6 +701,10 @@ class CellCount(models.Model):
     cell_x = models.IntegerField()
     cell_y = models.IntegerField()
     category = models.ForeignKey(Category, on_delete=models.CASCADE, related_name="+")
+    # The reports' subdistrict (Report.subdistrict; a cell on a boundary has a row for each
+    # side), so that one subdistrict's map reads only its own rows, by an index that leads with
+    # it, however many reports its neighbours hold (bench/bench_district.py).
+    subdistrict = models.ForeignKey(Subdistrict, on_delete=models.CASCADE, related_name="+")
     count = models.PositiveIntegerField(default=0)
 
     class Meta:
@@ -719,6 +723,8 @@ class GridCount(models.Model):
     unit_grid = models.ForeignKey(UnitGrid, on_delete=models.CASCADE, null=True,
                                   related_name="+")
     category = models.ForeignKey(Category, on_delete=models.CASCADE, related_name="+")
+    # The community's subdistrict, stored for the same reason as CellCount.subdistrict.
+    subdistrict = models.ForeignKey(Subdistrict, on_delete=models.CASCADE, related_name="+")
     count = models.PositiveIntegerField(default=0)
 
     class Meta:
@@ -736,9 +742,12 @@ class ReportCellHour(CellCount):
         verbose_name_plural = _("report counts per cell and hour")
         constraints = [
             models.UniqueConstraint(
-                fields=["hour", "category", "cell_x", "cell_y"], name="cell_hour_unique"
+                fields=["hour", "category", "cell_x", "cell_y", "subdistrict"],
+                name="cell_hour_unique",
             ),
         ]
+        indexes = [models.Index(fields=["subdistrict", "hour"],
+                                name="cell_hour_subdistrict")]
 
 
 class ReportUnitGridHour(GridCount):
@@ -757,6 +766,8 @@ class ReportUnitGridHour(GridCount):
                 name="grid_hour_unique", nulls_distinct=False,
             ),
         ]
+        indexes = [models.Index(fields=["subdistrict", "hour"],
+                                name="grid_hour_subdistrict")]
 
 
 class ReportCellDay(CellCount):
@@ -771,9 +782,12 @@ class ReportCellDay(CellCount):
         verbose_name_plural = _("report counts per cell and day")
         constraints = [
             models.UniqueConstraint(
-                fields=["day", "category", "cell_x", "cell_y"], name="cell_day_unique"
+                fields=["day", "category", "cell_x", "cell_y", "subdistrict"],
+                name="cell_day_unique",
             ),
         ]
+        indexes = [models.Index(fields=["subdistrict", "day"],
+                                name="cell_day_subdistrict")]
 
 
 class ReportUnitGridDay(GridCount):
@@ -790,3 +804,5 @@ class ReportUnitGridDay(GridCount):
                 name="grid_day_unique", nulls_distinct=False,
             ),
         ]
+        indexes = [models.Index(fields=["subdistrict", "day"],
+                                name="grid_day_subdistrict")]

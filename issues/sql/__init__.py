@@ -79,52 +79,57 @@ CASE_REPORT_JOINED = f"""
 # count = count + n``). ``{where}`` is a condition on ``issues_report r`` written by
 # issues.aggregates (its values bound as parameters); ``{select}`` is a *_SELECT so formatted.
 
-# One row per (cell, hour, category) for the reports the WHERE clause selects.
+# One row per (cell, hour, category, subdistrict) for the reports the WHERE clause selects.
 CELL_SELECT = f"""
     SELECT floor(ST_X(ST_Transform(r.location::geometry, {METRIC_SRID})) / {CELL_SIZE_M})::int,
            floor(ST_Y(ST_Transform(r.location::geometry, {METRIC_SRID})) / {CELL_SIZE_M})::int,
-           date_trunc('hour', r.received_at), r.category_id, count(*)
+           date_trunc('hour', r.received_at), r.category_id, r.subdistrict_id, count(*)
     FROM issues_report r WHERE {{where}}
-    GROUP BY 1, 2, 3, 4
+    GROUP BY 1, 2, 3, 4, 5
 """
 # One row per (community, unit grid or NULL, hour, category): a report in no unit grid is
 # counted in its community's row (issues.models.GridCount).
 UNIT_SELECT = """
     SELECT r.community_grid_id, r.unit_grid_id, date_trunc('hour', r.received_at),
-           r.category_id, count(*)
+           r.category_id, r.subdistrict_id, count(*)
     FROM issues_report r WHERE r.community_grid_id IS NOT NULL AND {where}
-    GROUP BY 1, 2, 3, 4
+    GROUP BY 1, 2, 3, 4, 5
 """
 # One statement per kind of aggregate: the hourly counts, upserted, and the same counts summed
 # by day (date_trunc in UTC, whatever the session's time zone), upserted.
 CELL_INSERT = """
-    WITH counted (cell_x, cell_y, hour, category_id, n) AS ({select}),
+    WITH counted (cell_x, cell_y, hour, category_id, subdistrict_id, n) AS ({select}),
     hourly AS (
-        INSERT INTO issues_reportcellhour (cell_x, cell_y, hour, category_id, count)
-        SELECT cell_x, cell_y, hour, category_id, n FROM counted
-        ON CONFLICT (hour, category_id, cell_x, cell_y)
+        INSERT INTO issues_reportcellhour (cell_x, cell_y, hour, category_id, subdistrict_id,
+                                           count)
+        SELECT cell_x, cell_y, hour, category_id, subdistrict_id, n FROM counted
+        ON CONFLICT (hour, category_id, cell_x, cell_y, subdistrict_id)
         DO UPDATE SET count = issues_reportcellhour.count + EXCLUDED.count
     )
-    INSERT INTO issues_reportcellday (cell_x, cell_y, day, category_id, count)
-    SELECT cell_x, cell_y, date_trunc('day', hour, 'UTC'), category_id, sum(n) FROM counted
-    GROUP BY 1, 2, 3, 4
-    ON CONFLICT (day, category_id, cell_x, cell_y)
+    INSERT INTO issues_reportcellday (cell_x, cell_y, day, category_id, subdistrict_id, count)
+    SELECT cell_x, cell_y, date_trunc('day', hour, 'UTC'), category_id, subdistrict_id, sum(n)
+    FROM counted
+    GROUP BY 1, 2, 3, 4, 5
+    ON CONFLICT (day, category_id, cell_x, cell_y, subdistrict_id)
     DO UPDATE SET count = issues_reportcellday.count + EXCLUDED.count
 """
 # The unique constraints are NULLS NOT DISTINCT, so a community's own row conflicts too.
 UNIT_INSERT = """
-    WITH counted (community_id, unit_grid_id, hour, category_id, n) AS ({select}),
+    WITH counted (community_id, unit_grid_id, hour, category_id, subdistrict_id, n) AS
+        ({select}),
     hourly AS (
         INSERT INTO issues_reportunitgridhour (community_id, unit_grid_id, hour, category_id,
-                                               count)
-        SELECT community_id, unit_grid_id, hour, category_id, n FROM counted
+                                               subdistrict_id, count)
+        SELECT community_id, unit_grid_id, hour, category_id, subdistrict_id, n FROM counted
         ON CONFLICT (hour, category_id, community_id, unit_grid_id)
         DO UPDATE SET count = issues_reportunitgridhour.count + EXCLUDED.count
     )
-    INSERT INTO issues_reportunitgridday (community_id, unit_grid_id, day, category_id, count)
-    SELECT community_id, unit_grid_id, date_trunc('day', hour, 'UTC'), category_id, sum(n)
+    INSERT INTO issues_reportunitgridday (community_id, unit_grid_id, day, category_id,
+                                         subdistrict_id, count)
+    SELECT community_id, unit_grid_id, date_trunc('day', hour, 'UTC'), category_id,
+           subdistrict_id, sum(n)
     FROM counted
-    GROUP BY 1, 2, 3, 4
+    GROUP BY 1, 2, 3, 4, 5
     ON CONFLICT (day, category_id, community_id, unit_grid_id)
     DO UPDATE SET count = issues_reportunitgridday.count + EXCLUDED.count
 """

@@ -31,7 +31,7 @@ from stations.models import Station
 pytestmark = pytest.mark.django_db
 
 NANYUAN, HEYI, DONGGAODI = "110106005", "110106016", "110106006"
-POINTS = {  # (lon, lat) WGS 84, over 100 m inside each subdistrict (heat cells go by centre)
+POINTS = {  # (lon, lat) WGS 84, well inside each subdistrict
     NANYUAN: [(116.392, 39.797), (116.3954, 39.8040)],
     HEYI: [(116.3881, 39.8284), (116.3920, 39.8239)],
     DONGGAODI: [(116.4100, 39.7935)],

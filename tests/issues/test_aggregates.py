@@ -22,24 +22,28 @@ pytestmark = pytest.mark.django_db
 NO_PHOTOS = ChannelRules(Report.Channel.APP, requires_client_uuid=True, requires_photos=False,
                          max_description=2000)
 TABLES = {
-    "cells": "SELECT cell_x, cell_y, hour, category_id, count FROM issues_reportcellhour "
-             "ORDER BY 1, 2, 3, 4",
-    "units": "SELECT community_id, unit_grid_id, hour, category_id, count "
+    "cells": "SELECT cell_x, cell_y, hour, category_id, subdistrict_id, count "
+             "FROM issues_reportcellhour ORDER BY 1, 2, 3, 4, 5",
+    "units": "SELECT community_id, unit_grid_id, hour, category_id, subdistrict_id, count "
              "FROM issues_reportunitgridhour ORDER BY 1, 2, 3, 4",
-    "cell_days": "SELECT cell_x, cell_y, day, category_id, count FROM issues_reportcellday "
-                 "ORDER BY 1, 2, 3, 4",
-    "unit_days": "SELECT community_id, unit_grid_id, day, category_id, count "
+    "cell_days": "SELECT cell_x, cell_y, day, category_id, subdistrict_id, count "
+                 "FROM issues_reportcellday ORDER BY 1, 2, 3, 4, 5",
+    "unit_days": "SELECT community_id, unit_grid_id, day, category_id, subdistrict_id, count "
                  "FROM issues_reportunitgridday ORDER BY 1, 2, 3, 4",
 }
 # The daily rows are the hourly rows summed by day from 00:00 UTC.
 HOURS_BY_DAY = {
     "cell_days": "SELECT cell_x, cell_y, date_trunc('day', hour, 'UTC'), category_id, "
-                 "sum(count)::int FROM issues_reportcellhour GROUP BY 1, 2, 3, 4 "
-                 "ORDER BY 1, 2, 3, 4",
+                 "subdistrict_id, sum(count)::int FROM issues_reportcellhour "
+                 "GROUP BY 1, 2, 3, 4, 5 ORDER BY 1, 2, 3, 4, 5",
     "unit_days": "SELECT community_id, unit_grid_id, date_trunc('day', hour, 'UTC'), "
-                 "category_id, sum(count)::int FROM issues_reportunitgridhour "
-                 "GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4",
+                 "category_id, subdistrict_id, sum(count)::int FROM issues_reportunitgridhour "
+                 "GROUP BY 1, 2, 3, 4, 5 ORDER BY 1, 2, 3, 4",
 }
+# A grid row's subdistrict is its community's.
+GRID_SUBDISTRICT_MISMATCHES = (
+    "SELECT count(*) FROM issues_reportunitgridday d JOIN civicmap_communitygrid c "
+    "ON c.id = d.community_id WHERE c.subdistrict_id <> d.subdistrict_id")
 
 
 def _rows(queries: dict[str, str] = TABLES) -> dict[str, list[tuple]]:
@@ -81,6 +85,9 @@ def test_aggregates_kept_by_intake_equal_a_recount(reference_data):
         outside.values_list("community_grid_id", flat=True))
     assert len(kept["cell_days"]) < len(kept["cells"])  # days hold several hours each
     assert _rows(HOURS_BY_DAY) == {table: kept[table] for table in HOURS_BY_DAY}
+    assert {row[4] for row in kept["cells"]} == set(
+        Report.objects.values_list("subdistrict_id", flat=True))
+    assert _rows({"mismatches": GRID_SUBDISTRICT_MISMATCHES})["mismatches"] == [(0,)]
     aggregates_rebuild()
     assert _rows() == kept
 
