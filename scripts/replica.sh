@@ -130,8 +130,12 @@ replica_conf() {
 port = $REPLICA_PORT
 cluster_name = '$PG_MAJOR/civicmap-replica'
 hot_standby = on
-# The primary keeps the rows a long read here still needs, instead of the standby cancelling it.
-hot_standby_feedback = on
+# Off: with feedback the slot holds the primary's xmin horizon at the oldest transaction of
+# any database of the cluster, so VACUUM everywhere keeps dead rows while any long
+# transaction runs (bench templates seeded beside a test run kept over a million dead index
+# entries). The reads sent here take well under a second; only one still running when replay
+# must remove rows it sees, max_standby_streaming_delay (30 s) later, would be cancelled.
+hot_standby_feedback = off
 CONF
 }
 
