@@ -228,6 +228,7 @@ def test_the_verification_panel_has_both_photo_sets_the_note_the_time_and_the_pl
     assert 'class="case-section case-verify"' in html
     assert f"/api/v1/photos/{task.proof_photo_id}/display/" in html
     assert "civicmap-case-proof" in html  # the proof's point on the map
+    assert 'id="case-dispatch-panel"' in html  # where civicmap-dispatch.js mounts
     assert 'data-action="verify"' in html and 'data-action="sendback"' in html
     assert "按时" in html and "距时限还有" in html
 
@@ -338,3 +339,34 @@ def test_the_console_links_to_the_case_page(reference_data, settings, open_page,
         link.click()
     page.wait_for_selector(f"#case-page[data-case='{case.pk}']")
     watched.assert_clean()
+
+
+@db
+def test_the_page_costs_the_same_queries_however_long_the_history(reference_data, client,
+                                                                  django_assert_max_num_queries):
+    """Reports, photos, tasks, events, confirmations and people are each read once: a case with
+    many reports and notes costs no more queries than a short one."""
+    case = handed_in_case()
+    client.force_login(user("office1"))
+    client.get(page_url(case))  # the session, the scope and the translations warmed up
+    with django_assert_max_num_queries(30) as short:
+        assert client.get(page_url(case)).status_code == 200
+    for i in range(6):
+        act(case, "add_note", "office1", note=f"备注 {i}")
+        report_create(channel=OPEN311_CHANNEL, reporter=user("rider2"), data=ReportInput(
+            category_code="C0103", lon=community_points(HUAIFANG)[0][0],
+            lat=community_points(HUAIFANG)[0][1]))
+    assert Case.objects.get(pk=case.pk).report_count == 7
+    with django_assert_max_num_queries(len(short.captured_queries)):
+        assert client.get(page_url(case)).status_code == 200
+
+
+@db
+def test_the_page_in_english(reference_data, client):
+    case = handed_in_case(description="lamp out", note="bulb replaced")
+    act(case, "add_note", "office1", note="check at night")
+    client.force_login(user("office1"))
+    html = client.get(page_url(case), HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    labels = re.findall(r'<span class="case-event-label">([^<]*)</span>', html)
+    assert labels == ["Reported", "File", "Dispatch", "Accepted", "Handed in", "Internal note"]
+    assert "Handed in (处理反馈)" in html and "On time" in html and "before the deadline" in html
