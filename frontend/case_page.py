@@ -66,7 +66,6 @@ def _task(row: TaskRow) -> dict:
         "handed_in_at": task.handed_in_at, "finished_at": task.finished_at,
         "response_overdue": row.response_overdue, "resolution_overdue": row.resolution_overdue,
         "note": row.note, "proof": _photo(row.proof), "handed_in_by": _person(row.handed_in_by),
-        "decline_reason": task.decline_reason if row.note is not None else "",
     }
 
 
@@ -134,7 +133,6 @@ def case_page_context(*, page: CasePage, allowed: list[str], may_note: bool) -> 
             "unit_grid": case.unit_grid.grid_id if case.unit_grid else "",
             "created_at": case.created_at, "closed_at": case.closed_at,
             "report_count": case.report_count, "reporter_count": case.reporter_count,
-            "cancel_reason": case.cancel_reason if case.cancel_reason != "merged" else "",
             "merged_into": _case_link(case.merged_into_id),
             "follows": _case_link(case.follows_id),
             "merged_cases": [_case_link(pk) for pk in page.merged_cases],

@@ -370,3 +370,18 @@ def test_the_page_in_english(reference_data, client):
     labels = re.findall(r'<span class="case-event-label">([^<]*)</span>', html)
     assert labels == ["Reported", "File", "Dispatch", "Accepted", "Handed in", "Internal note"]
     assert "Handed in (处理反馈)" in html and "On time" in html and "before the deadline" in html
+
+
+@db
+def test_overdue_deadlines_are_marked_by_the_one_rule(reference_data, client):
+    """An offer nobody accepted past its response deadline: overdue by
+    patrol.selectors.task_response_overdue, in the header and the tasks table."""
+    case = case_in_stage("dispatched", at=timezone.now() - timedelta(days=20))
+    row = case_page_read(case_id=case.pk, user=user("office1")).live_task
+    assert row.response_overdue and row.resolution_overdue
+    client.force_login(user("office1"))
+    html = client.get(page_url(case)).content.decode()
+    assert html.count('<strong class="case-overdue">已超时</strong>') == 4  # header and table
+    fresh = case_in_stage("dispatched", point=2)
+    row = case_page_read(case_id=fresh.pk, user=user("office1")).live_task
+    assert not (row.response_overdue or row.resolution_overdue)
