@@ -385,3 +385,21 @@ def test_overdue_deadlines_are_marked_by_the_one_rule(reference_data, client):
     fresh = case_in_stage("dispatched", point=2)
     row = case_page_read(case_id=fresh.pk, user=user("office1")).live_task
     assert not (row.response_overdue or row.resolution_overdue)
+
+
+@db
+def test_a_riders_confirmation_is_on_the_timeline_and_in_its_list(reference_data, client):
+    from django.contrib.gis.geos import Point
+
+    from issues.services.cases import case_confirm
+
+    case = case_in_stage("filed")
+    lon, lat = community_points(HUAIFANG)[0]
+    case_confirm(case_id=case.pk, rider=user("rider2"), position=Point(lon, lat, srid=4326))
+    page = case_page_read(case_id=case.pk, user=user("office1"))
+    assert [row.event.action for row in page.events][-1] == "confirmed"
+    assert page.confirmations[0].rider.name == user("rider2").rider.display_name
+    client.force_login(user("office1"))
+    html = client.get(page_url(case)).content.decode()
+    assert '<span class="case-event-label">骑手确认</span>' in html
+    assert user("rider2").rider.display_name in html.split('id="case-confirmations-title"')[1]
