@@ -29,7 +29,7 @@ from django.templatetags.static import static
 from django.urls import reverse
 from django.utils import translation
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import pgettext, pgettext_lazy
+from django.utils.translation import pgettext_lazy
 from django.views.decorators.http import require_GET
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
@@ -48,7 +48,7 @@ from civicmap.net import client_ip
 from civicmap.roles import Role, user_has_role, user_is_rider
 from frontend.csp import csp_protected
 from frontend.maps.basemaps import basemap_get
-from frontend.maps.console import event_labels
+from frontend.maps.console import category_kind_labels, event_labels
 from issues.models import CaseAction, Stage
 from issues.selectors import category_list
 from patrol.models import Task
@@ -248,8 +248,7 @@ def _category_groups() -> list[dict]:
     """Categories grouped as the picker shows them: each group with its categories, in the
     catalogue's order; a group is private when all its categories are."""
     label = name_field()
-    kinds = {"C": pgettext("category kind", "Component"), "E": pgettext("category kind", "Event"),
-             "L": pgettext("category kind", "Local")}
+    kinds = category_kind_labels()
     groups: dict[str, dict] = {}
     for category in category_list():
         group = groups.setdefault(category.group.code, {

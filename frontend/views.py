@@ -9,7 +9,7 @@ from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib.auth.decorators import user_passes_test
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone, translation
@@ -19,10 +19,12 @@ from django.views.decorators.http import require_GET
 from civicmap.replica import replica_reads
 from civicmap.roles import Role, user_has_role
 from civicmap.selectors import subdistrict_list
+from frontend.case_page import case_map_points, case_page_context
 from frontend.csp import csp_protected
 from frontend.forms import MapFilterForm
 from frontend.maps.assets import map_render_parts
 from frontend.maps.basemaps import basemap_get
+from frontend.maps.case_map import case_map_build
 from frontend.maps.console import office_case_rows, office_map_build
 from frontend.maps.layers import governance_map_build, hourly_heat_data, uncovered_features
 from frontend.selectors import map_layers, map_reads, office_grid_stats
@@ -32,8 +34,11 @@ from issues.layers import (
     period_hours,
     report_heat_frames,
 )
+from issues.models import CaseAction
 from issues.visibility import user_sees_everything
 from patrol.layers import office_open_cases
+from patrol.selectors_case import case_page_read
+from patrol.services.lifecycle import actor_may, case_allowed_actions
 from stations.layers import station_pins, uncovered_demand_cells
 
 HOURLY_HEAT_DAYS = 7  # the hour-by-hour heatmap covers the last week
@@ -193,3 +198,31 @@ def office_cases(request: HttpRequest) -> JsonResponse:
                                                         basemap=basemap)})
     response["Cache-Control"] = "no-store"
     return response
+
+
+@require_GET
+@user_passes_test(_office_staff)  # anyone else goes to the login page, as for the console
+@csp_protected
+def office_case_page(request: HttpRequest, case_id: int) -> HttpResponse:
+    """One case for the office: its header, whole timeline, reports, confirmations, tasks,
+    internal notes, and while it is handed in the verification panel (report photos beside the
+    proof, the time taken, the map). 404 for a case outside the subdistricts the account
+    covers. Actions go through the lifecycle API (/api/v1/cases/<id>/<action>/) from
+    civicmap-case.js. Read from the primary: the page is where the office acts next."""
+    page = case_page_read(case_id=case_id, user=request.user)
+    if page is None:
+        raise Http404
+    language = translation.get_language() or settings.LANGUAGE_CODE
+    basemap = basemap_get(settings.BASEMAP, language=language,
+                          tianditu_key=settings.TIANDITU_KEY)
+    reports, proof = case_map_points(page)
+    fmap = case_map_build(reports=reports, proof=proof, basemap=basemap, language=language)
+    request.csp_image_hosts = basemap.image_hosts  # type: ignore[attr-defined]
+    context = case_page_context(
+        page=page, allowed=case_allowed_actions(case=page.case, actor=request.user),
+        may_note=actor_may(actor=request.user, action=CaseAction.ADD_NOTE, case=page.case,
+                           task=None))
+    return render(request, "frontend/case.html", {
+        **context, "office": True, "api_root": "/api/v1/",
+        "map": map_render_parts(fmap, nonce=request.csp_nonce),  # type: ignore[attr-defined]
+    })

@@ -60,6 +60,9 @@ TRANSITIONS: dict[CaseAction, Transition] = {
     # To a bordering subdistrict's office, before anyone has taken the work on: the receiving
     # office files it afresh (an offer still open ends; docs/DECISIONS.md D-053).
     CaseAction.TRANSFER: Transition((S.NEW, S.FILED, S.DISPATCHED), S.FILED, (), T.TRANSFERRED),
+    # The office's internal note (its case page): in every stage, closed and cancelled ones
+    # included, whatever the live task's status; nothing moves, the event holds the note.
+    CaseAction.ADD_NOTE: Transition(tuple(S), None),
 }
 
 

@@ -311,6 +311,9 @@ class CaseAction(StrEnum):
     MERGE = "merge"
     SPLIT = "split"
     TRANSFER = "transfer"
+    # An office's internal note on the case (its case page): no stage changes, any stage. Not
+    # "note": that word is a field of many rows and payloads (a task's hand-in note, an event's).
+    ADD_NOTE = "add_note"
 
 
 class Case(models.Model):

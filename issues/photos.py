@@ -382,3 +382,15 @@ def _jpeg_bytes_clean(image: Image.Image) -> bytes:
         buffer, format="JPEG", quality=RENDITION_JPEG_QUALITY, optimize=True, progressive=True
     )
     return buffer.getvalue()
+
+
+def photo_exif_position(*, original: IO[bytes]) -> tuple[float, float] | None:
+    """(lon, lat) in WGS 84 degrees where a stored original says it was taken (its EXIF GPS),
+    or None: no position, an unreadable file. The renditions carry no EXIF, so only the
+    original (kept until it expires, docs/DECISIONS.md D-042) can say."""
+    try:
+        with Image.open(original) as image:
+            gps, _taken = _exif_position_and_time(image)
+    except Exception:  # a damaged or vanished file: no position, never a broken page
+        return None
+    return gps

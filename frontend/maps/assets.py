@@ -91,6 +91,10 @@ def map_assets_check(fmap: folium.Map) -> None:
 # --- rendering into our templates -----------------------------------------------------------
 
 _OPENING_TAG = re.compile(r"<(script|style)(?=[\s>])", re.IGNORECASE)
+# folium's header repeats the page's viewport with zooming disabled (maximum-scale=1,
+# user-scalable=no), which stops people who need to zoom (axe-core: meta-viewport, WCAG 1.4.4).
+# Our base template has its own viewport; folium's goes.
+_FOLIUM_VIEWPORT = re.compile(r'<meta name="viewport"[^>]*user-scalable=no[^>]*>\s*', re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -121,7 +125,7 @@ def map_render_parts(fmap: folium.Map, *, nonce: str) -> MapParts:
     if "</script" in script.lower():
         raise ValueError("the map script would close its <script> element early")
     parts = MapParts(
-        header=_with_nonce(root.header.render(), nonce),
+        header=_with_nonce(_FOLIUM_VIEWPORT.sub("", root.header.render()), nonce),
         html=_with_nonce(root.html.render(), nonce),
         script=script,
         name=fmap.get_name(),

@@ -63,7 +63,14 @@ def event_labels() -> dict[str, str]:
         "split_from": pgettext("case history", "Split from another case"),
         CaseAction.RATE: pgettext("case history", "Rated"),
         CaseAction.EVALUATE: pgettext("case history", "Evaluated"),
+        CaseAction.ADD_NOTE: pgettext("case history", "Internal note"),
     }
+
+
+def category_kind_labels() -> dict[str, str]:
+    """A category's kind by its code's first letter (``issues.models.Category.kind``)."""
+    return {"C": pgettext("category kind", "Component"), "E": pgettext("category kind", "Event"),
+            "L": pgettext("category kind", "Local")}
 
 
 def office_case_rows(cases: Sequence[OpenCase], *, basemap: Basemap) -> list[dict]:
@@ -128,6 +135,7 @@ def office_map_build(*, grids: Sequence[CommunityStats], basemap: Basemap, feed_
                 "reportCount": _("Reports: %(count)s"), "close": _("Close"),
                 "transferTo": _("Transfer to the subdistrict"),
                 "transferred": _("Transferred: the case is now that subdistrict's office's."),
+                "casePage": _("Open the case page"),
             },
         }).add_to(fmap)
     map_assets_check(fmap)

@@ -161,9 +161,11 @@ class ReportFeatureOutput(serializers.Serializer):
 
 
 # CaseEvent.action values a rider may see of their own case (not assignments, not others'
-# confirmations): every lifecycle action (issues.models.CaseAction) but assign and split.
+# confirmations, not the office's internal notes): every lifecycle action
+# (issues.models.CaseAction) but assign, split and add_note.
 PUBLIC_EVENT_ACTIONS = {"created", "report_merged",
-                        *(set(CaseAction) - {CaseAction.ASSIGN, CaseAction.SPLIT})}
+                        *(set(CaseAction) - {CaseAction.ASSIGN, CaseAction.SPLIT,
+                                             CaseAction.ADD_NOTE})}
 
 
 class MyReportOutput(ReportFeatureOutput):

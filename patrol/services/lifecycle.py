@@ -80,7 +80,7 @@ MSG_TRANSFER_TOO_FAR = _("The case's location is %(distance)s m from %(target)s:
 OFFICE_ACTIONS = {CaseAction.FILE, CaseAction.CANCEL, CaseAction.DISPATCH,
                   CaseAction.REDISPATCH, CaseAction.VERIFY, CaseAction.SENDBACK,
                   CaseAction.MERGE, CaseAction.SPLIT, CaseAction.ESCALATE,
-                  CaseAction.TRANSFER}
+                  CaseAction.TRANSFER, CaseAction.ADD_NOTE}
 WORKER_ACTIONS = {CaseAction.ACCEPT, CaseAction.DECLINE, CaseAction.START,
                   CaseAction.HANDIN}
 AUTO_EVALUATE_AFTER_DAYS = 7
@@ -139,7 +139,7 @@ def action_effects(*, action: str, at: datetime, actor_id: int | None,
             **handed_in, "accepted_at": task["accepted_at"] or at, "finished_at": at})
     if action == CaseAction.VERIFY:
         return Effects(note=text("note"), case={"closed_at": at}, task={"finished_at": at})
-    if action == CaseAction.SENDBACK:
+    if action in {CaseAction.SENDBACK, CaseAction.ADD_NOTE}:
         return Effects(note=text("note"))
     if action == CaseAction.ESCALATE:
         return Effects(note=text("reason"), task={"status": TaskStatus.ESCALATED,
@@ -210,6 +210,12 @@ def actor_may(*, actor, action: str, case: Case, task: Task | None) -> bool:
     return False
 
 
+# Not steps of the case's work, so not among the actions offered with a case (the console's
+# buttons, a 409's list): the system's evaluation, and the office's note, which its case page
+# offers to whoever may write it (``actor_may``).
+NOT_OFFERED = frozenset({CaseAction.EVALUATE, CaseAction.ADD_NOTE})
+
+
 def case_allowed_actions(*, case: Case, actor) -> list[str]:
     """What this actor may do to the case now: shown with a case, named in a 409."""
     task = case_live_task(case=case)
@@ -217,7 +223,7 @@ def case_allowed_actions(*, case: Case, actor) -> list[str]:
     return [
         action for action in allowed_actions(stage=case.stage,
                                              task_status=task.status if task else None)
-        if action != CaseAction.EVALUATE
+        if action not in NOT_OFFERED
         and actor_may(actor=actor, action=action, case=case, task=task)
         and not (action == CaseAction.VERIFY and handed_in_by_actor)
     ]
@@ -418,6 +424,15 @@ def _sendback(context: ActionContext) -> None:
     _move(context, CaseAction.SENDBACK)
 
 
+def _add_note(context: ActionContext) -> None:
+    """The office's internal note: an event with the note, nothing else changes. Who reads it
+    is the rule for event notes (``issues.visibility``: the office and the case's handlers)."""
+    note = (context.params.get("note") or "").strip()
+    if not note:
+        raise InvalidInput(FieldError("note", "required", MSG_NOTE_REQUIRED))
+    _move(context, CaseAction.ADD_NOTE)
+
+
 def _reply(context: ActionContext) -> None:
     note = (context.params.get("note") or "").strip()
     if not note:
@@ -569,7 +584,7 @@ ACTIONS: dict[CaseAction, Callable[[ActionContext], None]] = {
     CaseAction.HANDIN: _handin, CaseAction.VERIFY: _verify, CaseAction.SENDBACK: _sendback,
     CaseAction.REPLY: _reply, CaseAction.ESCALATE: _escalate, CaseAction.RATE: _rate,
     CaseAction.EVALUATE: _evaluate, CaseAction.MERGE: _merge, CaseAction.SPLIT: _split,
-    CaseAction.TRANSFER: _transfer,
+    CaseAction.TRANSFER: _transfer, CaseAction.ADD_NOTE: _add_note,
 }
 
 

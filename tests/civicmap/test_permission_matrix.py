@@ -294,6 +294,11 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("case-action[verify]", "POST"): Row(url("case-action", case_id=_case, action="verify"),
                                          E(403, anonymous=401, **NANYUAN_OFFICES), fixed({}),
                                          "json"),
+    # An internal note (the case page's, issue 17): the case's own offices' and the
+    # district's; Heyi's office sees this public case and may not write on it.
+    ("case-action[add_note]", "POST"): Row(
+        url("case-action", case_id=_case, action="add_note"),
+        E(403, anonymous=401, **NANYUAN_OFFICES), fixed({"note": "请核实门牌"}), "json"),
     # A transfer (D-053) is the case's own offices' (and the district's): every other role is
     # refused before the target is looked at (403); for them this Nanyuan case, far from Heyi,
     # is refused as too far from it (400, nothing written).
@@ -402,6 +407,18 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("frontend:map-uncovered", "GET"): Row(url("frontend:map-uncovered"), OFFICE_PAGE),
     ("frontend:office", "GET"): Row(url("frontend:office"), E(302, **OFFICES)),
     ("frontend:office-cases", "GET"): Row(url("frontend:office-cases"), OFFICE_PAGE),
+    # The office's case page (issue 17): the offices whose work covers the case's subdistrict
+    # (and the district's); another subdistrict's office gets 404, as if there were no page;
+    # every role without the office role goes to the login page, as for the console.
+    ("frontend:office-case", "GET"): Row(url("frontend:office-case", case_id=_case),
+                                         E(302, office_heyi=404, **NANYUAN_OFFICES),
+                                         hidden=_worker_note, sees=NOTE_READERS),
+    ("frontend:office-case[private]", "GET"): Row(
+        url("frontend:office-case", case_id=_private_case),
+        E(302, office_heyi=404, **NANYUAN_OFFICES)),
+    ("frontend:office-case[heyi]", "GET"): Row(
+        url("frontend:office-case", case_id=lambda d: d.heyi_case),
+        E(302, office=404, **HEYI_OFFICES)),
     ("frontend:rider", "GET"): Row(url("frontend:rider"), PUBLIC),
     ("frontend:rider-sw", "GET"): Row(url("frontend:rider-sw"), PUBLIC),
     ("frontend:rider-manifest", "GET"): Row(url("frontend:rider-manifest"), PUBLIC),

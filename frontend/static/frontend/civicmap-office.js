@@ -197,6 +197,9 @@
       meta.appendChild(stageBadge(data.stage));
       meta.appendChild(el("span", null, " " + (data.community || "")));
       detail.appendChild(meta);
+      var page = el("a", "office-case-page", config.text.casePage);
+      page.href = "/office/case/" + encodeURIComponent(data.id) + "/";
+      detail.appendChild(page);
 
       var actions = section(config.text.actions);
       var allowed = config.actions.filter(function (pair) {
