@@ -90,13 +90,19 @@ def governance_map(request: HttpRequest) -> HttpResponse:
         basemap=basemap, language=language,
     )
     request.csp_image_hosts = basemap.image_hosts  # type: ignore[attr-defined]
+    # A refused filter: 400 with the form's errors beside its fields, the refused values
+    # kept in them, and the map of the default view, which the page says it shows.
+    refused = form.is_bound and not form.is_valid()
     return render(request, "frontend/map.html", {
         "map": map_render_parts(fmap, nonce=request.csp_nonce),  # type: ignore[attr-defined]
         "form": form,
         "office": office,
         "basemap": basemap.key,
         "as_of": layers.as_of,
-    })
+        "default_days": settings.MAP_PERIOD_DAYS,
+        "grids": layers.grids,
+        "clusters": layers.clusters,
+    }, status=400 if refused else 200)
 
 
 def _form_errors(form: MapFilterForm) -> JsonResponse:

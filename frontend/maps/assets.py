@@ -91,6 +91,9 @@ def map_assets_check(fmap: folium.Map) -> None:
 # --- rendering into our templates -----------------------------------------------------------
 
 _OPENING_TAG = re.compile(r"<(script|style)(?=[\s>])", re.IGNORECASE)
+# folium's own <meta name="viewport" … user-scalable=no>: our base template has a viewport that
+# lets people zoom (WCAG 1.4.4; axe-core's meta-viewport rule), and a page needs only one.
+_FOLIUM_VIEWPORT = re.compile(r'<meta name="viewport"[^>]*>\s*', re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -121,7 +124,7 @@ def map_render_parts(fmap: folium.Map, *, nonce: str) -> MapParts:
     if "</script" in script.lower():
         raise ValueError("the map script would close its <script> element early")
     parts = MapParts(
-        header=_with_nonce(root.header.render(), nonce),
+        header=_with_nonce(_FOLIUM_VIEWPORT.sub("", root.header.render()), nonce),
         html=_with_nonce(root.html.render(), nonce),
         script=script,
         name=fmap.get_name(),

@@ -18,7 +18,14 @@ from frontend.maps.assets import (
     use_static,
 )
 from frontend.maps.basemaps import Basemap, Projector, base_map
-from frontend.maps.elements import MapCall, details, feature_collection, layer_label, number
+from frontend.maps.elements import (
+    MapCall,
+    controls_text,
+    details,
+    feature_collection,
+    layer_label,
+    number,
+)
 from frontend.selectors import CommunityStats
 from issues.models import CaseAction, Stage
 from patrol.layers import OpenCase
@@ -110,6 +117,7 @@ def office_map_build(*, grids: Sequence[CommunityStats], basemap: Basemap, feed_
         use_static(cluster, MARKER_CLUSTER_JS, MARKER_CLUSTER_CSS)
         cluster.add_to(fmap)
         folium.LayerControl(collapsed=True).add_to(fmap)
+        MapCall("controlsLocalise", controls_text()).add_to(fmap)
         MapCall("scaleBar").add_to(fmap)
         MapCall("officeConsole", {
             "cluster": cluster.get_name(), "feed": feed_url, "api": api_root,
