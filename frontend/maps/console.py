@@ -27,7 +27,7 @@ from frontend.maps.elements import (
     number,
 )
 from frontend.selectors import CommunityStats
-from issues.models import CaseAction, Stage
+from issues.models import CaseAction, Stage, TaskStatus
 from patrol.layers import OpenCase
 
 STAGE_COLOURS = {
@@ -71,6 +71,12 @@ def event_labels() -> dict[str, str]:
         CaseAction.RATE: pgettext("case history", "Rated"),
         CaseAction.EVALUATE: pgettext("case history", "Evaluated"),
     }
+
+
+def task_status_labels() -> dict[str, str]:
+    """Where a task stands, as the console shows it beside the handler (the model's labels:
+    "offered" is 待接单, never the code)."""
+    return {status.value: str(status.label) for status in TaskStatus}
 
 
 def office_case_rows(cases: Sequence[OpenCase], *, basemap: Basemap) -> list[dict]:
@@ -126,6 +132,7 @@ def office_map_build(*, grids: Sequence[CommunityStats], basemap: Basemap, feed_
                                      "label": str(stage.label)} for stage in Stage},
             "actions": [[action, label] for action, label in action_labels().items()],
             "events": event_labels(),
+            "taskStatuses": task_status_labels(),
             "text": {
                 "openCases": _("%(count)s open cases, updated %(time)s"),
                 "loadFailed": _("Could not load the cases; trying again."),
