@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import re
+from datetime import date
+
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from civicmap.i18n import name_field
 from civicmap.models import Subdistrict
 from issues.models import Category
+from patrol.calendar import arrangement_check
 
 PERIOD_CHOICES = [
     (1, _("Last 24 hours")),
@@ -84,3 +88,64 @@ class MapFilterForm(forms.Form):
     def chosen_subdistrict_code(self) -> str:
         """The subdistrict's code as asked for ("" for the whole district), for data URLs."""
         return self._chosen("subdistrict") or ""
+
+
+MSG_NOT_A_DATE = _("“%(value)s” is not a date (YYYY-MM-DD).")
+MAX_CALENDAR_DAYS = 60  # days in one list: a year has about 30 holidays and 6 make-up days
+
+
+def _days_parse(text: str) -> list[date]:
+    """Dates written YYYY-MM-DD, separated by spaces, commas, 、 or new lines."""
+    days, bad = [], []
+    for word in re.split(r"[\s,，、;；]+", text.strip()):
+        if not word:
+            continue
+        try:
+            days.append(date.fromisoformat(word))
+        except ValueError:
+            bad.append(word[:20])
+    if bad:
+        raise forms.ValidationError([MSG_NOT_A_DATE % {"value": word} for word in bad],
+                                    code="invalid")
+    if len(days) > MAX_CALENDAR_DAYS:
+        raise forms.ValidationError(_("At most %(count)s days.") % {"count": MAX_CALENDAR_DAYS},
+                                    code="too_many")
+    return days
+
+
+class HolidayArrangementForm(forms.Form):
+    """A year's holidays and make-up working days as the State Council's notice lists them;
+    checked by ``patrol.calendar.arrangement_check`` (each error beside its field)."""
+
+    year = forms.IntegerField(label=_("Year"))
+    holidays = forms.CharField(
+        label=_("Public holidays"), widget=forms.Textarea(attrs={"rows": 6}), required=False,
+        help_text=_("Every day off in the holiday periods, YYYY-MM-DD, one a line."))
+    makeup_workdays = forms.CharField(
+        label=_("Make-up working days (调休)"), widget=forms.Textarea(attrs={"rows": 3}),
+        required=False, help_text=_("Saturdays or Sundays worked instead, YYYY-MM-DD."))
+    source = forms.CharField(label=_("Source (the notice)"), max_length=300, required=False)
+
+    def clean_holidays(self) -> list[date]:
+        return _days_parse(self.cleaned_data.get("holidays") or "")
+
+    def clean_makeup_workdays(self) -> list[date]:
+        return _days_parse(self.cleaned_data.get("makeup_workdays") or "")
+
+    def _post_clean(self) -> None:
+        """Each refused field points screen readers to its errors (``<name>-error``)."""
+        super()._post_clean()
+        for name in self.errors:
+            if name in self.fields:
+                self.fields[name].widget.attrs.update({"aria-invalid": "true",
+                                                       "aria-describedby": f"{name}-error"})
+
+    def clean(self) -> dict:
+        data = super().clean()
+        if self.errors:  # a field already refused: its message is the one to read
+            return data
+        for error in arrangement_check(year=data["year"], holidays=data["holidays"],
+                                       makeup_workdays=data["makeup_workdays"]):
+            self.add_error(error.field, forms.ValidationError(str(error.message),
+                                                              code=error.code))
+        return data

@@ -17,6 +17,9 @@ urlpatterns += [
 urlpatterns += [
     path("office/cases/", views.office_cases, name="office-cases"),
 ]
+urlpatterns += [
+    path("office/calendar/", views.office_calendar, name="office-calendar"),
+]
 
 from frontend import phone_views  # noqa: E402  (the phone pages: rider PWA and team tasks)
 
