@@ -219,6 +219,7 @@ VISITS = [
           phone=True, sign_in=_sign_in_rider),
     Visit("team", "/team/", None, "body[data-ready]", _team_tasks_one_by_one, phone=True,
           sign_in=_sign_in_worker),
+    Visit("office-calendar", "/office/calendar/", OFFICE, "#calendar-years"),
 ]
 LANGUAGES = {"zh-hans": "zh-CN", "en": "en"}
 
