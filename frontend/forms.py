@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import re
+from datetime import date
+
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from civicmap.i18n import name_field
 from civicmap.models import Subdistrict
 from issues.models import Category
+from patrol.calendar import arrangement_check
 
 PERIOD_CHOICES = [
     (1, _("Last 24 hours")),
@@ -17,10 +21,14 @@ PERIOD_CHOICES = [
 ]
 
 
+MAX_SHOWN_INVALID = 40  # characters of a refused value shown back in its field
+
+
 class MapFilterForm(forms.Form):
-    """The map's filters. Unset, or invalid (the page shows the errors; the data views refuse
-    the request before asking), they are the defaults: ``days`` given, every category, the
-    whole district."""
+    """The map's filters. Unset, or invalid (the page answers 400 with each error beside its
+    field and the map drawn with that filter's default; the data views refuse the request
+    before asking), they are the defaults: ``days`` given, every category, the whole
+    district."""
 
     days = forms.TypedChoiceField(label=_("Period"), choices=PERIOD_CHOICES, coerce=int,
                                   required=False, empty_value=None)
@@ -40,8 +48,28 @@ class MapFilterForm(forms.Form):
         ]
         self._subdistrict_ids = {subdistrict.code: subdistrict.pk for subdistrict in subdistricts}
 
+    def _post_clean(self) -> None:
+        """A refused value stays in its field, marked as not valid, rather than the select
+        falling back to its first option (which showed "最近 24 小时" over a map of 30 days);
+        the field points screen readers to its error (``<name>-error`` in map.html)."""
+        super()._post_clean()
+        for name in self.errors:
+            field, value = self.fields.get(name), self.data.get(name)
+            if not isinstance(field, forms.ChoiceField):
+                continue
+            field.widget.attrs.update({"aria-invalid": "true",
+                                       "aria-describedby": f"{name}-error"})
+            if value:
+                shown = str(value)[:MAX_SHOWN_INVALID]
+                field.choices = [*field.choices,
+                                 (value, _("%(value)s (not valid)") % {"value": shown})]
+
     def _chosen(self, name: str):
-        return self.cleaned_data.get(name) if self.is_bound and self.is_valid() else None
+        """A field's valid value; None when unset or refused (its default then applies, the
+        other filters still do)."""
+        if not self.is_bound or (not self.is_valid() and name in self.errors):
+            return None
+        return self.cleaned_data.get(name)
 
     def chosen_days(self) -> int:
         """The period asked for, in days."""
@@ -60,3 +88,64 @@ class MapFilterForm(forms.Form):
     def chosen_subdistrict_code(self) -> str:
         """The subdistrict's code as asked for ("" for the whole district), for data URLs."""
         return self._chosen("subdistrict") or ""
+
+
+MSG_NOT_A_DATE = _("“%(value)s” is not a date (YYYY-MM-DD).")
+MAX_CALENDAR_DAYS = 60  # days in one list: a year has about 30 holidays and 6 make-up days
+
+
+def _days_parse(text: str) -> list[date]:
+    """Dates written YYYY-MM-DD, separated by spaces, commas, 、 or new lines."""
+    days, bad = [], []
+    for word in re.split(r"[\s,，、;；]+", text.strip()):
+        if not word:
+            continue
+        try:
+            days.append(date.fromisoformat(word))
+        except ValueError:
+            bad.append(word[:20])
+    if bad:
+        raise forms.ValidationError([MSG_NOT_A_DATE % {"value": word} for word in bad],
+                                    code="invalid")
+    if len(days) > MAX_CALENDAR_DAYS:
+        raise forms.ValidationError(_("At most %(count)s days.") % {"count": MAX_CALENDAR_DAYS},
+                                    code="too_many")
+    return days
+
+
+class HolidayArrangementForm(forms.Form):
+    """A year's holidays and make-up working days as the State Council's notice lists them;
+    checked by ``patrol.calendar.arrangement_check`` (each error beside its field)."""
+
+    year = forms.IntegerField(label=_("Year"))
+    holidays = forms.CharField(
+        label=_("Public holidays"), widget=forms.Textarea(attrs={"rows": 6}), required=False,
+        help_text=_("Every day off in the holiday periods, YYYY-MM-DD, one a line."))
+    makeup_workdays = forms.CharField(
+        label=_("Make-up working days (调休)"), widget=forms.Textarea(attrs={"rows": 3}),
+        required=False, help_text=_("Saturdays or Sundays worked instead, YYYY-MM-DD."))
+    source = forms.CharField(label=_("Source (the notice)"), max_length=300, required=False)
+
+    def clean_holidays(self) -> list[date]:
+        return _days_parse(self.cleaned_data.get("holidays") or "")
+
+    def clean_makeup_workdays(self) -> list[date]:
+        return _days_parse(self.cleaned_data.get("makeup_workdays") or "")
+
+    def _post_clean(self) -> None:
+        """Each refused field points screen readers to its errors (``<name>-error``)."""
+        super()._post_clean()
+        for name in self.errors:
+            if name in self.fields:
+                self.fields[name].widget.attrs.update({"aria-invalid": "true",
+                                                       "aria-describedby": f"{name}-error"})
+
+    def clean(self) -> dict:
+        data = super().clean()
+        if self.errors:  # a field already refused: its message is the one to read
+            return data
+        for error in arrangement_check(year=data["year"], holidays=data["holidays"],
+                                       makeup_workdays=data["makeup_workdays"]):
+            self.add_error(error.field, forms.ValidationError(str(error.message),
+                                                              code=error.code))
+        return data

@@ -19,6 +19,7 @@ urlpatterns += [
 ]
 urlpatterns += [
     path("office/case/<int:case_id>/", views.office_case_page, name="office-case"),
+    path("office/calendar/", views.office_calendar, name="office-calendar"),
 ]
 
 from frontend import phone_views  # noqa: E402  (the phone pages: rider PWA and team tasks)

@@ -9,19 +9,20 @@ from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib.auth.decorators import user_passes_test
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy as _
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_http_methods
 
+from civicmap.errors import InvalidInput
 from civicmap.replica import replica_reads
 from civicmap.roles import Role, user_has_role
 from civicmap.selectors import subdistrict_list
 from frontend.case_page import case_map_points, case_page_context
 from frontend.csp import csp_protected
-from frontend.forms import MapFilterForm
+from frontend.forms import HolidayArrangementForm, MapFilterForm
 from frontend.maps.assets import map_render_parts
 from frontend.maps.basemaps import basemap_get
 from frontend.maps.case_map import case_map_build
@@ -36,9 +37,12 @@ from issues.layers import (
 )
 from issues.models import CaseAction
 from issues.visibility import user_sees_everything
+from patrol.calendar import arrangements_list, built_in_years
 from patrol.layers import office_open_cases
 from patrol.selectors_case import case_page_read
+from patrol.services.calendar import holiday_arrangement_save
 from patrol.services.lifecycle import actor_may, case_allowed_actions
+from patrol.workdays import SHANGHAI
 from stations.layers import station_pins, uncovered_demand_cells
 
 HOURLY_HEAT_DAYS = 7  # the hour-by-hour heatmap covers the last week
@@ -95,13 +99,19 @@ def governance_map(request: HttpRequest) -> HttpResponse:
         basemap=basemap, language=language,
     )
     request.csp_image_hosts = basemap.image_hosts  # type: ignore[attr-defined]
+    # A refused filter: 400 with the form's errors beside its fields, the refused values
+    # kept in them, and the map of the default view, which the page says it shows.
+    refused = form.is_bound and not form.is_valid()
     return render(request, "frontend/map.html", {
         "map": map_render_parts(fmap, nonce=request.csp_nonce),  # type: ignore[attr-defined]
         "form": form,
         "office": office,
         "basemap": basemap.key,
         "as_of": layers.as_of,
-    })
+        "default_days": settings.MAP_PERIOD_DAYS,
+        "grids": layers.grids,
+        "clusters": layers.clusters,
+    }, status=400 if refused else 200)
 
 
 def _form_errors(form: MapFilterForm) -> JsonResponse:
@@ -226,3 +236,36 @@ def office_case_page(request: HttpRequest, case_id: int) -> HttpResponse:
         **context, "office": True, "api_root": "/api/v1/",
         "map": map_render_parts(fmap, nonce=request.csp_nonce),  # type: ignore[attr-defined]
     })
+
+
+@require_http_methods(["GET", "POST"])
+@user_passes_test(_office_staff)  # anyone else goes to the login page
+@csp_protected
+def office_calendar(request: HttpRequest) -> HttpResponse:
+    """Next year's holidays and make-up working days, entered by the office from the State
+    Council's notice (patrol.calendar): refused input is answered 400 with each error beside
+    its field and nothing saved; a save redirects here (303) and deadlines count on it."""
+    next_year = timezone.now().astimezone(SHANGHAI).year + 1
+    form = HolidayArrangementForm(request.POST or None, initial={"year": next_year})
+    if form.is_bound and form.is_valid():
+        data = form.cleaned_data
+        try:
+            holiday_arrangement_save(year=data["year"], holidays=data["holidays"],
+                                     makeup_workdays=data["makeup_workdays"],
+                                     source=data["source"], actor=request.user,
+                                     at=timezone.now())
+        except InvalidInput as refused:  # entered meanwhile by someone else, say
+            for error in refused.errors:
+                form.add_error(error.field, str(error.message))
+        else:
+            response = HttpResponseRedirect(
+                f"{reverse('frontend:office-calendar')}?saved={data['year']}")
+            response.status_code = 303  # See Other: a reload does not post again
+            return response
+    return render(request, "frontend/office_calendar.html", {
+        "form": form,
+        "office": True,
+        "built_in": sorted(int(year) for year in built_in_years()),
+        "arrangements": arrangements_list(),
+        "saved": request.GET.get("saved", "")[:4],
+    }, status=400 if form.is_bound else 200)

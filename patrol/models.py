@@ -339,3 +339,64 @@ class WebhookDelivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.delivery_id} ({self.status})"
+
+
+class HolidayArrangement(models.Model):
+    """One year's public holidays and make-up working days (调休) as the office entered them
+    from the State Council's notice (published each November for the next year). Years the
+    built-in calendar (patrol/data/cn_calendar.json) covers are not entered here; entered
+    years extend it (patrol.calendar)."""
+
+    year = models.PositiveSmallIntegerField(_("year"), unique=True)
+    source = models.CharField(_("source"), max_length=300, blank=True)
+    entered_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
+        related_name="+", verbose_name=_("entered by"),
+    )
+    entered_at = models.DateTimeField(_("entered at"))
+
+    class Meta:
+        verbose_name = _("holiday arrangement")
+        verbose_name_plural = _("holiday arrangements")
+        ordering = ["year"]
+        constraints = [
+            models.CheckConstraint(condition=Q(year__gte=2000, year__lte=2100),
+                                   name="holiday_arrangement_year_range"),
+        ]
+
+    def __str__(self) -> str:
+        return str(self.year)
+
+
+class HolidayArrangementDay(models.Model):
+    """A day of a year's arrangement: a holiday, or a make-up working day on a weekend. A day
+    is one or the other (unique), and lies in its arrangement's year."""
+
+    class Kind(models.TextChoices):
+        HOLIDAY = "holiday", _("Holiday")
+        MAKEUP = "makeup", _("Make-up working day")
+
+    arrangement = models.ForeignKey(
+        HolidayArrangement, on_delete=models.CASCADE, to_field="year", db_column="year",
+        related_name="days", verbose_name=_("year"),
+    )
+    day = models.DateField(_("day"), unique=True)
+    kind = models.CharField(_("kind"), max_length=8, choices=Kind.choices)
+
+    class Meta:
+        verbose_name = _("holiday arrangement day")
+        verbose_name_plural = _("holiday arrangement days")
+        ordering = ["day"]
+        constraints = [
+            models.CheckConstraint(condition=Q(day__year=F("arrangement_id")),
+                                   name="holiday_arrangement_day_in_its_year"),
+            # ISO weekday 6 Saturday, 7 Sunday: a make-up day moves work onto a weekend.
+            models.CheckConstraint(
+                condition=Q(kind="holiday") | Q(kind="makeup", day__iso_week_day__in=[6, 7]),
+                name="holiday_arrangement_makeup_on_a_weekend"),
+            models.CheckConstraint(condition=Q(kind__in=["holiday", "makeup"]),
+                                   name="holiday_arrangement_day_kind"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.day.isoformat()} {self.kind}"

@@ -5,8 +5,9 @@ run around the clock) or in working days. Working days skip weekends and
 public holidays and honour make-up working days (调休: a Saturday or Sunday
 declared a working day). The State Council General Office publishes each
 year's arrangement in November of the year before; `data/cn_calendar.json`
-holds one entry per year with its source, and a new year is added by hand
-when its notice comes out. A year with no entry falls back to plain
+holds one entry per year with its source (the release's years), and the office
+enters later years on /office/calendar/ (patrol.calendar builds the calendar
+of both, which the services count on). A year with no entry falls back to plain
 Monday-Friday working days and logs a warning, so a missing update is
 noticed rather than silently wrong around the holidays.
 

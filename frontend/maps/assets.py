@@ -91,10 +91,9 @@ def map_assets_check(fmap: folium.Map) -> None:
 # --- rendering into our templates -----------------------------------------------------------
 
 _OPENING_TAG = re.compile(r"<(script|style)(?=[\s>])", re.IGNORECASE)
-# folium's header repeats the page's viewport with zooming disabled (maximum-scale=1,
-# user-scalable=no), which stops people who need to zoom (axe-core: meta-viewport, WCAG 1.4.4).
-# Our base template has its own viewport; folium's goes.
-_FOLIUM_VIEWPORT = re.compile(r'<meta name="viewport"[^>]*user-scalable=no[^>]*>\s*', re.IGNORECASE)
+# folium's own <meta name="viewport" … user-scalable=no>: our base template has a viewport that
+# lets people zoom (WCAG 1.4.4; axe-core's meta-viewport rule), and a page needs only one.
+_FOLIUM_VIEWPORT = re.compile(r'<meta name="viewport"[^>]*>\s*', re.IGNORECASE)
 
 
 @dataclass(frozen=True)

@@ -18,9 +18,16 @@ from frontend.maps.assets import (
     use_static,
 )
 from frontend.maps.basemaps import Basemap, Projector, base_map
-from frontend.maps.elements import MapCall, details, feature_collection, layer_label, number
+from frontend.maps.elements import (
+    MapCall,
+    controls_text,
+    details,
+    feature_collection,
+    layer_label,
+    number,
+)
 from frontend.selectors import CommunityStats
-from issues.models import CaseAction, Stage
+from issues.models import CaseAction, Stage, TaskStatus
 from patrol.layers import OpenCase
 
 STAGE_COLOURS = {
@@ -73,6 +80,12 @@ def category_kind_labels() -> dict[str, str]:
             "L": pgettext("category kind", "Local")}
 
 
+def task_status_labels() -> dict[str, str]:
+    """Where a task stands, as the console shows it beside the handler (the model's labels:
+    "offered" is 待接单, never the code)."""
+    return {status.value: str(status.label) for status in TaskStatus}
+
+
 def office_case_rows(cases: Sequence[OpenCase], *, basemap: Basemap) -> list[dict]:
     """The console's list and markers: one row per open case, drawn on ``basemap``."""
     projector = Projector(basemap)
@@ -117,6 +130,7 @@ def office_map_build(*, grids: Sequence[CommunityStats], basemap: Basemap, feed_
         use_static(cluster, MARKER_CLUSTER_JS, MARKER_CLUSTER_CSS)
         cluster.add_to(fmap)
         folium.LayerControl(collapsed=True).add_to(fmap)
+        MapCall("controlsLocalise", controls_text()).add_to(fmap)
         MapCall("scaleBar").add_to(fmap)
         MapCall("officeConsole", {
             "cluster": cluster.get_name(), "feed": feed_url, "api": api_root,
@@ -125,6 +139,7 @@ def office_map_build(*, grids: Sequence[CommunityStats], basemap: Basemap, feed_
                                      "label": str(stage.label)} for stage in Stage},
             "actions": [[action, label] for action, label in action_labels().items()],
             "events": event_labels(),
+            "taskStatuses": task_status_labels(),
             "text": {
                 "openCases": _("%(count)s open cases, updated %(time)s"),
                 "loadFailed": _("Could not load the cases; trying again."),

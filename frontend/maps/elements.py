@@ -14,6 +14,7 @@ import re
 
 from branca.element import MacroElement
 from django.utils import formats
+from django.utils.translation import gettext as _
 from folium.template import Template
 from folium.utilities import JsCode
 
@@ -59,3 +60,10 @@ def layer_label(text: str) -> str:
 
 def feature_collection(features: list[dict]) -> dict:
     return {"type": "FeatureCollection", "features": features}
+
+
+def controls_text() -> dict[str, str]:
+    """Leaflet's own control titles (English in Leaflet) in the active language, for
+    ``civicmap.controlsLocalise``."""
+    return {"zoomIn": _("Zoom in"), "zoomOut": _("Zoom out"), "layers": _("Layers"),
+            "legend": _("Legend")}

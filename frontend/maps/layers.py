@@ -6,6 +6,7 @@ demand no station reaches, drawn with folium from the apps' layers (plain values
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 import folium
@@ -26,6 +27,7 @@ from frontend.maps.assets import (
 from frontend.maps.basemaps import Basemap, Projector, base_map, point
 from frontend.maps.elements import (
     MapCall,
+    controls_text,
     details,
     feature_collection,
     js_value,
@@ -88,7 +90,7 @@ def _peak(counts: list[int]) -> float:
 
 
 def _community_layer(fmap: folium.Map, projector: Projector,
-                     grids: Sequence[CommunityStats]) -> list[float]:
+                     grids: Sequence[CommunityStats]) -> tuple[str, list[float]]:
     breaks = density_breaks([grid.reports_per_km2 for grid in grids])
     features = [
         {
@@ -105,7 +107,7 @@ def _community_layer(fmap: folium.Map, projector: Projector,
         }
         for grid in grids
     ]
-    folium.GeoJson(
+    layer = folium.GeoJson(
         feature_collection(features), name=layer_label(_("Community grids: reports per km²")),
         style_function=lambda feature: {
             "fillColor": feature["properties"]["colour"], "fillOpacity": 0.55,
@@ -119,12 +121,14 @@ def _community_layer(fmap: folium.Map, projector: Projector,
                      [_("Area (km²)"), "area_km2"], [_("Code"), "code"]],
         }),
         class_name="civicmap-community",
-    ).add_to(fmap)
-    return breaks
+    )
+    layer.add_to(fmap)
+    return layer.get_name(), breaks
 
 
 def _unit_grid_layer(fmap: folium.Map, projector: Projector, units: Sequence[UnitGridStats],
-                     min_zoom: int) -> None:
+                     min_zoom: int) -> str:
+    """Off at first (1,300 dashed outlines hide the choropleth); shown only from ``min_zoom``."""
     # Above the community polygons (overlayPane, 400), so that their details show on hover.
     folium.map.CustomPane("unitgrids", z_index=420, pointer_events=True).add_to(fmap)
     # About 1,300 polygons: properties kept short (the community shows in the choropleth).
@@ -135,8 +139,8 @@ def _unit_grid_layer(fmap: folium.Map, projector: Projector, units: Sequence[Uni
         }
         for unit in units
     ]
-    folium.GeoJson(
-        feature_collection(features), name=layer_label(_("Unit grids (zoom in)")),
+    layer = folium.GeoJson(
+        feature_collection(features), name=layer_label(_("Unit grids (zoom in)")), show=False,
         style_function=lambda feature: {
             "color": UNIT_GRID_COLOUR, "weight": 0.8, "fillOpacity": 0.0, "dashArray": "3 3",
         },
@@ -145,12 +149,15 @@ def _unit_grid_layer(fmap: folium.Map, projector: Projector, units: Sequence[Uni
             "rows": [[_("Reports"), "reports"]],
         }),
         pane="unitgrids", class_name="civicmap-unitgrid",
-    ).add_to(fmap)
+    )
+    layer.add_to(fmap)
     MapCall("paneMinZoom", "unitgrids", min_zoom).add_to(fmap)
+    return layer.get_name()
 
 
 def _hotspot_layer(fmap: folium.Map, projector: Projector,
-                   hotspots: Sequence[Hotspot]) -> None:
+                   hotspots: Sequence[Hotspot]) -> str:
+    """Off at first: the clusters are a closer look, drawn over the heat they come from."""
     features = [
         {
             "type": "Feature",
@@ -168,8 +175,8 @@ def _hotspot_layer(fmap: folium.Map, projector: Projector,
     ]
     # Above the unit grids' pane, so that a hotspot can be clicked at any zoom.
     folium.map.CustomPane("hotspots", z_index=430, pointer_events=True).add_to(fmap)
-    folium.GeoJson(
-        feature_collection(features), name=layer_label(_("Hotspots of open cases")),
+    layer = folium.GeoJson(
+        feature_collection(features), name=layer_label(_("Hotspots of open cases")), show=False,
         point_to_layer=JsCode("civicmap.metreCircle(" + js_value({
             "color": HOTSPOT_COLOUR, "weight": 2, "fillColor": HOTSPOT_COLOUR,
             "fillOpacity": 0.25, "className": "civicmap-hotspot", "pane": "hotspots",
@@ -179,24 +186,15 @@ def _hotspot_layer(fmap: folium.Map, projector: Projector,
             "rows": [[_("Community"), "community"], [_("Commonest categories"), "categories"],
                      [_("Latest cases"), "latest"]],
         }),
-    ).add_to(fmap)
+    )
+    layer.add_to(fmap)
+    return layer.get_name()
 
 
-def _station_layer(fmap: folium.Map, projector: Projector,
-                   stations: Sequence[StationPin]) -> None:
-    group = folium.FeatureGroup(name=layer_label(_("Union stations and coverage")))
-    coverage = [
-        {"type": "Feature", "geometry": point(projector, station.lon, station.lat),
-         "properties": {"radius_m": station.radius_m}}
-        for station in stations
-    ]
-    folium.GeoJson(
-        feature_collection(coverage), control=False,
-        point_to_layer=JsCode("civicmap.metreCircle(" + js_value({
-            "color": STATION_COLOUR, "weight": 1, "fillColor": STATION_COLOUR,
-            "fillOpacity": 0.08, "interactive": False, "className": "civicmap-coverage",
-        }) + ")"),
-    ).add_to(group)
+def _station_layers(fmap: folium.Map, projector: Projector,
+                    stations: Sequence[StationPin]) -> tuple[str, str]:
+    """Two overlays: the stations' pins (on at first: where a rider can rest) and their
+    coverage circles (off at first: 30 overlapping discs tint the whole choropleth)."""
     pins = [
         {
             "type": "Feature", "geometry": point(projector, station.lon, station.lat),
@@ -210,18 +208,33 @@ def _station_layer(fmap: folium.Map, projector: Projector,
         }
         for station in stations
     ]
-    folium.GeoJson(
-        feature_collection(pins), control=False,
+    markers = folium.GeoJson(
+        feature_collection(pins), name=layer_label(_("Union stations")),
         marker=folium.Marker(icon=folium.Icon(color="blue", icon="mug-hot", prefix="fa")),
         on_each_feature=details({
-            "popup": True, "title": "name",
+            "popup": True, "title": "name", "label": "name",
             "badge": {"key": "open_now", "classKey": "status_class"},
             "rows": [[_("Venue"), "venue"],
                      [_("Address"), "address"], [_("Services"), "services"],
                      [_("Opening hours"), "hours"], [_("Coverage radius"), "radius"]],
         }),
-    ).add_to(group)
-    group.add_to(fmap)
+    )
+    markers.add_to(fmap)
+    coverage = [
+        {"type": "Feature", "geometry": point(projector, station.lon, station.lat),
+         "properties": {"radius_m": station.radius_m}}
+        for station in stations
+    ]
+    circles = folium.GeoJson(
+        feature_collection(coverage), name=layer_label(_("Union station coverage")),
+        show=False,
+        point_to_layer=JsCode("civicmap.metreCircle(" + js_value({
+            "color": STATION_COLOUR, "weight": 1, "fillColor": STATION_COLOUR,
+            "fillOpacity": 0.08, "interactive": False, "className": "civicmap-coverage",
+        }) + ")"),
+    )
+    circles.add_to(fmap)
+    return markers.get_name(), circles.get_name()
 
 
 def uncovered_features(cells: Sequence[UncoveredCell], *, basemap: Basemap) -> dict:
@@ -237,7 +250,7 @@ def uncovered_features(cells: Sequence[UncoveredCell], *, basemap: Basemap) -> d
     ])
 
 
-def _uncovered_layer(fmap: folium.Map, url: str) -> None:
+def _uncovered_layer(fmap: folium.Map, url: str) -> str:
     """Hidden by default and empty: civicmap-map.js fetches ``url`` (``uncovered_features``)
     the first time it is switched on. Counting the reports beyond every station takes seconds
     with 1,000,000 reports stored; the page should not wait for a layer nobody has asked for."""
@@ -257,6 +270,7 @@ def _uncovered_layer(fmap: folium.Map, url: str) -> None:
     layer.add_to(fmap)
     MapCall("onDemand", {"kind": "uncovered", "layer": layer.get_name(), "url": url}
              ).add_to(fmap)
+    return layer.get_name()
 
 
 def hourly_heat_data(frames: Sequence[HeatFrame], *, basemap: Basemap) -> dict:
@@ -269,7 +283,7 @@ def hourly_heat_data(frames: Sequence[HeatFrame], *, basemap: Basemap) -> dict:
             "frames": [_heat_points(projector, frame.cells, peak) for frame in frames]}
 
 
-def _hourly_heat_layer(fmap: folium.Map, hours: Sequence[datetime], url: str) -> None:
+def _hourly_heat_layer(fmap: folium.Map, hours: Sequence[datetime], url: str) -> str:
     """Hidden by default, one empty frame per hour: civicmap-map.js fetches ``url``
     (``hourly_heat_data``) the first time it is switched on. A week of hourly frames weighed
     1 MB of the page with 1,000,000 reports stored."""
@@ -280,43 +294,104 @@ def _hourly_heat_layer(fmap: folium.Map, hours: Sequence[datetime], url: str) ->
     )
     use_static(by_hour, HEATMAP_WITH_TIME_JS, HEATMAP_WITH_TIME_CSS)
     by_hour.add_to(fmap)
+    # Its time control shows only while the layer is on, in the page's language.
     MapCall("onDemand", {"kind": "hourly", "layer": by_hour.get_name(),
-                          "control": by_hour._control_name, "url": url}).add_to(fmap)
+                          "control": by_hour._control_name, "url": url,
+                          "text": time_control_text()}).add_to(fmap)
+    return by_hour.get_name()
+
+
+def time_control_text() -> dict[str, str]:
+    """The TimeDimension control's words (the plugin's are English: "Play", "1fps")."""
+    return {
+        "backward": _("Previous hour"), "forward": _("Next hour"), "play": _("Play"),
+        "playReverse": _("Play backwards"), "loop": _("Loop"),
+        "date": _("Hour shown"), "speed": _("%(fps)s frames a second"),
+        "noTime": _("No hour to show"),
+    }
 
 
 def _hour_label(hour: datetime) -> str:
     return timezone.localtime(hour).strftime("%m-%d %H:00")
 
 
-def _legend(breaks: Sequence[float], *, with_stations: bool, with_uncovered: bool = False
-            ) -> dict:
-    density_items = []
+@dataclass(frozen=True)
+class _Drawn:
+    """The JavaScript names of the layers a governance map drew ("" for one it did not)."""
+
+    community: str
+    heat: str
+    unit_grids: str = ""
+    hourly: str = ""
+    hotspots: str = ""
+    stations: str = ""
+    coverage: str = ""
+    uncovered: str = ""
+
+
+# Leaflet.heat's default gradient and heatmap.js's (the hourly layer's), low to high.
+HEAT_GRADIENT = ("#0000ff", "#00ffff", "#00ff00", "#ffff00", "#ff0000")
+HOURLY_GRADIENT = ("#0000ff", "#00ff00", "#ffff00", "#ff0000")
+
+
+def _density_items(breaks: Sequence[float]) -> list[dict]:
+    items = []
     lower = 0.0
     decimals = 0 if breaks and breaks[0] >= 10 else 1
     for colour, upper in zip(DENSITY_COLOURS, breaks, strict=False):
-        density_items.append({"colour": colour, "label": f"{number(lower, decimals)} – "
-                                                         f"{number(upper, decimals)}"})
+        items.append({"colour": colour, "label": f"{number(lower, decimals)} – "
+                                                 f"{number(upper, decimals)}"})
         lower = upper
-    density_items.append({"colour": NO_DATA_COLOUR, "label": _("No reports")})
-    symbols = [
-        {"colour": "rgba(122, 1, 119, 0.25)", "border": HOTSPOT_COLOUR, "shape": "circle",
-         "label": _("Hotspot of open cases")},
-        {"colour": "transparent", "border": UNIT_GRID_COLOUR, "shape": "line",
-         "label": _("Unit grid")},
+    items.append({"colour": NO_DATA_COLOUR, "label": _("No reports")})
+    return items
+
+
+def _legend(drawn: _Drawn, *, breaks: Sequence[float], heat_peak: float, has_heat: bool,
+            has_hotspots: bool, has_stations: bool) -> dict:
+    """One section per layer drawn, named by the layer's JavaScript variable: civicmap-map.js
+    shows a section only while its layer is on, and ``empty`` in place of the symbols when the
+    layer has nothing to draw (``emptyText``: said by the on-demand layers once fetched)."""
+    sections = [
+        {"layer": drawn.community, "title": _("Reports per km² (community grids)"),
+         "items": _density_items(breaks)},
+        {"layer": drawn.heat, "title": _("Reports heatmap"),
+         "items": [{"gradient": list(HEAT_GRADIENT), "shape": "gradient",
+                    "label": _("few → %(count)s or more reports a 100 m cell")
+                    % {"count": number(heat_peak)}}],
+         "empty": "" if has_heat else _("No reports in this period.")},
+        {"layer": drawn.unit_grids, "title": _("Unit grids"),
+         "items": [{"colour": "transparent", "border": UNIT_GRID_COLOUR, "shape": "line",
+                    "label": _("Unit grid (shown from zoom %(zoom)s)")
+                    % {"zoom": settings.MAP_UNIT_GRID_MIN_ZOOM}}]},
+        {"layer": drawn.hourly, "title": _("Reports by hour, last 7 days"),
+         "items": [{"gradient": list(HOURLY_GRADIENT), "shape": "gradient",
+                    "label": _("few → most reports a cell in the week's busiest hours")}],
+         "emptyText": _("No reports in the last 7 days.")},
+        {"layer": drawn.hotspots, "title": _("Hotspots of open cases"),
+         "items": [{"colour": "rgba(122, 1, 119, 0.25)", "border": HOTSPOT_COLOUR,
+                    "shape": "circle",
+                    "label": _("At least %(cases)s open cases within %(metres)s m")
+                    % {"cases": number(settings.MAP_HOTSPOT_MIN_CASES),
+                       "metres": number(settings.MAP_HOTSPOT_EPS_M)}}],
+         "empty": "" if has_hotspots else _(
+             "No hotspots in this period: nowhere are %(cases)s or more open cases within "
+             "%(metres)s m of each other.") % {"cases": number(settings.MAP_HOTSPOT_MIN_CASES),
+                                              "metres": number(settings.MAP_HOTSPOT_EPS_M)}},
+        {"layer": drawn.stations, "title": _("Union stations"),
+         "items": [{"colour": "#38aadd", "shape": "pin", "label": _("Union station")}],
+         "empty": "" if has_stations else _("No union stations here.")},
+        {"layer": drawn.coverage, "title": _("Union station coverage"),
+         "items": [{"colour": "rgba(44, 127, 184, 0.15)", "border": STATION_COLOUR,
+                    "shape": "circle", "label": _("Within a station's coverage radius")}],
+         "empty": "" if has_stations else _("No union stations here.")},
+        {"layer": drawn.uncovered, "title": _("Uncovered demand"),
+         "items": [{"colour": UNCOVERED_COLOUR, "shape": "circle",
+                    "label": _("Reports beyond every station")}],
+         "emptyText": _("Every report in this period was within a station's reach.")},
     ]
-    if with_stations:
-        symbols.insert(1, {"colour": "rgba(44, 127, 184, 0.15)", "border": STATION_COLOUR,
-                           "shape": "circle", "label": _("Union station coverage")})
-    if with_uncovered:
-        symbols.append({"colour": UNCOVERED_COLOUR, "shape": "circle",
-                        "label": _("Reports beyond every station")})
-    return {
-        "title": _("Legend"),
-        "sections": [
-            {"title": _("Reports per km² (community grids)"), "items": density_items},
-            {"title": _("Symbols"), "items": symbols},
-        ],
-    }
+    return {"title": _("Legend"),
+            "sections": [section for section in sections if section["layer"]]}
+
 
 def governance_map_build(
     *,
@@ -335,9 +410,11 @@ def governance_map_build(
     """The office's governance map: heat, community choropleth, unit grids, hotspots, stations
     and (office staff only) the demand no station reaches.
 
-    Two layers are hidden at first and loaded when switched on: the hourly heatmap of
-    ``heat_hours`` from ``heat_frames_url`` and the uncovered demand from ``uncovered_url``
-    (no URL: no layer).
+    On at first (frontend/README.md, "Default layers"): the community choropleth, the heatmap
+    and the union stations. Off until switched on: unit grids, hotspots, station coverage and
+    two layers loaded only then, the hourly heatmap of ``heat_hours`` from ``heat_frames_url``
+    and the uncovered demand from ``uncovered_url`` (no URL: no layer). The legend has a
+    section per layer, shown while that layer is on, saying so when a layer has nothing.
 
     Labels are in ``language`` (Chinese by default, English on request); data are WGS 84 and
     are shifted to GCJ-02 when the basemap is (Amap).
@@ -348,30 +425,33 @@ def governance_map_build(
     with translation.override(language):
         fmap = base_map(projector, basemap, MAP_JS)
 
-        breaks = _community_layer(fmap, projector, grids)
-        if unit_grids:
-            _unit_grid_layer(fmap, projector, unit_grids, unit_grid_min_zoom)
+        community, breaks = _community_layer(fmap, projector, grids)
+        unit_name = (_unit_grid_layer(fmap, projector, unit_grids, unit_grid_min_zoom)
+                     if unit_grids else "")
 
+        peak = _peak([cell.count for cell in heat_cells])
         heat = HeatMap(
-            _heat_points(projector, heat_cells, _peak([cell.count for cell in heat_cells])),
+            _heat_points(projector, heat_cells, peak),
             name=layer_label(_("Reports heatmap")), radius=18, blur=14, min_opacity=0.3,
             max_zoom=16,
         )
         use_static(heat, HEATMAP_JS)
         heat.add_to(fmap)
 
-        if heat_hours and heat_frames_url:
-            _hourly_heat_layer(fmap, heat_hours, heat_frames_url)
-
-        _hotspot_layer(fmap, projector, clusters)
-        if stations:
-            _station_layer(fmap, projector, stations)
-        if uncovered_url:
-            _uncovered_layer(fmap, uncovered_url)
+        hourly = (_hourly_heat_layer(fmap, heat_hours, heat_frames_url)
+                  if heat_hours and heat_frames_url else "")
+        hotspots = _hotspot_layer(fmap, projector, clusters)
+        pins, coverage = _station_layers(fmap, projector, stations)
+        uncovered = _uncovered_layer(fmap, uncovered_url) if uncovered_url else ""
 
         folium.LayerControl(collapsed=True).add_to(fmap)
+        MapCall("controlsLocalise", controls_text()).add_to(fmap)
         MapCall("scaleBar").add_to(fmap)
-        MapCall("legend", _legend(breaks, with_stations=bool(stations),
-                                   with_uncovered=bool(uncovered_url))).add_to(fmap)
+        drawn = _Drawn(community=community, heat=heat.get_name(), unit_grids=unit_name,
+                       hourly=hourly, hotspots=hotspots, stations=pins, coverage=coverage,
+                       uncovered=uncovered)
+        MapCall("legend", _legend(drawn, breaks=breaks, heat_peak=peak,
+                                   has_heat=bool(heat_cells), has_hotspots=bool(clusters),
+                                   has_stations=bool(stations))).add_to(fmap)
     map_assets_check(fmap)
     return fmap

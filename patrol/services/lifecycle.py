@@ -50,10 +50,11 @@ from issues.services.cases import case_summary_recount
 from issues.services.photos import photo_store, stored_photos_cleanup
 from issues.services.points import case_points_award, case_points_revoke
 from issues.visibility import office_covers
+from patrol.calendar import work_calendar
 from patrol.models import Department, Rating, Task, VolunteerTeam
 from patrol.routing import Route, route_for_case
 from patrol.services.notify import notify
-from patrol.workdays import deadline_add
+from patrol.workdays import WorkCalendar, deadline_add
 
 MSG_NOT_ALLOWED = _("“%(action)s” is not possible now (stage: %(stage)s). Allowed: %(allowed)s.")
 MSG_ROLE = _("You may not do “%(action)s” on this case.")
@@ -299,11 +300,13 @@ def _move(context: ActionContext, action: CaseAction, note: str = "",
                                  "assignee"])
 
 
-def task_deadline(start: datetime, amount: Decimal, unit: str) -> datetime:
+def task_deadline(start: datetime, amount: Decimal, unit: str, *,
+                  calendar: WorkCalendar | None = None) -> datetime:
     """A task's deadline from ``start``: a category's amount in hours or working days (the
-    bulk lifecycle path uses it too, so that both give the same deadlines)."""
+    bulk lifecycle path uses it too, so that both give the same deadlines), on ``calendar``
+    or else the built-in years with those the office entered (``patrol.calendar``)."""
     value = int(amount) if unit == Category.DeadlineUnit.WORKING_DAYS else float(amount)
-    return deadline_add(start, value, unit)
+    return deadline_add(start, value, unit, calendar=calendar or work_calendar())
 
 
 def task_offer(*, case: Case, route: Route, at: datetime, actor=None) -> Task:

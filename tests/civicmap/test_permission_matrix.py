@@ -419,6 +419,15 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("frontend:office-case[heyi]", "GET"): Row(
         url("frontend:office-case", case_id=lambda d: d.heyi_case),
         E(302, office=404, **HEYI_OFFICES)),
+    # Next year's holidays (issue 17): every office's page (the calendar is the country's);
+    # others go to the login page. A save answers 303 (See Other) back to the page.
+    ("frontend:office-calendar", "GET"): Row(url("frontend:office-calendar"),
+                                             E(302, **OFFICES)),
+    ("frontend:office-calendar", "POST"): Row(
+        url("frontend:office-calendar"),
+        E(302, office=303, office_heyi=303, office_district=303, admin=303),
+        fixed({"year": "2099", "holidays": "2099-01-01", "makeup_workdays": "2099-01-03"}),
+        "form"),
     ("frontend:rider", "GET"): Row(url("frontend:rider"), PUBLIC),
     ("frontend:rider-sw", "GET"): Row(url("frontend:rider-sw"), PUBLIC),
     ("frontend:rider-manifest", "GET"): Row(url("frontend:rider-manifest"), PUBLIC),

@@ -24,10 +24,12 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 MAP_URL = "/map/"
 OVERLAYS_ZH = ["社区网格：每平方公里上报数", "单元网格（放大后显示）", "上报热力图",
-               "逐小时上报（最近 7 天）", "未结案件热点", "工会驿站及覆盖范围"]
+               "逐小时上报（最近 7 天）", "未结案件热点", "工会驿站", "工会驿站覆盖范围"]
 OVERLAYS_EN = ["Community grids: reports per km²", "Unit grids (zoom in)", "Reports heatmap",
                "Reports by hour, last 7 days", "Hotspots of open cases",
-               "Union stations and coverage"]
+               "Union stations", "Union station coverage"]
+# On when the page opens (frontend/README.md, "Default layers").
+DEFAULT_ON_ZH = ["社区网格：每平方公里上报数", "上报热力图", "工会驿站"]
 
 # Counts what the map drew, by the classes frontend.maps gives each layer.
 COUNT_LAYERS = """() => ({
@@ -41,7 +43,26 @@ COUNT_LAYERS = """() => ({
   scale: document.querySelectorAll(".leaflet-control-scale").length,
   overlays: Array.from(document.querySelectorAll(
       ".leaflet-control-layers-overlays label > span > span")).map(s => s.textContent.trim()),
+  checked: Array.from(document.querySelectorAll(".leaflet-control-layers-overlays label"))
+      .filter(l => l.querySelector("input").checked)
+      .map(l => l.querySelector("span > span").textContent.trim()),
+  legendShown: getComputedStyle(document.querySelector(".civicmap-legend")).display !== "none",
+  legendSections: Array.from(document.querySelectorAll(".civicmap-legend-part"))
+      .filter(p => getComputedStyle(p).display !== "none")
+      .map(p => p.querySelector(".civicmap-legend-section").textContent),
+  timeControls: document.querySelectorAll(".leaflet-bar-timecontrol").length,
 })"""
+
+# Clicks an overlay's checkbox in the layer control, as a person would (Leaflet listens to it).
+SWITCH = """(label) => {
+  const labels = Array.from(document.querySelectorAll(".leaflet-control-layers-overlays label"));
+  const found = labels.find(l => l.querySelector("span > span").textContent.trim() === label);
+  found.querySelector("input").click();
+}"""
+
+
+def _switch(watched, label: str) -> None:
+    watched.page.evaluate(SWITCH, label)
 
 
 @pytest.fixture
@@ -56,7 +77,7 @@ def _layers(watched) -> dict:
     return watched.page.evaluate(COUNT_LAYERS)
 
 
-def test_map_loads_offline_with_every_layer_and_no_errors(map_data, open_page):
+def test_map_opens_offline_with_its_default_layers_and_no_errors(map_data, open_page):
     from civicmap.models import CommunityGrid
     from stations.models import Station
 
@@ -66,15 +87,21 @@ def test_map_loads_offline_with_every_layer_and_no_errors(map_data, open_page):
     screenshot(watched.page, "map-page.png")
 
     watched.assert_clean()
+    assert watched.axe_violations() == []
+    assert layers["overlays"] == OVERLAYS_ZH
+    assert layers["checked"] == DEFAULT_ON_ZH
     assert layers["community"] == CommunityGrid.objects.count()  # the whole district's
     assert layers["stations"] == Station.objects.filter(is_active=True).count()
-    assert layers["coverage"] == Station.objects.filter(is_active=True).count()
-    assert layers["hotspots"] == 1  # the four cases at Huaifang
     assert layers["heat"] == 1
+    # Off until asked for: hotspots, unit grids, coverage, the hourly heat and its slider.
+    assert layers["hotspots"] == layers["unitgrids"] == layers["coverage"] == 0
+    assert layers["timeControls"] == 0
     assert layers["legend"] == 1 and layers["scale"] == 1
-    assert layers["overlays"] == OVERLAYS_ZH
-    # Unit grids are drawn but their pane is hidden below the configured zoom.
-    assert layers["unitgrids"] > 1000
+    assert layers["legendSections"] == ["每平方公里上报数（社区网格）", "上报热力图", "工会驿站"]
+
+    # Unit grids, switched on, are drawn but their pane is hidden below the configured zoom.
+    _switch(watched, "单元网格（放大后显示）")
+    assert _layers(watched)["unitgrids"] > 1000
     assert watched.page.evaluate(
         "getComputedStyle(window.civicmapMap.getPane('unitgrids')).display") == "none"
     watched.page.evaluate("window.civicmapMap.setZoom(16, {animate: false})")
@@ -82,10 +109,119 @@ def test_map_loads_offline_with_every_layer_and_no_errors(map_data, open_page):
         "getComputedStyle(window.civicmapMap.getPane('unitgrids')).display") == "block"
 
 
+def test_the_legend_follows_the_layer_switches(map_data, open_page):
+    watched = open_page(MAP_URL)
+    watched.page.wait_for_selector("path.civicmap-community")
+
+    _switch(watched, "未结案件热点")
+    _switch(watched, "工会驿站覆盖范围")
+    layers = _layers(watched)
+    assert layers["hotspots"] == 1 and layers["coverage"] > 0
+    assert layers["legendSections"] == ["每平方公里上报数（社区网格）", "上报热力图",
+                                        "未结案件热点", "工会驿站", "工会驿站覆盖范围"]
+
+    _switch(watched, "上报热力图")
+    _switch(watched, "工会驿站")
+    layers = _layers(watched)
+    assert layers["heat"] == 0 and layers["stations"] == 0
+    assert layers["legendSections"] == ["每平方公里上报数（社区网格）", "未结案件热点",
+                                        "工会驿站覆盖范围"]
+
+    for label in ("社区网格：每平方公里上报数", "未结案件热点", "工会驿站覆盖范围"):
+        _switch(watched, label)
+    layers = _layers(watched)
+    assert layers["checked"] == [] and layers["legendSections"] == []
+    assert not layers["legendShown"]  # no layer on: no legend at all
+    watched.assert_clean()
+
+
+def test_a_layer_with_nothing_says_so(map_data, open_page, settings):
+    settings.MAP_HOTSPOT_MIN_CASES = 10  # the default: the four cases at Huaifang are too few
+    watched = open_page(MAP_URL)
+    page = watched.page
+    page.wait_for_selector("path.civicmap-community")
+    _switch(watched, "未结案件热点")
+    layers = _layers(watched)
+    assert layers["hotspots"] == 0 and "未结案件热点" in layers["legendSections"]
+    empty = page.locator(".civicmap-legend-is-empty .civicmap-legend-empty")
+    assert empty.count() == 1 and empty.is_visible()
+    assert empty.text_content() == (
+        "本期间没有热点：没有哪里有 10 件或以上相距 50 米以内的未结案件。")
+    # The same in the table of the map's numbers.
+    assert "本期间没有热点。" in page.locator("#civicmap-hotspot-table").text_content()
+    watched.assert_clean()
+
+
+def test_the_time_slider_shows_only_with_its_layer_in_the_pages_language(map_data, open_page):
+    for locale, label, play, speed in (("zh-CN", "逐小时上报（最近 7 天）", "播放", "每秒 1 帧"),
+                                       ("en", "Reports by hour, last 7 days", "Play",
+                                        "1 frames a second")):
+        watched = open_page(MAP_URL, locale=locale)
+        page = watched.page
+        page.wait_for_selector("path.civicmap-community")
+        assert _layers(watched)["timeControls"] == 0
+        _switch(watched, label)
+        page.wait_for_function("() => window.civicmap.onDemandState.hourly === 'loaded'")
+        control = page.locator(".leaflet-bar-timecontrol")
+        assert control.count() == 1
+        assert control.locator(".timecontrol-play.play").get_attribute("title") == play
+        assert control.locator(".timecontrol-play.play").get_attribute("aria-label") == play
+        assert control.locator(".timecontrol-speed").text_content().strip() == speed
+        assert "fps" not in control.text_content()
+        assert label in _layers(watched)["legendSections"]
+        assert watched.axe_violations() == []
+        _switch(watched, label)
+        assert _layers(watched)["timeControls"] == 0
+        watched.assert_clean()
+
+
+def test_leaflets_controls_speak_the_pages_language(map_data, open_page):
+    for locale, zoom_in, zoom_out, layers in (("zh-CN", "放大", "缩小", "图层"),
+                                              ("en", "Zoom in", "Zoom out", "Layers")):
+        watched = open_page(MAP_URL, locale=locale)
+        page = watched.page
+        page.wait_for_selector("path.civicmap-community")
+        assert page.get_attribute(".leaflet-control-zoom-in", "title") == zoom_in
+        assert page.get_attribute(".leaflet-control-zoom-in", "aria-label") == zoom_in
+        assert page.get_attribute(".leaflet-control-zoom-out", "title") == zoom_out
+        assert page.get_attribute(".leaflet-control-layers-toggle", "title") == layers
+        assert page.get_attribute(".leaflet-control-layers-toggle", "aria-label") == layers
+
+
+def test_an_invalid_filter_is_answered_with_the_forms_error(map_data, open_page, client):
+    """days=5 is not a period on offer: 400, the error beside the field, "5" still in it (not
+    the first option, "最近 24 小时"), the page says the map shows that filter's default, and
+    the map does: the valid category over the default 30 days."""
+    page = client.get(MAP_URL, {"days": "5"})
+    assert page.status_code == 400
+    html = page.content.decode()
+    assert 'id="days-error"' in html and 'aria-describedby="days-error"' in html
+    assert '<option value="5" selected>5（无效）</option>' in html
+
+    watched = open_page(MAP_URL + "?days=5&category=C0401")
+    browser = watched.page
+    browser.wait_for_selector("path.civicmap-community")
+    assert browser.locator("#id_days option:checked").text_content() == "5（无效）"
+    assert browser.locator("#id_category option:checked").text_content().startswith("C0401")
+    error = browser.locator("#days-error")
+    assert error.is_visible() and "5" in error.text_content()
+    assert browser.locator("[role=alert]").text_content() == (
+        "标为无效的筛选条件，地图按默认值显示（最近 30 天、所有类别、整个区）。")
+    assert watched.axe_violations() == []
+    # C0401's six reports at Chengyuan over the last 10 days: all six in 30 days (one in 24 h).
+    from issues.models import Report
+
+    assert Report.objects.filter(category__code="C0401").count() == 6
+    assert sum(int(cell) for cell in browser.locator(
+        "#civicmap-community-table tbody td:nth-child(2)").all_text_contents()) == 6
+
+
 def test_coverage_circles_are_true_metres_on_screen(map_data, open_page):
     """A station's circle spans 2 × its radius in metres: pixels measured on the drawn SVG
     against the Web Mercator scale at its latitude (earth circumference 40,075,016.686 m)."""
     watched = open_page(MAP_URL)
+    watched.page.wait_for_selector("path.civicmap-community")
+    _switch(watched, "工会驿站覆盖范围")
     watched.page.wait_for_selector("path.civicmap-coverage")
     zoom = 15
     circles = watched.page.evaluate("""(zoom) => {
@@ -153,6 +289,8 @@ def test_user_text_is_shown_as_text_and_runs_nothing(map_data, open_page, sessio
     station = hostile_station_load()
     watched = open_page(MAP_URL, session=session_for("office1"))
     page = watched.page
+    page.wait_for_selector("path.civicmap-community")
+    _switch(watched, "未结案件热点")
     page.wait_for_selector("path.civicmap-hotspot")
 
     # The hotspot popup lists the newest case's description, exactly as typed. Zoomed in, a
@@ -185,6 +323,7 @@ def test_user_text_is_shown_as_text_and_runs_nothing(map_data, open_page, sessio
 
     assert page.evaluate("window.__xss") is None
     watched.assert_clean()
+    assert watched.axe_violations() == []  # office staff's map, every layer of theirs
     assert station.pk
 
 

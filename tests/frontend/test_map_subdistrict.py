@@ -107,15 +107,17 @@ def test_the_page_lists_the_subdistricts_and_filters_by_one(spread, client):
     for subdistrict in Subdistrict.objects.all():
         assert f'value="{subdistrict.code}"' in html
     assert f'value="{HEYI}" selected' in html
-    assert "Some filters were not valid" not in html
+    assert "marked not valid" not in html
     hourly = client.get("/map/hourly/", {"subdistrict": HEYI})
     assert hourly.status_code == 200
 
 
 def test_an_unknown_subdistrict_takes_the_forms_error_path(reference_data, client):
     page = client.get(MAP_URL, {"subdistrict": "110106999"}, HTTP_ACCEPT_LANGUAGE="en")
-    assert page.status_code == 200
-    assert "Some filters were not valid; showing the defaults." in page.content.decode()
+    assert page.status_code == 400
+    assert ("The map shows the filters marked not valid at their defaults (the last 30 days, "
+            "every category, the whole district).") in page.content.decode()
+    assert 'id="subdistrict-error"' in page.content.decode()
     hourly = client.get("/map/hourly/", {"subdistrict": "110106999"})
     assert hourly.status_code == 400
     errors = json.loads(hourly.content)["errors"]

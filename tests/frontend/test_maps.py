@@ -218,3 +218,50 @@ def test_uncovered_features_are_points_with_formatted_counts():
     (feature,) = collection["features"]
     assert feature["geometry"] == {"type": "Point", "coordinates": [116.395, 39.805]}
     assert feature["properties"] == {"count": 1234, "reports": "1,234", "needs": "5"}
+
+
+def _legend_spec(script: str) -> dict:
+    """The argument of ``civicmap.legend(map, {...})`` in a rendered map script."""
+    import json
+
+    match = re.search(r"civicmap\.legend\(\w+,\s*(\{.*?\})\);\n", script, re.DOTALL)
+    return json.loads(match.group(1))
+
+
+def test_the_legend_has_a_section_per_layer_named_by_its_variable():
+    script = assets.map_render_parts(_build(), nonce="n").script
+    spec = _legend_spec(script)
+    titles = [section["title"] for section in spec["sections"]]
+    assert titles == ["每平方公里上报数（社区网格）", "上报热力图", "单元网格",
+                      "逐小时上报（最近 7 天）", "未结案件热点", "工会驿站", "工会驿站覆盖范围",
+                      "未覆盖的需求"]
+    for section in spec["sections"]:  # each names a layer the script declares
+        assert re.search(rf"var {section['layer']} = ", script), section["title"]
+    assert not any(section.get("empty") for section in spec["sections"])
+    heat = spec["sections"][1]["items"][0]
+    # The colour saturates at _peak of the counts [3, 1]: the 95th percentile, index 0, is 1.
+    assert heat["shape"] == "gradient" and heat["label"] == "少 → 每 100 米网格 1 件或以上上报"
+
+
+def test_an_empty_layer_says_so_in_its_legend_section(settings):
+    settings.MAP_HOTSPOT_MIN_CASES, settings.MAP_HOTSPOT_EPS_M = 10, 50
+    with translation.override("en"):
+        script = assets.map_render_parts(
+            _build(clusters=[], heat_cells=[], stations=[], language="en"), nonce="n").script
+    empty = {section["title"]: section.get("empty")
+             for section in _legend_spec(script)["sections"]}
+    assert empty["Hotspots of open cases"] == (
+        "No hotspots in this period: nowhere are 10 or more open cases within 50 m of each "
+        "other.")
+    assert empty["Reports heatmap"] == "No reports in this period."
+    assert empty["Union stations"] == "No union stations here."
+    assert not empty["Reports per km² (community grids)"]
+
+
+def test_only_heat_communities_and_stations_are_on_at_first():
+    script = assets.map_render_parts(_build(), nonce="n").script
+    # folium adds a layer shown at first to the map in its own statement: `.addTo(map_…)`.
+    spec = _legend_spec(script)
+    on = [section["title"] for section in spec["sections"]
+          if re.search(rf"{section['layer']}\.addTo\(map_\w+\)", script)]
+    assert on == ["每平方公里上报数（社区网格）", "上报热力图", "工会驿站"]

@@ -61,6 +61,14 @@
         var build = function () { return detailCard(feature.properties || {}, spec); };
         if (spec.tooltip) { layer.bindTooltip(build, {sticky: true, className: "civicmap-tooltip"}); }
         if (spec.popup) { layer.bindPopup(build, {maxWidth: 320}); }
+        /* A marker is a button (role=button): it needs a name for screen readers. */
+        if (spec.label && layer.setIcon) {
+          layer.on("add", function () {
+            var icon = layer.getElement();
+            var name = (feature.properties || {})[spec.label];
+            if (icon && name) { icon.setAttribute("aria-label", String(name)); }
+          });
+        }
       };
     },
 
@@ -101,7 +109,10 @@
       var layer = window[spec.layer];
       var state = civicmap.onDemandState;
       var fill = {
-        uncovered: function (data) { layer.addData(data); },
+        uncovered: function (data) {
+          layer.addData(data);
+          return !(data.features || []).length;
+        },
         hourly: function (data) {
           var control = window[spec.control];
           layer.data = data.frames;
@@ -110,8 +121,12 @@
             layer._getDataForTime(layer._timeDimension.getCurrentTime());
           }
           if (control && control._update) { control._update(); }
+          return !data.frames.some(function (frame) { return frame.length; });
         }
       }[spec.kind];
+      if (spec.kind === "hourly" && window[spec.control]) {
+        civicmap.timeControlWithLayer(map, layer, window[spec.control], spec.text || {});
+      }
       layer.on("add", function () {
         if (state[spec.kind] === "loading" || state[spec.kind] === "loaded") { return; }
         state[spec.kind] = "loading";
@@ -121,7 +136,8 @@
             return response.json();
           })
           .then(function (data) {
-            fill(data);
+            var empty = fill(data);
+            civicmap.legendEmpty(map, spec.layer, empty);
             state[spec.kind] = "loaded";
           })
           .catch(function (error) {
@@ -132,35 +148,118 @@
     },
     onDemandState: {},
 
+    /*
+     * folium adds the TimeDimension control to the map at once, in English ("Play", "1fps"):
+     * take it off, give it the page's words, and show it only while ``layer`` is on.
+     * text: {backward, forward, play, playReverse, loop, date, speed ("%(fps)s …"), noTime}.
+     */
+    timeControlWithLayer: function (map, layer, control, text) {
+      var titles = {Backward: text.backward, Forward: text.forward, Play: text.play,
+                    "Play Reverse": text.playReverse, Loop: text.loop, Date: text.date};
+      var createButton = control._createButton;
+      control._createButton = function (title, container) {
+        var link = createButton.call(this, title, container);
+        var name = titles[title] || title;
+        link.title = name;
+        link.setAttribute("role", "button");
+        /* The date button's name is the hour it shows (its text); the others have no text. */
+        if (title !== "Date") { link.setAttribute("aria-label", name); }
+        return link;
+      };
+      control._getDisplaySpeed = function (fps) {
+        return String(text.speed || "%(fps)s fps").replace("%(fps)s", fps);
+      };
+      control._getDisplayNoTimeError = function () { return text.noTime || ""; };
+      /* The labels are our hours in Beijing time: no UTC/local switch (English titles). */
+      control._buttonDateClicked = function () {};
+      map.removeControl(control);
+      layer.on("add", function () { control.addTo(map); });
+      layer.on("remove", function () { map.removeControl(control); });
+    },
+
+    /* Leaflet's zoom and layers controls in the page's language: {zoomIn, zoomOut, layers}. */
+    controlsLocalise: function (map, text) {
+      var box = map.getContainer();
+      [[".leaflet-control-zoom-in", text.zoomIn], [".leaflet-control-zoom-out", text.zoomOut],
+       [".leaflet-control-layers-toggle", text.layers]].forEach(function (pair) {
+        box.querySelectorAll(pair[0]).forEach(function (node) {
+          node.title = pair[1];
+          node.setAttribute("aria-label", pair[1]);
+        });
+      });
+    },
+
     /* A metric scale bar (the office measures in metres). */
     scaleBar: function (map) {
       return L.control.scale({imperial: false, maxWidth: 150}).addTo(map);
     },
 
-    /* A legend control: {title, sections: [{title, items: [{colour, shape, label}]}]}. */
+    /*
+     * A legend control: {title, sections: [{layer, title, items: [{colour, border, shape,
+     * gradient, label}], empty, emptyText}]}. A section shows only while its layer (a
+     * global JavaScript name) is on the map, the whole legend only while one is; ``empty``
+     * (a sentence) stands where a layer has nothing to draw, ``emptyText`` is said by
+     * ``legendEmpty`` once an on-demand layer has found nothing.
+     */
     legend: function (map, spec) {
+      var sections = {};
       var Legend = L.Control.extend({
         options: {position: "bottomright"},
         onAdd: function () {
           var box = el("div", "civicmap-legend leaflet-bar");
+          box.setAttribute("role", "region");
+          box.setAttribute("aria-label", spec.title);
           box.appendChild(el("div", "civicmap-legend-title", spec.title));
           spec.sections.forEach(function (section) {
-            box.appendChild(el("div", "civicmap-legend-section", section.title));
+            var part = el("div", "civicmap-legend-part");
+            part.setAttribute("data-layer", section.layer);
+            part.appendChild(el("div", "civicmap-legend-section", section.title));
             section.items.forEach(function (item) {
               var line = el("div", "civicmap-legend-item");
               var swatch = el("span", "civicmap-swatch civicmap-swatch-" + (item.shape || "square"));
-              swatch.style.backgroundColor = item.colour;
+              if (item.gradient) {
+                swatch.style.backgroundImage = "linear-gradient(to right, " +
+                  item.gradient.join(", ") + ")";
+              } else {
+                swatch.style.backgroundColor = item.colour;
+              }
               if (item.border) { swatch.style.borderColor = item.border; }
               line.appendChild(swatch);
               line.appendChild(el("span", null, item.label));
-              box.appendChild(line);
+              part.appendChild(line);
             });
+            var empty = el("div", "civicmap-legend-empty", section.empty || section.emptyText || "");
+            empty.setAttribute("role", "status");
+            part.appendChild(empty);
+            part.classList.toggle("civicmap-legend-is-empty", Boolean(section.empty));
+            sections[section.layer] = part;
+            box.appendChild(part);
           });
           L.DomEvent.disableClickPropagation(box);
+          this._box = box;
           return box;
         }
       });
-      return new Legend().addTo(map);
+      var legend = new Legend().addTo(map);
+      var update = function () {
+        var shown = 0;
+        Object.keys(sections).forEach(function (name) {
+          var on = Boolean(window[name]) && map.hasLayer(window[name]);
+          sections[name].classList.toggle("civicmap-hidden", !on);
+          if (on) { shown += 1; }
+        });
+        legend._box.classList.toggle("civicmap-hidden", shown === 0);
+      };
+      map.on("layeradd layerremove", update);
+      update();
+      map._civicmapLegend = sections;
+      return legend;
+    },
+
+    /* Mark a legend section empty (or not) once its on-demand layer's data are in. */
+    legendEmpty: function (map, layerName, empty) {
+      var part = (map._civicmapLegend || {})[layerName];
+      if (part) { part.classList.toggle("civicmap-legend-is-empty", Boolean(empty)); }
     }
   };
 

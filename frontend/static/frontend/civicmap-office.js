@@ -257,7 +257,8 @@
         var tasks = section(config.text.tasks);
         data.tasks.forEach(function (task) {
           tasks.appendChild(el("div", "office-task",
-            [task.handler || "", task.status, task.note || ""].filter(Boolean).join(" · ")));
+            [task.handler || "", (config.taskStatuses || {})[task.status] || task.status,
+             task.note || ""].filter(Boolean).join(" · ")));
         });
         detail.appendChild(tasks);
       }

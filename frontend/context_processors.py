@@ -1,0 +1,25 @@
+"""What every page built on base.html may show: the office's warning that next year's
+holidays have not been entered (from 1 November, patrol.calendar)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from django.http import HttpRequest
+from django.utils import timezone
+
+from civicmap.roles import Role, user_has_role
+from patrol.calendar import calendar_year_missing
+
+
+def calendar_warning(request: HttpRequest) -> dict[str, Callable[[], int | None]]:
+    """``calendar_year_missing``: next year, to office staff, while its arrangement is missing
+    from 1 November; None otherwise. A callable, so that only a page that shows it (base.html)
+    reads the calendar."""
+
+    def missing() -> int | None:
+        if not user_has_role(request.user, Role.OFFICE_STAFF):
+            return None
+        return calendar_year_missing(now=timezone.now())
+
+    return {"calendar_year_missing": missing}
