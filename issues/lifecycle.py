@@ -60,6 +60,9 @@ TRANSITIONS: dict[CaseAction, Transition] = {
     # To a bordering subdistrict's office, before anyone has taken the work on: the receiving
     # office files it afresh (an offer still open ends; docs/DECISIONS.md D-053).
     CaseAction.TRANSFER: Transition((S.NEW, S.FILED, S.DISPATCHED), S.FILED, (), T.TRANSFERRED),
+    # The office sets how soon the case must be handled while it is open (D-058): the stage
+    # and any live task stay as they are.
+    CaseAction.PRIORITISE: Transition(BEFORE_CLOSED, None),
 }
 
 

@@ -221,6 +221,10 @@
           button.type = "button";
           button.setAttribute("data-action", pair[0]);
           button.addEventListener("click", function () {
+            if (pair[0] === "dispatch" || pair[0] === "redispatch") {
+              openDispatch(data.id);  // the panel: handler, priority, deadline, reason
+              return;
+            }
             act(data.id, pair[0], note.value, target ? {subdistrict: target.value} : {});
           });
           buttons.appendChild(button);
@@ -230,6 +234,7 @@
         actions.appendChild(el("p", "office-muted", config.text.noActions));
       }
       actions.appendChild(el("p", "office-message"));
+      actions.appendChild(el("div", "office-dispatch"));
       detail.appendChild(actions);
 
       var reports = section(config.text.reports);
@@ -269,6 +274,13 @@
       });
       history.appendChild(ol);
       detail.appendChild(history);
+    }
+
+    function openDispatch(id) {
+      window.civicmap.dispatchPanel(detail.querySelector(".office-dispatch"), {
+        caseId: id, apiRoot: config.api, csrf: csrf, labels: config.dispatch,
+        onDone: function () { select(id); poll(); }
+      });
     }
 
     function transferSelect(places) {
