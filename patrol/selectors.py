@@ -35,7 +35,7 @@ _TASK_ROW_FIELDS = (
     "department__name_en", "case__stage", "case__location", "case__category__code",
     "case__category__name_zh", "case__category__name_en", "case__category__is_private",
     "case__community_grid__name_zh", "case__community_grid__name_en", "case__subdistrict__code",
-    "case__subdistrict__name_zh", "case__subdistrict__name_en", "case__priority",
+    "case__subdistrict__name_zh", "case__subdistrict__name_en", "priority",
 )
 
 
@@ -56,9 +56,8 @@ def task_list_for_user(*, user, point: Point | None = None, include_closed: bool
     rows = (tasks.select_related("case__category", "case__community_grid", "case__subdistrict",
                                  "team", "department")
             .only(*_TASK_ROW_FIELDS))
-    if point is None:  # the most urgent case first (D-058), then by deadline
-        return list(rows.order_by("case__priority", "resolution_due", "id")
-                    [offset:offset + limit])
+    if point is None:  # the most urgent first (the task's copy of its case's priority, D-058)
+        return list(rows.order_by("priority", "resolution_due", "id")[offset:offset + limit])
     # No id after the distance: PostgreSQL then sorts every live task of the kind instead of
     # walking the KNN index (19.5 against 1.1 ms for one team at 1,000,000 reports). Tasks at
     # one spot come in the index's order, the same from one request to the next.

@@ -20,7 +20,7 @@ from frontend.maps.assets import (
 from frontend.maps.basemaps import Basemap, Projector, base_map
 from frontend.maps.elements import MapCall, details, feature_collection, layer_label, number
 from frontend.selectors import CommunityStats
-from issues.models import CaseAction, Stage
+from issues.models import CaseAction, Priority, Stage
 from patrol.layers import OpenCase
 
 STAGE_COLOURS = {
@@ -42,6 +42,7 @@ def action_labels() -> dict[str, str]:
         CaseAction.REPLY: pgettext("case action", "Reply and close"),
         CaseAction.CANCEL: pgettext("case action", "Cancel case"),
         CaseAction.TRANSFER: pgettext("case action", "Transfer"),
+        CaseAction.PRIORITISE: pgettext("case action", "Set priority"),
     }
 
 
@@ -152,6 +153,7 @@ def office_map_build(*, grids: Sequence[CommunityStats], basemap: Basemap, feed_
             "actions": [[action, label] for action, label in action_labels().items()],
             "events": event_labels(),
             "dispatch": dispatch_labels(language),
+            "priorities": [[priority.code, str(priority.label)] for priority in Priority],
             "text": {
                 "openCases": _("%(count)s open cases, updated %(time)s"),
                 "loadFailed": _("Could not load the cases; trying again."),
@@ -161,6 +163,7 @@ def office_map_build(*, grids: Sequence[CommunityStats], basemap: Basemap, feed_
                 "noActions": _("Nothing to do here now."), "new": _("New"),
                 "reportCount": _("Reports: %(count)s"), "close": _("Close"),
                 "transferTo": _("Transfer to the subdistrict"),
+                "priority": _("Priority"),
                 "transferred": _("Transferred: the case is now that subdistrict's office's."),
             },
         }).add_to(fmap)

@@ -92,7 +92,7 @@ def task_output(task: Task, *, distance_m: float | None = None) -> dict:
         "handler": handler_name(task), "assignee": task.assignee_id,
         "offered_at": task.offered_at, "response_due": task.response_due,
         "resolution_due": task.resolution_due,
-        "priority": Priority(case.priority).code,
+        "priority": Priority(task.priority).code,
         "remaining_seconds": task_remaining_seconds(task),
         "distance_m": round(distance_m, 1) if distance_m is not None else None,
     }

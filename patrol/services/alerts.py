@@ -44,7 +44,7 @@ def tasks_overdue_scan(*, now: datetime | None = None) -> dict[str, int]:
         # The most urgent cases first (D-058), then the longest overdue: a scan that a slow
         # database or a long backlog stretches raises their alerts before the others'.
         candidates = (Task.objects.filter(overdue, **{f"{stamp}__isnull": True})
-                      .order_by("case__priority", due, "pk"))
+                      .order_by("priority", due, "pk"))
         for task_id in candidates.values_list("pk", flat=True):
             with transaction.atomic():
                 claimed = Task.objects.filter(pk=task_id, **{f"{stamp}__isnull": True}).update(

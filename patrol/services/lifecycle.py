@@ -319,7 +319,7 @@ def task_offer(*, case: Case, route: Route, at: datetime,
     task = Task.objects.create(
         case=case, assignee_kind=route.kind, team=route.team, department=route.department,
         offered_at=at, response_due=min(defaults.response_due, resolution),
-        resolution_due=resolution,
+        resolution_due=resolution, priority=case.priority,  # the trigger's copy, in memory too
     )
     notify(kind="task_offered", task=task, at=at)
     if case.priority == Priority.URGENT:

@@ -8,7 +8,7 @@ from datetime import datetime
 
 import pytest
 
-from issues.models import CaseEvent
+from issues.models import CaseEvent, Priority
 from patrol.models import Task, VolunteerTeam
 from tests.patrol.helpers import HUAIFANG, act, report
 
@@ -81,4 +81,22 @@ def test_dispatch_to_a_team_not_suggested_with_a_deadline_and_its_reason(
     assert task.resolution_due == datetime.fromisoformat(sent.replace("Z", "+00:00"))
     event = CaseEvent.objects.get(case=filed_case, action="dispatch")
     assert event.note == REASON
+    watched.assert_clean()
+
+
+def test_the_priority_is_set_from_the_console_with_its_reason(filed_case, open_page,
+                                                              session_for):
+    watched = open_page(OFFICE_URL, session=session_for("office1"))
+    page = watched.page
+    page.wait_for_selector("#office-console[data-loaded]")
+    page.click(f'.office-case[data-case="{filed_case.pk}"]')
+    select = page.wait_for_selector("select.office-priority")
+    assert select.get_attribute("aria-label") == "优先级"
+    page.select_option("select.office-priority", "urgent")
+    page.fill(".office-note", "学校门口")
+    page.click('.office-action[data-action="prioritise"]')
+    page.wait_for_selector('.office-history li:has-text("设定优先级")', timeout=15_000)
+    assert "学校门口" in page.inner_text(".office-history")
+    filed_case.refresh_from_db()
+    assert filed_case.priority == Priority.URGENT
     watched.assert_clean()

@@ -346,3 +346,13 @@ def test_the_queues_put_the_most_urgent_first(reference_data):
     listed = client_for(team.leader.username).get(f"{API}/tasks/").json()["tasks"]
     assert [(t["case"], t["priority"]) for t in listed][:2] == [
         (older.pk, "high"), (newer.pk, "normal")]
+
+
+def test_a_task_follows_its_case_priority(reference_data):
+    case = filed("E0101")
+    act(case, "dispatch", "office1")
+    assert live_task(case).priority == Priority.NORMAL
+    act(case, "prioritise", "office1", priority="urgent", reason="燃气味")
+    assert live_task(case).priority == Priority.URGENT
+    # A live task keeps its deadlines; the office and the handler hear at once.
+    assert Notification.objects.filter(case=case, kind="case_urgent").exists()

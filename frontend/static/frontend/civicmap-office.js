@@ -217,6 +217,10 @@
             target = transferSelect(data.transfer_to);
             buttons.appendChild(target);
           }
+          if (pair[0] === "prioritise") {  // with the note as its reason
+            target = prioritySelect(data.priority);
+            buttons.appendChild(target);
+          }
           var button = el("button", "office-action", pair[1]);
           button.type = "button";
           button.setAttribute("data-action", pair[0]);
@@ -225,7 +229,9 @@
               openDispatch(data.id);  // the panel: handler, priority, deadline, reason
               return;
             }
-            act(data.id, pair[0], note.value, target ? {subdistrict: target.value} : {});
+            var extra = !target ? {} : pair[0] === "prioritise" ? {priority: target.value}
+              : {subdistrict: target.value};
+            act(data.id, pair[0], note.value, extra);
           });
           buttons.appendChild(button);
         });
@@ -281,6 +287,18 @@
         caseId: id, apiRoot: config.api, csrf: csrf, labels: config.dispatch,
         onDone: function () { select(id); poll(); }
       });
+    }
+
+    function prioritySelect(current) {
+      var select = el("select", "office-priority");
+      select.setAttribute("aria-label", config.text.priority);
+      config.priorities.forEach(function (pair) {
+        var option = el("option", null, pair[1]);
+        option.value = pair[0];
+        option.selected = pair[0] === current;
+        select.appendChild(option);
+      });
+      return select;
     }
 
     function transferSelect(places) {
