@@ -92,8 +92,8 @@ def dispatch_labels(language: str) -> dict:
         "reasonHint": _("Required when the priority or the deadline is not the default; it "
                         "goes into the case's history."),
         "reasonRequired": _("Give a reason."),
-        "dispatch": pgettext("case action", "Dispatch"),
-        "redispatch": pgettext("case action", "Dispatch again"),
+        "dispatchButton": pgettext("case action", "Dispatch"),
+        "redispatchButton": pgettext("case action", "Dispatch again"),
         "sending": _("Sending…"), "done": _("Dispatched."),
         "sendFailed": _("Could not dispatch; try again."),
     }
@@ -152,7 +152,7 @@ def office_map_build(*, grids: Sequence[CommunityStats], basemap: Basemap, feed_
                                      "label": str(stage.label)} for stage in Stage},
             "actions": [[action, label] for action, label in action_labels().items()],
             "events": event_labels(),
-            "dispatch": dispatch_labels(language),
+            "dispatchLabels": dispatch_labels(language),
             "priorities": [[priority.code, str(priority.label)] for priority in Priority],
             "text": {
                 "openCases": _("%(count)s open cases, updated %(time)s"),

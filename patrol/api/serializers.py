@@ -200,7 +200,7 @@ def dispatch_options_output(case: Case, options: DispatchOptions) -> dict:
     handlers.sort(key=lambda h: not h["suggested"])  # stable: the suggestion, then by code
     return {
         "case": case.pk, "stage": case.stage, "priority": Priority(case.priority).code,
-        "action": CaseAction.REDISPATCH if case.stage == "dispatched" else CaseAction.DISPATCH,
+        "action": CaseAction.REDISPATCH if case.stage == Stage.DISPATCHED else CaseAction.DISPATCH,
         "suggestion": chosen, "handlers": handlers,
         "deadline": {"response_default": options.deadlines.response_due,
                      "resolution_default": options.deadlines.resolution_due,

@@ -356,3 +356,29 @@ def test_a_task_follows_its_case_priority(reference_data):
     assert live_task(case).priority == Priority.URGENT
     # A live task keeps its deadlines; the office and the handler hear at once.
     assert Notification.objects.filter(case=case, kind="case_urgent").exists()
+
+
+def test_a_redispatch_takes_a_handler_and_a_deadline_with_its_reason(reference_data):
+    case = filed("E0101")
+    act(case, "dispatch", "office1")
+    answer = options(case)
+    assert answer["action"] == "redispatch"
+    department = Department.objects.get(code="chengguan")
+    due = timezone.now() + timedelta(hours=5)
+    reply = client_for("office1").post(
+        f"{API}/cases/{case.pk}/redispatch/",
+        {"department": department.pk, "resolution_due": due.isoformat(), "reason": "需执法"},
+        format="json")
+    assert reply.status_code == 200, reply.content
+    task = live_task(case)
+    assert (task.department_id, task.team_id) == (department.pk, None)
+    assert abs(task.resolution_due - due) < timedelta(seconds=1)
+    assert CaseEvent.objects.filter(case=case, action="redispatch").get().note == "需执法"
+    # A department of another subdistrict is no choice: 400 naming it, nothing written.
+    before = snapshot(case)
+    heyi = Department.objects.get(code="heyi_property_office")
+    refused = client_for("office1").post(f"{API}/cases/{case.pk}/redispatch/",
+                                         {"department": heyi.pk}, format="json")
+    assert refused.status_code == 400
+    assert refused.json()["errors"][0]["field"] == "department"
+    assert snapshot(case) == before

@@ -213,8 +213,8 @@
       reasonBox.appendChild(errorFor("reason", reason));
       form.appendChild(reasonBox);
 
-      var submit = el("button", "dispatch-submit",
-                      options.action === "redispatch" ? labels.redispatch : labels.dispatch);
+      var submit = el("button", "dispatch-submit", options.action === "redispatch"
+        ? labels.redispatchButton : labels.dispatchButton);
       submit.type = "submit";
       form.appendChild(submit);
       var message = el("p", "dispatch-message");

@@ -284,7 +284,7 @@
 
     function openDispatch(id) {
       window.civicmap.dispatchPanel(detail.querySelector(".office-dispatch"), {
-        caseId: id, apiRoot: config.api, csrf: csrf, labels: config.dispatch,
+        caseId: id, apiRoot: config.api, csrf: csrf, labels: config.dispatchLabels,
         onDone: function () { select(id); poll(); }
       });
     }
