@@ -96,6 +96,7 @@ def test_the_priority_is_set_from_the_console_with_its_reason(filed_case, open_p
     page.fill(".office-note", "学校门口")
     page.click('.office-action[data-action="prioritise"]')
     page.wait_for_selector('.office-history li:has-text("设定优先级")', timeout=15_000)
+    assert page.inner_text('.office-priority-badge[data-priority="urgent"]') == "紧急"
     assert "学校门口" in page.inner_text(".office-history")
     filed_case.refresh_from_db()
     assert filed_case.priority == Priority.URGENT

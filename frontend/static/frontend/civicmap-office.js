@@ -196,6 +196,12 @@
       var meta = el("div", "office-detail-meta");
       meta.appendChild(stageBadge(data.stage));
       meta.appendChild(el("span", null, " " + (data.community || "")));
+      if (data.priority && data.priority !== "normal") {  // urgent or high, in words
+        var level = config.priorities.filter(function (p) { return p[0] === data.priority; });
+        var badge = el("span", "office-priority-badge", level.length ? level[0][1] : "");
+        badge.setAttribute("data-priority", data.priority);
+        meta.appendChild(badge);
+      }
       detail.appendChild(meta);
 
       var actions = section(config.text.actions);
