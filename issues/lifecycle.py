@@ -63,6 +63,9 @@ TRANSITIONS: dict[CaseAction, Transition] = {
     # The office's internal note (its case page): in every stage, closed and cancelled ones
     # included, whatever the live task's status; nothing moves, the event holds the note.
     CaseAction.ADD_NOTE: Transition(tuple(S), None),
+    # The office sets how soon the case must be handled while it is open (D-058): the stage
+    # and any live task stay as they are.
+    CaseAction.PRIORITISE: Transition(BEFORE_CLOSED, None),
 }
 
 

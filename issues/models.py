@@ -266,6 +266,19 @@ class Priority(models.IntegerChoices):
     def code(self) -> str:
         return self.name.lower()
 
+    @classmethod
+    def from_code(cls, code: str) -> Priority | None:
+        """The member the API's word names, None for any other word."""
+        return next((member for member in cls if member.code == code), None)
+
+
+def priority_for_urgency(urgency: str) -> Priority:
+    """A new case's priority, from its category's urgency (the one rule; intake applies it):
+    an emergency is urgent, an urgent category high, any other normal. The office changes it
+    with the ``prioritise`` action (docs/DECISIONS.md D-058)."""
+    return {Category.Urgency.EMERGENCY: Priority.URGENT,
+            Category.Urgency.URGENT: Priority.HIGH}.get(urgency, Priority.NORMAL)
+
 
 class TaskStatus(models.TextChoices):
     """Where a case's task stands (patrol.models.Task.status). Named here, beside the stages,
@@ -314,6 +327,7 @@ class CaseAction(StrEnum):
     # An office's internal note on the case (its case page): no stage changes, any stage. Not
     # "note": that word is a field of many rows and payloads (a task's hand-in note, an event's).
     ADD_NOTE = "add_note"
+    PRIORITISE = "prioritise"
 
 
 class Case(models.Model):

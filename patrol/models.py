@@ -10,7 +10,7 @@ from django.utils.translation import gettext_lazy as _
 
 from civicmap.bounds import DEADLINE_AHEAD_MAX
 from civicmap.models import WGS84, CommunityGrid, Subdistrict
-from issues.models import LIVE_TASK_STATUSES, Case, TaskStatus, TeamType
+from issues.models import LIVE_TASK_STATUSES, Case, Priority, TaskStatus, TeamType
 
 
 class Department(models.Model):
@@ -122,6 +122,12 @@ class Task(models.Model):
         related_name="+", verbose_name=_("proof photo"),
     )
     decline_reason = models.CharField(_("decline reason"), max_length=200, blank=True)
+    # A copy of its case's priority, kept by database triggers (migration 0011) like the
+    # location: a team's or a department's list is ordered by it, then by deadline, from one
+    # range of the partial indexes task_live_*_due (docs/DECISIONS.md D-058).
+    priority = models.PositiveSmallIntegerField(
+        _("priority"), choices=Priority.choices, default=Priority.NORMAL,
+        db_default=Priority.NORMAL, editable=False)
     # Set once when the overdue alert goes out, so a second scan never repeats it.
     response_alerted_at = models.DateTimeField(null=True, blank=True)
     resolution_alerted_at = models.DateTimeField(null=True, blank=True)
@@ -133,9 +139,9 @@ class Task(models.Model):
             models.Index(fields=["status", "response_due"], name="task_response_due"),
             models.Index(fields=["status", "resolution_due"], name="task_resolution_due"),
             # A team's or a department's task list by deadline: one range of live tasks each.
-            models.Index(fields=["team", "resolution_due", "id"], name="task_live_team_due",
-                         condition=Q(status__in=LIVE_TASK_STATUSES)),
-            models.Index(fields=["department", "resolution_due", "id"],
+            models.Index(fields=["team", "priority", "resolution_due", "id"],
+                         name="task_live_team_due", condition=Q(status__in=LIVE_TASK_STATUSES)),
+            models.Index(fields=["department", "priority", "resolution_due", "id"],
                          name="task_live_department_due",
                          condition=Q(status__in=LIVE_TASK_STATUSES)),
             # Nearest first within a team or a department (btree_gist lets GiST take the id).
@@ -163,6 +169,8 @@ class Task(models.Model):
                 & Q(resolution_due__lte=F("offered_at") + DEADLINE_AHEAD_MAX),
                 name="task_deadlines_within_a_year",
             ),
+            models.CheckConstraint(condition=Q(priority__in=Priority.values),
+                                   name="task_priority_valid"),
             # At most one live task per case: a case is worked by one assignee at a time.
             models.UniqueConstraint(
                 fields=["case"],

@@ -18,7 +18,7 @@ this one rule.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import NamedTuple, Protocol
 
 from django.db.models import Count, Q
@@ -28,34 +28,40 @@ from patrol.models import Department, RoutingRule, Task, VolunteerTeam
 
 
 @dataclass(frozen=True)
-class Route:
-    kind: str  # Task.AssigneeKind
-    team: VolunteerTeam | None = None
-    department: Department | None = None
-
-
-@dataclass(frozen=True)
-class RouteIds:
-    """A route as ids: what ``route_choose`` decides."""
-
-    kind: str  # Task.AssigneeKind
-    team_id: int | None = None
-    department_id: int | None = None
-
-
-@dataclass(frozen=True)
 class Target:
     """Where a routing rule or a category's default handler points: ``kind`` is a
     RoutingRule.Target (a team of a type serving the community, a given team, a department,
     the union). ``reach``: how wide the rule's place is, the narrowest first: 0 the case's
     community, 1 its subdistrict, 2 the whole district (the default handler comes after
-    them all)."""
+    them all). ``rule_id``: the RoutingRule it comes from (None: the category's default
+    handler), so that a suggestion can say which rule chose it."""
 
     kind: str
     team_type: str = ""
     team_id: int | None = None
     department_id: int | None = None
     reach: int = 0
+    rule_id: int | None = None
+
+
+@dataclass(frozen=True)
+class Route:
+    kind: str  # Task.AssigneeKind
+    team: VolunteerTeam | None = None
+    department: Department | None = None
+    by: Target | None = None  # what chose it (RouteIds.by); None: the locality, or a person
+
+
+@dataclass(frozen=True)
+class RouteIds:
+    """A route as ids: what ``route_choose`` decides, and ``by`` which target of its order
+    decided it: a rule (``rule_id`` set), the category's default handler (``rule_id`` None),
+    or None for the locality (the least busy team serving the community)."""
+
+    kind: str  # Task.AssigneeKind
+    team_id: int | None = None
+    department_id: int | None = None
+    by: Target | None = None
 
 
 class Candidate(Protocol):
@@ -76,11 +82,11 @@ class TeamLoad(NamedTuple):
 
 def rule_target(*, target: str, team_type: str, team_id: int | None,
                 department_id: int | None, community_id: int | None,
-                subdistrict_id: int | None) -> Target:
+                subdistrict_id: int | None, rule_id: int | None = None) -> Target:
     """A RoutingRule's fields as a Target."""
     reach = 0 if community_id is not None else 1 if subdistrict_id is not None else 2
     return Target(kind=target, team_type=team_type, team_id=team_id,
-                  department_id=department_id, reach=reach)
+                  department_id=department_id, reach=reach, rule_id=rule_id)
 
 
 def rules_for_place_q(*, community_id: int | None, subdistrict_id: int) -> Q:
@@ -129,7 +135,7 @@ def route_choose(*, rules: Iterable[Target], handler: Target,
     for target in (*sorted(rules, key=lambda rule: rule.reach), handler):  # narrowest first
         route = _target_route(target, teams)
         if route:
-            return route
+            return replace(route, by=target)
     locality = _least_busy(teams)
     return RouteIds(Task.AssigneeKind.TEAM, team_id=locality.id) if locality else None
 
@@ -146,7 +152,7 @@ def route_for_case(*, case: Case) -> Route | None:
     route = route_choose(
         rules=[rule_target(target=r.target, team_type=r.team_type, team_id=r.team_id,
                            department_id=r.department_id, community_id=r.community_id,
-                           subdistrict_id=r.subdistrict_id)
+                           subdistrict_id=r.subdistrict_id, rule_id=r.pk)
                for r in rules],
         handler=handler_target(handler=category.handler,
                                handler_team_type=category.handler_team_type,
@@ -157,9 +163,9 @@ def route_for_case(*, case: Case) -> Route | None:
     if route.kind == Task.AssigneeKind.TEAM:
         named = {r.team_id: r.team for r in rules if r.team_id is not None}
         team = named.get(route.team_id) or next(t for t in teams if t.pk == route.team_id)
-        return Route(route.kind, team=team)
+        return Route(route.kind, team=team, by=route.by)
     if route.kind == Task.AssigneeKind.DEPARTMENT:
         named = {r.department_id: r.department for r in rules if r.department_id is not None}
         return Route(route.kind, department=named.get(route.department_id)
-                     or category.handler_department)
-    return Route(route.kind)
+                     or category.handler_department, by=route.by)
+    return Route(route.kind, by=route.by)

@@ -23,7 +23,9 @@ from civicmap.scopes import in_scope_q
 from issues.hooks import TaskHandling
 from issues.models import LIVE_TASK_STATUSES, Case, Report, Stage
 from issues.visibility import case_visible_to
+from patrol.deadlines import DeadlineBounds, Deadlines, deadline_bounds, task_deadlines
 from patrol.models import Department, Rating, Task, VolunteerTeam
+from patrol.routing import Route, route_for_case
 
 # What a task list reads (patrol.api.serializers.task_output): loading only these keeps a
 # page of tasks from building five full model instances per row.
@@ -33,7 +35,7 @@ _TASK_ROW_FIELDS = (
     "department__name_en", "case__stage", "case__location", "case__category__code",
     "case__category__name_zh", "case__category__name_en", "case__category__is_private",
     "case__community_grid__name_zh", "case__community_grid__name_en", "case__subdistrict__code",
-    "case__subdistrict__name_zh", "case__subdistrict__name_en",
+    "case__subdistrict__name_zh", "case__subdistrict__name_en", "priority",
 )
 
 
@@ -54,8 +56,8 @@ def task_list_for_user(*, user, point: Point | None = None, include_closed: bool
     rows = (tasks.select_related("case__category", "case__community_grid", "case__subdistrict",
                                  "team", "department")
             .only(*_TASK_ROW_FIELDS))
-    if point is None:
-        return list(rows.order_by("resolution_due", "id")[offset:offset + limit])
+    if point is None:  # the most urgent first (the task's copy of its case's priority, D-058)
+        return list(rows.order_by("priority", "resolution_due", "id")[offset:offset + limit])
     # No id after the distance: PostgreSQL then sorts every live task of the kind instead of
     # walking the KNN index (19.5 against 1.1 ms for one team at 1,000,000 reports). Tasks at
     # one spot come in the index's order, the same from one request to the next.
@@ -136,13 +138,16 @@ AWAITING_RESPONSE_STATUSES = (Task.Status.OFFERED,)
 WORK_OWED_STATUSES = tuple(s for s in LIVE_TASK_STATUSES if s != Task.Status.HANDED_IN)
 
 
-def task_response_overdue(*, now: datetime) -> Q:
-    return Q(status__in=AWAITING_RESPONSE_STATUSES, response_due__lt=now)
+def task_response_overdue(*, now: datetime, prefix: str = "") -> Q:
+    """``prefix``: the path to the task from the model queried (``"tasks__"`` from a team)."""
+    return Q(**{f"{prefix}status__in": AWAITING_RESPONSE_STATUSES,
+                f"{prefix}response_due__lt": now})
 
 
-def task_resolution_overdue(*, now: datetime, handed_in_counts: bool = True) -> Q:
+def task_resolution_overdue(*, now: datetime, handed_in_counts: bool = True,
+                            prefix: str = "") -> Q:
     statuses = LIVE_TASK_STATUSES if handed_in_counts else WORK_OWED_STATUSES
-    return Q(status__in=statuses, resolution_due__lt=now)
+    return Q(**{f"{prefix}status__in": statuses, f"{prefix}resolution_due__lt": now})
 
 
 def case_overdue(*, now: datetime) -> Exists:
@@ -174,12 +179,13 @@ _QUEUE_ROW_FIELDS = (
     "id", "stage", "location", "report_count", "reporter_count", "last_report_at",
     "category__code", "category__name_zh", "category__name_en",
     "community_grid__code", "community_grid__name_zh", "community_grid__name_en",
-    "subdistrict__code",
+    "subdistrict__code", "priority",
 )
 
 
 def triage_queue(*, user, filters: QueueFilters) -> QuerySet[Case]:
-    """The office's queue: cases with their merged duplicates (report counts), newest first,
+    """The office's queue: cases with their merged duplicates (report counts), the most urgent
+    first (``Case.priority``), then newest first,
     of the subdistricts ``user`` covers (``civicmap.scopes``: one subdistrict's office its own,
     the district role every one, or the one ``filters.subdistrict_id`` names). The subdistrict
     leads the index case_queue_subdistrict, so one subdistrict's page costs what it did
@@ -192,6 +198,8 @@ def triage_queue(*, user, filters: QueueFilters) -> QuerySet[Case]:
     stages = filters.stages
     if filters.overdue:
         stages = tuple(stage for stage in stages if stage in STAGES_WITH_LIVE_TASK)
+    # Left (D-058): the priority leads the order but not the indexes yet, so a page sorts the
+    # matching cases (a top-N sort) instead of stopping at its end.
     cases = Case.objects.filter(in_scope_q(user), stage__in=stages, merged_into__isnull=True)
     if filters.subdistrict_id is not None:  # index case_queue_subdistrict
         cases = cases.filter(subdistrict_id=filters.subdistrict_id)
@@ -204,7 +212,9 @@ def triage_queue(*, user, filters: QueueFilters) -> QuerySet[Case]:
     return (
         cases.select_related("category", "community_grid", "subdistrict")
         .only(*_QUEUE_ROW_FIELDS)
-        .order_by("-last_report_at", "-id")[filters.offset:filters.offset + filters.limit]
+        # The most urgent first (D-058), then newest report first.
+        .order_by("priority", "-last_report_at", "-id")
+        [filters.offset:filters.offset + filters.limit]
     )
 
 
@@ -301,3 +311,74 @@ def _with_rates(row: dict) -> dict:
         "satisfaction_rate": ratio(row["satisfied"], row["ratings"]),
         "mean_score": round(row["mean_score"], 2) if row.get("mean_score") else None,
     }
+
+
+# --- dispatch: who may take a case, and how busy they are -----------------------------------
+
+
+def dispatch_teams(*, subdistrict_id: int) -> QuerySet[VolunteerTeam]:
+    """The teams a case of this subdistrict may be dispatched to: the subdistrict's own."""
+    return VolunteerTeam.objects.filter(subdistrict=subdistrict_id)
+
+
+def dispatch_departments(*, subdistrict_id: int) -> QuerySet[Department]:
+    """The departments a case of this subdistrict may go to: the subdistrict's own and the
+    district's (``Department.subdistrict`` NULL)."""
+    return Department.objects.filter(Q(subdistrict=subdistrict_id)
+                                     | Q(subdistrict__isnull=True))
+
+
+@dataclass(frozen=True)
+class HandlerLoad:
+    """A team or department that may take a case, with its live tasks (``open``) and those
+    overdue by the rules above (``overdue``), wherever their cases are."""
+
+    kind: str  # Task.AssigneeKind: team or department
+    id: int
+    code: str
+    name: str
+    team_type: str  # "" for a department
+    open: int
+    overdue: int
+
+
+def dispatch_handlers(*, subdistrict_id: int, now: datetime) -> list[HandlerLoad]:
+    """Every team and department that may take a case of this subdistrict with its load: two
+    queries (teams, departments), each counting its tasks in the same statement."""
+    live = Q(tasks__status__in=LIVE_TASK_STATUSES)
+    overdue = (task_response_overdue(now=now, prefix="tasks__")
+               | task_resolution_overdue(now=now, prefix="tasks__"))
+    load = {"open": Count("tasks", filter=live), "overdue": Count("tasks", filter=overdue)}
+    label = name_field()
+    handlers = []
+    for kind, rows in ((Task.AssigneeKind.TEAM, dispatch_teams(subdistrict_id=subdistrict_id)),
+                       (Task.AssigneeKind.DEPARTMENT,
+                        dispatch_departments(subdistrict_id=subdistrict_id))):
+        fields = ["pk", "code", label, *(["team_type"] if kind == Task.AssigneeKind.TEAM else [])]
+        for row in rows.annotate(**load).order_by("code").values(*fields, "open", "overdue"):
+            handlers.append(HandlerLoad(kind=kind, id=row["pk"], code=row["code"],
+                                        name=row[label], team_type=row.get("team_type", ""),
+                                        open=row["open"], overdue=row["overdue"]))
+    return handlers
+
+
+@dataclass(frozen=True)
+class DispatchOptions:
+    """What the office chooses from when it dispatches a case: the routing's suggestion (with
+    ``by``, what chose it; None when nobody serves the community), every handler with its load,
+    the default deadlines at the case's priority and the bounds of the resolution deadline."""
+
+    suggestion: Route | None
+    handlers: list[HandlerLoad]
+    deadlines: Deadlines
+    bounds: DeadlineBounds
+
+
+def dispatch_options(*, case: Case, now: datetime) -> DispatchOptions:
+    """The dispatch options of ``case`` (read by office staff of its subdistrict) as of
+    ``now``."""
+    deadlines = task_deadlines(category=case.category, priority=case.priority, start=now)
+    return DispatchOptions(
+        suggestion=route_for_case(case=case),
+        handlers=dispatch_handlers(subdistrict_id=case.subdistrict_id, now=now),
+        deadlines=deadlines, bounds=deadline_bounds(deadlines))

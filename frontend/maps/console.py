@@ -27,7 +27,7 @@ from frontend.maps.elements import (
     number,
 )
 from frontend.selectors import CommunityStats
-from issues.models import CaseAction, Stage, TaskStatus
+from issues.models import CaseAction, Priority, Stage, TaskStatus
 from patrol.layers import OpenCase
 
 STAGE_COLOURS = {
@@ -49,6 +49,7 @@ def action_labels() -> dict[str, str]:
         CaseAction.REPLY: pgettext("case action", "Reply and close"),
         CaseAction.CANCEL: pgettext("case action", "Cancel case"),
         CaseAction.TRANSFER: pgettext("case action", "Transfer"),
+        CaseAction.PRIORITISE: pgettext("case action", "Set priority"),
     }
 
 
@@ -71,6 +72,38 @@ def event_labels() -> dict[str, str]:
         CaseAction.RATE: pgettext("case history", "Rated"),
         CaseAction.EVALUATE: pgettext("case history", "Evaluated"),
         CaseAction.ADD_NOTE: pgettext("case history", "Internal note"),
+        CaseAction.PRIORITISE: pgettext("case history", "Priority set"),
+    }
+
+
+def dispatch_labels(language: str) -> dict:
+    """The dispatch panel's words (frontend/static/frontend/civicmap-dispatch.js)."""
+    return {
+        "locale": "en" if language.startswith("en") else "zh-CN",
+        "title": _("Dispatch"), "loading": _("Loading the dispatch options…"),
+        "loadFailed": _("Could not load the dispatch options."),
+        "handler": _("Who handles it"), "suggested": _("Suggested"),
+        "suggestedBy": _("%(name)s, by %(rule)s"),
+        "noSuggestion": _("No rule or team serves this case's community: choose one."),
+        "loadCaption": _("Teams and departments with their open and overdue tasks"),
+        "chooseColumn": _("Choose"), "handlerColumn": _("Team or department"),
+        "kindColumn": _("Kind"), "openColumn": _("Open tasks"),
+        "overdueColumn": _("Overdue tasks"),
+        "kinds": {"team": _("Volunteer team"), "department": _("Department"),
+                  "union": _("Trade union")},
+        "priority": _("Priority"),
+        "priorityHint": _("Urgent halves the category's deadlines, high takes three quarters."),
+        "deadline": _("Resolution deadline"),
+        "bounds": _("From %(earliest)s to %(latest)s."),
+        "deadlineInvalid": _("Enter a date and time."),
+        "reason": _("Reason"),
+        "reasonHint": _("Required when the priority or the deadline is not the default; it "
+                        "goes into the case's history."),
+        "reasonRequired": _("Give a reason."),
+        "dispatchButton": pgettext("case action", "Dispatch"),
+        "redispatchButton": pgettext("case action", "Dispatch again"),
+        "sending": _("Sending…"), "done": _("Dispatched."),
+        "sendFailed": _("Could not dispatch; try again."),
     }
 
 
@@ -109,7 +142,8 @@ def office_map_build(*, grids: Sequence[CommunityStats], basemap: Basemap, feed_
     projector = Projector(basemap)
     with translation.override(language):
         fmap = base_map(projector, basemap,
-                         [*MAP_JS, ("civicmap_office", "frontend/civicmap-office.js")])
+                         [*MAP_JS, ("civicmap_dispatch", "frontend/civicmap-dispatch.js"),
+                          ("civicmap_office", "frontend/civicmap-office.js")])
         features = [
             {"type": "Feature", "geometry": projector.geometry(grid.geometry),
              "properties": {"name": grid.name, "open_cases": number(grid.open_cases),
@@ -140,6 +174,8 @@ def office_map_build(*, grids: Sequence[CommunityStats], basemap: Basemap, feed_
             "actions": [[action, label] for action, label in action_labels().items()],
             "events": event_labels(),
             "taskStatuses": task_status_labels(),
+            "dispatchLabels": dispatch_labels(language),
+            "priorities": [[priority.code, str(priority.label)] for priority in Priority],
             "text": {
                 "openCases": _("%(count)s open cases, updated %(time)s"),
                 "loadFailed": _("Could not load the cases; trying again."),
@@ -149,6 +185,7 @@ def office_map_build(*, grids: Sequence[CommunityStats], basemap: Basemap, feed_
                 "noActions": _("Nothing to do here now."), "new": _("New"),
                 "reportCount": _("Reports: %(count)s"), "close": _("Close"),
                 "transferTo": _("Transfer to the subdistrict"),
+                "priority": _("Priority"),
                 "transferred": _("Transferred: the case is now that subdistrict's office's."),
                 "casePage": _("Open the case page"),
             },

@@ -21,7 +21,7 @@ from civicmap.errors import Conflict, FieldError, InvalidInput, NotFound
 from civicmap.selectors import GridPlace
 from civicmap.spatial import as_geometry_point
 from issues.lifecycle import case_event_write
-from issues.models import Case, CaseConfirmation, Category, Report
+from issues.models import Case, CaseConfirmation, Category, Report, priority_for_urgency
 from issues.photos import photo_inspect
 from issues.services.photos import photo_store, stored_photos_cleanup
 from issues.sql import CASE_REPORT_JOINED
@@ -41,6 +41,7 @@ def case_open(*, category: Category, point: Point, now: datetime, place: GridPla
         community_grid_id=place.community_id,
         unit_grid_id=place.unit_grid_id, follows_id=follows_id, created_at=now, last_report_at=now,
         updated_at=now, report_count=1, reporter_count=1,
+        priority=priority_for_urgency(category.urgency),
     )
     case_event_write(case=case, action="created", to_stage=case.stage, at=now,
                      data={"follows": follows_id} if follows_id else {})

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
 from civicmap.api.fields import QueryTimeField, SubdistrictField
 from civicmap.api.paging import offset_field
 from civicmap.i18n import name_field
-from issues.models import Case, CaseAction, Stage
+from issues.models import Case, CaseAction, Priority, Stage
 from issues.selectors import photo_url
 from issues.visibility import CaseAccess
-from patrol.models import Task
-from patrol.selectors import handler_name, task_remaining_seconds
+from patrol.models import RoutingRule, Task
+from patrol.routing import Target
+from patrol.selectors import DispatchOptions, handler_name, task_remaining_seconds
+
+PRIORITY_CODES = [priority.code for priority in Priority]
 
 
 class ActionInput(serializers.Serializer):
@@ -30,6 +34,13 @@ class ActionInput(serializers.Serializer):
     subdistrict = serializers.CharField(
         required=False, allow_blank=True, max_length=20,
         help_text="transfer: the 9-digit code of a bordering subdistrict to move the case to")
+    priority = serializers.ChoiceField(
+        choices=PRIORITY_CODES, required=False,
+        help_text="prioritise (and optionally dispatch, redispatch): urgent, high or normal")
+    resolution_due = serializers.DateTimeField(
+        required=False,
+        help_text="dispatch, redispatch: the resolution deadline, within the bounds the "
+                  "dispatch options give; a reason is required when it is not the default")
 
 
 class TaskQuery(serializers.Serializer):
@@ -81,6 +92,7 @@ def task_output(task: Task, *, distance_m: float | None = None) -> dict:
         "handler": handler_name(task), "assignee": task.assignee_id,
         "offered_at": task.offered_at, "response_due": task.response_due,
         "resolution_due": task.resolution_due,
+        "priority": Priority(task.priority).code,
         "remaining_seconds": task_remaining_seconds(task),
         "distance_m": round(distance_m, 1) if distance_m is not None else None,
     }
@@ -118,6 +130,7 @@ def case_output(case: Case, *, access: CaseAccess, allowed: list[str]) -> dict:
         "lon": round(case.location.x, 6), "lat": round(case.location.y, 6),
         "report_count": case.report_count, "reporter_count": case.reporter_count,
         "created_at": case.created_at, "closed_at": case.closed_at,
+        "priority": Priority(case.priority).code,
         "allowed_actions": allowed,
         "reports": [
             {
@@ -141,4 +154,56 @@ def case_output(case: Case, *, access: CaseAccess, allowed: list[str]) -> dict:
             }
             for task in tasks
         ],
+    }
+
+
+def route_explained(by: Target | None) -> dict:
+    """Which routing rule chose a suggestion, in the reader's language: ``source`` is ``rule``
+    (with its ``rule`` id and ``reach``: community, subdistrict, district), ``default`` (the
+    category's default handler) or ``locality`` (no rule: the least busy team serving the
+    community)."""
+    if by is None:
+        return {"source": "locality", "rule": None, "reach": None,
+                "text": str(_("No rule applies: the least busy team serving the community."))}
+    least_busy = (str(_(" (the least busy team of that type)"))
+                  if by.kind == RoutingRule.Target.TEAM_TYPE else "")
+    if by.rule_id is None:
+        return {"source": "default", "rule": None, "reach": None,
+                "text": str(_("The category's default handler")) + least_busy}
+    reach = ("community", "subdistrict", "district")[by.reach]
+    text = {
+        "community": _("Routing rule #%(rule)s for this category in the case's community"),
+        "subdistrict": _("Routing rule #%(rule)s for this category in the subdistrict"),
+        "district": _("Routing rule #%(rule)s for this category in the whole district"),
+    }[reach]
+    return {"source": "rule", "rule": by.rule_id, "reach": reach,
+            "text": str(text) % {"rule": by.rule_id} + least_busy}
+
+
+def dispatch_options_output(case: Case, options: DispatchOptions) -> dict:
+    """GET /cases/{id}/dispatch-options/: the suggestion first, saying which rule chose it,
+    then every handler with its load; the deadlines and their bounds; the priorities."""
+    label = name_field()
+    suggestion = options.suggestion
+    chosen = None
+    if suggestion is not None:
+        handler = suggestion.team or suggestion.department
+        chosen = {"kind": suggestion.kind, "id": handler.pk if handler else None,
+                  "name": getattr(handler, label) if handler else str(_("The trade union")),
+                  "rule": route_explained(suggestion.by)}
+    handlers = [
+        {"kind": h.kind, "id": h.id, "code": h.code, "name": h.name, "team_type": h.team_type,
+         "open": h.open, "overdue": h.overdue,
+         "suggested": chosen is not None and (chosen["kind"], chosen["id"]) == (h.kind, h.id)}
+        for h in options.handlers
+    ]
+    handlers.sort(key=lambda h: not h["suggested"])  # stable: the suggestion, then by code
+    return {
+        "case": case.pk, "stage": case.stage, "priority": Priority(case.priority).code,
+        "action": CaseAction.REDISPATCH if case.stage == Stage.DISPATCHED else CaseAction.DISPATCH,
+        "suggestion": chosen, "handlers": handlers,
+        "deadline": {"response_default": options.deadlines.response_due,
+                     "resolution_default": options.deadlines.resolution_due,
+                     "earliest": options.bounds.earliest, "latest": options.bounds.latest},
+        "priorities": [{"code": p.code, "label": str(p.label)} for p in Priority],
     }

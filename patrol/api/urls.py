@@ -5,6 +5,8 @@ from patrol.api import views
 urlpatterns = [
     path("cases/<int:case_id>/", views.CaseDetailView.as_view(), name="case-detail"),
     path("cases/<int:case_id>/events/", views.CaseEventsView.as_view(), name="case-events"),
+    path("cases/<int:case_id>/dispatch-options/", views.DispatchOptionsView.as_view(),
+         name="case-dispatch-options"),
     path("cases/<int:case_id>/<str:action>/", views.CaseActionView.as_view(),
          name="case-action"),
     path("tasks/", views.TaskListView.as_view(), name="task-list"),

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from django.contrib.gis.geos import Point
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.permissions import IsAuthenticated
@@ -15,8 +17,8 @@ from civicmap.errors import MSG_NOT_FOUND, Conflict, FieldError, NotFound, Permi
 from civicmap.i18n import name_field
 from civicmap.models import WGS84
 from civicmap.replica import replica_reads
-from issues.models import CaseAction
-from issues.visibility import case_access
+from issues.models import CaseAction, Priority
+from issues.visibility import case_access, office_covers
 from patrol.api.serializers import (
     ActionInput,
     BulkInput,
@@ -24,11 +26,13 @@ from patrol.api.serializers import (
     RatesQuery,
     TaskQuery,
     case_output,
+    dispatch_options_output,
     task_output,
 )
 from patrol.selectors import (
     QueueFilters,
     case_detail_for_user,
+    dispatch_options,
     rates_compute,
     task_list_for_user,
     triage_queue,
@@ -76,6 +80,29 @@ def _case_response(request: Request, case_id: int) -> Response:
         output["transfer_to"] = [{"code": place.code, "name": getattr(place, label)}
                                  for place in case_transfer_targets(case=case)]
     return Response(output)
+
+
+MSG_DISPATCH_OFFICE_ONLY = _("Only the office of the case's subdistrict dispatches it.")
+
+
+class DispatchOptionsView(APIView):
+    """GET /api/v1/cases/{id}/dispatch-options/ — whom the office may dispatch the case to (the
+    routing's suggestion first, saying which rule chose it; every team and department that may
+    take it, with its open and overdue tasks), the default deadlines and their bounds. For the
+    office staff of the case's subdistrict: 404 for a case the reader may not see, 403 for
+    one it may see but not dispatch."""
+
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(responses={200: dict})
+    def get(self, request: Request, case_id: int) -> Response:
+        case = case_detail_for_user(case_id=case_id, user=request.user)
+        if case is None:
+            raise NotFound(FieldError(None, "not_found", MSG_NOT_FOUND))
+        if not office_covers(request.user, subdistrict_id=case.subdistrict_id):
+            raise PermissionRefused(FieldError(None, "forbidden", MSG_DISPATCH_OFFICE_ONLY))
+        options = dispatch_options(case=case, now=timezone.now())
+        return Response(dispatch_options_output(case, options))
 
 
 class CaseDetailView(APIView):
@@ -144,7 +171,8 @@ class TriageQueueView(APIView):
              "community": c.community_grid.code if c.community_grid else None,
              "report_count": c.report_count,
              "reporter_count": c.reporter_count, "lon": round(c.location.x, 6),
-             "lat": round(c.location.y, 6), "last_report_at": c.last_report_at}
+             "lat": round(c.location.y, 6), "last_report_at": c.last_report_at,
+             "priority": Priority(c.priority).code}
             for c in cases
         ]})
 

@@ -26,6 +26,8 @@ MESSAGES = {
     "task_resolution_overdue": _("Case #%(case)s is past its resolution deadline."),
     "case_escalated": _("Case #%(case)s was escalated to %(department)s."),
     "case_transferred": _("Case #%(case)s was transferred from %(from)s to %(to)s: %(reason)s"),
+    "case_urgent": _("Urgent: case #%(case)s (%(category)s) is with %(handler)s, to be "
+                     "resolved by %(resolution_due)s."),
 }
 DEADLINE_NEAR_MESSAGES = {
     "response": _("Case #%(case)s: accept it by %(due)s (the response deadline is near)."),
@@ -48,8 +50,8 @@ def notification_data(*, kind: str, case, task=None, handler: dict | None = None
                       note: str | None = None, proof_photo: dict | None = None,
                       department: dict | None = None, transfer: dict | None = None) -> dict:
     """What a notification of ``kind`` carries besides its case and task ids (JSON-safe), from
-    facts already read: ``handler`` (names, case_dispatched), ``note`` and ``proof_photo``
-    (urls, case_closed; only what the reporters may see), ``department`` (names,
+    facts already read: ``handler`` (names, case_dispatched and case_urgent), ``note`` and
+    ``proof_photo`` (urls, case_closed; only what the reporters may see), ``department`` (names,
     case_escalated), ``transfer`` (the two subdistricts' names and the reason,
     case_transferred)."""
     if case is None:
@@ -58,7 +60,7 @@ def notification_data(*, kind: str, case, task=None, handler: dict | None = None
                   "category_name": names_of(case.category)}
     if kind == "case_cancelled":
         data["reason"] = case.cancel_reason
-    elif kind == "case_dispatched":
+    elif kind in {"case_dispatched", "case_urgent"}:
         data["handler"] = handler
     elif kind == "case_closed":
         if note is not None:
@@ -103,6 +105,7 @@ def notification_message(*, kind: str, data: dict, case_id: int | None) -> str:
         "handler": _pick(data.get("handler"), str(MSG_SOMEONE)),
         "department": _pick(data.get("department"), "—"),
         "due": _local(data.get("due")),
+        "resolution_due": _local(data.get("resolution_due")),
         "from": _pick(data.get("from"), "—"),
         "to": _pick(data.get("to"), "—"),
     }

@@ -26,7 +26,8 @@ from patrol.services.notify import notify
 
 def tasks_overdue_scan(*, now: datetime | None = None) -> dict[str, int]:
     """Alert once when a task passes its response deadline unaccepted (to the team leader),
-    and once when it passes its resolution deadline not handed in (to the office).
+    and once when it passes its resolution deadline not handed in (to the office). Urgent
+    cases' alerts go first; their deadlines, shortened by priority, come earlier too.
 
     The UPDATE … WHERE alerted_at IS NULL claims each task; run twice, or on two workers at
     once, only one run claims it (the row lock of the UPDATE), and it alerts once.
@@ -34,13 +35,16 @@ def tasks_overdue_scan(*, now: datetime | None = None) -> dict[str, int]:
     now = now or timezone.now()
     counts = {"response": 0, "resolution": 0}
     checks = [
-        ("response", "task_response_overdue", "response_alerted_at",
+        ("response", "task_response_overdue", "response_alerted_at", "response_due",
          task_response_overdue(now=now)),
-        ("resolution", "task_resolution_overdue", "resolution_alerted_at",
+        ("resolution", "task_resolution_overdue", "resolution_alerted_at", "resolution_due",
          task_resolution_overdue(now=now, handed_in_counts=False)),
     ]
-    for name, kind, stamp, overdue in checks:
-        candidates = Task.objects.filter(overdue, **{f"{stamp}__isnull": True})
+    for name, kind, stamp, due, overdue in checks:
+        # The most urgent cases first (D-058), then the longest overdue: a scan that a slow
+        # database or a long backlog stretches raises their alerts before the others'.
+        candidates = (Task.objects.filter(overdue, **{f"{stamp}__isnull": True})
+                      .order_by("priority", due, "pk"))
         for task_id in candidates.values_list("pk", flat=True):
             with transaction.atomic():
                 claimed = Task.objects.filter(pk=task_id, **{f"{stamp}__isnull": True}).update(

@@ -12,12 +12,10 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from decimal import Decimal
 from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
-from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -41,6 +39,7 @@ from issues.models import (
     CaseAction,
     CaseConfirmation,
     Category,
+    Priority,
     Report,
     Stage,
     TaskStatus,
@@ -50,11 +49,13 @@ from issues.services.cases import case_summary_recount
 from issues.services.photos import photo_store, stored_photos_cleanup
 from issues.services.points import case_points_award, case_points_revoke
 from issues.visibility import office_covers
-from patrol.calendar import work_calendar
-from patrol.models import Department, Rating, Task, VolunteerTeam
+from patrol.deadlines import Deadlines, deadline_bounds, task_deadline, task_deadlines
+from patrol.models import Department, Rating, Task
 from patrol.routing import Route, route_for_case
+from patrol.selectors import dispatch_departments, dispatch_teams
 from patrol.services.notify import notify
-from patrol.workdays import WorkCalendar, deadline_add
+
+__all__ = ["task_deadline"]  # the demo history reads it here (fixtures.case_histories)
 
 MSG_NOT_ALLOWED = _("“%(action)s” is not possible now (stage: %(stage)s). Allowed: %(allowed)s.")
 MSG_ROLE = _("You may not do “%(action)s” on this case.")
@@ -75,13 +76,16 @@ MSG_TRANSFER_UNKNOWN = _("Choose a subdistrict this platform serves (its 9-digit
 MSG_TRANSFER_SAME = _("The case is already in that subdistrict.")
 MSG_TRANSFER_NOT_BORDERING = _("%(target)s does not border %(current)s: a case goes only to a "
                                "neighbouring subdistrict.")
+MSG_PRIORITY = _("Choose a priority: urgent, high or normal.")
+MSG_PRIORITY_SAME = _("The case already has that priority.")
+MSG_DEADLINE_BOUNDS = _("Choose a resolution deadline from %(earliest)s to %(latest)s.")
 MSG_TRANSFER_TOO_FAR = _("The case's location is %(distance)s m from %(target)s: a case goes "
                          "there only when its location is inside it or within %(reach)s m of it.")
 
 OFFICE_ACTIONS = {CaseAction.FILE, CaseAction.CANCEL, CaseAction.DISPATCH,
                   CaseAction.REDISPATCH, CaseAction.VERIFY, CaseAction.SENDBACK,
                   CaseAction.MERGE, CaseAction.SPLIT, CaseAction.ESCALATE,
-                  CaseAction.TRANSFER, CaseAction.ADD_NOTE}
+                  CaseAction.TRANSFER, CaseAction.ADD_NOTE, CaseAction.PRIORITISE}
 WORKER_ACTIONS = {CaseAction.ACCEPT, CaseAction.DECLINE, CaseAction.START,
                   CaseAction.HANDIN}
 AUTO_EVALUATE_AFTER_DAYS = 7
@@ -89,6 +93,9 @@ AUTO_EVALUATE_AFTER_DAYS = 7
 # within this many metres (EPSG:4548) of its boundary: a report on a border street
 # (docs/DECISIONS.md D-053).
 TRANSFER_REACH_M = 200
+# A resolution deadline the office sends within this of the default is the default (the
+# console shows it to the minute; the default moves on with the clock while the form is open).
+DEADLINE_SAME_WITHIN = timedelta(minutes=1)
 
 
 @dataclass
@@ -147,6 +154,12 @@ def action_effects(*, action: str, at: datetime, actor_id: int | None,
                                                   "finished_at": at} if task else {})
     if action == CaseAction.RATE:
         return Effects(data={"score": params["score"]})
+    if action == CaseAction.PRIORITISE:
+        priority = Priority(params["priority_value"])
+        return Effects(note=text("reason"),
+                       data={"from": Priority(params["priority_before"]).code,
+                             "to": priority.code},
+                       case={"priority": priority})
     if action == CaseAction.TRANSFER:
         place = params["place"]  # civicmap.selectors.GridPlace in the receiving subdistrict
         return Effects(note=text("reason"), data={"from": params["from"], "to": params["to"]},
@@ -259,7 +272,8 @@ def case_act(*, case_id: int, action: str, actor, at: datetime | None = None,
         ACTIONS[action](context)
         case.updated_at = context.at
         case.save(update_fields=["stage", "updated_at", "closed_at", "cancel_reason",
-                                 "merged_into", "subdistrict", "community_grid", "unit_grid"])
+                                 "merged_into", "subdistrict", "community_grid", "unit_grid",
+                                 "priority"])
     return case
 
 
@@ -300,25 +314,22 @@ def _move(context: ActionContext, action: CaseAction, note: str = "",
                                  "assignee"])
 
 
-def task_deadline(start: datetime, amount: Decimal, unit: str, *,
-                  calendar: WorkCalendar | None = None) -> datetime:
-    """A task's deadline from ``start``: a category's amount in hours or working days (the
-    bulk lifecycle path uses it too, so that both give the same deadlines), on ``calendar``
-    or else the built-in years with those the office entered (``patrol.calendar``)."""
-    value = int(amount) if unit == Category.DeadlineUnit.WORKING_DAYS else float(amount)
-    return deadline_add(start, value, unit, calendar=calendar or work_calendar())
-
-
-def task_offer(*, case: Case, route: Route, at: datetime, actor=None) -> Task:
-    """A new task for the route, with fresh response and resolution deadlines."""
-    category = case.category
+def task_offer(*, case: Case, route: Route, at: datetime,
+               resolution_due: datetime | None = None) -> Task:
+    """A new task for the route with fresh deadlines: the category's, shortened by the case's
+    priority (patrol.deadlines), or the resolution deadline the office chose (checked against
+    its bounds by the caller; the response deadline is then no later than it). An urgent case
+    also alerts the office and the handler."""
+    defaults = task_deadlines(category=case.category, priority=case.priority, start=at)
+    resolution = resolution_due or defaults.resolution_due
     task = Task.objects.create(
         case=case, assignee_kind=route.kind, team=route.team, department=route.department,
-        offered_at=at,
-        response_due=task_deadline(at, category.response_deadline, category.response_unit),
-        resolution_due=task_deadline(at, category.resolution_deadline, category.resolution_unit),
+        offered_at=at, response_due=min(defaults.response_due, resolution),
+        resolution_due=resolution, priority=case.priority,  # the trigger's copy, in memory too
     )
     notify(kind="task_offered", task=task, at=at)
+    if case.priority == Priority.URGENT:
+        notify(kind="case_urgent", task=task, at=at)
     return task
 
 
@@ -330,13 +341,12 @@ def _route_from_params(context: ActionContext) -> Route:
         raise InvalidInput(FieldError("team", "ambiguous", MSG_BAD_TARGET))
     place = context.case.subdistrict_id
     if team_id:
-        team = VolunteerTeam.objects.filter(pk=team_id, subdistrict=place).first()
+        team = dispatch_teams(subdistrict_id=place).filter(pk=team_id).first()
         if team is None:
             raise InvalidInput(FieldError("team", "unknown", MSG_UNKNOWN_TARGET))
         return Route(Task.AssigneeKind.TEAM, team=team)
     if department_id:
-        department = Department.objects.filter(
-            Q(subdistrict=place) | Q(subdistrict__isnull=True), pk=department_id).first()
+        department = dispatch_departments(subdistrict_id=place).filter(pk=department_id).first()
         if department is None:
             raise InvalidInput(FieldError("department", "unknown", MSG_UNKNOWN_TARGET))
         return Route(Task.AssigneeKind.DEPARTMENT, department=department)
@@ -360,17 +370,112 @@ def _cancel(context: ActionContext) -> None:
     notify(kind="case_cancelled", case=context.case, at=context.at)
 
 
-def _dispatch(context: ActionContext) -> None:
+@dataclass(frozen=True)
+class DispatchPlan:
+    """What a dispatch sets besides its handler, checked before anything is written."""
+
+    priority: Priority | None  # a new priority (None: unchanged)
+    defaults: Deadlines  # at the case's priority after the change
+    resolution_due: datetime | None  # the office's own deadline (None: the default)
+    reason: str
+
+
+def _priority_param(context: ActionContext, errors: list[FieldError]) -> Priority | None:
+    """The priority the office sent (None: none sent, or a word not in the list, which adds
+    its error to ``errors``)."""
+    code = context.params.get("priority")
+    if code in (None, ""):
+        return None
+    priority = Priority.from_code(str(code))
+    if priority is None:
+        errors.append(FieldError("priority", "invalid", MSG_PRIORITY))
+    return priority
+
+
+def _dispatch_plan(context: ActionContext) -> DispatchPlan:
+    """The priority and the resolution deadline a dispatch asks for, or InvalidInput naming
+    every field at fault: a priority not in the list, a deadline outside its bounds
+    (patrol.deadlines.deadline_bounds), no reason for a changed priority or deadline."""
+    case, errors = context.case, []
+    reason = (context.params.get("reason") or "").strip()
+    priority = _priority_param(context, errors)
+    if priority == case.priority:
+        priority = None
+    defaults = task_deadlines(category=case.category, priority=priority or case.priority,
+                              start=context.at)
+    chosen = context.params.get("resolution_due")
+    if chosen is not None:
+        bounds = deadline_bounds(defaults)
+        if not bounds.admits(chosen):
+            errors.append(FieldError("resolution_due", "out_of_bounds", MSG_DEADLINE_BOUNDS % {
+                "earliest": _local(bounds.earliest), "latest": _local(bounds.latest)}))
+        elif abs(chosen - defaults.resolution_due) < DEADLINE_SAME_WITHIN:
+            chosen = None
+    if (chosen is not None or priority is not None) and not reason:
+        errors.append(FieldError("reason", "required", MSG_REASON_REQUIRED))
+    if errors:
+        raise InvalidInput(*errors)
+    return DispatchPlan(priority=priority, defaults=defaults, resolution_due=chosen,
+                        reason=reason)
+
+
+def _local(moment: datetime) -> str:
+    return timezone.localtime(moment).strftime("%Y-%m-%d %H:%M")
+
+
+def _dispatch_with_plan(context: ActionContext, action: CaseAction) -> None:
+    """Dispatch or redispatch: the handler the office chose (or the routing's), the priority
+    and the deadline it set, each change with its reason in the case's history."""
     route = _route_from_params(context)
-    _move(context, CaseAction.DISPATCH)
-    context.task = task_offer(case=context.case, route=route, at=context.at)
+    plan = _dispatch_plan(context)
+    if plan.priority is not None:
+        _priority_set(context, plan.priority, plan.reason)
+    note, data = "", {}
+    if plan.resolution_due is not None:
+        note = plan.reason
+        data = {"resolution_due": plan.resolution_due.isoformat(),
+                "default_resolution_due": plan.defaults.resolution_due.isoformat()}
+    _move(context, action, note=note, data=data)
+    context.task = task_offer(case=context.case, route=route, at=context.at,
+                              resolution_due=plan.resolution_due)
+
+
+def _dispatch(context: ActionContext) -> None:
+    _dispatch_with_plan(context, CaseAction.DISPATCH)
     notify(kind="case_dispatched", case=context.case, at=context.at)
 
 
 def _redispatch(context: ActionContext) -> None:
-    route = _route_from_params(context)
-    _move(context, CaseAction.REDISPATCH)
-    context.task = task_offer(case=context.case, route=route, at=context.at)
+    _dispatch_with_plan(context, CaseAction.REDISPATCH)
+
+
+def _priority_set(context: ActionContext, priority: Priority, reason: str) -> None:
+    """Give the case ``priority`` with its event ``prioritise`` (the stage stays)."""
+    case = context.case
+    context.params.update({"priority_value": priority, "priority_before": case.priority,
+                           "reason": reason})
+    _move(context, CaseAction.PRIORITISE)
+
+
+def _prioritise(context: ActionContext) -> None:
+    """Set how soon the case must be handled (urgent, high, normal) with a reason; an urgent
+    case already with a handler alerts the office and the handler at once. A live task keeps
+    its deadlines (the next offer takes the new ones)."""
+    errors: list[FieldError] = []
+    priority = _priority_param(context, errors)
+    if priority is None and not errors:
+        errors.append(FieldError("priority", "required", MSG_PRIORITY))
+    elif priority is not None and priority == context.case.priority:
+        errors.append(FieldError("priority", "same", MSG_PRIORITY_SAME))
+    reason = (context.params.get("reason") or "").strip()
+    if not reason:
+        errors.append(FieldError("reason", "required", MSG_REASON_REQUIRED))
+    if errors:
+        raise InvalidInput(*errors)
+    _priority_set(context, priority, reason)
+    if priority == Priority.URGENT and context.task is not None:
+        notify(kind="case_urgent", task=context.task, at=context.at,
+               key_extra=context.at.isoformat())
 
 
 def _decline(context: ActionContext) -> None:
@@ -588,6 +693,7 @@ ACTIONS: dict[CaseAction, Callable[[ActionContext], None]] = {
     CaseAction.REPLY: _reply, CaseAction.ESCALATE: _escalate, CaseAction.RATE: _rate,
     CaseAction.EVALUATE: _evaluate, CaseAction.MERGE: _merge, CaseAction.SPLIT: _split,
     CaseAction.TRANSFER: _transfer, CaseAction.ADD_NOTE: _add_note,
+    CaseAction.PRIORITISE: _prioritise,
 }
 
 

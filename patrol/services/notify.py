@@ -14,7 +14,10 @@ Who hears what:
   task and of a deadline coming close (``tasks_deadline_near_scan``);
 * a team leader and the office, of an escalation; the leader of an overdue task, the office of
   a task past its resolution deadline;
-* the offices of both subdistricts, of a case transferred between them.
+* the offices of both subdistricts, of a case transferred between them;
+* the office and the handler (its team, liaisons or the union's staff), of an urgent case handed
+  to that handler (``case_urgent``: at each offer of an urgent case, and when a case with a
+  handler is made urgent).
 
 "The office" and "the union" are the staff of the case's own subdistrict (their membership,
 ``civicmap.models.Membership``): 和义's office hears of 和义's cases, not of Nanyuan's. The district
@@ -106,6 +109,8 @@ def _recipients(kind: str, case: Case | None, task: Task | None) -> list:
     if kind == "case_transferred":
         _event, places = _last_transfer(case)
         return _staff_in(Role.OFFICE_STAFF, [place.pk for place in places])
+    if kind == "case_urgent":
+        return [*_staff_of(Role.OFFICE_STAFF, case), *_task_workers(task)]
     return []
 
 
@@ -116,7 +121,9 @@ def _data(*, kind: str, case: Case | None, task: Task | None) -> dict:
     if case is None:
         return {}
     facts: dict = {}
-    if kind == "case_dispatched":
+    if kind == "case_urgent":
+        facts["handler"] = handler_names(task)
+    elif kind == "case_dispatched":
         live = task or Task.objects.filter(case=case).select_related(
             "team", "department").order_by("-offered_at", "-id").first()
         facts["handler"] = handler_names(live)
@@ -158,7 +165,7 @@ def notify(*, kind: str, at: datetime, case: Case | None = None, task: Task | No
     """
     case = case or (task.case if task else None)
     key = f"{kind}:{case.pk if case else ''}:{task.pk if task else ''}"
-    if kind in RIDER_KINDS or kind in {"case_escalated", "case_transferred"}:
+    if kind in RIDER_KINDS or kind in {"case_escalated", "case_transferred", "case_urgent"}:
         key = f"{key}:{at.isoformat()}"
     if key_extra:
         key = f"{key}:{key_extra}"

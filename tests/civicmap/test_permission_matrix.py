@@ -26,6 +26,7 @@ import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 from urllib.parse import urlencode
 
@@ -36,6 +37,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import transaction
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
 from tests.issues.helpers import jpeg
@@ -212,6 +214,12 @@ def _bulk(demo, username) -> dict:
     return {"action": "file", "cases": [demo.new_case]}
 
 
+def _dispatch_with_deadline(demo, username) -> dict:
+    """Two hours from now: inside the bounds of any demo category's resolution deadline."""
+    due = timezone.now() + timedelta(hours=2)
+    return {"resolution_due": due.isoformat(), "reason": "周末前完成", "priority": "high"}
+
+
 def _siting(demo, username) -> dict:
     return {"k": 3}
 
@@ -306,6 +314,30 @@ MATRIX: dict[tuple[str, str], Row] = {
         url("case-action", case_id=_new_case, action="transfer"),
         E(403, anonymous=401, office=400, office_district=400, admin=400),
         fixed({"subdistrict": "110106016", "reason": "越界"}), "json"),
+    # Issue 17, dispatch with judgement (D-058): the dispatch options are read by the case's
+    # own offices (and the district's) only: a role that may read the case gets 403, one that
+    # may not 404; Nanyuan's office reads none of a Heyi case's.
+    ("case-dispatch-options", "GET"): Row(url("case-dispatch-options", case_id=_new_case),
+                                          E(403, anonymous=401, **NANYUAN_OFFICES)),
+    ("case-dispatch-options[private]", "GET"): Row(
+        url("case-dispatch-options", case_id=_private_case),
+        E(404, anonymous=401, rider=403, **NANYUAN_OFFICES)),
+    ("case-dispatch-options[heyi]", "GET"): Row(
+        url("case-dispatch-options", case_id=lambda d: d.heyi_case),
+        E(403, anonymous=401, **HEYI_OFFICES)),
+    # Setting a priority (with a reason) and a dispatch with a deadline and its reason: the
+    # case's own offices' actions.
+    ("case-action[prioritise]", "POST"): Row(
+        url("case-action", case_id=_new_case, action="prioritise"),
+        E(403, anonymous=401, **NANYUAN_OFFICES),
+        fixed({"priority": "urgent", "reason": "学校门口"}), "json"),
+    ("case-action[heyi prioritise]", "POST"): Row(
+        url("case-action", case_id=lambda d: d.heyi_case, action="prioritise"),
+        E(403, anonymous=401, **HEYI_OFFICES),
+        fixed({"priority": "high", "reason": "学校门口"}), "json"),
+    ("case-action[dispatch deadline]", "POST"): Row(
+        url("case-action", case_id=_new_case, action="dispatch"),
+        E(403, anonymous=401, **NANYUAN_OFFICES), _dispatch_with_deadline, "json"),
     # Issue 16: a case in 和义 (Heyi). Nanyuan's office reads its public parts (not rider2's
     # words), cannot file it (403) and, of a private one, not even that (404); Heyi's office
     # and the district's can.

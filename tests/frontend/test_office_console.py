@@ -51,14 +51,17 @@ def test_console_is_for_office_staff_only(reference_data, client, username):
     assert feed.status_code == 403 and feed.json()["errors"][0]["code"] == "forbidden"
 
 
-def test_feed_lists_open_cases_newest_first(console_data, client):
+def test_feed_lists_open_cases_most_urgent_then_newest_first(console_data, client):
     from django.contrib.auth import get_user_model
 
     client.force_login(get_user_model().objects.get(username="office1"))
     cases = client.get(FEED_URL).json()["cases"]
     assert len(cases) == Case.objects.filter(merged_into__isnull=True).count()
-    stamps = [case["last_report_at"] for case in cases]
-    assert stamps == sorted(stamps, reverse=True)
+    priority = dict(Case.objects.values_list("pk", "priority"))
+    assert len(set(priority.values())) > 1  # the demo's urgent categories are high
+    for earlier, later in zip(cases, cases[1:], strict=False):  # D-058: priority, then newest
+        assert (priority[earlier["id"]], later["last_report_at"]) <= (
+            priority[later["id"]], earlier["last_report_at"])
 
 
 def _file_report(live_server, *, description: str) -> int:

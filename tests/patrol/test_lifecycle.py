@@ -113,18 +113,19 @@ def test_a_failure_after_the_event_is_written_rolls_back_stage_task_and_event(re
 # status, filtered by the actor's role, in the table's order (issues/lifecycle.py TRANSITIONS):
 ILLEGAL = [
     # dispatched, task offered: the table admits redispatch, decline, accept, assign, reply,
-    # escalate, split, transfer; office staff may redispatch, assign, escalate, split and (the
-    # case's own office) transfer (decline and accept are the team's, reply the union's on a
-    # union task).
+    # escalate, split, transfer, prioritise; office staff may redispatch, assign, escalate,
+    # split and (the case's own office) transfer and prioritise (decline and accept are the
+    # team's, reply the union's on a union task).
     pytest.param("dispatched", "verify", "office1",
-                 ["redispatch", "assign", "escalate", "split", "transfer"],
+                 ["redispatch", "assign", "escalate", "split", "transfer", "prioritise"],
                  id="verify-before-handin"),
     # the same stage for a member of the team: decline and accept only.
     pytest.param("dispatched", "handin", "hk_vol1", ["decline", "accept"],
                  id="handin-before-accept"),
-    # filed, no task: cancel, dispatch, escalate, merge, split, transfer (all office actions).
+    # filed, no task: cancel, dispatch, escalate, merge, split, transfer, prioritise (all
+    # office actions).
     pytest.param("filed", "file", "office1",
-                 ["cancel", "dispatch", "escalate", "merge", "split", "transfer"],
+                 ["cancel", "dispatch", "escalate", "merge", "split", "transfer", "prioritise"],
                  id="file-twice"),
     # in progress, task accepted: the member may start or hand in (assign and escalate are the
     # leader's or the office's).

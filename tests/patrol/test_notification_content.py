@@ -62,3 +62,13 @@ def test_a_deadline_near_shows_the_due_time_in_shanghai():
 def test_an_unknown_kind_gets_the_generic_text():
     with translation.override("en"):
         assert notification_message(kind="nope", data={}, case_id=9) == "An update on case #9."
+
+
+def test_an_urgent_case_names_its_handler_and_deadline_in_both_languages():
+    data = notification_data(kind="case_urgent", case=CASE, task=TASK, handler=TEAM)
+    assert data["handler"] == TEAM
+    texts = notification_messages(kind="case_urgent", data=data, case_id=7)
+    assert texts["en"] == ("Urgent: case #7 (Pothole) is with Team One, to be resolved by "
+                           "2026-01-09 18:00.")
+    assert texts["zh-hans"] == (
+        "紧急：案件 #7（路面坑洼）已交一队处置，须于 2026-01-09 18:00 前办结。")

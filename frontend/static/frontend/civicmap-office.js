@@ -196,6 +196,12 @@
       var meta = el("div", "office-detail-meta");
       meta.appendChild(stageBadge(data.stage));
       meta.appendChild(el("span", null, " " + (data.community || "")));
+      if (data.priority && data.priority !== "normal") {  // urgent or high, in words
+        var level = config.priorities.filter(function (p) { return p[0] === data.priority; });
+        var badge = el("span", "office-priority-badge", level.length ? level[0][1] : "");
+        badge.setAttribute("data-priority", data.priority);
+        meta.appendChild(badge);
+      }
       detail.appendChild(meta);
       var page = el("a", "office-case-page", config.text.casePage);
       page.href = "/office/case/" + encodeURIComponent(data.id) + "/";
@@ -220,11 +226,21 @@
             target = transferSelect(data.transfer_to);
             buttons.appendChild(target);
           }
+          if (pair[0] === "prioritise") {  // with the note as its reason
+            target = prioritySelect(data.priority);
+            buttons.appendChild(target);
+          }
           var button = el("button", "office-action", pair[1]);
           button.type = "button";
           button.setAttribute("data-action", pair[0]);
           button.addEventListener("click", function () {
-            act(data.id, pair[0], note.value, target ? {subdistrict: target.value} : {});
+            if (pair[0] === "dispatch" || pair[0] === "redispatch") {
+              openDispatch(data.id);  // the panel: handler, priority, deadline, reason
+              return;
+            }
+            var extra = !target ? {} : pair[0] === "prioritise" ? {priority: target.value}
+              : {subdistrict: target.value};
+            act(data.id, pair[0], note.value, extra);
           });
           buttons.appendChild(button);
         });
@@ -233,6 +249,7 @@
         actions.appendChild(el("p", "office-muted", config.text.noActions));
       }
       actions.appendChild(el("p", "office-message"));
+      actions.appendChild(el("div", "office-dispatch"));
       detail.appendChild(actions);
 
       var reports = section(config.text.reports);
@@ -273,6 +290,25 @@
       });
       history.appendChild(ol);
       detail.appendChild(history);
+    }
+
+    function openDispatch(id) {
+      window.civicmap.dispatchPanel(detail.querySelector(".office-dispatch"), {
+        caseId: id, apiRoot: config.api, csrf: csrf, labels: config.dispatchLabels,
+        onDone: function () { select(id); poll(); }
+      });
+    }
+
+    function prioritySelect(current) {
+      var select = el("select", "office-priority");
+      select.setAttribute("aria-label", config.text.priority);
+      config.priorities.forEach(function (pair) {
+        var option = el("option", null, pair[1]);
+        option.value = pair[0];
+        option.selected = pair[0] === current;
+        select.appendChild(option);
+      });
+      return select;
     }
 
     function transferSelect(places) {
