@@ -17,6 +17,10 @@ urlpatterns += [
 urlpatterns += [
     path("office/cases/", views.office_cases, name="office-cases"),
 ]
+urlpatterns += [
+    path("office/stats/", views.office_stats, name="office-stats"),
+    path("office/stats/<slug:table>.csv", views.office_stats_csv, name="office-stats-csv"),
+]
 
 from frontend import phone_views  # noqa: E402  (the phone pages: rider PWA and team tasks)
 

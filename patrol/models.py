@@ -380,7 +380,7 @@ class CaseDayFact(models.Model):
     dispatched = models.PositiveIntegerField(_("tasks dispatched"), default=0)
     accepted_on_time = models.PositiveIntegerField(_("accepted on time"), default=0)
     cases = models.PositiveIntegerField(_("cases dispatched"), default=0)
-    closed = models.PositiveIntegerField(_("closed"), default=0)
+    closed = models.PositiveIntegerField(_("cases closed"), default=0)
     closed_on_time = models.PositiveIntegerField(_("closed on time"), default=0)
     overdue = models.PositiveIntegerField(_("overdue"), default=0)
     ratings = models.PositiveIntegerField(_("ratings"), default=0)

@@ -402,6 +402,10 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("frontend:map-uncovered", "GET"): Row(url("frontend:map-uncovered"), OFFICE_PAGE),
     ("frontend:office", "GET"): Row(url("frontend:office"), E(302, **OFFICES)),
     ("frontend:office-cases", "GET"): Row(url("frontend:office-cases"), OFFICE_PAGE),
+    # Statistics (issue 17): each office its subdistrict's, the district every one.
+    ("frontend:office-stats", "GET"): Row(url("frontend:office-stats"), E(302, **OFFICES)),
+    ("frontend:office-stats-csv", "GET"): Row(url("frontend:office-stats-csv", table="trend"),
+                                              OFFICE_PAGE),
     ("frontend:rider", "GET"): Row(url("frontend:rider"), PUBLIC),
     ("frontend:rider-sw", "GET"): Row(url("frontend:rider-sw"), PUBLIC),
     ("frontend:rider-manifest", "GET"): Row(url("frontend:rider-manifest"), PUBLIC),
