@@ -13,7 +13,7 @@ statistics are monthly figures for which ten minutes' delay is harmless:
 
 Each recount deletes its days and inserts them again in one transaction, under a transaction
 advisory lock so that two runs queue instead of inserting the same rows twice; readers keep
-seeing the previous rows until it commits. Then it gives the facts a new version
+seeing the previous rows until it commits. Then it gives the days it recounted a new version
 (``case_facts_version``): patrol.stats caches its figures under it, so a cached figure is never
 older than the facts it was read from. Raw SQL because the figures are one GROUP BY over a
 UNION of three sources with a DISTINCT ON; its parameters are bound.
@@ -36,15 +36,34 @@ _LOCK_KEY = 5_901_017
 _VERSION_KEY = "case-facts:version"
 
 
-def case_facts_version() -> str:
-    """The facts' current version: a new one after each recount commits (and after the cache
-    lost it, so figures cached before are never read again)."""
-    cache.add(_VERSION_KEY, uuid.uuid4().hex, timeout=None)
-    return cache.get(_VERSION_KEY) or "none"
+def case_facts_version(*, until: date) -> str:
+    """The version of the facts a period ending before ``until`` reads, renewed after every
+    recount that touched one of its days. A full recount says from which day the ten-minute
+    recounts will touch (``from``: STATS_FACTS_RECENT_DAYS before its day); those renew only
+    the version of periods that reach that day, so earlier periods stay cached until the next
+    full recount. A recount reaching further back renews everything, as does a lost record."""
+    state = cache.get(_VERSION_KEY)
+    if state is None:
+        cache.add(_VERSION_KEY, _state_new(None), timeout=None)
+        state = cache.get(_VERSION_KEY) or _state_new(None)
+    if state["from"] is not None and until <= state["from"]:
+        return state["all"]
+    return f"{state['all']}.{state['recent']}"
 
 
-def _version_bump() -> None:
-    cache.set(_VERSION_KEY, uuid.uuid4().hex, timeout=None)
+def _state_new(boundary: date | None) -> dict:
+    return {"all": uuid.uuid4().hex, "recent": uuid.uuid4().hex, "from": boundary}
+
+
+def _version_bump(since: date | None = None, boundary: date | None = None) -> None:
+    """A recount of the days from ``since`` (None: every day; then ``boundary`` is where the
+    recent recounts will start) committed."""
+    state = cache.get(_VERSION_KEY)
+    if since is None or state is None or state["from"] is None or since < state["from"]:
+        state = _state_new(boundary if since is None else None)
+    else:
+        state = {**state, "recent": uuid.uuid4().hex}
+    cache.set(_VERSION_KEY, state, timeout=None)
 
 
 def case_facts_rebuild(*, since: date | None = None, now: datetime | None = None) -> int:
@@ -59,7 +78,8 @@ def case_facts_rebuild(*, since: date | None = None, now: datetime | None = None
         cursor.execute("DELETE FROM patrol_casedayfact WHERE day >= %s", [start.date()])
         cursor.execute(CASE_FACTS_INSERT, {"tz": settings.TIME_ZONE, "start": start,
                                            "start_day": start.date(), "now": now})
-        transaction.on_commit(_version_bump)
+        boundary = timezone.localdate(now) - timedelta(days=settings.STATS_FACTS_RECENT_DAYS)
+        transaction.on_commit(lambda: _version_bump(since, boundary))
         return cursor.rowcount
 
 

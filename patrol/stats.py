@@ -153,7 +153,8 @@ def _figures(filters: StatsFilters, key: str) -> dict:
     sums cost little, but an exact median sorts every hour of the period (about 250,000 for
     the district's quarter at 1,000,000 reports), and the facts change only at a recount."""
     ids = filters.subdistrict_ids
-    cache_key = (f"stats:{case_facts_version()}:{key}:{filters.since}:{filters.until}:"
+    version = case_facts_version(until=filters.until)
+    cache_key = (f"stats:{version}:{key}:{filters.since}:{filters.until}:"
                  f"{'all' if ids is None else ','.join(map(str, ids))}")
     figures = cache.get(cache_key)
     if figures is None:

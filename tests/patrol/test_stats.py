@@ -320,3 +320,23 @@ def test_warming_puts_this_and_last_months_figures_in_the_cache(history,
     assert (summary.reports, summary.cases) == (6, 6)
     assert [row.key for row in trend] == ["2026-02-23", "2026-03-02", "2026-03-09",
                                           "2026-03-16"]
+
+
+def test_a_recount_of_the_recent_days_keeps_older_periods_cached(
+        history, recount, settings, django_capture_on_commit_callbacks,
+        django_assert_num_queries):
+    """The ten-minute recount renews only the recent days' version: a period that ends before
+    them is still read from the cache; one that reaches them is read again."""
+    settings.STATS_FACTS_RECENT_DAYS = 3
+    recount(now=NOW)  # every day; the recent recounts will start on 17 March
+    old, recent = office(), office(since=date(2026, 3, 16), until=date(2026, 3, 23))
+    stats_summary(filters=old), stats_summary(filters=recent)
+    with django_capture_on_commit_callbacks(execute=True):
+        case_facts_refresh(now=NOW)  # recounts 17–20 March
+    with django_assert_num_queries(0):
+        assert stats_summary(filters=old).reports == 5
+    with django_assert_num_queries(1):
+        stats_summary(filters=recent)
+    recount(now=NOW)  # every day again: nothing cached is read again
+    with django_assert_num_queries(1):
+        stats_summary(filters=old)
