@@ -175,8 +175,9 @@ def _figures_read(ids: tuple[int, ...] | None, filters: StatsFilters, key: str) 
 
 
 def stats_cache_warm(*, today: date) -> int:
-    """Compute the figures of the pages most asked for (this month and the last, by week:
-    the page's default and the monthly report's month) for every subdistrict and the whole
+    """Compute the figures of the pages most asked for (this month and the last, trends by week
+    and by month: the page's default and the monthly report's month) for every subdistrict and
+    the whole
     district, so that the first visitor after a recount reads them from the cache. Returns
     the views warmed."""
     last_month = bucket_start(today, "month") - timedelta(days=1)
@@ -188,7 +189,7 @@ def stats_cache_warm(*, today: date) -> int:
         for since, until in periods:
             filters = StatsFilters(subdistrict_ids=ids, since=since, until=until,
                                    bucket="week")
-            for key in ("total", "week", "subdistrict", *DIMENSIONS[:3]):
+            for key in ("total", "week", "month", "subdistrict", *DIMENSIONS[:3]):
                 _figures(filters, key)
     return len(scopes) * len(periods)
 
