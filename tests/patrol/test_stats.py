@@ -298,9 +298,10 @@ def test_refresh_recounts_only_the_recent_days(history, settings, recount):
     assert stats_summary(filters=office()).reports == NANYUAN_WEEK["reports"]
 
 
-def test_cached_figures_follow_each_recount(history, recount):
+def test_cached_figures_follow_each_recount(history, recount, settings):
     """Figures are cached under the facts' version: a new report shows after the recount, at
     once, and not before (the page reads the aggregate, never the reports)."""
+    settings.STATS_CACHE_S = 3600
     assert stats_summary(filters=office()).reports == 5
     report("E0101", community=HUAIFANG, point=9, reporter="rider3", at=cst(2026, 3, 3, 8))
     assert stats_summary(filters=office()).reports == 5
@@ -308,8 +309,9 @@ def test_cached_figures_follow_each_recount(history, recount):
     assert stats_summary(filters=office()).reports == 6
 
 
-def test_warming_puts_this_and_last_months_figures_in_the_cache(history,
+def test_warming_puts_this_and_last_months_figures_in_the_cache(history, settings,
                                                                 django_assert_num_queries):
+    settings.STATS_CACHE_S = 3600
     # Every subdistrict (3 in the reference data) and the district, this month and the last.
     assert stats_cache_warm(today=date(2026, 3, 20)) == 8
     march = office(since=date(2026, 3, 1), until=date(2026, 3, 21))
@@ -327,6 +329,7 @@ def test_a_recount_of_the_recent_days_keeps_older_periods_cached(
         django_assert_num_queries):
     """The ten-minute recount renews only the recent days' version: a period that ends before
     them is still read from the cache; one that reaches them is read again."""
+    settings.STATS_CACHE_S = 3600
     settings.STATS_FACTS_RECENT_DAYS = 3
     recount(now=NOW)  # every day; the recent recounts will start on 17 March
     old, recent = office(), office(since=date(2026, 3, 16), until=date(2026, 3, 23))
