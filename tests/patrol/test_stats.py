@@ -10,9 +10,11 @@ median hours offer → acceptance and deciding offer → closure.
 
 from __future__ import annotations
 
+import io
 from datetime import date, timedelta
 
 import pytest
+from django.core.management import CommandError, call_command
 from django.utils import translation
 
 from civicmap.models import Subdistrict
@@ -343,3 +345,16 @@ def test_a_recount_of_the_recent_days_keeps_older_periods_cached(
     recount(now=NOW)  # every day again: nothing cached is read again
     with django_assert_num_queries(1):
         stats_summary(filters=old)
+
+
+def test_the_command_recounts_every_day_or_the_last_ones(history):
+    CaseDayFact.objects.all().delete()
+    out = io.StringIO()
+    call_command("case_facts_rebuild", stdout=out)
+    assert "rows from the first day" in out.getvalue()
+    # Recounted now (December 2026): the open cases C and D are as overdue as at NOW.
+    assert figures(stats_summary(filters=office())) == NANYUAN_WEEK
+    call_command("case_facts_rebuild", "--days", "3", stdout=io.StringIO())  # nothing recent
+    assert figures(stats_summary(filters=office())) == NANYUAN_WEEK
+    with pytest.raises(CommandError):
+        call_command("case_facts_rebuild", "--days", "0")
