@@ -20,6 +20,8 @@ urlpatterns += [
 urlpatterns += [
     path("office/case/<int:case_id>/", views.office_case_page, name="office-case"),
     path("office/calendar/", views.office_calendar, name="office-calendar"),
+    path("office/stats/", views.office_stats, name="office-stats"),
+    path("office/stats/<slug:table>.csv", views.office_stats_csv, name="office-stats-csv"),
 ]
 
 from frontend import phone_views  # noqa: E402  (the phone pages: rider PWA and team tasks)

@@ -5,6 +5,7 @@ Thin views: parse the query, call the selectors, hand values to frontend.maps, r
 
 from __future__ import annotations
 
+from datetime import timedelta
 from urllib.parse import urlencode
 
 from django.conf import settings
@@ -19,16 +20,26 @@ from django.views.decorators.http import require_GET, require_http_methods
 from civicmap.errors import InvalidInput
 from civicmap.replica import replica_reads
 from civicmap.roles import Role, user_has_role
+from civicmap.scopes import user_subdistrict_ids
 from civicmap.selectors import subdistrict_list
 from frontend.case_page import case_map_points, case_page_context
 from frontend.csp import csp_protected
-from frontend.forms import HolidayArrangementForm, MapFilterForm
+from frontend.forms import HolidayArrangementForm, MapFilterForm, StatsFilterForm
 from frontend.maps.assets import map_render_parts
 from frontend.maps.basemaps import basemap_get
 from frontend.maps.case_map import case_map_build
 from frontend.maps.console import office_case_rows, office_map_build
 from frontend.maps.layers import governance_map_build, hourly_heat_data, uncovered_features
 from frontend.selectors import map_layers, map_reads, office_grid_stats
+from frontend.stats_tables import (
+    COLUMNS,
+    column_headers,
+    stats_cell,
+    stats_table_build,
+    stats_table_csv,
+    stats_tables_build,
+)
+from frontend.stats_tables import TABLES as STATS_TABLES
 from issues.layers import (
     map_category_list,
     map_filters_for_period,
@@ -42,6 +53,7 @@ from patrol.layers import office_open_cases
 from patrol.selectors_case import case_page_read
 from patrol.services.calendar import holiday_arrangement_save
 from patrol.services.lifecycle import actor_may, case_allowed_actions
+from patrol.stats import StatsFilters, stats_filters_for
 from patrol.workdays import SHANGHAI
 from stations.layers import station_pins, uncovered_demand_cells
 
@@ -269,3 +281,66 @@ def office_calendar(request: HttpRequest) -> HttpResponse:
         "arrangements": arrangements_list(),
         "saved": request.GET.get("saved", "")[:4],
     }, status=400 if form.is_bound else 200)
+
+
+# --- statistics (/office/stats/) -----------------------------------------------------------------
+
+def _stats_form(request: HttpRequest) -> StatsFilterForm:
+    """The statistics' filters; the subdistrict choices are those the account covers."""
+    scope = user_subdistrict_ids(request.user)
+    subdistricts = [s for s in subdistrict_list() if scope is None or s.pk in scope]
+    return StatsFilterForm(request.GET, subdistricts=subdistricts, today=timezone.localdate())
+
+
+def _stats_filters(request: HttpRequest, form: StatsFilterForm) -> StatsFilters:
+    since, until = form.chosen_period()
+    return stats_filters_for(user=request.user, since=since, until=until,
+                             bucket=form.chosen_bucket(),
+                             subdistrict_id=form.chosen_subdistrict_id())
+
+
+@require_GET
+@user_passes_test(_office_staff)  # anyone else goes to the login page
+@csp_protected
+@replica_reads()
+def office_stats(request: HttpRequest) -> HttpResponse:
+    """Counts, rates and median times of a period for the subdistricts the account covers (the
+    district role: every one side by side, or one), as figures, charts, tables and CSV. An
+    invalid filter answers 400 with the form's errors and no figures."""
+    form = _stats_form(request)
+    context: dict = {"form": form, "office": True}
+    if not form.is_valid():
+        return render(request, "frontend/stats.html", context, status=400)
+    filters = _stats_filters(request, form)
+    summary, tables = stats_tables_build(
+        filters=filters,
+        by_subdistrict=form.several_subdistricts and form.chosen_subdistrict_id() is None)
+    headers = column_headers()
+    context.update(
+        since=filters.since, last_day=filters.until - timedelta(days=1), query=form.query(),
+        summary=[(headers[column], stats_cell(summary, column)) for column in COLUMNS],
+        headers=[headers[column] for column in COLUMNS], tables=tables,
+        charts=[chart for table in tables for chart in table.charts],
+        empty=summary.reports == 0 and summary.cases == 0,
+    )
+    return render(request, "frontend/stats.html", context)
+
+
+@require_GET
+@replica_reads()
+def office_stats_csv(request: HttpRequest, table: str) -> HttpResponse:
+    """One table of the statistics page as CSV (UTF-8 with a BOM, numbers as numbers)."""
+    if not _office_staff(request.user):
+        return _forbidden()
+    if table not in STATS_TABLES:
+        raise Http404
+    form = _stats_form(request)
+    if not form.is_valid():
+        return _form_errors(form)
+    filters = _stats_filters(request, form)
+    body = stats_table_csv(stats_table_build(filters=filters, name=table))
+    response = HttpResponse(body, content_type="text/csv; charset=utf-8")
+    last_day = filters.until - timedelta(days=1)
+    response["Content-Disposition"] = (
+        f'attachment; filename="stats-{table}-{filters.since}-{last_day}.csv"')
+    return response

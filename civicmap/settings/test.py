@@ -23,6 +23,9 @@ STORAGES = {
 CELERY_BROKER_URL = env_str("TEST_CELERY_BROKER_URL", "redis://127.0.0.1:6379/15")
 CACHES = {"default": {**CACHES["default"],  # noqa: F405  (base's backend, failing open)
                       "LOCATION": env_str("TEST_REDIS_CACHE_URL", "redis://127.0.0.1:6379/14")}}
+# The statistics' figures uncached: every test reads the facts it recounted, whatever an earlier
+# test left in Redis (tests/patrol/test_stats.py turns the cache on where it tests it).
+STATS_CACHE_S = 0
 # Parallel test runs on one machine (developers, helpers) each need their own database.
 DATABASES["default"]["TEST"] = {"NAME": env_str("TEST_DATABASE_NAME", "test_civicmap")}  # noqa: F405
 

@@ -460,6 +460,10 @@ MATRIX: dict[tuple[str, str], Row] = {
         E(302, office=303, office_heyi=303, office_district=303, admin=303),
         fixed({"year": "2099", "holidays": "2099-01-01", "makeup_workdays": "2099-01-03"}),
         "form"),
+    # Statistics (issue 17): each office its subdistrict's, the district every one.
+    ("frontend:office-stats", "GET"): Row(url("frontend:office-stats"), E(302, **OFFICES)),
+    ("frontend:office-stats-csv", "GET"): Row(url("frontend:office-stats-csv", table="trend"),
+                                              OFFICE_PAGE),
     ("frontend:rider", "GET"): Row(url("frontend:rider"), PUBLIC),
     ("frontend:rider-sw", "GET"): Row(url("frontend:rider-sw"), PUBLIC),
     ("frontend:rider-manifest", "GET"): Row(url("frontend:rider-manifest"), PUBLIC),
