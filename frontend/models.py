@@ -9,7 +9,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
-from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 
 class MapAudience(models.TextChoices):
@@ -54,10 +54,10 @@ class MapSnapshot(models.Model):
 class ReportStatus(models.TextChoices):
     """Where a governance report's making stands (the page polls it)."""
 
-    PENDING = "pending", _("Waiting")
-    RUNNING = "running", _("Being made")
-    DONE = "done", _("Ready")
-    FAILED = "failed", _("Failed")
+    PENDING = "pending", pgettext_lazy("governance report", "Waiting")
+    RUNNING = "running", pgettext_lazy("governance report", "Being made")
+    DONE = "done", pgettext_lazy("governance report", "Ready")
+    FAILED = "failed", pgettext_lazy("governance report", "Failed")
 
 
 class GovernanceReport(models.Model):

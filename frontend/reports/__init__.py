@@ -7,3 +7,7 @@ from those plain values (``charts`` and ``mapimage`` draw for the PDF); ``servic
 stores a report, ``selectors`` lists and finds them by the reader's scope; ``views`` and
 ``forms`` are the page at /office/reports/.
 """
+
+# The msgctxt of every string of the report and its page: its headings ("Reports", "Closed")
+# read differently here than elsewhere in the product.
+CTX = "governance report"

@@ -9,14 +9,13 @@ from __future__ import annotations
 
 from datetime import date
 
-from django.utils.translation import gettext_lazy as _
 from patrol.stats import StatsFilters, StatsRow, stats_by, stats_summary, stats_trend
 
 from civicmap.i18n import name_field
 from civicmap.layers import community_grid_shapes
 from civicmap.models import Subdistrict
 from frontend.reports.months import month_bounds
-from frontend.reports.rows import CommunityShape, ReportFigures, ReportTable
+from frontend.reports.rows import CommunityShape, ReportFigures, report_tables
 
 TREND_BUCKET = "week"  # the trend's periods inside one month
 
@@ -41,13 +40,7 @@ def report_figures(*, subdistrict: Subdistrict, month: date) -> ReportFigures:
     summary = stats_summary(filters=filters)
     by = {dimension: tuple(stats_by(filters=filters, dimension=dimension))
           for dimension in ("community", "handler", "category")}
-    tables = (
-        ReportTable("summary", _("Summary"), _("Subdistrict"), (summary,)),
-        ReportTable("community", _("By community"), _("Community"), by["community"]),
-        ReportTable("handler", _("By handler"), _("Handler"), by["handler"]),
-        ReportTable("category", _("By category"), _("Category"), by["category"]),
-        ReportTable("trend", _("By week"), _("Week"), tuple(stats_trend(filters=filters))),
-    )
+    tables = report_tables(summary=summary, by=by, trend=tuple(stats_trend(filters=filters)))
     counts = _row_counts(by["community"])
     shapes = tuple(
         CommunityShape(code=shape.code, name=shape.name, geometry=shape.geometry,

@@ -7,14 +7,16 @@ from datetime import date, datetime, time
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
-from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from civicmap.errors import InvalidInput
+from frontend.reports import CTX
 
 MONTH_PATTERN = re.compile(r"^(\d{4})-(\d{2})$")
 FIRST_YEAR = 2000  # no report before this: a typo, not a month anyone asks for
-MSG_MONTH_FORMAT = _("Give the month as YYYY-MM, e.g. 2026-11.")
-MSG_MONTH_FUTURE = _("The month is not over yet: a report covers a whole month that has ended.")
+MSG_MONTH_FORMAT = pgettext_lazy(CTX, "Give the month as YYYY-MM, e.g. 2026-11.")
+MSG_MONTH_FUTURE = pgettext_lazy(
+    CTX, "The month is not over yet: a report covers a whole month that has ended.")
 
 
 def local_zone() -> ZoneInfo:
@@ -44,6 +46,6 @@ def month_parse(*, text: str, now: datetime, field: str = "month") -> date:
     if not found or not FIRST_YEAR <= int(found[1]) <= 9999 or not 1 <= int(found[2]) <= 12:
         raise InvalidInput.single(field, "invalid", MSG_MONTH_FORMAT)
     month = date(int(found[1]), int(found[2]), 1)
-    if month_bounds(month)[1] > now:
+    if month > month_last(now=now):
         raise InvalidInput.single(field, "future", MSG_MONTH_FUTURE)
     return month

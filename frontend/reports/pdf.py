@@ -8,9 +8,11 @@ Text in WenQuanYi Micro Hei (``fonts``), embedded as a subset.
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 from io import BytesIO
+from xml.sax.saxutils import escape
 
-from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 from reportlab.lib import colors
 from reportlab.lib.pagesizes import A4, landscape
 from reportlab.lib.styles import ParagraphStyle
@@ -25,6 +27,7 @@ from reportlab.platypus import (
     TableStyle,
 )
 
+from frontend.reports import CTX
 from frontend.reports.charts import bars_draw, lines_draw
 from frontend.reports.fonts import font_register
 from frontend.reports.mapimage import map_draw
@@ -58,9 +61,10 @@ def _styles(font: str) -> dict[str, ParagraphStyle]:
 
 
 def _table(table: ReportTable, styles: dict[str, ParagraphStyle], font: str) -> Table:
-    head = [Paragraph(str(table.label_heading), styles["cell"])] + [
-        Paragraph(str(column.heading), styles["cell"]) for column in COLUMNS]
-    body = [[Paragraph(str(row.label), styles["cell"])]
+    head = [Paragraph(escape(str(table.label_heading)), styles["cell"])] + [
+        Paragraph(escape(str(column.heading)), styles["cell"]) for column in COLUMNS]
+    # Paragraph reads markup: names are escaped, never parsed.
+    body = [[Paragraph(escape(str(row.label)), styles["cell"])]
             + [figure_text(getattr(row, column.attr), column.kind) for column in COLUMNS]
             for row in table.rows]
     widths = [60 * mm] + [(PAGE[0] - 40 * mm - 60 * mm) / len(COLUMNS)] * len(COLUMNS)
@@ -83,36 +87,39 @@ def report_pdf_write(*, figures: ReportFigures, title: str, made_at: str,
     layout) so that the caller can record it."""
     font = font_register()
     styles = _styles(font)
-    names = (_("Reports"), _("Closed"))
+    names = (pgettext(CTX, "Reports"), pgettext(CTX, "Closed"))
     progress("charts")
     community = figures.table("community")
     trend = figures.table("trend")
     story: list = [
-        Paragraph(title, styles["title"]),
-        Paragraph(_("Period: %(since)s to %(until)s (Beijing time). Made %(made)s.") % {
-            "since": f"{figures.since:%Y-%m-%d}",
-            "until": f"{figures.until:%Y-%m-%d}", "made": made_at}, styles["body"]),
+        Paragraph(escape(title), styles["title"]),
+        Paragraph(escape(pgettext(CTX, "Period: %(since)s to %(until)s (Beijing time). "
+                                        "Made %(made)s.") % {
+            "since": f"{figures.since:%Y-%m-%d}", "made": made_at,
+            "until": f"{figures.until - timedelta(days=1):%Y-%m-%d}"}), styles["body"]),
         Spacer(1, 4 * mm),
-        Paragraph(_("Summary"), styles["h2"]),
+        Paragraph(pgettext(CTX, "Summary"), styles["h2"]),
         _table(figures.table("summary"), styles, font),
         Spacer(1, 4 * mm),
-        KeepTogether([bars_draw(rows=community.rows, title=_("Reports and closed cases by "
-                                                              "community"),
-                                names=names, font=font)]),
-        KeepTogether([lines_draw(rows=trend.rows, title=_("Reports and closed cases by week"),
-                                 names=names, font=font)]),
+        KeepTogether([bars_draw(
+            rows=community.rows, names=names, font=font,
+            title=pgettext(CTX, "Reports and closed cases by community"))]),
+        KeepTogether([lines_draw(
+            rows=trend.rows, names=names, font=font,
+            title=pgettext(CTX, "Reports and closed cases by week"))]),
     ]
     progress("map")
     story += [PageBreak(),
-              Paragraph(_("Reports by community on the map"), styles["h2"]),
+              Paragraph(pgettext(CTX, "Reports by community on the map"), styles["h2"]),
               map_draw(communities=figures.communities,
-                       title=_("%(subdistrict)s: reports per community") % {
+                       title=pgettext(CTX, "%(subdistrict)s: reports per community") % {
                            "subdistrict": figures.subdistrict_name},
-                       legend_title=_("Reports"), font=font),
-              Paragraph(_("Community boundaries are approximate (demo data)."), styles["body"])]
+                       legend_title=pgettext(CTX, "Reports"), font=font),
+              Paragraph(pgettext(CTX, "Community boundaries are approximate (demo data)."),
+                        styles["body"])]
     progress("layout")
     for table in figures.tables[1:]:
-        story += [Paragraph(str(table.title), styles["h2"]), _table(table, styles, font),
+        story += [Paragraph(escape(str(table.title)), styles["h2"]), _table(table, styles, font),
                   Spacer(1, 4 * mm)]
     out = BytesIO()
     doc = SimpleDocTemplate(out, pagesize=PAGE, leftMargin=20 * mm, rightMargin=20 * mm,

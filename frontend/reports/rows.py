@@ -7,7 +7,9 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import TYPE_CHECKING
 
-from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
+
+from frontend.reports import CTX
 
 if TYPE_CHECKING:
     from patrol.stats import StatsRow
@@ -23,15 +25,15 @@ class Column:
 
 
 COLUMNS = (
-    Column("reports", _("Reports"), "count"),
-    Column("cases", _("Cases"), "count"),
-    Column("closed", _("Closed"), "count"),
-    Column("overdue", _("Overdue"), "count"),
-    Column("response_rate", _("Response rate"), "rate"),
-    Column("resolution_rate", _("Resolution rate"), "rate"),
-    Column("satisfaction_rate", _("Satisfaction rate"), "rate"),
-    Column("median_response_hours", _("Median hours to respond"), "hours"),
-    Column("median_resolution_hours", _("Median hours to resolve"), "hours"),
+    Column("reports", pgettext_lazy(CTX, "Reports"), "count"),
+    Column("cases", pgettext_lazy(CTX, "Cases"), "count"),
+    Column("closed", pgettext_lazy(CTX, "Closed"), "count"),
+    Column("overdue", pgettext_lazy(CTX, "Overdue"), "count"),
+    Column("response_rate", pgettext_lazy(CTX, "Response rate"), "rate"),
+    Column("resolution_rate", pgettext_lazy(CTX, "Resolution rate"), "rate"),
+    Column("satisfaction_rate", pgettext_lazy(CTX, "Satisfaction rate"), "rate"),
+    Column("median_response_hours", pgettext_lazy(CTX, "Median hours to respond"), "hours"),
+    Column("median_resolution_hours", pgettext_lazy(CTX, "Median hours to resolve"), "hours"),
 )
 
 
@@ -68,3 +70,18 @@ class ReportFigures:
 
     def table(self, key: str) -> ReportTable:
         return next(table for table in self.tables if table.key == key)
+
+
+def report_tables(*, summary: StatsRow, by: dict[str, tuple[StatsRow, ...]],
+                  trend: tuple[StatsRow, ...]) -> tuple[ReportTable, ...]:
+    """The report's tables in order, each with its title and first heading: the summary, by
+    community, handler and category (``by``'s keys), and by week."""
+    titles = {  # (the table's title, its first column's heading)
+        "summary": (pgettext_lazy(CTX, "Summary"), pgettext_lazy(CTX, "Subdistrict")),
+        "community": (pgettext_lazy(CTX, "By community"), pgettext_lazy(CTX, "Community")),
+        "handler": (pgettext_lazy(CTX, "By handler"), pgettext_lazy(CTX, "Handler")),
+        "category": (pgettext_lazy(CTX, "By category"), pgettext_lazy(CTX, "Category")),
+        "trend": (pgettext_lazy(CTX, "By week"), pgettext_lazy(CTX, "Week")),
+    }
+    rows = {"summary": (summary,), **by, "trend": trend}
+    return tuple(ReportTable(key, *titles[key], tuple(rows[key])) for key in titles)

@@ -21,10 +21,11 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import transaction
 from django.utils import timezone, translation
-from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 
 from civicmap.models import Subdistrict
 from frontend.models import GovernanceReport, ReportStatus
+from frontend.reports import CTX
 from frontend.reports.months import month_last
 from issues.services.outbox import outbox_job_queue, outbox_pending_queue
 
@@ -40,7 +41,7 @@ ERROR_MAX = 2000  # characters of a failure kept for the office to read
 
 def report_title(*, subdistrict_name: str, month: date) -> str:
     """The report's title in the active language, e.g. 南苑街道 2026年11月 治理月报."""
-    return _("%(subdistrict)s governance report, %(month)s") % {
+    return pgettext(CTX, "%(subdistrict)s governance report, %(month)s") % {
         "subdistrict": subdistrict_name, "month": f"{month:%Y-%m}"}
 
 

@@ -6,17 +6,25 @@ from __future__ import annotations
 
 from django.contrib.auth.decorators import user_passes_test
 from django.core.files.storage import default_storage
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import redirect, render
+from django.http import (
+    FileResponse,
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseRedirect,
+    JsonResponse,
+)
+from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.translation import gettext_lazy as _
+from django.utils.translation import gettext_lazy, pgettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods
 
 from civicmap.i18n import name_field
 from civicmap.roles import Role, user_has_role
 from frontend.csp import csp_protected
 from frontend.models import GovernanceReport, ReportStatus
+from frontend.reports import CTX
 from frontend.reports.forms import ReportRequestForm
 from frontend.reports.months import month_last
 from frontend.reports.selectors import (
@@ -27,17 +35,17 @@ from frontend.reports.selectors import (
 from frontend.reports.services import governance_report_request
 
 REPORT_POLL_MS = 1500  # how often the page asks while a report is being made
-MSG_OFFICE_ONLY = _("Only office staff can do this.")
-FILE_LABEL = _("governance report")  # in the downloaded file's name
+MSG_OFFICE_ONLY = gettext_lazy("Only office staff can do this.")
+FILE_LABEL = pgettext_lazy(CTX, "governance report")  # in the downloaded file's name
 STAGE_LABELS = {
-    "": _("Waiting for a worker"),
-    "figures": _("Reading the figures"),
-    "workbook": _("Writing the workbook"),
-    "charts": _("Drawing the charts"),
-    "map": _("Drawing the map"),
-    "layout": _("Laying out the PDF"),
-    "storing": _("Storing the files"),
-    "done": _("Done"),
+    "": pgettext_lazy(CTX, "Waiting for a worker"),
+    "figures": pgettext_lazy(CTX, "Reading the figures"),
+    "workbook": pgettext_lazy(CTX, "Writing the workbook"),
+    "charts": pgettext_lazy(CTX, "Drawing the charts"),
+    "map": pgettext_lazy(CTX, "Drawing the map"),
+    "layout": pgettext_lazy(CTX, "Laying out the PDF"),
+    "storing": pgettext_lazy(CTX, "Storing the files"),
+    "done": pgettext_lazy(CTX, "Done"),
 }
 CONTENT_TYPES = {
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
@@ -90,7 +98,9 @@ def reports_page(request: HttpRequest) -> HttpResponse:
             governance_report_request(subdistrict=form.chosen_subdistrict(),
                                       month=form.cleaned_data["month"], user=request.user,
                                       now=timezone.now())
-            return redirect(reverse("frontend:reports"), status=303)
+            done = HttpResponseRedirect(reverse("frontend:reports"))
+            done.status_code = 303  # See Other: the page again, by GET
+            return done
     response = render(request, "frontend/reports.html", {
         "form": form, "reports": _rows(request.user), "office": True,
         "poll_ms": REPORT_POLL_MS,
