@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.contrib.gis.db import models
+from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.indexes import GistIndex
 from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
@@ -339,3 +340,87 @@ class WebhookDelivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.delivery_id} ({self.status})"
+
+
+class CaseDayFact(models.Model):
+    """The statistics' daily aggregate (patrol.stats, docs/DECISIONS.md D-059): per local day
+    (Asia/Shanghai) × subdistrict × community × category × handler, the counts behind the
+    接诉即办 rates and the hours behind the median times. Derived data: rebuilt from reports,
+    tasks, cases and ratings by ``case_facts_rebuild`` (a periodic task for the recent days, a
+    command for all), never written elsewhere.
+
+    A row's day is, per figure: ``reports`` the day a report was received; ``dispatched``,
+    ``accepted_on_time`` and ``response_hours`` the day a task was offered; the case figures
+    (``cases`` … ``satisfied``, ``resolution_hours``) the day its deciding task was offered (the
+    task done, else its latest), whose handler the row names. ``handler_kind`` "" holds the
+    reports of cases never dispatched.
+    """
+
+    class HandlerKind(models.TextChoices):
+        NONE = "", _("Not dispatched")
+        TEAM = "team", _("Volunteer team")
+        DEPARTMENT = "department", _("Department")
+        UNION = "union", _("Trade union")
+
+    day = models.DateField(_("day"))
+    subdistrict = models.ForeignKey(Subdistrict, on_delete=models.CASCADE, related_name="+",
+                                    verbose_name=_("subdistrict"))
+    community_grid = models.ForeignKey(CommunityGrid, on_delete=models.CASCADE, null=True,
+                                       blank=True, related_name="+",
+                                       verbose_name=_("community grid"))
+    category = models.ForeignKey("issues.Category", on_delete=models.CASCADE, related_name="+",
+                                 verbose_name=_("category"))
+    handler_kind = models.CharField(_("handled by"), max_length=10, blank=True,
+                                    choices=HandlerKind.choices)
+    team = models.ForeignKey(VolunteerTeam, on_delete=models.CASCADE, null=True, blank=True,
+                             related_name="+", verbose_name=_("team"))
+    department = models.ForeignKey(Department, on_delete=models.CASCADE, null=True, blank=True,
+                                   related_name="+", verbose_name=_("department"))
+    reports = models.PositiveIntegerField(_("reports"), default=0)
+    dispatched = models.PositiveIntegerField(_("tasks dispatched"), default=0)
+    accepted_on_time = models.PositiveIntegerField(_("accepted on time"), default=0)
+    cases = models.PositiveIntegerField(_("cases dispatched"), default=0)
+    closed = models.PositiveIntegerField(_("closed"), default=0)
+    closed_on_time = models.PositiveIntegerField(_("closed on time"), default=0)
+    overdue = models.PositiveIntegerField(_("overdue"), default=0)
+    ratings = models.PositiveIntegerField(_("ratings"), default=0)
+    satisfied = models.PositiveIntegerField(_("satisfied ratings"), default=0)
+    # Hours from offer to acceptance (one per accepted task) and from the deciding offer to the
+    # case's closure (one per closed case): the medians need the values, not sums.
+    response_hours = ArrayField(models.FloatField(), default=list, blank=True)
+    resolution_hours = ArrayField(models.FloatField(), default=list, blank=True)
+
+    class Meta:
+        verbose_name = _("daily case facts")
+        verbose_name_plural = _("daily case facts")
+        indexes = [
+            # One subdistrict's period (an office), and every subdistrict's (the district).
+            models.Index(fields=["subdistrict", "day"], name="casedayfact_subdistrict_day"),
+            models.Index(fields=["day"], name="casedayfact_day"),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["day", "subdistrict", "community_grid", "category", "handler_kind",
+                        "team", "department"],
+                name="casedayfact_unique", nulls_distinct=False,
+            ),
+            models.CheckConstraint(
+                condition=(Q(handler_kind="", team__isnull=True, department__isnull=True)
+                           | Q(handler_kind="team", team__isnull=False,
+                               department__isnull=True)
+                           | Q(handler_kind="department", team__isnull=True,
+                               department__isnull=False)
+                           | Q(handler_kind="union", team__isnull=True,
+                               department__isnull=True)),
+                name="casedayfact_handler_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(accepted_on_time__lte=F("dispatched"),
+                            closed_on_time__lte=F("closed"), closed__lte=F("cases"),
+                            overdue__lte=F("cases"), satisfied__lte=F("ratings")),
+                name="casedayfact_parts_within_wholes",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.subdistrict_id}/{self.community_grid_id}/{self.category_id}"

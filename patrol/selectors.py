@@ -263,12 +263,13 @@ def _rates(tasks: QuerySet[Task], ratings: QuerySet[Rating], group: str | None):
     }
     if group is None:
         scores = list(ratings.values_list("score", flat=True))
-        return _with_rates({**tasks.aggregate(**aggregates), **_satisfaction(scores)})
+        return rates_from_counts({**tasks.aggregate(**aggregates), **_satisfaction(scores)})
     by_key = _scores_by(ratings, _rating_key(group))
     rows = []
     for row in tasks.values(group).annotate(**aggregates).order_by(group):
         key = row.pop(group)
-        rows.append({"key": key, **_with_rates({**row, **_satisfaction(by_key.get(key, []))})})
+        scores = _satisfaction(by_key.get(key, []))
+        rows.append({"key": key, **rates_from_counts({**row, **scores})})
     return rows
 
 
@@ -290,7 +291,11 @@ def _satisfaction(scores: list[int]) -> dict:
             "mean_score": sum(scores) / len(scores) if scores else None}
 
 
-def _with_rates(row: dict) -> dict:
+def rates_from_counts(row: dict) -> dict:
+    """The row with its 接诉即办 rates added, from its counts: ``dispatched`` and
+    ``accepted_on_time`` (tasks), ``cases`` and ``closed_on_time``, ``ratings`` and
+    ``satisfied``; rounded to four places, None where the whole is 0. The one formula of the
+    rates, shared by ``rates_compute`` and the statistics (patrol.stats)."""
     def ratio(part: int, whole: int) -> float | None:
         return round(part / whole, 4) if whole else None
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 from celery import shared_task
 from django.utils.dateparse import parse_datetime
 
+from patrol.facts import case_facts_rebuild, case_facts_refresh
 from patrol.services.alerts import tasks_deadline_near_scan, tasks_overdue_scan
 from patrol.services.lifecycle import cases_evaluate_due
 from patrol.webhooks import webhook_deliveries_dispatch, webhook_delivery_attempt
@@ -38,3 +39,15 @@ def webhook_deliver_task(delivery_id: str, claimed_until: str) -> str:
 @shared_task(ignore_result=True)
 def webhook_deliveries_dispatch_task() -> int:
     return webhook_deliveries_dispatch()
+
+
+@shared_task(ignore_result=True)
+def case_facts_refresh_task() -> int:
+    """The statistics' recent days recounted (patrol.facts)."""
+    return case_facts_refresh()
+
+
+@shared_task(ignore_result=True)
+def case_facts_rebuild_task() -> int:
+    """The statistics' every day recounted (patrol.facts), once a day."""
+    return case_facts_rebuild()

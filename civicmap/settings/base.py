@@ -293,6 +293,12 @@ OFFICE_POLL_MS = env_int("OFFICE_POLL_MS", 10_000)
 # still queued when the next is due is dropped (expires).
 MAP_SNAPSHOT_INTERVAL_S = env_int("MAP_SNAPSHOT_INTERVAL_S", 300)
 MAP_SNAPSHOT_MAX_AGE_S = env_int("MAP_SNAPSHOT_MAX_AGE_S", 2 * MAP_SNAPSHOT_INTERVAL_S)
+
+# The statistics read a daily aggregate (patrol.facts, docs/DECISIONS.md D-059): its recent days
+# are recounted every STATS_FACTS_REFRESH_S seconds, back STATS_FACTS_RECENT_DAYS days (this
+# month and the last whole); every day once a day (the late changes of older cases).
+STATS_FACTS_REFRESH_S = env_int("STATS_FACTS_REFRESH_S", 600)
+STATS_FACTS_RECENT_DAYS = env_int("STATS_FACTS_RECENT_DAYS", 62)
 # ==========================================================================================
 
 # ==========================================================================================
@@ -445,6 +451,15 @@ CELERY_BEAT_SCHEDULE = {
     "photo-originals-expire": {
         "task": "issues.tasks.photo_originals_expire_task", "schedule": 3600.0,
         "options": {"expires": 3600.0},
+    },
+    "case-facts-refresh": {
+        "task": "patrol.tasks.case_facts_refresh_task",
+        "schedule": float(STATS_FACTS_REFRESH_S),
+        "options": {"expires": float(STATS_FACTS_REFRESH_S)},
+    },
+    "case-facts-rebuild": {
+        "task": "patrol.tasks.case_facts_rebuild_task", "schedule": 86400.0,
+        "options": {"expires": 86400.0},
     },
     # Local time (CELERY_TIMEZONE): every subdistrict's report of last month, on the 1st.
     "governance-reports-monthly": {

@@ -1,0 +1,54 @@
+"""The statistics' daily aggregate (patrol.models.CaseDayFact): rebuilt, never edited in place.
+
+Why rebuilt rather than kept in each write (docs/DECISIONS.md D-059): a case's figures change
+long after its day (it closes, is rated, becomes overdue while nobody touches it), and the
+writes that change them are spread over the lifecycle, intake, merges and transfers. One
+statement that recomputes whole days from the source rows cannot drift from them, and the
+statistics are monthly figures for which ten minutes' delay is harmless:
+
+* ``case_facts_refresh`` (Celery beat, every ``STATS_FACTS_REFRESH_S``) recomputes the days from
+  ``STATS_FACTS_RECENT_DAYS`` ago to today;
+* ``case_facts_rebuild`` (beat, daily; ``manage.py case_facts_rebuild``; the demo seed) all
+  days, which catches the late changes of older cases (a closure or a rating months later).
+
+Each recount deletes its days and inserts them again in one transaction, under a transaction
+advisory lock so that two runs queue instead of inserting the same rows twice; readers keep
+seeing the previous rows until it commits. Raw SQL because the figures are one GROUP BY over a
+UNION of three sources with a DISTINCT ON; its parameters are bound.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.utils import timezone
+
+from patrol.sql import CASE_FACTS_INSERT
+
+# pg_advisory_xact_lock key of the recount (any constant unique to it)
+_LOCK_KEY = 5_901_017
+
+
+def case_facts_rebuild(*, since: date | None = None, now: datetime | None = None) -> int:
+    """Recount the facts of the local days from ``since`` (all days when None); returns the
+    rows written. ``now`` decides which open cases are overdue (default: the present)."""
+    now = now or timezone.now()
+    zone = timezone.get_default_timezone()
+    start = (datetime.combine(since, time.min, tzinfo=zone) if since is not None
+             else datetime(1970, 1, 1, tzinfo=zone))
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_LOCK_KEY])
+        cursor.execute("DELETE FROM patrol_casedayfact WHERE day >= %s", [start.date()])
+        cursor.execute(CASE_FACTS_INSERT, {"tz": settings.TIME_ZONE, "start": start,
+                                           "start_day": start.date(), "now": now})
+        return cursor.rowcount
+
+
+def case_facts_refresh(*, now: datetime | None = None) -> int:
+    """Recount the recent days (``STATS_FACTS_RECENT_DAYS`` back from today, local)."""
+    now = now or timezone.now()
+    today = timezone.localdate(now)
+    return case_facts_rebuild(since=today - timedelta(days=settings.STATS_FACTS_RECENT_DAYS),
+                              now=now)

@@ -1,0 +1,224 @@
+"""The office's statistics (/office/stats/, the monthly governance report): counts, the 接诉即办
+rates and median times of a period, overall, by community, handler, category or subdistrict,
+and by week or month. Read from the daily aggregate (patrol.models.CaseDayFact, kept by
+patrol.facts), never from the reports and tasks themselves, so that a year of a whole district
+costs about as much as a week (docs/DECISIONS.md D-059, docs/BENCHMARKS.md "Statistics").
+
+What each figure counts, for the local days (Asia/Shanghai) in [since, until):
+
+* ``reports``: reports received;
+* ``cases``: cases dispatched, each counted once, on the day its deciding task was offered (the
+  task that did the work, else its latest) and under that task's handler;
+* ``closed``: of those, the cases closed; ``overdue``: not closed by that task's resolution
+  deadline (late, or still open past it), cancelled cases never;
+* the rates by patrol.selectors.rates_from_counts (the formulas of ``rates_compute``):
+  response = tasks accepted by their response deadline ÷ tasks offered in the period;
+  resolution = cases closed by their deadline ÷ ``cases``; satisfaction = ratings of 4 or 5 ÷
+  ratings of those cases;
+* ``median_response_hours``: offer to acceptance, over the period's accepted tasks;
+  ``median_resolution_hours``: deciding offer to closure, over the ``closed`` cases.
+
+Reports of a case never dispatched have no handler: in ``stats_by(dimension="handler")`` they
+are the row "none" (Not dispatched), so that every dimension's rows add up to the summary.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from django.db import connection
+from django.utils.translation import gettext as _
+
+from civicmap.i18n import name_field
+from civicmap.models import CommunityGrid, Subdistrict
+from civicmap.scopes import user_subdistrict_ids
+from issues.models import Category
+from patrol.models import Department, VolunteerTeam
+from patrol.selectors import rates_from_counts
+from patrol.sql import STATS_FIGURES
+
+BUCKETS = ("week", "month")
+DIMENSIONS = ("community", "handler", "category", "subdistrict")
+
+# The grouping expression of each dimension over a fact row ``f`` (patrol.sql.STATS_FIGURES):
+# a fixed table, so that no caller's text reaches the SQL.
+_KEY_SQL = {
+    "total": "'total'",
+    "community": "f.community_grid_id",
+    "category": "f.category_id",
+    "subdistrict": "f.subdistrict_id",
+    "handler": "f.handler_kind || ':' || COALESCE(f.team_id, f.department_id, 0)",
+    "week": "date_trunc('week', f.day)::date",
+    "month": "date_trunc('month', f.day)::date",
+}
+
+
+@dataclass(frozen=True)
+class StatsFilters:
+    """Which facts: the subdistricts (None: every one, the district's view), the local days
+    [since, until) and the trend's bucket ("week", from Monday, or "month")."""
+
+    subdistrict_ids: tuple[int, ...] | None
+    since: date
+    until: date
+    bucket: str
+
+
+@dataclass(frozen=True)
+class StatsRow:
+    """One row of figures: the total, a community, handler, category, subdistrict or bucket.
+    ``key`` is stable (a code, "team:<code>", an ISO date), ``label`` its name in the active
+    language. Rates are 0–1 (four places), times in hours; None where nothing was counted."""
+
+    key: str
+    label: str
+    reports: int
+    cases: int
+    closed: int
+    overdue: int
+    response_rate: float | None
+    resolution_rate: float | None
+    satisfaction_rate: float | None
+    median_response_hours: float | None
+    median_resolution_hours: float | None
+
+
+def stats_filters_for(*, user, since: date, until: date, bucket: str,
+                      subdistrict_id: int | None = None) -> StatsFilters:
+    """The filters for what ``user`` may see (civicmap.scopes): an office its subdistrict(s),
+    the district role every subdistrict, or the one ``subdistrict_id`` it chose (a subdistrict
+    outside the user's scope gives no rows, never another's). Raises ValueError on a bucket
+    not in BUCKETS or an empty period."""
+    if bucket not in BUCKETS:
+        raise ValueError(f"unknown bucket {bucket!r}")
+    if until <= since:
+        raise ValueError("the period ends before it starts")
+    scope = user_subdistrict_ids(user)
+    ids: tuple[int, ...] | None = None if scope is None else tuple(sorted(scope))
+    if subdistrict_id is not None:
+        ids = (subdistrict_id,) if ids is None or subdistrict_id in ids else ()
+    return StatsFilters(subdistrict_ids=ids, since=since, until=until, bucket=bucket)
+
+
+def stats_summary(*, filters: StatsFilters) -> StatsRow:
+    """The period's figures in one row (key "total")."""
+    rows = _figures(filters, "total")
+    return _row("total", _("Total"), rows.get("total"))
+
+
+def stats_by(*, filters: StatsFilters, dimension: str) -> list[StatsRow]:
+    """The period's figures per community, handler, category or subdistrict that has any,
+    ordered by label. Raises ValueError on a dimension not in DIMENSIONS."""
+    if dimension not in DIMENSIONS:
+        raise ValueError(f"unknown dimension {dimension!r}")
+    figures = _figures(filters, dimension)
+    labels = _LABELS[dimension](list(figures))
+    rows = [_row(*labels[key], figures[key]) for key in figures]
+    return sorted(rows, key=lambda row: (row.label, row.key))
+
+
+def stats_trend(*, filters: StatsFilters) -> list[StatsRow]:
+    """The figures per week (from Monday) or month of the period, every bucket that overlaps
+    it (empty ones too, so that a chart's axis has no gaps), oldest first; key is the ISO date
+    of the bucket's first day (which may precede ``since``)."""
+    figures = _figures(filters, filters.bucket)
+    rows = []
+    start = bucket_start(filters.since, filters.bucket)
+    while start < filters.until:
+        label = start.strftime("%Y-%m") if filters.bucket == "month" else start.isoformat()
+        rows.append(_row(start.isoformat(), label, figures.get(start)))
+        start = bucket_next(start, filters.bucket)
+    return rows
+
+
+def bucket_start(day: date, bucket: str) -> date:
+    """The first day of the week (Monday) or month holding ``day``."""
+    return day.replace(day=1) if bucket == "month" else day - timedelta(days=day.weekday())
+
+
+def bucket_next(start: date, bucket: str) -> date:
+    """The first day of the next week or month."""
+    if bucket == "week":
+        return start + timedelta(days=7)
+    return (start.replace(day=28) + timedelta(days=4)).replace(day=1)
+
+
+def _figures(filters: StatsFilters, key: str) -> dict:
+    """Sums and medians per value of the ``key`` expression (_KEY_SQL), by that value."""
+    ids = filters.subdistrict_ids
+    with connection.cursor() as cursor:
+        cursor.execute(STATS_FIGURES.format(key=_KEY_SQL[key]), {
+            "since": filters.since, "until": filters.until,
+            "all_subdistricts": ids is None, "subdistricts": list(ids or ()),
+        })
+        names = [column.name for column in cursor.description]
+        return {row[0]: dict(zip(names, row, strict=True)) for row in cursor.fetchall()}
+
+
+def _row(key: str, label: str, figures: dict | None) -> StatsRow:
+    counts = {name: int((figures or {}).get(name) or 0) for name in (
+        "reports", "dispatched", "accepted_on_time", "cases", "closed", "closed_on_time",
+        "overdue", "ratings", "satisfied")}
+    rates = rates_from_counts(counts)
+
+    def hours(name: str) -> float | None:
+        value = (figures or {}).get(name)
+        return None if value is None else round(float(value), 2)
+
+    return StatsRow(
+        key=key, label=label, reports=counts["reports"], cases=counts["cases"],
+        closed=counts["closed"], overdue=counts["overdue"],
+        response_rate=rates["response_rate"], resolution_rate=rates["resolution_rate"],
+        satisfaction_rate=rates["satisfaction_rate"],
+        median_response_hours=hours("median_response_hours"),
+        median_resolution_hours=hours("median_resolution_hours"),
+    )
+
+
+# --- labels: each dimension's ids as (key, label) in the active language ----------------------
+
+def _named(model, ids: list) -> dict:
+    name = name_field()
+    rows = model.objects.filter(pk__in=[i for i in ids if i is not None]).values_list(
+        "pk", "code", name)
+    return {pk: (code, label) for pk, code, label in rows}
+
+
+def _community_labels(ids: list) -> dict:
+    labels = _named(CommunityGrid, ids)
+    if None in ids:
+        labels[None] = ("", _("Outside the community grids"))
+    return labels
+
+
+def _handler_labels(keys: list[str]) -> dict:
+    by_kind: dict[str, list[int]] = {}
+    for key in keys:
+        kind, _sep, pk = key.partition(":")
+        by_kind.setdefault(kind, []).append(int(pk))
+    teams = _named(VolunteerTeam, by_kind.get("team", []))
+    departments = _named(Department, by_kind.get("department", []))
+    labels = {}
+    for key in keys:
+        kind, _sep, pk = key.partition(":")
+        if kind == "team":
+            code, label = teams[int(pk)]
+            labels[key] = (f"team:{code}", label)
+        elif kind == "department":
+            code, label = departments[int(pk)]
+            labels[key] = (f"department:{code}", label)
+        elif kind == "union":
+            labels[key] = ("union", _("Trade union"))
+        else:
+            labels[key] = ("none", _("Not dispatched"))
+    return labels
+
+
+_LABELS = {
+    "community": _community_labels,
+    "category": lambda ids: _named(Category, ids),
+    "subdistrict": lambda ids: _named(Subdistrict, ids),
+    "handler": _handler_labels,
+}
+
