@@ -9,13 +9,12 @@ from __future__ import annotations
 
 from datetime import date
 
-from patrol.stats import StatsFilters, StatsRow, stats_by, stats_summary, stats_trend
-
 from civicmap.i18n import name_field
 from civicmap.layers import community_grid_shapes
 from civicmap.models import Subdistrict
 from frontend.reports.months import month_bounds
 from frontend.reports.rows import CommunityShape, ReportFigures, report_tables
+from patrol.stats import StatsFilters, StatsRow, stats_by, stats_summary, stats_trend
 
 TREND_BUCKET = "week"  # the trend's periods inside one month
 
@@ -23,14 +22,14 @@ TREND_BUCKET = "week"  # the trend's periods inside one month
 def report_filters(*, subdistrict_id: int, month: date) -> StatsFilters:
     """The statistics filters of one subdistrict's month: what the dashboard builds for an
     office of that subdistrict choosing that month (``stats_filters_for``)."""
-    since, until = month_bounds(month)
-    return StatsFilters(subdistrict_ids=frozenset({subdistrict_id}), since=since, until=until,
+    since, until = (moment.date() for moment in month_bounds(month))  # local days
+    return StatsFilters(subdistrict_ids=(subdistrict_id,), since=since, until=until,
                         bucket=TREND_BUCKET)
 
 
 def _row_counts(rows: tuple[StatsRow, ...]) -> dict[str, int]:
-    """Reports per community, by the row's key (the community's code or id as text)."""
-    return {str(row.key): row.reports for row in rows}
+    """Reports per community, by the row's key (the community's code)."""
+    return {row.key: row.reports for row in rows}
 
 
 def report_figures(*, subdistrict: Subdistrict, month: date) -> ReportFigures:
@@ -44,7 +43,7 @@ def report_figures(*, subdistrict: Subdistrict, month: date) -> ReportFigures:
     counts = _row_counts(by["community"])
     shapes = tuple(
         CommunityShape(code=shape.code, name=shape.name, geometry=shape.geometry,
-                       reports=counts.get(shape.code, counts.get(str(shape.pk), 0)))
+                       reports=counts.get(shape.code, 0))
         for shape in community_grid_shapes(subdistrict_id=subdistrict.pk)
     )
     since, until = month_bounds(month)

@@ -26,7 +26,10 @@ from django.utils.translation import pgettext
 from civicmap.models import Subdistrict
 from frontend.models import GovernanceReport, ReportStatus
 from frontend.reports import CTX
+from frontend.reports.figures import report_figures
 from frontend.reports.months import month_last
+from frontend.reports.pdf import report_pdf_write
+from frontend.reports.xlsx import report_xlsx_write
 from issues.services.outbox import outbox_job_queue, outbox_pending_queue
 
 logger = logging.getLogger(__name__)
@@ -119,11 +122,6 @@ def _claim(report_id: int) -> GovernanceReport | None:
 
 def _documents(report: GovernanceReport) -> tuple[bytes, bytes]:
     """The workbook and the PDF of ``report``, in the site's language (Chinese)."""
-    # Imported here: the PDF's font and reportlab load only in the worker that makes reports.
-    from frontend.reports.figures import report_figures
-    from frontend.reports.pdf import report_pdf_write
-    from frontend.reports.xlsx import report_xlsx_write
-
     with translation.override(settings.LANGUAGE_CODE):
         figures = report_figures(subdistrict=report.subdistrict, month=report.month)
         title = report_title(subdistrict_name=figures.subdistrict_name, month=report.month)

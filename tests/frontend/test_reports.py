@@ -128,11 +128,10 @@ def demo_month(reference_data) -> date:
 
 def _stats(month: date, username: str = "office1"):
     """The dashboard's figures for ``username`` choosing ``month`` (patrol.stats)."""
+    from frontend.reports.figures import TREND_BUCKET
     from patrol.stats import stats_by, stats_filters_for, stats_summary, stats_trend
 
-    from frontend.reports.figures import TREND_BUCKET
-
-    since, until = month_bounds(month)
+    since, until = (moment.date() for moment in month_bounds(month))
     filters = stats_filters_for(user=get_user_model().objects.get(username=username),
                                 since=since, until=until, bucket=TREND_BUCKET)
     return {
@@ -235,12 +234,10 @@ def test_the_job_records_each_stage_in_order_then_ready(nanyuan, monkeypatch):
 
 @pytest.mark.django_db
 def test_a_failure_is_recorded_for_the_office(nanyuan, monkeypatch):
-    from frontend.reports import pdf
-
     def broken(**kwargs):
         raise RuntimeError("the map could not be drawn")
 
-    monkeypatch.setattr(pdf, "report_pdf_write", broken)
+    monkeypatch.setattr(services, "report_pdf_write", broken)
     report = governance_report_request(subdistrict=nanyuan, month=date(2026, 10, 1),
                                        now=timezone.now(), queue=False)
     assert governance_report_make(report_id=report.pk) == "failed"
@@ -271,7 +268,8 @@ def test_files_stored_before_a_failure_are_deleted(nanyuan, monkeypatch):
 
 
 @pytest.mark.django_db
-def test_asking_again_remakes_a_ready_report_and_replaces_its_files(nanyuan):
+def test_asking_again_remakes_a_ready_report_and_replaces_its_files(
+        nanyuan, django_capture_on_commit_callbacks):
     month = date(2026, 10, 1)
     report = governance_report_request(subdistrict=nanyuan, month=month, now=timezone.now(),
                                        queue=False)
@@ -284,7 +282,8 @@ def test_asking_again_remakes_a_ready_report_and_replaces_its_files(nanyuan):
     # asked while waiting: left as it is (one job)
     assert governance_report_request(subdistrict=nanyuan, month=month, now=timezone.now(),
                                      queue=False).status == ReportStatus.PENDING
-    governance_report_make(report_id=report.pk)
+    with django_capture_on_commit_callbacks(execute=True):  # the old files go after the commit
+        governance_report_make(report_id=report.pk)
     report.refresh_from_db()
     assert report.status == ReportStatus.DONE
     assert {report.xlsx.name, report.pdf.name}.isdisjoint(first)
