@@ -31,6 +31,15 @@ class ReportRequestForm(forms.Form):
             (subdistrict.code, getattr(subdistrict, label)) for subdistrict in subdistricts]
         self._subdistricts = {subdistrict.code: subdistrict for subdistrict in subdistricts}
 
+    def full_clean(self) -> None:
+        """Clean, then point each field in error at its message (the template gives the
+        message the id ``<field id>-error``) for screen readers."""
+        super().full_clean()
+        for name in self.errors:
+            if name in self.fields:
+                self.fields[name].widget.attrs.update({
+                    "aria-invalid": "true", "aria-describedby": f"id_{name}-error"})
+
     def clean_month(self) -> date:
         try:
             return month_parse(text=self.cleaned_data["month"], now=timezone.now())

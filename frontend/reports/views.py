@@ -88,8 +88,8 @@ def _rows(user) -> list[dict]:
 @csp_protected
 def reports_page(request: HttpRequest) -> HttpResponse:
     """The office's reports: the list and the form. A valid POST asks for the report (made in
-    the background) and comes back here (303); an invalid one shows the form's errors (400),
-    nothing asked for."""
+    the background) and comes back here (303); an invalid one shows the page with the form's
+    errors beside the fields, nothing asked for."""
     subdistricts = list(report_subdistricts(user=request.user))
     form = ReportRequestForm(request.POST or None, subdistricts=subdistricts,
                              initial={"month": f"{month_last(now=timezone.now()):%Y-%m}"})
@@ -104,7 +104,7 @@ def reports_page(request: HttpRequest) -> HttpResponse:
     response = render(request, "frontend/reports.html", {
         "form": form, "reports": _rows(request.user), "office": True,
         "poll_ms": REPORT_POLL_MS,
-    }, status=400 if form.is_bound else 200)
+    })
     response["Cache-Control"] = "no-store"
     return response
 

@@ -433,12 +433,12 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("frontend:office", "GET"): Row(url("frontend:office"), E(302, **OFFICES)),
     ("frontend:office-cases", "GET"): Row(url("frontend:office-cases"), OFFICE_PAGE),
     # Issue 17, the monthly governance report: the office's page, its poll and the downloads.
-    # Heyi's office may not ask for Nanyuan's report (400: not one of its choices) nor
-    # download it (404: not said to exist).
+    # Heyi's office may not ask for Nanyuan's report (the page again with the field's error:
+    # not one of its choices) nor download it (404: not said to exist).
     ("frontend:reports", "GET"): Row(url("frontend:reports"), E(302, **OFFICES)),
     ("frontend:reports", "POST"): Row(url("frontend:reports"),
                                       E(302, office=303, office_district=303, admin=303,
-                                        office_heyi=400), _report_ask, "form"),
+                                        office_heyi=200), _report_ask, "form"),
     ("frontend:reports-status", "GET"): Row(url("frontend:reports-status"), OFFICE_PAGE),
     ("frontend:report-download", "GET"): Row(
         url("frontend:report-download", report_id=_nanyuan_report, kind="pdf"),
