@@ -21,6 +21,7 @@ MARGIN, LEGEND_W = 10, 110
 # A sequential palette (ColorBrewer YlOrRd, 5 classes), lightest for the fewest reports.
 PALETTE = tuple(colors.HexColor(code) for code in
                 ("#ffffb2", "#fecc5c", "#fd8d3c", "#f03b20", "#bd0026"))
+DARK_FROM = 3  # the classes from which a name is written in white
 
 
 def _rings(geometry: dict) -> list[list[tuple[float, float]]]:
@@ -71,8 +72,10 @@ def map_draw(*, communities: Sequence[CommunityShape], title: str, legend_title:
         ring = max(_rings(shape.geometry), key=len, default=[])
         if ring:
             x, y = project(sum(p[0] for p in ring) / len(ring), sum(p[1] for p in ring) / len(ring))
+            dark = class_of(shape.reports, breaks) >= DARK_FROM  # white text on dark fills
             drawing.add(String(x, y, f"{shape.name} {shape.reports}", fontName=font,
-                               fontSize=6.5, textAnchor="middle"))
+                               fontSize=6.5, textAnchor="middle",
+                               fillColor=colors.white if dark else colors.black))
     _legend_draw(drawing, breaks, legend_title, font)
     return drawing
 
