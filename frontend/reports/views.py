@@ -111,7 +111,8 @@ def reports_page(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 def reports_status(request: HttpRequest) -> JsonResponse:
-    """The list as JSON, polled by the page while a report is being made."""
+    """The list as JSON, polled by the page while a report is being made. Read from the
+    primary, not the replica: the worker's progress should show within a poll."""
     if not _office_staff(request.user):
         return JsonResponse({"errors": [{"field": None, "code": "forbidden",
                                          "message": str(MSG_OFFICE_ONLY)}]}, status=403)
