@@ -17,6 +17,10 @@ urlpatterns += [
 urlpatterns += [
     path("office/cases/", views.office_cases, name="office-cases"),
 ]
+urlpatterns += [
+    path("office/stats/", views.office_stats, name="office-stats"),
+    path("office/stats/<slug:table>.csv", views.office_stats_csv, name="office-stats-csv"),
+]
 
 from frontend.reports import views as report_views  # noqa: E402  (the monthly report, issue 17)
 

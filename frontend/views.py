@@ -5,11 +5,12 @@ Thin views: parse the query, call the selectors, hand values to frontend.maps, r
 
 from __future__ import annotations
 
+from datetime import timedelta
 from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib.auth.decorators import user_passes_test
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone, translation
@@ -18,14 +19,24 @@ from django.views.decorators.http import require_GET
 
 from civicmap.replica import replica_reads
 from civicmap.roles import Role, user_has_role
+from civicmap.scopes import user_subdistrict_ids
 from civicmap.selectors import subdistrict_list
 from frontend.csp import csp_protected
-from frontend.forms import MapFilterForm
+from frontend.forms import MapFilterForm, StatsFilterForm
 from frontend.maps.assets import map_render_parts
 from frontend.maps.basemaps import basemap_get
 from frontend.maps.console import office_case_rows, office_map_build
 from frontend.maps.layers import governance_map_build, hourly_heat_data, uncovered_features
 from frontend.selectors import map_layers, map_reads, office_grid_stats
+from frontend.stats_tables import (
+    COLUMNS,
+    column_headers,
+    stats_cell,
+    stats_table_build,
+    stats_table_csv,
+    stats_tables_build,
+)
+from frontend.stats_tables import TABLES as STATS_TABLES
 from issues.layers import (
     map_category_list,
     map_filters_for_period,
@@ -34,6 +45,7 @@ from issues.layers import (
 )
 from issues.visibility import user_sees_everything
 from patrol.layers import office_open_cases
+from patrol.stats import StatsFilters, stats_filters_for
 from stations.layers import station_pins, uncovered_demand_cells
 
 HOURLY_HEAT_DAYS = 7  # the hour-by-hour heatmap covers the last week
@@ -192,4 +204,67 @@ def office_cases(request: HttpRequest) -> JsonResponse:
     response = JsonResponse({"cases": office_case_rows(office_open_cases(user=request.user),
                                                         basemap=basemap)})
     response["Cache-Control"] = "no-store"
+    return response
+
+
+# --- statistics (/office/stats/) -----------------------------------------------------------------
+
+def _stats_form(request: HttpRequest) -> StatsFilterForm:
+    """The statistics' filters; the subdistrict choices are those the account covers."""
+    scope = user_subdistrict_ids(request.user)
+    subdistricts = [s for s in subdistrict_list() if scope is None or s.pk in scope]
+    return StatsFilterForm(request.GET, subdistricts=subdistricts, today=timezone.localdate())
+
+
+def _stats_filters(request: HttpRequest, form: StatsFilterForm) -> StatsFilters:
+    since, until = form.chosen_period()
+    return stats_filters_for(user=request.user, since=since, until=until,
+                             bucket=form.chosen_bucket(),
+                             subdistrict_id=form.chosen_subdistrict_id())
+
+
+@require_GET
+@user_passes_test(_office_staff)  # anyone else goes to the login page
+@csp_protected
+@replica_reads()
+def office_stats(request: HttpRequest) -> HttpResponse:
+    """Counts, rates and median times of a period for the subdistricts the account covers (the
+    district role: every one side by side, or one), as figures, charts, tables and CSV. An
+    invalid filter answers 400 with the form's errors and no figures."""
+    form = _stats_form(request)
+    context: dict = {"form": form, "office": True}
+    if not form.is_valid():
+        return render(request, "frontend/stats.html", context, status=400)
+    filters = _stats_filters(request, form)
+    summary, tables = stats_tables_build(
+        filters=filters,
+        by_subdistrict=form.several_subdistricts and form.chosen_subdistrict_id() is None)
+    headers = column_headers()
+    context.update(
+        since=filters.since, last_day=filters.until - timedelta(days=1), query=form.query(),
+        summary=[(headers[column], stats_cell(summary, column)) for column in COLUMNS],
+        headers=[headers[column] for column in COLUMNS], tables=tables,
+        charts=[chart for table in tables for chart in table.charts],
+        empty=summary.reports == 0 and summary.cases == 0,
+    )
+    return render(request, "frontend/stats.html", context)
+
+
+@require_GET
+@replica_reads()
+def office_stats_csv(request: HttpRequest, table: str) -> HttpResponse:
+    """One table of the statistics page as CSV (UTF-8 with a BOM, numbers as numbers)."""
+    if not _office_staff(request.user):
+        return _forbidden()
+    if table not in STATS_TABLES:
+        raise Http404
+    form = _stats_form(request)
+    if not form.is_valid():
+        return _form_errors(form)
+    filters = _stats_filters(request, form)
+    body = stats_table_csv(stats_table_build(filters=filters, name=table))
+    response = HttpResponse(body, content_type="text/csv; charset=utf-8")
+    last_day = filters.until - timedelta(days=1)
+    response["Content-Disposition"] = (
+        f'attachment; filename="stats-{table}-{filters.since}-{last_day}.csv"')
     return response

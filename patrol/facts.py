@@ -13,15 +13,19 @@ statistics are monthly figures for which ten minutes' delay is harmless:
 
 Each recount deletes its days and inserts them again in one transaction, under a transaction
 advisory lock so that two runs queue instead of inserting the same rows twice; readers keep
-seeing the previous rows until it commits. Raw SQL because the figures are one GROUP BY over a
+seeing the previous rows until it commits. Then it gives the facts a new version
+(``case_facts_version``): patrol.stats caches its figures under it, so a cached figure is never
+older than the facts it was read from. Raw SQL because the figures are one GROUP BY over a
 UNION of three sources with a DISTINCT ON; its parameters are bound.
 """
 
 from __future__ import annotations
 
+import uuid
 from datetime import date, datetime, time, timedelta
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db import connection, transaction
 from django.utils import timezone
 
@@ -29,6 +33,18 @@ from patrol.sql import CASE_FACTS_INSERT
 
 # pg_advisory_xact_lock key of the recount (any constant unique to it)
 _LOCK_KEY = 5_901_017
+_VERSION_KEY = "case-facts:version"
+
+
+def case_facts_version() -> str:
+    """The facts' current version: a new one after each recount commits (and after the cache
+    lost it, so figures cached before are never read again)."""
+    cache.add(_VERSION_KEY, uuid.uuid4().hex, timeout=None)
+    return cache.get(_VERSION_KEY) or "none"
+
+
+def _version_bump() -> None:
+    cache.set(_VERSION_KEY, uuid.uuid4().hex, timeout=None)
 
 
 def case_facts_rebuild(*, since: date | None = None, now: datetime | None = None) -> int:
@@ -43,6 +59,7 @@ def case_facts_rebuild(*, since: date | None = None, now: datetime | None = None
         cursor.execute("DELETE FROM patrol_casedayfact WHERE day >= %s", [start.date()])
         cursor.execute(CASE_FACTS_INSERT, {"tz": settings.TIME_ZONE, "start": start,
                                            "start_day": start.date(), "now": now})
+        transaction.on_commit(_version_bump)
         return cursor.rowcount
 
 

@@ -344,10 +344,12 @@ class WebhookDelivery(models.Model):
 
 class CaseDayFact(models.Model):
     """The statistics' daily aggregate (patrol.stats, docs/DECISIONS.md D-059): per local day
-    (Asia/Shanghai) × subdistrict × community × category × handler, the counts behind the
-    接诉即办 rates and the hours behind the median times. Derived data: rebuilt from reports,
-    tasks, cases and ratings by ``case_facts_rebuild`` (a periodic task for the recent days, a
-    command for all), never written elsewhere.
+    (Asia/Shanghai) and subdistrict, the counts behind the 接诉即办 rates and the hours behind
+    the median times, once in total and once per value of each ``dimension`` (community,
+    category, handler): a table of the page reads only its own dimension's rows, about a tenth
+    of what one row per day × community × category × handler would hold. Derived data: rebuilt
+    from reports, tasks, cases and ratings by ``case_facts_rebuild`` (a periodic task for the
+    recent days, a command for all), never written elsewhere.
 
     A row's day is, per figure: ``reports`` the day a report was received; ``dispatched``,
     ``accepted_on_time`` and ``response_hours`` the day a task was offered; the case figures
@@ -362,14 +364,21 @@ class CaseDayFact(models.Model):
         DEPARTMENT = "department", _("Department")
         UNION = "union", _("Trade union")
 
+    class Dimension(models.TextChoices):
+        TOTAL = "total", _("Total")
+        COMMUNITY = "community", _("Community")
+        CATEGORY = "category", _("Category")
+        HANDLER = "handler", _("Handled by")
+
     day = models.DateField(_("day"))
+    dimension = models.CharField(_("dimension"), max_length=10, choices=Dimension.choices)
     subdistrict = models.ForeignKey(Subdistrict, on_delete=models.CASCADE, related_name="+",
                                     verbose_name=_("subdistrict"))
     community_grid = models.ForeignKey(CommunityGrid, on_delete=models.CASCADE, null=True,
                                        blank=True, related_name="+",
                                        verbose_name=_("community grid"))
-    category = models.ForeignKey("issues.Category", on_delete=models.CASCADE, related_name="+",
-                                 verbose_name=_("category"))
+    category = models.ForeignKey("issues.Category", on_delete=models.CASCADE, null=True,
+                                 blank=True, related_name="+", verbose_name=_("category"))
     handler_kind = models.CharField(_("handled by"), max_length=10, blank=True,
                                     choices=HandlerKind.choices)
     team = models.ForeignKey(VolunteerTeam, on_delete=models.CASCADE, null=True, blank=True,
@@ -380,7 +389,7 @@ class CaseDayFact(models.Model):
     dispatched = models.PositiveIntegerField(_("tasks dispatched"), default=0)
     accepted_on_time = models.PositiveIntegerField(_("accepted on time"), default=0)
     cases = models.PositiveIntegerField(_("cases dispatched"), default=0)
-    closed = models.PositiveIntegerField(_("closed"), default=0)
+    closed = models.PositiveIntegerField(_("cases closed"), default=0)
     closed_on_time = models.PositiveIntegerField(_("closed on time"), default=0)
     overdue = models.PositiveIntegerField(_("overdue"), default=0)
     ratings = models.PositiveIntegerField(_("ratings"), default=0)
@@ -394,14 +403,16 @@ class CaseDayFact(models.Model):
         verbose_name = _("daily case facts")
         verbose_name_plural = _("daily case facts")
         indexes = [
-            # One subdistrict's period (an office), and every subdistrict's (the district).
-            models.Index(fields=["subdistrict", "day"], name="casedayfact_subdistrict_day"),
-            models.Index(fields=["day"], name="casedayfact_day"),
+            # One table of one subdistrict's period (an office), and of every subdistrict's
+            # (the district).
+            models.Index(fields=["dimension", "subdistrict", "day"],
+                         name="casedayfact_subdistrict_day"),
+            models.Index(fields=["dimension", "day"], name="casedayfact_day"),
         ]
         constraints = [
             models.UniqueConstraint(
-                fields=["day", "subdistrict", "community_grid", "category", "handler_kind",
-                        "team", "department"],
+                fields=["day", "subdistrict", "dimension", "community_grid", "category",
+                        "handler_kind", "team", "department"],
                 name="casedayfact_unique", nulls_distinct=False,
             ),
             models.CheckConstraint(
@@ -414,6 +425,17 @@ class CaseDayFact(models.Model):
                                department__isnull=True)),
                 name="casedayfact_handler_valid",
             ),
+            # Each row is keyed by its own dimension's columns only.
+            models.CheckConstraint(
+                condition=(Q(dimension="total", community_grid__isnull=True,
+                             category__isnull=True, handler_kind="")
+                           | Q(dimension="community", category__isnull=True, handler_kind="")
+                           | Q(dimension="category", community_grid__isnull=True,
+                               category__isnull=False, handler_kind="")
+                           | Q(dimension="handler", community_grid__isnull=True,
+                               category__isnull=True)),
+                name="casedayfact_dimension_keys",
+            ),
             models.CheckConstraint(
                 condition=Q(accepted_on_time__lte=F("dispatched"),
                             closed_on_time__lte=F("closed"), closed__lte=F("cases"),
@@ -423,4 +445,4 @@ class CaseDayFact(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.day} {self.subdistrict_id}/{self.community_grid_id}/{self.category_id}"
+        return f"{self.day} {self.subdistrict_id} {self.dimension}"

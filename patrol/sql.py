@@ -5,7 +5,9 @@ from __future__ import annotations
 
 # --- the daily case facts (patrol.facts) --------------------------------------------------------
 #
-# Parameters: tz (the local time zone's name), start (timestamptz: the first local day's
+# One pass, four groupings (GROUPING SETS): each day's total, and its rows per community, per
+# category and per handler (the ``dimension`` column says which). Parameters: tz (the local
+# time zone's name), start (timestamptz: the first local day's
 # midnight), start_day (that day), now (timestamptz: open cases past their deadline at this
 # moment are overdue). A case's deciding task is its task done, else its latest (by offer):
 # the case's figures go to that task's day and handler, so a case counts once however often
@@ -50,18 +52,23 @@ WITH deciding AS (
     WHERE d.offered_at >= %(start)s
 )
 INSERT INTO patrol_casedayfact (
-    day, subdistrict_id, community_grid_id, category_id, handler_kind, team_id, department_id,
-    reports, dispatched, accepted_on_time, cases, closed, closed_on_time, overdue, ratings,
-    satisfied, response_hours, resolution_hours)
-SELECT day, subdistrict_id, community_grid_id, category_id, handler_kind, team_id,
-       department_id, sum(reports), sum(dispatched), sum(accepted_on_time), sum(cases),
-       sum(closed), sum(closed_on_time), sum(overdue), sum(ratings), sum(satisfied),
+    day, subdistrict_id, dimension, community_grid_id, category_id, handler_kind, team_id,
+    department_id, reports, dispatched, accepted_on_time, cases, closed, closed_on_time,
+    overdue, ratings, satisfied, response_hours, resolution_hours)
+SELECT day, subdistrict_id,
+       CASE WHEN GROUPING(community_grid_id) = 0 THEN 'community'
+            WHEN GROUPING(category_id) = 0 THEN 'category'
+            WHEN GROUPING(handler_kind) = 0 THEN 'handler' ELSE 'total' END,
+       community_grid_id, category_id, COALESCE(handler_kind, ''), team_id, department_id,
+       sum(reports), sum(dispatched), sum(accepted_on_time), sum(cases), sum(closed),
+       sum(closed_on_time), sum(overdue), sum(ratings), sum(satisfied),
        COALESCE(array_agg(response_h) FILTER (WHERE response_h IS NOT NULL), '{}'),
        COALESCE(array_agg(resolution_h) FILTER (WHERE resolution_h IS NOT NULL), '{}')
 FROM facts
 WHERE day >= %(start_day)s
-GROUP BY day, subdistrict_id, community_grid_id, category_id, handler_kind, team_id,
-         department_id
+GROUP BY GROUPING SETS ((day, subdistrict_id), (day, subdistrict_id, community_grid_id),
+                        (day, subdistrict_id, category_id),
+                        (day, subdistrict_id, handler_kind, team_id, department_id))
 """
 
 # --- the statistics (patrol.stats) --------------------------------------------------------------
@@ -69,27 +76,29 @@ GROUP BY day, subdistrict_id, community_grid_id, category_id, handler_kind, team
 # The figures of the facts in [since, until) of some subdistricts, grouped by ``{key}`` (an SQL
 # expression over the fact row ``f``, from patrol.stats's fixed table, never user input). The
 # medians unnest the hours of the period's rows: one pass for the sums, one for each median.
-# Parameters: since, until (dates), all_subdistricts (bool), subdistricts (an int array).
+# Parameters: dimension (the rows read: "total" for the summary, the trend and the subdistricts),
+# since, until (dates), all_subdistricts (bool), subdistricts (an int array).
+_STATS_WHERE = """f.dimension = %(dimension)s AND f.day >= %(since)s AND f.day < %(until)s
+      AND (%(all_subdistricts)s OR f.subdistrict_id = ANY(%(subdistricts)s))"""
+_STATS_MEDIAN = """SELECT {{key}} AS key, percentile_cont(0.5) WITHIN GROUP (ORDER BY h) AS median
+    FROM patrol_casedayfact f CROSS JOIN LATERAL unnest(f.{column}) AS h
+    WHERE """ + _STATS_WHERE + """
+    GROUP BY 1"""
+# Three reads of the same rows (by the index on dimension, subdistrict, day), not one CTE: a CTE
+# read three times is materialised with every column, hours arrays included, and the sums
+# never need the arrays.
 STATS_FIGURES = """
-WITH f AS (
-    SELECT {key} AS key, f.*
-    FROM patrol_casedayfact f
-    WHERE f.day >= %(since)s AND f.day < %(until)s
-      AND (%(all_subdistricts)s OR f.subdistrict_id = ANY(%(subdistricts)s))
-), sums AS (
-    SELECT key, sum(reports) AS reports, sum(dispatched) AS dispatched,
+SELECT sums.*, response.median AS median_response_hours,
+       resolution.median AS median_resolution_hours
+FROM (
+    SELECT {key} AS key, sum(reports) AS reports, sum(dispatched) AS dispatched,
            sum(accepted_on_time) AS accepted_on_time, sum(cases) AS cases,
            sum(closed) AS closed, sum(closed_on_time) AS closed_on_time,
            sum(overdue) AS overdue, sum(ratings) AS ratings, sum(satisfied) AS satisfied
-    FROM f GROUP BY key
-), response AS (
-    SELECT key, percentile_cont(0.5) WITHIN GROUP (ORDER BY h) AS median
-    FROM f CROSS JOIN LATERAL unnest(f.response_hours) AS h GROUP BY key
-), resolution AS (
-    SELECT key, percentile_cont(0.5) WITHIN GROUP (ORDER BY h) AS median
-    FROM f CROSS JOIN LATERAL unnest(f.resolution_hours) AS h GROUP BY key
-)
-SELECT sums.*, response.median AS median_response_hours,
-       resolution.median AS median_resolution_hours
-FROM sums LEFT JOIN response USING (key) LEFT JOIN resolution USING (key)
+    FROM patrol_casedayfact f
+    WHERE """ + _STATS_WHERE + """
+    GROUP BY 1
+) sums
+LEFT JOIN (""" + _STATS_MEDIAN.format(column="response_hours") + """) response USING (key)
+LEFT JOIN (""" + _STATS_MEDIAN.format(column="resolution_hours") + """) resolution USING (key)
 """

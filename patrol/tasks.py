@@ -5,11 +5,13 @@ a task by name when they must (patrol.webhooks.WEBHOOK_DELIVER_TASK), never impo
 from __future__ import annotations
 
 from celery import shared_task
+from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from patrol.facts import case_facts_rebuild, case_facts_refresh
 from patrol.services.alerts import tasks_deadline_near_scan, tasks_overdue_scan
 from patrol.services.lifecycle import cases_evaluate_due
+from patrol.stats import stats_cache_warm
 from patrol.webhooks import webhook_deliveries_dispatch, webhook_delivery_attempt
 
 
@@ -43,11 +45,16 @@ def webhook_deliveries_dispatch_task() -> int:
 
 @shared_task(ignore_result=True)
 def case_facts_refresh_task() -> int:
-    """The statistics' recent days recounted (patrol.facts)."""
-    return case_facts_refresh()
+    """The statistics' recent days recounted (patrol.facts), then the most asked-for figures
+    computed into the cache (patrol.stats)."""
+    rows = case_facts_refresh()
+    stats_cache_warm(today=timezone.localdate())
+    return rows
 
 
 @shared_task(ignore_result=True)
 def case_facts_rebuild_task() -> int:
-    """The statistics' every day recounted (patrol.facts), once a day."""
-    return case_facts_rebuild()
+    """The statistics' every day recounted (patrol.facts), once a day; the cache warmed."""
+    rows = case_facts_rebuild()
+    stats_cache_warm(today=timezone.localdate())
+    return rows

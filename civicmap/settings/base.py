@@ -299,6 +299,9 @@ MAP_SNAPSHOT_MAX_AGE_S = env_int("MAP_SNAPSHOT_MAX_AGE_S", 2 * MAP_SNAPSHOT_INTE
 # month and the last whole); every day once a day (the late changes of older cases).
 STATS_FACTS_REFRESH_S = env_int("STATS_FACTS_REFRESH_S", 600)
 STATS_FACTS_RECENT_DAYS = env_int("STATS_FACTS_RECENT_DAYS", 62)
+# The figures are cached under the facts' version (a recount makes a new one); this only bounds
+# how long an unused entry stays in Redis (seconds).
+STATS_CACHE_S = env_int("STATS_CACHE_S", 3600)
 # ==========================================================================================
 
 # ==========================================================================================

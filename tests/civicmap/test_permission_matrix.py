@@ -432,6 +432,10 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("frontend:map-uncovered", "GET"): Row(url("frontend:map-uncovered"), OFFICE_PAGE),
     ("frontend:office", "GET"): Row(url("frontend:office"), E(302, **OFFICES)),
     ("frontend:office-cases", "GET"): Row(url("frontend:office-cases"), OFFICE_PAGE),
+    # Statistics (issue 17): each office its subdistrict's, the district every one.
+    ("frontend:office-stats", "GET"): Row(url("frontend:office-stats"), E(302, **OFFICES)),
+    ("frontend:office-stats-csv", "GET"): Row(url("frontend:office-stats-csv", table="trend"),
+                                              OFFICE_PAGE),
     # Issue 17, the monthly governance report: the office's page, its poll and the downloads.
     # Heyi's office may not ask for Nanyuan's report (the page again with the field's error:
     # not one of its choices) nor download it (404: not said to exist).

@@ -23,6 +23,7 @@ from patrol.models import CaseDayFact, Department, VolunteerTeam
 from patrol.stats import (
     StatsFilters,
     stats_by,
+    stats_cache_warm,
     stats_filters_for,
     stats_summary,
     stats_trend,
@@ -65,7 +66,17 @@ def dispatch(code: str, *, community: str, point: int, reporter: str, at, office
 
 
 @pytest.fixture
-def history(reference_data):
+def recount(django_capture_on_commit_callbacks):
+    """``recount(...)``: case_facts_rebuild as beat runs it, its on-commit version bump
+    included (the test's transaction never commits)."""
+    def run(**kwargs) -> int:
+        with django_capture_on_commit_callbacks(execute=True):
+            return case_facts_rebuild(**kwargs)
+    return run
+
+
+@pytest.fixture
+def history(reference_data, recount):
     """As tests/patrol/test_rates.py's week, plus a case in 和义 (Heyi):
 
     E0101 (housekeeper; response 1 working day, resolution 7 working days):
@@ -109,7 +120,7 @@ def history(reference_data):
                  office="office_heyi1", department=municipal.pk)
     act(h, "accept", "liaison_municipal", at=cst(2026, 3, 2, 12))
     assert h.tasks.get().resolution_due < NOW  # H is overdue at NOW, as the story says
-    case_facts_rebuild(now=NOW)
+    recount(now=NOW)
     return {"A": a, "B": b, "C": c, "D": d, "E": e, "H": h}
 
 
@@ -275,7 +286,7 @@ def test_bad_filters_are_refused(reference_data):
                                       bucket="week"), dimension="stage")
 
 
-def test_refresh_recounts_only_the_recent_days(history, settings):
+def test_refresh_recounts_only_the_recent_days(history, settings, recount):
     """The periodic recount leaves older days as they are (the daily one fixes them)."""
     settings.STATS_FACTS_RECENT_DAYS = 3
     CaseDayFact.objects.filter(day__lt=date(2026, 3, 10)).update(reports=0)
@@ -283,5 +294,29 @@ def test_refresh_recounts_only_the_recent_days(history, settings):
     case_facts_refresh(now=cst(2026, 3, 13, 12))  # recounts 10–13 March
     assert CaseDayFact.objects.filter(day__lt=date(2026, 3, 10), reports__gt=0).count() == 0
     assert CaseDayFact.objects.filter(day__gte=date(2026, 3, 10)).count() == before
-    case_facts_rebuild(now=NOW)
+    recount(now=NOW)
     assert stats_summary(filters=office()).reports == NANYUAN_WEEK["reports"]
+
+
+def test_cached_figures_follow_each_recount(history, recount):
+    """Figures are cached under the facts' version: a new report shows after the recount, at
+    once, and not before (the page reads the aggregate, never the reports)."""
+    assert stats_summary(filters=office()).reports == 5
+    report("E0101", community=HUAIFANG, point=9, reporter="rider3", at=cst(2026, 3, 3, 8))
+    assert stats_summary(filters=office()).reports == 5
+    recount(now=NOW)
+    assert stats_summary(filters=office()).reports == 6
+
+
+def test_warming_puts_this_and_last_months_figures_in_the_cache(history,
+                                                                django_assert_num_queries):
+    # Every subdistrict (3 in the reference data) and the district, this month and the last.
+    assert stats_cache_warm(today=date(2026, 3, 20)) == 8
+    march = office(since=date(2026, 3, 1), until=date(2026, 3, 21))
+    with django_assert_num_queries(0):
+        summary = stats_summary(filters=march)
+        trend = stats_trend(filters=march)
+    # March so far: A–F (E's report too): 6 reports, 6 cases; weeks from 23 Feb to 16 Mar.
+    assert (summary.reports, summary.cases) == (6, 6)
+    assert [row.key for row in trend] == ["2026-02-23", "2026-03-02", "2026-03-09",
+                                          "2026-03-16"]
