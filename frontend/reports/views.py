@@ -91,8 +91,10 @@ def reports_page(request: HttpRequest) -> HttpResponse:
     the background) and comes back here (303); an invalid one shows the page with the form's
     errors beside the fields, nothing asked for."""
     subdistricts = list(report_subdistricts(user=request.user))
+    # ?month= (the statistics page's link) fills the field in; the POST is what is checked.
+    month = request.GET.get("month", "")[:7] or f"{month_last(now=timezone.now()):%Y-%m}"
     form = ReportRequestForm(request.POST or None, subdistricts=subdistricts,
-                             initial={"month": f"{month_last(now=timezone.now()):%Y-%m}"})
+                             initial={"month": month})
     if request.method == "POST":
         if form.is_valid():
             governance_report_request(subdistrict=form.chosen_subdistrict(),

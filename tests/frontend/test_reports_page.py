@@ -84,3 +84,16 @@ def test_a_future_month_is_answered_on_the_form(reference_data, open_page, sessi
     assert not GovernanceReport.objects.exists()
     assert watched.axe_violations() == []
     watched.assert_clean()
+
+
+@pytest.mark.browser
+def test_the_statistics_page_links_to_its_months_report(reference_data, open_page,
+                                                        session_for):
+    month = month_text(report_month())
+    watched = open_page(f"/office/stats/?month={month}", session=session_for("office1"))
+    page = watched.page
+    page.click(".stats-report a")
+    page.wait_for_selector("#report-make")
+    assert page.url.endswith(f"/office/reports/?month={month}")
+    assert page.input_value("#id_month") == month
+    watched.assert_clean()
