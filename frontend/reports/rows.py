@@ -26,7 +26,7 @@ class Column:
 
 COLUMNS = (
     Column("reports", pgettext_lazy(CTX, "Reports"), "count"),
-    Column("cases", pgettext_lazy(CTX, "Cases"), "count"),
+    Column("cases", pgettext_lazy(CTX, "Cases dispatched"), "count"),
     Column("closed", pgettext_lazy(CTX, "Closed"), "count"),
     Column("overdue", pgettext_lazy(CTX, "Overdue"), "count"),
     Column("response_rate", pgettext_lazy(CTX, "Response rate"), "rate"),

@@ -48,7 +48,7 @@ from tests.frontend.report_helpers import (
 SHANGHAI_NOW = datetime.fromisoformat("2026-12-05T09:00:00+08:00")
 PDF_SECONDS_MAX = 30.0  # issue 17: a PDF in under 30 s for the demo
 SHEETS = ["汇总", "按社区", "按处置单位", "按类别", "按周"]
-HEADINGS = ["报告数", "案件数", "已结案", "超时", "响应率", "解决率", "满意率",
+HEADINGS = ["上报数", "已派遣案件", "已结案", "超期", "响应率", "解决率", "满意率",
             "响应时长中位数（小时）", "解决时长中位数（小时）"]
 
 
@@ -183,6 +183,33 @@ def test_the_command_makes_a_workbook_equal_to_the_dashboard_and_a_pdf_in_time(
     assert pdf_pages(pdf) >= 3
     with default_storage.open(report.pdf.name, "rb") as kept:
         assert kept.read() == pdf
+
+
+@pytest.mark.django_db
+def test_the_workbook_equals_the_statistics_pages_csv(demo_month, tmp_path, client):
+    """What the office reads on /office/stats/ (its CSV, rates in per cent) is what the report
+    says, community by community and handler by handler."""
+    import csv
+
+    call_command("governance_report", month=month_text(demo_month), subdistrict=NANYUAN,
+                 output=tmp_path)
+    book = load_workbook(tmp_path / f"governance-{NANYUAN}-{month_text(demo_month)}.xlsx")
+    office = _client(client, "office1")
+    for table, sheet in (("community", "按社区"), ("handler", "按处置单位"),
+                         ("category", "按类别")):
+        answer = office.get(f"/office/stats/{table}.csv?month={month_text(demo_month)}")
+        assert answer.status_code == 200
+        page = list(csv.reader(answer.content.decode("utf-8-sig").splitlines()))[1:]
+        cells = list(book[sheet].iter_rows(min_row=2, values_only=True))
+        assert len(page) == len(cells) > 0, table
+        for shown, written in zip(page, cells, strict=True):
+            assert shown[0].lstrip("'") == written[0]
+            assert [int(value) for value in shown[1:5]] == list(written[1:5])
+            for value, figure, scale in zip(shown[5:], written[5:], (100, 100, 100, 1, 1),
+                                            strict=True):
+                assert (value == "") == (figure is None)
+                if figure is not None:
+                    assert float(value) == pytest.approx(figure * scale, abs=0.005)
 
 
 def _same(got: list[tuple], want: list[tuple]) -> bool:
