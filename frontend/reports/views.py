@@ -93,7 +93,8 @@ def reports_page(request: HttpRequest) -> HttpResponse:
     subdistricts = list(report_subdistricts(user=request.user))
     # ?month= (the statistics page's link) fills the field in; the POST is what is checked.
     month = request.GET.get("month", "")[:7] or f"{month_last(now=timezone.now()):%Y-%m}"
-    form = ReportRequestForm(request.POST or None, subdistricts=subdistricts,
+    form = ReportRequestForm(request.POST if request.method == "POST" else None,
+                             subdistricts=subdistricts,
                              initial={"month": month})
     if request.method == "POST":
         if form.is_valid():

@@ -425,6 +425,7 @@ def test_the_page_refuses_a_future_month_naming_it_and_asks_for_nothing(nanyuan,
     assert response.status_code == 200  # the page again, the error beside the field
     assert str(MSG_MONTH_FUTURE) in response.content.decode()
     assert 'id="id_month-error"' in response.content.decode()
+    assert 'id="id_month-error"' in office.post("/office/reports/", {}).content.decode()
     response = office.post("/office/reports/", {"month": "11-2026", "subdistrict": NANYUAN})
     assert str(MSG_MONTH_FORMAT) in response.content.decode()
     assert not GovernanceReport.objects.exists()
