@@ -37,6 +37,8 @@ BENCHMARKS = [
     # Its own two templates (…_district_a_seed, …_b_seed: 1M and 3M reports); the first run
     # seeds them (≈ 20 and 60 min on this machine), later runs measure in ≈ 5 min.
     ("district", "bench_district.py", [], 7200),
+    # Writes the statistics' aggregate in its copy (≈ minutes at 1M), then times the page.
+    ("stats", "bench_stats.py", [], 2700),
 ]
 
 
@@ -166,6 +168,17 @@ def summary_rows(results: dict, seed: dict) -> list[tuple[str, str, str]]:
             rows.append((f"  {name} p50 / p95 A -> B",
                          f"{a['p50']:.2f} / {a['p95']:.2f} -> {b['p50']:.2f} / {b['p95']:.2f} ms",
                          f"B/A {ratio['p50']:.2f} / {ratio['p95']:.2f}"))
+    stats = results.get("stats")  # bench_stats.py
+    if stats:
+        rows.append((f"8 statistics page ({stats['reports']:,} reports)",
+                     f"recount {stats['rebuild_s']} s",
+                     f"target cold p95 < {stats['target_p95_ms']:.0f} ms: "
+                     + ("met" if stats["meets_target"] else "MISSED")))
+        for name, cold in stats["timings_cold"].items():
+            cached = stats["timings"][name]
+            rows.append((f"  {name} p95 cold / cached",
+                         f"{cold['p95']:.1f} / {cached['p95']:.1f} ms",
+                         f"live rates {stats['baseline_live_rates'][name]['p95']:.1f} ms"))
     return rows
 
 

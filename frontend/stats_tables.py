@@ -101,7 +101,8 @@ def _chart(chart_id: str, title: str, rows: list[StatsRow], columns: tuple[str, 
     headers = column_headers()
     series = [{"name": headers[c], "type": kind, "axis": 1 if c in RATES else 0,
                "data": [figure_value(row, c) for row in rows]} for c in columns]
-    series += [{"name": headers[c], "type": "line", "axis": 1,
+    # Rates beside bars are points: a line would join unrelated communities or categories.
+    series += [{"name": headers[c], "type": "line" if kind == "line" else "scatter", "axis": 1,
                 "data": [figure_value(row, c) for row in rows]} for c in rates]
     return {"id": f"chart-{chart_id}", "title": title, "horizontal": horizontal,
             "categories": [row.label for row in rows], "series": series,

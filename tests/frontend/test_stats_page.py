@@ -15,7 +15,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.test import Client
 
-from tests.frontend.conftest import screenshot
+from tests.frontend.conftest import ARTIFACTS, screenshot
 from tests.patrol.helpers import HUAIFANG, XINGONG
 from tests.patrol.test_stats import history, recount  # noqa: F401  (the fixtures)
 
@@ -148,6 +148,9 @@ def test_page_in_the_browser(history, open_page, session_for):  # noqa: F811
     assert page.locator("#table-community tbody tr").count() == 3  # Huaifang, Xingong, Heyi
     assert page.locator("a[download]").count() == 5
     screenshot(page, "stats-page.png")
+    for section in ("subdistrict", "handler", "category"):
+        page.locator(f"section[aria-labelledby='stats-{section}-title']").screenshot(
+            path=str(ARTIFACTS / f"stats-{section}.png"))
     assert watched.axe_violations() == []
     watched.assert_clean()
     # English: the charts draw in English too, and the headers follow.
