@@ -24,6 +24,15 @@ urlpatterns += [
     path("office/stats/<slug:table>.csv", views.office_stats_csv, name="office-stats-csv"),
 ]
 
+from frontend.reports import views as report_views  # noqa: E402  (the monthly report, issue 17)
+
+urlpatterns += [
+    path("office/reports/", report_views.reports_page, name="reports"),
+    path("office/reports/status/", report_views.reports_status, name="reports-status"),
+    path("office/reports/<int:report_id>/<str:kind>/", report_views.report_download,
+         name="report-download"),
+]
+
 from frontend import phone_views  # noqa: E402  (the phone pages: rider PWA and team tasks)
 
 urlpatterns += [

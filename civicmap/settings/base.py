@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from celery.schedules import crontab
 from django.utils.translation import gettext_lazy as _
 
 from civicmap.env import database_from_url, env_bool, env_int, env_list, env_str
@@ -406,6 +407,18 @@ OPEN311_MEDIA_MAX_ATTEMPTS = env_int("OPEN311_MEDIA_MAX_ATTEMPTS", 3)
 # Originals (with their EXIF: position, time, device) are deleted this many days after upload,
 # checked hourly; the display copy and thumbnail stay.
 PHOTO_ORIGINAL_RETENTION_DAYS = env_int("PHOTO_ORIGINAL_RETENTION_DAYS", 180)
+# The monthly governance report (frontend.reports) is its own outbox job, like a photo: the
+# sweep queues, every REPORT_SWEEP_EVERY_S seconds, reports waiting and never queued after
+# REPORT_QUEUE_GRACE_S seconds, and those queued more than REPORT_QUEUE_LEASE_S seconds ago and
+# still waiting or under way (a report takes seconds; its worker died). Beat asks for every
+# subdistrict's last month each day at REPORT_MONTHLY_HOUR:30 local time: on the 1st that makes
+# them, later days only catch up a missed run (idempotent).
+REPORT_QUEUE_GRACE_S = env_int("REPORT_QUEUE_GRACE_S", 30)
+REPORT_QUEUE_LEASE_S = env_int("REPORT_QUEUE_LEASE_S", 600)
+REPORT_SWEEP_EVERY_S = env_int("REPORT_SWEEP_EVERY_S", 60)
+REPORT_MONTHLY_HOUR = env_int("REPORT_MONTHLY_HOUR", 1)
+# The PDF's Chinese font: the Debian package fonts-wqy-microhei (scripts/setup.sh installs it).
+REPORT_FONT_PATH = env_str("REPORT_FONT_PATH", "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc")
 # ==========================================================================================
 
 # ==========================================================================================
@@ -451,5 +464,16 @@ CELERY_BEAT_SCHEDULE = {
     "case-facts-rebuild": {
         "task": "patrol.tasks.case_facts_rebuild_task", "schedule": 86400.0,
         "options": {"expires": 86400.0},
+    },
+    # Local time (CELERY_TIMEZONE): every subdistrict's report of last month, on the 1st.
+    "governance-reports-monthly": {
+        "task": "frontend.tasks.governance_reports_monthly_task",
+        "schedule": crontab(minute=30, hour=REPORT_MONTHLY_HOUR),
+        "options": {"expires": 3600.0},
+    },
+    "governance-reports-pending-queue": {
+        "task": "frontend.tasks.governance_reports_pending_queue_task",
+        "schedule": float(REPORT_SWEEP_EVERY_S),
+        "options": {"expires": float(REPORT_SWEEP_EVERY_S)},
     },
 }

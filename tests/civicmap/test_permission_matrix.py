@@ -220,6 +220,36 @@ def _dispatch_with_deadline(demo, username) -> dict:
     return {"resolution_due": due.isoformat(), "reason": "周末前完成", "priority": "high"}
 
 
+def _nanyuan_report(demo) -> int:
+    """A ready governance report of Nanyuan (issue 17), made in the row's savepoint with two
+    small files kept under fixed names (written once)."""
+    from datetime import date
+
+    from django.core.files.base import ContentFile
+    from django.core.files.storage import default_storage
+    from django.utils import timezone
+
+    from civicmap.models import Subdistrict
+    from frontend.models import GovernanceReport, ReportStatus
+
+    names = {kind: f"governance-reports/matrix/report.{kind}" for kind in ("xlsx", "pdf")}
+    for kind, name in names.items():
+        if not default_storage.exists(name):
+            default_storage.save(name, ContentFile(b"%PDF-1.4 matrix" if kind == "pdf" else b"PK"))
+    return GovernanceReport.objects.create(
+        subdistrict=Subdistrict.objects.get(code="110106005"), month=date(2026, 1, 1),
+        status=ReportStatus.DONE, progress=100, requested_at=timezone.now(), **names).pk
+
+
+def _report_ask(demo, username) -> dict:
+    """Ask for Nanyuan's report of last month (a month that has ended by the real clock)."""
+    from django.utils import timezone
+
+    from frontend.reports.months import month_last
+
+    return {"month": f"{month_last(now=timezone.now()):%Y-%m}", "subdistrict": "110106005"}
+
+
 def _siting(demo, username) -> dict:
     return {"k": 3}
 
@@ -464,6 +494,17 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("frontend:office-stats", "GET"): Row(url("frontend:office-stats"), E(302, **OFFICES)),
     ("frontend:office-stats-csv", "GET"): Row(url("frontend:office-stats-csv", table="trend"),
                                               OFFICE_PAGE),
+    # Issue 17, the monthly governance report: the office's page, its poll and the downloads.
+    # Heyi's office may not ask for Nanyuan's report (the page again with the field's error:
+    # not one of its choices) nor download it (404: not said to exist).
+    ("frontend:reports", "GET"): Row(url("frontend:reports"), E(302, **OFFICES)),
+    ("frontend:reports", "POST"): Row(url("frontend:reports"),
+                                      E(302, office=303, office_district=303, admin=303,
+                                        office_heyi=200), _report_ask, "form"),
+    ("frontend:reports-status", "GET"): Row(url("frontend:reports-status"), OFFICE_PAGE),
+    ("frontend:report-download", "GET"): Row(
+        url("frontend:report-download", report_id=_nanyuan_report, kind="pdf"),
+        E(403, office_heyi=404, **NANYUAN_OFFICES)),
     ("frontend:rider", "GET"): Row(url("frontend:rider"), PUBLIC),
     ("frontend:rider-sw", "GET"): Row(url("frontend:rider-sw"), PUBLIC),
     ("frontend:rider-manifest", "GET"): Row(url("frontend:rider-manifest"), PUBLIC),

@@ -1,0 +1,87 @@
+"""The report's contents as plain values: what the writers (``xlsx``, ``pdf``) take. No
+queries here; ``figures`` fills them from the statistics selectors."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import TYPE_CHECKING
+
+from django.utils.translation import pgettext_lazy
+
+from frontend.reports import CTX
+
+if TYPE_CHECKING:
+    from patrol.stats import StatsRow
+
+
+@dataclass(frozen=True)
+class Column:
+    """One figure of a row: the StatsRow attribute, its heading, and how it is written."""
+
+    attr: str
+    heading: object  # a lazily translated string
+    kind: str  # "count", "rate" (a fraction 0..1, shown as per cent) or "hours"
+
+
+COLUMNS = (
+    Column("reports", pgettext_lazy(CTX, "Reports"), "count"),
+    Column("cases", pgettext_lazy(CTX, "Cases dispatched"), "count"),
+    Column("closed", pgettext_lazy(CTX, "Closed"), "count"),
+    Column("overdue", pgettext_lazy(CTX, "Overdue"), "count"),
+    Column("response_rate", pgettext_lazy(CTX, "Response rate"), "rate"),
+    Column("resolution_rate", pgettext_lazy(CTX, "Resolution rate"), "rate"),
+    Column("satisfaction_rate", pgettext_lazy(CTX, "Satisfaction rate"), "rate"),
+    Column("median_response_hours", pgettext_lazy(CTX, "Median hours to respond"), "hours"),
+    Column("median_resolution_hours", pgettext_lazy(CTX, "Median hours to resolve"), "hours"),
+)
+
+
+@dataclass(frozen=True)
+class ReportTable:
+    """One table of the report (a sheet of the workbook, a table of the PDF)."""
+
+    key: str  # "summary", "community", "handler", "category", "trend"
+    title: object  # a lazily translated string
+    label_heading: object  # the first column's heading
+    rows: tuple[StatsRow, ...]
+
+
+@dataclass(frozen=True)
+class CommunityShape:
+    """A community of the subdistrict for the map image: its polygon and its reports."""
+
+    code: str
+    name: str
+    geometry: dict  # GeoJSON polygon, WGS 84
+    reports: int
+
+
+@dataclass(frozen=True)
+class ReportFigures:
+    subdistrict_code: str
+    subdistrict_name: str
+    month: date
+    since: datetime
+    until: datetime
+    summary: StatsRow
+    tables: tuple[ReportTable, ...]  # summary, community, handler, category, trend
+    communities: tuple[CommunityShape, ...]
+
+    def table(self, key: str) -> ReportTable:
+        return next(table for table in self.tables if table.key == key)
+
+
+def report_tables(*, summary: StatsRow, by: dict[str, tuple[StatsRow, ...]],
+                  trend: tuple[StatsRow, ...]) -> tuple[ReportTable, ...]:
+    """The report's tables in order, each with its title and first heading: the summary, by
+    community, handler and category (``by``'s keys), and by week."""
+    titles = {  # (the table's title, its first column's heading)
+        "summary": (pgettext_lazy(CTX, "Summary"), pgettext_lazy(CTX, "Subdistrict")),
+        "community": (pgettext_lazy(CTX, "By community"), pgettext_lazy(CTX, "Community")),
+        "handler": (pgettext_lazy(CTX, "By handler"), pgettext_lazy(CTX, "Handler")),
+        "category": (pgettext_lazy(CTX, "By category"), pgettext_lazy(CTX, "Category")),
+        "trend": (pgettext_lazy(CTX, "By week"), pgettext_lazy(CTX, "Week")),
+    }
+    rows = {"summary": (summary,), **by, "trend": trend}
+    return tuple(ReportTable(key, *titles[key], tuple(rows[key])) for key in titles)
