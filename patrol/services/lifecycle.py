@@ -550,11 +550,15 @@ def _reply(context: ActionContext) -> None:
 
 
 def _escalate(context: ActionContext) -> None:
+    """To the department named, else the category's own; either must serve the case's
+    subdistrict (``dispatch_departments``, the dispatch's rule)."""
     department_id = context.params.get("department")
-    department = Department.objects.filter(pk=department_id).first() if department_id else (
-        context.case.category.handler_department)
+    serving = dispatch_departments(subdistrict_id=context.case.subdistrict_id)
+    department = serving.filter(
+        pk=department_id or context.case.category.handler_department_id).first()
     if department is None:
-        raise InvalidInput(FieldError("department", "required", MSG_UNKNOWN_TARGET))
+        raise InvalidInput(FieldError("department", "unknown" if department_id else "required",
+                                      MSG_UNKNOWN_TARGET))
     _move(context, CaseAction.ESCALATE, data={"department": department.code})
     context.task = task_offer(case=context.case, at=context.at,
                               route=Route(Task.AssigneeKind.DEPARTMENT, department=department))

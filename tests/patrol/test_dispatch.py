@@ -382,3 +382,18 @@ def test_a_redispatch_takes_a_handler_and_a_deadline_with_its_reason(reference_d
     assert refused.status_code == 400
     assert refused.json()["errors"][0]["field"] == "department"
     assert snapshot(case) == before
+
+
+def test_an_escalation_goes_only_to_a_department_serving_the_case(reference_data):
+    case = filed("E0101")
+    before = snapshot(case)
+    heyi = Department.objects.get(code="heyi_property_office")
+    refused = client_for("office1").post(f"{API}/cases/{case.pk}/escalate/",
+                                         {"department": heyi.pk, "reason": "转交"},
+                                         format="json")
+    assert refused.status_code == 400
+    assert refused.json()["errors"][0]["field"] == "department"
+    assert snapshot(case) == before
+    district = Department.objects.get(code="chengguan")
+    act(case, "escalate", "office1", department=district.pk, reason="需执法")
+    assert live_task(case).department_id == district.pk
