@@ -50,7 +50,7 @@ from issues.services.photos import photo_store, stored_photos_cleanup
 from issues.services.points import case_points_award, case_points_revoke
 from issues.visibility import office_covers
 from patrol.deadlines import Deadlines, deadline_bounds, task_deadline, task_deadlines
-from patrol.models import Department, Rating, Task
+from patrol.models import Rating, Task
 from patrol.routing import Route, route_for_case
 from patrol.selectors import dispatch_departments, dispatch_teams
 from patrol.services.notify import notify
