@@ -7,6 +7,7 @@ from enum import StrEnum
 
 from django.conf import settings
 from django.contrib.gis.db import models
+from django.contrib.postgres.indexes import GinIndex
 from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
 
@@ -313,6 +314,19 @@ class CaseAction(StrEnum):
     TRANSFER = "transfer"
 
 
+class ReportChannel(models.TextChoices):
+    """Where a report came from (Report.Channel); a case's is its first report's."""
+
+    APP = "app", _("Rider app")
+    OPEN311 = "open311", _("Open311")
+
+
+# The console's search reads at most this many characters of a case's descriptions (its
+# reports' distinct descriptions, oldest first): a hotspot case of thousands of reports keeps
+# the words of its first ones, and its row stays small.
+CASE_SEARCH_TEXT_MAX = 2000
+
+
 class Case(models.Model):
     """The problem that reports of the same thing merge into."""
 
@@ -374,6 +388,13 @@ class Case(models.Model):
         _("priority"), choices=Priority.choices, default=Priority.NORMAL,
         db_default=Priority.NORMAL,
     )
+    # Kept by the code paths that add reports to a case (issues.services.cases, the bulk
+    # load's fixtures.sql, through issues.sql.case_search_text_sql): the office console
+    # searches them by substring (D-056). Defaults in the database too, for the SQL inserts.
+    search_text = models.TextField(_("words of the reports"), blank=True, default="",
+                                   db_default="")
+    channel = models.CharField(_("channel"), max_length=8, choices=ReportChannel.choices,
+                               default=ReportChannel.APP, db_default=ReportChannel.APP)
 
     class Meta:
         verbose_name = _("case")
@@ -397,6 +418,11 @@ class Case(models.Model):
             # reason (bench/bench_district.py: without it the neighbours' cases doubled it).
             models.Index(fields=["community_grid", "stage", "-last_report_at", "-id"],
                          name="case_queue_community", condition=Q(merged_into__isnull=True)),
+            # The console's search in the words of the reports: trigrams serve a search of 3
+            # or more characters; 2 Chinese characters have no trigram and scan the scope's
+            # open cases instead (D-056, measured in docs/BENCHMARKS.md, benchmark 4).
+            GinIndex(fields=["search_text"], opclasses=["gin_trgm_ops"],
+                     name="case_search_text_trgm", condition=Q(merged_into__isnull=True)),
         ]
         constraints = [
             models.CheckConstraint(
@@ -424,9 +450,7 @@ class Case(models.Model):
 class Report(models.Model):
     """One submission: a point, a category, words and photos, from one channel."""
 
-    class Channel(models.TextChoices):
-        APP = "app", _("Rider app")
-        OPEN311 = "open311", _("Open311")
+    Channel = ReportChannel
 
     class CoordSystem(models.TextChoices):
         WGS84 = "wgs84", "WGS 84"
