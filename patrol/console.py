@@ -33,8 +33,9 @@ from django.db.models import (
 from django.utils import timezone
 
 from civicmap.models import CommunityGrid, UnitGrid
-from civicmap.scopes import in_scope_q
+from civicmap.scopes import EVERYWHERE, in_scope_q, user_subdistrict_ids
 from issues.models import LIVE_TASK_STATUSES, OPEN_STAGES, Case, Category
+from patrol.models import Department, VolunteerTeam
 from patrol.selectors import task_due_soon, task_overdue
 
 PAGE_SIZE = 50  # rows a page of the console shows
@@ -119,6 +120,32 @@ class ConsolePage:
     page_size: int
     # facet -> value -> cases matching every other filter; values are the API's words or ids
     facets: dict[str, dict] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ConsoleOptions:
+    """What the console's filters offer an account: every category, and the communities, teams
+    and departments of the subdistricts it covers (a district department serves them all)."""
+
+    categories: list[Category]
+    communities: list[CommunityGrid]
+    teams: list[VolunteerTeam]
+    departments: list[Department]
+
+
+def console_options(*, user) -> ConsoleOptions:
+    scope = user_subdistrict_ids(user)
+    communities = CommunityGrid.objects.filter(in_scope_q(user)).order_by("code")
+    teams = VolunteerTeam.objects.filter(in_scope_q(user)).order_by("code")
+    departments = Department.objects.order_by("code")
+    if scope is not EVERYWHERE:
+        departments = departments.filter(Q(subdistrict__isnull=True)
+                                         | Q(subdistrict__in=sorted(scope)))
+    return ConsoleOptions(
+        categories=list(Category.objects.order_by("code").only("code", "name_zh", "name_en")),
+        communities=list(communities.only("code", "name_zh", "name_en")),
+        teams=list(teams.only("code", "name_zh", "name_en")),
+        departments=list(departments.only("code", "name_zh", "name_en")))
 
 
 # --- the query --------------------------------------------------------------------------------

@@ -55,8 +55,10 @@ def test_feed_lists_open_cases_newest_first(console_data, client):
     from django.contrib.auth import get_user_model
 
     client.force_login(get_user_model().objects.get(username="office1"))
-    cases = client.get(FEED_URL).json()["cases"]
-    assert len(cases) == Case.objects.filter(merged_into__isnull=True).count()
+    body = client.get(FEED_URL).json()
+    cases = body["cases"]
+    assert body["total"] == Case.objects.filter(merged_into__isnull=True).count()
+    assert len(cases) == min(body["total"], body["page_size"]) == min(body["total"], 50)
     stamps = [case["last_report_at"] for case in cases]
     assert stamps == sorted(stamps, reverse=True)
 
