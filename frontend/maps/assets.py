@@ -111,6 +111,11 @@ def _with_nonce(markup: str, nonce: str) -> str:
     return _OPENING_TAG.sub(lambda match: f'<{match.group(1)} nonce="{nonce}"', markup)
 
 
+# folium's Map header forbids zooming the page (maximum-scale=1.0, user-scalable=no): axe's
+# meta-viewport (WCAG 1.4.4). The pages' own viewport (base.html) is the one that counts.
+FOLIUM_VIEWPORT = re.compile(r'<meta name="viewport"[^>]*user-scalable=no[^>]*>', re.S)
+
+
 def map_render_parts(fmap: folium.Map, *, nonce: str) -> MapParts:
     """Render the map as folium's header/html/script components (as in folium's Flask example)
     with the CSP nonce on every inline script and style. Consumes the map: its element tree is
@@ -121,7 +126,7 @@ def map_render_parts(fmap: folium.Map, *, nonce: str) -> MapParts:
     if "</script" in script.lower():
         raise ValueError("the map script would close its <script> element early")
     parts = MapParts(
-        header=_with_nonce(root.header.render(), nonce),
+        header=_with_nonce(FOLIUM_VIEWPORT.sub("", root.header.render()), nonce),
         html=_with_nonce(root.html.render(), nonce),
         script=script,
         name=fmap.get_name(),

@@ -61,6 +61,7 @@
         }
       });
       if (params.get("page") === "1") { params.delete("page"); }
+      if (params.get("sort") === form.elements.sort.options[0].value) { params.delete("sort"); }
       return params;
     }
 
@@ -198,10 +199,10 @@
     }
 
     selectAll.addEventListener("change", function () {
+      var on = selectAll.checked;  // check() below sets the box from the items as they go
       hooks.items().forEach(function (item) {
-        var box = item.querySelector(".office-check");
-        box.checked = selectAll.checked;
-        check(item.getAttribute("data-case"), selectAll.checked);
+        item.querySelector(".office-check").checked = on;
+        check(item.getAttribute("data-case"), on);
       });
     });
 
