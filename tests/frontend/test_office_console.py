@@ -4,6 +4,7 @@ without a reload; a click shows it; an action goes through the API with the sess
 from __future__ import annotations
 
 import uuid
+from urllib.parse import urlencode
 
 import pytest
 import requests
@@ -249,4 +250,20 @@ def test_bulk_action_on_selected_cases_shows_each_outcome(console_data, live_ser
     # the list follows: every case now filed
     page.wait_for_selector(f'.office-case .office-stage[data-stage="{Stage.NEW}"]',
                            state="detached", timeout=15_000)
+    watched.assert_clean()
+
+
+def test_polling_keeps_the_filters_and_shows_a_new_matching_case(console_data, live_server,
+                                                                 open_page, session_for):
+    word = f"灯杆歪斜{uuid.uuid4().hex[:6]}"
+    query = "?" + urlencode({"category": "C0103", "q": word})
+    watched = open_page(f"{OFFICE_URL}{query}", session=session_for("office1"))
+    page = watched.page
+    _wait_query(page, query)
+    assert _list_ids(page) == []
+    case_id = _file_report(live_server, description=f"路口{word}")  # a C0103 report
+    item = page.wait_for_selector(f'.office-case[data-case="{case_id}"]', timeout=15_000)
+    assert "office-case-new" in item.get_attribute("class")
+    assert _list_ids(page) == [case_id]
+    assert page.input_value("#id_q") == word
     watched.assert_clean()
