@@ -7,9 +7,12 @@ case, each in its own transaction, and answer case by case.
 
 from __future__ import annotations
 
+import hashlib
 import json
+from dataclasses import replace
 
 from django.conf import settings
+from django.core.cache import cache
 from django.http import HttpRequest, JsonResponse
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET, require_POST
@@ -17,13 +20,14 @@ from django.views.decorators.http import require_GET, require_POST
 from civicmap.errors import DomainError
 from civicmap.replica import replica_reads
 from civicmap.roles import Role, user_has_role
+from civicmap.scopes import user_subdistrict_ids
 from frontend.forms import ConsoleFilterForm
 from frontend.maps.basemaps import basemap_get
 from frontend.maps.console import console_facets, office_case_rows
 from issues.models import Case, CaseAction
 from issues.visibility import case_visible_to
 from patrol.api.serializers import ActionInput
-from patrol.console import console_options, office_console_page
+from patrol.console import ConsoleFilters, console_options, office_console_page
 from patrol.services.lifecycle import ACTIONS, case_act
 
 BULK_CASES_MAX = 200  # one page of the console at its largest (patrol.console.PAGE_SIZE_MAX)
@@ -54,6 +58,14 @@ def _form_errors(form) -> JsonResponse:
     ]}, status=400)
 
 
+def _facets_key(user, filters: ConsoleFilters, total: int) -> str:
+    """The counts depend on the account's subdistricts and the filters, not the order or page."""
+    scope = user_subdistrict_ids(user)
+    words = repr((sorted(scope) if scope is not None else "all", total,
+                  replace(filters, sort="", page=1, page_size=0)))
+    return "console-facets:" + hashlib.sha256(words.encode()).hexdigest()
+
+
 def console_filter_form(request: HttpRequest) -> ConsoleFilterForm:
     """The console's filters from the query string (but ``facets``, the feed's own switch),
     with the account's choices."""
@@ -75,7 +87,23 @@ def office_cases(request: HttpRequest) -> JsonResponse:
     if form.is_bound and not form.is_valid():
         return _form_errors(form)
     filters = form.filters()
-    page = office_console_page(user=request.user, filters=filters, with_facets=with_facets)
+    # The counts beside the filters are one pass over every open case of the account's scope
+    # (the slowest part of the list at 100,000 open cases, D-056): kept CONSOLE_FACETS_CACHE_S
+    # seconds under the filters and the number of open cases they match, so that polling and
+    # paging reuse them; a new or closed case counts at once, a stage moved within the open
+    # ones at most that late.
+    ttl = settings.CONSOLE_FACETS_CACHE_S
+    page = office_console_page(user=request.user, filters=filters,
+                               with_facets=with_facets and not ttl)
+    facets = (console_facets(page.facets, options=form.options)
+              if with_facets and not ttl else None)
+    if with_facets and ttl:
+        key = _facets_key(request.user, filters, page.total)
+        facets = cache.get(key)
+        if facets is None:
+            counted = office_console_page(user=request.user, filters=filters, facets_only=True)
+            facets = console_facets(counted.facets, options=form.options)
+            cache.set(key, facets, ttl)
     pages = max(1, -(-page.total // page.page_size))
     if filters.page > pages:
         return _error("page", "out_of_range", MSG_PAGE_OUT_OF_RANGE % {"pages": pages}, 400)
@@ -83,7 +111,7 @@ def office_cases(request: HttpRequest) -> JsonResponse:
     response = JsonResponse({
         "cases": office_case_rows(page.rows, basemap=basemap),
         "total": page.total, "page": page.page, "page_size": page.page_size, "pages": pages,
-        "facets": console_facets(page.facets, options=form.options) if with_facets else None,
+        "facets": facets,
     })
     response["Cache-Control"] = "no-store"
     return response

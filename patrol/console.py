@@ -178,9 +178,10 @@ def _search_q(search: str) -> Q:
     return words | Q(community_grid_id__in=communities) if communities else words
 
 
-def _base(*, user, filters: ConsoleFilters, now: datetime) -> QuerySet[Case]:
+def _base(*, user, filters: ConsoleFilters) -> QuerySet[Case]:
     """Open cases of the user's subdistricts matching the filters that have no counts (search,
-    created dates), with the live task joined."""
+    created dates). Scope, stages and merged_into as the partial index case_console_open
+    says them, so that it serves."""
     cases = Case.objects.filter(in_scope_q(user), stage__in=OPEN_STAGES,
                                 merged_into__isnull=True)
     if filters.search:
@@ -192,7 +193,11 @@ def _base(*, user, filters: ConsoleFilters, now: datetime) -> QuerySet[Case]:
     if filters.created_to:
         cases = cases.filter(created_at__lt=datetime.combine(
             filters.created_to + timedelta(days=1), time.min, tzinfo=zone))
-    return _with_live_task(cases, now=now)
+    return cases
+
+
+def _kind_category_ids(kind: str) -> list[int]:
+    return list(Category.objects.filter(code__startswith=kind).values_list("pk", flat=True))
 
 
 def _handler_q(handler: Handler) -> Q:
@@ -208,7 +213,8 @@ def _facet_filters(filters: ConsoleFilters, *, now: datetime) -> dict[str, Q]:
     chosen = {
         "stage": Q(stage=filters.stage) if filters.stage else None,
         "category": Q(category_id=filters.category_id) if filters.category_id else None,
-        "kind": Q(category__code__startswith=filters.kind) if filters.kind else None,
+        # by the categories' ids (the category table is small): no join to it on every row
+        "kind": Q(category_id__in=_kind_category_ids(filters.kind)) if filters.kind else None,
         "community": Q(community_grid_id=filters.community_id) if filters.community_id else None,
         "handler": _handler_q(filters.handler) if filters.handler else None,
         "due": Q(due_state=filters.due) if filters.due else None,
@@ -236,27 +242,39 @@ _ROW_VALUES = (
 
 
 def office_console_page(*, user, filters: ConsoleFilters, now: datetime | None = None,
-                        with_facets: bool = True) -> ConsolePage:
+                        with_facets: bool = True, facets_only: bool = False) -> ConsolePage:
     """One page of the console: the open cases of the subdistricts ``user`` covers
     (civicmap.scopes) matching ``filters``, in its order, the total, and the facet counts
-    (each facet's values counted under every other filter, as a shop's filters count)."""
+    (each facet's values counted under every other filter, as a shop's filters count).
+    ``facets_only``: the counts alone (no rows, total 0)."""
     now = now or timezone.now()
-    base = _base(user=user, filters=filters, now=now)
+    base = _base(user=user, filters=filters)
     chosen = _facet_filters(filters, now=now)
-    matching = base.filter(*chosen.values())
-    total = matching.count()
+    if facets_only:
+        return ConsolePage(rows=[], total=0, page=filters.page, page_size=filters.page_size,
+                           facets=_kinds_summed(_facets(_with_live_task(base, now=now), chosen)))
+    # The live task is joined for the page (its handler and deadline) and the counts; the
+    # total joins it only when a filter reads it (else an index-only count of the cases).
+    by_task = filters.handler is not None or filters.due is not None
+    total = (_with_live_task(base, now=now) if by_task else base).filter(
+        *chosen.values()).count()
+    matching = _with_live_task(base, now=now).filter(*chosen.values())
     offset = (filters.page - 1) * filters.page_size
     rows = [_row(values) for values in matching.order_by(*_ORDER[ConsoleSort(filters.sort)])
             .values(*_ROW_VALUES)[offset:offset + filters.page_size]]
-    facets = _facets(base, chosen) if with_facets else {}
-    if facets:  # the kind facet was counted by category: summed by the code's letter
-        codes = dict(Category.objects.values_list("pk", "code"))
-        kinds: dict[str, int] = {}
-        for category_id, n in facets["kind"].items():
-            kinds[codes[category_id][0]] = kinds.get(codes[category_id][0], 0) + n
-        facets["kind"] = kinds
+    facets = (_kinds_summed(_facets(_with_live_task(base, now=now), chosen))
+              if with_facets else {})
     return ConsolePage(rows=rows, total=total, page=filters.page, page_size=filters.page_size,
                        facets=facets)
+
+
+def _kinds_summed(facets: dict[str, dict]) -> dict[str, dict]:
+    """The kind facet was counted by category: summed by the code's letter."""
+    codes = dict(Category.objects.values_list("pk", "code"))
+    kinds: dict[str, int] = {}
+    for category_id, n in facets["kind"].items():
+        kinds[codes[category_id][0]] = kinds.get(codes[category_id][0], 0) + n
+    return {**facets, "kind": kinds}
 
 
 def _row(values: dict) -> ConsoleRow:

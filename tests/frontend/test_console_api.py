@@ -139,3 +139,18 @@ def test_bulk_is_office_staffs_only(cases, client):
                          content_type="application/json")
     assert answer.status_code == 403
     assert Case.objects.get(pk=cases["new"].pk).stage == Stage.NEW
+
+
+def test_the_counts_are_kept_until_the_number_of_open_cases_changes(cases, office, settings):
+    from django.core.cache import cache
+
+    settings.CONSOLE_FACETS_CACHE_S = 30
+    cache.clear()
+    first = office.get(FEED).json()["facets"]
+    assert first["stage"] == {"new": 2, "filed": 1}
+    act(cases["new"], "file", "office1")  # still open: the kept counts answer
+    assert office.get(FEED).json()["facets"] == first
+    assert office.get(FEED, {"facets": "0"}).json()["facets"] is None
+    report("E0505", community=CHENGYUAN, point=5)  # one more open case: counted afresh
+    assert office.get(FEED).json()["facets"]["stage"] == {"new": 2, "filed": 2}
+    cache.clear()
