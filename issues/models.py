@@ -421,6 +421,7 @@ class Case(models.Model):
             # The console's search in the words of the reports: trigrams serve a search of 3
             # or more characters; 2 Chinese characters have no trigram and scan the scope's
             # open cases instead (D-056, measured in docs/BENCHMARKS.md, benchmark 4).
+            # Read by ILIKE (patrol.console), not Django's icontains (UPPER(col) LIKE …).
             GinIndex(fields=["search_text"], opclasses=["gin_trgm_ops"],
                      name="case_search_text_trgm", condition=Q(merged_into__isnull=True)),
             # The office console (patrol.console): its open cases newest first, with every

@@ -22,6 +22,7 @@ from django.db.models import (
     ExpressionWrapper,
     F,
     FilteredRelation,
+    Lookup,
     Q,
     QuerySet,
     Value,
@@ -148,6 +149,17 @@ def console_options(*, user) -> ConsoleOptions:
         departments=list(departments.only("code", "name_zh", "name_en")))
 
 
+class ILike(Lookup):
+    """``lhs ILIKE rhs`` (PostgreSQL): what a pg_trgm index answers, case-insensitively."""
+
+    lookup_name = "ilike"
+
+    def as_sql(self, compiler, connection):
+        lhs, lhs_params = self.process_lhs(compiler, connection)
+        rhs, rhs_params = self.process_rhs(compiler, connection)
+        return f"{lhs} ILIKE {rhs}", [*lhs_params, *rhs_params]
+
+
 # --- the query --------------------------------------------------------------------------------
 
 def _with_live_task(cases: QuerySet[Case], *, now: datetime) -> QuerySet[Case]:
@@ -174,7 +186,10 @@ def _search_q(search: str) -> Q:
     communities = list(CommunityGrid.objects.filter(
         Q(name_zh__icontains=search) | Q(name_en__icontains=search))
         .values_list("pk", flat=True))
-    words = Q(search_text__icontains=search)  # GIN trigram index case_search_text_trgm (3+)
+    # ILIKE on the column, as the GIN trigram index case_search_text_trgm serves (3 or more
+    # characters); the user's % _ \\ are matched as themselves.
+    escaped = search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    words = Q(ILike(F("search_text"), Value(f"%{escaped}%")))
     return words | Q(community_grid_id__in=communities) if communities else words
 
 
@@ -258,14 +273,28 @@ def office_console_page(*, user, filters: ConsoleFilters, now: datetime | None =
     by_task = filters.handler is not None or filters.due is not None
     total = (_with_live_task(base, now=now) if by_task else base).filter(
         *chosen.values()).count()
-    matching = _with_live_task(base, now=now).filter(*chosen.values())
-    offset = (filters.page - 1) * filters.page_size
-    rows = [_row(values) for values in matching.order_by(*_ORDER[ConsoleSort(filters.sort)])
-            .values(*_ROW_VALUES)[offset:offset + filters.page_size]]
+    rows = _page_rows(base, chosen, filters=filters, by_task=by_task, now=now)
     facets = (_kinds_summed(_facets(_with_live_task(base, now=now), chosen))
               if with_facets else {})
     return ConsolePage(rows=rows, total=total, page=filters.page, page_size=filters.page_size,
                        facets=facets)
+
+
+def _page_rows(base: QuerySet[Case], chosen: dict[str, Q], *, filters: ConsoleFilters,
+               by_task: bool, now: datetime) -> list[ConsoleRow]:
+    """The page in two steps: its ids in order, then their rows. Unless the live task decides
+    (a handler or deadline filter, the deadline sort), the ids come from the cases alone (an
+    index-only scan of case_console_open and a top-N sort: 86,000 open cases sorted by reports
+    in ~20 ms, against ~300 ms joining every case to its task, category and grid first)."""
+    order = _ORDER[ConsoleSort(filters.sort)]
+    by_task = by_task or filters.sort == ConsoleSort.DEADLINE
+    cases = (_with_live_task(base, now=now) if by_task else base).filter(*chosen.values())
+    offset = (filters.page - 1) * filters.page_size
+    ids = list(cases.order_by(*order).values_list("pk", flat=True)
+               [offset:offset + filters.page_size])
+    found = {values["id"]: values for values in _with_live_task(
+        Case.objects.filter(pk__in=ids), now=now).values(*_ROW_VALUES)}
+    return [_row(found[pk]) for pk in ids if pk in found]
 
 
 def _kinds_summed(facets: dict[str, dict]) -> dict[str, dict]:

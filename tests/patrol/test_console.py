@@ -106,6 +106,8 @@ def test_search_by_two_chinese_characters_and_longer_words(cases):
     # the second report's words are searched too
     assert ids(search="一直不亮") == pk(cases, "lamp")
     assert ids(search="没有这句话") == []
+    assert ids(search="路%") == []  # % and _ are themselves, not wildcards
+    assert ids(search="__") == []
 
 
 def test_search_by_community_name_or_code(cases):
@@ -212,7 +214,7 @@ def test_counts_beside_each_filter_follow_the_other_filters(cases):
 
 
 def test_the_counts_are_one_query(cases, django_assert_max_num_queries):
-    # the user's scope, communities, the count, the page, the facets, categories (and the
-    # savepoints of the test's transaction)
-    with django_assert_max_num_queries(7):
+    # the user's scope, communities, the count, the page's ids, its rows, the facets,
+    # categories (and the savepoints of the test's transaction)
+    with django_assert_max_num_queries(8):
         office_console_page(user=user("office1"), filters=ConsoleFilters(search="路灯"))
