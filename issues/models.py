@@ -7,6 +7,7 @@ from enum import StrEnum
 
 from django.conf import settings
 from django.contrib.gis.db import models
+from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.indexes import GinIndex
 from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
@@ -321,6 +322,14 @@ class ReportChannel(models.TextChoices):
     OPEN311 = "open311", _("Open311")
 
 
+class TextBigrams(models.Func):
+    """issues_text_bigrams(text): its distinct 2-character pieces, lower-cased (a SQL function
+    of migration 0026, IMMUTABLE so that a generated column may use it)."""
+
+    function = "issues_text_bigrams"
+    output_field = ArrayField(models.TextField())
+
+
 # The console's search reads at most this many characters of a case's descriptions (its
 # reports' distinct descriptions, oldest first): a hotspot case of thousands of reports keeps
 # the words of its first ones, and its row stays small.
@@ -395,6 +404,12 @@ class Case(models.Model):
                                    db_default="")
     channel = models.CharField(_("channel"), max_length=8, choices=ReportChannel.choices,
                                default=ReportChannel.APP, db_default=ReportChannel.APP)
+    # Every 2-character piece of the search text, lower-cased (issues_text_bigrams, migration
+    # 0026), kept by PostgreSQL: a 2-character search (a Chinese word) has no trigram, so the
+    # trigram index cannot answer it; this array's GIN index can (D-056).
+    search_bigrams = models.GeneratedField(
+        expression=TextBigrams("search_text"),
+        output_field=ArrayField(models.TextField()), db_persist=True)
 
     class Meta:
         verbose_name = _("case")
@@ -428,6 +443,8 @@ class Case(models.Model):
             # column its filters, counts and sorts read, so that the total and the counts
             # beside the filters are index-only scans of the open cases (not of the wide rows
             # of every case: D-056, benchmark 4).
+            GinIndex(fields=["search_bigrams"], name="case_search_bigrams",
+                     condition=Q(merged_into__isnull=True)),
             models.Index(fields=["subdistrict", "-last_report_at", "-id"],
                          include=["stage", "category", "community_grid", "priority", "channel",
                                   "report_count", "created_at"],

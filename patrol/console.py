@@ -42,6 +42,7 @@ from patrol.selectors import task_due_soon, task_overdue
 PAGE_SIZE = 50  # rows a page of the console shows
 PAGE_SIZE_MAX = 200
 SEARCH_MIN_CHARS = 2  # a 2-character Chinese word is a word; one character is not a search
+BIGRAM = 2  # issues.Case.search_bigrams: the pieces of this length
 UNIT_GRID_ID = re.compile(r"^[0-9]{15}$")  # DB11/T 2157-2023
 COMMUNITY_CODE = re.compile(r"^[0-9]{12}$")  # district (6) + street (3) + community (3)
 CASE_NUMBER = re.compile(r"^#?([0-9]{1,11})$")
@@ -190,6 +191,8 @@ def _search_q(search: str) -> Q:
     # characters); the user's % _ \\ are matched as themselves.
     escaped = search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     words = Q(ILike(F("search_text"), Value(f"%{escaped}%")))
+    if len(search) == BIGRAM and not search.isspace():  # no trigram: the pieces' GIN index
+        words &= Q(search_bigrams__contains=[search.lower()])
     return words | Q(community_grid_id__in=communities) if communities else words
 
 
