@@ -346,9 +346,11 @@ def console_scenarios() -> list[tuple[str, str, object, str]]:
     """The office console's list (/office/cases/): every search kind, filter and sort."""
     from urllib.parse import urlencode
 
-    from civicmap.models import CommunityGrid, UnitGrid
-    from issues.models import OPEN_STAGES, Case, Category, Priority
-    from patrol.models import Department, VolunteerTeam
+    from django.contrib.auth import get_user_model
+
+    from civicmap.models import UnitGrid
+    from issues.models import OPEN_STAGES, Case, Priority
+    from patrol.console import console_options
 
     def each(name: str, values: list[str], what: str) -> tuple[str, str, object, str]:
         field = name.removeprefix("console_")  # the scenario names the filter it walks
@@ -357,17 +359,18 @@ def console_scenarios() -> list[tuple[str, str, object, str]]:
             return f"{CONSOLE}?{urlencode({field: values[i % len(values)]})}"
         return (name, OFFICE_USER, path, f"each of {len(values)} {what} in turn")
 
-    open_ids = list(Case.objects.filter(stage__in=OPEN_STAGES, merged_into__isnull=True)
-                    .order_by("?").values_list("pk", flat=True)[:200])
-    communities = list(CommunityGrid.objects.order_by("code").values_list("code", flat=True))
-    names = list(CommunityGrid.objects.order_by("code").values_list("name_zh", flat=True))
-    grids = list(UnitGrid.objects.filter(cases__stage__in=OPEN_STAGES).distinct()
+    # What the office may choose (its subdistrict's communities, teams, departments).
+    options = console_options(user=get_user_model().objects.get(username=OFFICE_USER))
+    in_scope = Case.objects.filter(stage__in=OPEN_STAGES, merged_into__isnull=True,
+                                   community_grid__in=options.communities)
+    open_ids = list(in_scope.order_by("?").values_list("pk", flat=True)[:200])
+    communities = [c.code for c in options.communities]
+    names = [c.name_zh for c in options.communities]
+    grids = list(UnitGrid.objects.filter(cases__in=in_scope).distinct()
                  .order_by("grid_id").values_list("grid_id", flat=True)[:50])
-    categories = list(Category.objects.order_by("code").values_list("code", flat=True))
-    handlers = [f"team:{c}" for c in VolunteerTeam.objects.order_by("code")
-                .values_list("code", flat=True)] + [
-        f"department:{c}" for c in Department.objects.order_by("code")
-        .values_list("code", flat=True)] + ["union"]
+    categories = [c.code for c in options.categories]
+    handlers = ([f"team:{t.code}" for t in options.teams]
+                + [f"department:{d.code}" for d in options.departments] + ["union"])
 
     def q(word: str):
         return lambda i: f"{CONSOLE}?{urlencode({'q': word})}"
