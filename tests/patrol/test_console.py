@@ -218,3 +218,32 @@ def test_the_counts_are_one_query(cases, django_assert_max_num_queries):
     # categories (and the savepoints of the test's transaction)
     with django_assert_max_num_queries(8):
         office_console_page(user=user("office1"), filters=ConsoleFilters(search="路灯"))
+
+
+def test_the_words_follow_the_reports_through_merge_and_split(cases):
+    from issues.models import Report
+
+    other = report("E0201", community=CHENGYUAN, point=4, description="公告栏贴满传单").case
+    act(other, "file", "office1")
+    act(other, "merge", "office1", into=cases["ads"].pk)
+    assert ids(search="传单") == pk(cases, "ads")
+    moved = Report.objects.get(case=cases["ads"], description="公告栏贴满传单")
+    act(cases["ads"], "split", "office1", reports=[moved.pk])
+    split = Report.objects.get(pk=moved.pk).case
+    assert ids(search="传单") == [split.pk]
+    assert ids(search="电线杆") == pk(cases, "ads")
+    assert Case.objects.get(pk=split.pk).channel == "open311"
+
+
+def test_the_bulk_load_keeps_the_words_and_the_channel(reference_data):
+    from django.utils import timezone
+
+    from tests.frontend.helpers import map_history_load
+
+    map_history_load(now=timezone.now())
+    found = ids("office1", search="hotspot case")
+    assert len(found) == 3
+    assert set(Case.objects.filter(pk__in=found).values_list("channel", flat=True)) <= {
+        "app", "open311"}
+    assert all("hotspot case" in text for text in Case.objects.filter(pk__in=found)
+               .values_list("search_text", flat=True))
