@@ -212,6 +212,15 @@ def test_counts_beside_each_filter_follow_the_other_filters(cases):
     assert narrowed.facets["kind"] == {"E": 3}
     assert narrowed.facets["stage"] == {"new": 1}
 
+    team = live_task(cases["parking"]).team_id
+    late = office_console_page(user=user("office1"), filters=ConsoleFilters(
+        due="overdue", handler=Handler(kind="team", id=team)))
+    assert [row.id for row in late.rows] == pk(cases, "parking")
+    assert late.facets["stage"] == {"dispatched": 1}
+    # its own filter left out, the team's still in: the case due soon is a department's
+    assert late.facets["due"] == {"overdue": 1}
+    assert late.facets["handler"][("team", team)] == 1
+
 
 def test_the_counts_are_one_query(cases, django_assert_max_num_queries):
     # the user's scope, communities, the count, the page's ids, its rows, the facets,
