@@ -110,7 +110,8 @@ def office_cases(request: HttpRequest) -> JsonResponse:
     basemap = basemap_get(settings.BASEMAP)
     response = JsonResponse({
         "cases": office_case_rows(page.rows, basemap=basemap),
-        "total": page.total, "page": page.page, "page_size": page.page_size, "pages": pages,
+        "total": page.total, "total_capped": page.total_capped, "page": page.page,
+        "page_size": page.page_size, "pages": pages,
         "facets": facets,
     })
     response["Cache-Control"] = "no-store"

@@ -180,6 +180,7 @@ def office_map_build(*, grids: Sequence[CommunityStats], basemap: Basemap, feed_
                 "transferTo": _("Transfer to the subdistrict"),
                 "transferred": _("Transferred: the case is now that subdistrict's office's."),
                 "pageOf": _("Page %(page)s of %(pages)s"),
+                "openCasesMore": _("More than %(count)s open cases, updated %(time)s"),
                 "selectCase": _("Select case #%(id)s"),
                 "bulkDone": _("%(ok)s done, %(failed)s refused."),
                 "bulkOk": _("done"),

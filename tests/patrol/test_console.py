@@ -256,3 +256,15 @@ def test_the_bulk_load_keeps_the_words_and_the_channel(reference_data):
         "app", "open311"}
     assert all("hotspot case" in text for text in Case.objects.filter(pk__in=found)
                .values_list("search_text", flat=True))
+
+
+def test_a_searchs_total_is_counted_up_to_a_cap(cases, monkeypatch):
+    import patrol.console
+
+    monkeypatch.setattr(patrol.console, "SEARCH_TOTAL_MAX", 1)
+    page = office_console_page(user=user("office1"), filters=ConsoleFilters(search="路灯"),
+                               with_facets=False)
+    assert (page.total, page.total_capped) == (1, False)
+    both = office_console_page(user=user("office_district"),
+                               filters=ConsoleFilters(search="暴露垃圾"), with_facets=False)
+    assert (both.total, both.total_capped, len(both.rows)) == (1, True, 2)

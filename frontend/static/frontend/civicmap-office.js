@@ -159,7 +159,8 @@
       }
       firstLoad = false;
       status.classList.remove("office-error");
-      status.textContent = payload.total ? format(config.text.openCases, {
+      status.textContent = payload.total ? format(
+        payload.total_capped ? config.text.openCasesMore : config.text.openCases, {
         count: payload.total, time: new Date().toLocaleTimeString(config.locale,
                                                                   {hour12: false})})
         : config.text.noCases;
