@@ -17,6 +17,11 @@ p50/p95/p99, the share of it spent in SQL, and the number of queries. Target: p9
 * ``GET /api/v1/tasks/`` as the leader of the busiest team and as one of its volunteers, by
   deadline and by distance (``?lon=&lat=``, hotspot points in turn); a department liaison's list
   as well, for comparison.
+* the office console's list ``GET /office/cases/`` (issue 17) as office staff (a session, as the
+  page asks): a page of 50 with the total and the counts beside every filter, unfiltered and for
+  each search (case number, 2 Chinese characters that every description has, 2 that few have,
+  4 characters, a community's name, a unit grid ID), each filter (every value in turn) and each
+  sort; ``console_district_*`` as the district's office for comparison.
 
 The slowest query of each scenario is EXPLAIN ANALYZEd to var/bench/triage_explain_<name>.txt.
 Run alone: .venv/bin/python bench/bench_triage.py [--requests 200] [--reseed] [--only NAME …]
@@ -329,22 +334,113 @@ def scenarios() -> list[tuple[str, str, object, str]]:
         ("liaison_by_deadline", liaison, lambda i: tasks,
          f"department with {department_live:,} live tasks (for comparison)"),
         ("liaison_by_distance", liaison, near, "for comparison"),
+        *console_scenarios(),
     ]
 
 
-def _client(username: str):
+CONSOLE = "/office/cases/"
+DISTRICT_USER = "office_district"
+
+
+def console_scenarios() -> list[tuple[str, str, object, str]]:
+    """The office console's list (/office/cases/): every search kind, filter and sort."""
+    from urllib.parse import urlencode
+
+    from django.contrib.auth import get_user_model
+
+    from civicmap.models import UnitGrid
+    from issues.models import OPEN_STAGES, Case, Priority
+    from patrol.console import console_options
+
+    def each(name: str, values: list[str], what: str) -> tuple[str, str, object, str]:
+        field = name.removeprefix("console_")  # the scenario names the filter it walks
+
+        def path(i: int) -> str:
+            return f"{CONSOLE}?{urlencode({field: values[i % len(values)]})}"
+        return (name, OFFICE_USER, path, f"each of {len(values)} {what} in turn")
+
+    # What the office may choose (its subdistrict's communities, teams, departments).
+    options = console_options(user=get_user_model().objects.get(username=OFFICE_USER))
+    in_scope = Case.objects.filter(stage__in=OPEN_STAGES, merged_into__isnull=True,
+                                   community_grid__in=options.communities)
+    open_ids = list(in_scope.order_by("?").values_list("pk", flat=True)[:200])
+    communities = [c.code for c in options.communities]
+    names = [c.name_zh for c in options.communities]
+    grids = list(UnitGrid.objects.filter(cases__in=in_scope).distinct()
+                 .order_by("grid_id").values_list("grid_id", flat=True)[:50])
+    categories = [c.code for c in options.categories]
+    handlers = ([f"team:{t.code}" for t in options.teams]
+                + [f"department:{d.code}" for d in options.departments] + ["union"])
+
+    def q(word: str):
+        return lambda i: f"{CONSOLE}?{urlencode({'q': word})}"
+
+    return [
+        ("console_default", OFFICE_USER, lambda i: CONSOLE, "newest first, page 1 of 50"),
+        ("console_search_number", OFFICE_USER,
+         lambda i: f"{CONSOLE}?{urlencode({'q': f'#{open_ids[i % len(open_ids)]}'})}",
+         "q=#<an open case's number>, 200 in turn"),
+        ("console_search_2chars_all", OFFICE_USER, q("演示"),
+         "q=演示 (2 characters: every demo description has them)"),
+        ("console_search_2chars_few", OFFICE_USER, q("井盖"),
+         "q=井盖 (2 characters, one category's words)"),
+        ("console_search_4chars", OFFICE_USER, q("路灯不亮"), "q=路灯不亮 (trigram index)"),
+        ("console_search_community", OFFICE_USER,
+         lambda i: f"{CONSOLE}?{urlencode({'q': names[i % len(names)][:2]})}",
+         "q=the first 2 characters of each community's name"),
+        ("console_search_grid", OFFICE_USER,
+         lambda i: f"{CONSOLE}?{urlencode({'q': grids[i % len(grids)]})}",
+         f"q=each of {len(grids)} unit grid IDs"),
+        each("console_stage", [str(s) for s in OPEN_STAGES], "open stages"),
+        each("console_category", categories, "categories"),
+        each("console_kind", ["C", "E", "L"], "kinds"),
+        each("console_community", communities, "communities"),
+        each("console_handler", handlers, "handlers"),
+        each("console_due", ["overdue", "soon"], "deadline states"),
+        each("console_priority", [p.code for p in Priority], "priorities"),
+        each("console_channel", ["app", "open311"], "channels"),
+        ("console_created", OFFICE_USER,
+         lambda i: f"{CONSOLE}?created_from={_days_ago(7)}", "created in the last 7 days"),
+        each("console_sort", ["deadline", "reports", "priority"], "sorts"),
+        ("console_overdue_by_deadline", OFFICE_USER,
+         lambda i: f"{CONSOLE}?due=overdue&sort=deadline", "overdue, deadline first"),
+        ("console_page_20", OFFICE_USER, lambda i: f"{CONSOLE}?page=20", "page 20"),
+        ("console_district_default", DISTRICT_USER, lambda i: CONSOLE, "the district's office"),
+        ("console_district_2chars_all", DISTRICT_USER, q("演示"), "the district's office"),
+    ]
+
+
+def _days_ago(days: int) -> str:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    return (timezone.localdate() - timedelta(days=days)).isoformat()
+
+
+def _client(username: str, *, session: bool = False):
+    """A token client for the API, or a signed-in session for the console's page data."""
     from django.contrib.auth import get_user_model
     from django.test import Client
     from rest_framework.authtoken.models import Token
 
-    token, _ = Token.objects.get_or_create(user=get_user_model().objects.get(username=username))
+    user = get_user_model().objects.get(username=username)
+    if session:
+        client = Client(HTTP_HOST="localhost")
+        client.force_login(user)
+        return client
+    token, _ = Token.objects.get_or_create(user=user)
     return Client(HTTP_AUTHORIZATION=f"Token {token.key}", HTTP_HOST="localhost")
+
+
+def _session(path) -> bool:
+    return path(0).startswith(CONSOLE)
 
 
 def measure(username: str, path, *, requests: int, warmup: int) -> dict:
     from django.db import connection
 
-    client = _client(username)
+    client = _client(username, session=_session(path))
     for i in range(warmup):
         assert client.get(path(i)).status_code == 200
     totals, sql, queries, sizes = [], [], [], []
@@ -378,7 +474,7 @@ def explain_slowest(name: str, username: str, path) -> str:
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    client = _client(username)
+    client = _client(username, session=_session(path))
     with CaptureQueriesContext(connection) as captured:
         client.get(path(0))
     slowest = max(captured.captured_queries, key=lambda q: float(q["time"]))

@@ -14,8 +14,11 @@ urlpatterns = [
 urlpatterns += [
     path("office/", views.office_console, name="office"),
 ]
+from frontend import console_views  # noqa: E402  (the console's list and bulk actions)
+
 urlpatterns += [
-    path("office/cases/", views.office_cases, name="office-cases"),
+    path("office/cases/", console_views.office_cases, name="office-cases"),
+    path("office/cases/bulk/", console_views.office_cases_bulk, name="office-cases-bulk"),
 ]
 urlpatterns += [
     path("office/case/<int:case_id>/", views.office_case_page, name="office-case"),

@@ -23,12 +23,13 @@ from civicmap.roles import Role, user_has_role
 from civicmap.scopes import user_subdistrict_ids
 from civicmap.selectors import subdistrict_list
 from frontend.case_page import case_map_points, case_page_context
+from frontend.console_views import console_filter_form
 from frontend.csp import csp_protected
 from frontend.forms import HolidayArrangementForm, MapFilterForm, StatsFilterForm
 from frontend.maps.assets import map_render_parts
 from frontend.maps.basemaps import basemap_get
 from frontend.maps.case_map import case_map_build
-from frontend.maps.console import office_case_rows, office_map_build
+from frontend.maps.console import office_map_build
 from frontend.maps.layers import governance_map_build, hourly_heat_data, uncovered_features
 from frontend.selectors import map_layers, map_reads, office_grid_stats
 from frontend.stats_tables import (
@@ -49,7 +50,6 @@ from issues.layers import (
 from issues.models import CaseAction
 from issues.visibility import user_sees_everything
 from patrol.calendar import arrangements_list, built_in_years
-from patrol.layers import office_open_cases
 from patrol.selectors_case import case_page_read
 from patrol.services.calendar import holiday_arrangement_save
 from patrol.services.lifecycle import actor_may, case_allowed_actions
@@ -199,27 +199,15 @@ def office_console(request: HttpRequest) -> HttpResponse:
             filters=map_filters_for_period(now=now, days=settings.MAP_PERIOD_DAYS,
                                            include_private=True), now=now),
         basemap=basemap, feed_url=reverse("frontend:office-cases"), api_root="/api/v1/",
+        bulk_url=reverse("frontend:office-cases-bulk"),
         poll_ms=min(settings.OFFICE_POLL_MS, OFFICE_POLL_MAX_MS), language=language,
     )
     request.csp_image_hosts = basemap.image_hosts  # type: ignore[attr-defined]
     return render(request, "frontend/office.html", {
         "map": map_render_parts(fmap, nonce=request.csp_nonce),  # type: ignore[attr-defined]
         "office": True,
+        "filters": console_filter_form(request),  # the list's, as the URL sets them
     })
-
-
-@require_GET
-@replica_reads()
-def office_cases(request: HttpRequest) -> JsonResponse:
-    """The console's feed: open cases of the account's subdistricts, newest report first,
-    drawn for the basemap."""
-    if not _office_staff(request.user):
-        return _forbidden()
-    basemap = basemap_get(settings.BASEMAP)
-    response = JsonResponse({"cases": office_case_rows(office_open_cases(user=request.user),
-                                                        basemap=basemap)})
-    response["Cache-Control"] = "no-store"
-    return response
 
 
 @require_GET

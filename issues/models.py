@@ -7,6 +7,8 @@ from enum import StrEnum
 
 from django.conf import settings
 from django.contrib.gis.db import models
+from django.contrib.postgres.fields import ArrayField
+from django.contrib.postgres.indexes import GinIndex
 from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
 
@@ -330,6 +332,27 @@ class CaseAction(StrEnum):
     PRIORITISE = "prioritise"
 
 
+class ReportChannel(models.TextChoices):
+    """Where a report came from (Report.Channel); a case's is its first report's."""
+
+    APP = "app", _("Rider app")
+    OPEN311 = "open311", _("Open311")
+
+
+class TextBigrams(models.Func):
+    """issues_text_bigrams(text): its distinct 2-character pieces, lower-cased (a SQL function
+    of migration 0026, IMMUTABLE so that a generated column may use it)."""
+
+    function = "issues_text_bigrams"
+    output_field = ArrayField(models.TextField())
+
+
+# The console's search reads at most this many characters of a case's descriptions (its
+# reports' distinct descriptions, oldest first): a hotspot case of thousands of reports keeps
+# the words of its first ones, and its row stays small.
+CASE_SEARCH_TEXT_MAX = 2000
+
+
 class Case(models.Model):
     """The problem that reports of the same thing merge into."""
 
@@ -391,6 +414,19 @@ class Case(models.Model):
         _("priority"), choices=Priority.choices, default=Priority.NORMAL,
         db_default=Priority.NORMAL,
     )
+    # Kept by the code paths that add reports to a case (issues.services.cases, the bulk
+    # load's fixtures.sql, through issues.sql.case_search_text_sql): the office console
+    # searches them by substring (D-056). Defaults in the database too, for the SQL inserts.
+    search_text = models.TextField(_("words of the reports"), blank=True, default="",
+                                   db_default="")
+    channel = models.CharField(_("channel"), max_length=8, choices=ReportChannel.choices,
+                               default=ReportChannel.APP, db_default=ReportChannel.APP)
+    # Every 2-character piece of the search text, lower-cased (issues_text_bigrams, migration
+    # 0026), kept by PostgreSQL: a 2-character search (a Chinese word) has no trigram, so the
+    # trigram index cannot answer it; this array's GIN index can (D-056).
+    search_bigrams = models.GeneratedField(
+        expression=TextBigrams("search_text"),
+        output_field=ArrayField(models.TextField()), db_persist=True)
 
     class Meta:
         verbose_name = _("case")
@@ -414,6 +450,23 @@ class Case(models.Model):
             # reason (bench/bench_district.py: without it the neighbours' cases doubled it).
             models.Index(fields=["community_grid", "stage", "-last_report_at", "-id"],
                          name="case_queue_community", condition=Q(merged_into__isnull=True)),
+            # The console's search in the words of the reports: trigrams serve a search of 3
+            # or more characters; 2 Chinese characters have no trigram and scan the scope's
+            # open cases instead (D-056, measured in docs/BENCHMARKS.md, benchmark 4).
+            # Read by ILIKE (patrol.console), not Django's icontains (UPPER(col) LIKE …).
+            GinIndex(fields=["search_text"], opclasses=["gin_trgm_ops"],
+                     name="case_search_text_trgm", condition=Q(merged_into__isnull=True)),
+            # The office console (patrol.console): its open cases newest first, with every
+            # column its filters, counts and sorts read, so that the total and the counts
+            # beside the filters are index-only scans of the open cases (not of the wide rows
+            # of every case: D-056, benchmark 4).
+            GinIndex(fields=["search_bigrams"], name="case_search_bigrams",
+                     condition=Q(merged_into__isnull=True)),
+            models.Index(fields=["subdistrict", "-last_report_at", "-id"],
+                         include=["stage", "category", "community_grid", "priority", "channel",
+                                  "report_count", "created_at"],
+                         name="case_console_open",
+                         condition=Q(merged_into__isnull=True, stage__in=OPEN_STAGES)),
         ]
         constraints = [
             models.CheckConstraint(
@@ -441,9 +494,7 @@ class Case(models.Model):
 class Report(models.Model):
     """One submission: a point, a category, words and photos, from one channel."""
 
-    class Channel(models.TextChoices):
-        APP = "app", _("Rider app")
-        OPEN311 = "open311", _("Open311")
+    Channel = ReportChannel
 
     class CoordSystem(models.TextChoices):
         WGS84 = "wgs84", "WGS 84"

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.contrib.gis.db.models.functions import Distance, GeometryDistance
 from django.contrib.gis.geos import Point
@@ -138,8 +138,14 @@ AWAITING_RESPONSE_STATUSES = (Task.Status.OFFERED,)
 WORK_OWED_STATUSES = tuple(s for s in LIVE_TASK_STATUSES if s != Task.Status.HANDED_IN)
 
 
+# "Due soon" (the console's filter): a live task whose resolution deadline falls within this
+# many hours from now, and that is not overdue.
+DUE_SOON_HOURS = 24
+
+
 def task_response_overdue(*, now: datetime, prefix: str = "") -> Q:
-    """``prefix``: the path to the task from the model queried (``"tasks__"`` from a team)."""
+    """``prefix`` reaches the task through a relation (``"live__"`` from a case, as the office
+    console joins its live task)."""
     return Q(**{f"{prefix}status__in": AWAITING_RESPONSE_STATUSES,
                 f"{prefix}response_due__lt": now})
 
@@ -150,11 +156,27 @@ def task_resolution_overdue(*, now: datetime, handed_in_counts: bool = True,
     return Q(**{f"{prefix}status__in": statuses, f"{prefix}resolution_due__lt": now})
 
 
+def task_overdue(*, now: datetime, prefix: str = "") -> Q:
+    """A live task past the deadline that applies to it (``case_overdue``'s rule on one task)."""
+    return (task_response_overdue(now=now, prefix=prefix)
+            | task_resolution_overdue(now=now, prefix=prefix))
+
+
+def task_due_soon(*, now: datetime, prefix: str = "") -> Q:
+    """A live task due within DUE_SOON_HOURS that is not overdue (the console's "due soon")."""
+    return (Q(**{f"{prefix}status__in": LIVE_TASK_STATUSES,
+                 f"{prefix}resolution_due__gte": now,
+                 f"{prefix}resolution_due__lt": now + timedelta(hours=DUE_SOON_HOURS)})
+            # not late to respond (written without a negation: the console joins the task)
+            & (Q(**{f"{prefix}status__in": [status for status in LIVE_TASK_STATUSES
+                                            if status not in AWAITING_RESPONSE_STATUSES]})
+               | Q(**{f"{prefix}response_due__gte": now})))
+
+
 def case_overdue(*, now: datetime) -> Exists:
     """A case with a live task past the deadline that applies to it: the queue's ``overdue``
     filter and the map's overdue layer."""
-    return Exists(Task.objects.filter(case=OuterRef("pk")).filter(
-        task_response_overdue(now=now) | task_resolution_overdue(now=now)))
+    return Exists(Task.objects.filter(case=OuterRef("pk")).filter(task_overdue(now=now)))
 
 
 @dataclass(frozen=True)

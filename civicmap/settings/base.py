@@ -287,6 +287,9 @@ LOGIN_REDIRECT_URL = "/map/"
 LOGOUT_REDIRECT_URL = "/map/"
 # The office console asks for new cases this often (milliseconds).
 OFFICE_POLL_MS = env_int("OFFICE_POLL_MS", 10_000)
+# The office console keeps the counts beside its filters this many seconds (0: counted on every
+# request): frontend.console_views, D-056.
+CONSOLE_FACETS_CACHE_S = env_int("CONSOLE_FACETS_CACHE_S", 30)
 # The governance map's default view (MAP_PERIOD_DAYS, every category) is computed by beat
 # every MAP_SNAPSHOT_INTERVAL_S seconds for each audience and language and served from the
 # database while younger than MAP_SNAPSHOT_MAX_AGE_S; older (beat stopped) or any other

@@ -43,3 +43,6 @@ DATABASES["replica"] = {  # noqa: F405
     "TEST": {"MIRROR": "default"},
 }
 REPLICA_DATABASE = ""
+# The console's counts afresh on every request (a kept count would outlive a test's data);
+# tests/frontend/test_console_api.py turns the cache on where it tests it.
+CONSOLE_FACETS_CACHE_S = 0

@@ -10,6 +10,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import pgettext
 from folium.plugins import MarkerCluster
 
+from civicmap.i18n import name_field
 from frontend.maps.assets import (
     MAP_JS,
     MARKER_CLUSTER_CSS,
@@ -28,7 +29,7 @@ from frontend.maps.elements import (
 )
 from frontend.selectors import CommunityStats
 from issues.models import CaseAction, Priority, Stage, TaskStatus
-from patrol.layers import OpenCase
+from patrol.console import ConsoleOptions, ConsoleRow
 
 STAGE_COLOURS = {
     Stage.NEW: "#d62728", Stage.FILED: "#ff7f0e", Stage.DISPATCHED: "#1f77b4",
@@ -119,30 +120,76 @@ def task_status_labels() -> dict[str, str]:
     return {status.value: str(status.label) for status in TaskStatus}
 
 
-def office_case_rows(cases: Sequence[OpenCase], *, basemap: Basemap) -> list[dict]:
-    """The console's list and markers: one row per open case, drawn on ``basemap``."""
+def office_case_rows(rows: Sequence[ConsoleRow], *, basemap: Basemap) -> list[dict]:
+    """The console's list and markers: one row per open case, in the active language, drawn on
+    ``basemap``."""
     projector = Projector(basemap)
-    rows = []
-    for case in cases:
-        lon, lat = projector.lonlat(case.lon, case.lat)
-        rows.append({
-            "id": case.id, "stage": case.stage, "category": case.category,
-            "category_name": case.category_name, "community": case.community,
-            "report_count": case.report_count,
-            "last_report_at": case.last_report_at.isoformat(),
+    english = name_field() == "name_en"
+    out = []
+    for row in rows:
+        lon, lat = projector.lonlat(row.lon, row.lat)
+        out.append({
+            "id": row.id, "stage": row.stage, "category": row.category,
+            "category_name": row.category_name_en if english else row.category_name_zh,
+            "community": row.community_en if english else row.community_zh,
+            "priority": Priority(row.priority).code, "channel": row.channel,
+            "report_count": row.report_count,
+            "created_at": row.created_at.isoformat(),
+            "last_report_at": row.last_report_at.isoformat(),
+            "handler": row.handler_en if english else row.handler_zh,
+            "resolution_due": row.resolution_due.isoformat() if row.resolution_due else None,
+            "due": row.due,
             "lon": round(lon, 6), "lat": round(lat, 6),
         })
-    return rows
+    return out
+
+
+def console_facets(facets: dict[str, dict], *, options: ConsoleOptions) -> dict[str, dict]:
+    """The counts beside the console's filters, keyed by the values its form takes (codes, not
+    ids): the page writes each beside its option."""
+    categories = {c.pk: c.code for c in options.categories}
+    communities = {c.pk: c.code for c in options.communities}
+    teams = {t.pk: t.code for t in options.teams}
+    departments = {d.pk: d.code for d in options.departments}
+
+    def handler(key: tuple[str, int | None]) -> str | None:
+        kind, pk = key
+        if kind == "union":
+            return "union"
+        code = (teams if kind == "team" else departments).get(pk)
+        return f"{kind}:{code}" if code else None
+
+    keyed = {
+        "stage": lambda key: key, "kind": lambda key: key, "due": lambda key: key,
+        "channel": lambda key: key, "category": categories.get, "community": communities.get,
+        "handler": handler, "priority": lambda key: Priority(key).code,
+    }
+    out: dict[str, dict] = {}
+    for facet, counts in facets.items():
+        out[facet] = {}
+        for key, n in counts.items():
+            word = keyed[facet](key)
+            if word is not None:
+                out[facet][word] = out[facet].get(word, 0) + n
+    return out
+
+
+# The actions the console's bulk bar offers first (any lifecycle action name is taken by the
+# bulk endpoint, frontend.console_views.office_cases_bulk).
+BULK_ACTIONS = (CaseAction.FILE, CaseAction.DISPATCH, CaseAction.CANCEL)
 
 
 def office_map_build(*, grids: Sequence[CommunityStats], basemap: Basemap, feed_url: str,
-                     api_root: str, poll_ms: int, language: str = "zh-hans") -> folium.Map:
+                     api_root: str, poll_ms: int, bulk_url: str = "",
+                     language: str = "zh-hans") -> folium.Map:
     """The triage console's map: community outlines and an (empty) cluster of open cases that
-    civicmap-office.js fills from ``feed_url`` every ``poll_ms`` milliseconds."""
+    civicmap-office.js fills from ``feed_url`` every ``poll_ms`` milliseconds, with the list's
+    filters, paging, keys and bulk actions (civicmap-office-list.js, posting to ``bulk_url``)."""
     projector = Projector(basemap)
     with translation.override(language):
         fmap = base_map(projector, basemap,
                          [*MAP_JS, ("civicmap_dispatch", "frontend/civicmap-dispatch.js"),
+                          ("civicmap_office_list", "frontend/civicmap-office-list.js"),
                           ("civicmap_office", "frontend/civicmap-office.js")])
         features = [
             {"type": "Feature", "geometry": projector.geometry(grid.geometry),
@@ -172,6 +219,9 @@ def office_map_build(*, grids: Sequence[CommunityStats], basemap: Basemap, feed_
             "stages": {stage.value: {"colour": STAGE_COLOURS.get(stage, CLOSED_COLOUR),
                                      "label": str(stage.label)} for stage in Stage},
             "actions": [[action, label] for action, label in action_labels().items()],
+            "bulk": bulk_url,
+            "bulkActions": [[action, action_labels()[action]] for action in BULK_ACTIONS],
+            "dues": {"overdue": _("Overdue"), "soon": _("Due soon")},
             "events": event_labels(),
             "taskStatuses": task_status_labels(),
             "dispatchLabels": dispatch_labels(language),
@@ -188,6 +238,15 @@ def office_map_build(*, grids: Sequence[CommunityStats], basemap: Basemap, feed_
                 "priority": _("Priority"),
                 "transferred": _("Transferred: the case is now that subdistrict's office's."),
                 "casePage": _("Open the case page"),
+                "pageOf": _("Page %(page)s of %(pages)s"),
+                "openCasesMore": _("More than %(count)s open cases, updated %(time)s"),
+                "selectCase": _("Select case #%(id)s"),
+                "bulkDone": _("%(ok)s done, %(failed)s refused."),
+                "bulkOk": _("done"),
+                "bulkNone": _("Select one or more cases first."),
+                "chosenCase": _("Chosen case"),
+                "handler": _("Handler: %(name)s"),
+                "noCases": _("No open case matches these filters."),
             },
         }).add_to(fmap)
     map_assets_check(fmap)

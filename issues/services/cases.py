@@ -6,6 +6,7 @@ the events) and patrol.services.lifecycle (the actions' effects).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from typing import IO
 
@@ -21,7 +22,14 @@ from civicmap.errors import Conflict, FieldError, InvalidInput, NotFound
 from civicmap.selectors import GridPlace
 from civicmap.spatial import as_geometry_point
 from issues.lifecycle import case_event_write
-from issues.models import Case, CaseConfirmation, Category, Report, priority_for_urgency
+from issues.models import (
+    CASE_SEARCH_TEXT_MAX,
+    Case,
+    CaseConfirmation,
+    Category,
+    Report,
+    priority_for_urgency,
+)
 from issues.photos import photo_inspect
 from issues.services.photos import photo_store, stored_photos_cleanup
 from issues.sql import CASE_REPORT_JOINED
@@ -33,15 +41,32 @@ MSG_CONFIRM_TOO_FAR = _(
 )
 
 
+def search_text_build(descriptions: Iterable[str]) -> str:
+    """A case's search text from its reports' descriptions, oldest first: each on a line of its
+    own unless empty or already there, at most CASE_SEARCH_TEXT_MAX characters (the rule of
+    issues.sql.case_search_text_sql, which intake and the bulk load apply one report at a
+    time)."""
+    text = ""
+    for description in descriptions:
+        if not description or description in text or len(text) >= CASE_SEARCH_TEXT_MAX:
+            continue
+        text = f"{text}\n{description}" if text else description
+        text = text[:CASE_SEARCH_TEXT_MAX]
+    return text
+
+
 def case_open(*, category: Category, point: Point, now: datetime, place: GridPlace,
-              follows_id: int | None) -> Case:
-    """A new case at the report's point and grids; linked to a closed case it repeats."""
+              follows_id: int | None, description: str = "",
+              channel: str = Report.Channel.APP) -> Case:
+    """A new case at the report's point and grids, with the first report's words and channel
+    (the console searches and filters by them); linked to a closed case it repeats."""
     case = Case.objects.create(
         category=category, location=point, subdistrict_id=place.subdistrict_id,
         community_grid_id=place.community_id,
         unit_grid_id=place.unit_grid_id, follows_id=follows_id, created_at=now, last_report_at=now,
         updated_at=now, report_count=1, reporter_count=1,
         priority=priority_for_urgency(category.urgency),
+        search_text=search_text_build([description]), channel=channel,
     )
     case_event_write(case=case, action="created", to_stage=case.stage, at=now,
                      data={"follows": follows_id} if follows_id else {})
@@ -50,7 +75,8 @@ def case_open(*, category: Category, point: Point, now: datetime, place: GridPla
 
 def case_summary_recount(*, case: Case, last_report: Report) -> None:
     """Recompute what a case derives from its reports (after a merge or split moves reports):
-    location, counts, last report time.
+    location, counts, last report time, the words the console searches and the first report's
+    channel.
 
     The location is the centroid (mean lon/lat) of its reports' points; the bulk path writes
     the same mean.
@@ -66,8 +92,11 @@ def case_summary_recount(*, case: Case, last_report: Report) -> None:
     case.reporter_count = summary["reporters"] + summary["anonymous"]
     case.last_report_at = last_report.received_at
     case.updated_at = last_report.received_at
+    in_order = Report.objects.filter(case=case).order_by("received_at", "id")
+    case.search_text = search_text_build(in_order.values_list("description", flat=True))
+    case.channel = in_order.values_list("channel", flat=True).first() or case.channel
     case.save(update_fields=["location", "report_count", "reporter_count", "last_report_at",
-                             "updated_at"])
+                             "updated_at", "search_text", "channel"])
 
 
 def case_report_joined(*, case_id: int, report: Report) -> None:
@@ -75,7 +104,8 @@ def case_report_joined(*, case_id: int, report: Report) -> None:
     with connection.cursor() as cursor:
         cursor.execute(CASE_REPORT_JOINED, {
             "lon": report.location.x, "lat": report.location.y, "reporter": report.reporter_id,
-            "case": case_id, "report": report.pk, "at": report.received_at})
+            "case": case_id, "report": report.pk, "at": report.received_at,
+            "description": report.description})
     case_event_write(case=Case(pk=case_id), action="report_merged", at=report.received_at,
                      data={"report": report.pk})
 

@@ -381,7 +381,9 @@ def _report_write(channel, data, category, located, place: GridPlace, fingerprin
                   api_client, now: datetime) -> Report:
     joined_id, follows_id = _case_for_report(category, place.subdistrict_id, located.point, now)
     case = None if joined_id else case_open(category=category, point=located.point, now=now,
-                                            place=place, follows_id=follows_id)
+                                            place=place, follows_id=follows_id,
+                                            description=data.description,
+                                            channel=channel.channel)
     contact = data.contact
     report = Report.objects.create(
         location=located.point, sent_lon=located.sent_lon, sent_lat=located.sent_lat,

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from civicmap.models import WGS84
 from civicmap.spatial import CELL_SIZE_M, METRIC_SRID
+from issues.models import CASE_SEARCH_TEXT_MAX
 
 _DIR = Path(__file__).resolve().parent
 
@@ -42,19 +43,32 @@ CASE_MERGE_CANDIDATE = """SELECT case_id, is_open FROM issues_case_merge_candida
 
 # --- cases (issues.services.cases) -----------------------------------------------------------
 
-def case_report_joined_set_sql(*, lon: str, lat: str, at: str) -> str:
+def case_search_text_sql(*, description: str) -> str:
+    """The case's search_text after a report of ``description`` (an SQL expression) joined:
+    the words appended on a line of their own unless empty or already there, cut at
+    CASE_SEARCH_TEXT_MAX characters. issues.services.cases.search_text_build is the same rule
+    in Python (a merge or split recounts a case), so every path keeps the column alike."""
+    return f"""CASE WHEN {description} = '' OR strpos(search_text, {description}) > 0
+                     OR length(search_text) >= {CASE_SEARCH_TEXT_MAX} THEN search_text
+                ELSE left(concat_ws(E'\\n', nullif(search_text, ''), {description}),
+                          {CASE_SEARCH_TEXT_MAX}) END"""
+
+
+def case_report_joined_set_sql(*, lon: str, lat: str, at: str, description: str) -> str:
     """The SET list that joins one more report to a case: the running mean of the case's points
     (lon/lat, as case_summary_recount's centroid), one more report, and times that never go
     back (a report timed before the merge lock may join a case opened while it waited, so
     microseconds before that case was created). ``lon``, ``lat`` (WGS 84 degrees) and ``at``
     (the report's received_at) are SQL expressions: intake binds parameters, the demo history's
     bulk load (fixtures.sql) names its staged row's columns, so both move a case alike.
-    The reporter count is the caller's."""
+    ``description`` (the report's words) goes into the case's search text
+    (case_search_text_sql). The reporter count is the caller's."""
     return f"""location = ST_SetSRID(ST_MakePoint(
             (ST_X(location::geometry) * report_count + {lon}) / (report_count + 1),
             (ST_Y(location::geometry) * report_count + {lat}) / (report_count + 1)),
             {WGS84})::geography,
         report_count = report_count + 1,
+        search_text = {case_search_text_sql(description=description)},
         last_report_at = GREATEST(last_report_at, {at}),
         updated_at = GREATEST(updated_at, {at})"""
 
@@ -63,10 +77,12 @@ def case_report_joined_set_sql(*, lon: str, lat: str, at: str) -> str:
 # statement: a hotspot case of thousands of reports costs what a new one does. An anonymous
 # report counts as one more reporter; a rider counts once. The caller holds the case's row lock
 # (intake's SELECT … FOR UPDATE), and the report row is already written. Parameters: lon, lat
-# (WGS 84 degrees), reporter (id or NULL), case, report (ids), at (the report's received_at).
+# (WGS 84 degrees), reporter (id or NULL), case, report (ids), at (the report's received_at),
+# description (its words).
 CASE_REPORT_JOINED = f"""
     UPDATE issues_case SET
-        {case_report_joined_set_sql(lon="%(lon)s", lat="%(lat)s", at="%(at)s")},
+        {case_report_joined_set_sql(lon="%(lon)s", lat="%(lat)s", at="%(at)s",
+                                    description="%(description)s")},
         reporter_count = reporter_count + CASE WHEN %(reporter)s::bigint IS NULL
             OR NOT EXISTS (SELECT 1 FROM issues_report r WHERE r.case_id = %(case)s
                            AND r.reporter_id = %(reporter)s AND r.id <> %(report)s)

@@ -250,6 +250,12 @@ def _report_ask(demo, username) -> dict:
     return {"month": f"{month_last(now=timezone.now()):%Y-%m}", "subdistrict": "110106005"}
 
 
+def _console_bulk(demo, username) -> dict:
+    """The console's bulk action: filing the new case (Nanyuan's; other offices get a refusal
+    for that case inside a 200, as the endpoint answers case by case)."""
+    return {"action": "file", "cases": [demo.new_case], "reason": "matrix"}
+
+
 def _siting(demo, username) -> dict:
     return {"k": 3}
 
@@ -505,6 +511,9 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("frontend:report-download", "GET"): Row(
         url("frontend:report-download", report_id=_nanyuan_report, kind="pdf"),
         E(403, office_heyi=404, **NANYUAN_OFFICES)),
+    ("frontend:office-cases-bulk", "GET"): Row(url("frontend:office-cases-bulk"), E(405)),
+    ("frontend:office-cases-bulk", "POST"): Row(url("frontend:office-cases-bulk"), OFFICE_PAGE,
+                                                _console_bulk, "json"),
     ("frontend:rider", "GET"): Row(url("frontend:rider"), PUBLIC),
     ("frontend:rider-sw", "GET"): Row(url("frontend:rider-sw"), PUBLIC),
     ("frontend:rider-manifest", "GET"): Row(url("frontend:rider-manifest"), PUBLIC),

@@ -5,6 +5,9 @@
  * /api/v1/cases/{id}/{action}/ with the session and the CSRF token (a transfer with the
  * subdistrict chosen in its select).
  *
+ * The list's filters, paging, keys and bulk actions are civicmap-office-list.js's; the feed is
+ * asked with the page URL's query (the filters), so polling keeps them.
+ *
  * All case text goes into the page with textContent; photo URLs must be our own paths.
  */
 (function () {
@@ -38,6 +41,20 @@
     var firstLoad = true;
     var selected = null;
     var timer = null;
+    var asked = 0;  // the latest feed request: an older answer (other filters) is dropped
+    var listUi = window.civicmap.officeList(config, {
+      reload: function () {
+        Object.keys(known).forEach(function (id) {
+          cluster.removeLayer(known[id].marker);
+          known[id].item.remove();
+          delete known[id];
+        });
+        firstLoad = true;
+        poll();
+      },
+      open: function (id) { select(Number(id)); },
+      items: function () { return Array.prototype.slice.call(list.children); }
+    });
 
     function when(iso) {
       return new Date(iso).toLocaleString(config.locale, {hour12: false});
@@ -68,6 +85,8 @@
       item.appendChild(el("div", "office-case-meta",
         [data.community || "", format(config.text.reportCount, {count: data.report_count}),
          when(data.last_report_at)].filter(Boolean).join(" · ")));
+      listUi.decorate(item, data);
+      item.setAttribute("aria-current", String(data.id) === String(selected) ? "true" : "false");
     }
 
     function markerFor(data) {
@@ -88,11 +107,8 @@
     function add(data, isNew) {
       var item = el("li", "office-case" + (isNew ? " office-case-new" : ""));
       item.setAttribute("data-case", data.id);
-      item.tabIndex = 0;
+      item.tabIndex = -1;  // one item in the tab order (update); the keys move between them
       item.addEventListener("click", function () { select(data.id); });
-      item.addEventListener("keydown", function (event) {
-        if (event.key === "Enter") { select(data.id); }
-      });
       fillItem(item, data);
       var marker = markerFor(data);
       cluster.addLayer(marker);
@@ -104,7 +120,8 @@
     function change(entry, data) {
       var old = entry.data;
       if (old.stage === data.stage && old.report_count === data.report_count &&
-          old.lat === data.lat && old.lon === data.lon) { return; }
+          old.lat === data.lat && old.lon === data.lon && old.due === data.due &&
+          old.priority === data.priority && old.handler === data.handler) { return; }
       entry.data = data;
       var marker = entry.marker;
       if (old.stage !== data.stage) {
@@ -137,27 +154,44 @@
         }
       });
       payload.cases.forEach(function (data) { list.appendChild(known[data.id].item); });
+      if (!list.querySelector('.office-case[tabindex="0"]') && list.firstChild) {
+        list.firstChild.tabIndex = 0;
+      }
       firstLoad = false;
       status.classList.remove("office-error");
-      status.textContent = format(config.text.openCases, {
-        count: payload.cases.length, time: new Date().toLocaleTimeString(config.locale,
-                                                                         {hour12: false})});
-      root.setAttribute("data-loaded", String(payload.cases.length));
+      status.textContent = payload.total ? format(
+        payload.total_capped ? config.text.openCasesMore : config.text.openCases, {
+        count: payload.total, time: new Date().toLocaleTimeString(config.locale,
+                                                                  {hour12: false})})
+        : config.text.noCases;
+      listUi.facetsShow(payload.facets);
+      listUi.pagerShow(payload);
+      listUi.errorsShow(null);
+      root.setAttribute("data-loaded", String(payload.total));
+      root.setAttribute("data-query", window.location.search);
     }
 
     function poll() {
       window.clearTimeout(timer);
-      fetch(config.feed, {credentials: "same-origin", headers: {Accept: "application/json"}})
+      var mine = ++asked;
+      fetch(listUi.feedUrl(true),
+            {credentials: "same-origin", headers: {Accept: "application/json"}})
         .then(function (response) {
-          if (!response.ok) { throw new Error(String(response.status)); }
-          return response.json();
+          return response.json().then(function (body) {
+            if (!response.ok) { throw body; }
+            return body;
+          });
         })
-        .then(update)
-        .catch(function () {
+        .then(function (payload) { if (mine === asked) { update(payload); } })
+        .catch(function (body) {
+          if (mine !== asked) { return; }
           status.classList.add("office-error");
-          status.textContent = config.text.loadFailed;
+          status.textContent = body && body.errors ? errorText(body) : config.text.loadFailed;
+          listUi.errorsShow(body);
         })
-        .then(function () { timer = window.setTimeout(poll, config.pollMs); });
+        .then(function () {
+          if (mine === asked) { timer = window.setTimeout(poll, config.pollMs); }
+        });
     }
 
     function getJson(url) {
@@ -328,15 +362,30 @@
       map.invalidateSize();
     }
 
+    /* The chosen case stands out on the map: a larger marker with a dark ring, drawn on top. */
+    function highlight(id) {
+      Object.keys(known).forEach(function (key) {
+        var entry = known[key];
+        var chosen = String(key) === String(id);
+        entry.item.classList.toggle("office-case-selected", chosen);
+        entry.item.setAttribute("aria-current", chosen ? "true" : "false");
+        entry.marker.setStyle(chosen ? {radius: 13, color: "#111111", weight: 4}
+                                     : {radius: 8, color: "#ffffff", weight: 2});
+        var path = entry.marker.getElement();
+        if (path) { path.classList.toggle("office-marker-chosen", chosen); }
+        entry.marker.options.className = "office-marker office-marker-" + entry.data.stage +
+          (chosen ? " office-marker-chosen" : "");
+        if (chosen && path) { entry.marker.bringToFront(); }
+      });
+    }
+
     function select(id) {
       selected = id;
-      Object.keys(known).forEach(function (key) {
-        known[key].item.classList.toggle("office-case-selected", String(key) === String(id));
-      });
+      highlight(id);
       if (known[id]) {
         known[id].item.classList.remove("office-case-new");
         fillItem(known[id].item, known[id].data);
-        cluster.zoomToShowLayer(known[id].marker, function () {});
+        cluster.zoomToShowLayer(known[id].marker, function () { highlight(selected); });
       }
       Promise.all([getJson(config.api + "cases/" + id + "/"),
                    getJson(config.api + "cases/" + id + "/events/")])
