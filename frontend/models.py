@@ -78,7 +78,7 @@ class GovernanceReport(models.Model):
     status = models.CharField(max_length=8, choices=ReportStatus.choices,
                               default=ReportStatus.PENDING)
     progress = models.PositiveSmallIntegerField(default=0)  # per cent, 0 to 100
-    stage = models.CharField(max_length=32, blank=True)  # what the worker is doing (a code)
+    step = models.CharField(max_length=32, blank=True)  # what the worker is doing (a code)
     error = models.TextField(blank=True)  # why it failed, for the office to read
     requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL,
                                      null=True, blank=True, related_name="+")  # none: beat

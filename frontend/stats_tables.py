@@ -24,7 +24,8 @@ COLUMNS = COUNTS + RATES + HOURS
 def column_headers() -> dict[str, str]:
     """Each figure's header in the active language."""
     return {
-        "reports": _("Reports"), "cases": _("Cases dispatched"), "closed": _("Closed"),
+        "reports": _("Reports"), "cases": _("Cases dispatched"),
+        "closed": pgettext("statistics", "Closed"),
         "overdue": pgettext("statistics", "Overdue"), "response_rate": _("Response rate (%)"),
         "resolution_rate": _("Resolution rate (%)"),
         "satisfaction_rate": _("Satisfaction rate (%)"),

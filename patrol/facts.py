@@ -76,7 +76,7 @@ def case_facts_rebuild(*, since: date | None = None, now: datetime | None = None
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_LOCK_KEY])
         cursor.execute("DELETE FROM patrol_casedayfact WHERE day >= %s", [start.date()])
-        cursor.execute(CASE_FACTS_INSERT, {"tz": settings.TIME_ZONE, "start": start,
+        cursor.execute(CASE_FACTS_INSERT, {"tz": settings.TIME_ZONE, "from_time": start,
                                            "start_day": start.date(), "now": now})
         boundary = timezone.localdate(now) - timedelta(days=settings.STATS_FACTS_RECENT_DAYS)
         transaction.on_commit(lambda: _version_bump(since, boundary))

@@ -29,7 +29,7 @@ WITH deciding AS (
            0 AS closed_on_time, 0 AS overdue, 0 AS ratings, 0 AS satisfied,
            NULL::float8 AS response_h, NULL::float8 AS resolution_h
     FROM issues_report r LEFT JOIN deciding d ON d.case_id = r.case_id
-    WHERE r.received_at >= %(start)s
+    WHERE r.received_at >= %(from_time)s
     UNION ALL
     SELECT (t.offered_at AT TIME ZONE %(tz)s)::date, c.subdistrict_id, c.community_grid_id,
            c.category_id, t.assignee_kind, t.team_id, t.department_id,
@@ -37,7 +37,7 @@ WITH deciding AS (
            0, 0, 0, 0, 0, 0,
            EXTRACT(EPOCH FROM t.accepted_at - t.offered_at)::float8 / 3600, NULL
     FROM patrol_task t JOIN issues_case c ON c.id = t.case_id
-    WHERE t.offered_at >= %(start)s
+    WHERE t.offered_at >= %(from_time)s
     UNION ALL
     SELECT (d.offered_at AT TIME ZONE %(tz)s)::date, c.subdistrict_id, c.community_grid_id,
            c.category_id, d.assignee_kind, d.team_id, d.department_id,
@@ -49,7 +49,7 @@ WITH deciding AS (
            NULL, EXTRACT(EPOCH FROM c.closed_at - d.offered_at)::float8 / 3600
     FROM deciding d JOIN issues_case c ON c.id = d.case_id
     LEFT JOIN rated ON rated.case_id = d.case_id
-    WHERE d.offered_at >= %(start)s
+    WHERE d.offered_at >= %(from_time)s
 )
 INSERT INTO patrol_casedayfact (
     day, subdistrict_id, dimension, community_grid_id, category_id, handler_kind, team_id,

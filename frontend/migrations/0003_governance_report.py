@@ -21,7 +21,7 @@ class Migration(migrations.Migration):
                 ('month', models.DateField()),
                 ('status', models.CharField(choices=[('pending', 'Waiting'), ('running', 'Being made'), ('done', 'Ready'), ('failed', 'Failed')], default='pending', max_length=8)),
                 ('progress', models.PositiveSmallIntegerField(default=0)),
-                ('stage', models.CharField(blank=True, max_length=32)),
+                ('step', models.CharField(blank=True, max_length=32)),
                 ('error', models.TextField(blank=True)),
                 ('requested_at', models.DateTimeField()),
                 ('queued_at', models.DateTimeField(blank=True, null=True)),

@@ -42,7 +42,7 @@ def figure_text(value, kind: str) -> str:
     dash where there is no value (a rate without a denominator)."""
     if value is None:
         return "—"
-    if kind == "rate":
+    if kind == "share":
         return f"{value * 100:.1f}%"
     if kind == "hours":
         return f"{value:.1f}"

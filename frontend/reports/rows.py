@@ -21,7 +21,7 @@ class Column:
 
     attr: str
     heading: object  # a lazily translated string
-    kind: str  # "count", "rate" (a fraction 0..1, shown as per cent) or "hours"
+    kind: str  # "count", "share" (a fraction 0..1, shown as per cent) or "hours"
 
 
 COLUMNS = (
@@ -29,9 +29,9 @@ COLUMNS = (
     Column("cases", pgettext_lazy(CTX, "Cases dispatched"), "count"),
     Column("closed", pgettext_lazy(CTX, "Closed"), "count"),
     Column("overdue", pgettext_lazy(CTX, "Overdue"), "count"),
-    Column("response_rate", pgettext_lazy(CTX, "Response rate"), "rate"),
-    Column("resolution_rate", pgettext_lazy(CTX, "Resolution rate"), "rate"),
-    Column("satisfaction_rate", pgettext_lazy(CTX, "Satisfaction rate"), "rate"),
+    Column("response_rate", pgettext_lazy(CTX, "Response rate"), "share"),
+    Column("resolution_rate", pgettext_lazy(CTX, "Resolution rate"), "share"),
+    Column("satisfaction_rate", pgettext_lazy(CTX, "Satisfaction rate"), "share"),
     Column("median_response_hours", pgettext_lazy(CTX, "Median hours to respond"), "hours"),
     Column("median_resolution_hours", pgettext_lazy(CTX, "Median hours to resolve"), "hours"),
 )

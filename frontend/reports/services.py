@@ -67,10 +67,10 @@ def governance_report_request(*, subdistrict: Subdistrict, month: date, user=Non
             subdistrict=subdistrict, month=month,
             defaults={"requested_by": user, "requested_at": now})
         if not created and report.status in (ReportStatus.DONE, ReportStatus.FAILED):
-            report.status, report.progress, report.stage, report.error = (
+            report.status, report.progress, report.step, report.error = (
                 ReportStatus.PENDING, 0, "", "")
             report.requested_by, report.requested_at, report.queued_at = user, now, None
-            report.save(update_fields=["status", "progress", "stage", "error", "requested_by",
+            report.save(update_fields=["status", "progress", "step", "error", "requested_by",
                                        "requested_at", "queued_at"])
         if queue and report.status == ReportStatus.PENDING and report.queued_at is None:
             _queue_after_commit(report.pk)
@@ -104,7 +104,7 @@ def governance_reports_pending_queue(*, now: datetime | None = None) -> int:
 def _progress(report_id: int, stage: str) -> None:
     """Record the stage and its per cent (autocommit: seen at once by the page's poll)."""
     GovernanceReport.objects.filter(pk=report_id, status=ReportStatus.RUNNING).update(
-        stage=stage, progress=STAGE_PROGRESS[stage])
+        step=stage, progress=STAGE_PROGRESS[stage])
 
 
 def _claim(report_id: int) -> GovernanceReport | None:
@@ -115,8 +115,8 @@ def _claim(report_id: int) -> GovernanceReport | None:
         if report is None or report.status == ReportStatus.DONE:
             return None
         report.status, report.started_at, report.error = ReportStatus.RUNNING, timezone.now(), ""
-        report.stage, report.progress = "figures", STAGE_PROGRESS["figures"]
-        report.save(update_fields=["status", "started_at", "error", "stage", "progress"])
+        report.step, report.progress = "figures", STAGE_PROGRESS["figures"]
+        report.save(update_fields=["status", "started_at", "error", "step", "progress"])
     return report
 
 
@@ -160,9 +160,9 @@ def _finish(report_id: int, names: tuple[str, str], seconds: float) -> bool:
             return False
         old = (report.xlsx.name, report.pdf.name)
         report.xlsx.name, report.pdf.name = names
-        report.status, report.progress, report.stage = ReportStatus.DONE, 100, "done"
+        report.status, report.progress, report.step = ReportStatus.DONE, 100, "done"
         report.finished_at, report.seconds = timezone.now(), seconds
-        report.save(update_fields=["xlsx", "pdf", "status", "progress", "stage", "finished_at",
+        report.save(update_fields=["xlsx", "pdf", "status", "progress", "step", "finished_at",
                                    "seconds"])
         transaction.on_commit(lambda: _files_delete(name for name in old if name not in names))
     return True

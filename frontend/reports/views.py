@@ -67,7 +67,7 @@ def report_row(report: GovernanceReport) -> dict:
         "month": f"{report.month:%Y-%m}",
         "status": report.status,
         "status_label": str(ReportStatus(report.status).label),
-        "stage_label": str(STAGE_LABELS.get(report.stage, report.stage)),
+        "stage_label": str(STAGE_LABELS.get(report.step, report.step)),
         "progress": report.progress,
         "error": report.error,
         "finished_at": (f"{timezone.localtime(report.finished_at):%Y-%m-%d %H:%M}"

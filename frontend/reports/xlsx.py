@@ -13,7 +13,7 @@ from openpyxl.utils import get_column_letter
 
 from frontend.reports.rows import COLUMNS, ReportFigures, ReportTable
 
-NUMBER_FORMATS = {"count": "0", "rate": "0.0%", "hours": "0.0"}
+NUMBER_FORMATS = {"count": "0", "share": "0.0%", "hours": "0.0"}
 MIN_WIDTH, MAX_WIDTH = 8, 48  # characters (a CJK character counts as two)
 SHEET_NAME_MAX = 31  # Excel's limit
 SHEET_NAME_FORBIDDEN = str.maketrans({char: " " for char in "[]:*?/\\"})

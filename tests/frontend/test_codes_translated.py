@@ -56,7 +56,10 @@ CODE_WORD = re.compile(r"(?<![A-Za-z0-9_])(" + "|".join(map(re.escape, RAW_CODES
 URL = re.compile(r"\S*://\S*|(?<!\S)/[\w./?=&%-]*")
 # English prose that contains a code's word as an ordinary word (each phrase whole, so that
 # a code shown alone still fails). Add a phrase here only when it is a sentence of ours.
-ENGLISH_PHRASES: tuple[str, ...] = ()
+ENGLISH_PHRASES: tuple[str, ...] = (
+    "Rider app",  # Report.Channel.APP's label (the console's channel filter)
+    "Priority, most urgent first",  # the console's sort by priority
+)
 
 
 def raw_codes(text: str, *, language: str) -> list[str]:

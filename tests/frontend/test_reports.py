@@ -245,14 +245,14 @@ def test_the_job_records_each_stage_in_order_then_ready(nanyuan, monkeypatch):
     def watch(report_id, stage):
         recorded(report_id, stage)
         row = GovernanceReport.objects.get(pk=report_id)
-        seen.append((row.status, row.stage, row.progress))
+        seen.append((row.status, row.step, row.progress))
 
     monkeypatch.setattr(services, "_progress", watch)
     assert governance_report_make(report_id=report.pk) == "done"
     assert seen == [("running", stage, STAGE_PROGRESS[stage])
                     for stage in ("workbook", "charts", "map", "layout", "storing")]
     report.refresh_from_db()
-    assert (report.status, report.progress, report.stage) == ("done", 100, "done")
+    assert (report.status, report.progress, report.step) == ("done", 100, "done")
     assert report.xlsx.name.endswith(".xlsx") and report.pdf.name.endswith(".pdf")
     assert default_storage.exists(report.xlsx.name) and default_storage.exists(report.pdf.name)
     # ready: a second delivery of the job does nothing

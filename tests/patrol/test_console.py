@@ -65,6 +65,9 @@ def cases(reference_data):
                   at=now - timedelta(minutes=10)).case
     heyi = report("E0101", community=HEYI_XILI_1, reporter="rider2",
                   description="楼下暴露垃圾很多", at=now - timedelta(minutes=5)).case
+    # Intake starts a case at its category's urgency (D-058: the pipe's E0402 is urgent): the
+    # others are levelled to normal so that only the lamp stands out.
+    Case.objects.exclude(pk=lamp.pk).update(priority=Priority.NORMAL)
     return {name: Case.objects.get(pk=case.pk) for name, case in {
         "garbage": garbage, "lamp": lamp, "ads": ads, "parking": parking, "pipe": pipe,
         "heyi": heyi}.items()}
