@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import io
 import re
-from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from django.core.cache import cache
@@ -14,6 +13,7 @@ from django.utils import timezone
 
 from frontend.reports.months import local_zone, month_bounds, month_last
 from frontend.reports.rows import CommunityShape, ReportFigures
+from patrol.stats import StatsRow
 
 NANYUAN = "110106005"
 HEYI = "110106016"
@@ -49,23 +49,6 @@ def aware(text: str) -> datetime:
     return datetime.fromisoformat(text)
 
 
-@dataclass(frozen=True)
-class FakeRow:
-    """A row shaped like patrol.stats.StatsRow, for the writers' own tests."""
-
-    key: str
-    label: str
-    reports: int
-    cases: int
-    closed: int
-    overdue: int
-    response_rate: float | None
-    resolution_rate: float | None
-    satisfaction_rate: float | None
-    median_response_hours: float | None
-    median_resolution_hours: float | None
-
-
 def _square(lon: float, lat: float) -> dict:
     """A GeoJSON square about 850 m wide at Nanyuan's latitude."""
     return {"type": "Polygon", "coordinates": [[[lon, lat], [lon + 0.01, lat],
@@ -79,7 +62,7 @@ def figures_fake() -> ReportFigures:
     caller activates it."""
     from frontend.reports.rows import report_tables
 
-    rows = tuple(FakeRow(str(i), f"社区{i}号", 10 * i, 8 * i, 5 * i, i, 0.9, 0.8, None, None,
+    rows = tuple(StatsRow(str(i), f"社区{i}号", 10 * i, 8 * i, 5 * i, i, 0.9, 0.8, None, None,
                          30.25) for i in range(1, 9))
     since, until = month_bounds(date(2026, 11, 1))
     return ReportFigures(

@@ -18,16 +18,9 @@
 
   var counter = 0;
 
-  function el(tag, className, text) {
-    var node = document.createElement(tag);
-    if (className) { node.className = className; }
-    if (text !== undefined && text !== null) { node.textContent = String(text); }
-    return node;
-  }
-
-  function format(template, values) {
-    return template.replace(/%\((\w+)\)s/g, function (_m, key) { return values[key]; });
-  }
+  // Shared DOM and text helpers (civicmap-map.js, loaded before this script).
+  var el = window.civicmap.el;
+  var format = window.civicmap.format;
 
   function pad(number) { return (number < 10 ? "0" : "") + number; }
 

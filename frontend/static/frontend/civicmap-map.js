@@ -52,7 +52,15 @@
     return card;
   }
 
+  /* "%(name)s" placeholders filled from ``values`` (the texts come from Django's gettext). */
+  function format(template, values) {
+    return template.replace(/%\((\w+)\)s/g, function (_m, key) { return values[key]; });
+  }
+
   var civicmap = {
+    /* Shared with the office's scripts, which load after this one. */
+    el: el,
+    format: format,
     detailCard: detailCard,
 
     /* onEachFeature for L.geoJson: a tooltip and/or popup built with textContent. */

@@ -13,16 +13,9 @@
 (function () {
   "use strict";
 
-  function el(tag, className, text) {
-    var node = document.createElement(tag);
-    if (className) { node.className = className; }
-    if (text !== undefined && text !== null) { node.textContent = String(text); }
-    return node;
-  }
-
-  function format(template, values) {
-    return template.replace(/%\((\w+)\)s/g, function (_m, key) { return values[key]; });
-  }
+  // Shared DOM and text helpers (civicmap-map.js, loaded before this script).
+  var el = window.civicmap.el;
+  var format = window.civicmap.format;
 
   function ownPath(url) {
     return typeof url === "string" && url.charAt(0) === "/" && url.charAt(1) !== "/";
