@@ -149,6 +149,8 @@ def case_page_context(*, page: CasePage, allowed: list[str], may_note: bool) -> 
         "may_verify": CaseAction.VERIFY in allowed,
         "may_sendback": CaseAction.SENDBACK in allowed,
         "may_note": may_note,
+        # the dispatch panel: while the case may be dispatched, or offered again elsewhere
+        "may_dispatch": CaseAction.DISPATCH in allowed or CaseAction.REDISPATCH in allowed,
     }
 
 

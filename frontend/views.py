@@ -29,7 +29,7 @@ from frontend.forms import HolidayArrangementForm, MapFilterForm, StatsFilterFor
 from frontend.maps.assets import map_render_parts
 from frontend.maps.basemaps import basemap_get
 from frontend.maps.case_map import case_map_build
-from frontend.maps.console import office_map_build
+from frontend.maps.console import dispatch_labels, office_map_build
 from frontend.maps.layers import governance_map_build, hourly_heat_data, uncovered_features
 from frontend.selectors import map_layers, map_reads, office_grid_stats
 from frontend.stats_tables import (
@@ -234,6 +234,7 @@ def office_case_page(request: HttpRequest, case_id: int) -> HttpResponse:
                            task=None))
     return render(request, "frontend/case.html", {
         **context, "office": True, "api_root": "/api/v1/",
+        "dispatch_labels": dispatch_labels(language) if context["may_dispatch"] else None,
         "map": map_render_parts(fmap, nonce=request.csp_nonce),  # type: ignore[attr-defined]
     })
 

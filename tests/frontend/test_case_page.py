@@ -14,6 +14,7 @@ from django.utils import timezone
 from issues.models import Case, CaseAction, CaseEvent, ReportPhoto, Stage
 from issues.services.intake import APP_CHANNEL, OPEN311_CHANNEL, ReportInput, report_create
 from issues.services.photos import photo_renditions_attach
+from patrol.models import Task
 from patrol.selectors_case import case_page_read
 from tests.frontend.conftest import screenshot
 from tests.frontend.helpers import XSS_DESCRIPTION
@@ -228,7 +229,7 @@ def test_the_verification_panel_has_both_photo_sets_the_note_the_time_and_the_pl
     assert 'class="case-section case-verify"' in html
     assert f"/api/v1/photos/{task.proof_photo_id}/display/" in html
     assert "civicmap-case-proof" in html  # the proof's point on the map
-    assert 'id="case-dispatch-panel"' in html  # where civicmap-dispatch.js mounts
+    assert 'id="case-dispatch-panel"' not in html  # handed in: nothing to dispatch
     assert 'data-action="verify"' in html and 'data-action="sendback"' in html
     assert "按时" in html and "距时限还有" in html
 
@@ -322,6 +323,45 @@ def test_the_office_verifies_with_proof_and_sends_back_with_a_reason(
         "Failed to load resource: the server responded with a status of 400 (Bad Request)"]
     watched.console_errors = [e for e in watched.console_errors if "400" not in e]
     watched.assert_clean()
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_the_office_dispatches_from_the_case_page(reference_data, settings, open_page,
+                                                  session_for):
+    """The dispatch panel on the case page while the case may be dispatched: the routing's
+    suggestion chosen, and the page shows the case dispatched to it, the panel gone."""
+    settings.BASEMAP = "none"
+    case = case_in_stage("new", at=timezone.now() - timedelta(minutes=5))
+    watched = open_page(page_url(case), session=session_for("office1"))
+    page = watched.page
+    panel = page.wait_for_selector("#case-dispatch-panel .dispatch-panel[data-loaded]")
+    suggested = page.locator(".dispatch-load tbody tr").first
+    assert "dispatch-suggested" in suggested.get_attribute("class")
+    code = suggested.locator("input").get_attribute("data-code")
+    assert watched.axe_violations() == []
+    with page.expect_navigation():
+        panel.query_selector(".dispatch-submit").click()
+    page.wait_for_selector(".case-event[data-action='dispatch']")
+    assert Case.objects.get(pk=case.pk).stage == Stage.DISPATCHED
+    team = Task.objects.get(case=case).team
+    assert team.code == code
+    assert team.name_zh in page.inner_text(".case-handler")
+    # Offered and not yet accepted: the panel offers it elsewhere instead.
+    page.wait_for_selector("#case-dispatch-panel .dispatch-panel[data-loaded]")
+    assert page.inner_text("#case-dispatch-panel .dispatch-submit") == "重新派遣"
+    watched.assert_clean()
+
+
+@db
+def test_the_panel_is_there_only_while_the_case_may_be_dispatched(reference_data, client):
+    client.force_login(user("office1"))
+    for point, (stage, shown) in enumerate((("new", True), ("filed", True),
+                                            ("dispatched", True), ("in_progress", False),
+                                            ("closed", False))):
+        html = client.get(page_url(case_in_stage(stage, point=point))).content.decode()
+        assert ('id="case-dispatch-panel"' in html) is shown, stage
+        assert ("civicmap-dispatch.js" in html) is shown, stage
 
 
 @pytest.mark.browser

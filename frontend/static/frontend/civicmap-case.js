@@ -57,6 +57,17 @@
     });
   }
 
+  // The dispatch panel (civicmap-dispatch.js), while the case may be dispatched: the page
+  // shows the case as it is after a dispatch went through.
+  var dispatch = document.getElementById("case-dispatch-panel");
+  if (dispatch && window.civicmap && window.civicmap.dispatchPanel) {
+    window.civicmap.dispatchPanel(dispatch, {
+      caseId: caseId, apiRoot: api, csrf: csrf,
+      labels: JSON.parse(document.getElementById("case-dispatch-labels").textContent),
+      onDone: function () { window.location.reload(); }
+    });
+  }
+
   root.querySelectorAll("form.case-action-form").forEach(function (form) {
     form.addEventListener("submit", function (event) {
       event.preventDefault();
