@@ -75,24 +75,28 @@ GROUP BY GROUPING SETS ((day, subdistrict_id), (day, subdistrict_id, community_g
 #
 # The figures of the facts in [since, until) of some subdistricts, grouped by ``{key}`` (an SQL
 # expression over the fact row ``f``, from patrol.stats's fixed table, never user input). The
-# medians unnest the hours of the period's rows: one pass for the sums, one for each median.
+# medians unnest the hours of the period's rows: one pass for the sums, one for both medians.
 # Parameters: dimension (the rows read: "total" for the summary, the trend and the subdistricts),
 # since, until (dates), all_subdistricts (bool), subdistricts (an int array).
 _STATS_WHERE = """f.dimension = %(dimension)s AND f.day >= %(since)s AND f.day < %(until)s
       AND (%(all_subdistricts)s OR f.subdistrict_id = ANY(%(subdistricts)s))"""
 # The key is computed once per fact row, before the hours are unnested (date_trunc per hour
 # cost five times the median itself at 100,000 reports).
-_STATS_MEDIAN = """SELECT k.key, percentile_cont(0.5) WITHIN GROUP (ORDER BY h) AS median
-    FROM (SELECT {{key}} AS key, f.{column} AS hours FROM patrol_casedayfact f
+_STATS_MEDIANS = """SELECT k.key,
+        percentile_cont(0.5) WITHIN GROUP (ORDER BY h.response) AS median_response_hours,
+        percentile_cont(0.5) WITHIN GROUP (ORDER BY h.resolution) AS median_resolution_hours
+    FROM (SELECT {key} AS key, f.response_hours, f.resolution_hours
+          FROM patrol_casedayfact f
           WHERE """ + _STATS_WHERE + """ ORDER BY 1) k
-    CROSS JOIN LATERAL unnest(k.hours) AS h
+    -- both arrays side by side in one pass (the shorter padded with NULLs, which the
+    -- medians ignore)
+    CROSS JOIN LATERAL unnest(k.response_hours, k.resolution_hours) AS h(response, resolution)
     GROUP BY 1"""
-# Three reads of the same rows (by the index on dimension, subdistrict, day), not one CTE: a CTE
-# read three times is materialised with every column, hours arrays included, and the sums
-# never need the arrays.
+# Two reads of the same rows (by the index on dimension, subdistrict, day), not one CTE: a CTE
+# read twice is materialised with every column, hours arrays included, and the sums never need
+# the arrays.
 STATS_FIGURES = """
-SELECT sums.*, response.median AS median_response_hours,
-       resolution.median AS median_resolution_hours
+SELECT sums.*, medians.median_response_hours, medians.median_resolution_hours
 FROM (
     SELECT {key} AS key, sum(reports) AS reports, sum(dispatched) AS dispatched,
            sum(accepted_on_time) AS accepted_on_time, sum(cases) AS cases,
@@ -102,6 +106,5 @@ FROM (
     WHERE """ + _STATS_WHERE + """
     GROUP BY 1
 ) sums
-LEFT JOIN (""" + _STATS_MEDIAN.format(column="response_hours") + """) response USING (key)
-LEFT JOIN (""" + _STATS_MEDIAN.format(column="resolution_hours") + """) resolution USING (key)
+LEFT JOIN (""" + _STATS_MEDIANS + """) medians USING (key)
 """
