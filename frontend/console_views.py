@@ -27,7 +27,13 @@ from frontend.maps.console import console_facets, office_case_rows
 from issues.models import Case, CaseAction
 from issues.visibility import case_visible_to
 from patrol.api.serializers import ActionInput
-from patrol.console import ConsoleFilters, console_options, office_console_page
+from patrol.console import (
+    ConsoleFilters,
+    console_options,
+    office_console_facets,
+    office_console_page,
+    office_console_total,
+)
 from patrol.services.lifecycle import ACTIONS, case_act
 
 BULK_CASES_MAX = 200  # one page of the console at its largest (patrol.console.PAGE_SIZE_MAX)
@@ -39,6 +45,9 @@ MSG_BULK_ACTION = _("Unknown action.")
 MSG_BULK_CASES = _("Choose between 1 and %(limit)s cases, by number.")
 MSG_BULK_BODY = _("Send a JSON object with an action and the cases.")
 MSG_NO_SUCH_CASE = _("No such case.")
+MSG_FACETS_MODE = _("Choose 1 (with the counts), 0 (without) or only (the counts alone).")
+FACETS_WITH, FACETS_ONLY = "1", "only"
+FACETS_MODES = (FACETS_WITH, "0", FACETS_ONLY)  # ?facets=
 
 
 def _office_staff(user) -> bool:
@@ -78,42 +87,57 @@ def console_filter_form(request: HttpRequest) -> ConsoleFilterForm:
 @replica_reads()
 def office_cases(request: HttpRequest) -> JsonResponse:
     """The console's list: one page of the account's open cases as the query string filters and
-    sorts them, the total and the counts beside each filter (``?facets=0`` leaves the counts
-    out). An unknown filter value, sort or page is a 400 naming the field."""
+    sorts them, the total and the counts beside each filter. ``?facets=0`` leaves the counts
+    out, ``?facets=only`` answers the counts and the total alone: the page asks for the list
+    and then the counts, so that the list never waits for them (D-056). An unknown filter
+    value, sort, page or ``facets`` is a 400 naming the field."""
     if not _office_staff(request.user):
         return _error(None, "forbidden", MSG_OFFICE_ONLY, 403)
-    with_facets = request.GET.get("facets") != "0"
+    mode = request.GET.get("facets") or FACETS_WITH
+    if mode not in FACETS_MODES:
+        return _error("facets", "invalid", MSG_FACETS_MODE, 400)
     form = console_filter_form(request)
     if form.is_bound and not form.is_valid():
         return _form_errors(form)
     filters = form.filters()
-    # The counts beside the filters are one pass over every open case of the account's scope
-    # (the slowest part of the list at 100,000 open cases, D-056): kept CONSOLE_FACETS_CACHE_S
-    # seconds under the filters and the number of open cases they match, so that polling and
-    # paging reuse them; a new or closed case counts at once, a stage moved within the open
-    # ones at most that late.
-    ttl = settings.CONSOLE_FACETS_CACHE_S
-    page = office_console_page(user=request.user, filters=filters,
-                               with_facets=with_facets and not ttl)
-    facets = (console_facets(page.facets, options=form.options)
-              if with_facets and not ttl else None)
-    if with_facets and ttl:
-        key = _facets_key(request.user, filters, page.total)
-        facets = cache.get(key)
-        if facets is None:
-            counted = office_console_page(user=request.user, filters=filters, facets_only=True)
-            facets = console_facets(counted.facets, options=form.options)
-            cache.set(key, facets, ttl)
+    if mode == FACETS_ONLY:
+        total, capped = office_console_total(user=request.user, filters=filters)
+        return _no_store(JsonResponse({
+            "total": total, "total_capped": capped,
+            "facets": _facets_counted(request, form, filters, total)}))
+    page = office_console_page(user=request.user, filters=filters, with_facets=False)
     pages = max(1, -(-page.total // page.page_size))
     if filters.page > pages:
         return _error("page", "out_of_range", MSG_PAGE_OUT_OF_RANGE % {"pages": pages}, 400)
     basemap = basemap_get(settings.BASEMAP)
-    response = JsonResponse({
+    return _no_store(JsonResponse({
         "cases": office_case_rows(page.rows, basemap=basemap),
         "total": page.total, "total_capped": page.total_capped, "page": page.page,
         "page_size": page.page_size, "pages": pages,
-        "facets": facets,
-    })
+        "facets": (_facets_counted(request, form, filters, page.total)
+                   if mode == FACETS_WITH else None),
+    }))
+
+
+def _facets_counted(request: HttpRequest, form: ConsoleFilterForm, filters: ConsoleFilters,
+                    total: int) -> dict:
+    """The counts beside the filters, as the form names the values. They are one pass over
+    every open case of the account's scope (the slowest read of the console at 100,000 open
+    cases, D-056): kept CONSOLE_FACETS_CACHE_S seconds under the filters and the number of
+    open cases they match, so that polling and paging reuse them; a new or closed case counts
+    at once, a stage moved within the open ones at most that late."""
+    ttl = settings.CONSOLE_FACETS_CACHE_S
+    key = _facets_key(request.user, filters, total)
+    facets = cache.get(key) if ttl else None
+    if facets is None:
+        facets = console_facets(office_console_facets(user=request.user, filters=filters),
+                                options=form.options)
+        if ttl:
+            cache.set(key, facets, ttl)
+    return facets
+
+
+def _no_store(response: JsonResponse) -> JsonResponse:
     response["Cache-Control"] = "no-store"
     return response
 

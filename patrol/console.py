@@ -272,32 +272,49 @@ _ROW_VALUES = (
 
 
 def office_console_page(*, user, filters: ConsoleFilters, now: datetime | None = None,
-                        with_facets: bool = True, facets_only: bool = False) -> ConsolePage:
+                        with_facets: bool = True) -> ConsolePage:
     """One page of the console: the open cases of the subdistricts ``user`` covers
-    (civicmap.scopes) matching ``filters``, in its order, the total, and the facet counts
-    (each facet's values counted under every other filter, as a shop's filters count).
-    ``facets_only``: the counts alone (no rows, total 0)."""
+    (civicmap.scopes) matching ``filters``, in its order, the total, and with ``with_facets``
+    the counts (``office_console_facets``)."""
     now = now or timezone.now()
     base = _base(user=user, filters=filters)
     chosen = _facet_filters(filters, now=now)
-    if facets_only:
-        return ConsolePage(rows=[], total=0, page=filters.page, page_size=filters.page_size,
-                           facets=_kinds_summed(_facets(_with_live_task(base, now=now), chosen)))
-    # The live task is joined for the page's rows (handler, deadline), the deadline sort and
-    # the counts; the total is an index-only count of the cases, a search's counted up to
-    # SEARCH_TOTAL_MAX (a word in nearly every case would read them all: 0.4 s at 86,000).
-    matching = base.filter(*chosen.values())
-    if filters.search:
-        total = matching[:SEARCH_TOTAL_MAX + 1].count()
-    else:
-        total = matching.count()
-    capped = total > SEARCH_TOTAL_MAX
-    total = min(total, SEARCH_TOTAL_MAX) if filters.search else total
+    total, capped = _total(base, chosen, filters=filters)
     rows = _page_rows(base, chosen, filters=filters, now=now)
-    facets = (_kinds_summed(_facets(_with_live_task(base, now=now), chosen))
-              if with_facets else {})
+    facets = _kinds_summed(_facets(_with_live_task(base, now=now), chosen)) if with_facets else {}
     return ConsolePage(rows=rows, total=total, page=filters.page, page_size=filters.page_size,
                        facets=facets, total_capped=capped)
+
+
+def office_console_total(*, user, filters: ConsoleFilters,
+                         now: datetime | None = None) -> tuple[int, bool]:
+    """How many cases match ``filters`` (a search's counted up to SEARCH_TOTAL_MAX) and
+    whether a search matched more."""
+    now = now or timezone.now()
+    return _total(_base(user=user, filters=filters), _facet_filters(filters, now=now),
+                  filters=filters)
+
+
+def office_console_facets(*, user, filters: ConsoleFilters,
+                          now: datetime | None = None) -> dict[str, dict]:
+    """The counts beside the filters: each facet's values counted under every other filter, as
+    a shop's filters count (one pass over the matching open cases and their live tasks, the
+    console's slowest read: the list asks for them apart, D-056)."""
+    now = now or timezone.now()
+    base = _base(user=user, filters=filters)
+    return _kinds_summed(_facets(_with_live_task(base, now=now),
+                                 _facet_filters(filters, now=now)))
+
+
+def _total(base: QuerySet[Case], chosen: dict[str, Q], *,
+           filters: ConsoleFilters) -> tuple[int, bool]:
+    """An index-only count of the cases; a search's counted up to SEARCH_TOTAL_MAX (a word in
+    nearly every case would read them all: 0.4 s at 86,000)."""
+    matching = base.filter(*chosen.values())
+    if not filters.search:
+        return matching.count(), False
+    total = matching[:SEARCH_TOTAL_MAX + 1].count()
+    return min(total, SEARCH_TOTAL_MAX), total > SEARCH_TOTAL_MAX
 
 
 def _page_rows(base: QuerySet[Case], chosen: dict[str, Q], *, filters: ConsoleFilters,

@@ -78,6 +78,17 @@ def test_the_feed_answers_a_page_its_total_and_counts_in_the_forms_words(cases, 
     row = body["cases"][0]
     assert row["priority"] == "normal" and row["category"] == "E0201"
     assert office.get(FEED, {"stage": "filed", "facets": "0"}).json()["facets"] is None
+    # the counts alone, as the page asks for them after the list: the same counts and total
+    counted = office.get(FEED, {"stage": "filed", "facets": "only"}).json()
+    assert counted == {"total": 1, "total_capped": False, "facets": body["facets"]}
+
+
+def test_an_unknown_facets_switch_is_a_400_naming_it(cases, office):
+    answer = office.get(FEED, {"facets": "all"}, HTTP_ACCEPT_LANGUAGE="en")
+    assert answer.status_code == 400
+    assert answer.json()["errors"] == [{
+        "field": "facets", "code": "invalid",
+        "message": "Choose 1 (with the counts), 0 (without) or only (the counts alone)."}]
 
 
 def test_the_feed_searches_and_never_shows_another_subdistricts_case(cases, office):

@@ -154,9 +154,11 @@ def _list_ids(page) -> list[int]:
 
 
 def _wait_query(page, query: str) -> None:
-    """Until the list shows the answer for ``query`` (the page URL's search string)."""
-    page.wait_for_function("q => document.getElementById('office-console')"
-                           ".getAttribute('data-query') === q", arg=query, timeout=15_000)
+    """Until the list and the counts beside the filters show the answer for ``query`` (the
+    page URL's search string): the counts come in a second request, after the list."""
+    page.wait_for_function("q => ['data-query', 'data-counted'].every(name => document"
+                           ".getElementById('office-console').getAttribute(name) === q)",
+                           arg=query, timeout=15_000)
 
 
 def test_filters_live_in_the_url_and_back_restores_them(console_data, live_server, open_page,

@@ -71,9 +71,10 @@
       });
     }
 
-    function feedUrl(withFacets) {
+    /* The list's data: "0" the page without the counts, "only" the counts alone. */
+    function feedUrl(facets) {
       var params = new URLSearchParams(window.location.search);
-      if (!withFacets) { params.set("facets", "0"); }
+      params.set("facets", facets);
       var query = params.toString();
       return config.feed + (query ? "?" + query : "");
     }

@@ -157,25 +157,28 @@
         count: payload.total, time: new Date().toLocaleTimeString(config.locale,
                                                                   {hour12: false})})
         : config.text.noCases;
-      listUi.facetsShow(payload.facets);
       listUi.pagerShow(payload);
       listUi.errorsShow(null);
       root.setAttribute("data-loaded", String(payload.total));
       root.setAttribute("data-query", window.location.search);
     }
 
+    /* The list first, then the counts beside the filters (the slower read: the list never
+       waits for it, and counts that fail to load leave the last ones shown). */
     function poll() {
       window.clearTimeout(timer);
       var mine = ++asked;
-      fetch(listUi.feedUrl(true),
-            {credentials: "same-origin", headers: {Accept: "application/json"}})
-        .then(function (response) {
-          return response.json().then(function (body) {
-            if (!response.ok) { throw body; }
-            return body;
-          });
+      getJson(listUi.feedUrl("0"))
+        .then(function (payload) {
+          if (mine !== asked) { return; }
+          update(payload);
+          return getJson(listUi.feedUrl("only")).then(function (counted) {
+            if (mine === asked) {
+              listUi.facetsShow(counted.facets);
+              root.setAttribute("data-counted", window.location.search);
+            }
+          }, function () {});
         })
-        .then(function (payload) { if (mine === asked) { update(payload); } })
         .catch(function (body) {
           if (mine !== asked) { return; }
           status.classList.add("office-error");
