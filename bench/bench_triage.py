@@ -17,11 +17,13 @@ p50/p95/p99, the share of it spent in SQL, and the number of queries. Target: p9
 * ``GET /api/v1/tasks/`` as the leader of the busiest team and as one of its volunteers, by
   deadline and by distance (``?lon=&lat=``, hotspot points in turn); a department liaison's list
   as well, for comparison.
-* the office console's list ``GET /office/cases/`` (issue 17) as office staff (a session, as the
-  page asks): a page of 50 with the total and the counts beside every filter, unfiltered and for
-  each search (case number, 2 Chinese characters that every description has, 2 that few have,
-  4 characters, a community's name, a unit grid ID), each filter (every value in turn) and each
-  sort; ``console_district_*`` as the district's office for comparison.
+* the office console's list ``GET /office/cases/?facets=0`` (issue 17) as office staff (a
+  session, as the page asks): a page of 50 with the total, unfiltered and for each search (case
+  number, 2 Chinese characters that every description has, 2 that few have, 4 characters, a
+  community's name, a unit grid ID), each filter (every value in turn) and each sort;
+  ``console_district_*`` as the district's office for comparison; ``console_counts_*`` the
+  counts beside the filters (``?facets=only``, which the page asks for after the list), never
+  from their cache (CONSOLE_FACETS_CACHE_S = 0): what the first look at new filters costs.
 
 The slowest query of each scenario is EXPLAIN ANALYZEd to var/bench/triage_explain_<name>.txt.
 Run alone: .venv/bin/python bench/bench_triage.py [--requests 200] [--reseed] [--only NAME …]
@@ -353,7 +355,8 @@ def console_scenarios() -> list[tuple[str, str, object, str]]:
     from patrol.console import console_options
 
     def each(name: str, values: list[str], what: str) -> tuple[str, str, object, str]:
-        field = name.removeprefix("console_")  # the scenario names the filter it walks
+        # the scenario names the filter it walks: console_<field>, console_counts_<field>
+        field = name.removeprefix("console_").removeprefix("counts_")
 
         def path(i: int) -> str:
             return f"{CONSOLE}?{urlencode({field: values[i % len(values)]})}"
@@ -375,7 +378,7 @@ def console_scenarios() -> list[tuple[str, str, object, str]]:
     def q(word: str):
         return lambda i: f"{CONSOLE}?{urlencode({'q': word})}"
 
-    return [
+    listed = [
         ("console_default", OFFICE_USER, lambda i: CONSOLE, "newest first, page 1 of 50"),
         ("console_search_number", OFFICE_USER,
          lambda i: f"{CONSOLE}?{urlencode({'q': f'#{open_ids[i % len(open_ids)]}'})}",
@@ -408,6 +411,23 @@ def console_scenarios() -> list[tuple[str, str, object, str]]:
         ("console_district_default", DISTRICT_USER, lambda i: CONSOLE, "the district's office"),
         ("console_district_2chars_all", DISTRICT_USER, q("演示"), "the district's office"),
     ]
+    counts = [
+        ("console_counts_default", OFFICE_USER, lambda i: CONSOLE, "no filter"),
+        each("console_counts_category", categories, "categories"),
+        each("console_counts_handler", handlers, "handlers"),
+        each("console_counts_due", ["overdue", "soon"], "deadline states"),
+        ("console_counts_2chars_all", OFFICE_USER, q("演示"), "q=演示"),
+        ("console_counts_district", DISTRICT_USER, lambda i: CONSOLE, "the district's office"),
+    ]
+    return ([_with_query(s, "facets=0") for s in listed]
+            + [_with_query(s, "facets=only") for s in counts])
+
+
+def _with_query(scenario: tuple[str, str, object, str], extra: str):
+    """The scenario with ``extra`` added to each of its paths' query strings."""
+    name, username, path, what = scenario
+    return (name, username,
+            lambda i: path(i) + ("&" if "?" in path(i) else "?") + extra, what)
 
 
 def _days_ago(days: int) -> str:
@@ -487,11 +507,16 @@ def explain_slowest(name: str, username: str, path) -> str:
 
 
 def run_scenarios(chosen, *, requests: int, warmup: int) -> dict:
+    from django.test.utils import override_settings
+
     results = {}
     for name, username, path, what in chosen:
-        results[name] = {"user": username, "what": what, "example": path(0),
-                         **measure(username, path, requests=requests, warmup=warmup),
-                         "explain": explain_slowest(name, username, path)}
+        # the counts' scenarios never read their cache: each request counts afresh
+        ttl = 0 if name.startswith("console_counts") else None
+        with override_settings(**({} if ttl is None else {"CONSOLE_FACETS_CACHE_S": ttl})):
+            results[name] = {"user": username, "what": what, "example": path(0),
+                             **measure(username, path, requests=requests, warmup=warmup),
+                             "explain": explain_slowest(name, username, path)}
         r = results[name]
         common.log(f"{name:<26} p50 {r['ms']['p50']:7.2f}  p95 {r['ms']['p95']:7.2f}  "
                    f"p99 {r['ms']['p99']:7.2f} ms  (SQL p50 {r['sql_ms']['p50']:.2f} ms, "
