@@ -441,18 +441,20 @@ class Case(models.Model):
             # lookup's p95 grew 1.4 times with 200,000 neighbouring reports).
             models.Index(fields=["subdistrict", "category", "merge_cell", "stage"],
                          name="case_merge_cell"),
-            # The office's queue, newest report first: one stage, or several at once.
-            models.Index(fields=["stage", "-last_report_at", "-id"], name="case_queue",
-                         condition=Q(merged_into__isnull=True)),
+            # The office's queue, the most urgent first, then newest report first
+            # (patrol.selectors.triage_queue): one stage, or several at once.
+            models.Index(fields=["stage", "priority", "-last_report_at", "-id"],
+                         name="case_queue", condition=Q(merged_into__isnull=True)),
             models.Index(fields=["-last_report_at", "-id"], name="case_recent",
                          condition=Q(merged_into__isnull=True)),
             # One subdistrict's queue (its office's): the subdistrict first, so that its pages
             # cost the same however many other subdistricts share the table.
-            models.Index(fields=["subdistrict", "stage", "-last_report_at", "-id"],
+            models.Index(fields=["subdistrict", "stage", "priority", "-last_report_at", "-id"],
                          name="case_queue_subdistrict", condition=Q(merged_into__isnull=True)),
             # One community's queue: the community (in one subdistrict) first, for the same
             # reason (bench/bench_district.py: without it the neighbours' cases doubled it).
-            models.Index(fields=["community_grid", "stage", "-last_report_at", "-id"],
+            models.Index(fields=["community_grid", "stage", "priority", "-last_report_at",
+                                 "-id"],
                          name="case_queue_community", condition=Q(merged_into__isnull=True)),
             # The console's search in the words of the reports: trigrams serve a search of 3
             # or more characters; 2 Chinese characters have no trigram and scan the scope's
