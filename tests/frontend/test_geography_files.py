@@ -287,3 +287,88 @@ def test_cases_export_to_csv(reference_data, tmp_path):
     call_command("geography_export", str(out), "--layer", "cases", "--format", "csv",
                  stdout=io.StringIO())
     assert out.exists()
+
+
+def test_geopackage_with_a_layer_per_level_is_imported(reference_data, tmp_path):
+    # Layers named subdistrict, community and unit, without a "layer" attribute.
+    source = _geojson(tmp_path, _demo())
+    gpkg = tmp_path / "levels.gpkg"
+    for level in ("subdistrict", "community", "unit"):
+        _ogr2ogr("-f", "GPKG", "-append", "-nln", level, "-sql",
+                 "SELECT code, name_zh, name_en, grid_id, community FROM donggaodi_geography "
+                 f"WHERE layer = '{level}'", str(gpkg), str(source))
+
+    summary = _import(gpkg)
+
+    assert "communities 9, unit_grids 215" in summary
+    assert _name() == RENAMED
+
+
+def test_zipped_shapefile_is_read(reference_data, tmp_path):
+    shp = tmp_path / "donggaodi.shp"
+    _ogr2ogr("-f", "ESRI Shapefile", "-lco", "ENCODING=UTF-8", str(shp),
+             str(_geojson(tmp_path, _demo())))
+    archive = shutil.make_archive(str(tmp_path / "donggaodi"), "zip", tmp_path,
+                                  base_dir=None)
+    assert "Shapefile, WGS 84; grids checked" in _import(Path(archive), "--dry-run")
+
+
+def test_other_datums_and_unknown_coordinate_systems_are_refused(reference_data, tmp_path):
+    source = _geojson(tmp_path, _demo())
+    beijing54 = tmp_path / "beijing54.gpkg"
+    # EPSG:2436: Beijing 1954 / 3-degree Gauss-Kruger CM 117E.
+    _ogr2ogr("-f", "GPKG", "-t_srs", "EPSG:2436", str(beijing54), str(source))
+    assert ("file: Layer donggaodi_geography is in Beijing 1954 / 3-degree Gauss-Kruger CM "
+            "117E: use WGS 84, CGCS2000") in _refused(beijing54)
+
+    shp = tmp_path / "noprj.shp"
+    _ogr2ogr("-f", "ESRI Shapefile", str(shp), str(source))
+    (tmp_path / "noprj.prj").unlink()
+    assert "file: The Shapefile has no .prj file" in _refused(shp)
+    assert _name() == "Sanjiaodi No. 1 Community"
+
+
+def test_geojson_declaring_gcj02_in_its_crs_member_is_shifted_back(reference_data, tmp_path):
+    data = _shifted_to_gcj02(_demo())
+    data["crs"] = {"type": "name", "properties": {"name": "GCJ-02"}}
+    assert "(shifted back from GCJ-02)" in _import(_geojson(tmp_path, data), "--dry-run")
+
+
+def test_unit_grid_with_reports_cannot_be_removed(reference_data, tmp_path):
+    from django.utils import timezone
+
+    from tests.frontend.helpers import report_add
+
+    unit = UnitGrid.objects.get(grid_id="110106006001001")
+    spot = unit.boundary.point_on_surface
+    report_add(point=(spot.x, spot.y), code="E0505", received_at=timezone.now())
+    data = _demo()
+    del data["features"][UNIT_FEATURE - 1]
+    gpkg = tmp_path / "without.gpkg"
+    _ogr2ogr("-f", "GPKG", str(gpkg), str(_geojson(tmp_path, data)))
+
+    errors = _refused(gpkg)
+
+    assert ("features: Unit grid 110106006001001 is missing from the file, but reports or cases "
+            "lie in it, so it cannot be removed.") in errors
+    assert "features.2.geometry: A gap of" in errors
+    assert UnitGrid.objects.filter(grid_id="110106006001001").exists()
+
+
+def test_progress_bar_and_problem_list_go_to_stderr(reference_data, tmp_path, capsys):
+    shp = tmp_path / "donggaodi.shp"
+    _ogr2ogr("-f", "ESRI Shapefile", str(shp), str(_geojson(tmp_path, _demo())))
+    with translation.override("en"):
+        call_command("geography_import", str(shp), "--dry-run", stdout=io.StringIO())
+    bars = capsys.readouterr().err
+    assert "reading: 100%" in bars and "225/225" in bars
+    assert "checking: 100%" in bars
+
+
+def test_grid_problems_in_chinese(reference_data, tmp_path):
+    data = _demo()
+    data["features"][UNIT_FEATURE - 1]["properties"]["grid_id"] = "110106006001"
+    err = io.StringIO()
+    with translation.override("zh-hans"), pytest.raises(CommandError):
+        call_command("geography_import", str(_geojson(tmp_path, data)), "-v", "0", stderr=err)
+    assert f"features.{UNIT_FEATURE}.grid_id: 单元网格编码为 15 位数字" in err.getvalue()
