@@ -21,7 +21,8 @@ from django.utils.translation import gettext_lazy as _
 from civicmap.coords import CoordSystem
 from civicmap.errors import FieldError, InvalidInput
 from civicmap.geofiles import GeoFile, Progress, geofile_read, geofile_write
-from civicmap.selectors import geography_feature_collection
+from civicmap.scopes import user_subdistrict_ids
+from civicmap.selectors import geography_feature_collection, subdistrict_get
 from civicmap.services import geography_import
 from issues.selectors_export import case_feature_collection
 from stations.io import rows_from_geofile, stations_feature_collection
@@ -32,6 +33,10 @@ IMPORT_LAYERS = ("grids", "stations")
 EXPORT_LAYERS = ("grids", "stations", "cases")
 
 MSG_LAYER_UNKNOWN = _("Choose the layer: grids or stations.")
+MSG_GRIDS_NOT_YOURS = _(
+    "The file's subdistrict %(code)s is not one you work for: only its own staff or the "
+    "district's may import its grids."
+)
 
 
 @dataclass(frozen=True)
@@ -55,6 +60,21 @@ def _field_order(error: FieldError) -> tuple[int, str]:
     return (int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else 0), error.field or ""
 
 
+def _grids_scope_check(geofile: GeoFile, actor) -> None:
+    """Staff of a subdistrict import their own subdistrict's grids only (a new subdistrict:
+    the district's staff). The command runs with no actor: the operator is the district."""
+    for feature in geofile.features:
+        if str(feature.properties.get("layer") or feature.layer).lower() not in (
+                "subdistrict", "subdistricts"):
+            continue
+        code = str(feature.properties.get("code") or "").strip()
+        subdistrict = subdistrict_get(code=code)
+        scope = user_subdistrict_ids(actor)
+        if scope is not None and (subdistrict is None or subdistrict.pk not in scope):
+            raise InvalidInput(FieldError(f"features.{feature.number}.code", "not_yours",
+                                          MSG_GRIDS_NOT_YOURS % {"code": code}))
+
+
 def geofile_import(
     *, path: Path | str, name: str | None = None, layer: str | None = None,
     dry_run: bool = False, coord_system: CoordSystem | None = None,
@@ -64,11 +84,14 @@ def geofile_import(
 
     Raises InvalidInput with every problem, each naming its feature (``features.<n>.…`` for
     grids, ``rows.<n>.…`` for stations, n from 1 in the file's order); nothing is written then,
-    nor on a dry run.
+    nor on a dry run. An ``actor`` (a page's user) imports only into the subdistricts they
+    work for.
     """
     geofile = geofile_read(path=path, name=name, coord_system=coord_system, progress=progress)
     layer = layer or _layer_guess(geofile)
     if layer == "grids":
+        if actor is not None:
+            _grids_scope_check(geofile, actor)
         counts = geography_import(geofile=geofile, dry_run=dry_run, progress=progress)
         return ImportSummary(layer, geofile.format, geofile.crs, counts.gcj02, counts.applied, {
             "subdistricts": counts.subdistricts, "communities": counts.communities,
