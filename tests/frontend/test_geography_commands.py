@@ -372,3 +372,25 @@ def test_grid_problems_in_chinese(reference_data, tmp_path):
     with translation.override("zh-hans"), pytest.raises(CommandError):
         call_command("geography_import", str(_geojson(tmp_path, data)), "-v", "0", stderr=err)
     assert f"features.{UNIT_FEATURE}.grid_id: 单元网格编码为 15 位数字" in err.getvalue()
+
+
+def test_stations_from_a_gcj02_geopackage_land_where_they_were(reference_data, tmp_path):
+    # Stations picked on Amap: the export shifted to GCJ-02 and declared so in the GeoPackage.
+    exported = tmp_path / "stations.geojson"
+    call_command("geography_export", str(exported), "--layer", "stations", "--format",
+                 "geojson", stdout=io.StringIO())
+    data = json.loads(exported.read_text(encoding="utf-8"))
+    for feature in data["features"]:
+        feature["geometry"]["coordinates"] = list(wgs84_to_gcj02(
+            *feature["geometry"]["coordinates"]))
+    gpkg = tmp_path / "stations_amap.gpkg"
+    _ogr2ogr("-f", "GPKG", "-a_srs", GCJ02_WKT, str(gpkg),
+             str(_geojson(tmp_path, data, "stations_amap.geojson")))
+    before = {name: point for name, point in Station.objects.values_list("name_zh", "location")}
+
+    summary = _import(gpkg)
+
+    assert "GCJ-02 (shifted back from GCJ-02); stations imported" in summary
+    for name, point in Station.objects.values_list("name_zh", "location"):
+        # Degrees; the export keeps 7 decimals (1 cm) and the inverse is solved to 1e-9.
+        assert abs(point.x - before[name].x) < 2e-7 and abs(point.y - before[name].y) < 2e-7
