@@ -33,6 +33,9 @@ IMPORT_LAYERS = ("grids", "stations")
 EXPORT_LAYERS = ("grids", "stations", "cases")
 
 MSG_LAYER_UNKNOWN = _("Choose the layer: grids or stations.")
+MSG_LAYER_NOT_YOURS = _(
+    "Your role may not import this layer: grids are the office's, stations the union's."
+)
 MSG_GRIDS_NOT_YOURS = _(
     "The file's subdistrict %(code)s is not one you work for: only its own staff or the "
     "district's may import its grids."
@@ -78,17 +81,19 @@ def _grids_scope_check(geofile: GeoFile, actor) -> None:
 def geofile_import(
     *, path: Path | str, name: str | None = None, layer: str | None = None,
     dry_run: bool = False, coord_system: CoordSystem | None = None,
-    progress: Progress | None = None, actor=None,
+    progress: Progress | None = None, actor=None, layers: frozenset[str] | None = None,
 ) -> ImportSummary:
     """Import the file at ``path`` into ``layer`` (None: stations for points, else grids).
 
     Raises InvalidInput with every problem, each naming its feature (``features.<n>.…`` for
     grids, ``rows.<n>.…`` for stations, n from 1 in the file's order); nothing is written then,
     nor on a dry run. An ``actor`` (a page's user) imports only into the subdistricts they
-    work for.
+    work for, and only the ``layers`` their role may (None: every layer).
     """
     geofile = geofile_read(path=path, name=name, coord_system=coord_system, progress=progress)
     layer = layer or _layer_guess(geofile)
+    if layers is not None and layer not in layers:
+        raise InvalidInput(FieldError("layer", "not_yours", MSG_LAYER_NOT_YOURS))
     if layer == "grids":
         if actor is not None:
             _grids_scope_check(geofile, actor)

@@ -1,7 +1,8 @@
-"""/office/geography/: the geography files page (issue 18). Office staff upload grids or
-stations (GeoJSON, a zipped Shapefile, GeoPackage, KML); the page shows the dry run (every
-problem by feature, or what would change) and, when there is none, an Apply button; and
-downloads the layers of the subdistricts they work for in each format.
+"""/office/geography/: the geography files page (issue 18). Office staff upload grids, union
+staff stations (as in the stations API), as GeoJSON, a zipped Shapefile, GeoPackage or KML; the
+page shows the dry run (every problem by feature, or what would change) and, when there is
+none, an Apply button; and downloads the layers of the subdistrict they work for in each
+format (cases for the office only).
 
 The upload waits between the dry run and the apply in the default storage (shared by every
 web process, as photos are), named by a random key that only a signed value on the page
@@ -46,17 +47,28 @@ MSG_PAGE_EXTENSION = _(
 MSG_UPLOAD_GONE = _("The checked file has expired or was already applied: upload it again.")
 
 
+LAYER_LABELS = {"grids": _("Grids"), "stations": _("Stations"), "cases": _("Cases")}
+COUNT_LABELS = {
+    "subdistricts": _("Subdistricts"), "communities": _("Community grids"),
+    "unit_grids": _("Unit grids"), "unit_grids_removed": _("Unit grids removed"),
+    "stations_created": _("Stations added"), "stations_updated": _("Stations updated"),
+}
+FORMAT_LABELS = {"geojson": "GeoJSON", "gpkg": "GeoPackage", "shp": "Shapefile (.zip)",
+                 "csv": "CSV"}
+
+
 class GeographyUploadForm(forms.Form):
     file = forms.FileField(label=_("File"), help_text=MSG_PAGE_EXTENSION)
-    layer = forms.ChoiceField(
-        label=_("Layer"), required=False,
-        choices=[("", _("By its geometry: points are stations")), ("grids", _("Grids")),
-                 ("stations", _("Stations"))],
-    )
+    layer = forms.ChoiceField(label=_("Layer"), required=False)
     gcj02 = forms.BooleanField(
         label=_("The coordinates are GCJ-02 (from a Chinese web map such as Amap)"),
         required=False,
     )
+
+    def __init__(self, *args, layers: frozenset[str], **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["layer"].choices = [("", _("By its geometry: points are stations"))] + [
+            (layer, LAYER_LABELS[layer]) for layer in ("grids", "stations") if layer in layers]
 
     def clean_file(self):
         upload = self.cleaned_data["file"]
@@ -68,18 +80,21 @@ class GeographyUploadForm(forms.Form):
         return upload
 
 
-LAYER_LABELS = {"grids": _("Grids"), "stations": _("Stations"), "cases": _("Cases")}
-COUNT_LABELS = {
-    "subdistricts": _("Subdistricts"), "communities": _("Community grids"),
-    "unit_grids": _("Unit grids"), "unit_grids_removed": _("Unit grids removed"),
-    "stations_created": _("Stations added"), "stations_updated": _("Stations updated"),
-}
-FORMAT_LABELS = {"geojson": "GeoJSON", "gpkg": "GeoPackage", "shp": "Shapefile (.zip)",
-                 "csv": "CSV"}
+def _import_layers(user) -> frozenset[str]:
+    """Grids are the office's to import, stations the union's (as in the stations API)."""
+    return frozenset(
+        ({"grids"} if user_has_role(user, Role.OFFICE_STAFF) else set())
+        | ({"stations"} if user_has_role(user, Role.UNION_STAFF) else set()))
 
 
-def _office_staff(user) -> bool:
-    return user_has_role(user, Role.OFFICE_STAFF)
+def _export_layers(user) -> tuple[str, ...]:
+    """Grids and stations for both; cases for the office (who sees them)."""
+    office = user_has_role(user, Role.OFFICE_STAFF)
+    return tuple(layer for layer in EXPORT_LAYERS if layer != "cases" or office)
+
+
+def _geography_staff(user) -> bool:
+    return bool(_import_layers(user))
 
 
 def _run(*, key: str, name: str, layer: str, gcj02: bool, dry_run: bool, user):
@@ -90,21 +105,23 @@ def _run(*, key: str, name: str, layer: str, gcj02: bool, dry_run: bool, user):
         with default_storage.open(key, "rb") as stored, open(local, "wb") as handle:
             shutil.copyfileobj(stored, handle)
         return geofile_import(path=local, name=name, layer=layer or None, dry_run=dry_run,
-                              coord_system=CoordSystem.GCJ02 if gcj02 else None, actor=user)
+                              coord_system=CoordSystem.GCJ02 if gcj02 else None, actor=user,
+                              layers=_import_layers(user))
 
 
 @require_http_methods(["GET", "POST"])
-@user_passes_test(_office_staff)  # anyone else goes to the login page
+@user_passes_test(_geography_staff)  # anyone else goes to the login page
 @csp_protected
 def office_geography(request: HttpRequest) -> HttpResponse:
     """Upload and check (a dry run), then apply; refused files answer 400 with every problem."""
     context: dict = {
         "office": True, "applied": request.GET.get("applied") == "1",
-        "downloads": [(LAYER_LABELS[layer], layer) for layer in EXPORT_LAYERS],
+        "downloads": [(LAYER_LABELS[layer], layer) for layer in _export_layers(request.user)],
         "formats": list(FORMAT_LABELS.items()),
     }
     status = 200
-    form = GeographyUploadForm()
+    layers = _import_layers(request.user)
+    form = GeographyUploadForm(layers=layers)
     if request.method == "POST" and "upload" in request.POST:
         try:
             pending = signing.loads(request.POST["upload"], salt=SIGNING_SALT,
@@ -128,7 +145,7 @@ def office_geography(request: HttpRequest) -> HttpResponse:
                 response.status_code = 303  # See Other: a reload does not post again
                 return response
     elif request.method == "POST":
-        form = GeographyUploadForm(request.POST, request.FILES)
+        form = GeographyUploadForm(request.POST, request.FILES, layers=layers)
         if not form.is_valid():
             status = 400
         else:
@@ -157,11 +174,11 @@ def office_geography(request: HttpRequest) -> HttpResponse:
 
 
 @require_GET
-@user_passes_test(_office_staff)
+@user_passes_test(_geography_staff)
 def office_geography_export(request: HttpRequest, layer: str, file_format: str) -> FileResponse:
     """The layer of the subdistrict the account works for (the whole district: all of them) as
     a download; a Shapefile as a .zip of its files."""
-    if layer not in EXPORT_LAYERS or file_format not in EXPORT_FORMATS:
+    if layer not in _export_layers(request.user) or file_format not in EXPORT_FORMATS:
         raise Http404
     scope = user_subdistrict_ids(request.user)
     code = None

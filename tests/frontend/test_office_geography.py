@@ -133,3 +133,33 @@ def test_only_office_staff_reach_the_page(reference_data, client):
     _login(client, "rider1")
     assert client.get("/office/geography/").status_code == 302
     assert client.get("/office/geography/grids.csv").status_code == 302
+
+
+def test_union_staff_import_stations_and_office_staff_may_not(reference_data, client,
+                                                              tmp_path):
+    from django.core.management import call_command
+
+    from stations.models import Station
+
+    shp = tmp_path / "stations.shp"
+    call_command("geography_export", str(shp), "--layer", "stations", "--format", "shp",
+                 "--subdistrict", "110106005", stdout=io.StringIO())
+    archive = tmp_path / "stations.zip"
+    with zipfile.ZipFile(archive, "w") as bundle:
+        for ext in ("shp", "shx", "dbf", "prj", "cpg"):
+            bundle.write(tmp_path / f"stations.{ext}", f"stations.{ext}")
+    count = Station.objects.filter(subdistrict__code="110106005").count()
+
+    _login(client, "office1")
+    refused = _post_file(client, archive)
+    assert refused.status_code == 400
+    assert "Your role may not import this layer" in refused.content.decode()
+
+    client.logout()
+    _login(client, "union1")
+    checked = _post_file(client, archive)
+    assert checked.status_code == 200, checked.content.decode()
+    assert f"<td>{count}</td>" in checked.content.decode()  # stations updated
+    assert client.post("/office/geography/", {"upload": checked.context["upload"]}
+                       ).status_code == 303
+    assert client.get("/office/geography/cases.csv").status_code == 404
