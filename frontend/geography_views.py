@@ -14,6 +14,7 @@ from __future__ import annotations
 import shutil
 import tempfile
 import uuid
+from datetime import datetime
 from pathlib import Path
 
 from django import forms
@@ -23,6 +24,7 @@ from django.core.files.storage import default_storage
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET, require_http_methods
 
@@ -97,6 +99,23 @@ def _geography_staff(user) -> bool:
     return bool(_import_layers(user))
 
 
+def _uploads_expire(now: datetime) -> None:
+    """Delete the checked uploads nobody applied within the hour (run at each new upload, so
+    that the folder holds at most an hour's uploads without a periodic task)."""
+    try:
+        names = default_storage.listdir(UPLOAD_PREFIX.rstrip("/"))[1]
+    except (FileNotFoundError, NotImplementedError):
+        return
+    for name in names:
+        key = f"{UPLOAD_PREFIX}{name}"
+        try:
+            stale = (now - default_storage.get_modified_time(key)).total_seconds()
+        except (FileNotFoundError, NotImplementedError):
+            continue
+        if stale > UPLOAD_MAX_AGE_S:
+            default_storage.delete(key)
+
+
 def _run(*, key: str, name: str, layer: str, gcj02: bool, dry_run: bool, user):
     """Import the stored upload ``key`` (shown as ``name``) through the one import path."""
     extension = Path(key).suffix
@@ -150,6 +169,7 @@ def office_geography(request: HttpRequest) -> HttpResponse:
             status = 400
         else:
             upload = form.cleaned_data["file"]
+            _uploads_expire(timezone.now())
             name = Path(upload.name).name[:100]
             key = default_storage.save(
                 f"{UPLOAD_PREFIX}{uuid.uuid4().hex}{Path(name).suffix.lower()}", upload)

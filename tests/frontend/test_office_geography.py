@@ -5,16 +5,22 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import subprocess
 import zipfile
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
+from django.core.management import call_command
+from django.utils import timezone
 
 from civicmap.models import CommunityGrid
 from fixtures.seed import FIXTURES_DIR
+from stations.models import Station
 
 pytestmark = pytest.mark.django_db
 
@@ -137,10 +143,6 @@ def test_only_office_staff_reach_the_page(reference_data, client):
 
 def test_union_staff_import_stations_and_office_staff_may_not(reference_data, client,
                                                               tmp_path):
-    from django.core.management import call_command
-
-    from stations.models import Station
-
     shp = tmp_path / "stations.shp"
     call_command("geography_export", str(shp), "--layer", "stations", "--format", "shp",
                  "--subdistrict", "110106005", stdout=io.StringIO())
@@ -163,3 +165,15 @@ def test_union_staff_import_stations_and_office_staff_may_not(reference_data, cl
     assert client.post("/office/geography/", {"upload": checked.context["upload"]}
                        ).status_code == 303
     assert client.get("/office/geography/cases.csv").status_code == 404
+
+
+def test_unapplied_uploads_older_than_an_hour_are_deleted(reference_data, client, tmp_path):
+    stale = default_storage.save("geography-uploads/stale.gpkg", ContentFile(b"x"))
+    old = (timezone.now() - timedelta(hours=2)).timestamp()
+    os.utime(default_storage.path(stale), (old, old))  # the test storage is the file system
+    _login(client, "office_dgd1")
+
+    assert _post_file(client, _gpkg(tmp_path)).status_code == 200
+
+    assert not default_storage.exists(stale)
+    assert len(_uploads()) == 1  # the new one, waiting for Apply
