@@ -44,6 +44,13 @@ def _gpkg(tmp_path: Path, *, bowtie: bool = False) -> Path:
     return out
 
 
+@pytest.fixture(autouse=True)
+def no_uploads_waiting():
+    """The test media folder outlives a run: start each test with no upload waiting."""
+    for name in _uploads():
+        default_storage.delete(f"geography-uploads/{name}")
+
+
 def _login(client, username: str):
     client.force_login(get_user_model().objects.get(username=username))
     return client
