@@ -1,4 +1,4 @@
-"""Writes for the shared geography: importing a subdistrict with its community and unit grids.
+"""Writes for the shared geography: importing subdistricts with their community and unit grids.
 
 One path for every source (the demo's GeoJSON dicts, and GeoJSON, Shapefile, GeoPackage and KML
 files read by ``civicmap.geofiles``): features in WGS 84 → every attribute checked in Python →
@@ -34,10 +34,11 @@ MSG_BAD_GEOGRAPHY = _("The geography file must hold one subdistrict, its communi
 MSG_NOT_POLYGON = _("Every boundary must be a single polygon.")
 MSG_NO_GEOMETRY = _("The feature has no geometry.")
 MSG_BAD_LAYER = _("Unknown layer %(layer)s: use subdistrict, community or unit.")
-MSG_ONE_SUBDISTRICT = _("The file must hold exactly one subdistrict; it holds %(count)d.")
+MSG_NO_SUBDISTRICT = _("The file holds no subdistrict.")
 MSG_BAD_SUBDISTRICT_CODE = _("A subdistrict code is 9 digits (district 6, street 3): %(code)s.")
 MSG_BAD_COMMUNITY_CODE = _(
-    "A community code is 12 digits beginning with its subdistrict's code %(parent)s: %(code)s."
+    "A community code is 12 digits beginning with the code of a subdistrict in the file: "
+    "%(code)s."
 )
 MSG_BAD_GRID_ID = _(
     "A unit grid ID is 15 digits beginning with its community's code (DB11/T 2157-2023): "
@@ -163,15 +164,13 @@ def _grids_parse(geofile: GeoFile) -> tuple[list[_Grid], list[FieldError]]:
 
 def _codes_check(grids: list[_Grid]) -> tuple[list[_Grid], list[FieldError]]:
     """IDs: their format, their parents, duplicates. Returns the grids with each community's
-    parent set to the file's subdistrict, and the problems."""
+    parent set to its subdistrict (the first 9 digits of its code), and the problems."""
     problems: list[FieldError] = []
-    subdistricts = [grid for grid in grids if grid.layer == "subdistrict"]
-    if len(subdistricts) != 1:
-        problems.append(FieldError("features", "one_subdistrict", MSG_ONE_SUBDISTRICT % {
-            "count": len(subdistricts)}))
+    subdistricts = {grid.code for grid in grids if grid.layer == "subdistrict"}
+    if not subdistricts:
+        problems.append(FieldError("features", "no_subdistrict", MSG_NO_SUBDISTRICT))
     if not any(g.layer == "community" for g in grids) or not any(g.layer == "unit" for g in grids):
         problems.append(FieldError("features", "bad_geography", MSG_BAD_GEOGRAPHY))
-    parent_code = subdistricts[0].code if subdistricts else ""
     communities = {g.code for g in grids if g.layer == "community"}
     seen: dict[tuple[str, str], int] = {}
     checked: list[_Grid] = []
@@ -182,10 +181,10 @@ def _codes_check(grids: list[_Grid]) -> tuple[list[_Grid], list[FieldError]]:
             problems.append(FieldError(field, "bad_code", MSG_BAD_SUBDISTRICT_CODE % {
                 "code": grid.code}))
         elif grid.layer == "community":
-            if not (COMMUNITY_CODE.match(grid.code) and grid.code.startswith(parent_code)):
+            if not (COMMUNITY_CODE.match(grid.code) and grid.code[:9] in subdistricts):
                 problems.append(FieldError(field, "bad_code", MSG_BAD_COMMUNITY_CODE % {
-                    "code": grid.code, "parent": parent_code}))
-            grid = replace(grid, parent=parent_code)
+                    "code": grid.code}))
+            grid = replace(grid, parent=grid.code[:9])
         elif grid.layer == "unit":
             if not (GRID_ID.match(grid.code) and grid.code[:12] == grid.parent):
                 problems.append(FieldError(field, "bad_code", MSG_BAD_GRID_ID % {
@@ -203,8 +202,8 @@ def _codes_check(grids: list[_Grid]) -> tuple[list[_Grid], list[FieldError]]:
 
 
 def _gcj02_detected(grids: list[_Grid]) -> bool:
-    """True when the file's subdistrict matches the one loaded under its code only once shifted
-    back from GCJ-02 (a file exported from a Chinese web map without saying so)."""
+    """True when the file's (first) subdistrict matches the one loaded under its code only once
+    shifted back from GCJ-02 (a file exported from a Chinese web map without saying so)."""
     subdistrict = next((g for g in grids if g.layer == "subdistrict" and g.polygon), None)
     if subdistrict is None or not subdistrict.polygon.valid:
         return False
@@ -276,7 +275,7 @@ def geography_import(
     *, feature_collection: dict | None = None, geofile: GeoFile | None = None,
     dry_run: bool = False, progress: Progress | None = None,
 ) -> GeographyCounts:
-    """Create or update a subdistrict, its community grids and unit grids.
+    """Create or update subdistricts (one or more), their community grids and unit grids.
 
     From a GeoJSON ``feature_collection`` (WGS 84) or a ``geofile`` read by
     ``civicmap.geofiles.geofile_read``. Features carry ``layer`` (subdistrict, community, unit;
@@ -285,7 +284,7 @@ def geography_import(
     is written; ``dry_run`` checks everything and writes nothing either way. Rows are matched
     by code, so importing the same file twice changes nothing; units that vanished are deleted.
     A file whose subdistrict matches the loaded one only once shifted back from GCJ-02 is
-    shifted back (``gcj02`` in the counts).
+    shifted back (``gcj02`` in the counts). An export of the whole district imports back.
     """
     if geofile is None:
         geofile = geojson_features(feature_collection or {})
@@ -310,7 +309,8 @@ def geography_import(
         if problems:
             raise InvalidInput(*sorted(problems, key=_problem_order))
         counts = GeographyCounts(
-            subdistricts=1, communities=sum(g.layer == "community" for g in grids),
+            subdistricts=sum(g.layer == "subdistrict" for g in grids),
+            communities=sum(g.layer == "community" for g in grids),
             unit_grids=sum(g.layer == "unit" for g in grids), unit_grids_removed=removed,
             gcj02=geofile.gcj02, applied=not dry_run,
         )
@@ -326,19 +326,21 @@ def _problem_order(problem: FieldError) -> tuple[int, str]:
 
 
 def _grids_apply(grids: list[_Grid], progress: Progress | None) -> None:
-    subdistrict_grid = next(g for g in grids if g.layer == "subdistrict")
-    subdistrict, _created = Subdistrict.objects.update_or_create(
-        code=subdistrict_grid.code,
-        defaults={"name_zh": subdistrict_grid.name_zh, "name_en": subdistrict_grid.name_en,
-                  "boundary": subdistrict_grid.polygon},
-    )
+    subdistricts = {}
+    for grid in grids:
+        if grid.layer == "subdistrict":
+            subdistricts[grid.code], _created = Subdistrict.objects.update_or_create(
+                code=grid.code,
+                defaults={"name_zh": grid.name_zh, "name_en": grid.name_en,
+                          "boundary": grid.polygon},
+            )
     communities = {}
     for grid in grids:
         if grid.layer == "community":
             communities[grid.code], _created = CommunityGrid.objects.update_or_create(
                 code=grid.code,
                 defaults={"name_zh": grid.name_zh, "name_en": grid.name_en,
-                          "subdistrict": subdistrict, "boundary": grid.polygon},
+                          "subdistrict": subdistricts[grid.parent], "boundary": grid.polygon},
             )
     _unit_grids_replace([g for g in grids if g.layer == "unit"], communities)
     if progress is not None:

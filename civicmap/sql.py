@@ -129,15 +129,15 @@ GEOGRAPHY_STAGE_DROP = "DROP TABLE geography_import_stage"
 GEOGRAPHY_STAGE_INVALID = """
     SELECT number, ST_IsValidReason(geom) FROM geography_import_stage WHERE NOT valid
     ORDER BY number"""
-# Grids of one level that overlap: reported on the later feature, naming the earlier.
+# Grids of one level that overlap (subdistricts of a district file too): reported on the later
+# feature, naming the earlier.
 GEOGRAPHY_STAGE_OVERLAPS = f"""
     SELECT number, other_number, other, ST_Area(g) FROM (
         SELECT b.number, a.number AS other_number, a.code AS other,
                {_METRIC.format("ST_Intersection(a.geom, b.geom)")} AS g
         FROM geography_import_stage a JOIN geography_import_stage b
           ON a.valid AND b.valid AND a.layer = b.layer AND a.number < b.number
-             AND ST_Intersects(a.geom, b.geom) AND NOT ST_Touches(a.geom, b.geom)
-        WHERE a.layer <> 'subdistrict') o
+             AND ST_Intersects(a.geom, b.geom) AND NOT ST_Touches(a.geom, b.geom)) o
     WHERE {_REAL} ORDER BY number, other_number"""
 # A community's parts outside the subdistrict, a unit's outside its community.
 GEOGRAPHY_STAGE_OUTSIDE = f"""
@@ -163,13 +163,15 @@ GEOGRAPHY_STAGE_GAPS = f"""
           AND NOT EXISTS (SELECT 1 FROM geography_import_stage c
                           WHERE c.parent = p.code AND NOT c.valid)) g
     WHERE {_REAL} ORDER BY number, ST_Area(g) DESC"""
-# The file's subdistrict against the other subdistricts already loaded.
+# The file's subdistricts against the subdistricts already loaded that the file leaves alone.
 GEOGRAPHY_STAGE_NEIGHBOURS = f"""
     SELECT number, other, ST_Area(g) FROM (
         SELECT s.number, o.code AS other,
                {_METRIC.format("ST_Intersection(s.geom, o.boundary)")} AS g
         FROM geography_import_stage s JOIN {_SUBDISTRICTS} o
-          ON o.code <> s.code AND ST_Intersects(s.geom, o.boundary)
+          ON ST_Intersects(s.geom, o.boundary)
+             AND o.code NOT IN (SELECT code FROM geography_import_stage
+                                WHERE layer = 'subdistrict')
         WHERE s.layer = 'subdistrict' AND s.valid) n
     WHERE {_REAL} ORDER BY other"""
 # How far (m² of symmetric difference) the file's subdistrict, as it stands and shifted back

@@ -394,3 +394,15 @@ def test_stations_from_a_gcj02_geopackage_land_where_they_were(reference_data, t
     for name, point in Station.objects.values_list("name_zh", "location"):
         # Degrees; the export keeps 7 decimals (1 cm) and the inverse is solved to 1e-9.
         assert abs(point.x - before[name].x) < 2e-7 and abs(point.y - before[name].y) < 2e-7
+
+
+def test_the_whole_districts_grids_export_and_import_back(reference_data, tmp_path):
+    gpkg = tmp_path / "district.gpkg"
+    call_command("geography_export", str(gpkg), "--layer", "grids", "--format", "gpkg",
+                 stdout=io.StringIO())
+
+    summary = _import(gpkg)
+
+    # Nanyuan 14 + 1,311, Heyi 9 + 715, Donggaodi 9 + 215 (fixtures/README.md).
+    assert ("subdistricts 3, communities 32, unit_grids 2241, unit_grids_removed 0."
+            in summary)
