@@ -98,3 +98,86 @@ REPLICA_STATE = """
            COALESCE(pg_last_wal_replay_lsn() >= %s::pg_lsn, false)"""
 # The primary's WAL position now: past every transaction this session committed.
 PRIMARY_WAL_POSITION = "SELECT pg_current_wal_lsn()::text"
+
+# --- The geography import's checks (civicmap.services.geography_import) ----------------------
+# The file's grids are staged in a temporary table of this transaction and checked there, so a
+# dry run and a refused file write nothing. Areas are m² in EPSG:4548.
+_SUBDISTRICTS = Subdistrict._meta.db_table
+_AREA = f"ST_Area(ST_Transform({{}}, {METRIC_SRID}))"
+_METRIC = f"ST_Transform({{}}, {METRIC_SRID})"
+# A gap, overlap or part outside counts when it is larger than %(tolerance)s m² and wider than
+# %(sliver)s metres somewhere (a negative buffer leaves something): a file rounded to 7
+# decimals (1 cm) leaves slivers a centimetre wide along a 10 km border, metres² in all.
+_REAL = "ST_Area(g) > %(tolerance)s AND NOT ST_IsEmpty(ST_Buffer(g, -%(sliver)s))"
+
+# Imports run one at a time: each checks its subdistrict against the others as stored.
+GEOGRAPHY_IMPORT_LOCK = "SELECT pg_advisory_xact_lock(hashtext('civicmap.geography_import'))"
+GEOGRAPHY_STAGE_CREATE = f"""
+    DROP TABLE IF EXISTS geography_import_stage;
+    CREATE TEMP TABLE geography_import_stage (
+        number integer PRIMARY KEY, layer text NOT NULL, code text NOT NULL, parent text,
+        geom geometry(Polygon, {WGS84}) NOT NULL, valid boolean) ON COMMIT DROP"""
+GEOGRAPHY_STAGE_INSERT = """
+    INSERT INTO geography_import_stage (number, layer, code, parent, geom)
+    VALUES (%s, %s, %s, %s, ST_GeomFromEWKB(%s))"""
+GEOGRAPHY_STAGE_INDEX = """
+    UPDATE geography_import_stage SET valid = ST_IsValid(geom);
+    CREATE INDEX ON geography_import_stage USING gist (geom);
+    ANALYZE geography_import_stage"""
+GEOGRAPHY_STAGE_DROP = "DROP TABLE geography_import_stage"
+# Each invalid polygon and GEOS's reason (e.g. "Self-intersection[116.39 39.8]").
+GEOGRAPHY_STAGE_INVALID = """
+    SELECT number, ST_IsValidReason(geom) FROM geography_import_stage WHERE NOT valid
+    ORDER BY number"""
+# Grids of one level that overlap (subdistricts of a district file too): reported on the later
+# feature, naming the earlier.
+GEOGRAPHY_STAGE_OVERLAPS = f"""
+    SELECT number, other_number, other, ST_Area(g) FROM (
+        SELECT b.number, a.number AS other_number, a.code AS other,
+               {_METRIC.format("ST_Intersection(a.geom, b.geom)")} AS g
+        FROM geography_import_stage a JOIN geography_import_stage b
+          ON a.valid AND b.valid AND a.layer = b.layer AND a.number < b.number
+             AND ST_Intersects(a.geom, b.geom) AND NOT ST_Touches(a.geom, b.geom)) o
+    WHERE {_REAL} ORDER BY number, other_number"""
+# A community's parts outside the subdistrict, a unit's outside its community.
+GEOGRAPHY_STAGE_OUTSIDE = f"""
+    SELECT number, parent, ST_Area(g) FROM (
+        SELECT c.number, p.code AS parent, {_METRIC.format("ST_Difference(c.geom, p.geom)")} AS g
+        FROM geography_import_stage c JOIN geography_import_stage p
+          ON p.code = c.parent
+             AND p.layer = CASE c.layer WHEN 'community' THEN 'subdistrict' ELSE 'community' END
+        WHERE c.valid AND p.valid) o
+    WHERE {_REAL} ORDER BY number"""
+# Each part of a subdistrict (community) that no community (unit) covers, with a point in it;
+# skipped for a parent with an invalid child (that child is the problem reported).
+GEOGRAPHY_STAGE_GAPS = f"""
+    SELECT number, layer, ST_Area(g), ST_X(spot), ST_Y(spot) FROM (
+        SELECT p.number, p.layer, {_METRIC.format("d.geom")} AS g,
+               ST_PointOnSurface(d.geom) AS spot
+        FROM geography_import_stage p
+        CROSS JOIN LATERAL (SELECT ST_Union(geom) AS geom FROM geography_import_stage c
+                            WHERE c.parent = p.code AND c.valid) u
+        CROSS JOIN LATERAL ST_Dump(ST_Difference(
+            p.geom, coalesce(u.geom, 'SRID={WGS84};POLYGON EMPTY'::geometry))) d
+        WHERE p.layer IN ('subdistrict', 'community') AND p.valid
+          AND NOT EXISTS (SELECT 1 FROM geography_import_stage c
+                          WHERE c.parent = p.code AND NOT c.valid)) g
+    WHERE {_REAL} ORDER BY number, ST_Area(g) DESC"""
+# The file's subdistricts against the subdistricts already loaded that the file leaves alone.
+GEOGRAPHY_STAGE_NEIGHBOURS = f"""
+    SELECT number, other, ST_Area(g) FROM (
+        SELECT s.number, o.code AS other,
+               {_METRIC.format("ST_Intersection(s.geom, o.boundary)")} AS g
+        FROM geography_import_stage s JOIN {_SUBDISTRICTS} o
+          ON ST_Intersects(s.geom, o.boundary)
+             AND o.code NOT IN (SELECT code FROM geography_import_stage
+                                WHERE layer = 'subdistrict')
+        WHERE s.layer = 'subdistrict' AND s.valid) n
+    WHERE {_REAL} ORDER BY other"""
+# How far (m² of symmetric difference) the file's subdistrict, as it stands and shifted back
+# from GCJ-02, lies from the stored one of the same code, and the stored one's area (m²).
+GEOGRAPHY_GCJ02_FIT = f"""
+    SELECT {_AREA.format("ST_SymDifference(ST_GeomFromEWKB(%(as_is)s), boundary)")},
+           {_AREA.format("ST_SymDifference(ST_GeomFromEWKB(%(shifted)s), boundary)")},
+           {_AREA.format("boundary")}
+    FROM {_SUBDISTRICTS} WHERE code = %(code)s"""

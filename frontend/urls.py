@@ -46,3 +46,11 @@ urlpatterns += [
     path("phone/token/", phone_views.PhoneTokenView.as_view(), name="phone-token"),
     path("phone/me/", phone_views.PhoneMeView.as_view(), name="phone-me"),
 ]
+
+from frontend import geography_views  # noqa: E402  (geography files, issue 18)
+
+urlpatterns += [
+    path("office/geography/", geography_views.office_geography, name="office-geography"),
+    path("office/geography/<slug:layer>.<slug:file_format>",
+         geography_views.office_geography_export, name="office-geography-export"),
+]

@@ -14,6 +14,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from collections.abc import Iterable
 
 from django.utils.translation import gettext_lazy as _
@@ -180,3 +181,106 @@ def stations_to_csv(stations: Iterable[Station]) -> str:
             "is_active": "true" if station.is_active else "false",
         })
     return out.getvalue()
+
+
+# --- GDAL files (civicmap.geofiles): GeoJSON, Shapefile, GeoPackage, KML --------------------
+# One flat attribute layout for every format, with names a Shapefile keeps (10 characters):
+# services as codes separated by ";", opening hours as "day HH:MM-HH:MM" intervals separated
+# by ";" (day 0 = Monday), which fits a DBF text column of 254 characters where the JSON list
+# would not. The long names of the GeoJSON above are read too.
+GEOFILE_FIELDS = ["name_zh", "name_en", "venue_type", "address_zh", "radius_m", "services",
+                  "hours", "is_active"]
+_INTERVAL = re.compile(r"^\s*([0-6])\s+([0-9]{2}:[0-9]{2})\s*-\s*([0-9]{2}:[0-9]{2})\s*$")
+
+MSG_BAD_HOURS_INTERVALS = _(
+    'Opening hours must be intervals such as "0 08:00-20:00;1 08:00-20:00" (0 is Monday).'
+)
+MSG_NOT_A_POINT = _("Each station needs a point geometry.")
+
+
+def hours_to_text(hours: list[dict]) -> str:
+    """``[{"day": 0, "open": "08:00", "close": "20:00"}]`` as ``"0 08:00-20:00"``."""
+    return ";".join(f"{item['day']} {item['open']}-{item['close']}" for item in hours)
+
+
+def hours_from_text(text: str) -> list[dict]:
+    """The inverse of ``hours_to_text``; a JSON list is read as it is. Raises ValueError."""
+    text = text.strip()
+    if not text:
+        return []
+    if text.startswith("["):
+        return json.loads(text)
+    hours = []
+    for part in text.split(";"):
+        match = _INTERVAL.match(part)
+        if match is None:
+            raise ValueError(part)
+        hours.append({"day": int(match[1]), "open": match[2], "close": match[3]})
+    return hours
+
+
+def _first(properties: dict, *names: str) -> object:
+    for name in names:
+        if properties.get(name) not in (None, ""):
+            return properties[name]
+    return None
+
+
+def rows_from_geofile(*, features: Iterable) -> tuple[list[dict], list[FieldError]]:
+    """Rows for ``stations_import`` from the features of ``civicmap.geofiles.geofile_read``,
+    one a feature in its order, so that ``rows.<n>`` is feature n, and the problems of
+    attributes that are not even of the right shape (``rows.<n>.<field>``): the caller adds
+    those of ``stations_import`` and refuses the file with all of them."""
+    rows, errors = [], []
+    for number, feature in enumerate(features, start=1):
+        properties = feature.properties
+        point = feature.geometry if getattr(feature.geometry, "geom_type", "") == "Point" else None
+        if point is None:
+            errors.append(FieldError(f"rows.{number}.location", "invalid", MSG_NOT_A_POINT))
+        hours = _first(properties, "hours", "opening_hours")
+        if isinstance(hours, str):
+            try:
+                hours = hours_from_text(hours)
+            except ValueError:
+                errors.append(FieldError(f"rows.{number}.opening_hours", "invalid",
+                                         MSG_BAD_HOURS_INTERVALS))
+                hours = []
+        services = _first(properties, "services")
+        if isinstance(services, str):
+            services = [code.strip() for code in services.split(";") if code.strip()]
+        active = _first(properties, "is_active")
+        if isinstance(active, str):
+            active = _boolean(active)
+            if isinstance(active, str):
+                errors.append(FieldError(f"rows.{number}.is_active", "invalid", MSG_BAD_BOOLEAN))
+                active = None
+        elif isinstance(active, int) and not isinstance(active, bool):
+            active = bool(active)  # a DBF or GeoPackage boolean read as 0 / 1
+        rows.append({
+            "name_zh": properties.get("name_zh"), "name_en": properties.get("name_en"),
+            "venue_type": properties.get("venue_type"),
+            "address_zh": properties.get("address_zh") or "",
+            "lon": point.x if point else None, "lat": point.y if point else None,
+            "coverage_radius_m": _first(properties, "radius_m", "coverage_radius_m"),
+            "services": services if services is not None else [],
+            "opening_hours": hours if hours is not None else [], "is_active": active,
+        })
+    return rows, errors
+
+
+def stations_feature_collection(stations: Iterable[Station]) -> dict:
+    """Stations as a WGS 84 FeatureCollection in the flat layout of ``GEOFILE_FIELDS``, for
+    ``civicmap.geofiles.geofile_write`` (and read back by ``rows_from_geofile``)."""
+    return {"type": "FeatureCollection", "features": [
+        {"type": "Feature",
+         "geometry": {"type": "Point", "coordinates": [round(station.location.x, 7),
+                                                       round(station.location.y, 7)]},
+         "properties": {
+             "name_zh": station.name_zh, "name_en": station.name_en,
+             "venue_type": station.venue_type, "address_zh": station.address_zh,
+             "radius_m": station.coverage_radius_m, "services": ";".join(station.services),
+             "hours": hours_to_text(station.opening_hours),
+             "is_active": "true" if station.is_active else "false",
+         }}
+        for station in stations
+    ]}

@@ -227,11 +227,13 @@ class ImportResult:
     stations: list[Station]
 
 
-def stations_import(*, rows: list[dict], actor=None) -> ImportResult:
+def stations_import(*, rows: list[dict], actor=None, dry_run: bool = False) -> ImportResult:
     """Save every row with ``station_save`` (as ``actor``), all or nothing.
 
     Every row is checked (each in a savepoint, so one bad row does not hide the next); if any
     fails, nothing is kept and the errors name their rows as ``rows.<n>.<field>`` (n from 1).
+    ``dry_run`` checks every row the same way (the database's own trigger included) and rolls
+    everything back.
     """
     errors: list[FieldError] = []
     saved: list[Station] = []
@@ -257,6 +259,8 @@ def stations_import(*, rows: list[dict], actor=None) -> ImportResult:
             created_count += created
         if errors:
             raise InvalidInput(*errors)  # leaves the atomic block: every row is rolled back
+        if dry_run:
+            transaction.set_rollback(True)
     return ImportResult(created=created_count, updated=len(saved) - created_count, stations=saved)
 
 

@@ -508,6 +508,22 @@ MATRIX: dict[tuple[str, str], Row] = {
                                       E(302, office=303, office_district=303, admin=303,
                                         office_heyi=200), _report_ask, "form"),
     ("frontend:reports-status", "GET"): Row(url("frontend:reports-status"), OFFICE_PAGE),
+    # Issue 18, geography files: the offices' page (grids) and the unions' (stations); a POST
+    # without a file is the page again with the field's error (400); the downloads are of the
+    # account's own subdistrict, cases for the offices only (404 for the unions).
+    ("frontend:office-geography", "GET"): Row(url("frontend:office-geography"),
+                                              E(302, **{**OFFICES, **UNIONS})),
+    ("frontend:office-geography", "POST"): Row(
+        url("frontend:office-geography"),
+        E(302, office=400, office_heyi=400, office_district=400, admin=400, union=400,
+          union_heyi=400),
+        fixed({"layer": ""}), "form"),
+    ("frontend:office-geography-export", "GET"): Row(
+        url("frontend:office-geography-export", layer="stations", file_format="csv"),
+        E(302, **{**OFFICES, **UNIONS})),
+    ("frontend:office-geography-export[cases]", "GET"): Row(
+        url("frontend:office-geography-export", layer="cases", file_format="csv"),
+        E(302, **OFFICES, union=404, union_heyi=404)),
     ("frontend:report-download", "GET"): Row(
         url("frontend:report-download", report_id=_nanyuan_report, kind="pdf"),
         E(403, office_heyi=404, **NANYUAN_OFFICES)),
