@@ -13,7 +13,7 @@ Writing (``geofile_write``) hands a WGS 84 FeatureCollection to GDAL's ``ogr2ogr
 
 GDAL 3.6 cannot block file or network access while parsing a coordinate system (Django's
 gis.W001, D-002), and here GDAL parses files people send: this module is the one place that
-does, with the bounds of docs/DECISIONS.md D-0XX (one driver per extension, a size cap, PROJ's
+does, with the bounds of docs/DECISIONS.md D-063 (one driver per extension, a size cap, PROJ's
 network off, coordinate systems checked after parsing).
 """
 
@@ -115,7 +115,7 @@ class GeoFile:
 
 
 def _gdal_network_off() -> None:
-    """PROJ may fetch transformation grids over the network; never from here (D-0XX)."""
+    """PROJ may fetch transformation grids over the network; never from here (D-063)."""
     lgdal.OSRSetPROJEnableNetwork(ctypes.c_int(0))
 
 

@@ -201,7 +201,7 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
 # GDAL 3.6 (Debian 12) cannot block file and network access while parsing spatial references
 # (gis.W001). The API never hands user-supplied SRS, WKT with a CRS or files to GDAL; geography
 # files are read in civicmap/geofiles.py only, within the bounds of docs/DECISIONS.md (D-002,
-# D-0XX).
+# D-063).
 SILENCED_SYSTEM_CHECKS = ["gis.W001"]
 
 # Reporting limits (issue: rider reporting).
