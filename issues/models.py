@@ -438,8 +438,13 @@ class Case(models.Model):
             # cases at 1,000,000 reports). The subdistrict first (a report merges only within
             # its own): one subdistrict's lookups read its own part of the index, as large
             # however many cases the others hold (bench/bench_district.py: without it the
-            # lookup's p95 grew 1.4 times with 200,000 neighbouring reports).
-            models.Index(fields=["subdistrict", "category", "merge_cell", "stage"],
+            # lookup's p95 grew 1.4 times with 200,000 neighbouring reports). The last report
+            # last: the open statement's window is then a range of the index, not a filter over
+            # every open case of the cell (the bulk load, where every case stays new until the
+            # lifecycle, visited all of a hot cell's history for each report: 1,000,000 reports
+            # took over an hour, slowing as they went).
+            models.Index(fields=["subdistrict", "category", "merge_cell", "stage",
+                                 "last_report_at"],
                          name="case_merge_cell"),
             # The office's queue, the most urgent first, then newest report first
             # (patrol.selectors.triage_queue): one stage, or several at once.
