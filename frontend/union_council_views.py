@@ -204,7 +204,7 @@ class TopicAddForm(forms.Form):
         label = name_field()
         categories = own_needs_categories()
         self.fields["category"].queryset = categories
-        self.fields["category"].label_from_instance = lambda c: f"{c.code} {getattr(c, label)}"
+        self.fields["category"].label_from_instance = lambda c: getattr(c, label)
         communities = (CommunityGrid.objects.filter(subdistrict=subdistrict)
                        .defer("boundary").order_by("code"))
         self.fields["community"].queryset = communities
@@ -273,7 +273,7 @@ def union_council_meeting(request: HttpRequest, meeting_id: int) -> HttpResponse
         status = 400
     label = name_field()
     topics = [
-        {"topic": topic, "category": f"{topic.category.code} {getattr(topic.category, label)}",
+        {"topic": topic, "category": getattr(topic.category, label),
          "place": (getattr(topic.community_grid, label) if topic.community_grid
                    else _("No community")),
          "form": outcome_form if topic.pk == outcome_topic_id else OutcomeForm(
