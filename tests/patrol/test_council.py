@@ -363,3 +363,16 @@ def test_database_keeps_a_topics_cases_in_the_meetings_subdistrict(suggestions):
         connection.check_constraints()
         with connection.cursor() as cursor:
             cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+
+
+@pytest.mark.parametrize(("query", "field"), [
+    ({"since": "2026-13-01"}, "since"),
+    ({"until": "yesterday"}, "until"),
+    ({"since": "2026-11-10", "until": "2026-11-01"}, "until"),
+    ({"subdistrict": "nanyuan"}, "subdistrict"),
+    ({"state": "evaluated"}, "state"),
+])
+def test_api_refuses_a_bad_filter_naming_it(reference_data, query, field):
+    answer = client_for("union1").get(f"{API}/council/board/", query)
+    assert answer.status_code == 400
+    assert [error["field"] for error in answer.json()["errors"]] == [field]
