@@ -376,3 +376,20 @@ def test_api_refuses_a_bad_filter_naming_it(reference_data, query, field):
     answer = client_for("union1").get(f"{API}/council/board/", query)
     assert answer.status_code == 400
     assert [error["field"] for error in answer.json()["errors"]] == [field]
+
+
+def test_an_outcome_goes_to_the_webhook_once_per_reporter(suggestions, settings):
+    from patrol.models import WebhookDelivery
+
+    settings.WEBHOOK_URL = "http://127.0.0.1:9/hook"  # nothing is sent here: rows only
+    settings.WEBHOOK_KINDS = []
+    meeting = _meeting(date(2026, 11, 30))
+    topic = council_topic_add(actor=user("union1"), meeting=meeting,
+                              category=_category(PARKING), community=_community(HUAIFANG),
+                              at=NOW)
+    council_topic_outcome_record(actor=user("union1"), topic=topic, outcome="试行临时停车区。",
+                                 at=NOW)
+    deliveries = WebhookDelivery.objects.filter(notification__kind="council_outcome")
+    assert sorted(deliveries.values_list("notification__recipient__username", flat=True)) == [
+        "rider1", "rider2"]
+    assert "试行临时停车区。" in deliveries.first().body
