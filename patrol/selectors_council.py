@@ -41,9 +41,10 @@ def own_needs_categories() -> QuerySet[Category]:
 
 def council_may_read(*, user) -> bool:
     """Union staff (of a subdistrict, or the district's) read the council's pages, and so does
-    every account whose work covers the whole district (the district's office, the admin)."""
+    the district's office (office staff whose work covers the whole district; the admin). A
+    liaison or team of a district-wide department does not: the council is the union's."""
     return user_has_role(user, Role.UNION_STAFF) or (
-        getattr(user, "is_authenticated", False) and user_subdistrict_ids(user) is EVERYWHERE)
+        user_has_role(user, Role.OFFICE_STAFF) and user_subdistrict_ids(user) is EVERYWHERE)
 
 
 def council_may_act(*, user, subdistrict_id: int) -> bool:
