@@ -54,3 +54,13 @@ urlpatterns += [
     path("office/geography/<slug:layer>.<slug:file_format>",
          geography_views.office_geography_export, name="office-geography-export"),
 ]
+
+from frontend import union_council_views  # noqa: E402  (the riders' council, issue 18)
+
+urlpatterns += [
+    path("union/council/", union_council_views.union_council_board, name="union-council"),
+    path("union/council/meetings/", union_council_views.union_council_meetings,
+         name="union-council-meetings"),
+    path("union/council/meetings/<int:meeting_id>/", union_council_views.union_council_meeting,
+         name="union-council-meeting"),
+]

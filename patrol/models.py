@@ -515,3 +515,101 @@ class CaseDayFact(models.Model):
 
     def __str__(self) -> str:
         return f"{self.day} {self.subdistrict_id} {self.dimension}"
+
+
+# --- the riders' council (小哥议事会) and suggestion box (小哥说事箱), issue 18 -------------------
+
+
+class CouncilMeeting(models.Model):
+    """A meeting of one subdistrict's riders' council. Planned for a day to come; held once
+    every topic has its outcome (patrol.services.council)."""
+
+    class State(models.TextChoices):
+        PLANNED = "planned", _("Planned")
+        HELD = "held", _("Held")
+
+    subdistrict = models.ForeignKey(Subdistrict, on_delete=models.PROTECT,
+                                    related_name="council_meetings",
+                                    verbose_name=_("subdistrict"))
+    date = models.DateField(_("date"))
+    title = models.CharField(_("title"), max_length=120)
+    state = models.CharField(_("state"), max_length=8, choices=State.choices,
+                             default=State.PLANNED)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL,
+                                   null=True, blank=True, related_name="+",
+                                   verbose_name=_("planned by"))
+    created_at = models.DateTimeField(_("created"))
+    held_at = models.DateTimeField(_("held"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("council meeting")
+        verbose_name_plural = _("council meetings")
+        ordering = ["-date", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(state__in=["planned", "held"]),
+                                   name="councilmeeting_state_valid"),
+            models.CheckConstraint(
+                condition=(Q(state="planned", held_at__isnull=True)
+                           | Q(state="held", held_at__isnull=False)),
+                name="councilmeeting_held_when_held_at"),
+            models.CheckConstraint(condition=~Q(title=""), name="councilmeeting_title_set"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.date} {self.title}"
+
+
+class CouncilTopic(models.Model):
+    """A topic on a meeting's agenda: one riders' own-needs category in one community (or in
+    none), gathering the matching cases when it is added. Its outcome is recorded at or after
+    the meeting; recording notifies every rider who reported one of its cases, once."""
+
+    meeting = models.ForeignKey(CouncilMeeting, on_delete=models.CASCADE,
+                                related_name="topics", verbose_name=_("meeting"))
+    category = models.ForeignKey("issues.Category", on_delete=models.PROTECT, related_name="+",
+                                 verbose_name=_("category"))
+    community_grid = models.ForeignKey(CommunityGrid, on_delete=models.PROTECT, null=True,
+                                       blank=True, related_name="+",
+                                       verbose_name=_("community"))
+    cases = models.ManyToManyField(Case, through="CouncilTopicCase", related_name="+",
+                                   verbose_name=_("cases"))
+    outcome = models.TextField(_("outcome"), blank=True, default="")
+    decided_at = models.DateTimeField(_("decided"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("council topic")
+        verbose_name_plural = _("council topics")
+        ordering = ["meeting", "category", "community_grid", "id"]
+        constraints = [
+            # A topic once per meeting (a place of none counts as one place).
+            models.UniqueConstraint(fields=["meeting", "category", "community_grid"],
+                                    nulls_distinct=False, name="counciltopic_once"),
+            # An outcome and its time come together, and an outcome has words.
+            models.CheckConstraint(
+                condition=(Q(outcome="", decided_at__isnull=True)
+                           | (~Q(outcome="") & Q(decided_at__isnull=False))),
+                name="counciltopic_outcome_with_time"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.meeting_id}: {self.category_id} @ {self.community_grid_id}"
+
+
+class CouncilTopicCase(models.Model):
+    """A case gathered by a topic. ``meeting`` is the topic's, copied so that the database
+    keeps a case on one topic of a meeting; a trigger (migration 0014) keeps the case of the
+    meeting's subdistrict and the copy equal to the topic's meeting."""
+
+    topic = models.ForeignKey(CouncilTopic, on_delete=models.CASCADE, related_name="+",
+                              verbose_name=_("topic"))
+    meeting = models.ForeignKey(CouncilMeeting, on_delete=models.CASCADE, related_name="+",
+                                verbose_name=_("meeting"))
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="council_topics",
+                             verbose_name=_("case"))
+
+    class Meta:
+        verbose_name = _("case of a council topic")
+        verbose_name_plural = _("cases of council topics")
+        constraints = [
+            models.UniqueConstraint(fields=["meeting", "case"], name="counciltopiccase_once"),
+        ]

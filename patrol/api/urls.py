@@ -25,3 +25,9 @@ urlpatterns += [
     path("notifications/<int:notification_id>/read/",
          notification_views.NotificationReadView.as_view(), name="notification-read"),
 ]
+
+from patrol.api import council_views  # noqa: E402  (the riders' council, issue 18)
+
+urlpatterns += [
+    path("council/board/", council_views.CouncilBoardView.as_view(), name="council-board"),
+]

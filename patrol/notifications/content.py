@@ -28,6 +28,8 @@ MESSAGES = {
     "case_transferred": _("Case #%(case)s was transferred from %(from)s to %(to)s: %(reason)s"),
     "case_urgent": _("Urgent: case #%(case)s (%(category)s) is with %(handler)s, to be "
                      "resolved by %(resolution_due)s."),
+    "council_outcome": _("The riders' council of %(date)s discussed %(category)s in %(place)s: "
+                         "%(outcome)s"),
 }
 DEADLINE_NEAR_MESSAGES = {
     "response": _("Case #%(case)s: accept it by %(due)s (the response deadline is near)."),
@@ -35,6 +37,7 @@ DEADLINE_NEAR_MESSAGES = {
 }
 MSG_GENERIC = _("An update on case #%(case)s.")
 MSG_SOMEONE = _("a team")
+MSG_WHOLE_SUBDISTRICT = _("the whole subdistrict")
 FEED_LANGUAGES = ("zh-hans", "en")
 
 
@@ -79,6 +82,17 @@ def notification_data(*, kind: str, case, task=None, handler: dict | None = None
     return data
 
 
+def council_outcome_data(*, meeting_id: int, date: str, title: str, category,
+                         community, outcome: str) -> dict:
+    """What a council outcome carries to the riders who raised the topic (JSON-safe): the
+    meeting, the topic's category and place (names in both languages; a topic of no community
+    is the whole subdistrict) and the outcome as the union recorded it."""
+    return {"meeting": meeting_id, "date": date, "title": title, "category": category.code,
+            "category_name": names_of(category),
+            "place": names_of(community) if community is not None else None,
+            "outcome": outcome}
+
+
 # --- what it says -------------------------------------------------------------------------------
 
 
@@ -108,6 +122,9 @@ def notification_message(*, kind: str, data: dict, case_id: int | None) -> str:
         "resolution_due": _local(data.get("resolution_due")),
         "from": _pick(data.get("from"), "—"),
         "to": _pick(data.get("to"), "—"),
+        "date": data.get("date", ""),
+        "place": _pick(data.get("place"), str(MSG_WHOLE_SUBDISTRICT)),
+        "outcome": data.get("outcome", ""),
     }
     if kind == "task_deadline_near":
         template = DEADLINE_NEAR_MESSAGES.get(data.get("deadline", ""), MSG_GENERIC)

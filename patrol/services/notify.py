@@ -17,7 +17,9 @@ Who hears what:
 * the offices of both subdistricts, of a case transferred between them;
 * the office and the handler (its team, liaisons or the union's staff), of an urgent case handed
   to that handler (``case_urgent``: at each offer of an urgent case, and when a case with a
-  handler is made urgent).
+  handler is made urgent);
+* every rider who reported a case a riders' council topic gathered, of the outcome the union
+  recorded (``council_outcome``: once per topic, whatever number of its cases they reported).
 
 "The office" and "the union" are the staff of the case's own subdistrict (their membership,
 ``civicmap.models.Membership``): 和义's office hears of 和义's cases, not of Nanyuan's. The district
@@ -39,8 +41,13 @@ from civicmap.roles import Role
 from issues.models import Case, CaseAction, CaseEvent
 from issues.selectors import photo_url
 from issues.visibility import NOTES_FOR_REPORTERS, case_is_public
-from patrol.models import Notification, Task
-from patrol.notifications.content import names_of, notification_data, notification_messages
+from patrol.models import CouncilTopic, CouncilTopicCase, Notification, Task
+from patrol.notifications.content import (
+    council_outcome_data,
+    names_of,
+    notification_data,
+    notification_messages,
+)
 from patrol.selectors import handler_names
 from patrol.webhooks import webhook_deliveries_create, webhook_enabled
 
@@ -90,6 +97,13 @@ def _case_riders(case: Case) -> list:
     User = get_user_model()
     reporter_ids = set(case.reports.exclude(reporter=None).values_list("reporter", flat=True))
     return list(User.objects.filter(pk__in=reporter_ids))
+
+
+def _topic_riders(topic: CouncilTopic) -> list:
+    """The riders who reported one of the topic's cases (each once)."""
+    case_ids = CouncilTopicCase.objects.filter(topic=topic).values("case_id")
+    return list(get_user_model().objects.filter(
+        reports__case__in=case_ids).distinct())
 
 
 def _recipients(kind: str, case: Case | None, task: Task | None) -> list:
@@ -155,14 +169,20 @@ def _data(*, kind: str, case: Case | None, task: Task | None) -> dict:
 
 
 def notify(*, kind: str, at: datetime, case: Case | None = None, task: Task | None = None,
-           data: dict | None = None, key_extra: str = "") -> int:
+           topic: CouncilTopic | None = None, data: dict | None = None,
+           key_extra: str = "") -> int:
     """Put one notification in each recipient's feed, once, with its webhook delivery (when a
     webhook is set), in the caller's transaction; returns how many were new.
 
     The notification carries the content's data (proof photo, reason, deadlines …) merged with
     ``data``; ``key_extra`` tells apart notifications of one kind, case and task that may each
-    happen once (e.g. the response and the resolution deadline coming close).
+    happen once (e.g. the response and the resolution deadline coming close). ``topic``: a
+    riders' council topic (``council_outcome``), told once per topic to its cases' reporters.
     """
+    if topic is not None:
+        return _notify_rows(kind=kind, at=at, key=f"{kind}:topic:{topic.pk}", case=None,
+                            task=None, payload={**_topic_data(topic), **(data or {})},
+                            recipients={user.pk: user for user in _topic_riders(topic)})
     case = case or (task.case if task else None)
     key = f"{kind}:{case.pk if case else ''}:{task.pk if task else ''}"
     if kind in RIDER_KINDS or kind in {"case_escalated", "case_transferred", "case_urgent"}:
@@ -171,6 +191,20 @@ def notify(*, kind: str, at: datetime, case: Case | None = None, task: Task | No
         key = f"{key}:{key_extra}"
     payload = {**_data(kind=kind, case=case, task=task), **(data or {})}
     recipients = {user.pk: user for user in _recipients(kind, case, task)}
+    return _notify_rows(kind=kind, at=at, key=key, case=case, task=task, payload=payload,
+                        recipients=recipients)
+
+
+def _topic_data(topic: CouncilTopic) -> dict:
+    meeting = topic.meeting
+    return council_outcome_data(meeting_id=meeting.pk, date=meeting.date.isoformat(),
+                                title=meeting.title, category=topic.category,
+                                community=topic.community_grid, outcome=topic.outcome)
+
+
+def _notify_rows(*, kind: str, at: datetime, key: str, case: Case | None, task: Task | None,
+                 payload: dict, recipients: dict) -> int:
+    """One row per recipient (once: the key), with its webhook delivery when one is set."""
     rows = [
         Notification(recipient=user, kind=kind, key=key, case=case, task=task,
                      data=payload, created_at=at)

@@ -250,6 +250,28 @@ def _report_ask(demo, username) -> dict:
     return {"month": f"{month_last(now=timezone.now()):%Y-%m}", "subdistrict": "110106005"}
 
 
+def _heyi_meeting(demo) -> int:
+    """A planned meeting of Heyi's riders' council (issue 18), made in the row's savepoint."""
+    from datetime import date
+
+    from django.utils import timezone
+
+    from civicmap.models import Subdistrict
+    from patrol.models import CouncilMeeting
+
+    return CouncilMeeting.objects.create(
+        subdistrict=Subdistrict.objects.get(code="110106016"), date=date(2099, 1, 15),
+        title="矩阵议事会", created_at=timezone.now()).pk
+
+
+def _council_topic(demo, username) -> dict:
+    """A topic for Heyi's meeting: parking in the community of rider2's L0201 case."""
+    from issues.models import Case
+
+    community = Case.objects.get(pk=demo.heyi_need_case).community_grid.code
+    return {"action": "add", "add-category": "L0201", "add-community": community}
+
+
 def _console_bulk(demo, username) -> dict:
     """The console's bulk action: filing the new case (Nanyuan's; other offices get a refusal
     for that case inside a 200, as the endpoint answers case by case)."""
@@ -537,6 +559,30 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("frontend:phone-token", "POST"): Row(url("frontend:phone-token"), E(200, anonymous=400),
                                           _login, "json"),
     ("frontend:phone-me", "GET"): Row(url("frontend:phone-me"), API_SIGNED_IN),
+    # Issue 18, the riders' council: union staff read and act on their own subdistrict's; an
+    # account of the whole district (the district's office, the admin) reads every one and
+    # acts on none (403 for its writes); everyone else goes to the login page (401/403 in the
+    # API). Another subdistrict's board or meeting is 404.
+    ("council-board", "GET"): Row(
+        lambda d: reverse("council-board") + "?subdistrict=110106005",
+        E(403, anonymous=401, union=200, union_heyi=404, admin=200, office_district=200)),
+    ("frontend:union-council", "GET"): Row(
+        url("frontend:union-council"),
+        E(302, union=200, union_heyi=200, admin=200, office_district=200)),
+    ("frontend:union-council-meetings", "GET"): Row(
+        url("frontend:union-council-meetings"),
+        E(302, union=200, union_heyi=200, admin=200, office_district=200)),
+    ("frontend:union-council-meetings", "POST"): Row(
+        url("frontend:union-council-meetings"),
+        E(302, union=303, union_heyi=303, admin=403, office_district=403),
+        fixed({"date": "2099-01-01", "title": "矩阵议事会"}), "form"),
+    ("frontend:union-council-meeting", "GET"): Row(
+        url("frontend:union-council-meeting", meeting_id=_heyi_meeting),
+        E(302, union=404, union_heyi=200, admin=200, office_district=200)),
+    ("frontend:union-council-meeting", "POST"): Row(
+        url("frontend:union-council-meeting", meeting_id=_heyi_meeting),
+        E(302, union=404, union_heyi=303, admin=403, office_district=403),
+        _council_topic, "form"),
 }
 
 

@@ -223,6 +223,8 @@ VISITS = [
     Visit("team", "/team/", None, "body[data-ready]", _team_tasks_one_by_one, phone=True,
           sign_in=_sign_in_worker),
     Visit("office-calendar", "/office/calendar/", OFFICE, "#calendar-years"),
+    Visit("union-council", "/union/council/", "union1", "#council-board"),
+    Visit("union-council-meetings", "/union/council/meetings/", "union1", "#council-meetings"),
 ]
 LANGUAGES = {"zh-hans": "zh-CN", "en": "en"}
 
