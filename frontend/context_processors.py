@@ -1,5 +1,6 @@
-"""What every page built on base.html may show: the office's warning that next year's
-holidays have not been entered (from 1 November, patrol.calendar)."""
+"""What every page built on base.html may show: the links of the reader's roles, and the
+office's warning that next year's holidays have not been entered (from 1 November,
+patrol.calendar)."""
 
 from __future__ import annotations
 
@@ -23,3 +24,10 @@ def calendar_warning(request: HttpRequest) -> dict[str, Callable[[], int | None]
         return calendar_year_missing(now=timezone.now())
 
     return {"calendar_year_missing": missing}
+
+
+def navigation(request: HttpRequest) -> dict[str, bool]:
+    """Which sections' links the bar shows: the office's to office staff, the union's to union
+    staff (each page still checks its own access)."""
+    return {"nav_office": user_has_role(request.user, Role.OFFICE_STAFF),
+            "nav_union": user_has_role(request.user, Role.UNION_STAFF)}

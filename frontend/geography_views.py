@@ -134,7 +134,7 @@ def _run(*, key: str, name: str, layer: str, gcj02: bool, dry_run: bool, user):
 def office_geography(request: HttpRequest) -> HttpResponse:
     """Upload and check (a dry run), then apply; refused files answer 400 with every problem."""
     context: dict = {
-        "office": True, "applied": request.GET.get("applied") == "1",
+        "applied": request.GET.get("applied") == "1",
         "downloads": [(LAYER_LABELS[layer], layer) for layer in _export_layers(request.user)],
         "formats": list(FORMAT_LABELS.items()),
     }

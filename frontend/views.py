@@ -205,7 +205,6 @@ def office_console(request: HttpRequest) -> HttpResponse:
     request.csp_image_hosts = basemap.image_hosts  # type: ignore[attr-defined]
     return render(request, "frontend/office.html", {
         "map": map_render_parts(fmap, nonce=request.csp_nonce),  # type: ignore[attr-defined]
-        "office": True,
         "filters": console_filter_form(request),  # the list's, as the URL sets them
     })
 
@@ -233,7 +232,7 @@ def office_case_page(request: HttpRequest, case_id: int) -> HttpResponse:
         may_note=actor_may(actor=request.user, action=CaseAction.ADD_NOTE, case=page.case,
                            task=None))
     return render(request, "frontend/case.html", {
-        **context, "office": True, "api_root": "/api/v1/",
+        **context, "api_root": "/api/v1/",
         "dispatch_labels": dispatch_labels(language) if context["may_dispatch"] else None,
         "map": map_render_parts(fmap, nonce=request.csp_nonce),  # type: ignore[attr-defined]
     })
@@ -265,7 +264,6 @@ def office_calendar(request: HttpRequest) -> HttpResponse:
             return response
     return render(request, "frontend/office_calendar.html", {
         "form": form,
-        "office": True,
         "built_in": sorted(int(year) for year in built_in_years()),
         "arrangements": arrangements_list(),
         "saved": request.GET.get("saved", "")[:4],
@@ -297,7 +295,7 @@ def office_stats(request: HttpRequest) -> HttpResponse:
     district role: every one side by side, or one), as figures, charts, tables and CSV. An
     invalid filter answers 400 with the form's errors and no figures."""
     form = _stats_form(request)
-    context: dict = {"form": form, "office": True}
+    context: dict = {"form": form}
     if not form.is_valid():
         return render(request, "frontend/stats.html", context, status=400)
     filters = _stats_filters(request, form)
