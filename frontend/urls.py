@@ -54,3 +54,9 @@ urlpatterns += [
     path("office/geography/<slug:layer>.<slug:file_format>",
          geography_views.office_geography_export, name="office-geography-export"),
 ]
+
+from frontend import union_views  # noqa: E402  (the union's pages, issue 18)
+
+urlpatterns += [
+    path("union/members/", union_views.union_members, name="union-members"),
+]

@@ -155,6 +155,16 @@ def membership_status_set(*, membership_id: int, to_status: str, reason: str, ac
     return membership
 
 
+def membership_reinstate(*, membership_id: int, reason: str, actor,
+                         at: datetime | None = None) -> UnionMembership:
+    """Lift a suspension: back to card_issued if a card was issued, else to joined."""
+    card = (UnionMembership.objects.filter(pk=membership_id)
+            .values_list("card_number", flat=True).first())
+    return membership_status_set(
+        membership_id=membership_id, reason=reason, actor=actor, at=at,
+        to_status=MembershipStatus.CARD_ISSUED if card else MembershipStatus.JOINED)
+
+
 # --- benefits and limits -----------------------------------------------------------------------
 
 

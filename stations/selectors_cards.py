@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from django.db.models import Count, Prefetch, Q
+from django.db.models import Case, Count, F, Prefetch, Q, Value, When
 from django.utils import timezone
 
 from civicmap.i18n import name_field
@@ -66,9 +66,11 @@ def union_membership_list(*, user, status: str | None = None, limit: int = 500
             .annotate(redeemed=Count("redemptions")))
     if status:
         rows = rows.filter(status=status)
-    return list(rows.order_by(
-        # suspended first: the union's attention
-        ~Q(status="suspended"), "card_number", "id")[:limit])
+    # Suspended first (the union's attention), then by card number, waiting members last.
+    rows = rows.alias(suspended_last=Case(When(status="suspended", then=Value(0)),
+                                          default=Value(1)))
+    return list(rows.order_by("suspended_last", F("card_number").asc(nulls_last=True),
+                              "id")[:limit])
 
 
 def union_benefit_list(*, user, now: datetime | None = None) -> list[dict]:

@@ -618,6 +618,40 @@
     });
   }
 
+  function cardShow() {
+    var status = $("card-status");
+    status.textContent = t("loading");
+    P.apiKept("me/card/").then(function (answer) {
+      var card = answer.body;
+      status.textContent = answer.kept ? t("saved_copy", {time: P.when(answer.kept)}) : "";
+      var list = $("card-benefits");
+      list.textContent = "";
+      if (card.status === "none") {
+        $("card-summary").hidden = true;
+        status.textContent = t("card_none");
+        return;
+      }
+      $("card-summary").hidden = false;
+      $("card-state").textContent = t("card_status_" + card.status);
+      $("card-number").textContent = card.card_number || t("card_no_number");
+      card.benefits.forEach(function (benefit) {
+        list.appendChild(el("li", {class: "ph-item ph-benefit-item", data: {benefit: benefit.code}}, [
+          el("strong", {class: "ph-points-n", text: String(benefit.remaining)}),
+          el("div", {class: "ph-item-body"}, [
+            el("span", {text: benefit.name}),
+            el("span", {class: "ph-muted", text: benefit.subdistrict}),
+            el("span", {class: "ph-muted", text: card.status === "suspended"
+              ? t("benefit_suspended")
+              : t("benefit_left", {left: benefit.remaining, limit: benefit.member_limit})})
+          ])
+        ]));
+      });
+    }, function (error) {
+      $("card-summary").hidden = true;
+      status.textContent = error.message;
+    });
+  }
+
   $("sign-out").addEventListener("click", function () {
     CivicOutbox.waiting().then(function (items) {
       if (items.length && !window.confirm(t("sign_out_waiting", {n: items.length}))) return;
@@ -631,7 +665,7 @@
   function onShow(viewId) {
     if (viewId === "view-mine") { outboxShow(); mineShow(); }
     if (viewId === "view-stations") stationsShow();
-    if (viewId === "view-me") meShow();
+    if (viewId === "view-me") { meShow(); cardShow(); }
   }
 
   P.signedIn().then(function (auth) {

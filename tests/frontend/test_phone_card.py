@@ -1,0 +1,48 @@
+"""The rider's member card (苑苑暖心卡) on the phone page: its status, number and benefits with
+the uses left this month, in the request's language, and accessible (axe)."""
+
+from __future__ import annotations
+
+import pytest
+from rest_framework.authtoken.models import Token
+
+from stations.models import Station, UnionMembership
+from stations.services import checkin_create, station_token_ensure
+from tests.frontend.phone_helpers import phone_fixture, sign_in_with_code  # noqa: F401
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+WANDA = "槐房万达广场党群服务站"  # at 116.392000 E, 39.797000 N
+
+
+@pytest.fixture
+def card_data(reference_data, settings):
+    settings.BASEMAP = "none"  # no tiles: nothing is fetched from elsewhere
+
+
+def test_the_rider_sees_the_card_and_the_uses_left(card_data, phone):
+    rider1 = UnionMembership.objects.select_related("rider").get(rider__username="rider1")
+    code = station_token_ensure(station=Station.objects.get(name_zh=WANDA)).short_code
+    checkin_create(rider=rider1.rider, code=code, lon=116.392, lat=39.797, benefit="id_copies")
+    watched = phone("/rider/", locale="en-GB")
+    page = watched.page
+    page.wait_for_selector("#signin:not([hidden])")
+    sign_in_with_code(page, Token.objects.get(user__username="rider1").key)
+    page.click('#tabs button[data-view="view-me"]')
+    item = page.wait_for_selector('#card-benefits li[data-benefit="id_copies"]')
+    assert page.inner_text("#card-number") == rider1.card_number
+    assert page.inner_text("#card-state") == "Card issued"
+    assert "Free ID copies" in item.inner_text() and "3 of 4 left this month" in item.inner_text()
+    assert watched.axe_violations() == []
+    watched.assert_clean()
+
+
+def test_a_suspended_card_says_so_in_chinese(card_data, phone):
+    watched = phone("/rider/", locale="zh-CN")
+    page = watched.page
+    page.wait_for_selector("#signin:not([hidden])")
+    sign_in_with_code(page, Token.objects.get(user__username="rider5").key)
+    page.click('#tabs button[data-view="view-me"]')
+    page.wait_for_selector("#card-benefits li")
+    assert page.inner_text("#card-state") == "已暂停"
+    assert watched.axe_violations() == []
