@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -89,9 +89,15 @@ def _require_writer(user, subdistrict_id: int, field: str | None) -> None:
 # --- memberships -------------------------------------------------------------------------------
 
 
-def card_number_next(*, subdistrict_id: int) -> str:
-    """The next free card number of the series (NY and eight digits); under the membership
-    row's lock, and the unique constraint catches the rare race of two issues at once."""
+CARD_NUMBER_LOCK = 7_180_001  # pg_advisory_xact_lock key: one card issued at a time
+
+
+def card_number_next() -> str:
+    """The next free card number of the district's series (NY and eight digits). Two cards
+    issued at once would read the same last number: a transaction-scoped advisory lock makes
+    them take turns (the unique constraint stays the backstop)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [CARD_NUMBER_LOCK])
     last = (UnionMembership.objects.filter(card_number__isnull=False)
             .order_by("-card_number").values_list("card_number", flat=True).first())
     number = int(last[2:]) + 1 if last else 10_000_001
@@ -144,7 +150,7 @@ def membership_status_set(*, membership_id: int, to_status: str, reason: str, ac
                 "to": MembershipStatus(to_status).label}))
         fields = ["status"]
         if to_status == MembershipStatus.CARD_ISSUED and not membership.card_number:
-            membership.card_number = card_number_next(subdistrict_id=membership.subdistrict_id)
+            membership.card_number = card_number_next()
             membership.card_issued_at = at
             fields += ["card_number", "card_issued_at"]
         event = MembershipEvent(membership=membership, from_status=membership.status,
