@@ -162,6 +162,7 @@ def phone_strings() -> dict[str, str]:
         "card_no_number": _("Not issued yet"),
         "benefit_left": _("%(left)s of %(limit)s left this month"),
         "benefit_suspended": _("Not usable while the card is suspended"),
+        "benefit_used": _("Benefit used: %(name)s."),
         "checkin_needs_position": _("Check-in needs your position: allow location."),
         "confirm_needs_position": _("Confirming needs your position: allow location."),
         "checkin_needs_network": _("Check-in needs a connection to the server."),

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from rest_framework.authtoken.models import Token
 
-from stations.models import Station, UnionMembership
+from stations.models import BenefitRedemption, Station, UnionMembership
 from stations.services import checkin_create, station_token_ensure
 from tests.frontend.phone_helpers import phone_fixture, sign_in_with_code  # noqa: F401
 
@@ -46,3 +46,27 @@ def test_a_suspended_card_says_so_in_chinese(card_data, phone):
     page.wait_for_selector("#card-benefits li")
     assert page.inner_text("#card-state") == "已暂停"
     assert watched.axe_violations() == []
+
+
+def test_the_rider_chooses_a_benefit_when_checking_in(card_data, phone):
+    station = Station.objects.get(name_zh=WANDA)
+    code = station_token_ensure(station=station).short_code
+    watched = phone("/rider/", locale="en-GB", geolocation=(116.392, 39.797))
+    page = watched.page
+    page.wait_for_selector("#signin:not([hidden])")
+    sign_in_with_code(page, Token.objects.get(user__username="rider1").key)
+    page.click('#tabs button[data-view="view-stations"]')
+    page.wait_for_selector('#checkin-benefit option[value="haircut"]', state="attached")
+    page.select_option("#checkin-benefit", "haircut")
+    page.fill("#checkin-code", code)
+    page.click("#checkin-form button[type=submit]")
+    page.wait_for_selector("#checkin-message.ph-ok")
+    assert "Benefit used: Free haircut." in page.inner_text("#checkin-message")
+    redemption = BenefitRedemption.objects.get()
+    assert (redemption.benefit.code, redemption.station_id, redemption.rider.username) == (
+        "haircut", station.pk, "rider1")
+    # The month's one haircut is used: no longer offered.
+    page.wait_for_function("() => !document.querySelector("
+                           "'#checkin-benefit option[value=\"haircut\"]')")
+    assert watched.axe_violations() == []
+    watched.assert_clean()

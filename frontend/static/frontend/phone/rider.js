@@ -562,12 +562,17 @@
     if (!navigator.onLine) { message.textContent = t("checkin_needs_network"); return; }
     message.textContent = t("sending");
     delete message.dataset.counted;
+    var benefit = $("checkin-benefit").value;
     P.api("stations/checkins/", {method: "POST", json: {
       code: code, lon: fix.lon, lat: fix.lat, coord_system: "wgs84",
-      accuracy_m: fix.accuracy ? Math.min(100000, Math.round(fix.accuracy)) : undefined
+      accuracy_m: fix.accuracy ? Math.min(100000, Math.round(fix.accuracy)) : undefined,
+      benefit: benefit || undefined
     }}).then(function (body) {
       message.textContent = t(body.counted ? "checkin_done" : "checkin_again",
-                              {name: body.checkin.station_name});
+                              {name: body.checkin.station_name}) +
+        (body.benefit ? " " + t("benefit_used", {name: body.benefit.name}) : "");
+      $("checkin-benefit").value = "";
+      if (body.benefit) benefitChoicesLoad();
       message.className = "ph-message ph-ok";
       message.dataset.counted = String(body.counted);
       $("checkin-code").value = "";
@@ -575,6 +580,21 @@
       message.textContent = error.offline ? t("checkin_needs_network") : error.message;
       message.className = "ph-message ph-error";
     });
+  }
+
+  // The card's benefits with uses left, to choose one at check-in (the station checks it).
+  function benefitChoicesLoad() {
+    P.api("me/card/").then(function (card) {
+      var select = $("checkin-benefit");
+      var seen = {};
+      while (select.options.length > 1) select.remove(1);
+      card.benefits.forEach(function (benefit) {
+        if (benefit.remaining <= 0 || seen[benefit.code]) return;
+        seen[benefit.code] = true;
+        select.appendChild(el("option", {value: benefit.code, text: benefit.name}));
+      });
+      $("checkin-benefit-box").hidden = select.options.length <= 1;
+    }, function () { $("checkin-benefit-box").hidden = true; });
   }
 
   $("checkin-scan").addEventListener("click", function () {
@@ -664,7 +684,7 @@
 
   function onShow(viewId) {
     if (viewId === "view-mine") { outboxShow(); mineShow(); }
-    if (viewId === "view-stations") stationsShow();
+    if (viewId === "view-stations") { stationsShow(); if (navigator.onLine) benefitChoicesLoad(); }
     if (viewId === "view-me") { meShow(); cardShow(); }
   }
 
