@@ -22,9 +22,10 @@ from stations.models import (
 
 
 def member_card_get(*, rider, now: datetime | None = None) -> dict:
-    """The rider's card: status, number, and every active benefit with its uses left this month
-    (Beijing's calendar month) and how many stations offer it. Two queries and one per
-    subdistrict-free list of benefits; no membership: status ``none`` and no benefits."""
+    """The rider's card: status, number, and every active benefit of every subdistrict's union
+    (riders belong to the district union and redeem anywhere) with its uses left this calendar
+    month in Beijing; none left while the card is not issued or suspended. Three queries; no
+    membership: status ``none`` and no benefits."""
     now = now or timezone.now()
     membership = (UnionMembership.objects.select_related("subdistrict")
                   .filter(rider=rider).first())
