@@ -64,3 +64,9 @@ urlpatterns += [
     path("union/council/meetings/<int:meeting_id>/", union_council_views.union_council_meeting,
          name="union-council-meeting"),
 ]
+
+from frontend import union_views  # noqa: E402  (the union's pages, issue 18)
+
+urlpatterns += [
+    path("union/members/", union_views.union_members, name="union-members"),
+]

@@ -21,9 +21,11 @@ from civicmap.errors import FieldError, InvalidInput, PermissionRefused
 from civicmap.models import WGS84
 from civicmap.roles import user_is_rider
 from civicmap.scopes import user_covers
+from stations.cards import benefit_for_station, benefit_redeem
 from stations.hours import opening_hours_validate
 from stations.models import (
     MAX_COVERAGE_RADIUS_M,
+    BenefitRedemption,
     CheckIn,
     Service,
     Station,
@@ -311,6 +313,7 @@ def station_token_rotate(*, station: Station, actor=None, now: datetime | None =
 class CheckInResult:
     checkin: CheckIn
     counted: bool  # False: this rider already checked in here within this clock hour
+    redemption: BenefitRedemption | None = None  # the benefit used at this visit, if any
 
 
 def hour_bucket(moment: datetime) -> int:
@@ -320,7 +323,7 @@ def hour_bucket(moment: datetime) -> int:
 
 def checkin_create(
     *, rider, code: str, lon: float, lat: float, accuracy_m: float | None = None,
-    now: datetime | None = None,
+    benefit: str | None = None, now: datetime | None = None,
 ) -> CheckInResult:
     """Check a rider in at the station whose code they scanned or typed.
 
@@ -328,6 +331,10 @@ def checkin_create(
     out, an inactive station, a position more than 150 m (the setting) from the station. Counted
     once per rider, station and clock hour (a unique constraint); a repeat within the hour is
     answered with the visit already counted.
+
+    ``benefit``: the code of a benefit of the 苑苑暖心卡 used at this visit (stations.cards):
+    recorded with the check-in in one transaction, within the member's and the station's
+    monthly limits; any refusal (400 naming ``benefit``) writes neither.
     """
     if not user_is_rider(rider):
         raise PermissionRefused(FieldError(None, "riders_only", MSG_RIDERS_ONLY))
@@ -355,21 +362,26 @@ def checkin_create(
             "location", "too_far",
             MSG_TOO_FAR % {"distance": math.floor(distance_m), "limit": limit_m},
         ))
+    chosen = benefit_for_station(station=station, code=benefit) if benefit else None
     now = now or timezone.now()
     bucket = hour_bucket(now)
-    try:
-        with transaction.atomic():
-            checkin = CheckIn.objects.create(
-                rider=rider, station=station, token=token,
-                method=CheckIn.Method.QR if read.signed else CheckIn.Method.SHORT_CODE,
-                at=now, hour_bucket=bucket, position=position,
-                distance_m=round(distance_m, 1), accuracy_m=accuracy_m,
+    with transaction.atomic():
+        try:
+            with transaction.atomic():  # a savepoint: the repeat within the hour is not an error
+                checkin = CheckIn.objects.create(
+                    rider=rider, station=station, token=token,
+                    method=CheckIn.Method.QR if read.signed else CheckIn.Method.SHORT_CODE,
+                    at=now, hour_bucket=bucket, position=position,
+                    distance_m=round(distance_m, 1), accuracy_m=accuracy_m,
+                )
+            counted = True
+        except IntegrityError as exc:
+            if "checkin_once_per_hour" not in str(exc):
+                raise
+            checkin = CheckIn.objects.select_related("station").get(
+                rider=rider, station=station, hour_bucket=bucket
             )
-    except IntegrityError as exc:
-        if "checkin_once_per_hour" not in str(exc):
-            raise
-        existing = CheckIn.objects.select_related("station").get(
-            rider=rider, station=station, hour_bucket=bucket
-        )
-        return CheckInResult(checkin=existing, counted=False)
-    return CheckInResult(checkin=checkin, counted=True)
+            counted = False
+        redemption = (benefit_redeem(checkin=checkin, benefit=chosen, at=now)
+                      if chosen is not None else None)
+    return CheckInResult(checkin=checkin, counted=counted, redemption=redemption)

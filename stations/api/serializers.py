@@ -140,6 +140,8 @@ class SitingInput(PeriodInput):
 class CheckInInput(PositionQuery):
     code = serializers.CharField(max_length=300, help_text="the QR code's text or the short code")
     accuracy_m = FiniteFloatField(required=False, min_value=0, max_value=100_000)
+    benefit = serializers.SlugField(max_length=30, required=False, allow_blank=True,
+                                    help_text="a benefit of the 苑苑暖心卡 used at this visit")
 
 
 class VisitsQuery(serializers.Serializer):

@@ -15,6 +15,7 @@ urlpatterns = [
          name="station-coverage-layer"),
     path("stations/siting/", views.SitingView.as_view(), name="station-siting"),
     path("stations/checkins/", views.CheckInView.as_view(), name="station-checkins"),
+    path("me/card/", views.MyCardView.as_view(), name="my-card"),
     path("stations/visits/", views.VisitsView.as_view(), name="station-visits"),
     path("stations/export/", views.StationExportView.as_view(), name="station-export"),
     path("stations/import/", views.StationImportView.as_view(), name="station-import"),

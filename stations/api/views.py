@@ -61,6 +61,7 @@ from stations.selectors import (
     station_nearest_list,
     stations_covering,
 )
+from stations.selectors_cards import member_card_get
 from stations.services import (
     checkin_create,
     station_save,
@@ -267,10 +268,16 @@ class CheckInView(APIView):
         values = _valid(CheckInInput, request.data)
         lon, lat = values["wgs84"]
         result = checkin_create(rider=request.user, code=values["code"], lon=lon, lat=lat,
-                                accuracy_m=values.get("accuracy_m"))
+                                accuracy_m=values.get("accuracy_m"),
+                                benefit=values.get("benefit") or None)
         checkin = result.checkin
+        redemption = result.redemption
         return Response(
-            {"counted": result.counted, "checkin": _checkin_detail(checkin)},
+            {"counted": result.counted, "checkin": _checkin_detail(checkin),
+             "benefit": None if redemption is None else {
+                 "code": redemption.benefit.code,
+                 "name": getattr(redemption.benefit, name_field()),
+                 "at": redemption.at.isoformat()}},
             status=status.HTTP_201_CREATED if result.counted else status.HTTP_200_OK,
         )
 
@@ -286,6 +293,17 @@ def _checkin_detail(checkin) -> dict:
         "station_name": getattr(checkin.station, name_field()), "at": checkin.at.isoformat(),
         "distance_m": checkin.distance_m, "method": checkin.method,
     }
+
+
+class MyCardView(APIView):
+    """GET: the rider's 苑苑暖心卡: status, number, and the benefits with the uses left this
+    month."""
+
+    permission_classes = [IsRider]
+
+    @extend_schema(responses={200: dict})
+    def get(self, request: Request) -> Response:
+        return Response(member_card_get(rider=request.user))
 
 
 class VisitsView(APIView):

@@ -190,6 +190,14 @@ def _checkin(demo, username) -> dict:
     return {"code": demo.station_code, "lon": lon, "lat": lat}
 
 
+def _suspend_rider3(demo, username) -> dict:
+    from stations.models import UnionMembership
+
+    membership = UnionMembership.objects.get(rider__username="rider3")  # Nanyuan's member
+    return {"form": "status", "membership": str(membership.pk), "action": "suspend",
+            "reason": "会籍核查"}
+
+
 def _rider_description(demo) -> str:
     return demo.rider_description
 
@@ -458,6 +466,8 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("station-checkins", "GET"): Row(url("station-checkins"), RIDER_API),
     ("station-checkins", "POST"): Row(url("station-checkins"), RIDER_POST, _checkin, "json"),
     ("station-visits", "GET"): Row(url("station-visits"), UNION_API),
+    # The rider's own member card (issue 18).
+    ("my-card", "GET"): Row(url("my-card"), RIDER_API),
     ("station-export", "GET"): Row(url("station-export"), UNION_API),
     ("station-import", "POST"): Row(url("station-import"),
                                     E(403, anonymous=401, union=200, admin=200, union_heyi=400),
@@ -552,6 +562,16 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("frontend:office-cases-bulk", "GET"): Row(url("frontend:office-cases-bulk"), E(405)),
     ("frontend:office-cases-bulk", "POST"): Row(url("frontend:office-cases-bulk"), OFFICE_PAGE,
                                                 _console_bulk, "json"),
+    # Issue 18, the union's members and benefits: union staff of every subdistrict and the
+    # district's accounts read it (each their own members); a change is the member's own
+    # union's (303 back to the page): Heyi's union and the district's office get 403 for a
+    # Nanyuan member, nothing written; everyone else goes to the login page.
+    ("frontend:union-members", "GET"): Row(url("frontend:union-members"),
+                                           E(302, office_district=200, **UNIONS)),
+    ("frontend:union-members", "POST"): Row(
+        url("frontend:union-members"),
+        E(302, union=303, admin=303, union_heyi=403, office_district=403),
+        _suspend_rider3, "form"),
     ("frontend:rider", "GET"): Row(url("frontend:rider"), PUBLIC),
     ("frontend:rider-sw", "GET"): Row(url("frontend:rider-sw"), PUBLIC),
     ("frontend:rider-manifest", "GET"): Row(url("frontend:rider-manifest"), PUBLIC),

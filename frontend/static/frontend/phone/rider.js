@@ -562,12 +562,17 @@
     if (!navigator.onLine) { message.textContent = t("checkin_needs_network"); return; }
     message.textContent = t("sending");
     delete message.dataset.counted;
+    var benefit = $("checkin-benefit").value;
     P.api("stations/checkins/", {method: "POST", json: {
       code: code, lon: fix.lon, lat: fix.lat, coord_system: "wgs84",
-      accuracy_m: fix.accuracy ? Math.min(100000, Math.round(fix.accuracy)) : undefined
+      accuracy_m: fix.accuracy ? Math.min(100000, Math.round(fix.accuracy)) : undefined,
+      benefit: benefit || undefined
     }}).then(function (body) {
       message.textContent = t(body.counted ? "checkin_done" : "checkin_again",
-                              {name: body.checkin.station_name});
+                              {name: body.checkin.station_name}) +
+        (body.benefit ? " " + t("benefit_used", {name: body.benefit.name}) : "");
+      $("checkin-benefit").value = "";
+      if (body.benefit) benefitChoicesLoad();
       message.className = "ph-message ph-ok";
       message.dataset.counted = String(body.counted);
       $("checkin-code").value = "";
@@ -575,6 +580,21 @@
       message.textContent = error.offline ? t("checkin_needs_network") : error.message;
       message.className = "ph-message ph-error";
     });
+  }
+
+  // The card's benefits with uses left, to choose one at check-in (the station checks it).
+  function benefitChoicesLoad() {
+    P.api("me/card/").then(function (card) {
+      var select = $("checkin-benefit");
+      var seen = {};
+      while (select.options.length > 1) select.remove(1);
+      card.benefits.forEach(function (benefit) {
+        if (benefit.remaining <= 0 || seen[benefit.code]) return;
+        seen[benefit.code] = true;
+        select.appendChild(el("option", {value: benefit.code, text: benefit.name}));
+      });
+      $("checkin-benefit-box").hidden = select.options.length <= 1;
+    }, function () { $("checkin-benefit-box").hidden = true; });
   }
 
   $("checkin-scan").addEventListener("click", function () {
@@ -618,6 +638,40 @@
     });
   }
 
+  function cardShow() {
+    var status = $("card-status");
+    status.textContent = t("loading");
+    P.apiKept("me/card/").then(function (answer) {
+      var card = answer.body;
+      status.textContent = answer.kept ? t("saved_copy", {time: P.when(answer.kept)}) : "";
+      var list = $("card-benefits");
+      list.textContent = "";
+      if (card.status === "none") {
+        $("card-summary").hidden = true;
+        status.textContent = t("card_none");
+        return;
+      }
+      $("card-summary").hidden = false;
+      $("card-state").textContent = t("card_status_" + card.status);
+      $("card-number").textContent = card.card_number || t("card_no_number");
+      card.benefits.forEach(function (benefit) {
+        list.appendChild(el("li", {class: "ph-item ph-benefit-item", data: {benefit: benefit.code}}, [
+          el("strong", {class: "ph-points-n", text: String(benefit.remaining)}),
+          el("div", {class: "ph-item-body"}, [
+            el("span", {text: benefit.name}),
+            el("span", {class: "ph-muted", text: benefit.subdistrict}),
+            el("span", {class: "ph-muted", text: card.status === "suspended"
+              ? t("benefit_suspended")
+              : t("benefit_left", {left: benefit.remaining, limit: benefit.member_limit})})
+          ])
+        ]));
+      });
+    }, function (error) {
+      $("card-summary").hidden = true;
+      status.textContent = error.message;
+    });
+  }
+
   $("sign-out").addEventListener("click", function () {
     CivicOutbox.waiting().then(function (items) {
       if (items.length && !window.confirm(t("sign_out_waiting", {n: items.length}))) return;
@@ -630,8 +684,8 @@
 
   function onShow(viewId) {
     if (viewId === "view-mine") { outboxShow(); mineShow(); }
-    if (viewId === "view-stations") stationsShow();
-    if (viewId === "view-me") meShow();
+    if (viewId === "view-stations") { stationsShow(); if (navigator.onLine) benefitChoicesLoad(); }
+    if (viewId === "view-me") { meShow(); cardShow(); }
   }
 
   P.signedIn().then(function (auth) {
