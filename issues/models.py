@@ -478,6 +478,13 @@ class Case(models.Model):
                                   "report_count", "created_at"],
                          name="case_console_open",
                          condition=Q(merged_into__isnull=True, stage__in=OPEN_STAGES)),
+            # The open cases of a subdistrict most urgent first, then newest: the triage queue
+            # over several stages at once (overdue: dispatched, in progress, handed in), whose
+            # stage index would give each stage apart and leave the order to a sort of them all
+            # (67,000 rows, 116 ms at 141,000 open cases), and the console's priority order.
+            models.Index(fields=["subdistrict", "priority", "-last_report_at", "-id"],
+                         name="case_open_priority",
+                         condition=Q(merged_into__isnull=True, stage__in=OPEN_STAGES)),
         ]
         constraints = [
             models.CheckConstraint(

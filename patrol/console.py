@@ -235,9 +235,13 @@ def _handler_q(handler: Handler) -> Q:
     return Q(pk__in=tasks.values("case_id"))
 
 
+def _due_rule(due: str, *, now: datetime) -> Q:
+    """The rule on a task for a deadline state (patrol.selectors' own)."""
+    return task_overdue(now=now) if due == DueState.OVERDUE else task_due_soon(now=now)
+
+
 def _due_q(due: str, *, now: datetime) -> Q:
-    rule = task_overdue(now=now) if due == DueState.OVERDUE else task_due_soon(now=now)
-    return Q(pk__in=Task.objects.filter(rule).values("case_id"))
+    return Q(pk__in=Task.objects.filter(_due_rule(due, now=now)).values("case_id"))
 
 
 def _facet_filters(filters: ConsoleFilters, *, now: datetime) -> dict[str, Q]:
@@ -326,7 +330,10 @@ def _page_rows(base: QuerySet[Case], chosen: dict[str, Q], *, filters: ConsoleFi
     cases = base.filter(*chosen.values())
     offset, size = (filters.page - 1) * filters.page_size, filters.page_size
     if filters.sort == ConsoleSort.DEADLINE:
-        ids = _deadline_ids(cases, offset=offset, size=size)
+        # A deadline state filters the live tasks being sorted, not the cases through them
+        others = [q for name, q in chosen.items() if name != "due"]
+        ids = _deadline_ids(base.filter(*others), offset=offset, size=size,
+                            rule=_due_rule(filters.due, now=now) if filters.due else None)
     else:
         ids = list(cases.order_by(*_ORDER[ConsoleSort(filters.sort)])
                    .values_list("pk", flat=True)[offset:offset + size])
@@ -335,16 +342,20 @@ def _page_rows(base: QuerySet[Case], chosen: dict[str, Q], *, filters: ConsoleFi
     return [_row(found[pk]) for pk in ids if pk in found]
 
 
-def _deadline_ids(cases: QuerySet[Case], *, offset: int, size: int) -> list[int]:
+def _deadline_ids(cases: QuerySet[Case], *, offset: int, size: int,
+                  rule: Q | None = None) -> list[int]:
     """A page of ids by the live task's resolution deadline, soonest first, then the cases with
     no live task, newest first. From the live tasks (a sort of the tasks whose case matches,
     about 35,000 at 86,000 open cases), not every open case joined to its task and sorted
     (70 against ~25 ms of SQL); the cases without a task are counted only on the pages that
-    reach them."""
+    reach them. ``rule``: a deadline state the tasks must be in (then no case without one
+    qualifies)."""
     tasked = Task.objects.filter(status__in=LIVE_TASK_STATUSES, case__in=cases)
+    if rule is not None:
+        tasked = tasked.filter(rule)
     ids = list(tasked.order_by("resolution_due", "-case_id")
                .values_list("case_id", flat=True)[offset:offset + size])
-    if len(ids) == size:
+    if len(ids) == size or rule is not None:
         return ids
     after = max(0, offset - tasked.count())
     rest = (cases.exclude(pk__in=tasked.values("case_id"))

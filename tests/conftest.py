@@ -10,12 +10,23 @@ from __future__ import annotations
 import os
 
 import pytest
+from django.utils import translation
 
 from civicmap.models import Subdistrict
 from fixtures.seed import reference_data_load
 from tests.issues.faults import RedisServer, database_url, spare_broker_used
 
 TEST_SEED = 7
+
+
+@pytest.fixture(autouse=True)
+def _default_language():
+    """Each test starts in the default language (zh-hans): a request through the test client
+    leaves the language LocaleMiddleware chose active in this thread, which would otherwise
+    carry an English request's language into the next test's commands and messages."""
+    translation.deactivate()
+    yield
+    translation.deactivate()
 
 
 @pytest.fixture(scope="session")

@@ -182,6 +182,11 @@ def test_the_sorts(cases):
     # the overdue one first; cases with no live task after every one that has
     assert deadline[0] == cases["parking"].pk
     assert set(deadline[3:]) == set(pk(cases, "lamp", "ads"))
+    # a deadline state with the deadline sort: only its cases, soonest first, and no case
+    # without a live task
+    assert ids(sort=ConsoleSort.DEADLINE, due="overdue") == ids(due="overdue") == pk(
+        cases, "parking")
+    assert ids(sort=ConsoleSort.DEADLINE, due="soon") == pk(cases, "pipe")
 
 
 def test_paging_and_the_total(cases):
