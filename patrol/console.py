@@ -123,7 +123,7 @@ class ConsolePage:
     page_size: int
     # facet -> value -> cases matching every other filter; values are the API's words or ids
     facets: dict[str, dict] = field(default_factory=dict)
-    total_capped: bool = False  # a search matched more than SEARCH_TOTAL_MAX: total is that
+    total_capped: bool = False  # more than SEARCH_TOTAL_MAX matched (a search, a task filter)
 
 
 @dataclass(frozen=True)
@@ -312,10 +312,12 @@ def office_console_facets(*, user, filters: ConsoleFilters,
 
 def _total(base: QuerySet[Case], chosen: dict[str, Q], *,
            filters: ConsoleFilters) -> tuple[int, bool]:
-    """An index-only count of the cases; a search's counted up to SEARCH_TOTAL_MAX (a word in
-    nearly every case would read them all: 0.4 s at 86,000)."""
+    """An index-only count of the cases; counted up to SEARCH_TOTAL_MAX when a search or a
+    filter on the live task decides it (a word in nearly every case, or "overdue" in a
+    backlog, would read every match: 0.4 s at 86,000 open cases, 60 ms for 57,000 overdue of
+    141,000). The counts beside the filters still give such a filter's exact number."""
     matching = base.filter(*chosen.values())
-    if not filters.search:
+    if not (filters.search or filters.due or filters.handler):
         return matching.count(), False
     total = matching[:SEARCH_TOTAL_MAX + 1].count()
     return min(total, SEARCH_TOTAL_MAX), total > SEARCH_TOTAL_MAX

@@ -276,3 +276,21 @@ def test_a_searchs_total_is_counted_up_to_a_cap(cases, monkeypatch):
     both = office_console_page(user=user("office_district"),
                                filters=ConsoleFilters(search="暴露垃圾"), with_facets=False)
     assert (both.total, both.total_capped, len(both.rows)) == (1, True, 2)
+
+
+def test_a_live_task_filters_total_is_capped_and_the_counts_stay_exact(cases, monkeypatch):
+    import patrol.console
+
+    monkeypatch.setattr(patrol.console, "SEARCH_TOTAL_MAX", 1)
+    overdue = ids(due="overdue")
+    team = live_task(cases["parking"]).team_id
+    for filters in (ConsoleFilters(due="overdue"),
+                    ConsoleFilters(handler=Handler(kind="team", id=team))):
+        page = office_console_page(user=user("office1"), filters=filters)
+        matching = [row.id for row in page.rows]
+        assert page.total == 1 and page.total_capped is (len(matching) > 1)
+        if filters.due:
+            assert matching == overdue
+            assert page.facets["due"]["overdue"] == len(overdue)
+    # without such a filter the total is exact
+    assert office_console_page(user=user("office1"), filters=ConsoleFilters()).total == 5
