@@ -135,6 +135,7 @@ def union_council_board(request: HttpRequest) -> HttpResponse:
     form = BoardFilterForm(request.GET)
     english = name_field() == "name_en"
     context: dict = {"form": form, "subdistrict": subdistrict, "subdistricts": choices,
+                     "subdistrict_name": getattr(subdistrict, name_field()),
                      "may_act": council_may_act(user=request.user,
                                                 subdistrict_id=subdistrict.pk)}
     if not form.is_valid():
@@ -188,7 +189,8 @@ def union_council_meetings(request: HttpRequest) -> HttpResponse:
         status = 400
     return render(request, "frontend/union_council_meetings.html", {
         "subdistrict": subdistrict, "subdistricts": choices, "may_act": may_act,
-        "form": form, "meetings": council_meeting_list(subdistrict_id=subdistrict.pk),
+        "subdistrict_name": getattr(subdistrict, name_field()), "form": form,
+        "meetings": council_meeting_list(subdistrict_id=subdistrict.pk),
     }, status=status)
 
 
@@ -284,5 +286,6 @@ def union_council_meeting(request: HttpRequest, meeting_id: int) -> HttpResponse
         "planned": meeting.state == CouncilMeeting.State.PLANNED,
         "outcome_open": council_today() >= meeting.date,
         "subdistrict": meeting.subdistrict,
+        "subdistrict_name": getattr(meeting.subdistrict, name_field()),
     }, status=status)
 

@@ -140,3 +140,15 @@ def test_council_pages_in_the_browser(suggestions, open_page, session_for):  # n
     screenshot(agenda.page, "union-council-meeting.png")
     assert agenda.axe_violations() == []
     agenda.assert_clean()
+
+
+def test_the_subdistrict_is_named_in_the_readers_language(suggestions):  # noqa: F811
+    nanyuan = Subdistrict.objects.get(code="110106005")
+    meeting = _meeting(timezone.localdate())
+    for path in (BOARD, MEETINGS, f"{MEETINGS}{meeting.pk}/"):
+        english = client_as("office_district").get(path, HTTP_ACCEPT_LANGUAGE="en")
+        html = english.content.decode()
+        assert english.status_code == 200, path
+        assert nanyuan.name_en in html and nanyuan.name_zh not in html, path
+        chinese = client_as("union1").get(path).content.decode()
+        assert nanyuan.name_zh in chinese, path
