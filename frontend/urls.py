@@ -70,3 +70,11 @@ from frontend import union_views  # noqa: E402  (the union's pages, issue 18)
 urlpatterns += [
     path("union/members/", union_views.union_members, name="union-members"),
 ]
+
+from frontend import union_award_views  # noqa: E402  (the monthly awards, issue 18)
+
+urlpatterns += [
+    path("union/awards/", union_award_views.union_awards, name="union-awards"),
+    path("union/awards/<int:award_id>/certificate.pdf",
+         union_award_views.AwardCertificateView.as_view(), name="union-award-certificate"),
+]

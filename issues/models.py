@@ -222,6 +222,46 @@ class PointsEntry(models.Model):
         ]
 
 
+class AwardKind(models.TextChoices):
+    """The awards the union gives riders each month (issue 18)."""
+
+    PIONEER = "pioneer", _("Pioneer Rider (先锋骑手)")
+
+
+class AwardDecision(models.Model):
+    """The union's decision on one rider nominated for an award of one month: awarded or not,
+    with its reason. In issues, not patrol, so that the leaderboard (issues) shows the award;
+    the service that decides and notifies is patrol.services.awards (D-0XX)."""
+
+    kind = models.CharField(_("award"), max_length=20, choices=AwardKind.choices,
+                            default=AwardKind.PIONEER)
+    month = models.DateField(_("month"), help_text=_("The first day of the month (Beijing)."))
+    subdistrict = models.ForeignKey(Subdistrict, on_delete=models.PROTECT, related_name="+",
+                                    verbose_name=_("subdistrict"))
+    rider = models.ForeignKey(Rider, on_delete=models.PROTECT, related_name="award_decisions",
+                              verbose_name=_("rider"))
+    awarded = models.BooleanField(_("awarded"))
+    reason = models.CharField(_("reason"), max_length=500)
+    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
+                                   related_name="+", verbose_name=_("decided by"))
+    decided_at = models.DateTimeField(_("decided"))
+
+    class Meta:
+        verbose_name = _("award decision")
+        verbose_name_plural = _("award decisions")
+        constraints = [
+            # One decision per nominee of a subdistrict's list; one award of a kind per rider
+            # and month, whichever subdistrict's union gives it.
+            models.UniqueConstraint(fields=["kind", "month", "subdistrict", "rider"],
+                                    name="award_decision_once"),
+            models.UniqueConstraint(fields=["kind", "month", "rider"],
+                                    condition=Q(awarded=True), name="award_once_per_month"),
+            models.CheckConstraint(condition=Q(month__day=1), name="award_month_first_day"),
+            models.CheckConstraint(condition=~Q(reason=""), name="award_reason_set"),
+            models.CheckConstraint(condition=Q(kind__in=["pioneer"]), name="award_kind_valid"),
+        ]
+
+
 class ApiClient(models.Model):
     """An organisation that posts through Open311 with an api_key."""
 

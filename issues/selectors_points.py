@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from civicmap.i18n import name_field
 from civicmap.models import CommunityGrid, Subdistrict
-from issues.models import PointsEntry, Rider
+from issues.models import AwardDecision, PointsEntry, Rider
 from issues.services.points import SHANGHAI, points_reason_text
 
 RIDER_ENTRIES_MAX = 500
@@ -40,6 +40,20 @@ class LeaderboardRow:
     display_name: str
     community: str | None
     points: int
+    awards: tuple[str, ...] = ()  # the award kinds given to the rider for the month
+
+
+def awards_of_month(*, month: date, rider_ids: list[int],
+                    subdistrict: Subdistrict | None = None) -> dict[int, list[str]]:
+    """The awards given in the month to these riders (by one subdistrict's union, or any), as
+    award kinds by rider id: what the leaderboard shows beside a name."""
+    awards = AwardDecision.objects.filter(month=month, awarded=True, rider_id__in=rider_ids)
+    if subdistrict is not None:
+        awards = awards.filter(subdistrict=subdistrict)
+    kinds: dict[int, list[str]] = {}
+    for rider_id, kind in awards.order_by("kind").values_list("rider_id", "kind"):
+        kinds.setdefault(rider_id, []).append(kind)
+    return kinds
 
 
 def leaderboard(*, month: date, community: CommunityGrid | None = None,
@@ -52,7 +66,8 @@ def leaderboard(*, month: date, community: CommunityGrid | None = None,
     and one total for the district, whatever the boards.
 
     Ranks are shared by equal totals (1, 2, 2, 4); equal totals are listed by display name.
-    Display names only: no usernames, member numbers or phone numbers.
+    Display names only: no usernames, member numbers or phone numbers. Each row carries the
+    awards the rider was given for the month (by the subdistrict's union on its board).
     """
     start, end = month_bounds(month)
     entries = PointsEntry.objects.filter(created_at__gte=start, created_at__lt=end,
@@ -67,12 +82,16 @@ def leaderboard(*, month: date, community: CommunityGrid | None = None,
               .order_by("-total", "rider__display_name", "rider_id"))
     if limit is not None:
         totals = totals[:limit]
+    totals = list(totals)
+    awards = awards_of_month(month=month, rider_ids=[row["rider_id"] for row in totals],
+                             subdistrict=subdistrict)
     rows: list[LeaderboardRow] = []
     for position, row in enumerate(totals, start=1):
         tied = rows and rows[-1].points == row["total"]
         rows.append(LeaderboardRow(
             rank=rows[-1].rank if tied else position, display_name=row["rider__display_name"],
             community=row[label], points=row["total"],
+            awards=tuple(awards.get(row["rider_id"], ())),
         ))
     return rows
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from django.http import HttpResponse
+from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from openpyxl import Workbook
@@ -27,6 +28,7 @@ from civicmap.i18n import name_field
 from civicmap.models import CommunityGrid, Subdistrict
 from civicmap.replica import replica_reads
 from civicmap.roles import Role
+from issues.selectors_awards import award_name, rider_award_list
 from issues.selectors_points import (
     LeaderboardRow,
     leaderboard,
@@ -125,7 +127,9 @@ class LeaderboardView(APIView):
             "month": _month_text(params.month),
             **_place(params),
             "riders": [{"rank": r.rank, "display_name": r.display_name,
-                        "community": r.community, "points": r.points} for r in rows],
+                        "community": r.community, "points": r.points,
+                        "awards": [{"kind": kind, "name": award_name(kind)}
+                                   for kind in r.awards]} for r in rows],
         })
 
 
@@ -219,3 +223,24 @@ class MyPointsView(APIView):
         mine = rider_points(rider=request.user.rider, month=query.validated_data.get("month"))
         return Response({"total": mine.total, "month": _month_text(mine.month),
                          "month_total": mine.month_total, "entries": mine.entries})
+
+
+class MyAwardsView(APIView):
+    """GET /api/v1/me/awards/ — the awards the rider was given (先锋骑手 …), newest month first,
+    each with the link to its certificate (PDF)."""
+
+    permission_classes = [IsRider]
+
+    @extend_schema(responses={200: dict})
+    @replica_reads()
+    def get(self, request: Request) -> Response:
+        label = name_field()
+        return Response({"awards": [
+            {"id": award.pk, "kind": award.kind, "name": award_name(award.kind),
+             "month": _month_text(award.month),
+             "subdistrict": {"code": award.subdistrict.code,
+                             "name": getattr(award.subdistrict, label)},
+             "decided_at": award.decided_at,
+             "certificate": reverse("frontend:union-award-certificate",
+                                    kwargs={"award_id": award.pk})}
+            for award in rider_award_list(rider=request.user.rider)]})

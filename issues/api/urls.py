@@ -20,4 +20,5 @@ urlpatterns += [
     re_path(r"^leaderboard/export\.(?P<extension>csv|xlsx)$",
             points_views.LeaderboardExportView.as_view(), name="leaderboard-export"),
     path("me/points/", points_views.MyPointsView.as_view(), name="my-points"),
+    path("me/awards/", points_views.MyAwardsView.as_view(), name="my-awards"),
 ]

@@ -9,9 +9,9 @@ is read (``notification_message``) and in every language of the site for the web
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
-from django.utils import translation
+from django.utils import formats, translation
 from django.utils.translation import gettext_lazy as _
 
 from patrol.workdays import SHANGHAI
@@ -30,6 +30,9 @@ MESSAGES = {
                      "resolved by %(resolution_due)s."),
     "council_outcome": _("The riders' council of %(date)s discussed %(category)s in %(place)s: "
                          "%(outcome)s"),
+    "award_granted": _("Congratulations! The trade union of %(union)s has named you "
+                       "%(award)s for %(month)s. Thank you for looking out for the streets. "
+                       "Your certificate is in My awards."),
 }
 DEADLINE_NEAR_MESSAGES = {
     "response": _("Case #%(case)s: accept it by %(due)s (the response deadline is near)."),
@@ -93,6 +96,31 @@ def council_outcome_data(*, meeting_id: int, date: str, title: str, category,
             "outcome": outcome}
 
 
+def label_names(label) -> dict[str, str]:
+    """A lazily translated label (a choice's) in Chinese and English, as a notification
+    freezes it."""
+    names = {}
+    for language, key in (("zh-hans", "zh"), ("en", "en")):
+        with translation.override(language):
+            names[key] = str(label)
+    return names
+
+
+def award_granted_data(*, award_id: int, kind: str, award_label, month: date,
+                       subdistrict) -> dict:
+    """What an award carries to its rider (JSON-safe): the award, its name and the union's
+    subdistrict in both languages, and the month (``YYYY-MM``)."""
+    return {"award": award_id, "kind": kind, "award_name": label_names(award_label),
+            "month": month.strftime("%Y-%m"), "subdistrict": names_of(subdistrict)}
+
+
+def _month_words(text: str | None) -> str:
+    """``YYYY-MM`` as the reader's language writes a month (2026年11月, November 2026)."""
+    if not text:
+        return ""
+    return formats.date_format(date.fromisoformat(f"{text}-01"), "YEAR_MONTH_FORMAT")
+
+
 # --- what it says -------------------------------------------------------------------------------
 
 
@@ -125,6 +153,9 @@ def notification_message(*, kind: str, data: dict, case_id: int | None) -> str:
         "date": data.get("date", ""),
         "place": _pick(data.get("place"), str(MSG_WHOLE_SUBDISTRICT)),
         "outcome": data.get("outcome", ""),
+        "union": _pick(data.get("subdistrict"), "—"),
+        "award": _pick(data.get("award_name"), data.get("kind", "")),
+        "month": _month_words(data.get("month")),
     }
     if kind == "task_deadline_near":
         template = DEADLINE_NEAR_MESSAGES.get(data.get("deadline", ""), MSG_GENERIC)

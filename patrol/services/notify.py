@@ -19,7 +19,8 @@ Who hears what:
   to that handler (``case_urgent``: at each offer of an urgent case, and when a case with a
   handler is made urgent);
 * every rider who reported a case a riders' council topic gathered, of the outcome the union
-  recorded (``council_outcome``: once per topic, whatever number of its cases they reported).
+  recorded (``council_outcome``: once per topic, whatever number of its cases they reported);
+* the rider the union gave a monthly award (``award_granted``: once per award).
 
 "The office" and "the union" are the staff of the case's own subdistrict (their membership,
 ``civicmap.models.Membership``): 和义's office hears of 和义's cases, not of Nanyuan's. The district
@@ -38,11 +39,12 @@ from django.contrib.auth import get_user_model
 
 from civicmap.models import Subdistrict
 from civicmap.roles import Role
-from issues.models import Case, CaseAction, CaseEvent
+from issues.models import AwardDecision, AwardKind, Case, CaseAction, CaseEvent
 from issues.selectors import photo_url
 from issues.visibility import NOTES_FOR_REPORTERS, case_is_public
 from patrol.models import CouncilTopic, CouncilTopicCase, Notification, Task
 from patrol.notifications.content import (
+    award_granted_data,
     council_outcome_data,
     names_of,
     notification_data,
@@ -169,16 +171,21 @@ def _data(*, kind: str, case: Case | None, task: Task | None) -> dict:
 
 
 def notify(*, kind: str, at: datetime, case: Case | None = None, task: Task | None = None,
-           topic: CouncilTopic | None = None, data: dict | None = None,
-           key_extra: str = "") -> int:
+           topic: CouncilTopic | None = None, award: AwardDecision | None = None,
+           data: dict | None = None, key_extra: str = "") -> int:
     """Put one notification in each recipient's feed, once, with its webhook delivery (when a
     webhook is set), in the caller's transaction; returns how many were new.
 
     The notification carries the content's data (proof photo, reason, deadlines …) merged with
     ``data``; ``key_extra`` tells apart notifications of one kind, case and task that may each
     happen once (e.g. the response and the resolution deadline coming close). ``topic``: a
-    riders' council topic (``council_outcome``), told once per topic to its cases' reporters.
+    riders' council topic (``council_outcome``), told once per topic to its cases' reporters;
+    ``award``: an award given (``award_granted``), told once to its rider.
     """
+    if award is not None:
+        return _notify_rows(kind=kind, at=at, key=f"{kind}:award:{award.pk}", case=None,
+                            task=None, payload={**_award_data(award), **(data or {})},
+                            recipients={award.rider.user_id: award.rider.user})
     if topic is not None:
         return _notify_rows(kind=kind, at=at, key=f"{kind}:topic:{topic.pk}", case=None,
                             task=None, payload={**_topic_data(topic), **(data or {})},
@@ -200,6 +207,12 @@ def _topic_data(topic: CouncilTopic) -> dict:
     return council_outcome_data(meeting_id=meeting.pk, date=meeting.date.isoformat(),
                                 title=meeting.title, category=topic.category,
                                 community=topic.community_grid, outcome=topic.outcome)
+
+
+def _award_data(award: AwardDecision) -> dict:
+    return award_granted_data(award_id=award.pk, kind=award.kind,
+                              award_label=AwardKind(award.kind).label, month=award.month,
+                              subdistrict=award.subdistrict)
 
 
 def _notify_rows(*, kind: str, at: datetime, key: str, case: Case | None, task: Task | None,
