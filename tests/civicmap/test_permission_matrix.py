@@ -280,6 +280,19 @@ def _council_topic(demo, username) -> dict:
     return {"action": "add", "add-category": "L0201", "add-community": community}
 
 
+def _nanyuan_award(demo) -> int:
+    """rider1's award of last month from Nanyuan's union (issue 18), made in the row's
+    savepoint (written directly: the matrix is about who reads the certificate)."""
+    from civicmap.models import Subdistrict
+    from issues.models import AwardDecision, Rider
+
+    return AwardDecision.objects.create(
+        rider=Rider.objects.get(user__username="rider1"), month=timezone.localdate().replace(
+            day=1), subdistrict=Subdistrict.objects.get(code="110106005"), awarded=True,
+        reason="矩阵", decided_by=get_user_model().objects.get(username="union1"),
+        decided_at=timezone.now()).pk
+
+
 def _console_bulk(demo, username) -> dict:
     """The console's bulk action: filing the new case (Nanyuan's; other offices get a refusal
     for that case inside a 200, as the endpoint answers case by case)."""
@@ -346,6 +359,7 @@ MATRIX: dict[tuple[str, str], Row] = {
                                       API_SIGNED_IN),
     ("leaderboard-export", "GET"): Row(url("leaderboard-export", extension="csv"), UNION_API),
     ("my-points", "GET"): Row(url("my-points"), RIDER_API),
+    ("my-awards", "GET"): Row(url("my-awards"), RIDER_API),
     # /api/v1/: the case lifecycle
     ("case-detail", "GET"): Row(url("case-detail", case_id=_case), API_SIGNED_IN,
                                 hidden=_worker_note, sees=NOTE_READERS,
@@ -603,6 +617,22 @@ MATRIX: dict[tuple[str, str], Row] = {
         url("frontend:union-council-meeting", meeting_id=_heyi_meeting),
         E(302, union=404, union_heyi=303, admin=403, office_district=403),
         _council_topic, "form"),
+    # Issue 18, the monthly awards: union staff read and decide their own subdistrict's list,
+    # the district's accounts read it (403 for a decision); everyone else goes to the login
+    # page. The decision posted is for a future month: each union's own list answers 400
+    # naming the month, nothing written (tests/frontend/test_union_awards.py decides one). A
+    # certificate is for its rider (the token or a session) and the union pages' readers of
+    # its subdistrict; anyone else 404, anonymous 401.
+    ("frontend:union-awards", "GET"): Row(
+        url("frontend:union-awards"),
+        E(302, union=200, union_heyi=200, admin=200, office_district=200)),
+    ("frontend:union-awards", "POST"): Row(
+        url("frontend:union-awards"),
+        E(302, union=400, union_heyi=400, admin=403, office_district=403),
+        fixed({"rider": "1", "month": "2099-01", "awarded": "yes", "reason": "矩阵"}), "form"),
+    ("frontend:union-award-certificate", "GET"): Row(
+        url("frontend:union-award-certificate", award_id=_nanyuan_award),
+        E(404, anonymous=401, rider=200, union=200, admin=200, office_district=200)),
 }
 
 

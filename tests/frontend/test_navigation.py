@@ -10,7 +10,7 @@ from tests.patrol.helpers import user
 pytestmark = pytest.mark.django_db
 
 OFFICE_LINKS = ('href="/office/"', 'href="/office/stats/"', 'href="/office/reports/"')
-UNION_LINKS = ('href="/union/members/"', 'href="/union/council/"')
+UNION_LINKS = ('href="/union/members/"', 'href="/union/council/"', 'href="/union/awards/"')
 BOTH = ('href="/office/geography/"',)
 
 

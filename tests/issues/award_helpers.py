@@ -24,7 +24,7 @@ def earn(username: str, case: Case, reason: str, points: int, at=IN_MARCH) -> Po
 
 
 @pytest.fixture
-def nominations(reference_data, media_root) -> dict[str, Case]:
+def nominations(reference_data) -> dict[str, Case]:
     """In Nanyuan, March 2026: rider2 (43 points, 2 verified reports, 1 confirmation) and rider1
     (33, 2, 1) meet the rules; rider3 has one verified report (its other case was cancelled),
     rider4 29 points, rider5 a report flagged for its position. In Heyi, rider2 has 100 points

@@ -271,7 +271,7 @@ def test_the_leaderboard_shows_display_names_only_and_leaves_out_zero_and_inacti
     answer = client_for("rider2").get(LEADERBOARD, {"month": "2026-03"})
     body = answer.json()
     assert [r["display_name"] for r in body["riders"]] == [NAMES["rider1"]]
-    assert set(body["riders"][0]) == {"rank", "display_name", "community", "points"}
+    assert set(body["riders"][0]) == {"rank", "display_name", "community", "points", "awards"}
     text = answer.content.decode()
     for secret in ["rider1", "NY2026-0001", "13800000001"]:  # username, member no., phone
         assert secret not in text
