@@ -19,7 +19,7 @@ from datetime import date, timedelta
 
 from django import forms
 from django.contrib.auth.decorators import user_passes_test
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
@@ -33,9 +33,9 @@ from civicmap.errors import DomainError, FieldError
 from civicmap.i18n import name_field
 from civicmap.models import Subdistrict
 from civicmap.scopes import EVERYWHERE, user_subdistrict_ids
-from civicmap.selectors import subdistrict_list
 from frontend.award_certificate import Certificate, certificate_pdf
 from frontend.csp import csp_protected
+from frontend.union_council_views import see_other, union_subdistrict_chosen
 from frontend.union_views import union_page_reader
 from issues.api.points_views import MONTH_PATTERN, MSG_MONTH_FORMAT
 from issues.models import AwardDecision, AwardKind
@@ -86,29 +86,6 @@ def _last_month() -> date:
     return (month_current() - timedelta(days=1)).replace(day=1)
 
 
-def _subdistricts(user) -> list[Subdistrict]:
-    scope = user_subdistrict_ids(user)
-    return [s for s in subdistrict_list() if scope is EVERYWHERE or s.pk in scope]
-
-
-def _chosen_subdistrict(request: HttpRequest, choices: list[Subdistrict]) -> Subdistrict:
-    """``?subdistrict=CODE``, one the account's work covers (404 for another's); else the
-    first (a union's own)."""
-    if not choices:
-        raise Http404
-    code = request.GET.get("subdistrict", "")
-    for subdistrict in choices:
-        if not code or subdistrict.code == code:
-            return subdistrict
-    raise Http404
-
-
-def _see_other(url: str) -> HttpResponseRedirect:
-    response = HttpResponseRedirect(url)
-    response.status_code = 303  # See Other: a reload does not post again
-    return response
-
-
 def _page_url(subdistrict: Subdistrict, month: date) -> str:
     return (f"{reverse('frontend:union-awards')}?subdistrict={subdistrict.code}"
             f"&month={month:%Y-%m}")
@@ -119,14 +96,15 @@ def _page_url(subdistrict: Subdistrict, month: date) -> str:
 @csp_protected
 def union_awards(request: HttpRequest) -> HttpResponse:
     """The month's nomination list with its figures, the rules, and the decisions."""
-    choices = _subdistricts(request.user)
-    subdistrict = _chosen_subdistrict(request, choices)
+    subdistrict, choices = union_subdistrict_chosen(request)
     may_act = council_may_act(user=request.user, subdistrict_id=subdistrict.pk)
     errors: list[FieldError] = []
     status = 200
-    month = _month_parse(request.GET.get("month", "")) or _last_month()
-    if request.GET.get("month") and _month_parse(request.GET["month"]) is None:
+    shown = request.GET.get("month", "")
+    month = _month_parse(shown) if shown else _last_month()
+    if month is None:
         errors, status = [FieldError("month", "invalid", MSG_MONTH_FORMAT)], 400
+        month = _last_month()
     posted_rider = None
     if request.method == "POST":
         if not may_act:
@@ -143,7 +121,7 @@ def union_awards(request: HttpRequest) -> HttpResponse:
             except DomainError as refused:
                 errors, status = list(refused.errors), refused.status_code
             else:
-                return _see_other(_page_url(subdistrict, data["month"]) + "&saved=1")
+                return see_other(_page_url(subdistrict, data["month"]) + "&saved=1")
         else:
             errors = [FieldError(field, "invalid", " ".join(messages))
                       for field, messages in form.errors.items()]

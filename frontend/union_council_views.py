@@ -57,7 +57,7 @@ def _reader(user) -> bool:
     return council_may_read(user=user)
 
 
-def _see_other(url: str) -> HttpResponseRedirect:
+def see_other(url: str) -> HttpResponseRedirect:
     response = HttpResponseRedirect(url)
     response.status_code = 303  # See Other: a reload does not post again
     return response
@@ -74,9 +74,9 @@ def _subdistricts(user) -> list[Subdistrict]:
     return [s for s in subdistrict_list() if scope is None or s.pk in scope]
 
 
-def _chosen_subdistrict(request: HttpRequest) -> tuple[Subdistrict, list[Subdistrict]]:
-    """The subdistrict of the page (``?subdistrict=CODE``, one the account's work covers;
-    else its own, or the first); 404 for another's."""
+def union_subdistrict_chosen(request: HttpRequest) -> tuple[Subdistrict, list[Subdistrict]]:
+    """The subdistrict of a union page, the council's or the awards' (``?subdistrict=CODE``,
+    one the account's work covers; else its own, or the first); 404 for another's."""
     choices = _subdistricts(request.user)
     if not choices:
         raise Http404
@@ -131,7 +131,7 @@ def council_chart(rows: list[BoardRow], *, english: bool) -> dict:
 @replica_reads()
 def union_council_board(request: HttpRequest) -> HttpResponse:
     """The suggestion box: the subdistrict's own-needs cases by topic and place."""
-    subdistrict, choices = _chosen_subdistrict(request)
+    subdistrict, choices = union_subdistrict_chosen(request)
     form = BoardFilterForm(request.GET)
     english = name_field() == "name_en"
     context: dict = {"form": form, "subdistrict": subdistrict, "subdistricts": choices,
@@ -168,7 +168,7 @@ def _meetings_url(subdistrict: Subdistrict) -> str:
 @csp_protected
 def union_council_meetings(request: HttpRequest) -> HttpResponse:
     """The subdistrict's meetings, newest first; its union staff plan the next one here."""
-    subdistrict, choices = _chosen_subdistrict(request)
+    subdistrict, choices = union_subdistrict_chosen(request)
     may_act = council_may_act(user=request.user, subdistrict_id=subdistrict.pk)
     form = MeetingPlanForm(request.POST or None, initial={"date": council_today()})
     status = 200
@@ -184,7 +184,7 @@ def union_council_meetings(request: HttpRequest) -> HttpResponse:
             except InvalidInput as refused:
                 _add_errors(form, refused)
             else:
-                return _see_other(reverse("frontend:union-council-meeting",
+                return see_other(reverse("frontend:union-council-meeting",
                                           kwargs={"meeting_id": meeting.pk}))
         status = 400
     return render(request, "frontend/union_council_meetings.html", {
@@ -255,11 +255,11 @@ def union_council_meeting(request: HttpRequest, meeting_id: int) -> HttpResponse
                     council_topic_add(actor=request.user, meeting=meeting,
                                       category=add_form.cleaned_data["category"],
                                       community=add_form.cleaned_data["community"], at=now)
-                    return _see_other(here)
+                    return see_other(here)
             elif action == "remove":
                 council_topic_remove(actor=request.user,
                                      topic=_topic_of(meeting, request.POST.get("topic", "")))
-                return _see_other(here)
+                return see_other(here)
             elif action == "outcome":
                 topic = _topic_of(meeting, request.POST.get("topic", ""))
                 outcome_form, outcome_topic_id = OutcomeForm(request.POST), topic.pk
@@ -267,7 +267,7 @@ def union_council_meeting(request: HttpRequest, meeting_id: int) -> HttpResponse
                     council_topic_outcome_record(actor=request.user, topic=topic,
                                                  outcome=outcome_form.cleaned_data["outcome"],
                                                  at=now)
-                    return _see_other(here)
+                    return see_other(here)
             else:
                 return HttpResponse(status=400)
         except DomainError as refused:

@@ -31,8 +31,7 @@ MESSAGES = {
     "council_outcome": _("The riders' council of %(date)s discussed %(category)s in %(place)s: "
                          "%(outcome)s"),
     "award_granted": _("Congratulations! The trade union of %(union)s has named you "
-                       "%(award)s for %(month)s. Thank you for looking out for the streets. "
-                       "Your certificate is in My awards."),
+                       "%(award)s for %(month)s. Thank you for looking out for the streets."),
 }
 DEADLINE_NEAR_MESSAGES = {
     "response": _("Case #%(case)s: accept it by %(due)s (the response deadline is near)."),

@@ -53,7 +53,7 @@ def test_an_award_is_recorded_and_its_rider_told_once_in_words(nominations):  # 
     assert told.recipient.username == "rider2"
     assert told.key == f"award_granted:award:{decision.pk}"
     assert notification_message(kind=told.kind, data=told.data, case_id=None) == (
-        "恭喜您！南苑街道总工会评选您为2026年3月的先锋骑手。感谢您守护街巷，荣誉证书可在“我的荣誉”中查看。")
+        "恭喜您！南苑街道总工会评选您为2026年3月的先锋骑手。感谢您守护街巷！")
     with translation.override("en"):
         english = notification_message(kind=told.kind, data=told.data, case_id=None)
     assert "Pioneer Rider" in english and "March 2026" in english
