@@ -8,6 +8,7 @@ import pytest
 from civicmap.models import Subdistrict
 from issues.models import Rider
 from issues.selectors_awards import award_nominee_list, award_rules
+from issues.selectors_points import leaderboard
 from patrol.services.awards import award_decision_record
 from tests.issues.award_helpers import MARCH, nominations  # noqa: F401
 from tests.patrol.helpers import API, client_for, cst, user
@@ -80,3 +81,14 @@ def test_the_rider_lists_their_awards_with_the_certificate_link(nominations):  #
     assert client_for("rider1").get(f"{API}/me/awards/").json() == {"awards": []}
     assert client_for("union1").get(f"{API}/me/awards/").status_code == 403
     assert client_for(None).get(f"{API}/me/awards/").status_code in (401, 403)
+
+
+def test_the_list_and_the_leaderboard_cost_two_queries_each(nominations,  # noqa: F811
+                                                            django_assert_num_queries):
+    _award_rider2()
+    nanyuan = subdistrict(NANYUAN)
+    with django_assert_num_queries(2):  # the ledger grouped, the flagged reports
+        assert len(award_nominee_list(subdistrict=nanyuan, month=MARCH)) == 2
+    with django_assert_num_queries(2):  # the ledger grouped, the month's awards
+        rows = leaderboard(month=MARCH)
+    assert [row.awards for row in rows if row.awards] == [("pioneer",)]
