@@ -25,6 +25,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_http_methods
+from rest_framework import serializers
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.views import APIView
@@ -37,7 +38,7 @@ from frontend.award_certificate import Certificate, certificate_pdf
 from frontend.csp import csp_protected
 from frontend.union_council_views import see_other, union_subdistrict_chosen
 from frontend.union_views import union_page_reader
-from issues.api.points_views import MONTH_PATTERN, MSG_MONTH_FORMAT
+from issues.api.points_views import MonthField
 from issues.models import AwardDecision, AwardKind
 from issues.selectors_awards import (
     award_decision_list,
@@ -54,10 +55,13 @@ from patrol.workdays import SHANGHAI
 MSG_UNION_NAME = _("%(subdistrict)s Trade Union")
 
 
-def _month_parse(text: str) -> date | None:
-    if not MONTH_PATTERN.fullmatch(text or ""):
-        return None
-    return date(int(text[:4]), int(text[5:7]), 1)
+def _month_parse(text: str) -> date:
+    """``YYYY-MM`` to the month's first day, by the API's month rule (format and range);
+    ValidationError with its message otherwise."""
+    try:
+        return MonthField().to_internal_value(text)
+    except serializers.ValidationError as refused:
+        raise forms.ValidationError(refused.detail[0], code="invalid") from refused
 
 
 class MonthInput(forms.CharField):
@@ -65,12 +69,7 @@ class MonthInput(forms.CharField):
 
     def to_python(self, value) -> date | None:
         text = super().to_python(value)
-        if not text:
-            return None
-        month = _month_parse(text)
-        if month is None:
-            raise forms.ValidationError(MSG_MONTH_FORMAT, code="invalid")
-        return month
+        return _month_parse(text) if text else None
 
 
 class DecisionForm(forms.Form):
@@ -100,11 +99,12 @@ def union_awards(request: HttpRequest) -> HttpResponse:
     may_act = council_may_act(user=request.user, subdistrict_id=subdistrict.pk)
     errors: list[FieldError] = []
     status = 200
-    shown = request.GET.get("month", "")
-    month = _month_parse(shown) if shown else _last_month()
-    if month is None:
-        errors, status = [FieldError("month", "invalid", MSG_MONTH_FORMAT)], 400
-        month = _last_month()
+    month = _last_month()
+    if request.GET.get("month"):
+        try:
+            month = _month_parse(request.GET["month"])
+        except forms.ValidationError as refused:
+            errors, status = [FieldError("month", "invalid", refused.messages[0])], 400
     posted_rider = None
     if request.method == "POST":
         if not may_act:

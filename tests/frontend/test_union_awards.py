@@ -96,7 +96,11 @@ def test_pages_by_role(nominations):  # noqa: F811
     assert len(district.context["rows"]) == 2
     for username in ("rider1", "office1", "hk_lead"):
         assert client_as(username).get(PAGE).status_code == 302
-    assert client_as("union1").get(PAGE, {"month": "March"}).status_code == 400
+    for month in ("March", "0000-01", "9999-12"):
+        refused = client_as("union1").get(PAGE, {"month": month})
+        assert refused.status_code == 400
+        assert [e.field for e in refused.context["errors"]] == ["month"]
+    assert client_as("union1").post(PAGE, decision(month="0000-01")).status_code == 400
 
 
 def test_the_certificate_for_the_union_and_the_rider(nominations):  # noqa: F811
