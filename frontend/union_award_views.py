@@ -25,6 +25,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_http_methods
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
@@ -160,6 +161,9 @@ class AwardCertificateView(APIView):
 
     permission_classes = [IsAuthenticated]
 
+    # A file for a browser or the phone, as the monthly report's PDF: not an operation of the
+    # API's description (/api/v1/me/awards/ is, and links here).
+    @extend_schema(exclude=True)
     def get(self, request: Request, award_id: int) -> HttpResponse:
         award = award_get(award_id=award_id)
         if award is None or not _may_read_certificate(request.user, award):
