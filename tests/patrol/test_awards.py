@@ -23,6 +23,7 @@ from patrol.services.awards import (
     MSG_NOT_YOURS,
     award_decision_record,
 )
+from patrol.services.notify import notify
 from tests.issues.award_helpers import MARCH, nominations  # noqa: F401
 from tests.patrol.helpers import cst, user
 
@@ -57,6 +58,8 @@ def test_an_award_is_recorded_and_its_rider_told_once_in_words(nominations):  # 
     with translation.override("en"):
         english = notification_message(kind=told.kind, data=told.data, case_id=None)
     assert "Pioneer Rider" in english and "March 2026" in english
+    notify(kind="award_granted", at=APRIL_2, award=decision)  # a retry: still one
+    assert Notification.objects.filter(kind="award_granted").count() == 1
     refused = decide("rider1", awarded=False)
     assert refused.awarded is False
     assert Notification.objects.filter(kind="award_granted").count() == 1  # no award, no word
