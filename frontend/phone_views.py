@@ -149,6 +149,10 @@ def phone_strings() -> dict[str, str]:
         "points_empty": _("No points yet: points come when a case you reported or confirmed "
                           "is verified."),
         "points_unavailable": _("Points are not available."),
+        "awards_empty": _("No award yet: the union names its Pioneer Riders (先锋骑手) each "
+                          "month from the most active riders."),
+        "award_of": _("%(month)s · %(place)s"),
+        "award_certificate": _("Certificate (PDF)"),
         "stations_empty": _("No station found."),
         "stations_need_position": _("Stations nearest to you show once your position is known."),
         "walk_min": _("%(min)s min walk"),

@@ -7,10 +7,12 @@ tests/issues/award_helpers.py's (March 2026 in Nanyuan)."""
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
 
 import pytest
 from django.contrib.auth import get_user_model
 from django.test import Client
+from rest_framework.authtoken.models import Token
 
 from frontend.award_certificate import Certificate, certificate_pdf
 from issues.models import AwardDecision, Rider
@@ -18,6 +20,7 @@ from patrol.models import Notification
 from patrol.services.awards import MSG_MONTH_FUTURE, MSG_NOT_NOMINATED
 from tests.frontend.conftest import screenshot
 from tests.frontend.pdf_text import pdf_text
+from tests.frontend.phone_helpers import phone_fixture, sign_in_with_code  # noqa: F401
 from tests.issues.award_helpers import nominations  # noqa: F401
 from tests.patrol.helpers import client_for
 
@@ -153,3 +156,23 @@ def test_union_staff_decide_an_award_in_the_browser(nominations, open_page,  # n
     assert watched.axe_violations() == []
     watched.assert_clean()
     assert AwardDecision.objects.filter(awarded=True).count() == 1
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_the_rider_sees_the_award_and_saves_the_certificate_on_the_phone(
+        nominations, phone, settings):  # noqa: F811
+    settings.BASEMAP = "none"  # no tiles: nothing is fetched from elsewhere
+    client_as("union1").post(PAGE, decision())
+    watched = phone("/rider/")
+    page = watched.page
+    page.wait_for_selector("#signin:not([hidden])")
+    sign_in_with_code(page, Token.objects.get(user__username="rider2").key)
+    page.click('#tabs button[data-view="view-me"]')
+    item = page.wait_for_selector("#awards-list li.ph-award")
+    assert "先锋骑手" in item.inner_text() and "2026-03 · 南苑街道" in item.inner_text()
+    with page.expect_download() as saved:
+        item.query_selector("button").click()
+    assert pdf_text(Path(saved.value.path()).read_bytes()).splitlines()[1] == "骑手李春生"
+    assert watched.axe_violations() == []
+    watched.assert_clean()

@@ -172,6 +172,25 @@
     return img;
   }
 
+  /* Save a file the server gives only with the rider's token (an award's certificate): fetched,
+   * then handed to the browser's download as a blob URL. Throws ApiError. */
+  function download(url, filename) {
+    return fetch(url, {headers: authHeaders(), credentials: "same-origin"}).then(function (response) {
+      if (!response.ok) {
+        return response.json().catch(function () { return null; }).then(function (body) {
+          throw new ApiError(response.status, errorsOf(body));
+        });
+      }
+      return response.blob().then(function (blob) {
+        var link = el("a", {href: URL.createObjectURL(blob), download: filename, hidden: true});
+        document.body.appendChild(link);
+        link.click();
+        link.remove();
+        setTimeout(function () { URL.revokeObjectURL(link.href); }, 60000);
+      });
+    }, function () { throw new ApiError(0, [], true); });
+  }
+
   // --- sign-in ------------------------------------------------------------------------------
 
   function tokenFromText(text) {
@@ -656,7 +675,7 @@
   window.Phone = {
     config: config, t: t, el: el, icon: icon, $: $, toast: toast, api: api, apiKept: apiKept,
     latest: latest,
-    ApiError: ApiError, authImage: authImage, signedIn: signedIn, signOut: signOut,
+    ApiError: ApiError, authImage: authImage, download: download, signedIn: signedIn, signOut: signOut,
     auth: function () { return auth; }, positionWatch: positionWatch, onPosition: onPosition,
     position: function () { return position.fix; }, smallMap: smallMap, toMap: toMap,
     mapSystem: mapSystem, scan: scan, photoPrepare: photoPrepare, exifPosition: exifPosition,

@@ -1,6 +1,6 @@
 /* The rider's page (/rider/): report with photo and position, confirm a nearby case instead,
  * what waits to be sent, my reports with the team's answer and a rating, the nearest rest
- * stations and check-in by QR code, my points. Uses window.Phone (phone.js) and
+ * stations and check-in by QR code, my points and awards. Uses window.Phone (phone.js) and
  * window.CivicOutbox (outbox.js).
  */
 (function () {
@@ -638,6 +638,31 @@
     });
   }
 
+  function awardsShow() {
+    var status = $("awards-status");
+    status.textContent = t("loading");
+    P.apiKept("me/awards/").then(function (answer) {
+      status.textContent = answer.kept ? t("saved_copy", {time: P.when(answer.kept)}) : "";
+      var list = $("awards-list");
+      list.textContent = "";
+      if (!answer.body.awards.length) list.appendChild(el("li", {class: "ph-hint", text: t("awards_empty")}));
+      answer.body.awards.forEach(function (award) {
+        list.appendChild(el("li", {class: "ph-item ph-award", data: {award: String(award.id)}}, [
+          el("div", {class: "ph-item-body"}, [
+            el("strong", {text: award.name}),
+            el("span", {class: "ph-muted", text: t("award_of", {month: award.month, place: award.subdistrict.name})})
+          ]),
+          el("button", {type: "button", class: "ph-btn", text: t("award_certificate"), on: {click: function () {
+            P.download(award.certificate, "award-" + award.id + "-" + award.month + ".pdf")
+              .catch(function (error) { P.toast(error.message, "error"); });
+          }}})
+        ]));
+      });
+    }, function (error) {
+      status.textContent = error.message;
+    });
+  }
+
   function cardShow() {
     var status = $("card-status");
     status.textContent = t("loading");
@@ -685,7 +710,7 @@
   function onShow(viewId) {
     if (viewId === "view-mine") { outboxShow(); mineShow(); }
     if (viewId === "view-stations") { stationsShow(); if (navigator.onLine) benefitChoicesLoad(); }
-    if (viewId === "view-me") { meShow(); cardShow(); }
+    if (viewId === "view-me") { meShow(); awardsShow(); cardShow(); }
   }
 
   P.signedIn().then(function (auth) {
