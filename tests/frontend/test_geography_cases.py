@@ -56,7 +56,8 @@ def _ogr2ogr(tmp_path: Path, features: list[dict], out: str, *options: str) -> P
     source.write_text(json.dumps({"type": "FeatureCollection", "features": features},
                                  ensure_ascii=False), encoding="utf-8")
     path = tmp_path / out
-    driver = {".shp": "ESRI Shapefile", ".gpkg": "GPKG", ".geojson": "GeoJSON"}[path.suffix]
+    driver = {".shp": "ESRI Shapefile", ".gpkg": "GPKG", ".geojson": "GeoJSON",
+              ".kml": "KML"}[path.suffix]
     subprocess.run(["ogr2ogr", "-f", driver, *options, str(path), str(source)], check=True,
                    capture_output=True)
     return path
@@ -212,6 +213,15 @@ def test_a_shapefile_that_kept_only_the_dates_is_refused(reference_data, tmp_pat
     errors = _refused(shp, "--layer", "cases")
 
     assert "features.1.reported: [WO-1] The reported time has a date but no time" in errors
+
+
+def test_kml_with_a_time_without_offset_is_read_as_beijing_time(reference_data, tmp_path):
+    kml = _ogr2ogr(tmp_path, [_feature(INSIDE, reported="2026-03-01 08:30")], "h.kml")
+
+    _import(kml, "--layer", "cases")
+
+    assert Report.objects.get(external_id="WO-1").received_at == datetime(2026, 3, 1, 0, 30,
+                                                                          tzinfo=UTC)
 
 
 def test_cgcs2000_geopackage_is_accepted(reference_data, tmp_path):
