@@ -223,8 +223,12 @@ def report_create(
     ``received_at`` defaults to now; an import of past reports passes their time, so that
     duplicate windows are judged as they were then.
 
-    Raises InvalidInput (400), Conflict (409, a uuid reused with other content) or
-    RateLimited (429). Nothing is stored when it raises.
+    An imported record (``data.external_id``) already imported with the same content is
+    replayed too; the partial unique constraint report_import_external_id_unique stops two
+    imports writing it at once (the loser's IntegrityError rolls its transaction back).
+
+    Raises InvalidInput (400), Conflict (409, a uuid or an external ID reused with other
+    content) or RateLimited (429). Nothing is stored when it raises.
     """
     checked = report_check(channel=channel, data=data, received_at=received_at)
     with stored_photos_cleanup() as stored, transaction.atomic():
