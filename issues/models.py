@@ -337,6 +337,9 @@ class ReportChannel(models.TextChoices):
 
     APP = "app", _("Rider app")
     OPEN311 = "open311", _("Open311")
+    # Another system's history (a 12345 hotline's or the grid system's cases) imported from a
+    # geography file (frontend.geography, D-063): no reporter, the time the other system had.
+    IMPORT = "import", _("File import")
 
 
 class TextBigrams(models.Func):
@@ -602,6 +605,10 @@ class Report(models.Model):
     media_attempts = models.PositiveSmallIntegerField(_("media fetch attempts"), default=0,
                                                       db_default=0)
     attributes = models.JSONField(_("attributes"), default=dict, blank=True)
+    # The imported record's ID in the system it came from (the import channel): a second import
+    # of the same file finds it and writes nothing again. Empty for every other channel.
+    external_id = models.CharField(_("external ID"), max_length=64, blank=True, default="",
+                                   db_default="")
 
     class Meta:
         verbose_name = _("report")
@@ -642,6 +649,16 @@ class Report(models.Model):
             models.CheckConstraint(
                 condition=~Q(channel="app") | Q(client_uuid__isnull=False),
                 name="report_app_needs_client_uuid",
+            ),
+            # One report per imported record: two imports of one file at once cannot both
+            # write it (the import's check finds it first otherwise).
+            models.UniqueConstraint(
+                fields=["external_id"], condition=Q(channel="import") & ~Q(external_id=""),
+                name="report_import_external_id_unique",
+            ),
+            models.CheckConstraint(
+                condition=Q(channel="import") | Q(external_id=""),
+                name="report_external_id_only_imported",
             ),
             # A media URL always has a fetch job (in some state); no URL, no job.
             models.CheckConstraint(

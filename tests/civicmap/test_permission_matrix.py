@@ -540,7 +540,7 @@ MATRIX: dict[tuple[str, str], Row] = {
                                       E(302, office=303, office_district=303, admin=303,
                                         office_heyi=200), _report_ask, "form"),
     ("frontend:reports-status", "GET"): Row(url("frontend:reports-status"), OFFICE_PAGE),
-    # Issue 18, geography files: the offices' page (grids) and the unions' (stations); a POST
+    # Issue 18, geography files: the offices' page (grids, cases) and the unions' (stations); a POST
     # without a file is the page again with the field's error (400); the downloads are of the
     # account's own subdistrict, cases for the offices only (404 for the unions).
     ("frontend:office-geography", "GET"): Row(url("frontend:office-geography"),
