@@ -11,7 +11,7 @@ import json
 import pytest
 from django.test import Client
 
-from tests.frontend.conftest import screenshot
+from tests.frontend.conftest import ARTIFACTS, screenshot
 from tests.stations.helpers import (
     VISITS_CENTRE,
     VISITS_HEYI,
@@ -163,8 +163,18 @@ def test_the_page_in_a_browser_as_union_staff(reference_data, open_page, session
     assert page.locator("#table-hour tbody tr").count() == 24
     assert page.locator("a[download]").count() == 6
     screenshot(page, "union-visits.png")
+    for section in ("hour", "station", "benefit-station"):
+        page.locator(f"section[aria-labelledby='visits-{section}-title']").screenshot(
+            path=str(ARTIFACTS / f"union-visits-{section}.png"))
     assert watched.axe_violations() == []
     watched.assert_clean()
+    # The district in English: every subdistrict's stations, the headers in English.
+    english = open_page(PAGE + NOVEMBER, locale="en-US", session=session_for("office_district"))
+    english.page.wait_for_selector("#chart-visits-benefit-station[data-drawn] canvas")
+    assert english.page.locator("#table-hour thead th").first.inner_text() == (
+        "Hour (Beijing time)")
+    assert english.page.locator("select#id_subdistrict").count() == 1
+    english.assert_clean()
 
 
 @pytest.mark.django_db
