@@ -70,3 +70,11 @@ from frontend import union_views  # noqa: E402  (the union's pages, issue 18)
 urlpatterns += [
     path("union/members/", union_views.union_members, name="union-members"),
 ]
+
+from frontend import union_visits_views  # noqa: E402  (the stations' visits, issue 18)
+
+urlpatterns += [
+    path("union/visits/", union_visits_views.union_visits, name="union-visits"),
+    path("union/visits/<slug:table>.csv", union_visits_views.union_visits_csv,
+         name="union-visits-csv"),
+]

@@ -1,4 +1,5 @@
-"""Reads of the stations app: nearest stations, the public list, coverage, siting and visits.
+"""Reads of the stations app: nearest stations, the public list, coverage, siting and a rider's
+check-ins (the visits' figures: stations.selectors_visits).
 
 Units: every distance and radius is in metres on the ground. "Near" and "covered" are answered
 by PostGIS on geography (``ST_DWithin``, ``ST_Distance``: metres on the WGS 84 spheroid). Areas
@@ -671,56 +672,6 @@ def _added_exactly(*, subdistrict: Subdistrict, period: Period, picks: Sequence[
 
 
 # --- check-ins --------------------------------------------------------------------------------
-
-
-def checkin_visits(*, user, since: datetime | None = None,
-                   until: datetime | None = None) -> dict:
-    """Visits (counted check-ins) per station and per rider, for the union's statistics: the
-    stations of the subdistricts ``user`` covers (``civicmap.scopes``) and their check-ins."""
-    window = in_scope_q(user, field="station__subdistrict")
-    if since:
-        window &= Q(at__gte=since)
-    if until:
-        window &= Q(at__lt=until)
-    checkins = CheckIn.objects.filter(window)
-    station_window = Q()
-    if since:
-        station_window &= Q(checkins__at__gte=since)
-    if until:
-        station_window &= Q(checkins__at__lt=until)
-    label = name_field()
-    stations = (
-        Station.objects.filter(in_scope_q(user)).annotate(
-            visits=Count("checkins", filter=station_window),
-            riders=Count("checkins__rider", filter=station_window, distinct=True),
-        )
-        .order_by("-visits", "name_zh")
-        .values("id", label, "name_zh", "name_en", "is_active", "visits", "riders")
-    )
-    riders = (
-        checkins.values("rider", "rider__username", "rider__rider__display_name",
-                        "rider__rider__member_no")
-        .annotate(visits=Count("id"), stations=Count("station", distinct=True))
-        .order_by("-visits", "rider")
-    )
-    return {
-        "since": since.isoformat() if since else None,
-        "until": until.isoformat() if until else None,
-        "visits": checkins.count(),
-        "riders": checkins.values("rider").distinct().count(),
-        "per_station": [
-            {"id": s["id"], "name": s[label], "name_zh": s["name_zh"], "name_en": s["name_en"],
-             "is_active": s["is_active"], "visits": s["visits"], "riders": s["riders"]}
-            for s in stations
-        ],
-        "per_rider": [
-            {"user_id": r["rider"], "username": r["rider__username"],
-             "display_name": r["rider__rider__display_name"],
-             "member_no": r["rider__rider__member_no"],
-             "visits": r["visits"], "stations": r["stations"]}
-            for r in riders
-        ],
-    }
 
 
 def rider_checkin_list(*, rider) -> QuerySet[CheckIn]:

@@ -52,7 +52,6 @@ from stations.io import (
 )
 from stations.models import Station
 from stations.selectors import (
-    checkin_visits,
     coverage_layer,
     coverage_summary,
     rider_checkin_list,
@@ -62,6 +61,7 @@ from stations.selectors import (
     stations_covering,
 )
 from stations.selectors_cards import member_card_get
+from stations.selectors_visits import checkin_visits
 from stations.services import (
     checkin_create,
     station_save,

@@ -572,6 +572,16 @@ MATRIX: dict[tuple[str, str], Row] = {
         url("frontend:union-members"),
         E(302, union=303, admin=303, union_heyi=403, office_district=403),
         _suspend_rider3, "form"),
+    # Issue 18, the stations' visits: union staff of every subdistrict (each its own stations)
+    # and the district's accounts read the page and its CSV files; everyone else goes to the
+    # login page. Asking for a Nanyuan station is the form's error (400) for Heyi's union.
+    ("frontend:union-visits", "GET"): Row(url("frontend:union-visits"),
+                                          E(302, office_district=200, **UNIONS)),
+    ("frontend:union-visits[Nanyuan station]", "GET"): Row(
+        lambda d: reverse("frontend:union-visits") + f"?station={d.station}",
+        E(302, union=200, admin=200, office_district=200, union_heyi=400)),
+    ("frontend:union-visits-csv", "GET"): Row(
+        url("frontend:union-visits-csv", table="hour"), E(302, office_district=200, **UNIONS)),
     ("frontend:rider", "GET"): Row(url("frontend:rider"), PUBLIC),
     ("frontend:rider-sw", "GET"): Row(url("frontend:rider-sw"), PUBLIC),
     ("frontend:rider-manifest", "GET"): Row(url("frontend:rider-manifest"), PUBLIC),
