@@ -70,3 +70,9 @@ from frontend import union_views  # noqa: E402  (the union's pages, issue 18)
 urlpatterns += [
     path("union/members/", union_views.union_members, name="union-members"),
 ]
+
+from frontend import union_coverage_views  # noqa: E402  (coverage and siting, issue 18)
+
+urlpatterns += [
+    path("union/coverage/", union_coverage_views.union_coverage, name="union-coverage"),
+]

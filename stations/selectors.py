@@ -250,6 +250,19 @@ def station_sites() -> list[Site]:
     ]
 
 
+def station_reach_list(*, subdistrict: Subdistrict) -> list[dict]:
+    """The subdistrict's active stations with their reach, by name: what a what-if may move
+    or remove (``id``, ``name`` in the reader's language, WGS 84 ``lon``/``lat``,
+    ``radius_m``)."""
+    label = name_field()
+    return [
+        {"id": pk, "name": name, "lon": location.x, "lat": location.y, "radius_m": radius}
+        for pk, name, location, radius in active_stations().filter(subdistrict=subdistrict)
+        .annotate(radius=radius_expression()).order_by("name_zh")
+        .values_list("id", label, "location", "radius")
+    ]
+
+
 def station_sites_what_if(*, added: Sequence[Site] = (), moved: dict[int, tuple[float, float]]
                           | None = None, removed: Collection[int] = ()) -> list[Site]:
     """The active stations as they would be: ``moved`` (id → lon, lat in WGS 84) standing
