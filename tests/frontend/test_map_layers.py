@@ -9,6 +9,8 @@ through the same selectors as the page did (one query path).
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from django.utils import timezone
 
@@ -22,11 +24,13 @@ from stations.layers import (
     uncovered_demand_cells_public,
 )
 from tests.frontend.helpers import (
+    CHENGYUAN,
     OFFICE_ROLES,
     PRIVATE_CATEGORY,
     ROLES,
     client_for,
     map_history_load,
+    report_add,
 )
 
 pytestmark = pytest.mark.django_db
@@ -55,11 +59,24 @@ def test_hourly_heatmap_is_as_public_as_the_map(layer_data, client, role):
     assert len(response.json()["frames"]) == HOURLY_HEAT_DAYS * 24
 
 
-@pytest.mark.parametrize("role", ROLES)
-def test_uncovered_demand_for_everyone_the_office_cell_by_cell(layer_data, client, role):
+CROWDED = (CHENGYUAN[0], CHENGYUAN[1] + 0.00135)  # about 150 m north of Chengyuan's point
+
+
+@pytest.fixture
+def crowded_cell(layer_data):
+    """Seven more reports at one spot of Chengyuan, 150 m north of the scattered ones: a 100 m
+    cell of at least seven uncovered reports once every station's reach is cut to 1 m, beside
+    the history's cells of one to four."""
     from stations.models import Station
 
+    for hours in range(7):
+        report_add(point=CROWDED, code="C0401",
+                   received_at=layer_data - timedelta(hours=hours + 1))
     Station.objects.update(coverage_radius_m=1)  # metres: then almost no report is within reach
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_uncovered_demand_for_everyone_the_office_cell_by_cell(crowded_cell, client, role):
     response = client_for(client, role).get(UNCOVERED_URL)
     assert response.status_code == 200
     features = response.json()["features"]
@@ -74,10 +91,7 @@ def test_uncovered_demand_for_everyone_the_office_cell_by_cell(layer_data, clien
                    for feature in features)
 
 
-def test_the_public_never_sees_a_cell_of_fewer_than_k_reports(layer_data, client):
-    from stations.models import Station
-
-    Station.objects.update(coverage_radius_m=1)
+def test_the_public_never_sees_a_cell_of_fewer_than_k_reports(crowded_cell):
     filters = map_filters_for_period(now=timezone.now(), days=30, include_private=True)
     cells = uncovered_demand_cells(since=filters.since, until=filters.until)
     public = uncovered_demand_cells_public(since=filters.since, until=filters.until)

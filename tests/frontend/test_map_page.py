@@ -23,11 +23,14 @@ from tests.frontend.helpers import (
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 MAP_URL = "/map/"
+# The uncovered demand is the public's too, in cells of at least 5 reports (D-0XX).
 OVERLAYS_ZH = ["社区网格：每平方公里上报数", "单元网格（放大后显示）", "上报热力图",
-               "逐小时上报（最近 7 天）", "未结案件热点", "工会驿站", "工会驿站覆盖范围"]
+               "逐小时上报（最近 7 天）", "未结案件热点", "工会驿站", "工会驿站覆盖范围",
+               "未覆盖需求：驿站服务半径以外的上报"]
 OVERLAYS_EN = ["Community grids: reports per km²", "Unit grids (zoom in)", "Reports heatmap",
                "Reports by hour, last 7 days", "Hotspots of open cases",
-               "Union stations", "Union station coverage"]
+               "Union stations", "Union station coverage",
+               "Uncovered demand: reports beyond every station"]
 # On when the page opens (frontend/README.md, "Default layers").
 DEFAULT_ON_ZH = ["社区网格：每平方公里上报数", "上报热力图", "工会驿站"]
 
