@@ -78,3 +78,9 @@ urlpatterns += [
     path("union/visits/<slug:table>.csv", union_visits_views.union_visits_csv,
          name="union-visits-csv"),
 ]
+
+from frontend import union_coverage_views  # noqa: E402  (coverage and siting, issue 18)
+
+urlpatterns += [
+    path("union/coverage/", union_coverage_views.union_coverage, name="union-coverage"),
+]

@@ -290,6 +290,12 @@ def _siting(demo, username) -> dict:
     return {"k": 3}
 
 
+def _what_if(demo, username) -> dict:
+    """Remove a Nanyuan station in a what-if of the reader's own subdistrict (nothing is
+    written): Heyi's accounts may not name it (400)."""
+    return {"days": 30, "removed": [demo.station]}
+
+
 MATRIX: dict[tuple[str, str], Row] = {
     # django.contrib.auth.urls
     ("login", "GET"): Row(url("login"), PUBLIC),
@@ -461,6 +467,10 @@ MATRIX: dict[tuple[str, str], Row] = {
         lambda d: reverse("station-coverage-point") + "?lon=116.392&lat=39.797",
         STATION_STAFF),
     ("station-coverage-layer", "GET"): Row(url("station-coverage-layer"), PUBLIC),
+    ("station-coverage-what-if", "POST"): Row(
+        url("station-coverage-what-if"),
+        E(403, anonymous=401, office=200, office_district=200, admin=200, union=200,
+          office_heyi=400, union_heyi=400), _what_if, "json"),
     ("station-siting", "GET"): Row(url("station-siting"), STATION_STAFF),
     ("station-siting", "POST"): Row(url("station-siting"), STATION_STAFF, _siting, "json"),
     ("station-checkins", "GET"): Row(url("station-checkins"), RIDER_API),
@@ -504,7 +514,8 @@ MATRIX: dict[tuple[str, str], Row] = {
     # pages
     ("frontend:map", "GET"): Row(url("frontend:map"), PUBLIC),
     ("frontend:map-hourly", "GET"): Row(url("frontend:map-hourly"), PUBLIC),
-    ("frontend:map-uncovered", "GET"): Row(url("frontend:map-uncovered"), OFFICE_PAGE),
+    # Everyone: the office cell by cell, the public cells of at least k reports (D-066).
+    ("frontend:map-uncovered", "GET"): Row(url("frontend:map-uncovered"), PUBLIC),
     ("frontend:office", "GET"): Row(url("frontend:office"), E(302, **OFFICES)),
     ("frontend:office-cases", "GET"): Row(url("frontend:office-cases"), OFFICE_PAGE),
     # The office's case page (issue 17): the offices whose work covers the case's subdistrict
@@ -566,6 +577,10 @@ MATRIX: dict[tuple[str, str], Row] = {
     # district's accounts read it (each their own members); a change is the member's own
     # union's (303 back to the page): Heyi's union and the district's office get 403 for a
     # Nanyuan member, nothing written; everyone else goes to the login page.
+    # Issue 18, coverage and siting: union staff (their own subdistrict) and the district's
+    # accounts; the what-if on it writes nothing (station-coverage-what-if above).
+    ("frontend:union-coverage", "GET"): Row(url("frontend:union-coverage"),
+                                            E(302, office_district=200, **UNIONS)),
     ("frontend:union-members", "GET"): Row(url("frontend:union-members"),
                                            E(302, office_district=200, **UNIONS)),
     ("frontend:union-members", "POST"): Row(
