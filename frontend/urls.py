@@ -70,3 +70,15 @@ from frontend import union_views  # noqa: E402  (the union's pages, issue 18)
 urlpatterns += [
     path("union/members/", union_views.union_members, name="union-members"),
 ]
+
+from frontend import union_station_views  # noqa: E402  (the union's stations, issue 18)
+
+urlpatterns += [
+    path("union/stations/", union_station_views.union_stations, name="union-stations"),
+    path("union/stations/new/", union_station_views.union_station_edit,
+         name="union-station-new"),
+    path("union/stations/<int:station_id>/", union_station_views.union_station_edit,
+         name="union-station"),
+    path("union/stations/<int:station_id>/sheet/", union_station_views.union_station_sheet,
+         name="union-station-sheet"),
+]
