@@ -24,6 +24,7 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.utils import translation
 from django.utils.dates import WEEKDAYS
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET, require_http_methods
 
@@ -34,13 +35,14 @@ from frontend.csp import csp_protected
 from frontend.maps.assets import map_render_parts
 from frontend.maps.basemaps import NANYUAN_CENTRE, Basemap, basemap_get
 from frontend.maps.union_stations import station_pin_map_build, union_stations_map_build
+from frontend.reports.station_sheet import station_sheet_pdf
 from frontend.union_views import union_page_reader
 from stations.hours import wraps_midnight
 from stations.layers import station_pins
 from stations.models import MAX_COVERAGE_RADIUS_M, Service, Station, VenueType
 from stations.selectors_union import union_station_get, union_station_list
 from stations.services import checkin_max_distance_m, station_save, station_token_ensure
-from stations.tokens import token_qr_svg
+from stations.tokens import token_qr_payload, token_qr_svg
 
 MSG_INTERVAL_HALF = _("%(day)s, interval %(number)d: give both the opening and the closing "
                       "time, or neither.")
@@ -267,22 +269,76 @@ def _pin_wgs84(form: StationForm, station: Station | None) -> tuple[float, float
     return NANYUAN_CENTRE[1], NANYUAN_CENTRE[0]
 
 
+def _sheet_text(request: HttpRequest) -> dict:
+    """The sheet's words in Chinese, and in English too when the page is: the heading, the
+    code line and the check-in steps (one source for the HTML sheet and the PDF)."""
+    limit_m = checkin_max_distance_m()
+    rider_url = request.build_absolute_uri(reverse("frontend:rider"))
+
+    def words() -> dict:
+        return {
+            "union_station": gettext("Union station"),
+            "title": gettext("How riders check in"),
+            "code": gettext("Check-in code"),
+            "steps": [
+                gettext("Open the rider page %(rider_url)s on your phone and sign in.") % {
+                    "rider_url": rider_url},
+                gettext("Within %(limit_m)s m of the station, tap “Check in: scan the "
+                        "station's QR code” and scan the code above, or type the code under "
+                        "it.") % {"limit_m": limit_m},
+                gettext("One check-in counts per hour. Members show the 苑苑暖心卡 on the phone "
+                        "for the benefits this station offers."),
+            ],
+        }
+
+    english = (translation.get_language() or "").startswith("en")
+    with translation.override("zh-hans"):
+        zh = words()
+    if not english:
+        return {"zh": zh, "en": None}
+    with translation.override("en"):
+        return {"zh": zh, "en": words()}
+
+
+def _sheet_station(request: HttpRequest, station_id: int) -> tuple[Station, str]:
+    """The station of the sheet and its current short code (made on first use): the
+    station's own union only (another subdistrict's: 404; the district's: 403)."""
+    station = _station_or_404(request.user, station_id)
+    if not _writable(request.user):
+        raise PermissionDenied
+    token = station_token_ensure(station=station, actor=request.user)
+    return station, token.short_code
+
+
 @require_GET
 @user_passes_test(union_page_reader)  # anyone else goes to the login page
 @csp_protected
 def union_station_sheet(request: HttpRequest, station_id: int) -> HttpResponse:
     """The A4 sheet to post at the station: its name, the QR code of its current check-in code
-    (made on first use, as the API's qr.svg) with the short code to type, and how to check in.
-    The station's own union only: another subdistrict's station is a 404, the district's
-    read-only accounts get 403 (as the API's code routes)."""
-    station = _station_or_404(request.user, station_id)
-    if not _writable(request.user):
-        raise PermissionDenied
-    token = station_token_ensure(station=station, actor=request.user)
+    (as the API's qr.svg) with the short code to type, and how to check in; printed by the
+    browser (print CSS for A4), or as the PDF."""
+    station, short_code = _sheet_station(request, station_id)
     return render(request, "frontend/union_station_sheet.html", {
-        "station": station, "short_code": token.short_code,
-        "qr_svg": token_qr_svg(station_id=station.pk, short_code=token.short_code),
-        "english": (translation.get_language() or "").startswith("en"),
-        "limit_m": checkin_max_distance_m(),
-        "rider_url": request.build_absolute_uri(reverse("frontend:rider")),
+        "station": station, "short_code": short_code, "text": _sheet_text(request),
+        "qr_svg": token_qr_svg(station_id=station.pk, short_code=short_code),
     })
+
+
+@require_GET
+@user_passes_test(union_page_reader)  # anyone else goes to the login page
+def union_station_sheet_pdf(request: HttpRequest, station_id: int) -> HttpResponse:
+    """The same sheet as an A4 PDF (reportlab, the reports' CJK font)."""
+    station, short_code = _sheet_station(request, station_id)
+    text = _sheet_text(request)
+    sections = [(text["zh"]["title"], text["zh"]["steps"])]
+    if text["en"]:
+        sections.append((text["en"]["title"], text["en"]["steps"]))
+    pdf = station_sheet_pdf(
+        heading=f"{station.subdistrict.name_zh} · {text['zh']['union_station']}",
+        name=station.name_zh, name_en=station.name_en if text["en"] else None,
+        payload=token_qr_payload(station_id=station.pk, short_code=short_code),
+        code_line=f"{text['zh']['code']}: {short_code}", sections=sections)
+    response = HttpResponse(pdf, content_type="application/pdf")
+    response["Content-Disposition"] = f'inline; filename="station-{station.pk}-sheet.pdf"'
+    response["Cache-Control"] = "private, no-store"
+    return response

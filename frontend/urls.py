@@ -81,4 +81,6 @@ urlpatterns += [
          name="union-station"),
     path("union/stations/<int:station_id>/sheet/", union_station_views.union_station_sheet,
          name="union-station-sheet"),
+    path("union/stations/<int:station_id>/sheet.pdf",
+         union_station_views.union_station_sheet_pdf, name="union-station-sheet-pdf"),
 ]

@@ -611,6 +611,9 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("frontend:union-station-sheet", "GET"): Row(
         url("frontend:union-station-sheet", station_id=_station),
         E(302, union=200, admin=200, union_heyi=404, office_district=403)),
+    ("frontend:union-station-sheet-pdf", "GET"): Row(
+        url("frontend:union-station-sheet-pdf", station_id=_station),
+        E(302, union=200, admin=200, union_heyi=404, office_district=403)),
     ("frontend:rider", "GET"): Row(url("frontend:rider"), PUBLIC),
     ("frontend:rider-sw", "GET"): Row(url("frontend:rider-sw"), PUBLIC),
     ("frontend:rider-manifest", "GET"): Row(url("frontend:rider-manifest"), PUBLIC),

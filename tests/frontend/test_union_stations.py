@@ -7,6 +7,7 @@ district's accounts read and change nothing; in a real browser, accessible (axe)
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -161,9 +162,23 @@ def test_the_sheet_prints_the_qr_code_name_and_instructions(reference_data):
     english = _client("union1").get(f"/union/stations/{station.pk}/sheet/",
                                     HTTP_ACCEPT_LANGUAGE="en").content.decode()
     assert "骑手如何签到" in english and "How riders check in" in english
-    css = (__import__("pathlib").Path(__file__).resolve().parents[2]
-           / "frontend/static/frontend/union-stations.css").read_text()
-    assert "size: A4" in css
+    assert "size: A4" in (Path(__file__).resolve().parents[2]
+                          / "frontend/static/frontend/union-stations.css").read_text()
+
+
+@pytest.mark.django_db
+def test_the_sheet_as_an_a4_pdf(reference_data):
+    station = _station()
+    answer = _client("union1").get(f"/union/stations/{station.pk}/sheet.pdf",
+                                   HTTP_ACCEPT_LANGUAGE="en")
+    assert answer.status_code == 200 and answer["Content-Type"] == "application/pdf"
+    pdf = answer.content
+    assert pdf.startswith(b"%PDF-") and b"WenQuanYiMicroHei" in pdf  # the CJK font embedded
+    assert b"/Count 1" in pdf  # one page
+    assert re.search(rb"/MediaBox \[ 0 0 595\.27\d* 841\.88\d* \]", pdf)  # A4 in points
+    assert StationToken.objects.filter(station=station, revoked_at__isnull=True).exists()
+    assert _client("union_heyi1").get(f"/union/stations/{station.pk}/sheet.pdf"
+                                      ).status_code == 404
 
 
 @pytest.mark.django_db
