@@ -40,7 +40,11 @@ from frontend.union_views import union_page_reader
 from stations.hours import wraps_midnight
 from stations.layers import station_pins
 from stations.models import MAX_COVERAGE_RADIUS_M, Service, Station, VenueType
-from stations.selectors_union import union_station_get, union_station_list
+from stations.selectors_union import (
+    union_station_get,
+    union_station_list,
+    union_station_start,
+)
 from stations.services import checkin_max_distance_m, station_save, station_token_ensure
 from stations.tokens import token_qr_payload, token_qr_svg
 
@@ -172,14 +176,20 @@ def _station_or_404(user, station_id: int | None) -> Station | None:
     return station
 
 
-def _initial(station: Station | None, system: str) -> dict:
-    """The form's values for a station (a new one: active, at the subdistrict's middle),
-    its position in the basemap's system."""
-    lat, lon = NANYUAN_CENTRE
+def _start(user, station: Station | None) -> tuple[float, float]:
+    """The pin's first place, WGS 84: the station's, else inside the reader's subdistrict."""
+    if station is not None:
+        return station.location.x, station.location.y
+    return union_station_start(user=user) or (NANYUAN_CENTRE[1], NANYUAN_CENTRE[0])
+
+
+def _initial(station: Station | None, system: str, start: tuple[float, float]) -> dict:
+    """The form's values for a station (a new one: active, at ``start``), its position in
+    the basemap's system."""
+    lon, lat = coords.from_wgs84(*start, system)
     if station is None:
         return {"is_active": "1", "coord_system": system,
-                **dict(zip(("lon", "lat"), coords.from_wgs84(lon, lat, system), strict=True))}
-    lon, lat = coords.from_wgs84(station.location.x, station.location.y, system)
+                "lon": round(lon, 7), "lat": round(lat, 7)}
     return {"name_zh": station.name_zh, "name_en": station.name_en,
             "address_zh": station.address_zh, "venue_type": station.venue_type,
             "services": station.services, "coverage_radius_m": station.coverage_radius_m,
@@ -223,7 +233,8 @@ def union_station_edit(request: HttpRequest, station_id: int | None = None) -> H
         raise PermissionDenied  # a new station is the subdistrict's union's to add
     basemap, language = _basemap(request)
     system = coords.CoordSystem.GCJ02 if basemap.gcj02 else coords.CoordSystem.WGS84
-    form = StationForm(initial=_initial(station, system))
+    start = _start(request.user, station)
+    form = StationForm(initial=_initial(station, system, start))
     hours = [{**i, "next_day": wraps_midnight(i)} for i in (station.opening_hours
                                                             if station else [])]
     errors: list[FieldError] = []
@@ -248,7 +259,7 @@ def union_station_edit(request: HttpRequest, station_id: int | None = None) -> H
                     + "?saved=1")
                 response.status_code = 303  # See Other: a reload does not post again
                 return response
-    lon, lat = _pin_wgs84(form, station)
+    lon, lat = _pin_wgs84(form, start)
     fmap, pin = station_pin_map_build(lon=lon, lat=lat, basemap=basemap, language=language)
     return render(request, "frontend/union_station_edit.html", {
         "station": station, "form": form, "writable": writable,
@@ -258,15 +269,13 @@ def union_station_edit(request: HttpRequest, station_id: int | None = None) -> H
     }, status=status)
 
 
-def _pin_wgs84(form: StationForm, station: Station | None) -> tuple[float, float]:
+def _pin_wgs84(form: StationForm, start: tuple[float, float]) -> tuple[float, float]:
     """Where to draw the pin, WGS 84: as posted (a refused form keeps the dragged pin), else
-    the station's, else the subdistrict's middle."""
+    where it started."""
     if form.is_bound and not {"lon", "lat", "coord_system"} & set(form.errors):
         data = form.cleaned_data
         return coords.to_wgs84(data["lon"], data["lat"], data["coord_system"])
-    if station is not None:
-        return station.location.x, station.location.y
-    return NANYUAN_CENTRE[1], NANYUAN_CENTRE[0]
+    return start
 
 
 def _sheet_text(request: HttpRequest) -> dict:

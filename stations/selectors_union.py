@@ -7,11 +7,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from django.contrib.gis.db.models.functions import PointOnSurface
 from django.db.models import Count, Q
 from django.utils import timezone
 
 from civicmap.i18n import name_field
-from civicmap.scopes import in_scope_q
+from civicmap.models import Subdistrict
+from civicmap.scopes import EVERYWHERE, in_scope_q, user_subdistrict_ids
 from stations.hours import LOCAL_TZ, is_open_at, wraps_midnight
 from stations.models import Station
 
@@ -59,3 +61,16 @@ def union_station_list(*, user, is_active: bool | None = None, venue_type: str |
 def union_station_get(*, user, station_id: int) -> Station | None:
     """The station if it lies in one of ``user``'s subdistricts; None otherwise (a 404)."""
     return Station.objects.filter(in_scope_q(user), pk=station_id).first()
+
+
+def union_station_start(*, user) -> tuple[float, float] | None:
+    """Where a new station's pin starts (WGS 84 lon, lat): a point inside the reader's first
+    subdistrict by code (``ST_PointOnSurface``: inside even for a concave outline); None when
+    there is none."""
+    scope = user_subdistrict_ids(user)
+    subdistricts = Subdistrict.objects.order_by("code")
+    if scope is not EVERYWHERE:
+        subdistricts = subdistricts.filter(pk__in=sorted(scope))
+    spot = subdistricts.annotate(spot=PointOnSurface("boundary")).values_list(
+        "spot", flat=True).first()
+    return (spot.x, spot.y) if spot is not None else None

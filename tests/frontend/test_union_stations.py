@@ -129,6 +129,20 @@ def test_a_new_station_outside_the_subdistrict_is_refused(reference_data):
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize("username", ["union1", "union_heyi1"])
+def test_a_new_stations_pin_starts_inside_the_readers_subdistrict(reference_data, username):
+    from django.contrib.gis.geos import Point
+
+    from civicmap.models import Membership
+
+    page = _client(username).get("/union/stations/new/").content.decode()
+    lon = float(re.search(r'name="lon" value="([-0-9.]+)"', page).group(1))
+    lat = float(re.search(r'name="lat" value="([-0-9.]+)"', page).group(1))
+    subdistrict = Membership.objects.get(user__username=username).subdistrict
+    assert subdistrict.boundary.covers(Point(lon, lat, srid=4326))
+
+
+@pytest.mark.django_db
 def test_the_pin_on_a_gcj02_basemap_is_shifted_there_and_back(reference_data, settings):
     """The editor shows the position shifted onto Amap's GCJ-02, and posting it unchanged
     saves the same WGS 84 point (civicmap.coords, inverse to about 0.1 mm)."""
