@@ -84,3 +84,17 @@ from frontend import union_coverage_views  # noqa: E402  (coverage and siting, i
 urlpatterns += [
     path("union/coverage/", union_coverage_views.union_coverage, name="union-coverage"),
 ]
+
+from frontend import union_station_views  # noqa: E402  (the union's stations, issue 18)
+
+urlpatterns += [
+    path("union/stations/", union_station_views.union_stations, name="union-stations"),
+    path("union/stations/new/", union_station_views.union_station_edit,
+         name="union-station-new"),
+    path("union/stations/<int:station_id>/", union_station_views.union_station_edit,
+         name="union-station"),
+    path("union/stations/<int:station_id>/sheet/", union_station_views.union_station_sheet,
+         name="union-station-sheet"),
+    path("union/stations/<int:station_id>/sheet.pdf",
+         union_station_views.union_station_sheet_pdf, name="union-station-sheet-pdf"),
+]

@@ -4,7 +4,7 @@ coverage, and the demand no station reaches. Frontend draws them."""
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -66,10 +66,10 @@ def _hours_lines(hours: list[dict]) -> list[str]:
     return lines
 
 
-def station_pins(*, now: datetime | None = None, subdistrict_id: int | None = None
-                 ) -> list[StationPin]:
-    """Active stations (of one subdistrict, or the whole district) with services, hours,
-    whether open at ``now`` and coverage radius (the values of the API's list,
+def station_pins(*, now: datetime | None = None, subdistrict_id: int | None = None,
+                 ids: Collection[int] | None = None) -> list[StationPin]:
+    """Active stations (of one subdistrict, or the whole district; ``ids``: only these) with
+    services, hours, whether open at ``now`` and coverage radius (the values of the API's list,
     ``stations.selectors.station_features``), labelled in the active language, by Chinese
     name."""
     open_ids = station_open_ids(at=now or timezone.now())
@@ -79,6 +79,8 @@ def station_pins(*, now: datetime | None = None, subdistrict_id: int | None = No
     stations = active_stations()
     if subdistrict_id is not None:
         stations = stations.filter(subdistrict_id=subdistrict_id)
+    if ids is not None:
+        stations = stations.filter(pk__in=list(ids))
     rows = (stations
             .annotate(geojson=AsGeoJSON(as_geometry_point("location"), precision=6),
                       radius=radius_expression())

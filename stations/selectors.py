@@ -106,8 +106,9 @@ def station_open_ids(*, at: datetime) -> set[int]:
     One small query over every active station's hours: a subdistrict has tens of stations.
     """
     return {
-        pk for pk, hours in active_stations().values_list("id", "opening_hours")
-        if is_open_at(hours, at)
+        pk for pk, hours, holidays in active_stations().values_list(
+            "id", "opening_hours", "closed_on_holidays")
+        if is_open_at(hours, at, closed_on_holidays=holidays)
     }
 
 
@@ -140,14 +141,15 @@ def station_nearest_list(
 
 def _nearest_row(row: tuple, *, at: datetime) -> dict:
     (pk, name_zh, name_en, venue_type, address_zh, lon, lat, distance_m, hours_text, services,
-     radius_m) = row
+     radius_m, closed_on_holidays) = row
     hours = json.loads(hours_text)  # Django's connection hands jsonb over as text
     return {
         "id": pk, "name": name_zh if name_field() == "name_zh" else name_en,
         "name_zh": name_zh, "name_en": name_en, "venue_type": venue_type,
         "address_zh": address_zh, "lon": round(lon, 6), "lat": round(lat, 6),
         "distance_m": round(distance_m, 1), "walk_minutes": walk_minutes(distance_m),
-        "open_now": is_open_at(hours, at), "opening_hours": hours,
+        "open_now": is_open_at(hours, at, closed_on_holidays=closed_on_holidays),
+        "opening_hours": hours, "closed_on_holidays": closed_on_holidays,
         "services": services_describe(services),
         "coverage_radius_m": radius_m or station_radius_default_m(),
     }
@@ -180,7 +182,8 @@ def station_features(*, service: str | None = None, open_now: bool = False,
             name=F(label), name_zh=F("name_zh"), name_en=F("name_en"),
             subdistrict=F("subdistrict__code"), venue_type=F("venue_type"),
             address_zh=F("address_zh"), services=F("services"),
-            opening_hours=F("opening_hours"), coverage_radius_m=radius_expression(),
+            opening_hours=F("opening_hours"), closed_on_holidays=F("closed_on_holidays"),
+            coverage_radius_m=radius_expression(),
             # An empty IN () would make Django drop the whole query: say False instead.
             open_now=ExpressionWrapper(Q(id__in=open_ids), output_field=BooleanField())
             if open_ids else Value(False),

@@ -20,7 +20,7 @@ NEAREST_STATIONS = f"""
     SELECT id, name_zh, name_en, venue_type, address_zh,
            ST_X(location::geometry), ST_Y(location::geometry),
            ST_Distance(location, ST_SetSRID(ST_MakePoint(%(lon)s, %(lat)s), {WGS84})::geography),
-           opening_hours, services, coverage_radius_m
+           opening_hours, services, coverage_radius_m, closed_on_holidays
     FROM {Station._meta.db_table}
     WHERE is_active
       AND (%(service)s::text IS NULL OR services @> ARRAY[%(service)s::varchar])

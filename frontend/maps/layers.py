@@ -191,8 +191,8 @@ def _hotspot_layer(fmap: folium.Map, projector: Projector,
     return layer.get_name()
 
 
-def _station_layers(fmap: folium.Map, projector: Projector,
-                    stations: Sequence[StationPin]) -> tuple[str, str]:
+def station_layers(fmap: folium.Map, projector: Projector,
+                   stations: Sequence[StationPin]) -> tuple[str, str]:
     """Two overlays: the stations' pins (on at first: where a rider can rest) and their
     coverage circles (off at first: 30 overlapping discs tint the whole choropleth)."""
     pins = [
@@ -446,7 +446,7 @@ def governance_map_build(
         hourly = (_hourly_heat_layer(fmap, heat_hours, heat_frames_url)
                   if heat_hours and heat_frames_url else "")
         hotspots = _hotspot_layer(fmap, projector, clusters)
-        pins, coverage = _station_layers(fmap, projector, stations)
+        pins, coverage = station_layers(fmap, projector, stations)
         uncovered = (_uncovered_layer(fmap, uncovered_url, public=uncovered_public)
                      if uncovered_url else "")
 

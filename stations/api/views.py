@@ -8,7 +8,6 @@ visit statistics are for union staff.
 
 from __future__ import annotations
 
-import segno
 from django.contrib.gis.geos import Point
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
@@ -75,7 +74,7 @@ from stations.services import (
     station_token_rotate,
     stations_import,
 )
-from stations.tokens import token_qr_payload
+from stations.tokens import token_qr_payload, token_qr_svg
 
 GEOJSON = "application/geo+json"
 MSG_BODY_NOT_OBJECT = _("Send the station as a JSON object.")
@@ -89,7 +88,8 @@ StaffOnly = role_permission(Role.OFFICE_STAFF, Role.UNION_STAFF)
 UnionStaffOnly = role_permission(Role.UNION_STAFF)
 
 STATION_FIELDS = ("name_zh", "name_en", "venue_type", "address_zh", "lon", "lat",
-                  "opening_hours", "services", "coverage_radius_m", "is_active")
+                  "opening_hours", "services", "coverage_radius_m", "is_active",
+                  "closed_on_holidays")
 
 
 def _valid(serializer_class, data, *, user=None) -> dict:
@@ -149,6 +149,7 @@ def _station_detail(station: Station) -> dict:
         "lon": round(station.location.x, 6), "lat": round(station.location.y, 6),
         "opening_hours": station.opening_hours, "services": station.services,
         "coverage_radius_m": station.coverage_radius_m, "is_active": station.is_active,
+        "closed_on_holidays": station.closed_on_holidays,
     }
 
 
@@ -439,8 +440,7 @@ class StationTokenQrView(APIView):
     def get(self, request: Request, station_id: int) -> HttpResponse:
         station = _station_of(request.user, station_id)
         token = station_token_ensure(station=station, actor=request.user)
-        payload = token_qr_payload(station_id=station.pk, short_code=token.short_code)
-        svg = segno.make(payload, error="m").svg_inline(scale=8, border=4)
+        svg = token_qr_svg(station_id=station.pk, short_code=token.short_code)
         response = HttpResponse(svg, content_type="image/svg+xml")
         response["Cache-Control"] = "private, no-store"
         return response

@@ -198,6 +198,22 @@ def _suspend_rider3(demo, username) -> dict:
             "reason": "会籍核查"}
 
 
+def _station_form(demo, username) -> dict:
+    """The union's station editor as a browser posts it: the demo station (Nanyuan's) with
+    one Monday interval, on a WGS 84 basemap (the test settings')."""
+    from stations.models import Station
+
+    station = Station.objects.get(pk=demo.station)
+    lon, lat = demo.station_point
+    return {"name_zh": station.name_zh, "name_en": station.name_en, "venue_type": "bank",
+            "services": ["water"], "is_active": "1", "lon": repr(lon), "lat": repr(lat),
+            "coord_system": "wgs84", "hours-0-1-open": "09:00", "hours-0-1-close": "17:00"}
+
+
+def _new_station_form(demo, username) -> dict:
+    return {**_station_form(demo, username), "name_zh": "矩阵驿站", "name_en": "Matrix"}
+
+
 def _rider_description(demo) -> str:
     return demo.rider_description
 
@@ -597,6 +613,32 @@ MATRIX: dict[tuple[str, str], Row] = {
         E(302, union=200, admin=200, office_district=200, union_heyi=400)),
     ("frontend:union-visits-csv", "GET"): Row(
         url("frontend:union-visits-csv", table="hour"), E(302, office_district=200, **UNIONS)),
+    # Issue 18, the union's stations: union staff of every subdistrict and the district's
+    # accounts read the list (each their own subdistrict's); a station of another subdistrict
+    # is a 404; the district's accounts change nothing (403: a save, a new station, the QR
+    # sheet, which makes a check-in code); a save answers 303 to the station's editor.
+    # Heyi's union may not place a new station in Nanyuan (400, the position named).
+    ("frontend:union-stations", "GET"): Row(url("frontend:union-stations"),
+                                            E(302, office_district=200, **UNIONS)),
+    ("frontend:union-station-new", "GET"): Row(url("frontend:union-station-new"),
+                                               E(302, office_district=403, **UNIONS)),
+    ("frontend:union-station-new", "POST"): Row(
+        url("frontend:union-station-new"),
+        E(302, union=303, admin=303, union_heyi=400, office_district=403),
+        _new_station_form, "form"),
+    ("frontend:union-station", "GET"): Row(
+        url("frontend:union-station", station_id=_station),
+        E(302, union=200, admin=200, union_heyi=404, office_district=200)),
+    ("frontend:union-station", "POST"): Row(
+        url("frontend:union-station", station_id=_station),
+        E(302, union=303, admin=303, union_heyi=404, office_district=403),
+        _station_form, "form"),
+    ("frontend:union-station-sheet", "GET"): Row(
+        url("frontend:union-station-sheet", station_id=_station),
+        E(302, union=200, admin=200, union_heyi=404, office_district=403)),
+    ("frontend:union-station-sheet-pdf", "GET"): Row(
+        url("frontend:union-station-sheet-pdf", station_id=_station),
+        E(302, union=200, admin=200, union_heyi=404, office_district=403)),
     ("frontend:rider", "GET"): Row(url("frontend:rider"), PUBLIC),
     ("frontend:rider-sw", "GET"): Row(url("frontend:rider-sw"), PUBLIC),
     ("frontend:rider-manifest", "GET"): Row(url("frontend:rider-manifest"), PUBLIC),
