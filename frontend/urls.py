@@ -70,3 +70,13 @@ from frontend import union_views  # noqa: E402  (the union's pages, issue 18)
 urlpatterns += [
     path("union/members/", union_views.union_members, name="union-members"),
 ]
+
+from frontend import feeds, public_views  # noqa: E402  (the public pages, issue 19)
+
+urlpatterns += [
+    path("", public_views.home, name="home"),
+    path("cases/<int:case_id>/", public_views.public_case, name="public-case"),
+    path("communities/<str:code>/", public_views.public_community, name="public-community"),
+    path("feeds/subdistrict/<str:code>.atom", feeds.SubdistrictFeed(), name="feed-subdistrict"),
+    path("feeds/community/<str:code>.atom", feeds.CommunityFeed(), name="feed-community"),
+]
