@@ -103,8 +103,9 @@ def _public_photos(case: Case) -> list[PublicPhoto]:
 
 @dataclass(frozen=True)
 class FeedEntry:
-    """One entry of a public feed: a case opened (``kind`` "new") or closed ("closed", which
-    includes a cancellation: ``stage`` says which) at ``at``."""
+    """One entry of a public feed: a case opened (``kind`` "new") or closed ("closed":
+    ``closed_at`` set, by a verification or the union's reply; a cancellation is no closing)
+    at ``at``."""
 
     case: Case
     kind: str
