@@ -8,6 +8,7 @@ Whoever reads them sees what the public sees, signed in or not (issues.selectors
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -20,7 +21,7 @@ from django.views.decorators.http import require_GET
 from civicmap.i18n import name_field
 from civicmap.models import CommunityGrid
 from civicmap.replica import replica_reads
-from civicmap.selectors import subdistrict_list
+from civicmap.selectors import community_outline_list, subdistrict_list
 from frontend.csp import csp_protected
 from frontend.forms import CaseLookupForm
 from issues.models import OPEN_STAGES, Stage
@@ -62,6 +63,28 @@ def _month_figures() -> tuple[list[SubdistrictFigures], object]:
     return figures, since
 
 
+def _outline_map() -> dict | None:
+    """The home page's map: each community grid's outline (SVG from PostGIS) linking to its
+    page, in an equirectangular view (longitude scaled by the cosine of the mean latitude, true
+    to about 0.1 % across the district); None without grids."""
+    outlines, extent = community_outline_list()
+    if extent is None:
+        return None
+    min_lon, min_lat, max_lon, max_lat = extent
+    scale = math.cos(math.radians((min_lat + max_lat) / 2))
+    pad = 0.002  # degrees of margin (about 200 m)
+    label = name_field()
+    return {
+        "view_box": " ".join(f"{value:.5f}" for value in (
+            (min_lon - pad) * scale, -max_lat - pad, (max_lon - min_lon + 2 * pad) * scale,
+            max_lat - min_lat + 2 * pad)),
+        "scale": f"{scale:.5f}",
+        "communities": [{"code": outline.code, "name": getattr(outline, label),
+                         "subdistrict": outline.subdistrict_code, "path": outline.svg_path}
+                        for outline in outlines],
+    }
+
+
 @require_GET
 @csp_protected
 @replica_reads()
@@ -84,7 +107,7 @@ def home(request: HttpRequest) -> HttpResponse:
             status = 400
     figures, since = _month_figures()
     return render(request, "frontend/home.html", {
-        "form": form, "figures": figures, "month": since,
+        "form": form, "figures": figures, "month": since, "outline_map": _outline_map(),
         "feeds": [(row.name, reverse("frontend:feed-subdistrict", kwargs={"code": row.code}))
                   for row in figures],
     }, status=status)

@@ -109,6 +109,10 @@ def test_home_says_what_it_is_links_the_map_and_announces_the_feeds(reference_da
     assert ('<link rel="alternate" type="application/atom+xml" '
             f'href="/feeds/subdistrict/{NANYUAN}.atom"') in body
     assert 'name="case"' in body
+    outlines = body[body.index('<svg class="public-outline-map"'):body.index("</svg>")]
+    assert outlines.count("<path d=") == CommunityGrid.objects.count()
+    assert f'href="/communities/{HUAIFANG}/"' in outlines
+    assert len(response.content) < 60_000  # bytes, before gzip: light on a phone
 
 
 @db
@@ -116,7 +120,7 @@ def test_home_shows_this_months_figures_per_subdistrict(reference_data, client):
     handed_in_case()
     case_facts_rebuild(since=timezone.localdate().replace(day=1))
     body = client.get("/").content.decode()
-    row = body[body.index(f'data-subdistrict="{NANYUAN}"'):]
+    row = body[body.index(f'<tr data-subdistrict="{NANYUAN}"'):]
     row = row[:row.index("</tr>")]
     assert [cell.split("</td>")[0] for cell in row.split("<td>")[1:]] == ["1", "1", "0"]
 
