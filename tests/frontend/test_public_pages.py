@@ -275,3 +275,16 @@ def test_the_public_pages_on_a_phone(reference_data, settings, open_page):
     assert refused.axe_violations() == []
     assert refused.blocked == [] and refused.page_errors == []
     assert refused.csp_violations() == []
+
+
+@db
+def test_the_public_pages_read_a_bounded_number_of_queries(
+        reference_data, client, django_assert_max_num_queries):
+    cases = [handed_in_case(), *(reported(point=n) for n in range(1, 4))]
+    # the case, its history, its photos; the session and the locale add none (anonymous)
+    with django_assert_max_num_queries(4):
+        assert client.get(f"/cases/{cases[0].pk}/").status_code == 200
+    with django_assert_max_num_queries(4):  # the community, openings, closings
+        assert client.get(f"/feeds/community/{HUAIFANG}.atom").status_code == 200
+    with django_assert_max_num_queries(6):  # figures, subdistricts, outlines and their extent
+        assert client.get("/").status_code == 200
