@@ -463,3 +463,22 @@ class ConsoleFilterForm(forms.Form):
             sort=data.get("sort") or ConsoleSort.NEWEST,
             page=data.get("page") or 1, page_size=data.get("page_size") or PAGE_SIZE,
         )
+
+
+MSG_CASE_NUMBER = _("Enter a case number: digits only, as on your report's receipt.")
+MSG_NO_PUBLIC_CASE = _("No public case has this number. Check it, or ask the subdistrict "
+                       "office: a case of a private category is not shown here.")
+
+
+class CaseLookupForm(forms.Form):
+    """The home page's lookup of a case by its number (GET ?case=)."""
+
+    case = forms.IntegerField(label=_("Case number"), min_value=1, max_value=2**63 - 1,
+                              error_messages={"invalid": MSG_CASE_NUMBER,
+                                              "min_value": MSG_CASE_NUMBER,
+                                              "max_value": MSG_CASE_NUMBER,
+                                              "required": MSG_CASE_NUMBER})
+
+    def refuse_unknown(self) -> None:
+        """The number is well formed but names no public case: say so beside the field."""
+        self.add_error("case", MSG_NO_PUBLIC_CASE)

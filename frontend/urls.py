@@ -98,3 +98,13 @@ urlpatterns += [
     path("union/stations/<int:station_id>/sheet.pdf",
          union_station_views.union_station_sheet_pdf, name="union-station-sheet-pdf"),
 ]
+
+from frontend import feeds, public_views  # noqa: E402  (the public pages, issue 19)
+
+urlpatterns += [
+    path("", public_views.home, name="home"),
+    path("cases/<int:case_id>/", public_views.public_case, name="public-case"),
+    path("communities/<str:code>/", public_views.public_community, name="public-community"),
+    path("feeds/subdistrict/<str:code>.atom", feeds.SubdistrictFeed(), name="feed-subdistrict"),
+    path("feeds/community/<str:code>.atom", feeds.CommunityFeed(), name="feed-community"),
+]

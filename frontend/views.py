@@ -129,7 +129,13 @@ def governance_map(request: HttpRequest) -> HttpResponse:
         "default_days": settings.MAP_PERIOD_DAYS,
         "grids": layers.grids,
         "clusters": layers.clusters,
+        "feed": _subdistrict_feed(form.chosen_subdistrict_code()),
     }, status=400 if refused else 200)
+
+
+def _subdistrict_feed(code: str) -> str:
+    """A subdistrict's map announces its Atom feed (frontend.feeds); the district's none."""
+    return reverse("frontend:feed-subdistrict", kwargs={"code": code}) if code else ""
 
 
 def _form_errors(form: MapFilterForm) -> JsonResponse:

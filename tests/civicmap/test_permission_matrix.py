@@ -41,6 +41,7 @@ from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
 from tests.issues.helpers import jpeg
+from tests.patrol.helpers import HUAIFANG
 
 # The roles, and the demo user who plays each (fixtures/demo_people.json). The demo cases are
 # reported by rider1 and handled by the housekeeper team (hk_lead's); cw_vol1 is in
@@ -73,6 +74,7 @@ DESCRIPTION_READERS = frozenset({"rider", "office", "office_district", "admin"})
 HEYI_READERS = frozenset({"other_rider", "office_heyi", "office_district", "admin"})
 DEMO_PASSWORD = "nanyuan-demo-2026"
 OPEN311_FORMAT = "json"
+NANYUAN = "110106005"  # the demo cases' subdistrict (HUAIFANG is one of its communities)
 
 
 def E(default: int, **roles: int) -> dict[str, int]:  # noqa: N802  (reads as a table)
@@ -670,6 +672,25 @@ MATRIX: dict[tuple[str, str], Row] = {
         url("frontend:union-council-meeting", meeting_id=_heyi_meeting),
         E(302, union=404, union_heyi=303, admin=403, office_district=403),
         _council_topic, "form"),
+    # The public pages (issue 19): everyone reads what the public reads, signed in or not; a
+    # private case is 404 even to those who may see it elsewhere (its reporter, the office).
+    ("frontend:home", "GET"): Row(url("frontend:home"), PUBLIC),
+    ("frontend:public-case", "GET"): Row(url("frontend:public-case", case_id=_case), PUBLIC,
+                                         hidden=_worker_note, sees=frozenset()),
+    ("frontend:public-case[new]", "GET"): Row(
+        url("frontend:public-case", case_id=_new_case), PUBLIC, hidden=_rider_description,
+        sees=frozenset()),
+    ("frontend:public-case[private]", "GET"): Row(
+        url("frontend:public-case", case_id=_private_case), E(404)),
+    ("frontend:public-community", "GET"): Row(
+        url("frontend:public-community", code=HUAIFANG), PUBLIC, hidden=_rider_description,
+        sees=frozenset()),
+    ("frontend:feed-subdistrict", "GET"): Row(
+        url("frontend:feed-subdistrict", code=NANYUAN), PUBLIC, hidden=_rider_description,
+        sees=frozenset()),
+    ("frontend:feed-community", "GET"): Row(
+        url("frontend:feed-community", code=HUAIFANG), PUBLIC, hidden=_worker_note,
+        sees=frozenset()),
 }
 
 

@@ -59,6 +59,10 @@ URL = re.compile(r"\S*://\S*|(?<!\S)/[\w./?=&%-]*")
 ENGLISH_PHRASES: tuple[str, ...] = (
     "Rider app",  # Report.Channel.APP's label (the console's channel filter)
     "Priority, most urgent first",  # the console's sort by priority
+    # The home page's figures and feeds, the community's page (issue 19).
+    "Cases closed counts the cases dispatched this month that are closed by now.",
+    "Cases dispatched", "Cases closed", "Follow new and closed cases",
+    "Cases opened and closed lately",
 )
 
 
@@ -200,6 +204,18 @@ def _sign_in_worker(page) -> None:
     page.wait_for_selector("body[data-ready]")
 
 
+def _public_pages_of_every_case(page, cases: list[int]) -> list[str]:
+    """The public page of each case (the stages it went through), then its community's page."""
+    texts, origin = [], page.evaluate("location.origin")
+    for case in cases:
+        page.goto(f"{origin}/cases/{case}/")
+        page.wait_for_selector("#public-case")
+        texts.append(page.evaluate(BODY_TEXT))
+    page.click(".public-facts a")  # the case's community
+    page.wait_for_selector("#public-community")
+    return [*texts, page.evaluate(BODY_TEXT)]
+
+
 @dataclass(frozen=True)
 class Visit:
     """A page as one role sees it; see the module's docstring for adding one."""
@@ -225,6 +241,8 @@ VISITS = [
     Visit("office-calendar", "/office/calendar/", OFFICE, "#calendar-years"),
     Visit("union-council", "/union/council/", "union1", "#council-board"),
     Visit("union-council-meetings", "/union/council/meetings/", "union1", "#council-meetings"),
+    Visit("public-home", "/", None, "#public-home"),
+    Visit("public-cases", "/", None, "#public-home", _public_pages_of_every_case),
 ]
 LANGUAGES = {"zh-hans": "zh-CN", "en": "en"}
 
