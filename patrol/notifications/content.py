@@ -26,10 +26,10 @@ MESSAGES = {
                            "deal with it."),
     "case_moved": _("The place of your report (case #%(case)s) is looked after by %(to)s, "
                     "so it has been passed to them."),
-    "case_handed_in": _("The work on your report (case #%(case)s) is done; it is being "
+    "case_handed_in": _("The work on your report (case #%(case)s) is finished; it is being "
                         "checked now."),
     "case_sent_back": _("Your report (case #%(case)s) needs more work: it has been sent back "
-                        "to be done properly."),
+                        "to be put right."),
     "case_merged": _("Others reported the same problem: your report (case #%(from_case)s) "
                      "is now handled together with case #%(case)s."),
     "task_offered": _("New task: case #%(case)s (%(category)s)."),

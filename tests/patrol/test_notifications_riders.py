@@ -94,15 +94,15 @@ def test_a_rider_hears_of_the_hand_in_the_send_back_and_the_closure(reference_da
     case = case_in_stage("handed_in", at=T0)
     handed_in = texts_of(only_one("rider1", "case_handed_in"))
     assert handed_in == {"zh-hans": f"您上报的问题（案件 #{case.pk}）已处理完毕，正在核查。",
-                         "en": f"The work on your report (case #{case.pk}) is done; it is "
-                               f"being checked now."}
+                         "en": f"The work on your report (case #{case.pk}) is finished; it "
+                               f"is being checked now."}
     act(case, CaseAction.SENDBACK, "office2", at=T0 + timedelta(hours=1), note="还有垃圾")
     sent_back = only_one("rider1", "case_sent_back")
     assert "还有垃圾" not in str(sent_back.data)  # the office's note is the team's to read
     assert texts_of(sent_back) == {
         "zh-hans": f"您上报的问题（案件 #{case.pk}）还需继续处理，已退回重新办理。",
         "en": f"Your report (case #{case.pk}) needs more work: it has been sent back to be "
-              f"done properly."}
+              f"put right."}
     act(case, CaseAction.HANDIN, "hk_vol2", at=T0 + timedelta(hours=2), note="全部清理",
         photo=proof_photo())
     act(case, CaseAction.VERIFY, "office2", at=T0 + timedelta(hours=3))
