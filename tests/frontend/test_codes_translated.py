@@ -63,6 +63,8 @@ ENGLISH_PHRASES: tuple[str, ...] = (
     "Cases closed counts the cases dispatched this month that are closed by now.",
     "Cases dispatched", "Cases closed", "Follow new and closed cases",
     "Cases opened and closed lately",
+    # The feed's sentences (patrol/notifications/content.py), on the phone pages' inbox.
+    "has been accepted and filed.", "has been dealt with and closed.", "was cancelled:",
 )
 
 
@@ -189,6 +191,13 @@ def _team_tasks_one_by_one(page, cases: list[int]) -> list[str]:
     return texts
 
 
+def _inbox(page, cases: list[int]) -> list[str]:
+    """The phone pages' inbox: the messages of the cases' changes (issue 19)."""
+    page.click('#tabs button[data-view="view-inbox"]')
+    page.wait_for_selector(".ph-note")
+    return [page.evaluate(BODY_TEXT)]
+
+
 def _sign_in_rider(page) -> None:
     page.wait_for_selector("#signin:not([hidden])")
     sign_in_with_code(page, Token.objects.get(user__username="rider1").key)
@@ -237,6 +246,10 @@ VISITS = [
     Visit("rider", "/rider/", None, "body[data-ready]", _rider_reports_with_histories,
           phone=True, sign_in=_sign_in_rider),
     Visit("team", "/team/", None, "body[data-ready]", _team_tasks_one_by_one, phone=True,
+          sign_in=_sign_in_worker),
+    Visit("rider-inbox", "/rider/", None, "body[data-ready]", _inbox, phone=True,
+          sign_in=_sign_in_rider),
+    Visit("team-inbox", "/team/", None, "body[data-ready]", _inbox, phone=True,
           sign_in=_sign_in_worker),
     Visit("office-calendar", "/office/calendar/", OFFICE, "#calendar-years"),
     Visit("union-council", "/union/council/", "union1", "#council-board"),
