@@ -38,6 +38,7 @@ from django.contrib.gis.gdal import (
     OGRGeometry,
     SpatialReference,
 )
+from django.contrib.gis.gdal.field import OFTDateTime
 from django.contrib.gis.gdal.libgdal import lgdal
 from django.contrib.gis.gdal.prototypes import ds as capi
 from django.contrib.gis.geos import GEOSException, GEOSGeometry
@@ -193,11 +194,28 @@ def geofile_with_gcj02_shifted(geofile: GeoFile) -> GeoFile:
     return replace(geofile, gcj02=True, features=features)
 
 
+def _datetime_text(field: OFTDateTime) -> str | None:
+    """A date-and-time attribute as ISO 8601 text, with its offset when the file gives one
+    (GDAL's TZ flag: 100 is UTC, each step above or below 15 minutes east or west; 0 unknown,
+    1 local time). Django's own value drops the offset, which would move a time by hours."""
+    parts = field.as_datetime()
+    if parts is None:
+        return None
+    year, month, day, hour, minute, second, flag = (part.value for part in parts)
+    text = f"{year:04d}-{month:02d}-{day:02d}T{hour:02d}:{minute:02d}:{second:02d}"
+    if flag >= 100:
+        minutes = (flag - 100) * 15
+        text += f"{'+' if minutes >= 0 else '-'}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
+    return text
+
+
 def _properties(feature, fields: list[str]) -> dict[str, object]:
     values = {}
     for name in fields:
         try:
-            values[name] = feature.get(name)
+            field_value = feature[name]
+            values[name] = (_datetime_text(field_value) if isinstance(field_value, OFTDateTime)
+                            else field_value.value)
         except (GDALException, UnicodeDecodeError, ValueError):
             values[name] = None
     return values
@@ -340,8 +358,10 @@ def geofile_write(
     with tempfile.TemporaryDirectory(prefix="geofile-") as directory:
         source = Path(directory) / "features.geojson"
         source.write_text(json.dumps(feature_collection, ensure_ascii=False), encoding="utf-8")
+        # DATE_AS_STRING: times stay the ISO 8601 text we wrote (a Shapefile has no
+        # date-and-time type: GDAL would keep the date alone).
         command = [binary, "-f", driver, *options, "-nln", layer_name, "-a_srs", "EPSG:4326",
-                   str(path), str(source)]
+                   "-oo", "DATE_AS_STRING=YES", str(path), str(source)]
         result = subprocess.run(  # noqa: S603 (our own arguments, no shell)
             command, capture_output=True, text=True, timeout=OGR2OGR_TIMEOUT_S,
             env={**os.environ, "PROJ_NETWORK": "OFF"},

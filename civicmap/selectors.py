@@ -6,7 +6,8 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from django.contrib.gis.db.models.functions import AsGeoJSON
+from django.contrib.gis.db.models.aggregates import Extent
+from django.contrib.gis.db.models.functions import AsGeoJSON, AsSVG
 from django.contrib.gis.geos import Point
 from django.db import connection
 from django.db.models import QuerySet
@@ -103,3 +104,28 @@ def geography_feature_collection(*, subdistrict_code: str | None = None) -> dict
         add(row.geojson, {"layer": "unit", "code": None, "name_zh": None, "name_en": None,
                           "grid_id": row.grid_id, "community": row.community.code})
     return {"type": "FeatureCollection", "features": features}
+
+
+OUTLINE_PRECISION = 4  # decimals of a degree in the SVG outlines: about 10 m, a few KB a page
+
+
+@dataclass(frozen=True)
+class CommunityOutline:
+    code: str
+    name_zh: str
+    name_en: str
+    subdistrict_code: str
+    svg_path: str  # SVG path data in degrees: x longitude, y minus latitude (ST_AsSVG)
+
+
+def community_outline_list() -> tuple[list[CommunityOutline], tuple[float, ...] | None]:
+    """Every community grid's outline as SVG path data made by PostGIS, by code, and the
+    extent of all of them (min lon, min lat, max lon, max lat; None without grids): the
+    public home page's map, drawn without a map library or tiles."""
+    rows = (CommunityGrid.objects.select_related("subdistrict").order_by("code")
+            .annotate(svg=AsSVG("boundary", precision=OUTLINE_PRECISION)))
+    outlines = [CommunityOutline(code=row.code, name_zh=row.name_zh, name_en=row.name_en,
+                                 subdistrict_code=row.subdistrict.code, svg_path=row.svg)
+                for row in rows]
+    extent = CommunityGrid.objects.aggregate(extent=Extent("boundary"))["extent"]
+    return outlines, extent

@@ -127,12 +127,12 @@ def _facets_counted(request: HttpRequest, form: ConsoleFilterForm, filters: Cons
     open cases they match, so that polling and paging reuse them; a new or closed case counts
     at once, a stage moved within the open ones at most that late."""
     ttl = settings.CONSOLE_FACETS_CACHE_S
-    key = _facets_key(request.user, filters, total)
-    facets = cache.get(key) if ttl else None
+    key = _facets_key(request.user, filters, total) if ttl else None
+    facets = cache.get(key) if key else None
     if facets is None:
         facets = console_facets(office_console_facets(user=request.user, filters=filters),
                                 options=form.options)
-        if ttl:
+        if key:
             cache.set(key, facets, ttl)
     return facets
 

@@ -10,6 +10,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from civicmap.roles import Role, user_has_role
+from frontend.union_views import union_page_reader
 from patrol.calendar import calendar_year_missing
 
 
@@ -27,7 +28,8 @@ def calendar_warning(request: HttpRequest) -> dict[str, Callable[[], int | None]
 
 
 def navigation(request: HttpRequest) -> dict[str, bool]:
-    """Which sections' links the bar shows: the office's to office staff, the union's to union
-    staff (each page still checks its own access)."""
+    """Which sections' links the bar shows: the office's to office staff, the union's to those
+    who may read its pages, union staff and the district's accounts (each page still checks its
+    own access)."""
     return {"nav_office": user_has_role(request.user, Role.OFFICE_STAFF),
-            "nav_union": user_has_role(request.user, Role.UNION_STAFF)}
+            "nav_union": union_page_reader(request.user)}

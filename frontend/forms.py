@@ -177,6 +177,26 @@ MSG_STATS_TOO_LONG = _("A period is at most three years.")
 STATS_BUCKET_CHOICES = [("week", _("Week")), ("month", _("Month"))]
 
 
+def month_first_day(text: str, *, today: date) -> date | None:
+    """A month typed as YYYY-MM: its first day (None for nothing typed); a malformed month or
+    one not begun by ``today`` is the field's error."""
+    if not text:
+        return None
+    try:
+        if len(text) != 7 or text[4] != "-":
+            raise ValueError(text)
+        first = date(int(text[:4]), int(text[5:]), 1)
+    except ValueError:
+        raise forms.ValidationError(MSG_STATS_MONTH_FORMAT, code="invalid") from None
+    if first > today:
+        raise forms.ValidationError(MSG_STATS_MONTH_FUTURE, code="future")
+    return first
+
+
+def _next_month(first: date) -> date:
+    return (first.replace(day=28) + timedelta(days=4)).replace(day=1)
+
+
 class StatsFilterForm(forms.Form):
     """The statistics' filters, checked at the edge: a month (YYYY-MM) or a period from … to
     (local days, both included), the trend's bucket, and for an account covering several
@@ -203,18 +223,7 @@ class StatsFilterForm(forms.Form):
         self.several_subdistricts = len(subdistricts) > 1
 
     def clean_month(self):
-        text = self.cleaned_data.get("month") or ""
-        if not text:
-            return None
-        try:
-            if len(text) != 7 or text[4] != "-":
-                raise ValueError(text)
-            first = date(int(text[:4]), int(text[5:]), 1)
-        except ValueError:
-            raise forms.ValidationError(MSG_STATS_MONTH_FORMAT, code="invalid") from None
-        if first > self.today:
-            raise forms.ValidationError(MSG_STATS_MONTH_FUTURE, code="future")
-        return first
+        return month_first_day(self.cleaned_data.get("month") or "", today=self.today)
 
     def clean(self):
         data = super().clean()
@@ -240,8 +249,7 @@ class StatsFilterForm(forms.Form):
         """The local days asked for as [since, until) (call after is_valid)."""
         data = self.cleaned_data
         if data.get("month"):
-            first = data["month"]
-            return first, (first.replace(day=28) + timedelta(days=4)).replace(day=1)
+            return data["month"], _next_month(data["month"])
         if data.get("since"):
             return data["since"], (data.get("until") or self.today) + timedelta(days=1)
         return self.today.replace(day=1), self.today + timedelta(days=1)
@@ -252,6 +260,82 @@ class StatsFilterForm(forms.Form):
     def chosen_subdistrict_id(self) -> int | None:
         code = self.cleaned_data.get("subdistrict")
         return self._subdistrict_ids[code] if code else None
+
+    def query(self) -> str:
+        """The valid filters as a query string (for the CSV links)."""
+        return urlencode({key: value for key, value in self.data.items()
+                          if key in self.fields and value})
+
+
+# --- the union's visits page (/union/visits/) -----------------------------------------------
+
+VISITS_DEFAULT_PERIOD = "30"
+VISITS_PERIOD_CHOICES = [("7", _("Last 7 days")), ("30", _("Last 30 days")),
+                         ("90", _("Last 90 days")), ("month", _("A month"))]
+MSG_VISITS_MONTH_NEEDED = _("Choose the month.")
+MSG_VISITS_STATION_ELSEWHERE = _("This station is not in the chosen subdistrict.")
+
+
+class VisitsFilterForm(forms.Form):
+    """The visits page's filters, checked at the edge: the last 7, 30 or 90 days (to today,
+    Beijing days) or a month (YYYY-MM, up to today), and optionally a subdistrict (an account
+    covering several) or one station, both among those the account's work covers. Nothing
+    given: the last 30 days, every station. An invalid value is the field's error and the page
+    shows no figures."""
+
+    period = forms.ChoiceField(label=_("Period"), choices=VISITS_PERIOD_CHOICES, required=False)
+    month = forms.CharField(label=_("Month"), required=False,
+                            widget=forms.TextInput(attrs={"type": "month"}))
+    subdistrict = forms.ChoiceField(label=_("Subdistrict"), required=False)
+    station = forms.ChoiceField(label=_("Station"), required=False)
+
+    def __init__(self, *args, subdistricts: list[Subdistrict], stations: list,
+                 today: date, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.today = today
+        label = name_field()
+        self.several_subdistricts = len(subdistricts) > 1
+        self.fields["subdistrict"].choices = [("", _("Every subdistrict"))] + [
+            (subdistrict.code, getattr(subdistrict, label)) for subdistrict in subdistricts]
+        self._subdistrict_ids = {subdistrict.code: subdistrict.pk for subdistrict in subdistricts}
+        self.fields["station"].choices = [("", _("Every station"))] + [
+            (str(station.pk), getattr(station, label)) for station in stations]
+        self._station_places = {str(station.pk): station.subdistrict_id for station in stations}
+
+    def clean_month(self):
+        return month_first_day(self.cleaned_data.get("month") or "", today=self.today)
+
+    def clean(self):
+        data = super().clean()
+        if self.errors:
+            return data
+        period = data.get("period") or ("month" if data.get("month") else VISITS_DEFAULT_PERIOD)
+        data["period"] = period
+        if period == "month" and not data.get("month"):
+            self.add_error("month", forms.ValidationError(MSG_VISITS_MONTH_NEEDED,
+                                                          code="required"))
+        station, code = data.get("station"), data.get("subdistrict")
+        if station and code and self._station_places[station] != self._subdistrict_ids[code]:
+            self.add_error("station", forms.ValidationError(MSG_VISITS_STATION_ELSEWHERE,
+                                                            code="elsewhere"))
+        return data
+
+    def chosen_days(self) -> tuple[date, date]:
+        """The Beijing days asked for as [since, until) (call after is_valid)."""
+        data = self.cleaned_data
+        if data["period"] == "month":
+            return data["month"], min(_next_month(data["month"]),
+                                      self.today + timedelta(days=1))
+        return (self.today - timedelta(days=int(data["period"]) - 1),
+                self.today + timedelta(days=1))
+
+    def chosen_place(self) -> tuple[int | None, int | None]:
+        """(subdistrict id, station id) asked for; a station's own subdistrict with it."""
+        station = self.cleaned_data.get("station")
+        if station:
+            return self._station_places[station], int(station)
+        code = self.cleaned_data.get("subdistrict")
+        return (self._subdistrict_ids[code] if code else None), None
 
     def query(self) -> str:
         """The valid filters as a query string (for the CSV links)."""
@@ -379,3 +463,22 @@ class ConsoleFilterForm(forms.Form):
             sort=data.get("sort") or ConsoleSort.NEWEST,
             page=data.get("page") or 1, page_size=data.get("page_size") or PAGE_SIZE,
         )
+
+
+MSG_CASE_NUMBER = _("Enter a case number: digits only, as on your report's receipt.")
+MSG_NO_PUBLIC_CASE = _("No public case has this number. Check it, or ask the subdistrict "
+                       "office: a case of a private category is not shown here.")
+
+
+class CaseLookupForm(forms.Form):
+    """The home page's lookup of a case by its number (GET ?case=)."""
+
+    case = forms.IntegerField(label=_("Case number"), min_value=1, max_value=2**63 - 1,
+                              error_messages={"invalid": MSG_CASE_NUMBER,
+                                              "min_value": MSG_CASE_NUMBER,
+                                              "max_value": MSG_CASE_NUMBER,
+                                              "required": MSG_CASE_NUMBER})
+
+    def refuse_unknown(self) -> None:
+        """The number is well formed but names no public case: say so beside the field."""
+        self.add_error("case", MSG_NO_PUBLIC_CASE)

@@ -4,8 +4,8 @@
 Importing: ``civicmap.geofiles.geofile_read`` reads the file (GeoJSON, Shapefile, GeoPackage,
 KML) into WGS 84 features; the layer's own service checks them all and writes all or nothing:
 grids through ``civicmap.services.geography_import``, stations through
-``stations.services.stations_import``. Cases are exported only (a case is made by intake from
-reports; an import of another system's cases is not built).
+``stations.services.stations_import``, cases (another system's history, a point a record)
+through ``issues.services.cases_import``, which hands each record to the one intake service.
 
 Exporting: each layer's selector builds a WGS 84 FeatureCollection in the layout its import
 reads; ``civicmap.geofiles.geofile_write`` hands it to ogr2ogr.
@@ -25,16 +25,18 @@ from civicmap.scopes import user_subdistrict_ids
 from civicmap.selectors import geography_feature_collection, subdistrict_get
 from civicmap.services import geography_import
 from issues.selectors_export import case_feature_collection
+from issues.services.cases_import import cases_import
 from stations.io import rows_from_geofile, stations_feature_collection
 from stations.models import Station
 from stations.services import stations_import
 
-IMPORT_LAYERS = ("grids", "stations")
+IMPORT_LAYERS = ("grids", "stations", "cases")
 EXPORT_LAYERS = ("grids", "stations", "cases")
 
-MSG_LAYER_UNKNOWN = _("Choose the layer: grids or stations.")
+MSG_LAYER_UNKNOWN = _("Choose the layer: grids, stations or cases.")
 MSG_LAYER_NOT_YOURS = _(
-    "Your role may not import this layer: grids are the office's, stations the union's."
+    "Your role may not import this layer: grids and cases are the office's, stations the "
+    "union's."
 )
 MSG_GRIDS_NOT_YOURS = _(
     "The file's subdistrict %(code)s is not one you work for: only its own staff or the "
@@ -53,9 +55,13 @@ class ImportSummary:
 
 
 def _layer_guess(geofile: GeoFile) -> str:
-    """Points are stations; anything else is grids."""
+    """Points with a category are cases, other points stations; anything else is grids."""
     kinds = {feature.geometry.geom_type for feature in geofile.features if feature.geometry}
-    return "stations" if kinds == {"Point"} else "grids"
+    if kinds != {"Point"}:
+        return "grids"
+    if any(feature.properties.get("category") for feature in geofile.features):
+        return "cases"
+    return "stations"
 
 
 def _field_order(error: FieldError) -> tuple[int, str]:
@@ -83,12 +89,12 @@ def geofile_import(
     dry_run: bool = False, coord_system: CoordSystem | None = None,
     progress: Progress | None = None, actor=None, layers: frozenset[str] | None = None,
 ) -> ImportSummary:
-    """Import the file at ``path`` into ``layer`` (None: stations for points, else grids).
+    """Import the file at ``path`` into ``layer`` (None: by ``_layer_guess``).
 
     Raises InvalidInput with every problem, each naming its feature (``features.<n>.…`` for
-    grids, ``rows.<n>.…`` for stations, n from 1 in the file's order); nothing is written then,
-    nor on a dry run. An ``actor`` (a page's user) imports only into the subdistricts they
-    work for, and only the ``layers`` their role may (None: every layer).
+    grids and cases, ``rows.<n>.…`` for stations, n from 1 in the file's order); nothing is
+    written then, nor on a dry run. An ``actor`` (a page's user) imports only into the
+    subdistricts they work for, and only the ``layers`` their role may (None: every layer).
     """
     geofile = geofile_read(path=path, name=name, coord_system=coord_system, progress=progress)
     layer = layer or _layer_guess(geofile)
@@ -118,6 +124,15 @@ def geofile_import(
         return ImportSummary(layer, geofile.format, geofile.crs, geofile.gcj02, not dry_run, {
             "stations_created": result.created, "stations_updated": result.updated,
         })
+    if layer == "cases":
+        result = cases_import(features=geofile.features, actor=actor, dry_run=dry_run,
+                              progress=progress)
+        counts = {"case_records_new": result.records_new,
+                  "case_records_unchanged": result.records_unchanged}
+        if result.applied:
+            counts |= {"cases_opened": result.cases_opened, "cases_joined": result.cases_joined}
+        return ImportSummary(layer, geofile.format, geofile.crs, geofile.gcj02, result.applied,
+                             counts)
     raise InvalidInput(FieldError("layer", "invalid", MSG_LAYER_UNKNOWN))
 
 

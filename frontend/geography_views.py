@@ -1,8 +1,8 @@
-"""/office/geography/: the geography files page (issue 18). Office staff upload grids, union
-staff stations (as in the stations API), as GeoJSON, a zipped Shapefile, GeoPackage or KML; the
-page shows the dry run (every problem by feature, or what would change) and, when there is
-none, an Apply button; and downloads the layers of the subdistrict they work for in each
-format (cases for the office only).
+"""/office/geography/: the geography files page (issue 18). Office staff upload grids and
+another system's cases, union staff stations (as in the stations API), as GeoJSON, a zipped
+Shapefile, GeoPackage or KML; the page shows the dry run (every problem by feature, or what
+would change) and, when there is none, an Apply button; and downloads the layers of the
+subdistrict they work for in each format (cases for the office only).
 
 The upload waits between the dry run and the apply in the default storage (shared by every
 web process, as photos are), named by a random key that only a signed value on the page
@@ -35,7 +35,7 @@ from civicmap.models import Subdistrict
 from civicmap.roles import Role, user_has_role
 from civicmap.scopes import user_subdistrict_ids
 from frontend.csp import csp_protected
-from frontend.geography import EXPORT_LAYERS, geofile_export, geofile_import
+from frontend.geography import EXPORT_LAYERS, IMPORT_LAYERS, geofile_export, geofile_import
 
 UPLOAD_PREFIX = "geography-uploads/"
 UPLOAD_MAX_AGE_S = 3600  # seconds between the dry run and the apply
@@ -54,6 +54,9 @@ COUNT_LABELS = {
     "subdistricts": _("Subdistricts"), "communities": _("Community grids"),
     "unit_grids": _("Unit grids"), "unit_grids_removed": _("Unit grids removed"),
     "stations_created": _("Stations added"), "stations_updated": _("Stations updated"),
+    "case_records_new": _("Case records to import"),
+    "case_records_unchanged": _("Case records already imported (left as they are)"),
+    "cases_opened": _("Cases opened"), "cases_joined": _("Records joining an existing case"),
 }
 FORMAT_LABELS = {"geojson": "GeoJSON", "gpkg": "GeoPackage", "shp": "Shapefile (.zip)",
                  "csv": "CSV"}
@@ -69,8 +72,10 @@ class GeographyUploadForm(forms.Form):
 
     def __init__(self, *args, layers: frozenset[str], **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["layer"].choices = [("", _("By its geometry: points are stations"))] + [
-            (layer, LAYER_LABELS[layer]) for layer in ("grids", "stations") if layer in layers]
+        self.fields["layer"].choices = [
+            ("", _("By its contents: points with a category are cases, other points stations, "
+                   "polygons grids"))] + [
+            (layer, LAYER_LABELS[layer]) for layer in IMPORT_LAYERS if layer in layers]
 
     def clean_file(self):
         upload = self.cleaned_data["file"]
@@ -83,9 +88,10 @@ class GeographyUploadForm(forms.Form):
 
 
 def _import_layers(user) -> frozenset[str]:
-    """Grids are the office's to import, stations the union's (as in the stations API)."""
+    """Grids and cases are the office's to import, stations the union's (as in the stations
+    API)."""
     return frozenset(
-        ({"grids"} if user_has_role(user, Role.OFFICE_STAFF) else set())
+        ({"grids", "cases"} if user_has_role(user, Role.OFFICE_STAFF) else set())
         | ({"stations"} if user_has_role(user, Role.UNION_STAFF) else set()))
 
 

@@ -48,7 +48,7 @@ UI_ICONS = (
     "camera", "image", "location-crosshairs", "location-dot", "qrcode", "list-check", "star",
     "user", "clock", "map", "route", "cloud-arrow-up", "triangle-exclamation", "lock", "xmark",
     "check", "person-digging", "circle-info", "arrows-rotate", "mug-hot", "coins",
-    "paper-plane", "flag",
+    "paper-plane", "flag", "bell",
 )
 
 PIN_BLUE = (31, 58, 95)  # #1f3a5f, the colour of the office pages' bar

@@ -199,6 +199,11 @@ def phone_strings() -> dict[str, str]:
         "saved_copy": _("Offline: showing the copy saved at %(time)s."),
         "install_ok": _("Installed."),
         "signed_out": _("Signed out."),
+        "inbox_empty": _("No messages yet: news of your reports and tasks comes here."),
+        "inbox_unread": _("unread"),
+        "inbox_new": _("New"),
+        "inbox_offline": _("Messages show when online."),
+        "inbox_gone": _("This is no longer in your list."),
         "sign_out_waiting": _("%(n)s reports are still waiting to send: they will be deleted. "
                               "Sign out anyway?"),
     }

@@ -2,12 +2,14 @@
 functions (testable without HTTP). Each chart is drawn from the same rows as its table, and
 each table is also a CSV file: UTF-8 with a byte order mark (Excel then reads the Chinese),
 headers in the page's language (Chinese by default), numbers as numbers (rates in per cent,
-times in hours, empty where there is nothing to divide)."""
+times in hours, empty where there is nothing to divide). ``chart_build`` and ``table_csv`` serve
+the union's visits page too (frontend/visits_tables.py)."""
 
 from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from django.utils.translation import gettext as _
@@ -105,8 +107,17 @@ def _chart(chart_id: str, title: str, rows: list[StatsRow], columns: tuple[str, 
     # Rates beside bars are points: a line would join unrelated communities or categories.
     series += [{"name": headers[c], "type": "line" if kind == "line" else "scatter", "axis": 1,
                 "data": [figure_value(row, c) for row in rows]} for c in rates]
+    return chart_build(chart_id=chart_id, title=title, categories=[row.label for row in rows],
+                       series=series, horizontal=horizontal)
+
+
+def chart_build(*, chart_id: str, title: str, categories: list[str], series: list[dict],
+                horizontal: bool = False, stacked: bool = False) -> dict:
+    """One chart as stats.js draws it: ``series`` of ``{name, type (bar, line, scatter), axis
+    (0: counts, 1: per cent), data}``; ``horizontal``: bars along the category axis drawn
+    sideways (long names); ``stacked``: bars on top of each other (parts of one whole)."""
     return {"id": f"chart-{chart_id}", "title": title, "horizontal": horizontal,
-            "categories": [row.label for row in rows], "series": series,
+            "stacked": stacked, "categories": categories, "series": series,
             "axes": [_("Count"), _("Per cent")]}
 
 
@@ -121,12 +132,21 @@ def stats_cell(row: StatsRow, column: str) -> str:
 def stats_table_csv(table: StatsTable) -> bytes:
     """The table as a CSV file, UTF-8 with a BOM; headers in the active language."""
     headers = column_headers()
+    return table_csv(header=[table.label_header, *(headers[c] for c in COLUMNS)],
+                     rows=[(row.label, [figure_value(row, c) for c in COLUMNS])
+                           for row in table.rows])
+
+
+def table_csv(*, header: list[str], rows: Iterable[tuple[str, Sequence[float | int | None]]]
+              ) -> bytes:
+    """A table as a CSV file, UTF-8 with a BOM (Excel then reads the Chinese): ``header``, then
+    each row's label (as text) and its figures (numbers as numbers, None empty)."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow([table.label_header, *(headers[c] for c in COLUMNS)])
-    for row in table.rows:
-        writer.writerow([_csv_text(row.label), *("" if (v := figure_value(row, c)) is None else v
-                                      for c in COLUMNS)])
+    writer.writerow(header)
+    for label, figures in rows:
+        writer.writerow([_csv_text(label), *("" if value is None else value
+                                             for value in figures)])
     return ("\ufeff" + out.getvalue()).encode("utf-8")
 
 

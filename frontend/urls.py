@@ -71,6 +71,44 @@ urlpatterns += [
     path("union/members/", union_views.union_members, name="union-members"),
 ]
 
+from frontend import union_visits_views  # noqa: E402  (the stations' visits, issue 18)
+
+urlpatterns += [
+    path("union/visits/", union_visits_views.union_visits, name="union-visits"),
+    path("union/visits/<slug:table>.csv", union_visits_views.union_visits_csv,
+         name="union-visits-csv"),
+]
+
+from frontend import union_coverage_views  # noqa: E402  (coverage and siting, issue 18)
+
+urlpatterns += [
+    path("union/coverage/", union_coverage_views.union_coverage, name="union-coverage"),
+]
+
+from frontend import union_station_views  # noqa: E402  (the union's stations, issue 18)
+
+urlpatterns += [
+    path("union/stations/", union_station_views.union_stations, name="union-stations"),
+    path("union/stations/new/", union_station_views.union_station_edit,
+         name="union-station-new"),
+    path("union/stations/<int:station_id>/", union_station_views.union_station_edit,
+         name="union-station"),
+    path("union/stations/<int:station_id>/sheet/", union_station_views.union_station_sheet,
+         name="union-station-sheet"),
+    path("union/stations/<int:station_id>/sheet.pdf",
+         union_station_views.union_station_sheet_pdf, name="union-station-sheet-pdf"),
+]
+
+from frontend import feeds, public_views  # noqa: E402  (the public pages, issue 19)
+
+urlpatterns += [
+    path("", public_views.home, name="home"),
+    path("cases/<int:case_id>/", public_views.public_case, name="public-case"),
+    path("communities/<str:code>/", public_views.public_community, name="public-community"),
+    path("feeds/subdistrict/<str:code>.atom", feeds.SubdistrictFeed(), name="feed-subdistrict"),
+    path("feeds/community/<str:code>.atom", feeds.CommunityFeed(), name="feed-community"),
+]
+
 from frontend import union_award_views  # noqa: E402  (the monthly awards, issue 18)
 
 urlpatterns += [

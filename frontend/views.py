@@ -55,7 +55,11 @@ from patrol.services.calendar import holiday_arrangement_save
 from patrol.services.lifecycle import actor_may, case_allowed_actions
 from patrol.stats import StatsFilters, stats_filters_for
 from patrol.workdays import SHANGHAI
-from stations.layers import station_pins, uncovered_demand_cells
+from stations.layers import (
+    station_pins,
+    uncovered_demand_cells,
+    uncovered_demand_cells_public,
+)
 
 HOURLY_HEAT_DAYS = 7  # the hour-by-hour heatmap covers the last week
 OFFICE_POLL_MAX_MS = 15_000  # the console never waits longer than this for new cases
@@ -82,7 +86,8 @@ def _layer_url(name: str, **query: object) -> str:
 @replica_reads()
 def governance_map(request: HttpRequest) -> HttpResponse:
     """The governance map. Office staff also see private categories, case descriptions and
-    the demand no station reaches. The hourly heatmap and the uncovered demand are hidden
+    the demand no station reaches cell by cell (the public: cells of at least
+    ``PUBLIC_MIN_REPORTS``). The hourly heatmap and the uncovered demand are hidden
     at first and fetched from ``map_hourly_heat`` and ``map_uncovered`` when switched on.
     The default view comes from the periodic snapshot while it is fresh (``map_layers``); the
     page says what time its data are as of."""
@@ -107,7 +112,8 @@ def governance_map(request: HttpRequest) -> HttpResponse:
                                    subdistrict=form.chosen_subdistrict_code()),
         grids=layers.grids, unit_grids=layers.unit_grids, clusters=layers.clusters,
         stations=stations,
-        uncovered_url=_layer_url("frontend:map-uncovered", days=days) if office else "",
+        uncovered_url=_layer_url("frontend:map-uncovered", days=days),
+        uncovered_public=not _office_staff(request.user),
         basemap=basemap, language=language,
     )
     request.csp_image_hosts = basemap.image_hosts  # type: ignore[attr-defined]
@@ -123,7 +129,13 @@ def governance_map(request: HttpRequest) -> HttpResponse:
         "default_days": settings.MAP_PERIOD_DAYS,
         "grids": layers.grids,
         "clusters": layers.clusters,
+        "feed": _subdistrict_feed(form.chosen_subdistrict_code()),
     }, status=400 if refused else 200)
+
+
+def _subdistrict_feed(code: str) -> str:
+    """A subdistrict's map announces its Atom feed (frontend.feeds); the district's none."""
+    return reverse("frontend:feed-subdistrict", kwargs={"code": code}) if code else ""
 
 
 def _form_errors(form: MapFilterForm) -> JsonResponse:
@@ -162,18 +174,20 @@ def map_hourly_heat(request: HttpRequest) -> JsonResponse:
 @replica_reads()
 def map_uncovered(request: HttpRequest) -> JsonResponse:
     """The governance map's uncovered demand (?days=, every category), fetched by the page
-    when office staff switch the layer on; nobody else may see it (it counts private
-    categories)."""
-    if not _office_staff(request.user):
-        return _forbidden()
-    form = _map_form(request, office=True)
+    when the layer is switched on: office staff get every cell at its reports' centroid with
+    the riders' needs among them; anyone else only the cells of at least
+    ``PUBLIC_MIN_REPORTS`` reports, counts rounded down, at the cell's centre (it counts
+    private categories: no cell may point at one report)."""
+    office = _office_staff(request.user)
+    form = _map_form(request, office=office)
     if form.is_bound and not form.is_valid():
         return _form_errors(form)
     filters = map_filters_for_period(now=timezone.now(), days=form.chosen_days(),
-                                     include_private=True)
+                                     include_private=office)
     with map_reads():
-        cells = uncovered_demand_cells(since=filters.since, until=filters.until,
-                                       user=request.user)
+        cells = (uncovered_demand_cells(since=filters.since, until=filters.until,
+                                        user=request.user) if office
+                 else uncovered_demand_cells_public(since=filters.since, until=filters.until))
     return JsonResponse(uncovered_features(cells, basemap=basemap_get(settings.BASEMAP)))
 
 

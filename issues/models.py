@@ -231,7 +231,7 @@ class AwardKind(models.TextChoices):
 class AwardDecision(models.Model):
     """The union's decision on one rider nominated for an award of one month: awarded or not,
     with its reason. In issues, not patrol, so that the leaderboard (issues) shows the award;
-    the service that decides and notifies is patrol.services.awards (D-0XX)."""
+    the service that decides and notifies is patrol.services.awards (D-070)."""
 
     kind = models.CharField(_("award"), max_length=20, choices=AwardKind.choices,
                             default=AwardKind.PIONEER)
@@ -377,6 +377,9 @@ class ReportChannel(models.TextChoices):
 
     APP = "app", _("Rider app")
     OPEN311 = "open311", _("Open311")
+    # Another system's history (a 12345 hotline's or the grid system's cases) imported from a
+    # geography file (frontend.geography, D-063): no reporter, the time the other system had.
+    IMPORT = "import", _("File import")
 
 
 class TextBigrams(models.Func):
@@ -642,6 +645,10 @@ class Report(models.Model):
     media_attempts = models.PositiveSmallIntegerField(_("media fetch attempts"), default=0,
                                                       db_default=0)
     attributes = models.JSONField(_("attributes"), default=dict, blank=True)
+    # The imported record's ID in the system it came from (the import channel): a second import
+    # of the same file finds it and writes nothing again. Empty for every other channel.
+    external_id = models.CharField(_("external ID"), max_length=64, blank=True, default="",
+                                   db_default="")
 
     class Meta:
         verbose_name = _("report")
@@ -682,6 +689,16 @@ class Report(models.Model):
             models.CheckConstraint(
                 condition=~Q(channel="app") | Q(client_uuid__isnull=False),
                 name="report_app_needs_client_uuid",
+            ),
+            # One report per imported record: two imports of one file at once cannot both
+            # write it (the import's check finds it first otherwise).
+            models.UniqueConstraint(
+                fields=["external_id"], condition=Q(channel="import") & ~Q(external_id=""),
+                name="report_import_external_id_unique",
+            ),
+            models.CheckConstraint(
+                condition=Q(channel="import") | Q(external_id=""),
+                name="report_external_id_only_imported",
             ),
             # A media URL always has a fetch job (in some state); no URL, no job.
             models.CheckConstraint(

@@ -137,8 +137,11 @@ def _public_filter(queryset: QuerySet, filters: PublicFilters, paths: _FilterPat
                               if value is not None})
 
 
-def _public_cases(filters: PublicFilters) -> QuerySet[Case]:
-    return _public_filter(Case.objects.filter(merged_into__isnull=True), filters, _CASE_PATHS)
+def case_public_list(*, filters: PublicFilters, merged: bool = False) -> QuerySet[Case]:
+    """The cases the public may see (no private category), narrowed by ``filters``; those
+    merged into another only with ``merged`` (a case's public page sends its reader on)."""
+    cases = Case.objects.all() if merged else Case.objects.filter(merged_into__isnull=True)
+    return _public_filter(cases, filters, _CASE_PATHS)
 
 
 def _public_reports(filters: PublicFilters) -> QuerySet[Report]:
@@ -178,7 +181,7 @@ def case_public_features(*, filters: PublicFilters) -> str:
     dates; never people."""
     label = name_field()
     return _feature_collection(
-        _public_cases(filters), filters,
+        case_public_list(filters=filters), filters,
         {
             "category": F("category__code"), "category_name": F(f"category__{label}"),
             "stage": F("stage"), "subdistrict": F("subdistrict__code"),

@@ -88,6 +88,12 @@ def _calendar_of(entered: str) -> WorkCalendar:
     return WorkCalendar({**json.loads(entered), **built_in_years()})  # the file wins
 
 
+def is_public_holiday(day: date) -> bool:
+    """Whether ``day`` is a public holiday on the calendar deadlines count on: the provider of
+    ``civicmap.holidays`` (registered in ``PatrolConfig.ready()``), which stations asks."""
+    return work_calendar().is_holiday(day)
+
+
 def covered_years() -> frozenset[int]:
     """The years with an arrangement, built in or entered."""
     return frozenset(int(year) for year in (*built_in_years(), *entered_years()))

@@ -285,7 +285,7 @@ def office_console_page(*, user, filters: ConsoleFilters, now: datetime | None =
     chosen = _facet_filters(filters, now=now)
     total, capped = _total(base, chosen, filters=filters)
     rows = _page_rows(base, chosen, filters=filters, now=now)
-    facets = _kinds_summed(_facets(_with_live_task(base, now=now), chosen)) if with_facets else {}
+    facets = _counted(base, chosen, now=now) if with_facets else {}
     return ConsolePage(rows=rows, total=total, page=filters.page, page_size=filters.page_size,
                        facets=facets, total_capped=capped)
 
@@ -305,9 +305,11 @@ def office_console_facets(*, user, filters: ConsoleFilters,
     a shop's filters count (one pass over the matching open cases and their live tasks, the
     console's slowest read: the list asks for them apart, D-056)."""
     now = now or timezone.now()
-    base = _base(user=user, filters=filters)
-    return _kinds_summed(_facets(_with_live_task(base, now=now),
-                                 _facet_filters(filters, now=now)))
+    return _counted(_base(user=user, filters=filters), _facet_filters(filters, now=now), now=now)
+
+
+def _counted(base: QuerySet[Case], chosen: dict[str, Q], *, now: datetime) -> dict[str, dict]:
+    return _kinds_summed(_facets(_with_live_task(base, now=now), chosen))
 
 
 def _total(base: QuerySet[Case], chosen: dict[str, Q], *,

@@ -106,6 +106,11 @@ class WorkCalendar:
         """The years this calendar has an official arrangement for."""
         return frozenset(self._covered_years)
 
+    def is_holiday(self, day: date) -> bool:
+        """Return True when ``day`` is listed as a public holiday (a day off of a holiday
+        period); weekends and make-up working days are not holidays."""
+        return day in self._holidays
+
     def is_workday(self, day: date) -> bool:
         """Return True when ``day`` is a working day.
 

@@ -57,25 +57,30 @@ class StationAdminForm(forms.ModelForm):
     class Meta:
         model = Station
         fields = ["name_zh", "name_en", "venue_type", "address_zh", "location", "opening_hours",
-                  "services", "coverage_radius_m", "is_active"]
+                  "closed_on_holidays", "services", "coverage_radius_m", "is_active"]
 
     def clean(self) -> dict:
         data = super().clean()
         location = data.get("location")
         try:
-            station_validate(
+            cleaned = station_validate(
                 name_zh=data.get("name_zh"), name_en=data.get("name_en"),
                 venue_type=data.get("venue_type"), address_zh=data.get("address_zh") or "",
                 lon=location.x if location else None, lat=location.y if location else None,
                 opening_hours=data.get("opening_hours"), services=list(data.get("services") or []),
                 coverage_radius_m=data.get("coverage_radius_m"),
                 is_active=data.get("is_active"),
+                closed_on_holidays=data.get("closed_on_holidays"),
             )
         except InvalidInput as exc:
             for error in exc.errors:
-                field = error.field if error.field in self.fields else None
+                # "opening_hours.3" (an interval, named in the message) is the field's error
+                named = (error.field or "").split(".")[0]
+                field = named if named in self.fields else None
                 if field is None or field not in self.errors:
                     self.add_error(field, str(error.message))
+        else:
+            data["opening_hours"] = cleaned["opening_hours"]  # as stored: without "next_day"
         if location is not None and not service_area_covers(point=location):
             self.add_error("location", str(MSG_OUTSIDE))
         elif location is not None and self.user is not None:

@@ -6,7 +6,8 @@ file never reaches GDAL (we parse the JSON and the CSV ourselves).
 
 CSV columns: name_zh, name_en, venue_type, address_zh, lon, lat, coverage_radius_m (empty for
 the default), services (codes separated by ";"), opening_hours (the JSON list, as in the API),
-is_active (true/false, empty to leave as it is). UTF-8, with or without a byte-order mark.
+is_active and closed_on_holidays (true/false, empty to leave as it is; the latter may be
+left out). UTF-8, with or without a byte-order mark.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from stations.models import Station
 
 CSV_COLUMNS = [
     "name_zh", "name_en", "venue_type", "address_zh", "lon", "lat", "coverage_radius_m",
-    "services", "opening_hours", "is_active",
+    "services", "opening_hours", "is_active", "closed_on_holidays",
 ]
 REQUIRED_CSV_COLUMNS = {"name_zh", "name_en", "venue_type", "lon", "lat"}
 MAX_IMPORT_BYTES = 2 * 1024 * 1024
@@ -90,6 +91,7 @@ def rows_from_geojson(text: str) -> list[dict]:
             "services": properties.get("services", []),
             "opening_hours": properties.get("opening_hours", []),
             "is_active": properties.get("is_active"),
+            "closed_on_holidays": properties.get("closed_on_holidays"),
         })
     if errors:
         raise InvalidInput(*errors)
@@ -122,9 +124,12 @@ def rows_from_csv(text: str) -> list[dict]:
         except ValueError:
             errors.append(FieldError(f"rows.{number}.opening_hours", "invalid", MSG_BAD_HOURS_TEXT))
             continue
-        active = _boolean(record.get("is_active") or "")
-        if isinstance(active, str):
-            errors.append(FieldError(f"rows.{number}.is_active", "invalid", MSG_BAD_BOOLEAN))
+        flags = {field: _boolean(record.get(field) or "")
+                 for field in ("is_active", "closed_on_holidays")}
+        bad = [field for field, value in flags.items() if isinstance(value, str)]
+        if bad:
+            errors += [FieldError(f"rows.{number}.{field}", "invalid", MSG_BAD_BOOLEAN)
+                       for field in bad]
             continue
         services = [code.strip() for code in (record.get("services") or "").split(";")
                     if code.strip()]
@@ -134,7 +139,7 @@ def rows_from_csv(text: str) -> list[dict]:
             "address_zh": record.get("address_zh") or "",
             "lon": (record.get("lon") or "").strip(), "lat": (record.get("lat") or "").strip(),
             "coverage_radius_m": record.get("coverage_radius_m"),
-            "services": services, "opening_hours": hours, "is_active": active,
+            "services": services, "opening_hours": hours, **flags,
         })
     if errors:
         raise InvalidInput(*errors)
@@ -147,6 +152,7 @@ def _properties(station: Station) -> dict:
         "venue_type": station.venue_type, "address_zh": station.address_zh,
         "coverage_radius_m": station.coverage_radius_m, "services": list(station.services),
         "opening_hours": station.opening_hours, "is_active": station.is_active,
+        "closed_on_holidays": station.closed_on_holidays,
     }
 
 
@@ -179,6 +185,7 @@ def stations_to_csv(stations: Iterable[Station]) -> str:
             "services": ";".join(station.services),
             "opening_hours": json.dumps(station.opening_hours, separators=(",", ":")),
             "is_active": "true" if station.is_active else "false",
+            "closed_on_holidays": "true" if station.closed_on_holidays else "false",
         })
     return out.getvalue()
 
@@ -189,7 +196,7 @@ def stations_to_csv(stations: Iterable[Station]) -> str:
 # by ";" (day 0 = Monday), which fits a DBF text column of 254 characters where the JSON list
 # would not. The long names of the GeoJSON above are read too.
 GEOFILE_FIELDS = ["name_zh", "name_en", "venue_type", "address_zh", "radius_m", "services",
-                  "hours", "is_active"]
+                  "hours", "is_active", "holidays"]  # holidays: closed on public holidays
 _INTERVAL = re.compile(r"^\s*([0-6])\s+([0-9]{2}:[0-9]{2})\s*-\s*([0-9]{2}:[0-9]{2})\s*$")
 
 MSG_BAD_HOURS_INTERVALS = _(
@@ -248,14 +255,19 @@ def rows_from_geofile(*, features: Iterable) -> tuple[list[dict], list[FieldErro
         services = _first(properties, "services")
         if isinstance(services, str):
             services = [code.strip() for code in services.split(";") if code.strip()]
-        active = _first(properties, "is_active")
-        if isinstance(active, str):
-            active = _boolean(active)
-            if isinstance(active, str):
-                errors.append(FieldError(f"rows.{number}.is_active", "invalid", MSG_BAD_BOOLEAN))
-                active = None
-        elif isinstance(active, int) and not isinstance(active, bool):
-            active = bool(active)  # a DBF or GeoPackage boolean read as 0 / 1
+        flags = {}
+        for field, value in (("is_active", _first(properties, "is_active")),
+                             ("closed_on_holidays",
+                              _first(properties, "holidays", "closed_on_holidays"))):
+            if isinstance(value, str):
+                value = _boolean(value)
+                if isinstance(value, str):
+                    errors.append(FieldError(f"rows.{number}.{field}", "invalid",
+                                             MSG_BAD_BOOLEAN))
+                    value = None
+            elif isinstance(value, int) and not isinstance(value, bool):
+                value = bool(value)  # a DBF or GeoPackage boolean read as 0 / 1
+            flags[field] = value
         rows.append({
             "name_zh": properties.get("name_zh"), "name_en": properties.get("name_en"),
             "venue_type": properties.get("venue_type"),
@@ -263,7 +275,7 @@ def rows_from_geofile(*, features: Iterable) -> tuple[list[dict], list[FieldErro
             "lon": point.x if point else None, "lat": point.y if point else None,
             "coverage_radius_m": _first(properties, "radius_m", "coverage_radius_m"),
             "services": services if services is not None else [],
-            "opening_hours": hours if hours is not None else [], "is_active": active,
+            "opening_hours": hours if hours is not None else [], **flags,
         })
     return rows, errors
 
@@ -281,6 +293,7 @@ def stations_feature_collection(stations: Iterable[Station]) -> dict:
              "radius_m": station.coverage_radius_m, "services": ";".join(station.services),
              "hours": hours_to_text(station.opening_hours),
              "is_active": "true" if station.is_active else "false",
+             "holidays": "true" if station.closed_on_holidays else "false",
          }}
         for station in stations
     ]}

@@ -4,6 +4,7 @@ coverage, and the demand no station reaches. Frontend draws them."""
 from __future__ import annotations
 
 import json
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -15,11 +16,12 @@ from django.utils.dates import WEEKDAYS_ABBR
 from django.utils.translation import get_language
 
 from civicmap.i18n import name_field
-from civicmap.models import WGS84
+from civicmap.models import WGS84, Subdistrict
 from civicmap.spatial import METRIC_SRID, as_geometry_point
 from stations.catalogue import service_catalogue
 from stations.selectors import (
     Period,
+    Site,
     active_stations,
     demand_cells,
     radius_expression,
@@ -64,10 +66,10 @@ def _hours_lines(hours: list[dict]) -> list[str]:
     return lines
 
 
-def station_pins(*, now: datetime | None = None, subdistrict_id: int | None = None
-                 ) -> list[StationPin]:
-    """Active stations (of one subdistrict, or the whole district) with services, hours,
-    whether open at ``now`` and coverage radius (the values of the API's list,
+def station_pins(*, now: datetime | None = None, subdistrict_id: int | None = None,
+                 ids: Collection[int] | None = None) -> list[StationPin]:
+    """Active stations (of one subdistrict, or the whole district; ``ids``: only these) with
+    services, hours, whether open at ``now`` and coverage radius (the values of the API's list,
     ``stations.selectors.station_features``), labelled in the active language, by Chinese
     name."""
     open_ids = station_open_ids(at=now or timezone.now())
@@ -77,6 +79,8 @@ def station_pins(*, now: datetime | None = None, subdistrict_id: int | None = No
     stations = active_stations()
     if subdistrict_id is not None:
         stations = stations.filter(subdistrict_id=subdistrict_id)
+    if ids is not None:
+        stations = stations.filter(pk__in=list(ids))
     rows = (stations
             .annotate(geojson=AsGeoJSON(as_geometry_point("location"), precision=6),
                       radius=radius_expression())
@@ -95,6 +99,9 @@ def station_pins(*, now: datetime | None = None, subdistrict_id: int | None = No
 
 
 UNCOVERED_CELL_M = 100  # metres: uncovered reports are drawn in 100 m cells (EPSG:4548)
+# The public sees a cell only with at least this many uncovered reports, its count rounded down
+# to a multiple of it, at the cell's centre (docs/DECISIONS.md, "The public's uncovered demand").
+PUBLIC_MIN_REPORTS = 5
 
 
 @dataclass(frozen=True)
@@ -102,21 +109,47 @@ class UncoveredCell:
     lon: float  # the centroid of the cell's uncovered reports, WGS 84 degrees
     lat: float
     reports: int  # reports no station's radius reaches, riders' own needs included
-    needs: int  # of them, riders' own needs (骑手诉求)
+    needs: int | None  # of them, riders' own needs (骑手诉求); None for the public
 
 
+def _cells_wgs84(points: list[tuple[float, float]]) -> list[Point]:
+    multi = MultiPoint([Point(x, y) for x, y in points], srid=METRIC_SRID)
+    multi.transform(_TO_WGS84)
+    return list(multi)
 
-def uncovered_demand_cells(*, since: datetime, until: datetime, user=None
-                           ) -> list[UncoveredCell]:
-    """Reports in [since, until) outside every active station's radius, per 100 m cell
-    (``demand_cells``: geography ST_DWithin, every category), in the reader's own subdistrict
-    (the first by code for the district role, or without a reader). Office only: it counts
-    private categories too."""
-    cells = demand_cells(subdistrict=subdistrict_default(user=user),
-                         period=Period(since=since, until=until), cell_m=UNCOVERED_CELL_M)
+
+def uncovered_demand_cells(*, since: datetime, until: datetime, user=None,
+                           subdistrict: Subdistrict | None = None,
+                           sites: Sequence[Site] | None = None) -> list[UncoveredCell]:
+    """Reports in [since, until) outside every active station's radius (or every one of a
+    what-if's ``sites``), per 100 m cell (``demand_cells``: geography ST_DWithin, every
+    category), in ``subdistrict`` or the reader's own (the first by code for the district
+    role, or without a reader). Staff only: it counts private categories too, and places each
+    cell at the centroid of its reports."""
+    cells = demand_cells(subdistrict=subdistrict or subdistrict_default(user=user),
+                         period=Period(since=since, until=until), cell_m=UNCOVERED_CELL_M,
+                         sites=sites)
     if not cells:
         return []
-    points = MultiPoint([Point(cell.x, cell.y) for cell in cells], srid=METRIC_SRID)
-    points.transform(_TO_WGS84)
+    points = _cells_wgs84([(cell.x, cell.y) for cell in cells])
     return [UncoveredCell(lon=point.x, lat=point.y, reports=cell.reports, needs=cell.needs)
+            for cell, point in zip(cells, points, strict=True)]
+
+
+def uncovered_demand_cells_public(*, since: datetime, until: datetime,
+                                  min_reports: int = PUBLIC_MIN_REPORTS) -> list[UncoveredCell]:
+    """The uncovered demand as anyone may see it (the first subdistrict by code, as the
+    office's default): only cells with at least ``min_reports`` uncovered reports, each count
+    rounded down to a multiple of ``min_reports``, drawn at the cell's centre (not at its
+    reports' centroid), riders' needs not told apart. So no cell shows fewer than
+    ``min_reports`` reports, nor where within its 100 m they were."""
+    cells = [cell for cell in demand_cells(subdistrict=subdistrict_default(),
+                                           period=Period(since=since, until=until),
+                                           cell_m=UNCOVERED_CELL_M)
+             if cell.reports >= min_reports]
+    if not cells:
+        return []
+    points = _cells_wgs84([cell.key for cell in cells])  # ST_SnapToGrid: the cell's centre
+    return [UncoveredCell(lon=point.x, lat=point.y,
+                          reports=cell.reports // min_reports * min_reports, needs=None)
             for cell, point in zip(cells, points, strict=True)]

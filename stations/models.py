@@ -59,6 +59,8 @@ class Station(models.Model):
     # Weekly intervals: [{"day": 0-6 (Monday=0), "open": "HH:MM", "close": "HH:MM"}];
     # a close at or before the open runs past midnight into the next day (see stations.hours).
     opening_hours = models.JSONField(_("opening hours"), default=list, blank=True)
+    # Closed the whole day on the public holidays of the calendar data (civicmap.holidays).
+    closed_on_holidays = models.BooleanField(_("closed on public holidays"), default=False)
     services = ArrayField(
         models.CharField(max_length=20, choices=Service.choices), default=list, blank=True,
         verbose_name=_("services"),
@@ -87,6 +89,11 @@ class Station(models.Model):
 
     def __str__(self) -> str:
         return self.name_zh
+
+    def service_labels(self) -> list[str]:
+        """The services' names in the active language (never the codes), in the station's
+        order."""
+        return [str(Service(code).label) for code in self.services]
 
 
 class StationToken(models.Model):

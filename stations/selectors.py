@@ -1,4 +1,5 @@
-"""Reads of the stations app: nearest stations, the public list, coverage, siting and visits.
+"""Reads of the stations app: nearest stations, the public list, coverage, siting and a rider's
+check-ins (the visits' figures: stations.selectors_visits).
 
 Units: every distance and radius is in metres on the ground. "Near" and "covered" are answered
 by PostGIS on geography (``ST_DWithin``, ``ST_Distance``: metres on the WGS 84 spheroid). Areas
@@ -10,7 +11,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -61,7 +62,7 @@ from stations.catalogue import service_catalogue, services_describe
 from stations.hours import is_open_at
 from stations.models import DEFAULT_COVERAGE_RADIUS_M, CheckIn, Station, VenueType
 from stations.siting import mclp_greedy
-from stations.sql import NEAREST_STATIONS
+from stations.sql import NEAREST_STATIONS, WithinReachOfSites, sites_union_metric_sql
 
 NEAREST_LIMIT = 5
 # KNN (<->) on geography orders by distance on a sphere; the answer reports (and finally orders
@@ -105,8 +106,9 @@ def station_open_ids(*, at: datetime) -> set[int]:
     One small query over every active station's hours: a subdistrict has tens of stations.
     """
     return {
-        pk for pk, hours in active_stations().values_list("id", "opening_hours")
-        if is_open_at(hours, at)
+        pk for pk, hours, holidays in active_stations().values_list(
+            "id", "opening_hours", "closed_on_holidays")
+        if is_open_at(hours, at, closed_on_holidays=holidays)
     }
 
 
@@ -139,14 +141,15 @@ def station_nearest_list(
 
 def _nearest_row(row: tuple, *, at: datetime) -> dict:
     (pk, name_zh, name_en, venue_type, address_zh, lon, lat, distance_m, hours_text, services,
-     radius_m) = row
+     radius_m, closed_on_holidays) = row
     hours = json.loads(hours_text)  # Django's connection hands jsonb over as text
     return {
         "id": pk, "name": name_zh if name_field() == "name_zh" else name_en,
         "name_zh": name_zh, "name_en": name_en, "venue_type": venue_type,
         "address_zh": address_zh, "lon": round(lon, 6), "lat": round(lat, 6),
         "distance_m": round(distance_m, 1), "walk_minutes": walk_minutes(distance_m),
-        "open_now": is_open_at(hours, at), "opening_hours": hours,
+        "open_now": is_open_at(hours, at, closed_on_holidays=closed_on_holidays),
+        "opening_hours": hours, "closed_on_holidays": closed_on_holidays,
         "services": services_describe(services),
         "coverage_radius_m": radius_m or station_radius_default_m(),
     }
@@ -179,7 +182,8 @@ def station_features(*, service: str | None = None, open_now: bool = False,
             name=F(label), name_zh=F("name_zh"), name_en=F("name_en"),
             subdistrict=F("subdistrict__code"), venue_type=F("venue_type"),
             address_zh=F("address_zh"), services=F("services"),
-            opening_hours=F("opening_hours"), coverage_radius_m=radius_expression(),
+            opening_hours=F("opening_hours"), closed_on_holidays=F("closed_on_holidays"),
+            coverage_radius_m=radius_expression(),
             # An empty IN () would make Django drop the whole query: say False instead.
             open_now=ExpressionWrapper(Q(id__in=open_ids), output_field=BooleanField())
             if open_ids else Value(False),
@@ -230,8 +234,58 @@ def stations_covering(*, point: Point) -> list[dict]:
     ]
 
 
-def _covered_by_a_station() -> Exists:
-    """For a row with a geography ``location``: does any active station's radius reach it?
+@dataclass(frozen=True)
+class Site:
+    """A station as coverage sees it: where it stands and how far it reaches."""
+
+    lon: float  # WGS 84 degrees
+    lat: float
+    radius_m: int  # metres on the ground
+    station: int | None = None  # the station's id; None for a station only imagined
+
+
+def station_sites() -> list[Site]:
+    """The active stations (every subdistrict's: a neighbour's reaches over the edge) as sites,
+    by id."""
+    return [
+        Site(lon=location.x, lat=location.y, radius_m=radius, station=pk)
+        for pk, location, radius in active_stations().annotate(radius=radius_expression())
+        .order_by("id").values_list("id", "location", "radius")
+    ]
+
+
+def station_reach_list(*, subdistrict: Subdistrict) -> list[dict]:
+    """The subdistrict's active stations with their reach, by name: what a what-if may move
+    or remove (``id``, ``name`` in the reader's language, WGS 84 ``lon``/``lat``,
+    ``radius_m``)."""
+    label = name_field()
+    return [
+        {"id": pk, "name": name, "lon": location.x, "lat": location.y, "radius_m": radius}
+        for pk, name, location, radius in active_stations().filter(subdistrict=subdistrict)
+        .annotate(radius=radius_expression()).order_by("name_zh")
+        .values_list("id", label, "location", "radius")
+    ]
+
+
+def station_sites_what_if(*, added: Sequence[Site] = (), moved: dict[int, tuple[float, float]]
+                          | None = None, removed: Collection[int] = ()) -> list[Site]:
+    """The active stations as they would be: ``moved`` (id → lon, lat in WGS 84) standing
+    elsewhere with their own radius, ``removed`` (ids) gone, ``added`` new ones. Nothing is
+    written: the set goes to ``coverage_summary(sites=...)`` as a ``VALUES`` list."""
+    moved, removed = moved or {}, set(removed)
+    sites = [
+        Site(lon=moved[site.station][0], lat=moved[site.station][1], radius_m=site.radius_m,
+             station=site.station) if site.station in moved else site
+        for site in station_sites() if site.station not in removed
+    ]
+    return [*sites, *added]
+
+
+def _covered_by_a_station(*, sites: Sequence[Site] | None = None,
+                          field: str = "location") -> Exists | WithinReachOfSites:
+    """For a row with a geography ``field``: does any active station's radius reach it? With
+    ``sites``, the stations of a what-if instead (``WithinReachOfSites``: the same rule, the
+    same ST_DWithin on geography, over a ``VALUES`` list).
 
     ``ST_DWithin`` on geography with the largest radius finds the candidate stations through
     their GiST index; each is then kept if ``ST_Distance`` on geography (metres on the spheroid,
@@ -239,26 +293,38 @@ def _covered_by_a_station() -> Exists:
     ``__dwithin`` is not relabelled by Django in a subquery, and one OR branch per distinct
     radius measured 3–5 times slower.)
     """
+    if sites is not None:
+        return WithinReachOfSites(F(field), sites=sites)
     stations = active_stations().annotate(radius_m=radius_expression())
     largest = stations.aggregate(largest=Max("radius_m"))["largest"]
     if largest is None:  # no station: nothing is covered
         return Exists(stations.none())
     row_location = ExpressionWrapper(
-        OuterRef("location"), output_field=PointField(srid=WGS84, geography=True)
+        OuterRef(field), output_field=PointField(srid=WGS84, geography=True)
     )
     return Exists(
-        stations.filter(location__dwithin=(OuterRef("location"), largest))
+        stations.filter(location__dwithin=(OuterRef(field), largest))
         .annotate(distance_m=Distance("location", row_location))
         .filter(distance_m__lte=F("radius_m"))
     )
 
 
-def coverage_union_metric(*, stations: QuerySet[Station] | None = None
-                          ) -> GEOSGeometry | None:
-    """The union of the stations' coverage circles in EPSG:4548 (metres), or None without any.
+def coverage_union_metric(*, stations: QuerySet[Station] | None = None,
+                          sites: Sequence[Site] | None = None) -> GEOSGeometry | None:
+    """The union of the stations' coverage circles in EPSG:4548 (metres), or None without any;
+    with ``sites``, those of a what-if.
 
     Circles as 256-gons (``ST_Buffer`` with quad_segs=64): for areas and drawing only.
     """
+    if sites is not None:
+        if not sites:
+            return None
+        sql, params = sites_union_metric_sql(sites, quad_segs=AREA_QUAD_SEGS)
+        with read_connection().cursor() as cursor:
+            cursor.execute(sql, params)
+            (ewkb,) = cursor.fetchone()
+        return GEOSGeometry(bytes(ewkb) if isinstance(ewkb, memoryview) else ewkb,
+                            srid=METRIC_SRID)
     stations = active_stations() if stations is None else stations
     return stations.aggregate(
         union=Union(Buffer(metric("location"), radius_expression(), quad_segs=AREA_QUAD_SEGS))
@@ -297,13 +363,15 @@ def _is_need() -> Q:
 
 
 def _report_groups(*, subdistrict: Subdistrict, period: Period, by: dict,
-                   aggregates: dict | None = None) -> list[dict]:
+                   aggregates: dict | None = None,
+                   sites: Sequence[Site] | None = None) -> list[dict]:
     """Reports of the period counted (``n``) by the ``by`` expressions, ``covered`` (by an
-    active station) and ``need`` (a rider's own need). One pass: the coverage test, about 10 µs a
-    report, runs once per report whatever is asked of the groups."""
+    active station, or one of ``sites``) and ``need`` (a rider's own need). One pass: the
+    coverage test, about 10 µs a report, runs once per report whatever is asked of the
+    groups."""
     return list(
         _reports(subdistrict=subdistrict, period=period)
-        .annotate(covered=_covered_by_a_station(),
+        .annotate(covered=_covered_by_a_station(sites=sites),
                   need=ExpressionWrapper(_is_need(), output_field=BooleanField()), **by)
         .values(*by, "covered", "need")
         .annotate(n=Count("id"), **(aggregates or {}))
@@ -346,21 +414,40 @@ def subdistrict_default(*, user=None) -> Subdistrict:
     return places.first()  # type: ignore[return-value]
 
 
+def checkin_coverage(*, subdistrict: Subdistrict, period: Period,
+                     sites: Sequence[Site] | None = None) -> dict:
+    """The check-ins of the period at the subdistrict's stations whose position is within
+    reach of an active station (or of ``sites``): all of them while the stations stand where
+    riders checked in, fewer when one is moved or removed in a what-if."""
+    counts = {
+        row["covered"]: row["n"]
+        for row in CheckIn.objects.filter(station__subdistrict=subdistrict,
+                                          at__gte=period.since, at__lt=period.until)
+        .annotate(covered=_covered_by_a_station(sites=sites, field="position"))
+        .values("covered").annotate(n=Count("id")).order_by()
+    }
+    total = counts.get(True, 0) + counts.get(False, 0)
+    return {"checkins": total, "checkins_covered": counts.get(True, 0),
+            "checkins_share": _share(counts.get(True, 0), total)}
+
+
 def coverage_summary(
     *, period: Period, subdistrict: Subdistrict | None = None,
     report_weight: float = DEFAULT_REPORT_WEIGHT, need_weight: float = DEFAULT_NEED_WEIGHT,
-    hotspots: int = HOTSPOTS_DEFAULT,
+    hotspots: int = HOTSPOTS_DEFAULT, sites: Sequence[Site] | None = None,
 ) -> dict:
-    """Coverage of the subdistrict and each community by the active stations.
+    """Coverage of the subdistrict and each community by the active stations, or by the
+    stations of a what-if (``sites``, see ``station_sites_what_if``; nothing is written).
 
     * area: the covered area (the union of the circles, EPSG:4548) over the area, in m²;
     * reports: reports received in the period within some station's radius (geography,
       metres), and of them riders' own needs (骑手诉求, category group L02);
+    * check-ins: those at the subdistrict's stations within some station's radius;
     * hotspots: the unit grids with the most uncovered demand, weight = other reports ×
       ``report_weight`` + riders' needs × ``need_weight``.
     """
     subdistrict = subdistrict or subdistrict_default()
-    union = coverage_union_metric()
+    union = coverage_union_metric(sites=sites)
     union_value = Value(union, output_field=GeometryField(srid=METRIC_SRID)) if union else None
 
     def with_area(queryset):
@@ -377,9 +464,11 @@ def coverage_summary(
     communities = list(with_area(CommunityGrid.objects.filter(subdistrict=subdistrict))
                        .order_by("code"))
     whole = with_area(Subdistrict.objects.filter(pk=subdistrict.pk)).get()
-    points = [station.location for station in active_stations().only("location")]
+    points = ([station.location for station in active_stations().only("location")]
+              if sites is None else [Point(site.lon, site.lat, srid=WGS84) for site in sites])
     groups = _report_groups(subdistrict=subdistrict, period=period,
-                            by={"community": F("community_grid"), "grid": F("unit_grid")})
+                            by={"community": F("community_grid"), "grid": F("unit_grid")},
+                            sites=sites)
     tallies: dict[int, _Tally] = {community.pk: _Tally() for community in communities}
     total = _Tally()
     uncovered: dict[int, list[int]] = {}  # unit grid → [reports, needs] not covered
@@ -420,6 +509,7 @@ def coverage_summary(
                   tallies[community.pk], home.get(community.pk, 0))
             for community in communities
         ],
+        "checkins": checkin_coverage(subdistrict=subdistrict, period=period, sites=sites),
         "hotspots": _hotspots(uncovered, report_weight=report_weight, need_weight=need_weight,
                               limit=hotspots),
     }
@@ -532,14 +622,15 @@ class DemandCell:
     needs: int
 
 
-def _demand(*, subdistrict: Subdistrict, period: Period, cell_m: int
-            ) -> tuple[list[DemandCell], _Tally]:
-    """The uncovered reports of the period grouped into ``cell_m`` squares of EPSG:4548 (each
-    at the centroid of its reports), and the tally of all reports, covered or not."""
+def _demand(*, subdistrict: Subdistrict, period: Period, cell_m: int,
+            sites: Sequence[Site] | None = None) -> tuple[list[DemandCell], _Tally]:
+    """The uncovered reports of the period (by the active stations, or ``sites``) grouped
+    into ``cell_m`` squares of EPSG:4548 (each at the centroid of its reports), and the tally
+    of all reports, covered or not."""
     groups = _report_groups(
         subdistrict=subdistrict, period=period,
         by={"cell": SnapToGrid(metric("location"), float(cell_m))},
-        aggregates={"centre": Centroid(Collect(metric("location")))},
+        aggregates={"centre": Centroid(Collect(metric("location")))}, sites=sites,
     )
     total = _Tally()
     merged: dict[tuple[float, float], list] = {}  # needs and other reports are two groups
@@ -560,10 +651,11 @@ def _demand(*, subdistrict: Subdistrict, period: Period, cell_m: int
     return cells, total
 
 
-def demand_cells(*, subdistrict: Subdistrict, period: Period, cell_m: int = DEMAND_CELL_M
-                 ) -> list[DemandCell]:
-    """Reports in the period that no active station covers, in ``cell_m`` squares."""
-    return _demand(subdistrict=subdistrict, period=period, cell_m=cell_m)[0]
+def demand_cells(*, subdistrict: Subdistrict, period: Period, cell_m: int = DEMAND_CELL_M,
+                 sites: Sequence[Site] | None = None) -> list[DemandCell]:
+    """Reports in the period that no active station (or none of ``sites``) covers, in
+    ``cell_m`` squares."""
+    return _demand(subdistrict=subdistrict, period=period, cell_m=cell_m, sites=sites)[0]
 
 
 def coverage_pairs(*, candidates: Sequence[Candidate], cells: Sequence[DemandCell],
@@ -671,56 +763,6 @@ def _added_exactly(*, subdistrict: Subdistrict, period: Period, picks: Sequence[
 
 
 # --- check-ins --------------------------------------------------------------------------------
-
-
-def checkin_visits(*, user, since: datetime | None = None,
-                   until: datetime | None = None) -> dict:
-    """Visits (counted check-ins) per station and per rider, for the union's statistics: the
-    stations of the subdistricts ``user`` covers (``civicmap.scopes``) and their check-ins."""
-    window = in_scope_q(user, field="station__subdistrict")
-    if since:
-        window &= Q(at__gte=since)
-    if until:
-        window &= Q(at__lt=until)
-    checkins = CheckIn.objects.filter(window)
-    station_window = Q()
-    if since:
-        station_window &= Q(checkins__at__gte=since)
-    if until:
-        station_window &= Q(checkins__at__lt=until)
-    label = name_field()
-    stations = (
-        Station.objects.filter(in_scope_q(user)).annotate(
-            visits=Count("checkins", filter=station_window),
-            riders=Count("checkins__rider", filter=station_window, distinct=True),
-        )
-        .order_by("-visits", "name_zh")
-        .values("id", label, "name_zh", "name_en", "is_active", "visits", "riders")
-    )
-    riders = (
-        checkins.values("rider", "rider__username", "rider__rider__display_name",
-                        "rider__rider__member_no")
-        .annotate(visits=Count("id"), stations=Count("station", distinct=True))
-        .order_by("-visits", "rider")
-    )
-    return {
-        "since": since.isoformat() if since else None,
-        "until": until.isoformat() if until else None,
-        "visits": checkins.count(),
-        "riders": checkins.values("rider").distinct().count(),
-        "per_station": [
-            {"id": s["id"], "name": s[label], "name_zh": s["name_zh"], "name_en": s["name_en"],
-             "is_active": s["is_active"], "visits": s["visits"], "riders": s["riders"]}
-            for s in stations
-        ],
-        "per_rider": [
-            {"user_id": r["rider"], "username": r["rider__username"],
-             "display_name": r["rider__rider__display_name"],
-             "member_no": r["rider__rider__member_no"],
-             "visits": r["visits"], "stations": r["stations"]}
-            for r in riders
-        ],
-    }
 
 
 def rider_checkin_list(*, rider) -> QuerySet[CheckIn]:

@@ -17,7 +17,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from civicmap.errors import FieldError, InvalidInput, PermissionRefused
+from civicmap.errors import MSG_NOT_FOUND, FieldError, InvalidInput, NotFound, PermissionRefused
 from civicmap.models import WGS84
 from civicmap.roles import user_is_rider
 from civicmap.scopes import user_covers
@@ -45,6 +45,8 @@ MSG_BAD_COORDINATE = _("Coordinates must be numbers: longitude -180…180, latit
 MSG_NAME_REQUIRED = _("A name is required (at most %(max)d characters).")
 MSG_TEXT_TOO_LONG = _("Text of at most %(max)d characters.")
 MSG_BAD_ACTIVE = _("Active must be true or false.")
+MSG_BAD_HOLIDAYS = _("Closed on public holidays must be true or false.")
+MSG_NAME_TAKEN = _("Another station already has this Chinese name.")
 MSG_DUPLICATE_ROW = _("Another row of this file has the same Chinese name.")
 
 MSG_CODE_INVALID = _("This is not a valid station code. Scan the QR code at the station again.")
@@ -119,7 +121,8 @@ def _text_errors(name_zh: object, name_en: object, address_zh: object) -> list[F
 
 def _station_fields_validate(
     *, venue_type: object, services: object, opening_hours: object
-) -> list[FieldError]:
+) -> tuple[list[FieldError], list[dict] | None]:
+    """The faults of these fields, and the hours as stored (None when they have faults)."""
     errors = []
     if venue_type not in VenueType.values:
         errors.append(FieldError("venue_type", "invalid", MSG_BAD_VENUE))
@@ -131,11 +134,12 @@ def _station_fields_validate(
                 errors.append(
                     FieldError("services", "invalid", MSG_UNKNOWN_SERVICE % {"service": service})
                 )
+    hours = None
     try:
-        opening_hours_validate(opening_hours)
+        hours = opening_hours_validate(opening_hours)
     except InvalidInput as exc:
         errors.extend(exc.errors)
-    return errors
+    return errors, hours
 
 
 def station_validate(
@@ -150,6 +154,7 @@ def station_validate(
     services: object,
     coverage_radius_m: object = None,
     is_active: object = None,
+    closed_on_holidays: object = None,
 ) -> dict:
     """Check every field of a station and report all the faults at once (InvalidInput).
 
@@ -163,49 +168,66 @@ def station_validate(
     except InvalidInput as exc:
         errors.extend(exc.errors)
     errors.extend(_text_errors(name_zh, name_en, address_zh))
-    errors.extend(_station_fields_validate(
+    field_errors, hours = _station_fields_validate(
         venue_type=venue_type, services=services, opening_hours=opening_hours
-    ))
+    )
+    errors.extend(field_errors)
     try:
         radius = _radius_parse(coverage_radius_m)
     except InvalidInput as exc:
         errors.extend(exc.errors)
     if is_active is not None and not isinstance(is_active, bool):
         errors.append(FieldError("is_active", "invalid", MSG_BAD_ACTIVE))
+    if closed_on_holidays is not None and not isinstance(closed_on_holidays, bool):
+        errors.append(FieldError("closed_on_holidays", "invalid", MSG_BAD_HOLIDAYS))
     if errors:
         raise InvalidInput(*errors)
     cleaned = {
         "name_zh": name_zh.strip(), "name_en": name_en.strip(),  # type: ignore[union-attr]
         "venue_type": venue_type, "address_zh": (address_zh or "").strip(),  # type: ignore
-        "location": location, "opening_hours": opening_hours,
+        "location": location, "opening_hours": hours,
         "services": list(services), "coverage_radius_m": radius,  # type: ignore[arg-type]
     }
-    if is_active is not None:
-        cleaned["is_active"] = is_active
+    for field, value in (("is_active", is_active), ("closed_on_holidays", closed_on_holidays)):
+        if value is not None:  # None: an existing station keeps its own
+            cleaned[field] = value
     return cleaned
 
 
-def station_save(*, actor=None, **fields) -> tuple[Station, bool]:
-    """Create or update the station named ``name_zh`` (fields as ``station_validate``); returns
+def station_save(*, actor=None, station_id: int | None = None, **fields
+                 ) -> tuple[Station, bool]:
+    """Create or update the station named ``name_zh`` (fields as ``station_validate``), or
+    with ``station_id`` that station (its Chinese name may change: the union's editor); returns
     it and whether it is new, with the subdistrict that covers it. Refused outside every
     subdistrict, and for an ``actor`` (union staff) outside the subdistricts they work for
     (``civicmap.scopes``), before and after the change; nothing is saved on a refusal.
-    ``is_active`` None leaves an existing station as it is (a new one is active).
+    ``is_active`` and ``closed_on_holidays`` None leave an existing station as it is (a new one
+    is active and open on holidays).
     """
     cleaned = station_validate(**fields)
     name_zh = cleaned.pop("name_zh")
     try:
         with transaction.atomic():
-            before = Station.objects.filter(name_zh=name_zh).values_list(
-                "subdistrict_id", flat=True).first()
+            existing = (Station.objects.filter(name_zh=name_zh) if station_id is None
+                        else Station.objects.filter(pk=station_id))
+            before = existing.values_list("subdistrict_id", flat=True).first()
+            if station_id is not None and before is None:
+                raise NotFound(FieldError(None, "not_found", MSG_NOT_FOUND))
             if actor is not None and before is not None and not user_covers(actor, before):
                 raise InvalidInput(FieldError("name_zh", "not_yours", MSG_NOT_YOURS))
-            station, created = Station.objects.update_or_create(name_zh=name_zh, defaults=cleaned)
+            if station_id is None:
+                station, created = Station.objects.update_or_create(name_zh=name_zh,
+                                                                    defaults=cleaned)
+            else:
+                station, created = Station.objects.update_or_create(
+                    pk=station_id, defaults={**cleaned, "name_zh": name_zh})
             station.refresh_from_db(fields=["subdistrict"])  # the database's trigger set it
             if actor is not None and not user_covers(actor, station.subdistrict_id):
                 raise InvalidInput(FieldError("location", "not_yours", MSG_NOT_YOURS))
     except IntegrityError as exc:
         _raise_if_outside(exc)
+        if "name_zh" in str(exc):  # the unique Chinese name, on a rename
+            raise InvalidInput(FieldError("name_zh", "duplicate", MSG_NAME_TAKEN)) from exc
         raise
     return station, created
 

@@ -34,8 +34,9 @@ def _flatten(detail: Any, field: str | None = None) -> list[dict]:
     if isinstance(detail, dict):
         items: list[dict] = []
         for key, value in detail.items():
-            name = None if key in ("non_field_errors", "detail") else key
-            path = f"{field}.{name}" if field and name else (name or field)
+            # DRF keys a list serializer's errors by the item's index: 0 is a name too.
+            name = None if key in ("non_field_errors", "detail") else str(key)
+            path = f"{field}.{name}" if field and name is not None else (name or field)
             items.extend(_flatten(value, path))
         return items
     if isinstance(detail, list):

@@ -36,7 +36,7 @@ from frontend.maps.elements import (
 )
 from frontend.selectors import CommunityStats, UnitGridStats
 from issues.layers import HeatCell, HeatFrame, Hotspot
-from stations.layers import StationPin, UncoveredCell
+from stations.layers import PUBLIC_MIN_REPORTS, StationPin, UncoveredCell
 
 # --- colours --------------------------------------------------------------------------------
 
@@ -191,8 +191,8 @@ def _hotspot_layer(fmap: folium.Map, projector: Projector,
     return layer.get_name()
 
 
-def _station_layers(fmap: folium.Map, projector: Projector,
-                    stations: Sequence[StationPin]) -> tuple[str, str]:
+def station_layers(fmap: folium.Map, projector: Projector,
+                   stations: Sequence[StationPin]) -> tuple[str, str]:
     """Two overlays: the stations' pins (on at first: where a rider can rest) and their
     coverage circles (off at first: 30 overlapping discs tint the whole choropleth)."""
     pins = [
@@ -240,20 +240,24 @@ def _station_layers(fmap: folium.Map, projector: Projector,
 def uncovered_features(cells: Sequence[UncoveredCell], *, basemap: Basemap) -> dict:
     """The uncovered-demand layer's data, as the map fetches it when the layer is switched on:
     a FeatureCollection of the cells drawn on ``basemap``, counts formatted in the active
-    language."""
+    language (the riders' needs among them where the cells tell them: the office's)."""
     projector = Projector(basemap)
     return feature_collection([
         {"type": "Feature", "geometry": point(projector, cell.lon, cell.lat),
          "properties": {"count": cell.reports, "reports": number(cell.reports),
-                        "needs": number(cell.needs)}}
+                        **({} if cell.needs is None else {"needs": number(cell.needs)})}}
         for cell in cells
     ])
 
 
-def _uncovered_layer(fmap: folium.Map, url: str) -> str:
+def _uncovered_layer(fmap: folium.Map, url: str, *, public: bool) -> str:
     """Hidden by default and empty: civicmap-map.js fetches ``url`` (``uncovered_features``)
     the first time it is switched on. Counting the reports beyond every station takes seconds
-    with 1,000,000 reports stored; the page should not wait for a layer nobody has asked for."""
+    with 1,000,000 reports stored; the page should not wait for a layer nobody has asked for.
+    ``public``: the cells of at least ``PUBLIC_MIN_REPORTS`` reports, counts rounded down."""
+    rows = ([[_("Reports beyond every station (rounded down)"), "reports"]] if public
+            else [[_("Reports beyond every station"), "reports"],
+                  [_("Of them, riders' own needs"), "needs"]])
     layer = folium.GeoJson(
         feature_collection([]),
         name=layer_label(_("Uncovered demand: reports beyond every station")), show=False,
@@ -261,11 +265,7 @@ def _uncovered_layer(fmap: folium.Map, url: str) -> str:
             "color": UNCOVERED_COLOUR, "weight": 1, "fillColor": UNCOVERED_COLOUR,
             "fillOpacity": 0.6, "className": "civicmap-uncovered",
         }) + ")"),
-        on_each_feature=details({
-            "tooltip": True,
-            "rows": [[_("Reports beyond every station"), "reports"],
-                     [_("Of them, riders' own needs"), "needs"]],
-        }),
+        on_each_feature=details({"tooltip": True, "rows": rows}),
     )
     layer.add_to(fmap)
     MapCall("onDemand", {"kind": "uncovered", "layer": layer.get_name(), "url": url}
@@ -347,7 +347,7 @@ def _density_items(breaks: Sequence[float]) -> list[dict]:
 
 
 def _legend(drawn: _Drawn, *, breaks: Sequence[float], heat_peak: float, has_heat: bool,
-            has_hotspots: bool, has_stations: bool) -> dict:
+            has_hotspots: bool, has_stations: bool, uncovered_public: bool = False) -> dict:
     """One section per layer drawn, named by the layer's JavaScript variable: civicmap-map.js
     shows a section only while its layer is on, and ``empty`` in place of the symbols when the
     layer has nothing to draw (``emptyText``: said by the on-demand layers once fetched)."""
@@ -386,7 +386,10 @@ def _legend(drawn: _Drawn, *, breaks: Sequence[float], heat_peak: float, has_hea
          "empty": "" if has_stations else _("No union stations here.")},
         {"layer": drawn.uncovered, "title": _("Uncovered demand"),
          "items": [{"colour": UNCOVERED_COLOUR, "shape": "circle",
-                    "label": _("Reports beyond every station")}],
+                    "label": _("At least %(count)s reports beyond every station in a 100 m "
+                               "cell (counts rounded down to a multiple of %(count)s)")
+                    % {"count": number(PUBLIC_MIN_REPORTS)} if uncovered_public
+                    else _("Reports beyond every station")}],
          "emptyText": _("Every report in this period was within a station's reach.")},
     ]
     return {"title": _("Legend"),
@@ -404,11 +407,13 @@ def governance_map_build(
     stations: Sequence[StationPin],
     basemap: Basemap,
     uncovered_url: str = "",
+    uncovered_public: bool = False,
     language: str = "zh-hans",
     unit_grid_min_zoom: int | None = None,
 ) -> folium.Map:
-    """The office's governance map: heat, community choropleth, unit grids, hotspots, stations
-    and (office staff only) the demand no station reaches.
+    """The governance map: heat, community choropleth, unit grids, hotspots, stations and the
+    demand no station reaches (``uncovered_public``: as the public sees it, in cells of at
+    least ``PUBLIC_MIN_REPORTS`` reports).
 
     On at first (frontend/README.md, "Default layers"): the community choropleth, the heatmap
     and the union stations. Off until switched on: unit grids, hotspots, station coverage and
@@ -441,8 +446,9 @@ def governance_map_build(
         hourly = (_hourly_heat_layer(fmap, heat_hours, heat_frames_url)
                   if heat_hours and heat_frames_url else "")
         hotspots = _hotspot_layer(fmap, projector, clusters)
-        pins, coverage = _station_layers(fmap, projector, stations)
-        uncovered = _uncovered_layer(fmap, uncovered_url) if uncovered_url else ""
+        pins, coverage = station_layers(fmap, projector, stations)
+        uncovered = (_uncovered_layer(fmap, uncovered_url, public=uncovered_public)
+                     if uncovered_url else "")
 
         folium.LayerControl(collapsed=True).add_to(fmap)
         MapCall("controlsLocalise", controls_text()).add_to(fmap)
@@ -452,6 +458,7 @@ def governance_map_build(
                        uncovered=uncovered)
         MapCall("legend", _legend(drawn, breaks=breaks, heat_peak=peak,
                                    has_heat=bool(heat_cells), has_hotspots=bool(clusters),
-                                   has_stations=bool(stations))).add_to(fmap)
+                                   has_stations=bool(stations),
+                                   uncovered_public=uncovered_public)).add_to(fmap)
     map_assets_check(fmap)
     return fmap

@@ -19,7 +19,7 @@ from decimal import Decimal
 from django.conf import settings
 from django.contrib.gis.geos import Point
 from django.contrib.gis.measure import D
-from django.db.models import OuterRef, Q, QuerySet, Subquery
+from django.db.models import OuterRef, QuerySet, Subquery
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
@@ -29,8 +29,6 @@ from issues.hooks import task_handling
 from issues.models import (
     OPEN_STAGES,
     Case,
-    CaseAction,
-    CaseEvent,
     Category,
     Report,
     ReportPhoto,
@@ -38,6 +36,7 @@ from issues.models import (
 )
 from issues.open311.definitions import BEIJING, ServiceAttribute, service_attributes
 from issues.selectors import photo_url
+from issues.selectors_public import case_public_history
 from issues.visibility import report_text_public
 
 SPECIFICATION = "http://wiki.open311.org/GeoReport_v2"
@@ -52,21 +51,7 @@ MSG_CONTACT = _("Nanyuan Subdistrict grid management centre (南苑街道网格�
 MSG_KEY_SERVICE = _("Organisations ask the subdistrict office for an api_key; riders may use "
                     "the token of their rider app.")
 MSG_SERVICE_NOTICE = _("Response within %(response)s; resolution within %(resolution)s.")
-MSG_NOTE_REPORT_JOINED = _("Another report of the same problem joined this case.")
 KIND_LABELS = {"C": _("Components"), "E": _("Events"), "L": _("Local services")}
-
-# Public history (``notes`` with extensions=true): the case events shown, and their note type.
-# Assignments, confirmations and merges into this case stay internal; free-text notes of
-# staff and workers are never shown.
-NOTE_TYPES = {
-    "created": "opened", CaseAction.FILE: "activity", CaseAction.DISPATCH: "activity",
-    CaseAction.REDISPATCH: "activity", CaseAction.DECLINE: "activity",
-    CaseAction.ACCEPT: "activity", CaseAction.START: "activity", CaseAction.HANDIN: "activity",
-    CaseAction.SENDBACK: "activity", CaseAction.ESCALATE: "activity",
-    "report_merged": "activity", CaseAction.VERIFY: "closed", CaseAction.REPLY: "closed",
-    CaseAction.CANCEL: "closed", CaseAction.MERGE: "closed", CaseAction.RATE: "activity",
-    CaseAction.EVALUATE: "activity",
-}
 
 
 def district_jurisdiction_id() -> str:
@@ -259,7 +244,7 @@ def _request_dicts(reports: list[Report], *, extensions: bool,
     handling = task_handling(task_ids)  # patrol provides it (issues.hooks)
     notes: dict[int, list[dict]] = {}
     if extensions:
-        notes = _public_notes({report.case_id for report in reports})
+        notes = case_public_history(case_ids={report.case_id for report in reports})
     label = name_field()
     answer = []
     for report in reports:
@@ -298,19 +283,3 @@ def _request_dicts(reports: list[Report], *, extensions: bool,
             item["notes"] = notes.get(case.pk, [])
         answer.append(item)
     return answer
-
-
-def _public_notes(case_ids: set[int]) -> dict[int, list[dict]]:
-    """Each case's public history, oldest first: when, what kind, which stage it reached."""
-    events = CaseEvent.objects.filter(case_id__in=case_ids, action__in=NOTE_TYPES).filter(
-        Q(action__in=["created", "report_merged"]) | ~Q(to_stage="")
-    ).order_by("at", "id")
-    notes: dict[int, list[dict]] = {}
-    for event in events:
-        summary = (MSG_NOTE_REPORT_JOINED if event.action == "report_merged"
-                   else Stage(event.to_stage).label)
-        notes.setdefault(event.case_id, []).append({
-            "datetime": event.at, "type": NOTE_TYPES[event.action],
-            "summary": str(summary), "stage": event.to_stage or None,
-        })
-    return notes

@@ -1,4 +1,4 @@
-"""The one intake service behind every channel (the rider app, Open311).
+"""The one intake service behind every channel (the rider app, Open311, file imports).
 
 A report is checked (channel rules, photos by content, location, service area), then written in
 one transaction: idempotent replay by ``client_uuid``, the per-rider hourly limit, grid
@@ -62,6 +62,12 @@ MSG_REPLAY_CONFLICT = _(
     "This client_uuid was already used for a different report. Send a new client_uuid."
 )
 MSG_RATE_LIMITED = _("Too many reports in the last hour: try again in %(minutes)s minutes.")
+MSG_RECEIVED_AT_REQUIRED = _("Give the time the report was received.")
+MSG_RECEIVED_AT_RANGE = _("The time the report was received must be between 2000-01-01 and now.")
+MSG_IMPORTED_CONFLICT = _(
+    "This external ID was already imported with a different category, time, place or "
+    "description."
+)
 
 EXIF_DEVICE_MAX_GAP_M = 200  # metres: past this the report keeps the device's and is flagged
 FOLLOW_UP_WINDOW = timedelta(days=30)  # a repeat this soon after closure links to the old case
@@ -77,10 +83,15 @@ class ChannelRules:
     requires_photos: bool  # unless the category is photo-optional
     max_description: int
     max_photos: int = 4
+    # The caller gives the time the report was received (another system's history, imported):
+    # required, from 2000-01-01 to now.
+    given_received_at: bool = False
 
 
 APP_CHANNEL = ChannelRules(Report.Channel.APP, True, True, 2000)
 OPEN311_CHANNEL = ChannelRules(Report.Channel.OPEN311, False, False, 4000)
+IMPORT_CHANNEL = ChannelRules(Report.Channel.IMPORT, False, False, 4000, max_photos=0,
+                              given_received_at=True)
 
 
 @dataclass(frozen=True)
@@ -109,6 +120,7 @@ class ReportInput:
     contact: ReportContact = field(default_factory=ReportContact)
     attributes: dict = field(default_factory=dict)
     media_url: str = ""
+    external_id: str = ""  # the import channel's: the record's ID in the system it came from
     parse_errors: tuple[FieldError, ...] = ()  # values that did not parse, from the form
 
 
@@ -125,6 +137,17 @@ class _Located:
     sent_lat: float
     source: str
     flagged: bool
+
+
+@dataclass(frozen=True)
+class CheckedReport:
+    """What ``report_check`` found: everything ``report_create`` writes from."""
+
+    category: Category
+    located: _Located
+    place: GridPlace
+    inspected: list[InspectedPhoto]
+    fingerprint: str
 
 
 MSG_NOT_A_NUMBER = _("Must be a number.")
@@ -200,32 +223,41 @@ def report_create(
     ``received_at`` defaults to now; an import of past reports passes their time, so that
     duplicate windows are judged as they were then.
 
-    Raises InvalidInput (400), Conflict (409, a uuid reused with other content) or
-    RateLimited (429). Nothing is stored when it raises.
+    An imported record (``data.external_id``) already imported with the same content is
+    replayed too; the partial unique constraint report_import_external_id_unique stops two
+    imports writing it at once (the loser's IntegrityError rolls its transaction back).
+
+    Raises InvalidInput (400), Conflict (409, a uuid or an external ID reused with other
+    content) or RateLimited (429). Nothing is stored when it raises.
     """
-    # The capture time is checked against this moment; the report's own receipt time is taken
-    # at the write (after the locks), never earlier, so the database's bound holds too.
-    checked_at = received_at or timezone.now()
-    category, located, place, inspected = _checked(channel, data, checked_at)
-    fingerprint = _fingerprint(data, inspected)
+    checked = report_check(channel=channel, data=data, received_at=received_at)
     with stored_photos_cleanup() as stored, transaction.atomic():
         if reporter is not None:
             _reporter_lock(reporter.pk)
-            replay = _replay_find(reporter, data.client_uuid, fingerprint)
+            replay = _replay_find(reporter, data.client_uuid, checked.fingerprint)
             if replay is not None:
                 return IntakeResult(report=replay, replayed=True)
             _rate_limit_check(reporter)
-        report = _report_write(channel, data, category, located, place, fingerprint, reporter,
-                               api_client, received_at or timezone.now())
-        for position, (upload, info) in enumerate(zip(data.photos, inspected, strict=True)):
+        if data.external_id:
+            replay = report_imported_find(channel=channel, external_id=data.external_id,
+                                          fingerprint=checked.fingerprint)
+            if replay is not None:
+                return IntakeResult(report=replay, replayed=True)
+        report = _report_write(channel, data, checked.category, checked.located, checked.place,
+                               checked.fingerprint, reporter, api_client,
+                               received_at or timezone.now())
+        for position, (upload, info) in enumerate(zip(data.photos, checked.inspected,
+                                                      strict=True)):
             photo_store(upload=upload, inspected=info, stored=stored, report=report,
                         position=position)
     return IntakeResult(report=report, replayed=False)
 
 
-def _checked(channel: ChannelRules, data: ReportInput, received_at: datetime):
+def report_check(*, channel: ChannelRules, data: ReportInput,
+                 received_at: datetime | None = None) -> CheckedReport:
     """Run every check and name every bad field in one refusal: the form, each photo, the
-    location and the service area. Returns the category, location, grids and photo facts."""
+    location and the service area. Writes nothing: ``report_create`` runs it first, and an
+    import's dry run runs it alone over every feature of a file."""
     errors: list[FieldError] = []
     try:
         category = _input_check(channel, data, received_at)
@@ -249,13 +281,23 @@ def _checked(channel: ChannelRules, data: ReportInput, received_at: datetime):
             errors.append(FieldError("lon", "outside_area", MSG_OUTSIDE_AREA))
     if errors:
         raise InvalidInput(*errors)
-    return category, located, place, inspected
+    return CheckedReport(category, located, place, inspected,
+                         _fingerprint(data, inspected, received_at))
 
 
-def _input_check(channel: ChannelRules, data: ReportInput, received_at: datetime) -> Category:
+def _input_check(channel: ChannelRules, data: ReportInput, given_received_at: datetime | None
+                 ) -> Category:
     """Every check that needs no photo decoding, all at once, so each bad field is named."""
     errors = list(data.parse_errors)
     bad = {error.field for error in errors}
+    # The capture time is checked against this moment; the report's own receipt time is taken
+    # at the write (after the locks), never earlier, so the database's bound holds too.
+    received_at = given_received_at or timezone.now()
+    if channel.given_received_at and "received_at" not in bad:
+        if given_received_at is None:
+            errors.append(FieldError("received_at", "required", MSG_RECEIVED_AT_REQUIRED))
+        elif not CLIENT_TIME_MIN <= given_received_at <= timezone.now():
+            errors.append(FieldError("received_at", "out_of_range", MSG_RECEIVED_AT_RANGE))
     category = None
     if not data.category_code:
         if "category" not in bad:
@@ -324,8 +366,10 @@ def _metres_apart(a: tuple[float, float], b: tuple[float, float]) -> float:
     return 2 * 6_371_008.8 * math.asin(math.sqrt(h))
 
 
-def _fingerprint(data: ReportInput, photos: list[InspectedPhoto]) -> str:
-    """SHA-256 over the form fields and each photo's SHA-256: what "the same content" means."""
+def _fingerprint(data: ReportInput, photos: list[InspectedPhoto],
+                 received_at: datetime | None) -> str:
+    """SHA-256 over the form fields and each photo's SHA-256: what "the same content" means
+    (an imported record's: its time and ID too)."""
     content = {
         "category": data.category_code, "description": data.description,
         "lon": data.lon, "lat": data.lat, "coord_system": str(data.coord_system),
@@ -333,6 +377,9 @@ def _fingerprint(data: ReportInput, photos: list[InspectedPhoto]) -> str:
         "captured_at": data.captured_at.isoformat() if data.captured_at else None,
         "photos": [photo.sha256 for photo in photos],
     }
+    if data.external_id:
+        content["external_id"] = data.external_id
+        content["received_at"] = received_at.astimezone(UTC).isoformat() if received_at else None
     return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()
 
 
@@ -355,6 +402,18 @@ def _replay_find(reporter, client_uuid: uuid.UUID | None, fingerprint: str) -> R
         return None
     if first.content_sha256 != fingerprint:
         raise Conflict(FieldError("client_uuid", "conflict", MSG_REPLAY_CONFLICT))
+    return first
+
+
+def report_imported_find(*, channel: ChannelRules, external_id: str, fingerprint: str
+                         ) -> Report | None:
+    """The report already imported with this external ID, None if there is none; Conflict if
+    its content differs (the file changed, or two systems' IDs collide)."""
+    first = Report.objects.filter(channel=channel.channel, external_id=external_id).first()
+    if first is None:
+        return None
+    if first.content_sha256 != fingerprint:
+        raise Conflict(FieldError("external_id", "conflict", MSG_IMPORTED_CONFLICT))
     return first
 
 
@@ -402,7 +461,7 @@ def _report_write(channel, data, category, located, place: GridPlace, fingerprin
         device_id=contact.device_id, account_id=contact.account_id, media_url=data.media_url,
         # The media fetch job, written with the report (the outbox; the caller queues it).
         media_status=Report.MediaStatus.PENDING if data.media_url else Report.MediaStatus.NONE,
-        attributes=data.attributes,
+        attributes=data.attributes, external_id=data.external_id,
     )
     aggregates_count_report(report_id=report.pk)
     if joined_id:

@@ -21,6 +21,17 @@ MESSAGES = {
     "case_dispatched": _("Your report (case #%(case)s) has been handed to %(handler)s."),
     "case_closed": _("Case #%(case)s has been dealt with and closed. Thank you!"),
     "case_cancelled": _("Case #%(case)s was cancelled: %(reason)s"),
+    # The rest of a rider's case, in a rider's words (no stage names, no office terms).
+    "case_redispatched": _("Your report (case #%(case)s) is now with %(handler)s, who will "
+                           "deal with it."),
+    "case_moved": _("The place of your report (case #%(case)s) is looked after by %(to)s, "
+                    "so it has been passed to them."),
+    "case_handed_in": _("The work on your report (case #%(case)s) is finished; it is being "
+                        "checked now."),
+    "case_sent_back": _("Your report (case #%(case)s) needs more work: it has been sent back "
+                        "to be put right."),
+    "case_merged": _("Others reported the same problem: your report (case #%(from_case)s) "
+                     "is now handled together with case #%(case)s."),
     "task_offered": _("New task: case #%(case)s (%(category)s)."),
     "task_response_overdue": _("Case #%(case)s was not accepted by its response deadline."),
     "task_resolution_overdue": _("Case #%(case)s is past its resolution deadline."),
@@ -53,19 +64,21 @@ def names_of(obj, prefix: str = "name") -> dict[str, str]:
 
 def notification_data(*, kind: str, case, task=None, handler: dict | None = None,
                       note: str | None = None, proof_photo: dict | None = None,
-                      department: dict | None = None, transfer: dict | None = None) -> dict:
+                      department: dict | None = None, transfer: dict | None = None,
+                      merged_from: int | None = None) -> dict:
     """What a notification of ``kind`` carries besides its case and task ids (JSON-safe), from
     facts already read: ``handler`` (names, case_dispatched and case_urgent), ``note`` and
     ``proof_photo`` (urls, case_closed; only what the reporters may see), ``department`` (names,
     case_escalated), ``transfer`` (the two subdistricts' names and the reason,
-    case_transferred)."""
+    case_transferred; the names only, case_moved), ``merged_from`` (the case merged into this
+    one, case_merged)."""
     if case is None:
         return {}
     data: dict = {"case": case.pk, "category": case.category.code,
                   "category_name": names_of(case.category)}
     if kind == "case_cancelled":
         data["reason"] = case.cancel_reason
-    elif kind in {"case_dispatched", "case_urgent"}:
+    elif kind in {"case_dispatched", "case_redispatched", "case_urgent"}:
         data["handler"] = handler
     elif kind == "case_closed":
         if note is not None:
@@ -78,6 +91,10 @@ def notification_data(*, kind: str, case, task=None, handler: dict | None = None
     elif kind == "case_transferred":
         data.update({"from": transfer["from"], "to": transfer["to"],
                      "reason": transfer["reason"]})
+    elif kind == "case_moved":  # the riders': the office's reason is not theirs to read
+        data.update({"from": transfer["from"], "to": transfer["to"]})
+    elif kind == "case_merged":
+        data["from_case"] = merged_from
     if task is not None:
         data.update({"task": task.pk, "response_due": task.response_due.isoformat(),
                      "resolution_due": task.resolution_due.isoformat()})
@@ -155,6 +172,7 @@ def notification_message(*, kind: str, data: dict, case_id: int | None) -> str:
         "union": _pick(data.get("subdistrict"), "—"),
         "award": _pick(data.get("award_name"), data.get("kind", "")),
         "month": _month_words(data.get("month")),
+        "from_case": data.get("from_case", "—"),
     }
     if kind == "task_deadline_near":
         template = DEADLINE_NEAR_MESSAGES.get(data.get("deadline", ""), MSG_GENERIC)

@@ -4,7 +4,7 @@ earlier one), whether to give the award, with a reason; a rider given the award 
 (``notify``, kind ``award_granted``).
 
 The decision lives in issues (``AwardDecision``, so that the leaderboard shows the award); this
-service is in patrol because it notifies (D-0XX). Every refusal names its field and writes
+service is in patrol because it notifies (D-070). Every refusal names its field and writes
 nothing: the checks run before the write and the service is one transaction. The database holds
 the invariants (one decision per nominee, one award of a kind per rider and month) for writes
 that bypass it.

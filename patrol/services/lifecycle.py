@@ -447,6 +447,7 @@ def _dispatch(context: ActionContext) -> None:
 
 def _redispatch(context: ActionContext) -> None:
     _dispatch_with_plan(context, CaseAction.REDISPATCH)
+    notify(kind="case_redispatched", case=context.case, at=context.at)
 
 
 def _priority_set(context: ActionContext, priority: Priority, reason: str) -> None:
@@ -515,6 +516,7 @@ def _handin(context: ActionContext) -> None:
     context.task.proof_photo = photo_store(upload=upload, inspected=inspected,
                                            stored=context.params["stored"])
     _move(context, CaseAction.HANDIN)
+    notify(kind="case_handed_in", case=context.case, at=context.at)
 
 
 def _verify(context: ActionContext) -> None:
@@ -530,6 +532,7 @@ def _sendback(context: ActionContext) -> None:
     if not note:
         raise InvalidInput(FieldError("note", "required", MSG_NOTE_REQUIRED))
     _move(context, CaseAction.SENDBACK)
+    notify(kind="case_sent_back", case=context.case, at=context.at)
 
 
 def _add_note(context: ActionContext) -> None:
@@ -608,6 +611,8 @@ def _merge(context: ActionContext) -> None:
     _move(context, CaseAction.MERGE, data={"into": target.pk, "reports": [r.pk for r in moved]})
     case_event_write(case=target, action="merged_in", actor=context.actor, at=context.at,
                      data={"from": context.case.pk, "reports": [r.pk for r in moved]})
+    # Told as the case the riders' reports are now in (that is where their page follows them).
+    notify(kind="case_merged", case=target, at=context.at, key_extra=str(context.case.pk))
 
 
 def _split(context: ActionContext) -> None:
@@ -686,6 +691,7 @@ def _transfer(context: ActionContext) -> None:
     context.params.update({"from": source.get(), "to": target.code, "place": place})
     _move(context, CaseAction.TRANSFER)
     notify(kind="case_transferred", case=case, at=context.at)
+    notify(kind="case_moved", case=case, at=context.at)
     _dispatch_automatically(case=case, at=context.at)
 
 

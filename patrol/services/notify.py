@@ -7,9 +7,13 @@ It decides the recipients, reads the facts a notification carries and has
 
 Who hears what:
 
-* a rider, of their report being filed, dispatched, closed (with the proof photo of a public
-  case, and the union's reply to a rider's need; never a team's hand-in note) or cancelled
-  (with the reason);
+* a rider, of every change of their case, in a rider's words: filed, dispatched, dispatched
+  again to another handler (``case_redispatched``), passed to a bordering subdistrict
+  (``case_moved``: where to, never the office's reason), the work handed in
+  (``case_handed_in``), sent back for more work (``case_sent_back``), closed (with the proof
+  photo of a public case, and the union's reply to a rider's need; never a team's hand-in
+  note), cancelled (with the reason) or merged into another case (``case_merged``: told as
+  the case their report is now in, to the riders of the reports it brought);
 * a team (leader and members; a department's liaisons; union staff for the union), of a new
   task and of a deadline coming close (``tasks_deadline_near_scan``);
 * a team leader and the office, of an escalation; the leader of an overdue task, the office of
@@ -53,7 +57,9 @@ from patrol.notifications.content import (
 from patrol.selectors import handler_names
 from patrol.webhooks import webhook_deliveries_create, webhook_enabled
 
-RIDER_KINDS = {"case_filed", "case_dispatched", "case_closed", "case_cancelled"}
+RIDER_KINDS = {"case_filed", "case_dispatched", "case_redispatched", "case_moved",
+               "case_handed_in", "case_sent_back", "case_closed", "case_cancelled",
+               "case_merged"}
 
 
 # --- who hears it -------------------------------------------------------------------------------
@@ -95,10 +101,19 @@ def _last_transfer(case: Case) -> tuple[CaseEvent, list[Subdistrict]] | None:
     return event, [places[event.data["from"]], places[event.data["to"]]]
 
 
-def _case_riders(case: Case) -> list:
-    User = get_user_model()
-    reporter_ids = set(case.reports.exclude(reporter=None).values_list("reporter", flat=True))
-    return list(User.objects.filter(pk__in=reporter_ids))
+def _last_merge(case: Case) -> CaseEvent:
+    """The latest merge into the case: its event on the target (the source case, the reports
+    it brought)."""
+    return case.events.filter(action="merged_in").last()
+
+
+def _case_riders(case: Case, *, report_ids: list[int] | None = None) -> list:
+    """The case's reporters (each once); of ``report_ids`` only, when given."""
+    reports = case.reports.exclude(reporter=None)
+    if report_ids is not None:
+        reports = reports.filter(pk__in=report_ids)
+    reporter_ids = set(reports.values_list("reporter", flat=True))
+    return list(get_user_model().objects.filter(pk__in=reporter_ids))
 
 
 def _topic_riders(topic: CouncilTopic) -> list:
@@ -109,6 +124,8 @@ def _topic_riders(topic: CouncilTopic) -> list:
 
 
 def _recipients(kind: str, case: Case | None, task: Task | None) -> list:
+    if kind == "case_merged":  # the riders of the reports the merge brought, not the target's
+        return _case_riders(case, report_ids=_last_merge(case).data["reports"])
     if kind in RIDER_KINDS:
         return _case_riders(case)
     if kind in {"task_offered", "task_deadline_near"}:
@@ -139,7 +156,7 @@ def _data(*, kind: str, case: Case | None, task: Task | None) -> dict:
     facts: dict = {}
     if kind == "case_urgent":
         facts["handler"] = handler_names(task)
-    elif kind == "case_dispatched":
+    elif kind in {"case_dispatched", "case_redispatched"}:
         live = task or Task.objects.filter(case=case).select_related(
             "team", "department").order_by("-offered_at", "-id").first()
         facts["handler"] = handler_names(live)
@@ -160,10 +177,12 @@ def _data(*, kind: str, case: Case | None, task: Task | None) -> dict:
         escalated_to = (Task.objects.filter(case=case, department__isnull=False)
                         .select_related("department").order_by("-offered_at", "-id").first())
         facts["department"] = names_of(escalated_to.department) if escalated_to else None
-    elif kind == "case_transferred":
+    elif kind in {"case_transferred", "case_moved"}:
         event, (source, target) = _last_transfer(case)
         facts["transfer"] = {"from": names_of(source), "to": names_of(target),
                              "reason": event.note}
+    elif kind == "case_merged":
+        facts["merged_from"] = _last_merge(case).data["from"]
     return notification_data(kind=kind, case=case, task=task, **facts)
 
 

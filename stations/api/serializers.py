@@ -29,6 +29,8 @@ COORD_SYSTEMS = [system.value for system in coords.CoordSystem]
 DEFAULT_PERIOD_DAYS = 90
 MAX_SITING_K = 20
 MAX_VENUES = 500
+MAX_WHAT_IF_STATIONS = 50  # stations added, moved or removed in one what-if, each
+WHAT_IF_DAYS = [30, 90, 365]  # the coverage page's periods, in days
 
 MSG_NOT_A_NUMBER = _("A finite number is required.")
 MSG_PERIOD_ORDER = _("since must be before until.")
@@ -135,6 +137,48 @@ class SitingInput(PeriodInput):
                                       default=DEMAND_CELL_M)
     candidates = VenueInput(many=True, required=False, max_length=MAX_VENUES,
                             help_text="host venues to choose from; default: unit-grid centres")
+
+
+class AddedStationInput(serializers.Serializer):
+    """A station imagined on the map: where (in the request's ``coord_system``), and how far
+    it would reach (metres; default the setting's radius)."""
+
+    lon = FiniteFloatField(min_value=-180, max_value=180)
+    lat = FiniteFloatField(min_value=-90, max_value=90)
+    radius_m = serializers.IntegerField(required=False, min_value=1,
+                                        max_value=MAX_COVERAGE_RADIUS_M)
+
+
+class MovedStationInput(serializers.Serializer):
+    id = serializers.IntegerField(min_value=1)
+    lon = FiniteFloatField(min_value=-180, max_value=180)
+    lat = FiniteFloatField(min_value=-90, max_value=90)
+
+
+class WhatIfInput(PeriodInput):
+    """The stations as they would be, for ``coverage_summary(sites=...)``: nothing is saved.
+    ``days``: the period ends now (or at ``until``) and starts so many days before."""
+
+    days = serializers.ChoiceField(choices=WHAT_IF_DAYS, required=False)
+    coord_system = serializers.ChoiceField(choices=COORD_SYSTEMS, default="wgs84")
+    added = AddedStationInput(many=True, required=False, default=list,
+                              max_length=MAX_WHAT_IF_STATIONS)
+    moved = MovedStationInput(many=True, required=False, default=list,
+                              max_length=MAX_WHAT_IF_STATIONS)
+    removed = serializers.ListField(child=serializers.IntegerField(min_value=1),
+                                    required=False, default=list,
+                                    max_length=MAX_WHAT_IF_STATIONS)
+
+    def validate(self, attrs: dict) -> dict:
+        if attrs.get("days") and not attrs.get("since"):
+            until = attrs.get("until") or timezone.now()
+            attrs["until"], attrs["since"] = until, until - timedelta(days=attrs["days"])
+        attrs = super().validate(attrs)
+        system = attrs["coord_system"]
+        for station in [*attrs["added"], *attrs["moved"]]:
+            station["lon"], station["lat"] = coords.to_wgs84(station["lon"], station["lat"],
+                                                             system)
+        return attrs
 
 
 class CheckInInput(PositionQuery):

@@ -11,6 +11,8 @@ urlpatterns = [
     path("stations/coverage/", views.CoverageView.as_view(), name="station-coverage"),
     path("stations/coverage/point/", views.CoveragePointView.as_view(),
          name="station-coverage-point"),
+    path("stations/coverage/what-if/", views.CoverageWhatIfView.as_view(),
+         name="station-coverage-what-if"),
     path("stations/coverage/layer/", views.CoverageLayerView.as_view(),
          name="station-coverage-layer"),
     path("stations/siting/", views.SitingView.as_view(), name="station-siting"),

@@ -8,7 +8,6 @@ visit statistics are for union staff.
 
 from __future__ import annotations
 
-import segno
 from django.contrib.gis.geos import Point
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
@@ -41,6 +40,7 @@ from stations.api.serializers import (
     PositionQuery,
     SitingInput,
     VisitsQuery,
+    WhatIfInput,
 )
 from stations.catalogue import service_catalogue
 from stations.io import (
@@ -50,18 +50,23 @@ from stations.io import (
     stations_to_csv,
     stations_to_geojson,
 )
+from stations.layers import uncovered_demand_cells
 from stations.models import Station
 from stations.selectors import (
-    checkin_visits,
+    Site,
+    active_stations,
     coverage_layer,
     coverage_summary,
     rider_checkin_list,
     siting_suggest,
     station_features,
     station_nearest_list,
+    station_radius_default_m,
+    station_sites_what_if,
     stations_covering,
 )
 from stations.selectors_cards import member_card_get
+from stations.selectors_visits import checkin_visits
 from stations.services import (
     checkin_create,
     station_save,
@@ -69,18 +74,22 @@ from stations.services import (
     station_token_rotate,
     stations_import,
 )
-from stations.tokens import token_qr_payload
+from stations.tokens import token_qr_payload, token_qr_svg
 
 GEOJSON = "application/geo+json"
 MSG_BODY_NOT_OBJECT = _("Send the station as a JSON object.")
 MSG_CANDIDATE_OUTSIDE = _("This candidate site lies outside the subdistrict.")
 MSG_UNKNOWN_COORD_SYSTEM = _("Unknown coordinate system: use wgs84, gcj02 or bd09.")
+MSG_WHAT_IF_OUTSIDE = _("This station would lie outside the subdistrict.")
+MSG_WHAT_IF_UNKNOWN_STATION = _("No active station of this subdistrict has this number.")
+MSG_WHAT_IF_TWICE = _("This station is already moved or removed in this request.")
 
 StaffOnly = role_permission(Role.OFFICE_STAFF, Role.UNION_STAFF)
 UnionStaffOnly = role_permission(Role.UNION_STAFF)
 
 STATION_FIELDS = ("name_zh", "name_en", "venue_type", "address_zh", "lon", "lat",
-                  "opening_hours", "services", "coverage_radius_m", "is_active")
+                  "opening_hours", "services", "coverage_radius_m", "is_active",
+                  "closed_on_holidays")
 
 
 def _valid(serializer_class, data, *, user=None) -> dict:
@@ -140,6 +149,7 @@ def _station_detail(station: Station) -> dict:
         "lon": round(station.location.x, 6), "lat": round(station.location.y, 6),
         "opening_hours": station.opening_hours, "services": station.services,
         "coverage_radius_m": station.coverage_radius_m, "is_active": station.is_active,
+        "closed_on_holidays": station.closed_on_holidays,
     }
 
 
@@ -194,6 +204,70 @@ class CoverageView(APIView):
             report_weight=values["report_weight"],
             need_weight=values["need_weight"], hotspots=values["hotspots"],
         ))
+
+
+class CoverageWhatIfView(APIView):
+    """The coverage figures and the uncovered demand with stations added, moved or removed on
+    the map, before anything is saved: read only, nothing is written."""
+
+    permission_classes = [StaffOnly]
+    parser_classes = [JSONParser]
+
+    @extend_schema(request=WhatIfInput, responses={200: dict})
+    @replica_reads()
+    def post(self, request: Request) -> Response:
+        values = _valid(WhatIfInput, request.data, user=request.user)
+        subdistrict, system = values["subdistrict"], values["coord_system"]
+        sites = _what_if_sites(values)
+        cells = uncovered_demand_cells(since=values["period"].since, until=values["period"].until,
+                                       subdistrict=subdistrict, sites=sites)
+        return Response({
+            "coord_system": system,
+            "summary": coverage_summary(
+                period=values["period"], subdistrict=subdistrict, sites=sites,
+                report_weight=values["report_weight"], need_weight=values["need_weight"]),
+            "uncovered": [
+                {"lon": round(cell.lon, 6), "lat": round(cell.lat, 6),
+                 "display": [round(value, 6)
+                             for value in coords.from_wgs84(cell.lon, cell.lat, system)],
+                 "reports": cell.reports, "needs": cell.needs}
+                for cell in cells
+            ],
+        })
+
+
+def _what_if_sites(values: dict) -> list[Site]:
+    """The imagined station set, every station sent checked first: each must stand inside the
+    subdistrict, and the moved and removed ones be its own active stations, each named once.
+    Refused as one 400 naming every field (``added.2``, ``removed.0``)."""
+    subdistrict = values["subdistrict"]
+    own = set(active_stations().filter(subdistrict=subdistrict).values_list("id", flat=True))
+    errors: list[FieldError] = []
+    for name in ("added", "moved"):
+        errors += [
+            FieldError(f"{name}.{index}", "outside_area", MSG_WHAT_IF_OUTSIDE)
+            for index, station in enumerate(values[name])
+            if not subdistrict.boundary.covers(Point(station["lon"], station["lat"], srid=WGS84))
+        ]
+    seen: set[int] = set()
+    for field, pk in [*((f"moved.{index}.id", station["id"])
+                        for index, station in enumerate(values["moved"])),
+                      *((f"removed.{index}", pk) for index, pk in enumerate(values["removed"]))]:
+        if pk not in own:
+            errors.append(FieldError(field, "unknown_station", MSG_WHAT_IF_UNKNOWN_STATION))
+        elif pk in seen:
+            errors.append(FieldError(field, "duplicate", MSG_WHAT_IF_TWICE))
+        seen.add(pk)
+    if errors:
+        raise InvalidInput(*errors)
+    default_m = station_radius_default_m()
+    return station_sites_what_if(
+        added=[Site(lon=station["lon"], lat=station["lat"],
+                    radius_m=station.get("radius_m") or default_m)
+               for station in values["added"]],
+        moved={station["id"]: (station["lon"], station["lat"]) for station in values["moved"]},
+        removed=values["removed"],
+    )
 
 
 class CoveragePointView(APIView):
@@ -366,8 +440,7 @@ class StationTokenQrView(APIView):
     def get(self, request: Request, station_id: int) -> HttpResponse:
         station = _station_of(request.user, station_id)
         token = station_token_ensure(station=station, actor=request.user)
-        payload = token_qr_payload(station_id=station.pk, short_code=token.short_code)
-        svg = segno.make(payload, error="m").svg_inline(scale=8, border=4)
+        svg = token_qr_svg(station_id=station.pk, short_code=token.short_code)
         response = HttpResponse(svg, content_type="image/svg+xml")
         response["Cache-Control"] = "private, no-store"
         return response

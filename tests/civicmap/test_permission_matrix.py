@@ -41,6 +41,7 @@ from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
 from tests.issues.helpers import jpeg
+from tests.patrol.helpers import HUAIFANG
 
 # The roles, and the demo user who plays each (fixtures/demo_people.json). The demo cases are
 # reported by rider1 and handled by the housekeeper team (hk_lead's); cw_vol1 is in
@@ -73,6 +74,7 @@ DESCRIPTION_READERS = frozenset({"rider", "office", "office_district", "admin"})
 HEYI_READERS = frozenset({"other_rider", "office_heyi", "office_district", "admin"})
 DEMO_PASSWORD = "nanyuan-demo-2026"
 OPEN311_FORMAT = "json"
+NANYUAN = "110106005"  # the demo cases' subdistrict (HUAIFANG is one of its communities)
 
 
 def E(default: int, **roles: int) -> dict[str, int]:  # noqa: N802  (reads as a table)
@@ -198,6 +200,22 @@ def _suspend_rider3(demo, username) -> dict:
             "reason": "会籍核查"}
 
 
+def _station_form(demo, username) -> dict:
+    """The union's station editor as a browser posts it: the demo station (Nanyuan's) with
+    one Monday interval, on a WGS 84 basemap (the test settings')."""
+    from stations.models import Station
+
+    station = Station.objects.get(pk=demo.station)
+    lon, lat = demo.station_point
+    return {"name_zh": station.name_zh, "name_en": station.name_en, "venue_type": "bank",
+            "services": ["water"], "is_active": "1", "lon": repr(lon), "lat": repr(lat),
+            "coord_system": "wgs84", "hours-0-1-open": "09:00", "hours-0-1-close": "17:00"}
+
+
+def _new_station_form(demo, username) -> dict:
+    return {**_station_form(demo, username), "name_zh": "矩阵驿站", "name_en": "Matrix"}
+
+
 def _rider_description(demo) -> str:
     return demo.rider_description
 
@@ -301,6 +319,12 @@ def _console_bulk(demo, username) -> dict:
 
 def _siting(demo, username) -> dict:
     return {"k": 3}
+
+
+def _what_if(demo, username) -> dict:
+    """Remove a Nanyuan station in a what-if of the reader's own subdistrict (nothing is
+    written): Heyi's accounts may not name it (400)."""
+    return {"days": 30, "removed": [demo.station]}
 
 
 MATRIX: dict[tuple[str, str], Row] = {
@@ -475,6 +499,10 @@ MATRIX: dict[tuple[str, str], Row] = {
         lambda d: reverse("station-coverage-point") + "?lon=116.392&lat=39.797",
         STATION_STAFF),
     ("station-coverage-layer", "GET"): Row(url("station-coverage-layer"), PUBLIC),
+    ("station-coverage-what-if", "POST"): Row(
+        url("station-coverage-what-if"),
+        E(403, anonymous=401, office=200, office_district=200, admin=200, union=200,
+          office_heyi=400, union_heyi=400), _what_if, "json"),
     ("station-siting", "GET"): Row(url("station-siting"), STATION_STAFF),
     ("station-siting", "POST"): Row(url("station-siting"), STATION_STAFF, _siting, "json"),
     ("station-checkins", "GET"): Row(url("station-checkins"), RIDER_API),
@@ -518,7 +546,8 @@ MATRIX: dict[tuple[str, str], Row] = {
     # pages
     ("frontend:map", "GET"): Row(url("frontend:map"), PUBLIC),
     ("frontend:map-hourly", "GET"): Row(url("frontend:map-hourly"), PUBLIC),
-    ("frontend:map-uncovered", "GET"): Row(url("frontend:map-uncovered"), OFFICE_PAGE),
+    # Everyone: the office cell by cell, the public cells of at least k reports (D-066).
+    ("frontend:map-uncovered", "GET"): Row(url("frontend:map-uncovered"), PUBLIC),
     ("frontend:office", "GET"): Row(url("frontend:office"), E(302, **OFFICES)),
     ("frontend:office-cases", "GET"): Row(url("frontend:office-cases"), OFFICE_PAGE),
     # The office's case page (issue 17): the offices whose work covers the case's subdistrict
@@ -554,7 +583,7 @@ MATRIX: dict[tuple[str, str], Row] = {
                                       E(302, office=303, office_district=303, admin=303,
                                         office_heyi=200), _report_ask, "form"),
     ("frontend:reports-status", "GET"): Row(url("frontend:reports-status"), OFFICE_PAGE),
-    # Issue 18, geography files: the offices' page (grids) and the unions' (stations); a POST
+    # Issue 18, geography files: the offices' page (grids, cases) and the unions' (stations); a POST
     # without a file is the page again with the field's error (400); the downloads are of the
     # account's own subdistrict, cases for the offices only (404 for the unions).
     ("frontend:office-geography", "GET"): Row(url("frontend:office-geography"),
@@ -580,12 +609,52 @@ MATRIX: dict[tuple[str, str], Row] = {
     # district's accounts read it (each their own members); a change is the member's own
     # union's (303 back to the page): Heyi's union and the district's office get 403 for a
     # Nanyuan member, nothing written; everyone else goes to the login page.
+    # Issue 18, coverage and siting: union staff (their own subdistrict) and the district's
+    # accounts; the what-if on it writes nothing (station-coverage-what-if above).
+    ("frontend:union-coverage", "GET"): Row(url("frontend:union-coverage"),
+                                            E(302, office_district=200, **UNIONS)),
     ("frontend:union-members", "GET"): Row(url("frontend:union-members"),
                                            E(302, office_district=200, **UNIONS)),
     ("frontend:union-members", "POST"): Row(
         url("frontend:union-members"),
         E(302, union=303, admin=303, union_heyi=403, office_district=403),
         _suspend_rider3, "form"),
+    # Issue 18, the stations' visits: union staff of every subdistrict (each its own stations)
+    # and the district's accounts read the page and its CSV files; everyone else goes to the
+    # login page. Asking for a Nanyuan station is the form's error (400) for Heyi's union.
+    ("frontend:union-visits", "GET"): Row(url("frontend:union-visits"),
+                                          E(302, office_district=200, **UNIONS)),
+    ("frontend:union-visits[Nanyuan station]", "GET"): Row(
+        lambda d: reverse("frontend:union-visits") + f"?station={d.station}",
+        E(302, union=200, admin=200, office_district=200, union_heyi=400)),
+    ("frontend:union-visits-csv", "GET"): Row(
+        url("frontend:union-visits-csv", table="hour"), E(302, office_district=200, **UNIONS)),
+    # Issue 18, the union's stations: union staff of every subdistrict and the district's
+    # accounts read the list (each their own subdistrict's); a station of another subdistrict
+    # is a 404; the district's accounts change nothing (403: a save, a new station, the QR
+    # sheet, which makes a check-in code); a save answers 303 to the station's editor.
+    # Heyi's union may not place a new station in Nanyuan (400, the position named).
+    ("frontend:union-stations", "GET"): Row(url("frontend:union-stations"),
+                                            E(302, office_district=200, **UNIONS)),
+    ("frontend:union-station-new", "GET"): Row(url("frontend:union-station-new"),
+                                               E(302, office_district=403, **UNIONS)),
+    ("frontend:union-station-new", "POST"): Row(
+        url("frontend:union-station-new"),
+        E(302, union=303, admin=303, union_heyi=400, office_district=403),
+        _new_station_form, "form"),
+    ("frontend:union-station", "GET"): Row(
+        url("frontend:union-station", station_id=_station),
+        E(302, union=200, admin=200, union_heyi=404, office_district=200)),
+    ("frontend:union-station", "POST"): Row(
+        url("frontend:union-station", station_id=_station),
+        E(302, union=303, admin=303, union_heyi=404, office_district=403),
+        _station_form, "form"),
+    ("frontend:union-station-sheet", "GET"): Row(
+        url("frontend:union-station-sheet", station_id=_station),
+        E(302, union=200, admin=200, union_heyi=404, office_district=403)),
+    ("frontend:union-station-sheet-pdf", "GET"): Row(
+        url("frontend:union-station-sheet-pdf", station_id=_station),
+        E(302, union=200, admin=200, union_heyi=404, office_district=403)),
     ("frontend:rider", "GET"): Row(url("frontend:rider"), PUBLIC),
     ("frontend:rider-sw", "GET"): Row(url("frontend:rider-sw"), PUBLIC),
     ("frontend:rider-manifest", "GET"): Row(url("frontend:rider-manifest"), PUBLIC),
@@ -617,6 +686,25 @@ MATRIX: dict[tuple[str, str], Row] = {
         url("frontend:union-council-meeting", meeting_id=_heyi_meeting),
         E(302, union=404, union_heyi=303, admin=403, office_district=403),
         _council_topic, "form"),
+    # The public pages (issue 19): everyone reads what the public reads, signed in or not; a
+    # private case is 404 even to those who may see it elsewhere (its reporter, the office).
+    ("frontend:home", "GET"): Row(url("frontend:home"), PUBLIC),
+    ("frontend:public-case", "GET"): Row(url("frontend:public-case", case_id=_case), PUBLIC,
+                                         hidden=_worker_note, sees=frozenset()),
+    ("frontend:public-case[new]", "GET"): Row(
+        url("frontend:public-case", case_id=_new_case), PUBLIC, hidden=_rider_description,
+        sees=frozenset()),
+    ("frontend:public-case[private]", "GET"): Row(
+        url("frontend:public-case", case_id=_private_case), E(404)),
+    ("frontend:public-community", "GET"): Row(
+        url("frontend:public-community", code=HUAIFANG), PUBLIC, hidden=_rider_description,
+        sees=frozenset()),
+    ("frontend:feed-subdistrict", "GET"): Row(
+        url("frontend:feed-subdistrict", code=NANYUAN), PUBLIC, hidden=_rider_description,
+        sees=frozenset()),
+    ("frontend:feed-community", "GET"): Row(
+        url("frontend:feed-community", code=HUAIFANG), PUBLIC, hidden=_worker_note,
+        sees=frozenset()),
     # Issue 18, the monthly awards: union staff read and decide their own subdistrict's list,
     # the district's accounts read it (403 for a decision); everyone else goes to the login
     # page. The decision posted is for a future month: each union's own list answers 400

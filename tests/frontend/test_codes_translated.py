@@ -59,6 +59,12 @@ URL = re.compile(r"\S*://\S*|(?<!\S)/[\w./?=&%-]*")
 ENGLISH_PHRASES: tuple[str, ...] = (
     "Rider app",  # Report.Channel.APP's label (the console's channel filter)
     "Priority, most urgent first",  # the console's sort by priority
+    # The home page's figures and feeds, the community's page (issue 19).
+    "Cases closed counts the cases dispatched this month that are closed by now.",
+    "Cases dispatched", "Cases closed", "Follow new and closed cases",
+    "Cases opened and closed lately",
+    # The feed's sentences (patrol/notifications/content.py), on the phone pages' inbox.
+    "has been accepted and filed.", "has been dealt with and closed.", "was cancelled:",
 )
 
 
@@ -185,6 +191,13 @@ def _team_tasks_one_by_one(page, cases: list[int]) -> list[str]:
     return texts
 
 
+def _inbox(page, cases: list[int]) -> list[str]:
+    """The phone pages' inbox: the messages of the cases' changes (issue 19)."""
+    page.click('#tabs button[data-view="view-inbox"]')
+    page.wait_for_selector(".ph-note")
+    return [page.evaluate(BODY_TEXT)]
+
+
 def _sign_in_rider(page) -> None:
     page.wait_for_selector("#signin:not([hidden])")
     sign_in_with_code(page, Token.objects.get(user__username="rider1").key)
@@ -198,6 +211,18 @@ def _sign_in_worker(page) -> None:
     page.fill("#signin-password", DEMO_PASSWORD)
     page.click("#signin-password-form button[type=submit]")
     page.wait_for_selector("body[data-ready]")
+
+
+def _public_pages_of_every_case(page, cases: list[int]) -> list[str]:
+    """The public page of each case (the stages it went through), then its community's page."""
+    texts, origin = [], page.evaluate("location.origin")
+    for case in cases:
+        page.goto(f"{origin}/cases/{case}/")
+        page.wait_for_selector("#public-case")
+        texts.append(page.evaluate(BODY_TEXT))
+    page.click(".public-facts a")  # the case's community
+    page.wait_for_selector("#public-community")
+    return [*texts, page.evaluate(BODY_TEXT)]
 
 
 @dataclass(frozen=True)
@@ -222,9 +247,15 @@ VISITS = [
           phone=True, sign_in=_sign_in_rider),
     Visit("team", "/team/", None, "body[data-ready]", _team_tasks_one_by_one, phone=True,
           sign_in=_sign_in_worker),
+    Visit("rider-inbox", "/rider/", None, "body[data-ready]", _inbox, phone=True,
+          sign_in=_sign_in_rider),
+    Visit("team-inbox", "/team/", None, "body[data-ready]", _inbox, phone=True,
+          sign_in=_sign_in_worker),
     Visit("office-calendar", "/office/calendar/", OFFICE, "#calendar-years"),
     Visit("union-council", "/union/council/", "union1", "#council-board"),
     Visit("union-council-meetings", "/union/council/meetings/", "union1", "#council-meetings"),
+    Visit("public-home", "/", None, "#public-home"),
+    Visit("public-cases", "/", None, "#public-home", _public_pages_of_every_case),
 ]
 LANGUAGES = {"zh-hans": "zh-CN", "en": "en"}
 

@@ -2,11 +2,14 @@
 uncovered demand (/map/uncovered/), fetched by the page when switched on.
 
 Each endpoint needs what its page needs: the hourly heatmap is as public as /map/ (private
-categories for office staff only), the uncovered demand is office staff's alone. Both read
+categories for office staff only), the uncovered demand cell by cell is office staff's, the
+public's in cells of at least PUBLIC_MIN_REPORTS reports (counts rounded down). Both read
 through the same selectors as the page did (one query path).
 """
 
 from __future__ import annotations
+
+from datetime import timedelta
 
 import pytest
 from django.utils import timezone
@@ -15,13 +18,19 @@ from frontend.maps.basemaps import basemap_get
 from frontend.maps.layers import hourly_heat_data, uncovered_features
 from frontend.views import HOURLY_HEAT_DAYS
 from issues.layers import map_filters_for_period, report_heat_frames
-from stations.layers import uncovered_demand_cells
+from stations.layers import (
+    PUBLIC_MIN_REPORTS,
+    uncovered_demand_cells,
+    uncovered_demand_cells_public,
+)
 from tests.frontend.helpers import (
+    CHENGYUAN,
     OFFICE_ROLES,
     PRIVATE_CATEGORY,
     ROLES,
     client_for,
     map_history_load,
+    report_add,
 )
 
 pytestmark = pytest.mark.django_db
@@ -30,7 +39,6 @@ MAP_URL = "/map/"
 HOURLY_URL = "/map/hourly/"
 UNCOVERED_URL = "/map/uncovered/"
 
-OFFICE_ONLY = {role: 200 if role in OFFICE_ROLES else 403 for role in ROLES}
 LIKE_THE_MAP = {role: 200 for role in ROLES}
 
 
@@ -51,15 +59,51 @@ def test_hourly_heatmap_is_as_public_as_the_map(layer_data, client, role):
     assert len(response.json()["frames"]) == HOURLY_HEAT_DAYS * 24
 
 
+CROWDED = (CHENGYUAN[0], CHENGYUAN[1] + 0.00135)  # about 150 m north of Chengyuan's point
+
+
+@pytest.fixture
+def crowded_cell(layer_data):
+    """Seven more reports at one spot of Chengyuan, 150 m north of the scattered ones: a 100 m
+    cell of at least seven uncovered reports once every station's reach is cut to 1 m, beside
+    the history's cells of one to four."""
+    from stations.models import Station
+
+    for hours in range(7):
+        report_add(point=CROWDED, code="C0401",
+                   received_at=layer_data - timedelta(hours=hours + 1))
+    Station.objects.update(coverage_radius_m=1)  # metres: then almost no report is within reach
+
+
 @pytest.mark.parametrize("role", ROLES)
-def test_uncovered_demand_is_for_office_staff_only(layer_data, client, role):
+def test_uncovered_demand_for_everyone_the_office_cell_by_cell(crowded_cell, client, role):
     response = client_for(client, role).get(UNCOVERED_URL)
-    assert response.status_code == OFFICE_ONLY[role]
-    if response.status_code == 403:
-        assert response.json()["errors"][0]["code"] == "forbidden"
-        assert "features" not in response.json()
-    else:
-        assert response.json()["type"] == "FeatureCollection"
+    assert response.status_code == 200
+    features = response.json()["features"]
+    assert features
+    if role in OFFICE_ROLES:
+        assert all("needs" in feature["properties"] for feature in features)
+        assert min(feature["properties"]["count"] for feature in features) == 1
+    else:  # the public's cells: k reports or more, rounded down to k, needs not told apart
+        assert all("needs" not in feature["properties"] for feature in features)
+        assert all(feature["properties"]["count"] % PUBLIC_MIN_REPORTS == 0
+                   and feature["properties"]["count"] >= PUBLIC_MIN_REPORTS
+                   for feature in features)
+
+
+def test_the_public_never_sees_a_cell_of_fewer_than_k_reports(crowded_cell):
+    filters = map_filters_for_period(now=timezone.now(), days=30, include_private=True)
+    cells = uncovered_demand_cells(since=filters.since, until=filters.until)
+    public = uncovered_demand_cells_public(since=filters.since, until=filters.until)
+    small = [cell for cell in cells if cell.reports < PUBLIC_MIN_REPORTS]
+    large = sorted(cell.reports for cell in cells if cell.reports >= PUBLIC_MIN_REPORTS)
+    assert small and large  # the history has both kinds
+    assert sorted(cell.reports for cell in public) == sorted(
+        reports // PUBLIC_MIN_REPORTS * PUBLIC_MIN_REPORTS for reports in large)
+    # With k = 1 every uncovered report is in some public cell, so the threshold did the work.
+    everyone = uncovered_demand_cells_public(since=filters.since, until=filters.until,
+                                             min_reports=1)
+    assert sum(cell.reports for cell in everyone) == sum(cell.reports for cell in cells)
 
 
 def _points(body: dict) -> int:

@@ -23,11 +23,14 @@ from tests.frontend.helpers import (
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 MAP_URL = "/map/"
+# The uncovered demand is the public's too, in cells of at least 5 reports (D-066).
 OVERLAYS_ZH = ["社区网格：每平方公里上报数", "单元网格（放大后显示）", "上报热力图",
-               "逐小时上报（最近 7 天）", "未结案件热点", "工会驿站", "工会驿站覆盖范围"]
+               "逐小时上报（最近 7 天）", "未结案件热点", "工会驿站", "工会驿站覆盖范围",
+               "未覆盖需求：驿站服务半径以外的上报"]
 OVERLAYS_EN = ["Community grids: reports per km²", "Unit grids (zoom in)", "Reports heatmap",
                "Reports by hour, last 7 days", "Hotspots of open cases",
-               "Union stations", "Union station coverage"]
+               "Union stations", "Union station coverage",
+               "Uncovered demand: reports beyond every station"]
 # On when the page opens (frontend/README.md, "Default layers").
 DEFAULT_ON_ZH = ["社区网格：每平方公里上报数", "上报热力图", "工会驿站"]
 
@@ -270,7 +273,8 @@ def test_public_map_hides_private_categories_and_descriptions(map_data, client):
     html = client.get(MAP_URL).content.decode()
     assert "hotspot case" not in html and "private need" not in html
     assert "L0101" not in html  # not even in the category filter
-    assert "civicmap-uncovered" not in html  # it counts private categories
+    # The uncovered demand is there, hidden, in the public's cells (k reports or more).
+    assert "civicmap-uncovered" in html and "rounded down" not in html  # Chinese by default
 
 
 def test_office_map_adds_descriptions_and_uncovered_demand(map_data, client):

@@ -68,7 +68,8 @@ def kinds_for(username: str, case) -> list[str]:
 @db
 def test_a_rider_hears_of_filing_dispatch_and_closure_with_the_proof_photo(reference_data):
     case = case_in_stage("closed", at=cst(2026, 3, 2, 9))
-    assert kinds_for("rider1", case) == ["case_filed", "case_dispatched", "case_closed"]
+    assert kinds_for("rider1", case) == ["case_filed", "case_dispatched", "case_handed_in",
+                                         "case_closed"]
     task = Task.objects.get(case=case)
     closed = Notification.objects.get(recipient__username="rider1", case=case,
                                       kind="case_closed")

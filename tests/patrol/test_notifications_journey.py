@@ -84,10 +84,11 @@ def test_a_verified_case_notifies_its_rider_in_the_feed_and_by_webhook_and_earns
         volunteer.post(f"cases/{case_id}/handin/", {"note": "已清理"}, photo="photo")
         assert verifier.post(f"cases/{case_id}/verify/")["stage"] == "closed"
 
-        # The feed: filed, dispatched, closed, newest first, the proof photo attached.
+        # The feed: filed, dispatched, handed in, closed, newest first, the proof photo
+        # attached.
         feed = rider1.get("notifications/").json()
         assert [n["kind"] for n in feed["notifications"]] == [
-            "case_closed", "case_dispatched", "case_filed"]
+            "case_closed", "case_handed_in", "case_dispatched", "case_filed"]
         closed = feed["notifications"][0]
         assert closed["message"] == f"Case #{case_id} has been dealt with and closed. Thank you!"
         assert "note" not in closed["data"]  # the hand-in note stays the team's

@@ -171,3 +171,44 @@ def report_at(*, lon: float, lat: float, category_code: str, received_at: dateti
         community_grid_id=place.community_id if place else None,
         unit_grid_id=place.unit_grid_id if place else None,
     )
+
+
+# --- a small visits history (tests/stations/test_visits.py, the visits page) -------------------
+
+VISITS_WANDA = "槐房万达广场党群服务站"  # 116.392 E, 39.797 N: haircut, ID copies
+VISITS_CENTRE = "南苑街道党群服务中心工会驿站"  # 116.395 E, 39.8045 N: haircut, tyres, ID copies
+VISITS_HEYI = "和义街道党群服务中心工会驿站"  # 116.3832 E, 39.8211 N (和义)
+VISITS_MONTH = "2026-11"
+
+
+def visits_history_create() -> dict[str, int]:
+    """Six check-ins through the check-in service, around Beijing's midnight between Sunday 8
+    and Monday 9 November 2026 (23:30 and 00:30 Beijing are 15:30 and 16:30 UTC, both Sunday in
+    UTC), four with a benefit of the card (rider1 and rider3 hold Nanyuan's cards). Returns
+    the three stations' ids by Chinese name."""
+    from zoneinfo import ZoneInfo
+
+    from django.contrib.auth import get_user_model
+
+    from stations.models import Station
+    from stations.services import checkin_create, station_token_ensure
+
+    shanghai = ZoneInfo("Asia/Shanghai")
+    stations = {name: Station.objects.get(name_zh=name)
+                for name in (VISITS_WANDA, VISITS_CENTRE, VISITS_HEYI)}
+    users = {user.username: user for user in get_user_model().objects.filter(
+        username__in=["rider1", "rider2", "rider3"])}
+    for username, name, (day, hour, minute), benefit in [
+        ("rider1", VISITS_WANDA, (8, 23, 30), "haircut"),
+        ("rider1", VISITS_WANDA, (9, 0, 30), "id_copies"),
+        ("rider2", VISITS_WANDA, (9, 0, 40), None),
+        ("rider1", VISITS_CENTRE, (9, 12, 10), "id_copies"),
+        ("rider3", VISITS_CENTRE, (9, 12, 20), "id_copies"),
+        ("rider2", VISITS_HEYI, (9, 12, 0), None),
+    ]:
+        station = stations[name]
+        checkin_create(rider=users[username],
+                       code=station_token_ensure(station=station).short_code,
+                       lon=station.location.x, lat=station.location.y, benefit=benefit,
+                       now=datetime(2026, 11, day, hour, minute, tzinfo=shanghai))
+    return {name: station.pk for name, station in stations.items()}

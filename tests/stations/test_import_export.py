@@ -9,6 +9,7 @@ import json
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.contrib.gis.geos import Point
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.utils import translation
@@ -16,8 +17,10 @@ from django.utils import translation
 from civicmap import coords
 from stations.io import (
     rows_from_csv,
+    rows_from_geofile,
     rows_from_geojson,
     rows_from_upload,
+    stations_feature_collection,
     stations_to_csv,
     stations_to_geojson,
 )
@@ -40,7 +43,7 @@ GOOD = {
 def _snapshot() -> list[tuple]:
     return list(Station.objects.order_by("name_zh").values_list(
         "name_zh", "name_en", "venue_type", "address_zh", "location", "opening_hours",
-        "services", "coverage_radius_m", "is_active"))
+        "services", "coverage_radius_m", "is_active", "closed_on_holidays"))
 
 
 def _upload(name: str, text: str) -> SimpleUploadedFile:
@@ -55,6 +58,21 @@ def test_geojson_and_csv_round_trip_unchanged(reference_data):
         assert len(rows) == len(stations) == 39  # Nanyuan's 30 and its neighbours' 9
         result = stations_import(rows=rows)
         assert (result.created, result.updated) == (0, 39)
+        assert _snapshot() == before
+
+
+def test_closed_on_holidays_travels_in_every_file_format(reference_data):
+    Station.objects.filter(name_zh="槐房万达广场党群服务站").update(closed_on_holidays=True)
+    before = _snapshot()
+    stations = list(Station.objects.order_by("name_zh"))
+    collection = stations_feature_collection(stations)
+    features = [type("Feature", (), {"properties": feature["properties"],
+                                     "geometry": Point(*feature["geometry"]["coordinates"])})
+                for feature in collection["features"]]
+    for rows in (rows_from_geojson(stations_to_geojson(stations)),
+                 rows_from_csv(stations_to_csv(stations)), rows_from_geofile(features=features)[0]):
+        Station.objects.update(closed_on_holidays=False)
+        stations_import(rows=rows)
         assert _snapshot() == before
 
 

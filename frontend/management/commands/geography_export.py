@@ -1,7 +1,8 @@
 """Export grids, stations or cases: ``manage.py geography_export --layer grids|stations|cases
 --format geojson|gpkg|shp|csv [--subdistrict CODE] OUT``.
 
-Files are WGS 84 and import back with ``geography_import`` (grids, stations); a CSV carries
+Files are WGS 84 and import back with ``geography_import`` (grids, stations; cases pass its
+dry run, each with its category and its ``created`` time as reported); a CSV carries
 WKT (grids) or X and Y columns (stations, cases), UTF-8 with a byte-order mark.
 """
 

@@ -1,5 +1,5 @@
-"""Import grids or stations from a GeoJSON, Shapefile, GeoPackage or KML file:
-``manage.py geography_import FILE [--dry-run] [--layer grids|stations] [--gcj02]``.
+"""Import grids, stations or cases from a GeoJSON, Shapefile, GeoPackage or KML file:
+``manage.py geography_import FILE [--dry-run] [--layer grids|stations|cases] [--gcj02]``.
 
 Every problem is listed, one a line naming its feature, and nothing is written; the exit
 status is then 1. ``--dry-run`` checks everything and writes nothing either way.
@@ -42,7 +42,7 @@ class _Bars:
 
 
 class Command(BaseCommand):
-    help = ("Import community and unit grids, or stations, from a GeoJSON, Shapefile, "
+    help = ("Import community and unit grids, stations or cases from a GeoJSON, Shapefile, "
             "GeoPackage or KML file (WGS 84, CGCS2000, or GCJ-02 shifted back); every problem "
             "is listed and nothing is written unless the whole file is right.")
 
@@ -51,7 +51,8 @@ class Command(BaseCommand):
         parser.add_argument("--dry-run", action="store_true",
                             help="check everything, list the problems, write nothing")
         parser.add_argument("--layer", choices=IMPORT_LAYERS,
-                            help="default: stations for a file of points, grids otherwise")
+                            help="default: cases for points with a category, stations for "
+                                 "other points, grids otherwise")
         parser.add_argument("--gcj02", action="store_true",
                             help="the file's coordinates are GCJ-02 (from a Chinese web map)")
 

@@ -1,6 +1,7 @@
-/* The statistics page's charts: Apache ECharts (served by us, vendor/echarts) drawing what the
-   page lists in #stats-charts (frontend/stats_tables.py); every number is also in a table.
-   Canvas renderer: it styles through the CSSOM, which the page's CSP allows. */
+/* The charts of the statistics pages (/office/stats/, /union/visits/): Apache ECharts (served
+   by us, vendor/echarts) drawing what the page lists in #stats-charts (frontend/stats_tables.py,
+   frontend/visits_tables.py); every number is also in a table. Canvas renderer: it styles
+   through the CSSOM, which the page's CSP allows. */
 (function () {
   "use strict";
   var source = document.getElementById("stats-charts");
@@ -17,12 +18,17 @@
       return {type: "value", name: chart.axes[i], min: 0, max: i === 1 ? 100 : null,
               splitLine: {show: i === axes[0]}};
     });
+    // Every label (a sideways chart grows to fit them); along the bottom, beyond a few dozen
+    // (90 days), ECharts leaves out the labels that would overlap.
+    var crowded = !chart.horizontal && chart.categories.length > 40;
     var categoryAxis = {type: "category", data: chart.categories,
-                        axisLabel: {interval: 0, rotate: chart.horizontal ? 0 : 30,
+                        axisLabel: {interval: crowded ? "auto" : 0,
+                                    rotate: chart.horizontal ? 0 : 30,
                                     width: chart.horizontal ? 150 : 90, overflow: "truncate"}};
     if (chart.horizontal) { categoryAxis.inverse = true; }
     var series = chart.series.map(function (s) {
       var out = {name: s.name, type: s.type, data: s.data, connectNulls: true};
+      if (chart.stacked && s.type === "bar") { out.stack = "total"; }
       out[chart.horizontal ? "xAxisIndex" : "yAxisIndex"] = axes.indexOf(s.axis);
       return out;
     });

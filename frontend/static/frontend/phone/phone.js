@@ -648,6 +648,119 @@
     node.textContent = error ? (error.message || String(error)) : "";
   }
 
+  // --- the inbox: the user's notifications (GET /api/v1/notifications/), both pages -----------
+
+  var INBOX_POLL_MS = 60000;  // the unread count is asked again each minute and on focus
+  var INBOX_PAGE = 20;        // messages a page ("Older messages" asks for the next)
+  var relative = window.Intl && Intl.RelativeTimeFormat
+    ? new Intl.RelativeTimeFormat(locale, {numeric: "auto"}) : null;
+
+  /* "3 minutes ago", "yesterday" … in the page's language; older than a week, the date. */
+  function ago(iso) {
+    var seconds = (new Date(iso).getTime() - Date.now()) / 1000;
+    if (!relative || seconds < -7 * 86400) return when(iso);
+    var steps = [[60, "second", 1], [3600, "minute", 60], [86400, "hour", 3600],
+                 [Infinity, "day", 86400]];
+    for (var i = 0; i < steps.length; i += 1) {
+      if (Math.abs(seconds) < steps[i][0]) {
+        return relative.format(Math.round(seconds / steps[i][2]), steps[i][1]);
+      }
+    }
+    return when(iso);
+  }
+
+  /* The inbox section (rider_base.html) and its tab's unread badge. `open(notification)`
+   * shows the notification's case or task on the page; it is called after marking it read.
+   * Returns {show, count}: show() loads the newest page, count() refreshes the badge. */
+  function inbox(open) {
+    var list = $("inbox-list");
+    var more = $("inbox-more");
+    var readAll = $("inbox-read-all");
+    var status = $("inbox-status");
+    var unread = 0;
+    var next = null;
+    var shown = latest();  // the view may be opened again before an answer
+
+    function badge(count) {
+      unread = Math.max(0, count);
+      var node = $("inbox-badge");
+      node.hidden = unread === 0;
+      node.dataset.count = String(unread);
+      node.textContent = "";
+      node.appendChild(document.createTextNode(unread > 99 ? "99+" : String(unread)));
+      node.appendChild(el("span", {class: "ph-visually-hidden", text: " " + t("inbox_unread")}));
+      readAll.hidden = unread === 0;
+    }
+
+    function count() {
+      if (!auth || !navigator.onLine || document.hidden) return;  // asked again when shown
+      api("notifications/?unread=true&limit=1").then(function (body) { badge(body.unread); },
+                                                       function () {});
+    }
+
+    function markedRead(node) {
+      node.classList.remove("ph-unread");
+      var flag = node.querySelector(".ph-unread-flag");
+      if (flag) flag.remove();
+    }
+
+    function item(note) {
+      var node = el("li", {class: "ph-item ph-note" + (note.read_at ? "" : " ph-unread"),
+                           data: {id: note.id, kind: note.kind, case: note.case || "",
+                                  task: note.task || ""}});
+      var button = el("button", {type: "button", class: "ph-note-open"}, [
+        note.read_at ? null : el("span", {class: "ph-unread-flag", text: t("inbox_new")}),
+        el("span", {class: "ph-note-text", text: note.message}),
+        el("time", {class: "ph-muted", datetime: note.created_at, title: when(note.created_at),
+                    text: ago(note.created_at)})
+      ]);
+      button.addEventListener("click", function () {
+        var wasUnread = node.classList.contains("ph-unread");
+        var marking = wasUnread ? api("notifications/" + note.id + "/read/", {method: "POST"})
+          : Promise.resolve(null);
+        marking.then(function () {
+          if (wasUnread) { markedRead(node); badge(unread - 1); }
+          if (note.case || note.task) open(note);
+        }, function (error) { toast(error.message, "error"); });
+      });
+      node.appendChild(button);
+      return node;
+    }
+
+    function page(before) {
+      if (!navigator.onLine) { status.textContent = t("inbox_offline"); return; }
+      status.textContent = t("loading");
+      var query = "notifications/?limit=" + INBOX_PAGE + (before ? "&before=" + before : "");
+      shown(api(query)).then(function (body) {
+        if (!before) list.textContent = "";
+        status.textContent = "";
+        badge(body.unread);
+        next = body.next_before;
+        more.hidden = !next;
+        if (!before && !body.notifications.length) {
+          list.appendChild(el("li", {class: "ph-hint", text: t("inbox_empty")}));
+        }
+        body.notifications.forEach(function (note) { list.appendChild(item(note)); });
+      }, function (error) { status.textContent = error.message; });
+    }
+
+    more.addEventListener("click", function () { if (next) page(next); });
+    readAll.addEventListener("click", function () {
+      api("notifications/read/", {method: "POST", json: {all: true}}).then(function () {
+        list.querySelectorAll(".ph-unread").forEach(markedRead);
+        badge(0);
+      }, function (error) { toast(error.message, "error"); });
+    });
+    window.addEventListener("focus", count);
+    window.addEventListener("online", count);
+    document.addEventListener("visibilitychange", function () {
+      if (document.visibilityState === "visible") count();
+    });
+    setInterval(count, INBOX_POLL_MS);
+    count();
+    return {show: function () { page(null); }, count: count};
+  }
+
   // --- tabs ------------------------------------------------------------------------------------
 
   function tabs(onShow) {
@@ -680,6 +793,6 @@
     position: function () { return position.fix; }, smallMap: smallMap, toMap: toMap,
     mapSystem: mapSystem, scan: scan, photoPrepare: photoPrepare, exifPosition: exifPosition,
     uuid4: uuid4, when: when, duration: duration, metres: metres, showErrors: showErrors,
-    tabs: tabs
+    tabs: tabs, inbox: inbox
   };
 })();

@@ -413,11 +413,12 @@
   // --- my reports -----------------------------------------------------------------------------
 
   var mineStale = true;
+  var mineLoaded = Promise.resolve();  // the list as last asked for
 
   function mineShow() {
-    if (!mineStale) return;
+    if (!mineStale) return mineLoaded;
     $("mine-status").textContent = t("loading");
-    P.apiKept("me/reports/").then(function (answer) {
+    mineLoaded = P.apiKept("me/reports/").then(function (answer) {
       mineStale = !!answer.kept;
       $("mine-status").textContent = answer.kept ? t("saved_copy", {time: P.when(answer.kept)}) : "";
       var list = $("mine-list");
@@ -428,6 +429,21 @@
       answer.body.features.forEach(function (feature) { list.appendChild(mineItem(feature)); });
     }, function (error) {
       $("mine-status").textContent = error.message;
+    });
+    return mineLoaded;
+  }
+
+  /* From the inbox: the rider's report of the message's case, opened, in "my reports". */
+  function caseOpen(note) {
+    mineStale = true;  // the message tells of a change
+    showView("view-mine");  // asks for the list again (onShow)
+    mineLoaded.then(function () {
+      var item = document.querySelector('#mine-list li[data-case="' + note.case + '"]');
+      if (!item) { P.toast(t("inbox_gone")); return; }
+      var button = item.querySelector("button[aria-expanded]");
+      if (button.getAttribute("aria-expanded") === "false") button.click();
+      item.scrollIntoView({block: "start"});
+      button.focus({preventScroll: true});
     });
   }
 
@@ -707,8 +723,12 @@
 
   // --- start ----------------------------------------------------------------------------------
 
+  var showView = null;
+  var inbox = null;
+
   function onShow(viewId) {
     if (viewId === "view-mine") { outboxShow(); mineShow(); }
+    if (viewId === "view-inbox") inbox.show();
     if (viewId === "view-stations") { stationsShow(); if (navigator.onLine) benefitChoicesLoad(); }
     if (viewId === "view-me") { meShow(); awardsShow(); cardShow(); }
   }
@@ -718,7 +738,8 @@
     document.addEventListener("phone:user", function (event) {
       if (!event.detail.rider) P.toast(t("not_rider"), "error");
     });
-    P.tabs(onShow);
+    showView = P.tabs(onShow);
+    inbox = P.inbox(caseOpen);
     P.positionWatch();
     placeShow();
     outboxShow().then(function (items) { if (items.length && navigator.onLine) outboxFlush(); });

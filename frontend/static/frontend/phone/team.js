@@ -11,7 +11,7 @@
   var $ = P.$;
   var labels = P.config.labels;
   var WORKER_ACTIONS = ["accept", "start", "handin", "decline"];
-  var state = {sort: "deadline", task: null, detail: null, map: null, proof: null};
+  var state = {sort: "deadline", tasks: [], task: null, detail: null, map: null, proof: null};
   var showView = null;
 
   // --- the list -------------------------------------------------------------------------------
@@ -62,6 +62,7 @@
           ])
         ]));
       });
+      state.tasks = answer.body.tasks;
       document.body.dataset.tasks = String(answer.body.tasks.length);
     }, function (error) { status.textContent = error.message; });
   }
@@ -237,12 +238,28 @@
 
   $("task-back").addEventListener("click", function () { showView("view-tasks"); });
 
+  /* From the inbox: the message's task (or its case's), from the list or the closed ones. */
+  function taskOpenFrom(note) {
+    function match(task) {
+      return note.task ? task.id === note.task : task.case === note.case;
+    }
+    var found = state.tasks.filter(match)[0];
+    (found ? Promise.resolve(found) : P.api("tasks/?include_closed=true&limit=300").then(
+      function (body) { return body.tasks.filter(match)[0]; }
+    )).then(function (task) {
+      if (task) taskOpen(task); else P.toast(t("inbox_gone"));
+    }, function (error) { P.toast(error.message, "error"); });
+  }
+
   // --- start ----------------------------------------------------------------------------------
 
   $("sign-out").addEventListener("click", function () { P.signOut(); });
 
+  var inbox = null;
+
   function onShow(viewId) {
     if (viewId === "view-tasks") tasksShow();
+    if (viewId === "view-inbox") inbox.show();
     if (viewId === "view-account") {
       var user = P.auth() && P.auth().user;
       $("me-name").textContent = user ? t("signed_in_as", {name: user.display_name}) : "";
@@ -252,6 +269,7 @@
   P.signedIn().then(function (auth) {
     if (auth.user && !auth.user.worker) P.toast(t("not_worker"), "error");
     showView = P.tabs(onShow);
+    inbox = P.inbox(taskOpenFrom);
     P.positionWatch();
     tasksShow();
     document.body.dataset.ready = "1";

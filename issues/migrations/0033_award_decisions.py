@@ -9,7 +9,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('civicmap', '0002_membership'),
-        ('issues', '0031_case_open_priority'),
+        ('issues', '0032_report_import_channel_external_id'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
