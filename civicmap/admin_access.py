@@ -79,7 +79,10 @@ class SubdistrictScopedAdminMixin(RowScopedAdminMixin):
 
 
 class SuperuserOnlyUserAdmin(SuperuserOnlyAdminMixin, UserAdmin):
-    pass
+    """Django's user admin; the times of the last login and of joining are the system's record,
+    shown read-only (Django's split date and time inputs for them carry no labels either)."""
+
+    readonly_fields = ("last_login", "date_joined")
 
 
 class SuperuserOnlyGroupAdmin(SuperuserOnlyAdminMixin, GroupAdmin):

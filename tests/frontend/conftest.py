@@ -66,18 +66,23 @@ class Watched:
     def csp_violations(self) -> list[dict]:
         return self.page.evaluate("window.__cspViolations || []")
 
-    def axe_violations(self, *, exclude: tuple[str, ...] = ()) -> list[str]:
+    def axe_violations(self, *, exclude: tuple[str, ...] = (),
+                       impacts: tuple[str, ...] | None = None) -> list[str]:
         """axe-core's WCAG 2 A/AA violations of the page as it is now, one line each (rule,
-        impact, the first offending element). axe is evaluated through the DevTools protocol,
-        which the page's CSP does not govern; ``exclude`` lists selectors axe skips (say, a
-        third-party widget we cannot change)."""
+        impact, the offending elements, at most five). axe is evaluated through the DevTools
+        protocol, which the page's CSP does not govern; ``exclude`` lists selectors axe skips
+        (say, a third-party widget we cannot change); ``impacts`` keeps only those impacts
+        (say, serious and critical)."""
         self.page.evaluate(AXE_SOURCE.read_text(encoding="utf-8"))
         found = self.page.evaluate(
-            "(exclude) => axe.run({include: [document], exclude: exclude.map(s => [s])},"
+            "([exclude, impacts]) => axe.run({include: [document],"
+            " exclude: exclude.map(s => [s])},"
             " {runOnly: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']})"
-            ".then(r => r.violations.map(v => v.id + ' (' + v.impact + '): '"
-            " + v.nodes[0].target.join(' ') + ' ' + v.nodes.length + ' node(s)'))",
-            list(exclude))
+            ".then(r => r.violations.filter(v => !impacts || impacts.includes(v.impact))"
+            ".map(v => v.id + ' (' + v.impact + '): '"
+            " + v.nodes.slice(0, 5).map(n => n.target.join(' ')).join(', ')"
+            " + ' ' + v.nodes.length + ' node(s)'))",
+            [list(exclude), list(impacts) if impacts else None])
         return found
 
     def assert_clean(self, *, allow_blocked_images: bool = False) -> None:
