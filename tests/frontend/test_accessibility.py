@@ -317,9 +317,10 @@ def test_every_page_has_no_serious_axe_violation(demo, crawl_settings, chromium,
         seen_charts[label] = figures
         found.extend(f"{label}: {bare} has no numbers in a table" for bare in figures["bare"])
         found.extend(f"{label}: {error}" for error in watched.page_errors)
-        # A basemap's tiles are the basemap's business (issue 19, "Basemaps for China").
+        # The admin's map widget (civicmap/admin_widgets.py) draws OpenStreetMap's tiles
+        # whatever BASEMAP says: left to issue 19's basemap work, so counted nowhere else.
         found.extend(f"{label}: fetched {url}" for url in watched.blocked
-                     if not url.endswith(".png"))
+                     if not (url.endswith(".png") and " /admin/" in label))
         watched.page_errors.clear()
         watched.blocked.clear()
 
