@@ -29,7 +29,7 @@ from django.templatetags.static import static
 from django.urls import reverse
 from django.utils import translation
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import pgettext_lazy
+from django.utils.translation import pgettext, pgettext_lazy
 from django.views.decorators.http import require_GET
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
@@ -48,7 +48,8 @@ from civicmap.net import client_ip
 from civicmap.roles import Role, user_has_role, user_is_rider
 from frontend.csp import csp_protected
 from frontend.maps.basemaps import basemap_get
-from frontend.maps.console import category_kind_labels, event_labels
+from frontend.maps.console import event_labels
+from issues.emergency import EMERGENCY_NUMBERS, category_emergency_numbers
 from issues.models import CaseAction, Stage
 from issues.selectors import category_list
 from patrol.models import Task
@@ -102,6 +103,10 @@ def phone_strings() -> dict[str, str]:
         "loc_none": _("No position yet: allow location, or set it on the map."),
         "loc_denied": _("Location is off for this page: set the place on the map."),
         "loc_needs_secure": _("Location needs HTTPS (or localhost)."),
+        "loc_place_device": _("%(place)s (±%(m)s m)"),
+        "loc_place_photo": _("%(place)s (from the photo)"),
+        "loc_place_map": _("%(place)s (set on the map)"),
+        "loc_outside": _("Outside the service area: move the pin to where the problem is."),
         "map_hint": _("Drag the pin to the exact place."),
         "map_no_tiles": _("No basemap here: the pin shows the place relative to you."),
         "photo_limit": _("At most %(n)s photos."),
@@ -110,6 +115,10 @@ def phone_strings() -> dict[str, str]:
         "category_required": _("Choose a category."),
         "position_required": _("Set the position: allow location or use the map."),
         "choose_category": _("Choose a category"),
+        "emergency_title": _("Danger to life? Call first, then report."),
+        "emergency_call": _("Call %(number)s (%(name)s)"),
+        "form_problems": _("Please check the marked fields."),
+        "rate_score_required": _("Choose how many stars, from 1 to 5."),
         "private_note": _("Private: only the office and those who help see this report; it is "
                           "never shown on the public map."),
         "nearby_title": _("Already reported nearby?"),
@@ -258,14 +267,24 @@ def _page_config(request: HttpRequest, *, page: str) -> dict:
         "basemap": _basemap_config(request),
         "strings": phone_strings(),
         "labels": _labels(),
+        "emergency_numbers": {number: str(name) for number, name in EMERGENCY_NUMBERS.items()},
     }
+
+
+def rider_kind_labels() -> dict[str, str]:
+    """A category's kind (``issues.models.Category.kind``) in words a rider uses: the standard's
+    部件 and 事件 (components, events) mean nothing on the street."""
+    return {"C": pgettext("category kind, for riders", "Damaged facilities"),
+            "E": pgettext("category kind, for riders", "Problems on the street"),
+            "L": pgettext("category kind, for riders", "Neighbours and riders")}
 
 
 def _category_groups() -> list[dict]:
     """Categories grouped as the picker shows them: each group with its categories, in the
-    catalogue's order; a group is private when all its categories are."""
+    catalogue's order; a group is private when all its categories are. A category that endangers
+    life carries the emergency numbers to call first (``issues.emergency``)."""
     label = name_field()
-    kinds = category_kind_labels()
+    kinds = rider_kind_labels()
     groups: dict[str, dict] = {}
     for category in category_list():
         group = groups.setdefault(category.group.code, {
@@ -275,6 +294,7 @@ def _category_groups() -> list[dict]:
         group["categories"].append({
             "code": category.code, "name": getattr(category, label), "icon": category.icon,
             "private": category.is_private, "photo_optional": category.photo_optional,
+            "calls": " ".join(category_emergency_numbers(category=category)),
         })
         group["private"] = group["private"] and category.is_private
     return list(groups.values())

@@ -16,10 +16,13 @@ from rest_framework.views import APIView
 from civicmap import coords
 from civicmap.api.permissions import IsRider
 from civicmap.errors import MSG_NOT_FOUND, FieldError, InvalidInput, NotFound
+from civicmap.i18n import name_field
 from civicmap.replica import replica_reads
+from civicmap.selectors import community_at
 from issues.api.serializers import (
     CategoryOutput,
     ConfirmInput,
+    LocationQuery,
     MyReportOutput,
     NearbyQuery,
     PublicListQuery,
@@ -128,6 +131,31 @@ class NearbyCasesView(APIView):
         lon, lat = coords.to_wgs84(values["lon"], values["lat"], values["coord_system"])
         cases = case_nearby_list(point=report_point(lon=lon, lat=lat), category=category)
         return Response({"cases": cases})
+
+
+class PlaceAtView(APIView):
+    """GET /api/v1/places/at/ — the community and subdistrict a point falls in, by name in the
+    request's language, for the rider's page to say where the report will be placed; both null
+    outside the service area (intake then refuses the report and says so)."""
+
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(parameters=[LocationQuery], responses={200: dict})
+    @replica_reads()
+    def get(self, request: Request) -> Response:
+        query = LocationQuery(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        values = query.validated_data
+        lon, lat = coords.to_wgs84(values["lon"], values["lat"], values["coord_system"])
+        community = community_at(point=report_point(lon=lon, lat=lat))
+        if community is None:
+            return Response({"community": None, "subdistrict": None})
+        label = name_field()
+        return Response({
+            "community": {"code": community.code, "name": getattr(community, label)},
+            "subdistrict": {"code": community.subdistrict.code,
+                            "name": getattr(community.subdistrict, label)},
+        })
 
 
 class CaseConfirmView(APIView):

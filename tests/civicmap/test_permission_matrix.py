@@ -361,6 +361,8 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("report-nearby", "GET"): Row(
         lambda d: reverse("report-nearby") + "?category=E0101&lon=116.392&lat=39.797",
         API_SIGNED_IN),
+    ("place-at", "GET"): Row(lambda d: reverse("place-at") + "?lon=116.392&lat=39.797",
+                             API_SIGNED_IN),
     ("case-list", "GET"): Row(url("case-list"), PUBLIC),
     ("case-confirm", "POST"): Row(url("case-confirm", case_id=_case), RIDER_POST, _confirm,
                                   "multipart"),
