@@ -53,8 +53,8 @@ from django.db.models.functions import Cast, Coalesce, JSONObject
 from django.utils import timezone, translation
 
 from civicmap.i18n import name_field
-from civicmap.navigation import navigation_links
 from civicmap.models import WGS84, CommunityGrid, Subdistrict, UnitGrid
+from civicmap.navigation import navigation_links
 from civicmap.replica import read_connection
 from civicmap.scopes import in_scope_q
 from civicmap.spatial import METRIC_SRID, Buffer, as_geometry_point, metric
