@@ -488,6 +488,8 @@
   /* From the inbox: the rider's report of the message's case, opened, in "my reports". */
   function caseOpen(note) {
     mineStale = true;  // the message tells of a change
+    var all = $("mine-filter").querySelector('button[data-value="all"]');
+    if (all.getAttribute("aria-pressed") !== "true") all.click();  // the case may be filtered out
     showView("view-mine");  // asks for the list again (onShow)
     mineLoaded.then(function () {
       var item = document.querySelector('#mine-list li[data-case="' + note.case + '"]');
