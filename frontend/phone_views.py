@@ -28,6 +28,7 @@ from django.shortcuts import render
 from django.templatetags.static import static
 from django.urls import reverse
 from django.utils import translation
+from django.utils.dates import WEEKDAYS
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext, pgettext_lazy
 from django.views.decorators.http import require_GET
@@ -167,6 +168,28 @@ def phone_strings() -> dict[str, str]:
         "walk_min": _("%(min)s min walk"),
         "open_now": _("Open now"),
         "closed_now": _("Closed now"),
+        "today_hours": _("Today %(hours)s"),
+        "today_closed": _("Closed today"),
+        "hours_span": _("%(open)s–%(close)s"),
+        "hours_next_day": _("%(open)s–%(close)s next day"),
+        "reopens_today": _("reopens today %(time)s"),
+        "reopens_tomorrow": _("reopens tomorrow %(time)s"),
+        "reopens_on": _("reopens %(day)s %(time)s"),
+        "reopens_date": _("reopens %(date)s %(time)s"),
+        **{f"weekday_{day}": name for day, name in WEEKDAYS.items()},
+        "nav_amap": _("Amap"),
+        "nav_baidu": _("Baidu Maps"),
+        "nav_geo": _("Other map app"),
+        "nav_with": _("Navigate to %(name)s with %(app)s"),
+        "list_empty": _("Nothing in this list."),
+        "points_n": _("%(n)s points"),
+        "board_district": _("The whole district"),
+        "board_me": _("Your place: No. %(rank)s with %(points)s points."),
+        "board_not_on": _("You are not on this board yet this month: points come when a case "
+                          "you reported or confirmed is verified."),
+        "board_you": _("%(name)s (you)"),
+        "board_empty": _("Nobody has points here this month yet."),
+        "board_no_home": _("Your community is not recorded: ask the union to add it."),
         "member_benefit": _("Member card benefit"),
         "card_none": _("You have no member card yet: ask the union to join."),
         "card_status_joined": _("Joined: card not issued yet"),

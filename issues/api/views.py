@@ -24,6 +24,7 @@ from issues.api.serializers import (
     ConfirmInput,
     LocationQuery,
     MyReportOutput,
+    MyReportsQuery,
     NearbyQuery,
     PublicListQuery,
     ReportCreateInput,
@@ -182,14 +183,21 @@ class CaseConfirmView(APIView):
 
 
 class MyReportsView(APIView):
+    """GET /api/v1/me/reports/?state=open|closed|all&limit=&offset= — the rider's own reports,
+    newest first, a page at a time; ``count`` is how many match the state in all."""
+
     permission_classes = [IsRider]
 
-    @extend_schema(responses={200: dict})
+    @extend_schema(parameters=[MyReportsQuery], responses={200: dict})
     @replica_reads()
     def get(self, request: Request) -> Response:
-        reports = rider_report_list(rider=request.user)[:200]
-        return Response({"type": "FeatureCollection",
-                         "features": MyReportOutput(reports, many=True).data})
+        query = MyReportsQuery(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        page = query.validated_data
+        reports = rider_report_list(rider=request.user, state=page["state"])
+        listed = reports[page["offset"]:page["offset"] + page["limit"]]
+        return Response({"type": "FeatureCollection", "count": reports.count(),
+                         "features": MyReportOutput(listed, many=True).data})
 
 
 class PhotoView(APIView):

@@ -8,6 +8,7 @@ from rest_framework import serializers
 from civicmap.api.fields import QueryTimeField, SubdistrictField
 from civicmap.api.paging import offset_field
 from civicmap.i18n import name_field
+from civicmap.navigation import navigation_links
 from issues.models import Case, CaseAction, Priority, Stage
 from issues.selectors import photo_url
 from issues.visibility import CaseAccess
@@ -80,15 +81,19 @@ class RatesQuery(serializers.Serializer):
 
 
 def task_output(task: Task, *, distance_m: float | None = None) -> dict:
+    """A task for its handlers, with the links that open its place in the navigation apps."""
     case = task.case
     label = name_field()
+    category_name = getattr(case.category, label)
     return {
         "id": task.pk, "case": case.pk, "status": task.status,
         "stage": case.stage, "category": case.category.code,
-        "category_name": getattr(case.category, label),
+        "category_name": category_name,
         "subdistrict": case.subdistrict.code,
         "community": getattr(case.community_grid, label, None),
         "lon": round(case.location.x, 6), "lat": round(case.location.y, 6),
+        "navigation": navigation_links(lon=case.location.x, lat=case.location.y,
+                                       name=category_name),
         "handler": handler_name(task), "assignee": task.assignee_id,
         "offered_at": task.offered_at, "response_due": task.response_due,
         "resolution_due": task.resolution_due,

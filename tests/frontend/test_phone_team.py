@@ -12,6 +12,7 @@ from django.contrib.auth import get_user_model
 from django.db.models import Sum
 from rest_framework.authtoken.models import Token
 
+from civicmap.navigation import navigation_links
 from issues.models import Case, PointsEntry, Report, Stage
 from issues.tasks import photo_renditions_make_task
 from patrol.models import Rating, Task
@@ -91,8 +92,10 @@ def test_volunteer_accepts_starts_and_hands_in_then_rider_rates(team_data, phone
     page.click(f'.ph-task[data-case="{case.pk}"]')
     page.wait_for_selector('#action-buttons button[data-action="accept"]')
     page.wait_for_function("() => document.querySelector('.ph-case-photo').naturalWidth > 0")
-    assert page.get_attribute("#nav-geo", "href").startswith(f"geo:{XINGONG[1]},{XINGONG[0]}")
-    assert "coordinate=wgs84" in page.get_attribute("#nav-amap", "href")
+    links = navigation_links(lon=case.location.x, lat=case.location.y,
+                             name=case.category.name_zh)
+    assert page.get_attribute("#nav-geo", "href") == links["geo"]
+    assert page.get_attribute("#nav-amap", "href") == links["amap"]  # GCJ-02, "gaode"
     assert page.locator("#task-map .ph-pin").count() == 1
     screenshot(page, "phone-team-task.png")
 

@@ -549,21 +549,73 @@
 
   // --- my reports -----------------------------------------------------------------------------
 
+  var PAGE = 20;  // "my reports" and points come 20 at a time, "More" asks for the next 20
+
+  /* A list asked for a page at a time: ``path`` with the filter's query (``query()``), kept for
+   * offline use (the first page); ``items(body)`` the rows of an answer, ``item(row)`` its
+   * element, ``empty`` the hint when there is none. "More" (``more``) shows while the answer's
+   * ``count`` says more rows match. Resolves when the first page is shown. */
+  function pagedList(options) {
+    var shown = 0;
+    var asked = P.latest();  // a filter switched meanwhile wins
+    function url(offset) {
+      return options.path + "?limit=" + PAGE + "&offset=" + offset + options.query();
+    }
+    function add(answer, first) {
+      var list = options.list;
+      var rows = options.items(answer.body);
+      if (first) list.textContent = "";
+      if (first && !rows.length) list.appendChild(el("li", {class: "ph-hint", text: options.empty()}));
+      rows.forEach(function (row) { list.appendChild(options.item(row)); });
+      shown += rows.length;
+      options.more.hidden = answer.kept || shown >= answer.body.count;
+      return answer;
+    }
+    options.more.addEventListener("click", function () {
+      options.more.disabled = true;
+      asked(P.api(url(shown))).then(function (body) { add({body: body}, false); },
+                                     function (error) { P.toast(error.message, "error"); })
+        .then(function () { options.more.disabled = false; });
+    });
+    return function load() {
+      shown = 0;
+      options.more.hidden = true;
+      return asked(P.apiKept(url(0))).then(function (answer) { return add(answer, true); });
+    };
+  }
+
+  /* A segmented filter (``.ph-seg`` buttons with ``data-value``): the chosen value, and
+   * ``onChange`` when another is pressed. */
+  function segFilter(box, onChange) {
+    box.addEventListener("click", function (event) {
+      var button = event.target.closest("button[data-value]");
+      if (!button || button.getAttribute("aria-pressed") === "true") return;
+      box.querySelectorAll("button[data-value]").forEach(function (other) {
+        other.setAttribute("aria-pressed", String(other === button));
+      });
+      onChange(button.dataset.value);
+    });
+    return function () { return box.querySelector('button[aria-pressed="true"]').dataset.value; };
+  }
+
+  // --- my reports -----------------------------------------------------------------------------
+
   var mineStale = true;
   var mineLoaded = Promise.resolve();  // the list as last asked for
+  var mineState = segFilter($("mine-filter"), function () { mineStale = true; mineShow(); });
+  var mineLoad = pagedList({
+    path: "me/reports/", list: $("mine-list"), more: $("mine-more"),
+    query: function () { return "&state=" + mineState(); },
+    items: function (body) { return body.features; }, item: mineItem,
+    empty: function () { return t(mineState() === "all" ? "mine_empty" : "list_empty"); }
+  });
 
   function mineShow() {
     if (!mineStale) return mineLoaded;
     $("mine-status").textContent = t("loading");
-    mineLoaded = P.apiKept("me/reports/").then(function (answer) {
+    mineLoaded = mineLoad().then(function (answer) {
       mineStale = !!answer.kept;
       $("mine-status").textContent = answer.kept ? t("saved_copy", {time: P.when(answer.kept)}) : "";
-      var list = $("mine-list");
-      list.textContent = "";
-      if (!answer.body.features.length) {
-        list.appendChild(el("li", {class: "ph-hint", text: t("mine_empty")}));
-      }
-      answer.body.features.forEach(function (feature) { list.appendChild(mineItem(feature)); });
     }, function (error) {
       $("mine-status").textContent = error.message;
     });
@@ -573,6 +625,8 @@
   /* From the inbox: the rider's report of the message's case, opened, in "my reports". */
   function caseOpen(note) {
     mineStale = true;  // the message tells of a change
+    var all = $("mine-filter").querySelector('button[data-value="all"]');
+    if (all.getAttribute("aria-pressed") !== "true") all.click();  // the case may be filtered out
     showView("view-mine");  // asks for the list again (onShow)
     mineLoaded.then(function () {
       var item = document.querySelector('#mine-list li[data-case="' + note.case + '"]');
@@ -697,18 +751,57 @@
             el("strong", {text: station.name}),
             el("span", {class: "ph-muted", text: P.metres(station.distance_m) + " · " +
               t("walk_min", {min: station.walk_minutes})}),
-            el("span", {class: station.open_now ? "ph-open" : "ph-closed",
-                        text: station.open_now ? t("open_now") : t("closed_now")}),
+            el("span", {class: station.open_now ? "ph-open" : "ph-closed", text: openText(station)}),
+            el("span", {class: "ph-muted ph-today", text: todayText(station)}),
             el("span", {class: "ph-muted", text: station.address_zh}),
             el("ul", {class: "ph-chips"}, station.services.map(function (service) {
               return el("li", {class: service.member_benefit ? "ph-chip ph-benefit" : "ph-chip",
                                title: service.member_benefit ? t("member_benefit") : null,
                                text: P.config.lang.indexOf("en") === 0 ? service.name_en : service.name_zh});
-            }))
+            })),
+            navLinks(station)
           ])
         ]));
       });
     }, function (error) { status.textContent = error.message; });
+  }
+
+  /* "Open now", or "Closed · reopens tomorrow 08:00" (the day from the server, Asia/Shanghai). */
+  function openText(station) {
+    if (station.open_now) return t("open_now");
+    var reopens = station.reopens;
+    if (!reopens) return t("closed_now");
+    var at = reopens.at.slice(11, 16);  // "HH:MM" of the ISO time, already in Beijing time
+    var when = reopens.days === 0 ? t("reopens_today", {time: at})
+      : reopens.days === 1 ? t("reopens_tomorrow", {time: at})
+      : reopens.days < 7 ? t("reopens_on", {day: t("weekday_" + weekday(reopens.at)), time: at})
+      : t("reopens_date", {date: reopens.at.slice(5, 10), time: at});
+    return t("closed_now") + " · " + when;
+  }
+
+  /* Monday = 0, as the server counts, of the ISO date "YYYY-MM-DD…". */
+  function weekday(iso) {
+    var parts = iso.slice(0, 10).split("-").map(Number);
+    return (new Date(Date.UTC(parts[0], parts[1] - 1, parts[2])).getUTCDay() + 6) % 7;
+  }
+
+  function todayText(station) {
+    if (!station.today.length) return t("today_closed");
+    return t("today_hours", {hours: station.today.map(function (interval) {
+      return t(interval.next_day ? "hours_next_day" : "hours_span",
+               {open: interval.open, close: interval.close});
+    }).join(", ")});
+  }
+
+  /* The server's links, each in its app's coordinates (civicmap.navigation). */
+  function navLinks(station) {
+    return el("div", {class: "ph-nav-links"}, [["amap", "nav_amap"], ["baidu", "nav_baidu"],
+                                               ["geo", "nav_geo"]].map(function (pair) {
+      return el("a", {class: "ph-btn ph-small", href: station.navigation[pair[0]],
+                      rel: "noopener noreferrer", data: {nav: pair[0]},
+                      "aria-label": t("nav_with", {app: t(pair[1]), name: station.name}),
+                      text: t(pair[1])});
+    }));
   }
 
   $("stations-open").addEventListener("change", stationsShow);
@@ -769,35 +862,109 @@
 
   // --- me: points and signing out -------------------------------------------------------------
 
-  function meShow() {
-    var user = P.auth() && P.auth().user;
-    $("me-name").textContent = user ? t("signed_in_as", {name: user.display_name}) : "";
+  var pointsKind = segFilter($("points-filter"), function () { pointsShow(); });
+  var pointsLoad = pagedList({
+    path: "me/points/", list: $("points-list"), more: $("points-more"),
+    query: function () { return "&kind=" + pointsKind(); },
+    items: function (body) { return body.entries; }, item: pointsItem,
+    empty: function () { return t(pointsKind() === "all" ? "points_empty" : "list_empty"); }
+  });
+
+  function pointsItem(entry) {
+    return el("li", {class: "ph-item ph-points-entry"}, [
+      el("strong", {class: "ph-points-n", text: (entry.points > 0 ? "+" : "") + entry.points}),
+      el("div", {class: "ph-item-body"}, [
+        el("span", {text: entry.reason_text}),
+        el("span", {class: "ph-muted", text: P.when(entry.at)})
+      ])
+    ]);
+  }
+
+  function pointsShow() {
     var status = $("points-status");
     status.textContent = t("loading");
-    P.apiKept("me/points/").then(function (answer) {
+    pointsLoad().then(function (answer) {
       var points = answer.body;
       status.textContent = answer.kept ? t("saved_copy", {time: P.when(answer.kept)}) : "";
       $("points-summary").hidden = false;
       $("points-total").textContent = String(points.total);
       $("points-month-label").textContent = t("points_month", {month: points.month});
       $("points-month").textContent = String(points.month_total);
-      var list = $("points-list");
-      list.textContent = "";
-      if (!points.entries.length) list.appendChild(el("li", {class: "ph-hint", text: t("points_empty")}));
-      points.entries.forEach(function (entry) {
-        list.appendChild(el("li", {class: "ph-item ph-points-entry"}, [
-          el("strong", {class: "ph-points-n", text: "+" + entry.points}),
-          el("div", {class: "ph-item-body"}, [
-            el("span", {text: entry.reason_text}),
-            el("span", {class: "ph-muted", text: P.when(entry.at)})
-          ])
-        ]));
-      });
     }, function (error) {
       $("points-summary").hidden = true;
       status.textContent = error.status === 404 ? t("points_unavailable") : error.message;
     });
   }
+
+  function meShow() {
+    var user = P.auth() && P.auth().user;
+    $("me-name").textContent = user ? t("signed_in_as", {name: user.display_name}) : "";
+    pointsShow();
+  }
+
+  // --- the leaderboard: this month's, the district's or the rider's subdistrict's -------------
+
+  var BOARD_TOP = 10;  // rows listed; the rider's own place is shown below when further down
+  var boardScope = segFilter($("board-filter"), function () { boardShow(); });
+  var boardAsked = P.latest();
+  var homeSubdistrict;  // learnt from the district's board (undefined: not asked yet)
+
+  function boardAsk(subdistrict) {
+    return boardAsked(P.apiKept("leaderboard/?limit=" + BOARD_TOP +
+                                (subdistrict ? "&subdistrict=" + subdistrict.code : "")));
+  }
+
+  function boardShow() {
+    var status = $("board-status");
+    var list = $("board-list");
+    status.textContent = t("loading");
+    var district = homeSubdistrict === undefined || boardScope() === "district"
+      ? boardAsk(null) : Promise.resolve(null);
+    district.then(function (answer) {
+      if (answer) homeSubdistrict = answer.body.home_subdistrict || null;
+      if (boardScope() === "district") return answer;
+      if (!homeSubdistrict) throw new Error(t("board_no_home"));
+      return boardAsk(homeSubdistrict);
+    }).then(function (answer) {
+      var board = answer.body;
+      var me = board.me;
+      status.textContent = answer.kept ? t("saved_copy", {time: P.when(answer.kept)}) : "";
+      $("board-place").textContent = board.subdistrict ? board.subdistrict.name : t("board_district");
+      $("board-month").textContent = board.month;
+      list.textContent = "";
+      if (!board.riders.length) list.appendChild(el("li", {class: "ph-hint", text: t("board_empty")}));
+      var listed = false;
+      board.riders.forEach(function (row) {
+        var mine = !!me && row.rank === me.rank && row.display_name === me.display_name;
+        listed = listed || mine;
+        list.appendChild(boardItem(row, mine));
+      });
+      if (me && !listed) {
+        list.appendChild(el("li", {class: "ph-board-gap", "aria-hidden": "true", text: "…"}));
+        list.appendChild(boardItem(me, true));
+      }
+      $("board-me").textContent = me ? t("board_me", {rank: me.rank, points: me.points})
+        : t("board_not_on");
+    }).catch(function (error) { status.textContent = error.message; });
+  }
+
+  function boardItem(row, mine) {
+    return el("li", {class: mine ? "ph-item ph-board-row ph-board-me" : "ph-item ph-board-row",
+                     "aria-current": mine ? "true" : null}, [
+      el("strong", {class: "ph-board-rank", text: String(row.rank)}),
+      el("div", {class: "ph-item-body"}, [
+        el("span", {text: mine ? t("board_you", {name: row.display_name}) : row.display_name}),
+        row.community ? el("span", {class: "ph-muted", text: row.community}) : null,
+        row.awards.length ? el("ul", {class: "ph-chips"}, row.awards.map(function (award) {
+          return el("li", {class: "ph-chip ph-benefit", data: {award: award.kind}, text: award.name});
+        })) : null
+      ]),
+      el("strong", {class: "ph-points-n", text: t("points_n", {n: row.points})})
+    ]);
+  }
+
+  $("board-open").addEventListener("click", function () { showView("view-board"); });
+  $("board-back").addEventListener("click", function () { showView("view-me"); });
 
   function awardsShow() {
     var status = $("awards-status");
@@ -876,6 +1043,7 @@
     if (viewId === "view-inbox") inbox.show();
     if (viewId === "view-stations") { stationsShow(); if (navigator.onLine) benefitChoicesLoad(); }
     if (viewId === "view-me") { meShow(); awardsShow(); cardShow(); }
+    if (viewId === "view-board") boardShow();
   }
 
   P.signedIn().then(function (auth) {

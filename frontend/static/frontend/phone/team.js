@@ -102,13 +102,11 @@
     detailLoad();
   }
 
+  /* The server's links, each in its app's coordinates (civicmap.navigation): geo: opens the
+   * phone's map app (WGS 84, RFC 5870), Amap's in GCJ-02. */
   function navigationLinks(task) {
-    var name = encodeURIComponent(task.category_name);
-    // geo: opens the phone's map app (WGS 84, RFC 5870); Amap converts from WGS 84 itself.
-    $("nav-geo").href = "geo:" + task.lat + "," + task.lon + "?q=" + task.lat + "," + task.lon +
-      "(" + name + ")";
-    $("nav-amap").href = "https://uri.amap.com/marker?position=" + task.lon + "," + task.lat +
-      "&name=" + name + "&coordinate=wgs84&callnative=1";
+    $("nav-geo").href = task.navigation.geo;
+    $("nav-amap").href = task.navigation.amap;
   }
 
   function mapShow(task) {
