@@ -58,17 +58,18 @@
       }
       answer.body.tasks.forEach(function (task) {
         var overdue = task.remaining_seconds < 0;
-        list.appendChild(el("li", {class: "ph-item ph-task", tabindex: "0", role: "button",
+        // The item stays a list item (a list holds only those); its body is the button.
+        list.appendChild(el("li", {class: "ph-item ph-task",
                                    data: {task: task.id, case: task.case, status: task.status},
-                                   on: {click: function () { taskOpen(task); },
-                                        keydown: function (event) {
-                                          if (event.key === "Enter" || event.key === " ") {
-                                            event.preventDefault();
-                                            taskOpen(task);
-                                          }
-                                        }}}, [
+                                   on: {click: function () { taskOpen(task); }}}, [
           P.icon("person-digging", "ph-cat-icon"),
-          el("div", {class: "ph-item-body"}, [
+          el("div", {class: "ph-item-body", tabindex: "0", role: "button",
+                     on: {keydown: function (event) {
+                       if (event.key === "Enter" || event.key === " ") {
+                         event.preventDefault();
+                         taskOpen(task);
+                       }
+                     }}}, [
             el("strong", {}, [task.status === "offered" ? el("span", {class: "ph-new", text: t("new_mark")}) : null,
                               task.category_name]),
             task.assigned_to_me ? el("span", {class: "ph-mine-mark", text: t("assigned_to_me")}) : null,
