@@ -88,8 +88,8 @@ class RatesQuery(serializers.Serializer):
 
 
 def task_output(task: Task, *, reader_id: int, distance_m: float | None = None) -> dict:
-    """A task in a list; ``assigned_to_me``: its leader gave it to the reader (the team
-    page marks it)."""
+    """A task in a list; ``assigned_to_me``: the reader is its assignee (given it by the
+    leader, or took it on by accepting; the team page marks it)."""
     case = task.case
     label = name_field()
     return {
