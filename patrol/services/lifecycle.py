@@ -66,6 +66,7 @@ MSG_SELF_VERIFY = _("The person who handed the work in cannot verify it.")
 MSG_SCORE = _("The score is a whole number from 1 to 5.")
 MSG_ALREADY_RATED = _("You have already rated this case.")
 MSG_NOT_MEMBER = _("That person is not an active member of the task's team.")
+MSG_MEMBER_REQUIRED = _("Choose a member.")
 MSG_BAD_TARGET = _("Give either a team or a department, not both.")
 MSG_UNKNOWN_TARGET = _("Unknown team or department.")
 MSG_MERGE_TARGET = _("Merge into another open case of a public or the same category.")
@@ -494,6 +495,8 @@ def _assign(context: ActionContext) -> None:
     one (reassigning): the event names them, they alone are told (``task_assigned``, once per
     assignment). Anyone else (another team's, a stranger, a switched-off account) is refused
     naming ``assignee``, nothing written."""
+    if context.params.get("assignee") is None:
+        raise InvalidInput(FieldError("assignee", "required", MSG_MEMBER_REQUIRED))
     member = task_assignable_members(task=context.task).filter(
         pk=context.params.get("assignee")).first()
     if member is None:

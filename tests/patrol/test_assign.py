@@ -67,6 +67,9 @@ def test_an_assignment_to_someone_outside_the_team_changes_nothing(reference_dat
         [error] = refused.value.errors
         assert (error.field, error.code, str(error.message)) == (
             "assignee", "not_member", str(MSG_NOT_MEMBER))
+    with pytest.raises(InvalidInput) as refused:
+        act(case, "assign", "hk_lead")
+    assert [(e.field, e.code) for e in refused.value.errors] == [("assignee", "required")]
     assert snapshot(case) == before
     assert live_task(case).assignee is None
     assert not Notification.objects.filter(kind="task_assigned").exists()
