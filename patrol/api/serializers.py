@@ -14,7 +14,12 @@ from issues.selectors import photo_url
 from issues.visibility import CaseAccess
 from patrol.models import RoutingRule, Task
 from patrol.routing import Target
-from patrol.selectors import DispatchOptions, handler_name, task_remaining_seconds
+from patrol.selectors import (
+    DispatchOptions,
+    TaskSection,
+    handler_name,
+    task_remaining_seconds,
+)
 
 PRIORITY_CODES = [priority.code for priority in Priority]
 
@@ -48,6 +53,9 @@ class TaskQuery(serializers.Serializer):
     lon = serializers.FloatField(required=False, min_value=-180, max_value=180)
     lat = serializers.FloatField(required=False, min_value=-90, max_value=90)
     include_closed = serializers.BooleanField(required=False, default=False)
+    section = serializers.ChoiceField(
+        choices=[section.value for section in TaskSection], required=False,
+        help_text="one section of the live tasks (new, in_progress, overdue), in its order")
     limit = serializers.IntegerField(required=False, min_value=1, max_value=300, default=100)
     offset = offset_field()
 
@@ -80,8 +88,10 @@ class RatesQuery(serializers.Serializer):
         return attrs
 
 
-def task_output(task: Task, *, distance_m: float | None = None) -> dict:
-    """A task for its handlers, with the links that open its place in the navigation apps."""
+def task_output(task: Task, *, reader_id: int, distance_m: float | None = None) -> dict:
+    """A task in a list, with the links that open its place in the navigation apps;
+    ``assigned_to_me``: the reader is its assignee (given it by the leader, or took it on by
+    accepting; the team page marks it)."""
     case = task.case
     label = name_field()
     category_name = getattr(case.category, label)
@@ -95,6 +105,7 @@ def task_output(task: Task, *, distance_m: float | None = None) -> dict:
         "navigation": navigation_links(lon=case.location.x, lat=case.location.y,
                                        name=category_name),
         "handler": handler_name(task), "assignee": task.assignee_id,
+        "assigned_to_me": task.assignee_id == reader_id,
         "offered_at": task.offered_at, "response_due": task.response_due,
         "resolution_due": task.resolution_due,
         "priority": Priority(task.priority).code,

@@ -404,8 +404,9 @@
           box.appendChild(el("p", {class: "ph-map-note", text: t("map_no_tiles")}));
         }
         L.control.scale({imperial: false}).addTo(map);
+        // Only a pin one moves is a control (focusable, a button); a place shown is an image.
         var pin = L.marker([here[1], here[0]], {
-          draggable: !!options.draggable, autoPan: true, keyboard: true,
+          draggable: !!options.draggable, autoPan: true, keyboard: !!options.draggable,
           icon: L.divIcon({className: "ph-pin", iconSize: [28, 40], iconAnchor: [14, 40]})
         }).addTo(map);
         if (options.draggable) {
