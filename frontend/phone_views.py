@@ -337,7 +337,10 @@ def rider_service_worker(request: HttpRequest) -> HttpResponse:
         "page": RIDER_SCOPE,
         "assets": [static(path) for path in RIDER_ASSETS],
         "lazy_assets": [static(path) for path in PHONE_LAZY_ASSETS],
-        "on_use_assets": [static(path) for path in PHONE_ON_USE_ASSETS],
+        # The plain background's outlines (BASEMAP=none) too, kept when a map first shows them,
+        # so the small map still shows them offline; a new worker (new assets) fetches them again.
+        "on_use_assets": [*(static(path) for path in PHONE_ON_USE_ASSETS),
+                          reverse("frontend:map-background")],
         "outbox_js": static("frontend/phone/outbox.js"),
     }
     source = Path(finders.find(SW_SOURCE)).read_text(encoding="utf-8")  # type: ignore[arg-type]

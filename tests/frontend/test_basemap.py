@@ -60,3 +60,11 @@ def test_the_tianditu_key_never_reaches_the_logs(reference_data, client, setting
         assert client.get("/map/?days=bad").status_code == 400  # a refusal logs a warning
     assert caplog.records and not any(KEY in record.getMessage() for record in caplog.records)
 
+
+
+def test_the_riders_worker_keeps_the_outlines_for_an_offline_map(reference_data, client):
+    worker = client.get("/rider/sw.js").content.decode()
+    sw_config = json.loads(worker.split("\n", 1)[0].removeprefix("self.CIVICMAP_SW = ")
+                           .rstrip(";"))
+    assert "/map/background/" in sw_config["on_use_assets"]
+    assert any(path.endswith("/civicmap-basemap.js") for path in sw_config["lazy_assets"])
