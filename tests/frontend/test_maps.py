@@ -212,8 +212,8 @@ def test_basemap_configured_follows_the_settings(settings):
 
 
 @pytest.mark.parametrize("key", ["none", "tianditu", "osm"])
-def test_every_map_drops_the_leaflet_prefix_and_names_its_source(key, settings):
-    settings.TIANDITU_KEY = "browser-key"
+def test_every_map_calls_the_basemap_finish_with_its_background(key):
+    """civicmap.basemap drops Leaflet's prefix (the browser tests check the control's text)."""
     script = assets.map_render_parts(
         layers.governance_map_build(**_values(), language="zh-hans",
                                     basemap=basemaps.basemap_get(key, tianditu_key="k")),
