@@ -29,7 +29,7 @@ from frontend.console_views import console_filter_form
 from frontend.csp import csp_protected
 from frontend.forms import HolidayArrangementForm, MapFilterForm, StatsFilterForm
 from frontend.maps.assets import map_render_parts
-from frontend.maps.basemaps import basemap_configured, basemap_get
+from frontend.maps.basemaps import basemap_configured
 from frontend.maps.case_map import case_map_build
 from frontend.maps.console import dispatch_labels, office_map_build
 from frontend.maps.layers import governance_map_build, hourly_heat_data, uncovered_features
@@ -168,7 +168,8 @@ def map_hourly_heat(request: HttpRequest) -> JsonResponse:
                                   subdistrict_id=form.chosen_subdistrict_id())
     with map_reads():
         frames = report_heat_frames(filters=week)
-    return JsonResponse(hourly_heat_data(frames, basemap=basemap_get(settings.BASEMAP)))
+    basemap = basemap_configured(language=settings.LANGUAGE_CODE)  # for the GCJ-02 shift only
+    return JsonResponse(hourly_heat_data(frames, basemap=basemap))
 
 
 @require_GET
@@ -189,7 +190,8 @@ def map_uncovered(request: HttpRequest) -> JsonResponse:
         cells = (uncovered_demand_cells(since=filters.since, until=filters.until,
                                         user=request.user) if office
                  else uncovered_demand_cells_public(since=filters.since, until=filters.until))
-    return JsonResponse(uncovered_features(cells, basemap=basemap_get(settings.BASEMAP)))
+    basemap = basemap_configured(language=settings.LANGUAGE_CODE)  # for the GCJ-02 shift only
+    return JsonResponse(uncovered_features(cells, basemap=basemap))
 
 
 BACKGROUND_MAX_AGE_S = 3600  # the grids change with an import, not by the hour
