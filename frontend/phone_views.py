@@ -48,7 +48,7 @@ from civicmap.logins import lockout_message, lockout_seconds
 from civicmap.net import client_ip
 from civicmap.roles import Role, user_has_role, user_is_rider
 from frontend.csp import csp_protected
-from frontend.maps.basemaps import basemap_get
+from frontend.maps.basemaps import BASEMAP_JS, basemap_configured, basemap_spec
 from frontend.maps.console import event_labels
 from issues.emergency import EMERGENCY_NUMBERS, category_emergency_numbers
 from issues.models import CaseAction, Stage
@@ -73,6 +73,7 @@ PHONE_COMMON_ASSETS = (
 PHONE_LAZY_ASSETS = (
     "vendor/leaflet/leaflet.js",
     "vendor/leaflet/leaflet.css",
+    BASEMAP_JS[1],
 )
 PHONE_ON_USE_ASSETS = ("vendor/jsqr/jsQR.js",)
 RIDER_ASSETS = (*PHONE_COMMON_ASSETS, "frontend/phone/rider.js")
@@ -109,7 +110,6 @@ def phone_strings() -> dict[str, str]:
         "loc_place_map": _("%(place)s (set on the map)"),
         "loc_outside": _("Outside the service area: move the pin to where the problem is."),
         "map_hint": _("Drag the pin to the exact place."),
-        "map_no_tiles": _("No basemap here: the pin shows the place relative to you."),
         "photo_limit": _("At most %(n)s photos."),
         "photo_remove": _("Remove photo"),
         "photo_required": _("Add at least one photo."),
@@ -264,10 +264,10 @@ def _labels() -> dict[str, dict[str, str]]:
 
 def _basemap_config(request: HttpRequest) -> dict:
     language = translation.get_language() or settings.LANGUAGE_CODE
-    basemap = basemap_get(settings.BASEMAP, language=language, tianditu_key=settings.TIANDITU_KEY)
+    basemap = basemap_configured(language=language)
     request.csp_image_hosts = basemap.image_hosts  # type: ignore[attr-defined]
     return {
-        "key": basemap.key, "gcj02": basemap.gcj02,
+        **basemap_spec(basemap), "key": basemap.key, "gcj02": basemap.gcj02,
         "tiles": [{"url": tile.url, "attribution": tile.attribution,
                    "subdomains": tile.subdomains, "max_zoom": tile.max_zoom}
                   for tile in basemap.tiles],
@@ -289,6 +289,7 @@ def _page_config(request: HttpRequest, *, page: str) -> dict:
             "icons": static("frontend/phone/icons.svg"),
             "leaflet_js": static("vendor/leaflet/leaflet.js"),
             "leaflet_css": static("vendor/leaflet/leaflet.css"),
+            "basemap_js": static(BASEMAP_JS[1]),
             "jsqr": static("vendor/jsqr/jsQR.js"),
         },
         # Where the map opens when there is no position yet: Nanyuan, near Huaifang (WGS 84).
@@ -385,7 +386,10 @@ def rider_service_worker(request: HttpRequest) -> HttpResponse:
         "page": RIDER_SCOPE,
         "assets": [static(path) for path in RIDER_ASSETS],
         "lazy_assets": [static(path) for path in PHONE_LAZY_ASSETS],
-        "on_use_assets": [static(path) for path in PHONE_ON_USE_ASSETS],
+        # The plain background's outlines (BASEMAP=none) too, kept when a map first shows them,
+        # so the small map still shows them offline; a new worker (new assets) fetches them again.
+        "on_use_assets": [*(static(path) for path in PHONE_ON_USE_ASSETS),
+                          reverse("frontend:map-background")],
         "outbox_js": static("frontend/phone/outbox.js"),
     }
     source = Path(finders.find(SW_SOURCE)).read_text(encoding="utf-8")  # type: ignore[arg-type]

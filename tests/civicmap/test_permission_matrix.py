@@ -568,6 +568,8 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("frontend:map-hourly", "GET"): Row(url("frontend:map-hourly"), PUBLIC),
     # Everyone: the office cell by cell, the public cells of at least k reports (D-066).
     ("frontend:map-uncovered", "GET"): Row(url("frontend:map-uncovered"), PUBLIC),
+    # The grid outlines under a map without tiles: public, as the map's grid layers.
+    ("frontend:map-background", "GET"): Row(url("frontend:map-background"), PUBLIC),
     ("frontend:office", "GET"): Row(url("frontend:office"), E(302, **OFFICES)),
     ("frontend:office-cases", "GET"): Row(url("frontend:office-cases"), OFFICE_PAGE),
     # The office's case page (issue 17): the offices whose work covers the case's subdistrict
