@@ -28,16 +28,24 @@
         pane: PANE, interactive: false, attribution: spec.attribution,
         style: function (feature) { return STYLES[feature.properties.level]; }
       }).addTo(map);
-      fetch(spec.background, {credentials: "same-origin"})
+      outlines(spec.background)
         .then(function (response) {
+          if (!response) { return null; }  // offline and never kept: a blank background
           if (!response.ok) { throw new Error(response.status + " " + spec.background); }
           return response.json();
         })
-        .then(function (data) { layer.addData(data); })
+        .then(function (data) { if (data) { layer.addData(data); } })
         .catch(function (error) { console.warn("civicmap: background", error); });
       return layer;
     }
   };
+
+  /* Offline, the outlines come from the phone's cache (the rider's service worker keeps them)
+   * or not at all: a request that cannot reach us would only add an error to the console. */
+  function outlines(url) {
+    if (navigator.onLine === false && window.caches) { return window.caches.match(url); }
+    return fetch(url, {credentials: "same-origin"});
+  }
 
   window.civicmap = Object.assign(window.civicmap || {}, civicmap);
 })();
