@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
+from django.contrib.gis.db.models import Collect
 from django.contrib.gis.db.models.functions import Area, AsGeoJSON
 from django.db.models import F
 
@@ -62,3 +63,17 @@ def unit_grid_shapes(*, subdistrict_id: int | None = None) -> list[UnitGridShape
                       geometry=json.loads(geojson))
         for pk, grid_id, community, geojson in grids
     ]
+
+
+def grid_outlines() -> dict:
+    """Every community and unit grid of the district as two MultiPolygon features (``level``
+    community | unit), built in PostGIS: the plain background drawn when the map has no tiles.
+    Positions to 6 decimals (about 0.1 m), as the overlays, so the lines meet them."""
+    features = []
+    for level, grids in (("community", CommunityGrid.objects.all()),
+                         ("unit", UnitGrid.objects.all())):
+        outline = grids.aggregate(geojson=AsGeoJSON(Collect("boundary"), precision=6))["geojson"]
+        if outline:  # no grids loaded: nothing to draw
+            features.append({"type": "Feature", "properties": {"level": level},
+                             "geometry": json.loads(outline)})
+    return {"type": "FeatureCollection", "features": features}

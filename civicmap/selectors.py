@@ -38,6 +38,16 @@ def grid_locate(*, point: Point) -> GridPlace | None:
     return GridPlace(unit_grid_id=row[0], community_id=row[1], subdistrict_id=row[2])
 
 
+def community_at(*, point: Point) -> CommunityGrid | None:
+    """The community grid a WGS 84 point falls in, with its subdistrict (boundaries deferred),
+    or None outside the service area: the place's name as the rider's page shows it."""
+    place = grid_locate(point=point)
+    if place is None:
+        return None
+    return (CommunityGrid.objects.select_related("subdistrict")
+            .defer("boundary", "subdistrict__boundary").get(pk=place.community_id))
+
+
 def grid_nearest(*, point: Point, subdistrict_id: int) -> GridPlace | None:
     """The unit grid (or, lacking unit grids, the community) of one subdistrict nearest a WGS 84
     point, in metres: where a case transferred to that subdistrict is placed. None for a

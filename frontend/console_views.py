@@ -22,7 +22,7 @@ from civicmap.replica import replica_reads
 from civicmap.roles import Role, user_has_role
 from civicmap.scopes import user_subdistrict_ids
 from frontend.forms import ConsoleFilterForm
-from frontend.maps.basemaps import basemap_get
+from frontend.maps.basemaps import basemap_configured
 from frontend.maps.console import console_facets, office_case_rows
 from issues.models import Case, CaseAction
 from issues.visibility import case_visible_to
@@ -109,7 +109,7 @@ def office_cases(request: HttpRequest) -> JsonResponse:
     pages = max(1, -(-page.total // page.page_size))
     if filters.page > pages:
         return _error("page", "out_of_range", MSG_PAGE_OUT_OF_RANGE % {"pages": pages}, 400)
-    basemap = basemap_get(settings.BASEMAP)
+    basemap = basemap_configured(language=settings.LANGUAGE_CODE)  # for the GCJ-02 shift only
     return _no_store(JsonResponse({
         "cases": office_case_rows(page.rows, basemap=basemap),
         "total": page.total, "total_capped": page.total_capped, "page": page.page,

@@ -28,8 +28,9 @@ from django.shortcuts import render
 from django.templatetags.static import static
 from django.urls import reverse
 from django.utils import translation
+from django.utils.dates import WEEKDAYS
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import pgettext_lazy
+from django.utils.translation import pgettext, pgettext_lazy
 from django.views.decorators.http import require_GET
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
@@ -47,8 +48,9 @@ from civicmap.logins import lockout_message, lockout_seconds
 from civicmap.net import client_ip
 from civicmap.roles import Role, user_has_role, user_is_rider
 from frontend.csp import csp_protected
-from frontend.maps.basemaps import basemap_get
-from frontend.maps.console import category_kind_labels, event_labels
+from frontend.maps.basemaps import BASEMAP_JS, basemap_configured, basemap_spec
+from frontend.maps.console import event_labels
+from issues.emergency import EMERGENCY_NUMBERS, category_emergency_numbers
 from issues.models import CaseAction, Stage
 from issues.selectors import category_list
 from patrol.models import Task
@@ -71,6 +73,7 @@ PHONE_COMMON_ASSETS = (
 PHONE_LAZY_ASSETS = (
     "vendor/leaflet/leaflet.js",
     "vendor/leaflet/leaflet.css",
+    BASEMAP_JS[1],
 )
 PHONE_ON_USE_ASSETS = ("vendor/jsqr/jsQR.js",)
 RIDER_ASSETS = (*PHONE_COMMON_ASSETS, "frontend/phone/rider.js")
@@ -102,14 +105,21 @@ def phone_strings() -> dict[str, str]:
         "loc_none": _("No position yet: allow location, or set it on the map."),
         "loc_denied": _("Location is off for this page: set the place on the map."),
         "loc_needs_secure": _("Location needs HTTPS (or localhost)."),
+        "loc_place_device": _("%(place)s (±%(m)s m)"),
+        "loc_place_photo": _("%(place)s (from the photo)"),
+        "loc_place_map": _("%(place)s (set on the map)"),
+        "loc_outside": _("Outside the service area: move the pin to where the problem is."),
         "map_hint": _("Drag the pin to the exact place."),
-        "map_no_tiles": _("No basemap here: the pin shows the place relative to you."),
         "photo_limit": _("At most %(n)s photos."),
         "photo_remove": _("Remove photo"),
         "photo_required": _("Add at least one photo."),
         "category_required": _("Choose a category."),
         "position_required": _("Set the position: allow location or use the map."),
         "choose_category": _("Choose a category"),
+        "emergency_title": _("Danger to life? Call first, then report."),
+        "emergency_call": _("Call %(number)s (%(name)s)"),
+        "form_problems": _("Please check the marked fields."),
+        "rate_score_required": _("Choose how many stars, from 1 to 5."),
         "private_note": _("Private: only the office and those who help see this report; it is "
                           "never shown on the public map."),
         "nearby_title": _("Already reported nearby?"),
@@ -158,6 +168,28 @@ def phone_strings() -> dict[str, str]:
         "walk_min": _("%(min)s min walk"),
         "open_now": _("Open now"),
         "closed_now": _("Closed now"),
+        "today_hours": _("Today %(hours)s"),
+        "today_closed": _("Closed today"),
+        "hours_span": _("%(open)s–%(close)s"),
+        "hours_next_day": _("%(open)s–%(close)s next day"),
+        "reopens_today": _("reopens today %(time)s"),
+        "reopens_tomorrow": _("reopens tomorrow %(time)s"),
+        "reopens_on": _("reopens %(day)s %(time)s"),
+        "reopens_date": _("reopens %(date)s %(time)s"),
+        **{f"weekday_{day}": name for day, name in WEEKDAYS.items()},
+        "nav_amap": _("Amap"),
+        "nav_baidu": _("Baidu Maps"),
+        "nav_geo": _("Other map app"),
+        "nav_with": _("Navigate to %(name)s with %(app)s"),
+        "list_empty": _("Nothing in this list."),
+        "points_n": _("%(n)s points"),
+        "board_district": _("The whole district"),
+        "board_me": _("Your place: No. %(rank)s with %(points)s points."),
+        "board_not_on": _("You are not on this board yet this month: points come when a case "
+                          "you reported or confirmed is verified."),
+        "board_you": _("%(name)s (you)"),
+        "board_empty": _("Nobody has points here this month yet."),
+        "board_no_home": _("Your community is not recorded: ask the union to add it."),
         "member_benefit": _("Member card benefit"),
         "card_none": _("You have no member card yet: ask the union to join."),
         "card_status_joined": _("Joined: card not issued yet"),
@@ -178,7 +210,6 @@ def phone_strings() -> dict[str, str]:
                             "it."),
         "scan_nothing": _("No QR code found in this photo."),
         "scan_from_photo": _("Take a photo of the code"),
-        "tasks_empty": _("No open task for your team."),
         "due_in": _("due in %(time)s"),
         "overdue_by": _("overdue by %(time)s"),
         "hours_minutes": _("%(h)s h %(m)s min"),
@@ -192,6 +223,13 @@ def phone_strings() -> dict[str, str]:
         "done_start": _("Started."),
         "done_handin": _("Handed in: the office will verify it."),
         "done_decline": _("Declined."),
+        "new_mark": _("New"),
+        "assigned_to_me": _("Assigned to me"),
+        "done_assign": _("Given to %(name)s: they have been told."),
+        "assign_member_required": _("Choose a member."),
+        "section_empty_new": _("No new task."),
+        "section_empty_in_progress": _("No task in progress."),
+        "section_empty_overdue": _("No overdue task."),
         "navigate": _("Navigate"),
         "open_in_amap": _("Open in Amap"),
         "no_photos": _("No photos."),
@@ -226,10 +264,10 @@ def _labels() -> dict[str, dict[str, str]]:
 
 def _basemap_config(request: HttpRequest) -> dict:
     language = translation.get_language() or settings.LANGUAGE_CODE
-    basemap = basemap_get(settings.BASEMAP, language=language, tianditu_key=settings.TIANDITU_KEY)
+    basemap = basemap_configured(language=language)
     request.csp_image_hosts = basemap.image_hosts  # type: ignore[attr-defined]
     return {
-        "key": basemap.key, "gcj02": basemap.gcj02,
+        **basemap_spec(basemap), "key": basemap.key, "gcj02": basemap.gcj02,
         "tiles": [{"url": tile.url, "attribution": tile.attribution,
                    "subdomains": tile.subdomains, "max_zoom": tile.max_zoom}
                   for tile in basemap.tiles],
@@ -251,6 +289,7 @@ def _page_config(request: HttpRequest, *, page: str) -> dict:
             "icons": static("frontend/phone/icons.svg"),
             "leaflet_js": static("vendor/leaflet/leaflet.js"),
             "leaflet_css": static("vendor/leaflet/leaflet.css"),
+            "basemap_js": static(BASEMAP_JS[1]),
             "jsqr": static("vendor/jsqr/jsQR.js"),
         },
         # Where the map opens when there is no position yet: Nanyuan, near Huaifang (WGS 84).
@@ -258,14 +297,24 @@ def _page_config(request: HttpRequest, *, page: str) -> dict:
         "basemap": _basemap_config(request),
         "strings": phone_strings(),
         "labels": _labels(),
+        "emergency_numbers": {number: str(name) for number, name in EMERGENCY_NUMBERS.items()},
     }
+
+
+def rider_kind_labels() -> dict[str, str]:
+    """A category's kind (``issues.models.Category.kind``) in words a rider uses: the standard's
+    部件 and 事件 (components, events) mean nothing on the street."""
+    return {"C": pgettext("category kind, for riders", "Damaged facilities"),
+            "E": pgettext("category kind, for riders", "Problems on the street"),
+            "L": pgettext("category kind, for riders", "Neighbours and riders")}
 
 
 def _category_groups() -> list[dict]:
     """Categories grouped as the picker shows them: each group with its categories, in the
-    catalogue's order; a group is private when all its categories are."""
+    catalogue's order; a group is private when all its categories are. A category that endangers
+    life carries the emergency numbers to call first (``issues.emergency``)."""
     label = name_field()
-    kinds = category_kind_labels()
+    kinds = rider_kind_labels()
     groups: dict[str, dict] = {}
     for category in category_list():
         group = groups.setdefault(category.group.code, {
@@ -275,6 +324,7 @@ def _category_groups() -> list[dict]:
         group["categories"].append({
             "code": category.code, "name": getattr(category, label), "icon": category.icon,
             "private": category.is_private, "photo_optional": category.photo_optional,
+            "calls": " ".join(category_emergency_numbers(category=category)),
         })
         group["private"] = group["private"] and category.is_private
     return list(groups.values())
@@ -336,7 +386,10 @@ def rider_service_worker(request: HttpRequest) -> HttpResponse:
         "page": RIDER_SCOPE,
         "assets": [static(path) for path in RIDER_ASSETS],
         "lazy_assets": [static(path) for path in PHONE_LAZY_ASSETS],
-        "on_use_assets": [static(path) for path in PHONE_ON_USE_ASSETS],
+        # The plain background's outlines (BASEMAP=none) too, kept when a map first shows them,
+        # so the small map still shows them offline; a new worker (new assets) fetches them again.
+        "on_use_assets": [*(static(path) for path in PHONE_ON_USE_ASSETS),
+                          reverse("frontend:map-background")],
         "outbox_js": static("frontend/phone/outbox.js"),
     }
     source = Path(finders.find(SW_SOURCE)).read_text(encoding="utf-8")  # type: ignore[arg-type]

@@ -30,7 +30,7 @@ from civicmap.scopes import user_subdistrict_ids
 from civicmap.selectors import subdistrict_list
 from frontend.csp import csp_protected
 from frontend.maps.assets import map_render_parts
-from frontend.maps.basemaps import basemap_get
+from frontend.maps.basemaps import basemap_configured
 from frontend.maps.coverage import (
     EditableStation,
     coverage_figures,
@@ -94,8 +94,7 @@ def union_coverage(request: HttpRequest) -> HttpResponse:
     until = timezone.now()
     period = Period(since=until - timedelta(days=days), until=until)
     language = translation.get_language() or settings.LANGUAGE_CODE
-    basemap = basemap_get(settings.BASEMAP, language=language,
-                          tianditu_key=settings.TIANDITU_KEY)
+    basemap = basemap_configured(language=language)
     summary = coverage_summary(period=period, subdistrict=subdistrict)
     siting = siting_suggest(k=SITING_PICKS, period=period, subdistrict=subdistrict)
     cells = uncovered_demand_cells(since=period.since, until=period.until,

@@ -33,7 +33,7 @@ from civicmap.errors import DomainError, FieldError
 from civicmap.scopes import EVERYWHERE, user_subdistrict_ids
 from frontend.csp import csp_protected
 from frontend.maps.assets import map_render_parts
-from frontend.maps.basemaps import NANYUAN_CENTRE, Basemap, basemap_get
+from frontend.maps.basemaps import NANYUAN_CENTRE, Basemap, basemap_configured
 from frontend.maps.union_stations import station_pin_map_build, union_stations_map_build
 from frontend.reports.station_sheet import station_sheet_pdf
 from frontend.union_views import union_page_reader
@@ -139,8 +139,7 @@ def _hours_rows(hours: list[dict], error_rows: set[str]) -> list[dict]:
 
 def _basemap(request: HttpRequest) -> tuple[Basemap, str]:
     language = translation.get_language() or settings.LANGUAGE_CODE
-    basemap = basemap_get(settings.BASEMAP, language=language,
-                          tianditu_key=settings.TIANDITU_KEY)
+    basemap = basemap_configured(language=language)
     request.csp_image_hosts = basemap.image_hosts  # type: ignore[attr-defined]
     return basemap, language
 

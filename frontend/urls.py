@@ -10,6 +10,7 @@ urlpatterns = [
     path("map/", views.governance_map, name="map"),
     path("map/hourly/", views.map_hourly_heat, name="map-hourly"),
     path("map/uncovered/", views.map_uncovered, name="map-uncovered"),
+    path("map/background/", views.map_background, name="map-background"),
 ]
 urlpatterns += [
     path("office/", views.office_console, name="office"),

@@ -15,9 +15,11 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy as _
+from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_GET, require_http_methods
 
 from civicmap.errors import InvalidInput
+from civicmap.layers import grid_outlines
 from civicmap.replica import replica_reads
 from civicmap.roles import Role, user_has_role
 from civicmap.scopes import user_subdistrict_ids
@@ -27,7 +29,7 @@ from frontend.console_views import console_filter_form
 from frontend.csp import csp_protected
 from frontend.forms import HolidayArrangementForm, MapFilterForm, StatsFilterForm
 from frontend.maps.assets import map_render_parts
-from frontend.maps.basemaps import basemap_get
+from frontend.maps.basemaps import basemap_configured
 from frontend.maps.case_map import case_map_build
 from frontend.maps.console import dispatch_labels, office_map_build
 from frontend.maps.layers import governance_map_build, hourly_heat_data, uncovered_features
@@ -101,8 +103,7 @@ def governance_map(request: HttpRequest) -> HttpResponse:
     week = map_filters_for_period(now=now, days=HOURLY_HEAT_DAYS, categories=categories,
                                   include_private=office, subdistrict_id=subdistrict_id)
     language = translation.get_language() or settings.LANGUAGE_CODE
-    basemap = basemap_get(settings.BASEMAP, language=language,
-                          tianditu_key=settings.TIANDITU_KEY)
+    basemap = basemap_configured(language=language)
     with map_reads():  # one transaction: see map_reads
         layers = map_layers(filters=filters, now=now, language=language)
         stations = station_pins(now=now, subdistrict_id=subdistrict_id)
@@ -167,7 +168,8 @@ def map_hourly_heat(request: HttpRequest) -> JsonResponse:
                                   subdistrict_id=form.chosen_subdistrict_id())
     with map_reads():
         frames = report_heat_frames(filters=week)
-    return JsonResponse(hourly_heat_data(frames, basemap=basemap_get(settings.BASEMAP)))
+    basemap = basemap_configured(language=settings.LANGUAGE_CODE)  # for the GCJ-02 shift only
+    return JsonResponse(hourly_heat_data(frames, basemap=basemap))
 
 
 @require_GET
@@ -188,7 +190,21 @@ def map_uncovered(request: HttpRequest) -> JsonResponse:
         cells = (uncovered_demand_cells(since=filters.since, until=filters.until,
                                         user=request.user) if office
                  else uncovered_demand_cells_public(since=filters.since, until=filters.until))
-    return JsonResponse(uncovered_features(cells, basemap=basemap_get(settings.BASEMAP)))
+    basemap = basemap_configured(language=settings.LANGUAGE_CODE)  # for the GCJ-02 shift only
+    return JsonResponse(uncovered_features(cells, basemap=basemap))
+
+
+BACKGROUND_MAX_AGE_S = 3600  # the grids change with an import, not by the hour
+
+
+@require_GET
+@cache_control(public=True, max_age=BACKGROUND_MAX_AGE_S)
+@replica_reads()
+def map_background(request: HttpRequest) -> JsonResponse:
+    """The community and unit grid outlines every map draws as its plain background when it
+    has no tiles (``BASEMAP=none``, the default without a Tianditu key): our own data, public
+    as on the governance map, so no map needs a server of elsewhere."""
+    return JsonResponse(grid_outlines())
 
 
 def _office_staff(user) -> bool:
@@ -204,8 +220,7 @@ def office_console(request: HttpRequest) -> HttpResponse:
     account covers on a map and in a list, refreshed by polling; details and actions through the
     lifecycle API (/api/v1/cases/…)."""
     language = translation.get_language() or settings.LANGUAGE_CODE
-    basemap = basemap_get(settings.BASEMAP, language=language,
-                          tianditu_key=settings.TIANDITU_KEY)
+    basemap = basemap_configured(language=language)
     now = timezone.now()
     fmap = office_map_build(
         grids=office_grid_stats(
@@ -236,8 +251,7 @@ def office_case_page(request: HttpRequest, case_id: int) -> HttpResponse:
     if page is None:
         raise Http404
     language = translation.get_language() or settings.LANGUAGE_CODE
-    basemap = basemap_get(settings.BASEMAP, language=language,
-                          tianditu_key=settings.TIANDITU_KEY)
+    basemap = basemap_configured(language=language)
     reports, proof = case_map_points(page)
     fmap = case_map_build(reports=reports, proof=proof, basemap=basemap, language=language)
     request.csp_image_hosts = basemap.image_hosts  # type: ignore[attr-defined]

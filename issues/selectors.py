@@ -220,10 +220,21 @@ def report_answer_get(*, report_id: int) -> Report:
             .prefetch_related("photos").get(pk=report_id))
 
 
-def rider_report_list(*, rider) -> QuerySet[Report]:
-    """The rider's own reports, newest first, with their cases, photos and case history."""
+# "My reports" filters: open (the case still in OPEN_STAGES), closed (closed, evaluated or
+# cancelled) or all.
+REPORT_STATES = ("open", "closed", "all")
+
+
+def rider_report_list(*, rider, state: str = "all") -> QuerySet[Report]:
+    """The rider's own reports, newest first, with their cases, photos and case history;
+    ``state`` keeps those whose case is open or closed (`REPORT_STATES`)."""
+    reports = Report.objects.filter(reporter=rider)
+    if state == "open":
+        reports = reports.filter(case__stage__in=OPEN_STAGES)
+    elif state == "closed":
+        reports = reports.exclude(case__stage__in=OPEN_STAGES)
     return (
-        Report.objects.filter(reporter=rider)
+        reports
         .select_related("category", "case", "subdistrict", "community_grid", "unit_grid")
         .prefetch_related("photos", "case__events")
         .order_by("-received_at", "-id")

@@ -19,6 +19,9 @@ from issues.models import AwardDecision, PointsEntry, Rider
 from issues.services.points import SHANGHAI, points_reason_text
 
 RIDER_ENTRIES_MAX = 500
+# A rider's entries by sign: earned (above zero), withdrawn (below: a mistaken award taken
+# back) or all.
+POINTS_KINDS = ("earned", "withdrawn", "all")
 
 
 def month_current(now: datetime | None = None) -> date:
@@ -41,6 +44,7 @@ class LeaderboardRow:
     community: str | None
     points: int
     awards: tuple[str, ...] = ()  # the award kinds given to the rider for the month
+    rider_id: int | None = None  # to find a rider's own row; never shown or exported
 
 
 def awards_of_month(*, month: date, rider_ids: list[int],
@@ -91,9 +95,17 @@ def leaderboard(*, month: date, community: CommunityGrid | None = None,
         rows.append(LeaderboardRow(
             rank=rows[-1].rank if tied else position, display_name=row["rider__display_name"],
             community=row[label], points=row["total"],
-            awards=tuple(awards.get(row["rider_id"], ())),
+            awards=tuple(awards.get(row["rider_id"], ())), rider_id=row["rider_id"],
         ))
     return rows
+
+
+def leaderboard_place(*, rider: Rider, month: date, subdistrict: Subdistrict | None = None
+                      ) -> LeaderboardRow | None:
+    """The rider's own row of the month's district or subdistrict board (rank shared with equal
+    totals, as on the board), wherever it falls; None when not on it (no points there)."""
+    return next((row for row in leaderboard(month=month, subdistrict=subdistrict)
+                 if row.rider_id == rider.pk), None)
 
 
 @dataclass(frozen=True)
@@ -102,23 +114,31 @@ class RiderPoints:
     month: date
     month_total: int
     entries: list[dict]
+    count: int  # the entries listed in all (of the month and kind), of which ``entries`` a page
 
 
-def rider_points(*, rider: Rider, month: date | None = None) -> RiderPoints:
+def rider_points(*, rider: Rider, month: date | None = None, kind: str = "all",
+                 limit: int = RIDER_ENTRIES_MAX, offset: int = 0) -> RiderPoints:
     """A rider's own ledger: all-time total, the month's total and the month's entries (all
-    entries, newest first, when no month is given), each with its reason in words."""
+    entries when no month is given), newest first, each with its reason in words; ``kind``
+    keeps the earned or the withdrawn ones (`POINTS_KINDS`), ``limit`` and ``offset`` a page."""
     ledger = PointsEntry.objects.filter(rider=rider)
     shown_month = month or month_current()
     start, end = month_bounds(shown_month)
     in_month = ledger.filter(created_at__gte=start, created_at__lt=end)
     listed = in_month if month is not None else ledger
+    if kind == "earned":
+        listed = listed.filter(points__gt=0)
+    elif kind == "withdrawn":
+        listed = listed.filter(points__lt=0)
     entries = [
         {"points": entry.points, "reason": entry.reason,
          "reason_text": points_reason_text(reason=entry.reason, case_id=entry.case_id),
          "case": entry.case_id, "at": entry.created_at}
-        for entry in listed.order_by("-created_at", "-id")[:RIDER_ENTRIES_MAX]
+        for entry in listed.order_by("-created_at", "-id")[offset:offset + limit]
     ]
     return RiderPoints(
         total=ledger.aggregate(total=Sum("points"))["total"] or 0, month=shown_month,
         month_total=in_month.aggregate(total=Sum("points"))["total"] or 0, entries=entries,
+        count=listed.count(),
     )

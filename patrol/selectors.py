@@ -10,10 +10,13 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import StrEnum
 
+from django.contrib.auth import get_user_model
 from django.contrib.gis.db.models.functions import Distance, GeometryDistance
 from django.contrib.gis.geos import Point
-from django.db.models import Count, Exists, F, OuterRef, Prefetch, Q, QuerySet
+from django.db.models import Case as DjangoCase
+from django.db.models import Count, Exists, F, OuterRef, Prefetch, Q, QuerySet, When
 from django.utils import timezone
 
 from civicmap.i18n import name_field
@@ -39,10 +42,52 @@ _TASK_ROW_FIELDS = (
 )
 
 
+class TaskSection(StrEnum):
+    """The team page's sections of live tasks (frontend/PHONE.md): each live task is in one.
+    ``new``: offered, not yet accepted, its response deadline not passed; ``overdue``: past
+    the deadline that applies to it (``task_overdue``); ``in_progress``: the rest (accepted,
+    started, sent back, handed in)."""
+
+    NEW = "new"
+    IN_PROGRESS = "in_progress"
+    OVERDUE = "overdue"
+
+
+def task_section_q(*, section: TaskSection, now: datetime) -> Q:
+    """The live tasks of one section (the caller keeps to live tasks)."""
+    overdue = task_overdue(now=now)
+    if section == TaskSection.OVERDUE:
+        return overdue
+    offered = Q(status=Task.Status.OFFERED)
+    return (offered if section == TaskSection.NEW else ~offered) & ~overdue
+
+
+# The order within a section: new tasks newest first (the one just offered is on top); the
+# overdue most urgent first, then the most recently due (a task 86 days overdue sinks below
+# one overdue since this morning: the fresh one can still be saved); in progress as the whole
+# list, most urgent then nearest deadline.
+_DUE_NOW = DjangoCase(When(status=Task.Status.OFFERED, then=F("response_due")),
+                      default=F("resolution_due"))
+SECTION_ORDER = {
+    TaskSection.NEW: ("-offered_at", "-id"),
+    TaskSection.OVERDUE: ("priority", _DUE_NOW.desc(), "-id"),
+    TaskSection.IN_PROGRESS: ("priority", "resolution_due", "id"),
+}
+
+
+def task_section_counts(*, user, now: datetime) -> dict[str, int]:
+    """How many of the caller's live tasks each section holds (one query)."""
+    live = _tasks_of(user).filter(status__in=LIVE_TASK_STATUSES)
+    return live.aggregate(**{section.value: Count("pk", filter=task_section_q(
+        section=section, now=now)) for section in TaskSection})
+
+
 def task_list_for_user(*, user, point: Point | None = None, include_closed: bool = False,
+                       section: TaskSection | None = None, now: datetime | None = None,
                        limit: int = 100, offset: int = 0) -> list[Task]:
     """A page of the caller's tasks: by deadline, or nearest first when ``point`` is given
-    (``distance`` in metres on the spheroid).
+    (``distance`` in metres on the spheroid); of one section of live tasks when ``section``
+    is given (in the section's order, ``SECTION_ORDER``, unless nearest first).
 
     Nearest first is two steps: the ids of the page by ``<->`` (on the sphere; for one team's
     live tasks, one KNN scan of the GiST index (team, location) on the tasks' copy of their
@@ -51,13 +96,16 @@ def task_list_for_user(*, user, point: Point | None = None, include_closed: bool
     differently.
     """
     tasks = _tasks_of(user)
-    if not include_closed:
+    if not include_closed or section is not None:
         tasks = tasks.filter(status__in=LIVE_TASK_STATUSES)
+    if section is not None:
+        tasks = tasks.filter(task_section_q(section=section, now=now or timezone.now()))
     rows = (tasks.select_related("case__category", "case__community_grid", "case__subdistrict",
                                  "team", "department")
             .only(*_TASK_ROW_FIELDS))
     if point is None:  # the most urgent first (the task's copy of its case's priority, D-058)
-        return list(rows.order_by("priority", "resolution_due", "id")[offset:offset + limit])
+        order = SECTION_ORDER[section] if section else ("priority", "resolution_due", "id")
+        return list(rows.order_by(*order)[offset:offset + limit])
     # No id after the distance: PostgreSQL then sorts every live task of the kind instead of
     # walking the KNN index (19.5 against 1.1 ms for one team at 1,000,000 reports). Tasks at
     # one spot come in the index's order, the same from one request to the next.
@@ -88,6 +136,16 @@ def tasks_for_user(*, user) -> QuerySet[Task]:
     """Every task the user may see, live or closed, by the rule of ``_tasks_of`` (the admin's
     rows: patrol.admin.TaskAdmin)."""
     return _tasks_of(user)
+
+
+def task_assignable_members(*, task: Task) -> QuerySet:
+    """Whom a leader may give a team's task to: the team's leader and members whose accounts
+    are active (an account switched off takes no work); none for another handler's task."""
+    if task.team_id is None:
+        return get_user_model().objects.none()
+    return (get_user_model().objects.filter(is_active=True)
+            .filter(Q(pk=task.team.leader_id) | Q(teams=task.team_id)).distinct()
+            .order_by("first_name", "username"))
 
 
 def union_names(subdistrict: Subdistrict) -> dict[str, str]:

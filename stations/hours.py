@@ -13,12 +13,16 @@ names its weekday row and interval (``opening_hours.<index in the list>``).
 A station closed on public holidays (``closed_on_holidays``) is closed the whole Beijing
 calendar day of each holiday in the calendar data (``civicmap.holidays``); a night that starts
 the evening before runs until midnight.
+
+For the rider's list, `hours_today` gives the intervals that start on the day of a moment and
+`reopens_at` the next moment a closed station opens; both decide on `is_open_at`, so "open now",
+"today" and "reopens" never disagree.
 """
 
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from django.utils.dates import WEEKDAYS
@@ -30,6 +34,9 @@ from civicmap.holidays import is_public_holiday
 LOCAL_TZ = ZoneInfo("Asia/Shanghai")
 MINUTES_PER_DAY = 24 * 60
 MINUTES_PER_WEEK = 7 * MINUTES_PER_DAY
+# How far ahead a closed station's reopening is looked for: past the longest holiday run (the
+# National Day week) with a week to spare.
+REOPEN_LOOKAHEAD_DAYS = 21
 _TIME = re.compile(r"^([01][0-9]|2[0-3]):([0-5][0-9])$|^24:00$")
 
 MSG_HOURS_NOT_LIST = _("Opening hours must be a list of intervals.")
@@ -141,3 +148,41 @@ def is_open_at(hours: list[dict], moment: datetime, *, closed_on_holidays: bool 
         for interval in hours
         for start, end in _week_spans(interval)
     )
+
+
+def hours_today(hours: list[dict], moment: datetime, *, closed_on_holidays: bool = False
+                ) -> list[dict]:
+    """The intervals that start on ``moment``'s Beijing calendar day, earliest first, as
+    ``{"open", "close", "next_day"}`` (``next_day``: it closes after midnight); none on a public
+    holiday when ``closed_on_holidays``."""
+    day = moment.astimezone(LOCAL_TZ).date()
+    if closed_on_holidays and is_public_holiday(day):
+        return []
+    return [{"open": interval["open"], "close": interval["close"],
+             "next_day": wraps_midnight(interval)}
+            for interval in sorted(hours, key=lambda interval: _minutes(interval["open"]))
+            if interval["day"] == day.weekday()]
+
+
+def reopens_at(hours: list[dict], moment: datetime, *, closed_on_holidays: bool = False
+               ) -> datetime | None:
+    """When a station closed at ``moment`` next opens (Asia/Shanghai), or None when it is open
+    now or does not open within `REOPEN_LOOKAHEAD_DAYS`.
+
+    A station can only become open where an interval starts or at midnight (where a holiday
+    ends a night that began the evening before), so those moments are the candidates and
+    `is_open_at` decides each: the holiday rule is applied in one place.
+    """
+    if is_open_at(hours, moment, closed_on_holidays=closed_on_holidays):
+        return None
+    start_day = moment.astimezone(LOCAL_TZ).date()
+    candidates = []
+    for offset in range(REOPEN_LOOKAHEAD_DAYS + 1):
+        day: date = start_day + timedelta(days=offset)
+        candidates.append(datetime.combine(day, time(0), tzinfo=LOCAL_TZ))
+        candidates.extend(
+            datetime.combine(day, time(*divmod(_minutes(interval["open"]), 60)), tzinfo=LOCAL_TZ)
+            for interval in hours if interval["day"] == day.weekday())
+    return next((candidate for candidate in sorted(candidates)
+                 if candidate > moment
+                 and is_open_at(hours, candidate, closed_on_holidays=closed_on_holidays)), None)

@@ -54,12 +54,13 @@ from django.utils import timezone, translation
 
 from civicmap.i18n import name_field
 from civicmap.models import WGS84, CommunityGrid, Subdistrict, UnitGrid
+from civicmap.navigation import navigation_links
 from civicmap.replica import read_connection
 from civicmap.scopes import in_scope_q
 from civicmap.spatial import METRIC_SRID, Buffer, as_geometry_point, metric
 from issues.models import Report
 from stations.catalogue import service_catalogue, services_describe
-from stations.hours import is_open_at
+from stations.hours import LOCAL_TZ, hours_today, is_open_at, reopens_at
 from stations.models import DEFAULT_COVERAGE_RADIUS_M, CheckIn, Station, VenueType
 from stations.siting import mclp_greedy
 from stations.sql import NEAREST_STATIONS, WithinReachOfSites, sites_union_metric_sql
@@ -125,6 +126,11 @@ def station_nearest_list(
     geography: true metres on the spheroid, not degrees. ``walk_minutes`` assumes 1.2 m/s in a
     straight line. ``service`` keeps stations offering it; ``open_now`` keeps those open at
     ``at`` (default now) in Asia/Shanghai.
+
+    Each station also carries ``today`` (the intervals starting on the day of ``at``, none on a
+    holiday it closes for), ``reopens`` (when a closed one next opens: ``at`` in Asia/Shanghai
+    and ``days`` from today, 0 today, 1 tomorrow; None when open) and ``navigation`` (Amap,
+    Baidu and ``geo:`` links, ``civicmap.navigation``).
     """
     at = at or timezone.now()
     with read_connection().cursor() as cursor:
@@ -143,16 +149,27 @@ def _nearest_row(row: tuple, *, at: datetime) -> dict:
     (pk, name_zh, name_en, venue_type, address_zh, lon, lat, distance_m, hours_text, services,
      radius_m, closed_on_holidays) = row
     hours = json.loads(hours_text)  # Django's connection hands jsonb over as text
+    name = name_zh if name_field() == "name_zh" else name_en
     return {
-        "id": pk, "name": name_zh if name_field() == "name_zh" else name_en,
+        "id": pk, "name": name,
         "name_zh": name_zh, "name_en": name_en, "venue_type": venue_type,
         "address_zh": address_zh, "lon": round(lon, 6), "lat": round(lat, 6),
         "distance_m": round(distance_m, 1), "walk_minutes": walk_minutes(distance_m),
         "open_now": is_open_at(hours, at, closed_on_holidays=closed_on_holidays),
         "opening_hours": hours, "closed_on_holidays": closed_on_holidays,
+        "today": hours_today(hours, at, closed_on_holidays=closed_on_holidays),
+        "reopens": _reopens(hours, at, closed_on_holidays=closed_on_holidays),
+        "navigation": navigation_links(lon=lon, lat=lat, name=name),
         "services": services_describe(services),
         "coverage_radius_m": radius_m or station_radius_default_m(),
     }
+
+
+def _reopens(hours: list[dict], at: datetime, *, closed_on_holidays: bool) -> dict | None:
+    moment = reopens_at(hours, at, closed_on_holidays=closed_on_holidays)
+    if moment is None:
+        return None
+    return {"at": moment, "days": (moment.date() - at.astimezone(LOCAL_TZ).date()).days}
 
 
 def station_features(*, service: str | None = None, open_now: bool = False,

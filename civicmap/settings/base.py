@@ -271,11 +271,14 @@ STATICFILES_FINDERS = [
     "frontend.finders.VendorFileFinder",
 ]
 
-# Basemap tiles under the overlays: osm | amap | tianditu | none. Overlays draw without tiles,
-# so "none" (or a network that blocks tile servers) still shows every layer. Amap's tiles are
-# in GCJ-02: with "amap" every overlay is shifted from WGS 84 to GCJ-02 before drawing.
-BASEMAP = env_str("BASEMAP", "osm")
-TIANDITU_KEY = env_str("TIANDITU_KEY", "")  # Tianditu needs a (free) browser key: tk=…
+# Basemap tiles under the overlays: tianditu | none | osm | amap. The default reaches no foreign
+# server (D-074): Tianditu when a key is set, else "none", a plain background of our own
+# community and unit grid outlines (served by frontend:map-background), readable on an
+# intranet. Amap's tiles are in GCJ-02: with "amap" every overlay is shifted from WGS 84 to
+# GCJ-02 before drawing. The Tianditu key is a browser key: it is in every tile URL the
+# browser fetches (docs/SECURITY.md), and is never logged.
+TIANDITU_KEY = env_str("TIANDITU_KEY", "")
+BASEMAP = env_str("BASEMAP", "tianditu" if TIANDITU_KEY else "none")
 
 # Map defaults: the report period (days), hotspot clustering of open cases (ST_ClusterDBSCAN
 # in EPSG:4548: eps in metres, minimum cases per cluster), and the zoom at which unit grids

@@ -1,8 +1,13 @@
 """Basemaps: the tiles of each setting, the map on Nanyuan they go under, and the GCJ-02 shift.
 
-Coordinates: the data are WGS 84. A GCJ-02 basemap (Amap) draws streets about 550 m from where
-WGS 84 puts them; every overlay coordinate then goes through ``civicmap.coords.wgs84_to_gcj02``
-here, in one place (``Projector``).
+The default reaches no foreign server (D-074): Tianditu with its key, else a plain background of
+our own community and unit grid outlines (``frontend:map-background``). Every map's attribution
+names the map data's sources and nothing else: no "Leaflet" prefix (civicmap-basemap.js).
+
+Coordinates: the data are WGS 84, as are Tianditu's tiles (CGCS2000, within centimetres of it). A
+GCJ-02 basemap (Amap) draws streets about 550 m from where WGS 84 puts them; every overlay
+coordinate then goes through ``civicmap.coords.wgs84_to_gcj02`` here, in one place
+(``Projector``).
 """
 
 from __future__ import annotations
@@ -11,16 +16,19 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import folium
+from django.conf import settings
+from django.urls import reverse
 from django.utils.translation import gettext as _
 
 from civicmap.coords import wgs84_to_gcj02
 from frontend.maps.assets import MAP_CSS, use_static
-from frontend.maps.elements import layer_label
+from frontend.maps.elements import MapCall, layer_label
 
 NANYUAN_CENTRE = (39.803, 116.393)  # (lat, lon) WGS 84: the middle of the subdistrict
 DEFAULT_ZOOM = 14
 MIN_ZOOM = 10
 MAX_ZOOM = 19
+BASEMAP_JS = ("civicmap_basemap", "frontend/civicmap-basemap.js")
 
 
 @dataclass(frozen=True)
@@ -37,19 +45,24 @@ class Basemap:
     tiles: tuple[TileSpec, ...]
     gcj02: bool = False  # tiles drawn in GCJ-02: shift the overlays
     image_hosts: tuple[str, ...] = ()  # for the page's Content-Security-Policy img-src
+    # Without tiles: the URL of our grid outlines, drawn as a plain background, and its source.
+    background_url: str = ""
+    background_attribution: str = ""
 
 
 def basemap_get(key: str, *, language: str = "zh-hans", tianditu_key: str = "") -> Basemap:
-    """The tiles of a basemap setting (osm | amap | tianditu | none), labels in ``language``.
+    """The tiles of a basemap setting (osm | amap | tianditu | none), labels in ``language``,
+    attributions in the active one.
 
-    Tianditu needs a browser key; without one it falls back to no tiles rather than a grid of
-    error images.
+    Tianditu needs a browser key; without one it falls back to the plain background rather than
+    a grid of error images. The key is in the tile URL (the browser sends it to Tianditu).
     """
     english = language.startswith("en")
     if key == "osm":
         return Basemap(key, (TileSpec(
             "https://tile.openstreetmap.org/{z}/{x}/{y}.png",
-            '&copy; <a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a>',
+            '&copy; <a href="https://www.openstreetmap.org/copyright">'
+            + _("OpenStreetMap contributors") + "</a>",
             subdomains="", max_zoom=19,
         ),), image_hosts=("https://tile.openstreetmap.org",))
     if key == "amap":
@@ -57,7 +70,7 @@ def basemap_get(key: str, *, language: str = "zh-hans", tianditu_key: str = "") 
         return Basemap(key, (TileSpec(
             "https://webrd0{s}.is.autonavi.com/appmaptile?lang=" + lang
             + "&size=1&scale=1&style=8&x={x}&y={y}&z={z}",
-            "&copy; AutoNavi 高德地图", subdomains="1234", max_zoom=18,
+            _("Basemap: AutoNavi"), subdomains="1234", max_zoom=18,
         ),), gcj02=True, image_hosts=("https://*.is.autonavi.com",))
     if key == "tianditu" and tianditu_key:
         labels = "eva" if english else "cva"
@@ -67,12 +80,25 @@ def basemap_get(key: str, *, language: str = "zh-hans", tianditu_key: str = "") 
                     f"&VERSION=1.0.0&LAYER={layer}&STYLE=default&TILEMATRIXSET=w&FORMAT=tiles"
                     f"&TILEMATRIX={{z}}&TILEROW={{y}}&TILECOL={{x}}&tk={tianditu_key}")
 
-        attribution = "&copy; 天地图 Tianditu"
+        attribution = _("Basemap: Tianditu")
         return Basemap(key, (
             TileSpec(wmts("vec"), attribution, subdomains="01234567", max_zoom=18),
+            # The labels layer names the same source: Leaflet shows an attribution once.
             TileSpec(wmts(labels), attribution, subdomains="01234567", max_zoom=18),
         ), image_hosts=("https://*.tianditu.gov.cn",))
-    return Basemap("none", ())
+    return Basemap("none", (), background_url=reverse("frontend:map-background"),
+                   background_attribution=_("Boundaries: the subdistricts' grid data"))
+
+
+def basemap_configured(*, language: str) -> Basemap:
+    """The basemap of the settings (``BASEMAP``, ``TIANDITU_KEY``): every page's map uses it."""
+    return basemap_get(settings.BASEMAP, language=language, tianditu_key=settings.TIANDITU_KEY)
+
+
+def basemap_spec(basemap: Basemap) -> dict:
+    """What civicmap-basemap.js needs to finish a map: the plain background and its source."""
+    return {"background": basemap.background_url,
+            "attribution": basemap.background_attribution}
 
 
 class Projector:
@@ -107,12 +133,14 @@ def point(projector: Projector, lon: float, lat: float) -> dict:
 
 def base_map(projector: Projector, basemap: Basemap,
               js: Sequence[tuple[str, str]]) -> folium.Map:
-    """A map on Nanyuan with our assets and the basemap's tiles (none: a plain background)."""
+    """A map on Nanyuan with our assets and the basemap's tiles (none: the plain background of
+    our grid outlines), its attribution naming the sources only."""
     fmap = folium.Map(location=list(projector.latlon(NANYUAN_CENTRE[1], NANYUAN_CENTRE[0])),
                       zoom_start=DEFAULT_ZOOM, tiles=None)
     # Without a tile layer Leaflet knows no zoom limit, which the marker clusters need.
     fmap.options.update(min_zoom=MIN_ZOOM, max_zoom=MAX_ZOOM)
-    use_static(fmap, js, MAP_CSS)
+    use_static(fmap, [*js, BASEMAP_JS], MAP_CSS)
+    MapCall("basemap", basemap_spec(basemap)).add_to(fmap)
     for index, tiles in enumerate(basemap.tiles):
         folium.TileLayer(
             tiles=tiles.url, attr=tiles.attribution, subdomains=tiles.subdomains or "abc",

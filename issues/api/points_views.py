@@ -30,8 +30,11 @@ from civicmap.replica import replica_reads
 from civicmap.roles import Role
 from issues.selectors_awards import award_name, rider_award_list
 from issues.selectors_points import (
+    POINTS_KINDS,
+    RIDER_ENTRIES_MAX,
     LeaderboardRow,
     leaderboard,
+    leaderboard_place,
     month_current,
     rider_points,
 )
@@ -72,8 +75,14 @@ class LeaderboardQuery(serializers.Serializer):
     limit = serializers.IntegerField(required=False, min_value=1, max_value=1000, default=100)
 
 
-class MonthQuery(serializers.Serializer):
+class MyPointsQuery(serializers.Serializer):
+    """The month (default: every entry), ``kind`` earned | withdrawn | all, and a page."""
+
     month = MonthField(required=False)
+    kind = serializers.ChoiceField(choices=POINTS_KINDS, default="all")
+    limit = serializers.IntegerField(min_value=1, max_value=RIDER_ENTRIES_MAX,
+                                     default=RIDER_ENTRIES_MAX)
+    offset = serializers.IntegerField(min_value=0, default=0)
 
 
 @dataclass(frozen=True)
@@ -126,11 +135,29 @@ class LeaderboardView(APIView):
         return Response({
             "month": _month_text(params.month),
             **_place(params),
-            "riders": [{"rank": r.rank, "display_name": r.display_name,
-                        "community": r.community, "points": r.points,
-                        "awards": [{"kind": kind, "name": award_name(kind)}
-                                   for kind in r.awards]} for r in rows],
+            "riders": [_row(r) for r in rows],
+            **_own_place(request, params),
         })
+
+
+def _row(row: LeaderboardRow) -> dict:
+    return {"rank": row.rank, "display_name": row.display_name, "community": row.community,
+            "points": row.points,
+            "awards": [{"kind": kind, "name": award_name(kind)} for kind in row.awards]}
+
+
+def _own_place(request: Request, params: LeaderboardParams) -> dict:
+    """For a rider (the key only then): ``me``, their own row of the district's or the
+    subdistrict's board even outside the rows listed (null when not on it), and
+    ``home_subdistrict``, the subdistrict of their community, whose board they may ask for."""
+    rider = getattr(request.user, "rider", None)
+    if rider is None or params.community is not None:
+        return {}
+    own = leaderboard_place(rider=rider, month=params.month, subdistrict=params.subdistrict)
+    home = rider.community.subdistrict if rider.community else None
+    return {"me": _row(own) if own else None,
+            "home_subdistrict": {"code": home.code, "name": getattr(home, name_field())}
+            if home else None}
 
 
 def _place(params: LeaderboardParams) -> dict:
@@ -211,18 +238,20 @@ class LeaderboardExportView(APIView):
 
 
 class MyPointsView(APIView):
-    """GET /api/v1/me/points/?month=YYYY-MM — the rider's own points, each with its reason."""
+    """GET /api/v1/me/points/?month=YYYY-MM&kind=earned|withdrawn|all&limit=&offset= — the
+    rider's own points, each with its reason, newest first; ``count``: how many match in all."""
 
     permission_classes = [IsRider]
 
-    @extend_schema(parameters=[OpenApiParameter("month", str)], responses={200: dict})
+    @extend_schema(parameters=[MyPointsQuery], responses={200: dict})
     @replica_reads()
     def get(self, request: Request) -> Response:
-        query = MonthQuery(data=request.query_params)
+        query = MyPointsQuery(data=request.query_params)
         query.is_valid(raise_exception=True)
-        mine = rider_points(rider=request.user.rider, month=query.validated_data.get("month"))
+        mine = rider_points(rider=request.user.rider, **query.validated_data)
         return Response({"total": mine.total, "month": _month_text(mine.month),
-                         "month_total": mine.month_total, "entries": mine.entries})
+                         "month_total": mine.month_total, "count": mine.count,
+                         "entries": mine.entries})
 
 
 class MyAwardsView(APIView):

@@ -10,10 +10,12 @@ from civicmap.api.fields import QueryTimeField, SubdistrictField
 from civicmap.api.paging import page_field
 from civicmap.i18n import name_field
 from issues.models import CaseAction, Category, Report, Stage
-from issues.selectors import PUBLIC_PAGE_SIZE_MAX, photo_url
+from issues.selectors import PUBLIC_PAGE_SIZE_MAX, REPORT_STATES, photo_url
 from issues.visibility import note_for_reporters
 
 COORD_SYSTEMS = ["wgs84", "gcj02", "bd09"]
+# The most of "my reports" one answer holds: also the default, the whole list as before paging.
+MY_REPORTS_MAX = 200
 
 
 class FiniteFloatField(serializers.FloatField):
@@ -57,6 +59,14 @@ class ConfirmInput(LocationQuery):
 
     client_uuid = serializers.UUIDField(required=False)
     photo = serializers.FileField(required=False)
+
+
+class MyReportsQuery(serializers.Serializer):
+    """A page of "my reports": ``state`` open | closed | all, ``limit`` and ``offset``."""
+
+    state = serializers.ChoiceField(choices=REPORT_STATES, default="all")
+    limit = serializers.IntegerField(min_value=1, max_value=MY_REPORTS_MAX, default=MY_REPORTS_MAX)
+    offset = serializers.IntegerField(min_value=0, default=0)
 
 
 class PublicListQuery(serializers.Serializer):

@@ -6,6 +6,7 @@ urlpatterns = [
     path("categories/", views.CategoryListView.as_view(), name="category-list"),
     path("reports/", views.ReportListCreateView.as_view(), name="report-list"),
     path("reports/nearby/", views.NearbyCasesView.as_view(), name="report-nearby"),
+    path("places/at/", views.PlaceAtView.as_view(), name="place-at"),
     path("cases/", views.CaseListView.as_view(), name="case-list"),
     path("cases/<int:case_id>/confirm/", views.CaseConfirmView.as_view(), name="case-confirm"),
     path("me/reports/", views.MyReportsView.as_view(), name="my-reports"),

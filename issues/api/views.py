@@ -16,11 +16,15 @@ from rest_framework.views import APIView
 from civicmap import coords
 from civicmap.api.permissions import IsRider
 from civicmap.errors import MSG_NOT_FOUND, FieldError, InvalidInput, NotFound
+from civicmap.i18n import name_field
 from civicmap.replica import replica_reads
+from civicmap.selectors import community_at
 from issues.api.serializers import (
     CategoryOutput,
     ConfirmInput,
+    LocationQuery,
     MyReportOutput,
+    MyReportsQuery,
     NearbyQuery,
     PublicListQuery,
     ReportCreateInput,
@@ -130,6 +134,31 @@ class NearbyCasesView(APIView):
         return Response({"cases": cases})
 
 
+class PlaceAtView(APIView):
+    """GET /api/v1/places/at/ — the community and subdistrict a point falls in, by name in the
+    request's language, for the rider's page to say where the report will be placed; both null
+    outside the service area (intake then refuses the report and says so)."""
+
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(parameters=[LocationQuery], responses={200: dict})
+    @replica_reads()
+    def get(self, request: Request) -> Response:
+        query = LocationQuery(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        values = query.validated_data
+        lon, lat = coords.to_wgs84(values["lon"], values["lat"], values["coord_system"])
+        community = community_at(point=report_point(lon=lon, lat=lat))
+        if community is None:
+            return Response({"community": None, "subdistrict": None})
+        label = name_field()
+        return Response({
+            "community": {"code": community.code, "name": getattr(community, label)},
+            "subdistrict": {"code": community.subdistrict.code,
+                            "name": getattr(community.subdistrict, label)},
+        })
+
+
 class CaseConfirmView(APIView):
     permission_classes = [IsRider]
     parser_classes = [MultiPartParser, FormParser]
@@ -154,14 +183,21 @@ class CaseConfirmView(APIView):
 
 
 class MyReportsView(APIView):
+    """GET /api/v1/me/reports/?state=open|closed|all&limit=&offset= — the rider's own reports,
+    newest first, a page at a time; ``count`` is how many match the state in all."""
+
     permission_classes = [IsRider]
 
-    @extend_schema(responses={200: dict})
+    @extend_schema(parameters=[MyReportsQuery], responses={200: dict})
     @replica_reads()
     def get(self, request: Request) -> Response:
-        reports = rider_report_list(rider=request.user)[:200]
-        return Response({"type": "FeatureCollection",
-                         "features": MyReportOutput(reports, many=True).data})
+        query = MyReportsQuery(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        page = query.validated_data
+        reports = rider_report_list(rider=request.user, state=page["state"])
+        listed = reports[page["offset"]:page["offset"] + page["limit"]]
+        return Response({"type": "FeatureCollection", "count": reports.count(),
+                         "features": MyReportOutput(listed, many=True).data})
 
 
 class PhotoView(APIView):

@@ -8,12 +8,18 @@ from rest_framework import serializers
 from civicmap.api.fields import QueryTimeField, SubdistrictField
 from civicmap.api.paging import offset_field
 from civicmap.i18n import name_field
+from civicmap.navigation import navigation_links
 from issues.models import Case, CaseAction, Priority, Stage
 from issues.selectors import photo_url
 from issues.visibility import CaseAccess
 from patrol.models import RoutingRule, Task
 from patrol.routing import Target
-from patrol.selectors import DispatchOptions, handler_name, task_remaining_seconds
+from patrol.selectors import (
+    DispatchOptions,
+    TaskSection,
+    handler_name,
+    task_remaining_seconds,
+)
 
 PRIORITY_CODES = [priority.code for priority in Priority]
 
@@ -47,6 +53,9 @@ class TaskQuery(serializers.Serializer):
     lon = serializers.FloatField(required=False, min_value=-180, max_value=180)
     lat = serializers.FloatField(required=False, min_value=-90, max_value=90)
     include_closed = serializers.BooleanField(required=False, default=False)
+    section = serializers.ChoiceField(
+        choices=[section.value for section in TaskSection], required=False,
+        help_text="one section of the live tasks (new, in_progress, overdue), in its order")
     limit = serializers.IntegerField(required=False, min_value=1, max_value=300, default=100)
     offset = offset_field()
 
@@ -79,17 +88,24 @@ class RatesQuery(serializers.Serializer):
         return attrs
 
 
-def task_output(task: Task, *, distance_m: float | None = None) -> dict:
+def task_output(task: Task, *, reader_id: int, distance_m: float | None = None) -> dict:
+    """A task in a list, with the links that open its place in the navigation apps;
+    ``assigned_to_me``: the reader is its assignee (given it by the leader, or took it on by
+    accepting; the team page marks it)."""
     case = task.case
     label = name_field()
+    category_name = getattr(case.category, label)
     return {
         "id": task.pk, "case": case.pk, "status": task.status,
         "stage": case.stage, "category": case.category.code,
-        "category_name": getattr(case.category, label),
+        "category_name": category_name,
         "subdistrict": case.subdistrict.code,
         "community": getattr(case.community_grid, label, None),
         "lon": round(case.location.x, 6), "lat": round(case.location.y, 6),
+        "navigation": navigation_links(lon=case.location.x, lat=case.location.y,
+                                       name=category_name),
         "handler": handler_name(task), "assignee": task.assignee_id,
+        "assigned_to_me": task.assignee_id == reader_id,
         "offered_at": task.offered_at, "response_due": task.response_due,
         "resolution_due": task.resolution_due,
         "priority": Priority(task.priority).code,

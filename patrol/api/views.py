@@ -31,16 +31,20 @@ from patrol.api.serializers import (
 )
 from patrol.selectors import (
     QueueFilters,
+    TaskSection,
     case_detail_for_user,
     dispatch_options,
     rates_compute,
+    task_assignable_members,
     task_list_for_user,
+    task_section_counts,
     triage_queue,
 )
 from patrol.services.lifecycle import (
     ACTIONS,
     case_act,
     case_allowed_actions,
+    case_live_task,
     case_transfer_targets,
 )
 
@@ -79,6 +83,11 @@ def _case_response(request: Request, case_id: int) -> Response:
         label = name_field()
         output["transfer_to"] = [{"code": place.code, "name": getattr(place, label)}
                                  for place in case_transfer_targets(case=case)]
+    if CaseAction.ASSIGN in allowed:  # whom the leader may give it to: the team page's picker
+        task = case_live_task(case=case)
+        output["assign_to"] = [{"id": member.pk, "name": member.first_name or member.username,
+                                "current": member.pk == task.assignee_id}
+                               for member in task_assignable_members(task=task)]
     return Response(output)
 
 
@@ -141,12 +150,17 @@ class TaskListView(APIView):
         values = query.validated_data
         point = (Point(values["lon"], values["lat"], srid=WGS84)
                  if "lon" in values and "lat" in values else None)
+        now = timezone.now()
+        section = TaskSection(values["section"]) if "section" in values else None
         tasks = task_list_for_user(user=request.user, point=point,
-                                   include_closed=values["include_closed"],
-                                   limit=values["limit"], offset=values["offset"])
-        return Response({"tasks": [
-            task_output(task, distance_m=task.distance.m if point else None) for task in tasks
-        ]})
+                                   include_closed=values["include_closed"], section=section,
+                                   now=now, limit=values["limit"], offset=values["offset"])
+        return Response({
+            "tasks": [task_output(task, reader_id=request.user.pk,
+                                  distance_m=task.distance.m if point else None)
+                      for task in tasks],
+            "counts": task_section_counts(user=request.user, now=now),
+        })
 
 
 class TriageQueueView(APIView):

@@ -33,6 +33,8 @@ MESSAGES = {
     "case_merged": _("Others reported the same problem: your report (case #%(from_case)s) "
                      "is now handled together with case #%(case)s."),
     "task_offered": _("New task: case #%(case)s (%(category)s)."),
+    "task_assigned": _("Your team leader has given you case #%(case)s (%(category)s): it is "
+                       "yours to do now."),
     "task_response_overdue": _("Case #%(case)s was not accepted by its response deadline."),
     "task_resolution_overdue": _("Case #%(case)s is past its resolution deadline."),
     "case_escalated": _("Case #%(case)s was escalated to %(department)s."),

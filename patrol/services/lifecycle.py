@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -52,7 +51,7 @@ from issues.visibility import office_covers
 from patrol.deadlines import Deadlines, deadline_bounds, task_deadline, task_deadlines
 from patrol.models import Rating, Task
 from patrol.routing import Route, route_for_case
-from patrol.selectors import dispatch_departments, dispatch_teams
+from patrol.selectors import dispatch_departments, dispatch_teams, task_assignable_members
 from patrol.services.notify import notify
 
 __all__ = ["task_deadline"]  # the demo history reads it here (fixtures.case_histories)
@@ -66,7 +65,8 @@ MSG_NOTE_REQUIRED = _("Write a note.")
 MSG_SELF_VERIFY = _("The person who handed the work in cannot verify it.")
 MSG_SCORE = _("The score is a whole number from 1 to 5.")
 MSG_ALREADY_RATED = _("You have already rated this case.")
-MSG_NOT_MEMBER = _("That person is not a member of the team.")
+MSG_NOT_MEMBER = _("That person is not an active member of the task's team.")
+MSG_MEMBER_REQUIRED = _("Choose a member.")
 MSG_BAD_TARGET = _("Give either a team or a department, not both.")
 MSG_UNKNOWN_TARGET = _("Unknown team or department.")
 MSG_MERGE_TARGET = _("Merge into another open case of a public or the same category.")
@@ -491,16 +491,22 @@ def _accept(context: ActionContext) -> None:
 
 
 def _assign(context: ActionContext) -> None:
-    member = get_user_model().objects.filter(pk=context.params.get("assignee")).first()
-    team = context.task.team
-    if member is None or team is None or not (
-        team.leader_id == member.pk or team.members.filter(pk=member.pk).exists()
-    ):
+    """A team's task to one of its active members (``task_assignable_members``), or to another
+    one (reassigning): the event names them, they alone are told (``task_assigned``, once per
+    assignment). Anyone else (another team's, a stranger, a switched-off account) is refused
+    naming ``assignee``, nothing written."""
+    if context.params.get("assignee") is None:
+        raise InvalidInput(FieldError("assignee", "required", MSG_MEMBER_REQUIRED))
+    member = task_assignable_members(task=context.task).filter(
+        pk=context.params.get("assignee")).first()
+    if member is None:
         raise InvalidInput(FieldError("assignee", "not_member", MSG_NOT_MEMBER))
     context.task.assignee = member
     context.task.save(update_fields=["assignee"])
     case_event_write(case=context.case, action=CaseAction.ASSIGN, actor=context.actor,
                      task_id=context.task.pk, data={"assignee": member.pk}, at=context.at)
+    notify(kind="task_assigned", task=context.task, at=context.at,
+           key_extra=f"{member.pk}:{context.at.isoformat()}")
 
 
 def _start(context: ActionContext) -> None:

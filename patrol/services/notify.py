@@ -16,6 +16,7 @@ Who hears what:
   the case their report is now in, to the riders of the reports it brought);
 * a team (leader and members; a department's liaisons; union staff for the union), of a new
   task and of a deadline coming close (``tasks_deadline_near_scan``);
+* a team member, of a task their leader gave them (``task_assigned``: once per assignment);
 * a team leader and the office, of an escalation; the leader of an overdue task, the office of
   a task past its resolution deadline;
 * the offices of both subdistricts, of a case transferred between them;
@@ -130,6 +131,8 @@ def _recipients(kind: str, case: Case | None, task: Task | None) -> list:
         return _case_riders(case)
     if kind in {"task_offered", "task_deadline_near"}:
         return _task_workers(task)
+    if kind == "task_assigned":  # the member the leader gave it to, no one else
+        return [task.assignee]
     if kind == "task_response_overdue":
         return _task_leaders(task)
     if kind == "task_resolution_overdue":

@@ -149,3 +149,18 @@ def test_to_wgs84_unknown_system_raises(system: str) -> None:
     with pytest.raises(ValueError) as excinfo:
         to_wgs84(*NANYUAN, system)
     assert str(excinfo.value) == expected
+
+
+# Published reference values: the worked examples of the widely used coordtransform library's
+# README (wandergis/coordtransform), for the point (116.404, 39.915) near Tiananmen.
+PUBLISHED_GCJ02_TO_BD09 = ((116.404, 39.915), (116.41036949371029, 39.92133699351021))
+PUBLISHED_WGS84_TO_GCJ02 = ((116.404, 39.915), (116.41024449916938, 39.91640428150164))
+
+
+def test_forward_transforms_match_published_reference_values() -> None:
+    for forward, (given, expected) in ((gcj02_to_bd09, PUBLISHED_GCJ02_TO_BD09),
+                                       (wgs84_to_gcj02, PUBLISHED_WGS84_TO_GCJ02)):
+        assert forward(*given) == pytest.approx(expected, abs=1e-9)
+    # WGS 84 to BD-09 is the two in turn.
+    assert wgs84_to_bd09(*NANYUAN) == pytest.approx(gcj02_to_bd09(*wgs84_to_gcj02(*NANYUAN)),
+                                                    abs=1e-12)

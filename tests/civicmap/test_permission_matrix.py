@@ -139,6 +139,12 @@ def _new_case(demo):
     return demo.new_case
 
 
+def _assign_to(username: str) -> Callable[[Any, str | None], dict]:
+    """An assignment of a demo case's task to ``username``."""
+    return lambda demo, actor: {
+        "assignee": get_user_model().objects.get(username=username).pk}
+
+
 def _private_case(demo):
     return demo.private_case
 
@@ -361,6 +367,8 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("report-nearby", "GET"): Row(
         lambda d: reverse("report-nearby") + "?category=E0101&lon=116.392&lat=39.797",
         API_SIGNED_IN),
+    ("place-at", "GET"): Row(lambda d: reverse("place-at") + "?lon=116.392&lat=39.797",
+                             API_SIGNED_IN),
     ("case-list", "GET"): Row(url("case-list"), PUBLIC),
     ("case-confirm", "POST"): Row(url("case-confirm", case_id=_case), RIDER_POST, _confirm,
                                   "multipart"),
@@ -418,6 +426,16 @@ MATRIX: dict[tuple[str, str], Row] = {
         url("case-action", case_id=_new_case, action="transfer"),
         E(403, anonymous=401, office=400, office_district=400, admin=400),
         fixed({"subdistrict": "110106016", "reason": "越界"}), "json"),
+    # Issue 19: a team's task goes to a member from its leader or the case's own offices (a
+    # Heyi team's, offered: Heyi's office and the district's; hk_lead leads another team);
+    # to someone outside the team it is refused naming the field (400), the others 403.
+    ("case-action[heyi assign]", "POST"): Row(
+        url("case-action", case_id=lambda d: d.heyi_task_case, action="assign"),
+        E(403, anonymous=401, **HEYI_OFFICES), _assign_to("heyi_matrix_lead"), "json"),
+    ("case-action[heyi assign outsider]", "POST"): Row(
+        url("case-action", case_id=lambda d: d.heyi_task_case, action="assign"),
+        E(403, anonymous=401, **{role: 400 for role in HEYI_OFFICES}), _assign_to("hk_vol2"),
+        "json"),
     # Issue 17, dispatch with judgement (D-058): the dispatch options are read by the case's
     # own offices (and the district's) only: a role that may read the case gets 403, one that
     # may not 404; Nanyuan's office reads none of a Heyi case's.
@@ -477,6 +495,8 @@ MATRIX: dict[tuple[str, str], Row] = {
         lambda d: reverse("triage-queue") + "?subdistrict=110106016", OFFICE_API,
         hidden=lambda d: f'"id":{d.heyi_case},', sees=frozenset(HEYI_OFFICES)),
     ("task-list", "GET"): Row(url("task-list"), API_SIGNED_IN),
+    ("task-list[section]", "GET"): Row(lambda d: reverse("task-list") + "?section=overdue",
+                                       API_SIGNED_IN),
     ("triage-queue", "GET"): Row(url("triage-queue"), OFFICE_API),
     ("triage-bulk", "POST"): Row(url("triage-bulk"), OFFICE_API, _bulk, "json"),
     ("rates", "GET"): Row(lambda d: reverse("rates") + "?since=2026-01-01T00:00:00%2B08:00"
@@ -548,6 +568,8 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("frontend:map-hourly", "GET"): Row(url("frontend:map-hourly"), PUBLIC),
     # Everyone: the office cell by cell, the public cells of at least k reports (D-066).
     ("frontend:map-uncovered", "GET"): Row(url("frontend:map-uncovered"), PUBLIC),
+    # The grid outlines under a map without tiles: public, as the map's grid layers.
+    ("frontend:map-background", "GET"): Row(url("frontend:map-background"), PUBLIC),
     ("frontend:office", "GET"): Row(url("frontend:office"), E(302, **OFFICES)),
     ("frontend:office-cases", "GET"): Row(url("frontend:office-cases"), OFFICE_PAGE),
     # The office's case page (issue 17): the offices whose work covers the case's subdistrict

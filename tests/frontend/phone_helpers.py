@@ -176,3 +176,14 @@ class HeldRequests:
                 route.continue_()
             answer.value.finished()
         self.page.wait_for_timeout(300)  # the answers' handlers have run by now
+
+
+def choose_category(page, code: str) -> None:
+    """Tap a category in the rider's report form: the picker opened again if a category was
+    chosen before ("Change"), the category's group unfolded."""
+    if page.is_hidden("#category-picker"):
+        page.click("#category-change")
+    group = page.locator(f"details:has(#cat-{code})")
+    if group.get_attribute("open") is None:
+        group.locator("summary").click()
+    page.locator(f'label[for="cat-{code}"]').click()

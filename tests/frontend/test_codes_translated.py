@@ -58,6 +58,7 @@ URL = re.compile(r"\S*://\S*|(?<!\S)/[\w./?=&%-]*")
 # a code shown alone still fails). Add a phrase here only when it is a sentence of ours.
 ENGLISH_PHRASES: tuple[str, ...] = (
     "Rider app",  # Report.Channel.APP's label (the console's channel filter)
+    "File import",  # Report.Channel.IMPORT's label (the console's channel filter)
     "Priority, most urgent first",  # the console's sort by priority
     # The home page's figures and feeds, the community's page (issue 19).
     "Cases closed counts the cases dispatched this month that are closed by now.",

@@ -173,6 +173,58 @@ def test_basemaps():
     assert basemaps.basemap_get("anything else").tiles == ()
 
 
+def test_the_default_basemap_is_tianditu_with_a_key_else_the_plain_background(monkeypatch):
+    """The setting's default (civicmap/settings/base.py), read as a deployment reads it."""
+    import importlib
+
+    import civicmap.settings.base as base
+
+    try:
+        monkeypatch.delenv("BASEMAP", raising=False)
+        monkeypatch.delenv("TIANDITU_KEY", raising=False)
+        assert importlib.reload(base).BASEMAP == "none"
+        monkeypatch.setenv("TIANDITU_KEY", "browser-key")
+        assert importlib.reload(base).BASEMAP == "tianditu"
+        monkeypatch.setenv("BASEMAP", "osm")
+        assert importlib.reload(base).BASEMAP == "osm"
+    finally:
+        monkeypatch.undo()
+        importlib.reload(base)
+
+
+def test_basemap_configured_follows_the_settings(settings):
+    settings.BASEMAP, settings.TIANDITU_KEY = "none", ""
+    plain = basemaps.basemap_configured(language="zh-hans")
+    assert plain.tiles == () and plain.image_hosts == ()
+    assert plain.background_url == "/map/background/"
+    assert plain.background_attribution == "边界：街道网格数据"
+
+    settings.BASEMAP, settings.TIANDITU_KEY = "tianditu", "browser-key"
+    tianditu = basemaps.basemap_configured(language="zh-hans")
+    assert [t.url.split("/")[3] for t in tianditu.tiles] == ["vec_w", "cva_w"]
+    assert all(t.url.endswith("&tk=browser-key") for t in tianditu.tiles)
+    assert {t.attribution for t in tianditu.tiles} == {"底图：天地图"}
+    assert tianditu.background_url == "" and not tianditu.gcj02  # CGCS2000: no shift
+
+    settings.BASEMAP = "osm"
+    osm = basemaps.basemap_configured(language="zh-hans")
+    assert "OpenStreetMap" in osm.tiles[0].attribution and osm.background_url == ""
+
+
+@pytest.mark.parametrize("key", ["none", "tianditu", "osm"])
+def test_every_map_calls_the_basemap_finish_with_its_background(key):
+    """civicmap.basemap drops Leaflet's prefix (the browser tests check the control's text)."""
+    script = assets.map_render_parts(
+        layers.governance_map_build(**_values(), language="zh-hans",
+                                    basemap=basemaps.basemap_get(key, tianditu_key="k")),
+        nonce="n").script
+    (call,) = re.findall(r"civicmap\.basemap\([^;]*\);", script)
+    if key == "none":
+        assert '"background": "/map/background/"' in call and "边界：街道网格数据" in call
+    else:
+        assert '"background": ""' in call
+
+
 def test_density_classes():
     breaks = layers.density_breaks([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10])
     assert breaks == sorted(breaks) and len(breaks) == 5

@@ -17,6 +17,7 @@ from tests.frontend.conftest import screenshot
 from tests.frontend.phone_helpers import (
     HUAIFANG_STREET,
     HeldRequests,
+    choose_category,
     metres_apart,
     phone_fixture,  # noqa: F401  (the phone fixture)
     sign_in_with_code,
@@ -46,14 +47,6 @@ def _photo_file(tmp_path, name: str = "lamp.jpg", **kwargs) -> str:
     path = tmp_path / name
     path.write_bytes(jpeg((320, 240), **kwargs))
     return str(path)
-
-
-def _choose_category(page, code: str) -> None:
-    label = page.locator(f'label[for="cat-{code}"]')
-    group = page.locator(f'details:has(#cat-{code})')
-    if group.get_attribute("open") is None:
-        group.locator("summary").click()
-    label.click()
 
 
 def test_page_is_served_with_csp_manifest_and_worker(rider_data, client):
@@ -99,7 +92,7 @@ def test_rider_signs_in_and_files_a_report_that_reaches_the_console(
     page.wait_for_selector('#loc-status[data-source="device"]')
     page.set_input_files("#photo-pick", _photo_file(tmp_path))
     page.wait_for_selector("#photo-list li img")
-    _choose_category(page, LAMP)
+    choose_category(page, LAMP)
     page.wait_for_selector("#nearby-list li")  # asked the server: none nearby yet
     page.fill("#description", "路灯不亮 lamp out")
     screenshot(page, "phone-rider-report.png")
@@ -163,7 +156,7 @@ def test_confirming_a_nearby_case_adds_the_rider_as_confirmer(rider_data, phone,
     page.wait_for_selector("#signin:not([hidden])")
     sign_in_with_code(page, _token("rider1"))
     page.wait_for_selector('#loc-status[data-source="device"]')
-    _choose_category(page, LAMP)
+    choose_category(page, LAMP)
     item = page.wait_for_selector(f'.ph-nearby[data-case="{case_id}"]')
     page.wait_for_function(
         f"() => document.querySelector('.ph-nearby[data-case=\"{case_id}\"] img').naturalWidth > 0")
@@ -215,9 +208,9 @@ def test_the_nearby_list_follows_the_latest_category_when_answers_cross(rider_da
     sign_in_with_code(page, _token("rider1"))
     page.wait_for_selector('#loc-status[data-source="device"]')
     lamp_lookup = HeldRequests(page, lambda url: f"category={LAMP}" in url)
-    _choose_category(page, LAMP)
+    choose_category(page, LAMP)
     lamp_lookup.wait()
-    _choose_category(page, DRAIN)
+    choose_category(page, DRAIN)
     page.wait_for_selector(f'.ph-nearby[data-case="{drain}"]')
     lamp_lookup.release()
     assert [item.get_attribute("data-case") for item in

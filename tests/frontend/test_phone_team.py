@@ -12,6 +12,7 @@ from django.contrib.auth import get_user_model
 from django.db.models import Sum
 from rest_framework.authtoken.models import Token
 
+from civicmap.navigation import navigation_links
 from issues.models import Case, PointsEntry, Report, Stage
 from issues.tasks import photo_renditions_make_task
 from patrol.models import Rating, Task
@@ -40,13 +41,14 @@ def _user(username: str):
     return get_user_model().objects.get(username=username)
 
 
-def _dispatched_case(live_server) -> Case:
-    """rider1 reports bikes in Xingong (civility_west's community) with a photo through the
-    API; office1 files and dispatches it (the routing offers it to civility_west)."""
+def _dispatched_case(live_server, *, east: float = 0.0) -> Case:
+    """rider1 reports bikes in Xingong (civility_west's community), ``east`` degrees of
+    longitude east of its point, with a photo through the API; office1 files and dispatches it
+    (the routing offers it to civility_west)."""
     answer = requests.post(
         f"{live_server.url}/api/v1/reports/",
         headers={"Authorization": f"Token {Token.objects.get(user__username='rider1').key}"},
-        data={"category": BIKES, "lon": repr(XINGONG[0]), "lat": repr(XINGONG[1]),
+        data={"category": BIKES, "lon": repr(XINGONG[0] + east), "lat": repr(XINGONG[1]),
               "description": "电动车堵住人行道", "client_uuid": str(uuid.uuid4())},
         files={"photos": ("bikes.jpg", jpeg((240, 180), colour=(200, 30, 30)), "image/jpeg")},
         timeout=30)
@@ -91,8 +93,10 @@ def test_volunteer_accepts_starts_and_hands_in_then_rider_rates(team_data, phone
     page.click(f'.ph-task[data-case="{case.pk}"]')
     page.wait_for_selector('#action-buttons button[data-action="accept"]')
     page.wait_for_function("() => document.querySelector('.ph-case-photo').naturalWidth > 0")
-    assert page.get_attribute("#nav-geo", "href").startswith(f"geo:{XINGONG[1]},{XINGONG[0]}")
-    assert "coordinate=wgs84" in page.get_attribute("#nav-amap", "href")
+    links = navigation_links(lon=case.location.x, lat=case.location.y,
+                             name=case.category.name_zh)
+    assert page.get_attribute("#nav-geo", "href") == links["geo"]
+    assert page.get_attribute("#nav-amap", "href") == links["amap"]  # GCJ-02, "gaode"
     assert page.locator("#task-map .ph-pin").count() == 1
     screenshot(page, "phone-team-task.png")
 
@@ -152,3 +156,101 @@ def test_volunteer_accepts_starts_and_hands_in_then_rider_rates(team_data, phone
     assert page.locator(".ph-points-entry").count() >= 1
     screenshot(page, "phone-rider-points.png")
     rider.assert_clean()
+
+
+SERIOUS = ("serious", "critical")
+
+
+def _serious(watched) -> list[str]:
+    return [v for v in watched.axe_violations() if any(f"({i})" in v for i in SERIOUS)]
+
+
+def _signed_in(phone, username: str):
+    """/team/ on a phone, signed in with the demo password, the task list shown."""
+    from fixtures.seed import DEMO_PASSWORD
+
+    watched = phone("/team/", geolocation=XINGONG)
+    page = watched.page
+    page.click("#signin details summary")
+    page.fill("#signin-username", username)
+    page.fill("#signin-password", DEMO_PASSWORD)
+    page.click("#signin-password-form button[type=submit]")
+    page.wait_for_selector("body[data-ready][data-tasks]")
+    return watched
+
+
+def test_leader_sees_sections_assigns_a_member_who_sees_it_as_theirs(team_data, phone,
+                                                                     live_server):
+    """Issue 19: a new task on top of New with its mark, a task 86 days overdue under Overdue
+    (the section in the address), counts on each; the leader gives the new one to cw_vol2,
+    who is told and finds it marked as theirs; the top bar stays above the map when the page
+    scrolls."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from patrol.models import Notification
+
+    fresh = _dispatched_case(live_server)
+    stale = _dispatched_case(live_server, east=0.002)  # about 170 m: a case of its own
+    now = timezone.now()
+    Task.objects.filter(case=stale).update(offered_at=now - timedelta(days=87),
+                                           response_due=now - timedelta(days=86))
+
+    leader = _signed_in(phone, "cw_lead")
+    page = leader.page
+    assert page.evaluate("location.hash") == "#new"
+    assert page.text_content('#section-new [data-count="new"]') == "(1)"
+    assert page.text_content('#section-overdue [data-count="overdue"]') == "(1)"
+    assert page.text_content('#section-in_progress [data-count="in_progress"]') == "(0)"
+    row = page.locator(f'.ph-task[data-case="{fresh.pk}"]')
+    assert row.locator(".ph-new").text_content() == "新"
+    assert page.locator(f'.ph-task[data-case="{stale.pk}"]').count() == 0
+    page.click("#section-overdue")
+    page.wait_for_selector(f'body[data-section="overdue"] .ph-task[data-case="{stale.pk}"]')
+    assert page.evaluate("location.hash") == "#overdue"
+    assert page.locator(f'.ph-task[data-case="{fresh.pk}"]').count() == 0
+    assert _serious(leader) == []
+    screenshot(page, "phone-team-sections.png")
+
+    page.click("#section-new")
+    page.click(f'.ph-task[data-case="{fresh.pk}"]')
+    page.wait_for_selector("#assign-form:not([hidden])")
+    assert page.locator("#assign-member option").count() == 5  # a prompt, cw_lead, 3 members
+    # The two hand-in buttons say different things (the action, then sending its proof).
+    page.wait_for_selector('#action-buttons button[data-action="accept"]')
+    assert (page.text_content("#handin-form button[type=submit]").strip()
+            != page.evaluate("JSON.parse(document.getElementById('phone-config').textContent)"
+                             ".labels.actions.handin"))
+    member = _user("cw_vol2")
+    page.select_option("#assign-member", str(member.pk))
+    page.click("#assign-form button[type=submit]")
+    page.wait_for_selector("#action-message.ph-ok")
+    assert "王志强" in page.text_content("#action-message")
+    assert Task.objects.get(case=fresh).assignee == member
+    assert Notification.objects.filter(kind="task_assigned", recipient=member).count() == 1
+    assert _serious(leader) == []
+    screenshot(page, "phone-team-assign.png")
+
+    # Scrolled so the map's top edge is just under the top bar: the point where its zoom
+    # control would draw over the bar belongs to the bar.
+    page.wait_for_selector("#task-map .leaflet-control-zoom, #task-map .ph-pin")
+    on_top = page.evaluate("""() => {
+        const bar = document.querySelector('.ph-bar').getBoundingClientRect();
+        const map = document.getElementById('task-map');
+        window.scrollBy(0, map.getBoundingClientRect().top - (bar.bottom - 20));
+        const box = map.getBoundingClientRect();
+        const hit = document.elementFromPoint(box.left + 20, bar.bottom - 5);
+        return {mapTop: box.top, barBottom: bar.bottom, inBar: !!hit.closest('.ph-bar')};
+    }""")
+    assert on_top["mapTop"] < on_top["barBottom"], on_top  # the map is under the bar
+    assert on_top["inBar"], on_top
+    leader.assert_clean()
+
+    helper = _signed_in(phone, "cw_vol2")
+    page = helper.page
+    mine = page.wait_for_selector(f'.ph-task[data-case="{fresh.pk}"] .ph-mine-mark')
+    assert mine.text_content() == "交给我的"
+    page.wait_for_selector('#inbox-badge[data-count="3"]')  # two offers, one assignment
+    assert _serious(helper) == []
+    helper.assert_clean()

@@ -404,6 +404,25 @@ def test_my_reports_include_private_ones_of_the_rider(rider):
     assert [feature["id"] for feature in features] == [private["id"]]
 
 
+def test_my_reports_come_a_page_at_a_time_open_or_closed(rider):
+    posted = [body(post_report_at(rider, point)) for point in (HUAIFANG, CHENGYUAN, XINGONG)]
+    Case.objects.filter(pk=posted[0]["properties"]["case"]).update(stage="closed")
+    newest_first = [report["id"] for report in reversed(posted)]
+
+    first = body(rider.get(MY_REPORTS_URL, {"limit": 2}))
+    second = body(rider.get(MY_REPORTS_URL, {"limit": 2, "offset": 2}))
+
+    assert (first["count"], second["count"]) == (3, 3)
+    assert [f["id"] for f in first["features"] + second["features"]] == newest_first
+    opened = body(rider.get(MY_REPORTS_URL, {"state": "open"}))
+    assert (opened["count"], [f["id"] for f in opened["features"]]) == (2, newest_first[:2])
+    closed = body(rider.get(MY_REPORTS_URL, {"state": "closed"}))
+    assert [f["id"] for f in closed["features"]] == [posted[0]["id"]]
+    refused = rider.get(MY_REPORTS_URL, {"state": "done", "limit": 0})
+    assert refused.status_code == 400
+    assert error_fields(refused) == {"state", "limit"}
+
+
 # --- public listings --------------------------------------------------------------------------
 
 DESCRIPTION_MARKER = "ZZ-rider-private-words-42"

@@ -436,3 +436,44 @@ def test_leaderboard_queries_stay_few(reference_data, django_assert_max_num_quer
         assert len(client.get(LEADERBOARD, {"month": "2026-03"}).json()["riders"]) == 5
     with django_assert_max_num_queries(4):
         assert client.get(export_url("xlsx"), {"month": "2026-03"}).status_code == 200
+
+
+# --- the rider's own place, and the points list a page at a time -------------------------------
+
+
+@db
+def test_a_rider_sees_their_own_place_even_below_the_rows_listed(reference_data):
+    entry("rider1", 3, cst(2026, 3, 5, 12))
+    entry("rider2", 12, cst(2026, 3, 5, 12))
+    entry("rider3", 12, cst(2026, 3, 6, 12))
+    board = client_for("rider1").get(LEADERBOARD, {"month": "2026-03", "limit": 1}).json()
+    assert [r["display_name"] for r in board["riders"]] == [NAMES["rider2"]]
+    assert board["me"] == {"rank": 3, "display_name": NAMES["rider1"], "points": 3,
+                           "community": board["me"]["community"], "awards": []}
+    assert board["home_subdistrict"]["code"] == "110106005"  # rider1 lives in Huaifang
+    tied = client_for("rider3").get(LEADERBOARD, {"month": "2026-03", "limit": 1}).json()
+    assert tied["me"]["rank"] == 1  # shares the first place with rider2
+    elsewhere = client_for("rider1").get(LEADERBOARD, {"month": "2026-03",
+                                                       "subdistrict": "110106016"}).json()
+    assert elsewhere["me"] is None  # no points earned there
+    assert "me" not in client_for("office1").get(LEADERBOARD, {"month": "2026-03"}).json()
+
+
+@db
+def test_my_points_come_a_page_at_a_time_earned_or_withdrawn(reference_data):
+    for day in range(1, 6):
+        entry("rider1", day, cst(2026, 3, day, 12))
+    entry("rider1", -2, cst(2026, 3, 10, 12))
+    mine = client_for("rider1")
+    first = mine.get(MY_POINTS, {"limit": 2}).json()
+    assert (first["count"], [e["points"] for e in first["entries"]]) == (6, [-2, 5])
+    second = mine.get(MY_POINTS, {"limit": 2, "offset": 2}).json()
+    assert [e["points"] for e in second["entries"]] == [4, 3]
+    assert first["total"] == second["total"] == 13
+    earned = mine.get(MY_POINTS, {"kind": "earned"}).json()
+    assert (earned["count"], min(e["points"] for e in earned["entries"])) == (5, 1)
+    withdrawn = mine.get(MY_POINTS, {"kind": "withdrawn", "month": "2026-03"}).json()
+    assert [e["points"] for e in withdrawn["entries"]] == [-2]
+    refused = mine.get(MY_POINTS, {"kind": "spent"}, HTTP_ACCEPT_LANGUAGE="en")
+    assert refused.status_code == 400
+    assert [error["field"] for error in refused.json()["errors"]] == ["kind"]

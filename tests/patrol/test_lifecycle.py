@@ -612,6 +612,19 @@ def test_a_score_outside_1_to_5_is_400(reference_data, score):
 
 
 @db
+def test_a_rating_without_a_score_is_400_naming_the_score_and_changes_nothing(reference_data):
+    """The rider's page refuses it before sending (issue 19); the API refuses it too."""
+    case = case_in_stage("closed")
+    before = snapshot(case)
+    answer = client_for("rider1").post(url(case, "rate"), {"comment": "很快"})
+    assert answer.status_code == 400
+    assert answer.json()["errors"] == [
+        {"field": "score", "code": "invalid", "message": "评分须为 1 到 5 之间的整数。"}]
+    assert snapshot(case) == before
+    assert not Rating.objects.filter(case=case).exists()
+
+
+@db
 def test_reporters_and_confirmers_may_rate_and_nobody_else(reference_data):
     case = report("E0101", reporter="rider1").case
     case_confirm(case_id=case.pk, position=case.location, rider=user("rider2"))

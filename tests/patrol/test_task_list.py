@@ -1,6 +1,9 @@
-"""The team's task list: pages by deadline and by distance, and refused page sizes."""
+"""The team's task list: pages by deadline and by distance, refused page sizes, and the
+sections (new, in progress, overdue) with their counts."""
 
 from __future__ import annotations
+
+from datetime import timedelta
 
 import pytest
 from django.db import connection
@@ -106,3 +109,34 @@ def test_tasks_at_one_spot_page_nearest_first_without_repeating_one(four_tasks):
                                                          "offset": offset}).json()["tasks"]]
     assert sorted(paged) == sorted(Task.objects.filter(case__in=four_tasks)
                                    .values_list("pk", flat=True))
+
+
+def test_sections_split_the_live_tasks_with_counts_and_their_own_orders(reference_data):
+    """New (offered, in time) newest first; overdue most recently due first, so a task 86
+    days overdue sinks below one a day overdue; in progress by deadline; each counted."""
+    from django.utils import timezone
+
+    from patrol.models import Task
+
+    now = timezone.now()
+    older_new, stale, late, working, newer_new = [
+        case_in_stage(stage, category="E0101", community=HUAIFANG, point=i).pk
+        for i, stage in enumerate(["dispatched", "dispatched", "in_progress", "in_progress",
+                                   "dispatched"])]
+    Task.objects.filter(case=older_new).update(offered_at=now - timedelta(hours=2))
+    Task.objects.filter(case=newer_new).update(offered_at=now - timedelta(hours=1))
+    Task.objects.filter(case=stale).update(offered_at=now - timedelta(days=87),
+                                           response_due=now - timedelta(days=86))
+    Task.objects.filter(case=late).update(offered_at=now - timedelta(days=10),
+                                          response_due=now - timedelta(days=9),
+                                          resolution_due=now - timedelta(days=1))
+    volunteer = client_for("hk_vol1")
+    cases = {}
+    for section in ("new", "in_progress", "overdue"):
+        body = volunteer.get(f"{API}/tasks/", {"section": section}).json()
+        assert body["counts"] == {"new": 2, "in_progress": 1, "overdue": 2}
+        cases[section] = [task["case"] for task in body["tasks"]]
+    assert cases == {"new": [newer_new, older_new], "in_progress": [working],
+                     "overdue": [late, stale]}
+    assert volunteer.get(f"{API}/tasks/", {"section": "later"}).json()["errors"][0][
+        "field"] == "section"

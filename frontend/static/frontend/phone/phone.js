@@ -390,22 +390,21 @@
    * `onMove({lon, lat, system})` gets the new place in the basemap's own system. */
   function smallMap(box, options) {
     return Promise.all([loadStyle(config.assets.leaflet_css), loadScript(config.assets.leaflet_js)])
+      .then(function () { return loadScript(config.assets.basemap_js); })
       .then(function () {
         var L = window.L;
         var here = toMap(options.lon, options.lat);
-        var map = L.map(box, {zoomControl: true, attributionControl: config.basemap.tiles.length > 0})
-          .setView([here[1], here[0]], options.zoom || 17);
+        var map = L.map(box, {zoomControl: true}).setView([here[1], here[0]], options.zoom || 17);
+        // The attribution names the sources only; no tiles: our grid outlines (civicmap-basemap.js).
+        window.civicmap.basemap(map, config.basemap);
         config.basemap.tiles.forEach(function (tile) {
           L.tileLayer(tile.url, {attribution: tile.attribution, subdomains: tile.subdomains || "abc",
                                  maxZoom: tile.max_zoom}).addTo(map);
         });
-        if (!config.basemap.tiles.length) {
-          box.classList.add("ph-map-blank");
-          box.appendChild(el("p", {class: "ph-map-note", text: t("map_no_tiles")}));
-        }
         L.control.scale({imperial: false}).addTo(map);
+        // Only a pin one moves is a control (focusable, a button); a place shown is an image.
         var pin = L.marker([here[1], here[0]], {
-          draggable: !!options.draggable, autoPan: true, keyboard: true,
+          draggable: !!options.draggable, autoPan: true, keyboard: !!options.draggable,
           icon: L.divIcon({className: "ph-pin", iconSize: [28, 40], iconAnchor: [14, 40]})
         }).addTo(map);
         if (options.draggable) {

@@ -14,7 +14,8 @@
   var MAX_PHOTOS = 4;
   var NEARBY_MOVE_M = 30;  // the nearby list is asked again when the place moves this far
 
-  var state = {photos: [], place: null, nearbyKey: null, stationsAt: null};
+  var state = {photos: [], place: null, nearbyKey: null, stationsAt: null,
+               community: null, communityAt: null};
 
   // --- service worker: the page and its assets offline; Background Sync for the outbox ------
 
@@ -39,18 +40,48 @@
 
   var map = null;
 
+  /* "<community> (±15 m)" once the server has named the place; "position from this phone
+   * (±15 m)" until then and offline. */
   function placeText() {
     var place = state.place;
     if (!place) return t("loc_none");
-    if (place.source === "device") return t("loc_device", {m: Math.round(place.accuracy || 0)});
-    if (place.source === "photo") return t("loc_photo");
-    return t("loc_map");
+    if (state.community === false) return t("loc_outside");
+    var name = state.community && state.community.name;
+    var metres = Math.round(place.accuracy || 0);
+    if (place.source === "device") {
+      return name ? t("loc_place_device", {place: name, m: metres}) : t("loc_device", {m: metres});
+    }
+    if (place.source === "photo") return name ? t("loc_place_photo", {place: name}) : t("loc_photo");
+    return name ? t("loc_place_map", {place: name}) : t("loc_map");
   }
 
   function placeShow() {
-    $("loc-status").textContent = placeText();
-    $("loc-status").dataset.source = state.place ? state.place.source : "";
+    var status = $("loc-status");
+    status.textContent = placeText();
+    status.dataset.source = state.place ? state.place.source : "";
+    status.dataset.community = state.community ? state.community.code : "";
+    if (state.place) fieldErrorClear("place");
+    communityRefresh();
     nearbyRefresh();
+    if (state.place && $("loc-map").hidden && !state.mapClosed) mapOpen();
+  }
+
+  var communityLatest = P.latest();  // the pin may move again before the answer
+
+  /* The community the place falls in (GET places/at/), asked again when it moves this far. */
+  function communityRefresh() {
+    var place = state.place;
+    if (!place || !navigator.onLine) return;
+    var previous = state.communityAt;
+    if (previous && previous.system === place.system && metresBetween(previous, place) < NEARBY_MOVE_M) return;
+    state.communityAt = {lon: place.lon, lat: place.lat, system: place.system};
+    state.community = null;
+    communityLatest(P.api("places/at/?lon=" + place.lon.toFixed(6) + "&lat=" + place.lat.toFixed(6) +
+                          "&coord_system=" + place.system)).then(function (body) {
+      state.community = body.community || false;  // false: outside the service area
+      $("loc-status").textContent = placeText();
+      $("loc-status").dataset.community = body.community ? body.community.code : "";
+    }, function () { state.communityAt = null; });
   }
 
   /* The place in WGS 84 (for the map and for comparing moves). */
@@ -84,11 +115,15 @@
     }
   });
 
+  /* The small map with the pin: opened by itself once there is a place (Leaflet is loaded
+   * then, not with the page), closed and opened again by the button. */
   function mapOpen() {
     var box = $("loc-map");
-    if (!box.hidden) { box.hidden = true; return; }
     box.hidden = false;
+    $("loc-map-toggle").setAttribute("aria-expanded", "true");
     if (map) { map.map.invalidateSize(); return; }
+    if (box.dataset.loading) return;
+    box.dataset.loading = "1";
     var start = placeWgs84() || P.config.home;
     P.smallMap(box, {lon: start.lon, lat: start.lat, draggable: true, onMove: function (spot) {
       // Dragged on the basemap: the place is in the basemap's system (GCJ-02 on Amap), sent so.
@@ -97,13 +132,23 @@
       placeShow();
     }}).then(function (made) {
       map = made;
+      made.pin.getElement().setAttribute("aria-label", t("map_hint"));  // a draggable button
       var fix = P.position();
       if (fix) map.you(fix.lon, fix.lat);
       box.appendChild(el("p", {class: "ph-map-note ph-map-hint", text: t("map_hint")}));
+    }, function () {  // Leaflet not reachable (offline before the worker kept it)
+      delete box.dataset.loading;
+      box.hidden = true;
+      state.mapClosed = true;  // not tried again by itself; the button still tries
     });
   }
 
-  $("loc-map-toggle").addEventListener("click", mapOpen);
+  $("loc-map-toggle").addEventListener("click", function () {
+    if ($("loc-map").hidden) { state.mapClosed = false; mapOpen(); return; }
+    state.mapClosed = true;
+    $("loc-map").hidden = true;
+    this.setAttribute("aria-expanded", "false");
+  });
   $("loc-device").addEventListener("click", function () {
     var fix = P.position();
     if (fix) {
@@ -146,6 +191,7 @@
         }
       });
       photosShow();
+      if (state.photos.length) fieldErrorClear("photos");
     });
   }
 
@@ -158,6 +204,30 @@
     return document.querySelector('input[name="category"]:checked');
   }
 
+  function pickerShow(open) {
+    $("category-picker").hidden = !open;
+    $("category-change").setAttribute("aria-expanded", String(open));
+  }
+
+  /* Before a report of a danger to life: the emergency numbers as tel: links. */
+  function emergencyShow(chosen) {
+    var numbers = chosen && chosen.dataset.calls ? chosen.dataset.calls.split(" ") : [];
+    var box = $("emergency");
+    box.hidden = !numbers.length;
+    var title = $("emergency-title");
+    title.textContent = "";
+    if (numbers.length) {
+      title.appendChild(P.icon("triangle-exclamation"));
+      title.appendChild(document.createTextNode(t("emergency_title")));
+    }
+    var list = $("emergency-calls");
+    list.textContent = "";
+    numbers.forEach(function (number) {
+      list.appendChild(el("li", {}, [el("a", {class: "ph-btn ph-call", href: "tel:" + number,
+        text: t("emergency_call", {number: number, name: P.config.emergency_numbers[number] || ""})})]));
+    });
+  }
+
   $("category-picker").addEventListener("change", function () {
     var chosen = category();
     var note = $("category-chosen");
@@ -168,13 +238,25 @@
       if (chosen.hasAttribute("data-private")) {
         note.appendChild(el("span", {class: "ph-private-note", text: t("private_note")}));
       }
-      note.hidden = false;
-      // Fold the groups away: the choice shows above, the nearby cases come right below.
-      document.querySelectorAll("#category-picker details[open]").forEach(function (group) {
-        group.open = false;
-      });
+      $("category-chosen-row").hidden = false;
+      // Fold the picker away: the choice, any emergency numbers and the nearby cases of this
+      // kind come right below the question; "Change" opens the picker again.
+      pickerShow(false);
+      fieldErrorClear("category");
     }
+    emergencyShow(chosen);
     nearbyRefresh();
+  });
+
+  $("category-change").addEventListener("click", function () {
+    var open = $("category-picker").hidden;
+    pickerShow(open);
+    var chosen = category();
+    if (open && chosen) {
+      var group = chosen.closest("details");
+      group.open = true;
+      chosen.focus();
+    }
   });
 
   // --- nearby open cases: confirm instead of reporting again ----------------------------------
@@ -252,14 +334,71 @@
     state.photos.forEach(function (photo) { if (photo.url) URL.revokeObjectURL(photo.url); });
     state.photos = [];
     photosShow();
-    $("category-chosen").hidden = true;
+    $("category-chosen-row").hidden = true;
+    pickerShow(true);
+    emergencyShow(null);
     $("nearby").hidden = true;
     state.nearbyKey = null;
-    $("report-errors").textContent = "";
+    fieldErrorsShow([]);
     var fix = P.position();
     state.place = null;
     if (fix) placeSet({lon: fix.lon, lat: fix.lat, system: "wgs84", accuracy: fix.accuracy, source: "device"});
     else placeShow();
+  }
+
+  // --- errors beside their fields ------------------------------------------------------------
+
+  // The form's parts by the API's field names (issues/services/intake.py names every bad
+  // field at once): each part has its error line and the control that takes the focus.
+  var FIELD_OF = {photos: "photos", category: "category", lon: "place", lat: "place",
+                  coord_system: "place", accuracy_m: "place", description: "description"};
+  var FIELD_ORDER = ["photos", "place", "category", "description"];
+
+  function fieldFocusTarget(part) {
+    if (part === "photos") return $("photo-camera");
+    if (part === "place") return $("loc-map-toggle");
+    if (part === "description") return $("description");
+    return category() || document.querySelector('#category-picker input[name="category"]');
+  }
+
+  function fieldErrorClear(part) {
+    $(part + "-error").textContent = "";
+    $("field-" + part).classList.remove("ph-invalid");
+    var target = fieldFocusTarget(part);
+    if (target) target.removeAttribute("aria-invalid");
+  }
+
+  /* Each error beside its part of the form (the rest above the button); the first part in
+   * the form's order is scrolled to the middle of the screen, clear of the sticky bar and
+   * button, and its control takes the focus, so that a screen reader reads the error too. */
+  function fieldErrorsShow(errors) {
+    var byPart = {};
+    var general = [];
+    errors.forEach(function (error) {
+      var part = FIELD_OF[error.field];
+      if (part) (byPart[part] = byPart[part] || []).push(error.message);
+      else general.push(error.message);
+    });
+    FIELD_ORDER.forEach(function (part) {
+      fieldErrorClear(part);
+      if (!byPart[part]) return;
+      $(part + "-error").textContent = byPart[part].join(" ");
+      $("field-" + part).classList.add("ph-invalid");
+      var target = fieldFocusTarget(part);
+      target.setAttribute("aria-invalid", "true");
+      if (target.getAttribute("aria-describedby") === null) {
+        target.setAttribute("aria-describedby", part + "-error");
+      }
+    });
+    $("report-errors").textContent = general.length ? general.join(" ")
+      : (errors.length ? t("form_problems") : "");
+    var first = FIELD_ORDER.filter(function (part) { return byPart[part]; })[0];
+    if (!first) return;
+    if (first === "category") pickerShow(true);
+    var target = fieldFocusTarget(first);
+    if (first === "category" && target.closest("details")) target.closest("details").open = true;
+    $(first + "-error").scrollIntoView({block: "center"});
+    target.focus({preventScroll: true});
   }
 
   /* Queue the item, then try to send everything waiting; resolves with what happened to it. */
@@ -297,7 +436,7 @@
         P.toast(t(outcome.sent.created ? "confirmed" : "already_confirmed", {id: caseId}), "ok");
         formReset();
       } else if (outcome.refused) {
-        $("report-errors").textContent = outcome.refused.map(function (e) { return e.message; }).join(" ");
+        fieldErrorsShow(outcome.refused);
       } else {
         P.toast(t("queued"));
         formReset();
@@ -310,14 +449,12 @@
     var chosen = category();
     var problems = [];
     if (!state.photos.length && !(chosen && chosen.hasAttribute("data-photo-optional"))) {
-      problems.push(t("photo_required"));
+      problems.push({field: "photos", message: t("photo_required")});
     }
-    if (!chosen) problems.push(t("category_required"));
-    if (!state.place) problems.push(t("position_required"));
-    if (problems.length) {
-      $("report-errors").textContent = problems.join(" ");
-      return;
-    }
+    if (!chosen) problems.push({field: "category", message: t("category_required")});
+    if (!state.place) problems.push({field: "lon", message: t("position_required")});
+    fieldErrorsShow(problems);
+    if (problems.length) return;
     var place = state.place;
     var id = P.uuid4();
     var item = {
@@ -343,7 +480,7 @@
         formReset();
         mineStale = true;
       } else if (outcome.refused) {
-        $("report-errors").textContent = outcome.refused.map(function (e) { return e.message; }).join(" ");
+        fieldErrorsShow(outcome.refused);
       } else {
         P.toast(t("queued"));
         formReset();
@@ -412,21 +549,73 @@
 
   // --- my reports -----------------------------------------------------------------------------
 
+  var PAGE = 20;  // "my reports" and points come 20 at a time, "More" asks for the next 20
+
+  /* A list asked for a page at a time: ``path`` with the filter's query (``query()``), kept for
+   * offline use (the first page); ``items(body)`` the rows of an answer, ``item(row)`` its
+   * element, ``empty`` the hint when there is none. "More" (``more``) shows while the answer's
+   * ``count`` says more rows match. Resolves when the first page is shown. */
+  function pagedList(options) {
+    var shown = 0;
+    var asked = P.latest();  // a filter switched meanwhile wins
+    function url(offset) {
+      return options.path + "?limit=" + PAGE + "&offset=" + offset + options.query();
+    }
+    function add(answer, first) {
+      var list = options.list;
+      var rows = options.items(answer.body);
+      if (first) list.textContent = "";
+      if (first && !rows.length) list.appendChild(el("li", {class: "ph-hint", text: options.empty()}));
+      rows.forEach(function (row) { list.appendChild(options.item(row)); });
+      shown += rows.length;
+      options.more.hidden = answer.kept || shown >= answer.body.count;
+      return answer;
+    }
+    options.more.addEventListener("click", function () {
+      options.more.disabled = true;
+      asked(P.api(url(shown))).then(function (body) { add({body: body}, false); },
+                                     function (error) { P.toast(error.message, "error"); })
+        .then(function () { options.more.disabled = false; });
+    });
+    return function load() {
+      shown = 0;
+      options.more.hidden = true;
+      return asked(P.apiKept(url(0))).then(function (answer) { return add(answer, true); });
+    };
+  }
+
+  /* A segmented filter (``.ph-seg`` buttons with ``data-value``): the chosen value, and
+   * ``onChange`` when another is pressed. */
+  function segFilter(box, onChange) {
+    box.addEventListener("click", function (event) {
+      var button = event.target.closest("button[data-value]");
+      if (!button || button.getAttribute("aria-pressed") === "true") return;
+      box.querySelectorAll("button[data-value]").forEach(function (other) {
+        other.setAttribute("aria-pressed", String(other === button));
+      });
+      onChange(button.dataset.value);
+    });
+    return function () { return box.querySelector('button[aria-pressed="true"]').dataset.value; };
+  }
+
+  // --- my reports -----------------------------------------------------------------------------
+
   var mineStale = true;
   var mineLoaded = Promise.resolve();  // the list as last asked for
+  var mineState = segFilter($("mine-filter"), function () { mineStale = true; mineShow(); });
+  var mineLoad = pagedList({
+    path: "me/reports/", list: $("mine-list"), more: $("mine-more"),
+    query: function () { return "&state=" + mineState(); },
+    items: function (body) { return body.features; }, item: mineItem,
+    empty: function () { return t(mineState() === "all" ? "mine_empty" : "list_empty"); }
+  });
 
   function mineShow() {
     if (!mineStale) return mineLoaded;
     $("mine-status").textContent = t("loading");
-    mineLoaded = P.apiKept("me/reports/").then(function (answer) {
+    mineLoaded = mineLoad().then(function (answer) {
       mineStale = !!answer.kept;
       $("mine-status").textContent = answer.kept ? t("saved_copy", {time: P.when(answer.kept)}) : "";
-      var list = $("mine-list");
-      list.textContent = "";
-      if (!answer.body.features.length) {
-        list.appendChild(el("li", {class: "ph-hint", text: t("mine_empty")}));
-      }
-      answer.body.features.forEach(function (feature) { list.appendChild(mineItem(feature)); });
     }, function (error) {
       $("mine-status").textContent = error.message;
     });
@@ -436,6 +625,8 @@
   /* From the inbox: the rider's report of the message's case, opened, in "my reports". */
   function caseOpen(note) {
     mineStale = true;  // the message tells of a change
+    var all = $("mine-filter").querySelector('button[data-value="all"]');
+    if (all.getAttribute("aria-pressed") !== "true") all.click();  // the case may be filtered out
     showView("view-mine");  // asks for the list again (onShow)
     mineLoaded.then(function () {
       var item = document.querySelector('#mine-list li[data-case="' + note.case + '"]');
@@ -507,15 +698,23 @@
     }
     var comment = el("textarea", {name: "comment", rows: "2", maxlength: "2000",
                                   "aria-label": t("rate_comment"), placeholder: t("rate_comment")});
-    var message = el("p", {class: "ph-message", role: "status"});
-    var form = el("form", {class: "ph-rate ph-stack", data: {case: caseId}}, [
+    var message = el("p", {class: "ph-message ph-error", id: "rate-" + caseId + "-message",
+                           role: "alert"});
+    stars.setAttribute("aria-describedby", message.id);
+    var form = el("form", {class: "ph-rate ph-stack", novalidate: "novalidate", data: {case: caseId}}, [
       el("h4", {text: t("rate_title")}), stars, comment,
       el("button", {type: "submit", class: "ph-btn ph-primary", text: t("rate_send")}), message
     ]);
     form.addEventListener("submit", function (event) {
       event.preventDefault();
       var chosen = form.querySelector('input[name="score"]:checked');
-      if (!chosen) return;
+      if (!chosen) {  // the server would refuse it too (400 naming score)
+        message.textContent = t("rate_score_required");
+        stars.setAttribute("aria-invalid", "true");
+        form.querySelector('input[name="score"]').focus();
+        return;
+      }
+      message.textContent = "";
       var body = new FormData();
       body.append("score", chosen.value);
       body.append("comment", comment.value.trim());
@@ -552,18 +751,57 @@
             el("strong", {text: station.name}),
             el("span", {class: "ph-muted", text: P.metres(station.distance_m) + " · " +
               t("walk_min", {min: station.walk_minutes})}),
-            el("span", {class: station.open_now ? "ph-open" : "ph-closed",
-                        text: station.open_now ? t("open_now") : t("closed_now")}),
+            el("span", {class: station.open_now ? "ph-open" : "ph-closed", text: openText(station)}),
+            el("span", {class: "ph-muted ph-today", text: todayText(station)}),
             el("span", {class: "ph-muted", text: station.address_zh}),
             el("ul", {class: "ph-chips"}, station.services.map(function (service) {
               return el("li", {class: service.member_benefit ? "ph-chip ph-benefit" : "ph-chip",
                                title: service.member_benefit ? t("member_benefit") : null,
                                text: P.config.lang.indexOf("en") === 0 ? service.name_en : service.name_zh});
-            }))
+            })),
+            navLinks(station)
           ])
         ]));
       });
     }, function (error) { status.textContent = error.message; });
+  }
+
+  /* "Open now", or "Closed · reopens tomorrow 08:00" (the day from the server, Asia/Shanghai). */
+  function openText(station) {
+    if (station.open_now) return t("open_now");
+    var reopens = station.reopens;
+    if (!reopens) return t("closed_now");
+    var at = reopens.at.slice(11, 16);  // "HH:MM" of the ISO time, already in Beijing time
+    var when = reopens.days === 0 ? t("reopens_today", {time: at})
+      : reopens.days === 1 ? t("reopens_tomorrow", {time: at})
+      : reopens.days < 7 ? t("reopens_on", {day: t("weekday_" + weekday(reopens.at)), time: at})
+      : t("reopens_date", {date: reopens.at.slice(5, 10), time: at});
+    return t("closed_now") + " · " + when;
+  }
+
+  /* Monday = 0, as the server counts, of the ISO date "YYYY-MM-DD…". */
+  function weekday(iso) {
+    var parts = iso.slice(0, 10).split("-").map(Number);
+    return (new Date(Date.UTC(parts[0], parts[1] - 1, parts[2])).getUTCDay() + 6) % 7;
+  }
+
+  function todayText(station) {
+    if (!station.today.length) return t("today_closed");
+    return t("today_hours", {hours: station.today.map(function (interval) {
+      return t(interval.next_day ? "hours_next_day" : "hours_span",
+               {open: interval.open, close: interval.close});
+    }).join(", ")});
+  }
+
+  /* The server's links, each in its app's coordinates (civicmap.navigation). */
+  function navLinks(station) {
+    return el("div", {class: "ph-nav-links"}, [["amap", "nav_amap"], ["baidu", "nav_baidu"],
+                                               ["geo", "nav_geo"]].map(function (pair) {
+      return el("a", {class: "ph-btn ph-small", href: station.navigation[pair[0]],
+                      rel: "noopener noreferrer", data: {nav: pair[0]},
+                      "aria-label": t("nav_with", {app: t(pair[1]), name: station.name}),
+                      text: t(pair[1])});
+    }));
   }
 
   $("stations-open").addEventListener("change", stationsShow);
@@ -624,35 +862,109 @@
 
   // --- me: points and signing out -------------------------------------------------------------
 
-  function meShow() {
-    var user = P.auth() && P.auth().user;
-    $("me-name").textContent = user ? t("signed_in_as", {name: user.display_name}) : "";
+  var pointsKind = segFilter($("points-filter"), function () { pointsShow(); });
+  var pointsLoad = pagedList({
+    path: "me/points/", list: $("points-list"), more: $("points-more"),
+    query: function () { return "&kind=" + pointsKind(); },
+    items: function (body) { return body.entries; }, item: pointsItem,
+    empty: function () { return t(pointsKind() === "all" ? "points_empty" : "list_empty"); }
+  });
+
+  function pointsItem(entry) {
+    return el("li", {class: "ph-item ph-points-entry"}, [
+      el("strong", {class: "ph-points-n", text: (entry.points > 0 ? "+" : "") + entry.points}),
+      el("div", {class: "ph-item-body"}, [
+        el("span", {text: entry.reason_text}),
+        el("span", {class: "ph-muted", text: P.when(entry.at)})
+      ])
+    ]);
+  }
+
+  function pointsShow() {
     var status = $("points-status");
     status.textContent = t("loading");
-    P.apiKept("me/points/").then(function (answer) {
+    pointsLoad().then(function (answer) {
       var points = answer.body;
       status.textContent = answer.kept ? t("saved_copy", {time: P.when(answer.kept)}) : "";
       $("points-summary").hidden = false;
       $("points-total").textContent = String(points.total);
       $("points-month-label").textContent = t("points_month", {month: points.month});
       $("points-month").textContent = String(points.month_total);
-      var list = $("points-list");
-      list.textContent = "";
-      if (!points.entries.length) list.appendChild(el("li", {class: "ph-hint", text: t("points_empty")}));
-      points.entries.forEach(function (entry) {
-        list.appendChild(el("li", {class: "ph-item ph-points-entry"}, [
-          el("strong", {class: "ph-points-n", text: "+" + entry.points}),
-          el("div", {class: "ph-item-body"}, [
-            el("span", {text: entry.reason_text}),
-            el("span", {class: "ph-muted", text: P.when(entry.at)})
-          ])
-        ]));
-      });
     }, function (error) {
       $("points-summary").hidden = true;
       status.textContent = error.status === 404 ? t("points_unavailable") : error.message;
     });
   }
+
+  function meShow() {
+    var user = P.auth() && P.auth().user;
+    $("me-name").textContent = user ? t("signed_in_as", {name: user.display_name}) : "";
+    pointsShow();
+  }
+
+  // --- the leaderboard: this month's, the district's or the rider's subdistrict's -------------
+
+  var BOARD_TOP = 10;  // rows listed; the rider's own place is shown below when further down
+  var boardScope = segFilter($("board-filter"), function () { boardShow(); });
+  var boardAsked = P.latest();
+  var homeSubdistrict;  // learnt from the district's board (undefined: not asked yet)
+
+  function boardAsk(subdistrict) {
+    return boardAsked(P.apiKept("leaderboard/?limit=" + BOARD_TOP +
+                                (subdistrict ? "&subdistrict=" + subdistrict.code : "")));
+  }
+
+  function boardShow() {
+    var status = $("board-status");
+    var list = $("board-list");
+    status.textContent = t("loading");
+    var district = homeSubdistrict === undefined || boardScope() === "district"
+      ? boardAsk(null) : Promise.resolve(null);
+    district.then(function (answer) {
+      if (answer) homeSubdistrict = answer.body.home_subdistrict || null;
+      if (boardScope() === "district") return answer;
+      if (!homeSubdistrict) throw new Error(t("board_no_home"));
+      return boardAsk(homeSubdistrict);
+    }).then(function (answer) {
+      var board = answer.body;
+      var me = board.me;
+      status.textContent = answer.kept ? t("saved_copy", {time: P.when(answer.kept)}) : "";
+      $("board-place").textContent = board.subdistrict ? board.subdistrict.name : t("board_district");
+      $("board-month").textContent = board.month;
+      list.textContent = "";
+      if (!board.riders.length) list.appendChild(el("li", {class: "ph-hint", text: t("board_empty")}));
+      var listed = false;
+      board.riders.forEach(function (row) {
+        var mine = !!me && row.rank === me.rank && row.display_name === me.display_name;
+        listed = listed || mine;
+        list.appendChild(boardItem(row, mine));
+      });
+      if (me && !listed) {
+        list.appendChild(el("li", {class: "ph-board-gap", "aria-hidden": "true", text: "…"}));
+        list.appendChild(boardItem(me, true));
+      }
+      $("board-me").textContent = me ? t("board_me", {rank: me.rank, points: me.points})
+        : t("board_not_on");
+    }).catch(function (error) { status.textContent = error.message; });
+  }
+
+  function boardItem(row, mine) {
+    return el("li", {class: mine ? "ph-item ph-board-row ph-board-me" : "ph-item ph-board-row",
+                     "aria-current": mine ? "true" : null}, [
+      el("strong", {class: "ph-board-rank", text: String(row.rank)}),
+      el("div", {class: "ph-item-body"}, [
+        el("span", {text: mine ? t("board_you", {name: row.display_name}) : row.display_name}),
+        row.community ? el("span", {class: "ph-muted", text: row.community}) : null,
+        row.awards.length ? el("ul", {class: "ph-chips"}, row.awards.map(function (award) {
+          return el("li", {class: "ph-chip ph-benefit", data: {award: award.kind}, text: award.name});
+        })) : null
+      ]),
+      el("strong", {class: "ph-points-n", text: t("points_n", {n: row.points})})
+    ]);
+  }
+
+  $("board-open").addEventListener("click", function () { showView("view-board"); });
+  $("board-back").addEventListener("click", function () { showView("view-me"); });
 
   function awardsShow() {
     var status = $("awards-status");
@@ -731,6 +1043,7 @@
     if (viewId === "view-inbox") inbox.show();
     if (viewId === "view-stations") { stationsShow(); if (navigator.onLine) benefitChoicesLoad(); }
     if (viewId === "view-me") { meShow(); awardsShow(); cardShow(); }
+    if (viewId === "view-board") boardShow();
   }
 
   P.signedIn().then(function (auth) {

@@ -1,6 +1,8 @@
-/* The teams' page (/team/): my team's tasks by deadline or nearest first; a task's photos,
- * place on a small map and a link to navigation; accept, start, hand in with a photo and a
- * note (or decline with a reason) through POST /api/v1/cases/{id}/{action}/. Uses window.Phone.
+/* The teams' page (/team/): my team's live tasks in three sections (new, in progress,
+ * overdue: the section in the address's hash, each with its count), in the section's order or
+ * nearest first; a task's photos, place on a small map and a link to navigation; accept,
+ * start, hand in with a photo and a note (or decline with a reason), and for a leader, give it
+ * to a member, through POST /api/v1/cases/{id}/{action}/. Uses window.Phone.
  */
 (function () {
   "use strict";
@@ -11,7 +13,9 @@
   var $ = P.$;
   var labels = P.config.labels;
   var WORKER_ACTIONS = ["accept", "start", "handin", "decline"];
-  var state = {sort: "deadline", tasks: [], task: null, detail: null, map: null, proof: null};
+  var SECTIONS = ["new", "in_progress", "overdue"];
+  var state = {sort: "deadline", section: sectionOfHash(), tasks: [], task: null, detail: null,
+               map: null, proof: null};
   var showView = null;
 
   // --- the list -------------------------------------------------------------------------------
@@ -22,36 +26,53 @@
       : t("overdue_by", {time: P.duration(task.remaining_seconds)});
   }
 
-  var tasksLatest = P.latest();  // the order may be switched meanwhile
+  function sectionOfHash() {
+    var wanted = window.location.hash.slice(1);
+    return SECTIONS.indexOf(wanted) >= 0 ? wanted : "new";
+  }
+
+  function countsShow(counts) {
+    document.querySelectorAll(".ph-count").forEach(function (node) {
+      node.textContent = counts ? "(" + counts[node.dataset.count] + ")" : "";
+    });
+  }
+
+  var tasksLatest = P.latest();  // the order or the section may be switched meanwhile
 
   function tasksShow() {
     var status = $("tasks-status");
-    var query = "tasks/";
+    var query = "tasks/?section=" + state.section;
     if (state.sort === "distance") {
       var fix = P.position();
       if (!fix) { status.textContent = t("sort_nearest_needs_position"); return; }
-      query += "?lon=" + fix.lon.toFixed(6) + "&lat=" + fix.lat.toFixed(6);
+      query += "&lon=" + fix.lon.toFixed(6) + "&lat=" + fix.lat.toFixed(6);
     }
     status.textContent = t("loading");
     tasksLatest(P.apiKept(query)).then(function (answer) {
       status.textContent = answer.kept ? t("saved_copy", {time: P.when(answer.kept)}) : "";
       var list = $("tasks-list");
       list.textContent = "";
-      if (!answer.body.tasks.length) list.appendChild(el("li", {class: "ph-hint", text: t("tasks_empty")}));
+      countsShow(answer.body.counts);
+      if (!answer.body.tasks.length) {
+        list.appendChild(el("li", {class: "ph-hint", text: t("section_empty_" + state.section)}));
+      }
       answer.body.tasks.forEach(function (task) {
         var overdue = task.remaining_seconds < 0;
-        list.appendChild(el("li", {class: "ph-item ph-task", tabindex: "0", role: "button",
+        // The item stays a list item (a list holds only those); its body is the button.
+        list.appendChild(el("li", {class: "ph-item ph-task",
                                    data: {task: task.id, case: task.case, status: task.status},
-                                   on: {click: function () { taskOpen(task); },
-                                        keydown: function (event) {
-                                          if (event.key === "Enter" || event.key === " ") {
-                                            event.preventDefault();
-                                            taskOpen(task);
-                                          }
-                                        }}}, [
+                                   on: {click: function () { taskOpen(task); }}}, [
           P.icon("person-digging", "ph-cat-icon"),
-          el("div", {class: "ph-item-body"}, [
-            el("strong", {text: task.category_name}),
+          el("div", {class: "ph-item-body", tabindex: "0", role: "button",
+                     on: {keydown: function (event) {
+                       if (event.key === "Enter" || event.key === " ") {
+                         event.preventDefault();
+                         taskOpen(task);
+                       }
+                     }}}, [
+            el("strong", {}, [task.status === "offered" ? el("span", {class: "ph-new", text: t("new_mark")}) : null,
+                              task.category_name]),
+            task.assigned_to_me ? el("span", {class: "ph-mine-mark", text: t("assigned_to_me")}) : null,
             el("span", {class: "ph-muted", text: [t("case_n", {id: task.case}), task.community,
               task.handler].filter(Boolean).join(" · ")}),
             el("span", {class: "ph-stage", data: {stage: task.stage},
@@ -64,6 +85,7 @@
       });
       state.tasks = answer.body.tasks;
       document.body.dataset.tasks = String(answer.body.tasks.length);
+      document.body.dataset.section = state.section;
     }, function (error) { status.textContent = error.message; });
   }
 
@@ -74,6 +96,21 @@
     tasksShow();
   }
 
+  function sectionShow(section) {
+    state.section = section;
+    SECTIONS.forEach(function (each) {
+      $("section-" + each).setAttribute("aria-pressed", String(each === section));
+    });
+    if (window.location.hash !== "#" + section) history.replaceState(null, "", "#" + section);
+    tasksShow();
+  }
+
+  SECTIONS.forEach(function (section) {
+    $("section-" + section).addEventListener("click", function () { sectionShow(section); });
+  });
+  window.addEventListener("hashchange", function () {
+    if (sectionOfHash() !== state.section) sectionShow(sectionOfHash());
+  });
   $("sort-deadline").addEventListener("click", function () { sortBy("deadline"); });
   $("sort-distance").addEventListener("click", function () { sortBy("distance"); });
   $("tasks-refresh").addEventListener("click", tasksShow);
@@ -88,8 +125,8 @@
     state.task = task;
     showView("view-task");
     $("task-title").textContent = task.category_name;
-    $("task-meta").textContent = [t("case_n", {id: task.case}), task.community, task.handler]
-      .filter(Boolean).join(" · ");
+    $("task-meta").textContent = [t("case_n", {id: task.case}), task.community, task.handler,
+      task.assigned_to_me ? t("assigned_to_me") : null].filter(Boolean).join(" · ");
     $("task-due").textContent = dueText(task);
     $("task-due").className = "ph-due" + (task.remaining_seconds < 0 ? " ph-overdue" : "");
     $("task-reports").textContent = "";
@@ -97,18 +134,17 @@
     $("action-message").textContent = "";
     $("handin-form").hidden = true;
     $("decline-form").hidden = true;
+    $("assign-form").hidden = true;
     navigationLinks(task);
     mapShow(task);
     detailLoad();
   }
 
+  /* The server's links, each in its app's coordinates (civicmap.navigation): geo: opens the
+   * phone's map app (WGS 84, RFC 5870), Amap's in GCJ-02. */
   function navigationLinks(task) {
-    var name = encodeURIComponent(task.category_name);
-    // geo: opens the phone's map app (WGS 84, RFC 5870); Amap converts from WGS 84 itself.
-    $("nav-geo").href = "geo:" + task.lat + "," + task.lon + "?q=" + task.lat + "," + task.lon +
-      "(" + name + ")";
-    $("nav-amap").href = "https://uri.amap.com/marker?position=" + task.lon + "," + task.lat +
-      "&name=" + name + "&coordinate=wgs84&callnative=1";
+    $("nav-geo").href = task.navigation.geo;
+    $("nav-amap").href = task.navigation.amap;
   }
 
   function mapShow(task) {
@@ -143,7 +179,23 @@
         ]));
       });
       actionsShow(detail.allowed_actions);
+      assignShow(detail.assign_to);
     }, function (error) { $("action-message").textContent = error.message; });
+  }
+
+  /* A leader's member picker (the case's ``assign_to``: the team's active members), on the
+   * member the task is with now, if any (reassigning). */
+  function assignShow(members) {
+    var form = $("assign-form");
+    form.hidden = !members;
+    if (!members) return;
+    var select = $("assign-member");
+    select.textContent = "";
+    select.appendChild(el("option", {value: "", text: t("assign_member_required")}));
+    members.forEach(function (member) {
+      select.appendChild(el("option", {value: String(member.id), text: member.name,
+                                       selected: member.current}));
+    });
   }
 
   function actionsShow(allowed) {
@@ -166,7 +218,7 @@
     act(action, new FormData());
   }
 
-  function act(action, form) {
+  function act(action, form, done) {
     var task = state.task;
     var message = $("action-message");
     message.className = "ph-message";
@@ -177,10 +229,11 @@
         state.detail = detail;
         document.body.dataset.stage = detail.stage;
         message.className = "ph-message ph-ok";
-        message.textContent = t("done_" + action);
+        message.textContent = done || t("done_" + action);
         $("handin-form").hidden = true;
         $("decline-form").hidden = true;
         actionsShow(detail.allowed_actions);
+        assignShow(detail.assign_to);
         document.body.dataset.tasks = "";
       }, function (error) {
         message.className = "ph-message ph-error";
@@ -236,6 +289,20 @@
     act("decline", form);
   });
 
+  $("assign-form").addEventListener("submit", function (event) {
+    event.preventDefault();
+    var select = $("assign-member");
+    if (!select.value) {
+      $("action-message").className = "ph-message ph-error";
+      $("action-message").textContent = t("assign_member_required");
+      return;
+    }
+    var name = select.options[select.selectedIndex].text;
+    var form = new FormData();
+    form.append("assignee", select.value);
+    act("assign", form, t("done_assign", {name: name}));
+  });
+
   $("task-back").addEventListener("click", function () { showView("view-tasks"); });
 
   /* From the inbox: the message's task (or its case's), from the list or the closed ones. */
@@ -271,7 +338,7 @@
     showView = P.tabs(onShow);
     inbox = P.inbox(taskOpenFrom);
     P.positionWatch();
-    tasksShow();
+    sectionShow(state.section);
     document.body.dataset.ready = "1";
   });
 })();
