@@ -3,8 +3,10 @@
 Django's ``OSMWidget`` loads ``ol.js``/``ol.css`` from cdn.jsdelivr.net, so the admin's maps
 are blank on a network without the public internet. ``OfflineOSMWidget`` uses the same template
 and OLMapWidget.js with OpenLayers from our static files (npm ``ol``, served as vendor/ol/ by
-settings.STATICFILES_DIRS and FRONTEND_VENDOR_FILES), and opens on Nanyuan. The OpenStreetMap
-tiles under it are images: without them the geometry still shows and can be edited.
+settings.STATICFILES_DIRS and FRONTEND_VENDOR_FILES), and opens on Nanyuan. OpenStreetMap's tiles
+are drawn under it only when the site's basemap is OpenStreetMap (``settings.BASEMAP``); with
+any other basemap the map has no tiles and reaches no other server (D-074): the geometry
+still shows and can be edited.
 
 Every admin of a model with a geometry derives from ``OfflineGISModelAdmin`` (issues, patrol,
 stations, civicmap). A geometry the user may not change (a view-only page, or a field in
@@ -16,6 +18,7 @@ imports none of them, nor frontend.
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib.gis.admin import GISModelAdmin
 from django.contrib.gis.db.models import GeometryField
 from django.contrib.gis.forms.widgets import OSMWidget
@@ -27,6 +30,10 @@ class OfflineOSMWidget(OSMWidget):
     default_lon = 116.395  # degrees east: Nanyuan subdistrict, Fengtai
     default_lat = 39.80  # degrees north
     default_zoom = 13
+    template_name = "civicmap/admin/map.html"
+
+    def get_context(self, name, value, attrs) -> dict:
+        return {**super().get_context(name, value, attrs), "osm_tiles": settings.BASEMAP == "osm"}
 
     class Media:
         # extend = False: OSMWidget's own Media would add the CDN links back.
