@@ -11,7 +11,7 @@ from datetime import date
 from django.http import HttpResponse
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from openpyxl import Workbook
 from openpyxl.styles import Font
 from rest_framework import serializers
@@ -49,6 +49,8 @@ FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 MONTH_PATTERN = re.compile(r"[0-9]{4}-(0[1-9]|1[0-2])")
 
 
+@extend_schema_field({"type": "string", "pattern": f"^{MONTH_PATTERN.pattern}$",
+                      "example": "2026-11"})
 class MonthField(serializers.Field):
     """``YYYY-MM`` to the first day of that month."""
 

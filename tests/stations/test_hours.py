@@ -19,6 +19,9 @@ from stations.selectors import station_nearest_list, station_open_ids
 from stations.services import station_save
 from tests.stations.test_services import GOOD
 
+# The holiday calendar reads the office's entered years (the database, through the cache).
+pytestmark = pytest.mark.django_db
+
 MONDAY_9_TO_5 = {"day": 0, "open": "09:00", "close": "17:00"}
 
 
@@ -89,13 +92,11 @@ WORKING_FRIDAY_10AM = datetime(2026, 10, 9, 10, 0, tzinfo=LOCAL_TZ)
 EVERY_DAY_8_TO_8 = [{"day": day, "open": "08:00", "close": "20:00"} for day in range(7)]
 
 
-@pytest.mark.django_db  # the calendar reads the office's entered years
 def test_patrol_answers_the_holiday_question():
     assert is_public_holiday(NATIONAL_DAY_10AM.date())
     assert not is_public_holiday(WORKING_FRIDAY_10AM.date())
 
 
-@pytest.mark.django_db  # the calendar reads the office's entered years
 def test_a_station_closed_on_holidays_is_closed_all_the_holiday():
     assert is_open_at(EVERY_DAY_8_TO_8, NATIONAL_DAY_10AM)
     assert not is_open_at(EVERY_DAY_8_TO_8, NATIONAL_DAY_10AM, closed_on_holidays=True)
