@@ -22,6 +22,7 @@ from civicmap.coords import wgs84_to_gcj02
 from civicmap.errors import FieldError, InvalidInput
 from issues.models import Case, Report
 from issues.services import cases_import as cases_import_module
+from tests.frontend.test_geography_commands import _import, _refused
 
 pytestmark = pytest.mark.django_db
 
@@ -61,20 +62,6 @@ def _ogr2ogr(tmp_path: Path, features: list[dict], out: str, *options: str) -> P
     subprocess.run(["ogr2ogr", "-f", driver, *options, str(path), str(source)], check=True,
                    capture_output=True)
     return path
-
-
-def _import(path: Path, *options: str) -> str:
-    out = io.StringIO()
-    with translation.override("en"):
-        call_command("geography_import", str(path), *options, "-v", "0", stdout=out)
-    return out.getvalue()
-
-
-def _refused(path: Path, *options: str) -> str:
-    err = io.StringIO()
-    with translation.override("en"), pytest.raises(CommandError, match="nothing was written"):
-        call_command("geography_import", str(path), *options, "-v", "0", stderr=err)
-    return err.getvalue()
 
 
 def test_cases_from_a_shapefile_go_through_intake(reference_data, tmp_path):
