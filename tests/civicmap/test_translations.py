@@ -234,6 +234,43 @@ def source_strings() -> list[SourceString]:
     return found
 
 
+# A gettext call in makemessages' Python rendering of a template (Django's templatize).
+TEMPLATE_CALL = re.compile(r"\b(?:gettext|ngettext|pgettext|npgettext)\(")
+
+
+def _template_calls(text: str):
+    """The gettext calls of templatize's output, each parsed as the shortest expression that
+    ends at a closing parenthesis (the literals hold no code)."""
+    for match in TEMPLATE_CALL.finditer(text):
+        end = match.end()
+        while (end := text.find(")", end) + 1) > 0:
+            try:
+                node = ast.parse(text[match.start():end], mode="eval").body
+            except SyntaxError:
+                continue
+            if isinstance(node, ast.Call):
+                yield node
+            break
+
+
+def template_strings() -> list[SourceString]:
+    """The {% translate %} and {% blocktranslate %} strings of the project's templates, as
+    makemessages finds them (through Django's own templatize)."""
+    from django.utils.translation.template import templatize
+
+    found = []
+    for package in SOURCE_PACKAGES:
+        for path in sorted((ROOT / package).rglob("templates/**/*.html")):
+            relative = path.relative_to(ROOT).as_posix()
+            for node in _template_calls(templatize(path.read_text(encoding="utf-8"))):
+                context_at, msgid_at, plural_at = GETTEXT_FUNCTIONS[_called_name(node)]
+                found.append(SourceString(
+                    msgctxt=_constant_str(node.args, context_at),
+                    msgid=_constant_str(node.args, msgid_at) or "",
+                    msgid_plural=_constant_str(node.args, plural_at), where=relative))
+    return found
+
+
 # --- (a) the catalogue is complete ----------------------------------------------------------
 
 
@@ -285,6 +322,9 @@ def test_placeholders_are_kept(messages: list[PoEntry]) -> None:
 def test_every_source_string_is_in_the_catalogue(messages: list[PoEntry]) -> None:
     strings = source_strings()
     assert strings, "no gettext calls found in the source: is SOURCE_PACKAGES right?"
+    templates = template_strings()
+    assert templates, "no {% translate %} found in the templates: is the glob right?"
+    strings += templates
     known = {entry.key for entry in messages}
     missing = sorted(
         {f"{s.where}: {s.msgid!r}" + (f" [context {s.msgctxt!r}]" if s.msgctxt else "")
@@ -367,3 +407,13 @@ def test_interpolated_message_keeps_its_value() -> None:
     with translation.override("zh-hans"):
         text = str(MSG_RATE_LIMITED) % {"minutes": 17}
     assert "17" in text and CJK.search(text), text
+
+
+def test_no_entry_is_left_over(messages: list[PoEntry]) -> None:
+    """An entry that no source string names any more is dead weight a translator keeps
+    translating; makemessages --no-obsolete drops it."""
+    used = {(s.msgctxt, s.msgid) for s in source_strings() + template_strings()}
+    left_over = sorted(entry.where() for entry in messages if entry.key not in used)
+    assert not left_over, (
+        f"{len(left_over)} entr(ies) of django.po match no source string; run `{MAKEMESSAGES}`:"
+        "\n  " + "\n  ".join(left_over))
