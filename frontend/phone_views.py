@@ -242,6 +242,7 @@ def phone_strings() -> dict[str, str]:
         "inbox_new": _("New"),
         "inbox_offline": _("Messages show when online."),
         "inbox_gone": _("This is no longer in your list."),
+        "inbox_open_offline": _("This cannot be opened offline."),
         "sign_out_waiting": _("%(n)s reports are still waiting to send: they will be deleted. "
                               "Sign out anyway?"),
     }

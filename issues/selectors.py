@@ -241,5 +241,13 @@ def rider_report_list(*, rider, state: str = "all") -> QuerySet[Report]:
     )
 
 
+def rider_report_of_case(*, rider, case_id: int) -> Report | None:
+    """The rider's own newest report in the case, as a row of "my reports"; None when they
+    have none there (someone else's case, or none at all: the caller answers 404 either way).
+    The rider's page opens a message's case with it when the report is not among the rows it
+    has loaded."""
+    return rider_report_list(rider=rider).filter(case_id=case_id).first()
+
+
 def report_point(*, lon: float, lat: float) -> Point:
     return Point(lon, lat, srid=WGS84)

@@ -100,9 +100,7 @@ def task_list_for_user(*, user, point: Point | None = None, include_closed: bool
         tasks = tasks.filter(status__in=LIVE_TASK_STATUSES)
     if section is not None:
         tasks = tasks.filter(task_section_q(section=section, now=now or timezone.now()))
-    rows = (tasks.select_related("case__category", "case__community_grid", "case__subdistrict",
-                                 "team", "department")
-            .only(*_TASK_ROW_FIELDS))
+    rows = _task_rows(tasks)
     if point is None:  # the most urgent first (the task's copy of its case's priority, D-058)
         order = SECTION_ORDER[section] if section else ("priority", "resolution_due", "id")
         return list(rows.order_by(*order)[offset:offset + limit])
@@ -113,6 +111,21 @@ def task_list_for_user(*, user, point: Point | None = None, include_closed: bool
                    .values_list("pk", flat=True)[offset:offset + limit])
     found = rows.annotate(distance=Distance("location", point)).in_bulk(nearest)
     return sorted(found.values(), key=lambda task: (task.distance.m, task.pk))
+
+
+def task_get_for_user(*, user, task_id: int) -> Task | None:
+    """One of the caller's tasks, live or closed, as a row of their list (``task_output``);
+    None when it is not theirs (another team's, another subdistrict's, or none at all), so
+    that the caller answers 404 either way. The team page opens a message's task with it when
+    the task is not among the rows it has loaded."""
+    return _task_rows(_tasks_of(user).filter(pk=task_id)).first()
+
+
+def _task_rows(tasks: QuerySet[Task]) -> QuerySet[Task]:
+    """Tasks with only what a row of a task list reads (``_TASK_ROW_FIELDS``)."""
+    return (tasks.select_related("case__category", "case__community_grid", "case__subdistrict",
+                                 "team", "department")
+            .only(*_TASK_ROW_FIELDS))
 
 
 def _tasks_of(user) -> QuerySet[Task]:

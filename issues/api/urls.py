@@ -10,6 +10,8 @@ urlpatterns = [
     path("cases/", views.CaseListView.as_view(), name="case-list"),
     path("cases/<int:case_id>/confirm/", views.CaseConfirmView.as_view(), name="case-confirm"),
     path("me/reports/", views.MyReportsView.as_view(), name="my-reports"),
+    path("me/cases/<int:case_id>/report/", views.MyCaseReportView.as_view(),
+         name="my-case-report"),
     re_path(r"^photos/(?P<photo_id>[0-9]+)/(?P<rendition>display|thumbnail|original)/$",
             views.PhotoView.as_view(), name="photo"),
 ]

@@ -40,6 +40,7 @@ from issues.selectors import (
     report_point,
     report_public_features,
     rider_report_list,
+    rider_report_of_case,
 )
 from issues.services.cases import case_confirm
 from issues.services.intake import (
@@ -198,6 +199,23 @@ class MyReportsView(APIView):
         listed = reports[page["offset"]:page["offset"] + page["limit"]]
         return Response({"type": "FeatureCollection", "count": reports.count(),
                          "features": MyReportOutput(listed, many=True).data})
+
+
+class MyCaseReportView(APIView):
+    """GET /api/v1/me/cases/<case_id>/report/ — the rider's own newest report in the case, as
+    a row of ``me/reports/`` (the rider's page opens a message's case with it when the report
+    is not among the rows it has loaded); 404 when they have none there, so that it tells
+    nothing of others' cases."""
+
+    permission_classes = [IsRider]
+
+    @extend_schema(responses={200: dict})
+    @replica_reads()
+    def get(self, request: Request, case_id: int) -> Response:
+        report = rider_report_of_case(rider=request.user, case_id=case_id)
+        if report is None:
+            raise NotFound(FieldError(None, "not_found", MSG_NOT_FOUND))
+        return Response(MyReportOutput(report).data)
 
 
 class PhotoView(APIView):

@@ -10,6 +10,7 @@ urlpatterns = [
     path("cases/<int:case_id>/<str:action>/", views.CaseActionView.as_view(),
          name="case-action"),
     path("tasks/", views.TaskListView.as_view(), name="task-list"),
+    path("tasks/<int:task_id>/", views.TaskDetailView.as_view(), name="task-detail"),
     path("office/queue/", views.TriageQueueView.as_view(), name="triage-queue"),
     path("office/queue/bulk/", views.TriageBulkView.as_view(), name="triage-bulk"),
     path("rates/", views.RatesView.as_view(), name="rates"),

@@ -36,6 +36,7 @@ from patrol.selectors import (
     dispatch_options,
     rates_compute,
     task_assignable_members,
+    task_get_for_user,
     task_list_for_user,
     task_section_counts,
     triage_queue,
@@ -161,6 +162,23 @@ class TaskListView(APIView):
                       for task in tasks],
             "counts": task_section_counts(user=request.user, now=now),
         })
+
+
+class TaskDetailView(APIView):
+    """GET /api/v1/tasks/<id>/ — one of the caller's tasks, live or closed, as a row of the
+    task list (the team page opens a message's task with it when the task is not among the
+    rows it has loaded); 404 when it is not the caller's, so that it tells nothing of others'."""
+
+    permission_classes = [IsAuthenticated]
+
+    # Its own id: drf-spectacular would name it as the list (APIView GETs are "retrieve").
+    @extend_schema(operation_id="api_v1_task_retrieve", responses={200: dict})
+    @replica_reads()
+    def get(self, request: Request, task_id: int) -> Response:
+        task = task_get_for_user(user=request.user, task_id=task_id)
+        if task is None:
+            raise NotFound(FieldError(None, "not_found", MSG_NOT_FOUND))
+        return Response(task_output(task, reader_id=request.user.pk))
 
 
 class TriageQueueView(APIView):

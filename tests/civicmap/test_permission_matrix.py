@@ -40,6 +40,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
+from patrol.models import Task
 from tests.issues.helpers import jpeg
 from tests.patrol.helpers import HUAIFANG
 
@@ -143,6 +144,11 @@ def _assign_to(username: str) -> Callable[[Any, str | None], dict]:
     """An assignment of a demo case's task to ``username``."""
     return lambda demo, actor: {
         "assignee": get_user_model().objects.get(username=username).pk}
+
+
+def _task_of(case_id: int) -> int:
+    """The id of the case's (one) task."""
+    return Task.objects.get(case_id=case_id).pk
 
 
 def _private_case(demo):
@@ -373,6 +379,11 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("case-confirm", "POST"): Row(url("case-confirm", case_id=_case), RIDER_POST, _confirm,
                                   "multipart"),
     ("my-reports", "GET"): Row(url("my-reports"), RIDER_API),
+    # One of "my reports" by its case: rider1's case; rider2 has no report there (404, not 403).
+    ("my-case-report", "GET"): Row(url("my-case-report", case_id=_case),
+                                   E(403, anonymous=401, rider=200, other_rider=404)),
+    ("my-case-report[heyi]", "GET"): Row(url("my-case-report", case_id=lambda d: d.heyi_case),
+                                         E(403, anonymous=401, rider=404, other_rider=200)),
     ("photo", "GET"): Row(url("photo", photo_id=lambda d: d.photo, rendition="display"),
                           PUBLIC),
     ("photo[original]", "GET"): Row(
@@ -497,6 +508,13 @@ MATRIX: dict[tuple[str, str], Row] = {
     ("task-list", "GET"): Row(url("task-list"), API_SIGNED_IN),
     ("task-list[section]", "GET"): Row(lambda d: reverse("task-list") + "?section=overdue",
                                        API_SIGNED_IN),
+    # One task: the housekeeper team's (hk_lead's) on the demo case, and the Heyi team's;
+    # anyone else's is a 404 (as if there were none), never a 403.
+    ("task-detail", "GET"): Row(url("task-detail", task_id=lambda d: _task_of(d.case)),
+                                E(404, anonymous=401, team_leader=200, **NANYUAN_OFFICES)),
+    ("task-detail[heyi]", "GET"): Row(
+        url("task-detail", task_id=lambda d: _task_of(d.heyi_task_case)),
+        E(404, anonymous=401, **HEYI_OFFICES)),
     ("triage-queue", "GET"): Row(url("triage-queue"), OFFICE_API),
     ("triage-bulk", "POST"): Row(url("triage-bulk"), OFFICE_API, _bulk, "json"),
     ("rates", "GET"): Row(lambda d: reverse("rates") + "?since=2026-01-01T00:00:00%2B08:00"

@@ -1,8 +1,8 @@
 """The inbox on the phone pages (issue 19), in a 360 × 740 browser: the tab's badge counts the
 unread messages, the inbox lists them newest first with older ones a page at a time, tapping
 one marks it read and opens its case (/rider/: the report in "my reports") or task (/team/),
-"mark all read" clears the badge. axe-core finds nothing serious; every request stays on our
-origin."""
+also one beyond what the page has loaded (asked for alone), "mark all read" clears the badge.
+axe-core finds nothing serious; every request stays on our origin."""
 
 from __future__ import annotations
 
@@ -11,12 +11,14 @@ from datetime import timedelta
 import pytest
 from django.contrib.auth import get_user_model
 from django.utils import timezone
+from playwright.sync_api import expect
 from rest_framework.authtoken.models import Token
 
 from patrol.models import Notification, Task
 from tests.frontend.conftest import screenshot
 from tests.frontend.helpers import XINGONG
 from tests.frontend.phone_helpers import (
+    NETWORK_GONE,
     phone_fixture,  # noqa: F401  (the phone fixture)
     sign_in_with_code,
 )
@@ -28,6 +30,8 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 BIKES = "E0502"  # 非机动车乱停放: the civility teams' work (civility_west in Xingong)
 LITTER = "E0101"
 PAGE = 20  # phone.js INBOX_PAGE
+MINE_PAGE = 20  # rider.js PAGE: "my reports" 20 at a time
+NOT_FOUND = "Failed to load resource: the server responded with a status of 404 (Not Found)"
 SERIOUS = ("serious", "critical")
 
 
@@ -147,4 +151,100 @@ def test_a_volunteer_opens_a_new_task_from_the_inbox(inbox_data, phone):
     page.wait_for_selector('#inbox-badge[data-count="0"]', state="hidden")
     assert not Notification.objects.filter(recipient__username="cw_vol1",
                                            read_at=None).exists()
+    watched.assert_clean()
+
+
+def test_a_rider_opens_a_report_beyond_the_first_page_of_my_reports(inbox_data, phone):
+    """The news of an old report (the 22nd, past the 20 loaded) fetches that report alone and
+    opens it; one of a case no longer theirs says so in words (a real 404)."""
+    long_ago = timezone.now() - timedelta(days=40)
+    old = report(LITTER, community=XINGONG_CODE, point=0, at=long_ago)
+    newer = [report(BIKES, community=XINGONG_CODE, point=index % 6,
+                    at=long_ago + timedelta(days=1, minutes=index))
+             for index in range(MINE_PAGE + 1)]
+    assert old.case_id not in {item.case_id for item in newer}
+    act(old.case, "file", "office1")
+    filed = Notification.objects.get(recipient__username="rider1", case=old.case,
+                                     kind="case_filed")
+    rider1 = get_user_model().objects.get(username="rider1")
+    others = report(BIKES, community=XINGONG_CODE, point=7, reporter="rider2").case
+    gone = Notification.objects.create(recipient=rider1, kind="case_filed", key="gone",
+                                       case=others, data={"case": others.pk},
+                                       created_at=timezone.now())
+
+    watched = phone("/rider/", geolocation=XINGONG)
+    page = watched.page
+    sign_in_with_code(page, token_of("rider1"))
+    page.click('#tabs button[data-view="view-inbox"]')
+    with page.expect_response(lambda r: r.url.endswith(
+            f"/api/v1/me/cases/{old.case_id}/report/")) as fetched:
+        page.click(f'.ph-note[data-id="{filed.pk}"] button')
+    assert fetched.value.status == 200
+    opened = page.locator(f'#mine-list .ph-mine[data-report="{old.pk}"]')
+    expect(opened.locator(".ph-details")).to_be_visible()
+    assert page.locator("#view-mine").is_visible()
+    assert opened.locator(".ph-history li").count() >= 2  # created, then filed
+    assert page.locator("#mine-list .ph-mine").count() == MINE_PAGE + 1
+    assert serious(watched) == []
+
+    # "More" brings the report in its own place: it is listed once.
+    page.click("#mine-more")
+    expect(page.locator("#mine-list .ph-mine")).to_have_count(MINE_PAGE + 2)
+    expect(page.locator(f'#mine-list .ph-mine[data-report="{old.pk}"]')).to_have_count(1)
+    assert page.locator("#mine-list .ph-mine").last.get_attribute("data-report") == str(old.pk)
+
+    page.click('#tabs button[data-view="view-inbox"]')
+    page.click(f'.ph-note[data-id="{gone.pk}"] button')
+    expect(page.locator("#toast")).to_have_text("这一项已不在您的列表中。")
+    assert watched.console_errors == [NOT_FOUND]
+    watched.console_errors.clear()
+
+    # Offline, "my reports" is its kept first page: the old report cannot be fetched.
+    page.context.set_offline(True)
+    page.click('#tabs button[data-view="view-inbox"]')
+    page.click(f'.ph-note[data-id="{filed.pk}"] button')  # read already: nothing to post
+    expect(page.locator("#toast")).to_have_text("离线时无法打开。")
+    expect(page.locator(f'#mine-list .ph-mine[data-report="{old.pk}"]')).to_have_count(0)
+    page.context.set_offline(False)
+    watched.console_errors = [e for e in watched.console_errors if NETWORK_GONE not in e]
+    watched.assert_clean()
+
+
+def test_a_volunteer_opens_a_task_outside_the_section_shown(inbox_data, phone):
+    """An accepted task is not in "New", the section shown: its message fetches it alone and
+    opens it; a message of another team's task says it is no longer theirs (a real 404)."""
+    case = report(BIKES, community=XINGONG_CODE, point=0).case
+    act(case, "file", "office1")
+    act(case, "dispatch", "office1")
+    act(case, "accept", "cw_vol2")
+    task = Task.objects.get(case=case)
+    offered = Notification.objects.get(recipient__username="cw_vol1", kind="task_offered")
+    theirs = report(LITTER, community=XINGONG_CODE, point=3).case
+    act(theirs, "file", "office1")
+    act(theirs, "dispatch", "office1")
+    other_task = Task.objects.get(case=theirs)
+    assert other_task.team.code != "civility_west"
+    gone = Notification.objects.create(
+        recipient=get_user_model().objects.get(username="cw_vol1"), kind="task_offered",
+        key="gone", case=theirs, task=other_task, data={"case": theirs.pk},
+        created_at=timezone.now())
+
+    watched = phone("/team/", geolocation=XINGONG, locale="en-GB")
+    page = watched.page
+    page.wait_for_selector("#signin:not([hidden])")
+    sign_in_with_code(page, token_of("cw_vol1"))
+    page.wait_for_selector('#tasks-list .ph-hint')  # "New" is empty: the task is in progress
+    page.click('#tabs button[data-view="view-inbox"]')
+    with page.expect_response(lambda r: r.url.endswith(f"/api/v1/tasks/{task.pk}/")) as got:
+        page.click(f'.ph-note[data-id="{offered.pk}"] button')
+    assert got.value.status == 200
+    page.wait_for_selector("#view-task:not([hidden])")
+    expect(page.locator("#task-meta")).to_contain_text(f"Case {case.pk} ")
+    page.wait_for_selector('#action-buttons button[data-action="start"]')
+
+    page.click('#tabs button[data-view="view-inbox"]')
+    page.click(f'.ph-note[data-id="{gone.pk}"] button')
+    expect(page.locator("#toast")).to_have_text("This is no longer in your list.")
+    assert watched.console_errors == [NOT_FOUND]
+    watched.console_errors.clear()
     watched.assert_clean()

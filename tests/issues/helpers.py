@@ -41,6 +41,11 @@ MY_REPORTS_URL = f"{API}/me/reports/"
 CATEGORIES_URL = f"{API}/categories/"
 
 
+def my_case_report_url(case_id: int) -> str:
+    """The rider's own report in the case (the inbox opens it beyond "my reports" pages)."""
+    return f"{API}/me/cases/{case_id}/report/"
+
+
 def confirm_url(case_id: int) -> str:
     return f"{API}/cases/{case_id}/confirm/"
 

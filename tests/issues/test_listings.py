@@ -32,6 +32,7 @@ from tests.issues.helpers import (
     error_fields,
     geodesic_m,
     jpeg,
+    my_case_report_url,
     post_report_at,
     project,
     row_distance_m,
@@ -421,6 +422,32 @@ def test_my_reports_come_a_page_at_a_time_open_or_closed(rider):
     refused = rider.get(MY_REPORTS_URL, {"state": "done", "limit": 0})
     assert refused.status_code == 400
     assert error_fields(refused) == {"state", "limit"}
+
+
+def test_my_report_of_a_case_is_its_row_of_my_reports_and_nobody_elses(rider, rider2):
+    """The inbox opens a case's report beyond the pages loaded with it; a case the rider did
+    not report is a 404, as one that does not exist (it tells nothing of others' cases)."""
+    mine = body(post_report_at(rider, HUAIFANG))
+    body(post_report_at(rider, XINGONG))  # newer: "my reports" lists it first
+    joined = body(post_report_at(rider2, project(HUAIFANG, metres=10, azimuth_deg=0)))
+    theirs = body(post_report_at(rider2, CHENGYUAN))
+    case_id = mine["properties"]["case"]
+    assert joined["properties"]["case"] == case_id
+
+    answer = rider.get(my_case_report_url(case_id))
+
+    assert answer.status_code == 200
+    rows = {row["id"]: row for row in body(rider.get(MY_REPORTS_URL))["features"]}
+    assert body(answer) == rows[mine["id"]]
+    # rider2 reported in the same case: their own report, never rider1's.
+    assert body(rider2.get(my_case_report_url(case_id)))["id"] == joined["id"]
+    unknown = max(case_id, theirs["properties"]["case"]) + 1000
+    for client, case in ((rider, theirs["properties"]["case"]), (rider, unknown)):
+        refused = client.get(my_case_report_url(case))
+        assert refused.status_code == 404
+        assert_error_shape(refused)
+    assert client_for("office1").get(my_case_report_url(case_id)).status_code == 403
+    assert client_for(None).get(my_case_report_url(case_id)).status_code == 401
 
 
 # --- public listings --------------------------------------------------------------------------

@@ -140,3 +140,36 @@ def test_sections_split_the_live_tasks_with_counts_and_their_own_orders(referenc
                      "overdue": [late, stale]}
     assert volunteer.get(f"{API}/tasks/", {"section": "later"}).json()["errors"][0][
         "field"] == "section"
+
+
+def test_one_task_is_its_row_of_the_list_live_or_closed_and_nobody_elses(reference_data):
+    """The team page opens a message's task beyond the section it shows; another team's task
+    (or another subdistrict's, or none) is a 404 alike, never a 403 that would say it exists."""
+    from patrol.models import Task
+
+    closed = Task.objects.get(case=case_in_stage("closed", category="E0101",
+                                                 community=HUAIFANG, point=0))
+    live = Task.objects.get(case=case_in_stage("dispatched", category="E0101",
+                                               community=HUAIFANG, point=1))
+    volunteer = client_for("hk_vol1")
+    rows = {row["id"]: row for row in volunteer.get(
+        f"{API}/tasks/", {"include_closed": "true"}).json()["tasks"]}
+
+    for task in (closed, live):
+        answer = volunteer.get(f"{API}/tasks/{task.pk}/")
+        assert answer.status_code == 200
+        row, listed = answer.json(), rows[task.pk]
+        # Counted from now at each answer: the two may straddle a second.
+        assert row.pop("remaining_seconds") == pytest.approx(listed.pop("remaining_seconds"),
+                                                             abs=5)
+        assert row == listed
+    assert client_for("hk_lead").get(f"{API}/tasks/{live.pk}/").json()["case"] == live.case_id
+    assert client_for("office1").get(f"{API}/tasks/{live.pk}/").status_code == 200
+    unknown = max(closed.pk, live.pk) + 1000
+    for username, task_id in (("cw_vol1", live.pk), ("rider1", live.pk),
+                              ("office_heyi1", live.pk), ("liaison_municipal", closed.pk),
+                              ("hk_vol1", unknown)):
+        refused = client_for(username).get(f"{API}/tasks/{task_id}/")
+        assert refused.status_code == 404, username
+        assert [error["code"] for error in refused.json()["errors"]] == ["not_found"]
+    assert client_for(None).get(f"{API}/tasks/{live.pk}/").status_code == 401

@@ -760,6 +760,13 @@
     return {show: function () { page(null); }, count: count};
   }
 
+  /* A message's case or task that could not be fetched to open it: offline it cannot be
+   * opened; a 404 means it is no longer the user's (deleted, or given to another team). */
+  function inboxOpenFailed(error) {
+    toast(error.offline ? t("inbox_open_offline")
+      : (error.status === 404 ? t("inbox_gone") : error.message), "error");
+  }
+
   // --- tabs ------------------------------------------------------------------------------------
 
   function tabs(onShow) {
@@ -792,6 +799,6 @@
     position: function () { return position.fix; }, smallMap: smallMap, toMap: toMap,
     mapSystem: mapSystem, scan: scan, photoPrepare: photoPrepare, exifPosition: exifPosition,
     uuid4: uuid4, when: when, duration: duration, metres: metres, showErrors: showErrors,
-    tabs: tabs, inbox: inbox
+    tabs: tabs, inbox: inbox, inboxOpenFailed: inboxOpenFailed
   };
 })();

@@ -622,7 +622,8 @@
     return mineLoaded;
   }
 
-  /* From the inbox: the rider's report of the message's case, opened, in "my reports". */
+  /* From the inbox: the rider's report of the message's case, opened, in "my reports"; one
+   * beyond the pages loaded so far is asked for alone and shown on top of the list. */
   function caseOpen(note) {
     mineStale = true;  // the message tells of a change
     var all = $("mine-filter").querySelector('button[data-value="all"]');
@@ -630,7 +631,9 @@
     showView("view-mine");  // asks for the list again (onShow)
     mineLoaded.then(function () {
       var item = document.querySelector('#mine-list li[data-case="' + note.case + '"]');
-      if (!item) { P.toast(t("inbox_gone")); return; }
+      return item || mineOfCase(note.case);
+    }).then(function (item) {
+      if (!item) return;
       var button = item.querySelector("button[aria-expanded]");
       if (button.getAttribute("aria-expanded") === "false") button.click();
       item.scrollIntoView({block: "start"});
@@ -638,11 +641,32 @@
     });
   }
 
+  /* The rider's report of a case not among the rows loaded (GET me/cases/<id>/report/), put
+   * first in "my reports"; null, said in a toast, when it cannot be had: offline, or a 404
+   * (no report of theirs there any more). */
+  function mineOfCase(caseId) {
+    return P.api("me/cases/" + caseId + "/report/").then(function (feature) {
+      var list = $("mine-list");
+      list.querySelectorAll("li.ph-hint").forEach(function (hint) { hint.remove(); });
+      var item = mineItem(feature);
+      item.classList.add("ph-opened");
+      list.insertBefore(item, list.firstChild);
+      return item;
+    }, function (error) {
+      P.inboxOpenFailed(error);
+      return null;
+    });
+  }
+
   function mineItem(feature) {
     var report = feature.properties;
+    // A row opened alone from the inbox (mineOfCase) gives way to its place in the pages.
+    var opened = document.querySelector('#mine-list li.ph-opened[data-report="' + feature.id + '"]');
+    if (opened) opened.remove();
     var photo = (report.photos || []).filter(function (p) { return p.thumbnail_url; })[0];
     var details = el("div", {class: "ph-details", hidden: true});
-    var item = el("li", {class: "ph-item ph-mine", data: {case: report.case, stage: report.status}}, [
+    var item = el("li", {class: "ph-item ph-mine",
+                         data: {case: report.case, report: feature.id, stage: report.status}}, [
       photo ? P.authImage(photo.thumbnail_url, "", "ph-photo") : el("span", {class: "ph-photo ph-photo-missing"}),
       el("div", {class: "ph-item-body"}, [
         el("strong", {text: report.category_name}),

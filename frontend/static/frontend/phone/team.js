@@ -305,17 +305,22 @@
 
   $("task-back").addEventListener("click", function () { showView("view-tasks"); });
 
-  /* From the inbox: the message's task (or its case's), from the list or the closed ones. */
+  /* From the inbox: the message's task, from the section shown, else asked for alone
+   * (GET tasks/<id>/: in another section, closed, or reassigned to another team: a 404); a
+   * message of a case only (an escalation), its task among the caller's, closed ones too. */
   function taskOpenFrom(note) {
     function match(task) {
       return note.task ? task.id === note.task : task.case === note.case;
     }
     var found = state.tasks.filter(match)[0];
-    (found ? Promise.resolve(found) : P.api("tasks/?include_closed=true&limit=300").then(
-      function (body) { return body.tasks.filter(match)[0]; }
-    )).then(function (task) {
+    var asked = found ? Promise.resolve(found)
+      : (note.task ? P.api("tasks/" + note.task + "/")
+        : P.api("tasks/?include_closed=true&limit=300").then(function (body) {
+          return body.tasks.filter(match)[0];
+        }));
+    asked.then(function (task) {
       if (task) taskOpen(task); else P.toast(t("inbox_gone"));
-    }, function (error) { P.toast(error.message, "error"); });
+    }, P.inboxOpenFailed);
   }
 
   // --- start ----------------------------------------------------------------------------------
