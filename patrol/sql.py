@@ -12,10 +12,11 @@ HOURS_BIN_RATIO = 1.02
 HOURS_BIN_SQL = ("CASE WHEN {hours} * 60 < 1 THEN 0 ELSE 1 + floor(ln({hours} * 60) / ln("
                  + repr(HOURS_BIN_RATIO) + "))::int END")
 
+# The fact rows' sums (CaseDayFact), in this order after the key in STATS_FACT_ROWS.
 COUNTERS = ("reports", "dispatched", "accepted_on_time", "cases", "closed", "closed_on_time",
-             "overdue", "ratings", "satisfied")
-COUNTERS_LIST = ", ".join(COUNTERS)
-COUNTERS_SUMS = ", ".join(f"sum({name}) AS {name}" for name in COUNTERS)
+            "overdue", "ratings", "satisfied")
+_COUNTERS_LIST = ", ".join(COUNTERS)
+_COUNTERS_SUMS = ", ".join(f"sum({name}) AS {name}" for name in COUNTERS)
 _NO_COUNTERS = ", ".join(f"NULL::int AS {name}" for name in COUNTERS)
 # A fact row's key besides its day (the unique constraint's columns).
 _FACT_KEYS = ("subdistrict_id, dimension, community_grid_id, category_id, handler_kind, team_id, "
@@ -26,10 +27,10 @@ _FACT_KEYS = ("subdistrict_id, dimension, community_grid_id, category_id, handle
 _FACTS_INSERT = """
 INSERT INTO patrol_casedayfact (
     grain, day, subdistrict_id, dimension, community_grid_id, category_id, handler_kind,
-    team_id, department_id, """ + COUNTERS_LIST + """, response_bins, response_counts,
+    team_id, department_id, """ + _COUNTERS_LIST + """, response_bins, response_counts,
     resolution_bins, resolution_counts)
 SELECT {grain}, day, subdistrict_id, dimension, community_grid_id, category_id,
-       handler_kind, team_id, department_id, """ + COUNTERS_SUMS + """,
+       handler_kind, team_id, department_id, """ + _COUNTERS_SUMS + """,
        COALESCE(array_agg(bin ORDER BY bin) FILTER (WHERE kind = 1), '{{}}'),
        COALESCE(array_agg(n ORDER BY bin) FILTER (WHERE kind = 1), '{{}}'),
        COALESCE(array_agg(bin ORDER BY bin) FILTER (WHERE kind = 2), '{{}}'),
@@ -92,7 +93,7 @@ WITH deciding AS (
 -- grouping sets count each day's hours per bin beside its sums.
 , binned AS (
     SELECT day, subdistrict_id, community_grid_id, category_id, handler_kind, team_id,
-           department_id, """ + COUNTERS_LIST + """,
+           department_id, """ + _COUNTERS_LIST + """,
            CASE WHEN response_h IS NOT NULL THEN 1 WHEN resolution_h IS NOT NULL THEN 2 END
                AS kind,
            """ + HOURS_BIN_SQL.format(hours="COALESCE(response_h, resolution_h)") + """ AS bin
@@ -104,7 +105,7 @@ WITH deciding AS (
                 WHEN GROUPING(category_id) = 0 THEN 'category'
                 WHEN GROUPING(handler_kind) = 0 THEN 'handler' ELSE 'total' END AS dimension,
            community_grid_id, category_id, COALESCE(handler_kind, '') AS handler_kind, team_id,
-           department_id, """ + COUNTERS_SUMS + """, kind, bin, count(*) AS n
+           department_id, """ + _COUNTERS_SUMS + """, kind, bin, count(*) AS n
     FROM binned
     GROUP BY GROUPING SETS ((day, subdistrict_id, kind, bin),
                             (day, subdistrict_id, community_grid_id, kind, bin),
@@ -125,12 +126,12 @@ WHERE grain = %(grain)s AND day >= date_trunc(%(grain)s, %(start_day)s::date)::d
 CASE_FACTS_ROLL_UP = """
 WITH days AS (
     SELECT date_trunc(%(grain)s, day)::date AS day, """ + _FACT_KEYS + """,
-           """ + COUNTERS_LIST + """, response_bins, response_counts, resolution_bins,
+           """ + _COUNTERS_LIST + """, response_bins, response_counts, resolution_bins,
            resolution_counts
     FROM patrol_casedayfact
     WHERE grain = 'day' AND day >= date_trunc(%(grain)s, %(start_day)s::date)::date
 ), level1 AS (
-    SELECT day, """ + _FACT_KEYS + """, """ + COUNTERS_LIST + """,
+    SELECT day, """ + _FACT_KEYS + """, """ + _COUNTERS_LIST + """,
            NULL::int AS kind, NULL::int AS bin, NULL::bigint AS n
     FROM days
     UNION ALL
