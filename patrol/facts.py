@@ -4,7 +4,8 @@ Why rebuilt rather than kept in each write (docs/DECISIONS.md D-059): a case's f
 long after its day (it closes, is rated, becomes overdue while nobody touches it), and the
 writes that change them are spread over the lifecycle, intake, merges and transfers. One
 statement that recomputes whole days from the source rows cannot drift from them, and the
-statistics are monthly figures for which ten minutes' delay is harmless:
+statistics are monthly figures for which ten minutes' delay is harmless. The week and month
+rows are sums of the day rows, recounted after them:
 
 * ``case_facts_refresh`` (Celery beat, every ``STATS_FACTS_REFRESH_S``) recomputes the days from
   ``STATS_FACTS_RECENT_DAYS`` ago to today;
@@ -29,7 +30,7 @@ from django.core.cache import cache
 from django.db import connection, transaction
 from django.utils import timezone
 
-from patrol.sql import CASE_FACTS_INSERT
+from patrol.sql import CASE_FACTS_INSERT, CASE_FACTS_ROLL_UP, CASE_FACTS_ROLL_UP_DELETE
 
 # pg_advisory_xact_lock key of the recount (any constant unique to it)
 _LOCK_KEY = 5_901_017
@@ -67,20 +68,28 @@ def _version_bump(since: date | None = None, boundary: date | None = None) -> No
 
 
 def case_facts_rebuild(*, since: date | None = None, now: datetime | None = None) -> int:
-    """Recount the facts of the local days from ``since`` (all days when None); returns the
-    rows written. ``now`` decides which open cases are overdue (default: the present)."""
+    """Recount the facts of the local days from ``since`` (all days when None), then the week
+    and month rows of every week and month from the ones holding ``since``; returns the rows
+    written. ``now`` decides which open cases are overdue (default: the present)."""
     now = now or timezone.now()
     zone = timezone.get_default_timezone()
     start = (datetime.combine(since, time.min, tzinfo=zone) if since is not None
              else datetime(1970, 1, 1, tzinfo=zone))
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_LOCK_KEY])
-        cursor.execute("DELETE FROM patrol_casedayfact WHERE day >= %s", [start.date()])
+        cursor.execute("DELETE FROM patrol_casedayfact WHERE grain = 'day' AND day >= %s",
+                       [start.date()])
         cursor.execute(CASE_FACTS_INSERT, {"tz": settings.TIME_ZONE, "from_time": start,
                                            "start_day": start.date(), "now": now})
+        rows = cursor.rowcount
+        for grain in ("week", "month"):  # from the day rows, the old days' ones included
+            params = {"grain": grain, "start_day": start.date()}
+            cursor.execute(CASE_FACTS_ROLL_UP_DELETE, params)
+            cursor.execute(CASE_FACTS_ROLL_UP, params)
+            rows += cursor.rowcount
         boundary = timezone.localdate(now) - timedelta(days=settings.STATS_FACTS_RECENT_DAYS)
         transaction.on_commit(lambda: _version_bump(since, boundary))
-        return cursor.rowcount
+        return rows
 
 
 def case_facts_refresh(*, now: datetime | None = None) -> int:

@@ -425,7 +425,19 @@ class CaseDayFact(models.Model):
     (``cases`` … ``satisfied``, ``resolution_hours``) the day its deciding task was offered (the
     task done, else its latest), whose handler the row names. ``handler_kind`` "" holds the
     reports of cases never dispatched.
+
+    ``grain`` "week" and "month" rows (``day`` the Monday, the 1st) add up the "day" rows of
+    their week or month, so that a period reads whole months and weeks in one row each and only
+    its loose days day by day. The hours behind the medians are histograms: counts over
+    log-spaced bins (patrol.sql.HOURS_BIN_RATIO wide), which add up over days where the hours
+    themselves would only pile up (docs/DECISIONS.md D-0XX).
     """
+
+    class Grain(models.TextChoices):
+        DAY = "day", _("Day")
+        WEEK = "week", _("Week")
+        MONTH = "month", _("Month")
+
 
     class HandlerKind(models.TextChoices):
         NONE = "", _("Not dispatched")
@@ -439,6 +451,7 @@ class CaseDayFact(models.Model):
         CATEGORY = "category", _("Category")
         HANDLER = "handler", _("Handled by")
 
+    grain = models.CharField(_("grain"), max_length=5, choices=Grain.choices, default=Grain.DAY)
     day = models.DateField(_("day"))
     dimension = models.CharField(_("dimension"), max_length=10, choices=Dimension.choices)
     subdistrict = models.ForeignKey(Subdistrict, on_delete=models.CASCADE, related_name="+",
@@ -464,9 +477,12 @@ class CaseDayFact(models.Model):
     ratings = models.PositiveIntegerField(_("ratings"), default=0)
     satisfied = models.PositiveIntegerField(_("satisfied ratings"), default=0)
     # Hours from offer to acceptance (one per accepted task) and from the deciding offer to the
-    # case's closure (one per closed case): the medians need the values, not sums.
-    response_hours = ArrayField(models.FloatField(), default=list, blank=True)
-    resolution_hours = ArrayField(models.FloatField(), default=list, blank=True)
+    # case's closure (one per closed case), as histograms: the bins that hold any (ascending)
+    # and how many each holds, side by side. A median needs the distribution, not a sum.
+    response_bins = ArrayField(models.SmallIntegerField(), default=list, blank=True)
+    response_counts = ArrayField(models.IntegerField(), default=list, blank=True)
+    resolution_bins = ArrayField(models.SmallIntegerField(), default=list, blank=True)
+    resolution_counts = ArrayField(models.IntegerField(), default=list, blank=True)
 
     class Meta:
         verbose_name = _("daily case facts")
@@ -474,13 +490,13 @@ class CaseDayFact(models.Model):
         indexes = [
             # One table of one subdistrict's period (an office), and of every subdistrict's
             # (the district).
-            models.Index(fields=["dimension", "subdistrict", "day"],
+            models.Index(fields=["dimension", "grain", "subdistrict", "day"],
                          name="casedayfact_subdistrict_day"),
-            models.Index(fields=["dimension", "day"], name="casedayfact_day"),
+            models.Index(fields=["dimension", "grain", "day"], name="casedayfact_day"),
         ]
         constraints = [
             models.UniqueConstraint(
-                fields=["day", "subdistrict", "dimension", "community_grid", "category",
+                fields=["grain", "day", "subdistrict", "dimension", "community_grid", "category",
                         "handler_kind", "team", "department"],
                 name="casedayfact_unique", nulls_distinct=False,
             ),

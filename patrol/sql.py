@@ -3,10 +3,48 @@ each is SQL and not the ORM). Parameters are always bound."""
 
 from __future__ import annotations
 
+# The hours' histograms (CaseDayFact.*_bins, *_counts). HOURS_BIN_SQL is the bin of {hours}:
+# bin 0 holds the hours under a minute, bin b ≥ 1 those in [r^(b−1), r^b) minutes, r =
+# HOURS_BIN_RATIO: each bin 2 % wide, so a median read from the bins
+# (patrol.stats.median_from_histogram) is within 2 % of the exact one (within a minute under a
+# minute). A minute to ten years takes about 780 bins.
+HOURS_BIN_RATIO = 1.02
+HOURS_BIN_SQL = ("CASE WHEN {hours} * 60 < 1 THEN 0 ELSE 1 + floor(ln({hours} * 60) / ln("
+                 + repr(HOURS_BIN_RATIO) + "))::int END")
+
+# The fact rows' sums (CaseDayFact), in this order after the key in STATS_FACT_ROWS.
+COUNTERS = ("reports", "dispatched", "accepted_on_time", "cases", "closed", "closed_on_time",
+            "overdue", "ratings", "satisfied")
+_COUNTERS_LIST = ", ".join(COUNTERS)
+_COUNTERS_SUMS = ", ".join(f"sum({name}) AS {name}" for name in COUNTERS)
+_NO_COUNTERS = ", ".join(f"NULL::int AS {name}" for name in COUNTERS)
+# A fact row's key besides its day (the unique constraint's columns).
+_FACT_KEYS = ("subdistrict_id, dimension, community_grid_id, category_id, handler_kind, team_id, "
+              "department_id")
+
+# The rows of one grain from ``level1`` (a CTE: the keys, the sums, and per bin of each kind
+# its count, n): the sums of its lines and its bins in order. Lines of no kind hold sums only.
+_FACTS_INSERT = """
+INSERT INTO patrol_casedayfact (
+    grain, day, subdistrict_id, dimension, community_grid_id, category_id, handler_kind,
+    team_id, department_id, """ + _COUNTERS_LIST + """, response_bins, response_counts,
+    resolution_bins, resolution_counts)
+SELECT {grain}, day, subdistrict_id, dimension, community_grid_id, category_id,
+       handler_kind, team_id, department_id, """ + _COUNTERS_SUMS + """,
+       COALESCE(array_agg(bin ORDER BY bin) FILTER (WHERE kind = 1), '{{}}'),
+       COALESCE(array_agg(n ORDER BY bin) FILTER (WHERE kind = 1), '{{}}'),
+       COALESCE(array_agg(bin ORDER BY bin) FILTER (WHERE kind = 2), '{{}}'),
+       COALESCE(array_agg(n ORDER BY bin) FILTER (WHERE kind = 2), '{{}}')
+FROM level1
+GROUP BY day, subdistrict_id, dimension, community_grid_id, category_id, handler_kind,
+         team_id, department_id
+"""
+
 # --- the daily case facts (patrol.facts) --------------------------------------------------------
 #
 # One pass, four groupings (GROUPING SETS): each day's total, and its rows per community, per
-# category and per handler (the ``dimension`` column says which). Parameters: tz (the local
+# category and per handler (the ``dimension`` column says which), each with its hours counted
+# per bin. Parameters: tz (the local
 # time zone's name), start (timestamptz: the first local day's
 # midnight), start_day (that day), now (timestamptz: open cases past their deadline at this
 # moment are overdue). A case's deciding task is its task done, else its latest (by offer):
@@ -51,60 +89,80 @@ WITH deciding AS (
     LEFT JOIN rated ON rated.case_id = d.case_id
     WHERE d.offered_at >= %(from_time)s
 )
-INSERT INTO patrol_casedayfact (
-    day, subdistrict_id, dimension, community_grid_id, category_id, handler_kind, team_id,
-    department_id, reports, dispatched, accepted_on_time, cases, closed, closed_on_time,
-    overdue, ratings, satisfied, response_hours, resolution_hours)
-SELECT day, subdistrict_id,
-       CASE WHEN GROUPING(community_grid_id) = 0 THEN 'community'
-            WHEN GROUPING(category_id) = 0 THEN 'category'
-            WHEN GROUPING(handler_kind) = 0 THEN 'handler' ELSE 'total' END,
-       community_grid_id, category_id, COALESCE(handler_kind, ''), team_id, department_id,
-       sum(reports), sum(dispatched), sum(accepted_on_time), sum(cases), sum(closed),
-       sum(closed_on_time), sum(overdue), sum(ratings), sum(satisfied),
-       COALESCE(array_agg(response_h) FILTER (WHERE response_h IS NOT NULL), '{}'),
-       COALESCE(array_agg(resolution_h) FILTER (WHERE resolution_h IS NOT NULL), '{}')
-FROM facts
-WHERE day >= %(start_day)s
-GROUP BY GROUPING SETS ((day, subdistrict_id), (day, subdistrict_id, community_grid_id),
-                        (day, subdistrict_id, category_id),
-                        (day, subdistrict_id, handler_kind, team_id, department_id))
+-- Each line holds at most one hour: its kind (1 response, 2 resolution) and bin, so that the
+-- grouping sets count each day's hours per bin beside its sums.
+, binned AS (
+    SELECT day, subdistrict_id, community_grid_id, category_id, handler_kind, team_id,
+           department_id, """ + _COUNTERS_LIST + """,
+           CASE WHEN response_h IS NOT NULL THEN 1 WHEN resolution_h IS NOT NULL THEN 2 END
+               AS kind,
+           """ + HOURS_BIN_SQL.format(hours="COALESCE(response_h, resolution_h)") + """ AS bin
+    FROM facts
+    WHERE day >= %(start_day)s
+), level1 AS (
+    SELECT day, subdistrict_id,
+           CASE WHEN GROUPING(community_grid_id) = 0 THEN 'community'
+                WHEN GROUPING(category_id) = 0 THEN 'category'
+                WHEN GROUPING(handler_kind) = 0 THEN 'handler' ELSE 'total' END AS dimension,
+           community_grid_id, category_id, COALESCE(handler_kind, '') AS handler_kind, team_id,
+           department_id, """ + _COUNTERS_SUMS + """, kind, bin, count(*) AS n
+    FROM binned
+    GROUP BY GROUPING SETS ((day, subdistrict_id, kind, bin),
+                            (day, subdistrict_id, community_grid_id, kind, bin),
+                            (day, subdistrict_id, category_id, kind, bin),
+                            (day, subdistrict_id, handler_kind, team_id, department_id, kind,
+                             bin))
+)
+""" + _FACTS_INSERT.format(grain="'day'")
+
+# The week and month rows from the day rows (CaseDayFact.grain), after a recount of the day
+# rows from ``start_day``: every week or month from the one holding it. Parameters: grain
+# ("week" or "month"), start_day. Each day row gives one line of sums, and each bin of its
+# week or month one line of its count.
+CASE_FACTS_ROLL_UP_DELETE = """
+DELETE FROM patrol_casedayfact
+WHERE grain = %(grain)s AND day >= date_trunc(%(grain)s, %(start_day)s::date)::date
 """
+CASE_FACTS_ROLL_UP = """
+WITH days AS (
+    SELECT date_trunc(%(grain)s, day)::date AS day, """ + _FACT_KEYS + """,
+           """ + _COUNTERS_LIST + """, response_bins, response_counts, resolution_bins,
+           resolution_counts
+    FROM patrol_casedayfact
+    WHERE grain = 'day' AND day >= date_trunc(%(grain)s, %(start_day)s::date)::date
+), level1 AS (
+    SELECT day, """ + _FACT_KEYS + """, """ + _COUNTERS_LIST + """,
+           NULL::int AS kind, NULL::int AS bin, NULL::bigint AS n
+    FROM days
+    UNION ALL
+    SELECT day, """ + _FACT_KEYS + """, """ + _NO_COUNTERS + """, 1, bin, sum(n)
+    FROM (SELECT day, """ + _FACT_KEYS + """, unnest(response_bins) AS bin,
+                 unnest(response_counts) AS n FROM days) r
+    GROUP BY day, """ + _FACT_KEYS + """, bin
+    UNION ALL
+    SELECT day, """ + _FACT_KEYS + """, """ + _NO_COUNTERS + """, 2, bin, sum(n)
+    FROM (SELECT day, """ + _FACT_KEYS + """, unnest(resolution_bins) AS bin,
+                 unnest(resolution_counts) AS n FROM days) s
+    GROUP BY day, """ + _FACT_KEYS + """, bin
+)
+""" + _FACTS_INSERT.format(grain="%(grain)s")
 
 # --- the statistics (patrol.stats) --------------------------------------------------------------
 #
-# The figures of the facts in [since, until) of some subdistricts, grouped by ``{key}`` (an SQL
-# expression over the fact row ``f``, from patrol.stats's fixed table, never user input). The
-# medians unnest the hours of the period's rows: one pass for the sums, one for both medians.
-# Parameters: dimension (the rows read: "total" for the summary, the trend and the subdistricts),
-# since, until (dates), all_subdistricts (bool), subdistricts (an int array).
-_STATS_WHERE = """f.dimension = %(dimension)s AND f.day >= %(since)s AND f.day < %(until)s
-      AND (%(all_subdistricts)s OR f.subdistrict_id = ANY(%(subdistricts)s))"""
-# The key is computed once per fact row, before the hours are unnested (date_trunc per hour
-# cost five times the median itself at 100,000 reports).
-_STATS_MEDIANS = """SELECT k.key,
-        percentile_cont(0.5) WITHIN GROUP (ORDER BY h.response) AS median_response_hours,
-        percentile_cont(0.5) WITHIN GROUP (ORDER BY h.resolution) AS median_resolution_hours
-    FROM (SELECT {key} AS key, f.response_hours, f.resolution_hours
-          FROM patrol_casedayfact f
-          WHERE """ + _STATS_WHERE + """ ORDER BY 1) k
-    -- both arrays side by side in one pass (the shorter padded with NULLs, which the
-    -- medians ignore)
-    CROSS JOIN LATERAL unnest(k.response_hours, k.resolution_hours) AS h(response, resolution)
-    GROUP BY 1"""
-# Two reads of the same rows (by the index on dimension, subdistrict, day), not one CTE: a CTE
-# read twice is materialised with every column, hours arrays included, and the sums never need
-# the arrays.
-STATS_FIGURES = """
-SELECT sums.*, medians.median_response_hours, medians.median_resolution_hours
-FROM (
-    SELECT {key} AS key, sum(reports) AS reports, sum(dispatched) AS dispatched,
-           sum(accepted_on_time) AS accepted_on_time, sum(cases) AS cases,
-           sum(closed) AS closed, sum(closed_on_time) AS closed_on_time,
-           sum(overdue) AS overdue, sum(ratings) AS ratings, sum(satisfied) AS satisfied
-    FROM patrol_casedayfact f
-    WHERE """ + _STATS_WHERE + """
-    GROUP BY 1
-) sums
-LEFT JOIN (""" + _STATS_MEDIANS + """) medians USING (key)
+# The fact rows of [since, until) of some subdistricts, each with its key ``{key}`` (an SQL
+# expression over the fact row ``f``, from patrol.stats's fixed table, never user input), its
+# sums and its histograms; patrol.stats adds them up per key. The period is read as whole
+# months, whole weeks and loose days (patrol.stats chooses them: the month rows of ``months``,
+# the week rows of ``weeks``, the day rows of ``days``). Parameters: dimension (the rows read:
+# "total" for the summary, the trend and the subdistricts), since, until (dates), days, weeks,
+# months (date arrays), all_subdistricts (bool), subdistricts (an int array).
+STATS_FACT_ROWS = """
+SELECT {key} AS key, """ + ", ".join(f"f.{name}" for name in COUNTERS) + """,
+       f.response_bins, f.response_counts, f.resolution_bins, f.resolution_counts
+FROM patrol_casedayfact f
+WHERE f.dimension = %(dimension)s AND f.day >= %(since)s AND f.day < %(until)s
+  AND (f.grain = 'day' AND f.day = ANY(%(days)s::date[])
+       OR f.grain = 'week' AND f.day = ANY(%(weeks)s::date[])
+       OR f.grain = 'month' AND f.day = ANY(%(months)s::date[]))
+  AND (%(all_subdistricts)s OR f.subdistrict_id = ANY(%(subdistricts)s))
 """
