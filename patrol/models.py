@@ -430,7 +430,7 @@ class CaseDayFact(models.Model):
     their week or month, so that a period reads whole months and weeks in one row each and only
     its loose days day by day. The hours behind the medians are histograms: counts over
     log-spaced bins (patrol.sql.HOURS_BIN_RATIO wide), which add up over days where the hours
-    themselves would only pile up (docs/DECISIONS.md D-0XX).
+    themselves would only pile up (docs/DECISIONS.md D-075).
     """
 
     class Grain(models.TextChoices):
