@@ -33,7 +33,6 @@ ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", [])
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -46,6 +45,9 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "civicmap",
+    # After civicmap, whose admin/base_site.html extends the admin's own (accessibility fixes
+    # on every admin page); no other template or static file of these apps shares a name.
+    "django.contrib.admin",
     "issues",
     "patrol",
     "stations",
