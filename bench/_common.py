@@ -503,9 +503,11 @@ def history_places(*, count: int, seed: int, subdistrict: str | None = None
 
 
 def gunicorn_start(*, env: dict[str, str], log_path: Path,
-                   extra_args: tuple[str, ...] = ()) -> tuple[subprocess.Popen, str]:
+                   extra_args: tuple[str, ...] = (), root: Path = ROOT
+                   ) -> tuple[subprocess.Popen, str]:
     """The app under gunicorn (2 workers) on a free local port, as a deployment runs it; returns
-    the process and its base URL once ``/api/v1/categories/`` answers (within 60 s)."""
+    the process and its base URL once ``/api/v1/categories/`` answers (within 60 s). ``root``
+    is the checkout whose code it runs (another one: to compare with an older commit)."""
     import requests
 
     port = free_port()
@@ -513,7 +515,8 @@ def gunicorn_start(*, env: dict[str, str], log_path: Path,
     process = subprocess.Popen(
         [str(VENV_BIN / "gunicorn"), "civicmap.wsgi:application", "-w", "2",
          "-b", f"127.0.0.1:{port}", "--error-logfile", "-", *extra_args],
-        cwd=ROOT, env=env, stdout=log_file, stderr=subprocess.STDOUT,
+        cwd=root, env={**env, "PYTHONPATH": str(root)}, stdout=log_file,
+        stderr=subprocess.STDOUT,
     )
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
@@ -528,6 +531,19 @@ def gunicorn_start(*, env: dict[str, str], log_path: Path,
         time.sleep(0.3)
     gunicorn_stop(process)
     raise RuntimeError(f"gunicorn did not answer within 60 s: see {log_path}")
+
+
+def gunicorn_workers_cpu_s(process: subprocess.Popen) -> float:
+    """CPU seconds (user + system) its workers have used so far: the children of the gunicorn
+    arbiter, read from /proc (Linux)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    children = Path(f"/proc/{process.pid}/task/{process.pid}/children").read_text().split()
+    total = 0
+    for pid in children:
+        # Fields 14 and 15 (utime, stime), counted after the ")" that ends the command name.
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])
+    return total / tick
 
 
 def gunicorn_stop(process: subprocess.Popen) -> None:

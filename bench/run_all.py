@@ -82,6 +82,11 @@ def summary_rows(results: dict, seed: dict) -> list[tuple[str, str, str]]:
                      f"slices {slices}"))
         rows.append(("  ratio intake / pgbench", f"{http['ratio_intake_to_pgbench']:.2%}",
                      f"GET categories {http['get_categories_baseline']['ok_per_s']:,.0f} req/s"))
+        rows.append(("  pgbench intake's statements", f"{http['pgbench_intake_tps']:,.1f} tps",
+                     f"ratio intake / it {http['ratio_intake_to_intake_script']:.1%}, target "
+                     ">= 50 %: " + ("met" if http["ratio_intake_to_intake_script"] >= 0.5
+                                     else "MISSED")))
+        rows.append(("  web CPU per intake", f"{http['web_cpu_ms_per_intake']:.1f} ms", ""))
         variant = http.get("variant_connection_per_request")
         if variant:
             v = variant["intake"]

@@ -193,6 +193,11 @@ def _inspect_bytes(data: bytes, *, field: str, max_pixels: int) -> InspectedPhot
             # Image.open has read the header only: refuse before decoding allocates the pixels.
             if width * height > max_pixels:
                 raise too_many_pixels
+            if image.format in ("JPEG", "MPO"):
+                # libjpeg then decodes at 1/8 scale: every byte of the stream is still read
+                # and entropy-decoded (a damaged or cut-off file still fails), for a fraction of
+                # the CPU of full-size pixels, which no check here looks at.
+                image.draft(None, (max(width // 8, 1), max(height // 8, 1)))
             try:
                 image.load()
             except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:

@@ -14,7 +14,16 @@ from django.contrib.gis.db.models.functions import AsGeoJSON, Distance
 from django.contrib.gis.geos import Point, Polygon
 from django.contrib.gis.measure import D
 from django.contrib.postgres.aggregates import JSONBAgg
-from django.db.models import F, JSONField, OuterRef, QuerySet, Subquery, TextField, Value
+from django.db.models import (
+    F,
+    JSONField,
+    OuterRef,
+    Prefetch,
+    QuerySet,
+    Subquery,
+    TextField,
+    Value,
+)
 from django.db.models.functions import Cast, Coalesce, JSONObject
 
 from civicmap.i18n import name_field
@@ -212,12 +221,28 @@ def report_public_features(*, filters: PublicFilters) -> str:
     )
 
 
+# What ``ReportFeatureOutput`` reads of a report and its relations, and nothing more: not the
+# grids' and the subdistrict's boundary polygons (sent, then parsed by GEOS, on every post) nor
+# the columns the answer never shows.
+_REPORT_ANSWER_FIELDS = (
+    "location", "description", "sent_lon", "sent_lat", "sent_coord_system", "client_uuid",
+    "received_at", "joined_existing_case", "location_source", "location_flagged",
+    "category__code", "category__name_zh", "category__name_en", "case__stage",
+    "subdistrict__code", "community_grid__code", "community_grid__name_zh",
+    "community_grid__name_en", "unit_grid__grid_id",
+)
+
+
 def report_answer_get(*, report_id: int) -> Report:
     """A report as its rider's post is answered (``ReportFeatureOutput``): its case, places and
-    photos in two queries, rather than one lazy load per relation."""
+    photos in two queries, rather than one lazy load per relation, with only the columns the
+    answer shows."""
     return (Report.objects.select_related("category", "case", "subdistrict", "community_grid",
                                           "unit_grid")
-            .prefetch_related("photos").get(pk=report_id))
+            .only(*_REPORT_ANSWER_FIELDS)
+            .prefetch_related(Prefetch("photos",
+                                       queryset=ReportPhoto.objects.only("report_id", "status")))
+            .get(pk=report_id))
 
 
 # "My reports" filters: open (the case still in OPEN_STAGES), closed (closed, evaluated or
