@@ -93,7 +93,9 @@ def standby_lock(params: dict) -> Iterator[None]:
 def standby(settings, reference_data, spare_broker, media_root, monkeypatch):
     """Routing on, to the real standby, caught up with the primary; replay resumed afterwards
     whatever happened. A Redis outage another test made does not count here. The standby is
-    this test's alone meanwhile (``standby_lock``)."""
+    this test's alone meanwhile (``standby_lock``). Its set-up may take over 20 s: it waits for
+    the lock, then for the standby to replay the whole cluster's WAL (every database's, other
+    workers' and clones' test databases being created included) up to the primary's position."""
     params = connections[REPLICA].settings_dict
     with standby_lock(params):
         yield from _standby_ready(settings, monkeypatch, params)
