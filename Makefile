@@ -11,6 +11,10 @@ export DATABASE_URL ?= postgis://root@127.0.0.1:5432/civicmap
 export REDIS_URL ?= redis://127.0.0.1:6379/0
 
 PYTEST_ARGS ?=
+# `make test` runs the suite in TEST_WORKERS pytest-xdist processes (measured on 2 cores: see
+# README "Tests"), each with its own test database, Redis databases and media folder
+# (civicmap/settings/test.py); TEST_WORKERS=0 runs it serially in one process.
+TEST_WORKERS ?= 3
 RUN_LOG := var/log/run.log
 RUN_PID := var/run.pid
 
@@ -21,7 +25,8 @@ help:
 	@echo "             WITH_REPLICA=1: also start the streaming replica and read from it"
 	@echo "make start   same, in the background (log $(RUN_LOG), pid $(RUN_PID))"
 	@echo "make stop    stop what 'make start' started"
-	@echo "make test    set up (with Chromium and the replica) and run pytest [PYTEST_ARGS=...]"
+	@echo "make test    set up (with Chromium and the replica) and run pytest in parallel"
+	@echo "             [TEST_WORKERS=3, 0 for one process] [PYTEST_ARGS=...]"
 	@echo "make replica start the streaming replica on port 5433 (scripts/replica.sh)"
 	@echo "make setup   only set up (packages, services, .venv, database, static)"
 	@echo "make bench   run bench/run_all.py"
@@ -63,7 +68,7 @@ stop:
 # The replica tests (tests/civicmap/test_replica.py) read from the real standby.
 test:
 	WITH_BROWSER=1 WITH_REPLICA=1 bash scripts/setup.sh
-	.venv/bin/pytest $(PYTEST_ARGS)
+	.venv/bin/pytest -n $(TEST_WORKERS) --dist worksteal $(PYTEST_ARGS)
 
 # A streaming replica of the local cluster on port 5433, made once (pg_basebackup), started
 # when stopped; `make run WITH_REPLICA=1` and `make test` do this themselves.
@@ -92,7 +97,7 @@ lint:
 
 # Keeps .venv, frontend/node_modules, uploads (var/media) and the database.
 clean:
-	rm -rf var/staticfiles var/test-media var/log var/celerybeat-schedule* \
+	rm -rf var/staticfiles var/test-media var/test-media-gw* var/log var/celerybeat-schedule* \
 	  .pytest_cache .ruff_cache test-artifacts *.egg-info
 	find . -path ./.venv -prune -o -path ./frontend/node_modules -prune -o \
 	  -name __pycache__ -type d -prune -exec rm -rf {} +

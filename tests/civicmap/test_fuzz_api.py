@@ -80,6 +80,7 @@ def _fuzz(schema, *, headers: dict, real, name: str) -> FuzzRun:
 @pytest.mark.django_db
 @pytest.mark.parametrize("role", list(ROLES))
 def test_api_operations_answer_by_their_schema(role, api_schema, demo):
+    """Over 20 s: FUZZ_EXAMPLES requests (15) for every operation of the schema, as this role."""
     headers = {"Accept-Language": "en"}
     if ROLES[role]:
         headers["Authorization"] = f"Token {Token.objects.get(user__username=ROLES[role]).key}"

@@ -70,7 +70,8 @@ def test_rows_out_of_range_are_repaired_before_the_constraints_are_added(referen
     """Bad rows are written by SQL while no constraint holds them back; the migrations then
     set an impossible capture time or accuracy to NULL (unknown), bring a task's deadlines in
     to 400 days after its offer and a category's deadlines and window in to a year, and leave
-    rows inside the ranges as they were."""
+    rows inside the ranges as they were. Over 20 s: the test database is migrated back to
+    before the bounds, then forward to the last migration."""
     from datetime import timedelta
 
     from django.contrib.auth import get_user_model
@@ -141,7 +142,8 @@ def test_rows_out_of_range_are_repaired_before_the_constraints_are_added(referen
 
 def test_existing_media_urls_become_fetched_or_pending_jobs(reference_data):
     """Before 0016 a media URL had no job state: one with its photo was fetched, one without is
-    pending (the sweep fetches it), one without a URL has no job; then the constraint holds."""
+    pending (the sweep fetches it), one without a URL has no job; then the constraint holds.
+    Over 20 s: the test database is migrated back to 0015, then forward to the last migration."""
     from django.db import IntegrityError, transaction
     from django.utils import timezone
 

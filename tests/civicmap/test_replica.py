@@ -3,19 +3,29 @@ go to the standby, a rider reads their own new report from the primary while rep
 nothing is ever written to the standby, and without a replica everything reads the primary.
 
 The standby replicates the whole local cluster, the test database included; the "replica"
-alias mirrors default's test database on it (civicmap/settings/test.py). Data must be
-committed to reach it, so these tests are transactional. Conditions are awaited by polling.
+alias mirrors default's test database on it (civicmap/settings/test.py), each xdist worker's
+its own. Data must be committed to reach it, so these tests are transactional. Conditions are
+awaited by polling.
+
+Replay is one for the whole standby: ``pg_wal_replay_pause()`` stops it for every database, and
+the ``standby`` fixture resumes it when a test ends. So a test using the standby holds a file
+lock for the standby (``standby_lock``), taken by every process on this machine that runs these
+tests (the workers of a parallel run, other clones' runs): no other test resumes replay under a
+test that paused it, or waits for a paused standby to catch up.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import re
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 from django.core.cache import cache
@@ -69,12 +79,30 @@ def _standby_answers() -> bool:
     return True
 
 
+@contextmanager
+def standby_lock(params: dict) -> Iterator[None]:
+    """This machine's lock on the standby at ``params`` (a file in the temporary directory,
+    named by host and port), held until the block ends; waits while another process holds it."""
+    path = Path(tempfile.gettempdir()) / f"civicmap-standby-{params['HOST']}-{params['PORT']}.lock"
+    with path.open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file is closed
+        yield
+
+
 @pytest.fixture
 def standby(settings, reference_data, spare_broker, media_root, monkeypatch):
     """Routing on, to the real standby, caught up with the primary; replay resumed afterwards
-    whatever happened. A Redis outage another test made does not count here."""
-    monkeypatch.setattr(fail_open, "_warner", fail_open._Warner())
+    whatever happened. A Redis outage another test made does not count here. The standby is
+    this test's alone meanwhile (``standby_lock``). Its set-up may take over 20 s: it waits for
+    the lock, then for the standby to replay the whole cluster's WAL (every database's, other
+    workers' and clones' test databases being created included) up to the primary's position."""
     params = connections[REPLICA].settings_dict
+    with standby_lock(params):
+        yield from _standby_ready(settings, monkeypatch, params)
+
+
+def _standby_ready(settings, monkeypatch, params: dict) -> Iterator[None]:
+    monkeypatch.setattr(fail_open, "_warner", fail_open._Warner())
     try:
         wait_for(_standby_answers, timeout=REPLAY_TIMEOUT_S,
                  what=f"the standby at {params['HOST']}:{params['PORT']}/{params['NAME']}")

@@ -336,7 +336,8 @@ def _visits(demo) -> list[tuple[str, str]]:  # noqa: F811  (demo: the fixture's 
 def test_every_page_has_no_serious_axe_violation(demo, crawl_settings, chromium,  # noqa: F811
                                                  live_server, session_for):
     """Each role's pages and the signed-in phone pages: axe-core finds nothing serious or
-    critical, and every chart or map has its numbers in a table."""
+    critical, and every chart or map has its numbers in a table. Over 20 s: every page of every
+    role loaded in Chromium and checked by axe-core, on one demo made once."""
     found: list[str] = []
     seen_charts: dict[str, dict] = {}
 

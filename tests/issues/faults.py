@@ -90,7 +90,7 @@ def database_url(name: str | None = None) -> str:
 
 # A Redis database that no long-running worker reads (the session's worker reads the test
 # settings' broker): a test points the app here to hold back or run the jobs it queues itself.
-SPARE_BROKER_URL = os.environ.get("TEST_SPARE_BROKER_URL", "redis://127.0.0.1:6379/12")
+SPARE_BROKER_URL = settings.TEST_SPARE_BROKER_URL
 
 
 @contextmanager

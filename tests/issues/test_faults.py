@@ -136,7 +136,8 @@ def test_redis_killed_mid_burst_every_report_is_accepted_and_every_photo_made(
 ):
     """(a) Redis, broker and cache, is SIGKILLed while a burst of reports is in flight: every
     report answers 201 (its retry 200); restarted empty (its queued jobs are gone), the sweep
-    hands every pending job to a worker and every photo is made."""
+    hands every pending job to a worker and every photo is made. Over 20 s on a busy machine: a
+    Redis server and a Celery worker started and stopped, 15 photos made by that one worker."""
     client_uuids = [str(uuid.uuid4()) for _ in range(15)]
     answered = threading.Semaphore(0)
 
@@ -279,7 +280,8 @@ def test_worker_killed_mid_job_the_photo_is_made_once_with_the_same_result(
 ):
     """(c) The pool process running the job is SIGKILLed mid-job (held at its final row lock,
     after it marked its start): the job is redelivered (acks_late, reject_on_worker_lost) to the
-    new pool process, the photo is made once, and its renditions equal a clean run's."""
+    new pool process, the photo is made once, and its renditions equal a clean run's. Over 20 s
+    on a busy machine: a prefork worker started, its pool process killed and started again."""
     client_uuid = str(uuid.uuid4())
     answer = post_report(client_for("rider1"), client_uuid=client_uuid,
                          photos=[jpeg((900, 600), colour=(30, 160, 60))])
@@ -318,7 +320,8 @@ def test_whole_worker_killed_mid_job_the_sweep_hands_the_job_to_a_new_worker(
 ):
     """(c, the whole worker) The worker process itself is SIGKILLed mid-job: nobody reports the
     loss, and the broker would redeliver only after its visibility timeout (an hour). The sweep
-    queues the job again once its lease is over; a new worker makes the photo, as a clean run."""
+    queues the job again once its lease is over; a new worker makes the photo, as a clean run.
+    Over 20 s: two Celery workers started one after the other, and the job's lease waited out."""
     client_uuid = str(uuid.uuid4())
     answer = post_report(client_for("rider2"), client_uuid=client_uuid,
                          photos=[jpeg((900, 600), colour=(160, 30, 90))])

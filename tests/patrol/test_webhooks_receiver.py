@@ -8,8 +8,8 @@ The other webhook and notification tests import from here:
   minutes), records it, and drops repeats by ``X-Civicmap-Delivery``. It can be down (its port
   closed: connection refused), answer 503, or stall a request until the test lets it go.
 * ``celery_process``: a worker or beat subprocess reading the test database, its broker the
-  spare Redis database (``TEST_SPARE_BROKER_URL``, 12 by default; the suite's own workers use
-  15), with the webhook settings passed in its
+  spare Redis database (``TEST_SPARE_BROKER_URL``, 3 by default, the xdist worker's own in a
+  parallel run; the suite's own workers use the broker's), with the webhook settings passed in its
   environment and, for workers, the Redis visibility timeout the test chooses.
 The ``spare_broker`` fixture (tests/conftest.py) points this process's Celery app at the same
 database, so the tasks it queues reach that worker and no other. Modules using these define
