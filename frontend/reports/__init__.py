@@ -6,8 +6,8 @@ selectors (the dashboard's own, so the two agree); ``xlsx`` and ``pdf`` write th
 from those plain values (``charts`` and ``mapimage`` draw for the PDF); ``services`` makes and
 stores a report, ``selectors`` lists and finds them by the reader's scope; ``views`` and
 ``forms`` are the page at /office/reports/.
-"""
 
-# The msgctxt of every string of the report and its page: its headings ("Reports", "Closed")
-# read differently here than elsewhere in the product.
-CTX = "governance report"
+Every string of the report and its page has the msgctxt "governance report" (its headings,
+"Reports" or "Closed", read differently here than elsewhere), written out in each call: xgettext
+extracts a context only when it is a literal, so a constant would leave makemessages blind to them.
+"""

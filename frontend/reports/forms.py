@@ -11,7 +11,6 @@ from django.utils.translation import pgettext_lazy
 from civicmap.errors import InvalidInput
 from civicmap.i18n import name_field
 from civicmap.models import Subdistrict
-from frontend.reports import CTX
 from frontend.reports.months import month_parse
 
 
@@ -19,10 +18,10 @@ class ReportRequestForm(forms.Form):
     """Ask for a month's report. The month must have ended (``months.month_parse``); the
     subdistrict must be one of the office's (another is "not one of the choices")."""
 
-    month = forms.CharField(label=pgettext_lazy(CTX, "Month"), max_length=7,
+    month = forms.CharField(label=pgettext_lazy("governance report", "Month"), max_length=7,
                             widget=forms.TextInput(attrs={"type": "month",
                                                           "placeholder": "2026-11"}))
-    subdistrict = forms.ChoiceField(label=pgettext_lazy(CTX, "Subdistrict"))
+    subdistrict = forms.ChoiceField(label=pgettext_lazy("governance report", "Subdistrict"))
 
     def __init__(self, *args, subdistricts: list[Subdistrict], **kwargs) -> None:
         super().__init__(*args, **kwargs)

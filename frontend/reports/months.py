@@ -10,13 +10,12 @@ from django.conf import settings
 from django.utils.translation import pgettext_lazy
 
 from civicmap.errors import InvalidInput
-from frontend.reports import CTX
 
 MONTH_PATTERN = re.compile(r"^(\d{4})-(\d{2})$")
 FIRST_YEAR = 2000  # no report before this: a typo, not a month anyone asks for
-MSG_MONTH_FORMAT = pgettext_lazy(CTX, "Give the month as YYYY-MM, e.g. 2026-11.")
+MSG_MONTH_FORMAT = pgettext_lazy("governance report", "Give the month as YYYY-MM, e.g. 2026-11.")
 MSG_MONTH_FUTURE = pgettext_lazy(
-    CTX, "The month is not over yet: a report covers a whole month that has ended.")
+    "governance report", "The month is not over yet: a report covers a whole month that has ended.")
 
 
 def local_zone() -> ZoneInfo:

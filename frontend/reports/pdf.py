@@ -27,7 +27,6 @@ from reportlab.platypus import (
     TableStyle,
 )
 
-from frontend.reports import CTX
 from frontend.reports.charts import bars_draw, lines_draw
 from frontend.reports.fonts import font_register
 from frontend.reports.mapimage import map_draw
@@ -87,35 +86,39 @@ def report_pdf_write(*, figures: ReportFigures, title: str, made_at: str,
     layout) so that the caller can record it."""
     font = font_register()
     styles = _styles(font)
-    names = (pgettext(CTX, "Reports"), pgettext(CTX, "Closed"))
+    names = (pgettext("governance report", "Reports"), pgettext("governance report", "Closed"))
     progress("charts")
     community = figures.table("community")
     trend = figures.table("trend")
     story: list = [
         Paragraph(escape(title), styles["title"]),
-        Paragraph(escape(pgettext(CTX, "Period: %(since)s to %(until)s (Beijing time). "
-                                        "Made %(made)s.") % {
+        Paragraph(escape(pgettext("governance report",
+                                  "Period: %(since)s to %(until)s (Beijing time). "
+                                  "Made %(made)s.") % {
             "since": f"{figures.since:%Y-%m-%d}", "made": made_at,
             "until": f"{figures.until - timedelta(days=1):%Y-%m-%d}"}), styles["body"]),
         Spacer(1, 4 * mm),
-        Paragraph(pgettext(CTX, "Summary"), styles["h2"]),
+        Paragraph(pgettext("governance report", "Summary"), styles["h2"]),
         _table(figures.table("summary"), styles, font),
         Spacer(1, 4 * mm),
         KeepTogether([bars_draw(
             rows=community.rows, names=names, font=font,
-            title=pgettext(CTX, "Reports and closed cases by community"))]),
+            title=pgettext("governance report", "Reports and closed cases by community"))]),
         KeepTogether([lines_draw(
             rows=trend.rows, names=names, font=font,
-            title=pgettext(CTX, "Reports and closed cases by week"))]),
+            title=pgettext("governance report", "Reports and closed cases by week"))]),
     ]
     progress("map")
     story += [PageBreak(),
-              Paragraph(pgettext(CTX, "Reports by community on the map"), styles["h2"]),
+              Paragraph(pgettext("governance report", "Reports by community on the map"),
+                        styles["h2"]),
               map_draw(communities=figures.communities,
-                       title=pgettext(CTX, "%(subdistrict)s: reports per community") % {
+                       title=pgettext("governance report",
+                                      "%(subdistrict)s: reports per community") % {
                            "subdistrict": figures.subdistrict_name},
-                       legend_title=pgettext(CTX, "Reports"), font=font),
-              Paragraph(pgettext(CTX, "Community boundaries are approximate (demo data)."),
+                       legend_title=pgettext("governance report", "Reports"), font=font),
+              Paragraph(pgettext("governance report",
+                                 "Community boundaries are approximate (demo data)."),
                         styles["body"])]
     progress("layout")
     for table in figures.tables[1:]:

@@ -9,8 +9,6 @@ from typing import TYPE_CHECKING
 
 from django.utils.translation import pgettext_lazy
 
-from frontend.reports import CTX
-
 if TYPE_CHECKING:
     from patrol.stats import StatsRow
 
@@ -25,15 +23,18 @@ class Column:
 
 
 COLUMNS = (
-    Column("reports", pgettext_lazy(CTX, "Reports"), "count"),
-    Column("cases", pgettext_lazy(CTX, "Cases dispatched"), "count"),
-    Column("closed", pgettext_lazy(CTX, "Closed"), "count"),
-    Column("overdue", pgettext_lazy(CTX, "Overdue"), "count"),
-    Column("response_rate", pgettext_lazy(CTX, "Response rate"), "share"),
-    Column("resolution_rate", pgettext_lazy(CTX, "Resolution rate"), "share"),
-    Column("satisfaction_rate", pgettext_lazy(CTX, "Satisfaction rate"), "share"),
-    Column("median_response_hours", pgettext_lazy(CTX, "Median hours to respond"), "hours"),
-    Column("median_resolution_hours", pgettext_lazy(CTX, "Median hours to resolve"), "hours"),
+    Column("reports", pgettext_lazy("governance report", "Reports"), "count"),
+    Column("cases", pgettext_lazy("governance report", "Cases dispatched"), "count"),
+    Column("closed", pgettext_lazy("governance report", "Closed"), "count"),
+    Column("overdue", pgettext_lazy("governance report", "Overdue"), "count"),
+    Column("response_rate", pgettext_lazy("governance report", "Response rate"), "share"),
+    Column("resolution_rate", pgettext_lazy("governance report", "Resolution rate"), "share"),
+    Column("satisfaction_rate",
+           pgettext_lazy("governance report", "Satisfaction rate"), "share"),
+    Column("median_response_hours",
+           pgettext_lazy("governance report", "Median hours to respond"), "hours"),
+    Column("median_resolution_hours",
+           pgettext_lazy("governance report", "Median hours to resolve"), "hours"),
 )
 
 
@@ -77,11 +78,16 @@ def report_tables(*, summary: StatsRow, by: dict[str, tuple[StatsRow, ...]],
     """The report's tables in order, each with its title and first heading: the summary, by
     community, handler and category (``by``'s keys), and by week."""
     titles = {  # (the table's title, its first column's heading)
-        "summary": (pgettext_lazy(CTX, "Summary"), pgettext_lazy(CTX, "Subdistrict")),
-        "community": (pgettext_lazy(CTX, "By community"), pgettext_lazy(CTX, "Community")),
-        "handler": (pgettext_lazy(CTX, "By handler"), pgettext_lazy(CTX, "Handler")),
-        "category": (pgettext_lazy(CTX, "By category"), pgettext_lazy(CTX, "Category")),
-        "trend": (pgettext_lazy(CTX, "By week"), pgettext_lazy(CTX, "Week")),
+        "summary": (pgettext_lazy("governance report", "Summary"),
+                   pgettext_lazy("governance report", "Subdistrict")),
+        "community": (pgettext_lazy("governance report", "By community"),
+                     pgettext_lazy("governance report", "Community")),
+        "handler": (pgettext_lazy("governance report", "By handler"),
+                   pgettext_lazy("governance report", "Handler")),
+        "category": (pgettext_lazy("governance report", "By category"),
+                    pgettext_lazy("governance report", "Category")),
+        "trend": (pgettext_lazy("governance report", "By week"),
+                 pgettext_lazy("governance report", "Week")),
     }
     rows = {"summary": (summary,), **by, "trend": trend}
     return tuple(ReportTable(key, *titles[key], tuple(rows[key])) for key in titles)

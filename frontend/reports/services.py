@@ -25,7 +25,6 @@ from django.utils.translation import pgettext
 
 from civicmap.models import Subdistrict
 from frontend.models import GovernanceReport, ReportStatus
-from frontend.reports import CTX
 from frontend.reports.figures import report_figures
 from frontend.reports.months import month_last
 from frontend.reports.pdf import report_pdf_write
@@ -44,7 +43,7 @@ ERROR_MAX = 2000  # characters of a failure kept for the office to read
 
 def report_title(*, subdistrict_name: str, month: date) -> str:
     """The report's title in the active language, e.g. 南苑街道 2026年11月 治理月报."""
-    return pgettext(CTX, "%(subdistrict)s governance report, %(month)s") % {
+    return pgettext("governance report", "%(subdistrict)s governance report, %(month)s") % {
         "subdistrict": subdistrict_name, "month": f"{month:%Y-%m}"}
 
 

@@ -24,7 +24,6 @@ from civicmap.i18n import name_field
 from civicmap.roles import Role, user_has_role
 from frontend.csp import csp_protected
 from frontend.models import GovernanceReport, ReportStatus
-from frontend.reports import CTX
 from frontend.reports.forms import ReportRequestForm
 from frontend.reports.months import month_last
 from frontend.reports.selectors import (
@@ -36,16 +35,17 @@ from frontend.reports.services import governance_report_request
 
 REPORT_POLL_MS = 1500  # how often the page asks while a report is being made
 MSG_OFFICE_ONLY = gettext_lazy("Only office staff can do this.")
-FILE_LABEL = pgettext_lazy(CTX, "governance report")  # in the downloaded file's name
+# In the downloaded file's name.
+FILE_LABEL = pgettext_lazy("governance report", "governance report")
 STAGE_LABELS = {
-    "": pgettext_lazy(CTX, "Waiting for a worker"),
-    "figures": pgettext_lazy(CTX, "Reading the figures"),
-    "workbook": pgettext_lazy(CTX, "Writing the workbook"),
-    "charts": pgettext_lazy(CTX, "Drawing the charts"),
-    "map": pgettext_lazy(CTX, "Drawing the map"),
-    "layout": pgettext_lazy(CTX, "Laying out the PDF"),
-    "storing": pgettext_lazy(CTX, "Storing the files"),
-    "done": pgettext_lazy(CTX, "Done"),
+    "": pgettext_lazy("governance report", "Waiting for a worker"),
+    "figures": pgettext_lazy("governance report", "Reading the figures"),
+    "workbook": pgettext_lazy("governance report", "Writing the workbook"),
+    "charts": pgettext_lazy("governance report", "Drawing the charts"),
+    "map": pgettext_lazy("governance report", "Drawing the map"),
+    "layout": pgettext_lazy("governance report", "Laying out the PDF"),
+    "storing": pgettext_lazy("governance report", "Storing the files"),
+    "done": pgettext_lazy("governance report", "Done"),
 }
 CONTENT_TYPES = {
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
