@@ -39,6 +39,8 @@ BENCHMARKS = [
     ("district", "bench_district.py", [], 7200),
     # Writes the statistics' aggregate in its copy (≈ minutes at 1M), then times the page.
     ("stats", "bench_stats.py", [], 2700),
+    # Locust steps of 30 s at rising rates until p95 >= 500 ms or an error: ≈ 3-8 min.
+    ("load", "bench_load.py", [], 1200),
 ]
 
 
@@ -184,6 +186,21 @@ def summary_rows(results: dict, seed: dict) -> list[tuple[str, str, str]]:
             rows.append((f"  {name} p95 cold / cached",
                          f"{cold['p95']:.1f} / {cached['p95']:.1f} ms",
                          f"live rates {stats['baseline_live_rates'][name]['p95']:.1f} ms"))
+    load = results.get("load")  # bench_load.py
+    if load:
+        best = load["highest_passing"]
+        rows.append(("9 a district's day (Locust mix)",
+                     f"{best['requests_per_s']:,.1f} req/s, {best['reports_per_s']:,.2f} reports/s"
+                     if best else "no step passed",
+                     f"highest step with p95 < {load['target_p95_ms']} ms and no errors; GET "
+                     f"categories {load['get_categories_baseline']['ok_per_s']:,.0f} req/s"))
+        capacity = load.get("capacity")
+        if capacity:
+            for label, key in (("  a day per web worker", "per_web_worker"),
+                               ("  a day per database core", "per_db_core")):
+                if capacity[key]:
+                    rows.append((label, f"{capacity[key]['reports_per_day']:,} reports",
+                                 f"{capacity[key]['riders_per_day']:,} riders"))
     return rows
 
 

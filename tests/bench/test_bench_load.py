@@ -1,0 +1,58 @@
+"""Benchmark 9's pieces that run without a server: the mix, the capacity arithmetic, and the
+locustfile loading its user classes from a plan (no load is run here)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "bench"))
+import bench_load  # noqa: E402
+
+DAY = {"reports": 1000.0, "cases": 400.0, "tasks": 300.0, "riders": 50.0, "subdistricts": 3,
+       "peak_hour_share": 0.1}
+
+
+def test_the_mix_is_the_history_day_in_visits_per_kind():
+    weights = bench_load.mix_weights(DAY)
+
+    assert weights == {
+        "Rider": 1000, "TeamMember": 300, "Office": 400 * bench_load.OFFICE_LOOKS_PER_CASE,
+        "Public": 1000 * bench_load.PUBLIC_VIEWS_PER_REPORT,
+        "Open311Client": 3 * bench_load.OPEN311_POLLS_PER_DAY_PER_SUBDISTRICT,
+    }
+
+
+def test_capacity_holds_the_busiest_hour_within_the_rate_held():
+    stats = {"requests": 1200, "reports": 120, "requests_per_s": 10.0}
+    best = bench_load.Step(rate=8, users=80, stats=stats,
+                           cpu={"ms_per_request": {"web": 50.0, "db": 10.0}})
+
+    table = bench_load.capacity(best=best, counts=DAY)
+
+    # 10 requests/s, one in ten a report: 1 report/s, 3,600 in the busiest hour, a tenth of
+    # the day's; 20 reports a rider a day.
+    assert table["machine_2_workers"] == {"requests_per_s": 10.0, "reports_per_day": 36_000,
+                                          "riders_per_day": 1_800}
+    assert table["per_web_worker"]["reports_per_day"] == 72_000  # 1000 / 50 ms = 20 req/s
+    assert table["per_db_core"]["reports_per_day"] == 360_000  # 100 req/s
+    city = table["city"]
+    assert city["reports_per_day"] == round(1000 / 3 * bench_load.SUBDISTRICTS_CITY)
+    assert city["web_workers"] == round(city["reports_per_day"] / 72_000, 2)
+
+
+def test_the_locustfile_lists_its_five_users_from_a_plan(tmp_path):
+    plan = tmp_path / "plan.json"
+    plan.write_text(json.dumps({"pacing_s": 10, "weights": bench_load.mix_weights(DAY)}))
+
+    listed = subprocess.run(
+        [str(ROOT / ".venv" / "bin" / "locust"), "-f", str(ROOT / "bench" / "locustfile.py"),
+         "--list"], env={"CIVICMAP_LOAD_PLAN": str(plan), "PATH": "/usr/bin:/bin"},
+        capture_output=True, text=True, timeout=120, cwd=tmp_path)
+
+    assert listed.returncode == 0, listed.stderr
+    users = {line.strip() for line in listed.stdout.splitlines()[1:] if line.strip()}
+    assert users == {"Rider", "TeamMember", "Office", "Public", "Open311Client"}
