@@ -382,8 +382,9 @@ def run(*, step_s: int = 30, rates: tuple[float, ...] = DEFAULT_RATES, baseline_
                         "open311_polls_per_day_per_subdistrict":
                             OPEN311_POLLS_PER_DAY_PER_SUBDISTRICT},
         "get_categories_baseline": baseline,
-        "steps": [{"rate": s.rate, "users": s.users, **s.stats, "cpu": s.cpu} for s in steps],
-        "highest_passing": ({"rate": best.rate, "users": best.users,
+        "steps": [{"visits_per_s": s.rate, "users": s.users, **s.stats, "cpu": s.cpu}
+                  for s in steps],
+        "highest_passing": ({"visits_per_s": best.rate, "users": best.users,
                              "requests_per_s": best.stats["requests_per_s"],
                              "reports_per_s": best.stats["reports_per_s"],
                              "p95_ms": best.stats["latency_ms"]["p95"],
