@@ -113,3 +113,36 @@ def test_union_staff_add_a_station_on_the_map_and_see_the_figures_change(
     watched.assert_clean()
     assert list(Station.objects.order_by("id").values_list(
         "id", "location", "coverage_radius_m")) == before  # nothing saved
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_union_staff_move_and_add_stations_with_the_keyboard_alone(
+        coverage_data, open_page, session_for):
+    """No what-if needs a pointer (WCAG 2.1.1, 2.5.7): the arrow keys move a focused pin, and
+    a button adds a station at the map's centre, focused for the arrow keys in turn."""
+    watched = open_page(URL + "?days=30", session=session_for("union1"))
+    page = watched.page
+    page.wait_for_selector("#union-coverage.coverage-ready")
+    pin = page.locator("[data-station]").first
+    name = pin.get_attribute("aria-label")
+    before = pin.bounding_box()
+    pin.focus()
+    page.keyboard.press("ArrowRight")
+    page.wait_for_function("() => window.civicmap.coverageState.last === 'answered'")
+    after = pin.bounding_box()
+    assert after["x"] > before["x"] and abs(after["y"] - before["y"]) < 1  # east, not north
+    assert name in page.locator("#coverage-changes").text_content()
+    centre = page.evaluate("() => window.civicmapMap.getCenter()")
+    page.locator("#coverage-add-centre").click()
+    page.wait_for_function("() => window.civicmap.coverageState.answered === 2")
+    added = page.locator(".coverage-pin-added")
+    assert added.count() == 1
+    assert added.evaluate("(element) => element === document.activeElement")
+    placed = added.bounding_box()
+    page.keyboard.press("Shift+ArrowUp")
+    page.wait_for_function("() => window.civicmap.coverageState.answered === 3")
+    assert added.bounding_box()["y"] < placed["y"]  # north, by the fine step
+    assert page.evaluate("() => window.civicmapMap.getCenter()") == centre  # the map kept still
+    assert watched.axe_violations() == []
+    watched.assert_clean()

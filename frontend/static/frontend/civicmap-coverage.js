@@ -1,8 +1,9 @@
 /*
  * The union's coverage page (/union/coverage/): the stations, their reach, the uncovered demand
- * and the suggested sites on the map, and the what-if. A click on the map adds a station,
- * dragging a pin moves one, a toggle in the stations table (or the pin's own button) removes
- * one; after each change the page asks the what-if endpoint (POST, same origin, JSON) for the
+ * and the suggested sites on the map, and the what-if. A click on the map (or the button that
+ * adds one at the map's centre) adds a station, dragging a pin (or the arrow keys on a focused
+ * pin: WCAG 2.1.1 and 2.5.7, no move needs a pointer) moves one, a toggle in the stations table
+ * removes one; after each change the page asks the what-if endpoint (POST, same origin, JSON) for the
  * figures of the stations as they would be and shows them beside the saved ones. Nothing is
  * saved. Text is set with textContent only. Loaded after civicmap-map.js.
  */
@@ -15,6 +16,40 @@
 
   function numberText(value) {
     return new Intl.NumberFormat(document.documentElement.lang || "zh-hans").format(value);
+  }
+
+  var STEP_M = 50;  /* metres an arrow key moves a focused pin; with Shift, FINE_STEP_M */
+  var FINE_STEP_M = 10;
+  var METRES_PER_DEGREE_LAT = 111320;  /* good to 0.5 % for steps of metres */
+  var ARROWS = {ArrowUp: [1, 0], ArrowDown: [-1, 0], ArrowRight: [0, 1], ArrowLeft: [0, -1]};
+
+  /* The arrow keys move a focused pin (``marker``) and its reach (``circle``) by STEP_M
+     metres; ``moved`` runs once the key is let go, so that holding a key asks for the figures
+     once. The keys are kept from the map, which would pan. */
+  function keyboardMovable(marker, circle, moved) {
+    var element = marker.getElement();
+    var pending = false;
+    element.addEventListener("keydown", function (event) {
+      var step = ARROWS[event.key];
+      if (!step) { return; }
+      event.preventDefault();
+      event.stopPropagation();
+      var metres = event.shiftKey ? FINE_STEP_M : STEP_M;
+      var point = marker.getLatLng();
+      var latlng = L.latLng(
+        point.lat + step[0] * metres / METRES_PER_DEGREE_LAT,
+        point.lng + step[1] * metres / (METRES_PER_DEGREE_LAT * Math.cos(point.lat * Math.PI / 180)));
+      marker.setLatLng(latlng);
+      circle.setLatLng(latlng);
+      pending = true;
+    });
+    element.addEventListener("keyup", function (event) {
+      if (pending && ARROWS[event.key]) {
+        pending = false;
+        moved();
+      }
+    });
+    element.setAttribute("aria-describedby", "coverage-help");
   }
 
   function shareText(share) {
@@ -198,10 +233,12 @@
       marker.getElement().setAttribute("aria-label", station.name);
       marker.getElement().setAttribute("data-station", String(station.id));
       marker.on("drag", function () { circle.setLatLng(marker.getLatLng()); });
-      marker.on("dragend", function () {
+      function moved() {
         state.moved[station.id] = true;
         changed();
-      });
+      }
+      marker.on("dragend", moved);
+      keyboardMovable(marker, circle, moved);
       stations[station.id] = {name: station.name, marker: marker, circle: circle};
     });
 
@@ -227,11 +264,16 @@
       marker.getElement().setAttribute("aria-label", label);
       marker.on("drag", function () { circle.setLatLng(marker.getLatLng()); });
       marker.on("dragend", changed);
+      keyboardMovable(marker, circle, changed);
       state.added.push({marker: marker, circle: circle, label: label});
       changed();
+      return marker;
     }
 
     map.on("click", function (event) { add(event.latlng); });
+    document.getElementById("coverage-add-centre").addEventListener("click", function () {
+      add(map.getCenter()).getElement().focus();  /* ready for the arrow keys */
+    });
 
     document.querySelectorAll("[data-station-toggle]").forEach(function (button) {
       button.addEventListener("click", function () {
