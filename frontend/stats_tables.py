@@ -47,6 +47,11 @@ class StatsTable:
     rows: list[StatsRow]
     charts: list[dict]
 
+    def header(self) -> list[str]:
+        """The first column's header, then each figure's, in the active language."""
+        headers = column_headers()
+        return [self.label_header, *(headers[c] for c in COLUMNS)]
+
     def body(self) -> list[tuple[str, list[str]]]:
         """Each row's label and its figures as the page shows them (COLUMNS' order)."""
         return [(row.label, [stats_cell(row, column) for column in COLUMNS])
@@ -131,8 +136,7 @@ def stats_cell(row: StatsRow, column: str) -> str:
 
 def stats_table_csv(table: StatsTable) -> bytes:
     """The table as a CSV file, UTF-8 with a BOM; headers in the active language."""
-    headers = column_headers()
-    return table_csv(header=[table.label_header, *(headers[c] for c in COLUMNS)],
+    return table_csv(header=table.header(),
                      rows=[(row.label, [figure_value(row, c) for c in COLUMNS])
                            for row in table.rows])
 

@@ -334,7 +334,7 @@ def office_stats(request: HttpRequest) -> HttpResponse:
     context.update(
         since=filters.since, last_day=filters.until - timedelta(days=1), query=form.query(),
         summary=[(headers[column], stats_cell(summary, column)) for column in COLUMNS],
-        headers=[headers[column] for column in COLUMNS], tables=tables,
+        tables=tables,
         charts=[chart for table in tables for chart in table.charts],
         empty=summary.reports == 0 and summary.cases == 0,
     )
