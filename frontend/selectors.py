@@ -12,6 +12,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db import transaction
 from django.utils import translation
 
@@ -20,6 +21,7 @@ from civicmap.replica import read_alias
 from civicmap.scopes import EVERYWHERE, user_subdistrict_ids
 from frontend.codec import dataclass_from_json
 from frontend.models import MapAudience, MapSnapshot
+from issues.aggregates import aggregates_version
 from issues.layers import (
     GridReportCounts,
     HeatCell,
@@ -84,7 +86,8 @@ def community_grid_stats(*, filters: MapFilters, now: datetime,
             reports=reports.get(grid.pk, 0), open_cases=opened.get(grid.pk, 0),
             overdue_cases=overdue.get(grid.pk, 0),
         )
-        for grid in community_grid_shapes(subdistrict_id=filters.subdistrict_id)
+        for grid in community_grid_shapes(subdistrict_id=filters.subdistrict_id,
+                                          community_id=filters.community_id)
     ]
 
 
@@ -116,7 +119,8 @@ def unit_grid_stats(*, filters: MapFilters, counts: GridReportCounts | None = No
     return [
         UnitGridStats(grid_id=grid.grid_id, community=grid.community, geometry=grid.geometry,
                       reports=reports.get(grid.pk, 0))
-        for grid in unit_grid_shapes(subdistrict_id=filters.subdistrict_id)
+        for grid in unit_grid_shapes(subdistrict_id=filters.subdistrict_id,
+                                     community_id=filters.community_id)
     ]
 
 
@@ -187,4 +191,22 @@ def map_layers(*, filters: MapFilters, now: datetime, language: str) -> MapLayer
         # A period of another length: MAP_PERIOD_DAYS changed since the snapshot was taken.
         if snapshot and snapshot.until - snapshot.since == filters.until - filters.since:
             return dataclass_from_json(MapLayers, snapshot.layers)
-    return map_layers_live(filters=filters, now=now, language=language)
+    return map_layers_cached(filters=filters, now=now, language=language)
+
+
+def map_layers_cached(*, filters: MapFilters, now: datetime, language: str) -> MapLayers:
+    """``map_layers_live`` kept ``settings.MAP_LIVE_CACHE_S`` seconds in the shared cache
+    (Redis: every web process reads what one computed) under the filters (the audience among
+    them: ``include_private``), the language and the aggregates' version (``as_of`` says when
+    they were read). The filters' period is on whole hours, so a key lives at most until the
+    next hour's. The cache fails open (civicmap.cache): with Redis down every view is computed.
+    Call inside ``map_reads``."""
+    ttl = settings.MAP_LIVE_CACHE_S
+    if ttl <= 0:
+        return map_layers_live(filters=filters, now=now, language=language)
+    key = f"map-layers:{aggregates_version()}:{language}:{filters.cache_key()}"
+    layers = cache.get(key)
+    if layers is None:
+        layers = map_layers_live(filters=filters, now=now, language=language)
+        cache.set(key, layers, timeout=ttl)
+    return layers
