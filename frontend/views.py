@@ -5,6 +5,7 @@ Thin views: parse the query, call the selectors, hand values to frontend.maps, r
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta
 from urllib.parse import urlencode
 
@@ -35,10 +36,17 @@ from frontend.maps.console import dispatch_labels, office_map_build
 from frontend.maps.layers import (
     governance_map_build,
     governance_map_data,
+    governance_map_stations,
     hourly_heat_data,
     uncovered_features,
 )
-from frontend.selectors import map_layers, map_reads, office_grid_stats
+from frontend.selectors import (
+    MapLayers,
+    map_layers,
+    map_layers_json,
+    map_reads,
+    office_grid_stats,
+)
 from frontend.stats_tables import (
     COLUMNS,
     column_headers,
@@ -52,6 +60,7 @@ from issues.layers import (
     MapFilters,
     map_category_list,
     map_filters_for_period,
+    map_shows_open_cases,
     period_hours,
     report_heat_frames,
 )
@@ -143,6 +152,7 @@ def governance_map(request: HttpRequest) -> HttpResponse:
         uncovered_url=urls["uncovered"],
         uncovered_public=not _office_staff(request.user),
         basemap=basemap, language=language, data_url=reverse("frontend:map-data"),
+        open_cases=map_shows_open_cases(filters),
     )
     request.csp_image_hosts = basemap.image_hosts  # type: ignore[attr-defined]
     # A refused filter: 400 with the form's errors beside its fields, the refused values
@@ -157,18 +167,20 @@ def governance_map(request: HttpRequest) -> HttpResponse:
         "default_days": settings.MAP_PERIOD_DAYS,
         "grids": layers.grids,
         "clusters": layers.clusters,
+        "open_cases": map_shows_open_cases(filters),
         "feed": _subdistrict_feed(form.chosen_subdistrict_code()),
     }, status=400 if refused else 200)
 
 
 @require_GET
 @replica_reads()
-def map_data(request: HttpRequest) -> JsonResponse:
+def map_data(request: HttpRequest) -> HttpResponse:
     """The governance map's data layers for the page's filters (``governance_map_data``),
     fetched by the page when a filter changes so that it redraws them without reloading: the
     same selectors as the page (``map_layers``: the snapshot for the default view, else the
-    cached live layers), the same audience rules (the public: public categories, no
-    descriptions). A refused filter: 400 in the API's shape, naming the field."""
+    live layers; kept as JSON in Redis, ``map_layers_json``), the same audience rules (the
+    public: public categories, no descriptions). A refused filter: 400 in the API's shape,
+    naming the field."""
     office = user_sees_everything(request.user)  # private categories, every description
     form = _map_form(request, office=office)
     if form.is_bound and not form.is_valid():
@@ -177,15 +189,24 @@ def map_data(request: HttpRequest) -> JsonResponse:
     filters = _map_filters(form, office=office, now=now)
     language = translation.get_language() or settings.LANGUAGE_CODE
     basemap = basemap_configured(language=language)
-    with map_reads():  # one transaction, as the page's
-        layers = map_layers(filters=filters, now=now, language=language)
-        stations = station_pins(now=now, subdistrict_id=filters.subdistrict_id)
-    data = governance_map_data(layers=layers, stations=stations, basemap=basemap,
-                               query=urlencode(form.query()))
+    query = urlencode(form.query())
     urls = _map_data_urls(form)
-    data["urls"] = {"hourly": urls["hourly"], "uncovered": urls["uncovered"]}
-    data["feed"] = _subdistrict_feed(form.chosen_subdistrict_code())
-    response = JsonResponse(data)
+
+    def build(layers: MapLayers) -> dict:
+        return {**governance_map_data(layers=layers, basemap=basemap, query=query,
+                                      open_cases=map_shows_open_cases(filters)),
+                "urls": {"hourly": urls["hourly"], "uncovered": urls["uncovered"]},
+                "feed": _subdistrict_feed(form.chosen_subdistrict_code())}
+
+    with map_reads():  # one transaction, as the page's
+        body = map_layers_json(filters=filters, now=now, language=language,
+                               variant=f"{basemap.key}?{query}", build=build)
+        stations = station_pins(now=now, subdistrict_id=filters.subdistrict_id)
+    # The stations beside the (cached) rest, spliced as bytes: {"live": {…}, <the rest>}.
+    live = json.dumps(governance_map_stations(stations=stations, basemap=basemap),
+                      separators=(",", ":")).encode()
+    response = HttpResponse(b'{"live":' + live + b"," + body[1:],
+                            content_type="application/json")
     response["Cache-Control"] = "private, no-cache"  # per audience and language; as_of moves
     return response
 

@@ -327,13 +327,23 @@ def period_hours(filters: MapFilters) -> list[datetime]:
     return hours
 
 
+def map_shows_open_cases(filters: MapFilters) -> bool:
+    """Whether the filters' stages are open ones (the backlog now), not the closed ones."""
+    return set(filters.stages) <= set(OPEN_STAGES)
+
+
 def open_cases_in_communities(*, filters: MapFilters) -> QuerySet[Case]:
-    """Cases in the filters' stages (the open ones by default; merged duplicates excluded) in
-    a community grid, in the category and place filters."""
-    return Case.objects.filter(category_q(filters),
-                               place_q(filters, "subdistrict_id", "community_grid_id"),
-                               stage__in=filters.stages, merged_into__isnull=True,
-                               community_grid__isnull=False)
+    """Cases in the filters' stages (merged duplicates excluded) in a community grid, in the
+    category and place filters: the open ones now, whenever reported (the backlog), or the
+    closed ones last reported in the period (every closed case ever would be most of the
+    table: 230,000 rows at 1,000,000 reports, and no question the map answers)."""
+    cases = Case.objects.filter(category_q(filters),
+                                place_q(filters, "subdistrict_id", "community_grid_id"),
+                                stage__in=filters.stages, merged_into__isnull=True,
+                                community_grid__isnull=False)
+    if not map_shows_open_cases(filters):
+        cases = cases.filter(last_report_at__gte=filters.since, last_report_at__lt=filters.until)
+    return cases
 
 
 def open_case_counts(*, filters: MapFilters) -> dict[int, int]:
@@ -375,7 +385,13 @@ def case_hotspots(*, filters: MapFilters, eps_m: float, min_cases: int,
     at least ``min_cases`` cases per cluster; partitioned by community so that a cluster
     never spans two communities (and each partition is clustered alone). Noise is dropped.
     ``with_descriptions`` adds the newest cases' descriptions: office staff only.
+
+    Open stages only: none for the closed ones. A hotspot says where work is waiting; the
+    closed cases of 90 days are 20 times the open ones, and clustering them took 0.5-0.7 s at
+    100,000 reports (D-0XX).
     """
+    if not map_shows_open_cases(filters):
+        return []
     label = name_field()
     cases = (
         Case.objects.filter(category_q(filters),

@@ -376,14 +376,17 @@ def _heat_items(peak: float) -> list[dict]:
              % {"count": number(peak)}}]
 
 
-def _hotspots_empty() -> str:
+def _hotspots_empty(open_cases: bool = True) -> str:
+    if not open_cases:
+        return _("Hotspots are drawn for open cases only.")
     return _("No hotspots in this period: nowhere are %(cases)s or more open cases within "
              "%(metres)s m of each other.") % {"cases": number(settings.MAP_HOTSPOT_MIN_CASES),
                                               "metres": number(settings.MAP_HOTSPOT_EPS_M)}
 
 
 def _legend(drawn: _Drawn, *, breaks: Sequence[float], heat_peak: float, has_heat: bool,
-            has_hotspots: bool, has_stations: bool, uncovered_public: bool = False) -> dict:
+            has_hotspots: bool, has_stations: bool, uncovered_public: bool = False,
+            open_cases: bool = True) -> dict:
     """One section per layer drawn, named by the layer's JavaScript variable: civicmap-map.js
     shows a section only while its layer is on, and ``empty`` in place of the symbols when the
     layer has nothing to draw (``emptyText``: said by the on-demand layers once fetched)."""
@@ -407,7 +410,7 @@ def _legend(drawn: _Drawn, *, breaks: Sequence[float], heat_peak: float, has_hea
                     "label": _("At least %(cases)s open cases within %(metres)s m")
                     % {"cases": number(settings.MAP_HOTSPOT_MIN_CASES),
                        "metres": number(settings.MAP_HOTSPOT_EPS_M)}}],
-         "empty": "" if has_hotspots else _hotspots_empty()},
+         "empty": "" if has_hotspots else _hotspots_empty(open_cases)},
         {"layer": drawn.stations, "title": _("Union stations"),
          "items": [{"colour": "#38aadd", "shape": "pin", "label": _("Union station")}],
          "empty": "" if has_stations else _("No union stations here.")},
@@ -427,18 +430,33 @@ def _legend(drawn: _Drawn, *, breaks: Sequence[float], heat_peak: float, has_hea
             "sections": [section for section in sections if section["layer"]]}
 
 
-def governance_map_data(*, layers: MapLayers, stations: Sequence[StationPin],
-                        basemap: Basemap, query: str) -> dict:
+def case_column(open_cases: bool) -> str:
+    """The heading of the community table's case column: the stage filter's cases."""
+    return _("Open cases") if open_cases else _("Closed cases")
+
+
+def governance_map_stations(*, stations: Sequence[StationPin], basemap: Basemap) -> dict:
+    """The station layers as ``governance_map_data`` gives the others (read live: whether a
+    station is open changes by the minute): {layers, legend}."""
+    pins, coverage = station_features(Projector(basemap), stations)
+    empty = "" if stations else _("No union stations here.")
+    return {"layers": {"stations": feature_collection(pins),
+                       "coverage": feature_collection(coverage)},
+            "legend": {"stations": {"empty": empty}, "coverage": {"empty": empty}}}
+
+
+def governance_map_data(*, layers: MapLayers, basemap: Basemap, query: str,
+                        open_cases: bool = True) -> dict:
     """The governance map's data layers for one choice of filters, as the page fetches them
     when a filter changes (``map_layers`` in the view; the same features, styles and legend
     texts as ``governance_map_build`` draws): ``layers`` by the page's names for them, the
     legend sections that depend on the data, the tables under the map, when the data are as
-    of, and ``query``, the filters as the page's URL carries them. Texts in the active
-    language, positions on ``basemap``."""
+    of, and ``query``, the filters as the page's URL carries them; ``open_cases``: the case
+    layers hold open cases (else the closed ones, and no hotspots). Texts in the active
+    language, positions on ``basemap``. Not the stations: ``governance_map_stations``."""
     projector = Projector(basemap)
     communities, breaks = community_features(projector, layers.grids)
     peak = _peak([cell.count for cell in layers.heat_cells])
-    pins, coverage = station_features(projector, stations)
     return {
         "query": query,
         "as_of": layers.as_of.isoformat(),
@@ -449,16 +467,12 @@ def governance_map_data(*, layers: MapLayers, stations: Sequence[StationPin],
             "heat": _heat_points(projector, layers.heat_cells, peak),
             "unit_grids": feature_collection(unit_grid_features(projector, layers.unit_grids)),
             "hotspots": feature_collection(hotspot_features(projector, layers.clusters)),
-            "stations": feature_collection(pins),
-            "coverage": feature_collection(coverage),
         },
         "legend": {
             "community": {"items": _density_items(breaks), "empty": ""},
             "heat": {"items": _heat_items(peak),
                      "empty": "" if layers.heat_cells else _("No reports in this period.")},
-            "hotspots": {"empty": "" if layers.clusters else _hotspots_empty()},
-            "stations": {"empty": "" if stations else _("No union stations here.")},
-            "coverage": {"empty": "" if stations else _("No union stations here.")},
+            "hotspots": {"empty": "" if layers.clusters else _hotspots_empty(open_cases)},
         },
         "tables": {
             "communities": [[grid.name, number(grid.reports), number(grid.reports_per_km2, 1),
@@ -468,7 +482,9 @@ def governance_map_data(*, layers: MapLayers, stations: Sequence[StationPin],
                           ", ".join(f"{name} ({number(count)})"
                                     for name, count in spot.categories)]
                          for spot in layers.clusters],
-            "hotspots_empty": _("No hotspots in this period."),
+            "hotspots_empty": (_("No hotspots in this period.") if open_cases
+                               else _("Hotspots are drawn for open cases only.")),
+            "case_column": case_column(open_cases),
         },
     }
 
@@ -488,6 +504,7 @@ def governance_map_build(
     language: str = "zh-hans",
     unit_grid_min_zoom: int | None = None,
     data_url: str = "",
+    open_cases: bool = True,
 ) -> folium.Map:
     """The governance map: heat, community choropleth, unit grids, hotspots, stations and the
     demand no station reaches (``uncovered_public``: as the public sees it, in cells of at
@@ -500,7 +517,7 @@ def governance_map_build(
     section per layer, shown while that layer is on, saying so when a layer has nothing.
 
     With ``data_url`` (``governance_map_data`` as JSON), civicmap-map.js redraws the data
-    layers in place when the page's filters change.
+    layers in place when the page's filters change. ``open_cases``: as governance_map_data.
 
     Labels are in ``language`` (Chinese by default, English on request); data are WGS 84 and
     are shifted to GCJ-02 when the basemap is (Amap).
@@ -540,7 +557,8 @@ def governance_map_build(
         MapCall("legend", _legend(drawn, breaks=breaks, heat_peak=peak,
                                    has_heat=bool(heat_cells), has_hotspots=bool(clusters),
                                    has_stations=bool(stations),
-                                   uncovered_public=uncovered_public)).add_to(fmap)
+                                   uncovered_public=uncovered_public,
+                                   open_cases=open_cases)).add_to(fmap)
         if data_url:
             MapCall("liveFilters", {
                 "url": data_url,

@@ -58,8 +58,8 @@ def _open_cases(body: dict) -> int:
 
 def test_the_default_view_has_every_layer_the_page_draws(layer_data, client):
     body = _get(client)
-    assert set(body["layers"]) == {"community", "heat", "unit_grids", "hotspots", "stations",
-                                   "coverage"}
+    assert set(body["layers"]) == {"community", "heat", "unit_grids", "hotspots"}
+    assert set(body["live"]["layers"]) == {"stations", "coverage"}  # read live, never cached
     assert len(body["layers"]["community"]["features"]) == CommunityGrid.objects.count()
     assert body["layers"]["heat"] and len(body["layers"]["hotspots"]["features"]) == 1
     assert body["query"] == "" and body["as_of"] and body["as_of_text"].startswith("数据截至")
@@ -117,10 +117,16 @@ def test_stage_applies_to_the_case_layers_only(layer_data, client):
     assert closed["layers"]["hotspots"]["features"] == []
     assert _reports(closed) == _reports(default)  # reports have no stage
     assert closed["layers"]["heat"] == default["layers"]["heat"]
+    assert closed["legend"]["hotspots"]["empty"] == "热点只按未结案件绘制。"
+    assert closed["tables"]["case_column"] == "已结案件"
+    # Closed: the cases of the period closed since (open ones: whenever reported).
     Case.objects.filter(community_grid__code=HUAIFANG_CODE).update(stage=Stage.CLOSED)
     closed = _get(client, stage="closed")
-    assert len(closed["layers"]["hotspots"]["features"]) == 1
-    assert _get(client)["layers"]["hotspots"]["features"] == []  # the open ones
+    assert _open_cases(closed) == Case.objects.filter(
+        community_grid__code=HUAIFANG_CODE, merged_into__isnull=True,
+        category__is_private=False).count() > 0
+    assert closed["layers"]["hotspots"]["features"] == []  # hotspots: open cases only
+    assert _get(client)["layers"]["hotspots"]["features"] == []  # none open there now
     stage = Case.objects.exclude(stage=Stage.CLOSED).values_list("stage", flat=True).first()
     assert _open_cases(_get(client, stage=stage)) == _open_cases(_get(client))
 

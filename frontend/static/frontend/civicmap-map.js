@@ -387,6 +387,9 @@
       };
       var redraw = function (data) {
         var names = spec.layers;
+        /* The stations come apart from the rest (read live, the rest cached): merge them. */
+        Object.assign(data.layers, data.live.layers);
+        Object.assign(data.legend, data.live.legend);
         geoJson(names.community, data.layers.community, spec.styles.community);
         geoJson(names.unit_grids, data.layers.unit_grids, spec.styles.unit_grids);
         geoJson(names.hotspots, data.layers.hotspots);
@@ -401,6 +404,8 @@
           if (spec.onDemand[kind] && reload && data.urls[kind]) { reload(data.urls[kind]); }
         });
         table("civicmap-community-table", data.tables.communities);
+        var column = document.getElementById("civicmap-case-column");
+        if (column) { column.textContent = data.tables.case_column; }
         table("civicmap-hotspot-table", data.tables.hotspots, data.tables.hotspots_empty);
         var asOf = document.querySelector(".civicmap-as-of");
         if (asOf) {
