@@ -272,8 +272,10 @@ def server_time_live(*, session_key: str | None, requests: int, warmup: int) -> 
 
 # --- 1 and 3. the browser against gunicorn ----------------------------------------------------
 
-def _cold_load(browser, base: str, session_key: str | None) -> dict:
-    """One load in a new context (empty cache): timings and every response."""
+def _cold_load(browser, base: str, session_key: str | None, path: str = MAP_URL,
+               watch: str = "") -> dict:
+    """One load of ``path`` in a new context (empty cache): timings and every response;
+    ``watch``: the script that says when the layers are drawn (``LAYERS_WATCH``)."""
     from django.conf import settings
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
@@ -291,14 +293,14 @@ def _cold_load(browser, base: str, session_key: str | None) -> dict:
             route.abort()
 
     context.route("**/*", guard)
-    context.add_init_script(LAYERS_WATCH)
+    context.add_init_script(watch or LAYERS_WATCH)
     page = context.new_page()
     responses = []
     page.on("response", lambda response: responses.append(response))
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     try:
-        page.goto(base + MAP_URL, wait_until="load", timeout=120_000)
+        page.goto(base + path, wait_until="load", timeout=120_000)
         page.wait_for_function("() => window.__layersDrawnAt !== undefined", timeout=120_000)
         try:  # late requests (a font, marker images) settle; never waits long for them
             page.wait_for_load_state("networkidle", timeout=5_000)
@@ -366,6 +368,197 @@ def browser_loads(*, base: str, session_key: str | None, loads: int) -> dict:
         "meets_bytes_target": totals["raw"] < TARGET_BYTES,
         "meets_fcp_target": (timing["fcp"].get("median") or 1e9) < TARGET_FCP_MS,
     }
+
+
+# --- 4. any filter: the data endpoint over random filter combinations ------------------------
+
+DATA_URL = "/map/data/"
+TARGET_FILTER_P95_MS = 150.0  # issue 20: any filter's data p95 at 1,000,000 reports
+TARGET_FILTERED_FCP_MS = 1500.0
+# A filtered view may have no heat, unit grid or station to draw: its layers are drawn when the
+# legend exists (civicmap.legend runs after every layer was added).
+LAYERS_WATCH_FILTERED = LAYERS_WATCH.replace(
+    """return document.querySelector("path.civicmap-community")
+      && document.querySelector("path.civicmap-unitgrid")
+      && document.querySelector("canvas.leaflet-heatmap-layer")
+      && document.querySelector(".leaflet-marker-pane .awesome-marker");""",
+    """return document.querySelector(".civicmap-legend");""")
+assert LAYERS_WATCH_FILTERED != LAYERS_WATCH
+
+
+def filter_combinations(*, count: int, seed: int, office: bool) -> list[dict[str, str]]:
+    """``count`` distinct random choices of the page's filters, as its form offers them: period
+    × (every category, a kind, or a category the audience may see) × (the whole district, a
+    subdistrict, a community of it, or a community alone) × stage. The default view (every
+    filter unset) is left out: it is the baseline, measured on its own."""
+    import random
+
+    from civicmap.models import CommunityGrid, Subdistrict
+    from issues.layers import MAP_STAGES_CLOSED
+    from issues.models import OPEN_STAGES, Category
+
+    rng = random.Random(seed)
+    categories = list(Category.objects.filter(**({} if office else {"is_private": False}))
+                      .values_list("code", flat=True))
+    subdistricts = dict(Subdistrict.objects.values_list("pk", "code"))
+    communities = list(CommunityGrid.objects.values_list("code", "subdistrict_id"))
+    stages = ["", *[str(stage) for stage in OPEN_STAGES], MAP_STAGES_CLOSED]
+    seen: set[tuple] = set()
+    combos: list[dict[str, str]] = []
+    while len(combos) < count:
+        combo = {"days": rng.choice(["", "1", "7", "30", "90"])}
+        what = rng.random()
+        if what < 0.3:
+            combo["kind"] = rng.choice(["C", "E"] + (["L"] if office else []))
+        elif what < 0.7:
+            combo["category"] = rng.choice(categories)
+        place = rng.random()
+        if place < 0.4:
+            combo["subdistrict"] = rng.choice(list(subdistricts.values()))
+        elif place < 0.8:
+            code, subdistrict = rng.choice(communities)
+            combo["community"] = code
+            if rng.random() < 0.5:
+                combo["subdistrict"] = subdistricts[subdistrict]
+        combo["stage"] = rng.choice(stages)
+        combo = {key: value for key, value in combo.items() if value}
+        key = tuple(sorted(combo.items()))
+        if combo and key not in seen:
+            seen.add(key)
+            combos.append(combo)
+    return combos
+
+
+def _data_get(client, query: dict[str, str]) -> tuple[float, float, int]:
+    """One GET of the data endpoint: (wall ms, SQL ms, queries)."""
+    from django.db import connection
+
+    timer = common.SqlTimer()
+    with connection.execute_wrapper(timer):
+        started = time.perf_counter()
+        response = client.get(DATA_URL, query)
+        elapsed = time.perf_counter() - started
+    if response.status_code != 200:
+        raise RuntimeError(f"{DATA_URL} {query}: {response.status_code} {response.content[:200]}")
+    return elapsed * 1000, timer.seconds * 1000, timer.queries
+
+
+def filters_time(*, session_key: str | None, combos: list[dict[str, str]],
+                 baseline_requests: int, warmup: int) -> dict:
+    """The data endpoint's server time (Django's test client in this process, as
+    ``server_time``: the whole request, JSON included) for each filter combination twice:
+    ``cold``, the first request, with the map's cache emptied before (the layers computed
+    live), and ``warm``, the same request again (from the shared cache), and, in the same
+    run, ``baseline``: the default view (the snapshot) ``baseline_requests`` times."""
+    from django.conf import settings
+    from django.test import Client
+
+    from issues.aggregates import aggregates_version_bump
+
+    client = Client(SERVER_NAME="localhost")
+    if session_key:
+        client.cookies[settings.SESSION_COOKIE_NAME] = session_key
+    for _ in range(warmup):  # connection, PROJ, catalogues, plans: not counted
+        _data_get(client, {})
+    baseline = [_data_get(client, {}) for _ in range(baseline_requests)]
+    aggregates_version_bump()  # nothing cached before: every first request computes
+    cold = [_data_get(client, combo) for combo in combos]
+    warm = [_data_get(client, combo) for combo in combos]
+
+    def summary(rows: list[tuple[float, float, int]]) -> dict:
+        return {"ms": _stats([row[0] for row in rows]), "sql_ms": _stats([row[1] for row in rows]),
+                "queries": max(row[2] for row in rows)}
+
+    slowest = sorted(zip((row[0] for row in cold), combos, strict=True), key=lambda r: -r[0])
+    return {
+        "combinations": len(combos), "baseline": summary(baseline), "cold": summary(cold),
+        "warm": summary(warm), "cache_s": settings.MAP_LIVE_CACHE_S,
+        "slowest_cold": [{"ms": round(ms, 1), "filters": combo} for ms, combo in slowest[:5]],
+        "meets_target_cold": common.percentile([row[0] for row in cold], 95)
+        < TARGET_FILTER_P95_MS,
+        "meets_target_warm": common.percentile([row[0] for row in warm], 95)
+        < TARGET_FILTER_P95_MS,
+    }
+
+
+def filtered_loads(*, base: str, session_key: str | None, combos: list[dict[str, str]]) -> dict:
+    """First paint of filtered views: a cold load (new context) of ``/map/?<filters>`` in
+    Chromium for each combination, not cached before (gunicorn computes the layers live)."""
+    from urllib.parse import urlencode
+
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True,
+                                             args=CHROMIUM_ARGS)
+        try:
+            for _ in range(2):  # warm-up: both workers' first /map/
+                _cold_load(browser, base, session_key, MAP_URL, LAYERS_WATCH_FILTERED)
+            runs = [_cold_load(browser, base, session_key, f"{MAP_URL}?{urlencode(combo)}",
+                               LAYERS_WATCH_FILTERED) for combo in combos]
+        finally:
+            browser.close()
+    timing = {key: _stats([run["timings"][key] for run in runs])
+              for key in ("fcp", "layers", "ttfb", "load")}
+    return {"loads": len(runs), "timing_ms": timing,
+            "page_errors": sorted({error for run in runs for error in run["errors"]}),
+            "blocked_requests": sum(len(run["blocked"]) for run in runs),
+            "meets_fcp_target": (timing["fcp"].get("p95") or 1e9) < TARGET_FILTERED_FCP_MS}
+
+
+def run_filters(*, combinations: int = 40, baseline: int = 20, warmup: int = 3, loads: int = 5,
+                browser: bool = True, seed: int = 20) -> dict:
+    """Benchmark 6's filter scenario (issue 20): ``filters_time`` for the public and office
+    staff, then ``filtered_loads`` in Chromium; figures in var/bench/map_filters_<db>.json."""
+    common.django_setup(DJANGO_DEBUG="0")
+    from django.conf import settings
+    from django.contrib.sessions.models import Session
+
+    import civicmap.wsgi  # noqa: F401  (the heap as a gunicorn worker has it)
+
+    counts = _counts()
+    session_key = _office_session()
+    result: dict = {"measured_at": common.now_iso(), "database": common.BENCH_DB,
+                    "counts": counts, "machine": common.machine_info(), "seed": seed,
+                    "load_average": os.getloadavg(),
+                    "targets": {"data_p95_ms": TARGET_FILTER_P95_MS,
+                                "fcp_ms": TARGET_FILTERED_FCP_MS}}
+    tmp = Path(tempfile.mkdtemp(prefix="civicmap-bench-map-"))
+    try:
+        snapshot_refresh()  # the baseline's snapshot, as beat keeps it
+        for audience, key in (("public", None), ("office", session_key)):
+            combos = filter_combinations(count=combinations, seed=seed, office=key is not None)
+            timed = result[audience] = filters_time(session_key=key, combos=combos,
+                                                   baseline_requests=baseline, warmup=warmup)
+            common.log(f"{NAME}: {audience}: {combinations} filters: cold p50 "
+                       f"{timed['cold']['ms']['p50']} p95 {timed['cold']['ms']['p95']} ms, "
+                       f"warm p95 {timed['warm']['ms']['p95']} ms; default view p95 "
+                       f"{timed['baseline']['ms']['p95']} ms")
+        detail = common.RESULTS_DIR / f"map_filters_{common.BENCH_DB}.json"
+        detail.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n")
+        if browser:
+            os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # Playwright's loop
+            process, base = common.gunicorn_start(
+                env=common.bench_env(DJANGO_ALLOWED_HOSTS="127.0.0.1,localhost"),
+                log_path=tmp / "gunicorn.log", extra_args=("--timeout", "120"))
+            try:
+                combos = filter_combinations(count=loads, seed=seed + 1, office=False)
+                loaded = result["public"]["browser"] = filtered_loads(
+                    base=base, session_key=None, combos=combos)
+                common.log(f"{NAME}: public: {loads} filtered cold loads: FCP p50 "
+                           f"{loaded['timing_ms']['fcp'].get('p50')} p95 "
+                           f"{loaded['timing_ms']['fcp'].get('p95')} ms, layers p95 "
+                           f"{loaded['timing_ms']['layers'].get('p95')} ms")
+            finally:
+                common.gunicorn_stop(process)
+    finally:
+        Session.objects.filter(session_key=session_key).delete()
+        common.rmtree_quiet(tmp)
+    result["cache_s"] = settings.MAP_LIVE_CACHE_S
+    detail = common.RESULTS_DIR / f"map_filters_{common.BENCH_DB}.json"
+    detail.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n")
+    common.log(f"{NAME}: filters: figures in {detail}")
+    return result
 
 
 # --- the benchmark ----------------------------------------------------------------------------
@@ -485,10 +678,18 @@ def main() -> None:
     parser.add_argument("--loads", type=int, default=5, help="cold loads in Chromium")
     parser.add_argument("--no-browser", action="store_true",
                         help="only the server time (no gunicorn, no Chromium)")
+    parser.add_argument("--filters", type=int, default=40,
+                        help="random filter combinations of the filter scenario (0: none)")
+    parser.add_argument("--only-filters", action="store_true",
+                        help="the filter scenario alone (issue 20)")
     args = parser.parse_args()
     common.bench_db_ensure()
-    run(requests=args.requests, warmup=args.warmup, loads=args.loads,
-        browser=not args.no_browser)
+    if not args.only_filters:
+        run(requests=args.requests, warmup=args.warmup, loads=args.loads,
+            browser=not args.no_browser)
+    if args.filters:
+        run_filters(combinations=args.filters, baseline=args.requests, warmup=args.warmup,
+                    loads=args.loads, browser=not args.no_browser)
 
 
 if __name__ == "__main__":

@@ -24,12 +24,16 @@ class CommunityGridShape:
     area_km2: float  # of the boundary in EPSG:4548 (Gauss-Kruger, scale error about 3e-5 here)
 
 
-def community_grid_shapes(*, subdistrict_id: int | None = None) -> list[CommunityGridShape]:
-    """Every community grid (of one subdistrict, or the whole district), by code."""
+def community_grid_shapes(*, subdistrict_id: int | None = None,
+                          community_id: int | None = None) -> list[CommunityGridShape]:
+    """Every community grid (of one subdistrict, or the whole district; or the one
+    ``community_id``), by code."""
     label = name_field()
     grids = CommunityGrid.objects.all()
     if subdistrict_id is not None:
         grids = grids.filter(subdistrict_id=subdistrict_id)
+    if community_id is not None:
+        grids = grids.filter(pk=community_id)
     grids = grids.annotate(
         area=Area(metric("boundary")), geojson=AsGeoJSON("boundary", precision=6),
     ).order_by("code")
@@ -48,12 +52,16 @@ class UnitGridShape:
     geometry: dict  # GeoJSON polygon, WGS 84
 
 
-def unit_grid_shapes(*, subdistrict_id: int | None = None) -> list[UnitGridShape]:
-    """Every unit grid (of one subdistrict, or the whole district), by grid id."""
+def unit_grid_shapes(*, subdistrict_id: int | None = None,
+                     community_id: int | None = None) -> list[UnitGridShape]:
+    """Every unit grid (of one subdistrict, or the whole district; or of the community grid
+    ``community_id``), by grid id."""
     label = name_field()
     grids = UnitGrid.objects.all()
     if subdistrict_id is not None:
         grids = grids.filter(community__subdistrict_id=subdistrict_id)
+    if community_id is not None:
+        grids = grids.filter(community_id=community_id)
     grids = (grids.annotate(geojson=AsGeoJSON("boundary", precision=6),
                                        community_name=F(f"community__{label}"))
              .order_by("grid_id")

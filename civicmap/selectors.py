@@ -79,6 +79,11 @@ def subdistrict_list() -> QuerySet[Subdistrict]:
     return Subdistrict.objects.defer("boundary").order_by("code")
 
 
+def community_list() -> QuerySet[CommunityGrid]:
+    """Every community grid, by code, without its boundary: the map's community select list."""
+    return CommunityGrid.objects.defer("boundary").order_by("code")
+
+
 def subdistrict_get(*, code: str) -> Subdistrict | None:
     """The subdistrict with this 9-digit code, or None (any other text included)."""
     if not (len(code) == 9 and code.isascii() and code.isdigit()):

@@ -11,7 +11,8 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
 from civicmap.i18n import name_field
-from civicmap.models import Subdistrict
+from civicmap.models import CommunityGrid, Subdistrict
+from issues.layers import MAP_STAGES_CLOSED, map_stages
 from issues.models import OPEN_STAGES, Category, Priority, ReportChannel, Stage
 from patrol.calendar import arrangement_check
 from patrol.console import (
@@ -37,21 +38,28 @@ PERIOD_CHOICES = [
 MAX_SHOWN_INVALID = 40  # characters of a refused value shown back in its field
 
 
+MSG_COMMUNITY_ELSEWHERE = _("This community is not in the subdistrict chosen.")
+
+
 class MapFilterForm(forms.Form):
     """The map's filters. Unset, or invalid (the page answers 400 with each error beside its
     field and the map drawn with that filter's default; the data views refuse the request
-    before asking), they are the defaults: ``days`` given, every category, the whole
-    district."""
+    before asking), they are the defaults: ``days`` given, every category of every kind, the
+    whole district, every community, the open cases."""
 
     days = forms.TypedChoiceField(label=_("Period"), choices=PERIOD_CHOICES, coerce=int,
                                   required=False, empty_value=None)
+    kind = forms.ChoiceField(label=_("Kind"), required=False)
     category = forms.ChoiceField(label=_("Category"), required=False)
     subdistrict = forms.ChoiceField(label=_("Subdistrict"), required=False)
+    community = forms.ChoiceField(label=_("Community"), required=False)
+    stage = forms.ChoiceField(label=_("Stage"), required=False)
 
     def __init__(self, *args, categories: list[Category], subdistricts: list[Subdistrict],
-                 days: int, **kwargs) -> None:
+                 communities: list[CommunityGrid], days: int, **kwargs) -> None:
         super().__init__(*args, initial={"days": days}, **kwargs)
         label = name_field()
+        self.fields["kind"].choices = [("", _("All kinds"))] + _kind_choices()
         self.fields["category"].choices = [("", _("All categories"))] + [
             (category.code, f"{category.code} {getattr(category, label)}")
             for category in categories
@@ -59,7 +67,28 @@ class MapFilterForm(forms.Form):
         self.fields["subdistrict"].choices = [("", _("The whole district"))] + [
             (subdistrict.code, getattr(subdistrict, label)) for subdistrict in subdistricts
         ]
+        self.fields["community"].choices = [("", _("All communities"))] + [
+            (community.code, getattr(community, label)) for community in communities
+        ]
+        # The case layers' stages (issues.layers.map_stages); public as on the case pages.
+        self.fields["stage"].choices = (
+            [("", _("Open cases (every open stage)"))]
+            + [(stage.value, stage.label) for stage in Stage if stage in OPEN_STAGES]
+            + [(MAP_STAGES_CLOSED, _("Closed cases"))]
+        )
         self._subdistrict_ids = {subdistrict.code: subdistrict.pk for subdistrict in subdistricts}
+        self._communities = {community.code: community for community in communities}
+
+    def clean(self) -> dict:
+        """A community outside the subdistrict chosen is refused (the map would be empty)."""
+        data = super().clean()
+        community = self._communities.get(data.get("community") or "")
+        subdistrict = self._subdistrict_ids.get(data.get("subdistrict") or "")
+        if community is not None and subdistrict is not None \
+                and community.subdistrict_id != subdistrict:
+            self.add_error("community", forms.ValidationError(MSG_COMMUNITY_ELSEWHERE,
+                                                              code="invalid_choice"))
+        return data
 
     def _post_clean(self) -> None:
         """A refused value stays in its field, marked as not valid, rather than the select
@@ -72,7 +101,7 @@ class MapFilterForm(forms.Form):
                 continue
             field.widget.attrs.update({"aria-invalid": "true",
                                        "aria-describedby": f"{name}-error"})
-            if value:
+            if value and value not in dict(field.choices):
                 shown = str(value)[:MAX_SHOWN_INVALID]
                 field.choices = [*field.choices,
                                  (value, _("%(value)s (not valid)") % {"value": shown})]
@@ -93,6 +122,11 @@ class MapFilterForm(forms.Form):
         category = self._chosen("category")
         return (category,) if category else ()
 
+    def chosen_kinds(self) -> tuple[str, ...]:
+        """The category kinds asked for (``C``, ``E``, ``L``); empty means every kind."""
+        kind = self._chosen("kind")
+        return (kind,) if kind else ()
+
     def chosen_subdistrict_id(self) -> int | None:
         """The subdistrict asked for; None means the whole district."""
         code = self._chosen("subdistrict")
@@ -101,6 +135,19 @@ class MapFilterForm(forms.Form):
     def chosen_subdistrict_code(self) -> str:
         """The subdistrict's code as asked for ("" for the whole district), for data URLs."""
         return self._chosen("subdistrict") or ""
+
+    def chosen_community_id(self) -> int | None:
+        """The community grid asked for; None means every community."""
+        code = self._chosen("community")
+        return self._communities[code].pk if code else None
+
+    def chosen_stages(self) -> tuple[str, ...]:
+        """The stages the case layers show (the open ones unless asked otherwise)."""
+        return map_stages(self._chosen("stage") or "")
+
+    def query(self) -> dict[str, str]:
+        """The valid filters that are set, as the page's URL carries them."""
+        return {name: str(self._chosen(name)) for name in self.fields if self._chosen(name)}
 
 
 MSG_NOT_A_DATE = _("“%(value)s” is not a date (YYYY-MM-DD).")

@@ -5,7 +5,8 @@ Thin views: parse the query, call the selectors, hand values to frontend.maps, r
 
 from __future__ import annotations
 
-from datetime import timedelta
+import json
+from datetime import datetime, timedelta
 from urllib.parse import urlencode
 
 from django.conf import settings
@@ -23,7 +24,7 @@ from civicmap.layers import grid_outlines
 from civicmap.replica import replica_reads
 from civicmap.roles import Role, user_has_role
 from civicmap.scopes import user_subdistrict_ids
-from civicmap.selectors import subdistrict_list
+from civicmap.selectors import community_list, subdistrict_list
 from frontend.case_page import case_map_points, case_page_context
 from frontend.console_views import console_filter_form
 from frontend.csp import csp_protected
@@ -32,8 +33,20 @@ from frontend.maps.assets import map_render_parts
 from frontend.maps.basemaps import basemap_configured
 from frontend.maps.case_map import case_map_build
 from frontend.maps.console import dispatch_labels, office_map_build
-from frontend.maps.layers import governance_map_build, hourly_heat_data, uncovered_features
-from frontend.selectors import map_layers, map_reads, office_grid_stats
+from frontend.maps.layers import (
+    governance_map_build,
+    governance_map_data,
+    governance_map_stations,
+    hourly_heat_data,
+    uncovered_features,
+)
+from frontend.selectors import (
+    MapLayers,
+    map_layers,
+    map_layers_json,
+    map_reads,
+    office_grid_stats,
+)
 from frontend.stats_tables import (
     COLUMNS,
     column_headers,
@@ -44,8 +57,10 @@ from frontend.stats_tables import (
 )
 from frontend.stats_tables import TABLES as STATS_TABLES
 from issues.layers import (
+    MapFilters,
     map_category_list,
     map_filters_for_period,
+    map_shows_open_cases,
     period_hours,
     report_heat_frames,
 )
@@ -69,11 +84,36 @@ MSG_OFFICE_ONLY = _("Only office staff can do this.")
 
 
 def _map_form(request: HttpRequest, *, office: bool) -> MapFilterForm:
-    """The map's filters (period, category, subdistrict): private categories for office staff
-    only."""
+    """The map's filters (period, kind, category, subdistrict, community, stage): private
+    categories for office staff only."""
     return MapFilterForm(request.GET or None, days=settings.MAP_PERIOD_DAYS,
                          categories=list(map_category_list(include_private=office)),
-                         subdistricts=list(subdistrict_list()))
+                         subdistricts=list(subdistrict_list()),
+                         communities=list(community_list()))
+
+
+def _map_filters(form: MapFilterForm, *, office: bool, now: datetime,
+                 days: int | None = None) -> MapFilters:
+    """The form's valid choices as the layers' filters (``days`` instead of the form's: the
+    hourly heatmap's week)."""
+    return map_filters_for_period(
+        now=now, days=days or form.chosen_days(), categories=form.chosen_categories(),
+        include_private=office, subdistrict_id=form.chosen_subdistrict_id(),
+        kinds=form.chosen_kinds(), community_id=form.chosen_community_id(),
+        stages=form.chosen_stages())
+
+
+def _map_data_urls(form: MapFilterForm) -> dict[str, str]:
+    """The URLs of the layers fetched by the page, with the page's filters: its data layers
+    (all filters), the hourly heatmap (all but the period: it is always the last week) and
+    the uncovered demand (the period: it counts every category, D-066)."""
+    query = form.query()
+    return {
+        "data": _layer_url("frontend:map-data", **query),
+        "hourly": _layer_url("frontend:map-hourly",
+                             **{key: value for key, value in query.items() if key != "days"}),
+        "uncovered": _layer_url("frontend:map-uncovered", days=form.chosen_days()),
+    }
 
 
 def _layer_url(name: str, **query: object) -> str:
@@ -95,27 +135,24 @@ def governance_map(request: HttpRequest) -> HttpResponse:
     page says what time its data are as of."""
     office = user_sees_everything(request.user)  # private categories, every description
     form = _map_form(request, office=office)
-    days, categories = form.chosen_days(), form.chosen_categories()
-    subdistrict_id = form.chosen_subdistrict_id()
     now = timezone.now()
-    filters = map_filters_for_period(now=now, days=days, categories=categories,
-                                     include_private=office, subdistrict_id=subdistrict_id)
-    week = map_filters_for_period(now=now, days=HOURLY_HEAT_DAYS, categories=categories,
-                                  include_private=office, subdistrict_id=subdistrict_id)
+    filters = _map_filters(form, office=office, now=now)
+    week = _map_filters(form, office=office, now=now, days=HOURLY_HEAT_DAYS)
     language = translation.get_language() or settings.LANGUAGE_CODE
     basemap = basemap_configured(language=language)
     with map_reads():  # one transaction: see map_reads
         layers = map_layers(filters=filters, now=now, language=language)
-        stations = station_pins(now=now, subdistrict_id=subdistrict_id)
+        stations = station_pins(now=now, subdistrict_id=filters.subdistrict_id)
+    urls = _map_data_urls(form)
     fmap = governance_map_build(
         heat_cells=layers.heat_cells, heat_hours=period_hours(week),
-        heat_frames_url=_layer_url("frontend:map-hourly", category="".join(categories),
-                                   subdistrict=form.chosen_subdistrict_code()),
+        heat_frames_url=urls["hourly"],
         grids=layers.grids, unit_grids=layers.unit_grids, clusters=layers.clusters,
         stations=stations,
-        uncovered_url=_layer_url("frontend:map-uncovered", days=days),
+        uncovered_url=urls["uncovered"],
         uncovered_public=not _office_staff(request.user),
-        basemap=basemap, language=language,
+        basemap=basemap, language=language, data_url=reverse("frontend:map-data"),
+        open_cases=map_shows_open_cases(filters),
     )
     request.csp_image_hosts = basemap.image_hosts  # type: ignore[attr-defined]
     # A refused filter: 400 with the form's errors beside its fields, the refused values
@@ -130,8 +167,48 @@ def governance_map(request: HttpRequest) -> HttpResponse:
         "default_days": settings.MAP_PERIOD_DAYS,
         "grids": layers.grids,
         "clusters": layers.clusters,
+        "open_cases": map_shows_open_cases(filters),
         "feed": _subdistrict_feed(form.chosen_subdistrict_code()),
     }, status=400 if refused else 200)
+
+
+@require_GET
+@replica_reads()
+def map_data(request: HttpRequest) -> HttpResponse:
+    """The governance map's data layers for the page's filters (``governance_map_data``),
+    fetched by the page when a filter changes so that it redraws them without reloading: the
+    same selectors as the page (``map_layers``: the snapshot for the default view, else the
+    live layers; kept as JSON in Redis, ``map_layers_json``), the same audience rules (the
+    public: public categories, no descriptions). A refused filter: 400 in the API's shape,
+    naming the field."""
+    office = user_sees_everything(request.user)  # private categories, every description
+    form = _map_form(request, office=office)
+    if form.is_bound and not form.is_valid():
+        return _form_errors(form)
+    now = timezone.now()
+    filters = _map_filters(form, office=office, now=now)
+    language = translation.get_language() or settings.LANGUAGE_CODE
+    basemap = basemap_configured(language=language)
+    query = urlencode(form.query())
+    urls = _map_data_urls(form)
+
+    def build(layers: MapLayers) -> dict:
+        return {**governance_map_data(layers=layers, basemap=basemap, query=query,
+                                      open_cases=map_shows_open_cases(filters)),
+                "urls": {"hourly": urls["hourly"], "uncovered": urls["uncovered"]},
+                "feed": _subdistrict_feed(form.chosen_subdistrict_code())}
+
+    with map_reads():  # one transaction, as the page's
+        body = map_layers_json(filters=filters, now=now, language=language,
+                               variant=f"{basemap.key}?{query}", build=build)
+        stations = station_pins(now=now, subdistrict_id=filters.subdistrict_id)
+    # The stations beside the (cached) rest, spliced as bytes: {"live": {…}, <the rest>}.
+    live = json.dumps(governance_map_stations(stations=stations, basemap=basemap),
+                      separators=(",", ":")).encode()
+    response = HttpResponse(b'{"live":' + live + b"," + body[1:],
+                            content_type="application/json")
+    response["Cache-Control"] = "private, no-cache"  # per audience and language; as_of moves
+    return response
 
 
 def _subdistrict_feed(code: str) -> str:
@@ -155,17 +232,14 @@ def _forbidden() -> JsonResponse:
 @require_GET
 @replica_reads()
 def map_hourly_heat(request: HttpRequest) -> JsonResponse:
-    """The governance map's hourly heatmap (last 7 days, ?category=, ?subdistrict=), fetched by
-    the page when
-    the layer is switched on. Whoever may see the map may see it: the public its public
-    categories, office staff every category (``report_heat_frames``, as the page read it)."""
+    """The governance map's hourly heatmap (last 7 days; the page's other filters), fetched by
+    the page when the layer is switched on. Whoever may see the map may see it: the public its
+    public categories, office staff every category (``report_heat_frames``, as the page read it)."""
     office = user_sees_everything(request.user)  # private categories, every description
     form = _map_form(request, office=office)
     if form.is_bound and not form.is_valid():
         return _form_errors(form)
-    week = map_filters_for_period(now=timezone.now(), days=HOURLY_HEAT_DAYS,
-                                  categories=form.chosen_categories(), include_private=office,
-                                  subdistrict_id=form.chosen_subdistrict_id())
+    week = _map_filters(form, office=office, now=timezone.now(), days=HOURLY_HEAT_DAYS)
     with map_reads():
         frames = report_heat_frames(filters=week)
     basemap = basemap_configured(language=settings.LANGUAGE_CODE)  # for the GCJ-02 shift only

@@ -13,10 +13,15 @@ hourly rows (issues.layers), about 20 times fewer rows at 1,000,000 reports.
 
 from __future__ import annotations
 
-from django.db import connection
+import uuid
+
+from django.core.cache import cache
+from django.db import connection, transaction
 
 from civicmap.db import tables_truncate
 from issues.sql import CELL_INSERT, CELL_SELECT, UNIT_INSERT, UNIT_SELECT
+
+_VERSION_KEY = "map-aggregates:version"
 
 AGGREGATE_TABLES = ("issues_reportcellhour", "issues_reportunitgridhour",
                     "issues_reportcellday", "issues_reportunitgridday")
@@ -34,6 +39,26 @@ def aggregates_count_report(*, report_id: int) -> None:
 
 
 def aggregates_rebuild() -> None:
-    """Recount everything from the reports (bulk loads, repairs)."""
+    """Recount everything from the reports (bulk loads, repairs); a new ``aggregates_version``
+    once committed."""
     tables_truncate(*AGGREGATE_TABLES)
     _aggregate("TRUE", [])
+    transaction.on_commit(aggregates_version_bump)
+
+
+def aggregates_version() -> str:
+    """The version of the counts that map caches are kept under (frontend.selectors): renewed
+    by every recount, so that no cached layer outlives the counts it was read from. One report
+    counted by intake does not renew it (at tens of reports a second nothing would stay cached):
+    a cached layer may lack the reports of its time to live (``MAP_LIVE_CACHE_S``), as the
+    snapshot may; the page says what time its data are as of. A lost key (Redis flushed or
+    down) gives a new version: nothing older is read."""
+    version = cache.get(_VERSION_KEY)
+    if version is None:
+        cache.add(_VERSION_KEY, uuid.uuid4().hex, timeout=None)
+        version = cache.get(_VERSION_KEY) or uuid.uuid4().hex
+    return version
+
+
+def aggregates_version_bump() -> None:
+    cache.set(_VERSION_KEY, uuid.uuid4().hex, timeout=None)

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from django.contrib.gis.db.models.functions import Transform
+from django.contrib.gis.geos import Point
+from django.contrib.gis.geos.prepared import PreparedGeometry
 from django.db.models import (
     Count,
     F,
@@ -24,14 +26,16 @@ from django.db.models import (
 )
 
 from civicmap.i18n import name_field
-from civicmap.models import WGS84
+from civicmap.models import WGS84, CommunityGrid
 from civicmap.replica import read_connection
 from civicmap.spatial import (
     CELL_SIZE_M,
+    METRIC_SRID,
     MetricPoint,
     PointX,
     PointY,
     as_geometry_point,
+    metric,
 )
 from issues.models import (
     OPEN_STAGES,
@@ -42,6 +46,7 @@ from issues.models import (
     ReportCellHour,
     ReportUnitGridDay,
     ReportUnitGridHour,
+    Stage,
 )
 from issues.sql import CASE_HOTSPOTS
 
@@ -49,10 +54,33 @@ DESCRIPTION_MAX_CHARS = 140  # a hotspot popup shows the start of each descripti
 HOTSPOT_LATEST_CASES = 3  # cases listed in a hotspot popup, newest first
 
 
+# The stages a map's case layers may show (``MapFilters.stages``): the open ones (the default:
+# the backlog), one of them, or the closed ones. Cancelled cases are on no map.
+CLOSED_STAGES = (Stage.CLOSED, Stage.EVALUATED)
+MAP_STAGES_OPEN = "open"
+MAP_STAGES_CLOSED = "closed"
+
+
+def map_stages(choice: str) -> tuple[str, ...]:
+    """The stages a map's stage filter (``open``, ``closed`` or one open stage) stands for."""
+    if choice == MAP_STAGES_CLOSED:
+        return tuple(CLOSED_STAGES)
+    if choice in OPEN_STAGES:
+        return (Stage(choice),)
+    return tuple(OPEN_STAGES)
+
+
 @dataclass(frozen=True)
 class MapFilters:
-    """What a map shows: reports received in [since, until), some categories or all, in one
-    subdistrict or (``subdistrict_id`` None) the whole district.
+    """What a map shows: reports received in [since, until), some categories or all (or the
+    categories of some kinds: ``C`` components, ``E`` events, ``L`` local), in one subdistrict
+    or (``subdistrict_id`` None) the whole district, in one community grid or all of them; the
+    case layers the cases in ``stages`` (the open ones by default).
+
+    Which layers each filter applies to (docs/ARCHITECTURE.md, "The governance map"): the
+    period, categories, kinds, subdistrict and community to every layer of reports and cases;
+    ``stages`` to the case layers only (open and overdue counts, hotspots): the report
+    aggregates count reports, which have no stage.
 
     The public sees public categories only; office staff (``include_private``) see all.
     """
@@ -62,17 +90,31 @@ class MapFilters:
     categories: tuple[str, ...] = ()
     include_private: bool = False
     subdistrict_id: int | None = None
+    kinds: tuple[str, ...] = ()
+    community_id: int | None = None
+    stages: tuple[str, ...] = tuple(OPEN_STAGES)
+
+    def cache_key(self) -> str:
+        """The filters as a short string, for a cache key (every field, in order)."""
+        return ":".join([
+            self.since.isoformat(), self.until.isoformat(), ",".join(self.categories),
+            "p" if self.include_private else "", str(self.subdistrict_id or ""),
+            ",".join(self.kinds), str(self.community_id or ""), ",".join(self.stages),
+        ])
 
 
 
 def map_filters_for_period(*, now: datetime, days: int, categories: tuple[str, ...] = (),
                            include_private: bool = False,
-                           subdistrict_id: int | None = None) -> MapFilters:
+                           subdistrict_id: int | None = None, kinds: tuple[str, ...] = (),
+                           community_id: int | None = None,
+                           stages: tuple[str, ...] = tuple(OPEN_STAGES)) -> MapFilters:
     """The last ``days`` days up to ``now``, on whole hours (the aggregates' resolution)."""
     until = now.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
     return MapFilters(since=until - timedelta(days=days), until=until,
                       categories=categories, include_private=include_private,
-                      subdistrict_id=subdistrict_id)
+                      subdistrict_id=subdistrict_id, kinds=kinds, community_id=community_id,
+                      stages=stages)
 
 
 def category_q(filters: MapFilters, prefix: str = "category__") -> Q:
@@ -81,12 +123,57 @@ def category_q(filters: MapFilters, prefix: str = "category__") -> Q:
         q &= Q(**{f"{prefix}is_private": False})
     if filters.categories:
         q &= Q(**{f"{prefix}code__in": filters.categories})
+    if filters.kinds:  # a kind is the code's first letter (Category.kind)
+        kinds = Q()
+        for kind in filters.kinds:
+            kinds |= Q(**{f"{prefix}code__startswith": kind})
+        q &= kinds
     return q
 
 
-def place_q(filters: MapFilters, path: str) -> Q:
-    """The filters' subdistrict, ``path`` leading to a row's subdistrict id."""
-    return Q() if filters.subdistrict_id is None else Q(**{path: filters.subdistrict_id})
+def place_q(filters: MapFilters, path: str, community_path: str = "") -> Q:
+    """The filters' subdistrict, ``path`` leading to a row's subdistrict id, and community,
+    ``community_path`` to its community grid id (rows without one, the 100 m cells, are
+    placed by ``_community_cells``)."""
+    q = Q() if filters.subdistrict_id is None else Q(**{path: filters.subdistrict_id})
+    if filters.community_id is not None and community_path:
+        q &= Q(**{community_path: filters.community_id})
+    return q
+
+
+@dataclass(frozen=True)
+class _CommunityCells:
+    """The 100 m cells of one community grid: those whose centre lies inside its boundary (a
+    cell on the boundary goes to the side of its centre, as a heat point is drawn there)."""
+
+    boundary: PreparedGeometry  # in EPSG:4548, metres
+    q: Q  # the cells of the boundary's bounding box: the SQL's cheap part of the test
+
+    def holds(self, x: int, y: int) -> bool:
+        return self.boundary.contains(Point((x + 0.5) * CELL_SIZE_M, (y + 0.5) * CELL_SIZE_M,
+                                            srid=METRIC_SRID))
+
+
+def _community_cells(filters: MapFilters) -> _CommunityCells | None:
+    """The cells of the filters' community grid, None for no community filter.
+
+    The cell aggregates carry a subdistrict but no community (a cell may straddle two): the
+    rows of the community's bounding box are read (a few hundred cells), and their centres
+    tested against the prepared boundary here, a few microseconds each.
+    """
+    if filters.community_id is None:
+        return None
+    boundary = (CommunityGrid.objects.filter(pk=filters.community_id)
+                .annotate(m=metric("boundary")).values_list("m", flat=True).first())
+    if boundary is None:  # the form only offers existing communities; gone meanwhile
+        return _CommunityCells(boundary=Point(0, 0, srid=METRIC_SRID).prepared,
+                               q=Q(pk__in=[]))
+    xmin, ymin, xmax, ymax = boundary.extent  # metres
+    return _CommunityCells(
+        boundary=boundary.prepared,
+        q=Q(cell_x__gte=int(xmin // CELL_SIZE_M), cell_x__lte=int(xmax // CELL_SIZE_M),
+            cell_y__gte=int(ymin // CELL_SIZE_M), cell_y__lte=int(ymax // CELL_SIZE_M)),
+    )
 
 
 def map_category_list(*, include_private: bool) -> QuerySet[Category]:
@@ -128,8 +215,9 @@ def _cell_centre_wgs84(axis: str) -> Func:
     return PointX(centre) if axis == "X" else PointY(centre)
 
 
-def _heat_rows(filters: MapFilters) -> QuerySet:
+def _heat_rows(filters: MapFilters, cells: _CommunityCells | None) -> QuerySet:
     return ReportCellHour.objects.filter(category_q(filters), place_q(filters, "subdistrict_id"),
+                                         cells.q if cells else Q(),
                                          hour__gte=filters.since, hour__lt=filters.until)
 
 
@@ -137,8 +225,8 @@ def _utc_midnight(moment: datetime) -> datetime:
     return moment.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
 
 
-def _period_rows(filters: MapFilters, hourly: type[Model], daily: type[Model]
-                 ) -> list[QuerySet]:
+def _period_rows(filters: MapFilters, hourly: type[Model], daily: type[Model],
+                 place: Q) -> list[QuerySet]:
     """The aggregate rows of the period in the category and subdistrict filters: its whole
     days (from 00:00 UTC) from the daily roll-ups, the hours at either end from the hourly
     rows.
@@ -150,7 +238,7 @@ def _period_rows(filters: MapFilters, hourly: type[Model], daily: type[Model]
     if first_day < filters.since:
         first_day += timedelta(days=1)
     last_day = _utc_midnight(filters.until)
-    category = category_q(filters) & place_q(filters, "subdistrict_id")
+    category = category_q(filters) & place
     if first_day >= last_day:  # no whole day in the period
         return [hourly.objects.filter(category, hour__gte=filters.since,
                                       hour__lt=filters.until)]
@@ -175,7 +263,8 @@ def report_grid_counts(*, filters: MapFilters) -> GridReportCounts:
     own row for reports in none of them."""
     unit_grids: Counter = Counter()
     communities: Counter = Counter()
-    for rows in _period_rows(filters, ReportUnitGridHour, ReportUnitGridDay):
+    place = place_q(filters, "subdistrict_id", "community_id")
+    for rows in _period_rows(filters, ReportUnitGridHour, ReportUnitGridDay, place):
         for community, unit_grid, reports in (rows.values_list("community_id", "unit_grid_id")
                                               .annotate(n=Sum("count")).order_by()):
             communities[community] += reports
@@ -187,12 +276,16 @@ def report_grid_counts(*, filters: MapFilters) -> GridReportCounts:
 def report_heat_cells(*, filters: MapFilters) -> list[HeatCell]:
     """Reports per 100 m cell over the period, from the daily and hourly aggregates (issues)."""
     cells: dict[tuple[int, int], list] = {}  # (x, y) -> [lon, lat, reports]
-    for rows in _period_rows(filters, ReportCellHour, ReportCellDay):
+    community = _community_cells(filters)
+    place = place_q(filters, "subdistrict_id") & (community.q if community else Q())
+    for rows in _period_rows(filters, ReportCellHour, ReportCellDay, place):
         for x, y, lon, lat, n in (
             rows.values("cell_x", "cell_y")
             .annotate(n=Sum("count"), lon=_cell_centre_wgs84("X"), lat=_cell_centre_wgs84("Y"))
             .order_by().values_list("cell_x", "cell_y", "lon", "lat", "n")
         ):
+            if community and not community.holds(x, y):
+                continue
             cells.setdefault((x, y), [lon, lat, 0])[2] += n
     return [HeatCell(lon=lon, lat=lat, count=n) for _key, (lon, lat, n) in sorted(cells.items())]
 
@@ -203,7 +296,8 @@ def report_heat_frames(*, filters: MapFilters) -> list[HeatFrame]:
     Two queries: the counts per hour and cell, and the centre of each distinct cell once (a
     week holds ~30 hourly rows per cell at 1,000,000 reports: 30 times fewer transforms).
     """
-    rows = _heat_rows(filters)
+    community = _community_cells(filters)
+    rows = _heat_rows(filters, community)
     counts = list(rows.values("hour", "cell_x", "cell_y").annotate(n=Sum("count"))
                   .order_by("hour", "cell_x", "cell_y")
                   .values_list("hour", "cell_x", "cell_y", "n"))
@@ -216,6 +310,8 @@ def report_heat_frames(*, filters: MapFilters) -> list[HeatFrame]:
     }
     by_hour: dict[datetime, list[HeatCell]] = defaultdict(list)
     for hour, x, y, n in counts:
+        if community and not community.holds(x, y):
+            continue
         lon, lat = centres[(x, y)]
         by_hour[hour].append(HeatCell(lon=lon, lat=lat, count=n))
     return [HeatFrame(hour=hour, cells=by_hour.get(hour, [])) for hour in period_hours(filters)]
@@ -231,15 +327,27 @@ def period_hours(filters: MapFilters) -> list[datetime]:
     return hours
 
 
+def map_shows_open_cases(filters: MapFilters) -> bool:
+    """Whether the filters' stages are open ones (the backlog now), not the closed ones."""
+    return set(filters.stages) <= set(OPEN_STAGES)
+
+
 def open_cases_in_communities(*, filters: MapFilters) -> QuerySet[Case]:
-    """Open cases (merged duplicates excluded) in a community grid, in the category filter."""
-    return Case.objects.filter(category_q(filters), place_q(filters, "subdistrict_id"),
-                               stage__in=OPEN_STAGES, merged_into__isnull=True,
-                               community_grid__isnull=False)
+    """Cases in the filters' stages (merged duplicates excluded) in a community grid, in the
+    category and place filters: the open ones now, whenever reported (the backlog), or the
+    closed ones last reported in the period (every closed case ever would be most of the
+    table: 230,000 rows at 1,000,000 reports, and no question the map answers)."""
+    cases = Case.objects.filter(category_q(filters),
+                                place_q(filters, "subdistrict_id", "community_grid_id"),
+                                stage__in=filters.stages, merged_into__isnull=True,
+                                community_grid__isnull=False)
+    if not map_shows_open_cases(filters):
+        cases = cases.filter(last_report_at__gte=filters.since, last_report_at__lt=filters.until)
+    return cases
 
 
 def open_case_counts(*, filters: MapFilters) -> dict[int, int]:
-    """Open cases per community grid (primary key → cases)."""
+    """Cases in the filters' stages (open by default) per community grid (pk → cases)."""
     return dict(open_cases_in_communities(filters=filters).values_list("community_grid_id")
                 .annotate(n=Count("id")).order_by())
 
@@ -270,17 +378,25 @@ HOTSPOT_CATEGORIES_SHOWN = 3  # the commonest categories of a hotspot, with thei
 
 def case_hotspots(*, filters: MapFilters, eps_m: float, min_cases: int,
                   with_descriptions: bool = False) -> list[Hotspot]:
-    """Clusters of open cases last reported in the period, per community grid, largest first.
+    """Clusters of cases in the filters' stages (the open ones by default) last reported in
+    the period, per community grid, largest first.
 
     ST_ClusterDBSCAN on the cases' points in EPSG:4548: ``eps_m`` metres between neighbours,
     at least ``min_cases`` cases per cluster; partitioned by community so that a cluster
     never spans two communities (and each partition is clustered alone). Noise is dropped.
     ``with_descriptions`` adds the newest cases' descriptions: office staff only.
+
+    Open stages only: none for the closed ones. A hotspot says where work is waiting; the
+    closed cases of 90 days are 20 times the open ones, and clustering them took 0.5-0.7 s at
+    100,000 reports (D-0XX).
     """
+    if not map_shows_open_cases(filters):
+        return []
     label = name_field()
     cases = (
-        Case.objects.filter(category_q(filters), place_q(filters, "subdistrict_id"),
-                            stage__in=OPEN_STAGES,
+        Case.objects.filter(category_q(filters),
+                            place_q(filters, "subdistrict_id", "community_grid_id"),
+                            stage__in=filters.stages,
                             merged_into__isnull=True, community_grid__isnull=False,
                             last_report_at__gte=filters.since, last_report_at__lt=filters.until)
         .values("id", "community_grid_id", "last_report_at", "location_metric",

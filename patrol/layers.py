@@ -9,13 +9,16 @@ from datetime import datetime
 from django.db.models import Count
 
 from civicmap.i18n import name_field
-from issues.layers import MapFilters, open_cases_in_communities
+from issues.layers import MapFilters, map_shows_open_cases, open_cases_in_communities
 from issues.models import OPEN_STAGES
 from patrol.selectors import QueueFilters, case_overdue, triage_queue
 
 
 def overdue_case_counts(*, filters: MapFilters, now: datetime) -> dict[int, int]:
-    """Open cases with a live task past its deadline, per community grid (pk → cases)."""
+    """Open cases with a live task past its deadline, per community grid (pk → cases); none
+    when the filters ask for the closed cases (no query: a closed case has no live task)."""
+    if not map_shows_open_cases(filters):
+        return {}
     return dict(
         open_cases_in_communities(filters=filters).filter(case_overdue(now=now))
         .values_list("community_grid_id").annotate(n=Count("id")).order_by()

@@ -100,3 +100,6 @@ REPLICA_DATABASE = ""
 # The console's counts afresh on every request (a kept count would outlive a test's data);
 # tests/frontend/test_console_api.py turns the cache on where it tests it.
 CONSOLE_FACETS_CACHE_S = 0
+# The map's filtered views computed on every request, for the same reason;
+# tests/frontend/test_map_data.py turns the cache on where it tests it.
+MAP_LIVE_CACHE_S = 0

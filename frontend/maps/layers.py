@@ -34,7 +34,7 @@ from frontend.maps.elements import (
     layer_label,
     number,
 )
-from frontend.selectors import CommunityStats, UnitGridStats
+from frontend.selectors import CommunityStats, MapLayers, UnitGridStats
 from issues.layers import HeatCell, HeatFrame, Hotspot
 from stations.layers import PUBLIC_MIN_REPORTS, StationPin, UncoveredCell
 
@@ -89,10 +89,16 @@ def _peak(counts: list[int]) -> float:
     return float(max(1, ordered[int(0.95 * (len(ordered) - 1))]))
 
 
-def _community_layer(fmap: folium.Map, projector: Projector,
-                     grids: Sequence[CommunityStats]) -> tuple[str, list[float]]:
+COMMUNITY_STYLE = {"fillOpacity": 0.55, "color": "#444444", "weight": 1.5}
+UNIT_GRID_STYLE = {"color": UNIT_GRID_COLOUR, "weight": 0.8, "fillOpacity": 0.0,
+                   "dashArray": "3 3"}
+
+
+def community_features(projector: Projector, grids: Sequence[CommunityStats]
+                       ) -> tuple[list[dict], list[float]]:
+    """The choropleth's features (each with its class colour) and its class breaks."""
     breaks = density_breaks([grid.reports_per_km2 for grid in grids])
-    features = [
+    return [
         {
             "type": "Feature", "id": grid.code,
             "geometry": projector.geometry(grid.geometry),
@@ -106,12 +112,16 @@ def _community_layer(fmap: folium.Map, projector: Projector,
             },
         }
         for grid in grids
-    ]
+    ], breaks
+
+
+def _community_layer(fmap: folium.Map, projector: Projector,
+                     grids: Sequence[CommunityStats]) -> tuple[str, list[float]]:
+    features, breaks = community_features(projector, grids)
     layer = folium.GeoJson(
         feature_collection(features), name=layer_label(_("Community grids: reports per km²")),
         style_function=lambda feature: {
-            "fillColor": feature["properties"]["colour"], "fillOpacity": 0.55,
-            "color": "#444444", "weight": 1.5,
+            "fillColor": feature["properties"]["colour"], **COMMUNITY_STYLE,
         },
         highlight_function=lambda feature: {"weight": 3, "fillOpacity": 0.7},
         on_each_feature=details({
@@ -126,24 +136,26 @@ def _community_layer(fmap: folium.Map, projector: Projector,
     return layer.get_name(), breaks
 
 
-def _unit_grid_layer(fmap: folium.Map, projector: Projector, units: Sequence[UnitGridStats],
-                     min_zoom: int) -> str:
-    """Off at first (1,300 dashed outlines hide the choropleth); shown only from ``min_zoom``."""
-    # Above the community polygons (overlayPane, 400), so that their details show on hover.
-    folium.map.CustomPane("unitgrids", z_index=420, pointer_events=True).add_to(fmap)
-    # About 1,300 polygons: properties kept short (the community shows in the choropleth).
-    features = [
+def unit_grid_features(projector: Projector, units: Sequence[UnitGridStats]) -> list[dict]:
+    """About 1,300 polygons: properties kept short (the community shows in the choropleth)."""
+    return [
         {
             "type": "Feature", "geometry": projector.geometry(unit.geometry),
             "properties": {"grid_id": unit.grid_id, "reports": unit.reports},
         }
         for unit in units
     ]
+
+
+def _unit_grid_layer(fmap: folium.Map, projector: Projector, units: Sequence[UnitGridStats],
+                     min_zoom: int) -> str:
+    """Off at first (1,300 dashed outlines hide the choropleth); shown only from ``min_zoom``."""
+    # Above the community polygons (overlayPane, 400), so that their details show on hover.
+    folium.map.CustomPane("unitgrids", z_index=420, pointer_events=True).add_to(fmap)
     layer = folium.GeoJson(
-        feature_collection(features), name=layer_label(_("Unit grids (zoom in)")), show=False,
-        style_function=lambda feature: {
-            "color": UNIT_GRID_COLOUR, "weight": 0.8, "fillOpacity": 0.0, "dashArray": "3 3",
-        },
+        feature_collection(unit_grid_features(projector, units)),
+        name=layer_label(_("Unit grids (zoom in)")), show=False,
+        style_function=lambda feature: UNIT_GRID_STYLE,
         on_each_feature=details({
             "tooltip": True, "title": "grid_id",
             "rows": [[_("Reports"), "reports"]],
@@ -155,10 +167,9 @@ def _unit_grid_layer(fmap: folium.Map, projector: Projector, units: Sequence[Uni
     return layer.get_name()
 
 
-def _hotspot_layer(fmap: folium.Map, projector: Projector,
-                   hotspots: Sequence[Hotspot]) -> str:
-    """Off at first: the clusters are a closer look, drawn over the heat they come from."""
-    features = [
+def hotspot_features(projector: Projector, hotspots: Sequence[Hotspot]) -> list[dict]:
+    """A point per hotspot, its radius in metres and its details as properties."""
+    return [
         {
             "type": "Feature",
             "geometry": point(projector, spot.lon, spot.lat),
@@ -173,6 +184,12 @@ def _hotspot_layer(fmap: folium.Map, projector: Projector,
         }
         for spot in hotspots
     ]
+
+
+def _hotspot_layer(fmap: folium.Map, projector: Projector,
+                   hotspots: Sequence[Hotspot]) -> str:
+    """Off at first: the clusters are a closer look, drawn over the heat they come from."""
+    features = hotspot_features(projector, hotspots)
     # Above the unit grids' pane, so that a hotspot can be clicked at any zoom.
     folium.map.CustomPane("hotspots", z_index=430, pointer_events=True).add_to(fmap)
     layer = folium.GeoJson(
@@ -191,10 +208,9 @@ def _hotspot_layer(fmap: folium.Map, projector: Projector,
     return layer.get_name()
 
 
-def station_layers(fmap: folium.Map, projector: Projector,
-                   stations: Sequence[StationPin]) -> tuple[str, str]:
-    """Two overlays: the stations' pins (on at first: where a rider can rest) and their
-    coverage circles (off at first: 30 overlapping discs tint the whole choropleth)."""
+def station_features(projector: Projector, stations: Sequence[StationPin]
+                     ) -> tuple[list[dict], list[dict]]:
+    """The stations' pins with their details, and their coverage circles (metres)."""
     pins = [
         {
             "type": "Feature", "geometry": point(projector, station.lon, station.lat),
@@ -208,6 +224,19 @@ def station_layers(fmap: folium.Map, projector: Projector,
         }
         for station in stations
     ]
+    coverage = [
+        {"type": "Feature", "geometry": point(projector, station.lon, station.lat),
+         "properties": {"radius_m": station.radius_m}}
+        for station in stations
+    ]
+    return pins, coverage
+
+
+def station_layers(fmap: folium.Map, projector: Projector,
+                   stations: Sequence[StationPin]) -> tuple[str, str]:
+    """Two overlays: the stations' pins (on at first: where a rider can rest) and their
+    coverage circles (off at first: 30 overlapping discs tint the whole choropleth)."""
+    pins, coverage = station_features(projector, stations)
     markers = folium.GeoJson(
         feature_collection(pins), name=layer_label(_("Union stations")),
         marker=folium.Marker(icon=folium.Icon(color="blue", icon="mug-hot", prefix="fa")),
@@ -220,11 +249,6 @@ def station_layers(fmap: folium.Map, projector: Projector,
         }),
     )
     markers.add_to(fmap)
-    coverage = [
-        {"type": "Feature", "geometry": point(projector, station.lon, station.lat),
-         "properties": {"radius_m": station.radius_m}}
-        for station in stations
-    ]
     circles = folium.GeoJson(
         feature_collection(coverage), name=layer_label(_("Union station coverage")),
         show=False,
@@ -346,8 +370,23 @@ def _density_items(breaks: Sequence[float]) -> list[dict]:
     return items
 
 
+def _heat_items(peak: float) -> list[dict]:
+    return [{"gradient": list(HEAT_GRADIENT), "shape": "gradient",
+             "label": _("few → %(count)s or more reports a 100 m cell")
+             % {"count": number(peak)}}]
+
+
+def _hotspots_empty(open_cases: bool = True) -> str:
+    if not open_cases:
+        return _("Hotspots are drawn for open cases only.")
+    return _("No hotspots in this period: nowhere are %(cases)s or more open cases within "
+             "%(metres)s m of each other.") % {"cases": number(settings.MAP_HOTSPOT_MIN_CASES),
+                                              "metres": number(settings.MAP_HOTSPOT_EPS_M)}
+
+
 def _legend(drawn: _Drawn, *, breaks: Sequence[float], heat_peak: float, has_heat: bool,
-            has_hotspots: bool, has_stations: bool, uncovered_public: bool = False) -> dict:
+            has_hotspots: bool, has_stations: bool, uncovered_public: bool = False,
+            open_cases: bool = True) -> dict:
     """One section per layer drawn, named by the layer's JavaScript variable: civicmap-map.js
     shows a section only while its layer is on, and ``empty`` in place of the symbols when the
     layer has nothing to draw (``emptyText``: said by the on-demand layers once fetched)."""
@@ -355,9 +394,7 @@ def _legend(drawn: _Drawn, *, breaks: Sequence[float], heat_peak: float, has_hea
         {"layer": drawn.community, "title": _("Reports per km² (community grids)"),
          "items": _density_items(breaks)},
         {"layer": drawn.heat, "title": _("Reports heatmap"),
-         "items": [{"gradient": list(HEAT_GRADIENT), "shape": "gradient",
-                    "label": _("few → %(count)s or more reports a 100 m cell")
-                    % {"count": number(heat_peak)}}],
+         "items": _heat_items(heat_peak),
          "empty": "" if has_heat else _("No reports in this period.")},
         {"layer": drawn.unit_grids, "title": _("Unit grids"),
          "items": [{"colour": "transparent", "border": UNIT_GRID_COLOUR, "shape": "line",
@@ -373,10 +410,7 @@ def _legend(drawn: _Drawn, *, breaks: Sequence[float], heat_peak: float, has_hea
                     "label": _("At least %(cases)s open cases within %(metres)s m")
                     % {"cases": number(settings.MAP_HOTSPOT_MIN_CASES),
                        "metres": number(settings.MAP_HOTSPOT_EPS_M)}}],
-         "empty": "" if has_hotspots else _(
-             "No hotspots in this period: nowhere are %(cases)s or more open cases within "
-             "%(metres)s m of each other.") % {"cases": number(settings.MAP_HOTSPOT_MIN_CASES),
-                                              "metres": number(settings.MAP_HOTSPOT_EPS_M)}},
+         "empty": "" if has_hotspots else _hotspots_empty(open_cases)},
         {"layer": drawn.stations, "title": _("Union stations"),
          "items": [{"colour": "#38aadd", "shape": "pin", "label": _("Union station")}],
          "empty": "" if has_stations else _("No union stations here.")},
@@ -396,6 +430,65 @@ def _legend(drawn: _Drawn, *, breaks: Sequence[float], heat_peak: float, has_hea
             "sections": [section for section in sections if section["layer"]]}
 
 
+def case_column(open_cases: bool) -> str:
+    """The heading of the community table's case column: the stage filter's cases."""
+    return _("Open cases") if open_cases else _("Closed cases")
+
+
+def governance_map_stations(*, stations: Sequence[StationPin], basemap: Basemap) -> dict:
+    """The station layers as ``governance_map_data`` gives the others (read live: whether a
+    station is open changes by the minute): {layers, legend}."""
+    pins, coverage = station_features(Projector(basemap), stations)
+    empty = "" if stations else _("No union stations here.")
+    return {"layers": {"stations": feature_collection(pins),
+                       "coverage": feature_collection(coverage)},
+            "legend": {"stations": {"empty": empty}, "coverage": {"empty": empty}}}
+
+
+def governance_map_data(*, layers: MapLayers, basemap: Basemap, query: str,
+                        open_cases: bool = True) -> dict:
+    """The governance map's data layers for one choice of filters, as the page fetches them
+    when a filter changes (``map_layers`` in the view; the same features, styles and legend
+    texts as ``governance_map_build`` draws): ``layers`` by the page's names for them, the
+    legend sections that depend on the data, the tables under the map, when the data are as
+    of, and ``query``, the filters as the page's URL carries them; ``open_cases``: the case
+    layers hold open cases (else the closed ones, and no hotspots). Texts in the active
+    language, positions on ``basemap``. Not the stations: ``governance_map_stations``."""
+    projector = Projector(basemap)
+    communities, breaks = community_features(projector, layers.grids)
+    peak = _peak([cell.count for cell in layers.heat_cells])
+    return {
+        "query": query,
+        "as_of": layers.as_of.isoformat(),
+        "as_of_text": _("Data as of %(time)s") % {
+            "time": timezone.localtime(layers.as_of).strftime("%Y-%m-%d %H:%M")},
+        "layers": {
+            "community": feature_collection(communities),
+            "heat": _heat_points(projector, layers.heat_cells, peak),
+            "unit_grids": feature_collection(unit_grid_features(projector, layers.unit_grids)),
+            "hotspots": feature_collection(hotspot_features(projector, layers.clusters)),
+        },
+        "legend": {
+            "community": {"items": _density_items(breaks), "empty": ""},
+            "heat": {"items": _heat_items(peak),
+                     "empty": "" if layers.heat_cells else _("No reports in this period.")},
+            "hotspots": {"empty": "" if layers.clusters else _hotspots_empty(open_cases)},
+        },
+        "tables": {
+            "communities": [[grid.name, number(grid.reports), number(grid.reports_per_km2, 1),
+                             number(grid.open_cases), number(grid.overdue_cases)]
+                            for grid in layers.grids],
+            "hotspots": [[spot.community, number(spot.case_count),
+                          ", ".join(f"{name} ({number(count)})"
+                                    for name, count in spot.categories)]
+                         for spot in layers.clusters],
+            "hotspots_empty": (_("No hotspots in this period.") if open_cases
+                               else _("Hotspots are drawn for open cases only.")),
+            "case_column": case_column(open_cases),
+        },
+    }
+
+
 def governance_map_build(
     *,
     heat_cells: Sequence[HeatCell],
@@ -410,6 +503,8 @@ def governance_map_build(
     uncovered_public: bool = False,
     language: str = "zh-hans",
     unit_grid_min_zoom: int | None = None,
+    data_url: str = "",
+    open_cases: bool = True,
 ) -> folium.Map:
     """The governance map: heat, community choropleth, unit grids, hotspots, stations and the
     demand no station reaches (``uncovered_public``: as the public sees it, in cells of at
@@ -420,6 +515,9 @@ def governance_map_build(
     two layers loaded only then, the hourly heatmap of ``heat_hours`` from ``heat_frames_url``
     and the uncovered demand from ``uncovered_url`` (no URL: no layer). The legend has a
     section per layer, shown while that layer is on, saying so when a layer has nothing.
+
+    With ``data_url`` (``governance_map_data`` as JSON), civicmap-map.js redraws the data
+    layers in place when the page's filters change. ``open_cases``: as governance_map_data.
 
     Labels are in ``language`` (Chinese by default, English on request); data are WGS 84 and
     are shifted to GCJ-02 when the basemap is (Amap).
@@ -459,6 +557,18 @@ def governance_map_build(
         MapCall("legend", _legend(drawn, breaks=breaks, heat_peak=peak,
                                    has_heat=bool(heat_cells), has_hotspots=bool(clusters),
                                    has_stations=bool(stations),
-                                   uncovered_public=uncovered_public)).add_to(fmap)
+                                   uncovered_public=uncovered_public,
+                                   open_cases=open_cases)).add_to(fmap)
+        if data_url:
+            MapCall("liveFilters", {
+                "url": data_url,
+                "layers": {"community": community, "heat": heat.get_name(),
+                           "unit_grids": unit_name, "hotspots": hotspots, "stations": pins,
+                           "coverage": coverage},
+                "styles": {"community": COMMUNITY_STYLE, "unit_grids": UNIT_GRID_STYLE},
+                "onDemand": {"hourly": hourly, "uncovered": uncovered},
+                "updated": _("Map updated."),
+                "failed": _("The map could not be updated. Try again, or press Show."),
+            }).add_to(fmap)
     map_assets_check(fmap)
     return fmap

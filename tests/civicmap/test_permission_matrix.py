@@ -584,6 +584,9 @@ MATRIX: dict[tuple[str, str], Row] = {
     # pages
     ("frontend:map", "GET"): Row(url("frontend:map"), PUBLIC),
     ("frontend:map-hourly", "GET"): Row(url("frontend:map-hourly"), PUBLIC),
+    # The map's data layers for its filters, fetched when a filter changes (issue 20): as
+    # public as the page; private categories and descriptions for office staff only.
+    ("frontend:map-data", "GET"): Row(url("frontend:map-data"), PUBLIC),
     # Everyone: the office cell by cell, the public cells of at least k reports (D-066).
     ("frontend:map-uncovered", "GET"): Row(url("frontend:map-uncovered"), PUBLIC),
     # The grid outlines under a map without tiles: public, as the map's grid layers.

@@ -57,6 +57,25 @@
     return template.replace(/%\((\w+)\)s/g, function (_m, key) { return values[key]; });
   }
 
+  /* A legend section's symbols: [{colour, border, shape, gradient, label}] into ``box``. */
+  function legendItems(box, items) {
+    box.textContent = "";
+    items.forEach(function (item) {
+      var line = el("div", "civicmap-legend-item");
+      var swatch = el("span", "civicmap-swatch civicmap-swatch-" + (item.shape || "square"));
+      if (item.gradient) {
+        swatch.style.backgroundImage = "linear-gradient(to right, " +
+          item.gradient.join(", ") + ")";
+      } else {
+        swatch.style.backgroundColor = item.colour;
+      }
+      if (item.border) { swatch.style.borderColor = item.border; }
+      line.appendChild(swatch);
+      line.appendChild(el("span", null, item.label));
+      box.appendChild(line);
+    });
+  }
+
   var civicmap = {
     /* Shared with the office's scripts, which load after this one. */
     el: el,
@@ -118,6 +137,7 @@
       var state = civicmap.onDemandState;
       var fill = {
         uncovered: function (data) {
+          layer.clearLayers();
           layer.addData(data);
           return !(data.features || []).length;
         },
@@ -135,26 +155,37 @@
       if (spec.kind === "hourly" && window[spec.control]) {
         civicmap.timeControlWithLayer(map, layer, window[spec.control], spec.text || {});
       }
-      layer.on("add", function () {
+      var load = function () {
         if (state[spec.kind] === "loading" || state[spec.kind] === "loaded") { return; }
         state[spec.kind] = "loading";
-        fetch(spec.url, {credentials: "same-origin", headers: {Accept: "application/json"}})
+        var url = spec.url;
+        fetch(url, {credentials: "same-origin", headers: {Accept: "application/json"}})
           .then(function (response) {
-            if (!response.ok) { throw new Error(spec.url + ": HTTP " + response.status); }
+            if (!response.ok) { throw new Error(url + ": HTTP " + response.status); }
             return response.json();
           })
           .then(function (data) {
+            if (url !== spec.url) { return; }  /* the filters changed meanwhile */
             var empty = fill(data);
             civicmap.legendEmpty(map, spec.layer, empty);
             state[spec.kind] = "loaded";
           })
           .catch(function (error) {
+            if (url !== spec.url) { return; }
             state[spec.kind] = "failed";
             if (window.console) { window.console.warn(String(error)); }
           });
-      });
+      };
+      layer.on("add", load);
+      /* The page's filters changed (liveFilters): fetch again, now if the layer is on. */
+      civicmap.onDemandReload[spec.kind] = function (url) {
+        spec.url = url;
+        state[spec.kind] = "stale";
+        if (map.hasLayer(layer)) { load(); }
+      };
     },
     onDemandState: {},
+    onDemandReload: {},
 
     /*
      * folium adds the TimeDimension control to the map at once, in English ("Play", "1fps"):
@@ -222,20 +253,9 @@
             var part = el("div", "civicmap-legend-part");
             part.setAttribute("data-layer", section.layer);
             part.appendChild(el("div", "civicmap-legend-section", section.title));
-            section.items.forEach(function (item) {
-              var line = el("div", "civicmap-legend-item");
-              var swatch = el("span", "civicmap-swatch civicmap-swatch-" + (item.shape || "square"));
-              if (item.gradient) {
-                swatch.style.backgroundImage = "linear-gradient(to right, " +
-                  item.gradient.join(", ") + ")";
-              } else {
-                swatch.style.backgroundColor = item.colour;
-              }
-              if (item.border) { swatch.style.borderColor = item.border; }
-              line.appendChild(swatch);
-              line.appendChild(el("span", null, item.label));
-              part.appendChild(line);
-            });
+            var items = el("div", "civicmap-legend-items");
+            legendItems(items, section.items);
+            part.appendChild(items);
             var empty = el("div", "civicmap-legend-empty", section.empty || section.emptyText || "");
             empty.setAttribute("role", "status");
             part.appendChild(empty);
@@ -262,6 +282,183 @@
       update();
       map._civicmapLegend = sections;
       return legend;
+    },
+
+    /* A legend section's symbols and empty state for new data: {items, empty} (liveFilters). */
+    legendUpdate: function (map, layerName, section) {
+      var part = (map._civicmapLegend || {})[layerName];
+      if (!part) { return; }
+      if (section.items) { legendItems(part.querySelector(".civicmap-legend-items"), section.items); }
+      if (section.empty !== undefined) {
+        part.querySelector(".civicmap-legend-empty").textContent = section.empty;
+        part.classList.toggle("civicmap-legend-is-empty", Boolean(section.empty));
+      }
+    },
+
+    /*
+     * Redraw the data layers in place when the page's filters change, without reloading:
+     * spec {url, layers: {community, heat, unit_grids, hotspots, stations, coverage} (global
+     * JavaScript names), styles: {community, unit_grids}, onDemand: {hourly, uncovered},
+     * updated, failed}. A change of the filter form (or its button) fetches
+     * ``url?<filters>`` (same origin, JSON: frontend.maps.layers.governance_map_data), redraws
+     * every layer, legend section, table and the "as of" time, puts the filters in the
+     * address (pushState: shareable, the back button restores the previous filters) and says
+     * so in a polite live region. A refused filter is answered beside its field, the map left
+     * as it was. Without fetch or pushState the form submits and the page reloads, as it does
+     * without JavaScript.
+     */
+    liveFilters: function (map, spec) {
+      var form = document.querySelector("form.civicmap-filters");
+      if (!form || !window.fetch || !window.history || !window.history.pushState ||
+          !window.URLSearchParams || !window.FormData) { return; }
+      var status = document.getElementById("civicmap-map-status");
+      var box = map.getContainer();
+      var updates = 0;
+      var asked = 0;
+
+      var formQuery = function () {
+        var params = new URLSearchParams();
+        new FormData(form).forEach(function (value, key) { if (value) { params.append(key, value); } });
+        return params.toString();
+      };
+      var formSet = function (query) {
+        var params = new URLSearchParams(query);
+        Array.prototype.forEach.call(form.elements, function (field) {
+          if (field.name && field.tagName === "SELECT") {
+            field.value = params.get(field.name) || "";
+            if (field.selectedIndex < 0) { field.selectedIndex = 0; }
+          }
+        });
+      };
+      var errorsClear = function () {
+        form.querySelectorAll(".civicmap-error").forEach(function (node) { node.remove(); });
+        form.querySelectorAll("[aria-invalid]").forEach(function (field) {
+          field.removeAttribute("aria-invalid");
+          field.removeAttribute("aria-describedby");
+        });
+      };
+      var errorsShow = function (errors) {
+        errorsClear();
+        var said = [];
+        (errors || []).forEach(function (error) {
+          var field = error.field && form.elements[error.field];
+          said.push(error.message);
+          if (!field) { return; }
+          var note = el("span", "civicmap-error", error.message);
+          note.id = error.field + "-error";
+          field.setAttribute("aria-invalid", "true");
+          field.setAttribute("aria-describedby", note.id);
+          field.insertAdjacentElement("afterend", note);
+        });
+        if (status) { status.textContent = said.join(" "); }
+      };
+      var geoJson = function (name, data, style) {
+        var layer = name && window[name];
+        if (!layer) { return; }
+        if (style) {
+          layer.options.style = function (feature) {
+            var colour = (feature.properties || {}).colour;
+            return Object.assign({}, style, colour ? {fillColor: colour} : {});
+          };
+        }
+        layer.clearLayers();
+        layer.addData(data);
+      };
+      var table = function (id, rows, emptyText) {
+        var body = document.querySelector("#" + id + " tbody");
+        if (!body) { return; }
+        body.textContent = "";
+        rows.forEach(function (row) {
+          var tr = el("tr");
+          row.forEach(function (cell, index) {
+            var td = el(index ? "td" : "th", null, cell);
+            if (!index) { td.setAttribute("scope", "row"); }
+            tr.appendChild(td);
+          });
+          body.appendChild(tr);
+        });
+        if (!rows.length && emptyText) {
+          var tr = el("tr");
+          var td = el("td", null, emptyText);
+          td.colSpan = body.parentNode.querySelectorAll("thead th").length;
+          tr.appendChild(td);
+          body.appendChild(tr);
+        }
+      };
+      var redraw = function (data) {
+        var names = spec.layers;
+        /* The stations come apart from the rest (read live, the rest cached): merge them. */
+        Object.assign(data.layers, data.live.layers);
+        Object.assign(data.legend, data.live.legend);
+        geoJson(names.community, data.layers.community, spec.styles.community);
+        geoJson(names.unit_grids, data.layers.unit_grids, spec.styles.unit_grids);
+        geoJson(names.hotspots, data.layers.hotspots);
+        geoJson(names.stations, data.layers.stations);
+        geoJson(names.coverage, data.layers.coverage);
+        if (window[names.heat]) { window[names.heat].setLatLngs(data.layers.heat); }
+        Object.keys(data.legend).forEach(function (key) {
+          civicmap.legendUpdate(map, names[key], data.legend[key]);
+        });
+        Object.keys(spec.onDemand || {}).forEach(function (kind) {
+          var reload = civicmap.onDemandReload[kind];
+          if (spec.onDemand[kind] && reload && data.urls[kind]) { reload(data.urls[kind]); }
+        });
+        table("civicmap-community-table", data.tables.communities);
+        var column = document.getElementById("civicmap-case-column");
+        if (column) { column.textContent = data.tables.case_column; }
+        table("civicmap-hotspot-table", data.tables.hotspots, data.tables.hotspots_empty);
+        var asOf = document.querySelector(".civicmap-as-of");
+        if (asOf) {
+          asOf.textContent = data.as_of_text;
+          asOf.setAttribute("data-as-of", data.as_of);
+        }
+      };
+      var load = function (query, push) {
+        asked += 1;
+        var ticket = asked;
+        box.setAttribute("aria-busy", "true");
+        fetch(spec.url + (query ? "?" + query : ""),
+              {credentials: "same-origin", headers: {Accept: "application/json"}})
+          .then(function (response) {
+            return response.json().then(function (body) {
+              return {ok: response.ok, status: response.status, body: body};
+            });
+          })
+          .then(function (answer) {
+            if (ticket !== asked) { return; }  /* a newer choice is on its way */
+            box.removeAttribute("aria-busy");
+            if (!answer.ok) {
+              if (answer.status === 400) { errorsShow(answer.body.errors); return; }
+              throw new Error(spec.url + ": HTTP " + answer.status);
+            }
+            errorsClear();
+            redraw(answer.body);
+            var address = window.location.pathname +
+              (answer.body.query ? "?" + answer.body.query : "");
+            if (push) {
+              window.history.pushState({civicmapQuery: answer.body.query}, "", address);
+            }
+            updates += 1;
+            box.setAttribute("data-updates", String(updates));
+            if (status) { status.textContent = spec.updated + " " + answer.body.as_of_text; }
+          })
+          .catch(function (error) {
+            if (ticket !== asked) { return; }
+            box.removeAttribute("aria-busy");
+            if (status) { status.textContent = spec.failed; }
+            if (window.console) { window.console.warn(String(error)); }
+          });
+      };
+      form.addEventListener("submit", function (event) {
+        event.preventDefault();
+        load(formQuery(), true);
+      });
+      form.addEventListener("change", function () { load(formQuery(), true); });
+      window.addEventListener("popstate", function () {
+        var query = window.location.search.replace(/^\?/, "");
+        formSet(query);
+        load(query, false);
+      });
     },
 
     /* Mark a legend section empty (or not) once its on-demand layer's data are in. */
