@@ -388,7 +388,7 @@ def case_hotspots(*, filters: MapFilters, eps_m: float, min_cases: int,
 
     Open stages only: none for the closed ones. A hotspot says where work is waiting; the
     closed cases of 90 days are 20 times the open ones, and clustering them took 0.5-0.7 s at
-    100,000 reports (D-0XX).
+    100,000 reports (D-077).
     """
     if not map_shows_open_cases(filters):
         return []

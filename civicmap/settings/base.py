@@ -306,7 +306,7 @@ MAP_SNAPSHOT_INTERVAL_S = env_int("MAP_SNAPSHOT_INTERVAL_S", 300)
 MAP_SNAPSHOT_MAX_AGE_S = env_int("MAP_SNAPSHOT_MAX_AGE_S", 2 * MAP_SNAPSHOT_INTERVAL_S)
 # Any other view's layers are kept in the shared cache (Redis) this many seconds under the
 # filters, audience, language and the aggregates' version (0: computed on every request):
-# never older than the snapshot may be (frontend.selectors.map_layers, D-0XX).
+# never older than the snapshot may be (frontend.selectors.map_layers, D-077).
 MAP_LIVE_CACHE_S = env_int("MAP_LIVE_CACHE_S", MAP_SNAPSHOT_INTERVAL_S)
 
 # The statistics read a daily aggregate (patrol.facts, docs/DECISIONS.md D-059): its recent days
