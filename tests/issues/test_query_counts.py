@@ -22,9 +22,9 @@ from tests.issues.helpers import (
 
 pytestmark = pytest.mark.django_db
 
-NEW_CASE_QUERIES = 20
-JOINED_CASE_QUERIES = 20
-DISPATCHED_NEED_QUERIES = 29
+NEW_CASE_QUERIES = 15
+JOINED_CASE_QUERIES = 15
+DISPATCHED_NEED_QUERIES = 26
 
 
 def test_a_report_that_opens_a_case(rider, django_assert_max_num_queries):
