@@ -1,14 +1,21 @@
-"""Intake's reads as statements built once (issue 20): the answer, the category by code, and
-the replay and hourly-limit lookups. Each must load what the ORM's query loaded, so that the
-answer's JSON and the checks stay as they were (docs/BENCHMARKS.md §2)."""
+"""Intake's reads as statements built once (issue 20): the token with its user and rider, the
+answer, the category by code, and the replay and hourly-limit lookups. Each must load what the
+ORM's query loaded, so that the answer's JSON and the checks stay as they were
+(docs/BENCHMARKS.md §2)."""
 
 from __future__ import annotations
 
 import pytest
+from django.contrib.auth import get_user_model
+from django.db import connection
 from django.db.models import Prefetch
+from django.test.utils import CaptureQueriesContext
 from django.utils import translation
+from rest_framework.authtoken.models import Token
+from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.renderers import JSONRenderer
 
+from civicmap.api.authentication import TokenWithRiderAuthentication
 from issues.api.serializers import ReportFeatureOutput
 from issues.models import Category, Report, ReportPhoto
 from issues.selectors import category_by_code, report_answer_get
@@ -79,3 +86,23 @@ def test_an_unknown_category_is_still_named_with_every_other_bad_field(rider):
     assert response.status_code == 400
     assert {error["field"] for error in body(response)["errors"]} == {
         "category", "client_uuid", "lon"}
+
+
+def test_the_token_is_read_with_its_user_and_rider_in_one_statement(reference_data):
+    auth = TokenWithRiderAuthentication()
+    for token in Token.objects.select_related("user__rider"):
+        expected_rider = getattr(token.user, "rider", None)
+        with CaptureQueriesContext(connection) as queries:
+            user, read = auth.authenticate_credentials(token.key)
+            rider = getattr(user, "rider", None)  # cached: a staff user's "none" too
+        assert len(queries) == 1
+        assert (user.pk, user.username, user.is_staff, read.key, read.user is user) == (
+            token.user.pk, token.user.username, token.user.is_staff, token.key, True)
+        assert (rider and (rider.pk, rider.is_active, rider.user is user)) == (
+            expected_rider and (expected_rider.pk, expected_rider.is_active, True))
+    with pytest.raises(AuthenticationFailed):
+        auth.authenticate_credentials("0" * 40)
+    staff = Token.objects.filter(user__rider__isnull=True).first()
+    get_user_model().objects.filter(pk=staff.user_id).update(is_active=False)
+    with pytest.raises(AuthenticationFailed):
+        auth.authenticate_credentials(staff.key)
