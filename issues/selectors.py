@@ -7,6 +7,7 @@ costs about 200 µs a feature, PostGIS a few.
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -14,11 +15,13 @@ from django.contrib.gis.db.models.functions import AsGeoJSON, Distance
 from django.contrib.gis.geos import Point, Polygon
 from django.contrib.gis.measure import D
 from django.contrib.postgres.aggregates import JSONBAgg
+from django.db import DEFAULT_DB_ALIAS, connection
 from django.db.models import (
+    DEFERRED,
     F,
     JSONField,
+    Model,
     OuterRef,
-    Prefetch,
     QuerySet,
     Subquery,
     TextField,
@@ -27,9 +30,10 @@ from django.db.models import (
 from django.db.models.functions import Cast, Coalesce, JSONObject
 
 from civicmap.i18n import name_field
-from civicmap.models import WGS84
+from civicmap.models import WGS84, CommunityGrid, Subdistrict, UnitGrid
 from civicmap.spatial import as_geometry_point
 from issues.models import OPEN_STAGES, Case, Category, Report, ReportPhoto
+from issues.sql import REPORT_ANSWER
 
 NEARBY_RADIUS_M = 250  # metres; a category with a larger merge radius uses its own
 NEARBY_LIMIT = 5
@@ -224,25 +228,72 @@ def report_public_features(*, filters: PublicFilters) -> str:
 # What ``ReportFeatureOutput`` reads of a report and its relations, and nothing more: not the
 # grids' and the subdistrict's boundary polygons (sent, then parsed by GEOS, on every post) nor
 # the columns the answer never shows.
-_REPORT_ANSWER_FIELDS = (
-    "location", "description", "sent_lon", "sent_lat", "sent_coord_system", "client_uuid",
-    "received_at", "joined_existing_case", "location_source", "location_flagged",
-    "category__code", "category__name_zh", "category__name_en", "case__stage",
-    "subdistrict__code", "community_grid__code", "community_grid__name_zh",
-    "community_grid__name_en", "unit_grid__grid_id",
+# The category lookup by code, as a statement built once: the ORM builds
+# ``Category.objects.filter(code=…).first()`` anew on every call, 0.8–1.0 ms of a web worker's
+# CPU per report, where the round trip is a tenth of it (docs/BENCHMARKS.md §2).
+_CATEGORY_FIELDS = Category._meta.concrete_fields
+_CATEGORY_BY_CODE = (
+    f"SELECT {', '.join(field.column for field in _CATEGORY_FIELDS)} "
+    f"FROM {Category._meta.db_table} WHERE code = %s"
 )
 
 
+def category_by_code(*, code: str) -> Category | None:
+    """The category with this code (as the ORM would load it), None when there is none."""
+    with connection.cursor() as cursor:
+        cursor.execute(_CATEGORY_BY_CODE, [code])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    return Category.from_db(DEFAULT_DB_ALIAS, [field.attname for field in _CATEGORY_FIELDS],
+                            list(row))
+
+
 def report_answer_get(*, report_id: int) -> Report:
-    """A report as its rider's post is answered (``ReportFeatureOutput``): its case, places and
-    photos in two queries, rather than one lazy load per relation, with only the columns the
-    answer shows."""
-    return (Report.objects.select_related("category", "case", "subdistrict", "community_grid",
-                                          "unit_grid")
-            .only(*_REPORT_ANSWER_FIELDS)
-            .prefetch_related(Prefetch("photos",
-                                       queryset=ReportPhoto.objects.only("report_id", "status")))
-            .get(pk=report_id))
+    """A report as its rider's post is answered (``ReportFeatureOutput``): its category, case,
+    places and photos, with only the columns the answer shows, read in one raw statement
+    (issues.sql.REPORT_ANSWER) and loaded as ``.only()`` and ``prefetch_related`` would load
+    them (any other field reads itself from the database when asked for). The ORM's
+    select_related and prefetch cost the web worker 3–4 ms of CPU a report to build; this,
+    a tenth of it (docs/BENCHMARKS.md §2)."""
+    with connection.cursor() as cursor:
+        cursor.execute(REPORT_ANSWER, {"report": report_id})
+        (pk, lon, lat, description, sent_lon, sent_lat, sent_coord_system, client_uuid,
+         received_at, joined, location_source, location_flagged, category_id, category_code,
+         category_zh, category_en, case_id, stage, subdistrict_id, subdistrict_code,
+         community_id, community_code, community_zh, community_en, unit_grid_id, grid_id,
+         photo_ids, photo_statuses) = cursor.fetchone()
+    report = _loaded(
+        Report, id=pk, location=Point(lon, lat, srid=WGS84), description=description,
+        sent_lon=sent_lon, sent_lat=sent_lat, sent_coord_system=sent_coord_system,
+        client_uuid=uuid.UUID(str(client_uuid)) if client_uuid is not None else None,
+        received_at=received_at, joined_existing_case=joined, location_source=location_source,
+        location_flagged=location_flagged, category_id=category_id, case_id=case_id,
+        subdistrict_id=subdistrict_id, community_grid_id=community_id,
+        unit_grid_id=unit_grid_id)
+    report.category = _loaded(Category, id=category_id, code=category_code,
+                              name_zh=category_zh, name_en=category_en)
+    report.case = _loaded(Case, id=case_id, stage=stage)
+    report.subdistrict = _loaded(Subdistrict, id=subdistrict_id, code=subdistrict_code)
+    report.community_grid = _loaded(CommunityGrid, id=community_id, code=community_code,
+                                    name_zh=community_zh, name_en=community_en
+                                    ) if community_id is not None else None
+    report.unit_grid = (_loaded(UnitGrid, id=unit_grid_id, grid_id=grid_id)
+                        if unit_grid_id is not None else None)
+    photos = ReportPhoto.objects.all()  # as prefetch_related leaves it: evaluated, cached
+    photos._result_cache = [_loaded(ReportPhoto, id=photo_id, report_id=pk, status=status)
+                            for photo_id, status in zip(photo_ids, photo_statuses, strict=True)]
+    photos._prefetch_done = True
+    report._prefetched_objects_cache = {"photos": photos}
+    return report
+
+
+def _loaded(model: type[Model], **values) -> Model:
+    """An instance of ``model`` as the database gave these fields (by attname), the others
+    deferred: what ``.only()`` makes of a row."""
+    fields = model._meta.concrete_fields
+    return model.from_db(DEFAULT_DB_ALIAS, list(values),
+                         [values.get(field.attname, DEFERRED) for field in fields])
 
 
 # "My reports" filters: open (the case still in OPEN_STAGES), closed (closed, evaluated or

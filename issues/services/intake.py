@@ -36,9 +36,10 @@ from issues.aggregates import aggregates_count_report
 from issues.hooks import case_opened
 from issues.models import OPEN_STAGES, ApiClient, Case, Category, Report, Stage
 from issues.photos import InspectedPhoto, photo_inspect
+from issues.selectors import category_by_code
 from issues.services.cases import case_open, case_report_joined
 from issues.services.photos import photo_store, stored_photos_cleanup
-from issues.sql import CASE_MERGE_CANDIDATE, REPORTER_INTAKE_LOCK
+from issues.sql import CASE_MERGE_CANDIDATE, REPORTER_INTAKE_LOCK, REPORTER_REPLAY_AND_LIMIT
 
 MSG_CATEGORY_REQUIRED = _("Choose a category.")
 MSG_CATEGORY_UNKNOWN = _("Unknown category.")
@@ -234,10 +235,9 @@ def report_create(
     with stored_photos_cleanup() as stored, transaction.atomic():
         if reporter is not None:
             _reporter_lock(reporter.pk)
-            replay = _replay_find(reporter, data.client_uuid, checked.fingerprint)
+            replay = _replay_or_rate_limit(reporter, data.client_uuid, checked.fingerprint)
             if replay is not None:
                 return IntakeResult(report=replay, replayed=True)
-            _rate_limit_check(reporter)
         if data.external_id:
             replay = report_imported_find(channel=channel, external_id=data.external_id,
                                           fingerprint=checked.fingerprint)
@@ -303,7 +303,7 @@ def _input_check(channel: ChannelRules, data: ReportInput, given_received_at: da
         if "category" not in bad:
             errors.append(FieldError("category", "required", MSG_CATEGORY_REQUIRED))
     else:
-        category = Category.objects.filter(code=data.category_code).first()
+        category = category_by_code(code=data.category_code)
         if category is None:
             errors.append(FieldError("category", "unknown", MSG_CATEGORY_UNKNOWN))
     if channel.requires_client_uuid and data.client_uuid is None and "client_uuid" not in bad:
@@ -394,17 +394,36 @@ def _reporter_lock(reporter_id: int) -> None:
         cursor.execute(REPORTER_INTAKE_LOCK, [reporter_id])
 
 
-def _replay_find(reporter, client_uuid: uuid.UUID | None, fingerprint: str) -> Report | None:
-    if client_uuid is None:
+def _replay_or_rate_limit(reporter, client_uuid: uuid.UUID | None, fingerprint: str
+                          ) -> Report | None:
+    """The report this post repeats (same rider and client_uuid, same content), else None once
+    the hourly limit is checked: Conflict when the client_uuid was used for other content,
+    RateLimited when the rider's last hour already holds REPORTS_PER_HOUR_PER_RIDER reports.
+
+    Both lookups are one statement (issues.sql.REPORTER_REPLAY_AND_LIMIT), built once: as two
+    ORM queries they cost the web worker about 2 ms of CPU a report (docs/BENCHMARKS.md §2).
+    The limit reads the ``limit``-th newest report of the hour, the oldest of the last
+    ``limit``, which leaves the window first: one row, however many the hour holds.
+    """
+    limit = settings.REPORTS_PER_HOUR_PER_RIDER
+    with connection.cursor() as cursor:
+        cursor.execute(REPORTER_REPLAY_AND_LIMIT, {
+            "reporter": reporter.pk, "client_uuid": client_uuid,
+            "since": timezone.now() - timedelta(hours=1), "offset": limit - 1})
+        replay_id, replay_fingerprint, oldest = cursor.fetchone()
+    if replay_id is not None:
+        if replay_fingerprint != fingerprint:
+            raise Conflict(FieldError("client_uuid", "conflict", MSG_REPLAY_CONFLICT))
+        return Report.objects.get(pk=replay_id)
+    if oldest is None:
         return None
-    # Two columns first: nearly every intake is new, and a whole report row costs CPU to read.
-    first = (Report.objects.filter(reporter=reporter, client_uuid=client_uuid)
-             .values_list("pk", "content_sha256").first())
-    if first is None:
-        return None
-    if first[1] != fingerprint:
-        raise Conflict(FieldError("client_uuid", "conflict", MSG_REPLAY_CONFLICT))
-    return Report.objects.get(pk=first[0])
+    retry_after = math.ceil((oldest + timedelta(hours=1) - timezone.now()).total_seconds())
+    retry_after = max(retry_after, 1)
+    raise RateLimited(
+        FieldError(None, "rate_limited",
+                   MSG_RATE_LIMITED % {"minutes": math.ceil(retry_after / 60)}),
+        retry_after_s=retry_after,
+    )
 
 
 def report_imported_find(*, channel: ChannelRules, external_id: str, fingerprint: str
@@ -417,27 +436,6 @@ def report_imported_find(*, channel: ChannelRules, external_id: str, fingerprint
     if first.content_sha256 != fingerprint:
         raise Conflict(FieldError("external_id", "conflict", MSG_IMPORTED_CONFLICT))
     return first
-
-
-def _rate_limit_check(reporter) -> None:
-    limit = settings.REPORTS_PER_HOUR_PER_RIDER
-    since = timezone.now() - timedelta(hours=1)
-    # The limit-th newest report of the hour, if there is one: the oldest of the last ``limit``,
-    # which leaves the window first. One row read, however many the hour holds.
-    oldest = (
-        Report.objects.filter(reporter=reporter, received_at__gt=since)
-        .order_by("-received_at").values_list("received_at", flat=True)[limit - 1:limit]
-        .first()
-    )
-    if oldest is None:
-        return
-    retry_after = math.ceil((oldest + timedelta(hours=1) - timezone.now()).total_seconds())
-    retry_after = max(retry_after, 1)
-    raise RateLimited(
-        FieldError(None, "rate_limited",
-                   MSG_RATE_LIMITED % {"minutes": math.ceil(retry_after / 60)}),
-        retry_after_s=retry_after,
-    )
 
 
 def _report_write(channel, data, category, located, place: GridPlace, fingerprint, reporter,

@@ -41,6 +41,42 @@ CASE_MERGE_CANDIDATE = """SELECT case_id, is_open FROM issues_case_merge_candida
                    %(closed)s, %(window_start)s, %(follow_start)s)"""
 
 
+# A rider's replay and hourly-limit lookups in one statement (intake runs them back to back under
+# the rider's lock): the report already sent with this client_uuid (id and content fingerprint,
+# NULLs when none: a NULL client_uuid matches nothing), and the received_at of the rider's
+# ``offset + 1``-th newest report after ``since`` (NULL when the hour holds fewer), the one that
+# leaves the window first. Parameters: reporter (id), client_uuid, since (timestamptz), offset.
+REPORTER_REPLAY_AND_LIMIT = """SELECT replay.id, replay.content_sha256, oldest.received_at
+    FROM (SELECT 1) AS one
+    LEFT JOIN LATERAL (SELECT id, content_sha256 FROM issues_report
+                       WHERE reporter_id = %(reporter)s AND client_uuid = %(client_uuid)s
+                       ORDER BY id LIMIT 1) AS replay ON true
+    LEFT JOIN LATERAL (SELECT received_at FROM issues_report
+                       WHERE reporter_id = %(reporter)s AND received_at > %(since)s
+                       ORDER BY received_at DESC OFFSET %(offset)s LIMIT 1) AS oldest ON true"""
+
+# What the answer to a report post shows (issues.selectors.report_answer_get), in one statement:
+# the report's own columns, its point as WGS 84 lon/lat, its category, case stage, subdistrict,
+# community and unit grid, and its photos' ids and statuses (in their order). Parameter: report.
+REPORT_ANSWER = """SELECT r.id, ST_X(r.location::geometry), ST_Y(r.location::geometry),
+        r.description, r.sent_lon, r.sent_lat, r.sent_coord_system, r.client_uuid,
+        r.received_at, r.joined_existing_case, r.location_source, r.location_flagged,
+        r.category_id, cat.code, cat.name_zh, cat.name_en, r.case_id, c.stage,
+        r.subdistrict_id, sd.code, r.community_grid_id, cg.code, cg.name_zh, cg.name_en,
+        r.unit_grid_id, ug.grid_id,
+        ARRAY(SELECT p.id FROM issues_reportphoto p WHERE p.report_id = r.id
+              ORDER BY p.position, p.id),
+        ARRAY(SELECT p.status FROM issues_reportphoto p WHERE p.report_id = r.id
+              ORDER BY p.position, p.id)
+    FROM issues_report r
+    JOIN issues_category cat ON cat.id = r.category_id
+    JOIN issues_case c ON c.id = r.case_id
+    JOIN civicmap_subdistrict sd ON sd.id = r.subdistrict_id
+    LEFT JOIN civicmap_communitygrid cg ON cg.id = r.community_grid_id
+    LEFT JOIN civicmap_unitgrid ug ON ug.id = r.unit_grid_id
+    WHERE r.id = %(report)s"""
+
+
 # --- cases (issues.services.cases) -----------------------------------------------------------
 
 def case_search_text_sql(*, description: str) -> str:
