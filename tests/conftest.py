@@ -17,6 +17,7 @@ from django.utils import translation
 
 from civicmap.models import Subdistrict
 from fixtures.seed import reference_data_load
+from tests.database_template import database_template_use
 from tests.issues.faults import RedisServer, database_url, spare_broker_used
 from tests.reference_state import reference_state_restore, reference_state_take
 
@@ -40,12 +41,25 @@ def _reference_data_ensure() -> None:
 
 
 @pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings, django_db_blocker, request):
+    """Under xdist, each worker's test database is a clone of one template the run migrates
+    once (tests/database_template.py); not with --reuse-db or --no-migrations."""
+    workerinput = getattr(request.config, "workerinput", None)
+    if (workerinput is None or request.config.getoption("reuse_db")
+            or request.config.getoption("nomigrations")):
+        return
+    with django_db_blocker.unblock():
+        database_template_use(alias="default", run=workerinput["testrunuid"],
+                              prepare=_reference_data_ensure)
+
+
+@pytest.fixture(scope="session")
 def django_db_setup(django_db_setup, django_db_blocker):
     """The migrated test database with the reference data, and a transactional test's teardown
     that puts that state back instead of only emptying the database (``TransactionTestCase``'s
     flush, still used for any other database or option)."""
     with django_db_blocker.unblock():
-        _reference_data_ensure()
+        _reference_data_ensure()  # a clone of the template holds it already
         state = reference_state_take(alias="default")
     flush = TransactionTestCase._fixture_teardown
 
