@@ -1,8 +1,10 @@
 """Shared test set-up: a real PostGIS test database holding the Nanyuan reference data.
 
 The reference data (geography, catalogue, teams, people, stations) is loaded once per session
-through the same loader as ``seed_demo``; tests that need a live server use transactional
-databases, which are emptied afterwards, so ``reference_data`` reloads it when missing.
+(per xdist worker) through the same loader as ``seed_demo``. An ordinary test's changes are
+rolled back; a transactional test's (those that need a live server, a Celery worker, the
+replica) are committed, and the database is put back to the session's state after it from a
+copy kept in memory (tests/reference_state.py) rather than emptied and reloaded.
 """
 
 from __future__ import annotations
@@ -10,11 +12,14 @@ from __future__ import annotations
 import os
 
 import pytest
+from django.test import TransactionTestCase
 from django.utils import translation
 
 from civicmap.models import Subdistrict
 from fixtures.seed import reference_data_load
+from tests.database_template import database_template_use
 from tests.issues.faults import RedisServer, database_url, spare_broker_used
+from tests.reference_state import reference_state_restore, reference_state_take
 
 TEST_SEED = 7
 
@@ -29,15 +34,51 @@ def _default_language():
     translation.deactivate()
 
 
+def _reference_data_ensure() -> None:
+    """Load the reference data unless the database holds it (a clone of the template does)."""
+    if not Subdistrict.objects.exists():
+        reference_data_load(seed=TEST_SEED)
+
+
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings, django_db_blocker, request):
+    """Under xdist, each worker's test database is a clone of one template the run migrates
+    once (tests/database_template.py); not with --reuse-db or --no-migrations."""
+    workerinput = getattr(request.config, "workerinput", None)
+    if (workerinput is None or request.config.getoption("reuse_db")
+            or request.config.getoption("nomigrations")):
+        return
+    with django_db_blocker.unblock():
+        database_template_use(alias="default", run=workerinput["testrunuid"],
+                              prepare=_reference_data_ensure)
+
+
 @pytest.fixture(scope="session")
 def django_db_setup(django_db_setup, django_db_blocker):
+    """The migrated test database with the reference data, and a transactional test's teardown
+    that puts that state back instead of only emptying the database (``TransactionTestCase``'s
+    flush, still used for any other database or option)."""
     with django_db_blocker.unblock():
-        reference_data_load(seed=TEST_SEED)
+        _reference_data_ensure()  # a clone of the template holds it already
+        state = reference_state_take(alias="default")
+    flush = TransactionTestCase._fixture_teardown
+
+    def teardown(test_case: TransactionTestCase) -> None:
+        if (test_case._databases_names(include_mirrors=False) == [state.alias]
+                and not test_case.serialized_rollback and test_case.available_apps is None):
+            reference_state_restore(state=state)
+        else:
+            flush(test_case)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(TransactionTestCase, "_fixture_teardown", teardown)
+        yield
 
 
 @pytest.fixture
 def reference_data(db) -> None:
-    """The Nanyuan reference data, present for both ordinary and transactional tests."""
+    """The Nanyuan reference data, present for both ordinary and transactional tests (loaded
+    here if a test before this one, in this process, left none)."""
     if not Subdistrict.objects.exists():
         reference_data_load(seed=TEST_SEED)
 

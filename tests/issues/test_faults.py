@@ -292,8 +292,8 @@ def test_worker_killed_mid_job_the_photo_is_made_once_with_the_same_result(
     holder = _lock_key_share(photo.pk)
     worker = Worker(broker_url=on_test_redis.url(0), log_path=tmp_path / "worker.log",
                     pool="prefork")
-    worker.start()
-    try:
+    try:  # the lock is let go whatever happens, even a worker that does not start
+        worker.start()
         wait_for(lambda: _job_waits_for_the_row(photo.pk), what="the job to be mid-way")
         [child] = worker.child_pids()
         os.kill(child, signal.SIGKILL)
@@ -330,8 +330,8 @@ def test_whole_worker_killed_mid_job_the_sweep_hands_the_job_to_a_new_worker(
 
     holder = _lock_key_share(photo.pk)
     first = Worker(broker_url=on_test_redis.url(0), log_path=tmp_path / "first.log")
-    first.start()
-    try:
+    try:  # the lock is let go whatever happens, even a worker that does not start
+        first.start()
         wait_for(lambda: _job_waits_for_the_row(photo.pk), what="the job to be mid-way")
         first.kill()
     finally:
