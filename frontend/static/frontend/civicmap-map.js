@@ -25,7 +25,8 @@
     return document.createTextNode(value === null || value === undefined ? "" : String(value));
   }
 
-  /* A detail card: an optional title (a property) and rows [label, property]. */
+  /* A detail card: an optional title (a property) and rows [label, property, label property]:
+     the label property, when the feature has it, names the row in place of the label. */
   function detailCard(properties, spec) {
     var card = el("div", "civicmap-detail");
     if (spec.title) {
@@ -42,7 +43,7 @@
       if (value === undefined || value === null || value === "" ||
           (Array.isArray(value) && !value.length)) { return; }
       var tr = el("tr");
-      tr.appendChild(el("th", null, row[0]));
+      tr.appendChild(el("th", null, (row[2] && properties[row[2]]) || row[0]));
       var td = el("td");
       td.appendChild(valueNode(value));
       tr.appendChild(td);
