@@ -16,6 +16,7 @@ from django.utils.translation import gettext as _
 from folium.plugins import HeatMap, HeatMapWithTime
 from folium.utilities import JsCode
 
+from civicmap.layers import UnitGridShape
 from frontend.maps.assets import (
     HEATMAP_JS,
     HEATMAP_WITH_TIME_CSS,
@@ -150,6 +151,14 @@ def unit_grid_features(projector: Projector, units: Sequence[UnitGridStats]) -> 
         }
         for unit in units
     ]
+
+
+def unit_grid_shape_features(projector: Projector, shapes: Sequence[UnitGridShape]) -> list[dict]:
+    """Every unit grid's polygon by its grid id (the feature's ``id``), without counts: what
+    civicmap-map.js joins with the counts of ``governance_map_data``."""
+    return [{"type": "Feature", "id": shape.grid_id, "geometry": projector.geometry(shape.geometry),
+             "properties": {"grid_id": shape.grid_id}}
+            for shape in shapes]
 
 
 def _unit_grid_layer(fmap: folium.Map, projector: Projector, units: Sequence[UnitGridStats],
@@ -474,7 +483,8 @@ def governance_map_data(*, layers: MapLayers, basemap: Basemap, query: str,
         "layers": {
             "community": feature_collection(communities),
             "heat": _heat_points(projector, layers.heat_cells, peak),
-            "unit_grids": feature_collection(unit_grid_features(projector, layers.unit_grids)),
+            # Counts by grid id: the shapes come once from map_unit_grids (the page joins them).
+            "unit_grids": {unit.grid_id: unit.reports for unit in layers.unit_grids},
             "hotspots": feature_collection(hotspot_features(projector, layers.clusters,
                                                             open_cases)),
         },
@@ -514,6 +524,7 @@ def governance_map_build(
     language: str = "zh-hans",
     unit_grid_min_zoom: int | None = None,
     data_url: str = "",
+    unit_grids_url: str = "",
     open_cases: bool = True,
 ) -> folium.Map:
     """The governance map: heat, community choropleth, unit grids, hotspots, stations and the
@@ -527,7 +538,9 @@ def governance_map_build(
     section per layer, shown while that layer is on, saying so when a layer has nothing.
 
     With ``data_url`` (``governance_map_data`` as JSON), civicmap-map.js redraws the data
-    layers in place when the page's filters change. ``open_cases``: as governance_map_data.
+    layers in place when the page's filters change, the unit grids' shapes fetched once from
+    ``unit_grids_url`` (``unit_grid_shape_features`` as JSON). ``open_cases``: as
+    governance_map_data.
 
     Labels are in ``language`` (Chinese by default, English on request); data are WGS 84 and
     are shifted to GCJ-02 when the basemap is (Amap).
@@ -575,6 +588,7 @@ def governance_map_build(
                 "layers": {"community": community, "heat": heat.get_name(),
                            "unit_grids": unit_name, "hotspots": hotspots, "stations": pins,
                            "coverage": coverage},
+                "unitGridsUrl": unit_grids_url,
                 "styles": {"community": COMMUNITY_STYLE, "unit_grids": UNIT_GRID_STYLE},
                 "onDemand": {"hourly": hourly, "uncovered": uncovered},
                 "updated": _("Map updated."),
