@@ -203,6 +203,11 @@ def map_layers(*, filters: MapFilters, now: datetime, language: str,
                            unit_grid_geometry=unit_grid_geometry)
 
 
+# The shape of what ``map_layers_json`` keeps, in its key: a deployment that changes it never
+# reads what the previous code kept (2: unit grids as counts by grid id).
+MAP_JSON_FORMAT = 2
+
+
 def map_layers_json(*, filters: MapFilters, now: datetime, language: str, variant: str,
                     build: Callable[[MapLayers], dict]) -> bytes:
     """``build(map_layers(...))`` as JSON bytes, kept ``settings.MAP_LIVE_CACHE_S`` seconds in
@@ -215,8 +220,8 @@ def map_layers_json(*, filters: MapFilters, now: datetime, language: str, varian
     cache fails open (civicmap.cache): with Redis down every request computes. Call inside
     ``map_reads``."""
     ttl = settings.MAP_LIVE_CACHE_S
-    key = (f"map-json:{aggregates_version()}:{language}:{variant}:{filters.cache_key()}"
-           if ttl > 0 else "")
+    key = (f"map-json:{MAP_JSON_FORMAT}:{aggregates_version()}:{language}:{variant}:"
+           f"{filters.cache_key()}" if ttl > 0 else "")
     body = cache.get(key) if key else None
     if body is None:
         layers = map_layers(filters=filters, now=now, language=language,
