@@ -99,6 +99,26 @@ def log(message: str) -> None:
     print(f"[{datetime.now(UTC).strftime('%H:%M:%SZ')}] {message}", flush=True)
 
 
+STATIC_ROOT = ROOT / "var" / "staticfiles"  # the settings' default
+
+
+def static_ensure() -> None:
+    """The pages' static files collected (``manage.py collectstatic`` into the default
+    STATIC_ROOT, as a deployment does) for the benchmarks that serve pages under gunicorn:
+    CompressedManifestStaticFilesStorage answers 500 without its manifest. Collected again
+    when a static source is newer than the manifest, so that a benchmark measures the scripts
+    as they are (minutes on a loaded machine: it compresses every file)."""
+    manifest = STATIC_ROOT / "staticfiles.json"
+    if manifest.exists():
+        collected = manifest.stat().st_mtime
+        if all(path.stat().st_mtime <= collected for path in ROOT.glob("*/static/**/*")
+               if path.is_file()):
+            return
+    log(f"collectstatic into {STATIC_ROOT}")
+    subprocess.run([PYTHON, "manage.py", "collectstatic", "--no-input", "-v", "0"],
+                   cwd=ROOT, check=True, env=bench_env(STATIC_ROOT=str(STATIC_ROOT)))
+
+
 # --- one benchmark at a time -------------------------------------------------------------------
 
 # A session advisory lock, taken in the always-present postgres db; one per bench database.

@@ -48,7 +48,6 @@ PACING_S = 10  # each simulated user starts one visit every PACING_S seconds
 SPAWN_S = 2  # every user of a step is started within its first SPAWN_S seconds
 DEFAULT_RATES = (0.5, 1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64)  # visits/s offered, step by step
 RIDERS = 200
-STATIC_ROOT = common.ROOT / "var" / "staticfiles"  # the settings' default
 PLACES = 2000
 PUBLIC_CASES = 500
 HISTORY_DAYS = 28  # the window of the seeded history the mix is counted over (before its end)
@@ -301,18 +300,6 @@ def capacity(*, best: Step, counts: dict[str, float]) -> dict:
 
 # --- the benchmark -----------------------------------------------------------------------------
 
-def _static_ensure() -> None:
-    """The pages' static files collected (``manage.py collectstatic`` into the default
-    STATIC_ROOT, as a deployment does): CompressedManifestStaticFilesStorage answers 500 without
-    its manifest. Done once (minutes on a loaded machine: it compresses every file); run
-    collectstatic again after changing static files."""
-    if not (STATIC_ROOT / "staticfiles.json").exists():
-        common.log(f"{NAME}: collectstatic into {STATIC_ROOT}")
-        subprocess.run([common.PYTHON, "manage.py", "collectstatic", "--no-input", "-v", "0"],
-                       cwd=common.ROOT, check=True,
-                       env=common.bench_env(STATIC_ROOT=str(STATIC_ROOT)))
-
-
 def _stored_reports() -> int:
     from issues.models import Report
 
@@ -326,7 +313,7 @@ def run(*, step_s: int = 30, rates: tuple[float, ...] = DEFAULT_RATES, baseline_
     tmp = Path(tempfile.mkdtemp(prefix="civicmap-bench-load-"))
     media_root = tmp / "media"
     media_root.mkdir()
-    _static_ensure()
+    common.static_ensure()
     plan = plan_build(counts)
     plan_path = tmp / "plan.json"
     plan_path.write_text(json.dumps(plan))
@@ -336,7 +323,7 @@ def run(*, step_s: int = 30, rates: tuple[float, ...] = DEFAULT_RATES, baseline_
     env = common.bench_env(
         DJANGO_ALLOWED_HOSTS="127.0.0.1", REPORTS_PER_HOUR_PER_RIDER=str(10**9),
         OPEN311_REQUESTS_PER_HOUR_PER_KEY=str(10**9), MEDIA_ROOT=str(media_root),
-        STATIC_ROOT=str(STATIC_ROOT), REDIS_URL=common.BENCH_REDIS_URL)
+        STATIC_ROOT=str(common.STATIC_ROOT), REDIS_URL=common.BENCH_REDIS_URL)
     env.pop("DATABASE_CONN_MAX_AGE", None)  # the app's own default
     steps: list[Step] = []
     gunicorn = None

@@ -53,15 +53,22 @@ class UnitGridShape:
 
 
 def unit_grid_shapes(*, subdistrict_id: int | None = None,
-                     community_id: int | None = None) -> list[UnitGridShape]:
+                     community_id: int | None = None,
+                     with_geometry: bool = True) -> list[UnitGridShape]:
     """Every unit grid (of one subdistrict, or the whole district; or of the community grid
-    ``community_id``), by grid id."""
+    ``community_id``), by grid id; without ``with_geometry`` the geometry is {} (the map's data
+    endpoint counts by grid id, the shapes come once from ``map_unit_grids``: the polygons
+    were most of its time and bytes)."""
     label = name_field()
     grids = UnitGrid.objects.all()
     if subdistrict_id is not None:
         grids = grids.filter(community__subdistrict_id=subdistrict_id)
     if community_id is not None:
         grids = grids.filter(community_id=community_id)
+    if not with_geometry:
+        return [UnitGridShape(pk=pk, grid_id=grid_id, community=community, geometry={})
+                for pk, grid_id, community in grids.order_by("grid_id").values_list(
+                    "pk", "grid_id", f"community__{label}")]
     grids = (grids.annotate(geojson=AsGeoJSON("boundary", precision=6),
                                        community_name=F(f"community__{label}"))
              .order_by("grid_id")

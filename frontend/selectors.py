@@ -18,7 +18,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 from django.utils import translation
 
-from civicmap.layers import community_grid_shapes, unit_grid_shapes
+from civicmap.layers import UnitGridShape, community_grid_shapes, unit_grid_shapes
 from civicmap.replica import read_alias
 from civicmap.scopes import EVERYWHERE, user_subdistrict_ids
 from frontend.codec import dataclass_from_json
@@ -113,16 +113,17 @@ class UnitGridStats:
     reports: int  # reports received in the period
 
 
-def unit_grid_stats(*, filters: MapFilters, counts: GridReportCounts | None = None
-                    ) -> list[UnitGridStats]:
+def unit_grid_stats(*, filters: MapFilters, counts: GridReportCounts | None = None,
+                    with_geometry: bool = True) -> list[UnitGridStats]:
     """Every unit grid with its reports in the period (issues' aggregates); ``counts`` as in
-    ``community_grid_stats``."""
+    ``community_grid_stats``; ``with_geometry`` as in ``unit_grid_shapes``."""
     reports = (counts or report_grid_counts(filters=filters)).unit_grids
     return [
         UnitGridStats(grid_id=grid.grid_id, community=grid.community, geometry=grid.geometry,
                       reports=reports.get(grid.pk, 0))
         for grid in unit_grid_shapes(subdistrict_id=filters.subdistrict_id,
-                                     community_id=filters.community_id)
+                                     community_id=filters.community_id,
+                                     with_geometry=with_geometry)
     ]
 
 
@@ -154,14 +155,17 @@ def map_audience(*, include_private: bool) -> MapAudience:
     return MapAudience.OFFICE if include_private else MapAudience.PUBLIC
 
 
-def map_layers_live(*, filters: MapFilters, now: datetime, language: str) -> MapLayers:
+def map_layers_live(*, filters: MapFilters, now: datetime, language: str,
+                    unit_grid_geometry: bool = True) -> MapLayers:
     """The layers computed by the selectors, names in ``language``. Private categories and the
     hotspots' newest descriptions go together (``filters.include_private``: office staff).
+    Without ``unit_grid_geometry`` the unit grids are counts only (``unit_grid_shapes``).
     Call inside ``map_reads``. About a second with 1,000,000 reports (docs/DECISIONS.md)."""
     with translation.override(language):
         heat_cells = report_heat_cells(filters=filters)
         counts = report_grid_counts(filters=filters)
-        unit_grids = unit_grid_stats(filters=filters, counts=counts)
+        unit_grids = unit_grid_stats(filters=filters, counts=counts,
+                                     with_geometry=unit_grid_geometry)
         grids = community_grid_stats(filters=filters, now=now, counts=counts)
         clusters = case_hotspots(filters=filters, eps_m=settings.MAP_HOTSPOT_EPS_M,
                                  min_cases=settings.MAP_HOTSPOT_MIN_CASES,
@@ -170,12 +174,14 @@ def map_layers_live(*, filters: MapFilters, now: datetime, language: str) -> Map
                      clusters=clusters)
 
 
-def map_layers(*, filters: MapFilters, now: datetime, language: str) -> MapLayers:
+def map_layers(*, filters: MapFilters, now: datetime, language: str,
+               unit_grid_geometry: bool = True) -> MapLayers:
     """The governance map's layers for ``filters`` in ``language``: the snapshot of its
     audience and language (``frontend.services.map_snapshot_refresh``, run by Celery beat) when
     the filters are the default ones and the snapshot is younger than
     ``settings.MAP_SNAPSHOT_MAX_AGE_S``; else computed now (another period or a category, no
-    snapshot, a stale one: beat not running).
+    snapshot, a stale one: beat not running), the unit grids without their polygons unless
+    ``unit_grid_geometry`` (``map_layers_live``).
 
     The audience follows ``filters.include_private``, the same flag that keeps private
     categories out of the live reads: a public request can only ever read the public row. A
@@ -193,7 +199,13 @@ def map_layers(*, filters: MapFilters, now: datetime, language: str) -> MapLayer
         # A period of another length: MAP_PERIOD_DAYS changed since the snapshot was taken.
         if snapshot and snapshot.until - snapshot.since == filters.until - filters.since:
             return dataclass_from_json(MapLayers, snapshot.layers)
-    return map_layers_live(filters=filters, now=now, language=language)
+    return map_layers_live(filters=filters, now=now, language=language,
+                           unit_grid_geometry=unit_grid_geometry)
+
+
+# The shape of what ``map_layers_json`` keeps, in its key: a deployment that changes it never
+# reads what the previous code kept (2: unit grids as counts by grid id).
+MAP_JSON_FORMAT = 2
 
 
 def map_layers_json(*, filters: MapFilters, now: datetime, language: str, variant: str,
@@ -208,12 +220,30 @@ def map_layers_json(*, filters: MapFilters, now: datetime, language: str, varian
     cache fails open (civicmap.cache): with Redis down every request computes. Call inside
     ``map_reads``."""
     ttl = settings.MAP_LIVE_CACHE_S
-    key = (f"map-json:{aggregates_version()}:{language}:{variant}:{filters.cache_key()}"
-           if ttl > 0 else "")
+    key = (f"map-json:{MAP_JSON_FORMAT}:{aggregates_version()}:{language}:{variant}:"
+           f"{filters.cache_key()}" if ttl > 0 else "")
     body = cache.get(key) if key else None
     if body is None:
-        layers = map_layers(filters=filters, now=now, language=language)
+        layers = map_layers(filters=filters, now=now, language=language,
+                            unit_grid_geometry=False)  # build counts them by grid id
         body = json.dumps(build(layers), cls=DjangoJSONEncoder, separators=(",", ":")).encode()
+        if key:
+            cache.set(key, body, timeout=ttl)
+    return body
+
+
+def map_unit_grids_json(*, variant: str, build: Callable[[list[UnitGridShape]], dict]
+                        ) -> bytes:
+    """``build(every unit grid's shape)`` as JSON bytes, kept ``settings.MAP_UNIT_GRIDS_CACHE_S``
+    in the shared cache under ``variant`` (the basemap's projection): the shapes are the same
+    for every filter and change with an import only, so the map's data endpoint sends counts by
+    grid id and the page fetches these once (``frontend.views.map_unit_grids``). Fails open as
+    ``map_layers_json``."""
+    ttl = settings.MAP_UNIT_GRIDS_CACHE_S
+    key = f"map-unit-grids:{variant}" if ttl > 0 else ""
+    body = cache.get(key) if key else None
+    if body is None:
+        body = json.dumps(build(unit_grid_shapes()), separators=(",", ":")).encode()
         if key:
             cache.set(key, body, timeout=ttl)
     return body

@@ -9,6 +9,7 @@ app_name = "frontend"
 urlpatterns = [
     path("map/", views.governance_map, name="map"),
     path("map/data/", views.map_data, name="map-data"),
+    path("map/unit-grids/", views.map_unit_grids, name="map-unit-grids"),
     path("map/hourly/", views.map_hourly_heat, name="map-hourly"),
     path("map/uncovered/", views.map_uncovered, name="map-uncovered"),
     path("map/background/", views.map_background, name="map-background"),

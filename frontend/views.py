@@ -5,6 +5,7 @@ Thin views: parse the query, call the selectors, hand values to frontend.maps, r
 
 from __future__ import annotations
 
+import hashlib
 import json
 from datetime import datetime, timedelta
 from urllib.parse import urlencode
@@ -30,21 +31,24 @@ from frontend.console_views import console_filter_form
 from frontend.csp import csp_protected
 from frontend.forms import HolidayArrangementForm, MapFilterForm, StatsFilterForm
 from frontend.maps.assets import map_render_parts
-from frontend.maps.basemaps import basemap_configured
+from frontend.maps.basemaps import Basemap, Projector, basemap_configured
 from frontend.maps.case_map import case_map_build
 from frontend.maps.console import dispatch_labels, office_map_build
+from frontend.maps.elements import feature_collection
 from frontend.maps.layers import (
     governance_map_build,
     governance_map_data,
     governance_map_stations,
     hourly_heat_data,
     uncovered_features,
+    unit_grid_shape_features,
 )
 from frontend.selectors import (
     MapLayers,
     map_layers,
     map_layers_json,
     map_reads,
+    map_unit_grids_json,
     office_grid_stats,
 )
 from frontend.stats_tables import (
@@ -152,6 +156,7 @@ def governance_map(request: HttpRequest) -> HttpResponse:
         uncovered_url=urls["uncovered"],
         uncovered_public=not _office_staff(request.user),
         basemap=basemap, language=language, data_url=reverse("frontend:map-data"),
+        unit_grids_url=_unit_grids_url(basemap),
         open_cases=map_shows_open_cases(filters),
     )
     request.csp_image_hosts = basemap.image_hosts  # type: ignore[attr-defined]
@@ -208,6 +213,39 @@ def map_data(request: HttpRequest) -> HttpResponse:
     response = HttpResponse(b'{"live":' + live + b"," + body[1:],
                             content_type="application/json")
     response["Cache-Control"] = "private, no-cache"  # per audience and language; as_of moves
+    return response
+
+
+def _unit_grids_url(basemap: Basemap) -> str:
+    """The unit grids' shapes for ``basemap``'s projection: the key in the URL, so that a
+    browser's cached copy is never of another projection."""
+    return reverse("frontend:map-unit-grids") + "?" + urlencode({"basemap": basemap.key})
+
+
+@require_GET
+@replica_reads()
+def map_unit_grids(request: HttpRequest) -> HttpResponse:
+    """Every unit grid's polygon by grid id (``unit_grid_shape_features``), the same for every
+    filter: the page fetches them once and joins them with the counts of ``map_data``
+    (D-077). Public (the governance map shows them to everyone), cached in Redis and in the
+    browser for ``MAP_UNIT_GRIDS_CACHE_S``, with an ETag. ``basemap``: the configured one's
+    key (its projection); another: 400 naming the field."""
+    language = translation.get_language() or settings.LANGUAGE_CODE
+    basemap = basemap_configured(language=language)
+    if request.GET.get("basemap", basemap.key) != basemap.key:
+        return JsonResponse({"errors": [{"field": "basemap", "code": "invalid",
+                                         "message": str(_("Not this map's basemap."))}]},
+                            status=400)
+    projector = Projector(basemap)
+    body = map_unit_grids_json(variant=basemap.key, build=lambda shapes: feature_collection(
+        unit_grid_shape_features(projector, shapes)))
+    etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+    if etag in [tag.strip() for tag in request.headers.get("If-None-Match", "").split(",")]:
+        response = HttpResponse(status=304)
+    else:
+        response = HttpResponse(body, content_type="application/json")
+    response["ETag"] = etag
+    response["Cache-Control"] = f"public, max-age={settings.MAP_UNIT_GRIDS_CACHE_S}"
     return response
 
 

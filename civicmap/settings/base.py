@@ -308,6 +308,9 @@ MAP_SNAPSHOT_MAX_AGE_S = env_int("MAP_SNAPSHOT_MAX_AGE_S", 2 * MAP_SNAPSHOT_INTE
 # filters, audience, language and the aggregates' version (0: computed on every request):
 # never older than the snapshot may be (frontend.selectors.map_layers, D-077).
 MAP_LIVE_CACHE_S = env_int("MAP_LIVE_CACHE_S", MAP_SNAPSHOT_INTERVAL_S)
+# The unit grids' shapes (the same for every filter, changed by an import only) are kept this
+# long in the shared cache and in browsers (frontend.views.map_unit_grids; 0: not cached).
+MAP_UNIT_GRIDS_CACHE_S = env_int("MAP_UNIT_GRIDS_CACHE_S", 3600)
 
 # The statistics read a daily aggregate (patrol.facts, docs/DECISIONS.md D-059): its recent days
 # are recounted every STATS_FACTS_REFRESH_S seconds, back STATS_FACTS_RECENT_DAYS days (this

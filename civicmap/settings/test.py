@@ -103,3 +103,4 @@ CONSOLE_FACETS_CACHE_S = 0
 # The map's filtered views computed on every request, for the same reason;
 # tests/frontend/test_map_data.py turns the cache on where it tests it.
 MAP_LIVE_CACHE_S = 0
+MAP_UNIT_GRIDS_CACHE_S = 0

@@ -16,6 +16,7 @@ from django.utils.translation import gettext as _
 from folium.plugins import HeatMap, HeatMapWithTime
 from folium.utilities import JsCode
 
+from civicmap.layers import UnitGridShape
 from frontend.maps.assets import (
     HEATMAP_JS,
     HEATMAP_WITH_TIME_CSS,
@@ -94,9 +95,11 @@ UNIT_GRID_STYLE = {"color": UNIT_GRID_COLOUR, "weight": 0.8, "fillOpacity": 0.0,
                    "dashArray": "3 3"}
 
 
-def community_features(projector: Projector, grids: Sequence[CommunityStats]
-                       ) -> tuple[list[dict], list[float]]:
-    """The choropleth's features (each with its class colour) and its class breaks."""
+def community_features(projector: Projector, grids: Sequence[CommunityStats],
+                       open_cases: bool = True) -> tuple[list[dict], list[float]]:
+    """The choropleth's features (each with its class colour) and its class breaks;
+    ``cases_label`` names what ``open_cases`` counts for the stage filter (``case_column``),
+    so that a popup says so after the page redraws for another stage."""
     breaks = density_breaks([grid.reports_per_km2 for grid in grids])
     return [
         {
@@ -105,6 +108,7 @@ def community_features(projector: Projector, grids: Sequence[CommunityStats]
             "properties": {
                 "name": grid.name, "code": grid.code,
                 "reports": number(grid.reports), "open_cases": number(grid.open_cases),
+                "cases_label": case_column(open_cases),
                 "overdue_cases": number(grid.overdue_cases),
                 "per_km2": number(grid.reports_per_km2, 1),
                 "area_km2": number(grid.area_km2, 2),
@@ -115,9 +119,9 @@ def community_features(projector: Projector, grids: Sequence[CommunityStats]
     ], breaks
 
 
-def _community_layer(fmap: folium.Map, projector: Projector,
-                     grids: Sequence[CommunityStats]) -> tuple[str, list[float]]:
-    features, breaks = community_features(projector, grids)
+def _community_layer(fmap: folium.Map, projector: Projector, grids: Sequence[CommunityStats],
+                     open_cases: bool = True) -> tuple[str, list[float]]:
+    features, breaks = community_features(projector, grids, open_cases)
     layer = folium.GeoJson(
         feature_collection(features), name=layer_label(_("Community grids: reports per km²")),
         style_function=lambda feature: {
@@ -126,7 +130,9 @@ def _community_layer(fmap: folium.Map, projector: Projector,
         highlight_function=lambda feature: {"weight": 3, "fillOpacity": 0.7},
         on_each_feature=details({
             "tooltip": True, "title": "name",
-            "rows": [[_("Reports"), "reports"], [_("Open cases"), "open_cases"],
+            # The case row's label is the feature's own (cases_label): the stage's.
+            "rows": [[_("Reports"), "reports"],
+                     [case_column(open_cases), "open_cases", "cases_label"],
                      [_("Overdue cases"), "overdue_cases"], [_("Reports per km²"), "per_km2"],
                      [_("Area (km²)"), "area_km2"], [_("Code"), "code"]],
         }),
@@ -145,6 +151,14 @@ def unit_grid_features(projector: Projector, units: Sequence[UnitGridStats]) -> 
         }
         for unit in units
     ]
+
+
+def unit_grid_shape_features(projector: Projector, shapes: Sequence[UnitGridShape]) -> list[dict]:
+    """Every unit grid's polygon by its grid id (the feature's ``id``), without counts: what
+    civicmap-map.js joins with the counts of ``governance_map_data``."""
+    return [{"type": "Feature", "id": shape.grid_id, "geometry": projector.geometry(shape.geometry),
+             "properties": {"grid_id": shape.grid_id}}
+            for shape in shapes]
 
 
 def _unit_grid_layer(fmap: folium.Map, projector: Projector, units: Sequence[UnitGridStats],
@@ -167,14 +181,18 @@ def _unit_grid_layer(fmap: folium.Map, projector: Projector, units: Sequence[Uni
     return layer.get_name()
 
 
-def hotspot_features(projector: Projector, hotspots: Sequence[Hotspot]) -> list[dict]:
-    """A point per hotspot, its radius in metres and its details as properties."""
+def hotspot_features(projector: Projector, hotspots: Sequence[Hotspot],
+                     open_cases: bool = True) -> list[dict]:
+    """A point per hotspot, its radius in metres and its details as properties; the title
+    says which cases it counts (``open_cases``: as governance_map_data)."""
+    title = (_("Hotspot: %(count)s open cases") if open_cases
+             else _("Hotspot: %(count)s closed cases"))
     return [
         {
             "type": "Feature",
             "geometry": point(projector, spot.lon, spot.lat),
             "properties": {
-                "title": _("Hotspot: %(count)s open cases") % {"count": number(spot.case_count)},
+                "title": title % {"count": number(spot.case_count)},
                 "community": spot.community,
                 # Metres on the ground; at least 30 m so that a tight cluster stays visible.
                 "radius_m": round(max(spot.radius_m, 30.0), 1),
@@ -187,9 +205,9 @@ def hotspot_features(projector: Projector, hotspots: Sequence[Hotspot]) -> list[
 
 
 def _hotspot_layer(fmap: folium.Map, projector: Projector,
-                   hotspots: Sequence[Hotspot]) -> str:
+                   hotspots: Sequence[Hotspot], open_cases: bool = True) -> str:
     """Off at first: the clusters are a closer look, drawn over the heat they come from."""
-    features = hotspot_features(projector, hotspots)
+    features = hotspot_features(projector, hotspots, open_cases)
     # Above the unit grids' pane, so that a hotspot can be clicked at any zoom.
     folium.map.CustomPane("hotspots", z_index=430, pointer_events=True).add_to(fmap)
     layer = folium.GeoJson(
@@ -455,7 +473,7 @@ def governance_map_data(*, layers: MapLayers, basemap: Basemap, query: str,
     layers hold open cases (else the closed ones, and no hotspots). Texts in the active
     language, positions on ``basemap``. Not the stations: ``governance_map_stations``."""
     projector = Projector(basemap)
-    communities, breaks = community_features(projector, layers.grids)
+    communities, breaks = community_features(projector, layers.grids, open_cases)
     peak = _peak([cell.count for cell in layers.heat_cells])
     return {
         "query": query,
@@ -465,8 +483,10 @@ def governance_map_data(*, layers: MapLayers, basemap: Basemap, query: str,
         "layers": {
             "community": feature_collection(communities),
             "heat": _heat_points(projector, layers.heat_cells, peak),
-            "unit_grids": feature_collection(unit_grid_features(projector, layers.unit_grids)),
-            "hotspots": feature_collection(hotspot_features(projector, layers.clusters)),
+            # Counts by grid id: the shapes come once from map_unit_grids (the page joins them).
+            "unit_grids": {unit.grid_id: unit.reports for unit in layers.unit_grids},
+            "hotspots": feature_collection(hotspot_features(projector, layers.clusters,
+                                                            open_cases)),
         },
         "legend": {
             "community": {"items": _density_items(breaks), "empty": ""},
@@ -504,6 +524,7 @@ def governance_map_build(
     language: str = "zh-hans",
     unit_grid_min_zoom: int | None = None,
     data_url: str = "",
+    unit_grids_url: str = "",
     open_cases: bool = True,
 ) -> folium.Map:
     """The governance map: heat, community choropleth, unit grids, hotspots, stations and the
@@ -517,7 +538,9 @@ def governance_map_build(
     section per layer, shown while that layer is on, saying so when a layer has nothing.
 
     With ``data_url`` (``governance_map_data`` as JSON), civicmap-map.js redraws the data
-    layers in place when the page's filters change. ``open_cases``: as governance_map_data.
+    layers in place when the page's filters change, the unit grids' shapes fetched once from
+    ``unit_grids_url`` (``unit_grid_shape_features`` as JSON). ``open_cases``: as
+    governance_map_data.
 
     Labels are in ``language`` (Chinese by default, English on request); data are WGS 84 and
     are shifted to GCJ-02 when the basemap is (Amap).
@@ -528,7 +551,7 @@ def governance_map_build(
     with translation.override(language):
         fmap = base_map(projector, basemap, MAP_JS)
 
-        community, breaks = _community_layer(fmap, projector, grids)
+        community, breaks = _community_layer(fmap, projector, grids, open_cases)
         unit_name = (_unit_grid_layer(fmap, projector, unit_grids, unit_grid_min_zoom)
                      if unit_grids else "")
 
@@ -543,7 +566,7 @@ def governance_map_build(
 
         hourly = (_hourly_heat_layer(fmap, heat_hours, heat_frames_url)
                   if heat_hours and heat_frames_url else "")
-        hotspots = _hotspot_layer(fmap, projector, clusters)
+        hotspots = _hotspot_layer(fmap, projector, clusters, open_cases)
         pins, coverage = station_layers(fmap, projector, stations)
         uncovered = (_uncovered_layer(fmap, uncovered_url, public=uncovered_public)
                      if uncovered_url else "")
@@ -565,6 +588,7 @@ def governance_map_build(
                 "layers": {"community": community, "heat": heat.get_name(),
                            "unit_grids": unit_name, "hotspots": hotspots, "stations": pins,
                            "coverage": coverage},
+                "unitGridsUrl": unit_grids_url,
                 "styles": {"community": COMMUNITY_STYLE, "unit_grids": UNIT_GRID_STYLE},
                 "onDemand": {"hourly": hourly, "uncovered": uncovered},
                 "updated": _("Map updated."),

@@ -13,7 +13,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from civicmap.models import CommunityGrid, Subdistrict
+from civicmap.models import CommunityGrid, Subdistrict, UnitGrid
 from issues.aggregates import aggregates_rebuild
 from issues.models import Case, Stage
 from issues.services.intake import OPEN311_CHANNEL, ReportInput, report_create
@@ -28,6 +28,7 @@ from tests.frontend.helpers import (
 pytestmark = pytest.mark.django_db
 
 DATA_URL = "/map/data/"
+UNIT_GRIDS_URL = "/map/unit-grids/"
 NANYUAN, HEYI = "110106005", "110106016"
 XINGONG_CODE = "110106005001"  # the community grid XINGONG lies in
 HUAIFANG_CODE = "110106005010"
@@ -86,8 +87,9 @@ def test_a_community_keeps_its_own_grid_reports_cells_and_cases(layer_data, clie
     assert [f["properties"]["code"] for f in body["layers"]["community"]["features"]] == [
         XINGONG_CODE]
     community = CommunityGrid.objects.get(code=XINGONG_CODE)
-    unit_grids = community.unit_grids.count()
-    assert len(body["layers"]["unit_grids"]["features"]) == unit_grids
+    # The unit grids as counts by grid id (their shapes: /map/unit-grids/, once).
+    assert set(body["layers"]["unit_grids"]) == set(
+        community.unit_grids.values_list("grid_id", flat=True))
     expected = Case.objects.filter(community_grid=community).count()  # one report each
     assert _reports(body) == expected > 0
     # Every heat cell's centre lies in the community (about the Xingong reports' latitude).
@@ -192,3 +194,41 @@ def test_live_layers_are_cached_until_the_aggregates_are_recounted(
     with django_capture_on_commit_callbacks(execute=True):
         aggregates_rebuild()  # a recount renews the version once committed
     assert _reports(_get(client, kind="C")) == _reports(first) + 1
+
+
+def test_the_unit_grids_come_as_counts_and_their_shapes_once(layer_data, client, settings):
+    """The data carry each unit grid's reports by grid id, read without the polygons; the
+    shapes come from /map/unit-grids/, the same for every filter: public, cached, ETag."""
+    from django.core.cache import cache
+
+    settings.MAP_UNIT_GRIDS_CACHE_S = 3600
+    cache.clear()
+    with CaptureQueriesContext(connection) as queries:
+        body = _get(client, kind="C")
+    unit_reads = [query["sql"] for query in queries.captured_queries
+                  if "civicmap_unitgrid" in query["sql"]]
+    assert unit_reads and not any("ST_AsGeoJSON" in sql for sql in unit_reads)
+    counts = body["layers"]["unit_grids"]
+    assert len(counts) == UnitGrid.objects.count() and sum(counts.values()) > 0
+
+    response = client.get(UNIT_GRIDS_URL, {"basemap": "none"})
+    assert response.status_code == 200
+    assert response["Cache-Control"] == "public, max-age=3600" and response["ETag"]
+    shapes = response.json()["features"]
+    assert {shape["id"] for shape in shapes} == set(counts)
+    assert all(shape["id"] == shape["properties"]["grid_id"] and shape["geometry"]["coordinates"]
+               for shape in shapes)
+    with CaptureQueriesContext(connection) as queries:  # from Redis
+        again = client.get(UNIT_GRIDS_URL, {"basemap": "none"},
+                           HTTP_IF_NONE_MATCH=response["ETag"])
+    assert not any("civicmap_unitgrid" in query["sql"] for query in queries.captured_queries)
+    assert again.status_code == 304 and again["ETag"] == response["ETag"]
+    assert again["Cache-Control"] == "public, max-age=3600"
+
+
+def test_the_unit_grids_of_another_basemap_are_refused(reference_data, client, settings):
+    settings.BASEMAP = "none"
+    response = client.get(UNIT_GRIDS_URL, {"basemap": "amap"}, HTTP_ACCEPT_LANGUAGE="en")
+    assert response.status_code == 400
+    assert [(error["field"], error["code"]) for error in response.json()["errors"]] == [
+        ("basemap", "invalid")]

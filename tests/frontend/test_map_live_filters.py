@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 from django.utils import timezone
 
-from civicmap.models import CommunityGrid
+from civicmap.models import CommunityGrid, UnitGrid
 from tests.frontend.helpers import map_history_load
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -19,6 +19,9 @@ XINGONG_CODE = "110106005001"
 COUNTS = """() => ({
   community: document.querySelectorAll("path.civicmap-community").length,
   rows: document.querySelectorAll("#civicmap-community-table tbody tr").length,
+  unitGrids: Object.values(window).find(
+    (value) => value instanceof L.GeoJSON && value.options.pane === "unitgrids").getLayers()
+    .map((layer) => layer.feature.properties),
   sameDocument: window.__sameDocument === true,
   status: document.getElementById("civicmap-map-status").textContent,
   path: location.pathname + location.search,
@@ -51,6 +54,10 @@ def test_a_filter_redraws_the_map_in_place_and_back_restores_it(map_data, open_p
     assert state["sameDocument"] and state["path"] == f"/map/?days=30&community={XINGONG_CODE}"
     assert state["community"] == state["rows"] == 1
     assert state["status"].startswith("地图已更新。")
+    # The unit grids: the data's counts joined with the shapes fetched once.
+    assert sorted(grid["grid_id"] for grid in state["unitGrids"]) == sorted(
+        UnitGrid.objects.filter(community__code=XINGONG_CODE).values_list("grid_id", flat=True))
+    assert sum(grid["reports"] for grid in state["unitGrids"]) > 0
 
     page.select_option("select[name=kind]", "E")
     state = _updated(page, 2)
@@ -66,6 +73,7 @@ def test_a_filter_redraws_the_map_in_place_and_back_restores_it(map_data, open_p
     state = _updated(page, 4)
     assert state["sameDocument"] and state["path"] == "/map/"
     assert state["community"] == state["rows"] == everywhere
+    assert len(state["unitGrids"]) == UnitGrid.objects.count()
     assert page.eval_on_selector("select[name=community]", "s => s.value") == ""
 
     watched.assert_clean()  # no error, every request answered by our own origin

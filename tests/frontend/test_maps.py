@@ -15,7 +15,7 @@ from django.utils import translation
 from folium.plugins import MarkerCluster
 
 from frontend.maps import assets, basemaps, layers
-from frontend.selectors import CommunityStats, UnitGridStats
+from frontend.selectors import CommunityStats, MapLayers, UnitGridStats
 from issues.layers import HeatCell, HeatFrame, Hotspot, HotspotCase
 from stations.layers import StationPin, UncoveredCell
 
@@ -238,6 +238,37 @@ def test_map_without_data_still_renders():
     fmap = layers.governance_map_build(heat_cells=[], grids=[], clusters=[], stations=[],
                                      basemap=basemaps.basemap_get("none"))
     assert "L.map(" in assets.map_render_parts(fmap, nonce="n").script
+
+
+@pytest.mark.parametrize("open_cases, cases, hotspot", [
+    (True, "Open cases", "Hotspot: 4 open cases"),
+    (False, "Closed cases", "Hotspot: 4 closed cases"),
+])
+def test_case_labels_say_what_the_stage_filter_counts(open_cases, cases, hotspot):
+    """The community popup's case row and a hotspot's title name the stage's cases, on the
+    page and in the data it redraws from (a popup's label is its feature's cases_label)."""
+    values = _values()
+    basemap = basemaps.basemap_get("none", language="en")
+    script = assets.map_render_parts(
+        _build(language="en", open_cases=open_cases), nonce="n").script
+    features = _geojson_features(script)
+    community = next(f for f in features if "cases_label" in f["properties"])
+    assert community["properties"]["cases_label"] == cases
+    assert f'"{cases}", "open_cases", "cases_label"' in script
+    assert next(f for f in features if "title" in f["properties"])["properties"][
+        "title"] == hotspot
+    with translation.override("en"):
+        data = layers.governance_map_data(
+            layers=_layers_of(values), basemap=basemap, query="", open_cases=open_cases)
+    assert data["layers"]["community"]["features"][0]["properties"]["cases_label"] == cases
+    assert data["layers"]["hotspots"]["features"][0]["properties"]["title"] == hotspot
+    assert data["tables"]["case_column"] == cases
+
+
+def _layers_of(values: dict) -> MapLayers:
+    return MapLayers(as_of=datetime(2026, 11, 28, 9, tzinfo=UTC),
+                     heat_cells=values["heat_cells"], unit_grids=values["unit_grids"],
+                     grids=values["grids"], clusters=values["clusters"])
 
 
 def test_hidden_layers_hold_no_data_and_name_their_urls():

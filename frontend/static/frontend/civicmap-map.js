@@ -25,7 +25,8 @@
     return document.createTextNode(value === null || value === undefined ? "" : String(value));
   }
 
-  /* A detail card: an optional title (a property) and rows [label, property]. */
+  /* A detail card: an optional title (a property) and rows [label, property, label property]:
+     the label property, when the feature has it, names the row in place of the label. */
   function detailCard(properties, spec) {
     var card = el("div", "civicmap-detail");
     if (spec.title) {
@@ -42,7 +43,7 @@
       if (value === undefined || value === null || value === "" ||
           (Array.isArray(value) && !value.length)) { return; }
       var tr = el("tr");
-      tr.appendChild(el("th", null, row[0]));
+      tr.appendChild(el("th", null, (row[2] && properties[row[2]]) || row[0]));
       var td = el("td");
       td.appendChild(valueNode(value));
       tr.appendChild(td);
@@ -298,8 +299,10 @@
     /*
      * Redraw the data layers in place when the page's filters change, without reloading:
      * spec {url, layers: {community, heat, unit_grids, hotspots, stations, coverage} (global
-     * JavaScript names), styles: {community, unit_grids}, onDemand: {hourly, uncovered},
-     * updated, failed}. A change of the filter form (or its button) fetches
+     * JavaScript names), unitGridsUrl, styles: {community, unit_grids}, onDemand: {hourly,
+     * uncovered}, updated, failed}. The data carry the unit grids as counts by grid id; their
+     * shapes (the same for every filter) are fetched once from ``unitGridsUrl``, beside the
+     * first change's data, and joined here. A change of the filter form (or its button) fetches
      * ``url?<filters>`` (same origin, JSON: frontend.maps.layers.governance_map_data), redraws
      * every layer, legend section, table and the "as of" time, puts the filters in the
      * address (pushState: shareable, the back button restores the previous filters) and says
@@ -364,6 +367,33 @@
         layer.clearLayers();
         layer.addData(data);
       };
+      var shapes = null;  /* the unit grids' shapes: a promise, fetched once */
+      var shapesGet = function () {
+        if (!spec.layers.unit_grids || !window[spec.layers.unit_grids] || !spec.unitGridsUrl) {
+          return Promise.resolve(null);
+        }
+        if (!shapes) {
+          shapes = fetch(spec.unitGridsUrl, {credentials: "same-origin",
+                                             headers: {Accept: "application/json"}})
+            .then(function (response) {
+              if (!response.ok) { throw new Error(spec.unitGridsUrl + ": HTTP " + response.status); }
+              return response.json();
+            });
+          shapes.catch(function () { shapes = null; });  /* asked again at the next change */
+        }
+        return shapes;
+      };
+      /* The unit grids of the counts ({grid id: reports}) as the page's layer draws them. */
+      var unitGridsJoin = function (collection, counts) {
+        var features = [];
+        (collection ? collection.features : []).forEach(function (feature) {
+          if (Object.prototype.hasOwnProperty.call(counts, feature.id)) {
+            features.push({type: "Feature", geometry: feature.geometry,
+                           properties: {grid_id: feature.id, reports: counts[feature.id]}});
+          }
+        });
+        return {type: "FeatureCollection", features: features};
+      };
       var table = function (id, rows, emptyText) {
         var body = document.querySelector("#" + id + " tbody");
         if (!body) { return; }
@@ -417,11 +447,20 @@
         asked += 1;
         var ticket = asked;
         box.setAttribute("aria-busy", "true");
+        var grids = shapesGet();  /* beside the data, not after them */
         fetch(spec.url + (query ? "?" + query : ""),
               {credentials: "same-origin", headers: {Accept: "application/json"}})
           .then(function (response) {
             return response.json().then(function (body) {
               return {ok: response.ok, status: response.status, body: body};
+            });
+          })
+          .then(function (answer) {
+            if (!answer.ok) { return answer; }
+            return grids.then(function (collection) {
+              answer.body.layers.unit_grids = unitGridsJoin(collection,
+                                                            answer.body.layers.unit_grids);
+              return answer;
             });
           })
           .then(function (answer) {
