@@ -587,6 +587,9 @@ MATRIX: dict[tuple[str, str], Row] = {
     # The map's data layers for its filters, fetched when a filter changes (issue 20): as
     # public as the page; private categories and descriptions for office staff only.
     ("frontend:map-data", "GET"): Row(url("frontend:map-data"), PUBLIC),
+    # Every unit grid's polygon, fetched once beside the first filter's counts: public, as
+    # the map's unit-grid layer.
+    ("frontend:map-unit-grids", "GET"): Row(url("frontend:map-unit-grids"), PUBLIC),
     # Everyone: the office cell by cell, the public cells of at least k reports (D-066).
     ("frontend:map-uncovered", "GET"): Row(url("frontend:map-uncovered"), PUBLIC),
     # The grid outlines under a map without tiles: public, as the map's grid layers.
