@@ -15,6 +15,9 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+from django.utils import timezone
+
+from tests.frontend.helpers import map_history_load
 
 # Playwright's sync API runs an asyncio loop in this thread; Django's ORM refuses to run where
 # a loop is running unless told that this test thread is not really asynchronous.
@@ -160,3 +163,16 @@ def screenshot(page, name: str) -> Path:
     page.screenshot(path=str(path), full_page=True)
     print(f"\nscreenshot: {path}")
     return path
+
+
+@pytest.fixture
+def map_history(reference_data, settings):
+    """The map tests' history (``map_history_load``: reports and cases at Huaifang, Xingong
+    and Chengyuan in the last days) with a hotspot the map can find (its cases are 20 m
+    apart) and no basemap; returns the ``now`` it was loaded at."""
+    settings.BASEMAP = "none"
+    settings.MAP_HOTSPOT_EPS_M = 50  # metres
+    settings.MAP_HOTSPOT_MIN_CASES = 3
+    now = timezone.now()
+    map_history_load(now=now)
+    return now

@@ -11,7 +11,6 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
-from django.utils import timezone
 
 from civicmap.models import CommunityGrid, Subdistrict, UnitGrid
 from issues.aggregates import aggregates_rebuild
@@ -22,7 +21,6 @@ from tests.frontend.helpers import (
     PRIVATE_CATEGORY,
     XINGONG,
     client_for,
-    map_history_load,
 )
 
 pytestmark = pytest.mark.django_db
@@ -33,13 +31,6 @@ NANYUAN, HEYI = "110106005", "110106016"
 XINGONG_CODE = "110106005001"  # the community grid XINGONG lies in
 HUAIFANG_CODE = "110106005010"
 
-
-@pytest.fixture
-def layer_data(reference_data, settings):
-    settings.BASEMAP = "none"
-    settings.MAP_HOTSPOT_EPS_M = 50  # metres: the test hotspot's cases are 20 m apart
-    settings.MAP_HOTSPOT_MIN_CASES = 3
-    map_history_load(now=timezone.now())
 
 
 def _get(client, **query):
@@ -57,7 +48,7 @@ def _open_cases(body: dict) -> int:
     return sum(int(row[3].replace(",", "")) for row in body["tables"]["communities"])
 
 
-def test_the_default_view_has_every_layer_the_page_draws(layer_data, client):
+def test_the_default_view_has_every_layer_the_page_draws(map_history, client):
     body = _get(client)
     assert set(body["layers"]) == {"community", "heat", "unit_grids", "hotspots"}
     assert set(body["live"]["layers"]) == {"stations", "coverage"}  # read live, never cached
@@ -68,7 +59,7 @@ def test_the_default_view_has_every_layer_the_page_draws(layer_data, client):
     assert body["legend"]["hotspots"]["empty"] == ""
 
 
-def test_kind_and_category_narrow_reports_and_cases(layer_data, client):
+def test_kind_and_category_narrow_reports_and_cases(map_history, client):
     everything = _get(client)
     events = _get(client, kind="E")  # the six E0505 reports at Xingong, their own cases
     components = _get(client, kind="C")
@@ -82,7 +73,7 @@ def test_kind_and_category_narrow_reports_and_cases(layer_data, client):
     assert events["query"] == "kind=E"
 
 
-def test_a_community_keeps_its_own_grid_reports_cells_and_cases(layer_data, client):
+def test_a_community_keeps_its_own_grid_reports_cells_and_cases(map_history, client):
     body = _get(client, community=XINGONG_CODE)
     assert [f["properties"]["code"] for f in body["layers"]["community"]["features"]] == [
         XINGONG_CODE]
@@ -102,7 +93,7 @@ def test_a_community_keeps_its_own_grid_reports_cells_and_cases(layer_data, clie
                huaifang["layers"]["heat"])
 
 
-def test_a_subdistrict_keeps_its_own_communities(layer_data, client):
+def test_a_subdistrict_keeps_its_own_communities(map_history, client):
     body = _get(client, subdistrict=HEYI)
     heyi = Subdistrict.objects.get(code=HEYI)
     assert {f["properties"]["code"] for f in body["layers"]["community"]["features"]} == set(
@@ -112,7 +103,7 @@ def test_a_subdistrict_keeps_its_own_communities(layer_data, client):
     assert _reports(_get(client, subdistrict=NANYUAN, community=XINGONG_CODE)) > 0
 
 
-def test_stage_applies_to_the_case_layers_only(layer_data, client):
+def test_stage_applies_to_the_case_layers_only(map_history, client):
     default = _get(client)
     closed = _get(client, stage="closed")
     assert _open_cases(default) > 0 and _open_cases(closed) == 0
@@ -133,7 +124,7 @@ def test_stage_applies_to_the_case_layers_only(layer_data, client):
     assert _open_cases(_get(client, stage=stage)) == _open_cases(_get(client))
 
 
-def test_a_shorter_period_counts_fewer_reports(layer_data, client):
+def test_a_shorter_period_counts_fewer_reports(map_history, client):
     assert 0 < _reports(_get(client, days=1)) < _reports(_get(client, days=30))
 
 
@@ -161,7 +152,7 @@ def test_a_community_of_another_subdistrict_is_refused(reference_data, client):
 
 
 @pytest.mark.parametrize("role", ["anonymous", "rider", "office_staff"])
-def test_the_public_never_sees_private_categories_or_descriptions(layer_data, client, role):
+def test_the_public_never_sees_private_categories_or_descriptions(map_history, client, role):
     client = client_for(client, role)
     office = role == "office_staff"
     private = client.get(DATA_URL, {"category": PRIVATE_CATEGORY})
@@ -174,7 +165,7 @@ def test_the_public_never_sees_private_categories_or_descriptions(layer_data, cl
 
 
 def test_live_layers_are_cached_until_the_aggregates_are_recounted(
-        layer_data, client, settings, django_capture_on_commit_callbacks):
+        map_history, client, settings, django_capture_on_commit_callbacks):
     settings.MAP_LIVE_CACHE_S = 300
     from django.core.cache import cache
 
@@ -196,7 +187,7 @@ def test_live_layers_are_cached_until_the_aggregates_are_recounted(
     assert _reports(_get(client, kind="C")) == _reports(first) + 1
 
 
-def test_the_unit_grids_come_as_counts_and_their_shapes_once(layer_data, client, settings):
+def test_the_unit_grids_come_as_counts_and_their_shapes_once(map_history, client, settings):
     """The data carry each unit grid's reports by grid id, read without the polygons; the
     shapes come from /map/unit-grids/, the same for every filter: public, cached, ETag."""
     from django.core.cache import cache

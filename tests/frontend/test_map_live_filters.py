@@ -7,10 +7,8 @@ a polite live region; every request stays on our own origin and axe finds nothin
 from __future__ import annotations
 
 import pytest
-from django.utils import timezone
 
 from civicmap.models import CommunityGrid, UnitGrid
-from tests.frontend.helpers import map_history_load
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -28,13 +26,6 @@ COUNTS = """() => ({
 })"""
 
 
-@pytest.fixture
-def map_data(reference_data, settings):
-    settings.BASEMAP = "none"
-    settings.MAP_HOTSPOT_EPS_M = 50  # metres: the test hotspot's cases are 20 m apart
-    settings.MAP_HOTSPOT_MIN_CASES = 3
-    map_history_load(now=timezone.now())
-
 
 def _updated(page, times: int) -> dict:
     """The page's state once the map has been redrawn ``times`` times."""
@@ -42,7 +33,7 @@ def _updated(page, times: int) -> dict:
     return page.evaluate(COUNTS)
 
 
-def test_a_filter_redraws_the_map_in_place_and_back_restores_it(map_data, open_page):
+def test_a_filter_redraws_the_map_in_place_and_back_restores_it(map_history, open_page):
     watched = open_page(MAP_URL)
     page = watched.page
     page.wait_for_selector("path.civicmap-community")
@@ -80,7 +71,7 @@ def test_a_filter_redraws_the_map_in_place_and_back_restores_it(map_data, open_p
     assert watched.axe_violations() == []
 
 
-def test_a_refused_filter_is_answered_beside_its_field(map_data, open_page):
+def test_a_refused_filter_is_answered_beside_its_field(map_history, open_page):
     watched = open_page(MAP_URL)
     page = watched.page
     page.wait_for_selector("path.civicmap-community")

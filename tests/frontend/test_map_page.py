@@ -17,7 +17,6 @@ from tests.frontend.helpers import (
     XSS_DESCRIPTION,
     XSS_STATION_NAME,
     hostile_station_load,
-    map_history_load,
 )
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -68,19 +67,12 @@ def _switch(watched, label: str) -> None:
     watched.page.evaluate(SWITCH, label)
 
 
-@pytest.fixture
-def map_data(reference_data, settings):
-    settings.BASEMAP = "none"
-    settings.MAP_HOTSPOT_EPS_M = 50  # metres: the test hotspot's cases are 20 m apart
-    settings.MAP_HOTSPOT_MIN_CASES = 3
-    map_history_load(now=timezone.now())
-
 
 def _layers(watched) -> dict:
     return watched.page.evaluate(COUNT_LAYERS)
 
 
-def test_map_opens_offline_with_its_default_layers_and_no_errors(map_data, open_page):
+def test_map_opens_offline_with_its_default_layers_and_no_errors(map_history, open_page):
     from civicmap.models import CommunityGrid
     from stations.models import Station
 
@@ -112,7 +104,7 @@ def test_map_opens_offline_with_its_default_layers_and_no_errors(map_data, open_
         "getComputedStyle(window.civicmapMap.getPane('unitgrids')).display") == "block"
 
 
-def test_the_legend_follows_the_layer_switches(map_data, open_page):
+def test_the_legend_follows_the_layer_switches(map_history, open_page):
     watched = open_page(MAP_URL)
     watched.page.wait_for_selector("path.civicmap-community")
 
@@ -138,7 +130,7 @@ def test_the_legend_follows_the_layer_switches(map_data, open_page):
     watched.assert_clean()
 
 
-def test_a_layer_with_nothing_says_so(map_data, open_page, settings):
+def test_a_layer_with_nothing_says_so(map_history, open_page, settings):
     settings.MAP_HOTSPOT_MIN_CASES = 10  # the default: the four cases at Huaifang are too few
     watched = open_page(MAP_URL)
     page = watched.page
@@ -155,7 +147,7 @@ def test_a_layer_with_nothing_says_so(map_data, open_page, settings):
     watched.assert_clean()
 
 
-def test_the_time_slider_shows_only_with_its_layer_in_the_pages_language(map_data, open_page):
+def test_the_time_slider_shows_only_with_its_layer_in_the_pages_language(map_history, open_page):
     for locale, label, play, speed in (("zh-CN", "逐小时上报（最近 7 天）", "播放", "每秒 1 帧"),
                                        ("en", "Reports by hour, last 7 days", "Play",
                                         "1 frames a second")):
@@ -178,7 +170,7 @@ def test_the_time_slider_shows_only_with_its_layer_in_the_pages_language(map_dat
         watched.assert_clean()
 
 
-def test_leaflets_controls_speak_the_pages_language(map_data, open_page):
+def test_leaflets_controls_speak_the_pages_language(map_history, open_page):
     for locale, zoom_in, zoom_out, layers in (("zh-CN", "放大", "缩小", "图层"),
                                               ("en", "Zoom in", "Zoom out", "Layers")):
         watched = open_page(MAP_URL, locale=locale)
@@ -191,7 +183,7 @@ def test_leaflets_controls_speak_the_pages_language(map_data, open_page):
         assert page.get_attribute(".leaflet-control-layers-toggle", "aria-label") == layers
 
 
-def test_an_invalid_filter_is_answered_with_the_forms_error(map_data, open_page, client):
+def test_an_invalid_filter_is_answered_with_the_forms_error(map_history, open_page, client):
     """days=5 is not a period on offer: 400, the error beside the field, "5" still in it (not
     the first option, "最近 24 小时"), the page says the map shows that filter's default, and
     the map does: the valid category over the default 30 days."""
@@ -219,7 +211,7 @@ def test_an_invalid_filter_is_answered_with_the_forms_error(map_data, open_page,
         "#civicmap-community-table tbody td:nth-child(2)").all_text_contents()) == 6
 
 
-def test_coverage_circles_are_true_metres_on_screen(map_data, open_page):
+def test_coverage_circles_are_true_metres_on_screen(map_history, open_page):
     """A station's circle spans 2 × its radius in metres: pixels measured on the drawn SVG
     against the Web Mercator scale at its latitude (earth circumference 40,075,016.686 m)."""
     watched = open_page(MAP_URL)
@@ -253,7 +245,7 @@ def test_coverage_circles_are_true_metres_on_screen(map_data, open_page):
         assert circle["width"] == pytest.approx(expected_px, rel=0.01)
 
 
-def test_map_sends_a_strict_csp_with_a_fresh_nonce(map_data, client):
+def test_map_sends_a_strict_csp_with_a_fresh_nonce(map_history, client):
     first = client.get(MAP_URL)
     second = client.get(MAP_URL)
     policy = first.headers["Content-Security-Policy"]
@@ -269,7 +261,7 @@ def test_map_sends_a_strict_csp_with_a_fresh_nonce(map_data, client):
     assert sources and all(url.startswith("/") and not url.startswith("//") for url in sources)
 
 
-def test_public_map_hides_private_categories_and_descriptions(map_data, client):
+def test_public_map_hides_private_categories_and_descriptions(map_history, client):
     html = client.get(MAP_URL).content.decode()
     assert "hotspot case" not in html and "private need" not in html
     assert "L0101" not in html  # not even in the category filter
@@ -277,7 +269,7 @@ def test_public_map_hides_private_categories_and_descriptions(map_data, client):
     assert "civicmap-uncovered" in html and "rounded down" not in html  # Chinese by default
 
 
-def test_office_map_adds_descriptions_and_uncovered_demand(map_data, client):
+def test_office_map_adds_descriptions_and_uncovered_demand(map_history, client):
     from django.contrib.auth import get_user_model
 
     from stations.models import Station
@@ -289,7 +281,7 @@ def test_office_map_adds_descriptions_and_uncovered_demand(map_data, client):
     assert "civicmap-uncovered" in html and "骑手诉求" in html
 
 
-def test_user_text_is_shown_as_text_and_runs_nothing(map_data, open_page, session_for):
+def test_user_text_is_shown_as_text_and_runs_nothing(map_history, open_page, session_for):
     station = hostile_station_load()
     watched = open_page(MAP_URL, session=session_for("office1"))
     page = watched.page
@@ -331,7 +323,7 @@ def test_user_text_is_shown_as_text_and_runs_nothing(map_data, open_page, sessio
     assert station.pk
 
 
-def test_english_is_one_switch_away(map_data, open_page):
+def test_english_is_one_switch_away(map_history, open_page):
     watched = open_page(MAP_URL)
     page = watched.page
     with page.expect_navigation():
@@ -342,7 +334,7 @@ def test_english_is_one_switch_away(map_data, open_page):
     watched.assert_clean()
 
 
-def test_overlays_show_when_tiles_cannot_load(map_data, open_page, settings):
+def test_overlays_show_when_tiles_cannot_load(map_history, open_page, settings):
     settings.BASEMAP = "osm"
     blocked_types: list[str] = []
     watched = open_page(MAP_URL, blocked_types=blocked_types)
@@ -358,7 +350,7 @@ def test_overlays_show_when_tiles_cannot_load(map_data, open_page, settings):
     watched.assert_clean(allow_blocked_images=True)
 
 
-def test_hotspot_categories_are_public_ones(map_data):
+def test_hotspot_categories_are_public_ones(map_history):
     from issues.layers import case_hotspots, map_filters_for_period
 
     filters = map_filters_for_period(now=timezone.now(), days=30)
@@ -397,7 +389,7 @@ MEASURE_MARKER_ON_TILE = """([name, zoom]) => new Promise(resolve => {
 })"""
 
 
-def test_amap_overlays_land_on_the_right_pixel_of_the_gcj02_tiles(map_data, open_page,
+def test_amap_overlays_land_on_the_right_pixel_of_the_gcj02_tiles(map_history, open_page,
                                                                    settings):
     """With Amap's GCJ-02 tiles, a station is drawn on the tile pixel where the reference
     GCJ-02 transform (PyPI coordTransform) and Web Mercator put its WGS 84 position."""
