@@ -91,6 +91,8 @@ PAGES = {
 NOT_PAGES = {
     "frontend:map-hourly": "GeoJSON of the map's hourly layer",
     "frontend:map-uncovered": "GeoJSON of the map's uncovered layer",
+    "frontend:map-data": "JSON of the map's layers for its filters",
+    "frontend:map-unit-grids": "GeoJSON of the unit grids' shapes",
     "frontend:map-background": "GeoJSON of the plain basemap's outlines",
     "frontend:office-cases": "JSON of the console's list",
     "frontend:office-cases-bulk": "POST only (405 for GET)",
