@@ -16,6 +16,8 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone, translation
+from django.utils.cache import get_conditional_response
+from django.utils.http import quote_etag
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_GET, require_http_methods
@@ -239,11 +241,9 @@ def map_unit_grids(request: HttpRequest) -> HttpResponse:
     projector = Projector(basemap)
     body = map_unit_grids_json(variant=basemap.key, build=lambda shapes: feature_collection(
         unit_grid_shape_features(projector, shapes)))
-    etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
-    if etag in [tag.strip() for tag in request.headers.get("If-None-Match", "").split(",")]:
-        response = HttpResponse(status=304)
-    else:
-        response = HttpResponse(body, content_type="application/json")
+    etag = quote_etag(hashlib.sha256(body).hexdigest()[:32])
+    response = (get_conditional_response(request, etag=etag)  # 304 on If-None-Match
+                or HttpResponse(body, content_type="application/json"))
     response["ETag"] = etag
     response["Cache-Control"] = f"public, max-age={settings.MAP_UNIT_GRIDS_CACHE_S}"
     return response
