@@ -22,6 +22,7 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_GET, require_http_methods
 
+from civicmap.api.errors import error_body
 from civicmap.errors import InvalidInput
 from civicmap.layers import grid_outlines
 from civicmap.replica import replica_reads
@@ -235,9 +236,8 @@ def map_unit_grids(request: HttpRequest) -> HttpResponse:
     language = translation.get_language() or settings.LANGUAGE_CODE
     basemap = basemap_configured(language=language)
     if request.GET.get("basemap", basemap.key) != basemap.key:
-        return JsonResponse({"errors": [{"field": "basemap", "code": "invalid",
-                                         "message": str(_("Not this map's basemap."))}]},
-                            status=400)
+        return _error(field="basemap", code="invalid", message=_("Not this map's basemap."),
+                      status=400)
     projector = Projector(basemap)
     body = map_unit_grids_json(variant=basemap.key, build=lambda shapes: feature_collection(
         unit_grid_shape_features(projector, shapes)))
@@ -256,15 +256,20 @@ def _subdistrict_feed(code: str) -> str:
 
 def _form_errors(form: MapFilterForm) -> JsonResponse:
     """A 400 in the API's shape (civicmap/api/errors.py): one entry per field error."""
-    return JsonResponse({"errors": [
+    return JsonResponse(error_body([
         {"field": name, "code": error["code"] or "invalid", "message": error["message"]}
         for name, errors in form.errors.get_json_data().items() for error in errors
-    ]}, status=400)
+    ]), status=400)
+
+
+def _error(*, field: str | None, code: str, message: str, status: int) -> JsonResponse:
+    """One error in the API's shape (civicmap/api/errors.py)."""
+    return JsonResponse(error_body([{"field": field, "code": code, "message": str(message)}]),
+                        status=status)
 
 
 def _forbidden() -> JsonResponse:
-    return JsonResponse({"errors": [{"field": None, "code": "forbidden",
-                                     "message": str(MSG_OFFICE_ONLY)}]}, status=403)
+    return _error(field=None, code="forbidden", message=MSG_OFFICE_ONLY, status=403)
 
 
 @require_GET
