@@ -32,23 +32,40 @@ QUEUE_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.
 SWEEP_BATCH = 500  # jobs handed over per sweep run at most; the next run takes the rest
 
 
-def outbox_job_queue(*, task_name: str, rows: QuerySet, pk: int, queued_field: str) -> bool:
+def outbox_job_queue(*, task_name: str, rows: QuerySet, pk: int, queued_field: str,
+                     stamped: datetime | None = None) -> bool:
     """Hand the job of row ``pk`` (of ``rows``' model) to the Celery task ``task_name`` and note
     when in ``queued_field``; False (logged) if the broker refused. Never raises: it runs after
-    the commit, inside the writer's request."""
+    the commit, inside the writer's request.
+
+    ``stamped``: the row was written with ``queued_field`` set to this time, in the writer's
+    transaction. Then a broker that takes the job costs no second statement
+    and commit; one that refuses it gets the stamp cleared, so that the sweep takes the job after
+    its grace time as if it had never been queued. (Should the process die between its commit
+    and this call, the stamp stands and the sweep takes the job once its lease runs out.)"""
     label = rows.model._meta.label
     try:
         current_app.send_task(task_name, args=[pk], retry=True, retry_policy=QUEUE_RETRY_POLICY)
     except Exception:
         logger.warning("%s %s: broker unavailable, the sweep will queue it", label, pk,
                        exc_info=True)
+        if stamped is not None:
+            _queued_note(rows.filter(pk=pk, **{queued_field: stamped}), label, pk, queued_field,
+                         None)
         return False
-    try:
-        rows.filter(pk=pk).update(**{queued_field: timezone.now()})
-    except DatabaseError:
-        # Queued, but not noted: the sweep may queue it once more, which is harmless.
-        logger.warning("%s %s: queued, %s not saved", label, pk, queued_field, exc_info=True)
+    if stamped is None:
+        _queued_note(rows.filter(pk=pk), label, pk, queued_field, timezone.now())
     return True
+
+
+def _queued_note(row: QuerySet, label: str, pk: int, queued_field: str,
+                 value: datetime | None) -> None:
+    try:
+        row.update(**{queued_field: value})
+    except DatabaseError:
+        # Not noted: the sweep may queue the job once more (harmless), or, for a stamp left on
+        # a refused job, once its lease runs out rather than its grace time.
+        logger.warning("%s %s: %s not saved", label, pk, queued_field, exc_info=True)
 
 
 def outbox_pending_queue(*, task_name: str, pending: QuerySet, created_field: str,

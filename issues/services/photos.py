@@ -67,25 +67,29 @@ def stored_photos_cleanup() -> Iterator[list[ReportPhoto]]:
 
 def photo_store(*, upload: IO[bytes], inspected: InspectedPhoto, stored: list[ReportPhoto],
                 report: Report | None = None, position: int = 0) -> ReportPhoto:
-    """Save the original privately and write its renditions job (the pending row) in the caller's
-    transaction; the job is handed to Celery after the commit, best effort."""
+    """Save the original privately and write its renditions job (the pending row, noted as
+    queued) in the caller's transaction; the job is handed to Celery after the commit, best
+    effort."""
     upload.seek(0)
     photo = ReportPhoto(
         report=report, sha256=inspected.sha256, image_format=inspected.image_format,
         width=inspected.width, height=inspected.height, position=position,
+        queued_at=timezone.now(),
     )
     photo.original.save("original", File(upload), save=False)
     stored.append(photo)
     photo.save()
-    transaction.on_commit(partial(photo_renditions_queue, photo_id=photo.pk))
+    transaction.on_commit(partial(photo_renditions_queue, photo_id=photo.pk,
+                                  stamped=photo.queued_at))
     return photo
 
 
-def photo_renditions_queue(*, photo_id: int) -> bool:
-    """Hand one photo's job to Celery and note when; False (logged) if the broker refused.
-    Never raises: it runs after the commit, inside the uploader's request."""
+def photo_renditions_queue(*, photo_id: int, stamped: datetime | None = None) -> bool:
+    """Hand one photo's job to Celery and note when (``stamped``: noted already, with the row);
+    False (logged) if the broker refused. Never raises: it runs after the commit, inside the
+    uploader's request."""
     return outbox_job_queue(task_name=PHOTO_RENDITIONS_TASK, rows=ReportPhoto.objects.all(),
-                            pk=photo_id, queued_field="queued_at")
+                            pk=photo_id, queued_field="queued_at", stamped=stamped)
 
 
 def photos_pending_queue(*, now: datetime | None = None) -> int:

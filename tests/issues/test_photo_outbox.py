@@ -11,7 +11,8 @@ from datetime import timedelta
 import pytest
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone, translation
 
 from issues.api.views import MSG_ORIGINAL_DELETED
@@ -20,10 +21,12 @@ from issues.photos import photo_inspect
 from issues.services.photos import (
     photo_originals_expire,
     photo_renditions_attach,
+    photo_renditions_queue,
     photo_store,
     photos_pending_queue,
     stored_photos_cleanup,
 )
+from tests.issues.faults import celery_broker
 from tests.issues.helpers import body, client_for, jpeg, photo_url, post_report
 
 
@@ -108,10 +111,13 @@ def test_the_sweep_queues_never_queued_jobs_after_the_grace_and_lost_ones_after_
     rider, settings
 ):
     settings.PHOTO_QUEUE_GRACE_S, settings.PHOTO_QUEUE_LEASE_S = 10, 600
-    never = _photo(rider)  # a test's transaction never commits: its hook never queued it
+    never = _photo(rider)
     lost = _photo(rider, photos=[jpeg(colour=(1, 2, 3))])
     done = _photo(rider, photos=[jpeg(colour=(9, 9, 9))])
     now = timezone.now()
+    # A test's transaction never commits, so no hook ran: as if the broker had refused
+    # ``never`` (its hook clears the stamp) and taken ``lost`` now, then lost it.
+    ReportPhoto.objects.filter(pk=never.pk).update(queued_at=None)
     ReportPhoto.objects.filter(pk=lost.pk).update(queued_at=now)
     assert photo_renditions_attach(photo_id=done.pk) == "ready"
 
@@ -121,8 +127,32 @@ def test_the_sweep_queues_never_queued_jobs_after_the_grace_and_lost_ones_after_
     assert never.queued_at is not None
     assert photos_pending_queue(now=now + timedelta(seconds=30)) == 0  # queued: leased
     assert photos_pending_queue(now=now + timedelta(seconds=601)) == 2  # both lost: again
+    stamped = done.queued_at
     done.refresh_from_db()
-    assert done.queued_at is None  # a made photo is never queued again
+    assert done.queued_at == stamped  # a made photo is never queued again
+
+
+def test_a_photo_is_written_noted_as_queued_and_its_hook_sends_no_second_statement(rider):
+    """The commit hook's cost (issue 20): the row carries its queued time from the intake's
+    own INSERT, so a broker that takes the job costs no UPDATE and no second commit."""
+    before = timezone.now()
+    photo = _photo(rider)
+    assert photo.queued_at is not None and before <= photo.queued_at <= timezone.now()
+    with CaptureQueriesContext(connection) as statements:
+        assert photo_renditions_queue(photo_id=photo.pk, stamped=photo.queued_at)
+    assert [query["sql"] for query in statements.captured_queries] == []
+
+
+def test_a_refused_job_loses_only_its_own_stamp(rider):
+    """The broker refuses: the hook clears the stamp it wrote, so the sweep takes the job after
+    its grace time; a stamp the sweep wrote since is left alone."""
+    photo = _photo(rider)
+    with celery_broker("redis://127.0.0.1:1/0"):  # nothing listens there
+        assert not photo_renditions_queue(photo_id=photo.pk,
+                                          stamped=photo.queued_at - timedelta(seconds=1))
+        assert ReportPhoto.objects.get(pk=photo.pk).queued_at == photo.queued_at
+        assert not photo_renditions_queue(photo_id=photo.pk, stamped=photo.queued_at)
+    assert ReportPhoto.objects.get(pk=photo.pk).queued_at is None
 
 
 def test_beat_runs_the_sweep_and_retention(settings):
