@@ -66,29 +66,32 @@ RIDER_KINDS = {"case_filed", "case_dispatched", "case_redispatched", "case_moved
 # --- who hears it -------------------------------------------------------------------------------
 
 
-def _staff_in(role: Role, subdistrict_ids: list[int]) -> list:
+# Who hears a notification is a list of user ids: the rows need no more of the accounts.
+
+def _staff_in(role: Role, subdistrict_ids: list[int]) -> list[int]:
     """The accounts in ``role`` that work for one of these subdistricts (not the district
     role)."""
     return list(get_user_model().objects.filter(
-        groups__name=role.value, membership__subdistrict__in=subdistrict_ids).distinct())
+        groups__name=role.value, membership__subdistrict__in=subdistrict_ids)
+        .values_list("pk", flat=True).distinct())
 
 
-def _staff_of(role: Role, case: Case) -> list:
+def _staff_of(role: Role, case: Case) -> list[int]:
     """The accounts in ``role`` that work for the case's subdistrict."""
     return _staff_in(role, [case.subdistrict_id])
 
 
-def _task_workers(task: Task) -> list:
+def _task_workers(task: Task) -> list[int]:
     if task.assignee_kind == Task.AssigneeKind.TEAM:
-        return [task.team.leader, *task.team.members.all()]
+        return [task.team.leader_id, *task.team.members.values_list("pk", flat=True)]
     if task.assignee_kind == Task.AssigneeKind.DEPARTMENT:
-        return list(task.department.liaisons.all())
+        return list(task.department.liaisons.values_list("pk", flat=True))
     return _staff_of(Role.UNION_STAFF, task.case)
 
 
-def _task_leaders(task: Task) -> list:
+def _task_leaders(task: Task) -> list[int]:
     if task.assignee_kind == Task.AssigneeKind.TEAM:
-        return [task.team.leader]
+        return [task.team.leader_id]
     return _task_workers(task)
 
 
@@ -108,23 +111,22 @@ def _last_merge(case: Case) -> CaseEvent:
     return case.events.filter(action="merged_in").last()
 
 
-def _case_riders(case: Case, *, report_ids: list[int] | None = None) -> list:
+def _case_riders(case: Case, *, report_ids: list[int] | None = None) -> list[int]:
     """The case's reporters (each once); of ``report_ids`` only, when given."""
     reports = case.reports.exclude(reporter=None)
     if report_ids is not None:
         reports = reports.filter(pk__in=report_ids)
-    reporter_ids = set(reports.values_list("reporter", flat=True))
-    return list(get_user_model().objects.filter(pk__in=reporter_ids))
+    return list(reports.order_by().values_list("reporter", flat=True).distinct())
 
 
-def _topic_riders(topic: CouncilTopic) -> list:
+def _topic_riders(topic: CouncilTopic) -> list[int]:
     """The riders who reported one of the topic's cases (each once)."""
     case_ids = CouncilTopicCase.objects.filter(topic=topic).values("case_id")
     return list(get_user_model().objects.filter(
-        reports__case__in=case_ids).distinct())
+        reports__case__in=case_ids).order_by().values_list("pk", flat=True).distinct())
 
 
-def _recipients(kind: str, case: Case | None, task: Task | None) -> list:
+def _recipients(kind: str, case: Case | None, task: Task | None) -> list[int]:
     if kind == "case_merged":  # the riders of the reports the merge brought, not the target's
         return _case_riders(case, report_ids=_last_merge(case).data["reports"])
     if kind in RIDER_KINDS:
@@ -132,7 +134,7 @@ def _recipients(kind: str, case: Case | None, task: Task | None) -> list:
     if kind in {"task_offered", "task_deadline_near"}:
         return _task_workers(task)
     if kind == "task_assigned":  # the member the leader gave it to, no one else
-        return [task.assignee]
+        return [task.assignee_id]
     if kind == "task_response_overdue":
         return _task_leaders(task)
     if kind == "task_resolution_overdue":
@@ -140,7 +142,7 @@ def _recipients(kind: str, case: Case | None, task: Task | None) -> list:
     if kind == "case_escalated":
         previous = (Task.objects.filter(case=case, status=Task.Status.ESCALATED)
                     .select_related("team").order_by("-finished_at").first())
-        leaders = [previous.team.leader] if previous and previous.team else []
+        leaders = [previous.team.leader_id] if previous and previous.team else []
         return [*leaders, *_staff_of(Role.OFFICE_STAFF, case)]
     if kind == "case_transferred":
         _event, places = _last_transfer(case)
@@ -162,6 +164,8 @@ def _data(*, kind: str, case: Case | None, task: Task | None) -> dict:
     elif kind in {"case_dispatched", "case_redispatched"}:
         live = task or Task.objects.filter(case=case).select_related(
             "team", "department").order_by("-offered_at", "-id").first()
+        if live is not None and task is None:
+            live.case = case  # the union's name reads its subdistrict: no second read of the case
         facts["handler"] = handler_names(live)
     elif kind == "case_closed":
         done = (Task.objects.filter(case=case, status=Task.Status.DONE)
@@ -207,11 +211,11 @@ def notify(*, kind: str, at: datetime, case: Case | None = None, task: Task | No
     if award is not None:
         return _notify_rows(kind=kind, at=at, key=f"{kind}:award:{award.pk}", case=None,
                             task=None, payload={**_award_data(award), **(data or {})},
-                            recipients={award.rider.user_id: award.rider.user})
+                            recipients=[award.rider.user_id])
     if topic is not None:
         return _notify_rows(kind=kind, at=at, key=f"{kind}:topic:{topic.pk}", case=None,
                             task=None, payload={**_topic_data(topic), **(data or {})},
-                            recipients={user.pk: user for user in _topic_riders(topic)})
+                            recipients=_topic_riders(topic))
     case = case or (task.case if task else None)
     key = f"{kind}:{case.pk if case else ''}:{task.pk if task else ''}"
     if kind in RIDER_KINDS or kind in {"case_escalated", "case_transferred", "case_urgent"}:
@@ -219,7 +223,7 @@ def notify(*, kind: str, at: datetime, case: Case | None = None, task: Task | No
     if key_extra:
         key = f"{key}:{key_extra}"
     payload = {**_data(kind=kind, case=case, task=task), **(data or {})}
-    recipients = {user.pk: user for user in _recipients(kind, case, task)}
+    recipients = _recipients(kind, case, task)
     return _notify_rows(kind=kind, at=at, key=key, case=case, task=task, payload=payload,
                         recipients=recipients)
 
@@ -238,19 +242,20 @@ def _award_data(award: AwardDecision) -> dict:
 
 
 def _notify_rows(*, kind: str, at: datetime, key: str, case: Case | None, task: Task | None,
-                 payload: dict, recipients: dict) -> int:
+                 payload: dict, recipients: list[int]) -> int:
     """One row per recipient (once: the key), with its webhook delivery when one is set."""
+    recipients = list(dict.fromkeys(recipients))  # each once, in the order found
     rows = [
-        Notification(recipient=user, kind=kind, key=key, case=case, task=task,
+        Notification(recipient_id=user_id, kind=kind, key=key, case=case, task=task,
                      data=payload, created_at=at)
-        for user in recipients.values()
+        for user_id in recipients
     ]
     created = Notification.objects.bulk_create(rows, ignore_conflicts=True)
     if not webhook_enabled():
         return len(created)
     # bulk_create with ignore_conflicts sets no primary keys: read back this call's rows by key
     # and time. One made earlier by an identical call already has its delivery (kept as is).
-    made = list(Notification.objects.filter(key=key, recipient__in=list(recipients),
+    made = list(Notification.objects.filter(key=key, recipient__in=recipients,
                                             created_at=at).select_related("recipient"))
     messages = {row.pk: notification_messages(kind=row.kind, data=row.data, case_id=row.case_id)
                 for row in made}
