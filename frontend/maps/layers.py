@@ -162,12 +162,17 @@ def unit_grid_shape_features(projector: Projector, shapes: Sequence[UnitGridShap
 
 
 def _unit_grid_layer(fmap: folium.Map, projector: Projector, units: Sequence[UnitGridStats],
-                     min_zoom: int) -> str:
-    """Off at first (1,300 dashed outlines hide the choropleth); shown only from ``min_zoom``."""
+                     min_zoom: int, shapes_url: str = "") -> str:
+    """Off at first (1,300 dashed outlines hide the choropleth); shown only from ``min_zoom``.
+
+    With ``shapes_url`` (``unit_grid_shape_features`` as JSON) the page carries the counts by
+    grid id only, and civicmap-map.js fetches the shapes the first time the layer is switched
+    on (``unitGridsOnDemand``): the polygons, a good half of the page, are the same for every
+    filter and hidden when the page opens."""
     # Above the community polygons (overlayPane, 400), so that their details show on hover.
     folium.map.CustomPane("unitgrids", z_index=420, pointer_events=True).add_to(fmap)
     layer = folium.GeoJson(
-        feature_collection(unit_grid_features(projector, units)),
+        feature_collection([] if shapes_url else unit_grid_features(projector, units)),
         name=layer_label(_("Unit grids (zoom in)")), show=False,
         style_function=lambda feature: UNIT_GRID_STYLE,
         on_each_feature=details({
@@ -178,6 +183,11 @@ def _unit_grid_layer(fmap: folium.Map, projector: Projector, units: Sequence[Uni
     )
     layer.add_to(fmap)
     MapCall("paneMinZoom", "unitgrids", min_zoom).add_to(fmap)
+    if shapes_url:
+        MapCall("unitGridsOnDemand", {
+            "layer": layer.get_name(), "url": shapes_url, "style": UNIT_GRID_STYLE,
+            "counts": {unit.grid_id: unit.reports for unit in units},
+        }).add_to(fmap)
     return layer.get_name()
 
 
@@ -538,9 +548,10 @@ def governance_map_build(
     section per layer, shown while that layer is on, saying so when a layer has nothing.
 
     With ``data_url`` (``governance_map_data`` as JSON), civicmap-map.js redraws the data
-    layers in place when the page's filters change, the unit grids' shapes fetched once from
-    ``unit_grids_url`` (``unit_grid_shape_features`` as JSON). ``open_cases``: as
-    governance_map_data.
+    layers in place when the page's filters change. With ``unit_grids_url``
+    (``unit_grid_shape_features`` as JSON) the unit grids' shapes are fetched once, when their
+    layer is first switched on or the filters first change, and ``unit_grids`` need no
+    geometry. ``open_cases``: as governance_map_data.
 
     Labels are in ``language`` (Chinese by default, English on request); data are WGS 84 and
     are shifted to GCJ-02 when the basemap is (Amap).
@@ -552,7 +563,8 @@ def governance_map_build(
         fmap = base_map(projector, basemap, MAP_JS)
 
         community, breaks = _community_layer(fmap, projector, grids, open_cases)
-        unit_name = (_unit_grid_layer(fmap, projector, unit_grids, unit_grid_min_zoom)
+        unit_name = (_unit_grid_layer(fmap, projector, unit_grids, unit_grid_min_zoom,
+                                      shapes_url=unit_grids_url)
                      if unit_grids else "")
 
         peak = _peak([cell.count for cell in heat_cells])

@@ -94,9 +94,14 @@ def test_map_opens_offline_with_its_default_layers_and_no_errors(map_history, op
     assert layers["legend"] == 1 and layers["scale"] == 1
     assert layers["legendSections"] == ["每平方公里上报数（社区网格）", "上报热力图", "工会驿站"]
 
-    # Unit grids, switched on, are drawn but their pane is hidden below the configured zoom.
+    # Unit grids, switched on, are fetched (the page carries their counts only), drawn, and
+    # their pane is hidden below the configured zoom.
+    fetched = "performance.getEntriesByType('resource').map(entry => entry.name).join(' ')"
+    assert "/map/unit-grids/" not in watched.page.evaluate(fetched)
     _switch(watched, "单元网格（放大后显示）")
-    assert _layers(watched)["unitgrids"] > 1000
+    watched.page.wait_for_function(
+        "() => document.querySelectorAll('path.civicmap-unitgrid').length > 1000")
+    assert "/map/unit-grids/" in watched.page.evaluate(fetched)
     assert watched.page.evaluate(
         "getComputedStyle(window.civicmapMap.getPane('unitgrids')).display") == "none"
     watched.page.evaluate("window.civicmapMap.setZoom(16, {animate: false})")

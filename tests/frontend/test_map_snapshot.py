@@ -45,7 +45,8 @@ pytestmark = pytest.mark.django_db
 MAP_URL = "/map/"
 ZH, EN = "zh-hans", "en"
 # A unit grid's feature as folium writes it into the page (frontend.maps, unit-grid layer).
-UNIT_GRID_REPORTS = re.compile(r'"grid_id": "\d{15}", "reports": (\d+)')
+# The page's unit grid counts by grid id (civicmap.unitGridsOnDemand's spec).
+UNIT_GRID_COUNTS = re.compile(r'"counts": (\{[^{}]*\})')
 
 
 
@@ -68,9 +69,11 @@ def _live(*, include_private: bool, language: str = ZH, days: int | None = None)
 
 def _page_reports(response) -> int:
     """Reports on the page's unit grids (every report of the period lies in one)."""
-    counts = UNIT_GRID_REPORTS.findall(response.content.decode())
-    assert counts, "no unit grid on the page"
-    return sum(int(count) for count in counts)
+    found = UNIT_GRID_COUNTS.findall(response.content.decode())
+    assert len(found) == 1, "no unit grid counts on the page"
+    counts = json.loads(found[0])
+    assert counts and all(len(grid_id) == 15 for grid_id in counts)
+    return sum(counts.values())
 
 
 def _report_after_refresh(now) -> None:

@@ -282,6 +282,21 @@ def test_hidden_layers_hold_no_data_and_name_their_urls():
     assert public.count("civicmap.onDemand(") == 1 and "civicmap-uncovered" not in public
 
 
+def test_unit_grids_with_a_shapes_url_carry_their_counts_and_no_polygons():
+    """The unit grids are off when the page opens: with their shapes' URL the page holds the
+    counts by grid id, and the shapes are fetched when the layer is first switched on."""
+    inline = assets.map_render_parts(_build(), nonce="n").script
+    assert any(feature["properties"].get("grid_id") == "110106005007001"
+               for feature in _geojson_features(inline))
+    assert "civicmap.unitGridsOnDemand(" not in inline
+    lazy = assets.map_render_parts(_build(unit_grids_url="/map/unit-grids/?basemap=none"),
+                                   nonce="n").script
+    assert not any("grid_id" in feature["properties"] for feature in _geojson_features(lazy))
+    assert "civicmap.unitGridsOnDemand(" in lazy
+    assert '"url": "/map/unit-grids/?basemap=none"' in lazy
+    assert '"counts": {"110106005007001": 2}' in lazy
+
+
 def test_hourly_heat_data_weighs_cells_against_the_period_peak():
     hour = datetime(2026, 11, 28, 8, tzinfo=UTC)
     frames = [HeatFrame(hour, [HeatCell(116.395, 39.805, 2), HeatCell(116.396, 39.805, 1)]),

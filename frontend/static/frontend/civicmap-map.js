@@ -189,6 +189,67 @@
     onDemandReload: {},
 
     /*
+     * The unit grids' shapes (a FeatureCollection, each feature's id its grid id), fetched
+     * once per URL and shared: by the layer when first switched on (unitGridsOnDemand) and by
+     * liveFilters. A failed fetch is asked again the next time.
+     */
+    unitGridShapes: function (url) {
+      var shapes = civicmap.unitGridShapesByUrl;
+      if (!shapes[url]) {
+        shapes[url] = fetch(url, {credentials: "same-origin",
+                                  headers: {Accept: "application/json"}})
+          .then(function (response) {
+            if (!response.ok) { throw new Error(url + ": HTTP " + response.status); }
+            return response.json();
+          });
+        shapes[url].catch(function () { delete shapes[url]; });
+      }
+      return shapes[url];
+    },
+    unitGridShapesByUrl: {},
+
+    /* The unit grids of the counts ({grid id: reports}) as the page's layer draws them. */
+    unitGridsJoin: function (collection, counts) {
+      var features = [];
+      (collection ? collection.features : []).forEach(function (feature) {
+        if (Object.prototype.hasOwnProperty.call(counts, feature.id)) {
+          features.push({type: "Feature", geometry: feature.geometry,
+                         properties: {grid_id: feature.id, reports: counts[feature.id]}});
+        }
+      });
+      return {type: "FeatureCollection", features: features};
+    },
+
+    /*
+     * The unit grid layer of a page that carries their counts only: spec {layer, url, counts,
+     * style}. The first time the layer is switched on, the shapes are fetched from ``url``
+     * (unitGridShapes) and drawn with the counts; liveFilters keeps ``layer.civicmapCounts``
+     * and the drawing up to date after that.
+     */
+    unitGridsOnDemand: function (map, spec) {
+      var layer = window[spec.layer];
+      if (!layer) { return; }
+      layer.civicmapCounts = spec.counts;
+      layer.options.style = function () { return Object.assign({}, spec.style); };
+      var draw = function () {
+        if (layer.civicmapDrawn) { return; }
+        layer.civicmapDrawn = "loading";
+        civicmap.unitGridShapes(spec.url)
+          .then(function (collection) {
+            layer.clearLayers();
+            layer.addData(civicmap.unitGridsJoin(collection, layer.civicmapCounts));
+            layer.civicmapDrawn = "drawn";
+          })
+          .catch(function (error) {
+            layer.civicmapDrawn = null;  /* asked again the next time it is switched on */
+            if (window.console) { window.console.warn(String(error)); }
+          });
+      };
+      layer.on("add", draw);
+      if (map.hasLayer(layer)) { draw(); }
+    },
+
+    /*
      * folium adds the TimeDimension control to the map at once, in English ("Play", "1fps"):
      * take it off, give it the page's words, and show it only while ``layer`` is on.
      * text: {backward, forward, play, playReverse, loop, date, speed ("%(fps)s …"), noTime}.
@@ -301,8 +362,9 @@
      * spec {url, layers: {community, heat, unit_grids, hotspots, stations, coverage} (global
      * JavaScript names), unitGridsUrl, styles: {community, unit_grids}, onDemand: {hourly,
      * uncovered}, updated, failed}. The data carry the unit grids as counts by grid id; their
-     * shapes (the same for every filter) are fetched once from ``unitGridsUrl``, beside the
-     * first change's data, and joined here. A change of the filter form (or its button) fetches
+     * shapes (the same for every filter) are fetched once from ``unitGridsUrl``
+     * (unitGridShapes, shared with the layer's own first drawing), beside the first change's
+     * data, and joined here. A change of the filter form (or its button) fetches
      * ``url?<filters>`` (same origin, JSON: frontend.maps.layers.governance_map_data), redraws
      * every layer, legend section, table and the "as of" time, puts the filters in the
      * address (pushState: shareable, the back button restores the previous filters) and says
@@ -367,32 +429,11 @@
         layer.clearLayers();
         layer.addData(data);
       };
-      var shapes = null;  /* the unit grids' shapes: a promise, fetched once */
       var shapesGet = function () {
         if (!spec.layers.unit_grids || !window[spec.layers.unit_grids] || !spec.unitGridsUrl) {
           return Promise.resolve(null);
         }
-        if (!shapes) {
-          shapes = fetch(spec.unitGridsUrl, {credentials: "same-origin",
-                                             headers: {Accept: "application/json"}})
-            .then(function (response) {
-              if (!response.ok) { throw new Error(spec.unitGridsUrl + ": HTTP " + response.status); }
-              return response.json();
-            });
-          shapes.catch(function () { shapes = null; });  /* asked again at the next change */
-        }
-        return shapes;
-      };
-      /* The unit grids of the counts ({grid id: reports}) as the page's layer draws them. */
-      var unitGridsJoin = function (collection, counts) {
-        var features = [];
-        (collection ? collection.features : []).forEach(function (feature) {
-          if (Object.prototype.hasOwnProperty.call(counts, feature.id)) {
-            features.push({type: "Feature", geometry: feature.geometry,
-                           properties: {grid_id: feature.id, reports: counts[feature.id]}});
-          }
-        });
-        return {type: "FeatureCollection", features: features};
+        return civicmap.unitGridShapes(spec.unitGridsUrl);
       };
       var table = function (id, rows, emptyText) {
         var body = document.querySelector("#" + id + " tbody");
@@ -422,6 +463,7 @@
         Object.assign(data.legend, data.live.legend);
         geoJson(names.community, data.layers.community, spec.styles.community);
         geoJson(names.unit_grids, data.layers.unit_grids, spec.styles.unit_grids);
+        if (window[names.unit_grids]) { window[names.unit_grids].civicmapDrawn = "drawn"; }
         geoJson(names.hotspots, data.layers.hotspots);
         geoJson(names.stations, data.layers.stations);
         geoJson(names.coverage, data.layers.coverage);
@@ -458,8 +500,10 @@
           .then(function (answer) {
             if (!answer.ok) { return answer; }
             return grids.then(function (collection) {
-              answer.body.layers.unit_grids = unitGridsJoin(collection,
-                                                            answer.body.layers.unit_grids);
+              var units = window[spec.layers.unit_grids];
+              if (units) { units.civicmapCounts = answer.body.layers.unit_grids; }
+              answer.body.layers.unit_grids = civicmap.unitGridsJoin(
+                collection, answer.body.layers.unit_grids);
               return answer;
             });
           })
