@@ -181,7 +181,27 @@ class Open311Client(_Visitor):
     root = "/open311/v2"
 
     def on_start(self) -> None:
-        self.services = [s["service_code"] for s in self._services()]
+        services = self._services()
+        self.services = [s["service_code"] for s in services]
+        self.answers = {s["service_code"]: self._required_answers(s["service_code"])
+                        for s in services if s.get("metadata")}
+
+    def _required_answers(self, code: str) -> dict[str, str]:
+        """What a client answers to a service's required questions, as the spec has it read
+        them from the service definition: each list's first value, a number 1, a word."""
+        definition = self.client.get(f"{self.root}/services/{code}.json",
+                                     name="GET open311 services/[code].json").json()
+        answers = {}
+        for attribute in definition.get("attributes", []):
+            if not attribute.get("required"):
+                continue
+            values = attribute.get("values") or []
+            name = f"attribute[{attribute['code']}]"
+            if attribute["datatype"] == "multivaluelist":
+                name += "[]"
+            answers[name] = (values[0]["key"] if values
+                             else "1" if attribute["datatype"] == "number" else "load test")
+        return answers
 
     def _services(self) -> list[dict]:
         return self.client.get(f"{self.root}/services.json", name="GET open311 services.json",
@@ -207,11 +227,12 @@ class Open311Client(_Visitor):
     @task(1)
     def post(self) -> None:
         lon, lat, _code = random.choice(PLAN["places"])
+        service = random.choice(self.services)
         with self.client.post(f"{self.root}/requests.json", catch_response=True,
                               name="POST /open311/v2/requests.json",
-                              data={"api_key": PLAN["open311_key"],
-                                    "service_code": random.choice(self.services),
+                              data={"api_key": PLAN["open311_key"], "service_code": service,
                                     "lat": f"{lat:.7f}", "long": f"{lon:.7f}",
-                                    "description": "load test request"}) as answer:
+                                    "description": "load test request",
+                                    **self.answers.get(service, {})}) as answer:
             if answer.status_code != 200:
                 answer.failure(f"{answer.status_code}: {answer.text[:200]}")
