@@ -39,10 +39,10 @@ def outbox_job_queue(*, task_name: str, rows: QuerySet, pk: int, queued_field: s
     the commit, inside the writer's request.
 
     ``stamped``: the row was written with ``queued_field`` set to this time, in the writer's
-    transaction. Then a broker that takes the job costs no second statement
-    and commit; one that refuses it gets the stamp cleared, so that the sweep takes the job after
-    its grace time as if it had never been queued. (Should the process die between its commit
-    and this call, the stamp stands and the sweep takes the job once its lease runs out.)"""
+    transaction. Then a broker that takes the job costs no second statement and commit; one that
+    refuses it gets the stamp cleared, so that the sweep takes the job after its grace time as if
+    it had never been queued. (Should the process die between its commit and this call, the
+    stamp stands and the sweep takes the job once its lease runs out.)"""
     label = rows.model._meta.label
     try:
         current_app.send_task(task_name, args=[pk], retry=True, retry_policy=QUEUE_RETRY_POLICY)
