@@ -139,6 +139,10 @@ class Task(models.Model):
         indexes = [
             models.Index(fields=["status", "response_due"], name="task_response_due"),
             models.Index(fields=["status", "resolution_due"], name="task_resolution_due"),
+            # The office console by deadline (patrol.console._deadline_ids): the live tasks in
+            # its order, walked until a page of the scope's cases is found, not sorted whole.
+            models.Index(fields=["resolution_due", "-case"], name="task_live_due",
+                         condition=Q(status__in=LIVE_TASK_STATUSES)),
             # A team's or a department's task list by deadline: one range of live tasks each.
             models.Index(fields=["team", "priority", "resolution_due", "id"],
                          name="task_live_team_due", condition=Q(status__in=LIVE_TASK_STATUSES)),
