@@ -73,6 +73,8 @@ def _layers(watched) -> dict:
 
 
 def test_map_opens_offline_with_its_default_layers_and_no_errors(map_history, open_page):
+    """Over 20 s: the page in Chromium, axe's audit, then the unit grids fetched (2,241
+    polygons), drawn and zoomed to."""
     from civicmap.models import CommunityGrid
     from stations.models import Station
 

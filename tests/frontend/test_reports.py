@@ -188,7 +188,8 @@ def test_the_command_makes_a_workbook_equal_to_the_dashboard_and_a_pdf_in_time(
 @pytest.mark.django_db
 def test_the_workbook_equals_the_statistics_pages_csv(demo_month, tmp_path, client):
     """What the office reads on /office/stats/ (its CSV, rates in per cent) is what the report
-    says, community by community and handler by handler."""
+    says, community by community and handler by handler. Over 20 s with its fixture: a demo
+    month seeded with its lifecycle, then the workbook made."""
     import csv
 
     call_command("governance_report", month=month_text(demo_month), subdistrict=NANYUAN,
