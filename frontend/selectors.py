@@ -155,17 +155,16 @@ def map_audience(*, include_private: bool) -> MapAudience:
     return MapAudience.OFFICE if include_private else MapAudience.PUBLIC
 
 
-def map_layers_live(*, filters: MapFilters, now: datetime, language: str,
-                    unit_grid_geometry: bool = True) -> MapLayers:
+def map_layers_live(*, filters: MapFilters, now: datetime, language: str) -> MapLayers:
     """The layers computed by the selectors, names in ``language``. Private categories and the
     hotspots' newest descriptions go together (``filters.include_private``: office staff).
-    Without ``unit_grid_geometry`` the unit grids are counts only (``unit_grid_shapes``).
+    The unit grids are counts only: the page and the data endpoint join them with the shapes
+    of ``map_unit_grids_json``, the same for every filter (D-077).
     Call inside ``map_reads``. About a second with 1,000,000 reports (docs/DECISIONS.md)."""
     with translation.override(language):
         heat_cells = report_heat_cells(filters=filters)
         counts = report_grid_counts(filters=filters)
-        unit_grids = unit_grid_stats(filters=filters, counts=counts,
-                                     with_geometry=unit_grid_geometry)
+        unit_grids = unit_grid_stats(filters=filters, counts=counts, with_geometry=False)
         grids = community_grid_stats(filters=filters, now=now, counts=counts)
         clusters = case_hotspots(filters=filters, eps_m=settings.MAP_HOTSPOT_EPS_M,
                                  min_cases=settings.MAP_HOTSPOT_MIN_CASES,
@@ -174,14 +173,12 @@ def map_layers_live(*, filters: MapFilters, now: datetime, language: str,
                      clusters=clusters)
 
 
-def map_layers(*, filters: MapFilters, now: datetime, language: str,
-               unit_grid_geometry: bool = True) -> MapLayers:
+def map_layers(*, filters: MapFilters, now: datetime, language: str) -> MapLayers:
     """The governance map's layers for ``filters`` in ``language``: the snapshot of its
     audience and language (``frontend.services.map_snapshot_refresh``, run by Celery beat) when
     the filters are the default ones and the snapshot is younger than
     ``settings.MAP_SNAPSHOT_MAX_AGE_S``; else computed now (another period or a category, no
-    snapshot, a stale one: beat not running), the unit grids without their polygons unless
-    ``unit_grid_geometry`` (``map_layers_live``).
+    snapshot, a stale one: beat not running).
 
     The audience follows ``filters.include_private``, the same flag that keeps private
     categories out of the live reads: a public request can only ever read the public row. A
@@ -199,8 +196,7 @@ def map_layers(*, filters: MapFilters, now: datetime, language: str,
         # A period of another length: MAP_PERIOD_DAYS changed since the snapshot was taken.
         if snapshot and snapshot.until - snapshot.since == filters.until - filters.since:
             return dataclass_from_json(MapLayers, snapshot.layers)
-    return map_layers_live(filters=filters, now=now, language=language,
-                           unit_grid_geometry=unit_grid_geometry)
+    return map_layers_live(filters=filters, now=now, language=language)
 
 
 # The shape of what ``map_layers_json`` keeps, in its key: a deployment that changes it never
@@ -219,17 +215,10 @@ def map_layers_json(*, filters: MapFilters, now: datetime, language: str, varian
     layers' 2,000 unit grid polygons took 160-320 ms, longer than computing most of them. The
     cache fails open (civicmap.cache): with Redis down every request computes. Call inside
     ``map_reads``."""
-    ttl = settings.MAP_LIVE_CACHE_S
     key = (f"map-json:{MAP_JSON_FORMAT}:{aggregates_version()}:{language}:{variant}:"
-           f"{filters.cache_key()}" if ttl > 0 else "")
-    body = cache.get(key) if key else None
-    if body is None:
-        layers = map_layers(filters=filters, now=now, language=language,
-                            unit_grid_geometry=False)  # build counts them by grid id
-        body = json.dumps(build(layers), cls=DjangoJSONEncoder, separators=(",", ":")).encode()
-        if key:
-            cache.set(key, body, timeout=ttl)
-    return body
+           f"{filters.cache_key()}")
+    return _json_kept(key=key, ttl=settings.MAP_LIVE_CACHE_S, make=lambda: build(
+        map_layers(filters=filters, now=now, language=language)))
 
 
 def map_unit_grids_json(*, variant: str, build: Callable[[list[UnitGridShape]], dict]
@@ -239,11 +228,16 @@ def map_unit_grids_json(*, variant: str, build: Callable[[list[UnitGridShape]], 
     for every filter and change with an import only, so the map's data endpoint sends counts by
     grid id and the page fetches these once (``frontend.views.map_unit_grids``). Fails open as
     ``map_layers_json``."""
-    ttl = settings.MAP_UNIT_GRIDS_CACHE_S
-    key = f"map-unit-grids:{variant}" if ttl > 0 else ""
-    body = cache.get(key) if key else None
+    return _json_kept(key=f"map-unit-grids:{variant}", ttl=settings.MAP_UNIT_GRIDS_CACHE_S,
+                      make=lambda: build(unit_grid_shapes()))
+
+
+def _json_kept(*, key: str, ttl: int, make: Callable[[], object]) -> bytes:
+    """``make()`` as compact JSON bytes, kept ``ttl`` seconds in the shared cache under ``key``
+    (0: computed every time). The cache fails open (civicmap.cache)."""
+    body = cache.get(key) if ttl > 0 else None
     if body is None:
-        body = json.dumps(build(unit_grid_shapes()), separators=(",", ":")).encode()
-        if key:
+        body = json.dumps(make(), cls=DjangoJSONEncoder, separators=(",", ":")).encode()
+        if ttl > 0:
             cache.set(key, body, timeout=ttl)
     return body

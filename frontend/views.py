@@ -148,9 +148,7 @@ def governance_map(request: HttpRequest) -> HttpResponse:
     language = translation.get_language() or settings.LANGUAGE_CODE
     basemap = basemap_configured(language=language)
     with map_reads():  # one transaction: see map_reads
-        # The unit grids' shapes come from map_unit_grids when their layer is switched on.
-        layers = map_layers(filters=filters, now=now, language=language,
-                            unit_grid_geometry=False)
+        layers = map_layers(filters=filters, now=now, language=language)
         stations = station_pins(now=now, subdistrict_id=filters.subdistrict_id)
     urls = _map_data_urls(form)
     fmap = governance_map_build(
