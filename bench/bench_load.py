@@ -31,6 +31,7 @@ import argparse
 import csv
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -50,6 +51,10 @@ DEFAULT_RATES = (0.5, 1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64)  # visits/s offe
 RIDERS = 200
 PLACES = 2000
 PUBLIC_CASES = 500
+OFFICE_LOGINS = ("office1", "office2")  # the demo's Nanyuan office staff
+OFFICE_SESSIONS_EACH = 5  # signed-in sessions per account, shared by the office users
+SESSION_COOKIE = "sessionid"  # Django's default name (civicmap.settings.base keeps it)
+CSRF_INPUT = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
 HISTORY_DAYS = 28  # the window of the seeded history the mix is counted over (before its end)
 # A local-time day, for the busiest hour's share (fixtures/history.py draws local rhythms).
 LOCAL_TZ = "Asia/Shanghai"
@@ -128,8 +133,9 @@ def _team_tokens() -> list[str]:
 
 
 def plan_build(counts: dict[str, float]) -> dict:
-    """What the simulated users need: tokens, logins, places, cases, filters and the mix."""
-    from fixtures.seed import DEMO_API_CLIENT, DEMO_PASSWORD
+    """What the simulated users need: tokens, places, cases, filters and the mix (the office's
+    sessions are added once the server is up: ``office_sessions``)."""
+    from fixtures.seed import DEMO_API_CLIENT
     from issues.models import ApiClient, Case, Category
     from issues.open311.selectors import jurisdiction_list
 
@@ -143,12 +149,39 @@ def plan_build(counts: dict[str, float]) -> dict:
         "riders": [token for _, token in common.bench_riders_ensure(RIDERS)],
         "places": places,
         "team_tokens": _team_tokens(),
-        "office_logins": [["office1", DEMO_PASSWORD], ["office2", DEMO_PASSWORD]],
         "categories": list(Category.objects.order_by("code").values_list("code", flat=True)),
         "public_cases": public_cases,
         "open311_key": ApiClient.objects.get(name=DEMO_API_CLIENT).api_key,
         "jurisdictions": [j["jurisdiction_id"] for j in jurisdiction_list()],
     }
+
+
+def office_sessions(base: str) -> list[list[str]]:
+    """Sign each of ``OFFICE_LOGINS`` in through the login form (CSRF token, Referer, the
+    password hash) ``OFFICE_SESSIONS_EACH`` times; returns the session cookies as
+    [name, value]. Staff sign in once a day: in a step, whose users all start in its first
+    ``SPAWN_S`` seconds, every office user signing in would queue the two sync workers behind
+    0.6 s hashes that a real day spreads over its morning."""
+    import requests
+
+    from fixtures.seed import DEMO_PASSWORD
+
+    sessions = []
+    for username in OFFICE_LOGINS:
+        for _ in range(OFFICE_SESSIONS_EACH):
+            with requests.Session() as client:
+                form = client.get(f"{base}/accounts/login/", timeout=30)
+                token = CSRF_INPUT.search(form.text).group(1)
+                answer = client.post(f"{base}/accounts/login/", timeout=30,
+                                     allow_redirects=False,
+                                     data={"username": username, "password": DEMO_PASSWORD,
+                                           "csrfmiddlewaretoken": token},
+                                     headers={"Referer": f"{base}/accounts/login/"})
+                if answer.status_code != 302:
+                    raise RuntimeError(f"{username}: login answered {answer.status_code}")
+                sessions += [[cookie.name, cookie.value] for cookie in answer.cookies
+                             if cookie.name == SESSION_COOKIE]
+    return sessions
 
 
 # --- Locust steps ------------------------------------------------------------------------------
@@ -332,7 +365,9 @@ def run(*, step_s: int = 30, rates: tuple[float, ...] = DEFAULT_RATES, baseline_
         _load(base, 3, 4, _category_get)  # warm-up
         baseline = _summary([_load(base, baseline_s, 4, _category_get)])
         common.log(f"{NAME}: baseline GET categories {baseline['ok_per_s']} req/s")
-        # Warm-up, not counted: every worker renders each page once, logs in, fills its caches.
+        plan["office_sessions"] = office_sessions(base)
+        plan_path.write_text(json.dumps(plan))
+        # Warm-up, not counted: every worker renders each page once and fills its caches.
         _step_run(base=base, rate=rates[0], duration_s=warmup_s, plan_path=plan_path,
                   tmp=tmp / "warmup", gunicorn=gunicorn)
         counted_from = _stored_reports()  # the warm-up's reports are not the steps'

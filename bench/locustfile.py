@@ -11,8 +11,9 @@ history where it records them and from stated assumptions where it does not):
 * ``TeamMember``: lists its tasks, accepts an offered one (another member's acceptance first is
   a 409, the lost race the team page shows, counted apart and not an error) or hands in one it
   holds with a proof photo.
-* ``Office``: logs in through the form, then the console's list with a filter, the map with a
-  filter, or the triage queue.
+* ``Office``: signed in (a session the driver opened through the login form before the steps:
+  staff sign in once a day, not once a visit), the console's list with a filter, the map with
+  a filter, or the triage queue.
 * ``Public``: the home page, the map, a public case's page.
 * ``Open311Client``: services, a jurisdiction's requests of the last hour, now and then a POST
   with its api_key.
@@ -27,7 +28,6 @@ from __future__ import annotations
 import json
 import os
 import random
-import re
 import sys
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -46,7 +46,6 @@ PHOTOS = [jpeg_photo(target_bytes=50_000, seed=seed) for seed in range(4)]  # as
 OPEN_STAGES = ("new", "filed", "dispatched", "in_progress", "handed_in")
 HELD_STATUSES = ("accepted", "in_progress", "sent_back")  # a task that may be handed in
 POLL_WINDOW = timedelta(hours=1)  # an Open311 poller's look back, overlapping its last poll
-CSRF_INPUT = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
 
 
 class _Visitor(HttpUser):
@@ -129,17 +128,9 @@ class Office(_Visitor):
     weight = PLAN["weights"]["Office"]
 
     def on_start(self) -> None:
-        """Log in through the form, as a person does (a session cookie, CSRF token)."""
-        username, password = random.choice(PLAN["office_logins"])
-        form = self.client.get("/accounts/login/", name="GET /accounts/login/")
-        token = CSRF_INPUT.search(form.text).group(1)
-        with self.client.post("/accounts/login/", name="POST /accounts/login/",
-                              data={"username": username, "password": password,
-                                    "csrfmiddlewaretoken": token},
-                              headers={"Referer": f"{self.host}/accounts/login/"},
-                              allow_redirects=False, catch_response=True) as answer:
-            if answer.status_code != 302:
-                answer.failure(f"login answered {answer.status_code}")
+        """One of the sessions the driver signed in through the login form (bench_load)."""
+        name, value = random.choice(PLAN["office_sessions"])
+        self.client.cookies.set(name, value)
 
     @task
     def console(self) -> None:

@@ -1,5 +1,6 @@
-"""Benchmark 9's pieces that run without a server: the mix, the capacity arithmetic, and the
-locustfile loading its user classes from a plan (no load is run here)."""
+"""Benchmark 9's pieces: the mix, the capacity arithmetic, the locustfile loading its user
+classes from a plan, and the office's sessions signed in against a live server (no load is run
+here)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,9 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
+import requests
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "bench"))
@@ -56,3 +60,18 @@ def test_the_locustfile_lists_its_five_users_from_a_plan(tmp_path):
     assert listed.returncode == 0, listed.stderr
     users = {line.strip() for line in listed.stdout.splitlines()[1:] if line.strip()}
     assert users == {"Rider", "TeamMember", "Office", "Public", "Open311Client"}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_office_sessions_are_signed_in_through_the_login_form(reference_data, live_server):
+    sessions = bench_load.office_sessions(live_server.url)
+
+    assert len(sessions) == len(bench_load.OFFICE_LOGINS) * bench_load.OFFICE_SESSIONS_EACH
+    assert len({value for _name, value in sessions}) == len(sessions)
+    for name, value in sessions:  # each one a signed-in member of the office: the console
+        console = requests.get(f"{live_server.url}/office/cases/", cookies={name: value},
+                               allow_redirects=False, timeout=30)
+        assert console.status_code == 200
+    anonymous = requests.get(f"{live_server.url}/office/cases/", allow_redirects=False,
+                             timeout=30)
+    assert anonymous.status_code == 403
