@@ -4,12 +4,15 @@ The benchmark starts gunicorn (2 sync workers, civicmap.settings.base, as benchm
 port against the bench database, with photo renditions left to Celery (tasks only queue in Redis
 db 13, which is also the cache), the riders' and Open311 hourly limits raised to 10^9, and
 MEDIA_ROOT in a temp directory (and var/staticfiles collected once, as a deployment). It writes a
-plan (tokens, places, cases, the mix) for ``bench/locustfile.py``, measures the baseline
+plan (tokens, places, cases, the mix) for ``bench/locustfile.py``, signs the office's sessions
+in (``office_sessions``), measures the baseline
 (``GET /api/v1/categories/``, 4 threads, as benchmark 2), warms up (``--warmup`` seconds of the
 first step, not counted), then runs Locust headless in steps of
 rising offered rate: every user starts one visit every ``PACING_S`` seconds, so ``users = rate
 × PACING_S``. Each step runs ``--step`` seconds (its users all started in its first 2 s,
-counted from the start); the run stops at the first step whose p95 over all requests is
+counted from the start; before each, the map's snapshots are refreshed, as Celery beat does
+every MAP_SNAPSHOT_INTERVAL_S where no beat runs); the run stops at the first step whose p95
+over all requests is
 ≥ 500 ms or that has any failure, and the highest passing step is the figure: requests/s and
 reports/s (rider posts that made a report and Open311 posts).
 
@@ -42,6 +45,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _common as common  # noqa: E402
 from bench_intake_http import _category_get, _load, _places, _summary  # noqa: E402
+from bench_map import snapshot_refresh  # noqa: E402
 
 NAME = "load"
 TARGET_P95_MS = 500
@@ -368,10 +372,12 @@ def run(*, step_s: int = 30, rates: tuple[float, ...] = DEFAULT_RATES, baseline_
         plan["office_sessions"] = office_sessions(base)
         plan_path.write_text(json.dumps(plan))
         # Warm-up, not counted: every worker renders each page once and fills its caches.
+        snapshot_refresh()
         _step_run(base=base, rate=rates[0], duration_s=warmup_s, plan_path=plan_path,
                   tmp=tmp / "warmup", gunicorn=gunicorn)
         counted_from = _stored_reports()  # the warm-up's reports are not the steps'
         for rate in rates:
+            snapshot_refresh()  # beat's job (every MAP_SNAPSHOT_INTERVAL_S): the default map
             step = _step_run(base=base, rate=rate, duration_s=step_s, plan_path=plan_path,
                              tmp=tmp, gunicorn=gunicorn)
             steps.append(step)
