@@ -57,7 +57,6 @@ PLACES = 2000
 PUBLIC_CASES = 500
 OFFICE_LOGINS = ("office1", "office2")  # the demo's Nanyuan office staff
 OFFICE_SESSIONS_EACH = 5  # signed-in sessions per account, shared by the office users
-SESSION_COOKIE = "sessionid"  # Django's default name (civicmap.settings.base keeps it)
 CSRF_INPUT = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
 HISTORY_DAYS = 28  # the window of the seeded history the mix is counted over (before its end)
 # A local-time day, for the busiest hour's share (fixtures/history.py draws local rhythms).
@@ -167,6 +166,7 @@ def office_sessions(base: str) -> list[list[str]]:
     ``SPAWN_S`` seconds, every office user signing in would queue the two sync workers behind
     0.6 s hashes that a real day spreads over its morning."""
     import requests
+    from django.conf import settings
 
     from fixtures.seed import DEMO_PASSWORD
 
@@ -184,7 +184,7 @@ def office_sessions(base: str) -> list[list[str]]:
                 if answer.status_code != 302:
                     raise RuntimeError(f"{username}: login answered {answer.status_code}")
                 sessions += [[cookie.name, cookie.value] for cookie in answer.cookies
-                             if cookie.name == SESSION_COOKIE]
+                             if cookie.name == settings.SESSION_COOKIE_NAME]
     return sessions
 
 
