@@ -90,6 +90,13 @@ class Task(models.Model):
     # task is written, followed when the case moves. It lets a team's list be ordered nearest
     # first by one KNN scan of the team's own live tasks (task_live_team_location).
     location = models.PointField(srid=WGS84, geography=True, null=True, editable=False)
+    # A copy of the case's subdistrict, kept by database triggers (migration 0017) like the
+    # location: one subdistrict's overdue cases are found from its own live tasks
+    # (task_live_subdistrict_due), however many the other subdistricts hold.
+    subdistrict = models.ForeignKey(
+        Subdistrict, on_delete=models.PROTECT, related_name="+", editable=False,
+        verbose_name=_("subdistrict"),
+    )
     assignee_kind = models.CharField(_("handled by"), max_length=10, choices=AssigneeKind.choices)
     team = models.ForeignKey(
         VolunteerTeam, on_delete=models.PROTECT, null=True, blank=True, related_name="tasks",
@@ -143,6 +150,14 @@ class Task(models.Model):
             # its order, walked until a page of the scope's cases is found, not sorted whole.
             models.Index(fields=["resolution_due", "-case"], name="task_live_due",
                          condition=Q(status__in=LIVE_TASK_STATUSES)),
+            # One subdistrict's overdue cases (patrol.selectors.case_overdue: the map's
+            # community statistics, the queue): its own late tasks, one range of each index.
+            models.Index(fields=["subdistrict", "resolution_due"], include=["case"],
+                         name="task_live_subdistrict_due",
+                         condition=Q(status__in=LIVE_TASK_STATUSES)),
+            models.Index(fields=["subdistrict", "response_due"], include=["case"],
+                         name="task_offered_subdistrict_due",
+                         condition=Q(status=TaskStatus.OFFERED)),
             # A team's or a department's task list by deadline: one range of live tasks each.
             models.Index(fields=["team", "priority", "resolution_due", "id"],
                          name="task_live_team_due", condition=Q(status__in=LIVE_TASK_STATUSES)),

@@ -246,8 +246,11 @@ def task_due_soon(*, now: datetime, prefix: str = "") -> Q:
 
 def case_overdue(*, now: datetime) -> Exists:
     """A case with a live task past the deadline that applies to it: the queue's ``overdue``
-    filter and the map's overdue layer."""
-    return Exists(Task.objects.filter(case=OuterRef("pk")).filter(task_overdue(now=now)))
+    filter and the map's overdue layer. The task's copy of the subdistrict matched to the
+    case's lets PostgreSQL read one subdistrict's late tasks only (task_live_subdistrict_due)
+    when the cases are one subdistrict's."""
+    return Exists(Task.objects.filter(case=OuterRef("pk"), subdistrict=OuterRef("subdistrict"))
+                  .filter(task_overdue(now=now)))
 
 
 @dataclass(frozen=True)

@@ -113,11 +113,14 @@ def test_a_dispatched_case_ends_its_offer_and_gets_fresh_deadlines_in_heyi(refer
     act(case, CaseAction.FILE, "office1", at=cst(2026, 9, 14, 10))
     act(case, CaseAction.DISPATCH, "office1", at=cst(2026, 9, 14, 11))
     offer = live_task(case)
+    # The task keeps a copy of its case's subdistrict (a trigger), and follows the transfer.
+    assert Task.objects.get(pk=offer.pk).subdistrict.code == NANYUAN
     moved_at, dispatched_at = cst(2026, 9, 15, 9), cst(2026, 9, 16, 14)
     act(case, CaseAction.TRANSFER, "office1", at=moved_at, subdistrict=HEYI, reason=REASON)
 
     offer.refresh_from_db()
     assert (offer.status, offer.finished_at) == (TaskStatus.TRANSFERRED, moved_at)
+    assert offer.subdistrict.code == HEYI
     assert live_task(case) is None
     case.refresh_from_db()
     assert case.stage == Stage.FILED
