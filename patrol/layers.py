@@ -3,7 +3,7 @@ office console's open cases (patrol's triage queue)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from django.db.models import Count
@@ -11,16 +11,19 @@ from django.db.models import Count
 from civicmap.i18n import name_field
 from issues.layers import MapFilters, map_shows_open_cases, open_cases_in_communities
 from issues.models import OPEN_STAGES
-from patrol.selectors import QueueFilters, case_overdue, triage_queue
+from patrol.selectors import STAGES_WITH_LIVE_TASK, QueueFilters, case_overdue, triage_queue
 
 
 def overdue_case_counts(*, filters: MapFilters, now: datetime) -> dict[int, int]:
-    """Open cases with a live task past its deadline, per community grid (pk → cases); none
-    when the filters ask for the closed cases (no query: a closed case has no live task)."""
-    if not map_shows_open_cases(filters):
+    """Open cases with a live task past its deadline, per community grid (pk → cases). No
+    query when none of the filters' stages has a live task (the closed cases, a new or filed
+    case), as the triage queue's overdue filter keeps to those stages."""
+    stages = tuple(stage for stage in filters.stages if stage in STAGES_WITH_LIVE_TASK)
+    if not stages or not map_shows_open_cases(filters):
         return {}
     return dict(
-        open_cases_in_communities(filters=filters).filter(case_overdue(now=now))
+        open_cases_in_communities(filters=replace(filters, stages=stages))
+        .filter(case_overdue(now=now))
         .values_list("community_grid_id").annotate(n=Count("id")).order_by()
     )
 

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import math
 from collections import Counter
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
 from django.contrib.gis.geos import Point
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from civicmap.models import CommunityGrid, UnitGrid
@@ -20,7 +22,8 @@ from issues.layers import (
     report_heat_cells,
     report_heat_frames,
 )
-from issues.models import Case, Report
+from issues.models import Case, Report, Stage
+from patrol.layers import overdue_case_counts
 from patrol.models import Task
 from stations.layers import station_pins
 from tests.frontend.helpers import (
@@ -89,6 +92,9 @@ def test_heat_frames_cover_every_hour_of_the_week(history):
 
 def test_community_stats_area_reports_open_and_overdue(history):
     case = Case.objects.filter(category__code=HOTSPOT_CATEGORIES[0]).get()
+    # Dispatched, as the lifecycle leaves a case with a live task (the overdue count reads
+    # only the stages that can have one).
+    Case.objects.filter(pk=case.pk).update(stage=Stage.DISPATCHED)
     Task.objects.create(case=case, assignee_kind="union", status="offered",
                         offered_at=history - timedelta(days=2),
                         response_due=history - timedelta(days=1),  # missed
@@ -215,3 +221,20 @@ def test_uncovered_demand_counts_reports_beyond_every_station(history):
     assert sum(cell.needs for cell in cells) == 0  # 邻里守望 (L01) is not a rider's own need
     Station.objects.update(coverage_radius_m=5000)  # metres: the whole subdistrict
     assert uncovered_demand_cells(since=everything.since, until=everything.until) == []
+
+
+def test_no_overdue_count_where_no_stage_has_a_live_task(history):
+    """New, filed or closed cases have no live task (the lifecycle's rule): the map asks the
+    database nothing for their overdue counts, even with a late task left on such a case."""
+    case = Case.objects.filter(category__code=HOTSPOT_CATEGORIES[0]).get()
+    Case.objects.filter(pk=case.pk).update(stage=Stage.DISPATCHED)
+    Task.objects.create(case=case, assignee_kind="union", status="offered",
+                        offered_at=history - timedelta(days=2),
+                        response_due=history - timedelta(days=1),
+                        resolution_due=history + timedelta(days=3))
+    dispatched = replace(_filters(history), stages=(Stage.DISPATCHED,))
+    assert sum(overdue_case_counts(filters=dispatched, now=history).values()) == 1
+    for stages in ((Stage.NEW, Stage.FILED), (Stage.CLOSED,)):
+        with CaptureQueriesContext(connection) as queries:
+            counts = overdue_case_counts(filters=replace(dispatched, stages=stages), now=history)
+        assert (counts, len(queries)) == ({}, 0)
