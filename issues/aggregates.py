@@ -8,7 +8,9 @@ increment a counter (``ON CONFLICT … DO UPDATE SET count = count + n``); param
 
 The daily rows (from 00:00 UTC) are the hourly counts of the same statement summed by day: a
 30-day map reads its whole days there and only the hours at the period's two ends from the
-hourly rows (issues.layers), about 20 times fewer rows at 1,000,000 reports.
+hourly rows (issues.layers), about 20 times fewer rows at 1,000,000 reports. The daily totals
+are the daily rows of the same statement summed over the categories, the public and the private
+ones apart: a map of every category reads those, about 5 times fewer again.
 """
 
 from __future__ import annotations
@@ -19,12 +21,20 @@ from django.core.cache import cache
 from django.db import connection, transaction
 
 from civicmap.db import tables_truncate
-from issues.sql import CELL_INSERT, CELL_SELECT, UNIT_INSERT, UNIT_SELECT
+from issues.sql import (
+    CELL_INSERT,
+    CELL_SELECT,
+    CELL_TOTALS_RECOUNT,
+    UNIT_INSERT,
+    UNIT_SELECT,
+    UNIT_TOTALS_RECOUNT,
+)
 
 _VERSION_KEY = "map-aggregates:version"
 
+TOTAL_TABLES = ("issues_reportcelldaytotal", "issues_reportunitgriddaytotal")
 AGGREGATE_TABLES = ("issues_reportcellhour", "issues_reportunitgridhour",
-                    "issues_reportcellday", "issues_reportunitgridday")
+                    "issues_reportcellday", "issues_reportunitgridday", *TOTAL_TABLES)
 
 
 def _aggregate(where: str, params: list) -> None:
@@ -43,6 +53,17 @@ def aggregates_rebuild() -> None:
     once committed."""
     tables_truncate(*AGGREGATE_TABLES)
     _aggregate("TRUE", [])
+    transaction.on_commit(aggregates_version_bump)
+
+
+def aggregates_totals_recount() -> None:
+    """Sum the daily rows over the categories again, from the daily rows: after a category
+    turned private or public (the totals keep the two apart by the flag it had when counted);
+    a new ``aggregates_version`` once committed."""
+    tables_truncate(*TOTAL_TABLES)
+    with connection.cursor() as cursor:
+        cursor.execute(CELL_TOTALS_RECOUNT)
+        cursor.execute(UNIT_TOTALS_RECOUNT)
     transaction.on_commit(aggregates_version_bump)
 
 

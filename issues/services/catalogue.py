@@ -7,6 +7,7 @@ from decimal import Decimal
 from django.db import transaction
 from django.db.models import Model
 
+from issues.aggregates import aggregates_totals_recount
 from issues.models import Category, CategoryGroup
 
 
@@ -27,6 +28,7 @@ def category_catalogue_import(*, data: dict) -> int:
         # patrol's departments, through the category's relation (issues never imports patrol).
         departments = {department.code: department
                        for department in _department_model().objects.all()}
+        private_before = dict(Category.objects.values_list("code", "is_private"))
         categories = {}
         for item in data["categories"]:
             categories[item["code"]] = _category_upsert(item, groups, departments)
@@ -34,6 +36,9 @@ def category_catalogue_import(*, data: dict) -> int:
             categories[item["code"]].equivalents.set(
                 [categories[code] for code in item.get("equivalents", [])]
             )
+        if any(private_before.get(code, category.is_private) != category.is_private
+               for code, category in categories.items()):
+            aggregates_totals_recount()  # the map's totals keep private reports apart
     return len(categories)
 
 

@@ -147,44 +147,87 @@ UNIT_SELECT = """
     FROM issues_report r WHERE r.community_grid_id IS NOT NULL AND {where}
     GROUP BY 1, 2, 3, 4, 5
 """
-# One statement per kind of aggregate: the hourly counts, upserted, and the same counts summed
-# by day (date_trunc in UTC, whatever the session's time zone), upserted.
+# The daily rows summed over the categories, public and private apart (ReportCellDayTotal,
+# ReportUnitGridDayTotal), upserted; ``{days}`` yields the daily rows to add: those intake's
+# statement just counted, or every daily row (aggregates_totals_recount).
+CELL_TOTAL_UPSERT = """
+    INSERT INTO issues_reportcelldaytotal (cell_x, cell_y, day, subdistrict_id, is_private,
+                                           count)
+    SELECT d.cell_x, d.cell_y, d.day, d.subdistrict_id, k.is_private, sum(d.n)
+    FROM ({days}) d (cell_x, cell_y, day, category_id, subdistrict_id, n)
+    JOIN issues_category k ON k.id = d.category_id
+    GROUP BY 1, 2, 3, 4, 5
+    ON CONFLICT (day, cell_x, cell_y, subdistrict_id, is_private)
+    DO UPDATE SET count = issues_reportcelldaytotal.count + EXCLUDED.count
+"""
+UNIT_TOTAL_UPSERT = """
+    INSERT INTO issues_reportunitgriddaytotal (community_id, unit_grid_id, day, subdistrict_id,
+                                              is_private, count)
+    SELECT d.community_id, d.unit_grid_id, d.day, d.subdistrict_id, k.is_private, sum(d.n)
+    FROM ({days}) d (community_id, unit_grid_id, day, category_id, subdistrict_id, n)
+    JOIN issues_category k ON k.id = d.category_id
+    GROUP BY 1, 2, 3, 4, 5
+    ON CONFLICT (day, community_id, unit_grid_id, is_private)
+    DO UPDATE SET count = issues_reportunitgriddaytotal.count + EXCLUDED.count
+"""
+CELL_TOTALS_RECOUNT = CELL_TOTAL_UPSERT.format(
+    days="SELECT cell_x, cell_y, day, category_id, subdistrict_id, count "
+         "FROM issues_reportcellday")
+UNIT_TOTALS_RECOUNT = UNIT_TOTAL_UPSERT.format(
+    days="SELECT community_id, unit_grid_id, day, category_id, subdistrict_id, count "
+         "FROM issues_reportunitgridday")
+
+# One statement per kind of aggregate: the hourly counts, upserted; the same counts summed
+# by day (date_trunc in UTC, whatever the session's time zone), upserted; and those summed over
+# the categories, upserted. ``{{select}}`` is left for a *_SELECT.
 CELL_INSERT = """
-    WITH counted (cell_x, cell_y, hour, category_id, subdistrict_id, n) AS ({select}),
+    WITH counted (cell_x, cell_y, hour, category_id, subdistrict_id, n) AS ({{select}}),
     hourly AS (
         INSERT INTO issues_reportcellhour (cell_x, cell_y, hour, category_id, subdistrict_id,
                                            count)
         SELECT cell_x, cell_y, hour, category_id, subdistrict_id, n FROM counted
         ON CONFLICT (hour, category_id, cell_x, cell_y, subdistrict_id)
         DO UPDATE SET count = issues_reportcellhour.count + EXCLUDED.count
+    ),
+    daily (cell_x, cell_y, day, category_id, subdistrict_id, n) AS (
+        SELECT cell_x, cell_y, date_trunc('day', hour, 'UTC'), category_id, subdistrict_id,
+               sum(n)
+        FROM counted
+        GROUP BY 1, 2, 3, 4, 5
+    ),
+    days AS (
+        INSERT INTO issues_reportcellday (cell_x, cell_y, day, category_id, subdistrict_id,
+                                          count)
+        SELECT * FROM daily
+        ON CONFLICT (day, category_id, cell_x, cell_y, subdistrict_id)
+        DO UPDATE SET count = issues_reportcellday.count + EXCLUDED.count
     )
-    INSERT INTO issues_reportcellday (cell_x, cell_y, day, category_id, subdistrict_id, count)
-    SELECT cell_x, cell_y, date_trunc('day', hour, 'UTC'), category_id, subdistrict_id, sum(n)
-    FROM counted
-    GROUP BY 1, 2, 3, 4, 5
-    ON CONFLICT (day, category_id, cell_x, cell_y, subdistrict_id)
-    DO UPDATE SET count = issues_reportcellday.count + EXCLUDED.count
-"""
+    {totals}""".format(totals=CELL_TOTAL_UPSERT.format(days="SELECT * FROM daily"))
 # The unique constraints are NULLS NOT DISTINCT, so a community's own row conflicts too.
 UNIT_INSERT = """
     WITH counted (community_id, unit_grid_id, hour, category_id, subdistrict_id, n) AS
-        ({select}),
+        ({{select}}),
     hourly AS (
         INSERT INTO issues_reportunitgridhour (community_id, unit_grid_id, hour, category_id,
                                                subdistrict_id, count)
         SELECT community_id, unit_grid_id, hour, category_id, subdistrict_id, n FROM counted
         ON CONFLICT (hour, category_id, community_id, unit_grid_id)
         DO UPDATE SET count = issues_reportunitgridhour.count + EXCLUDED.count
+    ),
+    daily (community_id, unit_grid_id, day, category_id, subdistrict_id, n) AS (
+        SELECT community_id, unit_grid_id, date_trunc('day', hour, 'UTC'), category_id,
+               subdistrict_id, sum(n)
+        FROM counted
+        GROUP BY 1, 2, 3, 4, 5
+    ),
+    days AS (
+        INSERT INTO issues_reportunitgridday (community_id, unit_grid_id, day, category_id,
+                                             subdistrict_id, count)
+        SELECT * FROM daily
+        ON CONFLICT (day, category_id, community_id, unit_grid_id)
+        DO UPDATE SET count = issues_reportunitgridday.count + EXCLUDED.count
     )
-    INSERT INTO issues_reportunitgridday (community_id, unit_grid_id, day, category_id,
-                                         subdistrict_id, count)
-    SELECT community_id, unit_grid_id, date_trunc('day', hour, 'UTC'), category_id,
-           subdistrict_id, sum(n)
-    FROM counted
-    GROUP BY 1, 2, 3, 4, 5
-    ON CONFLICT (day, category_id, community_id, unit_grid_id)
-    DO UPDATE SET count = issues_reportunitgridday.count + EXCLUDED.count
-"""
+    {totals}""".format(totals=UNIT_TOTAL_UPSERT.format(days="SELECT * FROM daily"))
 
 
 # The map's hotspots (issues/layers.py case_hotspots). Each cluster summed up in PostgreSQL:

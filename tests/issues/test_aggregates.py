@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+import json
 import random
 import uuid
 from datetime import timedelta
 
 import pytest
+from django.conf import settings
 from django.contrib.gis.geos import Polygon
 from django.db import connection
 from django.utils import timezone
 
 from civicmap.models import UnitGrid
 from civicmap.spatial import CELL_SIZE_M
-from issues.aggregates import aggregates_rebuild
+from issues.aggregates import aggregates_rebuild, aggregates_totals_recount, aggregates_version
 from issues.models import Report, Rider
+from issues.services.catalogue import category_catalogue_import
 from issues.services.intake import ChannelRules, ReportInput, report_create
 
 pytestmark = pytest.mark.django_db
@@ -30,6 +33,20 @@ TABLES = {
                  "FROM issues_reportcellday ORDER BY 1, 2, 3, 4, 5",
     "unit_days": "SELECT community_id, unit_grid_id, day, category_id, subdistrict_id, count "
                  "FROM issues_reportunitgridday ORDER BY 1, 2, 3, 4",
+    "cell_totals": "SELECT cell_x, cell_y, day, subdistrict_id, is_private, count "
+                   "FROM issues_reportcelldaytotal ORDER BY 1, 2, 3, 4, 5",
+    "unit_totals": "SELECT community_id, unit_grid_id, day, subdistrict_id, is_private, count "
+                   "FROM issues_reportunitgriddaytotal ORDER BY 1, 2, 3, 5",
+}
+# The totals are the daily rows summed over the categories, by the category's privacy.
+DAYS_OVER_CATEGORIES = {
+    "cell_totals": "SELECT d.cell_x, d.cell_y, d.day, d.subdistrict_id, k.is_private, "
+                   "sum(d.count)::int FROM issues_reportcellday d JOIN issues_category k "
+                   "ON k.id = d.category_id GROUP BY 1, 2, 3, 4, 5 ORDER BY 1, 2, 3, 4, 5",
+    "unit_totals": "SELECT d.community_id, d.unit_grid_id, d.day, d.subdistrict_id, "
+                   "k.is_private, sum(d.count)::int FROM issues_reportunitgridday d "
+                   "JOIN issues_category k ON k.id = d.category_id "
+                   "GROUP BY 1, 2, 3, 4, 5 ORDER BY 1, 2, 3, 5",
 }
 # The daily rows are the hourly rows summed by day from 00:00 UTC.
 HOURS_BY_DAY = {
@@ -85,6 +102,8 @@ def test_aggregates_kept_by_intake_equal_a_recount(reference_data):
         outside.values_list("community_grid_id", flat=True))
     assert len(kept["cell_days"]) < len(kept["cells"])  # days hold several hours each
     assert _rows(HOURS_BY_DAY) == {table: kept[table] for table in HOURS_BY_DAY}
+    assert _rows(DAYS_OVER_CATEGORIES) == {table: kept[table] for table in DAYS_OVER_CATEGORIES}
+    assert {row[4] for row in kept["cell_totals"]} == {False, True}  # L0201 is private
     assert {row[4] for row in kept["cells"]} == set(
         Report.objects.values_list("subdistrict_id", flat=True))
     assert _rows({"mismatches": GRID_SUBDISTRICT_MISMATCHES})["mismatches"] == [(0,)]
@@ -121,3 +140,29 @@ def test_a_cell_is_a_true_hundred_metre_square(reference_data):
         )
         first, moved = cursor.fetchone()
     assert moved - first == 1
+
+
+def test_the_totals_follow_a_category_turned_public(reference_data,
+                                                    django_capture_on_commit_callbacks):
+    """The totals keep private reports apart by the category's flag when counted: the
+    catalogue's import recounts them when a category's privacy changes, and the map's cached
+    layers are renewed."""
+    rider = Rider.objects.order_by("user_id").first().user
+    report_create(channel=NO_PHOTOS, reporter=rider, received_at=timezone.now(), data=ReportInput(
+        category_code="L0201", lon=116.392, lat=39.797, client_uuid=uuid.uuid4()))
+    assert [row[4:] for row in _rows()["cell_totals"]] == [(True, 1)]
+    data = json.loads((settings.BASE_DIR / "fixtures" / "categories.json").read_text())
+    for item in data["categories"]:
+        if item["code"] == "L0201":
+            item["private"] = False
+    version = aggregates_version()
+    with django_capture_on_commit_callbacks(execute=True):
+        category_catalogue_import(data=data)
+    assert [row[4:] for row in _rows()["cell_totals"]] == [(False, 1)]
+    assert aggregates_version() != version
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        category_catalogue_import(data=data)  # nothing changed: no recount
+    assert callbacks == []
+    aggregates_totals_recount()
+    assert _rows(DAYS_OVER_CATEGORIES) == {
+        table: _rows()[table] for table in DAYS_OVER_CATEGORIES}
