@@ -834,8 +834,8 @@ class CaseEvent(models.Model):
         ordering = ["at", "id"]
 
 
-class CellCount(models.Model):
-    """Reports of one category in one 100 m cell over a period (an hour or a day).
+class CellPlace(models.Model):
+    """Reports in one 100 m cell over a period (an hour or a day).
 
     The cell is ``floor(x / 100), floor(y / 100)`` of the report's point in EPSG:4548 (metres),
     so a cell is a true 100 m × 100 m square.
@@ -843,7 +843,6 @@ class CellCount(models.Model):
 
     cell_x = models.IntegerField()
     cell_y = models.IntegerField()
-    category = models.ForeignKey(Category, on_delete=models.CASCADE, related_name="+")
     # The reports' subdistrict (Report.subdistrict; a cell on a boundary has a row for each
     # side), so that one subdistrict's map reads only its own rows, by an index that leads with
     # it, however many reports its neighbours hold (bench/bench_district.py).
@@ -854,8 +853,17 @@ class CellCount(models.Model):
         abstract = True
 
 
-class GridCount(models.Model):
-    """Reports of one category in one unit grid over a period (an hour or a day).
+class CellCount(CellPlace):
+    """Reports of one category in one 100 m cell over a period."""
+
+    category = models.ForeignKey(Category, on_delete=models.CASCADE, related_name="+")
+
+    class Meta:
+        abstract = True
+
+
+class GridPlace(models.Model):
+    """Reports in one unit grid over a period (an hour or a day).
 
     The unit grids need not tile a community (intake gives a report in none of them its
     community alone): those reports are counted in a row of the community with no unit grid, so
@@ -865,10 +873,18 @@ class GridCount(models.Model):
     community = models.ForeignKey(CommunityGrid, on_delete=models.CASCADE, related_name="+")
     unit_grid = models.ForeignKey(UnitGrid, on_delete=models.CASCADE, null=True,
                                   related_name="+")
-    category = models.ForeignKey(Category, on_delete=models.CASCADE, related_name="+")
-    # The community's subdistrict, stored for the same reason as CellCount.subdistrict.
+    # The community's subdistrict, stored for the same reason as CellPlace.subdistrict.
     subdistrict = models.ForeignKey(Subdistrict, on_delete=models.CASCADE, related_name="+")
     count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        abstract = True
+
+
+class GridCount(GridPlace):
+    """Reports of one category in one unit grid over a period."""
+
+    category = models.ForeignKey(Category, on_delete=models.CASCADE, related_name="+")
 
     class Meta:
         abstract = True
@@ -951,19 +967,15 @@ class ReportUnitGridDay(GridCount):
                                 name="grid_day_subdistrict")]
 
 
-class ReportCellDayTotal(models.Model):
+class ReportCellDayTotal(CellPlace):
     """``ReportCellDay`` summed over the categories, the public and the private ones apart: a
     map of every category (as it opens, or of any period, stage or place) reads one row per
     cell and day, not one per category and cell (90 days at 1,000,000 reports: 91,000 rows,
     not 478,000). Kept current by intake in the same statement (issues.aggregates)."""
 
-    cell_x = models.IntegerField()
-    cell_y = models.IntegerField()
     day = models.DateTimeField()  # 00:00 UTC of the day
-    subdistrict = models.ForeignKey(Subdistrict, on_delete=models.CASCADE, related_name="+")
     # The category's Category.is_private when counted; recounted when a category's changes.
     is_private = models.BooleanField()
-    count = models.PositiveIntegerField(default=0)
 
     class Meta:
         verbose_name = _("report count per cell and day, all categories")
@@ -976,16 +988,11 @@ class ReportCellDayTotal(models.Model):
                                 name="cell_day_total_subdistrict")]
 
 
-class ReportUnitGridDayTotal(models.Model):
+class ReportUnitGridDayTotal(GridPlace):
     """``ReportUnitGridDay`` summed over the categories, as ``ReportCellDayTotal`` is."""
 
-    community = models.ForeignKey(CommunityGrid, on_delete=models.CASCADE, related_name="+")
-    unit_grid = models.ForeignKey(UnitGrid, on_delete=models.CASCADE, null=True,
-                                  related_name="+")
     day = models.DateTimeField()  # 00:00 UTC of the day
-    subdistrict = models.ForeignKey(Subdistrict, on_delete=models.CASCADE, related_name="+")
     is_private = models.BooleanField()
-    count = models.PositiveIntegerField(default=0)
 
     class Meta:
         verbose_name = _("report count per unit grid and day, all categories")
