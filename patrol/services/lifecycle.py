@@ -443,12 +443,13 @@ def _dispatch_with_plan(context: ActionContext, action: CaseAction) -> None:
 
 def _dispatch(context: ActionContext) -> None:
     _dispatch_with_plan(context, CaseAction.DISPATCH)
-    notify(kind="case_dispatched", case=context.case, at=context.at)
+    notify(kind="case_dispatched", case=context.case, at=context.at, handler_task=context.task)
 
 
 def _redispatch(context: ActionContext) -> None:
     _dispatch_with_plan(context, CaseAction.REDISPATCH)
-    notify(kind="case_redispatched", case=context.case, at=context.at)
+    notify(kind="case_redispatched", case=context.case, at=context.at,
+           handler_task=context.task)
 
 
 def _priority_set(context: ActionContext, priority: Priority, reason: str) -> None:
@@ -745,7 +746,7 @@ def _dispatch_automatically(*, case: Case, at: datetime) -> Task | None:
     context = ActionContext(case=case, task=None, actor=None, at=at, params={})
     _move(context, CaseAction.DISPATCH, note=AUTO_DISPATCH_NOTE)
     task = task_offer(case=case, route=route, at=at)
-    notify(kind="case_dispatched", case=case, at=at)
+    notify(kind="case_dispatched", case=case, at=at, handler_task=task)
     return task
 
 

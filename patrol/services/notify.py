@@ -155,18 +155,14 @@ def _recipients(kind: str, case: Case | None, task: Task | None) -> list[int]:
 # --- what it carries (the reads; the content is patrol.notifications.content's) ---------------
 
 
-def _data(*, kind: str, case: Case | None, task: Task | None) -> dict:
+def _data(*, kind: str, case: Case | None, task: Task | None, handler_task: Task | None) -> dict:
     if case is None:
         return {}
     facts: dict = {}
     if kind == "case_urgent":
         facts["handler"] = handler_names(task)
     elif kind in {"case_dispatched", "case_redispatched"}:
-        live = task or Task.objects.filter(case=case).select_related(
-            "team", "department").order_by("-offered_at", "-id").first()
-        if live is not None and task is None:
-            live.case = case  # the union's name reads its subdistrict: no second read of the case
-        facts["handler"] = handler_names(live)
+        facts["handler"] = handler_names(handler_task)
     elif kind == "case_closed":
         done = (Task.objects.filter(case=case, status=Task.Status.DONE)
                 .order_by("-finished_at", "-id").first())
@@ -198,7 +194,8 @@ def _data(*, kind: str, case: Case | None, task: Task | None) -> dict:
 
 def notify(*, kind: str, at: datetime, case: Case | None = None, task: Task | None = None,
            topic: CouncilTopic | None = None, award: AwardDecision | None = None,
-           data: dict | None = None, key_extra: str = "") -> int:
+           data: dict | None = None, key_extra: str = "", handler_task: Task | None = None
+           ) -> int:
     """Put one notification in each recipient's feed, once, with its webhook delivery (when a
     webhook is set), in the caller's transaction; returns how many were new.
 
@@ -206,7 +203,10 @@ def notify(*, kind: str, at: datetime, case: Case | None = None, task: Task | No
     ``data``; ``key_extra`` tells apart notifications of one kind, case and task that may each
     happen once (e.g. the response and the resolution deadline coming close). ``topic``: a
     riders' council topic (``council_outcome``), told once per topic to its cases' reporters;
-    ``award``: an award given (``award_granted``), told once to its rider.
+    ``award``: an award given (``award_granted``), told once to its rider. ``handler_task``:
+    the task a dispatch just offered (``case_dispatched``, ``case_redispatched``), whose handler
+    the notification names: the dispatch has it in hand, with its case, team or department
+    (reading it back cost intake a query and its ORM's CPU: docs/BENCHMARKS.md §2).
     """
     if award is not None:
         return _notify_rows(kind=kind, at=at, key=f"{kind}:award:{award.pk}", case=None,
@@ -222,7 +222,8 @@ def notify(*, kind: str, at: datetime, case: Case | None = None, task: Task | No
         key = f"{key}:{at.isoformat()}"
     if key_extra:
         key = f"{key}:{key_extra}"
-    payload = {**_data(kind=kind, case=case, task=task), **(data or {})}
+    payload = {**_data(kind=kind, case=case, task=task, handler_task=handler_task),
+               **(data or {})}
     recipients = _recipients(kind, case, task)
     return _notify_rows(kind=kind, at=at, key=key, case=case, task=task, payload=payload,
                         recipients=recipients)
