@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
+from weakref import WeakKeyDictionary
 
 from django.db import connection, connections, router, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
@@ -14,6 +15,7 @@ from django.db.models.signals import post_save, pre_save
 from civicmap.sql import CONSTRAINTS_DEFERRED, CONSTRAINTS_IMMEDIATE, truncate_sql
 
 M = TypeVar("M", bound=Model)
+Converter = Callable[[Any, Col, BaseDatabaseWrapper], Any]
 
 
 def tables_truncate(*tables: str, restart_identity: bool = False) -> None:
@@ -32,7 +34,7 @@ class _InsertShape:
     """What the ORM works out for every INSERT of one model, worked out once: the columns it
     writes (every concrete field but the auto primary key and generated fields), the ones it
     reads back (``db_returning_fields``: the key, generated fields) and the statement's text
-    for each set of placeholders. Nothing of one connection: connections are per thread."""
+    for each set of placeholders; the converters of what it reads back, per connection."""
 
     def __init__(self, model: type[Model]) -> None:
         meta = model._meta
@@ -43,6 +45,10 @@ class _InsertShape:
         self.placeholders = [getattr(field, "get_placeholder", None) for field in self.fields]
         self.returning: list[Field] = meta.db_returning_fields
         self.columns: list[Col] = [field.get_col(self.table) for field in self.returning]
+        # Each column's converters, per connection (a thread's: a geometry's converter holds
+        # that thread's GEOS reader).
+        self._converters: WeakKeyDictionary[BaseDatabaseWrapper, list[list[Converter]]] = (
+            WeakKeyDictionary())
         self._texts: dict[tuple[str, tuple[str, ...]], str] = {}  # by vendor and placeholders
 
     def text(self, placeholders: tuple[str, ...], database: BaseDatabaseWrapper) -> str:
@@ -60,9 +66,14 @@ class _InsertShape:
     def returned(self, row: tuple, database: BaseDatabaseWrapper) -> Iterator[tuple[str, Any]]:
         """(attname, value) of each column read back, through the converters
         SQLInsertCompiler.execute_sql applies."""
-        for field, column, value in zip(self.returning, self.columns, row, strict=True):
-            for converter in (*database.ops.get_db_converters(column),
-                              *column.get_db_converters(database)):
+        converters = self._converters.get(database)
+        if converters is None:
+            converters = self._converters[database] = [
+                [*database.ops.get_db_converters(column), *column.get_db_converters(database)]
+                for column in self.columns]
+        for field, column, functions, value in zip(self.returning, self.columns, converters, row,
+                                                   strict=True):
+            for converter in functions:
                 value = converter(value, column, database)
             yield field.attname, value
 
