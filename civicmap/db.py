@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar
 from weakref import WeakKeyDictionary
 
-from django.db import connection, connections, router, transaction
+from django.db import DEFAULT_DB_ALIAS, connection, connections, router, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import Field, Model
 from django.db.models.expressions import Col
@@ -121,3 +121,27 @@ def row_insert(*, instance: M) -> M:
     post_save.send(sender=model, instance=instance, created=True, update_fields=None, raw=False,
                    using=alias)
     return instance
+
+
+# --- reads built once, loaded as the ORM loads them (docs/DECISIONS.md D-078) ----------------
+
+def columns_sql(*, model: type[Model], alias: str) -> str:
+    """Every concrete column of ``model`` as ``alias."column"``, in field order: one model's
+    share of a SELECT whose rows ``joined_instances`` loads."""
+    return ", ".join(f'{alias}."{field.column}"' for field in model._meta.concrete_fields)
+
+
+def joined_instances(*, models: Sequence[type[Model]], row: Sequence) -> list[Model | None]:
+    """Each model's instance from its slice of ``row`` (``columns_sql`` of each, in order), as
+    the ORM's select_related loads them; None for a LEFT JOIN that found no row (its primary
+    key is NULL)."""
+    instances: list[Model | None] = []
+    start = 0
+    for model in models:
+        fields = model._meta.concrete_fields
+        values = list(row[start:start + len(fields)])
+        start += len(fields)
+        pk_index = fields.index(model._meta.pk)
+        instances.append(None if values[pk_index] is None else model.from_db(
+            DEFAULT_DB_ALIAS, [field.attname for field in fields], values))
+    return instances
