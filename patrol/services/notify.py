@@ -41,6 +41,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from django.contrib.auth import get_user_model
+from django.db import connection
 
 from civicmap.models import Subdistrict
 from civicmap.roles import Role
@@ -56,6 +57,7 @@ from patrol.notifications.content import (
     notification_messages,
 )
 from patrol.selectors import handler_names
+from patrol.sql import CASE_REPORTERS, STAFF_IN
 from patrol.webhooks import webhook_deliveries_create, webhook_enabled
 
 RIDER_KINDS = {"case_filed", "case_dispatched", "case_redispatched", "case_moved",
@@ -68,12 +70,16 @@ RIDER_KINDS = {"case_filed", "case_dispatched", "case_redispatched", "case_moved
 
 # Who hears a notification is a list of user ids: the rows need no more of the accounts.
 
+def _user_ids(statement: str, params: dict) -> list[int]:
+    with connection.cursor() as cursor:
+        cursor.execute(statement, params)
+        return [user_id for (user_id,) in cursor.fetchall()]
+
+
 def _staff_in(role: Role, subdistrict_ids: list[int]) -> list[int]:
     """The accounts in ``role`` that work for one of these subdistricts (not the district
     role)."""
-    return list(get_user_model().objects.filter(
-        groups__name=role.value, membership__subdistrict__in=subdistrict_ids)
-        .values_list("pk", flat=True).distinct())
+    return _user_ids(STAFF_IN, {"role": role.value, "subdistricts": list(subdistrict_ids)})
 
 
 def _staff_of(role: Role, case: Case) -> list[int]:
@@ -113,10 +119,7 @@ def _last_merge(case: Case) -> CaseEvent:
 
 def _case_riders(case: Case, *, report_ids: list[int] | None = None) -> list[int]:
     """The case's reporters (each once); of ``report_ids`` only, when given."""
-    reports = case.reports.exclude(reporter=None)
-    if report_ids is not None:
-        reports = reports.filter(pk__in=report_ids)
-    return list(reports.order_by().values_list("reporter", flat=True).distinct())
+    return _user_ids(CASE_REPORTERS, {"case": case.pk, "reports": report_ids})
 
 
 def _topic_riders(topic: CouncilTopic) -> list[int]:
