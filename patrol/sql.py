@@ -185,3 +185,9 @@ STAFF_IN = """SELECT DISTINCT ug.user_id FROM auth_user_groups ug
 CASE_REPORTERS = """SELECT DISTINCT reporter_id FROM issues_report
     WHERE case_id = %(case)s AND reporter_id IS NOT NULL
       AND (%(reports)s::bigint[] IS NULL OR id = ANY(%(reports)s))"""
+
+# A team's members and a department's liaisons (the many-to-many tables). Parameter: team or
+# department (id).
+TEAM_MEMBERS = "SELECT user_id FROM patrol_volunteerteam_members WHERE volunteerteam_id = %(team)s"
+DEPARTMENT_LIAISONS = ("SELECT user_id FROM patrol_department_liaisons "
+                       "WHERE department_id = %(department)s")

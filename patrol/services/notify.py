@@ -57,7 +57,7 @@ from patrol.notifications.content import (
     notification_messages,
 )
 from patrol.selectors import handler_names
-from patrol.sql import CASE_REPORTERS, STAFF_IN
+from patrol.sql import CASE_REPORTERS, DEPARTMENT_LIAISONS, STAFF_IN, TEAM_MEMBERS
 from patrol.webhooks import webhook_deliveries_create, webhook_enabled
 
 RIDER_KINDS = {"case_filed", "case_dispatched", "case_redispatched", "case_moved",
@@ -89,9 +89,9 @@ def _staff_of(role: Role, case: Case) -> list[int]:
 
 def _task_workers(task: Task) -> list[int]:
     if task.assignee_kind == Task.AssigneeKind.TEAM:
-        return [task.team.leader_id, *task.team.members.values_list("pk", flat=True)]
+        return [task.team.leader_id, *_user_ids(TEAM_MEMBERS, {"team": task.team_id})]
     if task.assignee_kind == Task.AssigneeKind.DEPARTMENT:
-        return list(task.department.liaisons.values_list("pk", flat=True))
+        return _user_ids(DEPARTMENT_LIAISONS, {"department": task.department_id})
     return _staff_of(Role.UNION_STAFF, task.case)
 
 

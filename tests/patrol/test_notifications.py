@@ -19,11 +19,11 @@ from django.db import transaction
 
 from civicmap.models import Subdistrict
 from civicmap.roles import Role
-from patrol.models import Department, Notification, Task
+from patrol.models import Department, Notification, Task, VolunteerTeam
 from patrol.selectors import union_names
 from patrol.services.alerts import tasks_deadline_near_scan
 from patrol.services.notifications import MSG_NOTIFICATION_NOT_FOUND
-from patrol.services.notify import _case_riders, _staff_in
+from patrol.services.notify import _case_riders, _staff_in, _task_workers
 from tests.patrol.helpers import (
     API,
     HEYI_XILI_1,
@@ -98,6 +98,17 @@ def test_who_hears_is_read_as_the_orm_read_it(reference_data):
             assert len(read) == len(set(read))
             heard += len(read)
     assert heard > 0
+
+    assert VolunteerTeam.objects.filter(members__isnull=False).exists()
+    assert Department.objects.filter(liaisons__isnull=False).exists()
+    for team in VolunteerTeam.objects.all():
+        task = Task(assignee_kind=Task.AssigneeKind.TEAM, team=team)
+        assert sorted(_task_workers(task)) == sorted(
+            [team.leader_id, *team.members.values_list("pk", flat=True)])
+    for department in Department.objects.all():
+        task = Task(assignee_kind=Task.AssigneeKind.DEPARTMENT, department=department)
+        assert sorted(_task_workers(task)) == sorted(
+            department.liaisons.values_list("pk", flat=True))
 
 
 # --- who hears what --------------------------------------------------------------------------
