@@ -85,7 +85,7 @@ def row_insert(*, instance: M) -> M:
     """Write a new model instance as ``instance.save()`` (or ``objects.create``) writes it: the
     same statement, values, signals, router call and rollback marking, the primary key and
     generated fields read back onto it; only the statement's text is built once per model,
-    not by the ORM's compiler on every call (docs/BENCHMARKS.md §2, docs/DECISIONS.md D-078).
+    not by the ORM's compiler on every call (docs/BENCHMARKS.md §2, docs/DECISIONS.md D-079).
 
     For a model without parents (multi-table inheritance) and field values, not expressions
     (``F()``, functions): both raise TypeError.
