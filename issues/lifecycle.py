@@ -19,6 +19,7 @@ from datetime import datetime
 
 from django.utils import timezone
 
+from civicmap.db import row_insert
 from issues.models import Case, CaseAction, CaseEvent, Stage, TaskStatus
 
 S = Stage
@@ -95,10 +96,10 @@ def case_event_write(*, case: Case, action: str, actor=None, from_stage: str = "
                      to_stage: str = "", note: str = "", task_id: int | None = None,
                      data: dict | None = None, at: datetime | None = None) -> CaseEvent:
     """Append one event to the case's audit trail (never edited afterwards)."""
-    return CaseEvent.objects.create(
+    return row_insert(instance=CaseEvent(
         case=case, action=action, actor=actor, from_stage=from_stage, to_stage=to_stage,
         note=note, task_id=task_id, data=data or {}, at=at or timezone.now(),
-    )
+    ))
 
 
 def case_stage_move(*, case: Case, action: CaseAction, task_status: str | None, actor,

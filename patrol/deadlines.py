@@ -64,12 +64,13 @@ def task_deadlines(*, category: Category, priority: int, start: datetime) -> Dea
     """The default deadlines of a task for a case of ``category`` and ``priority`` offered
     at ``start``."""
     factor = priority_factor(priority=priority, urgency=category.urgency)
+    calendar = work_calendar()  # read once for both (the entered years are in the shared cache)
     return Deadlines(
         start=start,
         response_due=task_deadline(start, category.response_deadline, category.response_unit,
-                                   factor=factor),
+                                   factor=factor, calendar=calendar),
         resolution_due=task_deadline(start, category.resolution_deadline,
-                                     category.resolution_unit, factor=factor))
+                                     category.resolution_unit, factor=factor, calendar=calendar))
 
 
 @dataclass(frozen=True)

@@ -21,8 +21,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from typing import NamedTuple, Protocol
 
+from django.db import connection
 from django.db.models import Count, Q
 
+from civicmap.db import columns_sql, joined_instances
 from issues.models import LIVE_TASK_STATUSES, Case, Category
 from patrol.models import Department, RoutingRule, Task, VolunteerTeam
 
@@ -89,12 +91,39 @@ def rule_target(*, target: str, team_type: str, team_id: int | None,
                   department_id=department_id, reach=reach, rule_id=rule_id)
 
 
-def rules_for_place_q(*, community_id: int | None, subdistrict_id: int) -> Q:
-    """The routing rules that apply at a place: its community's, its subdistrict's, the
-    district's."""
-    return (Q(community=community_id)
-            | Q(community__isnull=True, subdistrict=subdistrict_id)
-            | Q(community__isnull=True, subdistrict__isnull=True))
+# A category's routing rules that apply at a place (its community's, its subdistrict's, the
+# district's), each with its team and department, as
+# ``RoutingRule.objects.filter(…).select_related("team", "department")`` loads them: a statement
+# built once, where the ORM compiled that query anew for every case dispatched, about 1 ms of a
+# web worker's CPU (docs/BENCHMARKS.md §2). A community of None matches the rules of no
+# community, as the ORM's ``community=None`` does. Parameters: category, community, subdistrict
+# (ids).
+_RULE_MODELS = (RoutingRule, VolunteerTeam, Department)
+_RULES_AT_PLACE = f"""SELECT {columns_sql(model=RoutingRule, alias="r")},
+        {columns_sql(model=VolunteerTeam, alias="t")}, {columns_sql(model=Department, alias="d")}
+    FROM {RoutingRule._meta.db_table} r
+    LEFT JOIN {VolunteerTeam._meta.db_table} t ON t.id = r.team_id
+    LEFT JOIN {Department._meta.db_table} d ON d.id = r.department_id
+    WHERE r.category_id = %(category)s
+      AND (r.community_id IS NOT DISTINCT FROM %(community)s
+           OR (r.community_id IS NULL AND r.subdistrict_id = %(subdistrict)s)
+           OR (r.community_id IS NULL AND r.subdistrict_id IS NULL))"""
+
+
+def rules_at_place(*, category_id: int, community_id: int | None, subdistrict_id: int
+                   ) -> list[RoutingRule]:
+    """The category's routing rules at a place (its community's, its subdistrict's, the
+    district's), each with its team and department loaded (None when it names none)."""
+    with connection.cursor() as cursor:
+        cursor.execute(_RULES_AT_PLACE, {"category": category_id, "community": community_id,
+                                         "subdistrict": subdistrict_id})
+        rows = cursor.fetchall()
+    rules = []
+    for row in rows:
+        rule, team, department = joined_instances(models=_RULE_MODELS, row=row)
+        rule.team, rule.department = team, department  # cached, as select_related leaves them
+        rules.append(rule)
+    return rules
 
 
 def handler_target(*, handler: str, handler_team_type: str,
@@ -127,7 +156,7 @@ def route_choose(*, rules: Iterable[Target], handler: Target,
                  teams: Iterable[Candidate]) -> RouteIds | None:
     """Where a case goes (the module's order), None when nobody serves its community.
 
-    ``rules``: the category's rules for the case's place (``rules_for_place_q``), any order;
+    ``rules``: the category's rules for the case's place (``rules_at_place``), any order;
     ``handler``: the category's default handler; ``teams``: the teams serving the case's
     community in code order, with their live tasks. ``teams`` is read only when a team type or
     the locality decides (a lazy QuerySet then costs no query when a rule names the target).
@@ -142,10 +171,8 @@ def route_choose(*, rules: Iterable[Target], handler: Target,
 
 def route_for_case(*, case: Case) -> Route | None:
     """Where the case goes; None when nobody serves its community (the office decides)."""
-    rules = list(RoutingRule.objects.filter(category=case.category_id).filter(
-        rules_for_place_q(community_id=case.community_grid_id,
-                          subdistrict_id=case.subdistrict_id)
-    ).select_related("team", "department"))
+    rules = rules_at_place(category_id=case.category_id, community_id=case.community_grid_id,
+                           subdistrict_id=case.subdistrict_id)
     teams = VolunteerTeam.objects.filter(communities=case.community_grid_id).annotate(
         live=Count("tasks", filter=Q(tasks__status__in=LIVE_TASK_STATUSES))).order_by("code")
     category = case.category

@@ -166,3 +166,28 @@ WHERE f.dimension = %(dimension)s AND f.day >= %(since)s AND f.day < %(until)s
        OR f.grain = 'month' AND f.day = ANY(%(months)s::date[]))
   AND (%(all_subdistricts)s OR f.subdistrict_id = ANY(%(subdistricts)s))
 """
+
+
+# --- who hears a notification (patrol.services.notify) -------------------------------------
+# Statements built once: the ORM compiled these joins anew for every notification, and a case
+# dispatched on intake sends two (docs/BENCHMARKS.md §2). Each answers user ids, once each.
+
+# The accounts in a role (a group's name) that work for one of these subdistricts (a
+# membership's; the district role, of no subdistrict, is not among them). Parameters: role,
+# subdistricts (ids).
+STAFF_IN = """SELECT DISTINCT ug.user_id FROM auth_user_groups ug
+    JOIN auth_group g ON g.id = ug.group_id
+    JOIN civicmap_membership m ON m.user_id = ug.user_id
+    WHERE g.name = %(role)s AND m.subdistrict_id = ANY(%(subdistricts)s)"""
+
+# A case's reporters, of the reports ``reports`` only unless it is NULL (an anonymous report
+# has none). Parameters: case (id), reports (ids or NULL).
+CASE_REPORTERS = """SELECT DISTINCT reporter_id FROM issues_report
+    WHERE case_id = %(case)s AND reporter_id IS NOT NULL
+      AND (%(reports)s::bigint[] IS NULL OR id = ANY(%(reports)s))"""
+
+# A team's members and a department's liaisons (the many-to-many tables). Parameter: team or
+# department (id).
+TEAM_MEMBERS = "SELECT user_id FROM patrol_volunteerteam_members WHERE volunteerteam_id = %(team)s"
+DEPARTMENT_LIAISONS = ("SELECT user_id FROM patrol_department_liaisons "
+                       "WHERE department_id = %(department)s")

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from django.contrib.auth import get_user_model
-from django.db import DEFAULT_DB_ALIAS, connection
+from django.db import connection
 from django.db.models import Model
 from django.utils.translation import gettext_lazy as _
 from rest_framework import exceptions
 from rest_framework.authentication import TokenAuthentication
 from rest_framework.authtoken.models import Token
+
+from civicmap.db import columns_sql, joined_instances
 
 # DRF's own messages (translated by DRF's catalogue), as its TokenAuthentication answers them.
 MSG_INVALID_TOKEN = _("Invalid token.")
@@ -32,7 +34,7 @@ class TokenWithRiderAuthentication(TokenAuthentication):
             row = cursor.fetchone()
         if row is None:
             raise exceptions.AuthenticationFailed(MSG_INVALID_TOKEN) from None
-        token, user, rider = _instances(models, row)
+        token, user, rider = joined_instances(models=models, row=row)
         if not user.is_active:
             raise exceptions.AuthenticationFailed(MSG_USER_INACTIVE)
         token.user = user
@@ -60,8 +62,8 @@ def _token_statement() -> tuple[str, list[type[Model]]]:
         user_model = get_user_model()
         rider_model = _rider_relation().related_model
         models = [Token, user_model, rider_model]
-        columns = ", ".join(f'm{index}."{field.column}"' for index, model in enumerate(models)
-                            for field in model._meta.concrete_fields)
+        columns = ", ".join(columns_sql(model=model, alias=f"m{index}")
+                            for index, model in enumerate(models))
         rider_user = rider_model._meta.get_field("user").column
         _STATEMENT = (
             f"SELECT {columns} FROM {Token._meta.db_table} m0 "
@@ -73,16 +75,3 @@ def _token_statement() -> tuple[str, list[type[Model]]]:
             models)
     return _STATEMENT
 
-
-def _instances(models: list[type[Model]], row: tuple) -> list[Model | None]:
-    """Each model's instance from its slice of ``row`` (None for a LEFT JOIN that found none:
-    its primary key is NULL), as the ORM's select_related loads them."""
-    instances, start = [], 0
-    for model in models:
-        fields = model._meta.concrete_fields
-        values = list(row[start:start + len(fields)])
-        start += len(fields)
-        pk_index = fields.index(model._meta.pk)
-        instances.append(None if values[pk_index] is None else model.from_db(
-            DEFAULT_DB_ALIAS, [field.attname for field in fields], values))
-    return instances

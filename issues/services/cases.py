@@ -18,6 +18,7 @@ from django.db import connection, transaction
 from django.db.models import Count, Q
 from django.utils.translation import gettext_lazy as _
 
+from civicmap.db import row_insert
 from civicmap.errors import Conflict, FieldError, InvalidInput, NotFound
 from civicmap.selectors import GridPlace
 from civicmap.spatial import as_geometry_point
@@ -60,14 +61,14 @@ def case_open(*, category: Category, point: Point, now: datetime, place: GridPla
               channel: str = Report.Channel.APP) -> Case:
     """A new case at the report's point and grids, with the first report's words and channel
     (the console searches and filters by them); linked to a closed case it repeats."""
-    case = Case.objects.create(
+    case = row_insert(instance=Case(
         category=category, location=point, subdistrict_id=place.subdistrict_id,
         community_grid_id=place.community_id,
         unit_grid_id=place.unit_grid_id, follows_id=follows_id, created_at=now, last_report_at=now,
         updated_at=now, report_count=1, reporter_count=1,
         priority=priority_for_urgency(category.urgency),
         search_text=search_text_build([description]), channel=channel,
-    )
+    ))
     case_event_write(case=case, action="created", to_stage=case.stage, at=now,
                      data={"follows": follows_id} if follows_id else {})
     return case

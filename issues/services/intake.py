@@ -29,6 +29,7 @@ from django.utils.translation import gettext_lazy as _
 
 from civicmap import coords
 from civicmap.bounds import ACCURACY_MAX_M, CLIENT_TIME_AHEAD_MAX, CLIENT_TIME_MIN
+from civicmap.db import row_insert
 from civicmap.errors import Conflict, FieldError, InvalidInput, RateLimited
 from civicmap.models import WGS84
 from civicmap.selectors import GridPlace, grid_locate
@@ -446,7 +447,7 @@ def _report_write(channel, data, category, located, place: GridPlace, fingerprin
                                             description=data.description,
                                             channel=channel.channel)
     contact = data.contact
-    report = Report.objects.create(
+    report = row_insert(instance=Report(
         location=located.point, sent_lon=located.sent_lon, sent_lat=located.sent_lat,
         sent_coord_system=coords.coord_system_parse(data.coord_system).value,
         accuracy_m=data.accuracy_m, location_source=located.source,
@@ -464,7 +465,7 @@ def _report_write(channel, data, category, located, place: GridPlace, fingerprin
         # The media fetch job, written with the report (the outbox; the caller queues it).
         media_status=Report.MediaStatus.PENDING if data.media_url else Report.MediaStatus.NONE,
         attributes=data.attributes, external_id=data.external_id,
-    )
+    ))
     aggregates_count_report(report_id=report.pk)
     if joined_id:
         case_report_joined(case_id=joined_id, report=report)

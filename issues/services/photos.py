@@ -37,6 +37,7 @@ from django.db import DatabaseError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from civicmap.db import row_insert
 from issues.models import Report, ReportPhoto
 from issues.photos import InspectedPhoto, photo_renditions_make
 from issues.services.outbox import outbox_job_queue, outbox_pending_queue
@@ -78,7 +79,7 @@ def photo_store(*, upload: IO[bytes], inspected: InspectedPhoto, stored: list[Re
     )
     photo.original.save("original", File(upload), save=False)
     stored.append(photo)
-    photo.save()
+    row_insert(instance=photo)
     transaction.on_commit(partial(photo_renditions_queue, photo_id=photo.pk,
                                   stamped=photo.queued_at))
     return photo

@@ -18,6 +18,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from civicmap.db import row_insert
 from civicmap.errors import Conflict, FieldError, InvalidInput, NotFound, PermissionRefused
 from civicmap.i18n import name_field
 from civicmap.models import Subdistrict
@@ -322,11 +323,11 @@ def task_offer(*, case: Case, route: Route, at: datetime,
     also alerts the office and the handler."""
     defaults = task_deadlines(category=case.category, priority=case.priority, start=at)
     resolution = resolution_due or defaults.resolution_due
-    task = Task.objects.create(
+    task = row_insert(instance=Task(
         case=case, assignee_kind=route.kind, team=route.team, department=route.department,
         offered_at=at, response_due=min(defaults.response_due, resolution),
         resolution_due=resolution, priority=case.priority,  # the trigger's copy, in memory too
-    )
+    ))
     notify(kind="task_offered", task=task, at=at)
     if case.priority == Priority.URGENT:
         notify(kind="case_urgent", task=task, at=at)
@@ -442,12 +443,13 @@ def _dispatch_with_plan(context: ActionContext, action: CaseAction) -> None:
 
 def _dispatch(context: ActionContext) -> None:
     _dispatch_with_plan(context, CaseAction.DISPATCH)
-    notify(kind="case_dispatched", case=context.case, at=context.at)
+    notify(kind="case_dispatched", case=context.case, at=context.at, handler_task=context.task)
 
 
 def _redispatch(context: ActionContext) -> None:
     _dispatch_with_plan(context, CaseAction.REDISPATCH)
-    notify(kind="case_redispatched", case=context.case, at=context.at)
+    notify(kind="case_redispatched", case=context.case, at=context.at,
+           handler_task=context.task)
 
 
 def _priority_set(context: ActionContext, priority: Priority, reason: str) -> None:
@@ -744,7 +746,7 @@ def _dispatch_automatically(*, case: Case, at: datetime) -> Task | None:
     context = ActionContext(case=case, task=None, actor=None, at=at, params={})
     _move(context, CaseAction.DISPATCH, note=AUTO_DISPATCH_NOTE)
     task = task_offer(case=case, route=route, at=at)
-    notify(kind="case_dispatched", case=case, at=at)
+    notify(kind="case_dispatched", case=case, at=at, handler_task=task)
     return task
 
 

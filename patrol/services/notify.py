@@ -41,6 +41,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from django.contrib.auth import get_user_model
+from django.db import connection
 
 from civicmap.models import Subdistrict
 from civicmap.roles import Role
@@ -56,6 +57,7 @@ from patrol.notifications.content import (
     notification_messages,
 )
 from patrol.selectors import handler_names
+from patrol.sql import CASE_REPORTERS, DEPARTMENT_LIAISONS, STAFF_IN, TEAM_MEMBERS
 from patrol.webhooks import webhook_deliveries_create, webhook_enabled
 
 RIDER_KINDS = {"case_filed", "case_dispatched", "case_redispatched", "case_moved",
@@ -68,12 +70,16 @@ RIDER_KINDS = {"case_filed", "case_dispatched", "case_redispatched", "case_moved
 
 # Who hears a notification is a list of user ids: the rows need no more of the accounts.
 
+def _user_ids(statement: str, params: dict) -> list[int]:
+    with connection.cursor() as cursor:
+        cursor.execute(statement, params)
+        return [user_id for (user_id,) in cursor.fetchall()]
+
+
 def _staff_in(role: Role, subdistrict_ids: list[int]) -> list[int]:
     """The accounts in ``role`` that work for one of these subdistricts (not the district
     role)."""
-    return list(get_user_model().objects.filter(
-        groups__name=role.value, membership__subdistrict__in=subdistrict_ids)
-        .values_list("pk", flat=True).distinct())
+    return _user_ids(STAFF_IN, {"role": role.value, "subdistricts": list(subdistrict_ids)})
 
 
 def _staff_of(role: Role, case: Case) -> list[int]:
@@ -83,9 +89,9 @@ def _staff_of(role: Role, case: Case) -> list[int]:
 
 def _task_workers(task: Task) -> list[int]:
     if task.assignee_kind == Task.AssigneeKind.TEAM:
-        return [task.team.leader_id, *task.team.members.values_list("pk", flat=True)]
+        return [task.team.leader_id, *_user_ids(TEAM_MEMBERS, {"team": task.team_id})]
     if task.assignee_kind == Task.AssigneeKind.DEPARTMENT:
-        return list(task.department.liaisons.values_list("pk", flat=True))
+        return _user_ids(DEPARTMENT_LIAISONS, {"department": task.department_id})
     return _staff_of(Role.UNION_STAFF, task.case)
 
 
@@ -113,10 +119,7 @@ def _last_merge(case: Case) -> CaseEvent:
 
 def _case_riders(case: Case, *, report_ids: list[int] | None = None) -> list[int]:
     """The case's reporters (each once); of ``report_ids`` only, when given."""
-    reports = case.reports.exclude(reporter=None)
-    if report_ids is not None:
-        reports = reports.filter(pk__in=report_ids)
-    return list(reports.order_by().values_list("reporter", flat=True).distinct())
+    return _user_ids(CASE_REPORTERS, {"case": case.pk, "reports": report_ids})
 
 
 def _topic_riders(topic: CouncilTopic) -> list[int]:
@@ -155,18 +158,14 @@ def _recipients(kind: str, case: Case | None, task: Task | None) -> list[int]:
 # --- what it carries (the reads; the content is patrol.notifications.content's) ---------------
 
 
-def _data(*, kind: str, case: Case | None, task: Task | None) -> dict:
+def _data(*, kind: str, case: Case | None, task: Task | None, handler_task: Task | None) -> dict:
     if case is None:
         return {}
     facts: dict = {}
     if kind == "case_urgent":
         facts["handler"] = handler_names(task)
     elif kind in {"case_dispatched", "case_redispatched"}:
-        live = task or Task.objects.filter(case=case).select_related(
-            "team", "department").order_by("-offered_at", "-id").first()
-        if live is not None and task is None:
-            live.case = case  # the union's name reads its subdistrict: no second read of the case
-        facts["handler"] = handler_names(live)
+        facts["handler"] = handler_names(handler_task)
     elif kind == "case_closed":
         done = (Task.objects.filter(case=case, status=Task.Status.DONE)
                 .order_by("-finished_at", "-id").first())
@@ -198,7 +197,8 @@ def _data(*, kind: str, case: Case | None, task: Task | None) -> dict:
 
 def notify(*, kind: str, at: datetime, case: Case | None = None, task: Task | None = None,
            topic: CouncilTopic | None = None, award: AwardDecision | None = None,
-           data: dict | None = None, key_extra: str = "") -> int:
+           data: dict | None = None, key_extra: str = "", handler_task: Task | None = None
+           ) -> int:
     """Put one notification in each recipient's feed, once, with its webhook delivery (when a
     webhook is set), in the caller's transaction; returns how many were new.
 
@@ -206,7 +206,10 @@ def notify(*, kind: str, at: datetime, case: Case | None = None, task: Task | No
     ``data``; ``key_extra`` tells apart notifications of one kind, case and task that may each
     happen once (e.g. the response and the resolution deadline coming close). ``topic``: a
     riders' council topic (``council_outcome``), told once per topic to its cases' reporters;
-    ``award``: an award given (``award_granted``), told once to its rider.
+    ``award``: an award given (``award_granted``), told once to its rider. ``handler_task``:
+    the task a dispatch just offered (``case_dispatched``, ``case_redispatched``), whose handler
+    the notification names: the dispatch has it in hand, with its case, team or department
+    (reading it back cost intake a query and its ORM's CPU: docs/BENCHMARKS.md §2).
     """
     if award is not None:
         return _notify_rows(kind=kind, at=at, key=f"{kind}:award:{award.pk}", case=None,
@@ -222,7 +225,8 @@ def notify(*, kind: str, at: datetime, case: Case | None = None, task: Task | No
         key = f"{key}:{at.isoformat()}"
     if key_extra:
         key = f"{key}:{key_extra}"
-    payload = {**_data(kind=kind, case=case, task=task), **(data or {})}
+    payload = {**_data(kind=kind, case=case, task=task, handler_task=handler_task),
+               **(data or {})}
     recipients = _recipients(kind, case, task)
     return _notify_rows(kind=kind, at=at, key=key, case=case, task=task, payload=payload,
                         recipients=recipients)

@@ -1,24 +1,29 @@
-"""Intake's reads as statements built once (issue 20): the token with its user and rider, the
-answer, the category by code, and the replay and hourly-limit lookups. Each must load what the
-ORM's query loaded, so that the answer's JSON and the checks stay as they were
-(docs/BENCHMARKS.md §2)."""
+"""Intake's statements built once (issue 20). The reads: the token with its user and rider, the
+answer, the category by code, and the replay and hourly-limit lookups; each must load what the
+ORM's query loaded, so that the answer's JSON and the checks stay as they were. The writes
+(civicmap.db.row_insert: the report, case, event, photo and task): each must send the ORM's
+INSERT with the ORM's values and load what it returns (docs/BENCHMARKS.md §2)."""
 
 from __future__ import annotations
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.db import connection
-from django.db.models import Prefetch
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Model, Prefetch
+from django.db.models.signals import post_save, pre_save
+from django.db.transaction import TransactionManagementError
 from django.test.utils import CaptureQueriesContext
-from django.utils import translation
+from django.utils import timezone, translation
 from rest_framework.authtoken.models import Token
 from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.renderers import JSONRenderer
 
 from civicmap.api.authentication import TokenWithRiderAuthentication
+from civicmap.db import row_insert
 from issues.api.serializers import ReportFeatureOutput
-from issues.models import Category, Report, ReportPhoto
+from issues.models import Case, CaseEvent, Category, Report, ReportPhoto
 from issues.selectors import category_by_code, report_answer_get
+from patrol.models import Task
 from tests.issues.helpers import (
     HUAIFANG,
     OMIT,
@@ -106,3 +111,103 @@ def test_the_token_is_read_with_its_user_and_rider_in_one_statement(reference_da
     get_user_model().objects.filter(pk=staff.user_id).update(is_active=False)
     with pytest.raises(AuthenticationFailed):
         auth.authenticate_credentials(staff.key)
+
+
+# --- writes: civicmap.db.row_insert -----------------------------------------------------------
+
+def _sent(action) -> tuple[object, list[tuple[str, tuple]]]:
+    """``action()``'s result and the (SQL, parameters) of every statement it sent."""
+    statements = []
+
+    def record(execute, sql, params, many, context):
+        statements.append((sql, tuple(params or ())))
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(record):
+        result = action()
+    return result, statements
+
+
+def _without(params: tuple, fields: list, skipped: set[str]) -> tuple:
+    """The parameters of the fields not ``skipped``, a JSON value as the object it wraps (its
+    adapter compares by identity)."""
+    return tuple(getattr(value, "adapted", value)
+                 for field, value in zip(fields, params, strict=True)
+                 if field.attname not in skipped)
+
+
+def _written_rows(rider) -> dict[type, Model]:
+    """One row of each model intake writes: a rider's need opens a case dispatched to the
+    union on intake (a task), with a photo."""
+    response = post_report(rider, category=RIDER_NEEDS_CATEGORY, photos=[jpeg()])
+    assert response.status_code == 201, body(response)
+    report = Report.objects.get(pk=body(response)["id"])
+    return {Report: report, Case: report.case, CaseEvent: report.case.events.first(),
+            ReportPhoto: report.photos.get(), Task: Task.objects.get(case=report.case)}
+
+
+@pytest.mark.parametrize("model", [Report, Case, CaseEvent, ReportPhoto, Task],
+                         ids=lambda model: model.__name__)
+def test_row_insert_sends_the_orm_insert_and_loads_what_it_returns(rider, model):
+    written = _written_rows(rider)[model]
+    meta = model._meta
+    fields = [field for field in meta.local_concrete_fields
+              if not field.generated and field is not meta.auto_field]
+    values = {field.attname: getattr(written, field.attname) for field in fields}
+    # auto_now_add: the time of the call, different in each of the two inserts.
+    now_fields = {field.attname for field in fields if getattr(field, "auto_now_add", False)}
+    inserted = {}
+    for way, insert in (("orm", lambda: model.objects.create(**values)),
+                        ("row_insert", lambda: row_insert(instance=model(**values)))):
+        # Each in a savepoint rolled back, after the intake's own row is gone (its uniques).
+        with transaction.atomic():
+            model.objects.filter(pk=written.pk)._raw_delete(connection.alias)
+            instance, statements = _sent(insert)
+            row = model.objects.filter(pk=instance.pk).values(*values).get()
+            transaction.set_rollback(True)
+        [(sql, params)] = [statement for statement in statements
+                           if statement[0].startswith("INSERT")]
+        returned = {field.attname: getattr(instance, field.attname)
+                    for field in meta.db_returning_fields if field is not meta.pk}
+        inserted[way] = (sql, _without(params, fields, now_fields),
+                         {name: value for name, value in row.items() if name not in now_fields},
+                         returned, instance._state.adding, instance._state.db)
+    assert inserted["row_insert"] == inserted["orm"]
+    assert inserted["orm"][1]  # the values were compared, not two empty lists
+
+
+def test_row_insert_sends_the_save_signals_the_orm_sends(rider):
+    written = _written_rows(rider)[CaseEvent]
+    values = {"case_id": written.case_id, "action": "noted", "data": {"a": 1}, "at": written.at}
+    heard: dict[str, list] = {"orm": [], "row_insert": []}
+    for way, insert in (("orm", lambda: CaseEvent.objects.create(**values)),
+                        ("row_insert", lambda: row_insert(instance=CaseEvent(**values)))):
+
+        def receiver(signal, sender, instance, way=way, **kwargs):
+            heard[way].append((signal is pre_save, sender, instance.pk is None, kwargs))
+
+        pre_save.connect(receiver, sender=CaseEvent)
+        post_save.connect(receiver, sender=CaseEvent)
+        try:
+            insert()
+        finally:
+            pre_save.disconnect(receiver, sender=CaseEvent)
+            post_save.disconnect(receiver, sender=CaseEvent)
+    assert heard["row_insert"] == heard["orm"]
+    assert [entry[:3] for entry in heard["orm"]] == [(True, CaseEvent, True),
+                                                     (False, CaseEvent, False)]
+
+
+def test_a_row_refused_by_the_database_spoils_the_transaction_as_a_save_does(rider):
+    written = _written_rows(rider)[CaseEvent]
+    with transaction.atomic():
+        with pytest.raises(IntegrityError):  # action is NOT NULL
+            row_insert(instance=CaseEvent(case_id=written.case_id, action=None, at=written.at))
+        with pytest.raises(TransactionManagementError):
+            CaseEvent.objects.count()
+
+
+def test_an_unsaved_related_object_is_refused_as_a_save_refuses_it(reference_data):
+    for insert in (lambda event: event.save(), lambda event: row_insert(instance=event)):
+        with pytest.raises(ValueError, match="unsaved related object 'case'"):
+            insert(CaseEvent(case=Case(), action="noted", at=timezone.now()))

@@ -14,12 +14,16 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.db import transaction
 
-from patrol.models import Department, Notification, Task
+from civicmap.models import Subdistrict
+from civicmap.roles import Role
+from patrol.models import Department, Notification, Task, VolunteerTeam
 from patrol.selectors import union_names
 from patrol.services.alerts import tasks_deadline_near_scan
 from patrol.services.notifications import MSG_NOTIFICATION_NOT_FOUND
+from patrol.services.notify import _case_riders, _staff_in, _task_workers
 from tests.patrol.helpers import (
     API,
     HEYI_XILI_1,
@@ -60,6 +64,51 @@ def feed_of(username: str, **params) -> dict:
 def kinds_for(username: str, case) -> list[str]:
     return list(Notification.objects.filter(recipient__username=username, case=case)
                 .order_by("created_at", "id").values_list("kind", flat=True))
+
+
+# --- who hears it: statements built once -----------------------------------------------------
+
+
+@db
+def test_who_hears_is_read_as_the_orm_read_it(reference_data):
+    # The reference: the ORM's reads notify sent before (issue 20).
+    first = report("E0101", reporter="rider1")
+    report("E0101", reporter="rider2")  # joins the case (the same point)
+    report("E0101", reporter="rider1")  # the same rider again
+    report("E0101", reporter=None)  # anonymous
+    case = first.case
+    report_ids = list(case.reports.order_by("id").values_list("pk", flat=True))
+    assert len(report_ids) == 4
+    for chosen in (None, [], report_ids[:1], report_ids[1:], report_ids[3:]):
+        orm = case.reports.exclude(reporter=None)
+        if chosen is not None:
+            orm = orm.filter(pk__in=chosen)
+        assert sorted(_case_riders(case, report_ids=chosen)) == sorted(
+            orm.order_by().values_list("reporter", flat=True).distinct())
+    assert sorted(_case_riders(case)) == sorted([user("rider1").pk, user("rider2").pk])
+
+    subdistricts = list(Subdistrict.objects.values_list("pk", flat=True))
+    heard = 0
+    for role in Role:
+        for chosen in ([], subdistricts, *([pk] for pk in subdistricts)):
+            read = _staff_in(role, chosen)
+            assert sorted(read) == sorted(get_user_model().objects.filter(
+                groups__name=role.value, membership__subdistrict__in=chosen)
+                .values_list("pk", flat=True).distinct())
+            assert len(read) == len(set(read))
+            heard += len(read)
+    assert heard > 0
+
+    assert VolunteerTeam.objects.filter(members__isnull=False).exists()
+    assert Department.objects.filter(liaisons__isnull=False).exists()
+    for team in VolunteerTeam.objects.all():
+        task = Task(assignee_kind=Task.AssigneeKind.TEAM, team=team)
+        assert sorted(_task_workers(task)) == sorted(
+            [team.leader_id, *team.members.values_list("pk", flat=True)])
+    for department in Department.objects.all():
+        task = Task(assignee_kind=Task.AssigneeKind.DEPARTMENT, department=department)
+        assert sorted(_task_workers(task)) == sorted(
+            department.liaisons.values_list("pk", flat=True))
 
 
 # --- who hears what --------------------------------------------------------------------------

@@ -13,10 +13,14 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.db import connection
+from django.db.models import Q
+from django.test.utils import CaptureQueriesContext
 
 from civicmap.models import CommunityGrid
 from issues.models import CaseEvent, Category
 from patrol.models import Department, RoutingRule, Task, VolunteerTeam
+from patrol.routing import rules_at_place
 from tests.patrol.helpers import (
     API,
     HUAIFANG,
@@ -73,6 +77,55 @@ def load(team_code: str, count: int, *, community: str = XINGONG, first_point: i
         act(case, "dispatch", "office1", team=team.pk)
         cases.append(case)
     return cases
+
+
+# --- the rules at a place, read in one statement -------------------------------------------
+
+
+def _rules_by_orm(*, category_id: int, community_id: int | None, subdistrict_id: int) -> list:
+    """The reference: the ORM query route_for_case sent before (issue 20)."""
+    return list(RoutingRule.objects.filter(category=category_id).filter(
+        Q(community=community_id) | Q(community__isnull=True, subdistrict=subdistrict_id)
+        | Q(community__isnull=True, subdistrict__isnull=True)).select_related("team", "department"))
+
+
+def _values(instance) -> tuple | None:
+    if instance is None:
+        return None
+    return tuple((field.attname, getattr(instance, field.attname))
+                 for field in instance._meta.concrete_fields)
+
+
+def _loaded(rules: list[RoutingRule]) -> list[tuple]:
+    return sorted((_values(r), _values(r.team), _values(r.department)) for r in rules)
+
+
+def test_the_rules_at_a_place_are_the_orms_read_in_one_statement(reference_data):
+    rule("E0101", community=HUAIFANG, team="sunset")  # a community's
+    rule("E0101", community=XINGONG, department="property")  # another community's
+    rule("E0101", department="greening")  # the district's
+    rule("E0502", community=HUAIFANG)  # the union
+    rule("E0105", community=XINGONG, team_type="civility")  # a team type's
+    heyi = CommunityGrid.objects.exclude(
+        subdistrict=CommunityGrid.objects.get(code=HUAIFANG).subdistrict).first()
+    RoutingRule.objects.create(category=Category.objects.get(code="E0101"), target="union",
+                               subdistrict=heyi.subdistrict)  # another subdistrict's
+    places = [(community.pk, community.subdistrict_id) for community in CommunityGrid.objects.all()]
+    places.append((None, heyi.subdistrict_id))  # no community: the rules of none
+    categories = set(RoutingRule.objects.values_list("category", flat=True))
+    categories.add(Category.objects.exclude(pk__in=categories).first().pk)  # one without rules
+    found = 0
+    for category_id in categories:
+        for community_id, subdistrict_id in places:
+            place = {"category_id": category_id, "community_id": community_id,
+                     "subdistrict_id": subdistrict_id}
+            with CaptureQueriesContext(connection) as queries:
+                read = rules_at_place(**place)
+                _loaded(read)  # every team and department is loaded already
+            assert len(queries) == 1
+            assert _loaded(read) == _loaded(_rules_by_orm(**place))
+            found += len(read)
+    assert found > len(places)  # places with rules of each reach were compared
 
 
 # --- the order: place rule, category rule, default handler, locality --------------------------
