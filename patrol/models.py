@@ -92,7 +92,7 @@ class Task(models.Model):
     location = models.PointField(srid=WGS84, geography=True, null=True, editable=False)
     # A copy of the case's subdistrict, kept by database triggers (migration 0017) like the
     # location: one subdistrict's overdue cases are found from its own live tasks
-    # (task_live_subdistrict_due), however many the other subdistricts hold.
+    # (task_live_subdistrict), however many the other subdistricts hold.
     subdistrict = models.ForeignKey(
         Subdistrict, on_delete=models.PROTECT, related_name="+", editable=False,
         verbose_name=_("subdistrict"),
@@ -151,13 +151,12 @@ class Task(models.Model):
             models.Index(fields=["resolution_due", "-case"], name="task_live_due",
                          condition=Q(status__in=LIVE_TASK_STATUSES)),
             # One subdistrict's overdue cases (patrol.selectors.case_overdue: the map's
-            # community statistics, the queue): its own late tasks, one range of each index.
-            models.Index(fields=["subdistrict", "resolution_due"], include=["case"],
-                         name="task_live_subdistrict_due",
+            # community statistics, the queue): its own live tasks, both deadlines tested in
+            # the index alone (an index-only scan, however scattered the tasks' rows).
+            models.Index(fields=["subdistrict", "resolution_due"],
+                         include=["case", "status", "response_due"],
+                         name="task_live_subdistrict",
                          condition=Q(status__in=LIVE_TASK_STATUSES)),
-            models.Index(fields=["subdistrict", "response_due"], include=["case"],
-                         name="task_offered_subdistrict_due",
-                         condition=Q(status=TaskStatus.OFFERED)),
             # A team's or a department's task list by deadline: one range of live tasks each.
             models.Index(fields=["team", "priority", "resolution_due", "id"],
                          name="task_live_team_due", condition=Q(status__in=LIVE_TASK_STATUSES)),

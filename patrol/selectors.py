@@ -247,9 +247,12 @@ def task_due_soon(*, now: datetime, prefix: str = "") -> Q:
 def case_overdue(*, now: datetime) -> Exists:
     """A case with a live task past the deadline that applies to it: the queue's ``overdue``
     filter and the map's overdue layer. The task's copy of the subdistrict matched to the
-    case's lets PostgreSQL read one subdistrict's late tasks only (task_live_subdistrict_due)
-    when the cases are one subdistrict's."""
-    return Exists(Task.objects.filter(case=OuterRef("pk"), subdistrict=OuterRef("subdistrict"))
+    case's lets PostgreSQL read one subdistrict's live tasks only (task_live_subdistrict) when
+    the cases are one subdistrict's. The live statuses are said again, outside the rule's two
+    arms: each arm implies them, but PostgreSQL proves a partial index's condition only from
+    a condition of its own."""
+    return Exists(Task.objects.filter(case=OuterRef("pk"), subdistrict=OuterRef("subdistrict"),
+                                      status__in=LIVE_TASK_STATUSES)
                   .filter(task_overdue(now=now)))
 
 
