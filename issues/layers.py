@@ -20,8 +20,10 @@ from django.db.models import (
     Func,
     Min,
     Model,
+    OuterRef,
     Q,
     QuerySet,
+    Subquery,
     Sum,
 )
 
@@ -421,11 +423,12 @@ def case_hotspots(*, filters: MapFilters, eps_m: float, min_cases: int,
         ])
         rows = cursor.fetchall()
     descriptions: dict[int, str] = {}
-    if with_descriptions:  # the newest report's words of each case listed
+    if with_descriptions:  # the newest report's words of each case listed, one index entry
+        newest = Report.objects.filter(case=OuterRef("pk")).order_by("-received_at", "-id")
         descriptions = dict(
-            Report.objects.filter(case_id__in=[pk for row in rows for pk in row[7] or ()])
-            .order_by("case_id", "-received_at", "-id").distinct("case_id")
-            .values_list("case_id", "description")
+            Case.objects.filter(pk__in=[pk for row in rows for pk in row[7] or ()])
+            .annotate(words=Subquery(newest.values("description")[:1]))
+            .values_list("pk", "words")
         )
     return [
         Hotspot(

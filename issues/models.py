@@ -516,9 +516,12 @@ class Case(models.Model):
             # of every case: D-056, benchmark 4).
             GinIndex(fields=["search_bigrams"], name="case_search_bigrams",
                      condition=Q(merged_into__isnull=True)),
+            # The map's community statistics and hotspots read it alone too (the points:
+            # issues.layers.case_hotspots), so one subdistrict's map reads none of the rows its
+            # neighbours' cases share pages with (D-081).
             models.Index(fields=["subdistrict", "-last_report_at", "-id"],
                          include=["stage", "category", "community_grid", "priority", "channel",
-                                  "report_count", "created_at"],
+                                  "report_count", "created_at", "location_metric", "location"],
                          name="case_console_open",
                          condition=Q(merged_into__isnull=True, stage__in=OPEN_STAGES)),
             # The open cases of a subdistrict most urgent first, then newest: the triage queue
@@ -622,8 +625,10 @@ class Report(models.Model):
         CommunityGrid, on_delete=models.PROTECT, null=True, blank=True, related_name="reports",
         verbose_name=_("community grid"),
     )
+    # Indexed with the time (report_case_newest), which serves the key's lookups too.
     case = models.ForeignKey(
-        Case, on_delete=models.PROTECT, related_name="reports", verbose_name=_("case")
+        Case, on_delete=models.PROTECT, related_name="reports", verbose_name=_("case"),
+        db_index=False,
     )
     joined_existing_case = models.BooleanField(_("joined an existing case"), default=False)
     # Open311 reporters' contact details: private, shown to office staff only.
@@ -655,6 +660,9 @@ class Report(models.Model):
         verbose_name_plural = _("reports")
         indexes = [
             models.Index(fields=["reporter", "received_at"], name="report_rider_recent"),
+            # A case's reports newest first: its newest words one index entry away (the map's
+            # hotspots, however many reports a case holds).
+            models.Index(fields=["case", "-received_at", "-id"], name="report_case_newest"),
             # The media sweep reads the pending fetches only.
             models.Index(fields=["received_at"], condition=Q(media_status="pending"),
                          name="report_media_pending_idx"),
