@@ -751,6 +751,7 @@ def test_the_triage_queue_filters_by_community_category_stage_and_overdue(refere
     assert ids(community=HUAIFANG) == {huaifang_garbage, huaifang_lamp}
     assert ids(category="E0101") == {huaifang_garbage, xingong_garbage}
     assert ids(community=HUAIFANG, category="E0101") == {huaifang_garbage}
+    assert ids(community="110106005999") == set()  # no such community: no case
     assert ids(stage="filed") == {filed}
     assert ids(stage=["filed", "dispatched"]) == {filed, late, on_time}
     assert ids(stage="dispatched", overdue="true") == {late}
