@@ -9,7 +9,7 @@ from datetime import datetime
 from django.db.models import Count
 
 from civicmap.i18n import name_field
-from issues.layers import MapFilters, map_shows_open_cases, open_cases_in_communities
+from issues.layers import MapFilters, open_cases_in_communities
 from issues.models import OPEN_STAGES
 from patrol.selectors import STAGES_WITH_LIVE_TASK, QueueFilters, case_overdue, triage_queue
 
@@ -19,7 +19,7 @@ def overdue_case_counts(*, filters: MapFilters, now: datetime) -> dict[int, int]
     query when none of the filters' stages has a live task (the closed cases, a new or filed
     case), as the triage queue's overdue filter keeps to those stages."""
     stages = tuple(stage for stage in filters.stages if stage in STAGES_WITH_LIVE_TASK)
-    if not stages or not map_shows_open_cases(filters):
+    if not stages:
         return {}
     return dict(
         open_cases_in_communities(filters=replace(filters, stages=stages))
