@@ -6,6 +6,7 @@ from pathlib import Path
 
 from celery.schedules import crontab
 from django.utils.translation import gettext_lazy as _
+from whitenoise.compress import Compressor
 
 from civicmap.env import database_from_url, env_bool, env_int, env_list, env_str
 
@@ -161,6 +162,10 @@ STORAGES = {
     },
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
+# WhiteNoise compresses each static file with brotli at its best (about 0.5 MB/s) and gzip.
+# Source maps are 40 of the 68 MB collected and only a developer's tools fetch them: served
+# as they are, collectstatic takes a third of the time.
+WHITENOISE_SKIP_COMPRESS_EXTENSIONS = (*Compressor.SKIP_COMPRESS_EXTENSIONS, "map")
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

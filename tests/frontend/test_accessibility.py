@@ -248,11 +248,19 @@ def test_every_page_route_is_crawled_or_exempt():
     assert [name for name in PAGES if (name, "GET") not in MATRIX] == []
 
 
-def _admin_paths() -> list[str]:
-    """The admin's index, and per registered model its change list and one change form."""
-    paths = [reverse("admin:index")]
+def _admin_apps() -> list[str]:
+    """The app labels of the admin's registered models, each crawled by a test of its own."""
+    return sorted({model._meta.app_label for model in admin.site._registry})
+
+
+def _admin_paths(app_label: str) -> list[str]:
+    """One app's registered models in the admin, each its change list and one change form; the
+    first app's also the admin's index."""
+    paths = [reverse("admin:index")] if app_label == _admin_apps()[0] else []
     for model in admin.site._registry:
         meta = model._meta
+        if meta.app_label != app_label:
+            continue
         paths.append(reverse(f"admin:{meta.app_label}_{meta.model_name}_changelist"))
         first = model._default_manager.order_by("pk").first()
         if first is not None:  # an empty table's form is the add form, read-only ones have none
@@ -335,11 +343,12 @@ def _visits(demo) -> list[tuple[str, str]]:  # noqa: F811  (demo: the fixture's 
             if MATRIX[(name, "GET")].expect[role] == 200]
 
 
-def test_every_page_has_no_serious_axe_violation(demo, crawl_settings, chromium,  # noqa: F811
-                                                 live_server, session_for):
-    """Each role's pages and the signed-in phone pages: axe-core finds nothing serious or
-    critical, and every chart or map has its numbers in a table. Over 20 s: every page of every
-    role loaded in Chromium and checked by axe-core, on one demo made once."""
+@pytest.mark.parametrize("role", [*CRAWLED_ROLES, "phone"])
+def test_every_page_has_no_serious_axe_violation(role, demo, crawl_settings,  # noqa: F811
+                                                 chromium, live_server, session_for):
+    """Each role's pages, and (``phone``) the phone pages signed in: axe-core finds nothing
+    serious or critical, and every chart or map has its numbers in a table. A test a role, so
+    that the runner's workers share the crawl."""
     found: list[str] = []
     seen_charts: dict[str, dict] = {}
 
@@ -347,49 +356,55 @@ def test_every_page_has_no_serious_axe_violation(demo, crawl_settings, chromium,
         lines, seen_charts[label] = _audited(watched, label)
         found.extend(lines)
 
-    visits = _visits(demo)
-    for role in CRAWLED_ROLES:
+    if role == "phone":
+        for name, page_ in PAGES.items():
+            if page_.signed_in_as:
+                context = chromium.new_context(locale="zh-CN", viewport=PHONE_VIEWPORT,
+                                               is_mobile=True, has_touch=True)
+                watched = _watch(context)
+                watched.page.goto(live_server.url + reverse(name))
+                _signed_in(watched.page, page_.signed_in_as)
+                check(watched, f"{page_.signed_in_as} {reverse(name)} (phone, signed in)")
+                context.close()
+    else:
         context = _context(chromium, live_server, session_for, role, viewport=DESKTOP)
         watched = _watch(context)
-        for path in [path for who, path in visits if who == role]:
+        for path in [path for who, path in _visits(demo) if who == role]:
             watched.page.goto(live_server.url + path)
             check(watched, f"{role} {path}")
         context.close()
-    for name, page_ in PAGES.items():
-        if page_.signed_in_as:
-            context = chromium.new_context(locale="zh-CN", viewport=PHONE_VIEWPORT,
-                                           is_mobile=True, has_touch=True)
-            watched = _watch(context)
-            watched.page.goto(live_server.url + reverse(name))
-            _signed_in(watched.page, page_.signed_in_as)
-            check(watched, f"{page_.signed_in_as} {reverse(name)} (phone, signed in)")
-            context.close()
-    assert sorted(set(REPORTED) - set(found)) == [], "fixed: take these off REPORTED"
+    reported = {line for line in REPORTED if line.startswith(f"{role} ")}
+    assert sorted(reported - set(found)) == [], "fixed: take these off REPORTED"
     found = [line for line in found if line not in REPORTED]
     assert found == [], "serious or critical:\n" + "\n".join(found)
-    stats = seen_charts[f"office {reverse('frontend:office-stats')}"]
-    assert stats["charts"] > 0, stats  # the check saw the charts it is about
-    assert seen_charts[f"anonymous {reverse('frontend:map')}"]["maps"] == 1
+    assert seen_charts, "no page was crawled"
+    if role == "office":
+        stats = seen_charts[f"office {reverse('frontend:office-stats')}"]
+        assert stats["charts"] > 0, stats  # the check saw the charts it is about
+    if role == "anonymous":
+        assert seen_charts[f"anonymous {reverse('frontend:map')}"]["maps"] == 1
 
 
-def test_the_admin_has_no_serious_axe_violation(demo, crawl_settings, chromium,  # noqa: F811
-                                                live_server, session_for):
-    """The admin as the superuser, its index and every registered model's list and form: axe-
-    core finds nothing serious or critical in Django's markup as our admin/base_site.html
-    changes it (breadcrumbs' links underlined, filter_horizontal's search icons named
-    images), with nothing excluded. Over 20 s: every registered model's list and form opened in
-    Chromium and audited by axe, one page after another."""
+@pytest.mark.parametrize("app_label", _admin_apps())
+def test_the_admin_has_no_serious_axe_violation(app_label, demo, crawl_settings,  # noqa: F811
+                                                chromium, live_server, session_for):
+    """The admin as the superuser, its index and every registered model's list and form (a
+    test an app): axe-core finds nothing serious or critical in Django's markup as our
+    admin/base_site.html changes it (breadcrumbs' links underlined, filter_horizontal's search
+    icons named images), with nothing excluded."""
     context = _context(chromium, live_server, session_for, "admin", viewport=DESKTOP)
     watched = _watch(context)
     found: list[str] = []
     icons = 0
-    for path in _admin_paths():
+    paths = _admin_paths(app_label)
+    for path in paths:
         watched.page.goto(live_server.url + path)
         found += _audited(watched, f"admin {path}")[0]
         icons += watched.page.locator(".search-label-icon[role=img][aria-label]").count()
     context.close()
-    assert found == [], "serious or critical:\n" + "\n".join(found)
-    assert icons > 0  # the crawl met a filter_horizontal widget (patrol's teams, say)
+    assert paths and found == [], "serious or critical:\n" + "\n".join(found)
+    if app_label == "patrol":
+        assert icons > 0  # the crawl met a filter_horizontal widget (patrol's teams)
 
 
 @pytest.fixture
