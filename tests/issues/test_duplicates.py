@@ -8,7 +8,6 @@ wide on purpose: 20 vs 50 m, 80 vs 50 m, 120 and 170 vs 150 m.
 from __future__ import annotations
 
 import threading
-import time
 import uuid
 from datetime import timedelta
 
@@ -32,6 +31,7 @@ from tests.issues.helpers import (
     row_distance_m,
     row_lon_lat,
 )
+from tests.patrol.helpers import wait_for_lock_waiters
 
 pytestmark = pytest.mark.django_db
 
@@ -227,7 +227,10 @@ def test_a_case_closed_while_the_lookup_waits_for_it_gives_way_to_the_next_open_
         cursor.execute("SELECT id FROM issues_case WHERE id = %s FOR UPDATE", [nearest.pk])
 
     def office_closes() -> None:
-        time.sleep(1)  # the report is waiting for the row by now
+        try:
+            wait_for_lock_waiters(1)  # the report waits for the row
+        finally:
+            connection.close()  # this thread's own
         with office.cursor() as cursor:
             cursor.execute("UPDATE issues_case SET stage = 'closed', closed_at = now() "
                            "WHERE id = %s", [nearest.pk])
