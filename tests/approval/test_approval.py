@@ -21,6 +21,7 @@ import io
 import json
 import os
 import re
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,7 @@ from django.test import Client
 from django.utils import timezone
 
 from patrol.services.alerts import tasks_deadline_near_scan, tasks_overdue_scan
+from tests.module_rows import module_rows
 
 SEED = 2026
 NOW = "2026-11-30T10:00:00+08:00"
@@ -62,9 +64,30 @@ LIST_LIMIT = 60  # long lists are cut to their first items (in the answer's own 
 # --- the frozen demo ------------------------------------------------------------------------
 
 
+@pytest.fixture(scope="module")
+def demo_rows(django_db_setup, django_db_blocker) -> Iterator[None]:
+    """The demo for --seed 2026 at --now alone in the database, written once for the module
+    (tests/module_rows.py) with the clock frozen at --now; then Celery beat's first scans at
+    --now, as on a running demo (the feeds get their alerts)."""
+    frozen = datetime.fromisoformat(NOW)
+    with pytest.MonkeyPatch.context() as patch, module_rows(django_db_blocker):
+        patch.setattr(timezone, "now", lambda: frozen)
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
+            tables = sorted(name for (name,) in cursor.fetchall() if name not in KEPT_TABLES)
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+            cursor.execute(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE")
+            cursor.execute("SET CONSTRAINTS ALL DEFERRED")
+        call_command("seed_demo", seed=SEED, now=NOW, reports=REPORTS, no_progress=True,
+                     stdout=io.StringIO())
+        tasks_overdue_scan(now=frozen)
+        tasks_deadline_near_scan(now=frozen)
+        yield
+
+
 @pytest.fixture
-def demo(db, monkeypatch, settings) -> None:
-    """The demo for --seed 2026 at --now, the clock frozen at --now.
+def demo(demo_rows, db, monkeypatch, settings) -> None:
+    """The demo (``demo_rows``), the clock frozen at --now.
 
     Hotspots need MAP_HOTSPOT_MIN_CASES open cases within MAP_HOTSPOT_EPS_M; the small demo's
     open cases are too sparse for the deployed 10, so the threshold is lowered to draw some.
@@ -77,17 +100,6 @@ def demo(db, monkeypatch, settings) -> None:
     frozen = datetime.fromisoformat(NOW)
     monkeypatch.setattr(timezone, "now", lambda: frozen)
     cache.clear()  # throttle counters of earlier tests
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
-        tables = sorted(name for (name,) in cursor.fetchall() if name not in KEPT_TABLES)
-        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
-        cursor.execute(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE")
-        cursor.execute("SET CONSTRAINTS ALL DEFERRED")
-    call_command("seed_demo", seed=SEED, now=NOW, reports=REPORTS, no_progress=True,
-                 stdout=io.StringIO())
-    # Celery beat's first scans at --now, as on a running demo: the feeds get their alerts.
-    tasks_overdue_scan(now=frozen)
-    tasks_deadline_near_scan(now=frozen)
 
 
 def _client(role: str) -> Client:

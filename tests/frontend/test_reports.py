@@ -6,6 +6,7 @@ embedded CJK font), the job's progress and failure, the outbox and beat, and who
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from datetime import date, datetime
 from io import BytesIO
 
@@ -13,6 +14,7 @@ import pytest
 from celery.schedules import crontab
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.core.cache import cache
 from django.core.files.storage import default_storage
 from django.core.management import CommandError, call_command
 from django.utils import timezone, translation
@@ -44,6 +46,7 @@ from tests.frontend.report_helpers import (
     pdf_pages,
     report_month,
 )
+from tests.module_rows import module_rows
 
 SHANGHAI_NOW = datetime.fromisoformat("2026-12-05T09:00:00+08:00")
 PDF_SECONDS_MAX = 30.0  # issue 17: a PDF in under 30 s for the demo
@@ -119,11 +122,20 @@ def test_the_command_refuses_an_unknown_subdistrict(reference_data):
 # --- the files, against the statistics selectors ----------------------------------------------
 
 
+@pytest.fixture(scope="module")
+def demo_month_rows(django_db_setup, django_db_blocker) -> Iterator[date]:
+    """Last month's demo, seeded once for the module's tests (tests/module_rows.py)."""
+    with module_rows(django_db_blocker):
+        month = report_month()
+        demo_seed(month=month)
+        yield month
+
+
 @pytest.fixture
-def demo_month(reference_data) -> date:
-    month = report_month()
-    demo_seed(month=month)
-    return month
+def demo_month(demo_month_rows, db) -> date:
+    """The demo's month, with nothing cached by the tests before (demo_seed's reason)."""
+    cache.clear()
+    return demo_month_rows
 
 
 def _stats(month: date, username: str = "office1"):
