@@ -293,6 +293,7 @@ def _watch(context) -> Watched:
 
     context.route("**/*", guard)
     context.add_init_script(WATCH_SCRIPT)
+    watched.follow_requests()
     page.on("pageerror", lambda error: watched.page_errors.append(str(error)))
     return watched
 
@@ -318,7 +319,7 @@ def _audited(watched: Watched, label: str) -> tuple[list[str], dict]:
     critical violations, charts and maps without a table, errors, requests elsewhere), and
     the charts and maps it counted."""
     page = watched.page
-    page.wait_for_load_state("networkidle")
+    watched.settle()
     found = [f"{label}: {violation}"
              for violation in watched.axe_violations(impacts=SERIOUS)]
     figures = page.evaluate(CHARTS_WITHOUT_NUMBERS)
@@ -463,7 +464,7 @@ def test_desktop_pages_work_at_200_percent_zoom(demo, crawl_settings, chromium, 
         watched = _watch(context)
         for name, path in [(name, path) for who, name, path in visits if who == role]:
             watched.page.goto(live_server.url + path)
-            watched.page.wait_for_load_state("networkidle")
+            watched.settle()
             if name in DRAWN:
                 watched.page.wait_for_selector(DRAWN[name])
             assert watched.page.evaluate("[innerWidth, devicePixelRatio]") == [640, 2]
