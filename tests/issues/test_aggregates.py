@@ -19,6 +19,7 @@ from issues.aggregates import aggregates_rebuild, aggregates_totals_recount, agg
 from issues.models import Report, Rider
 from issues.services.catalogue import category_catalogue_import
 from issues.services.intake import ChannelRules, ReportInput, report_create
+from tests.sql_rows import query_rows
 
 pytestmark = pytest.mark.django_db
 
@@ -64,12 +65,7 @@ GRID_SUBDISTRICT_MISMATCHES = (
 
 
 def _rows(queries: dict[str, str] = TABLES) -> dict[str, list[tuple]]:
-    with connection.cursor() as cursor:
-        rows = {}
-        for name, sql in queries.items():
-            cursor.execute(sql)
-            rows[name] = cursor.fetchall()
-        return rows
+    return query_rows(queries)
 
 
 def test_aggregates_kept_by_intake_equal_a_recount(reference_data):
