@@ -40,6 +40,7 @@ from civicmap.spatial import (
     metric,
 )
 from issues.models import (
+    CLOSED_STAGES,
     OPEN_STAGES,
     Case,
     Category,
@@ -60,7 +61,6 @@ HOTSPOT_LATEST_CASES = 3  # cases listed in a hotspot popup, newest first
 
 # The stages a map's case layers may show (``MapFilters.stages``): the open ones (the default:
 # the backlog), one of them, or the closed ones. Cancelled cases are on no map.
-CLOSED_STAGES = (Stage.CLOSED, Stage.EVALUATED)
 MAP_STAGES_OPEN = "open"
 MAP_STAGES_CLOSED = "closed"
 

@@ -294,6 +294,8 @@ class Stage(models.TextChoices):
 
 # A case is "open" (live, counted as backlog, joinable by a new report) in these stages.
 OPEN_STAGES = (Stage.NEW, Stage.FILED, Stage.DISPATCHED, Stage.IN_PROGRESS, Stage.HANDED_IN)
+# Closed and done with: what the map's stage filter "closed" shows (issues.layers).
+CLOSED_STAGES = (Stage.CLOSED, Stage.EVALUATED)
 
 
 class Priority(models.IntegerChoices):
@@ -531,6 +533,15 @@ class Case(models.Model):
             models.Index(fields=["subdistrict", "priority", "-last_report_at", "-id"],
                          name="case_open_priority",
                          condition=Q(merged_into__isnull=True, stage__in=OPEN_STAGES)),
+            # The map's closed cases per community (issues.layers.open_case_counts with the
+            # stage filter "closed"): the cases last reported in the period, read from this
+            # index alone (the id counted, the community and the category filtered). At
+            # 1,000,000 reports the 217,000 closed cases of 90 days were a parallel scan of
+            # the whole table (36,600 pages, 100-200 ms); here 10 MB, 60-75 ms (D-083).
+            models.Index(fields=["subdistrict", "last_report_at"],
+                         include=["id", "community_grid", "category"],
+                         name="case_closed_place",
+                         condition=Q(merged_into__isnull=True, stage__in=CLOSED_STAGES)),
         ]
         constraints = [
             models.CheckConstraint(
