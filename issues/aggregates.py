@@ -9,8 +9,9 @@ increment a counter (``ON CONFLICT … DO UPDATE SET count = count + n``); param
 The daily rows (from 00:00 UTC) are the hourly counts of the same statement summed by day: a
 30-day map reads its whole days there and only the hours at the period's two ends from the
 hourly rows (issues.layers), about 20 times fewer rows at 1,000,000 reports. The daily totals
-are the daily rows of the same statement summed over the categories, the public and the private
-ones apart: a map of every category reads those, about 5 times fewer again.
+are the daily rows of the same statement summed over the categories of each kind, the public and
+the private ones apart: a map of every category or of a kind reads those, 2 to 3 times fewer
+again.
 """
 
 from __future__ import annotations

@@ -40,6 +40,7 @@ from civicmap.spatial import (
     metric,
 )
 from issues.models import (
+    CLOSED_STAGES,
     OPEN_STAGES,
     Case,
     Category,
@@ -60,7 +61,6 @@ HOTSPOT_LATEST_CASES = 3  # cases listed in a hotspot popup, newest first
 
 # The stages a map's case layers may show (``MapFilters.stages``): the open ones (the default:
 # the backlog), one of them, or the closed ones. Cancelled cases are on no map.
-CLOSED_STAGES = (Stage.CLOSED, Stage.EVALUATED)
 MAP_STAGES_OPEN = "open"
 MAP_STAGES_CLOSED = "closed"
 
@@ -229,15 +229,22 @@ def _utc_midnight(moment: datetime) -> datetime:
     return moment.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
 
 
+def _totals_q(filters: MapFilters) -> Q:
+    """``category_q`` for the daily totals, which carry the category's privacy and kind."""
+    q = Q() if filters.include_private else Q(is_private=False)
+    return q & Q(kind__in=filters.kinds) if filters.kinds else q
+
+
 def _period_rows(filters: MapFilters, hourly: type[Model], daily: type[Model],
                  daily_total: type[Model], place: Q) -> list[QuerySet]:
     """The aggregate rows of the period in the category and subdistrict filters: its whole
-    days (from 00:00 UTC) from the daily roll-ups, summed over the categories (``daily_total``)
-    when the filters choose none, the hours at either end from the hourly rows.
+    days (from 00:00 UTC) from the daily roll-ups, summed over the categories of each kind
+    (``daily_total``) when the filters choose no category (every one, or a kind), the hours at
+    either end from the hourly rows.
 
     At 1,000,000 reports a 30-day sum over the hourly rows read about 285,000 of them (100-170
-    ms a sum); the daily rows hold the same counts in 160,000, and the daily totals in 30,000
-    (issues.aggregates keeps all three).
+    ms a sum); the daily rows hold the same counts in 155,000, and the daily totals in 62,000,
+    a kind's in 16,000-25,000 (issues.aggregates keeps all three; D-080, D-084).
     """
     first_day = _utc_midnight(filters.since)
     if first_day < filters.since:
@@ -251,9 +258,9 @@ def _period_rows(filters: MapFilters, hourly: type[Model], daily: type[Model],
     return [
         hourly.objects.filter(category, Q(hour__gte=filters.since, hour__lt=first_day)
                               | Q(hour__gte=last_day, hour__lt=filters.until)),
-        daily.objects.filter(category, days) if filters.categories or filters.kinds
-        # every category: the totals' own privacy flag stands for the category's
-        else daily_total.objects.filter(category_q(filters, prefix=""), place, days),
+        daily.objects.filter(category, days) if filters.categories
+        # every category or a kind: the totals' own privacy and kind stand for the category's
+        else daily_total.objects.filter(_totals_q(filters), place, days),
     ]
 
 

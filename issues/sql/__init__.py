@@ -147,27 +147,30 @@ UNIT_SELECT = """
     FROM issues_report r WHERE r.community_grid_id IS NOT NULL AND {where}
     GROUP BY 1, 2, 3, 4, 5
 """
-# The daily rows summed over the categories, public and private apart (ReportCellDayTotal,
-# ReportUnitGridDayTotal), upserted; ``{days}`` yields the daily rows to add: those intake's
-# statement just counted, or every daily row (aggregates_totals_recount).
+# The daily rows summed over the categories of each kind (Category.kind: the code's first
+# letter), public and private apart (ReportCellDayTotal, ReportUnitGridDayTotal), upserted;
+# ``{days}`` yields the daily rows to add: those intake's statement just counted, or every
+# daily row (aggregates_totals_recount). A report has one category: one row either way.
 CELL_TOTAL_UPSERT = """
     INSERT INTO issues_reportcelldaytotal (cell_x, cell_y, day, subdistrict_id, is_private,
-                                           count)
-    SELECT d.cell_x, d.cell_y, d.day, d.subdistrict_id, k.is_private, sum(d.n)
+                                           kind, count)
+    SELECT d.cell_x, d.cell_y, d.day, d.subdistrict_id, k.is_private, left(k.code, 1),
+           sum(d.n)
     FROM ({days}) d (cell_x, cell_y, day, category_id, subdistrict_id, n)
     JOIN issues_category k ON k.id = d.category_id
-    GROUP BY 1, 2, 3, 4, 5
-    ON CONFLICT (day, cell_x, cell_y, subdistrict_id, is_private)
+    GROUP BY 1, 2, 3, 4, 5, 6
+    ON CONFLICT (day, cell_x, cell_y, subdistrict_id, is_private, kind)
     DO UPDATE SET count = issues_reportcelldaytotal.count + EXCLUDED.count
 """
 UNIT_TOTAL_UPSERT = """
     INSERT INTO issues_reportunitgriddaytotal (community_id, unit_grid_id, day, subdistrict_id,
-                                              is_private, count)
-    SELECT d.community_id, d.unit_grid_id, d.day, d.subdistrict_id, k.is_private, sum(d.n)
+                                              is_private, kind, count)
+    SELECT d.community_id, d.unit_grid_id, d.day, d.subdistrict_id, k.is_private,
+           left(k.code, 1), sum(d.n)
     FROM ({days}) d (community_id, unit_grid_id, day, category_id, subdistrict_id, n)
     JOIN issues_category k ON k.id = d.category_id
-    GROUP BY 1, 2, 3, 4, 5
-    ON CONFLICT (day, community_id, unit_grid_id, is_private)
+    GROUP BY 1, 2, 3, 4, 5, 6
+    ON CONFLICT (day, community_id, unit_grid_id, is_private, kind)
     DO UPDATE SET count = issues_reportunitgriddaytotal.count + EXCLUDED.count
 """
 CELL_TOTALS_RECOUNT = CELL_TOTAL_UPSERT.format(

@@ -14,7 +14,8 @@ from django.test.utils import CaptureQueriesContext
 
 from civicmap.models import CommunityGrid, Subdistrict, UnitGrid
 from issues.aggregates import aggregates_rebuild
-from issues.models import Case, Stage
+from issues.layers import map_filters_for_period, map_stages, open_case_counts
+from issues.models import Case, Report, Stage
 from issues.services.intake import OPEN311_CHANNEL, ReportInput, report_create
 from tests.frontend.helpers import (
     HUAIFANG,
@@ -223,3 +224,52 @@ def test_the_unit_grids_of_another_basemap_are_refused(reference_data, client, s
     assert response.status_code == 400
     assert [(error["field"], error["code"]) for error in response.json()["errors"]] == [
         ("basemap", "invalid")]
+
+
+@pytest.mark.parametrize("subdistrict", [None, NANYUAN])
+def test_closed_cases_per_community_come_from_their_index_alone(map_history, subdistrict):
+    """The closed cases of a period per community (stage "closed", D-083) read
+    case_closed_place and no row of the table: every column the count filters or counts is in
+    it. Scans that read the table are switched off so that a few rows decide nothing; a column
+    the index lacks would make it an Index Scan (with the table) or another index."""
+    Case.objects.filter(community_grid__code=HUAIFANG_CODE).update(stage=Stage.CLOSED)
+    place = Subdistrict.objects.get(code=subdistrict).pk if subdistrict else None
+    filters = map_filters_for_period(now=map_history, days=90, stages=map_stages("closed"),
+                                     subdistrict_id=place)
+    with CaptureQueriesContext(connection) as queries:
+        counts = open_case_counts(filters=filters)
+    assert sum(counts.values()) == Case.objects.filter(
+        community_grid__code=HUAIFANG_CODE, merged_into__isnull=True,
+        category__is_private=False).count() > 0
+    (query,) = queries.captured_queries
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")  # the test's transaction only
+        cursor.execute("SET LOCAL enable_bitmapscan = off")
+        cursor.execute("EXPLAIN " + query["sql"])
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    assert "Index Only Scan using case_closed_place on issues_case" in plan, plan
+
+
+@pytest.mark.parametrize("office", [False, True])
+def test_a_kind_from_the_totals_counts_what_its_categories_do(map_history, office):
+    """A kind's heat cells and grid counts come from the daily totals by kind (D-084), a
+    category's from the daily rows by category: the kind counts what its categories together
+    do, and the public's never a private category (L0101 at Huaifang is the only L)."""
+    from issues.layers import report_grid_counts, report_heat_cells
+    from issues.models import Category
+
+    for kind in ("C", "E", "L"):
+        codes = tuple(Category.objects.filter(code__startswith=kind).values_list("code", flat=True))
+        by_kind, by_categories = (
+            map_filters_for_period(now=map_history, days=30, include_private=office, **chosen)
+            for chosen in ({"kinds": (kind,)}, {"categories": codes}))
+        heat = report_heat_cells(filters=by_kind)
+        grids = report_grid_counts(filters=by_kind)
+        assert heat == report_heat_cells(filters=by_categories)
+        assert grids == report_grid_counts(filters=by_categories)
+        shown = Report.objects.filter(category__code__startswith=kind)
+        if not office:
+            shown = shown.filter(category__is_private=False)
+        assert sum(grids.communities.values()) == sum(cell.count for cell in heat)
+        assert sum(cell.count for cell in heat) == shown.count()
+        assert shown.exists() == (office or kind != "L")

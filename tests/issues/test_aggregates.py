@@ -34,20 +34,22 @@ TABLES = {
                  "FROM issues_reportcellday ORDER BY 1, 2, 3, 4, 5",
     "unit_days": "SELECT community_id, unit_grid_id, day, category_id, subdistrict_id, count "
                  "FROM issues_reportunitgridday ORDER BY 1, 2, 3, 4",
-    "cell_totals": "SELECT cell_x, cell_y, day, subdistrict_id, is_private, count "
-                   "FROM issues_reportcelldaytotal ORDER BY 1, 2, 3, 4, 5",
-    "unit_totals": "SELECT community_id, unit_grid_id, day, subdistrict_id, is_private, count "
-                   "FROM issues_reportunitgriddaytotal ORDER BY 1, 2, 3, 5",
+    "cell_totals": "SELECT cell_x, cell_y, day, subdistrict_id, is_private, kind, count "
+                   "FROM issues_reportcelldaytotal ORDER BY 1, 2, 3, 4, 5, 6",
+    "unit_totals": "SELECT community_id, unit_grid_id, day, subdistrict_id, is_private, kind, "
+                   "count FROM issues_reportunitgriddaytotal ORDER BY 1, 2, 3, 5, 6",
 }
-# The totals are the daily rows summed over the categories, by the category's privacy.
+# The totals are the daily rows summed over the categories, by the category's privacy and
+# kind (the code's first letter).
 DAYS_OVER_CATEGORIES = {
     "cell_totals": "SELECT d.cell_x, d.cell_y, d.day, d.subdistrict_id, k.is_private, "
-                   "sum(d.count)::int FROM issues_reportcellday d JOIN issues_category k "
-                   "ON k.id = d.category_id GROUP BY 1, 2, 3, 4, 5 ORDER BY 1, 2, 3, 4, 5",
-    "unit_totals": "SELECT d.community_id, d.unit_grid_id, d.day, d.subdistrict_id, "
-                   "k.is_private, sum(d.count)::int FROM issues_reportunitgridday d "
+                   "left(k.code, 1), sum(d.count)::int FROM issues_reportcellday d "
                    "JOIN issues_category k ON k.id = d.category_id "
-                   "GROUP BY 1, 2, 3, 4, 5 ORDER BY 1, 2, 3, 5",
+                   "GROUP BY 1, 2, 3, 4, 5, 6 ORDER BY 1, 2, 3, 4, 5, 6",
+    "unit_totals": "SELECT d.community_id, d.unit_grid_id, d.day, d.subdistrict_id, "
+                   "k.is_private, left(k.code, 1), sum(d.count)::int "
+                   "FROM issues_reportunitgridday d JOIN issues_category k "
+                   "ON k.id = d.category_id GROUP BY 1, 2, 3, 4, 5, 6 ORDER BY 1, 2, 3, 5, 6",
 }
 # The daily rows are the hourly rows summed by day from 00:00 UTC.
 HOURS_BY_DAY = {
@@ -100,6 +102,7 @@ def test_aggregates_kept_by_intake_equal_a_recount(reference_data):
     assert _rows(HOURS_BY_DAY) == {table: kept[table] for table in HOURS_BY_DAY}
     assert _rows(DAYS_OVER_CATEGORIES) == {table: kept[table] for table in DAYS_OVER_CATEGORIES}
     assert {row[4] for row in kept["cell_totals"]} == {False, True}  # L0201 is private
+    assert {row[5] for row in kept["unit_totals"]} == {"E", "L"}  # the categories' kinds
     assert {row[4] for row in kept["cells"]} == set(
         Report.objects.values_list("subdistrict_id", flat=True))
     assert _rows({"mismatches": GRID_SUBDISTRICT_MISMATCHES})["mismatches"] == [(0,)]
@@ -146,7 +149,7 @@ def test_the_totals_follow_a_category_turned_public(reference_data,
     rider = Rider.objects.order_by("user_id").first().user
     report_create(channel=NO_PHOTOS, reporter=rider, received_at=timezone.now(), data=ReportInput(
         category_code="L0201", lon=116.392, lat=39.797, client_uuid=uuid.uuid4()))
-    assert [row[4:] for row in _rows()["cell_totals"]] == [(True, 1)]
+    assert [row[4:] for row in _rows()["cell_totals"]] == [(True, "L", 1)]
     data = json.loads((settings.BASE_DIR / "fixtures" / "categories.json").read_text())
     for item in data["categories"]:
         if item["code"] == "L0201":
@@ -154,7 +157,7 @@ def test_the_totals_follow_a_category_turned_public(reference_data,
     version = aggregates_version()
     with django_capture_on_commit_callbacks(execute=True):
         category_catalogue_import(data=data)
-    assert [row[4:] for row in _rows()["cell_totals"]] == [(False, 1)]
+    assert [row[4:] for row in _rows()["cell_totals"]] == [(False, "L", 1)]
     assert aggregates_version() != version
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
         category_catalogue_import(data=data)  # nothing changed: no recount
