@@ -30,8 +30,11 @@ import os
 import threading
 from typing import Any
 
-from celery import current_app
+from celery.utils.nodenames import anon_nodename
+from celery.utils.saferepr import saferepr
 from kombu.utils.uuid import uuid
+
+from civicmap.celery import app
 
 
 class _Kept:
@@ -44,35 +47,37 @@ class _Kept:
         self.producer: Any = None
         self.routes: dict[str, dict | None] = {}
         self.sent_event = False
+        self.repr_maxlevels = 0
+        self.origin = ""
+        self.kwargsrepr = ""
 
 
 _kept = _Kept()
 
 
 def task_send(*, name: str, args: list, retry_policy: dict) -> None:
-    """Send the task ``name`` with positional ``args`` as ``current_app.send_task(name,
+    """Send the task ``name`` with positional ``args`` as ``app.send_task(name,
     args=args, retry=True, retry_policy=retry_policy)`` does; raises what it raises (the
     broker's errors once the policy's retries are spent)."""
-    app = current_app
     if app.current_worker_task is not None or not _kept.lock.acquire(blocking=False):
         app.send_task(name, args=args, retry=True, retry_policy=retry_policy)
         return
     try:
         pool = app.producer_pool
         if _kept.pid != os.getpid() or _kept.pool is not pool:
-            _kept_reset(app, pool)
+            _kept_reset(pool)
         options = _kept.routes.get(name, False)
         if options is False:
-            options = _kept.routes[name] = _route(app, name)
+            options = _kept.routes[name] = _route(name)
         if options is None:  # not one this shortcut sends exactly as Celery would
             app.send_task(name, args=args, retry=True, retry_policy=retry_policy)
             return
-        _send(app, name, args, retry_policy, options)
+        _send(name, args, retry_policy, options)
     finally:
         _kept.lock.release()
 
 
-def _kept_reset(app, pool) -> None:
+def _kept_reset(pool) -> None:
     previous, previous_pid = _kept.producer, _kept.pid
     _kept.producer = None
     if previous is not None and previous_pid == os.getpid():
@@ -82,11 +87,14 @@ def _kept_reset(app, pool) -> None:
             pass
     _kept.routes.clear()
     _kept.sent_event = bool(app.conf.task_send_sent_event)
+    _kept.repr_maxlevels = app.conf.task_repr_maxlevels
+    _kept.origin = anon_nodename()  # what create_task_message names: gen<pid>@<host>
+    _kept.kwargsrepr = saferepr({}, app.amqp.kwargsrepr_maxsize, maxlevels=_kept.repr_maxlevels)
     _kept.producer = pool.acquire(block=True)
     _kept.pool, _kept.pid = pool, os.getpid()
 
 
-def _route(app, name: str) -> dict | None:
+def _route(name: str) -> dict | None:
     """The options ``send_task`` would publish a message of ``name`` with (its task's
     execution options, then the router's), or None where they may change from one message to
     the next: task routes configured, or options that ``send_task`` turns into per-message
@@ -103,14 +111,19 @@ def _route(app, name: str) -> dict | None:
     return app.amqp.router.route(options, name, args=None, kwargs=None, task_type=task_type)
 
 
-def _send(app, name: str, args: list, retry_policy: dict, options: dict) -> None:
+def _send(name: str, args: list, retry_policy: dict, options: dict) -> None:
     """``send_task``'s message and publish, for a route worked out before."""
     amqp = app.amqp
     producer = _kept.producer
     task_id = uuid()
+    # The arguments' repr and the origin as create_task_message makes them, from settings read
+    # once: it reads them from the configuration for every message.
     message = amqp.create_task_message(
         task_id, name, args, None, reply_to=app.thread_oid,
-        create_sent_event=_kept.sent_event, ignore_result=None, **options)
+        create_sent_event=_kept.sent_event, ignore_result=None, origin=_kept.origin,
+        argsrepr=saferepr(args, amqp.argsrepr_maxsize, maxlevels=_kept.repr_maxlevels),
+        kwargsrepr=_kept.kwargsrepr,
+        **options)
     declare = None  # send_task_message's default: the route's queue
     queue = options.get("queue")
     if (queue is not None and queue.can_cache_declaration
