@@ -8,7 +8,7 @@ from weakref import WeakKeyDictionary
 
 from django.db import DEFAULT_DB_ALIAS, connection, connections, router, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
-from django.db.models import Field, Model
+from django.db.models import DEFERRED, Field, Model
 from django.db.models.expressions import Col
 from django.db.models.signals import post_save, pre_save
 
@@ -145,3 +145,11 @@ def joined_instances(*, models: Sequence[type[Model]], row: Sequence) -> list[Mo
         instances.append(None if values[pk_index] is None else model.from_db(
             DEFAULT_DB_ALIAS, [field.attname for field in fields], values))
     return instances
+
+
+def instance_loaded(*, model: type[M], **values) -> M:
+    """An instance of ``model`` as the database gave these fields (by attname), the others
+    deferred: what ``.only()`` makes of a row (a deferred field reads itself when asked for)."""
+    return model.from_db(DEFAULT_DB_ALIAS, list(values),
+                         [values.get(field.attname, DEFERRED) for field in
+                          model._meta.concrete_fields])

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.contrib.gis.geos import Point
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Model, Prefetch
 from django.db.models.signals import post_save, pre_save
@@ -20,6 +21,7 @@ from rest_framework.renderers import JSONRenderer
 
 from civicmap.api.authentication import TokenWithRiderAuthentication
 from civicmap.db import row_insert
+from civicmap.models import UnitGrid
 from issues.api.serializers import ReportFeatureOutput
 from issues.models import Case, CaseEvent, Category, Report, ReportPhoto
 from issues.selectors import category_by_code, report_answer_get
@@ -28,6 +30,7 @@ from tests.issues.helpers import (
     HUAIFANG,
     OMIT,
     RIDER_NEEDS_CATEGORY,
+    XINGONG,
     body,
     jpeg,
     post_report,
@@ -62,6 +65,43 @@ def test_the_answer_read_in_one_statement_is_the_orm_answer(rider, rider2, langu
     answer = report_answer_get(report_id=body(first)["id"])
     assert [photo.status for photo in answer.photos.all()] == ["pending", "pending"]
     assert body(joined)["properties"]["joined_existing_case"] is True
+
+
+@pytest.mark.parametrize("language", ["en", "zh-hans"])
+def test_a_new_reports_answer_built_from_the_write_is_the_answer_read_back(
+        rider, rider2, language):
+    """D-082: the answer to a new report, built from what intake wrote, is byte for byte the
+    answer read from the database after the commit (and the ORM's): a new case, a case joined,
+    a rider's need dispatched on intake (its case's stage moved on), a point in a community but
+    no unit grid, several photos and none, another coordinate system."""
+    UnitGrid.objects.filter(boundary__covers=Point(*XINGONG, srid=4326)).delete()  # community only
+    with translation.override(language):
+        answers = [
+            post_report(rider, photos=[jpeg(), jpeg(size=(320, 240))]),
+            post_report_at(rider2, HUAIFANG, photos=[jpeg()]),
+            post_report(rider, category=RIDER_NEEDS_CATEGORY, photos=OMIT),
+            post_report_at(rider, XINGONG),
+            post_report(rider2, coord_system="gcj02", description="路灯不亮 lamp out"),
+        ]
+        for answer in answers:
+            assert answer.status_code == 201, body(answer)
+            report_id = body(answer)["id"]
+            assert answer.content == _json(report_answer_get(report_id=report_id))
+            assert answer.content == _json(_answer_by_orm(report_id))
+    properties = [body(answer)["properties"] for answer in answers]
+    assert properties[1]["joined_existing_case"] is True
+    assert properties[2]["status"] == "dispatched"
+    assert properties[3]["unit_grid"] is None
+    assert [photo["status"] for photo in properties[0]["photos"]] == ["pending", "pending"]
+
+
+def test_a_replayed_report_is_answered_from_the_database(rider):
+    first = post_report(rider, client_uuid="6f1d7a52-9c1e-4d7b-8f3a-2b5c4e6d7a81")
+    ReportPhoto.objects.filter(report_id=body(first)["id"]).update(status="ready")
+    again = post_report(rider, client_uuid="6f1d7a52-9c1e-4d7b-8f3a-2b5c4e6d7a81")
+    assert (first.status_code, again.status_code) == (201, 200)
+    assert again.content == _json(report_answer_get(report_id=body(first)["id"]))
+    assert body(again)["properties"]["photos"][0]["status"] == "ready"
 
 
 def test_a_field_the_answer_did_not_read_is_read_when_asked_for(rider):
