@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 from django.contrib.auth import get_user_model
 from django.contrib.gis.geos import Point
-from django.db import IntegrityError, connection, transaction
+from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.db.models import Model, Prefetch
 from django.db.models.signals import post_save, pre_save
 from django.db.transaction import TransactionManagementError
@@ -20,7 +20,7 @@ from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.renderers import JSONRenderer
 
 from civicmap.api.authentication import TokenWithRiderAuthentication
-from civicmap.db import row_insert
+from civicmap.db import row_insert, row_update
 from civicmap.models import UnitGrid
 from issues.api.serializers import ReportFeatureOutput
 from issues.models import Case, CaseEvent, Category, Report, ReportPhoto
@@ -236,6 +236,56 @@ def test_row_insert_sends_the_save_signals_the_orm_sends(rider):
     assert heard["row_insert"] == heard["orm"]
     assert [entry[:3] for entry in heard["orm"]] == [(True, CaseEvent, True),
                                                      (False, CaseEvent, False)]
+
+
+# --- civicmap.db.row_update (D-082) -------------------------------------------------------------
+
+@pytest.mark.parametrize("fields", [["stage"], ["stage", "priority", "updated_at"],
+                                    ["location", "category"]], ids=lambda fields: "+".join(fields))
+def test_row_update_sends_the_orms_update_and_signals(rider, fields):
+    case = _written_rows(rider)[Case]
+    other = Category.objects.exclude(pk=case.category_id).first()
+    at = timezone.now()
+    sent = {}
+    for way, update in (("orm", lambda c: c.save(update_fields=fields)),
+                        ("row_update", lambda c: row_update(instance=c, fields=fields))):
+        heard = []
+
+        def receiver(signal, sender, instance, heard=heard, **kwargs):
+            heard.append((signal is pre_save, sender, kwargs))
+
+        with transaction.atomic():
+            copy = Case.objects.get(pk=case.pk)
+            copy.stage, copy.priority, copy.updated_at = "filed", 1, at
+            copy.location, copy.category = Point(116.39, 39.8, srid=4326), other
+            pre_save.connect(receiver, sender=Case)
+            post_save.connect(receiver, sender=Case)
+            try:
+                _, statements = _sent(lambda copy=copy, update=update: update(copy))
+            finally:
+                pre_save.disconnect(receiver, sender=Case)
+                post_save.disconnect(receiver, sender=Case)
+            row = Case.objects.filter(pk=case.pk).values(
+                "stage", "priority", "updated_at", "location", "category_id").get()
+            transaction.set_rollback(True)
+        sent[way] = (statements, row, heard, copy._state.adding, copy._state.db)
+    assert sent["row_update"] == sent["orm"]
+    [(sql, _)] = sent["orm"][0]
+    assert sql.startswith('UPDATE "issues_case" SET')
+
+
+def test_row_update_of_a_row_gone_raises_as_save_does(rider):
+    case = _written_rows(rider)[Case]
+    with transaction.atomic():
+        Case.objects.filter(pk=case.pk)._raw_delete(connection.alias)
+        for update in (lambda: case.save(update_fields=["stage"]),
+                       lambda: row_update(instance=case, fields=["stage"])):
+            with pytest.raises(DatabaseError, match="did not affect any rows"):
+                with transaction.atomic():
+                    update()
+        transaction.set_rollback(True)
+    with pytest.raises(ValueError, match="do not exist"):
+        row_update(instance=case, fields=["no_such_field"])
 
 
 def test_a_row_refused_by_the_database_spoils_the_transaction_as_a_save_does(rider):
