@@ -6,9 +6,16 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar
 from weakref import WeakKeyDictionary
 
-from django.db import DEFAULT_DB_ALIAS, connection, connections, router, transaction
+from django.db import (
+    DEFAULT_DB_ALIAS,
+    DatabaseError,
+    connection,
+    connections,
+    router,
+    transaction,
+)
 from django.db.backends.base.base import BaseDatabaseWrapper
-from django.db.models import Field, Model
+from django.db.models import DEFERRED, Field, Model
 from django.db.models.expressions import Col
 from django.db.models.signals import post_save, pre_save
 
@@ -123,6 +130,77 @@ def row_insert(*, instance: M) -> M:
     return instance
 
 
+_UPDATE_TEXTS: dict[tuple[type[Model], str, tuple[str, ...], tuple[str, ...]], str] = {}
+
+
+def row_update(*, instance: M, fields: Sequence[str]) -> M:
+    """Write ``fields`` of a saved instance as ``instance.save(update_fields=fields)`` writes
+    them: the same statement and values (each field's ``pre_save`` and ``get_db_prep_save``),
+    the save signals with ``update_fields``, the router call, the rollback marking on error,
+    and DatabaseError when no row was updated; only the statement's text is built once per
+    model and fields, not by the ORM's compiler on every call (D-082).
+
+    For a model without parents (multi-table inheritance) and field values, not expressions:
+    both raise TypeError, as ``row_insert``.
+    """
+    model = type(instance)
+    meta = model._meta
+    if meta.parents:
+        raise TypeError(f"row_update: {meta.label} inherits from another model")
+    update_fields = frozenset(fields)
+    if not update_fields:
+        return instance
+    unknown = update_fields.difference(meta._non_pk_concrete_field_names)
+    if unknown:
+        raise ValueError("The following fields do not exist in this model, are m2m fields, "
+                         "primary keys, or are non-concrete fields: " + ", ".join(unknown))
+    instance._prepare_related_fields_for_save(operation_name="save")
+    alias = router.db_for_write(model, instance=instance)
+    database = connections[alias]
+    pk_value = instance.pk
+    if pk_value is None:
+        raise ValueError("Cannot force an update in save() with no primary key.")
+    pre_save.send(sender=model, instance=instance, raw=False, using=alias,
+                  update_fields=update_fields)
+    targets = [field for field in meta.local_concrete_fields
+               if not field.primary_key and not field.generated
+               and (field.name in update_fields or field.attname in update_fields)]
+    values = []
+    for field in targets:
+        value = field.pre_save(instance, False)
+        if hasattr(value, "resolve_expression"):
+            raise TypeError(f"row_update: {meta.label}.{field.name} is an expression")
+        if hasattr(value, "prepare_database_save"):  # a model instance for a relation
+            value = value.prepare_database_save(field)
+        else:
+            value = field.get_db_prep_save(value, connection=database)
+        values.append(value)
+    placeholders = tuple(
+        field.get_placeholder(value, None, database) if hasattr(field, "get_placeholder")
+        else "%s" for field, value in zip(targets, values, strict=True))
+    key = (model, database.vendor, tuple(field.column for field in targets), placeholders)
+    text = _UPDATE_TEXTS.get(key)
+    if text is None:
+        quote = database.ops.quote_name
+        table = quote(meta.db_table)
+        text = _UPDATE_TEXTS[key] = (
+            f"UPDATE {table} SET "
+            + ", ".join(f"{quote(field.column)} = {placeholder}"
+                        for field, placeholder in zip(targets, placeholders, strict=True))
+            + f" WHERE {table}.{quote(meta.pk.column)} = %s")
+    with transaction.mark_for_rollback_on_error(using=alias):
+        with database.cursor() as cursor:
+            cursor.execute(text, [*values, meta.pk.get_db_prep_value(pk_value, database)])
+            updated = cursor.rowcount
+        if not updated:
+            raise DatabaseError("Save with update_fields did not affect any rows.")
+    instance._state.db = alias
+    instance._state.adding = False
+    post_save.send(sender=model, instance=instance, created=False, update_fields=update_fields,
+                   raw=False, using=alias)
+    return instance
+
+
 # --- reads built once, loaded as the ORM loads them (docs/DECISIONS.md D-078) ----------------
 
 def columns_sql(*, model: type[Model], alias: str) -> str:
@@ -145,3 +223,11 @@ def joined_instances(*, models: Sequence[type[Model]], row: Sequence) -> list[Mo
         instances.append(None if values[pk_index] is None else model.from_db(
             DEFAULT_DB_ALIAS, [field.attname for field in fields], values))
     return instances
+
+
+def instance_loaded(*, model: type[M], **values) -> M:
+    """An instance of ``model`` as the database gave these fields (by attname), the others
+    deferred: what ``.only()`` makes of a row (a deferred field reads itself when asked for)."""
+    return model.from_db(DEFAULT_DB_ALIAS, list(values),
+                         [values.get(field.attname, DEFERRED) for field in
+                          model._meta.concrete_fields])

@@ -4,7 +4,7 @@ which of them border one another."""
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from django.contrib.gis.db.models.aggregates import Extent
 from django.contrib.gis.db.models.functions import AsGeoJSON, AsSVG
@@ -17,16 +17,33 @@ from civicmap.sql import GRID_LOCATE, GRID_NEAREST, SUBDISTRICT_NEIGHBOURS
 
 
 @dataclass(frozen=True)
+class PlaceNames:
+    """The codes and names of a place's subdistrict, community and unit grid, as a report's
+    answer shows them (and its dispatch names the subdistrict's trade union)."""
+
+    subdistrict_code: str
+    subdistrict_name_zh: str
+    subdistrict_name_en: str
+    community_code: str
+    community_name_zh: str
+    community_name_en: str
+    unit_grid_code: str | None  # UnitGrid.grid_id; None with no unit grid
+
+
+@dataclass(frozen=True)
 class GridPlace:
     """Where a point falls, as ids: what a report and a case store."""
 
     unit_grid_id: int | None
     community_id: int
     subdistrict_id: int  # the subdistrict whose grids contain the point: it owns the report
+    # grid_locate's, read in its statement: what intake's answer shows (None from grid_nearest).
+    names: PlaceNames | None = field(default=None, compare=False)
 
 
 def grid_locate(*, point: Point) -> GridPlace | None:
-    """The unit grid and community grid of a WGS 84 point, or None outside the service area.
+    """The unit grid and community grid of a WGS 84 point, or None outside the service area,
+    with their codes and names (``GridPlace.names``).
 
     A point outside every unit grid but inside a community gets the community alone.
     """
@@ -35,7 +52,8 @@ def grid_locate(*, point: Point) -> GridPlace | None:
         row = cursor.fetchone()
     if row is None:
         return None
-    return GridPlace(unit_grid_id=row[0], community_id=row[1], subdistrict_id=row[2])
+    return GridPlace(unit_grid_id=row[0], community_id=row[1], subdistrict_id=row[2],
+                     names=PlaceNames(*row[3:]))
 
 
 def community_at(*, point: Point) -> CommunityGrid | None:

@@ -35,7 +35,16 @@ def grid_locate_sql(*, lon: str, lat: str) -> str:
 
 # The grid rule for one point bound as %(lon)s, %(lat)s (WGS 84 degrees): one statement, one
 # round trip; intake runs it for every report (docs/DECISIONS.md, "Intake's lookups in SQL").
-GRID_LOCATE = grid_locate_sql(lon="%(lon)s", lat="%(lat)s")
+# With the places' codes and names that a report's answer and its dispatch show (the
+# subdistrict's code and names, the community's code and names, the unit grid's ID), read by
+# key beside it (D-082).
+GRID_LOCATE = f"""
+    SELECT g.unit_grid, g.community, g.subdistrict, s.code, s.name_zh, s.name_en, c.code,
+           c.name_zh, c.name_en, u.grid_id
+    FROM ({grid_locate_sql(lon="%(lon)s", lat="%(lat)s")}) g (unit_grid, community, subdistrict)
+    JOIN {Subdistrict._meta.db_table} s ON s.id = g.subdistrict
+    JOIN {CommunityGrid._meta.db_table} c ON c.id = g.community
+    LEFT JOIN {UnitGrid._meta.db_table} u ON u.id = g.unit_grid"""
 
 _POINT = f"ST_SetSRID(ST_MakePoint(%(lon)s, %(lat)s), {WGS84})"
 _POINT_METRIC = f"ST_Transform({_POINT}, {METRIC_SRID})"

@@ -165,12 +165,15 @@ def photo_renditions_make(*, original: IO[bytes]) -> tuple[bytes, bytes]:
 
 
 def _inspect_bytes(data: bytes, *, field: str, max_pixels: int) -> InspectedPhoto:
-    too_many_pixels = _refusal(
-        field,
-        "too_many_pixels",
-        _interpolate_lazy(MSG_TOO_MANY_PIXELS, {"limit": _number_text(max_pixels / PIXELS_PER_MP)}),
-    )
-    truncated = _refusal(field, "truncated", MSG_TRUNCATED)
+    # The refusals are made when raised, not for every photo (two exceptions and a lazy
+    # message cost 1 % of an intake's CPU).
+    def too_many_pixels() -> InvalidInput:
+        return _refusal(field, "too_many_pixels", _interpolate_lazy(
+            MSG_TOO_MANY_PIXELS, {"limit": _number_text(max_pixels / PIXELS_PER_MP)}))
+
+    def truncated() -> InvalidInput:
+        return _refusal(field, "truncated", MSG_TRUNCATED)
+
     with warnings.catch_warnings():
         # Pillow only warns between its two bomb limits; treat that as a refusal too. (The
         # filter is process-wide while it is set; the explicit pixel check below is the guard
@@ -179,20 +182,20 @@ def _inspect_bytes(data: bytes, *, field: str, max_pixels: int) -> InspectedPhot
         try:
             image = Image.open(io.BytesIO(data), formats=list(ALLOWED_FORMATS))
         except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-            raise too_many_pixels from exc
+            raise too_many_pixels() from exc
         except UnidentifiedImageError as exc:
             if _has_accepted_signature(data):
-                raise truncated from exc  # ours by its first bytes, but the header is broken
+                raise truncated() from exc  # ours by its first bytes, but the header is broken
             if _has_other_image_signature(data):
                 raise _refusal(field, "unsupported_format", MSG_UNSUPPORTED_FORMAT) from exc
             raise _refusal(field, "not_image", MSG_NOT_IMAGE) from exc
         except _DECODE_ERRORS as exc:
-            raise truncated from exc  # an accepted format claimed it, then its header broke off
+            raise truncated() from exc  # an accepted format claimed it, then its header broke off
         with image:
             width, height = image.size
             # Image.open has read the header only: refuse before decoding allocates the pixels.
             if width * height > max_pixels:
-                raise too_many_pixels
+                raise too_many_pixels()
             if image.format in ("JPEG", "MPO"):
                 # libjpeg then decodes at 1/8 scale: every byte of the stream is still read
                 # and entropy-decoded (a damaged or cut-off file still fails), for a fraction of
@@ -201,9 +204,9 @@ def _inspect_bytes(data: bytes, *, field: str, max_pixels: int) -> InspectedPhot
             try:
                 image.load()
             except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-                raise too_many_pixels from exc
+                raise too_many_pixels() from exc
             except _DECODE_ERRORS as exc:
-                raise truncated from exc
+                raise truncated() from exc
             gps, taken_at = _exif_position_and_time(image)
             # Phones that store a second picture (depth map, HDR gain map) in a JPEG make Pillow
             # report "MPO"; the file is still a JPEG and opens as one everywhere.

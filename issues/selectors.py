@@ -8,6 +8,7 @@ costs about 200 µs a feature, PostGIS a few.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -17,7 +18,6 @@ from django.contrib.gis.measure import D
 from django.contrib.postgres.aggregates import JSONBAgg
 from django.db import DEFAULT_DB_ALIAS, connection
 from django.db.models import (
-    DEFERRED,
     F,
     JSONField,
     Model,
@@ -29,8 +29,10 @@ from django.db.models import (
 )
 from django.db.models.functions import Cast, Coalesce, JSONObject
 
+from civicmap.db import instance_loaded
 from civicmap.i18n import name_field
 from civicmap.models import WGS84, CommunityGrid, Subdistrict, UnitGrid
+from civicmap.selectors import GridPlace
 from civicmap.spatial import as_geometry_point
 from issues.models import OPEN_STAGES, Case, Category, Report, ReportPhoto
 from issues.sql import REPORT_ANSWER
@@ -288,12 +290,37 @@ def report_answer_get(*, report_id: int) -> Report:
     return report
 
 
+def report_answer_of_intake(*, report: Report, case_stage: str, place: GridPlace,
+                            photos: Sequence[ReportPhoto]) -> Report:
+    """The answer's report for a report intake has just written, as ``report_answer_get``
+    would read it back, built from what intake wrote and read on the way instead of reading it
+    again (D-082): the report as written (its category as read by code), its case's stage
+    (the new case's after dispatch, or the joined case's, locked until the commit), its places'
+    codes and names (``grid_locate``'s ``place.names``) and its photos as written (pending).
+    The answer is the state at the commit; a later change (a worker done with a photo, the
+    office acting on the case) shows in the rider's next read, as it would had it come a moment
+    after the read. tests/issues/test_intake_statements.py compares the answers byte for byte."""
+    names = place.names
+    if names is None:
+        raise ValueError("report_answer_of_intake: the place has no names (grid_locate's)")
+    report.case = _loaded(Case, id=report.case_id, stage=case_stage)
+    report.subdistrict = _loaded(Subdistrict, id=place.subdistrict_id,
+                                 code=names.subdistrict_code)
+    report.community_grid = _loaded(CommunityGrid, id=place.community_id,
+                                    code=names.community_code, name_zh=names.community_name_zh,
+                                    name_en=names.community_name_en)
+    report.unit_grid = (_loaded(UnitGrid, id=place.unit_grid_id, grid_id=names.unit_grid_code)
+                        if place.unit_grid_id is not None else None)
+    cached = ReportPhoto.objects.all()  # as prefetch_related leaves it: evaluated, cached
+    cached._result_cache = list(photos)
+    cached._prefetch_done = True
+    report._prefetched_objects_cache = {"photos": cached}
+    return report
+
+
 def _loaded(model: type[Model], **values) -> Model:
-    """An instance of ``model`` as the database gave these fields (by attname), the others
-    deferred: what ``.only()`` makes of a row."""
-    fields = model._meta.concrete_fields
-    return model.from_db(DEFAULT_DB_ALIAS, list(values),
-                         [values.get(field.attname, DEFERRED) for field in fields])
+    """``civicmap.db.instance_loaded``: what ``.only()`` makes of a row."""
+    return instance_loaded(model=model, **values)
 
 
 # "My reports" filters: open (the case still in OPEN_STAGES), closed (closed, evaluated or

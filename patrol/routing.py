@@ -169,12 +169,30 @@ def route_choose(*, rules: Iterable[Target], handler: Target,
     return RouteIds(Task.AssigneeKind.TEAM, team_id=locality.id) if locality else None
 
 
+class _ServingTeams:
+    """The teams serving a community in code order, each with ``live`` (its live tasks), as
+    ``route_choose`` reads them: the query is built and run on the first read only. Most
+    routes need no team list (a rule naming the team, a department, the union), and building
+    the query cost intake's dispatch more than running it (docs/BENCHMARKS.md §2)."""
+
+    def __init__(self, *, community_id: int) -> None:
+        self.community_id = community_id
+        self._teams: list[VolunteerTeam] | None = None
+
+    def __iter__(self):
+        if self._teams is None:
+            self._teams = list(
+                VolunteerTeam.objects.filter(communities=self.community_id).annotate(
+                    live=Count("tasks", filter=Q(tasks__status__in=LIVE_TASK_STATUSES)))
+                .order_by("code"))
+        return iter(self._teams)
+
+
 def route_for_case(*, case: Case) -> Route | None:
     """Where the case goes; None when nobody serves its community (the office decides)."""
     rules = rules_at_place(category_id=case.category_id, community_id=case.community_grid_id,
                            subdistrict_id=case.subdistrict_id)
-    teams = VolunteerTeam.objects.filter(communities=case.community_grid_id).annotate(
-        live=Count("tasks", filter=Q(tasks__status__in=LIVE_TASK_STATUSES))).order_by("code")
+    teams = _ServingTeams(community_id=case.community_grid_id)
     category = case.category
     route = route_choose(
         rules=[rule_target(target=r.target, team_type=r.team_type, team_id=r.team_id,

@@ -36,7 +36,6 @@ from issues.selectors import (
     case_nearby_list,
     case_public_features,
     category_list,
-    report_answer_get,
     report_point,
     report_public_features,
     rider_report_list,
@@ -46,6 +45,7 @@ from issues.services.cases import case_confirm
 from issues.services.intake import (
     APP_CHANNEL,
     MSG_CATEGORY_UNKNOWN,
+    intake_answer,
     report_create,
     report_input_parse,
 )
@@ -91,7 +91,7 @@ class ReportListCreateView(APIView):
         raw = {key: request.data.get(key) for key in _REPORT_FORM_FIELDS}
         data = report_input_parse(raw=raw, photos=request.FILES.getlist("photos"))
         result = report_create(channel=APP_CHANNEL, reporter=request.user, data=data)
-        body = ReportFeatureOutput(report_answer_get(report_id=result.report.pk)).data
+        body = ReportFeatureOutput(intake_answer(result=result)).data
         return Response(body, status=status.HTTP_200_OK if result.replayed else 201)
 
 

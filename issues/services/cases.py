@@ -18,8 +18,9 @@ from django.db import connection, transaction
 from django.db.models import Count, Q
 from django.utils.translation import gettext_lazy as _
 
-from civicmap.db import row_insert
+from civicmap.db import instance_loaded, row_insert
 from civicmap.errors import Conflict, FieldError, InvalidInput, NotFound
+from civicmap.models import Subdistrict
 from civicmap.selectors import GridPlace
 from civicmap.spatial import as_geometry_point
 from issues.lifecycle import case_event_write
@@ -71,6 +72,12 @@ def case_open(*, category: Category, point: Point, now: datetime, place: GridPla
     ))
     case_event_write(case=case, action="created", to_stage=case.stage, at=now,
                      data={"follows": follows_id} if follows_id else {})
+    if place.names is not None:
+        # Its subdistrict as .only() loads it, from grid_locate's names: dispatch on intake
+        # names the subdistrict's trade union without reading the row and its boundary (D-082).
+        case.subdistrict = instance_loaded(
+            model=Subdistrict, id=place.subdistrict_id, code=place.names.subdistrict_code,
+            name_zh=place.names.subdistrict_name_zh, name_en=place.names.subdistrict_name_en)
     return case
 
 
@@ -100,15 +107,18 @@ def case_summary_recount(*, case: Case, last_report: Report) -> None:
                              "updated_at", "search_text", "channel"])
 
 
-def case_report_joined(*, case_id: int, report: Report) -> None:
-    """A new report joined an open case: move its location, count it, and log the merge."""
+def case_report_joined(*, case_id: int, report: Report) -> str:
+    """A new report joined an open case: move its location, count it, and log the merge.
+    Returns the case's stage (locked by the caller until its commit)."""
     with connection.cursor() as cursor:
         cursor.execute(CASE_REPORT_JOINED, {
             "lon": report.location.x, "lat": report.location.y, "reporter": report.reporter_id,
             "case": case_id, "report": report.pk, "at": report.received_at,
             "description": report.description})
+        (stage,) = cursor.fetchone()
     case_event_write(case=Case(pk=case_id), action="report_merged", at=report.received_at,
                      data={"report": report.pk})
+    return stage
 
 
 def case_confirm(*, case_id: int, rider, position: Point, client_uuid=None,

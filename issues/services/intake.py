@@ -35,9 +35,9 @@ from civicmap.models import WGS84
 from civicmap.selectors import GridPlace, grid_locate
 from issues.aggregates import aggregates_count_report
 from issues.hooks import case_opened
-from issues.models import OPEN_STAGES, ApiClient, Case, Category, Report, Stage
+from issues.models import OPEN_STAGES, ApiClient, Case, Category, Report, ReportPhoto, Stage
 from issues.photos import InspectedPhoto, photo_inspect
-from issues.selectors import category_by_code
+from issues.selectors import category_by_code, report_answer_get, report_answer_of_intake
 from issues.services.cases import case_open, case_report_joined
 from issues.services.photos import photo_store, stored_photos_cleanup
 from issues.sql import CASE_MERGE_CANDIDATE, REPORTER_INTAKE_LOCK, REPORTER_REPLAY_AND_LIMIT
@@ -130,6 +130,10 @@ class ReportInput:
 class IntakeResult:
     report: Report
     replayed: bool
+    # A new report's: what its answer shows beyond its row (intake_answer), known on the way.
+    case_stage: str | None = None  # its case's at the commit (the new one's after dispatch)
+    place: GridPlace | None = None  # grid_locate's, with the places' codes and names
+    photos: tuple[ReportPhoto, ...] = ()  # as written, in order
 
 
 @dataclass(frozen=True)
@@ -244,14 +248,26 @@ def report_create(
                                           fingerprint=checked.fingerprint)
             if replay is not None:
                 return IntakeResult(report=replay, replayed=True)
-        report = _report_write(channel, data, checked.category, checked.located, checked.place,
-                               checked.fingerprint, reporter, api_client,
-                               received_at or timezone.now())
-        for position, (upload, info) in enumerate(zip(data.photos, checked.inspected,
-                                                      strict=True)):
+        report, case_stage = _report_write(channel, data, checked.category, checked.located,
+                                           checked.place, checked.fingerprint, reporter,
+                                           api_client, received_at or timezone.now())
+        photos = tuple(
             photo_store(upload=upload, inspected=info, stored=stored, report=report,
                         position=position)
-    return IntakeResult(report=report, replayed=False)
+            for position, (upload, info) in enumerate(zip(data.photos, checked.inspected,
+                                                          strict=True)))
+    return IntakeResult(report=report, replayed=False, case_stage=case_stage,
+                        place=checked.place, photos=photos)
+
+
+def intake_answer(*, result: IntakeResult) -> Report:
+    """The report as its rider's post is answered (``ReportFeatureOutput``): a new one built
+    from what intake wrote and read (``report_answer_of_intake``, no statement: D-082), a
+    replayed one read from the database (``report_answer_get``)."""
+    if result.replayed or result.place is None or result.case_stage is None:
+        return report_answer_get(report_id=result.report.pk)
+    return report_answer_of_intake(report=result.report, case_stage=result.case_stage,
+                                   place=result.place, photos=result.photos)
 
 
 def report_check(*, channel: ChannelRules, data: ReportInput,
@@ -440,7 +456,9 @@ def report_imported_find(*, channel: ChannelRules, external_id: str, fingerprint
 
 
 def _report_write(channel, data, category, located, place: GridPlace, fingerprint, reporter,
-                  api_client, now: datetime) -> Report:
+                  api_client, now: datetime) -> tuple[Report, str]:
+    """The report, its case opened or joined, its counts; returns the report and its case's
+    stage (the new case's after dispatch on intake)."""
     joined_id, follows_id = _case_for_report(category, place.subdistrict_id, located.point, now)
     case = None if joined_id else case_open(category=category, point=located.point, now=now,
                                             place=place, follows_id=follows_id,
@@ -468,11 +486,11 @@ def _report_write(channel, data, category, located, place: GridPlace, fingerprin
     ))
     aggregates_count_report(report_id=report.pk)
     if joined_id:
-        case_report_joined(case_id=joined_id, report=report)
-    else:
-        # patrol (above issues) dispatches it when its category says so (issues.hooks).
-        case_opened.send(sender=Case, case=case, at=now)
-    return report
+        return report, case_report_joined(case_id=joined_id, report=report)
+    # patrol (above issues) dispatches it when its category says so (issues.hooks), moving the
+    # case (this instance) on.
+    case_opened.send(sender=Case, case=case, at=now)
+    return report, case.stage
 
 
 def _case_for_report(category: Category, subdistrict_id: int, point: Point, now: datetime

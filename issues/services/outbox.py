@@ -16,11 +16,12 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
-from celery import current_app
 from django.db import DatabaseError
 from django.db.models import DateTimeField, DurationField, ExpressionWrapper, F, Q, QuerySet, Value
 from django.db.models.functions import Greatest
 from django.utils import timezone
+
+from civicmap.celery_send import task_send
 
 logger = logging.getLogger(__name__)
 
@@ -45,7 +46,8 @@ def outbox_job_queue(*, task_name: str, rows: QuerySet, pk: int, queued_field: s
     stamp stands and the sweep takes the job once its lease runs out.)"""
     label = rows.model._meta.label
     try:
-        current_app.send_task(task_name, args=[pk], retry=True, retry_policy=QUEUE_RETRY_POLICY)
+        # Celery's send_task, its per-message work done once per process (civicmap.celery_send).
+        task_send(name=task_name, args=[pk], retry_policy=QUEUE_RETRY_POLICY)
     except Exception:
         logger.warning("%s %s: broker unavailable, the sweep will queue it", label, pk,
                        exc_info=True)

@@ -114,7 +114,7 @@ def case_report_joined_set_sql(*, lon: str, lat: str, at: str, description: str)
 # report counts as one more reporter; a rider counts once. The caller holds the case's row lock
 # (intake's SELECT … FOR UPDATE), and the report row is already written. Parameters: lon, lat
 # (WGS 84 degrees), reporter (id or NULL), case, report (ids), at (the report's received_at),
-# description (its words).
+# description (its words). Returns the case's stage, which the rider's answer shows.
 CASE_REPORT_JOINED = f"""
     UPDATE issues_case SET
         {case_report_joined_set_sql(lon="%(lon)s", lat="%(lat)s", at="%(at)s",
@@ -123,7 +123,8 @@ CASE_REPORT_JOINED = f"""
             OR NOT EXISTS (SELECT 1 FROM issues_report r WHERE r.case_id = %(case)s
                            AND r.reporter_id = %(reporter)s AND r.id <> %(report)s)
             THEN 1 ELSE 0 END
-    WHERE id = %(case)s"""
+    WHERE id = %(case)s
+    RETURNING stage"""
 
 
 # --- aggregates (issues.aggregates) ----------------------------------------------------------

@@ -18,7 +18,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from civicmap.db import row_insert
+from civicmap.db import row_insert, row_update
 from civicmap.errors import Conflict, FieldError, InvalidInput, NotFound, PermissionRefused
 from civicmap.i18n import name_field
 from civicmap.models import Subdistrict
@@ -729,7 +729,7 @@ def case_auto_dispatch(*, case: Case, at: datetime) -> Task | None:
         return None
     task = _dispatch_automatically(case=case, at=at)
     if task is not None:
-        case.save(update_fields=["stage"])
+        row_update(instance=case, fields=["stage"])  # as save(update_fields=…): D-082
     return task
 
 

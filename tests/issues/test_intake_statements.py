@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.db import IntegrityError, connection, transaction
+from django.contrib.gis.geos import Point
+from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.db.models import Model, Prefetch
 from django.db.models.signals import post_save, pre_save
 from django.db.transaction import TransactionManagementError
@@ -19,7 +20,8 @@ from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.renderers import JSONRenderer
 
 from civicmap.api.authentication import TokenWithRiderAuthentication
-from civicmap.db import row_insert
+from civicmap.db import row_insert, row_update
+from civicmap.models import UnitGrid
 from issues.api.serializers import ReportFeatureOutput
 from issues.models import Case, CaseEvent, Category, Report, ReportPhoto
 from issues.selectors import category_by_code, report_answer_get
@@ -28,6 +30,7 @@ from tests.issues.helpers import (
     HUAIFANG,
     OMIT,
     RIDER_NEEDS_CATEGORY,
+    XINGONG,
     body,
     jpeg,
     post_report,
@@ -62,6 +65,43 @@ def test_the_answer_read_in_one_statement_is_the_orm_answer(rider, rider2, langu
     answer = report_answer_get(report_id=body(first)["id"])
     assert [photo.status for photo in answer.photos.all()] == ["pending", "pending"]
     assert body(joined)["properties"]["joined_existing_case"] is True
+
+
+@pytest.mark.parametrize("language", ["en", "zh-hans"])
+def test_a_new_reports_answer_built_from_the_write_is_the_answer_read_back(
+        rider, rider2, language):
+    """D-082: the answer to a new report, built from what intake wrote, is byte for byte the
+    answer read from the database after the commit (and the ORM's): a new case, a case joined,
+    a rider's need dispatched on intake (its case's stage moved on), a point in a community but
+    no unit grid, several photos and none, another coordinate system."""
+    UnitGrid.objects.filter(boundary__covers=Point(*XINGONG, srid=4326)).delete()  # community only
+    with translation.override(language):
+        answers = [
+            post_report(rider, photos=[jpeg(), jpeg(size=(320, 240))]),
+            post_report_at(rider2, HUAIFANG, photos=[jpeg()]),
+            post_report(rider, category=RIDER_NEEDS_CATEGORY, photos=OMIT),
+            post_report_at(rider, XINGONG),
+            post_report(rider2, coord_system="gcj02", description="路灯不亮 lamp out"),
+        ]
+        for answer in answers:
+            assert answer.status_code == 201, body(answer)
+            report_id = body(answer)["id"]
+            assert answer.content == _json(report_answer_get(report_id=report_id))
+            assert answer.content == _json(_answer_by_orm(report_id))
+    properties = [body(answer)["properties"] for answer in answers]
+    assert properties[1]["joined_existing_case"] is True
+    assert properties[2]["status"] == "dispatched"
+    assert properties[3]["unit_grid"] is None
+    assert [photo["status"] for photo in properties[0]["photos"]] == ["pending", "pending"]
+
+
+def test_a_replayed_report_is_answered_from_the_database(rider):
+    first = post_report(rider, client_uuid="6f1d7a52-9c1e-4d7b-8f3a-2b5c4e6d7a81")
+    ReportPhoto.objects.filter(report_id=body(first)["id"]).update(status="ready")
+    again = post_report(rider, client_uuid="6f1d7a52-9c1e-4d7b-8f3a-2b5c4e6d7a81")
+    assert (first.status_code, again.status_code) == (201, 200)
+    assert again.content == _json(report_answer_get(report_id=body(first)["id"]))
+    assert body(again)["properties"]["photos"][0]["status"] == "ready"
 
 
 def test_a_field_the_answer_did_not_read_is_read_when_asked_for(rider):
@@ -196,6 +236,56 @@ def test_row_insert_sends_the_save_signals_the_orm_sends(rider):
     assert heard["row_insert"] == heard["orm"]
     assert [entry[:3] for entry in heard["orm"]] == [(True, CaseEvent, True),
                                                      (False, CaseEvent, False)]
+
+
+# --- civicmap.db.row_update (D-082) -------------------------------------------------------------
+
+@pytest.mark.parametrize("fields", [["stage"], ["stage", "priority", "updated_at"],
+                                    ["location", "category"]], ids=lambda fields: "+".join(fields))
+def test_row_update_sends_the_orms_update_and_signals(rider, fields):
+    case = _written_rows(rider)[Case]
+    other = Category.objects.exclude(pk=case.category_id).first()
+    at = timezone.now()
+    sent = {}
+    for way, update in (("orm", lambda c: c.save(update_fields=fields)),
+                        ("row_update", lambda c: row_update(instance=c, fields=fields))):
+        heard = []
+
+        def receiver(signal, sender, instance, heard=heard, **kwargs):
+            heard.append((signal is pre_save, sender, kwargs))
+
+        with transaction.atomic():
+            copy = Case.objects.get(pk=case.pk)
+            copy.stage, copy.priority, copy.updated_at = "filed", 1, at
+            copy.location, copy.category = Point(116.39, 39.8, srid=4326), other
+            pre_save.connect(receiver, sender=Case)
+            post_save.connect(receiver, sender=Case)
+            try:
+                _, statements = _sent(lambda copy=copy, update=update: update(copy))
+            finally:
+                pre_save.disconnect(receiver, sender=Case)
+                post_save.disconnect(receiver, sender=Case)
+            row = Case.objects.filter(pk=case.pk).values(
+                "stage", "priority", "updated_at", "location", "category_id").get()
+            transaction.set_rollback(True)
+        sent[way] = (statements, row, heard, copy._state.adding, copy._state.db)
+    assert sent["row_update"] == sent["orm"]
+    [(sql, _)] = sent["orm"][0]
+    assert sql.startswith('UPDATE "issues_case" SET')
+
+
+def test_row_update_of_a_row_gone_raises_as_save_does(rider):
+    case = _written_rows(rider)[Case]
+    with transaction.atomic():
+        Case.objects.filter(pk=case.pk)._raw_delete(connection.alias)
+        for update in (lambda: case.save(update_fields=["stage"]),
+                       lambda: row_update(instance=case, fields=["stage"])):
+            with pytest.raises(DatabaseError, match="did not affect any rows"):
+                with transaction.atomic():
+                    update()
+        transaction.set_rollback(True)
+    with pytest.raises(ValueError, match="do not exist"):
+        row_update(instance=case, fields=["no_such_field"])
 
 
 def test_a_row_refused_by_the_database_spoils_the_transaction_as_a_save_does(rider):
