@@ -48,8 +48,6 @@ class _InsertShape:
         self.table = meta.db_table
         self.fields: list[Field] = [field for field in meta.local_concrete_fields
                                     if not field.generated and field is not meta.auto_field]
-        # Fields with their own placeholder (geometries: a transform when the SRIDs differ).
-        self.placeholders = [getattr(field, "get_placeholder", None) for field in self.fields]
         self.returning: list[Field] = meta.db_returning_fields
         self.columns: list[Col] = [field.get_col(self.table) for field in self.returning]
         # Each column's converters, per connection (a thread's: a geometry's converter holds
@@ -88,6 +86,15 @@ class _InsertShape:
 _SHAPES: dict[type[Model], _InsertShape] = {}
 
 
+def _placeholders(fields: Sequence[Field], values: Sequence, database: BaseDatabaseWrapper
+                  ) -> tuple[str, ...]:
+    """Each value's placeholder as the ORM's compilers write it: ``%s``, or the field's own
+    (a geometry's: a transform when the SRIDs differ)."""
+    return tuple(field.get_placeholder(value, None, database)
+                 if hasattr(field, "get_placeholder") else "%s"
+                 for field, value in zip(fields, values, strict=True))
+
+
 def row_insert(*, instance: M) -> M:
     """Write a new model instance as ``instance.save()`` (or ``objects.create``) writes it: the
     same statement, values, signals, router call and rollback marking, the primary key and
@@ -115,9 +122,7 @@ def row_insert(*, instance: M) -> M:
         if hasattr(value, "resolve_expression"):
             raise TypeError(f"row_insert: {meta.label}.{field.name} is an expression")
         values.append(field.get_db_prep_save(value, connection=database))
-    placeholders = tuple(
-        "%s" if placeholder is None else placeholder(value, None, database)
-        for placeholder, value in zip(shape.placeholders, values, strict=True))
+    placeholders = _placeholders(shape.fields, values, database)
     with transaction.mark_for_rollback_on_error(using=alias), database.cursor() as cursor:
         cursor.execute(shape.text(placeholders, database), values)
         row = cursor.fetchone()
@@ -175,9 +180,7 @@ def row_update(*, instance: M, fields: Sequence[str]) -> M:
         else:
             value = field.get_db_prep_save(value, connection=database)
         values.append(value)
-    placeholders = tuple(
-        field.get_placeholder(value, None, database) if hasattr(field, "get_placeholder")
-        else "%s" for field, value in zip(targets, values, strict=True))
+    placeholders = _placeholders(targets, values, database)
     key = (model, database.vendor, tuple(field.column for field in targets), placeholders)
     text = _UPDATE_TEXTS.get(key)
     if text is None:
