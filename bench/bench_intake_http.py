@@ -413,6 +413,7 @@ def run(duration_s: int = 30, clients: int = 4, warmup_s: int = 3, baseline_s: i
         gets: dict[str, list] = {name: [] for name in servers}
         posts: dict[str, list] = {name: [] for name in servers}
         cpu_s: dict[str, float] = dict.fromkeys(servers, 0.0)
+        client_cpu_s: dict[str, float] = dict.fromkeys(servers, 0.0)
         pgbench: dict[str, list[dict]] = {"insert": [], "intake": []}
         pgbench_scripts = {"insert": [script], "intake": intake_scripts}
         for _, base in servers.values():  # warm-up: not counted
@@ -432,8 +433,10 @@ def run(duration_s: int = 30, clients: int = 4, warmup_s: int = 3, baseline_s: i
                                                   round(slice_s)))
                 else:
                     before = common.gunicorn_workers_cpu_s(servers[turn][0])
+                    client_before = time.process_time()
                     posts[turn].append(_load(servers[turn][1], slice_s, clients, post))
                     cpu_s[turn] += common.gunicorn_workers_cpu_s(servers[turn][0]) - before
+                    client_cpu_s[turn] += time.process_time() - client_before
             common.log(f"{NAME}: round {number + 1}/{rounds} ({', '.join(order)}): pgbench "
                        f"INSERT {pgbench['insert'][-1]['tps']} tps, intake's statements "
                        f"{pgbench['intake'][-1]['tps']} tps; intake " + ", ".join(
@@ -460,6 +463,7 @@ def run(duration_s: int = 30, clients: int = 4, warmup_s: int = 3, baseline_s: i
         "photo_bytes": [len(p) for p in photos], "gunicorn_workers": 2,
         "intake": intake, "photo_tasks_queued": queued, "reports_written_total": written,
         "web_cpu_ms_per_intake": _cpu_ms_per_intake(cpu_s["app"], posts["app"]),
+        "client_cpu_ms_per_intake": _cpu_ms_per_intake(client_cpu_s["app"], posts["app"]),
         "get_categories_baseline": _summary(gets["app"]),
         "pgbench_slices": pgbench["insert"], "pgbench_tps": round(pg_tps, 1),
         "pgbench_copy_rows": copy_rows,
@@ -493,7 +497,8 @@ def run(duration_s: int = 30, clients: int = 4, warmup_s: int = 3, baseline_s: i
                    f"{result['baseline_checkout']['web_cpu_ms_per_intake']} ms CPU per intake")
     common.result_write(NAME, result)
     common.log(f"{NAME}: intake {intake['ok_per_s']} reports/s, "
-               f"{result['web_cpu_ms_per_intake']} ms CPU per intake (p50 "
+               f"{result['web_cpu_ms_per_intake']} ms CPU per intake, client "
+               f"{result['client_cpu_ms_per_intake']} ms (p50 "
                f"{intake['latency_ms'].get('p50')} ms, p95 {intake['latency_ms'].get('p95')} ms); "
                f"pgbench INSERT {pg_tps:.0f} tps, ratio {ratio:.2%}; pgbench intake's "
                f"statements {script_tps:.0f} tps, ratio {script_ratio:.1%}"
