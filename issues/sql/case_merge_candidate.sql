@@ -8,10 +8,10 @@
 --   {{wgs84_srid}}   civicmap.models.WGS84, the stored coordinates' SRID (degrees)
 -- Braces of the SQL itself are doubled (str.format).
 --
--- Deployed by migration issues 0019 (0011 and 0010 before it). Arguments: p_subdistrict the
--- report's subdistrict (a report joins or follows only a case of its own subdistrict: the case
--- lives where its first report is); p_radius_m in metres (planar, EPSG:{{metric_srid}}); the
--- stages as text arrays; the windows' starts as timestamptz.
+-- Deployed by migration issues 0040 (0019, 0011 and 0010 before it). Arguments: p_subdistrict
+-- the report's subdistrict (a report joins or follows only a case of its own subdistrict: the
+-- case lives where its first report is); p_radius_m in metres (planar, EPSG:{{metric_srid}});
+-- the stages as text arrays; the windows' starts as timestamptz.
 CREATE OR REPLACE FUNCTION issues_case_merge_candidate(
     p_category bigint, p_subdistrict bigint, p_lon double precision, p_lat double precision,
     p_radius_m double precision, p_open_stages text[], p_closed_stages text[],
@@ -27,9 +27,11 @@ BEGIN
     FROM (SELECT p_category AS id
           UNION SELECT to_category_id FROM issues_category_equivalents
                 WHERE from_category_id = p_category) class;
-    -- Serialises merging per class until commit: two riders reporting one pothole at once
-    -- must not both open a case.
-    PERFORM pg_advisory_xact_lock(hashtext('case-merge'), members[1]::integer);
+    -- Serialises merging per class and subdistrict until commit: two riders reporting one
+    -- pothole at once must not both open a case. Only reports of one subdistrict can meet in a
+    -- case, so other subdistricts' intakes (and the seed's forming sessions, one per group of
+    -- subdistricts: fixtures.bulk_reports) go on meanwhile.
+    PERFORM pg_advisory_xact_lock(hashtext('case-merge:' || p_subdistrict), members[1]::integer);
     here := ST_Transform(ST_SetSRID(ST_MakePoint(p_lon, p_lat), {wgs84_srid}), {metric_srid});
     cells := ARRAY(
         SELECT (i << 32) | j
