@@ -51,6 +51,8 @@ def test_production_settings_pass_check_deploy_at_warning_level():
 
 
 def test_production_sends_hsts_and_redirects_to_https():
+    """Over 20 s on a busy machine: five processes, each starting Django with the production
+    settings, as a deployment reads them."""
     key = secrets.token_urlsafe(50)
     values = {name: _setting(PRODUCTION, name, DJANGO_SECRET_KEY=key).stdout.strip()
               for name in ("SECURE_HSTS_SECONDS", "SECURE_SSL_REDIRECT", "SESSION_COOKIE_SECURE",

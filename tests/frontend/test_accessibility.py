@@ -349,7 +349,8 @@ def test_every_page_has_no_serious_axe_violation(role, demo, crawl_settings,  # 
                                                  chromium, live_server, session_for):
     """Each role's pages, and (``phone``) the phone pages signed in: axe-core finds nothing
     serious or critical, and every chart or map has its numbers in a table. A test a role, so
-    that the runner's workers share the crawl."""
+    that the runner's workers share the crawl; over 20 s for the largest roles (every page in
+    Chromium, each audited by axe)."""
     found: list[str] = []
     seen_charts: dict[str, dict] = {}
 
@@ -392,7 +393,8 @@ def test_the_admin_has_no_serious_axe_violation(app_label, demo, crawl_settings,
     """The admin as the superuser, its index and every registered model's list and form (a
     test an app): axe-core finds nothing serious or critical in Django's markup as our
     admin/base_site.html changes it (breadcrumbs' links underlined, filter_horizontal's search
-    icons named images), with nothing excluded."""
+    icons named images), with nothing excluded. Over 20 s for the largest app: every list and
+    form in Chromium, each audited by axe."""
     context = _context(chromium, live_server, session_for, "admin", viewport=DESKTOP)
     watched = _watch(context)
     found: list[str] = []

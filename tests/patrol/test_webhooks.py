@@ -273,6 +273,9 @@ def _worker_settings(**extra: str) -> dict[str, str]:
 @pytest.mark.django_db(transaction=True)
 def test_a_receiver_that_is_down_then_up_gets_each_notification(
         reference_data, webhook, spare_broker, settings, tmp_path):
+    """Over 20 s on a busy machine: a Celery worker and beat start as processes of their own,
+    and each delivery fails three times, each retry waiting its backoff, before the receiver
+    comes up."""
     settings.WEBHOOK_CLAIM_LEASE_S = 5
     worker = celery_process(kind="worker", log_path=tmp_path / "worker.log",
                             receiver_url=webhook.url, settings_env=_worker_settings())
