@@ -58,3 +58,16 @@ def test_the_file_takes_the_metric_srid_and_cell_size_from_civicmap_spatial():
     assert f"{METRIC_SRID})" in body and f"/ {CELL_SIZE_M})::bigint" in body
     raw = function_sql.__globals__["_DIR"].joinpath("case_merge_candidate.sql").read_text()
     assert "4548" not in raw.split("CREATE OR REPLACE", 1)[1]
+
+
+def test_going_back_from_0040_deploys_the_class_lock_and_nothing_else_changed():
+    # Migration 0040's reverse is the file with its lock put back per class alone: if the
+    # file's lock changes, the reverse must be written again, not silently deploy the new one.
+    from importlib import import_module
+
+    lock = import_module("issues.migrations.0040_case_merge_lock_per_subdistrict")
+    current, previous = function_sql("case_merge_candidate"), lock._previous()
+    assert lock.CLASS_AND_SUBDISTRICT_LOCK in current and lock.CLASS_LOCK not in current
+    assert lock.CLASS_LOCK in previous and lock.CLASS_AND_SUBDISTRICT_LOCK not in previous
+    assert previous.replace(lock.CLASS_LOCK, lock.CLASS_AND_SUBDISTRICT_LOCK) == current
+
