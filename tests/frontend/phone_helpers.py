@@ -135,6 +135,14 @@ def sign_in_with_code(page, key: str) -> None:
     page.wait_for_selector("body[data-ready]")
 
 
+def stations_tab_open(page) -> None:
+    """Open the rider's stations tab and wait for the member card's benefits: their box, above
+    the "open now" switch, may appear and move it while a tap is on its way (seen as Playwright's
+    "Clicking the checkbox did not change its state")."""
+    page.click('#tabs button[data-view="view-stations"]')
+    page.wait_for_selector('#checkin-benefit-box[data-loaded="true"]', state="attached")
+
+
 def wait_for_worker(page) -> None:
     """Until the service worker controls the page and has kept the page and its assets."""
     page.wait_for_function("() => document.documentElement.dataset.swReady === '1'")

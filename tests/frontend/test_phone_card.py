@@ -8,7 +8,11 @@ from rest_framework.authtoken.models import Token
 
 from stations.models import BenefitRedemption, Station, UnionMembership
 from stations.services import checkin_create, station_token_ensure
-from tests.frontend.phone_helpers import phone_fixture, sign_in_with_code  # noqa: F401
+from tests.frontend.phone_helpers import (  # noqa: F401  (the phone fixture)
+    phone_fixture,
+    sign_in_with_code,
+    stations_tab_open,
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -55,7 +59,7 @@ def test_the_rider_chooses_a_benefit_when_checking_in(card_data, phone):
     page = watched.page
     page.wait_for_selector("#signin:not([hidden])")
     sign_in_with_code(page, Token.objects.get(user__username="rider1").key)
-    page.click('#tabs button[data-view="view-stations"]')
+    stations_tab_open(page)
     page.wait_for_selector('#checkin-benefit option[value="haircut"]', state="attached")
     page.select_option("#checkin-benefit", "haircut")
     page.fill("#checkin-code", code)

@@ -24,6 +24,7 @@ from tests.frontend.phone_helpers import (
     HUAIFANG_STREET,
     phone_fixture,  # noqa: F401  (the phone fixture)
     sign_in_with_code,
+    stations_tab_open,
 )
 from tests.patrol.helpers import report
 
@@ -58,7 +59,7 @@ def test_station_rows_show_hours_reopening_and_converted_navigation(lists_data, 
         closed_on_holidays=False)
     watched = _signed_in(phone)
     page = watched.page
-    page.click('#tabs button[data-view="view-stations"]')
+    stations_tab_open(page)
     page.uncheck("#stations-open")
     row = page.wait_for_selector(f'.ph-station[data-station="{station.pk}"]')
     assert row.query_selector(".ph-closed").text_content().endswith(" · 明天 08:00 开门")

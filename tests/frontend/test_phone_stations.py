@@ -20,6 +20,7 @@ from tests.frontend.phone_helpers import (
     camera_browser_fixture,  # noqa: F401  (the camera_browser fixture)
     phone_fixture,  # noqa: F401  (the phone fixture)
     sign_in_with_code,
+    stations_tab_open,
 )
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -53,7 +54,7 @@ def test_rider_checks_in_by_scanning_the_station_code(station_data, phone, camer
     page = watched.page
     page.wait_for_selector("#signin:not([hidden])")
     sign_in_with_code(page, Token.objects.get(user__username="rider1").key)
-    page.click('#tabs button[data-view="view-stations"]')
+    stations_tab_open(page)
     page.uncheck("#stations-open")  # every station, open or not: the nearest is listed first
     first = page.wait_for_selector(f'.ph-station[data-station="{station.pk}"]')
     assert page.locator(".ph-station").first.get_attribute("data-station") == str(station.pk)
@@ -82,7 +83,7 @@ def test_open_stations_only_by_default(station_data, phone):
     page = watched.page
     page.wait_for_selector("#signin:not([hidden])")
     sign_in_with_code(page, Token.objects.get(user__username="rider1").key)
-    page.click('#tabs button[data-view="view-stations"]')
+    stations_tab_open(page)
     page.wait_for_selector(".ph-station, #stations-list .ph-hint")
     closed = page.locator(".ph-station .ph-closed").count()
     assert closed == 0  # asked with open_now=true
@@ -103,7 +104,7 @@ def test_the_list_shows_the_latest_filter_when_answers_cross(station_data, phone
     sign_in_with_code(page, Token.objects.get(user__username="rider1").key)
     open_only = HeldRequests(page, lambda url: "stations/nearest/" in url
                              and "open_now=true" in url)
-    page.click('#tabs button[data-view="view-stations"]')
+    stations_tab_open(page)
     open_only.wait()  # sent once the phone has its position
 
     page.uncheck("#stations-open")

@@ -861,7 +861,10 @@
   }
 
   // The card's benefits with uses left, to choose one at check-in (the station checks it).
+  /* The member card's benefits offered at check-in. The box above the "open now" switch may
+     appear when they arrive; data-loaded says they have (tests wait for it before a tap below). */
   function benefitChoicesLoad() {
+    var box = $("checkin-benefit-box");
     P.api("me/card/").then(function (card) {
       var select = $("checkin-benefit");
       var seen = {};
@@ -871,8 +874,8 @@
         seen[benefit.code] = true;
         select.appendChild(el("option", {value: benefit.code, text: benefit.name}));
       });
-      $("checkin-benefit-box").hidden = select.options.length <= 1;
-    }, function () { $("checkin-benefit-box").hidden = true; });
+      box.hidden = select.options.length <= 1;
+    }, function () { box.hidden = true; }).then(function () { box.dataset.loaded = "true"; });
   }
 
   $("checkin-scan").addEventListener("click", function () {
