@@ -68,7 +68,8 @@ LIST_LIMIT = 60  # long lists are cut to their first items (in the answer's own 
 def demo_rows(django_db_setup, django_db_blocker) -> Iterator[None]:
     """The demo for --seed 2026 at --now alone in the database, written once for the module
     (tests/module_rows.py) with the clock frozen at --now; then Celery beat's first scans at
-    --now, as on a running demo (the feeds get their alerts)."""
+    --now, as on a running demo (the feeds get their alerts). Over 20 s, in the set-up of the
+    module's first test: seed_demo's whole demo, its history and every case's life."""
     frozen = datetime.fromisoformat(NOW)
     with pytest.MonkeyPatch.context() as patch, module_rows(django_db_blocker):
         patch.setattr(timezone, "now", lambda: frozen)
