@@ -70,4 +70,3 @@ def test_going_back_from_0040_deploys_the_class_lock_and_nothing_else_changed():
     assert lock.CLASS_AND_SUBDISTRICT_LOCK in current and lock.CLASS_LOCK not in current
     assert lock.CLASS_LOCK in previous and lock.CLASS_AND_SUBDISTRICT_LOCK not in previous
     assert previous.replace(lock.CLASS_LOCK, lock.CLASS_AND_SUBDISTRICT_LOCK) == current
-

@@ -860,9 +860,9 @@
     });
   }
 
-  // The card's benefits with uses left, to choose one at check-in (the station checks it).
-  /* The member card's benefits offered at check-in. The box above the "open now" switch may
-     appear when they arrive; data-loaded says they have (tests wait for it before a tap below). */
+  /* The card's benefits with uses left, to choose one at check-in (the station checks it). Their
+     box, above the "open now" switch, may appear when they arrive and move it: data-loaded says
+     they have (tests wait for it before a tap below the box). */
   function benefitChoicesLoad() {
     var box = $("checkin-benefit-box");
     P.api("me/card/").then(function (card) {
