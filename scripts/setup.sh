@@ -8,7 +8,8 @@
 # Environment:
 #   DATABASE_URL   default postgis://root@127.0.0.1:5432/civicmap
 #   REDIS_URL      default redis://127.0.0.1:6379/0
-#   WITH_BROWSER=1 also install Debian's chromium + chromium-driver (make test)
+#   WITH_BROWSER=1 also install Debian's chromium, chromium-headless-shell (the tests')
+#   and chromium-driver (make test)
 #   WITH_REPLICA=1 also make and start the local streaming replica (scripts/replica.sh;
 #                  make test, make run WITH_REPLICA=1)
 #   SKIP_DJANGO=1  skip migrate/collectstatic (only for working on this script)
@@ -115,9 +116,11 @@ wanted_packages() {
   # A CJK font: the governance report's PDF embeds it, and without it Chinese renders as
   # boxes in the browser tests' screenshots.
   pkgs+=(fonts-wqy-microhei)
-  # Browser tests drive Debian's Chromium; a test tool's own browser
-  # download cannot work on these machines.
-  if [[ "$WITH_BROWSER" == 1 ]]; then pkgs+=(chromium chromium-driver); fi
+  # Browser tests drive Debian's headless shell, the map benchmark its full Chromium; a test
+  # tool's own browser download cannot work on these machines.
+  if [[ "$WITH_BROWSER" == 1 ]]; then
+    pkgs+=(chromium chromium-headless-shell chromium-driver)
+  fi
   if [[ -f frontend/package.json ]] && ! have npm; then pkgs+=(nodejs npm); fi
   printf '%s\n' "${pkgs[@]}"
 }
