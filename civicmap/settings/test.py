@@ -104,3 +104,8 @@ CONSOLE_FACETS_CACHE_S = 0
 # tests/frontend/test_map_data.py turns the cache on where it tests it.
 MAP_LIVE_CACHE_S = 0
 MAP_UNIT_GRIDS_CACHE_S = 0
+# WhiteNoise finds a static file when it is asked for it, instead of walking STATIC_ROOT (about
+# 1,700 files, each stat'ed with its compressed copies) when its middleware starts: the test
+# client starts the middleware anew for every Client, and those walks were a fifth of the
+# suite's CPU (docs/DECISIONS.md D-088). A deployed process walks it once, at start.
+WHITENOISE_AUTOREFRESH = True
