@@ -18,7 +18,7 @@ def test_no_model_change_is_missing_a_migration():
         pytest.fail(f"models and migrations differ:\n{out.getvalue()}")
 
 
-# --- the repair before the range constraints (issues 0014, patrol 0007, stations 0004) --------
+# --- one trip back and forward through the data migrations ------------------------------------
 
 BEFORE_BOUNDS = [("issues", "0013_grid_counts_by_community"),
                  ("patrol", "0006_task_location_indexes_by_kind"),
@@ -66,25 +66,43 @@ def _reports_of_one_case(names, *, now):
         for name in names}
 
 
-def test_rows_out_of_range_are_repaired_before_the_constraints_are_added(reference_data):
-    """Bad rows are written by SQL while no constraint holds them back; the migrations then
-    set an impossible capture time or accuracy to NULL (unknown), bring a task's deadlines in
-    to 400 days after its offer and a category's deadlines and window in to a year, and leave
-    rows inside the ranges as they were. Over 20 s: the test database is migrated back to
-    before the bounds, then forward to the last migration."""
+def test_data_migrations_repair_and_classify_the_rows_they_find(reference_data):
+    """The two data migrations, in one trip back and forward (each trip re-renders the models
+    of some 70 migrations): rows out of range, written by SQL while no constraint holds them
+    back, are repaired before the range constraints (issues 0014, patrol 0007, stations
+    0004), and media URLs written before the outbox get their job state (issues 0016). Over
+    20 s: the test database is migrated back to before the bounds, forward to issues 0015,
+    then to the last migration."""
+    from django.utils import timezone
+
+    now = timezone.now()
+    bounds = _out_of_range_rows(now=now)
+    _case, media = _reports_of_one_case(("with_photo", "without_photo", "no_url"), now=now)
+
+    _migrate(BEFORE_BOUNDS)
+    _out_of_range_written(bounds)
+    _migrate([("issues", "0015_photo_outbox_and_retention")])
+    _media_urls_written(media)
+    _migrate([])
+
+    _out_of_range_repaired(bounds)
+    _media_urls_classified(media)
+
+
+# --- the repair of rows out of range (issues 0014, patrol 0007, stations 0004) ------------------
+
+
+def _out_of_range_rows(*, now) -> dict:
+    """The rows the repair is tried on: a case's reports by name, a task, a check-in."""
     from datetime import timedelta
 
     from django.contrib.auth import get_user_model
-    from django.utils import timezone
 
-    from issues.models import Report
     from patrol.models import Task
     from stations.models import CheckIn, Station
 
-    now = timezone.now()
     case, reports = _reports_of_one_case(
         ("year_1", "year_10000", "too_late", "edge", "fine", "vague"), now=now)
-    category = case.category
     task = Task.objects.create(case=case, assignee_kind="union", offered_at=now,
                                response_due=now + timedelta(hours=2),
                                resolution_due=now + timedelta(days=3))
@@ -92,8 +110,12 @@ def test_rows_out_of_range_are_repaired_before_the_constraints_are_added(referen
     checkin = CheckIn.objects.create(
         rider=get_user_model().objects.get(username="rider1"), station=station, method="qr",
         at=now, hour_bucket=1, position=station.location, distance_m=0, accuracy_m=10)
+    return {"reports": reports, "task": task, "category": case.category, "checkin": checkin}
 
-    _migrate(BEFORE_BOUNDS)
+
+def _out_of_range_written(rows: dict) -> None:
+    """Impossible values, by SQL, with the schema from before the constraints."""
+    reports = rows["reports"]
     for name, value in [("year_1", "0001-01-01T00:00:00+14:00"),
                         ("year_10000", "9999-12-31T23:59:59-14:00"),
                         ("edge", "2000-01-01T00:00:00+14:00")]:
@@ -105,14 +127,25 @@ def test_rows_out_of_range_are_repaired_before_the_constraints_are_added(referen
          "accuracy_m = 10 WHERE id = %s", [reports["fine"]])
     _sql("UPDATE issues_report SET accuracy_m = 1e9 WHERE id = %s", [reports["vague"]])
     _sql("UPDATE patrol_task SET response_due = '9999-12-31T23:59:59-14:00', "
-         "resolution_due = offered_at + interval '5000 days' WHERE id = %s", [task.pk])
+         "resolution_due = offered_at + interval '5000 days' WHERE id = %s", [rows["task"].pk])
     _sql("UPDATE issues_category SET response_deadline = 9999, response_unit = 'hours', "
          "resolution_deadline = 9999, resolution_unit = 'working_days', "
-         "merge_window_hours = 2000000000 WHERE id = %s", [category.pk])
-    _sql("UPDATE stations_checkin SET accuracy_m = 'Infinity' WHERE id = %s", [checkin.pk])
+         "merge_window_hours = 2000000000 WHERE id = %s", [rows["category"].pk])
+    _sql("UPDATE stations_checkin SET accuracy_m = 'Infinity' WHERE id = %s",
+         [rows["checkin"].pk])
 
-    _migrate([])
 
+def _out_of_range_repaired(rows: dict) -> None:
+    """An impossible capture time or accuracy is NULL (unknown), a task's deadlines are 400
+    days after its offer, a category's deadlines and window a year; rows inside the ranges are
+    as they were, and the constraints hold."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from issues.models import Report
+
+    reports = rows["reports"]
     captured = dict(_sql(
         "SELECT id, captured_at IS NULL FROM issues_report WHERE id = ANY(%s)",
         [list(reports.values())]))
@@ -123,6 +156,7 @@ def test_rows_out_of_range_are_repaired_before_the_constraints_are_added(referen
         "2000-01-01T00:00:00+14:00")
     assert Report.objects.get(pk=reports["fine"]).accuracy_m == 10
     assert Report.objects.get(pk=reports["vague"]).accuracy_m is None
+    task, category, checkin = rows["task"], rows["category"], rows["checkin"]
     task.refresh_from_db()
     assert task.response_due == task.resolution_due == task.offered_at + timedelta(days=400)
     category.refresh_from_db()
@@ -140,19 +174,8 @@ def test_rows_out_of_range_are_repaired_before_the_constraints_are_added(referen
 # --- the media outbox's state of existing rows (issues 0016) ----------------------------------
 
 
-def test_existing_media_urls_become_fetched_or_pending_jobs(reference_data):
-    """Before 0016 a media URL had no job state: one with its photo was fetched, one without is
-    pending (the sweep fetches it), one without a URL has no job; then the constraint holds.
-    Over 20 s: the test database is migrated back to 0015, then forward to the last migration."""
-    from django.db import IntegrityError, transaction
-    from django.utils import timezone
-
-    from issues.models import Report, ReportPhoto
-
-    _case, reports = _reports_of_one_case(("with_photo", "without_photo", "no_url"),
-                                          now=timezone.now())
-
-    _migrate([("issues", "0015_photo_outbox_and_retention")])
+def _media_urls_written(reports: dict[str, int]) -> None:
+    """Before 0016 a media URL had no job state: two reports get one, one of them its photo."""
     _sql("UPDATE issues_report SET media_url = 'http://media.example/a.jpg' WHERE id = ANY(%s)",
          [[reports["with_photo"], reports["without_photo"]]])
     _sql("""INSERT INTO issues_reportphoto (report_id, original, display, thumbnail, sha256,
@@ -160,7 +183,13 @@ def test_existing_media_urls_become_fetched_or_pending_jobs(reference_data):
             VALUES (%s, 'private/originals/x', '', '', '', 'JPEG', 1, 1, 'ready', 0, now(), 1)""",
          [reports["with_photo"]])
 
-    _migrate([])
+
+def _media_urls_classified(reports: dict[str, int]) -> None:
+    """One with its photo was fetched, one without is pending (the sweep fetches it), one
+    without a URL has no job; then the constraint holds."""
+    from django.db import IntegrityError, transaction
+
+    from issues.models import Report, ReportPhoto
 
     states = dict(Report.objects.filter(pk__in=reports.values())
                   .values_list("pk", "media_status"))
