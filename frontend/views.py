@@ -24,7 +24,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from civicmap.api.errors import error_body
 from civicmap.errors import InvalidInput
-from civicmap.layers import grid_outlines
+from civicmap.layers import grid_outlines_json
 from civicmap.replica import replica_reads
 from civicmap.roles import Role, user_has_role
 from civicmap.scopes import user_subdistrict_ids
@@ -317,11 +317,11 @@ BACKGROUND_MAX_AGE_S = 3600  # the grids change with an import, not by the hour
 @require_GET
 @cache_control(public=True, max_age=BACKGROUND_MAX_AGE_S)
 @replica_reads()
-def map_background(request: HttpRequest) -> JsonResponse:
+def map_background(request: HttpRequest) -> HttpResponse:
     """The community and unit grid outlines every map draws as its plain background when it
     has no tiles (``BASEMAP=none``, the default without a Tianditu key): our own data, public
     as on the governance map, so no map needs a server of elsewhere."""
-    return JsonResponse(grid_outlines())
+    return HttpResponse(grid_outlines_json(), content_type="application/json")
 
 
 def _office_staff(user) -> bool:

@@ -27,6 +27,7 @@ def test_background_is_every_grid_outline_of_ours(reference_data, client,
     with django_assert_max_num_queries(2):  # one aggregate per level
         answer = client.get("/map/background/")
     assert answer.status_code == 200
+    assert answer["Content-Type"] == "application/json"
     assert "public" in answer["Cache-Control"] and "max-age=3600" in answer["Cache-Control"]
     features = {f["properties"]["level"]: f["geometry"] for f in answer.json()["features"]}
     assert set(features) == {"community", "unit"}
