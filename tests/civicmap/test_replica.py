@@ -212,10 +212,16 @@ def test_with_replay_paused_a_rider_reads_their_own_report_and_others_do_not_yet
     _standby_value("SELECT pg_wal_replay_resume()::text")
     wait_for(lambda: new in _public_report_ids(), timeout=REPLAY_TIMEOUT_S,
              what="the new report to reach the standby")
-    # Caught up: the rider's own reads go to the standby again.
-    with statements(REPLICA) as on_standby:
-        assert new in _own_report_ids(rider)
-    assert _reads_reports(on_standby)
+    # Caught up: the rider's own reads go to the standby again, once its replay has passed the
+    # primary's position kept after the rider's write (other databases' writes may follow the
+    # report's, and the standby replays them too).
+    def own_reads_on_standby() -> bool:
+        with statements(REPLICA) as on_standby:
+            assert new in _own_report_ids(rider)
+        return _reads_reports(on_standby)
+
+    wait_for(own_reads_on_standby, timeout=REPLAY_TIMEOUT_S,
+             what="the rider's own reads to return to the standby")
 
 
 def test_a_replica_behind_the_lag_bound_is_not_read(standby, settings):
