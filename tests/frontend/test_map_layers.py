@@ -9,7 +9,8 @@ through the same selectors as the page did (one query path).
 
 from __future__ import annotations
 
-from datetime import timedelta
+from collections.abc import Iterator
+from datetime import datetime, timedelta
 
 import pytest
 from django.utils import timezone
@@ -32,6 +33,7 @@ from tests.frontend.helpers import (
     map_history_load,
     report_add,
 )
+from tests.module_rows import module_rows
 
 pytestmark = pytest.mark.django_db
 
@@ -42,12 +44,21 @@ UNCOVERED_URL = "/map/uncovered/"
 LIKE_THE_MAP = {role: 200 for role in ROLES}
 
 
+@pytest.fixture(scope="module")
+def layer_history(django_db_setup, django_db_blocker) -> Iterator[datetime]:
+    """The map tests' history, written once for the module's tests (tests/module_rows.py);
+    the ``now`` it was loaded at. The browser test of these layers is in test_map_page.py: a
+    transactional test would wait for this module's transaction."""
+    with module_rows(django_db_blocker):
+        now = timezone.now()
+        map_history_load(now=now)
+        yield now
+
+
 @pytest.fixture
-def layer_data(reference_data, settings):
+def layer_data(layer_history, db, settings) -> datetime:
     settings.BASEMAP = "none"
-    now = timezone.now()
-    map_history_load(now=now)
-    return now
+    return layer_history
 
 
 @pytest.mark.parametrize("role", ROLES)
@@ -159,52 +170,6 @@ def test_map_page_carries_no_hidden_layer_data(layer_data, client):
     assert "/map/hourly/?category=E0505" in html
     assert "/map/uncovered/?days=7" in html
     assert "civicmap.onDemand(" in html
-
-
-HOURLY_POINTS = """() => {
-  let points = null;
-  window.civicmapMap.eachLayer(layer => {
-    if (Array.isArray(layer.data) && layer._timeDimension) {
-      points = layer.data.reduce((sum, frame) => sum + frame.length, 0);
-    }
-  });
-  return points;
-}"""
-
-
-def _switch(page, label: str) -> None:
-    """Tick or untick an overlay in the (collapsed) layer control, as a user would."""
-    page.hover(".leaflet-control-layers")
-    page.locator(".leaflet-control-layers-overlays label", has_text=label).click()
-
-
-@pytest.mark.browser
-@pytest.mark.django_db(transaction=True)
-def test_hidden_layers_are_fetched_once_when_switched_on(layer_data, open_page, session_for):
-    from stations.models import Station
-
-    Station.objects.update(coverage_radius_m=1)  # metres: then almost no report is within reach
-    watched = open_page(MAP_URL, session=session_for("office1"))
-    page = watched.page
-    fetched: list[str] = []
-    page.on("request", lambda request: fetched.append(request.url.split("/", 3)[3]))
-    page.wait_for_selector("path.civicmap-community")
-    assert page.evaluate("window.civicmap.onDemandState") == {}
-    assert page.query_selector("path.civicmap-uncovered") is None
-
-    _switch(page, "逐小时上报（最近 7 天）")
-    page.wait_for_function("() => window.civicmap.onDemandState.hourly === 'loaded'")
-    assert page.evaluate(HOURLY_POINTS) > 0
-    _switch(page, "未覆盖需求：驿站服务半径以外的上报")
-    page.wait_for_function("() => window.civicmap.onDemandState.uncovered === 'loaded'")
-    page.wait_for_selector("path.civicmap-uncovered")
-    # Off and on again: drawn from what was fetched, not fetched again.
-    _switch(page, "逐小时上报（最近 7 天）")
-    _switch(page, "逐小时上报（最近 7 天）")
-    assert page.evaluate(HOURLY_POINTS) > 0
-    assert [url for url in fetched if url.startswith("map/")] == [
-        "map/hourly/", "map/uncovered/?days=30"]
-    watched.assert_clean()
 
 
 def test_each_office_sees_the_uncovered_demand_of_its_own_subdistrict(layer_data, client):

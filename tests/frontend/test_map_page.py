@@ -422,3 +422,47 @@ def test_amap_overlays_land_on_the_right_pixel_of_the_gcj02_tiles(map_history, o
     assert abs(drawn["x"] - tile["x"] - (x - tile_x * 256)) <= 1
     assert abs(drawn["y"] - tile["y"] - (y - tile_y * 256)) <= 1
     watched.assert_clean(allow_blocked_images=True)
+
+
+HOURLY_POINTS = """() => {
+  let points = null;
+  window.civicmapMap.eachLayer(layer => {
+    if (Array.isArray(layer.data) && layer._timeDimension) {
+      points = layer.data.reduce((sum, frame) => sum + frame.length, 0);
+    }
+  });
+  return points;
+}"""
+
+
+def _overlay_click(page, label: str) -> None:
+    """Tick or untick an overlay in the (collapsed) layer control, as a user would."""
+    page.hover(".leaflet-control-layers")
+    page.locator(".leaflet-control-layers-overlays label", has_text=label).click()
+
+
+def test_hidden_layers_are_fetched_once_when_switched_on(map_history, open_page, session_for):
+    from stations.models import Station
+
+    Station.objects.update(coverage_radius_m=1)  # metres: then almost no report is within reach
+    watched = open_page(MAP_URL, session=session_for("office1"))
+    page = watched.page
+    fetched: list[str] = []
+    page.on("request", lambda request: fetched.append(request.url.split("/", 3)[3]))
+    page.wait_for_selector("path.civicmap-community")
+    assert page.evaluate("window.civicmap.onDemandState") == {}
+    assert page.query_selector("path.civicmap-uncovered") is None
+
+    _overlay_click(page, "逐小时上报（最近 7 天）")
+    page.wait_for_function("() => window.civicmap.onDemandState.hourly === 'loaded'")
+    assert page.evaluate(HOURLY_POINTS) > 0
+    _overlay_click(page, "未覆盖需求：驿站服务半径以外的上报")
+    page.wait_for_function("() => window.civicmap.onDemandState.uncovered === 'loaded'")
+    page.wait_for_selector("path.civicmap-uncovered")
+    # Off and on again: drawn from what was fetched, not fetched again.
+    _overlay_click(page, "逐小时上报（最近 7 天）")
+    _overlay_click(page, "逐小时上报（最近 7 天）")
+    assert page.evaluate(HOURLY_POINTS) > 0
+    assert [url for url in fetched if url.startswith("map/")] == [
+        "map/hourly/", "map/uncovered/?days=30"]
+    watched.assert_clean()
