@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -18,6 +19,7 @@ import pytest
 from django.utils import timezone
 
 from tests.frontend.helpers import map_history_load
+from tests.module_rows import module_rows
 
 # Playwright's sync API runs an asyncio loop in this thread; Django's ORM refuses to run where
 # a loop is running unless told that this test thread is not really asynchronous.
@@ -194,14 +196,36 @@ def screenshot(page, name: str) -> Path | None:
     return path
 
 
+def _map_settings(settings) -> None:
+    """No basemap, and hotspots the history's cases (20 m apart) make."""
+    settings.BASEMAP = "none"
+    settings.MAP_HOTSPOT_EPS_M = 50  # metres
+    settings.MAP_HOTSPOT_MIN_CASES = 3
+
+
 @pytest.fixture
 def map_history(reference_data, settings):
     """The map tests' history (``map_history_load``: reports and cases at Huaifang, Xingong
     and Chengyuan in the last days) with a hotspot the map can find (its cases are 20 m
     apart) and no basemap; returns the ``now`` it was loaded at."""
-    settings.BASEMAP = "none"
-    settings.MAP_HOTSPOT_EPS_M = 50  # metres
-    settings.MAP_HOTSPOT_MIN_CASES = 3
+    _map_settings(settings)
     now = timezone.now()
     map_history_load(now=now)
     return now
+
+
+@pytest.fixture(scope="module")
+def map_history_rows(django_db_setup, django_db_blocker) -> Iterator[datetime]:
+    """``map_history``'s rows written once for a module (tests/module_rows.py): for modules
+    without transactional tests, which would wait for the module's transaction."""
+    with module_rows(django_db_blocker):
+        now = timezone.now()
+        map_history_load(now=now)
+        yield now
+
+
+@pytest.fixture
+def map_history_shared(map_history_rows, db, settings) -> datetime:
+    """``map_history``, its rows shared by the module's tests (each in a savepoint)."""
+    _map_settings(settings)
+    return map_history_rows

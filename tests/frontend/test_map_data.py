@@ -49,7 +49,7 @@ def _open_cases(body: dict) -> int:
     return sum(int(row[3].replace(",", "")) for row in body["tables"]["communities"])
 
 
-def test_the_default_view_has_every_layer_the_page_draws(map_history, client):
+def test_the_default_view_has_every_layer_the_page_draws(map_history_shared, client):
     body = _get(client)
     assert set(body["layers"]) == {"community", "heat", "unit_grids", "hotspots"}
     assert set(body["live"]["layers"]) == {"stations", "coverage"}  # read live, never cached
@@ -60,7 +60,7 @@ def test_the_default_view_has_every_layer_the_page_draws(map_history, client):
     assert body["legend"]["hotspots"]["empty"] == ""
 
 
-def test_kind_and_category_narrow_reports_and_cases(map_history, client):
+def test_kind_and_category_narrow_reports_and_cases(map_history_shared, client):
     everything = _get(client)
     events = _get(client, kind="E")  # the six E0505 reports at Xingong, their own cases
     components = _get(client, kind="C")
@@ -74,7 +74,7 @@ def test_kind_and_category_narrow_reports_and_cases(map_history, client):
     assert events["query"] == "kind=E"
 
 
-def test_a_community_keeps_its_own_grid_reports_cells_and_cases(map_history, client):
+def test_a_community_keeps_its_own_grid_reports_cells_and_cases(map_history_shared, client):
     body = _get(client, community=XINGONG_CODE)
     assert [f["properties"]["code"] for f in body["layers"]["community"]["features"]] == [
         XINGONG_CODE]
@@ -94,7 +94,7 @@ def test_a_community_keeps_its_own_grid_reports_cells_and_cases(map_history, cli
                huaifang["layers"]["heat"])
 
 
-def test_a_subdistrict_keeps_its_own_communities(map_history, client):
+def test_a_subdistrict_keeps_its_own_communities(map_history_shared, client):
     body = _get(client, subdistrict=HEYI)
     heyi = Subdistrict.objects.get(code=HEYI)
     assert {f["properties"]["code"] for f in body["layers"]["community"]["features"]} == set(
@@ -104,7 +104,7 @@ def test_a_subdistrict_keeps_its_own_communities(map_history, client):
     assert _reports(_get(client, subdistrict=NANYUAN, community=XINGONG_CODE)) > 0
 
 
-def test_stage_applies_to_the_case_layers_only(map_history, client):
+def test_stage_applies_to_the_case_layers_only(map_history_shared, client):
     default = _get(client)
     closed = _get(client, stage="closed")
     assert _open_cases(default) > 0 and _open_cases(closed) == 0
@@ -125,7 +125,7 @@ def test_stage_applies_to_the_case_layers_only(map_history, client):
     assert _open_cases(_get(client, stage=stage)) == _open_cases(_get(client))
 
 
-def test_a_shorter_period_counts_fewer_reports(map_history, client):
+def test_a_shorter_period_counts_fewer_reports(map_history_shared, client):
     assert 0 < _reports(_get(client, days=1)) < _reports(_get(client, days=30))
 
 
@@ -153,7 +153,7 @@ def test_a_community_of_another_subdistrict_is_refused(reference_data, client):
 
 
 @pytest.mark.parametrize("role", ["anonymous", "rider", "office_staff"])
-def test_the_public_never_sees_private_categories_or_descriptions(map_history, client, role):
+def test_the_public_never_sees_private_categories_or_descriptions(map_history_shared, client, role):
     client = client_for(client, role)
     office = role == "office_staff"
     private = client.get(DATA_URL, {"category": PRIVATE_CATEGORY})
@@ -166,7 +166,7 @@ def test_the_public_never_sees_private_categories_or_descriptions(map_history, c
 
 
 def test_live_layers_are_cached_until_the_aggregates_are_recounted(
-        map_history, client, settings, django_capture_on_commit_callbacks):
+        map_history_shared, client, settings, django_capture_on_commit_callbacks):
     settings.MAP_LIVE_CACHE_S = 300
     from django.core.cache import cache
 
@@ -188,7 +188,7 @@ def test_live_layers_are_cached_until_the_aggregates_are_recounted(
     assert _reports(_get(client, kind="C")) == _reports(first) + 1
 
 
-def test_the_unit_grids_come_as_counts_and_their_shapes_once(map_history, client, settings):
+def test_the_unit_grids_come_as_counts_and_their_shapes_once(map_history_shared, client, settings):
     """The data carry each unit grid's reports by grid id, read without the polygons; the
     shapes come from /map/unit-grids/, the same for every filter: public, cached, ETag."""
     from django.core.cache import cache
@@ -227,14 +227,14 @@ def test_the_unit_grids_of_another_basemap_are_refused(reference_data, client, s
 
 
 @pytest.mark.parametrize("subdistrict", [None, NANYUAN])
-def test_closed_cases_per_community_come_from_their_index_alone(map_history, subdistrict):
+def test_closed_cases_per_community_come_from_their_index_alone(map_history_shared, subdistrict):
     """The closed cases of a period per community (stage "closed", D-083) read
     case_closed_place and no row of the table: every column the count filters or counts is in
     it. Scans that read the table are switched off so that a few rows decide nothing; a column
     the index lacks would make it an Index Scan (with the table) or another index."""
     Case.objects.filter(community_grid__code=HUAIFANG_CODE).update(stage=Stage.CLOSED)
     place = Subdistrict.objects.get(code=subdistrict).pk if subdistrict else None
-    filters = map_filters_for_period(now=map_history, days=90, stages=map_stages("closed"),
+    filters = map_filters_for_period(now=map_history_shared, days=90, stages=map_stages("closed"),
                                      subdistrict_id=place)
     with CaptureQueriesContext(connection) as queries:
         counts = open_case_counts(filters=filters)
@@ -251,7 +251,7 @@ def test_closed_cases_per_community_come_from_their_index_alone(map_history, sub
 
 
 @pytest.mark.parametrize("office", [False, True])
-def test_a_kind_from_the_totals_counts_what_its_categories_do(map_history, office):
+def test_a_kind_from_the_totals_counts_what_its_categories_do(map_history_shared, office):
     """A kind's heat cells and grid counts come from the daily totals by kind (D-084), a
     category's from the daily rows by category: the kind counts what its categories together
     do, and the public's never a private category (L0101 at Huaifang is the only L)."""
@@ -261,7 +261,8 @@ def test_a_kind_from_the_totals_counts_what_its_categories_do(map_history, offic
     for kind in ("C", "E", "L"):
         codes = tuple(Category.objects.filter(code__startswith=kind).values_list("code", flat=True))
         by_kind, by_categories = (
-            map_filters_for_period(now=map_history, days=30, include_private=office, **chosen)
+            map_filters_for_period(now=map_history_shared, days=30, include_private=office,
+                                   **chosen)
             for chosen in ({"kinds": (kind,)}, {"categories": codes}))
         heat = report_heat_cells(filters=by_kind)
         grids = report_grid_counts(filters=by_kind)

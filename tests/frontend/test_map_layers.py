@@ -9,7 +9,6 @@ through the same selectors as the page did (one query path).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 
 import pytest
@@ -30,10 +29,8 @@ from tests.frontend.helpers import (
     PRIVATE_CATEGORY,
     ROLES,
     client_for,
-    map_history_load,
     report_add,
 )
-from tests.module_rows import module_rows
 
 pytestmark = pytest.mark.django_db
 
@@ -44,21 +41,11 @@ UNCOVERED_URL = "/map/uncovered/"
 LIKE_THE_MAP = {role: 200 for role in ROLES}
 
 
-@pytest.fixture(scope="module")
-def layer_history(django_db_setup, django_db_blocker) -> Iterator[datetime]:
-    """The map tests' history, written once for the module's tests (tests/module_rows.py);
-    the ``now`` it was loaded at. The browser test of these layers is in test_map_page.py: a
-    transactional test would wait for this module's transaction."""
-    with module_rows(django_db_blocker):
-        now = timezone.now()
-        map_history_load(now=now)
-        yield now
-
-
 @pytest.fixture
-def layer_data(layer_history, db, settings) -> datetime:
-    settings.BASEMAP = "none"
-    return layer_history
+def layer_data(map_history_shared) -> datetime:
+    """The map history, written once for the module. The browser test of these layers is in
+    test_map_page.py: a transactional test would wait for this module's transaction."""
+    return map_history_shared
 
 
 @pytest.mark.parametrize("role", ROLES)

@@ -84,7 +84,7 @@ def _report_after_refresh(now) -> None:
 # --- the codec --------------------------------------------------------------------------------
 
 
-def test_layers_survive_json_and_back(map_history):
+def test_layers_survive_json_and_back(map_history_shared):
     layers = _live(include_private=True)
     spot = layers.clusters[0]
     assert spot.latest and spot.categories and layers.heat_cells and layers.grids  # every kind
@@ -106,7 +106,7 @@ def test_codec_refuses_naive_datetimes():
 # --- the refresh ------------------------------------------------------------------------------
 
 
-def test_snapshot_equals_a_live_computation(map_history, settings):
+def test_snapshot_equals_a_live_computation(map_history_shared, settings):
     now = timezone.now()
     map_snapshot_refresh(now=now)
     assert MapSnapshot.objects.count() == 2 * len(settings.LANGUAGES)
@@ -121,7 +121,7 @@ def test_snapshot_equals_a_live_computation(map_history, settings):
                 now, filters.since, filters.until)
 
 
-def test_an_older_refresh_never_replaces_a_newer_snapshot(map_history):
+def test_an_older_refresh_never_replaces_a_newer_snapshot(map_history_shared):
     now = timezone.now()
     map_snapshot_refresh(now=now)
     _report_after_refresh(now)
@@ -130,7 +130,7 @@ def test_an_older_refresh_never_replaces_a_newer_snapshot(map_history):
     assert _reports(_stored(MapAudience.PUBLIC)) == _reports(_live(include_private=False)) - 1
 
 
-def test_the_beat_task_refreshes_every_snapshot_in_place(map_history, settings):
+def test_the_beat_task_refreshes_every_snapshot_in_place(map_history_shared, settings):
     entry = next(entry for entry in settings.CELERY_BEAT_SCHEDULE.values()
                  if entry["task"] == map_snapshot_refresh_task.name)
     assert entry["schedule"] == settings.MAP_SNAPSHOT_INTERVAL_S
@@ -149,7 +149,7 @@ def test_the_beat_task_refreshes_every_snapshot_in_place(map_history, settings):
     assert _reports(_stored(MapAudience.PUBLIC)) == _reports(_live(include_private=False))
 
 
-def test_command_refreshes_the_snapshots_at_start(map_history, settings):
+def test_command_refreshes_the_snapshots_at_start(map_history_shared, settings):
     """scripts/run.sh runs it after seed_demo, so the first visitors need not wait for beat."""
     from io import StringIO
 
@@ -163,7 +163,7 @@ def test_command_refreshes_the_snapshots_at_start(map_history, settings):
         settings.LANGUAGES)
 
 
-def test_database_keeps_one_valid_snapshot_per_audience_and_language(map_history):
+def test_database_keeps_one_valid_snapshot_per_audience_and_language(map_history_shared):
     now = timezone.now()
     map_snapshot_refresh(now=now)
     row = {"computed_at": now, "since": now - timedelta(days=30), "until": now, "layers": {}}
@@ -177,10 +177,10 @@ def test_database_keeps_one_valid_snapshot_per_audience_and_language(map_history
 # --- what /map/ serves ------------------------------------------------------------------------
 
 
-def test_fresh_snapshot_is_served_with_its_time(map_history, client):
+def test_fresh_snapshot_is_served_with_its_time(map_history_shared, client):
     map_snapshot_refresh(now=timezone.now())
     snapshot = MapSnapshot.objects.get(audience=MapAudience.PUBLIC, language=ZH)
-    _report_after_refresh(map_history)
+    _report_after_refresh(map_history_shared)
     live = _reports(_live(include_private=False))
 
     response = client.get(MAP_URL)
@@ -190,7 +190,8 @@ def test_fresh_snapshot_is_served_with_its_time(map_history, client):
     assert f"数据截至 {as_of}</small>" in response.content.decode()
 
 
-def test_fresh_snapshot_is_served_without_computing_the_layers(map_history, client, monkeypatch):
+def test_fresh_snapshot_is_served_without_computing_the_layers(map_history_shared, client,
+                                                                monkeypatch):
     map_snapshot_refresh(now=timezone.now())
 
     def live_read(**kwargs):
@@ -203,7 +204,7 @@ def test_fresh_snapshot_is_served_without_computing_the_layers(map_history, clie
 
 
 @pytest.mark.parametrize("snapshot", ["missing", "stale", "of another period"])
-def test_without_a_usable_snapshot_the_map_is_computed_live(map_history, client, settings,
+def test_without_a_usable_snapshot_the_map_is_computed_live(map_history_shared, client, settings,
                                                             snapshot):
     refreshed_at = timezone.now()
     if snapshot == "stale":  # beat stopped
@@ -212,7 +213,7 @@ def test_without_a_usable_snapshot_the_map_is_computed_live(map_history, client,
         map_snapshot_refresh(now=refreshed_at)
     if snapshot == "of another period":
         settings.MAP_PERIOD_DAYS = 7  # the snapshot counts 30 days, the map now opens on 7
-    _report_after_refresh(map_history)
+    _report_after_refresh(map_history_shared)
     before = timezone.now()
 
     response = client.get(MAP_URL)
@@ -222,10 +223,10 @@ def test_without_a_usable_snapshot_the_map_is_computed_live(map_history, client,
     assert "数据截至 " in response.content.decode()
 
 
-def test_a_snapshot_just_younger_than_the_limit_is_served(map_history, client, settings):
+def test_a_snapshot_just_younger_than_the_limit_is_served(map_history_shared, client, settings):
     map_snapshot_refresh(now=timezone.now()
                          - timedelta(seconds=settings.MAP_SNAPSHOT_MAX_AGE_S - 60))
-    _report_after_refresh(map_history)
+    _report_after_refresh(map_history_shared)
     stored = _reports(_stored(MapAudience.PUBLIC))
     assert _page_reports(client.get(MAP_URL)) == stored < _reports(_live(include_private=False))
 
@@ -236,9 +237,9 @@ def test_a_snapshot_just_younger_than_the_limit_is_served(map_history, client, s
     ({"days": 90}, "live"),
     ({"days": 30}, "snapshot"),  # the default period asked for by name is the default view
 ])
-def test_only_the_default_view_comes_from_the_snapshot(map_history, client, query, served):
+def test_only_the_default_view_comes_from_the_snapshot(map_history_shared, client, query, served):
     map_snapshot_refresh(now=timezone.now())
-    _report_after_refresh(map_history)
+    _report_after_refresh(map_history_shared)
     now = timezone.now()
     filters = map_filters_for_period(
         now=now, days=query.get("days", 30),
@@ -254,14 +255,14 @@ def test_only_the_default_view_comes_from_the_snapshot(map_history, client, quer
 
 
 @pytest.mark.parametrize("role", ROLES)
-def test_each_role_is_served_its_own_audience(map_history, client, role):
+def test_each_role_is_served_its_own_audience(map_history_shared, client, role):
     """Office staff get the office's snapshot (private categories, descriptions); every other
     role, signed in or not, the public one and never the office's."""
     map_snapshot_refresh(now=timezone.now())
     office = role in OFFICE_ROLES
     public_layers, office_layers = _stored(MapAudience.PUBLIC), _stored(MapAudience.OFFICE)
     assert _reports(office_layers) == _reports(public_layers) + 1  # the private need
-    _report_after_refresh(map_history)
+    _report_after_refresh(map_history_shared)
 
     response = client_for(client, role).get(MAP_URL)
     html = response.content.decode()
@@ -273,7 +274,7 @@ def test_each_role_is_served_its_own_audience(map_history, client, role):
         assert (text in html) == office
 
 
-def test_public_snapshot_holds_no_private_category_and_no_description(map_history):
+def test_public_snapshot_holds_no_private_category_and_no_description(map_history_shared):
     from issues.models import Category
 
     map_snapshot_refresh(now=timezone.now())
@@ -289,7 +290,7 @@ def test_public_snapshot_holds_no_private_category_and_no_description(map_histor
     assert XSS_DESCRIPTION in described  # raw: escaping is the page's job, as when live
 
 
-def test_languages_are_kept_apart(map_history, client):
+def test_languages_are_kept_apart(map_history_shared, client):
     from civicmap.models import CommunityGrid
 
     map_snapshot_refresh(now=timezone.now())
@@ -329,7 +330,7 @@ def _normalised(html: str) -> str:
 
 
 @pytest.mark.parametrize("role", ["anonymous", "office_staff"])
-def test_page_from_the_snapshot_is_the_page_computed_live(map_history, client, settings,
+def test_page_from_the_snapshot_is_the_page_computed_live(map_history_shared, client, settings,
                                                           monkeypatch, role):
     """Same moment, same data: the two paths render the same HTML, user text escaped alike."""
     now = timezone.now()
@@ -344,7 +345,7 @@ def test_page_from_the_snapshot_is_the_page_computed_live(map_history, client, s
     assert ("\\u003cscript\\u003ewindow.__xss" in from_snapshot) == (role in OFFICE_ROLES)
 
 
-def test_map_layers_reads_the_audience_of_its_filters(map_history, settings):
+def test_map_layers_reads_the_audience_of_its_filters(map_history_shared, settings):
     """The reader's only key to the office's row is the flag that lets private categories into
     a live read: there is no way to ask for the office's snapshot with public filters."""
     now = timezone.now()
