@@ -91,6 +91,11 @@ def report_add(*, point: tuple[float, float], code: str, received_at: datetime,
     reports_bulk_load(drafts=[_draft(point, code, received_at, description)])
 
 
+def reports_add(*, point: tuple[float, float], code: str, received_ats: list[datetime]) -> None:
+    """More reports at one place, in one load (one case, as intake would merge them)."""
+    reports_bulk_load(drafts=[_draft(point, code, at) for at in received_ats])
+
+
 def hostile_station_load() -> Station:
     """A station whose names and address are markup, at Chengyuan."""
     return station_upsert(

@@ -29,7 +29,7 @@ from tests.frontend.helpers import (
     PRIVATE_CATEGORY,
     ROLES,
     client_for,
-    report_add,
+    reports_add,
 )
 
 pytestmark = pytest.mark.django_db
@@ -67,9 +67,8 @@ def crowded_cell(layer_data):
     the history's cells of one to four."""
     from stations.models import Station
 
-    for hours in range(7):
-        report_add(point=CROWDED, code="C0401",
-                   received_at=layer_data - timedelta(hours=hours + 1))
+    reports_add(point=CROWDED, code="C0401",
+                received_ats=[layer_data - timedelta(hours=hours + 1) for hours in range(7)])
     Station.objects.update(coverage_radius_m=1)  # metres: then almost no report is within reach
 
 
