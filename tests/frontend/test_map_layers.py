@@ -5,11 +5,14 @@ Each endpoint needs what its page needs: the hourly heatmap is as public as /map
 categories for office staff only), the uncovered demand cell by cell is office staff's, the
 public's in cells of at least PUBLIC_MIN_REPORTS reports (counts rounded down). Both read
 through the same selectors as the page did (one query path).
+
+The tests share the map history, written once for the module; the browser test of these layers
+is in test_map_page.py, as a transactional test would wait for the module's transaction.
 """
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 import pytest
 from django.utils import timezone
@@ -41,15 +44,8 @@ UNCOVERED_URL = "/map/uncovered/"
 LIKE_THE_MAP = {role: 200 for role in ROLES}
 
 
-@pytest.fixture
-def layer_data(map_history_shared) -> datetime:
-    """The map history, written once for the module. The browser test of these layers is in
-    test_map_page.py: a transactional test would wait for this module's transaction."""
-    return map_history_shared
-
-
 @pytest.mark.parametrize("role", ROLES)
-def test_hourly_heatmap_is_as_public_as_the_map(layer_data, client, role):
+def test_hourly_heatmap_is_as_public_as_the_map(map_history_shared, client, role):
     client = client_for(client, role)
     assert client.get(MAP_URL).status_code == LIKE_THE_MAP[role] == 200
     response = client.get(HOURLY_URL)
@@ -61,14 +57,14 @@ CROWDED = (CHENGYUAN[0], CHENGYUAN[1] + 0.00135)  # about 150 m north of Chengyu
 
 
 @pytest.fixture
-def crowded_cell(layer_data):
+def crowded_cell(map_history_shared):
     """Seven more reports at one spot of Chengyuan, 150 m north of the scattered ones: a 100 m
     cell of at least seven uncovered reports once every station's reach is cut to 1 m, beside
     the history's cells of one to four."""
     from stations.models import Station
 
-    reports_add(point=CROWDED, code="C0401",
-                received_ats=[layer_data - timedelta(hours=hours + 1) for hours in range(7)])
+    reports_add(point=CROWDED, code="C0401", received_ats=[
+        map_history_shared - timedelta(hours=hours + 1) for hours in range(7)])
     Station.objects.update(coverage_radius_m=1)  # metres: then almost no report is within reach
 
 
@@ -107,7 +103,7 @@ def _points(body: dict) -> int:
     return sum(len(frame) for frame in body["frames"])
 
 
-def test_hourly_heatmap_is_what_the_selector_reads(layer_data, client):
+def test_hourly_heatmap_is_what_the_selector_reads(map_history_shared, client):
     """The endpoint serves report_heat_frames through hourly_heat_data, nothing else."""
     week = map_filters_for_period(now=timezone.now(), days=HOURLY_HEAT_DAYS)
     expected = hourly_heat_data(report_heat_frames(filters=week), basemap=basemap_get("none"))
@@ -116,7 +112,7 @@ def test_hourly_heatmap_is_what_the_selector_reads(layer_data, client):
     assert _points(body) > 0 and len(body["labels"]) == len(body["frames"])
 
 
-def test_hourly_heatmap_keeps_private_categories_for_office_staff(layer_data, client):
+def test_hourly_heatmap_keeps_private_categories_for_office_staff(map_history_shared, client):
     public = client.get(HOURLY_URL).json()
     # The public may not even ask for a private category.
     refused = client.get(HOURLY_URL, {"category": PRIVATE_CATEGORY})
@@ -128,13 +124,13 @@ def test_hourly_heatmap_keeps_private_categories_for_office_staff(layer_data, cl
     assert _points(only_private) == 1
 
 
-def test_hourly_heatmap_follows_the_category_filter(layer_data, client):
+def test_hourly_heatmap_follows_the_category_filter(map_history_shared, client):
     body = client.get(HOURLY_URL, {"category": "E0505"}).json()
     # E0505: six reports at Xingong, one a day for the last six days (helpers.map_history_load).
     assert _points(body) == 6
 
 
-def test_uncovered_demand_is_what_the_selector_reads(layer_data, client):
+def test_uncovered_demand_is_what_the_selector_reads(map_history_shared, client):
     from stations.models import Station
 
     Station.objects.update(coverage_radius_m=1)  # metres: then almost no report is within reach
@@ -149,7 +145,7 @@ def test_uncovered_demand_is_what_the_selector_reads(layer_data, client):
     assert client.get(UNCOVERED_URL, {"days": 5}).status_code == 400  # not a period offered
 
 
-def test_map_page_carries_no_hidden_layer_data(layer_data, client):
+def test_map_page_carries_no_hidden_layer_data(map_history_shared, client):
     """The page names the layers' URLs (with its filters) and holds none of their data."""
     client_for(client, "office_staff")
     html = client.get(MAP_URL, {"days": 7, "category": "E0505"}).content.decode()
@@ -158,7 +154,7 @@ def test_map_page_carries_no_hidden_layer_data(layer_data, client):
     assert "civicmap.onDemand(" in html
 
 
-def test_each_office_sees_the_uncovered_demand_of_its_own_subdistrict(layer_data, client):
+def test_each_office_sees_the_uncovered_demand_of_its_own_subdistrict(map_history_shared, client):
     """A report in Heyi beyond every station is Heyi's office's uncovered demand, not
     Nanyuan's (stations.layers.uncovered_demand_cells reads the reader's subdistrict)."""
     from django.contrib.auth import get_user_model

@@ -67,6 +67,12 @@ def _switch(watched, label: str) -> None:
     watched.page.evaluate(SWITCH, label)
 
 
+def _overlay_click(page, label: str) -> None:
+    """Tick or untick an overlay as a user would: open the collapsed layer control, click the
+    label holding ``label`` (``_switch`` clicks the input of the label that is exactly it)."""
+    page.hover(".leaflet-control-layers")
+    page.locator(".leaflet-control-layers-overlays label", has_text=label).click()
+
 
 def _layers(watched) -> dict:
     return watched.page.evaluate(COUNT_LAYERS)
@@ -433,12 +439,6 @@ HOURLY_POINTS = """() => {
   });
   return points;
 }"""
-
-
-def _overlay_click(page, label: str) -> None:
-    """Tick or untick an overlay in the (collapsed) layer control, as a user would."""
-    page.hover(".leaflet-control-layers")
-    page.locator(".leaflet-control-layers-overlays label", has_text=label).click()
 
 
 def test_hidden_layers_are_fetched_once_when_switched_on(map_history, open_page, session_for):
