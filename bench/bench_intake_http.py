@@ -40,6 +40,7 @@ Run alone: .venv/bin/python bench/bench_intake_http.py [--duration 30] [--client
 from __future__ import annotations
 
 import argparse
+import http.client
 import itertools
 import re
 import subprocess
@@ -51,6 +52,7 @@ import uuid
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
+from urllib.parse import urlsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _common as common  # noqa: E402
@@ -100,7 +102,7 @@ def _load(base: str, duration_s: float, clients: int, make_request) -> dict:
                 break
             try:
                 status = make_request(session, base)
-            except requests.RequestException:
+            except (OSError, http.client.HTTPException):  # requests' errors are OSErrors too
                 status = -1
             done = time.perf_counter()
             local.append((done - sent, status))
@@ -151,6 +153,34 @@ def _report_form(number: int, riders: list[tuple[int, str]], photos: list[bytes]
     return token, form, photos[number % len(photos)]
 
 
+BOUNDARY = "civicmap-bench-1f7c2a9e"
+
+
+def _multipart(form: dict[str, str], photo: bytes) -> bytes:
+    """The form and one JPEG as ``multipart/form-data`` (RFC 7578) with BOUNDARY: the body a
+    phone's browser sends."""
+    head = "".join(f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n'
+                   f"{value}\r\n" for name, value in form.items())
+    head += (f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="photos"; '
+             'filename="photo.jpg"\r\nContent-Type: image/jpeg\r\n\r\n')
+    return b"".join((head.encode(), photo, f"\r\n--{BOUNDARY}--\r\n".encode()))
+
+
+def _post_raw(base: str, path: str, body: bytes, headers: dict[str, str]) -> tuple[int, bytes]:
+    """POST ``body`` over one new connection (gunicorn's sync workers close each one) with
+    http.client: the load client's CPU a report is then about a fifth of requests' (its
+    sessions, adapters and multipart encoder), CPU the two cores otherwise take from the
+    server under test (docs/BENCHMARKS.md §2)."""
+    address = urlsplit(base)
+    connection = http.client.HTTPConnection(address.hostname, address.port, timeout=60)
+    try:
+        connection.request("POST", path, body=body, headers=headers)
+        response = connection.getresponse()
+        return response.status, response.read()
+    finally:
+        connection.close()
+
+
 def _report_requests(sequence: Iterator[int], riders: list[tuple[int, str]],
                      photos: list[bytes], places: list):
     """``sequence`` is shared by every slice (and the captured intakes before them): each
@@ -159,14 +189,12 @@ def _report_requests(sequence: Iterator[int], riders: list[tuple[int, str]],
     def post(session, base: str) -> int:
         number = next(sequence)
         token, form, photo = _report_form(number, riders, photos, places)
-        response = session.post(
-            f"{base}/api/v1/reports/",
-            headers={"Authorization": f"Token {token}", "Accept-Language": "en"},
-            data=form, files={"photos": ("photo.jpg", photo, "image/jpeg")}, timeout=60,
-        )
-        if response.status_code not in (200, 201) and number < 5:
-            common.log(f"  intake answered {response.status_code}: {response.text[:300]}")
-        return response.status_code
+        status, answer = _post_raw(base, "/api/v1/reports/", _multipart(form, photo), {
+            "Authorization": f"Token {token}", "Accept-Language": "en",
+            "Content-Type": f"multipart/form-data; boundary={BOUNDARY}"})
+        if status not in (200, 201) and number < 5:
+            common.log(f"  intake answered {status}: {answer[:300]!r}")
+        return status
 
     return post
 

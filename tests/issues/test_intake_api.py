@@ -170,6 +170,27 @@ def test_photo_optional_rider_needs_category_is_accepted_without_a_photo(rider):
 # --- coordinates ----------------------------------------------------------------------------
 
 
+def test_the_answers_point_is_the_geojson_of_rest_framework_gis_at_six_decimals():
+    """The answer's geometry (``point_geojson``) is, as JSON, what ``GeometryField(precision=6)``
+    gives through OGR, for points across Beijing and at the ends of the ranges."""
+    import json
+    import random
+
+    from django.contrib.gis.geos import Point
+    from rest_framework_gis.fields import GeometryField
+
+    from issues.api.serializers import point_geojson
+
+    draw = random.Random(20261207)
+    points = [(draw.uniform(115.4, 117.5), draw.uniform(39.4, 41.1)) for _ in range(2000)]
+    points += [(-180.0, -90.0), (180.0, 90.0), (0.0, 0.0), (116.3912345, 39.8123455)]
+    field = GeometryField(precision=6)
+    for lon, lat in points:
+        point = Point(lon, lat, srid=4326)
+        assert (json.dumps(point_geojson(point, precision=6))
+                == json.dumps(field.to_representation(point))), (lon, lat)
+
+
 @pytest.mark.parametrize("system", ["gcj02", "bd09"])
 def test_report_sent_in_a_chinese_system_lands_on_the_converted_wgs84_point(rider, system):
     sent = coords.from_wgs84(*HUAIFANG, system)
