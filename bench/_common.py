@@ -566,14 +566,37 @@ def gunicorn_start(*, env: dict[str, str], log_path: Path,
 def gunicorn_workers_cpu_s(process: subprocess.Popen) -> float:
     """CPU seconds (user + system) its workers have used so far: the children of the gunicorn
     arbiter, read from /proc (Linux)."""
-    tick = os.sysconf("SC_CLK_TCK")
     children = Path(f"/proc/{process.pid}/task/{process.pid}/children").read_text().split()
-    total = 0
-    for pid in children:
-        # Fields 14 and 15 (utime, stime), counted after the ")" that ends the command name.
+    return sum(_proc_cpu_ticks(pid) for pid in children) / os.sysconf("SC_CLK_TCK")
+
+
+def _proc_cpu_ticks(pid: int | str, *, children: bool = False) -> int:
+    """utime + stime of a process (fields 14, 15 of /proc/<pid>/stat, counted after the ")"
+    that ends the command name), with ``children`` also cutime + cstime: the CPU of the
+    children it has reaped. 0 when the process is gone."""
+    try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        total += int(fields[11]) + int(fields[12])
-    return total / tick
+    except OSError:
+        return 0
+    return sum(int(value) for value in fields[11:15 if children else 13])
+
+
+def postgres_cpu_s() -> float:
+    """CPU seconds the benchmarks' PostgreSQL server has used so far: its postmaster with the
+    backends it has reaped (pgbench's, which end with each run) and its live children (the
+    app's persistent backends, the WAL writer, checkpointer, autovacuum). Read from /proc
+    through the postmaster's pid in ``postmaster.pid`` (Linux, the benchmark as root or as the
+    server's user); a streaming replica's processes are not its children."""
+    conn = pg_connect("postgres")
+    with conn.cursor() as cur:
+        cur.execute("SHOW data_directory")
+        data_directory = cur.fetchone()[0]
+    conn.close()
+    postmaster = Path(data_directory, "postmaster.pid").read_text().split()[0]
+    children = Path(f"/proc/{postmaster}/task/{postmaster}/children").read_text().split()
+    ticks = _proc_cpu_ticks(postmaster, children=True)
+    ticks += sum(_proc_cpu_ticks(child) for child in children)
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def gunicorn_stop(process: subprocess.Popen) -> None:

@@ -42,6 +42,7 @@ from __future__ import annotations
 import argparse
 import http.client
 import itertools
+import os
 import re
 import subprocess
 import sys
@@ -354,20 +355,33 @@ def _intake_scripts_capture(sequence: Iterator[int], riders: list[tuple[int, str
 
 
 def _pgbench(scripts: list[Path], clients: int, duration_s: int) -> dict:
-    """pgbench over ``scripts`` (each transaction one of them, drawn at random)."""
+    """pgbench over ``scripts`` (each transaction one of them, drawn at random), with the CPU
+    that pgbench (this process's reaped children) and PostgreSQL spent, per transaction."""
     files = [argument for script in scripts for argument in ("-f", str(script))]
     command = ["pgbench", "-n", "-c", str(clients), "-j", str(min(clients, 2)),
                "-T", str(duration_s), *files, "-h", common.PG_HOST,
                "-p", str(common.PG_PORT), "-U", common.PG_USER, common.BENCH_DB]
+    postgres_before, children_before = common.postgres_cpu_s(), _children_cpu_s()
     run = subprocess.run(command, capture_output=True, text=True)
+    postgres_s = common.postgres_cpu_s() - postgres_before
+    pgbench_s = _children_cpu_s() - children_before
     if run.returncode != 0:
         raise RuntimeError(f"pgbench failed ({run.returncode}): {run.stderr[-2000:]}")
     tps = float(re.search(r"tps = ([0-9.]+) \(without initial connection time\)",
                           run.stdout).group(1))
     latency = re.search(r"latency average = ([0-9.]+) ms", run.stdout)
     failed = re.search(r"number of failed transactions: (\d+)", run.stdout)
+    done = int(re.search(r"number of transactions actually processed: (\d+)",
+                         run.stdout).group(1))
     return {"tps": round(tps, 1), "latency_avg_ms": float(latency.group(1)) if latency else None,
-            "failed": int(failed.group(1)) if failed else 0}
+            "failed": int(failed.group(1)) if failed else 0, "transactions": done,
+            "postgres_cpu_s": round(postgres_s, 2), "pgbench_cpu_s": round(pgbench_s, 2)}
+
+
+def _children_cpu_s() -> float:
+    """CPU seconds of this process's children it has waited for (pgbench's runs)."""
+    times = os.times()
+    return times.children_user + times.children_system
 
 
 def _pgbench_rows() -> int:
@@ -442,6 +456,7 @@ def run(duration_s: int = 30, clients: int = 4, warmup_s: int = 3, baseline_s: i
         posts: dict[str, list] = {name: [] for name in servers}
         cpu_s: dict[str, float] = dict.fromkeys(servers, 0.0)
         client_cpu_s: dict[str, float] = dict.fromkeys(servers, 0.0)
+        postgres_cpu_s: dict[str, float] = dict.fromkeys(servers, 0.0)
         pgbench: dict[str, list[dict]] = {"insert": [], "intake": []}
         pgbench_scripts = {"insert": [script], "intake": intake_scripts}
         for _, base in servers.values():  # warm-up: not counted
@@ -462,9 +477,11 @@ def run(duration_s: int = 30, clients: int = 4, warmup_s: int = 3, baseline_s: i
                 else:
                     before = common.gunicorn_workers_cpu_s(servers[turn][0])
                     client_before = time.process_time()
+                    postgres_before = common.postgres_cpu_s()
                     posts[turn].append(_load(servers[turn][1], slice_s, clients, post))
                     cpu_s[turn] += common.gunicorn_workers_cpu_s(servers[turn][0]) - before
                     client_cpu_s[turn] += time.process_time() - client_before
+                    postgres_cpu_s[turn] += common.postgres_cpu_s() - postgres_before
             common.log(f"{NAME}: round {number + 1}/{rounds} ({', '.join(order)}): pgbench "
                        f"INSERT {pgbench['insert'][-1]['tps']} tps, intake's statements "
                        f"{pgbench['intake'][-1]['tps']} tps; intake " + ", ".join(
@@ -492,6 +509,7 @@ def run(duration_s: int = 30, clients: int = 4, warmup_s: int = 3, baseline_s: i
         "intake": intake, "photo_tasks_queued": queued, "reports_written_total": written,
         "web_cpu_ms_per_intake": _cpu_ms_per_intake(cpu_s["app"], posts["app"]),
         "client_cpu_ms_per_intake": _cpu_ms_per_intake(client_cpu_s["app"], posts["app"]),
+        "postgres_cpu_ms_per_intake": _cpu_ms_per_intake(postgres_cpu_s["app"], posts["app"]),
         "get_categories_baseline": _summary(gets["app"]),
         "pgbench_slices": pgbench["insert"], "pgbench_tps": round(pg_tps, 1),
         "pgbench_copy_rows": copy_rows,
@@ -500,6 +518,7 @@ def run(duration_s: int = 30, clients: int = 4, warmup_s: int = 3, baseline_s: i
         "pgbench_intake_statements": statements,
         "pgbench_intake_slices": pgbench["intake"],
         "pgbench_intake_tps": round(script_tps, 1),
+        "pgbench_intake_cpu_ms_per_transaction": _pgbench_cpu_ms(pgbench["intake"]),
         "ratio_intake_to_intake_script": round(script_ratio, 4),
         "database_conn_max_age_app": _conn_max_age(),
         "variant_connection_per_request": None,
@@ -526,14 +545,23 @@ def run(duration_s: int = 30, clients: int = 4, warmup_s: int = 3, baseline_s: i
     common.result_write(NAME, result)
     common.log(f"{NAME}: intake {intake['ok_per_s']} reports/s, "
                f"{result['web_cpu_ms_per_intake']} ms CPU per intake, client "
-               f"{result['client_cpu_ms_per_intake']} ms (p50 "
+               f"{result['client_cpu_ms_per_intake']} ms, PostgreSQL "
+               f"{result['postgres_cpu_ms_per_intake']} ms (p50 "
                f"{intake['latency_ms'].get('p50')} ms, p95 {intake['latency_ms'].get('p95')} ms); "
                f"pgbench INSERT {pg_tps:.0f} tps, ratio {ratio:.2%}; pgbench intake's "
-               f"statements {script_tps:.0f} tps, ratio {script_ratio:.1%}"
+               f"statements {script_tps:.0f} tps, ratio {script_ratio:.1%} (CPU a transaction: "
+               f"{result['pgbench_intake_cpu_ms_per_transaction']})"
                + (f"; with a connection per request {per_request['ok_per_s']} reports/s (app x"
                   f"{result['variant_connection_per_request']['app_speedup_over_variant']})"
                   if variant else ""))
     return result
+
+
+def _pgbench_cpu_ms(runs: list[dict]) -> dict[str, float]:
+    """PostgreSQL's and pgbench's CPU (ms) per transaction over pgbench's slices."""
+    done = sum(run["transactions"] for run in runs)
+    return {who: round(sum(run[f"{who}_cpu_s"] for run in runs) * 1000 / done, 2)
+            for who in ("postgres", "pgbench")}
 
 
 def _cpu_ms_per_intake(cpu_s: float, loads: list[dict]) -> float:
