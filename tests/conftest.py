@@ -19,7 +19,7 @@ from civicmap.models import Subdistrict
 from fixtures.seed import reference_data_load
 from tests.database_template import database_template_use
 from tests.issues.faults import RedisServer, database_url, spare_broker_used
-from tests.reference_state import reference_state_restore, reference_state_take
+from tests.reference_state import STATES, reference_state_restore, reference_state_take
 
 TEST_SEED = 7
 
@@ -60,10 +60,11 @@ def django_db_setup(django_db_setup, django_db_blocker):
     flush, still used for any other database or option)."""
     with django_db_blocker.unblock():
         _reference_data_ensure()  # a clone of the template holds it already
-        state = reference_state_take(alias="default")
+        STATES[:] = [reference_state_take(alias="default")]
     flush = TransactionTestCase._fixture_teardown
 
     def teardown(test_case: TransactionTestCase) -> None:
+        state = STATES[-1]  # a module's (reference_state_pushed) over the session's
         if (test_case._databases_names(include_mirrors=False) == [state.alias]
                 and not test_case.serialized_rollback and test_case.available_apps is None):
             reference_state_restore(state=state)

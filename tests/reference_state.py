@@ -17,11 +17,17 @@ other transaction (an insert or update writes a row version stamped with its tra
 emptied (DELETE: a test leaves few rows) and written back from the copy, in one transaction
 (``reference_state_restore``). Every test, transactional or not, so starts from the state the
 session set up, with the same rows and ids, as an ordinary test always did.
+
+A module whose transactional tests only read the same rows commits them once and pushes the
+state with them (``reference_state_pushed``): its tests are then put back to that state, and the
+session's is put back when the module is done.
 """
 
 from __future__ import annotations
 
 import io
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from django.db import connections, transaction
@@ -42,12 +48,26 @@ class ReferenceState:
     rows: dict[str, bytes]
 
 
-def reference_state_take(*, alias: str = "default") -> ReferenceState:
-    """Copy out every Django table of ``alias`` as it is now."""
+# The states a transactional test's teardown puts back, the last one first: the session's
+# (conftest's django_db_setup), then any module's pushed on it.
+STATES: list[ReferenceState] = []
+
+
+def reference_state_take(*, alias: str = "default", base: ReferenceState | None = None
+                         ) -> ReferenceState:
+    """Copy out every Django table of ``alias`` as it is now; with ``base``, only the tables
+    changed since it (the others are taken from it)."""
     connection = connections[alias]
     tables = sorted(connection.introspection.django_table_names(
         only_existing=True, include_views=False))
     state = ReferenceState(alias=alias, counts={}, xids={}, rows={})
+    if base is not None:
+        changed = set(reference_state_changed(state=base))
+        for table in set(tables) - changed:
+            state.counts[table], state.xids[table] = base.counts[table], list(base.xids[table])
+            if table in base.rows:
+                state.rows[table] = base.rows[table]
+        tables = sorted(changed)
     with connection.cursor() as cursor:
         for table in tables:
             quoted = connection.ops.quote_name(table)
@@ -104,3 +124,18 @@ def reference_state_restore(*, state: ReferenceState) -> list[str]:
     for table in changed:
         state.xids[table] = [restored_by] if table in state.rows else []
     return changed
+
+
+@contextmanager
+def reference_state_pushed(*, alias: str = "default") -> Iterator[ReferenceState]:
+    """Within it, a transactional test is put back to the database as it is on entry (the rows
+    a module's tests share, committed) rather than to the state below; on exit the database is
+    put back to that state, and the connection closed as a transactional test's teardown
+    closes it (an open one would keep the test database from being dropped)."""
+    STATES.append(reference_state_take(alias=alias, base=STATES[-1]))
+    try:
+        yield STATES[-1]
+    finally:
+        STATES.pop()
+        reference_state_restore(state=STATES[-1])
+        connections[alias].close()

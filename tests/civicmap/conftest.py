@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 from django.core import signals
 from django.core.wsgi import get_wsgi_application
 from django.db import close_old_connections
+from django.test import override_settings
+
+from tests.reference_state import reference_state_pushed
 
 
 @pytest.fixture(scope="module")
@@ -80,6 +85,24 @@ class Demo:
 
 @pytest.fixture
 def demo(reference_data, settings, tmp_path) -> Demo:
+    settings.MEDIA_ROOT = tmp_path / "media"
+    return _demo_make()
+
+
+@pytest.fixture(scope="module")
+def demo_committed(django_db_setup, django_db_blocker, tmp_path_factory
+                   ) -> Iterator[tuple[Demo, Path]]:
+    """``demo``'s objects and their MEDIA_ROOT, committed once for a module of transactional
+    tests that only read them (and sign in): each of its tests is put back to this state, the
+    session's when the module is done (tests/reference_state.py)."""
+    media = tmp_path_factory.mktemp("demo-media")
+    with django_db_blocker.unblock(), override_settings(MEDIA_ROOT=media):
+        made = _demo_make()
+        with reference_state_pushed():
+            yield made, media
+
+
+def _demo_make() -> Demo:
     from rest_framework.authtoken.models import Token
 
     from issues.models import ApiClient, Case, ReportPhoto
@@ -100,7 +123,6 @@ def demo(reference_data, settings, tmp_path) -> Demo:
         proof_photo,
     )
 
-    settings.MEDIA_ROOT = tmp_path / "media"
     lon, lat = community_points(HUAIFANG)[1]
     posted = post_report(issues_client("rider1"), category="E0101", lon=lon, lat=lat,
                          description=Demo.rider_description)

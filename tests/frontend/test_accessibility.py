@@ -31,7 +31,7 @@ from django.contrib import admin
 from django.urls import reverse
 from rest_framework.authtoken.models import Token
 
-from tests.civicmap.conftest import demo  # noqa: F401  (the permission matrix's objects)
+from tests.civicmap.conftest import Demo, demo_committed  # noqa: F401  (the module's objects)
 from tests.civicmap.test_permission_matrix import MATRIX, ROLE_USERS, _routes
 from tests.frontend.conftest import LOCAL_HOSTS, WATCH_SCRIPT, Watched
 from tests.frontend.phone_helpers import (
@@ -41,6 +41,15 @@ from tests.frontend.phone_helpers import (
 )
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture
+def demo(demo_committed, transactional_db, settings) -> Demo:  # noqa: F811
+    """The permission matrix's objects, committed once for the module (the crawls only read
+    them)."""
+    made, media = demo_committed
+    settings.MEDIA_ROOT = media
+    return made
 
 # The roles the crawler signs in as (ROLE_USERS names their demo users): a volunteer is the
 # team leader's page without the leader's buttons, Heyi's staff see Nanyuan's pages' shapes.

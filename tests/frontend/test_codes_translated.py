@@ -17,12 +17,14 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import override_settings
 from rest_framework.authtoken.models import Token
 
 from issues.models import CaseAction, Category, Priority, Report, Stage, TaskStatus
@@ -35,6 +37,7 @@ from tests.frontend.phone_helpers import (
     sign_in_with_code,
 )
 from tests.issues.helpers import jpeg
+from tests.reference_state import reference_state_pushed
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -105,13 +108,32 @@ def _case(metres_east: float, *actions: tuple[str, str]) -> int:
 OFFICE, LEADER, WORKER = "office1", "cw_lead", "cw_vol1"
 
 
+@pytest.fixture(scope="module")
+def several_task_statuses_shared(django_db_setup, django_db_blocker, tmp_path_factory
+                                 ) -> Iterator[tuple[list[int], Path]]:
+    """The cases of ``several_task_statuses`` and their proof photos' MEDIA_ROOT, committed
+    once for the module's tests, which only read them (and sign in): each test is put back to
+    this state, the session's when the module is done (tests/reference_state.py)."""
+    media = tmp_path_factory.mktemp("codes-media")
+    with django_db_blocker.unblock(), override_settings(MEDIA_ROOT=media):
+        cases = _cases_in_most_statuses()
+        with reference_state_pushed():
+            yield cases, media
+
+
 @pytest.fixture
-def several_task_statuses(reference_data, settings, tmp_path) -> list[int]:
+def several_task_statuses(several_task_statuses_shared, transactional_db, settings
+                          ) -> list[int]:
     """Cases 70 m apart in Xingong (beyond the category's 50 m: none joins another) in most
     stages, their tasks in most statuses; returns their ids."""
+    cases, media = several_task_statuses_shared
     settings.BASEMAP = "none"
-    settings.MEDIA_ROOT = tmp_path / "media"
+    settings.MEDIA_ROOT = media
     settings.OFFICE_POLL_MS = 60_000  # no refresh while the test clicks through
+    return cases
+
+
+def _cases_in_most_statuses() -> list[int]:
     file, dispatch = (CaseAction.FILE, OFFICE), (CaseAction.DISPATCH, OFFICE)
     accept, start = (CaseAction.ACCEPT, WORKER), (CaseAction.START, WORKER)
     handin = (CaseAction.HANDIN, WORKER)
