@@ -6,8 +6,10 @@ the bench database, with photo renditions left to Celery (the tasks only queue i
 no worker runs), the hourly limit raised to 10^9 and MEDIA_ROOT in a temp directory. A client of
 4 threads posts ``POST /api/v1/reports/`` for a fixed time as 200 bench riders (DRF tokens),
 each request with a new client_uuid, a point and category drawn like the demo history and one
-~50 KB JPEG. Measured: reports/s, latency p50/p95/p99 and the CPU the two web workers spend per
-report accepted (their user + system time over the intake slices, from /proc).
+~50 KB JPEG, in a multipart body encoded by hand and sent with http.client. Measured:
+reports/s, latency p50/p95/p99 and the CPU the two web workers spend per report accepted (their
+user + system time over the intake slices, from /proc), with the client's own and PostgreSQL's
+beside it (and, for each pgbench run, PostgreSQL's and pgbench's).
 
 Two pgbench limits, each 4 clients in the same run:
 
@@ -169,7 +171,7 @@ def _multipart(form: dict[str, str], photo: bytes) -> bytes:
 
 def _post_raw(base: str, path: str, body: bytes, headers: dict[str, str]) -> tuple[int, bytes]:
     """POST ``body`` over one new connection (gunicorn's sync workers close each one) with
-    http.client: the load client's CPU a report is then about a fifth of requests' (its
+    http.client: the load client's CPU a report is then less than half of requests' (its
     sessions, adapters and multipart encoder), CPU the two cores otherwise take from the
     server under test (docs/BENCHMARKS.md §2)."""
     address = urlsplit(base)
@@ -356,7 +358,7 @@ def _intake_scripts_capture(sequence: Iterator[int], riders: list[tuple[int, str
 
 def _pgbench(scripts: list[Path], clients: int, duration_s: int) -> dict:
     """pgbench over ``scripts`` (each transaction one of them, drawn at random), with the CPU
-    that pgbench (this process's reaped children) and PostgreSQL spent, per transaction."""
+    seconds pgbench (this process's reaped children) and PostgreSQL spent meanwhile."""
     files = [argument for script in scripts for argument in ("-f", str(script))]
     command = ["pgbench", "-n", "-c", str(clients), "-j", str(min(clients, 2)),
                "-T", str(duration_s), *files, "-h", common.PG_HOST,
