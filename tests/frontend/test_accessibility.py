@@ -44,7 +44,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture
-def demo(demo_committed, transactional_db, settings) -> Demo:  # noqa: F811
+def demo(demo_committed, transactional_db, settings) -> Demo:  # noqa: F811  (a fixture)
     """The permission matrix's objects, committed once for the module (the crawls only read
     them)."""
     made, media = demo_committed
@@ -346,7 +346,7 @@ def crawl_settings(settings):
     settings.OFFICE_POLL_MS = 600_000  # the console stays still while axe reads it
 
 
-def _visits(demo) -> list[tuple[str, str]]:  # noqa: F811  (demo: the fixture's value)
+def _visits(demo) -> list[tuple[str, str]]:
     """(role, path) of every page each crawled role may open."""
     return [(role, MATRIX[(name, "GET")].url(demo))
             for role in CRAWLED_ROLES for name in PAGES
@@ -354,7 +354,7 @@ def _visits(demo) -> list[tuple[str, str]]:  # noqa: F811  (demo: the fixture's 
 
 
 @pytest.mark.parametrize("role", [*CRAWLED_ROLES, "phone"])
-def test_every_page_has_no_serious_axe_violation(role, demo, crawl_settings,  # noqa: F811
+def test_every_page_has_no_serious_axe_violation(role, demo, crawl_settings,
                                                  chromium, live_server, session_for):
     """Each role's pages, and (``phone``) the phone pages signed in: axe-core finds nothing
     serious or critical, and every chart or map has its numbers in a table. A test a role, so
@@ -397,7 +397,7 @@ def test_every_page_has_no_serious_axe_violation(role, demo, crawl_settings,  # 
 
 
 @pytest.mark.parametrize("app_label", _admin_apps())
-def test_the_admin_has_no_serious_axe_violation(app_label, demo, crawl_settings,  # noqa: F811
+def test_the_admin_has_no_serious_axe_violation(app_label, demo, crawl_settings,
                                                 chromium, live_server, session_for):
     """The admin as the superuser, its index and every registered model's list and form (a
     test an app): axe-core finds nothing serious or critical in Django's markup as our
@@ -420,7 +420,7 @@ def test_the_admin_has_no_serious_axe_violation(app_label, demo, crawl_settings,
 
 
 @pytest.fixture
-def phone_pages(demo, crawl_settings, phone) -> Callable:  # noqa: F811
+def phone_pages(demo, crawl_settings, phone) -> Callable:
     """``phone_pages()`` → (label, Watched) of each phone page, signed in where it signs in."""
     def opened():
         for name in PHONE_PAGES:
@@ -451,7 +451,7 @@ def test_phone_pages_work_at_200_percent_text(phone_pages):
     assert problems == [], "at 200 % text:\n" + "\n".join(problems)
 
 
-def _desktop_visits(demo) -> list[tuple[str, str, str]]:  # noqa: F811
+def _desktop_visits(demo) -> list[tuple[str, str, str]]:
     """(role, name, path) of each desktop page, as the first of ``ZOOM_ROLES`` that may open
     it."""
     visits = []
@@ -463,7 +463,7 @@ def _desktop_visits(demo) -> list[tuple[str, str, str]]:  # noqa: F811
     return visits
 
 
-def test_desktop_pages_work_at_200_percent_zoom(demo, crawl_settings, chromium,  # noqa: F811
+def test_desktop_pages_work_at_200_percent_zoom(demo, crawl_settings, chromium,
                                                 live_server, session_for):
     """WCAG 1.4.4 (resize text) on a desktop, where people zoom the page: at Chrome's 200 %
     zoom of a 1280 × 800 window (``ZOOMED``) no desktop page (office, union, map, public)
@@ -487,7 +487,7 @@ def test_desktop_pages_work_at_200_percent_zoom(demo, crawl_settings, chromium, 
     assert problems == [], "at 200 % zoom:\n" + "\n".join(problems)
 
 
-def test_the_crawl_covers_the_admin(demo):  # noqa: F811
+def test_the_crawl_covers_the_admin(demo):
     """Every registered model of the admin is in the crawl (its list and a form)."""
     paths = [path for app_label in _admin_apps() for path in _admin_paths(app_label)]
     assert len(paths) > 1 + len(admin.site._registry) and len(set(paths)) == len(paths)
