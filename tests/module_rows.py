@@ -5,14 +5,24 @@ share one. ``module_rows`` opens a transaction for the module's fixture to write
 it back after the module's last test; each test (``django_db``, not transactional) runs in a
 savepoint of it, so what one test changes the next never sees. A transactional test in such a
 module would wait for that transaction's locks: keep those in other modules.
+
+Transactional tests share theirs through ``module_rows_committed``: the rows are committed, and
+each test is put back to the database's state with them (tests/reference_state.py).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
+from typing import TypeVar
 
 from django.db import transaction
+from django.test import override_settings
+
+from tests.reference_state import reference_state_pushed
+
+Made = TypeVar("Made")
 
 
 @contextmanager
@@ -22,3 +32,16 @@ def module_rows(django_db_blocker) -> Iterator[None]:
     with django_db_blocker.unblock(), transaction.atomic():
         yield
         transaction.set_rollback(True)
+
+
+@contextmanager
+def module_rows_committed(django_db_blocker, make: Callable[[], Made], *, media: Path
+                          ) -> Iterator[Made]:
+    """``with module_rows_committed(django_db_blocker, make, media=...) as made: yield ...`` in a
+    module-scoped fixture of transactional tests that only read the rows (and sign in):
+    ``make()`` commits them, its files under ``media`` (the tests set MEDIA_ROOT to it), and
+    each test is put back to the state with them; after the module, to the state before."""
+    with django_db_blocker.unblock(), override_settings(MEDIA_ROOT=media):
+        made = make()
+        with reference_state_pushed():
+            yield made

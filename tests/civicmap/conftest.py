@@ -10,9 +10,8 @@ import pytest
 from django.core import signals
 from django.core.wsgi import get_wsgi_application
 from django.db import close_old_connections
-from django.test import override_settings
 
-from tests.reference_state import reference_state_pushed
+from tests.module_rows import module_rows_committed
 
 
 @pytest.fixture(scope="module")
@@ -96,10 +95,8 @@ def demo_committed(django_db_setup, django_db_blocker, tmp_path_factory
     tests that only read them (and sign in): each of its tests is put back to this state, the
     session's when the module is done (tests/reference_state.py)."""
     media = tmp_path_factory.mktemp("demo-media")
-    with django_db_blocker.unblock(), override_settings(MEDIA_ROOT=media):
-        made = _demo_make()
-        with reference_state_pushed():
-            yield made, media
+    with module_rows_committed(django_db_blocker, _demo_make, media=media) as made:
+        yield made, media
 
 
 def _demo_make() -> Demo:

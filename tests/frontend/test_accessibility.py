@@ -51,6 +51,7 @@ def demo(demo_committed, transactional_db, settings) -> Demo:  # noqa: F811  (a 
     settings.MEDIA_ROOT = media
     return made
 
+
 # The roles the crawler signs in as (ROLE_USERS names their demo users): a volunteer is the
 # team leader's page without the leader's buttons, Heyi's staff see Nanyuan's pages' shapes.
 CRAWLED_ROLES = ("anonymous", "rider", "team_leader", "liaison", "office", "office_district",

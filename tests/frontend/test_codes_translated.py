@@ -24,7 +24,6 @@ from pathlib import Path
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.test import override_settings
 from rest_framework.authtoken.models import Token
 
 from issues.models import CaseAction, Category, Priority, Report, Stage, TaskStatus
@@ -37,7 +36,7 @@ from tests.frontend.phone_helpers import (
     sign_in_with_code,
 )
 from tests.issues.helpers import jpeg
-from tests.reference_state import reference_state_pushed
+from tests.module_rows import module_rows_committed
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -115,10 +114,8 @@ def several_task_statuses_shared(django_db_setup, django_db_blocker, tmp_path_fa
     once for the module's tests, which only read them (and sign in): each test is put back to
     this state, the session's when the module is done (tests/reference_state.py)."""
     media = tmp_path_factory.mktemp("codes-media")
-    with django_db_blocker.unblock(), override_settings(MEDIA_ROOT=media):
-        cases = _cases_in_most_statuses()
-        with reference_state_pushed():
-            yield cases, media
+    with module_rows_committed(django_db_blocker, _cases_in_most_statuses, media=media) as cases:
+        yield cases, media
 
 
 @pytest.fixture
