@@ -10,6 +10,7 @@ it ends, so no benchmark ever undoes its own writes (docs/DECISIONS.md D-049).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import math
@@ -581,18 +582,25 @@ def _proc_cpu_ticks(pid: int | str, *, children: bool = False) -> int:
     return sum(int(value) for value in fields[11:15 if children else 13])
 
 
+@functools.cache
+def _postmaster_pid() -> str:
+    """The benchmarks' server's postmaster, read once: a connection made for each reading
+    would start (and end) a backend whose CPU the reading counts."""
+    conn = pg_connect("postgres")
+    with conn.cursor() as cur:
+        cur.execute("SHOW data_directory")
+        data_directory = cur.fetchone()[0]
+    conn.close()
+    return Path(data_directory, "postmaster.pid").read_text().split()[0]
+
+
 def postgres_cpu_s() -> float:
     """CPU seconds the benchmarks' PostgreSQL server has used so far: its postmaster with the
     backends it has reaped (pgbench's, which end with each run) and its live children (the
     app's persistent backends, the WAL writer, checkpointer, autovacuum). Read from /proc
     through the postmaster's pid in ``postmaster.pid`` (Linux, the benchmark as root or as the
     server's user); a streaming replica's processes are not its children."""
-    conn = pg_connect("postgres")
-    with conn.cursor() as cur:
-        cur.execute("SHOW data_directory")
-        data_directory = cur.fetchone()[0]
-    conn.close()
-    postmaster = Path(data_directory, "postmaster.pid").read_text().split()[0]
+    postmaster = _postmaster_pid()
     children = Path(f"/proc/{postmaster}/task/{postmaster}/children").read_text().split()
     ticks = _proc_cpu_ticks(postmaster, children=True)
     ticks += sum(_proc_cpu_ticks(child) for child in children)
