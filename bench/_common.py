@@ -594,16 +594,48 @@ def _postmaster_pid() -> str:
     return Path(data_directory, "postmaster.pid").read_text().split()[0]
 
 
+def postgres_children() -> set[str]:
+    """The pids of the benchmarks' PostgreSQL server's processes (its postmaster's children)."""
+    postmaster = _postmaster_pid()
+    return set(Path(f"/proc/{postmaster}/task/{postmaster}/children").read_text().split())
+
+
+def postgres_backends_reaped(*, pids: set[str], database: str, timeout_s: float = 10.0
+                             ) -> bool:
+    """Wait until those of ``pids`` (``postgres_children()``) that are backends of ``database``
+    (a pgbench run's, just ended) have ended and been reaped: their CPU then counts in the
+    reading taken at the end of the slice that ran them, not in the next slice's. A backend's
+    process ends a moment after its client disconnects, and the postmaster reaps it later
+    still. The server's own processes (an autovacuum worker) and other databases' backends are
+    not waited for. False if some are left after ``timeout_s``."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        left = [pid for pid in pids & postgres_children() if _backend_or_exited(pid, database)]
+        if not left or time.monotonic() > deadline:
+            return not left
+        time.sleep(0.01)
+
+
+def _backend_or_exited(pid: str, database: str) -> bool:
+    """A backend of ``database`` (its title names it: ``postgres: 15/main: root <database>
+    127.0.0.1(40312) idle``) or a process that has exited and awaits its reaping (a zombie,
+    state Z, whose title is gone)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        title = Path(f"/proc/{pid}/cmdline").read_text().replace("\0", " ")
+    except OSError:
+        return False  # reaped meanwhile
+    return state == "Z" or f" {database} " in title
+
+
 def postgres_cpu_s() -> float:
     """CPU seconds the benchmarks' PostgreSQL server has used so far: its postmaster with the
     backends it has reaped (pgbench's, which end with each run) and its live children (the
     app's persistent backends, the WAL writer, checkpointer, autovacuum). Read from /proc
     through the postmaster's pid in ``postmaster.pid`` (Linux, the benchmark as root or as the
     server's user); a streaming replica's processes are not its children."""
-    postmaster = _postmaster_pid()
-    children = Path(f"/proc/{postmaster}/task/{postmaster}/children").read_text().split()
-    ticks = _proc_cpu_ticks(postmaster, children=True)
-    ticks += sum(_proc_cpu_ticks(child) for child in children)
+    ticks = _proc_cpu_ticks(_postmaster_pid(), children=True)
+    ticks += sum(_proc_cpu_ticks(child) for child in postgres_children())
     return ticks / os.sysconf("SC_CLK_TCK")
 
 

@@ -363,8 +363,13 @@ def _pgbench(scripts: list[Path], clients: int, duration_s: int) -> dict:
     command = ["pgbench", "-n", "-c", str(clients), "-j", str(min(clients, 2)),
                "-T", str(duration_s), *files, "-h", common.PG_HOST,
                "-p", str(common.PG_PORT), "-U", common.PG_USER, common.BENCH_DB]
+    server_before = common.postgres_children()
     postgres_before, children_before = common.postgres_cpu_s(), _children_cpu_s()
     run = subprocess.run(command, capture_output=True, text=True)
+    started = common.postgres_children() - server_before
+    if not common.postgres_backends_reaped(pids=started, database=common.BENCH_DB):
+        common.log(f"{NAME}: pgbench's backends not reaped within 10 s: its CPU may count "
+                   "in the next slice")
     postgres_s = common.postgres_cpu_s() - postgres_before
     pgbench_s = _children_cpu_s() - children_before
     if run.returncode != 0:
