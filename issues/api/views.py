@@ -7,13 +7,14 @@ from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
-from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.parsers import FormParser
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from civicmap import coords
+from civicmap.api.parsers import MultipartFormParser
 from civicmap.api.permissions import IsRider
 from civicmap.errors import MSG_NOT_FOUND, FieldError, InvalidInput, NotFound
 from civicmap.i18n import name_field
@@ -74,7 +75,7 @@ _REPORT_FORM_FIELDS = tuple(name for name in ReportCreateInput().fields if name 
 class ReportListCreateView(APIView):
     """GET: public reports as GeoJSON (built in PostGIS). POST: a rider files a report."""
 
-    parser_classes = [MultiPartParser, FormParser]
+    parser_classes = [MultipartFormParser, FormParser]
 
     def get_permissions(self):
         return [AllowAny()] if self.request.method == "GET" else [IsRider()]
@@ -165,7 +166,7 @@ class PlaceAtView(APIView):
 
 class CaseConfirmView(APIView):
     permission_classes = [IsRider]
-    parser_classes = [MultiPartParser, FormParser]
+    parser_classes = [MultipartFormParser, FormParser]
 
     @extend_schema(request={"multipart/form-data": ConfirmInput},
                    responses={201: dict, 200: dict})  # 201: a first confirmation; 200: a retry

@@ -6,12 +6,13 @@ from django.contrib.gis.geos import Point
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import FormParser, JSONParser
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from civicmap.api.parsers import MultipartFormParser
 from civicmap.api.permissions import IsOfficeStaff
 from civicmap.errors import MSG_NOT_FOUND, Conflict, FieldError, NotFound, PermissionRefused
 from civicmap.i18n import name_field
@@ -54,7 +55,7 @@ class CaseActionView(APIView):
     """POST /api/v1/cases/{id}/{action}/ — one lifecycle action (file, dispatch, accept …)."""
 
     permission_classes = [IsAuthenticated]
-    parser_classes = [JSONParser, MultiPartParser, FormParser]
+    parser_classes = [JSONParser, MultipartFormParser, FormParser]
 
     @extend_schema(request=ActionInput, responses={200: dict})
     def post(self, request: Request, case_id: int, action: str) -> Response:

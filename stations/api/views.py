@@ -15,13 +15,14 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import FormParser, JSONParser
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from civicmap import coords
+from civicmap.api.parsers import MultipartFormParser
 from civicmap.api.permissions import IsRider, role_permission
 from civicmap.errors import FieldError, InvalidInput
 from civicmap.i18n import name_field
@@ -335,7 +336,7 @@ class CheckInView(APIView):
     GET: the rider's own check-ins, newest first."""
 
     permission_classes = [IsRider]
-    parser_classes = [JSONParser, FormParser, MultiPartParser]
+    parser_classes = [JSONParser, FormParser, MultipartFormParser]
 
     @extend_schema(request=CheckInInput, responses={201: dict, 200: dict})
     def post(self, request: Request) -> Response:
@@ -468,7 +469,7 @@ class StationImportView(APIView):
     """Upload a GeoJSON or CSV file of stations: all rows saved, or none (union staff)."""
 
     permission_classes = [UnionStaffOnly]
-    parser_classes = [MultiPartParser, FormParser]
+    parser_classes = [MultipartFormParser, FormParser]
 
     @extend_schema(request={"multipart/form-data": ImportInput}, responses={200: dict})
     def post(self, request: Request) -> Response:
