@@ -533,10 +533,19 @@ def history_places(*, count: int, seed: int, subdistrict: str | None = None
     return places, sampler.area.bounds
 
 
+def web_workers() -> int:
+    """How many workers ``gunicorn_start`` runs: what gunicorn.conf.py sets in this process's
+    environment, which the servers inherit (``bench_env``)."""
+    import runpy
+
+    return int(runpy.run_path(str(ROOT / "gunicorn.conf.py"))["workers"])
+
+
 def gunicorn_start(*, env: dict[str, str], log_path: Path,
                    extra_args: tuple[str, ...] = (), root: Path = ROOT
                    ) -> tuple[subprocess.Popen, str]:
-    """The app under gunicorn (2 workers) on a free local port, as a deployment runs it; returns
+    """The app under gunicorn (this checkout's gunicorn.conf.py: one worker more than the
+    cores, or WEB_WORKERS) on a free local port, as a deployment runs it; returns
     the process and its base URL once ``/api/v1/categories/`` answers (within 60 s). ``root``
     is the checkout whose code it runs (another one: to compare with an older commit)."""
     import requests
@@ -544,8 +553,9 @@ def gunicorn_start(*, env: dict[str, str], log_path: Path,
     port = free_port()
     log_file = open(log_path, "w")  # noqa: SIM115 - closed with the process
     process = subprocess.Popen(
-        [str(VENV_BIN / "gunicorn"), "civicmap.wsgi:application", "-w", "2",
-         "-b", f"127.0.0.1:{port}", "--error-logfile", "-", *extra_args],
+        [str(VENV_BIN / "gunicorn"), "civicmap.wsgi:application",
+         "--config", str(ROOT / "gunicorn.conf.py"), "-b", f"127.0.0.1:{port}",
+         "--error-logfile", "-", *extra_args],
         cwd=root, env={**env, "PYTHONPATH": str(root)}, stdout=log_file,
         stderr=subprocess.STDOUT,
     )

@@ -1,13 +1,13 @@
 """Benchmark 2: rider intake over HTTP, one ~50 KB JPEG per report, against what PostgreSQL
 does with a single-row INSERT and with intake's own statements.
 
-The benchmark starts gunicorn (2 sync workers, civicmap.settings.base) on a free port against
-the bench database, with photo renditions left to Celery (the tasks only queue in Redis db 13:
-no worker runs), the hourly limit raised to 10^9 and MEDIA_ROOT in a temp directory. A client of
-4 threads posts ``POST /api/v1/reports/`` for a fixed time as 200 bench riders (DRF tokens),
-each request with a new client_uuid, a point and category drawn like the demo history and one
-~50 KB JPEG, in a multipart body encoded by hand and sent with http.client. Measured:
-reports/s, latency p50/p95/p99 and the CPU the two web workers spend per report accepted (their
+The benchmark starts gunicorn (gunicorn.conf.py's sync workers, civicmap.settings.base) on a free
+port against the bench database, with photo renditions left to Celery (the tasks only queue in Redis
+db 13: no worker runs), the hourly limit raised to 10^9 and MEDIA_ROOT in a temp directory. A client
+of 4 threads posts ``POST /api/v1/reports/`` for a fixed time as 200 bench riders (DRF tokens), each
+request with a new client_uuid, a point and category drawn like the demo history and one ~50 KB
+JPEG, in a multipart body encoded by hand and sent with http.client. Measured:
+reports/s, latency p50/p95/p99 and the CPU the web workers spend per report accepted (their
 user + system time over the intake slices, from /proc), with the client's own and PostgreSQL's
 beside it (and, for each pgbench run, PostgreSQL's and pgbench's).
 
@@ -512,7 +512,7 @@ def run(duration_s: int = 30, clients: int = 4, warmup_s: int = 3, baseline_s: i
     result = {
         "measured_at": common.now_iso(), "reports_stored": stored, "clients": clients,
         "duration_s": duration_s, "rounds": rounds, "warmup_s": warmup_s, "riders": RIDERS,
-        "photo_bytes": [len(p) for p in photos], "gunicorn_workers": 2,
+        "photo_bytes": [len(p) for p in photos], "gunicorn_workers": common.web_workers(),
         "intake": intake, "photo_tasks_queued": queued, "reports_written_total": written,
         "web_cpu_ms_per_intake": _cpu_ms_per_intake(cpu_s["app"], posts["app"]),
         "client_cpu_ms_per_intake": _cpu_ms_per_intake(client_cpu_s["app"], posts["app"]),

@@ -1,8 +1,8 @@
 """Benchmark 9: a district's day under load (Locust), the highest rate one machine holds.
 
-The benchmark starts gunicorn (2 sync workers, civicmap.settings.base, as benchmark 2) on a free
-port against the bench database, with photo renditions left to Celery (tasks only queue in Redis
-db 13, which is also the cache), the riders' and Open311 hourly limits raised to 10^9, and
+The benchmark starts gunicorn (gunicorn.conf.py's sync workers, civicmap.settings.base, as benchmark
+2) on a free port against the bench database, with photo renditions left to Celery (tasks only queue
+in Redis db 13, which is also the cache), the riders' and Open311 hourly limits raised to 10^9, and
 MEDIA_ROOT in a temp directory (and var/staticfiles collected once, as a deployment). It writes a
 plan (tokens, places, cases, the mix) for ``bench/locustfile.py``, signs the office's sessions
 in (``office_sessions``), measures the baseline
@@ -163,7 +163,7 @@ def office_sessions(base: str) -> list[list[str]]:
     """Sign each of ``OFFICE_LOGINS`` in through the login form (CSRF token, Referer, the
     password hash) ``OFFICE_SESSIONS_EACH`` times; returns the session cookies as
     [name, value]. Staff sign in once a day: in a step, whose users all start in its first
-    ``SPAWN_S`` seconds, every office user signing in would queue the two sync workers behind
+    ``SPAWN_S`` seconds, every office user signing in would queue the sync workers behind
     0.6 s hashes that a real day spreads over its morning."""
     import requests
     from django.conf import settings
@@ -330,7 +330,7 @@ def capacity(*, best: Step, counts: dict[str, float]) -> dict:
         "peak_hour_share": share, "reports_per_rider_per_day": round(reports_per_rider, 2),
         "reports_per_subdistrict_per_day": round(per_subdistrict, 1),
         "reports_per_request": round(reports_per_request, 4),
-        "machine_2_workers": machine, "per_web_worker": worker, "per_db_core": database,
+        "machine_held": machine, "per_web_worker": worker, "per_db_core": database,
         "district": need(SUBDISTRICTS_DISTRICT), "city": need(SUBDISTRICTS_CITY),
     }
 
@@ -401,7 +401,7 @@ def run(*, step_s: int = 30, rates: tuple[float, ...] = DEFAULT_RATES, baseline_
     error_free = [step for step in steps if step.stats["failures"] == 0]
     result = {
         "measured_at": common.now_iso(), "reports_stored": stored,
-        "loadavg_at_start": os.getloadavg(), "gunicorn_workers": 2,
+        "loadavg_at_start": os.getloadavg(), "gunicorn_workers": common.web_workers(),
         "step_s": step_s, "warmup_s": warmup_s, "pacing_s": PACING_S,
         "target_p95_ms": TARGET_P95_MS,
         "history_day": counts, "weights": plan["weights"],

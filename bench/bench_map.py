@@ -27,9 +27,9 @@ categories, hotspot descriptions and the uncovered-demand layer added):
    ``served_from_snapshot`` counts the requests that did not compute the layers. Target: data
    p95 < 300 ms (public map, ``server``; the office's and the live figures are reported beside).
 3. **First paint**: ``--loads`` cold loads (a new browser context each: empty cache) of the page
-   served by gunicorn (2 workers, base settings) on a free port, in headless Chromium
-   (/usr/bin/chromium) with every non-local request aborted. ``first-contentful-paint`` from the
-   Performance API, the time until the layers the default view shows are drawn (community
+   served by gunicorn (gunicorn.conf.py's workers, base settings) on a free port, in headless
+   Chromium (/usr/bin/chromium) with every non-local request aborted. ``first-contentful-paint``
+   from the Performance API, the time until the layers the default view shows are drawn (community
    polygons, the heat canvas and the station markers present in the DOM, polled on every
    animation frame; the unit grids are off until switched on),
    the navigation's time to first byte and the load event; medians. Target: FCP < 2 s; the
@@ -335,8 +335,8 @@ def browser_loads(*, base: str, session_key: str | None, loads: int) -> dict:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True,
                                              args=CHROMIUM_ARGS)
         try:
-            _cold_load(browser, base, session_key)  # warm-up: both workers' first /map/
-            _cold_load(browser, base, session_key)
+            for _ in range(common.web_workers()):  # warm-up: each worker's first /map/
+                _cold_load(browser, base, session_key)
             runs = [_cold_load(browser, base, session_key) for _ in range(loads)]
         finally:
             browser.close()
@@ -491,7 +491,7 @@ def filtered_loads(*, base: str, session_key: str | None, combos: list[dict[str,
         browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True,
                                              args=CHROMIUM_ARGS)
         try:
-            for _ in range(2):  # warm-up: both workers' first /map/
+            for _ in range(common.web_workers()):  # warm-up: each worker's first /map/
                 _cold_load(browser, base, session_key, MAP_URL, LAYERS_WATCH_FILTERED)
             runs = [_cold_load(browser, base, session_key, f"{MAP_URL}?{urlencode(combo)}",
                                LAYERS_WATCH_FILTERED) for combo in combos]

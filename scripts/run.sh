@@ -185,7 +185,8 @@ main() {
   log "starting web (gunicorn), worker and beat"
   mkdir -p "$VAR_DIR"
   start web "$VENV/bin/gunicorn" civicmap.wsgi:application \
-    --bind "$HOST:$PORT" --workers 2 --graceful-timeout 10 --access-logfile -
+    --config "$ROOT/gunicorn.conf.py" --bind "$HOST:$PORT" --graceful-timeout 10 \
+    --access-logfile -
   start worker "$VENV/bin/celery" -A civicmap worker -l info --concurrency 2
   start beat "$VENV/bin/celery" -A civicmap beat -l info \
     --schedule "$VAR_DIR/celerybeat-schedule"

@@ -39,7 +39,7 @@ def test_capacity_holds_the_busiest_hour_within_the_rate_held():
 
     # 10 requests/s, one in ten a report: 1 report/s, 3,600 in the busiest hour, a tenth of
     # the day's; 20 reports a rider a day.
-    assert table["machine_2_workers"] == {"requests_per_s": 10.0, "reports_per_day": 36_000,
+    assert table["machine_held"] == {"requests_per_s": 10.0, "reports_per_day": 36_000,
                                           "riders_per_day": 1_800}
     assert table["per_web_worker"]["reports_per_day"] == 72_000  # 1000 / 50 ms = 20 req/s
     assert table["per_db_core"]["reports_per_day"] == 360_000  # 100 req/s
