@@ -43,12 +43,12 @@ class MultipartFormParser(BaseParser):
               parser_context: dict[str, Any] | None = None) -> DataAndFiles:
         request = parser_context["request"]
         encoding = parser_context.get("encoding") or settings.DEFAULT_CHARSET
-        boundary = multipart.parse_options_header(media_type or "")[1].get("boundary", "")
         length = _content_length(request.META)
         try:
+            boundary = multipart.parse_options_header(media_type or "")[1].get("boundary", "")
             return _FormReader(request.upload_handlers, encoding).read(
                 stream, boundary=boundary, length=length, meta=request.META)
-        except (multipart.MultipartError, UnicodeDecodeError) as error:
+        except multipart.MultipartError as error:
             raise ParseError(f"Multipart form parse error - {error}") from error
 
 

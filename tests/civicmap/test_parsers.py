@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import io
 
+import hypothesis
 import pytest
 from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.core.files.uploadedfile import InMemoryUploadedFile, TemporaryUploadedFile
 from django.test import RequestFactory
+from hypothesis import strategies as st
 from rest_framework.exceptions import ParseError
 from rest_framework.parsers import MultiPartParser
 
@@ -158,3 +160,25 @@ def _patterns(patterns):
             yield from _patterns(pattern.url_patterns)
         else:
             yield pattern
+
+
+REFUSALS = (ParseError, RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent)
+
+
+@hypothesis.settings(max_examples=300, deadline=None, derandomize=True,
+                     suppress_health_check=[hypothesis.HealthCheck.function_scoped_fixture])
+@hypothesis.given(body_name=st.sampled_from(sorted(BODIES)), cut=st.integers(0, 60_000),
+                  noise=st.binary(max_size=40), at=st.integers(0, 60_000),
+                  options=st.one_of(st.just(f"boundary={BOUNDARY}"), st.text(max_size=60)))
+def test_a_damaged_body_is_parsed_or_refused_never_an_error(settings, body_name, cut, noise, at,
+                                                           options):
+    """Any body made from a good one by cutting it short and writing bytes into it, under any
+    Content-Type options: parsed, or refused with a 400/413 of Django's or DRF's, never another
+    exception (a 500)."""
+    settings.DATA_UPLOAD_MAX_NUMBER_FIELDS = 5
+    good = BODIES[body_name]
+    damaged = good[:at] + noise + good[at + len(noise):cut or None]
+    try:
+        parsed(MultipartFormParser, damaged, f"multipart/form-data; {options}")
+    except REFUSALS:
+        pass
