@@ -577,19 +577,29 @@ def gunicorn_start(*, env: dict[str, str], log_path: Path,
 def gunicorn_workers_cpu_s(process: subprocess.Popen) -> float:
     """CPU seconds (user + system) its workers have used so far: the children of the gunicorn
     arbiter, read from /proc (Linux)."""
-    children = Path(f"/proc/{process.pid}/task/{process.pid}/children").read_text().split()
+    children = _proc_children(process.pid)
     return sum(_proc_cpu_ticks(pid) for pid in children) / os.sysconf("SC_CLK_TCK")
 
 
-def _proc_cpu_ticks(pid: int | str, *, children: bool = False) -> int:
-    """utime + stime of a process (fields 14, 15 of /proc/<pid>/stat, counted after the ")"
-    that ends the command name), with ``children`` also cutime + cstime: the CPU of the
-    children it has reaped. 0 when the process is gone."""
+def _proc_children(pid: int | str) -> list[str]:
+    """The pids of a process's children (Linux, /proc)."""
+    return Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+
+
+def _proc_stat(pid: int | str) -> list[str] | None:
+    """The fields of /proc/<pid>/stat after the ")" that ends the command name (the state is
+    the first, utime the 12th); None when the process is gone."""
     try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except OSError:
-        return 0
-    return sum(int(value) for value in fields[11:15 if children else 13])
+        return None
+
+
+def _proc_cpu_ticks(pid: int | str, *, children: bool = False) -> int:
+    """utime + stime of a process (fields 14, 15 of /proc/<pid>/stat), with ``children`` also
+    cutime + cstime: the CPU of the children it has reaped. 0 when the process is gone."""
+    fields = _proc_stat(pid)
+    return 0 if fields is None else sum(int(value) for value in fields[11:15 if children else 13])
 
 
 @functools.cache
@@ -606,8 +616,7 @@ def _postmaster_pid() -> str:
 
 def postgres_children() -> set[str]:
     """The pids of the benchmarks' PostgreSQL server's processes (its postmaster's children)."""
-    postmaster = _postmaster_pid()
-    return set(Path(f"/proc/{postmaster}/task/{postmaster}/children").read_text().split())
+    return set(_proc_children(_postmaster_pid()))
 
 
 def postgres_backends_reaped(*, pids: set[str], database: str, timeout_s: float = 10.0
@@ -630,12 +639,12 @@ def _backend_or_exited(pid: str, database: str) -> bool:
     """A backend of ``database`` (its title names it: ``postgres: 15/main: root <database>
     127.0.0.1(40312) idle``) or a process that has exited and awaits its reaping (a zombie,
     state Z, whose title is gone)."""
+    fields = _proc_stat(pid)
     try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
         title = Path(f"/proc/{pid}/cmdline").read_text().replace("\0", " ")
     except OSError:
         return False  # reaped meanwhile
-    return state == "Z" or f" {database} " in title
+    return fields is not None and (fields[0] == "Z" or f" {database} " in title)
 
 
 def postgres_cpu_s() -> float:
