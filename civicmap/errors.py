@@ -12,6 +12,7 @@ from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
 MSG_NOT_FOUND = _("Not found.")
+MSG_BAD_REQUEST = _("The request could not be read.")  # a body that cannot be parsed
 
 
 @dataclass(frozen=True)

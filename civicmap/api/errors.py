@@ -19,14 +19,13 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
-from civicmap.errors import DomainError, RateLimited
+from civicmap.errors import MSG_BAD_REQUEST, DomainError, RateLimited
 
 logger = logging.getLogger(__name__)
 
 MSG_BODY_TOO_LARGE = gettext_lazy("The request is too large: at most %(limit)s bytes of fields.")
 MSG_TOO_MANY_FIELDS = gettext_lazy("The request has too many fields: at most %(limit)s.")
 MSG_TOO_MANY_FILES = gettext_lazy("The request has too many files: at most %(limit)s.")
-MSG_BAD_REQUEST = gettext_lazy("The request could not be read.")
 
 
 def _flatten(detail: Any, field: str | None = None) -> list[dict]:

@@ -10,7 +10,8 @@ part without a usable file name (by Django's own sanitising) is dropped, and
 DATA_UPLOAD_MAX_NUMBER_FIELDS, DATA_UPLOAD_MAX_NUMBER_FILES and DATA_UPLOAD_MAX_MEMORY_SIZE
 raise Django's own exceptions, which the API answers in its error shape
 (civicmap.api.errors.bad_request_code). A body the library finds malformed is DRF's
-``ParseError`` (400), as Django's ``MultiPartParserError`` is.
+``ParseError`` (400, "The request could not be read.", translated), as Django's
+``MultiPartParserError`` was (in its own untranslated English).
 Not kept: an upload handler's SkipFile and StopUpload (Django's own handlers raise neither),
 and a part's ``Content-Transfer-Encoding`` other than 7bit, 8bit or binary is refused (RFC
 7578 deprecates it; no browser or phone sends it), where Django decoded base64.
@@ -29,6 +30,8 @@ from django.http.multipartparser import MultiPartParser as DjangoMultiPartParser
 from django.utils.datastructures import MultiValueDict
 from rest_framework.exceptions import ParseError
 from rest_framework.parsers import BaseParser, DataAndFiles
+
+from civicmap.errors import MSG_BAD_REQUEST
 
 CHUNK_BYTES = 64 * 1024  # read from the request and handed to the upload handlers at a time
 IDENTITY_ENCODINGS = frozenset({"7bit", "8bit", "binary"})
@@ -50,7 +53,8 @@ class MultipartFormParser(BaseParser):
             return _FormReader(request.upload_handlers, encoding).read(
                 stream, boundary=boundary, length=length, meta=request.META)
         except multipart.MultipartError as error:
-            raise ParseError(f"Multipart form parse error - {error}") from error
+            # The client reads the API's own translated words; the library's are on the chain.
+            raise ParseError(MSG_BAD_REQUEST) from error
 
 
 def _content_length(meta: dict) -> int:

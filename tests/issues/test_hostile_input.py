@@ -288,3 +288,19 @@ def test_public_list_times_past_python_are_not_a_server_error(reference_data, ur
     response = client_for(None).get(url, {"since": moment, "until": moment})
 
     assert response.status_code in (200, 400), response.content
+
+
+@pytest.mark.parametrize(("language", "message"), [("zh-hans", "无法读取该请求。"),
+                                                   ("en", "The request could not be read.")])
+def test_a_malformed_multipart_report_is_400_in_the_error_shape_and_language(rider, language,
+                                                                             message):
+    cut_short = b'--b\r\nContent-Disposition: form-data; name="category"\r\n\r\nC0103'
+
+    response = rider.generic("POST", REPORTS_URL, cut_short,
+                             content_type="multipart/form-data; boundary=b",
+                             HTTP_ACCEPT_LANGUAGE=language)
+
+    assert response.status_code == 400
+    assert body(response)["errors"] == [
+        {"field": None, "code": "parse_error", "message": message}]
+    assert not Report.objects.exists()
