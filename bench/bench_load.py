@@ -8,19 +8,20 @@ plan (tokens, places, cases, the mix) for ``bench/locustfile.py``, signs the off
 in (``office_sessions``), measures the baseline
 (``GET /api/v1/categories/``, 4 threads, as benchmark 2), warms up (``--warmup`` seconds of the
 first step, not counted), then runs Locust headless in steps of
-rising offered rate: every user starts one visit every ``PACING_S`` seconds, so ``users = rate
-× PACING_S``. Each step runs ``--step`` seconds (its users all started in its first 2 s,
-counted from the start; before each, the map's snapshots are refreshed, as Celery beat does
-every MAP_SNAPSHOT_INTERVAL_S where no beat runs); the run stops at the first step whose p95
-over all requests is
-≥ 500 ms or that has any failure, and the highest passing step is the figure: requests/s and
-reports/s (rider posts that made a report and Open311 posts).
+rising offered rate: every user starts one visit every ``PACING_S`` seconds on average (a
+Poisson process), so ``users = rate × PACING_S``. Each step runs ``--step`` seconds (its users
+started evenly over its first ``PACING_S`` seconds, counted from the start; before each, the
+map's snapshots are refreshed, as Celery beat does every MAP_SNAPSHOT_INTERVAL_S where no beat
+runs); the run stops at the first step whose p95 over all requests is ≥ 500 ms or that has
+any failure, and the highest passing step is the figure: requests/s and reports/s (rider posts
+that made a report and Open311 posts).
 
 During each step it adds up the CPU time of the gunicorn workers and of the database backends
 serving them (their connections persist), per request of the mix: what one web worker and one
-database core hold, the capacity table of docs/BENCHMARKS.md. After the run the reports the
-database gained are checked against the posts answered 201: a rider's retry (same client_uuid
-after a dropped answer) must come back 200 as the same report and store nothing.
+database core hold, the capacity table of docs/BENCHMARKS.md. The reports the database gains
+in each step are counted; over the steps that passed they are checked against the posts
+answered as new: a rider's retry (same client_uuid after a dropped answer) must come back 200
+as the same report and store nothing.
 
 Afterwards the bench database is dropped for a fresh copy of its template, Redis db 13 is
 flushed and the temp directory deleted.
@@ -35,9 +36,11 @@ import csv
 import json
 import os
 import re
+import resource
 import subprocess
 import sys
 import tempfile
+import time
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -49,8 +52,7 @@ from bench_map import snapshot_refresh  # noqa: E402
 
 NAME = "load"
 TARGET_P95_MS = 500
-PACING_S = 10  # each simulated user starts one visit every PACING_S seconds
-SPAWN_S = 2  # every user of a step is started within its first SPAWN_S seconds
+PACING_S = 10  # each simulated user starts one visit every PACING_S seconds on average
 DEFAULT_RATES = (0.5, 1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64)  # visits/s offered, step by step
 RIDERS = 200
 PLACES = 2000
@@ -163,7 +165,7 @@ def office_sessions(base: str) -> list[list[str]]:
     """Sign each of ``OFFICE_LOGINS`` in through the login form (CSRF token, Referer, the
     password hash) ``OFFICE_SESSIONS_EACH`` times; returns the session cookies as
     [name, value]. Staff sign in once a day: in a step, whose users all start in its first
-    ``SPAWN_S`` seconds, every office user signing in would queue the sync workers behind
+    ``PACING_S`` seconds, every office user signing in would queue the sync workers behind
     0.6 s hashes that a real day spreads over its morning."""
     import requests
     from django.conf import settings
@@ -268,14 +270,18 @@ def _step_run(*, base: str, rate: float, duration_s: int, plan_path: Path, tmp: 
     env = dict(os.environ, CIVICMAP_LOAD_PLAN=str(plan_path))
     command = [str(common.VENV_BIN / "locust"), "-f", str(Path(__file__).parent / "locustfile.py"),
                "--headless", "--host", base, "-u", str(users),
-               "-r", str(max(1, users // SPAWN_S)), "-t", f"{duration_s}s",
+               # Started evenly over one pacing interval, so that their visits are spread
+               # over it from the first (locustfile.poisson_pacing).
+               "-r", f"{users / PACING_S:g}", "-t", f"{duration_s}s",
                "--csv", str(prefix), "--only-summary", "--loglevel", "WARNING",
                "--stop-timeout", "30"]
     before = _cpu_seconds(gunicorn)
+    locust_before, started = _children_cpu_s(), time.monotonic()
     process = subprocess.Popen(command, env=env, cwd=common.ROOT, stdout=subprocess.PIPE,
                                stderr=subprocess.STDOUT, text=True)
     output, _ = process.communicate()
     after = _cpu_seconds(gunicorn)
+    locust_cores = (_children_cpu_s() - locust_before) / (time.monotonic() - started)
     if not Path(f"{prefix}_stats.csv").exists():
         raise RuntimeError(f"locust wrote no statistics:\n{output[-3000:]}")
     stats = _stats_read(prefix, duration_s)
@@ -283,7 +289,17 @@ def _step_run(*, base: str, rate: float, duration_s: int, plan_path: Path, tmp: 
     requests = max(stats["requests"], 1)
     cpu = {kind: round(1000 * _cpu_spent(before[kind], after[kind]) / requests, 2)
            for kind in before}
-    return Step(rate=rate, users=users, stats=stats, cpu={"ms_per_request": cpu})
+    return Step(rate=rate, users=users, stats=stats,
+                cpu={"ms_per_request": cpu, "locust_cores": round(locust_cores, 2)})
+
+
+def _children_cpu_s() -> float:
+    """CPU seconds of this process's children waited for so far: Locust's, once its step has
+    ended (the step divides them by its wall time: the cores Locust kept busy). Locust runs
+    its users on one core; near 1.0 over a step, its own queue, not the server's, would set the
+    latencies it measures."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def _passes(step: Step) -> bool:
@@ -375,17 +391,18 @@ def run(*, step_s: int = 30, rates: tuple[float, ...] = DEFAULT_RATES, baseline_
         snapshot_refresh()
         _step_run(base=base, rate=rates[0], duration_s=warmup_s, plan_path=plan_path,
                   tmp=tmp / "warmup", gunicorn=gunicorn)
-        counted_from = _stored_reports()  # the warm-up's reports are not the steps'
         for rate in rates:
             snapshot_refresh()  # beat's job (every MAP_SNAPSHOT_INTERVAL_S): the default map
+            stored_before = _stored_reports()
             step = _step_run(base=base, rate=rate, duration_s=step_s, plan_path=plan_path,
                              tmp=tmp, gunicorn=gunicorn)
+            step.stats["reports_written"] = _stored_reports() - stored_before
             steps.append(step)
             s = step.stats
             common.log(f"{NAME}: {rate:g} visits/s ({step.users} users): {s['requests_per_s']} "
                        f"req/s, {s['reports_per_s']} reports/s, p95 {s['latency_ms']['p95']:.0f}"
                        f" ms, {s['failures']} failures, {s['retries']} retries; CPU ms/request "
-                       f"{step.cpu['ms_per_request']}")
+                       f"{step.cpu['ms_per_request']}, Locust {step.cpu['locust_cores']} core")
             if not _passes(step):
                 break
         log_tail = (tmp / "gunicorn.log").read_text()[-2000:]
@@ -394,9 +411,11 @@ def run(*, step_s: int = 30, rates: tuple[float, ...] = DEFAULT_RATES, baseline_
             common.gunicorn_stop(gunicorn)
         common.redis_flush()
         common.rmtree_quiet(tmp)
-    written = _stored_reports() - counted_from
-    posted = sum(step.stats["reports"] for step in steps)  # answered 201, or Open311's 200
     passing = [step for step in steps if _passes(step)]
+    # Over the steps that passed: in one whose requests queue for seconds, posts still in flight
+    # when Locust stops are stored but missing from its statistics.
+    written = sum(step.stats["reports_written"] for step in passing)
+    posted = sum(step.stats["reports"] for step in passing)  # answered 201, or Open311's 200
     best = passing[-1] if passing else None
     error_free = [step for step in steps if step.stats["failures"] == 0]
     result = {

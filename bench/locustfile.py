@@ -1,6 +1,7 @@
 """A district's day as Locust users (benchmark 9, driven by bench/bench_load.py).
 
-Five kinds of user, each starting one visit every ``pacing_s`` seconds, in the shares of the
+Five kinds of user, each starting one visit every ``pacing_s`` seconds on average (a Poisson
+process: ``poisson_pacing``), in the shares of the
 plan's ``weights`` (bench_load.mix_weights: visits a day of each kind, counted from the seeded
 history where it records them and from stated assumptions where it does not):
 
@@ -29,11 +30,13 @@ import json
 import os
 import random
 import sys
+import time
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from locust import HttpUser, constant_pacing, task
+from locust import HttpUser, User, task
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import jpeg_photo  # noqa: E402
@@ -48,9 +51,28 @@ HELD_STATUSES = ("accepted", "in_progress", "sent_back")  # a task that may be h
 POLL_WINDOW = timedelta(hours=1)  # an Open311 poller's look back, overlapping its last poll
 
 
+def poisson_pacing(mean_s: float) -> Callable[[User], float]:
+    """Locust's wait time for visits that arrive as a Poisson process: each next visit starts an
+    exponentially distributed interval (mean ``mean_s``) after the previous one started, at once
+    if that visit ran longer. Many such users together arrive as a Poisson process of rate
+    users / ``mean_s``, as a district's riders and residents do. With ``constant_pacing`` the
+    users of a step, started together, stayed in step: every ``mean_s`` seconds its visits came
+    in a burst of a few seconds, several times the offered rate, and requests queued behind it
+    on an otherwise idle machine (docs/BENCHMARKS.md §9)."""
+
+    def wait_time(user: User) -> float:
+        now = time.perf_counter()
+        started = getattr(user, "_visit_started", now)
+        wait = max(0.0, started + random.expovariate(1 / mean_s) - now)
+        user._visit_started = now + wait
+        return wait
+
+    return wait_time
+
+
 class _Visitor(HttpUser):
     abstract = True
-    wait_time = constant_pacing(PLAN["pacing_s"])
+    wait_time = poisson_pacing(PLAN["pacing_s"])
 
 
 class _TokenUser(_Visitor):

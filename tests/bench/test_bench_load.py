@@ -48,6 +48,15 @@ def test_capacity_holds_the_busiest_hour_within_the_rate_held():
     assert city["web_workers"] == round(city["reports_per_day"] / 72_000, 2)
 
 
+def test_locusts_cpu_is_read_once_its_process_is_waited_for():
+    """The step's Locust figure: a child's CPU counts once it has ended and been waited for."""
+    before = bench_load._children_cpu_s()
+    burn = "import time\nend = time.process_time() + 0.3\nwhile time.process_time() < end: pass"
+    subprocess.run([sys.executable, "-c", burn], check=True)
+
+    assert bench_load._children_cpu_s() - before >= 0.3
+
+
 def test_the_locustfile_lists_its_five_users_from_a_plan(tmp_path):
     plan = tmp_path / "plan.json"
     plan.write_text(json.dumps({"pacing_s": 10, "weights": bench_load.mix_weights(DAY)}))
@@ -60,6 +69,45 @@ def test_the_locustfile_lists_its_five_users_from_a_plan(tmp_path):
     assert listed.returncode == 0, listed.stderr
     users = {line.strip() for line in listed.stdout.splitlines()[1:] if line.strip()}
     assert users == {"Rider", "TeamMember", "Office", "Public", "Open311Client"}
+
+
+PACING_PROBE = """
+import json, random, statistics, types
+import locustfile
+clock = [0.0]
+locustfile.time.perf_counter = lambda: clock[0]
+random.seed(7)
+wait_time, user, starts, waits = locustfile.poisson_pacing(10.0), types.SimpleNamespace(), [], []
+for _ in range(4000):
+    starts.append(clock[0])
+    clock[0] += 0.5  # the visit
+    waits.append(wait_time(user))
+    clock[0] += waits[-1]
+gaps = [b - a for a, b in zip(starts, starts[1:])]
+clock[0] += 60.0  # a visit far longer than any interval drawn
+print(json.dumps({"mean": statistics.mean(gaps), "stdev": statistics.stdev(gaps),
+                  "short": sum(w == 0 for w in waits) / len(waits),
+                  "after_long": wait_time(user)}))
+"""
+
+
+def test_visits_arrive_as_a_poisson_process_not_in_step(tmp_path):
+    """Each user's visits start exponential intervals apart (mean the pacing): the standard
+    deviation of the gaps is about their mean, where constant pacing's was 0 and kept the
+    users started together in step (docs/BENCHMARKS.md §9)."""
+    plan = tmp_path / "plan.json"
+    plan.write_text(json.dumps({"pacing_s": 10, "weights": bench_load.mix_weights(DAY)}))
+
+    probe = subprocess.run([sys.executable, "-c", PACING_PROBE], capture_output=True, text=True,
+                           env={"CIVICMAP_LOAD_PLAN": str(plan), "PATH": "/usr/bin:/bin",
+                                "PYTHONPATH": str(ROOT / "bench")}, timeout=120, cwd=tmp_path)
+
+    assert probe.returncode == 0, probe.stderr
+    gaps = json.loads(probe.stdout.splitlines()[-1])
+    assert 9.5 < gaps["mean"] < 10.6 and 8.5 < gaps["stdev"] < 11.5
+    # An interval shorter than the 0.5 s visit starts the next one at once (about 5 %).
+    assert 0.02 < gaps["short"] < 0.1
+    assert gaps["after_long"] == 0.0
 
 
 @pytest.mark.django_db(transaction=True)
