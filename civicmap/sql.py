@@ -190,3 +190,28 @@ GEOGRAPHY_GCJ02_FIT = f"""
            {_AREA.format("ST_SymDifference(ST_GeomFromEWKB(%(shifted)s), boundary)")},
            {_AREA.format("boundary")}
     FROM {_SUBDISTRICTS} WHERE code = %(code)s"""
+
+
+# Decimal places of the plain background's outlines (about 0.1 m), as the overlays' GeoJSON, so
+# that the lines meet them.
+OUTLINE_PRECISION = 6
+
+
+def _outlines_of(table: str, order: str) -> str:
+    """One level's outlines as a JSON array: per grid (by ``order``) the list of its rings,
+    exterior first, each a Google encoded polyline (ST_AsEncodedPolyline: latitude and
+    longitude rounded to OUTLINE_PRECISION decimals, each position a delta from the last)."""
+    return f"""(SELECT coalesce(json_agg(
+                  (SELECT json_agg(ST_AsEncodedPolyline(ST_ExteriorRing(ring.geom),
+                                                        {OUTLINE_PRECISION}) ORDER BY ring.path)
+                   FROM ST_DumpRings(grid.boundary) AS ring) ORDER BY grid.{order}), '[]')
+                FROM {table} AS grid)"""
+
+
+# The plain background (civicmap.layers.grid_outlines_json): every community and unit grid
+# outline, in one statement.
+GRID_OUTLINES = f"""
+    SELECT json_build_object(
+        'precision', {OUTLINE_PRECISION},
+        'community', {_outlines_of(CommunityGrid._meta.db_table, "code")},
+        'unit', {_outlines_of(UnitGrid._meta.db_table, "grid_id")})::text"""

@@ -103,7 +103,7 @@ NOT_PAGES = {
     "frontend:map-uncovered": "GeoJSON of the map's uncovered layer",
     "frontend:map-data": "JSON of the map's layers for its filters",
     "frontend:map-unit-grids": "GeoJSON of the unit grids' shapes",
-    "frontend:map-background": "GeoJSON of the plain basemap's outlines",
+    "frontend:map-background": "JSON of the plain basemap's outlines (encoded polylines)",
     "frontend:office-cases": "JSON of the console's list",
     "frontend:office-cases-bulk": "POST only (405 for GET)",
     "frontend:office-stats-csv": "CSV download",

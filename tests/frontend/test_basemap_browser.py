@@ -25,6 +25,12 @@ BACKGROUND = """() => ({
   flags: document.querySelectorAll(".leaflet-control-attribution svg").length,
 })"""
 
+# The first community's exterior ring as the page's decoder reads it from the outlines.
+DECODED = """async () => {
+  const outlines = await (await fetch("/map/background/")).json();
+  return window.civicmap.decodePolyline(outlines.community[0][0], 10 ** outlines.precision);
+}"""
+
 
 @pytest.fixture
 def plain(reference_data, settings):
@@ -42,8 +48,13 @@ def test_governance_map_draws_our_grid_outlines_and_names_only_their_source(plai
     drawn = _drawn(watched.page)
     screenshot(watched.page, "map-plain-background.png")
     assert CommunityGrid.objects.exists()
-    assert drawn["outlines"] == 2  # the communities' MultiPolygon and the unit grids'
+    assert drawn["outlines"] == 2  # one path for the communities, one for the unit grids
     assert drawn["tiles"] == 0
+    ring = CommunityGrid.objects.order_by("code").first().boundary.exterior_ring
+    decoded = watched.page.evaluate(DECODED)
+    assert len(decoded) == len(ring)
+    assert all(abs(lat - y) <= 6e-7 and abs(lng - x) <= 6e-7  # rounded to 6 decimals
+               for (lat, lng), (x, y) in zip(decoded, ring.coords, strict=True))
     assert drawn["attribution"] == SOURCE_ZH
     assert "Leaflet" not in drawn["attribution"] and drawn["flags"] == 0
     watched.assert_clean()  # every request answered by our own origin

@@ -24,21 +24,54 @@
       var pane = map.createPane(PANE);
       pane.style.zIndex = 150;  // under the tiles' pane (200) and the overlays' (400)
       pane.style.pointerEvents = "none";
-      var layer = L.geoJSON(null, {
-        pane: PANE, interactive: false, attribution: spec.attribution,
-        style: function (feature) { return STYLES[feature.properties.level]; }
-      }).addTo(map);
+      var layer = L.featureGroup([], {attribution: spec.attribution}).addTo(map);
       outlines(spec.background)
         .then(function (response) {
           if (!response) { return null; }  // offline and never kept: a blank background
           if (!response.ok) { throw new Error(response.status + " " + spec.background); }
           return response.json();
         })
-        .then(function (data) { if (data) { layer.addData(data); } })
+        .then(function (data) { if (data) { draw(layer, data); } })
         .catch(function (error) { console.warn("civicmap: background", error); });
       return layer;
-    }
+    },
+    decodePolyline: decode
   };
+
+  /* One polygon path a level (the communities filled, the unit grids as hairlines) from the
+   * outlines' encoded rings: {precision, community: [[ring, …], …], unit: […]}. */
+  function draw(layer, data) {
+    var factor = Math.pow(10, data.precision);
+    Object.keys(STYLES).forEach(function (level) {
+      var grids = (data[level] || []).map(function (rings) {
+        return rings.map(function (ring) { return decode(ring, factor); });
+      });
+      if (!grids.length) { return; }
+      layer.addLayer(L.polygon(grids, Object.assign({pane: PANE, interactive: false},
+                                                    STYLES[level])));
+    });
+  }
+
+  /* Google's encoded polyline (PostGIS ST_AsEncodedPolyline) to [[lat, lng], …]: each value a
+   * zigzag-signed delta from the last, in 5-bit chunks offset by 63, low chunk first. */
+  function decode(text, factor) {
+    var points = [], lat = 0, lng = 0, index = 0;
+    function value() {
+      var result = 0, shift = 0, chunk;
+      do {
+        chunk = text.charCodeAt(index++) - 63;
+        result |= (chunk & 0x1f) << shift;
+        shift += 5;
+      } while (chunk >= 0x20);
+      return (result & 1) ? ~(result >> 1) : (result >> 1);
+    }
+    while (index < text.length) {
+      lat += value();
+      lng += value();
+      points.push([lat / factor, lng / factor]);
+    }
+    return points;
+  }
 
   /* Offline, the outlines come from the phone's cache (the rider's service worker keeps them)
    * or not at all: a request that cannot reach us would only add an error to the console. */
