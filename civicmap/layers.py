@@ -13,7 +13,7 @@ from django.db.models import F
 from civicmap.i18n import name_field
 from civicmap.models import CommunityGrid, UnitGrid
 from civicmap.spatial import metric
-from civicmap.sql import GRID_OUTLINES
+from civicmap.sql import GRID_OUTLINES, GRID_PRECISION
 
 
 @dataclass(frozen=True)
@@ -36,7 +36,7 @@ def community_grid_shapes(*, subdistrict_id: int | None = None,
     if community_id is not None:
         grids = grids.filter(pk=community_id)
     grids = grids.annotate(
-        area=Area(metric("boundary")), geojson=AsGeoJSON("boundary", precision=6),
+        area=Area(metric("boundary")), geojson=AsGeoJSON("boundary", precision=GRID_PRECISION),
     ).order_by("code")
     return [
         CommunityGridShape(pk=grid.pk, code=grid.code, name=getattr(grid, label),
@@ -70,7 +70,7 @@ def unit_grid_shapes(*, subdistrict_id: int | None = None,
         return [UnitGridShape(pk=pk, grid_id=grid_id, community=community, geometry={})
                 for pk, grid_id, community in grids.order_by("grid_id").values_list(
                     "pk", "grid_id", f"community__{label}")]
-    grids = (grids.annotate(geojson=AsGeoJSON("boundary", precision=6),
+    grids = (grids.annotate(geojson=AsGeoJSON("boundary", precision=GRID_PRECISION),
                                        community_name=F(f"community__{label}"))
              .order_by("grid_id")
              .values_list("pk", "grid_id", "community_name", "geojson"))

@@ -192,18 +192,19 @@ GEOGRAPHY_GCJ02_FIT = f"""
     FROM {_SUBDISTRICTS} WHERE code = %(code)s"""
 
 
-# Decimal places of the plain background's outlines (about 0.1 m), as the overlays' GeoJSON, so
-# that the lines meet them.
-OUTLINE_PRECISION = 6
+# Decimal places of a degree in the grids' shapes as the maps draw them (about 0.1 m): the
+# overlays' GeoJSON (civicmap.layers) and the plain background's outlines, so that their lines
+# meet.
+GRID_PRECISION = 6
 
 
 def _outlines_of(table: str, order: str) -> str:
     """One level's outlines as a JSON array: per grid (by ``order``) the list of its rings,
     exterior first, each a Google encoded polyline (ST_AsEncodedPolyline: latitude and
-    longitude rounded to OUTLINE_PRECISION decimals, each position a delta from the last)."""
+    longitude rounded to GRID_PRECISION decimals, each position a delta from the last)."""
     return f"""(SELECT coalesce(json_agg(
                   (SELECT json_agg(ST_AsEncodedPolyline(ST_ExteriorRing(ring.geom),
-                                                        {OUTLINE_PRECISION}) ORDER BY ring.path)
+                                                        {GRID_PRECISION}) ORDER BY ring.path)
                    FROM ST_DumpRings(grid.boundary) AS ring) ORDER BY grid.{order}), '[]')
                 FROM {table} AS grid)"""
 
@@ -212,6 +213,6 @@ def _outlines_of(table: str, order: str) -> str:
 # outline, in one statement.
 GRID_OUTLINES = f"""
     SELECT json_build_object(
-        'precision', {OUTLINE_PRECISION},
+        'precision', {GRID_PRECISION},
         'community', {_outlines_of(CommunityGrid._meta.db_table, "code")},
         'unit', {_outlines_of(UnitGrid._meta.db_table, "grid_id")})::text"""

@@ -57,9 +57,15 @@ def test_locusts_cpu_is_read_once_its_process_is_waited_for():
     assert bench_load._children_cpu_s() - before >= 0.3
 
 
-def test_the_locustfile_lists_its_five_users_from_a_plan(tmp_path):
-    plan = tmp_path / "plan.json"
-    plan.write_text(json.dumps({"pacing_s": 10, "weights": bench_load.mix_weights(DAY)}))
+@pytest.fixture
+def plan(tmp_path) -> Path:
+    """A plan with what the locustfile reads at import: the pacing and the mix."""
+    path = tmp_path / "plan.json"
+    path.write_text(json.dumps({"pacing_s": 10, "weights": bench_load.mix_weights(DAY)}))
+    return path
+
+
+def test_the_locustfile_lists_its_five_users_from_a_plan(plan, tmp_path):
 
     listed = subprocess.run(
         [str(ROOT / ".venv" / "bin" / "locust"), "-f", str(ROOT / "bench" / "locustfile.py"),
@@ -91,12 +97,10 @@ print(json.dumps({"mean": statistics.mean(gaps), "stdev": statistics.stdev(gaps)
 """
 
 
-def test_visits_arrive_as_a_poisson_process_not_in_step(tmp_path):
+def test_visits_arrive_as_a_poisson_process_not_in_step(plan, tmp_path):
     """Each user's visits start exponential intervals apart (mean the pacing): the standard
     deviation of the gaps is about their mean, where constant pacing's was 0 and kept the
     users started together in step (docs/BENCHMARKS.md §9)."""
-    plan = tmp_path / "plan.json"
-    plan.write_text(json.dumps({"pacing_s": 10, "weights": bench_load.mix_weights(DAY)}))
 
     probe = subprocess.run([sys.executable, "-c", PACING_PROBE], capture_output=True, text=True,
                            env={"CIVICMAP_LOAD_PLAN": str(plan), "PATH": "/usr/bin:/bin",
