@@ -11,7 +11,8 @@ The daily rows (from 00:00 UTC) are the hourly counts of the same statement summ
 hourly rows (issues.layers), about 20 times fewer rows at 1,000,000 reports. The daily totals
 are the daily rows of the same statement summed over the categories of each kind, the public and
 the private ones apart: a map of every category or of a kind reads those, 2 to 3 times fewer
-again.
+again, and its whole weeks from the weekly totals (the daily totals summed from Monday 00:00
+UTC), 3.5 times fewer than their days.
 """
 
 from __future__ import annotations
@@ -33,7 +34,8 @@ from issues.sql import (
 
 _VERSION_KEY = "map-aggregates:version"
 
-TOTAL_TABLES = ("issues_reportcelldaytotal", "issues_reportunitgriddaytotal")
+TOTAL_TABLES = ("issues_reportcelldaytotal", "issues_reportunitgriddaytotal",
+                "issues_reportcellweektotal", "issues_reportunitgridweektotal")
 AGGREGATE_TABLES = ("issues_reportcellhour", "issues_reportunitgridhour",
                     "issues_reportcellday", "issues_reportunitgridday", *TOTAL_TABLES)
 
@@ -58,7 +60,7 @@ def aggregates_rebuild() -> None:
 
 
 def aggregates_totals_recount() -> None:
-    """Sum the daily rows over the categories again, from the daily rows: after a category
+    """Sum the daily rows over the categories again (by day and by week): after a category
     turned private or public (the totals keep the two apart by the flag it had when counted);
     a new ``aggregates_version`` once committed."""
     tables_truncate(*TOTAL_TABLES)

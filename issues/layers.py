@@ -48,9 +48,11 @@ from issues.models import (
     ReportCellDay,
     ReportCellDayTotal,
     ReportCellHour,
+    ReportCellWeekTotal,
     ReportUnitGridDay,
     ReportUnitGridDayTotal,
     ReportUnitGridHour,
+    ReportUnitGridWeekTotal,
     Stage,
 )
 from issues.sql import CASE_HOTSPOTS
@@ -229,22 +231,37 @@ def _utc_midnight(moment: datetime) -> datetime:
     return moment.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
 
 
+def _utc_monday(day: datetime) -> datetime:
+    """The Monday 00:00 UTC on or before ``day`` (a UTC midnight), as date_trunc('week')."""
+    return day - timedelta(days=day.weekday())
+
+
 def _totals_q(filters: MapFilters) -> Q:
-    """``category_q`` for the daily totals, which carry the category's privacy and kind."""
+    """``category_q`` for the totals, which carry the category's privacy and kind."""
     q = Q() if filters.include_private else Q(is_private=False)
     return q & Q(kind__in=filters.kinds) if filters.kinds else q
 
 
+def _whole(start: datetime, end: datetime, first: datetime, last: datetime, field: str) -> Q:
+    """The rows of ``field`` in [start, first) and [last, end): a period's two ends around the
+    whole days or weeks [first, last) that coarser rows hold."""
+    return (Q(**{f"{field}__gte": start, f"{field}__lt": first})
+            | Q(**{f"{field}__gte": last, f"{field}__lt": end}))
+
+
 def _period_rows(filters: MapFilters, hourly: type[Model], daily: type[Model],
-                 daily_total: type[Model], place: Q) -> list[QuerySet]:
-    """The aggregate rows of the period in the category and subdistrict filters: its whole
-    days (from 00:00 UTC) from the daily roll-ups, summed over the categories of each kind
-    (``daily_total``) when the filters choose no category (every one, or a kind), the hours at
-    either end from the hourly rows.
+                 totals: tuple[type[Model], type[Model]], place: Q) -> list[QuerySet]:
+    """The aggregate rows of the period in the category and subdistrict filters: the hours at
+    either end from the hourly rows; the whole days (from 00:00 UTC) from the daily rows when
+    the filters choose categories, else from ``totals`` (the daily and the weekly totals, over
+    the categories of each kind): the whole weeks (from Monday 00:00 UTC) from the weekly rows
+    and the days at either end from the daily ones.
 
     At 1,000,000 reports a 30-day sum over the hourly rows read about 285,000 of them (100-170
-    ms a sum); the daily rows hold the same counts in 155,000, and the daily totals in 62,000,
-    a kind's in 16,000-25,000 (issues.aggregates keeps all three; D-080, D-084).
+    ms a sum); the daily rows hold the same counts in 155,000, the daily totals in 62,000 (a
+    kind's in 16,000-25,000), and a 90-day map's 269,000 daily totals are about 90,000 rows
+    with its twelve whole weeks read by week (issues.aggregates keeps them all; D-080, D-084,
+    D-093).
     """
     first_day = _utc_midnight(filters.since)
     if first_day < filters.since:
@@ -254,13 +271,23 @@ def _period_rows(filters: MapFilters, hourly: type[Model], daily: type[Model],
     if first_day >= last_day:  # no whole day in the period
         return [hourly.objects.filter(category, hour__gte=filters.since,
                                       hour__lt=filters.until)]
-    days = Q(day__gte=first_day, day__lt=last_day)
+    rows = [hourly.objects.filter(category, _whole(filters.since, filters.until, first_day,
+                                                   last_day, "hour"))]
+    if filters.categories:
+        return [*rows, daily.objects.filter(category, day__gte=first_day, day__lt=last_day)]
+    # every category or a kind: the totals' own privacy and kind stand for the category's
+    day_totals, week_totals = totals
+    totals_q = _totals_q(filters) & place
+    first_week = _utc_monday(first_day + timedelta(days=6))  # the first Monday from first_day
+    last_week = _utc_monday(last_day)
+    if first_week >= last_week:  # no whole week in the period
+        return [*rows, day_totals.objects.filter(totals_q, day__gte=first_day,
+                                                 day__lt=last_day)]
     return [
-        hourly.objects.filter(category, Q(hour__gte=filters.since, hour__lt=first_day)
-                              | Q(hour__gte=last_day, hour__lt=filters.until)),
-        daily.objects.filter(category, days) if filters.categories
-        # every category or a kind: the totals' own privacy and kind stand for the category's
-        else daily_total.objects.filter(_totals_q(filters), place, days),
+        *rows,
+        day_totals.objects.filter(totals_q, _whole(first_day, last_day, first_week, last_week,
+                                                   "day")),
+        week_totals.objects.filter(totals_q, week__gte=first_week, week__lt=last_week),
     ]
 
 
@@ -280,7 +307,7 @@ def report_grid_counts(*, filters: MapFilters) -> GridReportCounts:
     communities: Counter = Counter()
     place = place_q(filters, "subdistrict_id", "community_id")
     for rows in _period_rows(filters, ReportUnitGridHour, ReportUnitGridDay,
-                             ReportUnitGridDayTotal, place):
+                             (ReportUnitGridDayTotal, ReportUnitGridWeekTotal), place):
         for community, unit_grid, reports in (rows.values_list("community_id", "unit_grid_id")
                                               .annotate(n=Sum("count")).order_by()):
             communities[community] += reports
@@ -294,8 +321,8 @@ def report_heat_cells(*, filters: MapFilters) -> list[HeatCell]:
     cells: dict[tuple[int, int], list] = {}  # (x, y) -> [lon, lat, reports]
     community = _community_cells(filters)
     place = place_q(filters, "subdistrict_id") & (community.q if community else Q())
-    for rows in _period_rows(filters, ReportCellHour, ReportCellDay, ReportCellDayTotal,
-                             place):
+    for rows in _period_rows(filters, ReportCellHour, ReportCellDay,
+                             (ReportCellDayTotal, ReportCellWeekTotal), place):
         for x, y, lon, lat, n in (
             rows.values("cell_x", "cell_y")
             .annotate(n=Sum("count"), lon=_cell_centre_wgs84("X"), lat=_cell_centre_wgs84("Y"))

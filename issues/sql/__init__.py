@@ -149,41 +149,67 @@ UNIT_SELECT = """
     GROUP BY 1, 2, 3, 4, 5
 """
 # The daily rows summed over the categories of each kind (Category.kind: the code's first
-# letter), public and private apart (ReportCellDayTotal, ReportUnitGridDayTotal), upserted;
-# ``{days}`` yields the daily rows to add: those intake's statement just counted, or every
-# daily row (aggregates_totals_recount). A report has one category: one row either way.
+# letter), public and private apart (ReportCellDayTotal, ReportUnitGridDayTotal), upserted, and
+# those sums by week from Monday 00:00 UTC (ReportCellWeekTotal, ReportUnitGridWeekTotal),
+# upserted: CTEs and the statement's last INSERT, to follow a WITH list. ``{days}`` yields the
+# daily rows to add: those intake's statement just counted, or every daily row
+# (aggregates_totals_recount). A report has one category: one row of each either way.
 CELL_TOTAL_UPSERT = """
-    INSERT INTO issues_reportcelldaytotal (cell_x, cell_y, day, subdistrict_id, is_private,
-                                           kind, count)
-    SELECT d.cell_x, d.cell_y, d.day, d.subdistrict_id, k.is_private, left(k.code, 1),
-           sum(d.n)
-    FROM ({days}) d (cell_x, cell_y, day, category_id, subdistrict_id, n)
-    JOIN issues_category k ON k.id = d.category_id
-    GROUP BY 1, 2, 3, 4, 5, 6
-    ON CONFLICT (day, cell_x, cell_y, subdistrict_id, is_private, kind)
-    DO UPDATE SET count = issues_reportcelldaytotal.count + EXCLUDED.count
+    kinds (cell_x, cell_y, day, subdistrict_id, is_private, kind, n) AS (
+        SELECT d.cell_x, d.cell_y, d.day, d.subdistrict_id, k.is_private, left(k.code, 1),
+               sum(d.n)
+        FROM ({days}) d (cell_x, cell_y, day, category_id, subdistrict_id, n)
+        JOIN issues_category k ON k.id = d.category_id
+        GROUP BY 1, 2, 3, 4, 5, 6
+    ),
+    day_totals AS (
+        INSERT INTO issues_reportcelldaytotal (cell_x, cell_y, day, subdistrict_id,
+                                               is_private, kind, count)
+        SELECT * FROM kinds
+        ON CONFLICT (day, cell_x, cell_y, subdistrict_id, is_private, kind)
+        DO UPDATE SET count = issues_reportcelldaytotal.count + EXCLUDED.count
+    )
+    INSERT INTO issues_reportcellweektotal (cell_x, cell_y, week, subdistrict_id, is_private,
+                                            kind, count)
+    SELECT cell_x, cell_y, date_trunc('week', day, 'UTC'), subdistrict_id, is_private, kind,
+           sum(n)
+    FROM kinds GROUP BY 1, 2, 3, 4, 5, 6
+    ON CONFLICT (week, cell_x, cell_y, subdistrict_id, is_private, kind)
+    DO UPDATE SET count = issues_reportcellweektotal.count + EXCLUDED.count
 """
 UNIT_TOTAL_UPSERT = """
-    INSERT INTO issues_reportunitgriddaytotal (community_id, unit_grid_id, day, subdistrict_id,
-                                              is_private, kind, count)
-    SELECT d.community_id, d.unit_grid_id, d.day, d.subdistrict_id, k.is_private,
-           left(k.code, 1), sum(d.n)
-    FROM ({days}) d (community_id, unit_grid_id, day, category_id, subdistrict_id, n)
-    JOIN issues_category k ON k.id = d.category_id
-    GROUP BY 1, 2, 3, 4, 5, 6
-    ON CONFLICT (day, community_id, unit_grid_id, is_private, kind)
-    DO UPDATE SET count = issues_reportunitgriddaytotal.count + EXCLUDED.count
+    kinds (community_id, unit_grid_id, day, subdistrict_id, is_private, kind, n) AS (
+        SELECT d.community_id, d.unit_grid_id, d.day, d.subdistrict_id, k.is_private,
+               left(k.code, 1), sum(d.n)
+        FROM ({days}) d (community_id, unit_grid_id, day, category_id, subdistrict_id, n)
+        JOIN issues_category k ON k.id = d.category_id
+        GROUP BY 1, 2, 3, 4, 5, 6
+    ),
+    day_totals AS (
+        INSERT INTO issues_reportunitgriddaytotal (community_id, unit_grid_id, day,
+                                                   subdistrict_id, is_private, kind, count)
+        SELECT * FROM kinds
+        ON CONFLICT (day, community_id, unit_grid_id, is_private, kind)
+        DO UPDATE SET count = issues_reportunitgriddaytotal.count + EXCLUDED.count
+    )
+    INSERT INTO issues_reportunitgridweektotal (community_id, unit_grid_id, week,
+                                                subdistrict_id, is_private, kind, count)
+    SELECT community_id, unit_grid_id, date_trunc('week', day, 'UTC'), subdistrict_id,
+           is_private, kind, sum(n)
+    FROM kinds GROUP BY 1, 2, 3, 4, 5, 6
+    ON CONFLICT (week, community_id, unit_grid_id, is_private, kind)
+    DO UPDATE SET count = issues_reportunitgridweektotal.count + EXCLUDED.count
 """
-CELL_TOTALS_RECOUNT = CELL_TOTAL_UPSERT.format(
+CELL_TOTALS_RECOUNT = "WITH " + CELL_TOTAL_UPSERT.format(
     days="SELECT cell_x, cell_y, day, category_id, subdistrict_id, count "
          "FROM issues_reportcellday")
-UNIT_TOTALS_RECOUNT = UNIT_TOTAL_UPSERT.format(
+UNIT_TOTALS_RECOUNT = "WITH " + UNIT_TOTAL_UPSERT.format(
     days="SELECT community_id, unit_grid_id, day, category_id, subdistrict_id, count "
          "FROM issues_reportunitgridday")
 
 # One statement per kind of aggregate: the hourly counts, upserted; the same counts summed
 # by day (date_trunc in UTC, whatever the session's time zone), upserted; and those summed over
-# the categories, upserted. ``{{select}}`` is left for a *_SELECT.
+# the categories by day and by week, upserted. ``{{select}}`` is left for a *_SELECT.
 CELL_INSERT = """
     WITH counted (cell_x, cell_y, hour, category_id, subdistrict_id, n) AS ({{select}}),
     hourly AS (
@@ -205,7 +231,7 @@ CELL_INSERT = """
         SELECT * FROM daily
         ON CONFLICT (day, category_id, cell_x, cell_y, subdistrict_id)
         DO UPDATE SET count = issues_reportcellday.count + EXCLUDED.count
-    )
+    ),
     {totals}""".format(totals=CELL_TOTAL_UPSERT.format(days="SELECT * FROM daily"))
 # The unique constraints are NULLS NOT DISTINCT, so a community's own row conflicts too.
 UNIT_INSERT = """
@@ -230,7 +256,7 @@ UNIT_INSERT = """
         SELECT * FROM daily
         ON CONFLICT (day, category_id, community_id, unit_grid_id)
         DO UPDATE SET count = issues_reportunitgridday.count + EXCLUDED.count
-    )
+    ),
     {totals}""".format(totals=UNIT_TOTAL_UPSERT.format(days="SELECT * FROM daily"))
 
 

@@ -20,10 +20,11 @@ from tests.frontend.helpers import map_history_load
 
 pytestmark = pytest.mark.django_db
 
-# Heat cells 2 (hourly ends, whole days), grid counts 2, unit grids 1, open and overdue cases
-# per community 2, community grids 1, hotspots 1; plus the savepoint and its release.
-LIVE_LAYERS_PUBLIC_QUERIES = 11
-LIVE_LAYERS_OFFICE_QUERIES = 12  # and the newest descriptions of the hotspots' cases
+# Heat cells 3 and grid counts 3 (the hours at the ends, the days outside whole weeks, the whole
+# weeks), unit grids 1, open and overdue cases per community 2, community grids 1, hotspots 1;
+# plus the savepoint and its release.
+LIVE_LAYERS_PUBLIC_QUERIES = 13
+LIVE_LAYERS_OFFICE_QUERIES = 14  # and the newest descriptions of the hotspots' cases
 STATION_PINS_QUERIES = 2  # which stations are open, the stations
 OFFICE_CASES_QUERIES = 1  # patrol's triage queue, categories and communities joined
 

@@ -27,12 +27,15 @@ from patrol.layers import overdue_case_counts
 from patrol.models import Task
 from stations.layers import station_pins
 from tests.frontend.helpers import (
+    CHENGYUAN,
     HOTSPOT_CATEGORIES,
     HOTSPOT_SPACING_M,
+    HUAIFANG,
     PRIVATE_CATEGORY,
     XINGONG,
     hostile_station_load,
     map_history_load,
+    reports_add,
 )
 
 pytestmark = pytest.mark.django_db
@@ -150,6 +153,35 @@ def test_community_reports_count_those_in_no_unit_grid(history_with_a_gap):
         assert unit_grid_stats(filters=filters, counts=counts) == units
         assert sum(unit.reports for unit in units) == in_period.filter(
             unit_grid__isnull=False).count()
+
+
+def test_a_period_counts_its_hours_days_and_weeks_once(reference_data):
+    """A period's reports come from the hourly rows at its ends, the daily totals of its whole
+    days outside whole weeks and the weekly totals of its whole weeks (Monday 00:00 UTC):
+    every report counted once, for periods of every length ending on every day of the week,
+    for every category, a kind, and the office's private ones too."""
+    now = timezone.now().replace(minute=30)
+    every_11_hours = [now - timedelta(hours=11 * i) for i in range(100)]  # 46 days back
+    reports_add(point=XINGONG, code="E0505", received_ats=every_11_hours)
+    reports_add(point=CHENGYUAN, code="C0401", received_ats=every_11_hours[::3])
+    reports_add(point=HUAIFANG, code=PRIVATE_CATEGORY, received_ats=every_11_hours[::5])
+    for end in (now - timedelta(days=day, hours=7 * day) for day in range(7)):
+        for days in (1, 2, 7, 8, 30, 40):
+            for options in ({}, {"kinds": ("C",)}, {"include_private": True}):
+                filters = map_filters_for_period(now=end, days=days, **options)
+                reports = Report.objects.filter(received_at__gte=filters.since,
+                                                received_at__lt=filters.until)
+                if "kinds" in options:
+                    reports = reports.filter(category__code__startswith="C")
+                if not filters.include_private:
+                    reports = reports.filter(category__is_private=False)
+                expected = reports.count()
+                counts = report_grid_counts(filters=filters)
+                assert sum(counts.communities.values()) == expected, (end, days, options)
+                assert sum(cell.count for cell in report_heat_cells(filters=filters)) == expected
+    with CaptureQueriesContext(connection) as queries:
+        report_heat_cells(filters=map_filters_for_period(now=now, days=30))
+    assert any("issues_reportcellweektotal" in query["sql"] for query in queries)
 
 
 def test_unit_grid_stats_from_the_hourly_aggregates(history):

@@ -38,6 +38,10 @@ TABLES = {
                    "FROM issues_reportcelldaytotal ORDER BY 1, 2, 3, 4, 5, 6",
     "unit_totals": "SELECT community_id, unit_grid_id, day, subdistrict_id, is_private, kind, "
                    "count FROM issues_reportunitgriddaytotal ORDER BY 1, 2, 3, 5, 6",
+    "cell_weeks": "SELECT cell_x, cell_y, week, subdistrict_id, is_private, kind, count "
+                  "FROM issues_reportcellweektotal ORDER BY 1, 2, 3, 4, 5, 6",
+    "unit_weeks": "SELECT community_id, unit_grid_id, week, subdistrict_id, is_private, kind, "
+                  "count FROM issues_reportunitgridweektotal ORDER BY 1, 2, 3, 5, 6",
 }
 # The totals are the daily rows summed over the categories, by the category's privacy and
 # kind (the code's first letter).
@@ -50,6 +54,16 @@ DAYS_OVER_CATEGORIES = {
                    "k.is_private, left(k.code, 1), sum(d.count)::int "
                    "FROM issues_reportunitgridday d JOIN issues_category k "
                    "ON k.id = d.category_id GROUP BY 1, 2, 3, 4, 5, 6 ORDER BY 1, 2, 3, 5, 6",
+}
+# The weekly totals are the daily totals summed from Monday 00:00 UTC.
+TOTALS_BY_WEEK = {
+    "cell_weeks": "SELECT cell_x, cell_y, date_trunc('week', day, 'UTC'), subdistrict_id, "
+                  "is_private, kind, sum(count)::int FROM issues_reportcelldaytotal "
+                  "GROUP BY 1, 2, 3, 4, 5, 6 ORDER BY 1, 2, 3, 4, 5, 6",
+    "unit_weeks": "SELECT community_id, unit_grid_id, date_trunc('week', day, 'UTC'), "
+                  "subdistrict_id, is_private, kind, sum(count)::int "
+                  "FROM issues_reportunitgriddaytotal GROUP BY 1, 2, 3, 4, 5, 6 "
+                  "ORDER BY 1, 2, 3, 5, 6",
 }
 # The daily rows are the hourly rows summed by day from 00:00 UTC.
 HOURS_BY_DAY = {
@@ -79,11 +93,11 @@ def test_aggregates_kept_by_intake_equal_a_recount(reference_data):
         .values_list("pk", flat=True)) if n % 2]).delete()
     rng = random.Random(3)
     rider = Rider.objects.order_by("user_id").first().user
-    start = timezone.now() - timedelta(days=2)
-    for number in range(60):  # 37 minutes apart: 37 hours, over two or three UTC days
+    start = timezone.now() - timedelta(days=12)
+    for number in range(60):  # 37 minutes apart, in three runs 5 days apart: two weeks or more
         report_create(
             channel=NO_PHOTOS, reporter=rider,
-            received_at=start + timedelta(minutes=37 * number),
+            received_at=start + timedelta(minutes=37 * number, days=5 * (number % 3)),
             data=ReportInput(
                 category_code=rng.choice(["E0101", "E0201", "E0501", "L0201"]),
                 lon=116.385 + rng.random() * 0.017, lat=39.790 + rng.random() * 0.015,
@@ -99,8 +113,11 @@ def test_aggregates_kept_by_intake_equal_a_recount(reference_data):
     assert {row[0] for row in kept["units"] if row[1] is None} == set(
         outside.values_list("community_grid_id", flat=True))
     assert len(kept["cell_days"]) < len(kept["cells"])  # days hold several hours each
+    assert len({row[2] for row in kept["unit_weeks"]}) >= 2
+    assert len(kept["unit_weeks"]) < len(kept["unit_totals"])  # weeks hold several days each
     assert _rows(HOURS_BY_DAY) == {table: kept[table] for table in HOURS_BY_DAY}
     assert _rows(DAYS_OVER_CATEGORIES) == {table: kept[table] for table in DAYS_OVER_CATEGORIES}
+    assert _rows(TOTALS_BY_WEEK) == {table: kept[table] for table in TOTALS_BY_WEEK}
     assert {row[4] for row in kept["cell_totals"]} == {False, True}  # L0201 is private
     assert {row[5] for row in kept["unit_totals"]} == {"E", "L"}  # the categories' kinds
     assert {row[4] for row in kept["cells"]} == set(
@@ -158,10 +175,12 @@ def test_the_totals_follow_a_category_turned_public(reference_data,
     with django_capture_on_commit_callbacks(execute=True):
         category_catalogue_import(data=data)
     assert [row[4:] for row in _rows()["cell_totals"]] == [(False, "L", 1)]
+    assert [row[4:] for row in _rows()["unit_weeks"]] == [(False, "L", 1)]
     assert aggregates_version() != version
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
         category_catalogue_import(data=data)  # nothing changed: no recount
     assert callbacks == []
     aggregates_totals_recount()
-    assert _rows(DAYS_OVER_CATEGORIES) == {
-        table: _rows()[table] for table in DAYS_OVER_CATEGORIES}
+    kept = _rows()
+    assert _rows({**DAYS_OVER_CATEGORIES, **TOTALS_BY_WEEK}) == {
+        table: kept[table] for table in (*DAYS_OVER_CATEGORIES, *TOTALS_BY_WEEK)}
