@@ -16,7 +16,6 @@ from django.contrib.gis.geos import Point
 from django.contrib.gis.geos.prepared import PreparedGeometry
 from django.db.models import (
     Count,
-    F,
     Func,
     Min,
     Model,
@@ -36,7 +35,6 @@ from civicmap.spatial import (
     MetricPoint,
     PointX,
     PointY,
-    as_geometry_point,
     metric,
 )
 from issues.models import (
@@ -409,7 +407,7 @@ class HotspotCase:
 @dataclass(frozen=True)
 class Hotspot:
     community: str
-    lon: float  # the members' mean position, WGS 84 degrees
+    lon: float  # the members' mean position (EPSG:4548 metres) in WGS 84 degrees
     lat: float
     radius_m: float  # metres from that centre to the farthest member (EPSG:4548)
     case_count: int
@@ -436,22 +434,17 @@ def case_hotspots(*, filters: MapFilters, eps_m: float, min_cases: int,
     """
     if not map_shows_open_cases(filters):
         return []
-    label = name_field()
     cases = (
         Case.objects.filter(category_q(filters),
                             place_q(filters, "subdistrict_id", "community_grid_id"),
                             stage__in=filters.stages,
                             merged_into__isnull=True, community_grid__isnull=False,
                             last_report_at__gte=filters.since, last_report_at__lt=filters.until)
-        .values("id", "community_grid_id", "last_report_at", "location_metric",
-                lon=PointX(as_geometry_point("location")),
-                lat=PointY(as_geometry_point("location")),
-                category_name=F(f"category__{label}"),
-                community_name=F(f"community_grid__{label}"))
+        .values("id", "community_grid_id", "category_id", "last_report_at", "location_metric")
     )
     cases_sql, params = cases.query.sql_with_params()
     with read_connection().cursor() as cursor:
-        cursor.execute(CASE_HOTSPOTS.format(cases=cases_sql), [
+        cursor.execute(CASE_HOTSPOTS.format(cases=cases_sql, name=name_field()), [
             float(eps_m), int(min_cases), *params, with_descriptions, HOTSPOT_CATEGORIES_SHOWN,
             HOTSPOT_LATEST_CASES,
         ])

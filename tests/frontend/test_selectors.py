@@ -33,6 +33,7 @@ from tests.frontend.helpers import (
     HUAIFANG,
     PRIVATE_CATEGORY,
     XINGONG,
+    east_of,
     hostile_station_load,
     map_history_load,
     reports_add,
@@ -203,6 +204,9 @@ def test_hotspot_of_cases_20_m_apart(history):
     # Cases at 0, 20, 40 and 60 m east: centre at 30 m, farthest member 30 m from it.
     span = HOTSPOT_SPACING_M * (len(HOTSPOT_CATEGORIES) - 1)
     assert hotspot.radius_m == pytest.approx(span / 2, abs=0.5)
+    lon, lat = east_of(HUAIFANG, span / 2)  # the centre, to about 0.1 m
+    assert (hotspot.lon, hotspot.lat) == (pytest.approx(lon, abs=1e-6),
+                                          pytest.approx(lat, abs=1e-6))
     assert hotspot.latest == []  # descriptions are for office staff only
     assert case_hotspots(filters=_filters(history), eps_m=15, min_cases=3) == []
     assert case_hotspots(filters=_filters(history), eps_m=50, min_cases=5) == []
