@@ -35,6 +35,7 @@ from civicmap.spatial import (
     MetricPoint,
     PointX,
     PointY,
+    as_geometry_point,
     metric,
 )
 from issues.models import (
@@ -407,7 +408,7 @@ class HotspotCase:
 @dataclass(frozen=True)
 class Hotspot:
     community: str
-    lon: float  # the members' mean position (EPSG:4548 metres) in WGS 84 degrees
+    lon: float  # the members' mean position, WGS 84 degrees
     lat: float
     radius_m: float  # metres from that centre to the farthest member (EPSG:4548)
     case_count: int
@@ -440,7 +441,9 @@ def case_hotspots(*, filters: MapFilters, eps_m: float, min_cases: int,
                             stage__in=filters.stages,
                             merged_into__isnull=True, community_grid__isnull=False,
                             last_report_at__gte=filters.since, last_report_at__lt=filters.until)
-        .values("id", "community_grid_id", "category_id", "last_report_at", "location_metric")
+        .values("id", "community_grid_id", "category_id", "last_report_at", "location_metric",
+                lon=PointX(as_geometry_point("location")),
+                lat=PointY(as_geometry_point("location")))
     )
     cases_sql, params = cases.query.sql_with_params()
     with read_connection().cursor() as cursor:

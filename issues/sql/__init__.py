@@ -261,33 +261,34 @@ UNIT_INSERT = """
 
 
 # The map's hotspots (issues/layers.py case_hotspots). Each cluster summed up in PostgreSQL:
-# its members' count, mean position (EPSG:4548 metres, and that point in WGS 84 degrees), the
-# farthest member from that mean (metres), the commonest categories and the newest cases. Raw
+# its members' count, mean position (EPSG:4548 metres and WGS 84 degrees), the farthest
+# member from that mean (metres), the commonest categories and the newest cases. Raw
 # SQL around the ORM's query of the cases (``{cases}``: the filters, the stored EPSG:4548 point
 # ``location_metric``) because Django cannot group by a window function's result: with
 # 1,000,000 reports the clusters hold about 20,000 cases, and grouping them in Python took 250
-# ms. The members carry ids only: names (``{name}``, the language's column of the categories
-# and the communities) are joined to the few rows per cluster that show them, and the centre
-# transformed once per cluster. Bound parameters in order: ST_ClusterDBSCAN's eps (metres,
-# EPSG:4548) and minimum cases (ST_ClusterDBSCAN counts the row itself), the cases' own,
-# whether to list the newest cases, the two limits.
-CASE_HOTSPOTS = f"""
+# ms. The members carry ids, not names: names (``{name}``, the language's column of the
+# categories and the communities) are joined to the few rows per cluster that show them. Bound
+# parameters in order: ST_ClusterDBSCAN's eps (metres, EPSG:4548) and minimum cases
+# (ST_ClusterDBSCAN counts the row itself), the cases' own, whether to list the newest cases,
+# the two limits.
+CASE_HOTSPOTS = """
 WITH clustered AS MATERIALIZED (
-    SELECT id, community_grid_id, category_id, last_report_at,
+    SELECT id, community_grid_id, category_id, last_report_at, lon, lat,
            ST_X(location_metric) AS x, ST_Y(location_metric) AS y,
            ST_ClusterDBSCAN(location_metric, %s, %s)
                OVER (PARTITION BY community_grid_id) AS cluster
-    FROM ({{cases}}) AS cases
+    FROM ({cases}) AS cases
 ),
 member AS (SELECT * FROM clustered WHERE cluster IS NOT NULL),
 centre AS (
-    SELECT community_grid_id, cluster, count(*) AS n, avg(x) AS cx, avg(y) AS cy
+    SELECT community_grid_id, cluster, count(*) AS n, avg(x) AS cx, avg(y) AS cy,
+           avg(lon) AS lon, avg(lat) AS lat
     FROM member GROUP BY community_grid_id, cluster
 ),
 commonest AS (
-    SELECT m.community_grid_id, m.cluster, k.{{name}} AS category_name, m.n,
+    SELECT m.community_grid_id, m.cluster, k.{name} AS category_name, m.n,
            row_number() OVER (PARTITION BY m.community_grid_id, m.cluster
-                              ORDER BY m.n DESC, k.{{name}}) AS rank
+                              ORDER BY m.n DESC, k.{name}) AS rank
     FROM (SELECT community_grid_id, cluster, category_id, count(*) AS n
           FROM member GROUP BY 1, 2, 3) m
     JOIN issues_category k ON k.id = m.category_id
@@ -313,17 +314,13 @@ categories AS MATERIALIZED (
 ),
 latest AS MATERIALIZED (
     SELECT w.community_grid_id, w.cluster, array_agg(w.id ORDER BY w.rank) AS ids,
-           array_agg(k.{{name}} ORDER BY w.rank) AS names,
+           array_agg(k.{name} ORDER BY w.rank) AS names,
            array_agg(w.last_report_at ORDER BY w.rank) AS times
     FROM newest w JOIN issues_category k ON k.id = w.category_id
     WHERE w.rank <= %s GROUP BY w.community_grid_id, w.cluster
 )
-SELECT g.{{name}}, ST_X(p.wgs84), ST_Y(p.wgs84), s.radius, c.n, k.names, k.counts, l.ids,
-       l.names, l.times
+SELECT g.{name}, c.lon, c.lat, s.radius, c.n, k.names, k.counts, l.ids, l.names, l.times
 FROM centre c
-CROSS JOIN LATERAL (
-    SELECT ST_Transform(ST_SetSRID(ST_MakePoint(c.cx, c.cy), {METRIC_SRID}), {WGS84}) AS wgs84
-) p
 JOIN civicmap_communitygrid g ON g.id = c.community_grid_id
 JOIN spread s USING (community_grid_id, cluster)
 JOIN categories k USING (community_grid_id, cluster)
