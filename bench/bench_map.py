@@ -54,6 +54,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -442,6 +443,17 @@ def _data_get(client, query: dict[str, str]) -> tuple[float, float, int]:
     return elapsed * 1000, timer.seconds * 1000, timer.queries
 
 
+def _with_cpu(run: Callable[[], list]) -> tuple[list, tuple[float, float]]:
+    """``run()`` and the CPU milliseconds it took this process (Django: the view, the
+    selectors, the JSON) and the PostgreSQL server (``common.postgres_cpu_s``): the work done,
+    steadier than wall times on a shared host (each reading is in clock ticks, 10 ms: summed
+    over a pass of 40 requests)."""
+    process, postgres = time.process_time(), common.postgres_cpu_s()
+    rows = run()
+    return rows, ((time.process_time() - process) * 1000,
+                  (common.postgres_cpu_s() - postgres) * 1000)
+
+
 def filters_time(*, session_key: str | None, combos: list[dict[str, str]],
                  live_warmup: dict[str, str], baseline_requests: int, warmup: int) -> dict:
     """The data endpoint's server time (Django's test client in this process, as
@@ -465,19 +477,23 @@ def filters_time(*, session_key: str | None, combos: list[dict[str, str]],
     for _ in range(warmup):  # connection, PROJ, catalogues, plans: not counted
         _data_get(client, {})
     _data_get(client, live_warmup)
-    baseline = [_data_get(client, {}) for _ in range(baseline_requests)]
+    baseline, baseline_cpu = _with_cpu(lambda: [_data_get(client, {})
+                                                for _ in range(baseline_requests)])
     aggregates_version_bump()  # nothing cached before: every first request computes
-    cold = [_data_get(client, combo) for combo in combos]
-    warm = [_data_get(client, combo) for combo in combos]
+    cold, cold_cpu = _with_cpu(lambda: [_data_get(client, combo) for combo in combos])
+    warm, warm_cpu = _with_cpu(lambda: [_data_get(client, combo) for combo in combos])
 
-    def summary(rows: list[tuple[float, float, int]]) -> dict:
+    def summary(rows: list[tuple[float, float, int]], cpu: tuple[float, float]) -> dict:
         return {"ms": _stats([row[0] for row in rows]), "sql_ms": _stats([row[1] for row in rows]),
-                "queries": max(row[2] for row in rows)}
+                "queries": max(row[2] for row in rows),
+                "cpu_ms_per_request": {"django": round(cpu[0] / len(rows), 1),
+                                       "postgres": round(cpu[1] / len(rows), 1)}}
 
     slowest = sorted(zip((row[0] for row in cold), combos, strict=True), key=lambda r: -r[0])
     return {
-        "combinations": len(combos), "baseline": summary(baseline), "cold": summary(cold),
-        "warm": summary(warm), "cache_s": settings.MAP_LIVE_CACHE_S,
+        "combinations": len(combos), "baseline": summary(baseline, baseline_cpu),
+        "cold": summary(cold, cold_cpu), "warm": summary(warm, warm_cpu),
+        "cache_s": settings.MAP_LIVE_CACHE_S,
         "slowest_cold": [{"ms": round(ms, 1), "filters": combo} for ms, combo in slowest[:5]],
         "meets_target_cold": common.percentile([row[0] for row in cold], 95)
         < TARGET_FILTER_P95_MS,
@@ -541,7 +557,8 @@ def run_filters(*, combinations: int = 40, baseline: int = 20, warmup: int = 3, 
             common.log(f"{NAME}: {audience}: {combinations} filters: cold p50 "
                        f"{timed['cold']['ms']['p50']} p95 {timed['cold']['ms']['p95']} ms, "
                        f"warm p95 {timed['warm']['ms']['p95']} ms; default view p95 "
-                       f"{timed['baseline']['ms']['p95']} ms")
+                       f"{timed['baseline']['ms']['p95']} ms; CPU a cold request "
+                       f"{timed['cold']['cpu_ms_per_request']}")
         detail = common.RESULTS_DIR / f"map_filters_{common.BENCH_DB}.json"
         detail.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n")
         if browser:
