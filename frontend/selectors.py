@@ -15,7 +15,8 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.core.cache import cache
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import transaction
+from django.db import connections, transaction
+from django.db.backends.base.base import BaseDatabaseWrapper
 from django.utils import translation
 
 from civicmap.layers import UnitGridShape, community_grid_shapes, unit_grid_shapes
@@ -46,10 +47,32 @@ def map_reads() -> Iterator[None]:
 
     PostgreSQL's JIT compiler is off for the app's connections (the database OPTIONS in
     civicmap/settings/base.py, docs/DECISIONS.md): these queries are estimated above
-    ``jit_above_cost`` and compiling them took longer than running them.
+    ``jit_above_cost`` and compiling them took longer than running them. Parallel workers are
+    off in the transaction (D-094): a map's statements take tens of milliseconds, and the
+    workers started for them cost the server more CPU than they saved in time. Inside an outer
+    transaction (a test's) the setting is put back when the block ends; after an error the
+    rollback to its savepoint puts it back.
     """
-    with transaction.atomic(using=read_alias()):
+    alias = read_alias()
+    connection = connections[alias]
+    outermost = not connection.in_atomic_block
+    with transaction.atomic(using=alias):
+        before = _parallel_workers_set(connection, "0")
         yield
+        if not outermost:
+            _parallel_workers_set(connection, before)
+
+
+def _parallel_workers_set(connection: BaseDatabaseWrapper, value: str) -> str:
+    """Set ``max_parallel_workers_per_gather`` for the rest of the transaction; returns what it
+    was."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "WITH was AS MATERIALIZED ("
+            "SELECT current_setting('max_parallel_workers_per_gather') AS value) "
+            "SELECT value, set_config('max_parallel_workers_per_gather', %s, true) FROM was",
+            [value])
+        return cursor.fetchone()[0]
 
 
 # --- community and unit grids (civicmap's polygons, counted by issues and patrol) -----------

@@ -54,7 +54,7 @@ from issues.models import (
     ReportUnitGridWeekTotal,
     Stage,
 )
-from issues.sql import CASE_HOTSPOTS
+from issues.sql import CASE_HOTSPOTS, GRID_COUNTS_SUMMED, HEAT_CELLS_SUMMED
 
 DESCRIPTION_MAX_CHARS = 140  # a hotspot popup shows the start of each description
 HOTSPOT_LATEST_CASES = 3  # cases listed in a hotspot popup, newest first
@@ -298,39 +298,48 @@ class GridReportCounts:
     communities: Counter  # those in no unit grid included
 
 
+def _period_sums(statement: str, parts: list[QuerySet], keys: tuple[str, ...]) -> list[tuple]:
+    """The rows of ``statement`` (issues.sql: HEAT_CELLS_SUMMED, GRID_COUNTS_SUMMED) over the
+    period's ``parts`` (``_period_rows``), each grouped by ``keys`` with its ``count`` summed:
+    one statement, each key once, where a query per part sent a row per key and part."""
+    sqls, params = [], []
+    for rows in parts:
+        sql, part_params = (rows.values(*keys).annotate(n=Sum("count")).order_by()
+                            .values_list(*keys, "n").query.sql_with_params())
+        sqls.append(f"({sql})")
+        params.extend(part_params)
+    with read_connection().cursor() as cursor:
+        cursor.execute(statement.format(parts=" UNION ALL ".join(sqls)), params)
+        return cursor.fetchall()
+
+
 def report_grid_counts(*, filters: MapFilters) -> GridReportCounts:
-    """Both counts in one pass over the grid aggregates (issues.aggregates), whole days from
-    the daily rows: a community's reports are the sum of its rows, its unit grids' and its
-    own row for reports in none of them."""
+    """Both counts in one statement over the grid aggregates (issues.aggregates, read as
+    ``_period_rows`` says): a community's reports are the sum of its rows, its unit grids' and
+    its own row for reports in none of them."""
     unit_grids: Counter = Counter()
     communities: Counter = Counter()
     place = place_q(filters, "subdistrict_id", "community_id")
-    for rows in _period_rows(filters, ReportUnitGridHour, ReportUnitGridDay,
-                             (ReportUnitGridDayTotal, ReportUnitGridWeekTotal), place):
-        for community, unit_grid, reports in (rows.values_list("community_id", "unit_grid_id")
-                                              .annotate(n=Sum("count")).order_by()):
-            communities[community] += reports
-            if unit_grid is not None:
-                unit_grids[unit_grid] += reports
+    parts = _period_rows(filters, ReportUnitGridHour, ReportUnitGridDay,
+                         (ReportUnitGridDayTotal, ReportUnitGridWeekTotal), place)
+    for community, unit_grid, reports in _period_sums(GRID_COUNTS_SUMMED, parts,
+                                                      ("community_id", "unit_grid_id")):
+        communities[community] += reports
+        if unit_grid is not None:
+            unit_grids[unit_grid] = reports
     return GridReportCounts(unit_grids=unit_grids, communities=communities)
 
 
 def report_heat_cells(*, filters: MapFilters) -> list[HeatCell]:
-    """Reports per 100 m cell over the period, from the daily and hourly aggregates (issues)."""
-    cells: dict[tuple[int, int], list] = {}  # (x, y) -> [lon, lat, reports]
+    """Reports per 100 m cell over the period, from the aggregates (issues, read as
+    ``_period_rows`` says), in the cells' order, at their centres."""
     community = _community_cells(filters)
     place = place_q(filters, "subdistrict_id") & (community.q if community else Q())
-    for rows in _period_rows(filters, ReportCellHour, ReportCellDay,
-                             (ReportCellDayTotal, ReportCellWeekTotal), place):
-        for x, y, lon, lat, n in (
-            rows.values("cell_x", "cell_y")
-            .annotate(n=Sum("count"), lon=_cell_centre_wgs84("X"), lat=_cell_centre_wgs84("Y"))
-            .order_by().values_list("cell_x", "cell_y", "lon", "lat", "n")
-        ):
-            if community and not community.holds(x, y):
-                continue
-            cells.setdefault((x, y), [lon, lat, 0])[2] += n
-    return [HeatCell(lon=lon, lat=lat, count=n) for _key, (lon, lat, n) in sorted(cells.items())]
+    parts = _period_rows(filters, ReportCellHour, ReportCellDay,
+                         (ReportCellDayTotal, ReportCellWeekTotal), place)
+    return [HeatCell(lon=lon, lat=lat, count=n)
+            for x, y, lon, lat, n in _period_sums(HEAT_CELLS_SUMMED, parts, ("cell_x", "cell_y"))
+            if community is None or community.holds(x, y)]
 
 
 def report_heat_frames(*, filters: MapFilters) -> list[HeatFrame]:

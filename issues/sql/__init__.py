@@ -260,6 +260,29 @@ UNIT_INSERT = """
     {totals}""".format(totals=UNIT_TOTAL_UPSERT.format(days="SELECT * FROM daily"))
 
 
+# A map period's counts in one statement (issues/layers.py ``_period_sums``): ``{parts}`` is
+# the period's aggregate reads (the hours at its ends, its days, its weeks), each grouped by
+# its keys and joined by UNION ALL, summed again here so that a key counted in several parts
+# comes back once (bigint: sum() of bigints is numeric). The heat cells add each cell's
+# centre, transformed once ((x + 0.5) * 100 m in EPSG:4548 to WGS 84 degrees), in the cells'
+# order; the grid counts are per community and unit grid (NULL: the community's own row).
+HEAT_CELLS_SUMMED = f"""
+SELECT s.cell_x, s.cell_y, ST_X(c.wgs84), ST_Y(c.wgs84), s.n
+FROM (SELECT cell_x, cell_y, sum(n)::bigint AS n
+      FROM ({{parts}}) AS parts (cell_x, cell_y, n) GROUP BY 1, 2) AS s
+CROSS JOIN LATERAL (
+    SELECT ST_Transform(ST_SetSRID(ST_MakePoint((s.cell_x + 0.5) * {CELL_SIZE_M},
+                                                (s.cell_y + 0.5) * {CELL_SIZE_M}),
+                                   {METRIC_SRID}), {WGS84}) AS wgs84
+) AS c
+ORDER BY 1, 2
+"""
+GRID_COUNTS_SUMMED = """
+SELECT community_id, unit_grid_id, sum(n)::bigint
+FROM ({parts}) AS parts (community_id, unit_grid_id, n) GROUP BY 1, 2
+"""
+
+
 # The map's hotspots (issues/layers.py case_hotspots). Each cluster summed up in PostgreSQL:
 # its members' count, mean position (EPSG:4548 metres and WGS 84 degrees), the farthest
 # member from that mean (metres), the commonest categories and the newest cases. Raw

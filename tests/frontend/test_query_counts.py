@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.db import connection
 from django.utils import timezone
 
 from civicmap.scopes import user_subdistrict_ids
@@ -20,11 +21,12 @@ from tests.frontend.helpers import map_history_load
 
 pytestmark = pytest.mark.django_db
 
-# Heat cells 3 and grid counts 3 (the hours at the ends, the days outside whole weeks, the whole
-# weeks), unit grids 1, open and overdue cases per community 2, community grids 1, hotspots 1;
-# plus the savepoint and its release.
-LIVE_LAYERS_PUBLIC_QUERIES = 13
-LIVE_LAYERS_OFFICE_QUERIES = 14  # and the newest descriptions of the hotspots' cases
+# Heat cells 1 and grid counts 1 (the hours at the ends, the days outside whole weeks and the
+# whole weeks summed in one statement each), unit grids 1, open and overdue cases per community
+# 2, community grids 1, hotspots 1; plus the savepoint, parallel workers off in it and back
+# after it (``map_reads`` inside the test's transaction), and its release.
+LIVE_LAYERS_PUBLIC_QUERIES = 11
+LIVE_LAYERS_OFFICE_QUERIES = 12  # and the newest descriptions of the hotspots' cases
 STATION_PINS_QUERIES = 2  # which stations are open, the stations
 OFFICE_CASES_QUERIES = 1  # patrol's triage queue, categories and communities joined
 
@@ -51,6 +53,24 @@ def test_live_map_layers_take_a_fixed_number_of_queries(history, include_private
     assert sum(grid.reports for grid in layers.grids) > 0
     if include_private:
         assert any(spot.latest for spot in layers.clusters)
+
+
+def test_map_reads_start_no_parallel_worker(reference_data):
+    """A map's statements run without parallel workers (D-094), and only inside its
+    transaction: the setting is the transaction's own."""
+    def workers() -> str:
+        with connection.cursor() as cursor:
+            cursor.execute("SHOW max_parallel_workers_per_gather")
+            return cursor.fetchone()[0]
+
+    before = workers()
+    with map_reads():
+        assert workers() == "0"
+    assert workers() == before != "0"
+    with pytest.raises(ZeroDivisionError), map_reads():
+        assert workers() == "0"
+        1 / 0  # noqa: B018
+    assert workers() == before
 
 
 def test_station_pins_take_a_fixed_number_of_queries(history, django_assert_max_num_queries):
