@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import random
 import uuid
-from datetime import timedelta
+from datetime import UTC, timedelta
 
 import pytest
 from django.conf import settings
@@ -92,17 +92,21 @@ def test_aggregates_kept_by_intake_equal_a_recount(reference_data):
         UnitGrid.objects.filter(boundary__intersects=area).order_by("pk")
         .values_list("pk", flat=True)) if n % 2]).delete()
     rng = random.Random(3)
+    places = [(rng.choice(["E0101", "E0201", "E0501", "L0201"]),
+               116.385 + rng.random() * 0.017, 39.790 + rng.random() * 0.015) for _ in range(10)]
     rider = Rider.objects.order_by("user_id").first().user
-    start = timezone.now() - timedelta(days=12)
-    for number in range(60):  # 37 minutes apart, in three runs 5 days apart: two weeks or more
+    today = timezone.now().astimezone(UTC).replace(hour=1, minute=0, second=0, microsecond=0)
+    tuesday = today - timedelta(days=today.weekday() + 13)  # 01:00 UTC, two weeks back
+    for number in range(60):
+        # Three runs of 20 reports 37 minutes apart (01:00-13:00 UTC): a Tuesday, the Wednesday
+        # after it and the Tuesday a week later; each run at the same ten places, each place
+        # twice in a row, so that days, weeks and kinds all hold several rows.
+        run, step = divmod(number, 20)
+        code, lon, lat = places[step // 2]
         report_create(
             channel=NO_PHOTOS, reporter=rider,
-            received_at=start + timedelta(minutes=37 * number, days=5 * (number % 3)),
-            data=ReportInput(
-                category_code=rng.choice(["E0101", "E0201", "E0501", "L0201"]),
-                lon=116.385 + rng.random() * 0.017, lat=39.790 + rng.random() * 0.015,
-                client_uuid=uuid.uuid4(),
-            ),
+            received_at=tuesday + timedelta(days=(0, 1, 7)[run], minutes=37 * step),
+            data=ReportInput(category_code=code, lon=lon, lat=lat, client_uuid=uuid.uuid4()),
         )
     kept = _rows()
     for table in TABLES:
