@@ -25,7 +25,14 @@ from tests.frontend.conftest import CHROMIUM, CHROMIUM_ARGS, LOCAL_HOSTS, WATCH_
 PHONE_VIEWPORT = {"width": 360, "height": 740}
 # (lon, lat) WGS 84: a street near Huaifang Wanda Plaza, inside Huaifang Community.
 HUAIFANG_STREET = (116.3925, 39.7972)
-NETWORK_GONE = "net::ERR_INTERNET_DISCONNECTED"
+# A request tried with the network gone: Chromium reports it as disconnected, or, when the
+# service worker's own fetch for it failed, as failed (``respondWith`` rejected).
+NETWORK_GONE = ("net::ERR_INTERNET_DISCONNECTED", "net::ERR_FAILED")
+
+
+def network_gone(message: str) -> bool:
+    """Whether a console error is a request tried while the network was gone."""
+    return any(reason in message for reason in NETWORK_GONE)
 
 
 def metres_apart(a: tuple[float, float], b: tuple[float, float]) -> float:

@@ -18,7 +18,7 @@ from patrol.models import Notification, Task
 from tests.frontend.conftest import screenshot
 from tests.frontend.helpers import XINGONG
 from tests.frontend.phone_helpers import (
-    NETWORK_GONE,
+    network_gone,
     phone_fixture,  # noqa: F401  (the phone fixture)
     sign_in_with_code,
 )
@@ -206,7 +206,7 @@ def test_a_rider_opens_a_report_beyond_the_first_page_of_my_reports(inbox_data, 
     expect(page.locator("#toast")).to_have_text("离线时无法打开。")
     expect(page.locator(f'#mine-list .ph-mine[data-report="{old.pk}"]')).to_have_count(0)
     page.context.set_offline(False)
-    watched.console_errors = [e for e in watched.console_errors if NETWORK_GONE not in e]
+    watched.console_errors = [e for e in watched.console_errors if not network_gone(e)]
     watched.assert_clean()
 
 

@@ -12,7 +12,7 @@ from rest_framework.authtoken.models import Token
 from issues.models import Report
 from tests.frontend.conftest import screenshot
 from tests.frontend.phone_helpers import (
-    NETWORK_GONE,
+    network_gone,
     phone_fixture,  # noqa: F401  (the phone fixture)
     sign_in_with_code,
     wait_for_worker,
@@ -86,7 +86,7 @@ def test_report_filed_offline_is_sent_exactly_once_when_back_online(rider_data, 
 
     assert watched.csp_violations() == [] and watched.page_errors == []
     # The only console errors: the requests tried while the network was gone.
-    assert [e for e in watched.console_errors if NETWORK_GONE not in e] == []
+    assert [e for e in watched.console_errors if not network_gone(e)] == []
     assert watched.blocked == []
 
 
