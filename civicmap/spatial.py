@@ -78,12 +78,3 @@ class PointY(Func):
 
     function = "ST_Y"
     output_field = FloatField()
-
-
-class MetricPoint(Func):
-    """``ST_SetSRID(ST_MakePoint(x, y), METRIC_SRID)``: a point from x, y in metres of EPSG:4548.
-    (GeoDjango has no function for a point made in the query.)"""
-
-    template = f"ST_SetSRID(ST_MakePoint(%(expressions)s), {METRIC_SRID})"
-    output_field = GeometryField(srid=METRIC_SRID)
-    arity = 2

@@ -11,13 +11,10 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from django.contrib.gis.db.models.functions import Transform
 from django.contrib.gis.geos import Point
 from django.contrib.gis.geos.prepared import PreparedGeometry
 from django.db.models import (
     Count,
-    Func,
-    Min,
     Model,
     OuterRef,
     Q,
@@ -27,12 +24,11 @@ from django.db.models import (
 )
 
 from civicmap.i18n import name_field
-from civicmap.models import WGS84, CommunityGrid
+from civicmap.models import CommunityGrid
 from civicmap.replica import read_connection
 from civicmap.spatial import (
     CELL_SIZE_M,
     METRIC_SRID,
-    MetricPoint,
     PointX,
     PointY,
     as_geometry_point,
@@ -204,22 +200,6 @@ class HeatFrame:
     cells: list[HeatCell]
 
 
-def _cell_centre_wgs84(axis: str) -> Func:
-    """ST_X or ST_Y of a 100 m cell's centre in WGS 84, computed by PostGIS in the query.
-
-    Intake computes a cell as floor(x / 100), floor(y / 100) in EPSG:4548 (issues.aggregates),
-    so the centre is ((i + 0.5) * 100, (j + 0.5) * 100) metres, transformed by PostGIS. In the
-    query rather than a GEOS point per row in Python: with 1,000,000 reports the week's hourly
-    frames hold tens of thousands of cells (seconds in Python).
-    """
-    # Min() of a grouped column is the column: as an aggregate, PostgreSQL transforms once per
-    # cell after grouping (a plain column expression would join the GROUP BY and be transformed
-    # for every hourly row).
-    centre = Transform(MetricPoint((Min("cell_x") + 0.5) * CELL_SIZE_M,
-                                   (Min("cell_y") + 0.5) * CELL_SIZE_M), WGS84)
-    return PointX(centre) if axis == "X" else PointY(centre)
-
-
 def _heat_rows(filters: MapFilters, cells: _CommunityCells | None) -> QuerySet:
     return ReportCellHour.objects.filter(category_q(filters), place_q(filters, "subdistrict_id"),
                                          cells.q if cells else Q(),
@@ -354,12 +334,8 @@ def report_heat_frames(*, filters: MapFilters) -> list[HeatFrame]:
                   .order_by("hour", "cell_x", "cell_y")
                   .values_list("hour", "cell_x", "cell_y", "n"))
     # After the counts: cells are only ever added, so every counted cell has its centre.
-    centres = {
-        (x, y): (lon, lat)
-        for x, y, lon, lat in rows.values("cell_x", "cell_y")
-        .annotate(lon=_cell_centre_wgs84("X"), lat=_cell_centre_wgs84("Y")).order_by()
-        .values_list("cell_x", "cell_y", "lon", "lat")
-    }
+    centres = {(x, y): (lon, lat) for x, y, lon, lat, _reports
+               in _period_sums(HEAT_CELLS_SUMMED, [rows], ("cell_x", "cell_y"))}
     by_hour: dict[datetime, list[HeatCell]] = defaultdict(list)
     for hour, x, y, n in counts:
         if community and not community.holds(x, y):

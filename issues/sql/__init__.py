@@ -264,8 +264,10 @@ UNIT_INSERT = """
 # the period's aggregate reads (the hours at its ends, its days, its weeks), each grouped by
 # its keys and joined by UNION ALL, summed again here so that a key counted in several parts
 # comes back once (bigint: sum() of bigints is numeric). The heat cells add each cell's
-# centre, transformed once ((x + 0.5) * 100 m in EPSG:4548 to WGS 84 degrees), in the cells'
-# order; the grid counts are per community and unit grid (NULL: the community's own row).
+# centre, transformed once ((x + 0.5) * 100 m in EPSG:4548 to WGS 84 degrees: intake counts a
+# report in cell floor(x / 100)), in the cells' order (also the hourly frames' centres, one
+# per distinct cell); the grid counts are per community and unit grid (NULL: the community's
+# own row).
 HEAT_CELLS_SUMMED = f"""
 SELECT s.cell_x, s.cell_y, ST_X(c.wgs84), ST_Y(c.wgs84), s.n
 FROM (SELECT cell_x, cell_y, sum(n)::bigint AS n
