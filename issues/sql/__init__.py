@@ -148,64 +148,60 @@ UNIT_SELECT = """
     FROM issues_report r WHERE r.community_grid_id IS NOT NULL AND {where}
     GROUP BY 1, 2, 3, 4, 5
 """
+
+
 # The daily rows summed over the categories of each kind (Category.kind: the code's first
 # letter), public and private apart (ReportCellDayTotal, ReportUnitGridDayTotal), upserted, and
 # those sums by week from Monday 00:00 UTC (ReportCellWeekTotal, ReportUnitGridWeekTotal),
 # upserted: CTEs and the statement's last INSERT, to follow a WITH list. ``{days}`` yields the
 # daily rows to add: those intake's statement just counted, or every daily row
 # (aggregates_totals_recount). A report has one category: one row of each either way.
-CELL_TOTAL_UPSERT = """
-    kinds (cell_x, cell_y, day, subdistrict_id, is_private, kind, n) AS (
-        SELECT d.cell_x, d.cell_y, d.day, d.subdistrict_id, k.is_private, left(k.code, 1),
-               sum(d.n)
-        FROM ({days}) d (cell_x, cell_y, day, category_id, subdistrict_id, n)
+def _totals_upsert(*, family: str, place: tuple[str, str], unique: str) -> str:
+    """The totals' CTEs and last INSERT for one family of aggregates (``family``: the tables'
+    infix, ``cell`` or ``unitgrid``), keyed by its ``place`` columns; ``unique`` is the place
+    part of its unique constraints. ``{days}`` is left for the daily rows to add."""
+    columns = ", ".join(place)
+    daily = ", ".join(f"d.{column}" for column in place)
+    return f"""
+    kinds ({columns}, day, subdistrict_id, is_private, kind, n) AS (
+        SELECT {daily}, d.day, d.subdistrict_id, k.is_private, left(k.code, 1), sum(d.n)
+        FROM ({{days}}) d ({columns}, day, category_id, subdistrict_id, n)
         JOIN issues_category k ON k.id = d.category_id
         GROUP BY 1, 2, 3, 4, 5, 6
     ),
     day_totals AS (
-        INSERT INTO issues_reportcelldaytotal (cell_x, cell_y, day, subdistrict_id,
-                                               is_private, kind, count)
+        INSERT INTO issues_report{family}daytotal ({columns}, day, subdistrict_id, is_private,
+                                                   kind, count)
         SELECT * FROM kinds
-        ON CONFLICT (day, cell_x, cell_y, subdistrict_id, is_private, kind)
-        DO UPDATE SET count = issues_reportcelldaytotal.count + EXCLUDED.count
+        ON CONFLICT (day, {unique}, is_private, kind)
+        DO UPDATE SET count = issues_report{family}daytotal.count + EXCLUDED.count
     )
-    INSERT INTO issues_reportcellweektotal (cell_x, cell_y, week, subdistrict_id, is_private,
-                                            kind, count)
-    SELECT cell_x, cell_y, date_trunc('week', day, 'UTC'), subdistrict_id, is_private, kind,
-           sum(n)
+    INSERT INTO issues_report{family}weektotal ({columns}, week, subdistrict_id, is_private,
+                                                kind, count)
+    SELECT {columns}, date_trunc('week', day, 'UTC'), subdistrict_id, is_private, kind, sum(n)
     FROM kinds GROUP BY 1, 2, 3, 4, 5, 6
-    ON CONFLICT (week, cell_x, cell_y, subdistrict_id, is_private, kind)
-    DO UPDATE SET count = issues_reportcellweektotal.count + EXCLUDED.count
+    ON CONFLICT (week, {unique}, is_private, kind)
+    DO UPDATE SET count = issues_report{family}weektotal.count + EXCLUDED.count
 """
-UNIT_TOTAL_UPSERT = """
-    kinds (community_id, unit_grid_id, day, subdistrict_id, is_private, kind, n) AS (
-        SELECT d.community_id, d.unit_grid_id, d.day, d.subdistrict_id, k.is_private,
-               left(k.code, 1), sum(d.n)
-        FROM ({days}) d (community_id, unit_grid_id, day, category_id, subdistrict_id, n)
-        JOIN issues_category k ON k.id = d.category_id
-        GROUP BY 1, 2, 3, 4, 5, 6
-    ),
-    day_totals AS (
-        INSERT INTO issues_reportunitgriddaytotal (community_id, unit_grid_id, day,
-                                                   subdistrict_id, is_private, kind, count)
-        SELECT * FROM kinds
-        ON CONFLICT (day, community_id, unit_grid_id, is_private, kind)
-        DO UPDATE SET count = issues_reportunitgriddaytotal.count + EXCLUDED.count
-    )
-    INSERT INTO issues_reportunitgridweektotal (community_id, unit_grid_id, week,
-                                                subdistrict_id, is_private, kind, count)
-    SELECT community_id, unit_grid_id, date_trunc('week', day, 'UTC'), subdistrict_id,
-           is_private, kind, sum(n)
-    FROM kinds GROUP BY 1, 2, 3, 4, 5, 6
-    ON CONFLICT (week, community_id, unit_grid_id, is_private, kind)
-    DO UPDATE SET count = issues_reportunitgridweektotal.count + EXCLUDED.count
-"""
-CELL_TOTALS_RECOUNT = "WITH " + CELL_TOTAL_UPSERT.format(
-    days="SELECT cell_x, cell_y, day, category_id, subdistrict_id, count "
-         "FROM issues_reportcellday")
-UNIT_TOTALS_RECOUNT = "WITH " + UNIT_TOTAL_UPSERT.format(
-    days="SELECT community_id, unit_grid_id, day, category_id, subdistrict_id, count "
-         "FROM issues_reportunitgridday")
+
+
+def _totals_recount(*, family: str, place: tuple[str, str], upsert: str) -> str:
+    """``upsert`` over every daily row of the family (aggregates_totals_recount)."""
+    return "WITH " + upsert.format(
+        days=f"SELECT {', '.join(place)}, day, category_id, subdistrict_id, count "
+             f"FROM issues_report{family}day")
+
+
+_CELL_PLACE = ("cell_x", "cell_y")
+_UNIT_PLACE = ("community_id", "unit_grid_id")
+CELL_TOTAL_UPSERT = _totals_upsert(family="cell", place=_CELL_PLACE,
+                                   unique="cell_x, cell_y, subdistrict_id")
+UNIT_TOTAL_UPSERT = _totals_upsert(family="unitgrid", place=_UNIT_PLACE,
+                                   unique="community_id, unit_grid_id")
+CELL_TOTALS_RECOUNT = _totals_recount(family="cell", place=_CELL_PLACE,
+                                      upsert=CELL_TOTAL_UPSERT)
+UNIT_TOTALS_RECOUNT = _totals_recount(family="unitgrid", place=_UNIT_PLACE,
+                                      upsert=UNIT_TOTAL_UPSERT)
 
 # One statement per kind of aggregate: the hourly counts, upserted; the same counts summed
 # by day (date_trunc in UTC, whatever the session's time zone), upserted; and those summed over
