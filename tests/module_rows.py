@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TypeVar
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.test import override_settings
 
 from tests.reference_state import reference_state_pushed
@@ -26,11 +26,19 @@ Made = TypeVar("Made")
 
 
 @contextmanager
-def module_rows(django_db_blocker) -> Iterator[None]:
-    """``with module_rows(django_db_blocker): write...; yield ...`` in a module-scoped fixture
-    (which also asks for ``django_db_setup``)."""
+def module_rows(django_db_blocker, make: Callable[[], Made]) -> Iterator[Made]:
+    """``with module_rows(django_db_blocker, make) as made: yield ...`` in a module-scoped
+    fixture (which also asks for ``django_db_setup``): ``make()`` writes the rows.
+
+    Their deferred foreign-key checks are run once, here. Each test's teardown runs the
+    checks still pending (Django's ``check_constraints``) inside the test's savepoint, and
+    rolling that back leaves them pending again: every test re-checked every row the module
+    wrote (the demo's 26,000 check-ins, three keys each, cost tests/frontend/test_reports.py 9
+    of its 35 s)."""
     with django_db_blocker.unblock(), transaction.atomic():
-        yield
+        made = make()
+        connection.check_constraints()
+        yield made
         transaction.set_rollback(True)
 
 

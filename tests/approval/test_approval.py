@@ -71,8 +71,8 @@ def demo_rows(django_db_setup, django_db_blocker) -> Iterator[None]:
     --now, as on a running demo (the feeds get their alerts). Over 20 s, in the set-up of the
     module's first test: seed_demo's whole demo, its history and every case's life."""
     frozen = datetime.fromisoformat(NOW)
-    with pytest.MonkeyPatch.context() as patch, module_rows(django_db_blocker):
-        patch.setattr(timezone, "now", lambda: frozen)
+
+    def make() -> None:
         with connection.cursor() as cursor:
             cursor.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
             tables = sorted(name for (name,) in cursor.fetchall() if name not in KEPT_TABLES)
@@ -83,7 +83,11 @@ def demo_rows(django_db_setup, django_db_blocker) -> Iterator[None]:
                      stdout=io.StringIO())
         tasks_overdue_scan(now=frozen)
         tasks_deadline_near_scan(now=frozen)
-        yield
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(timezone, "now", lambda: frozen)
+        with module_rows(django_db_blocker, make):
+            yield
 
 
 @pytest.fixture

@@ -218,9 +218,12 @@ def map_history(reference_data, settings):
 def map_history_rows(django_db_setup, django_db_blocker) -> Iterator[datetime]:
     """``map_history``'s rows written once for a module (tests/module_rows.py): for modules
     without transactional tests, which would wait for the module's transaction."""
-    with module_rows(django_db_blocker):
+    def make() -> datetime:
         now = timezone.now()
         map_history_load(now=now)
+        return now
+
+    with module_rows(django_db_blocker, make) as now:
         yield now
 
 

@@ -127,9 +127,12 @@ def demo_month_rows(django_db_setup, django_db_blocker) -> Iterator[date]:
     """Last month's demo, seeded once for the module's tests (tests/module_rows.py). Over
     20 s on a slow host, in the set-up of the module's first test: seed_demo's whole demo
     ending after that month, its history and every case's life."""
-    with module_rows(django_db_blocker):
+    def make() -> date:
         month = report_month()
         demo_seed(month=month)
+        return month
+
+    with module_rows(django_db_blocker, make) as month:
         yield month
 
 
