@@ -429,11 +429,13 @@ def filter_combinations(*, count: int, seed: int, office: bool) -> list[dict[str
     return combos
 
 
-def _data_get(client, query: dict[str, str]) -> tuple[float, float, int]:
-    """One GET of the data endpoint: (wall ms, SQL ms, queries)."""
+def _data_get(client, query: dict[str, str], timer: common.SqlTimer | None = None
+              ) -> tuple[float, float, int]:
+    """One GET of the data endpoint: (wall ms, SQL ms, queries), its SQL counted by ``timer``
+    (a new one if none)."""
     from django.db import connection
 
-    timer = common.SqlTimer()
+    timer = timer or common.SqlTimer()
     with connection.execute_wrapper(timer):
         started = time.perf_counter()
         response = client.get(DATA_URL, query)
@@ -441,6 +443,26 @@ def _data_get(client, query: dict[str, str]) -> tuple[float, float, int]:
     if response.status_code != 200:
         raise RuntimeError(f"{DATA_URL} {query}: {response.status_code} {response.content[:200]}")
     return elapsed * 1000, timer.seconds * 1000, timer.queries
+
+
+def _data_get_by_layer(client, query: dict[str, str], layers: list[dict[str, float]]
+                       ) -> tuple[float, float, int]:
+    """``_data_get``, and the wall ms of each live layer's selector (``LIVE_SELECTORS`` but
+    ``map_layers_live``, which holds them; SQL and Python) appended to ``layers``: where a
+    first request's time goes. The clock's wrappers cost microseconds a call."""
+    timer = common.SqlTimer()
+    clock = _SelectorClock(lambda: timer)
+    clock.install()
+    try:
+        row = _data_get(client, query, timer)
+    finally:
+        clock.uninstall()
+    spent: dict[str, float] = {}
+    for name, wall, _sql, _queries, _nested in clock.calls:
+        if name in LIVE_SELECTORS[1:]:
+            spent[name] = spent.get(name, 0.0) + wall * 1000
+    layers.append(spent)
+    return row
 
 
 def _with_cpu(run: Callable[[], list]) -> tuple[list, tuple[float, float]]:
@@ -480,7 +502,9 @@ def filters_time(*, session_key: str | None, combos: list[dict[str, str]],
     baseline, baseline_cpu = _with_cpu(lambda: [_data_get(client, {})
                                                 for _ in range(baseline_requests)])
     aggregates_version_bump()  # nothing cached before: every first request computes
-    cold, cold_cpu = _with_cpu(lambda: [_data_get(client, combo) for combo in combos])
+    cold_layers: list[dict[str, float]] = []
+    cold, cold_cpu = _with_cpu(lambda: [_data_get_by_layer(client, combo, cold_layers)
+                                        for combo in combos])
     warm, warm_cpu = _with_cpu(lambda: [_data_get(client, combo) for combo in combos])
 
     def summary(rows: list[tuple[float, float, int]], cpu: tuple[float, float]) -> dict:
@@ -489,12 +513,17 @@ def filters_time(*, session_key: str | None, combos: list[dict[str, str]],
                 "cpu_ms_per_request": {"django": round(cpu[0] / len(rows), 1),
                                        "postgres": round(cpu[1] / len(rows), 1)}}
 
-    slowest = sorted(zip((row[0] for row in cold), combos, strict=True), key=lambda r: -r[0])
+    slowest = sorted(zip((row[0] for row in cold), combos, cold_layers, strict=True),
+                     key=lambda r: -r[0])
     return {
         "combinations": len(combos), "baseline": summary(baseline, baseline_cpu),
         "cold": summary(cold, cold_cpu), "warm": summary(warm, warm_cpu),
+        "cold_layers_ms": {name: _stats([layers.get(name, 0.0) for layers in cold_layers])
+                           for name in LIVE_SELECTORS[1:]},
         "cache_s": settings.MAP_LIVE_CACHE_S,
-        "slowest_cold": [{"ms": round(ms, 1), "filters": combo} for ms, combo in slowest[:5]],
+        "slowest_cold": [{"ms": round(ms, 1), "filters": combo,
+                          "layers_ms": {name: round(value, 1) for name, value in layers.items()}}
+                         for ms, combo, layers in slowest[:5]],
         "meets_target_cold": common.percentile([row[0] for row in cold], 95)
         < TARGET_FILTER_P95_MS,
         "meets_target_warm": common.percentile([row[0] for row in warm], 95)
@@ -554,11 +583,13 @@ def run_filters(*, combinations: int = 40, baseline: int = 20, warmup: int = 3, 
             timed = result[audience] = filters_time(
                 session_key=key, combos=combos, live_warmup=live_warmup,
                 baseline_requests=baseline, warmup=warmup)
+            by_layer = {name: stats["p95"] for name, stats in timed["cold_layers_ms"].items()}
             common.log(f"{NAME}: {audience}: {combinations} filters: cold p50 "
                        f"{timed['cold']['ms']['p50']} p95 {timed['cold']['ms']['p95']} ms, "
                        f"warm p95 {timed['warm']['ms']['p95']} ms; default view p95 "
                        f"{timed['baseline']['ms']['p95']} ms; CPU a cold request "
-                       f"{timed['cold']['cpu_ms_per_request']}")
+                       f"{timed['cold']['cpu_ms_per_request']}; cold p95 by layer "
+                       f"{by_layer}")
         detail = common.RESULTS_DIR / f"map_filters_{common.BENCH_DB}.json"
         detail.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n")
         if browser:
