@@ -31,8 +31,10 @@ def database_template_build(*, alias: str, template: str, prepare: Callable[[], 
     name = connection.settings_dict["NAME"]
     connection.settings_dict["NAME"] = template
     try:
+        # No system checks: every worker waits for this, and the checks (1.6 s here, most
+        # of it importing the URLconf) are run by tests of their own (test_deploy_settings).
         call_command("migrate", database=alias, interactive=False, verbosity=0,
-                     run_syncdb=True)
+                     run_syncdb=True, skip_checks=True)
         prepare()
     finally:
         # CREATE DATABASE ... TEMPLATE refuses a template anyone is connected to.
