@@ -57,7 +57,7 @@ from civicmap.models import WGS84, CommunityGrid, Subdistrict, UnitGrid
 from civicmap.navigation import navigation_links
 from civicmap.replica import read_connection
 from civicmap.scopes import in_scope_q
-from civicmap.spatial import METRIC_SRID, Buffer, as_geometry_point, metric
+from civicmap.spatial import METRIC_SRID, Buffer, PointX, PointY, as_geometry_point, metric
 from issues.models import Report
 from stations.catalogue import service_catalogue, services_describe
 from stations.hours import LOCAL_TZ, hours_today, is_open_at, reopens_at
@@ -590,21 +590,21 @@ class Candidate:
 
 
 def grid_candidates(*, subdistrict: Subdistrict) -> list[Candidate]:
-    """Every unit grid's centre (see ``_grid_point``) in the subdistrict."""
+    """Every unit grid's centre (see ``_grid_point``) in the subdistrict, its coordinates read
+    as numbers: a model and two GEOS points a grid took 110-230 ms for Nanyuan's 1,311."""
     grids = (
         UnitGrid.objects.filter(community__subdistrict=subdistrict)
         .annotate(centre=_grid_point())
         .annotate(centre_metric=Transform("centre", METRIC_SRID))
-        .select_related("community").order_by("grid_id")
-        .only("grid_id", "community__code", "community__name_zh", "community__name_en")
+        .order_by("grid_id")
+        .values_list("grid_id", f"community__{name_field()}", "community__code",
+                     PointX("centre"), PointY("centre"),
+                     PointX("centre_metric"), PointY("centre_metric"))
     )
-    label = name_field()
     return [
-        Candidate(key=grid.grid_id, kind="unit_grid",
-                  name=f"{getattr(grid.community, label)} {grid.grid_id}",
-                  lon=grid.centre.x, lat=grid.centre.y,
-                  x=grid.centre_metric.x, y=grid.centre_metric.y, community=grid.community.code)
-        for grid in grids
+        Candidate(key=grid_id, kind="unit_grid", name=f"{community_name} {grid_id}",
+                  lon=lon, lat=lat, x=x, y=y, community=community)
+        for grid_id, community_name, community, lon, lat, x, y in grids
     ]
 
 
