@@ -71,12 +71,14 @@ CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
 LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1", "[::1]"}
-# The selectors governance_map calls (frontend/views.py imports them by these names), and those
-# map_layers calls when it computes the layers live (names in frontend/selectors.py).
+# The selectors governance_map calls (frontend/views.py imports them by these names).
 VIEW_SELECTORS = ("map_category_list", "map_filters_for_period", "map_layers", "station_pins",
                   "report_heat_frames", "uncovered_demand_cells")
-LIVE_SELECTORS = ("map_layers_live", "report_heat_cells", "report_grid_counts",
-                  "unit_grid_stats", "community_grid_stats", "case_hotspots")
+# Those map_layers calls when it computes the layers live (names in frontend/selectors.py):
+# map_layers_live and the layers it reads, each layer timed apart in a filter's first request.
+LIVE_LAYERS = ("report_heat_cells", "report_grid_counts", "unit_grid_stats",
+               "community_grid_stats", "case_hotspots")
+LIVE_SELECTORS = ("map_layers_live", *LIVE_LAYERS)
 
 # Runs in the page before its own scripts: the moment every layer of the map is in the DOM.
 LAYERS_WATCH = """
@@ -447,9 +449,9 @@ def _data_get(client, query: dict[str, str], timer: common.SqlTimer | None = Non
 
 def _data_get_by_layer(client, query: dict[str, str], layers: list[dict[str, float]]
                        ) -> tuple[float, float, int]:
-    """``_data_get``, and the wall ms of each live layer's selector (``LIVE_SELECTORS`` but
-    ``map_layers_live``, which holds them; SQL and Python) appended to ``layers``: where a
-    first request's time goes. The clock's wrappers cost microseconds a call."""
+    """``_data_get``, and the wall ms of each live layer's selector (``LIVE_LAYERS``; SQL and
+    Python) appended to ``layers``: where a first request's time goes. The clock's wrappers
+    cost microseconds a call."""
     timer = common.SqlTimer()
     clock = _SelectorClock(lambda: timer)
     clock.install()
@@ -459,7 +461,7 @@ def _data_get_by_layer(client, query: dict[str, str], layers: list[dict[str, flo
         clock.uninstall()
     spent: dict[str, float] = {}
     for name, wall, _sql, _queries, _nested in clock.calls:
-        if name in LIVE_SELECTORS[1:]:
+        if name in LIVE_LAYERS:
             spent[name] = spent.get(name, 0.0) + wall * 1000
     layers.append(spent)
     return row
@@ -519,7 +521,7 @@ def filters_time(*, session_key: str | None, combos: list[dict[str, str]],
         "combinations": len(combos), "baseline": summary(baseline, baseline_cpu),
         "cold": summary(cold, cold_cpu), "warm": summary(warm, warm_cpu),
         "cold_layers_ms": {name: _stats([layers.get(name, 0.0) for layers in cold_layers])
-                           for name in LIVE_SELECTORS[1:]},
+                           for name in LIVE_LAYERS},
         "cache_s": settings.MAP_LIVE_CACHE_S,
         "slowest_cold": [{"ms": round(ms, 1), "filters": combo,
                           "layers_ms": {name: round(value, 1) for name, value in layers.items()}}
