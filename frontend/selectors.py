@@ -9,16 +9,20 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from functools import partial
+from typing import TypeVar
 
 from django.conf import settings
 from django.core.cache import cache
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import connections, transaction
+from django.db import DEFAULT_DB_ALIAS, connections, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.utils import translation
 
+from civicmap.beside import read_beside
 from civicmap.layers import UnitGridShape, community_grid_shapes, unit_grid_shapes
 from civicmap.replica import read_alias
 from civicmap.scopes import EVERYWHERE, user_subdistrict_ids
@@ -38,6 +42,12 @@ from issues.layers import (
 )
 from patrol.layers import overdue_case_counts
 
+T = TypeVar("T")
+
+
+# Whether the enclosing map_reads block is the outermost transaction (map_read_beside).
+_reads_beside: ContextVar[bool] = ContextVar("frontend_map_reads_beside", default=False)
+
 
 @contextmanager
 def map_reads() -> Iterator[None]:
@@ -52,15 +62,43 @@ def map_reads() -> Iterator[None]:
     workers started for them cost the server more CPU than they saved in time. Inside an outer
     transaction (a test's) the setting is put back when the block ends; after an error the
     rollback to its savepoint puts it back.
+
+    The outermost block lets the map read beside itself (``map_read_beside``): in READ
+    COMMITTED a second session sees what this one would. Inside a transaction that may have
+    written (a test's, on either database) every read stays on this connection.
     """
     alias = read_alias()
     connection = connections[alias]
     outermost = not connection.in_atomic_block
-    with transaction.atomic(using=alias):
-        before = _parallel_workers_set(connection, "0")
-        yield
-        if not outermost:
-            _parallel_workers_set(connection, before)
+    beside = _reads_beside.set(outermost and not connections[DEFAULT_DB_ALIAS].in_atomic_block)
+    try:
+        with transaction.atomic(using=alias):
+            before = _parallel_workers_set(connection, "0")
+            yield
+            if not outermost:
+                _parallel_workers_set(connection, before)
+    finally:
+        _reads_beside.reset(beside)
+
+
+def map_read_beside(read: Callable[[], T], *, language: str) -> Callable[[], T]:
+    """``read`` in ``language``, started now in a ``map_reads`` of its own on another
+    connection (``civicmap.beside``) when the enclosing ``map_reads`` allows it, else run in
+    the enclosing one when its result is asked for; returns that ask."""
+    translated = partial(_translated, read, language=language)
+    if not _reads_beside.get():
+        return translated
+    return read_beside(partial(_map_reads_run, translated)).result
+
+
+def _translated(read: Callable[[], T], *, language: str) -> T:
+    with translation.override(language):
+        return read()
+
+
+def _map_reads_run(read: Callable[[], T]) -> T:
+    with map_reads():
+        return read()
 
 
 def _parallel_workers_set(connection: BaseDatabaseWrapper, value: str) -> str:
@@ -183,17 +221,19 @@ def map_layers_live(*, filters: MapFilters, now: datetime, language: str) -> Map
     hotspots' newest descriptions go together (``filters.include_private``: office staff).
     The unit grids are counts only: the page and the data endpoint join them with the shapes
     of ``map_unit_grids_json``, the same for every filter (D-077).
-    Call inside ``map_reads``. About a second with 1,000,000 reports (docs/DECISIONS.md)."""
+    Call inside ``map_reads``. The heat cells and the hotspots, which need nothing of the
+    others, are read beside them (``map_read_beside``, D-095)."""
+    heat_cells = map_read_beside(partial(report_heat_cells, filters=filters), language=language)
+    clusters = map_read_beside(
+        partial(case_hotspots, filters=filters, eps_m=settings.MAP_HOTSPOT_EPS_M,
+                min_cases=settings.MAP_HOTSPOT_MIN_CASES,
+                with_descriptions=filters.include_private), language=language)
     with translation.override(language):
-        heat_cells = report_heat_cells(filters=filters)
         counts = report_grid_counts(filters=filters)
         unit_grids = unit_grid_stats(filters=filters, counts=counts, with_geometry=False)
         grids = community_grid_stats(filters=filters, now=now, counts=counts)
-        clusters = case_hotspots(filters=filters, eps_m=settings.MAP_HOTSPOT_EPS_M,
-                                 min_cases=settings.MAP_HOTSPOT_MIN_CASES,
-                                 with_descriptions=filters.include_private)
-    return MapLayers(as_of=now, heat_cells=heat_cells, unit_grids=unit_grids, grids=grids,
-                     clusters=clusters)
+    return MapLayers(as_of=now, heat_cells=heat_cells(), unit_grids=unit_grids, grids=grids,
+                     clusters=clusters())
 
 
 def map_layers(*, filters: MapFilters, now: datetime, language: str) -> MapLayers:

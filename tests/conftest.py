@@ -15,6 +15,7 @@ import pytest
 from django.test import TransactionTestCase
 from django.utils import translation
 
+from civicmap.beside import reads_beside_close
 from civicmap.models import Subdistrict
 from fixtures.seed import reference_data_load
 from tests.database_template import database_template_use
@@ -74,6 +75,7 @@ def django_db_setup(django_db_setup, django_db_blocker):
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(TransactionTestCase, "_fixture_teardown", teardown)
         yield
+    reads_beside_close()  # its connection would keep the test database from being dropped
 
 
 @pytest.fixture

@@ -33,7 +33,8 @@ from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections, transaction
 
 from civicmap import cache as fail_open
 from civicmap import replica
-from civicmap.replica import read_alias, replica_reads
+from civicmap.beside import read_beside
+from civicmap.replica import read_alias, read_connection, replica_reads
 from issues.models import Category
 from tests.issues.faults import free_port, wait_for
 from tests.issues.helpers import MY_REPORTS_URL, REPORTS_URL, client_for, post_report
@@ -290,6 +291,19 @@ def test_inside_a_transaction_on_the_primary_reads_stay_there(standby):
         assert read_alias() == REPLICA
         with transaction.atomic():
             assert read_alias() == DEFAULT_DB_ALIAS
+
+
+def _where_read() -> tuple[str, bool]:
+    with read_connection().cursor() as cursor:
+        cursor.execute("SELECT pg_is_in_recovery()")
+        return read_alias(), cursor.fetchone()[0]
+
+
+def test_a_read_beside_reads_where_its_caller_does(standby):
+    """civicmap.beside runs the read in the caller's context: the standby its block chose."""
+    with replica_reads():
+        assert read_beside(_where_read).result(timeout=30) == (REPLICA, True)
+    assert read_beside(_where_read).result(timeout=30) == (DEFAULT_DB_ALIAS, False)
 
 
 def test_without_a_replica_everything_reads_the_primary(reference_data, settings):

@@ -1,0 +1,69 @@
+"""civicmap.beside: a read sent to another thread and connection, in the caller's context,
+its connection replaced when it broke, closed on request."""
+
+from __future__ import annotations
+
+import threading
+import time
+from contextvars import ContextVar
+
+import pytest
+from django.db import connection
+
+from civicmap.beside import THREAD_NAME, read_beside, reads_beside_close
+
+pytestmark = pytest.mark.django_db
+
+_seen: ContextVar[str] = ContextVar("test_beside_seen", default="unset")
+
+
+def _backend() -> tuple[str, int]:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        return threading.current_thread().name, cursor.fetchone()[0]
+
+
+def _alive(pid: int) -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT EXISTS (SELECT FROM pg_stat_activity WHERE pid = %s)", [pid])
+        return cursor.fetchone()[0]
+
+
+def test_a_read_runs_on_its_own_thread_and_connection():
+    thread, pid = read_beside(_backend).result(timeout=30)
+    assert thread.startswith(THREAD_NAME)
+    assert pid != _backend()[1]
+
+
+def test_the_read_runs_in_the_callers_context():
+    token = _seen.set("caller")
+    try:
+        assert read_beside(_seen.get).result(timeout=30) == "caller"
+    finally:
+        _seen.reset(token)
+
+
+def test_a_read_started_beside_runs_there_and_then():
+    def nested() -> tuple[str, int]:
+        return read_beside(_backend).result(timeout=30)
+
+    outer_thread, outer_pid = read_beside(_backend).result(timeout=30)
+    assert read_beside(nested).result(timeout=30) == (outer_thread, outer_pid)
+
+
+def test_a_connection_that_broke_is_replaced_before_the_next_read():
+    _thread, pid = read_beside(_backend).result(timeout=30)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_terminate_backend(%s)", [pid])
+    _thread, again = read_beside(_backend).result(timeout=30)
+    assert again != pid
+
+
+def test_closing_ends_the_threads_connection_and_the_next_read_opens_one():
+    _thread, pid = read_beside(_backend).result(timeout=30)
+    reads_beside_close()
+    deadline = time.monotonic() + 10
+    while _alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _alive(pid)
+    assert read_beside(_backend).result(timeout=30)[1] != pid
