@@ -22,7 +22,7 @@ from django.db import close_old_connections, connections
 
 T = TypeVar("T")
 THREAD_NAME = "civicmap-beside"
-THREADS = 2
+THREADS = 3
 
 _lock = threading.Lock()
 _pool: ThreadPoolExecutor | None = None

@@ -63,14 +63,16 @@ def map_reads() -> Iterator[None]:
     transaction (a test's) the setting is put back when the block ends; after an error the
     rollback to its savepoint puts it back.
 
-    The outermost block lets the map read beside itself (``map_read_beside``): in READ
-    COMMITTED a second session sees what this one would. Inside a transaction that may have
-    written (a test's, on either database) every read stays on this connection.
+    The outermost block lets the map read beside itself (``map_read_beside``) when
+    ``settings.MAP_READS_BESIDE``: in READ COMMITTED a second session sees what this one
+    would. Inside a transaction that may have written (a test's, on either database) every
+    read stays on this connection.
     """
     alias = read_alias()
     connection = connections[alias]
     outermost = not connection.in_atomic_block
-    beside = _reads_beside.set(outermost and not connections[DEFAULT_DB_ALIAS].in_atomic_block)
+    beside = _reads_beside.set(settings.MAP_READS_BESIDE and outermost
+                               and not connections[DEFAULT_DB_ALIAS].in_atomic_block)
     try:
         with transaction.atomic(using=alias):
             before = _parallel_workers_set(connection, "0")
@@ -131,23 +133,36 @@ class CommunityStats:
         return self.reports / self.area_km2 if self.area_km2 else 0.0
 
 
+@dataclass(frozen=True)
+class CommunityCaseCounts:
+    open: dict[int, int]  # community grid pk -> cases in the filters' stages
+    overdue: dict[int, int]  # community grid pk -> those with a live task past its deadline
+
+
+def community_case_counts(*, filters: MapFilters, now: datetime) -> CommunityCaseCounts:
+    """The cases ``community_grid_stats`` counts per community grid: open, and overdue."""
+    return CommunityCaseCounts(open=open_case_counts(filters=filters),
+                               overdue=overdue_case_counts(filters=filters, now=now))
+
+
 def community_grid_stats(*, filters: MapFilters, now: datetime,
-                         counts: GridReportCounts | None = None) -> list[CommunityStats]:
+                         counts: GridReportCounts | None = None,
+                         cases: CommunityCaseCounts | None = None) -> list[CommunityStats]:
     """Each community grid with its reports in the period, open and overdue cases, and area.
 
     Reports from the grid aggregates, not the reports themselves (at 1,000,000 reports the raw
     count over 30 days took 250 ms); ``counts``: the period's ``report_grid_counts`` with the
     same filters, when the caller has read them for the unit grids too (the governance map:
-    summing the aggregates twice cost 130-170 ms more at 1,000,000 reports).
+    summing the aggregates twice cost 130-170 ms more at 1,000,000 reports); ``cases``: the
+    filters' ``community_case_counts``, when the caller read them beside (``map_layers_live``).
     """
     reports = (counts or report_grid_counts(filters=filters)).communities
-    opened = open_case_counts(filters=filters)
-    overdue = overdue_case_counts(filters=filters, now=now)
+    cases = cases or community_case_counts(filters=filters, now=now)
     return [
         CommunityStats(
             code=grid.code, name=grid.name, geometry=grid.geometry, area_km2=grid.area_km2,
-            reports=reports.get(grid.pk, 0), open_cases=opened.get(grid.pk, 0),
-            overdue_cases=overdue.get(grid.pk, 0),
+            reports=reports.get(grid.pk, 0), open_cases=cases.open.get(grid.pk, 0),
+            overdue_cases=cases.overdue.get(grid.pk, 0),
         )
         for grid in community_grid_shapes(subdistrict_id=filters.subdistrict_id,
                                           community_id=filters.community_id)
@@ -228,10 +243,12 @@ def map_layers_live(*, filters: MapFilters, now: datetime, language: str) -> Map
         partial(case_hotspots, filters=filters, eps_m=settings.MAP_HOTSPOT_EPS_M,
                 min_cases=settings.MAP_HOTSPOT_MIN_CASES,
                 with_descriptions=filters.include_private), language=language)
+    cases = map_read_beside(partial(community_case_counts, filters=filters, now=now),
+                            language=language)
     with translation.override(language):
         counts = report_grid_counts(filters=filters)
         unit_grids = unit_grid_stats(filters=filters, counts=counts, with_geometry=False)
-        grids = community_grid_stats(filters=filters, now=now, counts=counts)
+        grids = community_grid_stats(filters=filters, now=now, counts=counts, cases=cases())
     return MapLayers(as_of=now, heat_cells=heat_cells(), unit_grids=unit_grids, grids=grids,
                      clusters=clusters())
 

@@ -319,6 +319,11 @@ MAP_SNAPSHOT_MAX_AGE_S = env_int("MAP_SNAPSHOT_MAX_AGE_S", 2 * MAP_SNAPSHOT_INTE
 # filters, audience, language and the aggregates' version (0: computed on every request):
 # never older than the snapshot may be (frontend.selectors.map_layers, D-077).
 MAP_LIVE_CACHE_S = env_int("MAP_LIVE_CACHE_S", MAP_SNAPSHOT_INTERVAL_S)
+# A live map reads its heat cells, hotspots and community case counts on three more
+# connections of each web process, beside the request's own (civicmap.beside, D-095): a
+# filter's first request waits for the slowest read, not their sum, while the machine has
+# idle cores; off (0) for web machines that run with every core busy.
+MAP_READS_BESIDE = env_bool("MAP_READS_BESIDE", True)
 # The unit grids' shapes (the same for every filter, changed by an import only) are kept this
 # long in the shared cache and in browsers (frontend.views.map_unit_grids; 0: not cached).
 MAP_UNIT_GRIDS_CACHE_S = env_int("MAP_UNIT_GRIDS_CACHE_S", 3600)
