@@ -55,6 +55,13 @@ def read_beside(read: Callable[[], T]) -> Future[T]:
     return _executor().submit(contextvars.copy_context().run, _run, read)
 
 
+def cores_to_spare(*, below_load: int) -> bool:
+    """Whether reads beside can expect a core: the machine's 1-minute load average is below
+    ``below_load`` (0: never). With every core busy, a read beside only waits for one, and
+    its thread and the request's contend for the core and Python's lock (D-095)."""
+    return below_load > 0 and os.getloadavg()[0] < below_load
+
+
 def reads_beside_close() -> None:
     """Close the side thread's connections and stop it (a test database about to be dropped;
     a process about to end). The next ``read_beside`` starts a new one."""

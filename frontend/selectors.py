@@ -22,7 +22,7 @@ from django.db import DEFAULT_DB_ALIAS, connections, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.utils import translation
 
-from civicmap.beside import read_beside
+from civicmap.beside import cores_to_spare, read_beside
 from civicmap.layers import UnitGridShape, community_grid_shapes, unit_grid_shapes
 from civicmap.replica import read_alias
 from civicmap.scopes import EVERYWHERE, user_subdistrict_ids
@@ -63,16 +63,17 @@ def map_reads() -> Iterator[None]:
     transaction (a test's) the setting is put back when the block ends; after an error the
     rollback to its savepoint puts it back.
 
-    The outermost block lets the map read beside itself (``map_read_beside``) when
-    ``settings.MAP_READS_BESIDE``: in READ COMMITTED a second session sees what this one
-    would. Inside a transaction that may have written (a test's, on either database) every
-    read stays on this connection.
+    The outermost block lets the map read beside itself (``map_read_beside``) while the
+    machine has cores to spare (``settings.MAP_READS_BESIDE_BELOW_LOAD``): in READ COMMITTED a
+    second session sees what this one would. Inside a transaction that may have written (a
+    test's, on either database) every read stays on this connection.
     """
     alias = read_alias()
     connection = connections[alias]
     outermost = not connection.in_atomic_block
-    beside = _reads_beside.set(settings.MAP_READS_BESIDE and outermost
-                               and not connections[DEFAULT_DB_ALIAS].in_atomic_block)
+    beside = _reads_beside.set(
+        outermost and not connections[DEFAULT_DB_ALIAS].in_atomic_block
+        and cores_to_spare(below_load=settings.MAP_READS_BESIDE_BELOW_LOAD))
     try:
         with transaction.atomic(using=alias):
             before = _parallel_workers_set(connection, "0")

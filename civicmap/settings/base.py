@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from celery.schedules import crontab
@@ -320,10 +321,12 @@ MAP_SNAPSHOT_MAX_AGE_S = env_int("MAP_SNAPSHOT_MAX_AGE_S", 2 * MAP_SNAPSHOT_INTE
 # never older than the snapshot may be (frontend.selectors.map_layers, D-077).
 MAP_LIVE_CACHE_S = env_int("MAP_LIVE_CACHE_S", MAP_SNAPSHOT_INTERVAL_S)
 # A live map reads its heat cells, hotspots and community case counts on three more
-# connections of each web process, beside the request's own (civicmap.beside, D-095): a
-# filter's first request waits for the slowest read, not their sum, while the machine has
-# idle cores; off (0) for web machines that run with every core busy.
-MAP_READS_BESIDE = env_bool("MAP_READS_BESIDE", True)
+# connections of each web process, beside the request's own (civicmap.beside, D-095), while
+# the machine's 1-minute load average is below this (default: the cores this process may
+# run on): a filter's first request then waits for the slowest read, not their sum; with no
+# core to spare the reads would only queue for it. 0: never.
+MAP_READS_BESIDE_BELOW_LOAD = env_int("MAP_READS_BESIDE_BELOW_LOAD",
+                                      len(os.sched_getaffinity(0)))
 # The unit grids' shapes (the same for every filter, changed by an import only) are kept this
 # long in the shared cache and in browsers (frontend.views.map_unit_grids; 0: not cached).
 MAP_UNIT_GRIDS_CACHE_S = env_int("MAP_UNIT_GRIDS_CACHE_S", 3600)

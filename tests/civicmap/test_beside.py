@@ -3,6 +3,8 @@ its connection replaced when it broke, closed on request."""
 
 from __future__ import annotations
 
+import math
+import os
 import threading
 import time
 from contextvars import ContextVar
@@ -10,7 +12,7 @@ from contextvars import ContextVar
 import pytest
 from django.db import connection
 
-from civicmap.beside import THREAD_NAME, read_beside, reads_beside_close
+from civicmap.beside import THREAD_NAME, cores_to_spare, read_beside, reads_beside_close
 
 pytestmark = pytest.mark.django_db
 
@@ -67,3 +69,9 @@ def test_closing_ends_the_threads_connection_and_the_next_read_opens_one():
         time.sleep(0.05)
     assert not _alive(pid)
     assert read_beside(_backend).result(timeout=30)[1] != pid
+
+
+def test_cores_to_spare_follow_the_load_average():
+    load = os.getloadavg()[0]
+    assert cores_to_spare(below_load=math.ceil(load) + 1000)
+    assert not cores_to_spare(below_load=0)  # off, whatever the load
