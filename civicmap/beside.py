@@ -1,6 +1,7 @@
 """Reads run beside a request's own: slow reads sent on other connections while the
 request's thread goes on with the rest, so that the request waits for the slowest of them,
-not for their sum (the governance map's heat cells and hotspots, docs/DECISIONS.md D-095).
+not for their sum (the governance map's heat cells, hotspots and case counts, docs/DECISIONS.md
+D-095).
 
 ``THREADS`` threads a process, started when first needed (so after gunicorn's or Celery's
 fork), each with connections of its own (Django's are per thread), kept as a request thread
@@ -30,7 +31,7 @@ _pool_pid: int | None = None
 
 
 def _executor() -> ThreadPoolExecutor:
-    """This process's thread, a new one in a forked child (a thread does not survive a fork)."""
+    """This process's threads, new ones in a forked child (threads do not survive a fork)."""
     global _pool, _pool_pid
     with _lock:
         if _pool is None or _pool_pid != os.getpid():
@@ -45,8 +46,8 @@ def _run(read: Callable[[], T]) -> T:
 
 
 def read_beside(read: Callable[[], T]) -> Future[T]:
-    """Start ``read()`` on this process's side thread and return its future. Only for reads
-    that need not see the caller's uncommitted writes: the thread's connection is another
+    """Start ``read()`` on one of this process's threads and return its future. Only for
+    reads that need not see the caller's uncommitted writes: the thread's connection is another
     session (a caller inside a transaction reads on its own connection instead)."""
     if threading.current_thread().name.startswith(THREAD_NAME):
         done: Future[T] = Future()
@@ -63,8 +64,8 @@ def cores_to_spare(*, below_load: int) -> bool:
 
 
 def reads_beside_close() -> None:
-    """Close the side thread's connections and stop it (a test database about to be dropped;
-    a process about to end). The next ``read_beside`` starts a new one."""
+    """Close the threads' connections and stop them (a test database about to be dropped; a
+    process about to end). The next ``read_beside`` starts new ones."""
     global _pool
     with _lock:
         pool, _pool = _pool, None

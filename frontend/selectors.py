@@ -45,7 +45,7 @@ from patrol.layers import overdue_case_counts
 T = TypeVar("T")
 
 
-# Whether the enclosing map_reads block is the outermost transaction (map_read_beside).
+# Whether the enclosing map_reads block lets the map read beside it (map_read_beside).
 _reads_beside: ContextVar[bool] = ContextVar("frontend_map_reads_beside", default=False)
 
 
@@ -237,8 +237,8 @@ def map_layers_live(*, filters: MapFilters, now: datetime, language: str) -> Map
     hotspots' newest descriptions go together (``filters.include_private``: office staff).
     The unit grids are counts only: the page and the data endpoint join them with the shapes
     of ``map_unit_grids_json``, the same for every filter (D-077).
-    Call inside ``map_reads``. The heat cells and the hotspots, which need nothing of the
-    others, are read beside them (``map_read_beside``, D-095)."""
+    Call inside ``map_reads``. The heat cells, the hotspots and the community case counts,
+    which need nothing of the others, are read beside them (``map_read_beside``, D-095)."""
     heat_cells = map_read_beside(partial(report_heat_cells, filters=filters), language=language)
     clusters = map_read_beside(
         partial(case_hotspots, filters=filters, eps_m=settings.MAP_HOTSPOT_EPS_M,
