@@ -18,7 +18,7 @@ from typing import TypeVar
 from django.conf import settings
 from django.core.cache import cache
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import DEFAULT_DB_ALIAS, connections, transaction
+from django.db import connections, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.utils import translation
 
@@ -66,14 +66,14 @@ def map_reads() -> Iterator[None]:
     The outermost block lets the map read beside itself (``map_read_beside``) while the
     machine has cores to spare (``settings.MAP_READS_BESIDE_BELOW_LOAD``): in READ COMMITTED a
     second session sees what this one would. Inside a transaction that may have written (a
-    test's, on either database) every read stays on this connection.
+    test's; one on the primary sends the reads there too: ``read_alias``) every read stays on
+    this connection.
     """
     alias = read_alias()
     connection = connections[alias]
     outermost = not connection.in_atomic_block
     beside = _reads_beside.set(
-        outermost and not connections[DEFAULT_DB_ALIAS].in_atomic_block
-        and cores_to_spare(below_load=settings.MAP_READS_BESIDE_BELOW_LOAD))
+        outermost and cores_to_spare(below_load=settings.MAP_READS_BESIDE_BELOW_LOAD))
     try:
         with transaction.atomic(using=alias):
             before = _parallel_workers_set(connection, "0")

@@ -20,6 +20,7 @@ def _cores_to_spare(settings):
     """Reads beside whatever the machine's load (the suite's workers keep it high)."""
     settings.MAP_READS_BESIDE_BELOW_LOAD = 10**6
 
+
 # What only each read beside sends: the hotspots' clustering, the heat cells' centres, the
 # overdue count's tasks.
 BESIDE = {"hotspots": "ST_ClusterDBSCAN", "heat cells": "ST_MakePoint((s.cell_x",
