@@ -26,7 +26,10 @@ def _backend() -> tuple[str, int]:
 
 
 def _alive(pid: int) -> bool:
+    """Whether a backend ``pid`` is connected now: the test's transaction would otherwise see
+    pg_stat_activity as it read it first, for the rest of the transaction."""
     with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_stat_clear_snapshot()")
         cursor.execute("SELECT EXISTS (SELECT FROM pg_stat_activity WHERE pid = %s)", [pid])
         return cursor.fetchone()[0]
 
@@ -35,6 +38,15 @@ def test_a_read_runs_on_its_own_thread_and_connection():
     thread, pid = read_beside(_backend).result(timeout=30)
     assert thread.startswith(THREAD_NAME)
     assert pid != _backend()[1]
+
+
+def test_each_thread_keeps_its_connection_from_read_to_read():
+    """Django's connections are the thread's, not a read's: ten reads, a connection a thread."""
+    pids: dict[str, set[int]] = {}
+    for _ in range(10):
+        thread, pid = read_beside(_backend).result(timeout=30)
+        pids.setdefault(thread, set()).add(pid)
+    assert all(len(seen) == 1 for seen in pids.values()), pids
 
 
 def test_the_read_runs_in_the_callers_context():
