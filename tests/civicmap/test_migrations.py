@@ -18,24 +18,37 @@ def test_no_model_change_is_missing_a_migration():
         pytest.fail(f"models and migrations differ:\n{out.getvalue()}")
 
 
-# --- one trip back and forward through the data migrations ------------------------------------
+# --- the data migrations, each taken out and applied again ---------------------------------
 
-BEFORE_BOUNDS = [("issues", "0013_grid_counts_by_community"),
-                 ("patrol", "0006_task_location_indexes_by_kind"),
-                 ("stations", "0003_station_tokens_and_checkins")]
+# The migrations that repair or classify rows they find, oldest first.
+DATA_MIGRATIONS = [("issues", "0014_client_times_in_range"),
+                   ("patrol", "0007_client_times_in_range"),
+                   ("stations", "0004_client_times_in_range"),
+                   ("issues", "0016_report_media_outbox")]
 
 
-def _migrate(targets: list[tuple[str, str]]) -> None:
-    """Migrate inside the test's transaction (PostgreSQL's DDL is transactional, so the test
-    rolls it all back); deferred foreign-key checks are run first, as ALTER TABLE refuses a
-    table with pending trigger events."""
+def _data_migrations_run(*, forwards: bool) -> None:
+    """Apply ``DATA_MIGRATIONS`` in order, or unapply them newest first, each alone with
+    Django's own ``Migration.apply`` / ``unapply`` on the models of its day (the loader's
+    state before it), inside the test's transaction (PostgreSQL's DDL is transactional, so the
+    test rolls it all back). Deferred foreign-key checks are run first, as ALTER TABLE refuses
+    a table with pending trigger events. One migration at a time, not ``migrate`` to a target:
+    taking the database back to before issues 0014 unapplies and reapplies some 70 migrations,
+    re-rendering their models each time (about 30 s of the suite's CPU)."""
     from django.db import connection
-    from django.db.migrations.executor import MigrationExecutor
+    from django.db.migrations.loader import MigrationLoader
 
     with connection.cursor() as cursor:
         cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
-    executor = MigrationExecutor(connection)
-    executor.migrate(targets or executor.loader.graph.leaf_nodes())
+    loader = MigrationLoader(connection)
+    for key in DATA_MIGRATIONS if forwards else reversed(DATA_MIGRATIONS):
+        migration = loader.graph.nodes[key]
+        before = loader.project_state(key, at_end=False)
+        with connection.schema_editor() as editor:
+            if forwards:
+                migration.apply(before, editor)
+            else:
+                migration.unapply(before, editor)
 
 
 def _sql(query: str, params: list | None = None) -> list[tuple]:
@@ -67,23 +80,20 @@ def _reports_of_one_case(names, *, now):
 
 
 def test_data_migrations_repair_and_classify_the_rows_they_find(reference_data):
-    """The two data migrations, in one trip back and forward (each trip re-renders the models
-    of some 70 migrations): rows out of range, written by SQL while no constraint holds them
-    back, are repaired before the range constraints (issues 0014, patrol 0007, stations
-    0004), and media URLs written before the outbox get their job state (issues 0016). Over
-    20 s: the test database is migrated back to before the bounds, forward to issues 0015,
-    then to the last migration."""
+    """The data migrations, taken out and applied again on today's schema: rows out of range,
+    written by SQL while no constraint holds them back, are repaired before the range
+    constraints (issues 0014, patrol 0007, stations 0004), and media URLs written before the
+    outbox get their job state (issues 0016)."""
     from django.utils import timezone
 
     now = timezone.now()
     bounds = _out_of_range_rows(now=now)
     _case, media = _reports_of_one_case(("with_photo", "without_photo", "no_url"), now=now)
 
-    _migrate(BEFORE_BOUNDS)
+    _data_migrations_run(forwards=False)
     _out_of_range_written(bounds)
-    _migrate([("issues", "0015_photo_outbox_and_retention")])
     _media_urls_written(media)
-    _migrate([])
+    _data_migrations_run(forwards=True)
 
     _out_of_range_repaired(bounds)
     _media_urls_classified(media)
