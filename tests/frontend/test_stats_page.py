@@ -2,8 +2,8 @@
 scoped to the account's subdistricts, every table also a CSV (BOM, Chinese headers, numbers as
 numbers), and in a real browser: charts drawn from our own origin, tables, axe clean.
 
-The figures come from tests/patrol/test_stats.py's history (its fixture, worked out by hand
-there): Nanyuan's week 2–8 March 2026 has 5 reports and 4 cases dispatched, 2 closed, 3
+The figures come from tests/patrol/test_stats.py's history (``history_each``, worked out by
+hand there): Nanyuan's week 2–8 March 2026 has 5 reports and 4 cases dispatched, 2 closed, 3
 overdue; 和义 (Heyi) 1 report and 1 case."""
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from django.test import Client
 
 from tests.frontend.conftest import ARTIFACTS, screenshot
 from tests.patrol.helpers import HUAIFANG, XINGONG
-from tests.patrol.test_stats import history, recount  # noqa: F401  (the fixtures)
+from tests.patrol.test_stats import history_each, recount  # noqa: F401  (the fixtures)
 
 pytestmark = pytest.mark.django_db
 
@@ -38,7 +38,7 @@ def csv_rows(response) -> list[list[str]]:
     return list(csv.reader(io.StringIO(body.decode("utf-8-sig"))))
 
 
-def test_page_shows_the_offices_figures_and_tables(history):  # noqa: F811
+def test_page_shows_the_offices_figures_and_tables(history_each):  # noqa: F811
     response = client_as("office1").get(PAGE, WEEK)
     assert response.status_code == 200
     html = response.content.decode()
@@ -55,7 +55,7 @@ def test_page_shows_the_offices_figures_and_tables(history):  # noqa: F811
     assert 'href="/office/stats/"' in html  # linked from the bar
 
 
-def test_the_district_compares_subdistricts_and_may_choose_one(history):  # noqa: F811
+def test_the_district_compares_subdistricts_and_may_choose_one(history_each):  # noqa: F811
     district = client_as("office_district")
     response = district.get(PAGE, WEEK)
     assert response.status_code == 200
@@ -81,7 +81,7 @@ def test_the_district_compares_subdistricts_and_may_choose_one(history):  # noqa
     ({"subdistrict": HEYI}, "subdistrict", None),  # not Nanyuan's office's to see
     ({"subdistrict": "110106999"}, "subdistrict", None),
 ])
-def test_an_invalid_filter_is_the_forms_error_and_nothing_else(history, query, field,  # noqa: F811
+def test_an_invalid_filter_is_the_forms_error_and_nothing_else(history_each, query, field,  # noqa: F811
                                                              message):
     response = client_as("office1").get(PAGE, query)
     assert response.status_code == 400
@@ -97,7 +97,7 @@ def test_an_invalid_filter_is_the_forms_error_and_nothing_else(history, query, f
     assert csv_answer.json()["errors"][0]["field"] == field
 
 
-def test_csv_has_a_bom_chinese_headers_and_numbers(history):  # noqa: F811
+def test_csv_has_a_bom_chinese_headers_and_numbers(history_each):  # noqa: F811
     response = client_as("office1").get(f"{PAGE}community.csv", WEEK)
     assert response.status_code == 200
     assert response["Content-Type"] == "text/csv; charset=utf-8"
@@ -124,14 +124,14 @@ def test_csv_has_a_bom_chinese_headers_and_numbers(history):  # noqa: F811
             float(cell)  # a number, never "50%" or "—"
 
 
-def test_csv_trend_leaves_empty_rates_empty(history):  # noqa: F811
+def test_csv_trend_leaves_empty_rates_empty(history_each):  # noqa: F811
     rows = csv_rows(client_as("office1").get(f"{PAGE}trend.csv", {"month": "2026-02",
                                                                   "bucket": "month"}))
     assert rows[0][0] == "月份"
     assert rows[1] == ["2026-02", "0", "0", "0", "0", "", "", "", "", ""]
 
 
-def test_unknown_csv_table_is_404_and_others_are_refused(history):  # noqa: F811
+def test_unknown_csv_table_is_404_and_others_are_refused(history_each):  # noqa: F811
     assert client_as("office1").get(f"{PAGE}stage.csv").status_code == 404
     assert client_as("rider1").get(f"{PAGE}trend.csv").status_code == 403
     assert client_as("rider1").get(PAGE).status_code == 302
@@ -139,7 +139,7 @@ def test_unknown_csv_table_is_404_and_others_are_refused(history):  # noqa: F811
 
 @pytest.mark.browser
 @pytest.mark.django_db(transaction=True)
-def test_page_in_the_browser(history, open_page, session_for):  # noqa: F811
+def test_page_in_the_browser(history_each, open_page, session_for):  # noqa: F811
     query = "?since=2026-03-02&until=2026-03-08"
     watched = open_page(PAGE + query, session=session_for("office_district"))
     page = watched.page

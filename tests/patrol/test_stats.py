@@ -103,6 +103,13 @@ def history(history_rows, db) -> dict[str, int]:
     return history_rows
 
 
+@pytest.fixture
+def history_each(reference_data, recount) -> dict[str, int]:
+    """The story below written for one test: for modules with a transactional test, which
+    would wait for the module's transaction (tests/frontend/test_stats_page.py)."""
+    return history_write()
+
+
 def history_write() -> dict[str, int]:
     """As tests/patrol/test_rates.py's week, plus a case in 和义 (Heyi), then recounted as at
     NOW:
