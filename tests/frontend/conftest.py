@@ -1,19 +1,20 @@
 """Browser fixtures: headless Debian Chromium driven by Playwright against ``live_server``.
 
-Every request to an address other than the test server is aborted and recorded, so a page
-that still needs a CDN fails visibly. Console errors, uncaught page errors and
-Content-Security-Policy violations (the ``securitypolicyviolation`` event, listened to before
-any page script runs) are collected for the tests to assert on.
+Every request to an address other than loopback fails inside Chromium (``CLOSED_PROXY``) and
+is recorded (``elsewhere_record``), so a page that still needs a CDN fails visibly. Console
+errors, uncaught page errors and Content-Security-Policy violations (the
+``securitypolicyviolation`` event, listened to before any page script runs) are collected for
+the tests to assert on.
 """
 
 from __future__ import annotations
 
 import os
+import socket
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import pytest
 from django.utils import timezone
@@ -29,9 +30,16 @@ os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 # compositor, which spends less than half the CPU of `chromium --headless` on the same tests
 # (docs/DECISIONS.md D-088). TEST_CHROMIUM=/usr/bin/chromium runs them in the full browser.
 CHROMIUM = os.environ.get("TEST_CHROMIUM", "/usr/bin/chromium-headless-shell")
+# Chromium sends every request for an address other than loopback (which it never proxies)
+# through this proxy, where nothing listens (the chromium fixture checks): such a request fails
+# at once inside the browser, with ``BLOCKED_ERROR``. Playwright's routes did this before, but
+# a route passes every request through this process and turns the HTTP cache off, so each
+# page of a crawl fetched every asset again from the live server (docs/DECISIONS.md D-096).
+CLOSED_PROXY = ("127.0.0.1", 9)
+BLOCKED_ERROR = "net::ERR_PROXY_CONNECTION_FAILED"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
-LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1", "[::1]"}
+                 "--disable-component-update", "--disable-sync", "--no-first-run",
+                 f"--proxy-server=http://{CLOSED_PROXY[0]}:{CLOSED_PROXY[1]}"]
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
 WATCH_SCRIPT = """
@@ -53,6 +61,9 @@ def chromium():
     if not Path(CHROMIUM).exists():
         # A missing browser fails the run: a skipped browser test proves nothing.
         pytest.fail(f"{CHROMIUM} is not installed (WITH_BROWSER=1 scripts/setup.sh)")
+    with socket.socket() as probe:
+        if probe.connect_ex(CLOSED_PROXY) == 0:
+            pytest.fail(f"something listens on {CLOSED_PROXY}: requests elsewhere would reach it")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
@@ -124,11 +135,23 @@ class Watched:
         assert self.csp_violations() == []
         assert self.page_errors == [], "\n".join(self.page_errors)
         if allow_blocked_images:
-            errors = [e for e in self.console_errors if "net::ERR_FAILED" not in e]
+            errors = [e for e in self.console_errors if BLOCKED_ERROR not in e]
         else:
             assert self.blocked == [], f"requests to other origins: {self.blocked}"
             errors = self.console_errors
         assert errors == []
+
+
+def elsewhere_record(context, watched: Watched, *, types: list[str] | None = None) -> None:
+    """Record in ``watched.blocked`` (as "type URL") each request of ``context`` that went
+    elsewhere and was refused (``CLOSED_PROXY``), and its type in ``types``."""
+    def failed(request) -> None:
+        if request.failure == BLOCKED_ERROR:
+            watched.blocked.append(f"{request.resource_type} {request.url}")
+            if types is not None:
+                types.append(request.resource_type)
+
+    context.on("requestfailed", failed)
 
 
 @pytest.fixture
@@ -146,16 +169,7 @@ def open_page(chromium, live_server) -> Iterator:
         page = context.new_page()
         watched = Watched(page=page)
 
-        def guard(route) -> None:
-            if urlsplit(route.request.url).hostname in LOCAL_HOSTS:
-                route.continue_()
-            else:
-                watched.blocked.append(f"{route.request.resource_type} {route.request.url}")
-                if blocked_types is not None:
-                    blocked_types.append(route.request.resource_type)
-                route.abort()
-
-        context.route("**/*", guard)
+        elsewhere_record(context, watched, types=blocked_types)
         context.add_init_script(WATCH_SCRIPT)
         page.on("console", lambda message: message.type == "error"
                 and watched.console_errors.append(message.text))

@@ -14,13 +14,18 @@ import math
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import pytest
 import segno
 from PIL import Image
 
-from tests.frontend.conftest import CHROMIUM, CHROMIUM_ARGS, LOCAL_HOSTS, WATCH_SCRIPT, Watched
+from tests.frontend.conftest import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    WATCH_SCRIPT,
+    Watched,
+    elsewhere_record,
+)
 
 PHONE_VIEWPORT = {"width": 360, "height": 740}
 # (lon, lat) WGS 84: a street near Huaifang Wanda Plaza, inside Huaifang Community.
@@ -58,14 +63,7 @@ def _context(browser, live_server, *, locale: str, geolocation: tuple[float, flo
 def _watch(context, page) -> Watched:
     watched = Watched(page=page)
 
-    def guard(route) -> None:
-        if urlsplit(route.request.url).hostname in LOCAL_HOSTS:
-            route.continue_()
-        else:
-            watched.blocked.append(f"{route.request.resource_type} {route.request.url}")
-            route.abort()
-
-    context.route("**/*", guard)
+    elsewhere_record(context, watched)
     context.add_init_script(WATCH_SCRIPT)
     page.on("console", lambda message: message.type == "error"
             and watched.console_errors.append(message.text))

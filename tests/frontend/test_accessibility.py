@@ -23,7 +23,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from urllib.parse import urlsplit
 
 import pytest
 from django.apps import apps as django_apps
@@ -33,7 +32,7 @@ from rest_framework.authtoken.models import Token
 
 from tests.civicmap.conftest import Demo, demo_committed  # noqa: F401  (the module's objects)
 from tests.civicmap.test_permission_matrix import MATRIX, ROLE_USERS, _routes
-from tests.frontend.conftest import LOCAL_HOSTS, WATCH_SCRIPT, Watched
+from tests.frontend.conftest import WATCH_SCRIPT, Watched, elsewhere_record
 from tests.frontend.phone_helpers import (
     PHONE_VIEWPORT,
     phone_fixture,  # noqa: F401  (the phone fixture)
@@ -290,18 +289,12 @@ def _context(chromium, live_server, session_for, role: str, **options):
 
 
 def _watch(context) -> Watched:
-    """A page of ``context`` whose requests elsewhere are aborted and errors collected."""
+    """A page of ``context`` whose requests elsewhere are refused and recorded, and errors
+    collected."""
     page = context.new_page()
     watched = Watched(page=page)
 
-    def guard(route) -> None:
-        if urlsplit(route.request.url).hostname in LOCAL_HOSTS:
-            route.continue_()
-        else:
-            watched.blocked.append(route.request.url)
-            route.abort()
-
-    context.route("**/*", guard)
+    elsewhere_record(context, watched)
     context.add_init_script(WATCH_SCRIPT)
     watched.follow_requests()
     page.on("pageerror", lambda error: watched.page_errors.append(str(error)))
