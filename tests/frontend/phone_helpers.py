@@ -64,6 +64,10 @@ def _watch(context, page) -> Watched:
     watched = Watched(page=page)
 
     elsewhere_record(context, watched)
+    # Every request routed from the start, as before D-096: Playwright then keeps the page's
+    # requests from the service worker and the cache, and a route a test adds later sees its
+    # request (without it, an answer lost by such a route went through once in a fresh clone).
+    context.route("**/*", lambda route: route.continue_())
     context.add_init_script(WATCH_SCRIPT)
     page.on("console", lambda message: message.type == "error"
             and watched.console_errors.append(message.text))
