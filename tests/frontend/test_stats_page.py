@@ -17,7 +17,7 @@ from django.test import Client
 
 from tests.frontend.conftest import ARTIFACTS, screenshot
 from tests.patrol.helpers import HUAIFANG, XINGONG
-from tests.patrol.test_stats import history_each, recount  # noqa: F401  (the fixtures)
+from tests.patrol.test_stats import history_each  # noqa: F401  (the fixture)
 
 pytestmark = pytest.mark.django_db
 

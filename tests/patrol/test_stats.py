@@ -77,14 +77,17 @@ def dispatch(code: str, *, community: str, point: int, reporter: str, at, office
     return case
 
 
+def facts_recount(**kwargs) -> int:
+    """case_facts_rebuild as beat runs it, its on-commit version bump included (the test's
+    transaction never commits)."""
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        return case_facts_rebuild(**kwargs)
+
+
 @pytest.fixture
-def recount(django_capture_on_commit_callbacks):
-    """``recount(...)``: case_facts_rebuild as beat runs it, its on-commit version bump
-    included (the test's transaction never commits)."""
-    def run(**kwargs) -> int:
-        with django_capture_on_commit_callbacks(execute=True):
-            return case_facts_rebuild(**kwargs)
-    return run
+def recount():
+    """``recount(...)``: ``facts_recount``, for the tests that recount again."""
+    return facts_recount
 
 
 @pytest.fixture(scope="module")
@@ -104,7 +107,7 @@ def history(history_rows, db) -> dict[str, int]:
 
 
 @pytest.fixture
-def history_each(reference_data, recount) -> dict[str, int]:
+def history_each(reference_data) -> dict[str, int]:
     """The story below written for one test: for modules with a transactional test, which
     would wait for the module's transaction (tests/frontend/test_stats_page.py)."""
     return history_write()
@@ -155,10 +158,8 @@ def history_write() -> dict[str, int]:
                  office="office_heyi1", department=municipal.pk)
     act(h, "accept", "liaison_municipal", at=cst(2026, 3, 2, 12))
     assert h.tasks.get().resolution_due < NOW  # H is overdue at NOW, as the story says
-    with TestCase.captureOnCommitCallbacks(execute=True):
-        case_facts_rebuild(now=NOW)
-    return {name: case.pk for name, case in {"A": a, "B": b, "C": c, "D": d, "E": e,
-                                              "H": h}.items()}
+    facts_recount(now=NOW)
+    return {"A": a.pk, "B": b.pk, "C": c.pk, "D": d.pk, "E": e.pk, "H": h.pk}
 
 
 def figures(row) -> dict:
