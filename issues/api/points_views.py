@@ -21,6 +21,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from civicmap.api.fields import SubdistrictField
+from civicmap.api.paging import offset_field
 from civicmap.api.permissions import IsRider, role_permission
 from civicmap.bounds import MONTH_MAX, MONTH_MIN
 from civicmap.errors import FieldError, InvalidInput
@@ -84,7 +85,7 @@ class MyPointsQuery(serializers.Serializer):
     kind = serializers.ChoiceField(choices=POINTS_KINDS, default="all")
     limit = serializers.IntegerField(min_value=1, max_value=RIDER_ENTRIES_MAX,
                                      default=RIDER_ENTRIES_MAX)
-    offset = serializers.IntegerField(min_value=0, default=0)
+    offset = offset_field()
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
 from civicmap.api.fields import QueryTimeField, SubdistrictField
-from civicmap.api.paging import page_field
+from civicmap.api.paging import offset_field, page_field
 from civicmap.i18n import name_field
 from issues.models import CaseAction, Category, Report, Stage
 from issues.selectors import PUBLIC_PAGE_SIZE_MAX, REPORT_STATES, photo_url
@@ -66,7 +66,7 @@ class MyReportsQuery(serializers.Serializer):
 
     state = serializers.ChoiceField(choices=REPORT_STATES, default="all")
     limit = serializers.IntegerField(min_value=1, max_value=MY_REPORTS_MAX, default=MY_REPORTS_MAX)
-    offset = serializers.IntegerField(min_value=0, default=0)
+    offset = offset_field()
 
 
 class PublicListQuery(serializers.Serializer):

@@ -154,10 +154,12 @@ def test_nul_in_an_open311_query_is_400(reference_data):
 
 @pytest.mark.parametrize(("url", "name"), [
     (REPORTS_URL, "page"), (CASES_URL, "page"), (f"{API}/office/queue/", "offset"),
-    (f"{API}/tasks/", "offset"),
+    (f"{API}/tasks/", "offset"), (f"{API}/me/reports/", "offset"),
+    (f"{API}/me/points/", "offset"),
 ])
 def test_page_or_offset_past_bigint_is_400_naming_it(reference_data, url, name):
-    client = client_for("office1" if "office" in url else "cw_lead")
+    client = client_for("office1" if "office" in url
+                        else "rider1" if "/me/" in url else "cw_lead")
 
     response = client.get(url, {name: HUGE})
 
