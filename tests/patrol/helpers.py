@@ -67,9 +67,11 @@ def cst(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> date
 
 
 @cache
+@cache
 def community_points(code: str) -> tuple[tuple[float, float], ...]:
     """WGS 84 points well inside a community grid (of any loaded subdistrict), at least about
-    213 m apart.
+    213 m apart; worked out once per process from the fixtures' GeoJSON (every report the tests
+    make asks for them).
 
     A lattice of 0.0025° of longitude (about 213 m at 39.8°N) by 0.002° of latitude (about
     222 m), kept where it lies more than 0.0004° (about 34 m) inside the community's boundary.
