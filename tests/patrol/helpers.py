@@ -67,22 +67,26 @@ def cst(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> date
 
 
 @cache
+def _community_boundaries() -> dict[str, str]:
+    """Every community grid of the fixtures' GeoJSON files, its code to its geometry as GeoJSON
+    text: the files read once per process, not once per community."""
+    return {feature["properties"]["code"]: json.dumps(feature["geometry"])
+            for path in sorted((Path(settings.BASE_DIR) / "fixtures").glob("*_geography.geojson"))
+            for feature in json.loads(path.read_text("utf-8"))["features"]
+            if feature["properties"].get("layer") == "community"}
+
+
 @cache
 def community_points(code: str) -> tuple[tuple[float, float], ...]:
     """WGS 84 points well inside a community grid (of any loaded subdistrict), at least about
-    213 m apart; worked out once per process from the fixtures' GeoJSON (every report the tests
-    make asks for them).
+    213 m apart.
 
     A lattice of 0.0025° of longitude (about 213 m at 39.8°N) by 0.002° of latitude (about
     222 m), kept where it lies more than 0.0004° (about 34 m) inside the community's boundary.
     The widest duplicate radius of the catalogue is 150 m, so reports at two different points
     never merge into one case; reports at one point (same category, within its window) do.
     """
-    features = [feature for path in sorted((Path(settings.BASE_DIR) / "fixtures").glob(
-        "*_geography.geojson")) for feature in json.loads(path.read_text("utf-8"))["features"]]
-    feature = next(f for f in features if f["properties"].get("layer") == "community"
-                   and f["properties"]["code"] == code)
-    boundary = GEOSGeometry(json.dumps(feature["geometry"]))
+    boundary = GEOSGeometry(_community_boundaries()[code])
     inner = boundary.buffer(-0.0004)
     xmin, ymin, xmax, ymax = boundary.extent
     points = []
