@@ -637,14 +637,16 @@ def postgres_backends_reaped(*, pids: set[str], database: str, timeout_s: float 
 
 def _backend_or_exited(pid: str, database: str) -> bool:
     """A backend of ``database`` (its title names it: ``postgres: 15/main: root <database>
-    127.0.0.1(40312) idle``) or a process that has exited and awaits its reaping (a zombie,
-    state Z, whose title is gone)."""
+    127.0.0.1(40312) idle``) or a process that is exiting and awaits its reaping: its title
+    is gone as soon as its memory is released, a moment before its state turns Z (zombie),
+    and every child of the postmaster has a title while it lives."""
     fields = _proc_stat(pid)
     try:
         title = Path(f"/proc/{pid}/cmdline").read_text().replace("\0", " ")
     except OSError:
         return False  # reaped meanwhile
-    return fields is not None and (fields[0] == "Z" or f" {database} " in title)
+    return fields is not None and (fields[0] in "ZX" or not title.strip()
+                                   or f" {database} " in title)
 
 
 def postgres_cpu_s() -> float:
