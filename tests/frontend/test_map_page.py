@@ -79,8 +79,8 @@ def _layers(watched) -> dict:
 
 
 def test_map_opens_offline_with_its_default_layers_and_no_errors(map_history, open_page):
-    """Over 20 s: the page in Chromium, axe's audit, then the unit grids fetched (2,241
-    polygons), drawn and zoomed to."""
+    """The page in Chromium, axe's audit, then the unit grids fetched (2,241 polygons), drawn
+    and zoomed to."""
     from civicmap.models import CommunityGrid
     from stations.models import Station
 
@@ -112,7 +112,8 @@ def test_map_opens_offline_with_its_default_layers_and_no_errors(map_history, op
     assert "/map/unit-grids/" in watched.page.evaluate(fetched)
     assert watched.page.evaluate(
         "getComputedStyle(window.civicmapMap.getPane('unitgrids')).display") == "none"
-    watched.page.evaluate("window.civicmapMap.setZoom(16, {animate: false})")
+    # In braces: setZoom returns the map, which Playwright would serialise with every layer.
+    watched.page.evaluate("() => { window.civicmapMap.setZoom(16, {animate: false}); }")
     assert watched.page.evaluate(
         "getComputedStyle(window.civicmapMap.getPane('unitgrids')).display") == "block"
 
@@ -318,12 +319,13 @@ def test_user_text_is_shown_as_text_and_runs_nothing(map_history, open_page, ses
     popup = page.wait_for_selector(".leaflet-popup-content")
     assert XSS_DESCRIPTION in popup.text_content()
     assert popup.query_selector("script, img") is None
-    page.evaluate("window.civicmapMap.closePopup()")
+    page.evaluate("() => { window.civicmapMap.closePopup(); }")  # not the map, returned
+    page.wait_for_selector(".leaflet-popup-content", state="detached")  # after its fade
 
     # The station's name and address too.
-    page.evaluate("""(name) => window.civicmapMap.eachLayer(layer => {
+    page.evaluate("""(name) => { window.civicmapMap.eachLayer(layer => {
         if (layer.feature && layer.feature.properties.name === name) { layer.openPopup(); }
-    })""", XSS_STATION_NAME)
+    }); }""", XSS_STATION_NAME)
     popup = page.wait_for_selector(".leaflet-popup-content")
     assert XSS_STATION_NAME in popup.text_content()
     assert '<b onmouseover="window.__xss = 1">丰台区</b>' in popup.text_content()

@@ -93,7 +93,8 @@ def test_union_staff_add_a_station_on_the_map_and_see_the_figures_change(
     page = watched.page
     page.wait_for_selector("#union-coverage.coverage-ready")
     saved = page.locator('[data-figure="reports"] .coverage-saved').text_content()
-    page.evaluate("([lon, lat]) => window.civicmapMap.setView([lat, lon], 16)", list(HUAIFANG))
+    page.evaluate("([lon, lat]) => { window.civicmapMap.setView([lat, lon], 16); }",
+                  list(HUAIFANG))  # in braces: not the map, which setView returns
     x, y = page.evaluate(CLICK_AT, list(HUAIFANG))
     page.mouse.click(x, y)
     page.wait_for_function("() => window.civicmap.coverageState.last === 'answered'")
